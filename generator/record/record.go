@@ -1,0 +1,259 @@
+// Package record reads and writes graft.lock, the record of what clone
+// created: one entry per member (StatefulSet ordinal) and claim template.
+// Render turns it into PersistentVolumes; the policies read it as data;
+// `graft check --live` verifies it against EC2.
+//
+// The file is YAML, sorted and free of timestamps, so that two runs over the
+// same volumes write the same bytes and a reviewer can diff it.
+package record
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/graftctl/graft/generator/atomic"
+	"github.com/graftctl/graft/generator/spec"
+)
+
+// DefaultFile is the record's name beside the spec.
+const DefaultFile = "graft.lock"
+
+// APIVersion and Kind identify a record.
+const (
+	APIVersion = spec.APIVersion
+	Kind       = "Lock"
+)
+
+// ErrInvalid is wrapped by every error caused by the record's content.
+var ErrInvalid = errors.New("invalid graft.lock")
+
+// Record is the whole graft.lock document.
+type Record struct {
+	APIVersion string `yaml:"apiVersion" json:"apiVersion"`
+	Kind       string `yaml:"kind" json:"kind"`
+	// Migration is metadata.name of the spec the record belongs to.
+	Migration    string `yaml:"migration" json:"migration"`
+	SourceRegion string `yaml:"sourceRegion" json:"sourceRegion"`
+	TargetRegion string `yaml:"targetRegion" json:"targetRegion"`
+	// Volumes holds one entry per member and claim template, sorted by
+	// StatefulSet, ordinal and claim template.
+	Volumes []Volume `yaml:"volumes" json:"volumes"`
+}
+
+// Volume is one member's volume for one claim template.
+type Volume struct {
+	StatefulSet   string `yaml:"statefulSet" json:"statefulSet"`
+	Ordinal       int    `yaml:"ordinal" json:"ordinal"`
+	ClaimTemplate string `yaml:"claimTemplate" json:"claimTemplate"`
+
+	SourceInstance string `yaml:"sourceInstance" json:"sourceInstance"`
+	SourceDevice   string `yaml:"sourceDevice" json:"sourceDevice"`
+	SourceVolume   string `yaml:"sourceVolume" json:"sourceVolume"`
+	SourceZone     string `yaml:"sourceZone" json:"sourceZone"`
+
+	// Snapshots by phase (precopy, final); the newest one is the volume's
+	// origin.
+	Snapshots map[string]string `yaml:"snapshots,omitempty" json:"snapshots,omitempty"`
+	// CopiedSnapshot is set when the snapshot was copied to another region
+	// or re-encrypted.
+	CopiedSnapshot string `yaml:"copiedSnapshot,omitempty" json:"copiedSnapshot,omitempty"`
+
+	TargetVolume string `yaml:"targetVolume" json:"targetVolume"`
+	TargetZone   string `yaml:"targetZone" json:"targetZone"`
+	SizeGiB      int32  `yaml:"sizeGiB" json:"sizeGiB"`
+	VolumeType   string `yaml:"volumeType" json:"volumeType"`
+	IOPS         int32  `yaml:"iops,omitempty" json:"iops,omitempty"`
+	Throughput   int32  `yaml:"throughput,omitempty" json:"throughput,omitempty"`
+	Encrypted    bool   `yaml:"encrypted" json:"encrypted"`
+	KMSKeyID     string `yaml:"kmsKeyId,omitempty" json:"kmsKeyId,omitempty"`
+	FSType       string `yaml:"fsType" json:"fsType"`
+}
+
+// ClaimName is the PVC name this volume must be bound through.
+func (v Volume) ClaimName() string {
+	return spec.ClaimName(v.ClaimTemplate, v.StatefulSet, v.Ordinal)
+}
+
+// New returns an empty record for a migration.
+func New(m *spec.Migration) *Record {
+	return &Record{
+		APIVersion:   APIVersion,
+		Kind:         Kind,
+		Migration:    m.Metadata.Name,
+		SourceRegion: m.Spec.Source.Region,
+		TargetRegion: m.Spec.Target.Region,
+	}
+}
+
+// Sort orders the volumes canonically.
+func (r *Record) Sort() {
+	sort.Slice(r.Volumes, func(i, j int) bool {
+		a, b := r.Volumes[i], r.Volumes[j]
+		if a.StatefulSet != b.StatefulSet {
+			return a.StatefulSet < b.StatefulSet
+		}
+		if a.Ordinal != b.Ordinal {
+			return a.Ordinal < b.Ordinal
+		}
+		return a.ClaimTemplate < b.ClaimTemplate
+	})
+}
+
+// Upsert replaces the entry of the same member and claim template, or adds it.
+func (r *Record) Upsert(v Volume) {
+	for i := range r.Volumes {
+		if r.Volumes[i].StatefulSet == v.StatefulSet && r.Volumes[i].Ordinal == v.Ordinal && r.Volumes[i].ClaimTemplate == v.ClaimTemplate {
+			r.Volumes[i] = v
+			return
+		}
+	}
+	r.Volumes = append(r.Volumes, v)
+}
+
+// Marshal renders the record canonically.
+func (r *Record) Marshal() ([]byte, error) {
+	r.Sort()
+	var buf bytes.Buffer
+	buf.WriteString("# graft.lock: written by graft clone; read by graft render and graft check. Do not edit.\n")
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(r); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Write writes the record atomically.
+func (r *Record) Write(path string) error {
+	data, err := r.Marshal()
+	if err != nil {
+		return err
+	}
+	return atomic.WriteFile(path, data, 0o644)
+}
+
+// Load reads and validates a record.
+func Load(path string) (*Record, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s does not exist; run `graft clone` first, or pass --lock", ErrInvalid, path)
+		}
+		return nil, fmt.Errorf("read record: %w", err)
+	}
+	r, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Parse decodes strictly and validates a record.
+func Parse(data []byte) (*Record, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var r Record
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+var (
+	volumeID   = regexp.MustCompile(`^vol-[0-9a-f]+$`)
+	snapshotID = regexp.MustCompile(`^snap-[0-9a-f]+$`)
+	instanceID = regexp.MustCompile(`^i-[0-9a-f]+$`)
+)
+
+// Validate checks the record on its own; render checks it against the spec.
+func (r *Record) Validate() error {
+	var errs spec.ValidationError
+	add := func(field string, value any, expected string) {
+		errs = append(errs, spec.FieldError{Field: field, Value: value, Expected: expected})
+	}
+	if r.APIVersion != APIVersion {
+		add("apiVersion", r.APIVersion, fmt.Sprintf("%q", APIVersion))
+	}
+	if r.Kind != Kind {
+		add("kind", r.Kind, fmt.Sprintf("%q", Kind))
+	}
+	if r.Migration == "" {
+		add("migration", nil, "the migration name")
+	}
+	seen := map[string]int{}
+	targets := map[string]int{}
+	for i, v := range r.Volumes {
+		f := fmt.Sprintf("volumes[%d]", i)
+		if v.StatefulSet == "" {
+			add(f+".statefulSet", nil, "a StatefulSet name")
+		}
+		if v.Ordinal < 0 {
+			add(f+".ordinal", v.Ordinal, "0 or more")
+		}
+		if v.ClaimTemplate == "" {
+			add(f+".claimTemplate", nil, "a claim template name")
+		}
+		if j, dup := seen[v.ClaimName()]; dup {
+			add(f, v.ClaimName(), fmt.Sprintf("one entry per member and claim template (volumes[%d] has it too)", j))
+		}
+		seen[v.ClaimName()] = i
+		if !instanceID.MatchString(v.SourceInstance) {
+			add(f+".sourceInstance", v.SourceInstance, "an instance id i-…")
+		}
+		if !volumeID.MatchString(v.SourceVolume) {
+			add(f+".sourceVolume", v.SourceVolume, "a volume id vol-…")
+		}
+		if !volumeID.MatchString(v.TargetVolume) {
+			add(f+".targetVolume", v.TargetVolume, "a volume id vol-…")
+		} else if v.TargetVolume == v.SourceVolume {
+			add(f+".targetVolume", v.TargetVolume, "a cloned volume, never the source volume")
+		} else if j, dup := targets[v.TargetVolume]; dup {
+			add(f+".targetVolume", v.TargetVolume, fmt.Sprintf("a volume used once (volumes[%d] uses it too)", j))
+		}
+		targets[v.TargetVolume] = i
+		for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
+			if id, ok := v.Snapshots[phase]; ok && !snapshotID.MatchString(id) {
+				add(f+".snapshots."+phase, id, "a snapshot id snap-…")
+			}
+		}
+		for phase := range v.Snapshots {
+			if phase != spec.PhasePrecopy && phase != spec.PhaseFinal {
+				add(f+".snapshots", phase, "only precopy and final")
+			}
+		}
+		if !spec.ZoneInRegion(v.TargetZone, r.TargetRegion) {
+			add(f+".targetZone", v.TargetZone, fmt.Sprintf("a zone of the target region %s", r.TargetRegion))
+		}
+		if v.SizeGiB < 1 {
+			add(f+".sizeGiB", v.SizeGiB, "1 or more")
+		}
+		if v.FSType == "" {
+			add(f+".fsType", nil, "a filesystem type")
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrInvalid, errs)
+}
+
+// Path returns the record path for a spec path and an optional --lock value.
+func Path(specPath, lockFlag string) string {
+	if lockFlag != "" {
+		return lockFlag
+	}
+	return filepath.Join(filepath.Dir(specPath), DefaultFile)
+}

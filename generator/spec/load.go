@@ -1,0 +1,81 @@
+package spec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// DefaultFile is where graft looks for the spec unless --spec says otherwise.
+const DefaultFile = "graft.yaml"
+
+// ErrInvalid is wrapped by every error caused by the spec's content, so that
+// callers can tell bad input from an I/O failure.
+var ErrInvalid = errors.New("invalid migration spec")
+
+// Load reads, decodes, defaults and validates the spec at path.
+func Load(path string) (*Migration, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read spec: %w", err)
+	}
+	m, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+// Parse decodes data strictly (an unknown or duplicated field is an error
+// naming it and its line), applies defaults and validates the result.
+func Parse(data []byte) (*Migration, error) {
+	m, err := Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	m.Default()
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Decode only decodes; it neither defaults nor validates.
+func Decode(data []byte) (*Migration, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var m Migration
+	if err := dec.Decode(&m); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: the document is empty; run `graft init` for an example", ErrInvalid)
+		}
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, yamlMessage(err))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, fmt.Errorf("%w: line %d: a second YAML document; a spec holds exactly one", ErrInvalid, extra.Line)
+	} else if !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, yamlMessage(err))
+	}
+	return &m, nil
+}
+
+// yamlMessage makes yaml.v3's messages read as graft's: it drops the
+// package prefix and names graft's types by their YAML paths.
+func yamlMessage(err error) string {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:\n")
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	lines := strings.Split(msg, "\n")
+	for i, l := range lines {
+		l = strings.TrimSpace(l)
+		l = strings.ReplaceAll(l, "not found in type spec.", "is not a field of ")
+		lines[i] = l
+	}
+	return strings.Join(lines, "; ")
+}

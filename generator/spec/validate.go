@@ -1,0 +1,483 @@
+package spec
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Default fills every optional field with its documented default.
+func (m *Migration) Default() {
+	s := &m.Spec
+	if s.Target.Region == "" {
+		s.Target.Region = s.Source.Region
+	}
+	if s.Target.TopologyKey == "" {
+		s.Target.TopologyKey = TopologyKeyKubernetes
+	}
+	for i := range s.Source.Devices {
+		if s.Source.Devices[i].FSType == "" {
+			s.Source.Devices[i].FSType = "ext4"
+		}
+	}
+	if s.Target.Volume.KMSKeyID != "" {
+		s.Target.Volume.Encrypted = true
+	}
+	if s.GitOps.Engine == "" {
+		s.GitOps.Engine = EngineNone
+	}
+	if s.GitOps.Provider == "" {
+		s.GitOps.Provider = ProviderNone
+	}
+	if s.GitOps.BaseBranch == "" {
+		s.GitOps.BaseBranch = "main"
+	}
+	if s.GitOps.OverlayPath == "" && m.Metadata.Name != "" {
+		s.GitOps.OverlayPath = "overlays/" + m.Metadata.Name
+	}
+	if s.GitOps.SourceRef == "" {
+		if s.GitOps.Engine == EngineArgoCD {
+			s.GitOps.SourceRef = s.GitOps.Repo
+		} else {
+			s.GitOps.SourceRef = "flux-system"
+		}
+	}
+}
+
+// FieldError is one problem in the spec: where, what was found, and what
+// was expected.
+type FieldError struct {
+	Field    string
+	Value    any
+	Expected string
+}
+
+func (e FieldError) Error() string {
+	return fmt.Sprintf("%s: %s, expected %s", e.Field, formatValue(e.Value), e.Expected)
+}
+
+func formatValue(v any) string {
+	switch v := v.(type) {
+	case string:
+		return strconv.Quote(v)
+	case nil:
+		return "missing"
+	default:
+		return fmt.Sprintf("%v", v)
+	}
+}
+
+// ValidationError lists every problem found in a spec.
+type ValidationError []FieldError
+
+func (v ValidationError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d problem(s) in the migration spec:", len(v))
+	for _, e := range v {
+		b.WriteString("\n  - ")
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+// Unwrap lets errors.Is(err, ErrInvalid) hold.
+func (v ValidationError) Unwrap() error { return ErrInvalid }
+
+var (
+	dns1123Label     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dns1123Subdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$`)
+	devicePattern    = regexp.MustCompile(`^/dev/[a-z0-9]+$`)
+	instancePattern  = regexp.MustCompile(`^i-[0-9a-f]{8,17}$`)
+	kmsKeyPattern    = regexp.MustCompile(`^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/.+|alias/[A-Za-z0-9/_-]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$`)
+	branchPattern    = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
+	zoneSuffix       = regexp.MustCompile(`^([a-z]|-[a-z]+-[0-9][a-z])$`)
+)
+
+// ZoneInRegion reports whether zone is an availability zone (or a local
+// zone) of region: us-east-1a and us-west-2-lax-1a belong to their regions.
+func ZoneInRegion(zone, region string) bool {
+	rest, ok := strings.CutPrefix(zone, region)
+	if !ok || rest == "" {
+		return false
+	}
+	return zoneSuffix.MatchString(rest)
+}
+
+// FSTypes are the filesystems graft accepts on a data device.
+var FSTypes = []string{"ext3", "ext4", "xfs", "btrfs"}
+
+// VolumeTypes are the EBS volume types graft can create.
+var VolumeTypes = []string{"gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"}
+
+// Ranges EC2 enforces on volume performance, kept here so that a bad value
+// fails before any API call.
+var (
+	iopsRange = map[string][2]int32{
+		"gp3": {3000, 80000},
+		"io1": {100, 64000},
+		"io2": {100, 256000},
+	}
+	throughputRange = [2]int32{125, 2000}
+	initRateRange   = [2]int32{100, 300}
+)
+
+// SortKeys are the documented orders of the sort mapping (besides tag:<key>).
+var SortKeys = []string{"launchTime", "privateIp", "instanceId"}
+
+type validator struct{ errs ValidationError }
+
+func (v *validator) add(field string, value any, expected string) {
+	v.errs = append(v.errs, FieldError{Field: field, Value: value, Expected: expected})
+}
+
+func (v *validator) dnsLabel(field, value string) {
+	switch {
+	case value == "":
+		v.add(field, nil, "a name")
+	case len(value) > 63 || !dns1123Label.MatchString(value):
+		v.add(field, value, "a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters)")
+	}
+}
+
+func (v *validator) oneOf(field, value string, allowed []string) {
+	for _, a := range allowed {
+		if value == a {
+			return
+		}
+	}
+	v.add(field, value, "one of "+strings.Join(allowed, ", "))
+}
+
+// Validate reports every problem in the (defaulted) spec at once.
+func (m *Migration) Validate() error {
+	v := &validator{}
+	if m.APIVersion != APIVersion {
+		v.add("apiVersion", m.APIVersion, strconv.Quote(APIVersion))
+	}
+	if m.Kind != Kind {
+		v.add("kind", m.Kind, strconv.Quote(Kind))
+	}
+	v.dnsLabel("metadata.name", m.Metadata.Name)
+	s := &m.Spec
+	v.source(&s.Source)
+	v.target(&s.Target, s.Source.Region)
+	v.mapping(&s.Mapping, s.Target.StatefulSets)
+	v.claimNames(s)
+	v.gitops(&s.GitOps)
+	for i, arg := range s.Hooks.BeforeFinal {
+		if i == 0 && strings.TrimSpace(arg) == "" {
+			v.add("spec.hooks.beforeFinal[0]", arg, "a command name")
+		}
+	}
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return v.errs
+}
+
+func (v *validator) source(src *Source) {
+	if !regionPattern.MatchString(src.Region) {
+		v.add("spec.source.region", src.Region, "an AWS region such as us-east-1")
+	}
+	if len(src.Filters) == 0 {
+		v.add("spec.source.filters", nil, "at least one EC2 filter (for example tag:app=cassandra), so that graft never selects every instance in the region")
+	}
+	for i, f := range src.Filters {
+		field := fmt.Sprintf("spec.source.filters[%d]", i)
+		if f.Name == "" {
+			v.add(field+".name", nil, "an EC2 filter name such as tag:app")
+		}
+		if len(f.Values) == 0 {
+			v.add(field+".values", nil, "at least one value")
+		}
+	}
+	if len(src.Devices) == 0 {
+		v.add("spec.source.devices", nil, "at least one data device")
+	}
+	devices := map[string]int{}
+	templates := map[string]int{}
+	for i, d := range src.Devices {
+		field := fmt.Sprintf("spec.source.devices[%d]", i)
+		if !devicePattern.MatchString(d.Name) {
+			v.add(field+".name", d.Name, "a device name such as /dev/xvdf")
+		} else if j, dup := devices[d.Name]; dup {
+			v.add(field+".name", d.Name, fmt.Sprintf("a device not already listed (it is spec.source.devices[%d])", j))
+		}
+		devices[d.Name] = i
+		v.dnsLabel(field+".claimTemplate", d.ClaimTemplate)
+		if j, dup := templates[d.ClaimTemplate]; dup && d.ClaimTemplate != "" {
+			v.add(field+".claimTemplate", d.ClaimTemplate, fmt.Sprintf("a claim template not already used (spec.source.devices[%d] uses it)", j))
+		}
+		templates[d.ClaimTemplate] = i
+		v.oneOf(field+".fsType", d.FSType, FSTypes)
+	}
+}
+
+func (v *validator) target(t *Target, sourceRegion string) {
+	if !regionPattern.MatchString(t.Region) {
+		v.add("spec.target.region", t.Region, "an AWS region such as us-east-1")
+	}
+	v.dnsLabel("spec.target.namespace", t.Namespace)
+	if len(t.StatefulSets) == 0 {
+		v.add("spec.target.statefulSets", nil, "at least one StatefulSet")
+	}
+	names := map[string]int{}
+	sourceZones := map[string]int{}
+	for i, sts := range t.StatefulSets {
+		field := fmt.Sprintf("spec.target.statefulSets[%d]", i)
+		v.dnsLabel(field+".name", sts.Name)
+		if j, dup := names[sts.Name]; dup && sts.Name != "" {
+			v.add(field+".name", sts.Name, fmt.Sprintf("a StatefulSet not already listed (it is spec.target.statefulSets[%d])", j))
+		}
+		names[sts.Name] = i
+		if sts.Replicas < 1 {
+			v.add(field+".replicas", sts.Replicas, "at least 1")
+		}
+		if sts.Ordinals.Start < 0 {
+			v.add(field+".ordinals.start", sts.Ordinals.Start, "0 or more")
+		}
+		if sts.Zone != "" && !ZoneInRegion(sts.Zone, t.Region) {
+			v.add(field+".zone", sts.Zone, fmt.Sprintf("a zone of the target region %s", t.Region))
+		}
+		if sts.SourceZone != "" {
+			if !ZoneInRegion(sts.SourceZone, sourceRegion) {
+				v.add(field+".sourceZone", sts.SourceZone, fmt.Sprintf("a zone of the source region %s", sourceRegion))
+			} else if j, dup := sourceZones[sts.SourceZone]; dup {
+				v.add(field+".sourceZone", sts.SourceZone, fmt.Sprintf("a zone no other StatefulSet draws from (spec.target.statefulSets[%d] does)", j))
+			}
+			sourceZones[sts.SourceZone] = i
+		}
+	}
+	if t.StorageClassName != "" && !dns1123Subdomain.MatchString(t.StorageClassName) {
+		v.add("spec.target.storageClassName", t.StorageClassName, `"" (static binding, the default) or a DNS-1123 subdomain`)
+	}
+	v.oneOf("spec.target.topologyKey", t.TopologyKey, []string{TopologyKeyKubernetes, TopologyKeyEBSCSI})
+	for _, from := range sortedKeys(t.Zones) {
+		to := t.Zones[from]
+		field := "spec.target.zones[" + from + "]"
+		if !ZoneInRegion(from, sourceRegion) {
+			v.add(field, from, fmt.Sprintf("a key that is a zone of the source region %s", sourceRegion))
+		}
+		if !ZoneInRegion(to, t.Region) {
+			v.add(field, to, fmt.Sprintf("a zone of the target region %s", t.Region))
+		}
+	}
+	v.volume(&t.Volume)
+}
+
+func (v *validator) volume(vol *Volume) {
+	const f = "spec.target.volume"
+	if vol.Type != "" {
+		v.oneOf(f+".type", vol.Type, VolumeTypes)
+	}
+	if vol.IOPS != 0 {
+		if r, ok := iopsRange[vol.Type]; ok {
+			if vol.IOPS < r[0] || vol.IOPS > r[1] {
+				v.add(f+".iops", vol.IOPS, fmt.Sprintf("%d to %d for %s", r[0], r[1], vol.Type))
+			}
+		} else if vol.Type != "" {
+			v.add(f+".iops", vol.IOPS, fmt.Sprintf("no IOPS for type %s (only gp3, io1 and io2 take IOPS)", vol.Type))
+		} else if vol.IOPS < 100 || vol.IOPS > 256000 {
+			v.add(f+".iops", vol.IOPS, "100 to 256000")
+		}
+	}
+	if vol.Throughput != 0 {
+		if vol.Type != "" && vol.Type != "gp3" {
+			v.add(f+".throughput", vol.Throughput, fmt.Sprintf("no throughput for type %s (only gp3 takes throughput)", vol.Type))
+		} else if vol.Throughput < throughputRange[0] || vol.Throughput > throughputRange[1] {
+			v.add(f+".throughput", vol.Throughput, fmt.Sprintf("%d to %d MiB/s", throughputRange[0], throughputRange[1]))
+		}
+	}
+	if vol.KMSKeyID != "" && !kmsKeyPattern.MatchString(vol.KMSKeyID) {
+		v.add(f+".kmsKeyId", vol.KMSKeyID, "a KMS key id, key ARN, alias/<name> or alias ARN")
+	}
+	init := vol.Initialization
+	if init.RateMiBps != 0 && (init.RateMiBps < initRateRange[0] || init.RateMiBps > initRateRange[1]) {
+		v.add(f+".initialization.rateMiBps", init.RateMiBps, fmt.Sprintf("%d to %d MiB/s", initRateRange[0], initRateRange[1]))
+	}
+	if init.RateMiBps != 0 && init.FastSnapshotRestore {
+		v.add(f+".initialization", "rateMiBps and fastSnapshotRestore", "one of the two: EC2 takes no initialization rate for a volume restored with Fast Snapshot Restore")
+	}
+	for _, k := range sortedKeys(vol.Tags) {
+		if k == "" || strings.HasPrefix(k, "aws:") || strings.HasPrefix(k, "graft:") {
+			v.add(f+".tags", k, "a tag key that is not empty and does not start with aws: or graft: (graft: tags are graft's own)")
+		}
+	}
+}
+
+func (v *validator) mapping(mp *Mapping, sets []StatefulSet) {
+	const f = "spec.mapping"
+	set := 0
+	for _, present := range []bool{mp.TagRegex != nil, len(mp.Table) > 0, mp.Sort != nil} {
+		if present {
+			set++
+		}
+	}
+	if set != 1 {
+		v.add(f, fmt.Sprintf("%d methods", set), "exactly one of tagRegex, table or sort")
+	}
+	byName := map[string]StatefulSet{}
+	for _, s := range sets {
+		byName[s.Name] = s
+	}
+	if r := mp.TagRegex; r != nil {
+		if r.Tag == "" {
+			v.add(f+".tagRegex.tag", nil, "a tag key such as Name")
+		}
+		re, err := regexp.Compile(r.Pattern)
+		switch {
+		case err != nil:
+			v.add(f+".tagRegex.pattern", r.Pattern, "a valid regular expression ("+err.Error()+")")
+		case re.SubexpIndex("ordinal") < 0:
+			v.add(f+".tagRegex.pattern", r.Pattern, "a named group (?P<ordinal>[0-9]+)")
+		case len(sets) > 1 && re.SubexpIndex("statefulset") < 0:
+			v.add(f+".tagRegex.pattern", r.Pattern, "a named group (?P<statefulset>...) since there are several StatefulSets")
+		}
+	}
+	if len(mp.Table) > 0 {
+		instances := map[string]int{}
+		slots := map[string]int{}
+		for i, e := range mp.Table {
+			field := fmt.Sprintf("%s.table[%d]", f, i)
+			if !instancePattern.MatchString(e.Instance) {
+				v.add(field+".instance", e.Instance, "an instance id such as i-0123456789abcdef0")
+			} else if j, dup := instances[e.Instance]; dup {
+				v.add(field+".instance", e.Instance, fmt.Sprintf("an instance mapped once (spec.mapping.table[%d] maps it too)", j))
+			}
+			instances[e.Instance] = i
+			sts, ok := byName[e.StatefulSet]
+			if !ok {
+				v.add(field+".statefulSet", e.StatefulSet, "one of spec.target.statefulSets")
+				continue
+			}
+			if e.Ordinal < sts.Ordinals.Start || e.Ordinal >= sts.Ordinals.Start+sts.Replicas {
+				v.add(field+".ordinal", e.Ordinal, fmt.Sprintf("an ordinal of %s in [%d, %d)", sts.Name, sts.Ordinals.Start, sts.Ordinals.Start+sts.Replicas))
+				continue
+			}
+			slot := fmt.Sprintf("%s/%d", e.StatefulSet, e.Ordinal)
+			if j, dup := slots[slot]; dup {
+				v.add(field+".ordinal", e.Ordinal, fmt.Sprintf("an ordinal not already taken (duplicate of spec.mapping.table[%d], %s)", j, slot))
+			}
+			slots[slot] = i
+		}
+		for _, sts := range sets {
+			for o := sts.Ordinals.Start; o < sts.Ordinals.Start+sts.Replicas && sts.Replicas < 100000; o++ {
+				if _, ok := slots[fmt.Sprintf("%s/%d", sts.Name, o)]; !ok {
+					v.add(f+".table", fmt.Sprintf("%s ordinal %d", sts.Name, o), "an entry for every ordinal of every StatefulSet (this one is missing)")
+				}
+			}
+		}
+	}
+	if s := mp.Sort; s != nil {
+		if !strings.HasPrefix(s.By, "tag:") || len(s.By) == len("tag:") {
+			v.oneOf(f+".sort.by", s.By, append(append([]string{}, SortKeys...), "tag:<key>"))
+		}
+		if len(sets) > 1 {
+			for i, sts := range sets {
+				if sts.SourceZone == "" {
+					v.add(fmt.Sprintf("spec.target.statefulSets[%d].sourceZone", i), nil, "a source zone: the sort mapping assigns instances to StatefulSets by zone when there are several")
+				}
+			}
+		}
+	}
+}
+
+// claimNames rejects specs in which two (template, StatefulSet, ordinal)
+// triples spell the same PVC name, e.g. data/x-1/0 and data-x/1/0.
+func (v *validator) claimNames(s *Spec) {
+	seen := map[string]string{}
+	for _, sts := range s.Target.StatefulSets {
+		if sts.Replicas > 100000 {
+			continue
+		}
+		for o := sts.Ordinals.Start; o < sts.Ordinals.Start+sts.Replicas; o++ {
+			for _, d := range s.Source.Devices {
+				name := ClaimName(d.ClaimTemplate, sts.Name, o)
+				who := fmt.Sprintf("template %s of %s ordinal %d", d.ClaimTemplate, sts.Name, o)
+				if other, dup := seen[name]; dup {
+					v.add("spec.target.statefulSets", name, fmt.Sprintf("one member per PVC name, but %s and %s both map to it", other, who))
+				} else if len(name) > 253 || !dns1123Subdomain.MatchString(name) {
+					v.add("spec.target.statefulSets", name, "PVC names that are DNS-1123 subdomains of at most 253 characters")
+				}
+				seen[name] = who
+			}
+		}
+	}
+}
+
+func (v *validator) gitops(g *GitOps) {
+	const f = "spec.gitops"
+	v.oneOf(f+".engine", g.Engine, []string{EngineFlux, EngineArgoCD, EngineNone})
+	v.oneOf(f+".provider", g.Provider, []string{ProviderGitHub, ProviderGitea, ProviderNone})
+	switch {
+	case g.Base == "":
+		v.add(f+".base", nil, "the kustomize base, relative to the overlay directory (for example ../../base/cassandra)")
+	case path.IsAbs(g.Base) || strings.Contains(g.Base, "://"):
+		v.add(f+".base", g.Base, "a relative path, as kustomization.yaml resources take it")
+	}
+	if g.OverlayPath == "" || path.IsAbs(g.OverlayPath) || path.Clean(g.OverlayPath) != g.OverlayPath || strings.HasPrefix(g.OverlayPath, "..") || g.OverlayPath == "." {
+		v.add(f+".overlayPath", g.OverlayPath, "a clean relative directory inside the repository, such as overlays/cassandra")
+	}
+	if !branchPattern.MatchString(g.BaseBranch) || strings.Contains(g.BaseBranch, "..") {
+		v.add(f+".baseBranch", g.BaseBranch, "a git branch name such as main")
+	}
+	if g.EngineObject && g.Engine == EngineNone {
+		v.add(f+".engineObject", true, "false when engine is none (there is no Flux Kustomization or Argo CD Application to render)")
+	}
+	if g.Provider != ProviderNone && g.Repo == "" {
+		v.add(f+".repo", nil, "the repository URL when a pull-request provider is set")
+	}
+}
+
+// ClaimName is the name the StatefulSet controller gives the claim of a
+// volumeClaimTemplate for one ordinal: <template>-<statefulset>-<ordinal>.
+func ClaimName(template, statefulSet string, ordinal int) string {
+	return template + "-" + statefulSet + "-" + strconv.Itoa(ordinal)
+}
+
+// TargetZone is the zone a member's volumes go to: its StatefulSet's zone,
+// else spec.target.zones[sourceZone], else the source zone.
+func (s *Spec) TargetZone(statefulSet, sourceZone string) string {
+	for _, sts := range s.Target.StatefulSets {
+		if sts.Name == statefulSet && sts.Zone != "" {
+			return sts.Zone
+		}
+	}
+	if z, ok := s.Target.Zones[sourceZone]; ok {
+		return z
+	}
+	return sourceZone
+}
+
+// StatefulSet returns the target StatefulSet with that name.
+func (s *Spec) StatefulSet(name string) (StatefulSet, bool) {
+	for _, sts := range s.Target.StatefulSets {
+		if sts.Name == name {
+			return sts, true
+		}
+	}
+	return StatefulSet{}, false
+}
+
+// DeviceForTemplate returns the source device whose claim template is name.
+func (s *Spec) DeviceForTemplate(name string) (Device, bool) {
+	for _, d := range s.Source.Devices {
+		if d.ClaimTemplate == name {
+			return d, true
+		}
+	}
+	return Device{}, false
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
