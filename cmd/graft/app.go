@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/graftctl/graft/generator/record"
+	"github.com/graftctl/graft/generator/spec"
+)
+
+// Exit codes, the same for every command.
+const (
+	exitOK      = 0
+	exitFinding = 1 // a check denied, or a verdict the user must act on
+	exitError   = 2 // usage, input or runtime error
+)
+
+// errFinding is returned by a command whose work succeeded but whose result
+// is a finding (for example, a denied overlay). main maps it to exit 1.
+var errFinding = errors.New("finding")
+
+// usageError marks an error in how graft was called.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// globals are the flags every command takes.
+type globals struct {
+	specPath string
+	lockPath string
+	logLevel string
+	output   string
+	noColor  bool
+}
+
+// env is what a command runs with: real dependencies are created once, in
+// run, and passed down.
+type env struct {
+	globals
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	log    *slog.Logger
+	// stderrIsTerminal turns on progress bars and colour.
+	stderrIsTerminal bool
+	stdinIsTerminal  bool
+}
+
+// command is one graft verb.
+type command struct {
+	name    string
+	summary string
+	usage   string // the line after "graft "
+	// outputs lists the -o formats the command prints; the first is the
+	// default. Empty means the command prints no data.
+	outputs []string
+	// setup declares the command's own flags and returns its runner.
+	setup func(fs *pflag.FlagSet) func(ctx context.Context, e *env, args []string) error
+}
+
+// commands returns every command, in the order help lists them.
+func commands() []*command {
+	return []*command{
+		initCommand(),
+		renderCommand(),
+		versionCommand(),
+	}
+}
+
+func findCommand(name string) *command {
+	for _, c := range commands() {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func bindGlobals(fs *pflag.FlagSet, g *globals) {
+	fs.StringVar(&g.specPath, "spec", spec.DefaultFile, "path of the migration spec")
+	fs.StringVar(&g.lockPath, "lock", "", "path of the record (default: "+record.DefaultFile+" beside the spec)")
+	fs.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVarP(&g.output, "output", "o", "", "output format of the command's data")
+	fs.BoolVar(&g.noColor, "no-color", false, "disable colour and progress bars")
+}
+
+// run parses args, runs one command and returns the process exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var before, g globals
+	top := pflag.NewFlagSet("graft", pflag.ContinueOnError)
+	top.SetOutput(io.Discard)
+	top.SetInterspersed(false)
+	bindGlobals(top, &before)
+	help := top.BoolP("help", "h", false, "show help")
+	if err := top.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "graft: %v\nRun 'graft help' for usage.\n", err)
+		return exitError
+	}
+	rest := top.Args()
+	if *help || len(rest) == 0 {
+		printHelp(stdout)
+		if len(rest) == 0 && !*help {
+			return exitError
+		}
+		return exitOK
+	}
+	name, rest := rest[0], rest[1:]
+	if name == "help" {
+		return runHelp(stdout, stderr, rest)
+	}
+	cmd := findCommand(name)
+	if cmd == nil {
+		fmt.Fprintf(stderr, "graft: unknown command %q\nRun 'graft help' for the list of commands.\n", name)
+		return exitError
+	}
+	fs := pflag.NewFlagSet("graft "+name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	bindGlobals(fs, &g)
+	// Re-apply what was set before the command name, so that both
+	// `graft --spec x render` and `graft render --spec x` work.
+	top.Visit(func(f *pflag.Flag) { _ = fs.Set(f.Name, f.Value.String()) })
+	cmdHelp := fs.BoolP("help", "h", false, "show help for the command")
+	runner := cmd.setup(fs)
+	if err := fs.Parse(rest); err != nil {
+		fmt.Fprintf(stderr, "graft %s: %v\nRun 'graft help %s' for usage.\n", name, err, name)
+		return exitError
+	}
+	if *cmdHelp {
+		printCommandHelp(stdout, cmd, fs)
+		return exitOK
+	}
+	level, err := parseLevel(g.logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "graft %s: %v\n", name, err)
+		return exitError
+	}
+	if err := checkOutput(cmd, &g); err != nil {
+		fmt.Fprintf(stderr, "graft %s: %v\n", name, err)
+		return exitError
+	}
+	e := &env{
+		globals:          g,
+		stdin:            stdin,
+		stdout:           stdout,
+		stderr:           stderr,
+		log:              slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		stderrIsTerminal: isTerminal(stderr) && !g.noColor && os.Getenv("NO_COLOR") == "",
+		stdinIsTerminal:  isTerminal(stdin),
+	}
+	err = runner(ctx, e, fs.Args())
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errFinding):
+		return exitFinding
+	default:
+		var u usageError
+		if errors.As(err, &u) {
+			fmt.Fprintf(stderr, "graft %s: %v\nRun 'graft help %s' for usage.\n", name, err, name)
+		} else {
+			fmt.Fprintf(stderr, "graft %s: %v\n", name, err)
+		}
+		return exitError
+	}
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("--log-level: %q is not a level, expected debug, info, warn or error", s)
+}
+
+// checkOutput rejects an output format the command does not print, and
+// fills in the command's default.
+func checkOutput(cmd *command, g *globals) error {
+	if len(cmd.outputs) == 0 {
+		if g.output != "" {
+			return fmt.Errorf("-o/--output: %q is not accepted, this command prints no data", g.output)
+		}
+		return nil
+	}
+	if g.output == "" {
+		g.output = cmd.outputs[0]
+		return nil
+	}
+	for _, o := range cmd.outputs {
+		if o == g.output {
+			return nil
+		}
+	}
+	return fmt.Errorf("-o/--output: %q is not a format of this command, expected one of %s", g.output, strings.Join(cmd.outputs, ", "))
+}
+
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func runHelp(stdout, stderr io.Writer, args []string) int {
+	if len(args) == 0 {
+		printHelp(stdout)
+		return exitOK
+	}
+	cmd := findCommand(args[0])
+	if cmd == nil {
+		fmt.Fprintf(stderr, "graft help: unknown command %q\nRun 'graft help' for the list of commands.\n", args[0])
+		return exitError
+	}
+	fs := pflag.NewFlagSet("graft "+cmd.name, pflag.ContinueOnError)
+	var g globals
+	bindGlobals(fs, &g)
+	cmd.setup(fs)
+	printCommandHelp(stdout, cmd, fs)
+	return exitOK
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprint(w, `graft moves the EBS volumes of a stateful application from EC2 instances into
+Kubernetes StatefulSets, and delivers the Kubernetes side as a kustomize overlay
+in a GitOps pull request, gated by policies.
+
+Usage:
+  graft [global flags] <command> [flags] [args]
+
+Commands:
+`)
+	cmds := commands()
+	width := 0
+	for _, c := range cmds {
+		width = max(width, len(c.name))
+	}
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary)
+	}
+	fmt.Fprintf(w, "  %-*s  %s\n", width, "help", "show help for graft or one command")
+	fmt.Fprint(w, `
+Global flags:
+      --spec FILE        migration spec (default graft.yaml)
+      --lock FILE        record of cloned volumes (default graft.lock beside the spec)
+      --log-level LEVEL  debug, info, warn or error (default info)
+  -o, --output FORMAT    format of the data a command prints
+      --no-color         no colour and no progress bars (also NO_COLOR=1)
+
+Exit codes: 0 ok, 1 a finding (for example a denied overlay), 2 usage, input or runtime error.
+Run 'graft help <command>' for a command's flags.
+`)
+}
+
+func printCommandHelp(w io.Writer, cmd *command, fs *pflag.FlagSet) {
+	fmt.Fprintf(w, "%s\n\nUsage:\n  graft %s\n", cmd.summary, cmd.usage)
+	if len(cmd.outputs) > 0 {
+		fmt.Fprintf(w, "\nOutput formats (-o): %s (default %s)\n", strings.Join(cmd.outputs, ", "), cmd.outputs[0])
+	}
+	fmt.Fprintf(w, "\nFlags:\n%s", fs.FlagUsages())
+}

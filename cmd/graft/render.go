@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/spf13/pflag"
+
+	"github.com/graftctl/graft/generator/record"
+	"github.com/graftctl/graft/generator/render"
+	"github.com/graftctl/graft/generator/spec"
+)
+
+func renderCommand() *command {
+	return &command{
+		name:    "render",
+		summary: "render the kustomize overlay from the spec and graft.lock",
+		usage:   "render [--out DIR] [--dry-run] [--force]",
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			out := fs.String("out", "", "overlay directory (default: spec.gitops.overlayPath beside the spec)")
+			dryRun := fs.Bool("dry-run", false, "print the built overlay to stdout and write nothing")
+			force := fs.Bool("force", false, "replace the output directory even if graft did not write it")
+			return func(_ context.Context, e *env, args []string) error {
+				if len(args) > 0 {
+					return usagef("render takes no arguments, got %q", args)
+				}
+				m, rec, err := loadSpecAndRecord(e)
+				if err != nil {
+					return err
+				}
+				dir := *out
+				if dir == "" {
+					dir = defaultOverlayDir(e.specPath, m)
+				}
+				res, err := render.Render(m, rec, render.Options{OutDir: dir, Force: *force, DryRun: *dryRun})
+				if err != nil {
+					return err
+				}
+				if *dryRun {
+					_, err := e.stdout.Write(res.Built)
+					return err
+				}
+				e.log.Info("overlay written", "dir", dir, "files", len(res.Files), "volumes", len(rec.Volumes))
+				return nil
+			}
+		},
+	}
+}
+
+// loadSpecAndRecord reads the spec and its record, as --spec and --lock say.
+func loadSpecAndRecord(e *env) (*spec.Migration, *record.Record, error) {
+	m, err := spec.Load(e.specPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := record.Load(record.Path(e.specPath, e.lockPath))
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, rec, nil
+}
+
+// defaultOverlayDir is spec.gitops.overlayPath, relative to the spec's
+// directory.
+func defaultOverlayDir(specPath string, m *spec.Migration) string {
+	return filepath.Join(filepath.Dir(specPath), filepath.FromSlash(m.Spec.GitOps.OverlayPath))
+}

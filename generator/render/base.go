@@ -1,0 +1,157 @@
+package render
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+type resourceQuantity = resource.Quantity
+
+// readBase builds the kustomize base and indexes its StatefulSets and their
+// claim templates.
+func readBase(dir string) (map[string]baseStatefulSet, error) {
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("%w: spec.gitops.base: %s is not a directory; expected the kustomize base, relative to the overlay directory", ErrInvalid, dir)
+	}
+	resources, err := build(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: spec.gitops.base: %s does not build: %v", ErrInvalid, dir, err)
+	}
+	out := map[string]baseStatefulSet{}
+	for _, res := range resources.Resources() {
+		if res.GetKind() != "StatefulSet" {
+			continue
+		}
+		data, err := res.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		var sts appsv1.StatefulSet
+		if err := decodeJSON(data, &sts); err != nil {
+			return nil, fmt.Errorf("%w: base StatefulSet %s: %v", ErrInvalid, res.GetName(), err)
+		}
+		b := baseStatefulSet{name: sts.Name, templates: map[string]claimTemplate{}}
+		if w, ok := sts.Annotations[ArgoSyncWaveAnnotation]; ok {
+			if b.wave, err = strconv.Atoi(w); err != nil {
+				return nil, fmt.Errorf("%w: base StatefulSet %s: annotation %s: %q, expected an integer", ErrInvalid, sts.Name, ArgoSyncWaveAnnotation, w)
+			}
+		}
+		for i, t := range sts.Spec.VolumeClaimTemplates {
+			ct := claimTemplate{
+				index:       i,
+				accessModes: t.Spec.AccessModes,
+				volumeMode:  corev1.PersistentVolumeFilesystem,
+			}
+			if len(ct.accessModes) == 0 {
+				ct.accessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}
+			}
+			if t.Spec.VolumeMode != nil {
+				ct.volumeMode = *t.Spec.VolumeMode
+			}
+			ct.request = t.Spec.Resources.Requests[corev1.ResourceStorage]
+			b.templates[t.Name] = ct
+		}
+		out[sts.Name] = b
+	}
+	return out, nil
+}
+
+// checkOwnership refuses to replace a directory graft did not write.
+func checkOwnership(dir string, force bool) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: output directory %s: %v", ErrInvalid, dir, err)
+	}
+	if force || len(entries) == 0 {
+		return nil
+	}
+	f, err := os.Open(filepath.Join(dir, KustomizationFile))
+	if err == nil {
+		defer f.Close()
+		line, _ := bufio.NewReader(f).ReadString('\n')
+		if strings.HasPrefix(line, Marker) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: output directory %s exists and was not written by graft (its kustomization.yaml does not start with %q); choose another --out, or pass --force to replace it", ErrInvalid, dir, Marker)
+}
+
+// ensureDir creates dir if needed and returns a function that removes what
+// it created.
+func ensureDir(dir string) (func(), error) {
+	first := ""
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		}
+		first = d
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("render: %w", err)
+	}
+	return func() {
+		if first != "" {
+			_ = os.RemoveAll(first)
+		}
+	}, nil
+}
+
+// replaceDir moves the fully written src into place at dst. A directory
+// cannot be renamed over a non-empty one, so an existing dst is first moved
+// aside and removed only once src is in place.
+func replaceDir(src, dst string) error {
+	old := ""
+	if _, err := os.Stat(dst); err == nil {
+		old = dst + ".graft-old"
+		_ = os.RemoveAll(old)
+		if err := os.Rename(dst, old); err != nil {
+			return fmt.Errorf("render: %w", err)
+		}
+	}
+	if err := os.Rename(src, dst); err != nil {
+		if old != "" {
+			_ = os.Rename(old, dst)
+		}
+		return fmt.Errorf("render: %w", err)
+	}
+	if old != "" {
+		if err := os.RemoveAll(old); err != nil {
+			return fmt.Errorf("render: remove the previous overlay: %w", err)
+		}
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		f, err := os.Open(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,208 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+var getOpts = metav1.GetOptions{}
+
+const (
+	// ZoneLabel is the well-known topology label.
+	ZoneLabel = "topology.kubernetes.io/zone"
+	// EBSZoneLabel is the label the EBS CSI driver puts on nodes.
+	EBSZoneLabel = "topology.ebs.csi.aws.com/zone"
+	// EBSDriver is the CSI driver name of graft's PVs.
+	EBSDriver = "ebs.csi.aws.com"
+)
+
+// RegionOf returns the region of an AWS availability zone name
+// ("us-east-1a" -> "us-east-1").
+func RegionOf(zone string) string {
+	return strings.TrimRight(zone, "abcdefghijklmnopqrstuvwxyz")
+}
+
+// NodeName is the name AddNodes gives the i-th node of a zone.
+func NodeName(zone string, i int) string { return fmt.Sprintf("node-%s-%d", zone, i) }
+
+// AddNodes registers perZone Node objects in each zone (labelled with both
+// zone keys, the region, hostname, os and arch, with capacity for pods), a
+// CSINode for the EBS driver on each, reports them Ready and removes the
+// not-ready taint the apiserver adds on registration, so that the scheduler
+// considers them. Existing nodes are left alone.
+func (c *Cluster) AddNodes(ctx context.Context, zones []string, perZone int) error {
+	zs := append([]string(nil), zones...)
+	sort.Strings(zs)
+	for _, zone := range zs {
+		for i := 0; i < perZone; i++ {
+			if err := c.addNode(ctx, zone, NodeName(zone, i)); err != nil {
+				return fmt.Errorf("node %s: %w", NodeName(zone, i), err)
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) addNode(ctx context.Context, zone, name string) error {
+	nodes := c.Client.CoreV1().Nodes()
+	if _, err := nodes.Get(ctx, name, getOpts); err == nil {
+		return nil
+	}
+	n := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name,
+			Labels: map[string]string{
+				"kubernetes.io/hostname":        name,
+				"kubernetes.io/os":              "linux",
+				"kubernetes.io/arch":            "amd64",
+				"node.kubernetes.io/instance-type": "m5.2xlarge",
+				ZoneLabel:                       zone,
+				"topology.kubernetes.io/region": RegionOf(zone),
+				EBSZoneLabel:                    zone,
+			},
+		},
+		Spec: corev1.NodeSpec{ProviderID: "aws:///" + zone + "/i-" + strings.ReplaceAll(name, "-", "")},
+	}
+	created, err := nodes.Create(ctx, n, metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	capacity := corev1.ResourceList{
+		corev1.ResourceCPU:              resource.MustParse("8"),
+		corev1.ResourceMemory:           resource.MustParse("32Gi"),
+		corev1.ResourcePods:             resource.MustParse("110"),
+		corev1.ResourceEphemeralStorage: resource.MustParse("100Gi"),
+	}
+	now := metav1.Now()
+	created.Status = corev1.NodeStatus{
+		Capacity:    capacity,
+		Allocatable: capacity,
+		Phase:       corev1.NodeRunning,
+		Conditions: []corev1.NodeCondition{
+			{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", Message: "graft e2e harness node (no kubelet)", LastHeartbeatTime: now, LastTransitionTime: now},
+			{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientMemory", LastHeartbeatTime: now, LastTransitionTime: now},
+			{Type: corev1.NodeDiskPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasNoDiskPressure", LastHeartbeatTime: now, LastTransitionTime: now},
+			{Type: corev1.NodePIDPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientPID", LastHeartbeatTime: now, LastTransitionTime: now},
+		},
+		Addresses: []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: name}},
+	}
+	if _, err := nodes.UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	// Remove the taints added at registration (node.kubernetes.io/not-ready),
+	// as the node lifecycle controller would once the node is Ready.
+	if _, err := nodes.Patch(ctx, name, types.MergePatchType, []byte(`{"spec":{"taints":null}}`), metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("untaint: %w", err)
+	}
+	count := int32(25)
+	_, err = c.Client.StorageV1().CSINodes().Create(ctx, &storagev1.CSINode{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:            name,
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: name, UID: created.UID}},
+		},
+		Spec: storagev1.CSINodeSpec{Drivers: []storagev1.CSINodeDriver{{
+			Name:         EBSDriver,
+			NodeID:       "i-" + strings.ReplaceAll(name, "-", ""),
+			TopologyKeys: []string{EBSZoneLabel},
+			Allocatable:  &storagev1.VolumeNodeResources{Count: &count},
+		}}},
+	}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("csinode: %w", err)
+	}
+	return nil
+}
+
+// WaitNodesSchedulable waits until every node is Ready and untainted.
+func (c *Cluster) WaitNodesSchedulable(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return Poll(ctx, 200*time.Millisecond, func() (bool, error) {
+		list, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		for _, n := range list.Items {
+			if len(n.Spec.Taints) > 0 {
+				return false, nil
+			}
+		}
+		return len(list.Items) > 0, c.exited()
+	})
+}
+
+// StartKubeletStandIn reports every scheduled, non-terminating pod as Running
+// and Ready (what a kubelet would do once the volumes are attached and the
+// containers start), so that OrderedReady StatefulSets create every ordinal.
+// It polls until ctx ends or Stop is called.
+func (c *Cluster) StartKubeletStandIn(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	c.onStop(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		for {
+			c.markScheduledPodsReady(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	}()
+}
+
+func (c *Cluster) markScheduledPodsReady(ctx context.Context) {
+	pods, err := c.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName!="})
+	if err != nil {
+		return
+	}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.DeletionTimestamp != nil || p.Spec.NodeName == "" || isReady(p) {
+			continue
+		}
+		now := metav1.Now()
+		p.Status.Phase = corev1.PodRunning
+		p.Status.StartTime = &now
+		p.Status.HostIP = "127.0.0.1"
+		p.Status.Conditions = []corev1.PodCondition{
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		}
+		p.Status.ContainerStatuses = nil
+		for _, ctr := range p.Spec.Containers {
+			p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{
+				Name: ctr.Name, Image: ctr.Image, ImageID: ctr.Image, Ready: true, Started: ptr(true),
+				State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
+			})
+		}
+		_, _ = c.Client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func isReady(p *corev1.Pod) bool {
+	if p.Status.Phase != corev1.PodRunning {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}

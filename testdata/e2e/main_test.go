@@ -1,0 +1,174 @@
+package e2e
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/graftctl/graft/testdata/e2e/harness"
+)
+
+// Suite-wide state, set up once by TestMain: one control plane for the whole
+// suite (starting one takes seconds; the scenarios run one after another and
+// each removes what it created).
+var (
+	cluster  *harness.Cluster
+	applier  *harness.Applier
+	repoRoot string // the graft repository (../.. of this module)
+	graftBin string // graft built from repoRoot, or "" with graftErr set
+	graftErr error
+	zones    []string // zones with nodes
+)
+
+var keepLogs = flag.Bool("keep-logs", false, "keep the control plane's directory (logs, certificates) even when the suite passes")
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	suiteStart := time.Now()
+	var err error
+	repoRoot, err = findRepoRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 2
+	}
+	tmp, err := os.MkdirTemp("", "graft-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 2
+	}
+
+	// graft itself, from the repository under test.
+	t0 := time.Now()
+	graftBin = filepath.Join(tmp, "graft")
+	build := exec.Command("go", "build", "-o", graftBin, "./cmd/graft")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		graftBin, graftErr = "", fmt.Errorf("go build ./cmd/graft in %s: %v\n%s", repoRoot, err, out)
+		fmt.Fprintln(os.Stderr, "e2e: WARNING:", graftErr, "(tests that need graft will fail)")
+	} else {
+		fmt.Printf("e2e: built graft in %s\n", time.Since(t0).Round(time.Millisecond))
+	}
+
+	// Zones: three in us-east-1, plus every zone an overlay's PVs name.
+	zoneSet := map[string]bool{"us-east-1a": true, "us-east-1b": true, "us-east-1c": true}
+	for _, dir := range overlayDirs() {
+		objs, err := harness.Kustomize(context.Background(), dir)
+		if err != nil {
+			continue // the overlay's own test reports it
+		}
+		for _, z := range overlayZones(objs) {
+			zoneSet[z] = true
+			// Three zones in that region too, for wrong-zone scenarios.
+			r := harness.RegionOf(z)
+			for _, s := range "abc" {
+				zoneSet[r+string(s)] = true
+			}
+		}
+	}
+	for z := range zoneSet {
+		zones = append(zones, z)
+	}
+	sort.Strings(zones)
+
+	kubecp := os.Getenv("GRAFT_E2E_KUBECP")
+	if kubecp == "" {
+		kubecp = filepath.Join(repoRoot, "testdata", "e2e", "bin", "kubecp")
+	}
+	dir := filepath.Join(tmp, "cluster")
+	ctx := context.Background()
+	t1 := time.Now()
+	cluster, err = harness.Start(ctx, harness.Options{
+		KubeCP: kubecp,
+		Dir:    dir,
+		Logf:   func(f string, a ...any) { fmt.Printf(f+"\n", a...) },
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: control plane did not start:", err)
+		fmt.Fprintln(os.Stderr, "e2e: logs kept in", dir)
+		return 1
+	}
+	nctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	err = cluster.AddNodes(nctx, zones, 2)
+	if err == nil {
+		err = cluster.WaitNodesSchedulable(nctx, 30*time.Second)
+	}
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: registering nodes:", err)
+		cluster.Stop()
+		fmt.Fprintln(os.Stderr, cluster.LogTails(40))
+		fmt.Fprintln(os.Stderr, "e2e: logs kept in", dir)
+		return 1
+	}
+	cluster.StartKubeletStandIn(ctx)
+	if applier, err = cluster.NewApplier(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		cluster.Stop()
+		return 1
+	}
+	fmt.Printf("e2e: TIMING warm start (control plane ready, %d nodes in zones %s): %s\n",
+		2*len(zones), strings.Join(zones, ","), time.Since(t1).Round(time.Millisecond))
+
+	code := m.Run()
+
+	if err := cluster.Healthy(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: a control-plane component died during the suite:", err)
+		code = 1
+	}
+	t2 := time.Now()
+	cluster.Stop()
+	fmt.Printf("e2e: control plane stopped in %s\n", time.Since(t2).Round(time.Millisecond))
+	if code != 0 || *keepLogs {
+		fmt.Fprintln(os.Stderr, cluster.LogTails(30))
+		fmt.Fprintf(os.Stderr, "e2e: logs kept in %s (%s)\n", dir, strings.Join(cluster.LogPaths(), ", "))
+	} else {
+		os.RemoveAll(tmp)
+	}
+	fmt.Printf("e2e: TIMING suite (TestMain start to end): %s\n", time.Since(suiteStart).Round(time.Millisecond))
+	return code
+}
+
+// findRepoRoot returns the graft repository: $GRAFT_REPO, or the directory
+// two levels above this module.
+func findRepoRoot() (string, error) {
+	root := os.Getenv("GRAFT_REPO")
+	if root == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", err
+		}
+		root = filepath.Clean(filepath.Join(wd, "..", ".."))
+	}
+	data, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil || !strings.Contains(string(data), "module github.com/graftctl/graft\n") {
+		return "", fmt.Errorf("%s is not the graft repository (set GRAFT_REPO)", root)
+	}
+	return root, nil
+}
+
+// overlayDirs lists the example overlays: $GRAFT_E2E_OVERLAYS (a
+// colon-separated list of directories) or every REPO/overlays/*/ with a
+// kustomization.yaml.
+func overlayDirs() []string {
+	if v := os.Getenv("GRAFT_E2E_OVERLAYS"); v != "" {
+		return strings.Split(v, ":")
+	}
+	matches, _ := filepath.Glob(filepath.Join(repoRoot, "overlays", "*", "kustomization.yaml"))
+	var dirs []string
+	for _, m := range matches {
+		dirs = append(dirs, filepath.Dir(m))
+	}
+	sort.Strings(dirs)
+	return dirs
+}
