@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/graftctl/graft/testdata/e2e/harness"
+)
+
+// TestExampleOverlays applies every example overlay in overlays/ as Flux
+// would (server-side apply, field manager kustomize-controller) and proves
+// with the real controllers and scheduler that each StatefulSet ordinal lands
+// on graft's volume, in the volume's zone, and nothing else is provisioned.
+func TestExampleOverlays(t *testing.T) {
+	dirs := overlayDirs()
+	if len(dirs) == 0 {
+		t.Fatalf("no example overlays: expected %s/overlays/*/kustomization.yaml", repoRoot)
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			start := time.Now()
+			if code, out := graftCheck(t, dir, lockFor(t, dir)); code != 0 {
+				t.Errorf("graft check %s: exit %d, want 0\n%s", dir, code, out)
+			}
+			b := mustBuild(t, dir)
+			if errs := deploy(t, b); len(errs) > 0 {
+				t.Fatalf("server-side apply failed:\n%s", harness.JoinApplyErrors(errs))
+			}
+			assertLanded(t, b)
+			t.Logf("overlay %s: %d PVs, %d PVCs, %d StatefulSets landed in %s",
+				filepath.Base(dir), len(b.pvs), len(b.pvcs), len(b.stss), time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
+
+// assertLanded is the positive proof for a built overlay applied to the
+// cluster.
+func assertLanded(t *testing.T, b *built) {
+	t.Helper()
+	c := cluster.Client
+
+	// 1. Every PVC graft rendered is Bound to exactly the PV graft intended,
+	//    and that PV is bound back to that claim (by UID).
+	eventually(t, 90*time.Second, "graft's claims bound to graft's volumes", func(ctx context.Context) (string, error) {
+		for key, want := range b.pvcs {
+			pvc, err := c.CoreV1().PersistentVolumeClaims(want.Namespace).Get(ctx, want.Name, metav1.GetOptions{})
+			if err != nil {
+				return fmt.Sprintf("PVC %s: %v", key, err), nil
+			}
+			if pvc.Status.Phase != corev1.ClaimBound || pvc.Spec.VolumeName != want.Spec.VolumeName {
+				return fmt.Sprintf("PVC %s is %s on volume %q, want Bound on %q", key, pvc.Status.Phase, pvc.Spec.VolumeName, want.Spec.VolumeName), nil
+			}
+			pv, err := c.CoreV1().PersistentVolumes().Get(ctx, want.Spec.VolumeName, metav1.GetOptions{})
+			if err != nil {
+				return fmt.Sprintf("PV %s: %v", want.Spec.VolumeName, err), nil
+			}
+			if pv.Status.Phase != corev1.VolumeBound || pv.Spec.ClaimRef == nil || pv.Spec.ClaimRef.UID != pvc.UID {
+				return fmt.Sprintf("PV %s is %s, claimRef %+v, want Bound to %s (uid %s)", pv.Name, pv.Status.Phase, pv.Spec.ClaimRef, key, pvc.UID), nil
+			}
+		}
+		return "", nil
+	})
+
+	// 2. The StatefulSet controller created every ordinal's pod, and the
+	//    scheduler bound each to a node.
+	eventually(t, 120*time.Second, "every StatefulSet ordinal created and scheduled", func(ctx context.Context) (string, error) {
+		for _, sts := range b.stss {
+			for _, o := range ordinals(sts) {
+				pod, err := c.CoreV1().Pods(sts.Namespace).Get(ctx, podName(sts.Name, o), metav1.GetOptions{})
+				if err != nil {
+					return fmt.Sprintf("pod %s/%s: %v", sts.Namespace, podName(sts.Name, o), err), nil
+				}
+				if pod.Spec.NodeName == "" {
+					evs, _ := events(ctx, pod.Namespace, pod.UID)
+					return fmt.Sprintf("pod %s/%s not scheduled yet (events: %s)", pod.Namespace, pod.Name, eventMessages(evs)), nil
+				}
+			}
+		}
+		return "", nil
+	})
+
+	// 3. Each pod's volumes reference the claim of its ordinal, that claim is
+	//    graft's, and the pod's node is in the zone of the claim's PV.
+	ctx := ctxFor(t, 60*time.Second)
+	for _, m := range b.members() {
+		pod, err := c.CoreV1().Pods(m.sts.Namespace).Get(ctx, m.pod(), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var claim string
+		for _, v := range pod.Spec.Volumes {
+			if v.Name == m.template && v.PersistentVolumeClaim != nil {
+				claim = v.PersistentVolumeClaim.ClaimName
+			}
+		}
+		if claim != m.claim() {
+			t.Errorf("pod %s: volume %q references claim %q, want %q", pod.Name, m.template, claim, m.claim())
+			continue
+		}
+		if m.pvc == nil || m.pv == nil {
+			t.Errorf("pod %s: claim %s (template %q, ordinal %d) was not rendered by graft: the StatefulSet controller made it", pod.Name, claim, m.template, m.ordinal)
+			continue
+		}
+		key, zone, err := pvZone(m.pv)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		node, err := c.CoreV1().Nodes().Get(ctx, pod.Spec.NodeName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if node.Labels[key] != zone || node.Labels[harness.ZoneLabel] != zone {
+			t.Errorf("pod %s is on node %s in zone %s, but its volume %s (claim %s) is in %s", pod.Name, node.Name, node.Labels[harness.ZoneLabel], m.pv.Name, claim, zone)
+			continue
+		}
+		t.Logf("ordinal %d of %s/%s: pod %s on node %s (zone %s) mounts claim %s -> PV %s (%s)",
+			m.ordinal, m.sts.Namespace, m.sts.Name, pod.Name, node.Name, zone, claim, m.pv.Name, m.pv.Spec.CSI.VolumeHandle)
+	}
+
+	// 4. Nothing else: the only claims in the overlay's namespaces and the
+	//    only volumes in the cluster are graft's (no dynamic provisioning,
+	//    no claim created by the StatefulSet controller).
+	var extra []string
+	for _, ns := range b.namespaces {
+		pvcs, err := c.CoreV1().PersistentVolumeClaims(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pvcs.Items {
+			if b.pvcs[nsName(ns, p.Name)] == nil {
+				extra = append(extra, "PVC "+nsName(ns, p.Name))
+			}
+		}
+	}
+	pvs, err := c.CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pv := range pvs.Items {
+		if b.pvs[pv.Name] == nil {
+			extra = append(extra, "PV "+pv.Name)
+		}
+	}
+	if len(pvs.Items) != len(b.pvs) {
+		extra = append(extra, fmt.Sprintf("%d PVs in the cluster, %d in the overlay", len(pvs.Items), len(b.pvs)))
+	}
+	sort.Strings(extra)
+	if len(extra) > 0 {
+		t.Errorf("objects graft did not render exist: %s", strings.Join(extra, ", "))
+	}
+}
