@@ -125,6 +125,10 @@ func Build(dir string) ([]byte, error) {
 
 func build(dir string) (resmap.ResMap, error) {
 	opts := krusty.MakeDefaultOptions()
+	// Let each kustomization's sortOptions decide, as the kustomize command
+	// line does; graft's overlays ask for the legacy order (PVs and PVCs
+	// before workloads).
+	opts.Reorder = krusty.ReorderOptionUnspecified
 	return krusty.MakeKustomizer(opts).Run(filesys.MakeFsOnDisk(), dir)
 }
 
@@ -164,6 +168,9 @@ func Files(m *spec.Migration, rec *record.Record, outDir string) (map[string][]b
 		},
 		Namespace: m.Spec.Target.Namespace,
 		Resources: []string{m.Spec.GitOps.Base, PVFile, PVCFile},
+		// The same order under every kustomize client (krusty, Flux,
+		// kubectl and Argo CD's kustomize), with storage before workloads.
+		SortOptions: &types.SortOptions{Order: types.LegacySortOrder},
 	}
 	for _, set := range m.Spec.Target.StatefulSets {
 		sts := base[set.Name]

@@ -1,0 +1,416 @@
+package render_test
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/graftctl/graft/generator/record"
+	"github.com/graftctl/graft/generator/render"
+	"github.com/graftctl/graft/generator/spec"
+)
+
+var update = flag.Bool("update", false, "rewrite overlays/ from testdata/examples")
+
+// repo is the repository root, relative to this package.
+const repo = "../.."
+
+func examples(t testing.TB) []string {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join(repo, "testdata", "examples", "*", "graft.yaml"))
+	if err != nil || len(dirs) < 3 {
+		t.Fatalf("want at least 3 examples in testdata/examples, got %d (%v)", len(dirs), err)
+	}
+	var names []string
+	for _, d := range dirs {
+		names = append(names, filepath.Base(filepath.Dir(d)))
+	}
+	return names
+}
+
+func load(t testing.TB, dir string) (*spec.Migration, *record.Record) {
+	t.Helper()
+	m, err := spec.Load(filepath.Join(dir, "graft.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := record.Load(filepath.Join(dir, "graft.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, rec
+}
+
+// TestExampleOverlays is the golden test: overlays/ must be exactly what
+// graft renders from testdata/examples. Run with -update to regenerate.
+func TestExampleOverlays(t *testing.T) {
+	for _, name := range examples(t) {
+		t.Run(name, func(t *testing.T) {
+			m, rec := load(t, filepath.Join(repo, "testdata", "examples", name))
+			out := filepath.Join(repo, "overlays", name)
+			if *update {
+				if _, err := render.Render(m, rec, render.Options{OutDir: out}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			files, err := render.Files(m, rec, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries, err := os.ReadDir(out)
+			if err != nil {
+				t.Fatalf("overlays/%s is missing; run go test ./generator/render -update: %v", name, err)
+			}
+			var onDisk []string
+			for _, e := range entries {
+				onDisk = append(onDisk, e.Name())
+			}
+			if want := sortedKeys(files); strings.Join(onDisk, ",") != strings.Join(want, ",") {
+				t.Fatalf("overlays/%s holds %v, render gives %v; run go test ./generator/render -update", name, onDisk, want)
+			}
+			for fname, want := range files {
+				got, err := os.ReadFile(filepath.Join(out, fname))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("overlays/%s/%s drifted from what graft renders; run go test ./generator/render -update", name, fname)
+				}
+			}
+		})
+	}
+}
+
+// TestDeterministic renders the same inputs twice into two directories and
+// compares every byte.
+func TestDeterministic(t *testing.T) {
+	for _, name := range examples(t) {
+		m, rec := load(t, filepath.Join(repo, "testdata", "examples", name))
+		a, err := render.Files(m, rec, filepath.Join(repo, "overlays", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Shuffle the record's order: output must not depend on it.
+		for i, j := 0, len(rec.Volumes)-1; i < j; i, j = i+1, j-1 {
+			rec.Volumes[i], rec.Volumes[j] = rec.Volumes[j], rec.Volumes[i]
+		}
+		b, err := render.Files(m, rec, filepath.Join(repo, "overlays", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for f := range a {
+			if !bytes.Equal(a[f], b[f]) {
+				t.Errorf("%s/%s differs between two renders", name, f)
+			}
+		}
+	}
+}
+
+type builtObjects struct {
+	pvs  map[string]corev1.PersistentVolume
+	pvcs map[string]corev1.PersistentVolumeClaim
+	sets map[string]appsv1.StatefulSet
+}
+
+func parseBuilt(t *testing.T, built []byte) builtObjects {
+	t.Helper()
+	out := builtObjects{map[string]corev1.PersistentVolume{}, map[string]corev1.PersistentVolumeClaim{}, map[string]appsv1.StatefulSet{}}
+	for _, doc := range bytes.Split(built, []byte("\n---\n")) {
+		var meta struct{ Kind string }
+		if err := yaml.Unmarshal(doc, &meta); err != nil {
+			t.Fatal(err)
+		}
+		switch meta.Kind {
+		case "PersistentVolume":
+			var pv corev1.PersistentVolume
+			mustUnmarshal(t, doc, &pv)
+			out.pvs[pv.Name] = pv
+		case "PersistentVolumeClaim":
+			var pvc corev1.PersistentVolumeClaim
+			mustUnmarshal(t, doc, &pvc)
+			out.pvcs[pvc.Name] = pvc
+		case "StatefulSet":
+			var sts appsv1.StatefulSet
+			mustUnmarshal(t, doc, &sts)
+			out.sets[sts.Name] = sts
+		}
+	}
+	return out
+}
+
+func mustUnmarshal(t *testing.T, data []byte, into any) {
+	t.Helper()
+	if err := yaml.UnmarshalStrict(data, into); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNames checks, on the built overlay, that there is exactly one PVC
+// named <template>-<sts>-<ordinal> for every ordinal in [start,
+// start+replicas), bound to a PV that claims it back, in the right zone.
+func TestNames(t *testing.T) {
+	for _, name := range examples(t) {
+		t.Run(name, func(t *testing.T) {
+			m, rec := load(t, filepath.Join(repo, "testdata", "examples", name))
+			built, err := render.Build(filepath.Join(repo, "overlays", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			objs := parseBuilt(t, built)
+			zones := map[string]string{}
+			for _, v := range rec.Volumes {
+				zones[v.ClaimName()] = v.TargetZone
+			}
+			want := 0
+			for _, set := range m.Spec.Target.StatefulSets {
+				sts, ok := objs.sets[set.Name]
+				if !ok {
+					t.Fatalf("StatefulSet %s missing from the built overlay", set.Name)
+				}
+				if sts.Namespace != m.Spec.Target.Namespace {
+					t.Errorf("StatefulSet %s in namespace %q, want %q", sts.Name, sts.Namespace, m.Spec.Target.Namespace)
+				}
+				for _, tmpl := range sts.Spec.VolumeClaimTemplates {
+					if tmpl.Spec.Selector == nil || tmpl.Spec.StorageClassName == nil || *tmpl.Spec.StorageClassName != m.Spec.Target.StorageClassName {
+						t.Errorf("%s template %s: selector %v class %v", sts.Name, tmpl.Name, tmpl.Spec.Selector, tmpl.Spec.StorageClassName)
+					}
+					if tmpl.Spec.Resources.Requests.Storage().IsZero() {
+						t.Errorf("%s template %s lost its storage request: the patch must not replace the template", sts.Name, tmpl.Name)
+					}
+				}
+				for o := set.Ordinals.Start; o < set.Ordinals.Start+set.Replicas; o++ {
+					for _, d := range m.Spec.Source.Devices {
+						want++
+						claim := fmt.Sprintf("%s-%s-%d", d.ClaimTemplate, set.Name, o)
+						pvc, ok := objs.pvcs[claim]
+						if !ok {
+							t.Errorf("no PVC %s", claim)
+							continue
+						}
+						pv, ok := objs.pvs[pvc.Spec.VolumeName]
+						if !ok {
+							t.Errorf("PVC %s names PV %s, which does not exist", claim, pvc.Spec.VolumeName)
+							continue
+						}
+						if pv.Spec.ClaimRef == nil || pv.Spec.ClaimRef.Name != claim || pv.Spec.ClaimRef.Namespace != sts.Namespace || pv.Spec.ClaimRef.UID != "" {
+							t.Errorf("PV %s claimRef %+v, want %s/%s without uid", pv.Name, pv.Spec.ClaimRef, sts.Namespace, claim)
+						}
+						if got := pv.Spec.NodeAffinity.Required.NodeSelectorTerms[0].MatchExpressions[0].Values; len(got) != 1 || got[0] != zones[claim] {
+							t.Errorf("PV %s zone %v, want [%s]", pv.Name, got, zones[claim])
+						}
+						if pv.Spec.PersistentVolumeReclaimPolicy != corev1.PersistentVolumeReclaimRetain {
+							t.Errorf("PV %s reclaim %s", pv.Name, pv.Spec.PersistentVolumeReclaimPolicy)
+						}
+						sel := sts.Spec.VolumeClaimTemplates[indexOf(sts, d.ClaimTemplate)].Spec.Selector.MatchLabels
+						for k, v := range sel {
+							if pv.Labels[k] != v {
+								t.Errorf("PV %s label %s=%q, template selects %q", pv.Name, k, pv.Labels[k], v)
+							}
+						}
+					}
+				}
+			}
+			if len(objs.pvcs) != want || len(objs.pvs) != want {
+				t.Errorf("built overlay has %d PVCs and %d PVs, want %d of each", len(objs.pvcs), len(objs.pvs), want)
+			}
+		})
+	}
+}
+
+func indexOf(sts appsv1.StatefulSet, template string) int {
+	for i, t := range sts.Spec.VolumeClaimTemplates {
+		if t.Name == template {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestKustomizeCLI builds every example overlay with the standalone
+// kustomize that Argo CD runs (kubectl kustomize), and requires the same
+// output as krusty.
+func TestKustomizeCLI(t *testing.T) {
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Fatalf("kubectl is needed to compare with the kustomize command line (.ci/run installs it): %v", err)
+	}
+	for _, name := range examples(t) {
+		dir := filepath.Join(repo, "overlays", name)
+		want, err := render.Build(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := exec.Command(kubectl, "kustomize", dir).Output()
+		if err != nil {
+			t.Fatalf("kubectl kustomize %s: %v", dir, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: kubectl kustomize and krusty differ:\n--- kubectl\n%s\n--- krusty\n%s", name, got, want)
+		}
+	}
+}
+
+// copyExample copies an example's spec and record to a temp tree laid out
+// like a GitOps repo, with the base at base/ and the overlay at
+// overlays/<name>.
+func copyExample(t *testing.T, name string) (root string, m *spec.Migration, rec *record.Record) {
+	t.Helper()
+	m, rec = load(t, filepath.Join(repo, "testdata", "examples", name))
+	root = t.TempDir()
+	baseSrc := filepath.Join(repo, "overlays", name, filepath.FromSlash(m.Spec.GitOps.Base))
+	copyDir(t, baseSrc, filepath.Join(root, "base"))
+	m.Spec.GitOps.Base = "../../base"
+	return root, m, rec
+}
+
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRenderWritesAndReplacesOwnDirectory(t *testing.T) {
+	root, m, rec := copyExample(t, "cassandra-3node")
+	out := filepath.Join(root, "overlays", "x")
+	if _, err := render.Render(m, rec, render.Options{OutDir: out}); err != nil {
+		t.Fatal(err)
+	}
+	// A second render replaces graft's own directory.
+	if _, err := render.Render(m, rec, render.Options{OutDir: out}); err != nil {
+		t.Fatalf("re-render over graft's own directory: %v", err)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(root, "overlays", ".graft-*"))
+	leftovers2, _ := filepath.Glob(out + ".graft-old")
+	if len(leftovers)+len(leftovers2) > 0 {
+		t.Errorf("temporary directories left behind: %v %v", leftovers, leftovers2)
+	}
+	if _, err := os.Stat(filepath.Join(out, render.KustomizationFile)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDryRunWritesNothing(t *testing.T) {
+	root, m, rec := copyExample(t, "cassandra-3node")
+	out := filepath.Join(root, "overlays", "x")
+	res, err := render.Render(m, rec, render.Options{OutDir: out, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(res.Built, []byte("kind: PersistentVolume\n")) {
+		t.Errorf("dry run built no PersistentVolume:\n%s", res.Built)
+	}
+	if _, err := os.Stat(filepath.Join(root, "overlays")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("dry run left %s behind (err %v)", filepath.Join(root, "overlays"), err)
+	}
+}
+
+// TestBadInput covers every input error render must refuse, each with its
+// message, with nothing written.
+func TestBadInput(t *testing.T) {
+	cases := []struct {
+		name    string
+		mutate  func(t *testing.T, root string, m *spec.Migration, rec *record.Record)
+		wantErr string
+	}{
+		{"missing base", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
+			m.Spec.GitOps.Base = "../../nowhere"
+		}, "spec.gitops.base: " + "%ROOT%/nowhere is not a directory"},
+		{"base without the StatefulSet", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
+			m.Spec.Target.StatefulSets[0].Name = "scylla"
+			for i := range rec.Volumes {
+				rec.Volumes[i].StatefulSet = "scylla"
+			}
+		}, `spec.target.statefulSets: "scylla", expected a StatefulSet of the base ../../base (it has cassandra)`},
+		{"claim template absent from the base", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
+			m.Spec.Source.Devices[0].ClaimTemplate = "cassandra-data"
+			for i := range rec.Volumes {
+				rec.Volumes[i].ClaimTemplate = "cassandra-data"
+			}
+		}, `spec.source.devices claimTemplate: "cassandra-data", expected a volumeClaimTemplate of StatefulSet cassandra in the base (it has data)`},
+		{"request larger than the volume", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
+			rec.Volumes[1].SizeGiB = 100
+		}, `resources.requests.storage: "500Gi", expected at most the size of volume`},
+		{"base that does not build", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
+			if err := os.WriteFile(filepath.Join(root, "base", "kustomization.yaml"), []byte("resources: [missing.yaml]\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "does not build"},
+		{"record of another migration", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
+			rec.Migration = "other"
+		}, `graft.lock migration: "other", expected "cassandra-3node"`},
+		{"record missing a member", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
+			rec.Volumes = rec.Volumes[:2]
+		}, `graft.lock volumes: "data-cassandra-2", expected a cloned volume for every member`},
+		{"record zone differs from the spec", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
+			m.Spec.Target.StatefulSets[0].Zone = "us-east-1a"
+		}, `graft.lock volumes[1].targetZone: "us-east-1b", expected us-east-1a`},
+		{"output directory graft did not create", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
+			dir := filepath.Join(root, "overlays", "x")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte("resources: []\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "was not written by graft"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			root, m, rec := copyExample(t, "cassandra-3node")
+			c.mutate(t, root, m, rec)
+			before := snapshotTree(t, root)
+			_, err := render.Render(m, rec, render.Options{OutDir: filepath.Join(root, "overlays", "x")})
+			if err == nil {
+				t.Fatal("render succeeded")
+			}
+			if !errors.Is(err, render.ErrInvalid) {
+				t.Errorf("error is not render.ErrInvalid (it would not exit 2 as bad input): %v", err)
+			}
+			want := strings.ReplaceAll(c.wantErr, "%ROOT%", root)
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error\n  %v\nwant it to contain\n  %s", err, want)
+			}
+			if after := snapshotTree(t, root); after != before {
+				t.Errorf("render wrote something on failure:\nbefore %s\nafter  %s", before, after)
+			}
+		})
+	}
+}
+
+func snapshotTree(t *testing.T, root string) string {
+	t.Helper()
+	var paths []string
+	err := filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		paths = append(paths, fmt.Sprintf("%s:%d", strings.TrimPrefix(p, root), info.Size()))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(paths)
+	return strings.Join(paths, " ")
+}
+
+func sortedKeys(m map[string][]byte) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
