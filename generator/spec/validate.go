@@ -125,6 +125,9 @@ var (
 	initRateRange   = [2]int32{100, 300}
 )
 
+// MaxReplicas bounds a StatefulSet's size, and so every loop over members.
+const MaxReplicas = 10000
+
 // SortKeys are the documented orders of the sort mapping (besides tag:<key>).
 var SortKeys = []string{"launchTime", "privateIp", "instanceId"}
 
@@ -132,6 +135,18 @@ type validator struct{ errs ValidationError }
 
 func (v *validator) add(field string, value any, expected string) {
 	v.errs = append(v.errs, FieldError{Field: field, Value: value, Expected: expected})
+}
+
+// has reports whether a problem was found under one of the field prefixes.
+func (v *validator) has(prefixes ...string) bool {
+	for _, e := range v.errs {
+		for _, p := range prefixes {
+			if strings.HasPrefix(e.Field, p) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (v *validator) dnsLabel(field, value string) {
@@ -166,7 +181,11 @@ func (m *Migration) Validate() error {
 	v.source(&s.Source)
 	v.target(&s.Target, s.Source.Region)
 	v.mapping(&s.Mapping, s.Target.StatefulSets)
-	v.claimNames(s)
+	// PVC names are derived from device and StatefulSet names: check them
+	// only once those are valid, so one typo is reported once.
+	if !v.has("spec.source.devices", "spec.target.statefulSets") {
+		v.claimNames(s)
+	}
 	v.gitops(&s.GitOps)
 	for i, arg := range s.Hooks.BeforeFinal {
 		if i == 0 && strings.TrimSpace(arg) == "" {
@@ -218,7 +237,8 @@ func (v *validator) source(src *Source) {
 }
 
 func (v *validator) target(t *Target, sourceRegion string) {
-	if !regionPattern.MatchString(t.Region) {
+	// A target region defaulted from a bad source region was reported there.
+	if !regionPattern.MatchString(t.Region) && t.Region != sourceRegion {
 		v.add("spec.target.region", t.Region, "an AWS region such as us-east-1")
 	}
 	v.dnsLabel("spec.target.namespace", t.Namespace)
@@ -234,8 +254,8 @@ func (v *validator) target(t *Target, sourceRegion string) {
 			v.add(field+".name", sts.Name, fmt.Sprintf("a StatefulSet not already listed (it is spec.target.statefulSets[%d])", j))
 		}
 		names[sts.Name] = i
-		if sts.Replicas < 1 {
-			v.add(field+".replicas", sts.Replicas, "at least 1")
+		if sts.Replicas < 1 || sts.Replicas > MaxReplicas {
+			v.add(field+".replicas", sts.Replicas, fmt.Sprintf("1 to %d", MaxReplicas))
 		}
 		if sts.Ordinals.Start < 0 {
 			v.add(field+".ordinals.start", sts.Ordinals.Start, "0 or more")
@@ -365,7 +385,10 @@ func (v *validator) mapping(mp *Mapping, sets []StatefulSet) {
 			slots[slot] = i
 		}
 		for _, sts := range sets {
-			for o := sts.Ordinals.Start; o < sts.Ordinals.Start+sts.Replicas && sts.Replicas < 100000; o++ {
+			if sts.Replicas > MaxReplicas {
+				continue
+			}
+			for o := sts.Ordinals.Start; o < sts.Ordinals.Start+sts.Replicas; o++ {
 				if _, ok := slots[fmt.Sprintf("%s/%d", sts.Name, o)]; !ok {
 					v.add(f+".table", fmt.Sprintf("%s ordinal %d", sts.Name, o), "an entry for every ordinal of every StatefulSet (this one is missing)")
 				}
@@ -391,7 +414,7 @@ func (v *validator) mapping(mp *Mapping, sets []StatefulSet) {
 func (v *validator) claimNames(s *Spec) {
 	seen := map[string]string{}
 	for _, sts := range s.Target.StatefulSets {
-		if sts.Replicas > 100000 {
+		if sts.Replicas > MaxReplicas {
 			continue
 		}
 		for o := sts.Ordinals.Start; o < sts.Ordinals.Start+sts.Replicas; o++ {
@@ -419,7 +442,9 @@ func (v *validator) gitops(g *GitOps) {
 	case path.IsAbs(g.Base) || strings.Contains(g.Base, "://"):
 		v.add(f+".base", g.Base, "a relative path, as kustomization.yaml resources take it")
 	}
-	if g.OverlayPath == "" || path.IsAbs(g.OverlayPath) || path.Clean(g.OverlayPath) != g.OverlayPath || strings.HasPrefix(g.OverlayPath, "..") || g.OverlayPath == "." {
+	// An empty overlayPath means metadata.name, its default, is missing:
+	// that is reported there.
+	if g.OverlayPath != "" && (path.IsAbs(g.OverlayPath) || path.Clean(g.OverlayPath) != g.OverlayPath || strings.HasPrefix(g.OverlayPath, "..") || g.OverlayPath == ".") {
 		v.add(f+".overlayPath", g.OverlayPath, "a clean relative directory inside the repository, such as overlays/cassandra")
 	}
 	if !branchPattern.MatchString(g.BaseBranch) || strings.Contains(g.BaseBranch, "..") {
@@ -428,7 +453,7 @@ func (v *validator) gitops(g *GitOps) {
 	if g.EngineObject && g.Engine == EngineNone {
 		v.add(f+".engineObject", true, "false when engine is none (there is no Flux Kustomization or Argo CD Application to render)")
 	}
-	if g.Provider != ProviderNone && g.Repo == "" {
+	if (g.Provider == ProviderGitHub || g.Provider == ProviderGitea) && g.Repo == "" {
 		v.add(f+".repo", nil, "the repository URL when a pull-request provider is set")
 	}
 }

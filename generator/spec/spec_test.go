@@ -1,0 +1,358 @@
+package spec_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/templates"
+)
+
+// valid is a small, valid spec every case starts from.
+const valid = `
+apiVersion: graft.graftctl.io/v1alpha1
+kind: Migration
+metadata:
+  name: cass
+spec:
+  source:
+    region: us-east-1
+    filters:
+      - name: tag:app
+        values: [cassandra]
+    devices:
+      - name: /dev/xvdf
+        claimTemplate: data
+  mapping:
+    tagRegex:
+      tag: Name
+      pattern: '^cassandra-(?P<ordinal>[0-9]+)$'
+  target:
+    namespace: cassandra
+    statefulSets:
+      - name: cassandra
+        replicas: 3
+  gitops:
+    base: ../../base
+`
+
+func TestValidSpecAndDefaults(t *testing.T) {
+	m, err := spec.Parse([]byte(valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := m.Spec
+	checks := map[string][2]string{
+		"target.region":      {s.Target.Region, "us-east-1"},
+		"target.topologyKey": {s.Target.TopologyKey, spec.TopologyKeyKubernetes},
+		"storageClassName":   {s.Target.StorageClassName, ""},
+		"fsType":             {s.Source.Devices[0].FSType, "ext4"},
+		"engine":             {s.GitOps.Engine, spec.EngineNone},
+		"provider":           {s.GitOps.Provider, spec.ProviderNone},
+		"baseBranch":         {s.GitOps.BaseBranch, "main"},
+		"overlayPath":        {s.GitOps.OverlayPath, "overlays/cass"},
+	}
+	for field, c := range checks {
+		if c[0] != c[1] {
+			t.Errorf("default %s = %q, want %q", field, c[0], c[1])
+		}
+	}
+}
+
+func TestExampleSpecsAreValid(t *testing.T) {
+	data, err := templates.Raw(templates.ExampleSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := spec.Parse(data); err != nil {
+		t.Errorf("graft init's example spec is invalid: %v", err)
+	}
+	paths, _ := filepath.Glob("../../testdata/examples/*/graft.yaml")
+	if len(paths) == 0 {
+		t.Fatal("no example specs found")
+	}
+	for _, p := range paths {
+		if _, err := spec.Load(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}
+
+// edit applies a change to the valid spec through a generic YAML tree, so
+// each case states only what it breaks.
+func edit(t *testing.T, change func(doc map[string]any)) []byte {
+	t.Helper()
+	var doc map[string]any
+	if err := yaml.Unmarshal([]byte(valid), &doc); err != nil {
+		t.Fatal(err)
+	}
+	change(doc)
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func at(doc map[string]any, path ...string) map[string]any {
+	cur := doc
+	for _, p := range path {
+		cur = cur[p].(map[string]any)
+	}
+	return cur
+}
+
+func TestValidationErrors(t *testing.T) {
+	cases := []struct {
+		name   string
+		change func(doc map[string]any)
+		want   []string
+	}{
+		{"wrong apiVersion and kind", func(d map[string]any) { d["apiVersion"] = "v1"; d["kind"] = "Pod" },
+			[]string{`apiVersion: "v1", expected "graft.graftctl.io/v1alpha1"`, `kind: "Pod", expected "Migration"`}},
+		{"bad name", func(d map[string]any) { at(d, "metadata")["name"] = "Cass_1" },
+			[]string{`metadata.name: "Cass_1", expected a DNS-1123 label`}},
+		{"missing name", func(d map[string]any) { delete(at(d, "metadata"), "name") },
+			[]string{`metadata.name: missing, expected a name`}},
+		{"bad region", func(d map[string]any) { at(d, "spec", "source")["region"] = "us-east" },
+			[]string{`spec.source.region: "us-east", expected an AWS region such as us-east-1`}},
+		{"no filters", func(d map[string]any) { delete(at(d, "spec", "source"), "filters") },
+			[]string{`spec.source.filters: missing, expected at least one EC2 filter`}},
+		{"empty filter", func(d map[string]any) { at(d, "spec", "source")["filters"] = []any{map[string]any{}} },
+			[]string{`spec.source.filters[0].name: missing`, `spec.source.filters[0].values: missing, expected at least one value`}},
+		{"no devices", func(d map[string]any) { delete(at(d, "spec", "source"), "devices") },
+			[]string{`spec.source.devices: missing, expected at least one data device`}},
+		{"bad device", func(d map[string]any) {
+			at(d, "spec", "source")["devices"] = []any{
+				map[string]any{"name": "xvdf", "claimTemplate": "Data", "fsType": "ntfs"},
+			}
+		}, []string{`spec.source.devices[0].name: "xvdf", expected a device name such as /dev/xvdf`,
+			`spec.source.devices[0].claimTemplate: "Data", expected a DNS-1123 label`,
+			`spec.source.devices[0].fsType: "ntfs", expected one of ext3, ext4, xfs, btrfs`}},
+		{"duplicate device and template", func(d map[string]any) {
+			at(d, "spec", "source")["devices"] = []any{
+				map[string]any{"name": "/dev/xvdf", "claimTemplate": "data"},
+				map[string]any{"name": "/dev/xvdf", "claimTemplate": "data"},
+			}
+		}, []string{`spec.source.devices[1].name: "/dev/xvdf", expected a device not already listed`,
+			`spec.source.devices[1].claimTemplate: "data", expected a claim template not already used`}},
+		{"no mapping", func(d map[string]any) { delete(at(d, "spec"), "mapping") },
+			[]string{`spec.mapping: "0 methods", expected exactly one of tagRegex, table or sort`}},
+		{"two mappings", func(d map[string]any) { at(d, "spec", "mapping")["sort"] = map[string]any{"by": "privateIp"} },
+			[]string{`spec.mapping: "2 methods", expected exactly one of tagRegex, table or sort`}},
+		{"regex without ordinal group", func(d map[string]any) { at(d, "spec", "mapping", "tagRegex")["pattern"] = "^cassandra-([0-9]+)$" },
+			[]string{`spec.mapping.tagRegex.pattern: "^cassandra-([0-9]+)$", expected a named group (?P<ordinal>[0-9]+)`}},
+		{"regex that does not compile", func(d map[string]any) { at(d, "spec", "mapping", "tagRegex")["pattern"] = "(" },
+			[]string{`spec.mapping.tagRegex.pattern: "(", expected a valid regular expression`}},
+		{"regex without statefulset group for several sets", func(d map[string]any) {
+			at(d, "spec", "target")["statefulSets"] = []any{
+				map[string]any{"name": "r1", "replicas": 1}, map[string]any{"name": "r2", "replicas": 1},
+			}
+		}, []string{`expected a named group (?P<statefulset>...) since there are several StatefulSets`}},
+		{"duplicate ordinal in table", func(d map[string]any) {
+			at(d, "spec")["mapping"] = map[string]any{"table": []any{
+				map[string]any{"instance": "i-0123456789abcdef0", "statefulSet": "cassandra", "ordinal": 0},
+				map[string]any{"instance": "i-0123456789abcdef1", "statefulSet": "cassandra", "ordinal": 0},
+				map[string]any{"instance": "i-0123456789abcdef2", "statefulSet": "cassandra", "ordinal": 2},
+			}}
+		}, []string{`spec.mapping.table[1].ordinal: 0, expected an ordinal not already taken (duplicate of spec.mapping.table[0], cassandra/0)`,
+			`spec.mapping.table: "cassandra ordinal 1", expected an entry for every ordinal`}},
+		{"table entry errors", func(d map[string]any) {
+			at(d, "spec")["mapping"] = map[string]any{"table": []any{
+				map[string]any{"instance": "host-1", "statefulSet": "cassandra", "ordinal": 0},
+				map[string]any{"instance": "i-0123456789abcdef1", "statefulSet": "scylla", "ordinal": 1},
+				map[string]any{"instance": "i-0123456789abcdef2", "statefulSet": "cassandra", "ordinal": 7},
+			}}
+		}, []string{`spec.mapping.table[0].instance: "host-1", expected an instance id`,
+			`spec.mapping.table[1].statefulSet: "scylla", expected one of spec.target.statefulSets`,
+			`spec.mapping.table[2].ordinal: 7, expected an ordinal of cassandra in [0, 3)`,
+			`spec.mapping.table: "cassandra ordinal 1", expected an entry for every ordinal`,
+			`spec.mapping.table: "cassandra ordinal 2", expected an entry for every ordinal`}},
+		{"sort with several sets needs source zones", func(d map[string]any) {
+			at(d, "spec")["mapping"] = map[string]any{"sort": map[string]any{"by": "uptime"}}
+			at(d, "spec", "target")["statefulSets"] = []any{
+				map[string]any{"name": "r1", "replicas": 1, "sourceZone": "us-east-1a"}, map[string]any{"name": "r2", "replicas": 1},
+			}
+		}, []string{`spec.mapping.sort.by: "uptime", expected one of launchTime, privateIp, instanceId, tag:<key>`,
+			`spec.target.statefulSets[1].sourceZone: missing, expected a source zone`}},
+		{"two members mapped to one PVC name", func(d map[string]any) {
+			at(d, "spec", "source")["devices"] = []any{
+				map[string]any{"name": "/dev/xvdf", "claimTemplate": "data"},
+				map[string]any{"name": "/dev/xvdg", "claimTemplate": "data-x"},
+			}
+			at(d, "spec", "mapping", "tagRegex")["pattern"] = "^(?P<statefulset>.*)-(?P<ordinal>[0-9]+)$"
+			at(d, "spec", "target")["statefulSets"] = []any{
+				map[string]any{"name": "x-1", "replicas": 1}, map[string]any{"name": "1", "replicas": 1},
+			}
+		}, []string{`spec.target.statefulSets: "data-x-1-0", expected one member per PVC name, but template data of x-1 ordinal 0 and template data-x of 1 ordinal 0 both map to it`}},
+		{"zone not in the region", func(d map[string]any) {
+			at(d, "spec", "target")["statefulSets"] = []any{map[string]any{"name": "cassandra", "replicas": 3, "zone": "eu-west-1a"}}
+		}, []string{`spec.target.statefulSets[0].zone: "eu-west-1a", expected a zone of the target region us-east-1`}},
+		{"zones map outside the regions", func(d map[string]any) {
+			at(d, "spec", "target")["zones"] = map[string]any{"us-west-2a": "us-east-1z1"}
+		}, []string{`spec.target.zones[us-west-2a]: "us-west-2a", expected a key that is a zone of the source region us-east-1`,
+			`spec.target.zones[us-west-2a]: "us-east-1z1", expected a zone of the target region us-east-1`}},
+		{"bad statefulsets", func(d map[string]any) {
+			at(d, "spec", "target")["statefulSets"] = []any{
+				map[string]any{"name": "cassandra", "replicas": 0, "ordinals": map[string]any{"start": -1}},
+				map[string]any{"name": "cassandra", "replicas": 1},
+			}
+		}, []string{`spec.target.statefulSets[0].replicas: 0, expected 1 to 10000`,
+			`spec.target.statefulSets[0].ordinals.start: -1, expected 0 or more`,
+			`spec.target.statefulSets[1].name: "cassandra", expected a StatefulSet not already listed`,
+			`expected a named group (?P<statefulset>...) since there are several StatefulSets`}},
+		{"no statefulsets and bad namespace", func(d map[string]any) {
+			delete(at(d, "spec", "target"), "statefulSets")
+			at(d, "spec", "target")["namespace"] = "Prod"
+		}, []string{`spec.target.statefulSets: missing, expected at least one StatefulSet`, `spec.target.namespace: "Prod"`}},
+		{"bad storage class and topology key", func(d map[string]any) {
+			at(d, "spec", "target")["storageClassName"] = "GP3!"
+			at(d, "spec", "target")["topologyKey"] = "zone"
+		}, []string{`spec.target.storageClassName: "GP3!"`, `spec.target.topologyKey: "zone", expected one of topology.kubernetes.io/zone, topology.ebs.csi.aws.com/zone`}},
+		{"volume type out of range", func(d map[string]any) {
+			at(d, "spec", "target")["volume"] = map[string]any{"type": "gp4"}
+		}, []string{`spec.target.volume.type: "gp4", expected one of gp2, gp3, io1, io2, st1, sc1, standard`}},
+		{"gp3 iops and throughput out of range", func(d map[string]any) {
+			at(d, "spec", "target")["volume"] = map[string]any{"type": "gp3", "iops": 100, "throughput": 5000}
+		}, []string{`spec.target.volume.iops: 100, expected 3000 to 80000 for gp3`, `spec.target.volume.throughput: 5000, expected 125 to 2000 MiB/s`}},
+		{"iops and throughput on the wrong type", func(d map[string]any) {
+			at(d, "spec", "target")["volume"] = map[string]any{"type": "st1", "iops": 3000, "throughput": 200}
+		}, []string{`spec.target.volume.iops: 3000, expected no IOPS for type st1`, `spec.target.volume.throughput: 200, expected no throughput for type st1`}},
+		{"kms key, initialization and tags", func(d map[string]any) {
+			at(d, "spec", "target")["volume"] = map[string]any{
+				"kmsKeyId":       "my-key",
+				"initialization": map[string]any{"rateMiBps": 500, "fastSnapshotRestore": true},
+				"tags":           map[string]any{"aws:owner": "x"},
+			}
+		}, []string{`spec.target.volume.kmsKeyId: "my-key", expected a KMS key id`,
+			`spec.target.volume.initialization.rateMiBps: 500, expected 100 to 300 MiB/s`,
+			`spec.target.volume.initialization: "rateMiBps and fastSnapshotRestore", expected one of the two`,
+			`spec.target.volume.tags: "aws:owner"`}},
+		{"gitops", func(d map[string]any) {
+			at(d, "spec")["gitops"] = map[string]any{"engine": "spinnaker", "provider": "gitlab", "base": "/abs/base",
+				"overlayPath": "../x", "baseBranch": "a..b"}
+		}, []string{`spec.gitops.engine: "spinnaker", expected one of flux, argocd, none`,
+			`spec.gitops.provider: "gitlab", expected one of github, gitea, none`,
+			`spec.gitops.base: "/abs/base", expected a relative path`,
+			`spec.gitops.overlayPath: "../x", expected a clean relative directory`,
+			`spec.gitops.baseBranch: "a..b", expected a git branch name`}},
+		{"gitops engine object without engine, provider without repo", func(d map[string]any) {
+			at(d, "spec")["gitops"] = map[string]any{"base": "../b", "engineObject": true, "provider": "github"}
+		}, []string{`spec.gitops.engineObject: true, expected false when engine is none`,
+			`spec.gitops.repo: missing, expected the repository URL when a pull-request provider is set`}},
+		{"missing base", func(d map[string]any) { delete(at(d, "spec", "gitops"), "base") },
+			[]string{`spec.gitops.base: missing, expected the kustomize base`}},
+		{"empty hook", func(d map[string]any) { at(d, "spec")["hooks"] = map[string]any{"beforeFinal": []any{" "}} },
+			[]string{`spec.hooks.beforeFinal[0]: " ", expected a command name`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := spec.Parse(edit(t, c.change))
+			if err == nil {
+				t.Fatal("spec accepted")
+			}
+			var verr spec.ValidationError
+			if !errors.As(err, &verr) || !errors.Is(err, spec.ErrInvalid) {
+				t.Fatalf("error %T is not a ValidationError wrapping ErrInvalid: %v", err, err)
+			}
+			if len(verr) != len(c.want) {
+				t.Errorf("got %d problems, want %d:\n%v", len(verr), len(c.want), err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("missing %q in\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// TestAllProblemsAtOnce: validation reports every problem, not the first.
+func TestAllProblemsAtOnce(t *testing.T) {
+	_, err := spec.Parse(edit(t, func(d map[string]any) {
+		at(d, "metadata")["name"] = "X"
+		at(d, "spec", "source")["region"] = "nowhere"
+		at(d, "spec", "target")["namespace"] = "Y"
+	}))
+	var verr spec.ValidationError
+	if !errors.As(err, &verr) || len(verr) != 3 {
+		t.Fatalf("want 3 problems reported together, got %v", err)
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	cases := []struct{ name, doc, want string }{
+		{"malformed YAML", "apiVersion: [unclosed\n", "invalid migration spec"},
+		{"unknown field with its line", strings.Replace(valid, "    region: us-east-1\n", "    region: us-east-1\n    regoin: us-east-2\n", 1),
+			`line 9: field regoin is not a field of Source`},
+		{"duplicate field", strings.Replace(valid, "kind: Migration\n", "kind: Migration\nkind: Migration\n", 1), `mapping key "kind" already defined`},
+		{"wrong type", strings.Replace(valid, "replicas: 3", "replicas: three", 1), "cannot unmarshal !!str `three` into int"},
+		{"empty document", "", "the document is empty"},
+		{"two documents", valid + "---\nkind: Migration\n", "a second YAML document"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := spec.Parse([]byte(c.doc))
+			if err == nil || !errors.Is(err, spec.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want ErrInvalid containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := spec.Load(filepath.Join(t.TempDir(), "graft.yaml"))
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("want a not-exist error, got %v", err)
+	}
+}
+
+func TestZoneInRegion(t *testing.T) {
+	for zone, want := range map[string]bool{
+		"us-east-1a": true, "us-west-2-lax-1a": true, "us-east-1": false, "us-east-12": false,
+		"us-east-1aa": false, "eu-west-1a": false, "": false,
+	} {
+		if got := spec.ZoneInRegion(zone, "us-east-1") || spec.ZoneInRegion(zone, "us-west-2"); got != want {
+			t.Errorf("ZoneInRegion(%q) = %v, want %v", zone, got, want)
+		}
+	}
+}
+
+func TestClaimName(t *testing.T) {
+	if got := spec.ClaimName("data", "cassandra-r1", 7); got != "data-cassandra-r1-7" {
+		t.Errorf("ClaimName = %q", got)
+	}
+}
+
+// FuzzParse: the decoder never panics, and everything it accepts is valid.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(valid))
+	if data, err := templates.Raw(templates.ExampleSpec); err == nil {
+		f.Add(data)
+	}
+	paths, _ := filepath.Glob("../../testdata/examples/*/graft.yaml")
+	for _, p := range paths {
+		if data, err := os.ReadFile(p); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte("apiVersion: [\n"))
+	f.Add([]byte("spec:\n  target:\n    statefulSets:\n      - replicas: 99999999\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := spec.Parse(data)
+		if err != nil {
+			if !errors.Is(err, spec.ErrInvalid) {
+				t.Fatalf("error does not wrap ErrInvalid: %v", err)
+			}
+			return
+		}
+		if verr := m.Validate(); verr != nil {
+			t.Fatalf("accepted a spec that does not validate: %v", verr)
+		}
+	})
+}
