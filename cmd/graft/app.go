@@ -123,14 +123,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "graft: unknown command %q\nRun 'graft help' for the list of commands.\n", name)
 		return exitError
 	}
-	fs := pflag.NewFlagSet("graft "+name, pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	bindGlobals(fs, &g)
+	fs, cmdHelp, runner := commandFlags(cmd, &g)
 	// Re-apply what was set before the command name, so that both
 	// `graft --spec x render` and `graft render --spec x` work.
 	top.Visit(func(f *pflag.Flag) { _ = fs.Set(f.Name, f.Value.String()) })
-	cmdHelp := fs.BoolP("help", "h", false, "show help for the command")
-	runner := cmd.setup(fs)
 	if err := fs.Parse(rest); err != nil {
 		fmt.Fprintf(stderr, "graft %s: %v\nRun 'graft help %s' for usage.\n", name, err, name)
 		return exitError
@@ -172,6 +168,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return exitError
 	}
+}
+
+// commandFlags declares the global flags, --help and the command's own
+// flags on a new flag set.
+func commandFlags(cmd *command, g *globals) (*pflag.FlagSet, *bool, func(context.Context, *env, []string) error) {
+	fs := pflag.NewFlagSet("graft "+cmd.name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	bindGlobals(fs, g)
+	help := fs.BoolP("help", "h", false, "show help for the command")
+	return fs, help, cmd.setup(fs)
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -224,10 +230,8 @@ func runHelp(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "graft help: unknown command %q\nRun 'graft help' for the list of commands.\n", args[0])
 		return exitError
 	}
-	fs := pflag.NewFlagSet("graft "+cmd.name, pflag.ContinueOnError)
 	var g globals
-	bindGlobals(fs, &g)
-	cmd.setup(fs)
+	fs, _, _ := commandFlags(cmd, &g)
 	printCommandHelp(stdout, cmd, fs)
 	return exitOK
 }

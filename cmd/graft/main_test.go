@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// graft runs the CLI in-process and returns its exit code, stdout and stderr.
+func graft(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestUsageErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{nil, "Commands:"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"version", "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"--bogus", "version"}, "unknown flag: --bogus"},
+		{[]string{"version", "-o", "json"}, `-o/--output: "json" is not accepted`},
+		{[]string{"version", "--log-level", "loud"}, `--log-level: "loud" is not a level`},
+		{[]string{"version", "extra"}, "version takes no arguments"},
+		{[]string{"help", "frobnicate"}, `unknown command "frobnicate"`},
+	}
+	for _, c := range cases {
+		code, stdout, stderr := graft(t, c.args...)
+		if code != exitError {
+			t.Errorf("graft %v: exit %d, want %d", c.args, code, exitError)
+		}
+		if !strings.Contains(stdout+stderr, c.want) {
+			t.Errorf("graft %v: output %q lacks %q", c.args, stdout+stderr, c.want)
+		}
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	code, stdout, _ := graft(t, "help")
+	if code != exitOK || !strings.Contains(stdout, "render") || !strings.Contains(stdout, "Exit codes") {
+		t.Errorf("graft help: %d %q", code, stdout)
+	}
+	for _, c := range commands() {
+		code, stdout, stderr := graft(t, "help", c.name)
+		if code != exitOK || !strings.Contains(stdout, "graft "+c.name) {
+			t.Errorf("graft help %s: %d %q %q", c.name, code, stdout, stderr)
+		}
+		code, stdout2, _ := graft(t, c.name, "--help")
+		if code != exitOK || stdout2 != stdout {
+			t.Errorf("graft %s --help differs from graft help %s", c.name, c.name)
+		}
+	}
+	code, stdout, _ = graft(t, "version")
+	if code != exitOK || !strings.HasPrefix(stdout, "graft ") {
+		t.Errorf("graft version: %d %q", code, stdout)
+	}
+}
+
+func TestInit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "graft.yaml")
+	if code, _, stderr := graft(t, "init", "--spec", path); code != exitOK {
+		t.Fatalf("init: %d %s", code, stderr)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil || !bytes.Contains(data, []byte("kind: Migration")) {
+		t.Fatalf("init wrote %q (%v)", data, err)
+	}
+	code, _, stderr := graft(t, "--spec", path, "init")
+	if code != exitError || !strings.Contains(stderr, "already exists") {
+		t.Errorf("second init: %d %s", code, stderr)
+	}
+}
+
+// exampleTree copies an example spec and record into a temp GitOps-like
+// tree with the base at base/, and returns the spec path.
+func exampleTree(t *testing.T, name string) (root, specPath string) {
+	t.Helper()
+	root = t.TempDir()
+	src := filepath.Join("..", "..", "testdata", "examples", name)
+	data, err := os.ReadFile(filepath.Join(src, "graft.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = bytes.Replace(data, []byte("../../testdata/bases/cassandra-single"), []byte("../../base"), 1)
+	specPath = filepath.Join(root, "graft.yaml")
+	must(t, os.WriteFile(specPath, data, 0o644))
+	lock, err := os.ReadFile(filepath.Join(src, "graft.lock"))
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(root, "graft.lock"), lock, 0o644))
+	must(t, os.CopyFS(filepath.Join(root, "base"), os.DirFS(filepath.Join("..", "..", "testdata", "bases", "cassandra-single"))))
+	return root, specPath
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRender(t *testing.T) {
+	root, specPath := exampleTree(t, "cassandra-3node")
+	code, stdout, stderr := graft(t, "render", "--spec", specPath, "--dry-run")
+	if code != exitOK || !strings.Contains(stdout, "kind: PersistentVolumeClaim") {
+		t.Fatalf("render --dry-run: %d\n%s\n%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(root, "overlays")); !os.IsNotExist(err) {
+		t.Fatalf("--dry-run wrote overlays/ (%v)", err)
+	}
+	code, stdout, stderr = graft(t, "render", "--spec", specPath)
+	if code != exitOK || stdout != "" {
+		t.Fatalf("render: %d stdout %q stderr %s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(root, "overlays", "cassandra-3node", "kustomization.yaml")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRenderBadInput: every bad input exits 2 with a message naming the
+// problem, and writes nothing.
+func TestRenderBadInput(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(t *testing.T, root, specPath string)
+		want  string
+	}{
+		{"malformed YAML", func(t *testing.T, root, specPath string) {
+			must(t, os.WriteFile(specPath, []byte("apiVersion: [\n"), 0o644))
+		}, "invalid migration spec"},
+		{"unknown field", func(t *testing.T, root, specPath string) {
+			replaceIn(t, specPath, "  target:\n", "  target:\n    namspace: x\n")
+		}, "field namspace is not a field of Target"},
+		{"duplicate ordinal", func(t *testing.T, root, specPath string) {
+			replaceIn(t, specPath, "    tagRegex:\n      tag: Name\n      pattern: '^cassandra-(?P<ordinal>[0-9]+)$'\n",
+				"    table:\n      - {instance: i-0123456789abcdef0, statefulSet: cassandra, ordinal: 0}\n      - {instance: i-0123456789abcdef1, statefulSet: cassandra, ordinal: 0}\n      - {instance: i-0123456789abcdef2, statefulSet: cassandra, ordinal: 2}\n")
+		}, "expected an ordinal not already taken"},
+		{"zone not in region", func(t *testing.T, root, specPath string) {
+			replaceIn(t, specPath, "        replicas: 3\n", "        replicas: 3\n        zone: eu-west-1a\n")
+		}, `zone: "eu-west-1a", expected a zone of the target region us-east-1`},
+		{"missing base", func(t *testing.T, root, specPath string) {
+			must(t, os.RemoveAll(filepath.Join(root, "base")))
+		}, "spec.gitops.base"},
+		{"corrupt record", func(t *testing.T, root, specPath string) {
+			must(t, os.WriteFile(filepath.Join(root, "graft.lock"), []byte("volumes: [\n"), 0o644))
+		}, "invalid graft.lock"},
+		{"output directory graft did not create", func(t *testing.T, root, specPath string) {
+			dir := filepath.Join(root, "overlays", "cassandra-3node")
+			must(t, os.MkdirAll(dir, 0o755))
+			must(t, os.WriteFile(filepath.Join(dir, "README"), []byte("mine"), 0o644))
+		}, "was not written by graft"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			root, specPath := exampleTree(t, "cassandra-3node")
+			c.setup(t, root, specPath)
+			before := listTree(t, root)
+			code, stdout, stderr := graft(t, "render", "--spec", specPath)
+			if code != exitError || stdout != "" || !strings.Contains(stderr, c.want) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, stdout, stderr, c.want)
+			}
+			if after := listTree(t, root); after != before {
+				t.Errorf("render wrote something:\n%s\n%s", before, after)
+			}
+		})
+	}
+}
+
+func replaceIn(t *testing.T, path, old, new string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	must(t, err)
+	if !bytes.Contains(data, []byte(old)) {
+		t.Fatalf("%q not in %s", old, path)
+	}
+	must(t, os.WriteFile(path, bytes.Replace(data, []byte(old), []byte(new), 1), 0o644))
+}
+
+func listTree(t *testing.T, root string) string {
+	t.Helper()
+	var b strings.Builder
+	must(t, filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		b.WriteString(p + "\n")
+		return nil
+	}))
+	return b.String()
+}
