@@ -1,0 +1,233 @@
+// Package check runs graft's Rego policies on a built overlay plus its
+// record (graft.lock) and reports findings in the formats CI systems read.
+//
+// The policies are loaded from the embedded policies package with OPA's
+// loader, compiled and prepared once (New), and evaluated once over the
+// whole input (Engine.Check). The input has the shape `conftest test
+// --combine` gives policies, an array of {path, contents}, so the same
+// files give the same verdict under conftest.
+package check
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/loader"
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/graftctl/graft/policies"
+)
+
+// ErrInput is wrapped by every error caused by what was given to check
+// (unreadable or unparseable files, an overlay that does not build, a bad
+// record) rather than by a finding.
+var ErrInput = errors.New("cannot check")
+
+// Levels of a finding.
+const (
+	LevelDeny = "deny"
+	LevelWarn = "warn"
+)
+
+// Finding is one result of one rule.
+type Finding struct {
+	ID        string `json:"id"`
+	Level     string `json:"level"`
+	Message   string `json:"msg"`
+	Kind      string `json:"kind"`
+	Name      string `json:"name"`
+	Namespace string `json:"namespace,omitempty"`
+	File      string `json:"file,omitempty"`
+	Line      int    `json:"line,omitempty"`
+	Field     string `json:"field"`
+	Found     string `json:"found"`
+	Expected  string `json:"expected"`
+}
+
+// Rule describes one rule of the catalogue.
+type Rule struct {
+	ID    string `json:"id"`
+	Level string `json:"level"`
+	Title string `json:"title"`
+}
+
+// Report is the verdict on one input.
+type Report struct {
+	// Findings, sorted by file, line, rule and object.
+	Findings []Finding `json:"findings"`
+	// Rules is the catalogue of every rule that was evaluated.
+	Rules []Rule `json:"rules"`
+	// Files are the files the input was read from.
+	Files []string `json:"files"`
+	// Objects counts the documents the policies saw.
+	Objects int `json:"objects"`
+	// FailOnWarn makes warnings fail the check too.
+	FailOnWarn bool `json:"failOnWarn"`
+}
+
+// Count returns the number of findings of a level.
+func (r *Report) Count(level string) int {
+	n := 0
+	for _, f := range r.Findings {
+		if f.Level == level {
+			n++
+		}
+	}
+	return n
+}
+
+// Failed says whether the check fails: a deny, or a warning under
+// FailOnWarn.
+func (r *Report) Failed() bool {
+	return r.Count(LevelDeny) > 0 || (r.FailOnWarn && r.Count(LevelWarn) > 0)
+}
+
+// Verdict is "pass", "warn" or "deny".
+func (r *Report) Verdict() string {
+	switch {
+	case r.Count(LevelDeny) > 0:
+		return LevelDeny
+	case r.Count(LevelWarn) > 0:
+		return LevelWarn
+	}
+	return "pass"
+}
+
+// Rule returns the catalogue entry of an id.
+func (r *Report) Rule(id string) (Rule, bool) {
+	for _, ru := range r.Rules {
+		if ru.ID == id {
+			return ru, true
+		}
+	}
+	return Rule{}, false
+}
+
+// Engine evaluates the policies. It is safe for concurrent use.
+type Engine struct {
+	query rego.PreparedEvalQuery
+}
+
+// query asks for everything in one evaluation.
+const query = `result := {"deny": data.graft.deny, "warn": data.graft.warn, "rules": data.graft.rules}`
+
+// New loads the embedded policies and prepares the query.
+func New(ctx context.Context) (*Engine, error) {
+	return NewFromFS(ctx, policies.FS())
+}
+
+// NewFromFS loads the policies (every *.rego but the tests) from fsys.
+func NewFromFS(ctx context.Context, fsys fs.FS) (*Engine, error) {
+	modules, err := LoadModules(fsys, false)
+	if err != nil {
+		return nil, err
+	}
+	opts := []func(*rego.Rego){rego.Query(query)}
+	for name, m := range modules {
+		opts = append(opts, rego.ParsedModule(m))
+		_ = name
+	}
+	pq, err := rego.New(opts...).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("compile policies: %w", err)
+	}
+	return &Engine{query: pq}, nil
+}
+
+// LoadModules parses the policies of fsys with OPA's loader, tests
+// included or not.
+func LoadModules(fsys fs.FS, tests bool) (map[string]*ast.Module, error) {
+	res, err := loader.NewFileLoader().
+		WithFS(fsys).
+		WithRegoVersion(ast.RegoV1).
+		Filtered([]string{"."}, func(_ string, info fs.FileInfo, _ int) bool {
+			if info.IsDir() {
+				return false
+			}
+			if !strings.HasSuffix(info.Name(), ".rego") {
+				return true
+			}
+			return !tests && strings.HasSuffix(info.Name(), "_test.rego")
+		})
+	if err != nil {
+		return nil, fmt.Errorf("load policies: %w", err)
+	}
+	modules := res.ParsedModules()
+	if len(modules) == 0 {
+		return nil, errors.New("load policies: no Rego modules")
+	}
+	return modules, nil
+}
+
+// Check evaluates the policies once over the whole input.
+func (e *Engine) Check(ctx context.Context, in *Input) (*Report, error) {
+	value, err := ast.InterfaceToValue(in.Value())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInput, err)
+	}
+	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(value))
+	if err != nil {
+		return nil, fmt.Errorf("evaluate policies: %w", err)
+	}
+	if len(rs) != 1 {
+		return nil, fmt.Errorf("evaluate policies: %d results, expected 1", len(rs))
+	}
+	raw, err := json.Marshal(rs[0].Bindings["result"])
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		Deny  []Finding       `json:"deny"`
+		Warn  []Finding       `json:"warn"`
+		Rules map[string]Rule `json:"rules"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("evaluate policies: unexpected result: %w", err)
+	}
+	rep := &Report{Files: in.Files(), Objects: len(in.Docs)}
+	for id, r := range out.Rules {
+		r.ID = id
+		rep.Rules = append(rep.Rules, r)
+	}
+	rep.Rules = append(rep.Rules, LiveRules...)
+	sort.Slice(rep.Rules, func(i, j int) bool { return rep.Rules[i].ID < rep.Rules[j].ID })
+	rep.Findings = append(rep.Findings, out.Deny...)
+	rep.Findings = append(rep.Findings, out.Warn...)
+	for i := range rep.Findings {
+		in.locate(&rep.Findings[i])
+	}
+	rep.Sort()
+	return rep, nil
+}
+
+// Add appends findings (for example from the live check) and re-sorts.
+func (r *Report) Add(fs ...Finding) {
+	r.Findings = append(r.Findings, fs...)
+	r.Sort()
+}
+
+// Sort orders the findings by file, line, rule and object.
+func (r *Report) Sort() {
+	sort.SliceStable(r.Findings, func(i, j int) bool {
+		a, b := r.Findings[i], r.Findings[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		if a.ID != b.ID {
+			return a.ID < b.ID
+		}
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return a.Message < b.Message
+	})
+}

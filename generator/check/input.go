@@ -1,0 +1,453 @@
+package check
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	yamlv3 "go.yaml.in/yaml/v3"
+	"sigs.k8s.io/yaml"
+
+	"github.com/graftctl/graft/generator/record"
+	"github.com/graftctl/graft/generator/render"
+)
+
+// Document is one element of the policies' input: the shape `conftest test
+// --combine` gives, one YAML document with the file it came from.
+type Document struct {
+	Path     string `json:"path"`
+	Contents any    `json:"contents"`
+}
+
+// Input is what the policies evaluate: the documents, plus where each came
+// from in its file, for findings with a line.
+type Input struct {
+	Docs []Document
+	// files in the order they were read.
+	files []string
+	// sources locates objects in their files by file, kind and name.
+	sources map[sourceKey]*yamlv3.Node
+	// declared maps an object to the one file that declares it ("" when
+	// several do).
+	declared map[objectKey]string
+	// patches locates the JSON 6902 operations that set fields of an
+	// object, by kind and name.
+	patches map[objectKey][]patchOp
+	// records locates the record's volumes by target volume id.
+	records map[string]int
+}
+
+// Stdin is the PATH that reads standard input.
+const Stdin = "-"
+
+type sourceKey struct{ file, kind, name string }
+
+type objectKey struct{ kind, name string }
+
+type patchOp struct {
+	pointer string
+	file    string
+	value   *yamlv3.Node // the op's value node
+	line    int
+}
+
+func newInput() *Input {
+	return &Input{sources: map[sourceKey]*yamlv3.Node{}, declared: map[objectKey]string{}, patches: map[objectKey][]patchOp{}, records: map[string]int{}}
+}
+
+// Value is the input as the policies see it.
+func (in *Input) Value() []any {
+	out := make([]any, len(in.Docs))
+	for i, d := range in.Docs {
+		out[i] = map[string]any{"path": d.Path, "contents": d.Contents}
+	}
+	return out
+}
+
+// Files returns the files the input was read from.
+func (in *Input) Files() []string { return append([]string(nil), in.files...) }
+
+// Load reads PATHs: kustomize directories (built with krusty), YAML files,
+// or "-" for stdin.
+func Load(paths []string, stdin io.Reader) (*Input, error) {
+	in := newInput()
+	for _, p := range paths {
+		if err := in.add(p, stdin); err != nil {
+			return nil, err
+		}
+	}
+	return in, nil
+}
+
+func (in *Input) add(p string, stdin io.Reader) error {
+	if p == Stdin {
+		data, err := io.ReadAll(stdin)
+		if err != nil {
+			return fmt.Errorf("%w: read stdin: %v", ErrInput, err)
+		}
+		return in.addYAML(Stdin, data)
+	}
+	p = filepath.Clean(p)
+	info, err := os.Stat(p)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInput, err)
+	}
+	if info.IsDir() {
+		return in.addKustomization(p)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInput, err)
+	}
+	return in.addYAML(p, data)
+}
+
+// kustomizationFile returns the kustomization file of dir, or "".
+func kustomizationFile(dir string) string {
+	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return filepath.Join(dir, name)
+		}
+	}
+	return ""
+}
+
+// addKustomization builds dir with krusty, attributes each built object to
+// the file that declares it, and adds the kustomization itself and the
+// engine object graft renders beside it.
+func (in *Input) addKustomization(dir string) error {
+	kfile := kustomizationFile(dir)
+	if kfile == "" {
+		return fmt.Errorf("%w: %s is a directory without a kustomization.yaml", ErrInput, dir)
+	}
+	built, err := render.Build(dir)
+	if err != nil {
+		return fmt.Errorf("%w: kustomize build %s: %v", ErrInput, dir, err)
+	}
+	// Index the sources first, so that built objects find their files.
+	declared := map[string]bool{}
+	if err := in.indexKustomization(dir, map[string]bool{}, declared, true); err != nil {
+		return err
+	}
+	nodes, err := splitYAML(built)
+	if err != nil {
+		return fmt.Errorf("%w: kustomize build %s: %v", ErrInput, dir, err)
+	}
+	in.files = append(in.files, dir)
+	for _, n := range nodes {
+		contents, err := nodeContents(n)
+		if err != nil {
+			return fmt.Errorf("%w: kustomize build %s: %v", ErrInput, dir, err)
+		}
+		kind, name := kindName(contents)
+		path := dir
+		if file := in.fileOf(kind, name); file != "" {
+			path = file
+		}
+		in.Docs = append(in.Docs, Document{Path: path, Contents: contents})
+	}
+	// The kustomization, for the rules about it.
+	data, err := os.ReadFile(kfile)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInput, err)
+	}
+	if err := in.addYAML(kfile, data); err != nil {
+		return err
+	}
+	// The engine object graft renders beside the overlay is applied on its
+	// own, not through the kustomization; its options matter too.
+	for _, name := range []string{render.FluxFile, render.ArgoFile} {
+		p := filepath.Join(dir, name)
+		if declared[p] {
+			continue
+		}
+		data, err := os.ReadFile(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("%w: %v", ErrInput, err)
+		}
+		if err := in.addYAML(p, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// kustomizationRefs is what check reads of a kustomization to find the
+// files of its objects.
+type kustomizationRefs struct {
+	Resources  []string `json:"resources"`
+	Bases      []string `json:"bases"`
+	Components []string `json:"components"`
+	Patches    []struct {
+		Path   string `json:"path"`
+		Target *struct {
+			Kind string `json:"kind"`
+			Name string `json:"name"`
+		} `json:"target"`
+	} `json:"patches"`
+	PatchesJSON6902 []struct {
+		Path   string `json:"path"`
+		Target *struct {
+			Kind string `json:"kind"`
+			Name string `json:"name"`
+		} `json:"target"`
+	} `json:"patchesJson6902"`
+}
+
+// indexKustomization records where the objects of a kustomization tree
+// are declared. Remote resources are skipped: their objects are
+// attributed to the overlay directory.
+func (in *Input) indexKustomization(dir string, seen, declared map[string]bool, top bool) error {
+	if seen[dir] {
+		return nil
+	}
+	seen[dir] = true
+	kfile := kustomizationFile(dir)
+	if kfile == "" {
+		return nil
+	}
+	data, err := os.ReadFile(kfile)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInput, err)
+	}
+	var k kustomizationRefs
+	if err := yaml.Unmarshal(data, &k); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInput, kfile, err)
+	}
+	refs := append(append(append([]string(nil), k.Resources...), k.Bases...), k.Components...)
+	for _, r := range refs {
+		if strings.Contains(r, "://") || strings.HasPrefix(r, "git@") {
+			continue
+		}
+		p := filepath.Join(dir, r)
+		info, err := os.Stat(p)
+		if err != nil {
+			continue // krusty reported it already, or it is remote
+		}
+		if info.IsDir() {
+			if err := in.indexKustomization(p, seen, declared, false); err != nil {
+				return err
+			}
+			continue
+		}
+		declared[p] = true
+		if err := in.indexFile(p); err != nil {
+			return err
+		}
+	}
+	type target struct{ kind, name, path string }
+	var targets []target
+	for _, pt := range k.Patches {
+		if pt.Path != "" && pt.Target != nil {
+			targets = append(targets, target{pt.Target.Kind, pt.Target.Name, pt.Path})
+		}
+	}
+	for _, pt := range k.PatchesJSON6902 {
+		if pt.Path != "" && pt.Target != nil {
+			targets = append(targets, target{pt.Target.Kind, pt.Target.Name, pt.Path})
+		}
+	}
+	for _, t := range targets {
+		p := filepath.Join(dir, t.path)
+		in.indexPatch(objectKey{t.kind, t.name}, p)
+	}
+	return nil
+}
+
+// indexFile records the objects a YAML file declares.
+func (in *Input) indexFile(p string) error {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInput, err)
+	}
+	nodes, err := splitYAML(data)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInput, p, err)
+	}
+	for _, n := range nodes {
+		kind, name := nodeKindName(n)
+		if kind == "" {
+			continue
+		}
+		k := sourceKey{p, kind, name}
+		if _, dup := in.sources[k]; !dup {
+			in.sources[k] = n
+		}
+		ok := objectKey{kind, name}
+		if f, dup := in.declared[ok]; dup && f != p {
+			in.declared[ok] = ""
+		} else {
+			in.declared[ok] = p
+		}
+	}
+	return nil
+}
+
+// indexPatch records the operations of a JSON 6902 patch file. Strategic
+// merge patches are not indexed; their fields are found in the base.
+func (in *Input) indexPatch(obj objectKey, p string) {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return
+	}
+	nodes, err := splitYAML(data)
+	if err != nil || len(nodes) != 1 || nodes[0].Kind != yamlv3.SequenceNode {
+		return
+	}
+	for _, op := range nodes[0].Content {
+		if op.Kind != yamlv3.MappingNode {
+			continue
+		}
+		path := mapValue(op, "path")
+		if path == nil || path.Kind != yamlv3.ScalarNode {
+			continue
+		}
+		in.patches[obj] = append(in.patches[obj], patchOp{pointer: path.Value, file: p, value: mapValue(op, "value"), line: op.Line})
+	}
+}
+
+// fileOf returns the file that declares an object, if exactly one does.
+func (in *Input) fileOf(kind, name string) string { return in.declared[objectKey{kind, name}] }
+
+// addYAML adds every document of a YAML stream.
+func (in *Input) addYAML(p string, data []byte) error {
+	nodes, err := splitYAML(data)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInput, p, err)
+	}
+	in.files = append(in.files, p)
+	for _, n := range nodes {
+		contents, err := nodeContents(n)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrInput, p, err)
+		}
+		// A document whose top level is a list (conftest flattens them too).
+		if list, ok := contents.([]any); ok {
+			for _, c := range list {
+				in.Docs = append(in.Docs, Document{Path: p, Contents: c})
+			}
+			continue
+		}
+		in.Docs = append(in.Docs, Document{Path: p, Contents: contents})
+		if kind, name := nodeKindName(n); kind != "" {
+			k := sourceKey{p, kind, name}
+			if _, dup := in.sources[k]; !dup {
+				in.sources[k] = n
+			}
+		}
+	}
+	return nil
+}
+
+// AddRecord validates the record at path and adds it, as the policies
+// read it (the raw YAML, as conftest would parse it).
+func (in *Input) AddRecord(path string) (*record.Record, error) {
+	rec, err := record.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInput, err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInput, err)
+	}
+	var contents any
+	if err := yaml.Unmarshal(data, &contents); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrInput, path, err)
+	}
+	in.files = append(in.files, path)
+	in.Docs = append(in.Docs, Document{Path: path, Contents: contents})
+	nodes, err := splitYAML(data)
+	if err == nil && len(nodes) == 1 {
+		in.sources[sourceKey{path, record.Kind, ""}] = nodes[0]
+		if vols := mapValue(nodes[0], "volumes"); vols != nil {
+			for _, v := range vols.Content {
+				if t := mapValue(v, "targetVolume"); t != nil {
+					in.records[t.Value] = t.Line
+				}
+			}
+		}
+	}
+	return rec, nil
+}
+
+// splitYAML parses a YAML stream into its non-empty documents.
+func splitYAML(data []byte) ([]*yamlv3.Node, error) {
+	dec := yamlv3.NewDecoder(bytes.NewReader(data))
+	var out []*yamlv3.Node
+	for {
+		var doc yamlv3.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		n := doc.Content[0]
+		if n.Kind == yamlv3.ScalarNode && n.Tag == "!!null" {
+			continue
+		}
+		out = append(out, n)
+	}
+}
+
+// nodeContents decodes a document as conftest does (sigs.k8s.io/yaml), so
+// that both see the same values.
+func nodeContents(n *yamlv3.Node) (any, error) {
+	raw, err := yamlv3.Marshal(n)
+	if err != nil {
+		return nil, err
+	}
+	var v any
+	if err := yaml.Unmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func kindName(v any) (string, string) {
+	m, _ := v.(map[string]any)
+	kind, _ := m["kind"].(string)
+	md, _ := m["metadata"].(map[string]any)
+	name, _ := md["name"].(string)
+	return kind, name
+}
+
+func nodeKindName(n *yamlv3.Node) (string, string) {
+	if n.Kind != yamlv3.MappingNode {
+		return "", ""
+	}
+	kind := ""
+	if k := mapValue(n, "kind"); k != nil {
+		kind = k.Value
+	}
+	name := ""
+	if md := mapValue(n, "metadata"); md != nil {
+		if nm := mapValue(md, "name"); nm != nil {
+			name = nm.Value
+		}
+	}
+	return kind, name
+}
+
+// mapValue returns the value of key in a mapping node.
+func mapValue(n *yamlv3.Node, key string) *yamlv3.Node {
+	if n == nil || n.Kind != yamlv3.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}

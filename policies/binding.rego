@@ -1,0 +1,175 @@
+# Binding: each PVC binds exactly its PV and the PV only its PVC, with
+# compatible class, modes and size; the claim templates select graft's PVs
+# and no one else's.
+package graft
+
+pvc_volume_name(p) := object.get(p, ["spec", "volumeName"], "")
+
+# bound_pairs joins each PVC with the PV its volumeName names.
+bound_pairs := [{"pvc": d, "pv": pv, "k": key(ns(d.contents), d.contents.metadata.name)} |
+	some d in pvc_docs
+	vn := pvc_volume_name(d.contents)
+	pv := pv_index[vn][0]
+]
+
+# GRAFT010
+deny contains f if {
+	some d in pvc_docs
+	pvc_volume_name(d.contents) == ""
+	f := deny_finding("GRAFT010", d, "spec.volumeName", "unset", "the name of the PersistentVolume of the cloned volume", "the claim would bind any matching volume")
+}
+
+deny contains f if {
+	some d in pvc_docs
+	vn := pvc_volume_name(d.contents)
+	vn != ""
+	not pv_index[vn]
+	f := deny_finding("GRAFT010", d, "spec.volumeName", vn, "the name of a PersistentVolume of the overlay", "the claim names a volume that does not exist")
+}
+
+# GRAFT011
+deny contains f if {
+	some p in bound_pairs
+	ref := p.pv.contents.spec.claimRef
+	found := key(object.get(ref, "namespace", ""), object.get(ref, "name", ""))
+	found != p.k
+	f := deny_finding("GRAFT011", p.pv, "spec.claimRef", found, p.k, sprintf("PersistentVolumeClaim %s names this volume, but the volume is reserved for another claim", [p.k]))
+}
+
+deny contains f if {
+	some d in pv_docs
+	not is_object(d.contents.spec.claimRef)
+	f := deny_finding("GRAFT011", d, "spec.claimRef", "unset", "{namespace, name} of its PersistentVolumeClaim", "without a claimRef any claim may take the volume")
+}
+
+deny contains f if {
+	some d in pv_docs
+	ref := d.contents.spec.claimRef
+	is_object(ref)
+	some field in ["namespace", "name"]
+	not is_string(ref[field])
+	f := deny_finding("GRAFT011", d, sprintf("spec.claimRef.%s", [field]), "unset", sprintf("the claim's %s", [field]), "the claimRef is incomplete")
+}
+
+# GRAFT012
+deny contains f if {
+	some d in pv_docs
+	uid := d.contents.spec.claimRef.uid
+	f := deny_finding("GRAFT012", d, "spec.claimRef.uid", uid, "unset", "a uid pins a claim object that does not exist yet, so the volume never binds")
+}
+
+# GRAFT013
+pvc_class(p) := p.spec.storageClassName if is_string(p.spec.storageClassName)
+
+pv_class(pv) := object.get(pv, ["spec", "storageClassName"], "")
+
+deny contains f if {
+	some p in bound_pairs
+	expected[p.k]
+	not pvc_class(p.pvc.contents)
+	f := deny_finding("GRAFT013", p.pvc, "spec.storageClassName", "unset", show(pv_class(p.pv.contents)), "an unset class lets the default StorageClass provision a new, empty volume")
+}
+
+deny contains f if {
+	some p in bound_pairs
+	expected[p.k]
+	c := pvc_class(p.pvc.contents)
+	c != pv_class(p.pv.contents)
+	f := deny_finding("GRAFT013", p.pvc, "spec.storageClassName", show(c), show(pv_class(p.pv.contents)), sprintf("the class differs from PersistentVolume %s's", [p.pv.contents.metadata.name]))
+}
+
+deny contains f if {
+	some p in bound_pairs
+	e := expected[p.k][0]
+	c := object.get(e.template, ["spec", "storageClassName"], null)
+	c != pv_class(p.pv.contents)
+	f := deny_finding("GRAFT013", e.sts_doc, sprintf("spec.volumeClaimTemplates[%d].spec.storageClassName", [e.tindex]), show(c), show(pv_class(p.pv.contents)), sprintf("the template's class differs from PersistentVolume %s's", [p.pv.contents.metadata.name]))
+}
+
+# GRAFT014
+access_modes(o) := sort(object.get(o, ["spec", "accessModes"], []))
+
+volume_mode(o) := object.get(o, ["spec", "volumeMode"], "Filesystem")
+
+ebs_access_modes := {"ReadWriteOnce", "ReadWriteOncePod"}
+
+ebs_modes(modes) if {
+	count(modes) > 0
+	every m in modes {
+		m in ebs_access_modes
+	}
+}
+
+deny contains f if {
+	some d in pv_docs
+	modes := access_modes(d.contents)
+	not ebs_modes(modes)
+	f := deny_finding("GRAFT014", d, "spec.accessModes", modes, ["ReadWriteOnce"], "an EBS volume attaches to one node")
+}
+
+deny contains f if {
+	some p in bound_pairs
+	expected[p.k]
+	some pair in [
+		["spec.accessModes", access_modes(p.pvc.contents), access_modes(p.pv.contents)],
+		["spec.volumeMode", volume_mode(p.pvc.contents), volume_mode(p.pv.contents)],
+	]
+	pair[1] != pair[2]
+	f := deny_finding("GRAFT014", p.pvc, pair[0], pair[1], pair[2], sprintf("the claim and PersistentVolume %s disagree", [p.pv.contents.metadata.name]))
+}
+
+deny contains f if {
+	some p in bound_pairs
+	e := expected[p.k][0]
+	some pair in [
+		["accessModes", access_modes(e.template), access_modes(p.pv.contents)],
+		["volumeMode", volume_mode(e.template), volume_mode(p.pv.contents)],
+	]
+	pair[1] != pair[2]
+	f := deny_finding("GRAFT014", e.sts_doc, sprintf("spec.volumeClaimTemplates[%d].spec.%s", [e.tindex, pair[0]]), pair[1], pair[2], sprintf("the claim template and PersistentVolume %s disagree", [p.pv.contents.metadata.name]))
+}
+
+# GRAFT015
+quantity(q) := units.parse_bytes(sprintf("%v", [q]))
+
+pv_capacity(pv) := quantity(pv.spec.capacity.storage)
+
+deny contains f if {
+	some p in bound_pairs
+	req := p.pvc.contents.spec.resources.requests.storage
+	not pv_capacity(p.pv.contents) >= quantity(req)
+	f := deny_finding("GRAFT015", p.pv, "spec.capacity.storage", object.get(p.pv.contents, ["spec", "capacity", "storage"], "unset"), sprintf("at least %v, the request of %s", [req, p.k]), "the claim would not bind")
+}
+
+deny contains f if {
+	some p in bound_pairs
+	e := expected[p.k][0]
+	req := e.template.spec.resources.requests.storage
+	not pv_capacity(p.pv.contents) >= quantity(req)
+	f := deny_finding("GRAFT015", p.pv, "spec.capacity.storage", object.get(p.pv.contents, ["spec", "capacity", "storage"], "unset"), sprintf("at least %v, the request of claim template %s of %s", [req, e.template.metadata.name, e.sts]), "the volume is smaller than the template asks for")
+}
+
+# GRAFT016
+deny contains f if {
+	some d in pv_docs
+	e := pv_claim(d.contents)
+	not selector_matches(e.template.spec.selector, labels(d.contents))
+	f := deny_finding("GRAFT016", d, "metadata.labels", labels(d.contents), e.template.spec.selector, sprintf("claim template %s of StatefulSet %s does not select this volume", [e.template.metadata.name, e.sts]))
+}
+
+# GRAFT017
+deny contains f if {
+	some ct in claim_templates
+	sel := ct.template.spec.selector
+	some d in selector_candidates(sel)
+	selector_matches(sel, labels(d.contents))
+	e := pv_claim(d.contents)
+	[e.sts, e.namespace, e.template.metadata.name] != [ct.sts.contents.metadata.name, ns(ct.sts.contents), ct.template.metadata.name]
+	f := deny_finding(
+		"GRAFT017", ct.sts,
+		sprintf("spec.volumeClaimTemplates[%d].spec.selector", [ct.index]),
+		sel,
+		sprintf("a selector that matches no volume of claim template %s of StatefulSet %s", [e.template.metadata.name, e.sts]),
+		sprintf("the selector also matches PersistentVolume %s", [d.contents.metadata.name]),
+	)
+}

@@ -1,0 +1,365 @@
+# Shared indexes and helpers of graft's policies.
+#
+# Input: the shape `conftest test --combine` produces, an array of
+# {"path": FILE, "contents": DOCUMENT}, one element per YAML document. The
+# documents are the built overlay (kustomize build), the overlay's
+# kustomization.yaml, the Flux Kustomization or Argo CD Application graft
+# rendered beside it (if any), and graft.lock (kind Lock), which the rules
+# read as the truth about the cloned volumes. `graft check` builds exactly
+# this array; see policies/README.md.
+#
+# Every join is a lookup in an object built once (PVs by name, PVCs by
+# namespace/name, PVs by claimRef, by volume handle and by label, record
+# entries by claim name), so evaluation is linear in the number of objects.
+package graft
+
+zone_keys := {"topology.kubernetes.io/zone", "topology.ebs.csi.aws.com/zone"}
+
+# Keys a pod template may constrain zones with (the deprecated beta label
+# is still seen in old manifests).
+pod_zone_keys := zone_keys | {"failure-domain.beta.kubernetes.io/zone"}
+
+csi_driver := "ebs.csi.aws.com"
+
+label_migration := "graft.graftctl.io/migration"
+
+provenance_annotations := [
+	"graft.graftctl.io/source-instance",
+	"graft.graftctl.io/source-volume",
+	"graft.graftctl.io/source-zone",
+]
+
+flux_prune := "kustomize.toolkit.fluxcd.io/prune"
+
+flux_force := "kustomize.toolkit.fluxcd.io/force"
+
+argo_sync_options := "argocd.argoproj.io/sync-options"
+
+argo_sync_wave := "argocd.argoproj.io/sync-wave"
+
+# ---------------------------------------------------------------- documents
+
+docs := [it |
+	some it in input
+	is_object(it.contents)
+	is_string(it.contents.kind)
+]
+
+docs_of_kind(kind) := [d | some d in docs; d.contents.kind == kind]
+
+pv_docs := docs_of_kind("PersistentVolume")
+
+pvc_docs := docs_of_kind("PersistentVolumeClaim")
+
+sts_docs := docs_of_kind("StatefulSet")
+
+lock_docs := [d |
+	some d in docs_of_kind("Lock")
+	startswith(object.get(d.contents, "apiVersion", ""), "graft.graftctl.io/")
+]
+
+kustomization_docs := [d |
+	some d in docs_of_kind("Kustomization")
+	startswith(object.get(d.contents, "apiVersion", "kustomize.config.k8s.io/"), "kustomize.config.k8s.io/")
+]
+
+flux_kustomization_docs := [d |
+	some d in docs_of_kind("Kustomization")
+	startswith(object.get(d.contents, "apiVersion", ""), "kustomize.toolkit.fluxcd.io/")
+]
+
+argo_application_docs := [d |
+	some d in docs_of_kind("Application")
+	startswith(object.get(d.contents, "apiVersion", ""), "argoproj.io/")
+]
+
+# The record; rules that need it are silent without it (GRAFT000 reports
+# its absence).
+record := lock_docs[0].contents if count(lock_docs) == 1
+
+record_volumes := object.get(record, "volumes", [])
+
+# ------------------------------------------------------------------ helpers
+
+ns(o) := object.get(o, ["metadata", "namespace"], "default")
+
+key(namespace, name) := sprintf("%s/%s", [namespace, name])
+
+annotations(o) := object.get(o, ["metadata", "annotations"], {})
+
+labels(o) := object.get(o, ["metadata", "labels"], {})
+
+claim_name(template, sts, ordinal) := sprintf("%s-%s-%d", [template, sts, ordinal])
+
+# show formats a found or expected value for a message.
+show(x) := x if is_string(x)
+
+show(x) := json.marshal(x) if not is_string(x)
+
+# ------------------------------------------------------------------ indexes
+
+# PVs by name. A value is a list so that duplicates are seen, not a
+# conflict error.
+pv_names := {d.contents.metadata.name | some d in pv_docs}
+
+pv_index := {n: g | some n in pv_names; g := [d | some d in pv_docs; n = d.contents.metadata.name]}
+
+pvc_entries := [{"k": key(ns(d.contents), d.contents.metadata.name), "d": d} | some d in pvc_docs]
+
+pvc_keys := {e.k | some e in pvc_entries}
+
+pvc_index := {k: g | some k in pvc_keys; g := [e.d | some e in pvc_entries; k = e.k]}
+
+# PVs by the claim their claimRef names.
+pv_claim_entries := [{"k": key(ref.namespace, ref.name), "d": d} |
+	some d in pv_docs
+	ref := d.contents.spec.claimRef
+	is_string(ref.namespace)
+	is_string(ref.name)
+]
+
+pv_claim_keys := {e.k | some e in pv_claim_entries}
+
+pv_by_claim := {k: g | some k in pv_claim_keys; g := [e.d | some e in pv_claim_entries; k = e.k]}
+
+# PVs by CSI volume handle.
+pv_handle_entries := [{"h": h, "d": d} | some d in pv_docs; h := d.contents.spec.csi.volumeHandle]
+
+pv_handles := {e.h | some e in pv_handle_entries}
+
+pv_by_handle := {h: g | some h in pv_handles; g := [e.d | some e in pv_handle_entries; h = e.h]}
+
+# PVs by label "key=value", for selector look-ups.
+pv_label_entries := [{"kv": sprintf("%s=%s", [k, v]), "d": d} |
+	some d in pv_docs
+	some k, v in labels(d.contents)
+]
+
+pv_label_keys := {e.kv | some e in pv_label_entries}
+
+pv_by_label := {kv: g | some kv in pv_label_keys; g := [e.d | some e in pv_label_entries; kv = e.kv]}
+
+# Record entries by claim name, and the source volumes it names.
+record_entries := [{"k": claim_name(v.claimTemplate, v.statefulSet, v.ordinal), "v": v} | some v in record_volumes]
+
+record_keys := {e.k | some e in record_entries}
+
+record_by_claim := {k: g | some k in record_keys; g := [e.v | some e in record_entries; k = e.k]}
+
+record_entry(claim) := record_by_claim[claim][0]
+
+source_volumes := {v.sourceVolume | some v in record_volumes}
+
+# ------------------------------------------------------- expected claims
+
+# claim_templates are the volumeClaimTemplates graft fills: those with a
+# selector.
+claim_templates := [{"sts": s, "template": t, "index": i} |
+	some s in sts_docs
+	some i, t in object.get(s.contents, ["spec", "volumeClaimTemplates"], [])
+	is_object(t.spec.selector)
+]
+
+sts_start(s) := object.get(s, ["spec", "ordinals", "start"], 0)
+
+sts_replicas(s) := object.get(s, ["spec", "replicas"], 1)
+
+# expected_list has one entry per PVC the StatefulSet controller will look
+# for: <template>-<statefulset>-<ordinal> in the StatefulSet's namespace.
+expected_list := [e |
+	some ct in claim_templates
+	s := ct.sts.contents
+	r := sts_replicas(s)
+	r > 0
+	start := sts_start(s)
+	some o in numbers.range(start, (start + r) - 1)
+	name := claim_name(ct.template.metadata.name, s.metadata.name, o)
+	e := {
+		"k": key(ns(s), name),
+		"name": name,
+		"namespace": ns(s),
+		"sts": s.metadata.name,
+		"sts_doc": ct.sts,
+		"template": ct.template,
+		"tindex": ct.index,
+		"ordinal": o,
+		"member": sprintf("%s/%s/%d", [ns(s), s.metadata.name, o]),
+	}
+]
+
+expected_keys := {e.k | some e in expected_list}
+
+expected := {k: g | some k in expected_keys; g := [e | some e in expected_list; k = e.k]}
+
+# The expected claim a PV is meant for, through its claimRef.
+pv_claim(pv) := expected[key(pv.spec.claimRef.namespace, pv.spec.claimRef.name)][0]
+
+# ---------------------------------------------------------------- zones
+
+# pv_zone is the single zone of a PV's required node affinity, when the
+# affinity has the one shape graft accepts.
+pv_zone(pv) := z if {
+	terms := pv.spec.nodeAffinity.required.nodeSelectorTerms
+	count(terms) == 1
+	exprs := [e | some e in object.get(terms[0], "matchExpressions", []); e.key in zone_keys]
+	count(exprs) == 1
+	exprs[0].operator == "In"
+	count(exprs[0].values) == 1
+	z := exprs[0].values[0]
+}
+
+pod_spec(s) := object.get(s, ["spec", "template", "spec"], {})
+
+# zone_allowed holds when a pod of the StatefulSet may run in zone z as
+# far as its nodeSelector and required node affinity go.
+zone_allowed(s, z) if {
+	ps := pod_spec(s)
+	every k in pod_zone_keys {
+		object.get(ps, ["nodeSelector", k], z) == z
+	}
+	node_affinity_allows(ps, z)
+}
+
+node_affinity_allows(ps, _) if {
+	not ps.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms
+}
+
+node_affinity_allows(ps, z) if {
+	some term in ps.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms
+	every e in object.get(term, "matchExpressions", []) {
+		expr_allows(e, z)
+	}
+}
+
+expr_allows(e, _) if not e.key in pod_zone_keys
+
+expr_allows(e, z) if {
+	e.key in pod_zone_keys
+	e.operator == "In"
+	z in e.values
+}
+
+expr_allows(e, z) if {
+	e.key in pod_zone_keys
+	e.operator == "NotIn"
+	not z in e.values
+}
+
+expr_allows(e, _) if {
+	e.key in pod_zone_keys
+	e.operator == "Exists"
+}
+
+# The zones a pod template pins (nodeSelector values and the In values of
+# the zone expressions of its required affinity), for messages and the
+# spread check.
+pinned_zones(s) := {z |
+	some k in pod_zone_keys
+	z := pod_spec(s).nodeSelector[k]
+} | {z |
+	some term in pod_spec(s).affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms
+	some e in object.get(term, "matchExpressions", [])
+	e.key in pod_zone_keys
+	e.operator == "In"
+	some z in e.values
+}
+
+# ------------------------------------------------------------- selectors
+
+selector_matches(sel, lbls) if {
+	every k, v in object.get(sel, "matchLabels", {}) {
+		lbls[k] == v
+	}
+	every e in object.get(sel, "matchExpressions", []) {
+		selector_expr_matches(e, lbls)
+	}
+}
+
+selector_expr_matches(e, lbls) if {
+	e.operator == "In"
+	lbls[e.key] in e.values
+}
+
+selector_expr_matches(e, lbls) if {
+	e.operator == "NotIn"
+	not lbls[e.key] in e.values
+}
+
+selector_expr_matches(e, lbls) if {
+	e.operator == "Exists"
+	lbls[e.key]
+}
+
+selector_expr_matches(e, lbls) if {
+	e.operator == "DoesNotExist"
+	not lbls[e.key]
+}
+
+# selector_candidates narrows the PVs a selector can match to those that
+# carry its rarest matchLabel; without matchLabels every PV is a candidate.
+selector_candidates(sel) := pv_docs if count(object.get(sel, "matchLabels", {})) == 0
+
+selector_candidates(sel) := object.get(pv_by_label, kv, []) if {
+	kvs := [sprintf("%s=%s", [k, v]) | some k, v in sel.matchLabels]
+	count(kvs) > 0
+	sizes := [count(object.get(pv_by_label, x, [])) | some x in kvs]
+	smallest := min(sizes)
+	kv := [kvs[i] | some i, n in sizes; n == smallest][0]
+}
+
+# ---------------------------------------------------------------- engines
+
+# The GitOps engine is detected from the overlay: an engine object graft
+# rendered beside it, or any annotation in the engine's domain on any
+# object. None detected: no engine protection is required.
+engines contains "flux" if count(flux_kustomization_docs) > 0
+
+engines contains "flux" if {
+	some d in docs
+	some k, _ in annotations(d.contents)
+	startswith(k, "kustomize.toolkit.fluxcd.io/")
+}
+
+engines contains "argocd" if count(argo_application_docs) > 0
+
+engines contains "argocd" if {
+	some d in docs
+	some k, _ in annotations(d.contents)
+	startswith(k, "argocd.argoproj.io/")
+}
+
+sync_options(o) := {trim_space(x) | some x in split(annotations(o)[argo_sync_options], ",")}
+
+sync_options(o) := set() if not annotations(o)[argo_sync_options]
+
+sync_wave(o) := to_number(object.get(annotations(o), argo_sync_wave, "0"))
+
+# ---------------------------------------------------------------- results
+
+# finding builds one result. d is the input element of the object (its
+# path is the file); field names the offending field; found and expected
+# are shown in the message.
+finding(id, level, d, field, found, expected, what) := {
+	"msg": sprintf("[%s] %s %s: %s: %s is %s, expected %s", [id, d.contents.kind, display_name(d.contents), what, field, show(found), show(expected)]),
+	"id": id,
+	"level": level,
+	"kind": d.contents.kind,
+	"name": object.get(d.contents, ["metadata", "name"], ""),
+	"namespace": object.get(d.contents, ["metadata", "namespace"], ""),
+	"file": object.get(d, "path", ""),
+	"field": field,
+	"found": show(found),
+	"expected": show(expected),
+}
+
+deny_finding(id, d, field, found, expected, what) := finding(id, "deny", d, field, found, expected, what)
+
+warn_finding(id, d, field, found, expected, what) := finding(id, "warn", d, field, found, expected, what)
+
+display_name(o) := key(o.metadata.namespace, o.metadata.name) if o.metadata.namespace
+
+display_name(o) := object.get(o, ["metadata", "name"], "(unnamed)") if not o.metadata.namespace
+
+# Field paths use dots, [i] for list items and ["k"] for keys that are not
+# identifiers (annotation and label keys).
+akey(k) := sprintf("metadata.annotations[%s]", [json.marshal(k)])
