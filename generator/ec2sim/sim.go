@@ -1,0 +1,568 @@
+package ec2sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
+)
+
+// ErrCrash is returned by every call once a crash point fired: the call that
+// fired it was applied (the request reached EC2) but its response is lost,
+// and the process is considered dead until Revive.
+var ErrCrash = errors.New("ec2sim: simulated crash: the process died after the request reached EC2")
+
+// Operation names, as in the EC2 API and in the audit log.
+const (
+	OpDescribeAvailabilityZones    = "DescribeAvailabilityZones"
+	OpDescribeInstances            = "DescribeInstances"
+	OpDescribeVolumes              = "DescribeVolumes"
+	OpDescribeSnapshots            = "DescribeSnapshots"
+	OpDescribeFastSnapshotRestores = "DescribeFastSnapshotRestores"
+	OpCreateSnapshot               = "CreateSnapshot"
+	OpCreateSnapshots              = "CreateSnapshots"
+	OpCopySnapshot                 = "CopySnapshot"
+	OpCreateVolume                 = "CreateVolume"
+	OpEnableFastSnapshotRestores   = "EnableFastSnapshotRestores"
+	OpDisableFastSnapshotRestores  = "DisableFastSnapshotRestores"
+	OpDeleteSnapshot               = "DeleteSnapshot"
+	OpDeleteVolume                 = "DeleteVolume"
+)
+
+var mutatingOps = map[string]bool{
+	OpCreateSnapshot: true, OpCreateSnapshots: true, OpCopySnapshot: true, OpCreateVolume: true,
+	OpEnableFastSnapshotRestores: true, OpDisableFastSnapshotRestores: true,
+	OpDeleteSnapshot: true, OpDeleteVolume: true,
+}
+
+// IsMutating reports whether op changes EC2 state (and draws from the
+// mutating token bucket).
+func IsMutating(op string) bool { return mutatingOps[op] }
+
+// RateLimits are EC2's request token buckets, refilled on the virtual clock.
+// Zero fields take EC2's defaults (mutating: burst 100, 5/s; non-mutating
+// Describe: burst 100, 20/s).
+type RateLimits struct {
+	MutatingBurst, MutatingRefill float64
+	DescribeBurst, DescribeRefill float64
+	// Off disables rate limiting.
+	Off bool
+}
+
+// SnapInfo describes a snapshot being created, for SnapshotDuration.
+type SnapInfo struct {
+	VolumeID    string
+	SizeGiB     int32
+	Incremental bool // an earlier snapshot of the same volume exists
+	Copy        bool // made by CopySnapshot
+	CrossRegion bool
+}
+
+// DefaultSnapshotDuration: full 2 min + 6 s/GiB (1 TiB ≈ 1.8 h); incremental
+// 1 min + 0.3 s/GiB; copy 1 min + 3 s/GiB (cross-region twice that).
+func DefaultSnapshotDuration(i SnapInfo) time.Duration {
+	g := time.Duration(i.SizeGiB)
+	switch {
+	case i.Copy && i.CrossRegion:
+		return 2 * (time.Minute + 3*time.Second*g)
+	case i.Copy:
+		return time.Minute + 3*time.Second*g
+	case i.Incremental:
+		return time.Minute + 300*time.Millisecond*g
+	default:
+		return 2*time.Minute + 6*time.Second*g
+	}
+}
+
+// Options configure a Sim. The zero value is a usable us-east-1 simulator.
+type Options struct {
+	Region    string   // default "us-east-1"
+	Zones     []string // default <region>a, <region>b, <region>c
+	AccountID string   // default "123456789012"
+	Seed      uint64   // PRNG seed for ids and injected throttling; default 1
+	// Clock to run on; default NewClock(Start, IdleWindow) (auto-advance).
+	Clock *Clock
+	// ManualClock makes the default clock a manual one.
+	ManualClock bool
+	Start       time.Time     // default 2026-01-01T00:00:00Z
+	IdleWindow  time.Duration // default DefaultIdleWindow
+	Limits      RateLimits
+	// SnapshotDuration is how long a snapshot stays pending; default
+	// DefaultSnapshotDuration.
+	SnapshotDuration func(SnapInfo) time.Duration
+	// VolumeCreateDuration is how long a new volume stays "creating";
+	// default 5 s.
+	VolumeCreateDuration time.Duration
+	// FSREnabling and FSRDisabling: default 1 min each. FSROptimizingPerTiB:
+	// default 60 min per TiB of snapshot (at least 1 min).
+	FSREnabling, FSRDisabling, FSROptimizingPerTiB time.Duration
+	// FSRSnapshotLimit caps how many snapshots may have FSR enabled at once
+	// (EC2's default quota is 5 per region); 0 = no cap.
+	FSRSnapshotLimit int
+	// SnapshotRatePerVolume, if > 0, is the minimum interval between two
+	// CreateSnapshot(s) of one volume (SnapshotCreationPerVolumeRateExceeded).
+	SnapshotRatePerVolume time.Duration
+}
+
+// Sim is an in-process EC2 (EBS subset) on a virtual clock. All methods are
+// safe for concurrent use.
+type Sim struct {
+	mu    *sync.Mutex // shared with peer regions
+	opt   Options
+	clock *Clock
+	rng   *rand.Rand // ids
+	frng  *rand.Rand // faults
+	peers map[string]*Sim
+
+	seq       int
+	zones     []zone
+	instances map[string]*instance
+	volumes   map[string]*volume
+	snapshots map[string]*snapshot
+	fsr       map[fsrKey]*fsrState
+	tokens    map[string]tokenEntry
+	lastSnap  map[string]time.Time // volume -> last CreateSnapshot(s)
+	ids       map[string]bool      // every id ever issued
+	created   map[string]bool      // ids created through the API
+
+	mutBucket, descBucket bucket
+
+	audit     []Call
+	mutations int
+	throttled int
+	injected  int
+
+	faults       []*faultRule
+	throttleP    float64
+	throttleOps  map[string]bool
+	latency      func(op string) time.Duration
+	crashAt      int
+	crashWhen    func(Call) bool
+	crashed      bool
+	denyOps      map[string]bool
+	denyKeys     map[string]bool
+	snapFate     map[string]fateRule // volume id -> fate of its future snapshots
+	volCreateDur time.Duration
+}
+
+type zone struct{ name, id string }
+
+// New returns a simulator.
+func New(o Options) *Sim {
+	if o.Region == "" {
+		o.Region = "us-east-1"
+	}
+	if len(o.Zones) == 0 {
+		o.Zones = []string{o.Region + "a", o.Region + "b", o.Region + "c"}
+	}
+	if o.AccountID == "" {
+		o.AccountID = "123456789012"
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.Start.IsZero() {
+		o.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	if o.Clock == nil {
+		if o.ManualClock {
+			o.Clock = NewManualClock(o.Start)
+		} else {
+			o.Clock = NewClock(o.Start, o.IdleWindow)
+		}
+	}
+	l := &o.Limits
+	if l.MutatingBurst == 0 {
+		l.MutatingBurst = 100
+	}
+	if l.MutatingRefill == 0 {
+		l.MutatingRefill = 5
+	}
+	if l.DescribeBurst == 0 {
+		l.DescribeBurst = 100
+	}
+	if l.DescribeRefill == 0 {
+		l.DescribeRefill = 20
+	}
+	if o.SnapshotDuration == nil {
+		o.SnapshotDuration = DefaultSnapshotDuration
+	}
+	if o.VolumeCreateDuration == 0 {
+		o.VolumeCreateDuration = 5 * time.Second
+	}
+	if o.FSREnabling == 0 {
+		o.FSREnabling = time.Minute
+	}
+	if o.FSRDisabling == 0 {
+		o.FSRDisabling = time.Minute
+	}
+	if o.FSROptimizingPerTiB == 0 {
+		o.FSROptimizingPerTiB = time.Hour
+	}
+	s := &Sim{
+		mu:        &sync.Mutex{},
+		opt:       o,
+		clock:     o.Clock,
+		rng:       rand.New(rand.NewPCG(o.Seed, 0x9e3779b97f4a7c15)),
+		frng:      rand.New(rand.NewPCG(o.Seed, 0x2545f4914f6cdd1d)),
+		peers:     map[string]*Sim{},
+		instances: map[string]*instance{},
+		volumes:   map[string]*volume{},
+		snapshots: map[string]*snapshot{},
+		fsr:       map[fsrKey]*fsrState{},
+		tokens:    map[string]tokenEntry{},
+		lastSnap:  map[string]time.Time{},
+		ids:       map[string]bool{},
+		created:   map[string]bool{},
+		denyOps:   map[string]bool{},
+		denyKeys:  map[string]bool{},
+		snapFate:  map[string]fateRule{},
+	}
+	s.mutBucket = bucket{cap: l.MutatingBurst, rate: l.MutatingRefill, tokens: l.MutatingBurst, last: o.Start}
+	s.descBucket = bucket{cap: l.DescribeBurst, rate: l.DescribeRefill, tokens: l.DescribeBurst, last: o.Start}
+	prefix := regionPrefix(o.Region)
+	for i, z := range o.Zones {
+		s.zones = append(s.zones, zone{name: z, id: fmt.Sprintf("%s-az%d", prefix, i+1)})
+	}
+	s.peers[o.Region] = s
+	s.clock.addSource(s.nextEvent)
+	return s
+}
+
+// NewRegion returns a simulator of another region of the same account, on
+// the same clock, linked to s (and its other regions) so that CopySnapshot
+// with SourceRegion reads snapshots across them. zones default to
+// <region>a..c.
+func (s *Sim) NewRegion(region string, zones ...string) *Sim {
+	o := s.opt
+	o.Region, o.Zones = region, zones
+	o.Seed = s.opt.Seed + uint64(len(s.peers))*7919
+	p := New(o)
+	p.mu = s.mu
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, q := range s.peers {
+		q.peers[region] = p
+		p.peers[q.opt.Region] = q
+	}
+	return p
+}
+
+func regionPrefix(r string) string {
+	// us-east-1 -> use1, eu-west-2 -> euw2
+	out := []byte{}
+	parts := []string{}
+	cur := ""
+	for _, ch := range r {
+		if ch == '-' {
+			parts = append(parts, cur)
+			cur = ""
+			continue
+		}
+		cur += string(ch)
+	}
+	parts = append(parts, cur)
+	for i, p := range parts {
+		if p == "" {
+			continue
+		}
+		if i == 0 {
+			out = append(out, p...)
+		} else if i == len(parts)-1 {
+			out = append(out, p...)
+		} else {
+			out = append(out, p[0])
+		}
+	}
+	return string(out)
+}
+
+// Clock returns the simulator's clock (an ebs.Clock).
+func (s *Sim) Clock() *Clock { return s.clock }
+
+// Now returns the virtual time.
+func (s *Sim) Now() time.Time { return s.clock.Now() }
+
+// Elapsed returns the virtual time since the clock started.
+func (s *Sim) Elapsed() time.Duration { return s.clock.Elapsed() }
+
+// Region returns the simulator's region.
+func (s *Sim) Region() string { return s.opt.Region }
+
+// Zones returns the zone names of the region.
+func (s *Sim) Zones() []string {
+	out := make([]string, len(s.zones))
+	for i, z := range s.zones {
+		out[i] = z.name
+	}
+	return out
+}
+
+// AccountID returns the simulated account.
+func (s *Sim) AccountID() string { return s.opt.AccountID }
+
+// ---- errors
+
+func apiErr(code, format string, args ...any) error {
+	return &smithy.GenericAPIError{Code: code, Message: fmt.Sprintf(format, args...), Fault: smithy.FaultClient}
+}
+
+// ErrorCode returns the EC2 error code in err ("" if none).
+func ErrorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	if errors.Is(err, ErrCrash) {
+		return "Crash"
+	}
+	return ""
+}
+
+// ---- token bucket
+
+type bucket struct {
+	cap, rate, tokens float64
+	last              time.Time
+}
+
+func (b *bucket) take(now time.Time) bool {
+	if now.After(b.last) {
+		b.tokens += now.Sub(b.last).Seconds() * b.rate
+		if b.tokens > b.cap {
+			b.tokens = b.cap
+		}
+		b.last = now
+	}
+	if b.tokens >= 1 {
+		b.tokens--
+		return true
+	}
+	return false
+}
+
+// ---- the call wrapper
+
+// call is the in-flight record of one API call.
+type call struct {
+	Call
+	fsrCreditUse bool
+}
+
+// run executes one API call: crash check, virtual latency, throttling,
+// injected faults, the operation, crash points and the audit record.
+func run[O any](s *Sim, ctx context.Context, op string, dryRun *bool, reads, writes []string, fn func(c *call) (*O, error)) (*O, error) {
+	s.clock.touch()
+	defer s.clock.touch()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	lat := time.Duration(0)
+	if s.latency != nil {
+		lat = s.latency(op)
+	}
+	s.mu.Unlock()
+	if lat > 0 {
+		if err := s.clock.Sleep(ctx, lat); err != nil {
+			return nil, err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := &call{Call: Call{Op: op, Mutating: mutatingOps[op], DryRun: aws.ToBool(dryRun), At: s.clock.Now(),
+		Reads: append([]string(nil), reads...), Writes: append([]string(nil), writes...)}}
+	var out *O
+	err := s.gate(c)
+	if err == nil {
+		out, err = fn(c)
+		err = s.after(c, err)
+	}
+	if err != nil {
+		c.Code = ErrorCode(err)
+		c.Err = err.Error()
+		out = nil
+		if c.Code != "Crash" {
+			err = &smithy.OperationError{ServiceID: "EC2", OperationName: op, Err: err}
+		}
+	}
+	c.Seq = len(s.audit) + 1
+	s.audit = append(s.audit, c.Call)
+	if c.Mutated {
+		s.clock.kick()
+	}
+	return out, err
+}
+
+func (s *Sim) gate(c *call) error {
+	if s.crashed {
+		return ErrCrash
+	}
+	if s.throttleP > 0 && (len(s.throttleOps) == 0 || s.throttleOps[c.Op]) && s.frng.Float64() < s.throttleP {
+		s.injected++
+		c.Throttled = true
+		return apiErr("RequestLimitExceeded", "Request limit exceeded.")
+	}
+	if !s.opt.Limits.Off {
+		b := &s.descBucket
+		if c.Mutating {
+			b = &s.mutBucket
+		}
+		if !b.take(c.At) {
+			s.throttled++
+			c.Throttled = true
+			return apiErr("RequestLimitExceeded", "Request limit exceeded.")
+		}
+	}
+	if f := s.matchFault(c, false); f != nil {
+		return apiErr(f.Code, "%s", f.message())
+	}
+	return nil
+}
+
+func (s *Sim) after(c *call, err error) error {
+	if err != nil {
+		return err
+	}
+	if f := s.matchFault(c, true); f != nil {
+		return apiErr(f.Code, "%s", f.message())
+	}
+	if c.Mutating && !c.DryRun {
+		s.mutations++
+		if (s.crashAt > 0 && s.mutations == s.crashAt) || (s.crashWhen != nil && s.crashWhen(c.Call)) {
+			s.crashed = true
+			return ErrCrash
+		}
+	}
+	return nil
+}
+
+// authorize applies the deny rules (UnauthorizedOperation) and DryRun.
+func (s *Sim) authorize(c *call, kmsKeys ...string) error {
+	if s.denyOps[c.Op] {
+		return apiErr("UnauthorizedOperation", "You are not authorized to perform this operation.")
+	}
+	for _, k := range kmsKeys {
+		if k != "" && s.keyDenied(k) {
+			return apiErr("UnauthorizedOperation", "You are not authorized to perform this operation. User is not authorized to use KMS key %s.", k)
+		}
+	}
+	if c.DryRun {
+		return apiErr("DryRunOperation", "Request would have succeeded, but DryRun flag is set.")
+	}
+	return nil
+}
+
+func (s *Sim) keyDenied(k string) bool {
+	if s.denyKeys[k] {
+		return true
+	}
+	for d := range s.denyKeys {
+		if keyID(d) == keyID(k) {
+			return true
+		}
+	}
+	return false
+}
+
+func keyID(k string) string {
+	for i := len(k) - 1; i >= 0; i-- {
+		if k[i] == '/' || k[i] == ':' {
+			return k[i+1:]
+		}
+	}
+	return k
+}
+
+// ---- ids
+
+func (s *Sim) newID(prefix string) string {
+	for {
+		id := fmt.Sprintf("%s-%017x", prefix, s.rng.Uint64()&0xfffffffffffffff|0x100000000000000)
+		if !s.ids[id] {
+			s.ids[id] = true
+			return id
+		}
+	}
+}
+
+func (s *Sim) nextSeq() int { s.seq++; return s.seq }
+
+// ---- tags
+
+func tagsFromSpecs(specs []types.TagSpecification, rt types.ResourceType) (map[string]string, error) {
+	tags := map[string]string{}
+	for _, sp := range specs {
+		if sp.ResourceType != rt {
+			return nil, apiErr("InvalidParameterValue", "'%s' is not a valid taggable resource type for this operation.", sp.ResourceType)
+		}
+		for _, t := range sp.Tags {
+			k, v := aws.ToString(t.Key), aws.ToString(t.Value)
+			switch {
+			case k == "" || len(k) > 128:
+				return nil, apiErr("InvalidParameterValue", "Tag key must be 1 to 128 characters: %q", k)
+			case len(v) > 256:
+				return nil, apiErr("InvalidParameterValue", "Tag value exceeds the maximum length of 256 characters")
+			case len(k) >= 4 && k[:4] == "aws:":
+				return nil, apiErr("InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for internal use")
+			}
+			if _, dup := tags[k]; dup {
+				return nil, apiErr("InvalidParameterValue", "The tag key %q is specified more than once", k)
+			}
+			tags[k] = v
+		}
+	}
+	if len(tags) > 50 {
+		return nil, apiErr("TagLimitExceeded", "The maximum number of tags (50) is exceeded")
+	}
+	return tags, nil
+}
+
+func tagList(m map[string]string) []types.Tag {
+	if len(m) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]types.Tag, len(keys))
+	for i, k := range keys {
+		out[i] = types.Tag{Key: aws.String(k), Value: aws.String(m[k])}
+	}
+	return out
+}
+
+func copyTags(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func (s *Sim) zoneByName(name string) (zone, bool) {
+	for _, z := range s.zones {
+		if z.name == name {
+			return z, true
+		}
+	}
+	return zone{}, false
+}
+
+func (s *Sim) zoneByID(id string) (zone, bool) {
+	for _, z := range s.zones {
+		if z.id == id {
+			return z, true
+		}
+	}
+	return zone{}, false
+}
