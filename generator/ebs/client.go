@@ -1,0 +1,184 @@
+package ebs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+)
+
+// ErrCredentials is wrapped when no AWS credentials can be found.
+var ErrCredentials = errors.New("no AWS credentials")
+
+// ClientOptions configure NewClient.
+type ClientOptions struct {
+	// Region the client talks to (the spec's source or target region).
+	Region string
+	// MaxAttempts per call, throttling included (default 10).
+	MaxAttempts int
+	// MaxBackoff between two attempts (default 20s).
+	MaxBackoff time.Duration
+	// Counter, if set, counts every wire attempt per operation.
+	Counter *CallCounter
+}
+
+// NewClient builds an EC2 client with the SDK's standard credential and
+// region chain (environment, shared config and SSO profiles, IMDS), the
+// region from the spec, and a retryer that retries throttling with
+// exponential backoff. Emulators such as moto need no code here: the SDK
+// reads AWS_ENDPOINT_URL_EC2 (or AWS_ENDPOINT_URL) itself.
+//
+// It retrieves the credentials once, so that missing credentials fail here
+// with one clear message instead of on the first call.
+func NewClient(ctx context.Context, opts ClientOptions) (*ec2.Client, error) {
+	if opts.MaxAttempts == 0 {
+		opts.MaxAttempts = 10
+	}
+	if opts.MaxBackoff == 0 {
+		opts.MaxBackoff = 20 * time.Second
+	}
+	loadOpts := []func(*config.LoadOptions) error{
+		config.WithRegion(opts.Region),
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = opts.MaxAttempts
+				o.MaxBackoff = opts.MaxBackoff
+				// EC2 throttles per account; the SDK's client-side retry
+				// quota would turn a long throttled run into hard
+				// failures. graft's own token buckets pace the calls.
+				o.RateLimiter = ratelimit.None
+			})
+		}),
+	}
+	if opts.Counter != nil {
+		loadOpts = append(loadOpts, config.WithAPIOptions([]func(*middleware.Stack) error{opts.Counter.AddTo}))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Credentials == nil {
+		return nil, fmt.Errorf("%w: %s", ErrCredentials, credentialsHint)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := cfg.Credentials.Retrieve(cctx); err != nil {
+		return nil, fmt.Errorf("%w: %s (%s)", ErrCredentials, credentialsHint, firstLine(err.Error()))
+	}
+	return ec2.NewFromConfig(cfg), nil
+}
+
+const credentialsHint = "set AWS_PROFILE (shared config or SSO, after `aws sso login`), AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run on an instance or pod with a role"
+
+// EndpointOverride reports the EC2 endpoint the SDK will use instead of
+// AWS's, if the environment sets one (for logs only).
+func EndpointOverride() string {
+	if v := os.Getenv("AWS_ENDPOINT_URL_EC2"); v != "" {
+		return v
+	}
+	return os.Getenv("AWS_ENDPOINT_URL")
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// CallCounter counts EC2 calls per operation. As SDK middleware it counts
+// wire attempts (retries included) and throttling responses; the engine's
+// own limiter counts logical calls in Stats.
+type CallCounter struct {
+	mu        sync.Mutex
+	calls     map[string]int
+	throttles map[string]int
+}
+
+// NewCallCounter returns an empty counter.
+func NewCallCounter() *CallCounter {
+	return &CallCounter{calls: map[string]int{}, throttles: map[string]int{}}
+}
+
+// AddTo adds the counting middleware to an SDK stack; it sits in the
+// Finalize step after the retry middleware, so it sees every attempt.
+func (c *CallCounter) AddTo(stack *middleware.Stack) error {
+	return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("graftCallCounter",
+		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+			op := awsmiddleware.GetOperationName(ctx)
+			out, md, err := next.HandleFinalize(ctx, in)
+			c.mu.Lock()
+			c.calls[op]++
+			if isThrottle(err) {
+				c.throttles[op]++
+			}
+			c.mu.Unlock()
+			return out, md, err
+		}), middleware.After)
+}
+
+// Calls returns a copy of the per-operation counts.
+func (c *CallCounter) Calls() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int, len(c.calls))
+	for k, v := range c.calls {
+		out[k] = v
+	}
+	return out
+}
+
+// Throttles returns a copy of the per-operation throttling counts.
+func (c *CallCounter) Throttles() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int, len(c.throttles))
+	for k, v := range c.throttles {
+		out[k] = v
+	}
+	return out
+}
+
+// FormatCounts renders a count map as "Op=n Op=n", sorted.
+func FormatCounts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
+// errorCode returns the API error code of err, or "".
+func errorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+func isThrottle(err error) bool {
+	if err == nil {
+		return false
+	}
+	_, ok := retry.DefaultThrottleErrorCodes[errorCode(err)]
+	return ok
+}

@@ -1,0 +1,107 @@
+package ebs
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/graftctl/graft/generator/spec"
+)
+
+// ErrInput is wrapped by errors caused by the spec, the account's contents
+// or the user's choices rather than by a failure of EC2 or the machine.
+var ErrInput = errors.New("invalid input")
+
+// Options configure an Engine.
+type Options struct {
+	// Source is the EC2 client of the source region.
+	Source EC2
+	// Target is the EC2 client of the target region; nil means Source
+	// (the regions are the same).
+	Target EC2
+	// Clock drives every wait, poll and rate limit (default WallClock).
+	Clock Clock
+	// Limits of the client-side token buckets (default DefaultLimits).
+	Limits *Limits
+	// Log receives status lines (default: discarded).
+	Log *slog.Logger
+
+	// PollInterval between two poll rounds (default 15s).
+	PollInterval time.Duration
+	// SnapshotTimeout bounds the wait for one snapshot or copy to
+	// complete (default 24h).
+	SnapshotTimeout time.Duration
+	// VolumeTimeout bounds the wait for a volume to become available
+	// (default 30m).
+	VolumeTimeout time.Duration
+	// FSRTimeout bounds the wait for Fast Snapshot Restore to be enabled
+	// (default 4h).
+	FSRTimeout time.Duration
+	// HookTimeout bounds one run of the beforeFinal hook (default 30m).
+	HookTimeout time.Duration
+	// Progress reports per-member progress (default: log lines).
+	Progress Progress
+	// Concurrency bounds the members worked on at once (default: all).
+	Concurrency int
+}
+
+// Engine runs graft's EBS stages for one migration.
+type Engine struct {
+	m      *spec.Migration
+	opts   Options
+	src    *api
+	dst    *api
+	stats  *Stats
+	log    *slog.Logger
+	clock  Clock
+	limits Limits
+}
+
+// New returns an engine for the migration.
+func New(m *spec.Migration, opts Options) *Engine {
+	if opts.Clock == nil {
+		opts.Clock = WallClock{}
+	}
+	limits := DefaultLimits()
+	if opts.Limits != nil {
+		limits = *opts.Limits
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.PollInterval == 0 {
+		opts.PollInterval = 15 * time.Second
+	}
+	if opts.SnapshotTimeout == 0 {
+		opts.SnapshotTimeout = 24 * time.Hour
+	}
+	if opts.VolumeTimeout == 0 {
+		opts.VolumeTimeout = 30 * time.Minute
+	}
+	if opts.FSRTimeout == 0 {
+		opts.FSRTimeout = 4 * time.Hour
+	}
+	if opts.HookTimeout == 0 {
+		opts.HookTimeout = 30 * time.Minute
+	}
+	stats := newStats()
+	e := &Engine{m: m, opts: opts, stats: stats, log: opts.Log, clock: opts.Clock, limits: limits}
+	mut, desc := newLimiters(limits)
+	e.src = newAPI(opts.Source, opts.Clock, limits, stats, mut, desc)
+	if opts.Target == nil || m.Spec.Target.Region == m.Spec.Source.Region {
+		e.dst = e.src
+	} else {
+		// EC2's buckets are per region: the target region has its own.
+		tm, td := newLimiters(limits)
+		e.dst = newAPI(opts.Target, opts.Clock, limits, stats, tm, td)
+	}
+	if opts.Progress == nil {
+		e.opts.Progress = NewLogProgress(opts.Log)
+	}
+	return e
+}
+
+// Stats returns the engine's call counts.
+func (e *Engine) Stats() *Stats { return e.stats }
+
+func (e *Engine) crossRegion() bool { return e.m.Spec.Target.Region != e.m.Spec.Source.Region }

@@ -1,0 +1,267 @@
+package ebs
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/graftctl/graft/generator/atomic"
+	"github.com/graftctl/graft/generator/spec"
+)
+
+// InventoryFile is the name of the inventory discover writes beside the
+// spec. plan and clone always re-discover (the source is live and may have
+// changed since); when this file exists they compare it with what they
+// found: plan warns about a difference, clone refuses to run until
+// `graft discover` is re-run and its output reviewed.
+const InventoryFile = "graft.inventory.json"
+
+// InventoryPath is the inventory path beside a spec.
+func InventoryPath(specPath string) string {
+	return filepath.Join(filepath.Dir(specPath), InventoryFile)
+}
+
+// Inventory is what discover found: every legacy instance mapped to a
+// StatefulSet ordinal, with its data volumes.
+type Inventory struct {
+	Migration    string   `json:"migration"`
+	SourceRegion string   `json:"sourceRegion"`
+	TargetRegion string   `json:"targetRegion"`
+	Members      []Member `json:"members"`
+}
+
+// Member is one legacy instance and the StatefulSet ordinal it becomes.
+type Member struct {
+	StatefulSet string    `json:"statefulSet"`
+	Ordinal     int       `json:"ordinal"`
+	Instance    string    `json:"instance"`
+	Name        string    `json:"name,omitempty"`
+	PrivateIP   string    `json:"privateIp,omitempty"`
+	LaunchTime  time.Time `json:"launchTime"`
+	Zone        string    `json:"zone"`
+	TargetZone  string    `json:"targetZone"`
+	// RootDevice is the instance's root device name.
+	RootDevice string `json:"rootDevice,omitempty"`
+	// OtherVolumes are attached EBS volumes that hold no data for graft
+	// (the root volume, scratch disks); CreateSnapshots excludes them.
+	OtherVolumes []string `json:"otherVolumes,omitempty"`
+	Devices      []Device `json:"devices"`
+}
+
+// Key names the member in tags and messages: <statefulset>/<ordinal>.
+func (m Member) Key() string { return fmt.Sprintf("%s/%d", m.StatefulSet, m.Ordinal) }
+
+// Device is one data volume of a member.
+type Device struct {
+	Device        string `json:"device"`
+	ClaimTemplate string `json:"claimTemplate"`
+	FSType        string `json:"fsType"`
+	VolumeID      string `json:"volumeId"`
+	SizeGiB       int32  `json:"sizeGiB"`
+	Type          string `json:"type"`
+	IOPS          int32  `json:"iops,omitempty"`
+	Throughput    int32  `json:"throughput,omitempty"`
+	Encrypted     bool   `json:"encrypted"`
+	KMSKeyID      string `json:"kmsKeyId,omitempty"`
+}
+
+// Sort orders the members by StatefulSet and ordinal, and each member's
+// devices as the spec lists them.
+func (inv *Inventory) Sort() {
+	sort.Slice(inv.Members, func(i, j int) bool {
+		a, b := inv.Members[i], inv.Members[j]
+		if a.StatefulSet != b.StatefulSet {
+			return a.StatefulSet < b.StatefulSet
+		}
+		return a.Ordinal < b.Ordinal
+	})
+}
+
+// WriteJSON writes the inventory as indented JSON.
+func (inv *Inventory) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(inv)
+}
+
+// WriteText writes the inventory as a table.
+func (inv *Inventory) WriteText(w io.Writer) error {
+	fmt.Fprintf(w, "Migration %s: %d instances in %s, %d data volumes\n\n", inv.Migration, len(inv.Members), inv.SourceRegion, inv.volumeCount())
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MEMBER\tINSTANCE\tZONE\tDEVICE\tTEMPLATE\tVOLUME\tSIZE\tTYPE\tIOPS\tTHROUGHPUT\tENCRYPTED\tKMS KEY")
+	for _, m := range inv.Members {
+		for _, d := range m.Devices {
+			kms := d.KMSKeyID
+			if kms == "" {
+				kms = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%dGiB\t%s\t%s\t%s\t%t\t%s\n", m.Key(), m.Instance, m.Zone, d.Device, d.ClaimTemplate,
+				d.VolumeID, d.SizeGiB, d.Type, dash(d.IOPS), dashUnit(d.Throughput, "MiB/s"), d.Encrypted, kms)
+		}
+	}
+	return tw.Flush()
+}
+
+func (inv *Inventory) volumeCount() int {
+	n := 0
+	for _, m := range inv.Members {
+		n += len(m.Devices)
+	}
+	return n
+}
+
+func dash(v int32) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprint(v)
+}
+
+func dashUnit(v int32, unit string) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d%s", v, unit)
+}
+
+// WriteFile writes the inventory atomically.
+func (inv *Inventory) WriteFile(path string) error {
+	var b strings.Builder
+	if err := inv.WriteJSON(&b); err != nil {
+		return err
+	}
+	return atomic.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// LoadInventory reads an inventory file; it returns (nil, nil) when the
+// file does not exist.
+func LoadInventory(path string) (*Inventory, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read inventory: %w", err)
+	}
+	var inv Inventory
+	if err := json.Unmarshal(data, &inv); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &inv, nil
+}
+
+// Diff lists how a discovered inventory differs from a saved one, as
+// sentences; nil means they agree on every member, instance and volume.
+func (inv *Inventory) Diff(saved *Inventory) []string {
+	type row struct{ inst, zone, vol string }
+	key := func(m Member, d Device) string { return m.Key() + " " + d.ClaimTemplate }
+	index := func(in *Inventory) map[string]row {
+		out := map[string]row{}
+		for _, m := range in.Members {
+			for _, d := range m.Devices {
+				out[key(m, d)] = row{m.Instance, m.Zone, d.VolumeID}
+			}
+		}
+		return out
+	}
+	now, before := index(inv), index(saved)
+	var diffs []string
+	for _, k := range sortedMapKeys(before) {
+		b := before[k]
+		n, ok := now[k]
+		switch {
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("%s (%s %s) is gone", k, b.inst, b.vol))
+		case n != b:
+			diffs = append(diffs, fmt.Sprintf("%s was %s %s in %s, is now %s %s in %s", k, b.inst, b.vol, b.zone, n.inst, n.vol, n.zone))
+		}
+	}
+	for _, k := range sortedMapKeys(now) {
+		if _, ok := before[k]; !ok {
+			n := now[k]
+			diffs = append(diffs, fmt.Sprintf("%s (%s %s) is new", k, n.inst, n.vol))
+		}
+	}
+	return diffs
+}
+
+func sortedMapKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Problem kinds of discovery, each named in its message.
+const (
+	ProblemNoInstances      = "no instances matched"
+	ProblemUnmapped         = "unmapped instance"
+	ProblemAmbiguousMapping = "ambiguous mapping"
+	ProblemOrdinalGap       = "ordinal gap"
+	ProblemOrdinalDuplicate = "ordinal duplicate"
+	ProblemOrdinalRange     = "ordinal out of range"
+	ProblemMissingDevice    = "missing device"
+	ProblemUnattached       = "unattached volume"
+	ProblemMultiAttached    = "multi-attached volume"
+	ProblemZoneNotInRegion  = "source zone not in region"
+	ProblemTargetZone       = "target zone not in target region"
+	ProblemVolumeParameters = "volume parameters out of range"
+)
+
+// Problem is one reason discovery cannot produce a usable inventory.
+type Problem struct {
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string { return p.Kind + ": " + p.Message }
+
+// ErrDiscovery is wrapped by DiscoveryError.
+var ErrDiscovery = errors.New("discovery found problems")
+
+// DiscoveryError lists every problem found, so that one run shows them all.
+type DiscoveryError struct {
+	Region   string
+	Problems []Problem
+}
+
+func (e *DiscoveryError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d problem(s) discovering the source in %s:", len(e.Problems), e.Region)
+	for _, p := range e.Problems {
+		b.WriteString("\n  - ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// Unwrap makes errors.Is(err, ErrDiscovery) hold.
+func (e *DiscoveryError) Unwrap() error { return ErrDiscovery }
+
+// Has reports whether a problem of that kind was found.
+func (e *DiscoveryError) Has(kind string) bool {
+	for _, p := range e.Problems {
+		if p.Kind == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// ClaimNames returns the PVC names of the member, in device order.
+func (m Member) ClaimNames() []string {
+	out := make([]string, 0, len(m.Devices))
+	for _, d := range m.Devices {
+		out = append(out, spec.ClaimName(d.ClaimTemplate, m.StatefulSet, m.Ordinal))
+	}
+	return out
+}

@@ -1,0 +1,195 @@
+package ebs
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/graftctl/graft/generator/spec"
+)
+
+// Tags graft puts on every resource it creates. Cleanup and the IAM policy
+// key on graft:migration; the look-up before every create keys on
+// migration, member, role, phase and claim template.
+const (
+	TagMigration      = "graft:migration"
+	TagMember         = "graft:member"
+	TagRole           = "graft:role"
+	TagSourceVolume   = "graft:source-volume"
+	TagSourceInstance = "graft:source-instance"
+	TagClaimTemplate  = "graft:claim-template"
+	TagPhase          = "graft:phase"
+)
+
+// Roles of graft's resources.
+const (
+	RoleSnapshot = "snapshot"
+	RoleCopy     = "copy"
+	RoleVolume   = "volume"
+)
+
+// VolumeParams are the parameters of one new volume, after defaults from
+// the source volume.
+type VolumeParams struct {
+	Zone       string `json:"zone"`
+	SizeGiB    int32  `json:"sizeGiB"`
+	Type       string `json:"type"`
+	IOPS       int32  `json:"iops,omitempty"`
+	Throughput int32  `json:"throughput,omitempty"`
+	Encrypted  bool   `json:"encrypted"`
+	KMSKeyID   string `json:"kmsKeyId,omitempty"`
+	// InitRateMiBps is the provisioned initialization rate (0: none).
+	InitRateMiBps int32 `json:"initRateMiBps,omitempty"`
+	FSR           bool  `json:"fastSnapshotRestore,omitempty"`
+}
+
+// volumeParams derives a device's new-volume parameters from the spec and
+// the source volume.
+func volumeParams(s *spec.Spec, mb Member, d Device) VolumeParams {
+	v := s.Target.Volume
+	p := VolumeParams{Zone: mb.TargetZone, SizeGiB: d.SizeGiB, Type: v.Type, IOPS: v.IOPS, Throughput: v.Throughput,
+		Encrypted: v.Encrypted || d.Encrypted, KMSKeyID: v.KMSKeyID,
+		InitRateMiBps: v.Initialization.RateMiBps, FSR: v.Initialization.FastSnapshotRestore}
+	if p.Type == "" {
+		p.Type = d.Type
+	}
+	if p.IOPS == 0 && p.Type == d.Type && takesIOPS(p.Type) {
+		p.IOPS = d.IOPS
+	}
+	if p.Throughput == 0 && p.Type == "gp3" && d.Type == "gp3" {
+		p.Throughput = d.Throughput
+	}
+	if p.KMSKeyID == "" && p.Encrypted {
+		p.KMSKeyID = d.KMSKeyID
+	}
+	return p
+}
+
+func takesIOPS(t string) bool { return t == "gp3" || t == "io1" || t == "io2" }
+
+// Limits of EBS volume types (size in GiB; IOPS per GiB).
+var volumeLimits = map[string]struct {
+	minSize, maxSize   int32
+	iopsPerGiB         int32
+	minIOPS, maxIOPS   int32
+	minThru, maxThru   int32
+	thruPerIOPSQuarter bool
+}{
+	"gp2":      {1, 16384, 0, 0, 0, 0, 0, false},
+	"gp3":      {1, 65536, 500, 3000, 80000, 125, 2000, true},
+	"io1":      {4, 16384, 50, 100, 64000, 0, 0, false},
+	"io2":      {4, 65536, 1000, 100, 256000, 0, 0, false},
+	"st1":      {125, 16384, 0, 0, 0, 0, 0, false},
+	"sc1":      {125, 16384, 0, 0, 0, 0, 0, false},
+	"standard": {1, 1024, 0, 0, 0, 0, 0, false},
+}
+
+// check reports why EC2 would refuse these parameters, or "".
+func (p VolumeParams) check() string {
+	l, ok := volumeLimits[p.Type]
+	if !ok {
+		return fmt.Sprintf("volume type %q is not one of gp2, gp3, io1, io2, st1, sc1, standard", p.Type)
+	}
+	var why []string
+	if p.SizeGiB < l.minSize || p.SizeGiB > l.maxSize {
+		why = append(why, fmt.Sprintf("size %d GiB is outside %d-%d GiB for %s", p.SizeGiB, l.minSize, l.maxSize, p.Type))
+	}
+	if p.IOPS != 0 {
+		switch {
+		case l.maxIOPS == 0:
+			why = append(why, fmt.Sprintf("type %s takes no IOPS (got %d)", p.Type, p.IOPS))
+		case p.IOPS < l.minIOPS || p.IOPS > l.maxIOPS:
+			why = append(why, fmt.Sprintf("IOPS %d is outside %d-%d for %s", p.IOPS, l.minIOPS, l.maxIOPS, p.Type))
+		case int64(p.IOPS) > int64(l.iopsPerGiB)*int64(p.SizeGiB) && p.IOPS > l.minIOPS:
+			why = append(why, fmt.Sprintf("IOPS %d exceeds %d per GiB of a %d GiB %s volume (at most %d)", p.IOPS, l.iopsPerGiB, p.SizeGiB, p.Type, l.iopsPerGiB*p.SizeGiB))
+		}
+	} else if p.Type == "io1" || p.Type == "io2" {
+		why = append(why, fmt.Sprintf("type %s needs IOPS (spec.target.volume.iops)", p.Type))
+	}
+	if p.Throughput != 0 {
+		switch {
+		case l.maxThru == 0:
+			why = append(why, fmt.Sprintf("type %s takes no throughput (got %d MiB/s)", p.Type, p.Throughput))
+		case p.Throughput < l.minThru || p.Throughput > l.maxThru:
+			why = append(why, fmt.Sprintf("throughput %d MiB/s is outside %d-%d for %s", p.Throughput, l.minThru, l.maxThru, p.Type))
+		case l.thruPerIOPSQuarter && int64(p.Throughput)*4 > int64(max(p.IOPS, l.minIOPS)):
+			why = append(why, fmt.Sprintf("throughput %d MiB/s exceeds 0.25 MiB/s per IOPS (IOPS %d allow at most %d MiB/s)", p.Throughput, max(p.IOPS, l.minIOPS), max(p.IOPS, l.minIOPS)/4))
+		}
+	}
+	return strings.Join(why, "; ")
+}
+
+// volumeProblems checks every new volume's parameters before any call.
+func (e *Engine) volumeProblems(inv *Inventory) []Problem {
+	var out []Problem
+	seen := map[string]bool{}
+	for _, mb := range inv.Members {
+		for _, d := range mb.Devices {
+			p := volumeParams(&e.m.Spec, mb, d)
+			if why := p.check(); why != "" && !seen[why] {
+				seen[why] = true
+				out = append(out, Problem{Kind: ProblemVolumeParameters, Message: fmt.Sprintf("new volume for %s %s (from %s, %s %d GiB): %s; see spec.target.volume", mb.Key(), d.ClaimTemplate, d.VolumeID, d.Type, d.SizeGiB, why)})
+			}
+		}
+	}
+	return out
+}
+
+// needsCopy reports whether a device's snapshot must be copied: to
+// another region, or to re-encrypt with a key other than the source's.
+func (e *Engine) needsCopy(d Device) bool {
+	if e.crossRegion() {
+		return true
+	}
+	k := e.m.Spec.Target.Volume.KMSKeyID
+	return k != "" && !sameKey(k, d.KMSKeyID)
+}
+
+// sameKey compares two KMS key references: equal strings, or a key ARN and
+// its bare key id. An alias cannot be resolved without KMS and so never
+// equals a key ARN: graft copies (which is safe, only slower).
+func sameKey(a, b string) bool {
+	if a == b {
+		return true
+	}
+	id := func(k string) string {
+		if i := strings.LastIndex(k, ":key/"); i >= 0 {
+			return k[i+len(":key/"):]
+		}
+		return k
+	}
+	return id(a) == id(b) && !strings.Contains(a, "alias/") && !strings.Contains(b, "alias/")
+}
+
+// clientToken is EC2's idempotency token for a create: hex(sha256) of a
+// stable key, 64 characters (EC2's limit). gen > 0 bumps it after an
+// IdempotentParameterMismatch.
+func clientToken(key string, gen int) string {
+	if gen > 0 {
+		key = fmt.Sprintf("%s#%d", key, gen)
+	}
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// tagSpec builds the TagSpecification of a new resource: graft's tags and
+// the spec's.
+func (e *Engine) tagSpec(rt types.ResourceType, tags map[string]string) []types.TagSpecification {
+	all := map[string]string{}
+	for k, v := range e.m.Spec.Target.Volume.Tags {
+		all[k] = v
+	}
+	for k, v := range tags {
+		all[k] = v
+	}
+	all[TagMigration] = e.m.Metadata.Name
+	ts := types.TagSpecification{ResourceType: rt}
+	for _, k := range sortedMapKeys(all) {
+		ts.Tags = append(ts.Tags, types.Tag{Key: aws.String(k), Value: aws.String(all[k])})
+	}
+	return []types.TagSpecification{ts}
+}

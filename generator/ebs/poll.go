@@ -1,0 +1,356 @@
+package ebs
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+)
+
+// The poller is hand-written rather than built on the SDK's waiters
+// (NewSnapshotCompletedWaiter, NewVolumeAvailableWaiter) for two reasons:
+// a waiter polls one request's ids on its own schedule, so N members would
+// make N DescribeSnapshots calls per round where EC2's Describe bucket
+// (burst 100, 20/s) wants one call for all; and a waiter sleeps in real
+// time, so it cannot run on the simulator's virtual clock. This poller makes
+// one round for every member — DescribeSnapshots and DescribeVolumes each
+// with up to describeBatch ids per call, i.e. ceil(members/500) calls for
+// members with two devices — sleeping on the engine's Clock, and each wait
+// has an explicit limit (Options.SnapshotTimeout, VolumeTimeout, FSRTimeout).
+
+// describeBatch is the number of ids per Describe call of a poll round.
+const describeBatch = 1000
+
+type watchKind int
+
+const (
+	watchSnapshot watchKind = iota
+	watchVolume
+	watchFSR
+)
+
+func (k watchKind) String() string {
+	return [...]string{"snapshot", "volume", "fast snapshot restore"}[k]
+}
+
+type watchKey struct {
+	kind watchKind
+	id   string
+	zone string // FSR only
+}
+
+// status is what one poll round saw of one resource.
+type status struct {
+	found    bool
+	state    string
+	progress int
+	message  string
+	err      error // the round's Describe failed
+}
+
+type poller struct {
+	c        *api
+	clock    Clock
+	interval time.Duration // snapshots and FSR
+	volEvery time.Duration // volumes
+	stats    *Stats
+
+	mu       sync.Mutex
+	watches  map[watchKey]map[chan status]struct{}
+	wake     chan struct{}
+	lastSnap time.Time
+}
+
+func newPoller(c *api, clock Clock, interval time.Duration, stats *Stats) *poller {
+	return &poller{c: c, clock: clock, interval: interval, volEvery: min(interval, 2*time.Second), stats: stats,
+		watches: map[watchKey]map[chan status]struct{}{}, wake: make(chan struct{}, 1)}
+}
+
+// run polls until ctx is done.
+func (p *poller) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		p.mu.Lock()
+		n := len(p.watches)
+		onlyVolumes := true
+		for k := range p.watches {
+			if k.kind != watchVolume {
+				onlyVolumes = false
+			}
+		}
+		p.mu.Unlock()
+		if n == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-p.wake:
+				continue
+			}
+		}
+		d := p.interval
+		if onlyVolumes {
+			d = p.volEvery
+		} else if p.hasKind(watchVolume) {
+			d = p.volEvery
+		}
+		if err := p.clock.Sleep(ctx, d); err != nil {
+			return
+		}
+		p.round(ctx)
+	}
+}
+
+func (p *poller) hasKind(k watchKind) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for w := range p.watches {
+		if w.kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+// wait blocks until see reports done, ctx ends, or timeout passes on the
+// clock. see gets every status of the resource, one per round.
+func (p *poller) wait(ctx context.Context, key watchKey, timeout time.Duration, see func(status) (bool, error)) error {
+	ch := make(chan status, 1)
+	p.mu.Lock()
+	if p.watches[key] == nil {
+		p.watches[key] = map[chan status]struct{}{}
+	}
+	p.watches[key][ch] = struct{}{}
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.watches[key], ch)
+		if len(p.watches[key]) == 0 {
+			delete(p.watches, key)
+		}
+		p.mu.Unlock()
+	}()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+	deadline := p.clock.Now().Add(timeout)
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case st := <-ch:
+			done, err := see(st)
+			if done || err != nil {
+				return err
+			}
+			if !p.clock.Now().Before(deadline) {
+				return &timeoutError{key: key, after: timeout, last: st}
+			}
+		}
+	}
+}
+
+// timeoutError is a wait that passed its limit.
+type timeoutError struct {
+	key   watchKey
+	after time.Duration
+	last  status
+}
+
+func (e *timeoutError) Error() string {
+	what := fmt.Sprintf("%s %s", e.key.kind, e.key.id)
+	if e.key.zone != "" {
+		what += " in " + e.key.zone
+	}
+	state := e.last.state
+	if e.key.kind == watchSnapshot {
+		state = fmt.Sprintf("%s at %d%%", state, e.last.progress)
+	}
+	return fmt.Sprintf("timed out: %s is still %s after %s (the wait limit); EC2 keeps working on it: re-run graft clone to wait again", what, state, e.after)
+}
+
+func (p *poller) snapshot() (snaps, vols []string, fsr map[string][]string, subs map[watchKey][]chan status) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fsr = map[string][]string{}
+	subs = map[watchKey][]chan status{}
+	for k, chans := range p.watches {
+		switch k.kind {
+		case watchSnapshot:
+			snaps = append(snaps, k.id)
+		case watchVolume:
+			vols = append(vols, k.id)
+		case watchFSR:
+			fsr[k.id] = append(fsr[k.id], k.zone)
+		}
+		for ch := range chans {
+			subs[k] = append(subs[k], ch)
+		}
+	}
+	return
+}
+
+// round makes one poll round: one DescribeSnapshots and one DescribeVolumes
+// per describeBatch pending ids.
+func (p *poller) round(ctx context.Context) {
+	snapIDs, volIDs, fsr, subs := p.snapshot()
+	seen := map[watchKey]status{}
+	now := p.clock.Now()
+	snapCalls, volCalls := 0, 0
+	if len(snapIDs) > 0 && (now.Sub(p.lastSnap) >= p.interval || p.lastSnap.IsZero() || len(volIDs) == 0) {
+		p.lastSnap = now
+		for start := 0; start < len(snapIDs); start += describeBatch {
+			chunk := snapIDs[start:min(start+describeBatch, len(snapIDs))]
+			snapCalls++
+			snaps, err := p.describeSnapshots(ctx, chunk)
+			for _, id := range chunk {
+				st := status{err: err}
+				if s, ok := snaps[id]; ok {
+					st = status{found: true, state: string(s.State), progress: parseProgress(s.Progress), message: aws.ToString(s.StateMessage)}
+				}
+				seen[watchKey{kind: watchSnapshot, id: id}] = st
+			}
+		}
+	}
+	for start := 0; start < len(volIDs); start += describeBatch {
+		chunk := volIDs[start:min(start+describeBatch, len(volIDs))]
+		volCalls++
+		vols, err := p.describeVolumes(ctx, chunk)
+		for _, id := range chunk {
+			st := status{err: err}
+			if v, ok := vols[id]; ok {
+				st = status{found: true, state: string(v.State)}
+			}
+			seen[watchKey{kind: watchVolume, id: id}] = st
+		}
+	}
+	if len(fsr) > 0 {
+		ids := sortedMapKeys(fsr)
+		for start := 0; start < len(ids); start += 200 {
+			chunk := ids[start:min(start+200, len(ids))]
+			states, err := p.describeFSR(ctx, chunk)
+			for _, id := range chunk {
+				for _, z := range fsr[id] {
+					st := status{err: err}
+					if s, ok := states[id+" "+z]; ok {
+						st = status{found: true, state: s.state, message: s.reason}
+					}
+					seen[watchKey{kind: watchFSR, id: id, zone: z}] = st
+				}
+			}
+		}
+	}
+	p.stats.round(snapCalls, volCalls)
+	for k, chans := range subs {
+		st, ok := seen[k]
+		if !ok {
+			continue
+		}
+		for _, ch := range chans {
+			select {
+			case <-ch: // drop a stale status nobody read
+			default:
+			}
+			select {
+			case ch <- st:
+			default:
+			}
+		}
+	}
+}
+
+func parseProgress(s *string) int {
+	v := strings.TrimSuffix(aws.ToString(s), "%")
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// describeSnapshots reads snapshots by id. EC2 fails the whole call when
+// one id is unknown (just created and not yet visible, or deleted), so on
+// that error it falls back to the migration's tag and pages through.
+func (p *poller) describeSnapshots(ctx context.Context, ids []string) (map[string]types.Snapshot, error) {
+	out := map[string]types.Snapshot{}
+	res, err := p.c.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: ids})
+	if err == nil {
+		for _, s := range res.Snapshots {
+			out[aws.ToString(s.SnapshotId)] = s
+		}
+		return out, nil
+	}
+	if !strings.HasPrefix(errorCode(err), "InvalidSnapshot") {
+		return nil, err
+	}
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	pg := ec2.NewDescribeSnapshotsPaginator(p.c, &ec2.DescribeSnapshotsInput{Filters: []types.Filter{{Name: aws.String("snapshot-id"), Values: ids}}, MaxResults: aws.Int32(1000)})
+	for pages := 0; pg.HasMorePages() && pages < 1000; pages++ {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range page.Snapshots {
+			if want[aws.ToString(s.SnapshotId)] {
+				out[aws.ToString(s.SnapshotId)] = s
+			}
+		}
+	}
+	return out, nil
+}
+
+func (p *poller) describeVolumes(ctx context.Context, ids []string) (map[string]types.Volume, error) {
+	out := map[string]types.Volume{}
+	res, err := p.c.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: ids})
+	if err == nil {
+		for _, v := range res.Volumes {
+			out[aws.ToString(v.VolumeId)] = v
+		}
+		return out, nil
+	}
+	if !strings.HasPrefix(errorCode(err), "InvalidVolume") {
+		return nil, err
+	}
+	pg := ec2.NewDescribeVolumesPaginator(p.c, &ec2.DescribeVolumesInput{Filters: []types.Filter{{Name: aws.String("volume-id"), Values: ids}}, MaxResults: aws.Int32(500)})
+	for pages := 0; pg.HasMorePages() && pages < 1000; pages++ {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range page.Volumes {
+			out[aws.ToString(v.VolumeId)] = v
+		}
+	}
+	return out, nil
+}
+
+type fsrStatus struct{ state, reason string }
+
+func (p *poller) describeFSR(ctx context.Context, snapIDs []string) (map[string]fsrStatus, error) {
+	return describeFSR(ctx, p.c, snapIDs)
+}
+
+// describeFSR returns the FSR state per "snapshot zone".
+func describeFSR(ctx context.Context, c EC2, snapIDs []string) (map[string]fsrStatus, error) {
+	out := map[string]fsrStatus{}
+	pg := ec2.NewDescribeFastSnapshotRestoresPaginator(c, &ec2.DescribeFastSnapshotRestoresInput{
+		Filters: []types.Filter{{Name: aws.String("snapshot-id"), Values: snapIDs}}, MaxResults: aws.Int32(200)})
+	for pages := 0; pg.HasMorePages() && pages < 1000; pages++ {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range page.FastSnapshotRestores {
+			out[aws.ToString(f.SnapshotId)+" "+aws.ToString(f.AvailabilityZone)] = fsrStatus{state: string(f.State), reason: aws.ToString(f.StateTransitionReason)}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,144 @@
+package ebs
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+)
+
+// Progress reports what each member is doing. Implementations must be safe
+// for concurrent use.
+type Progress interface {
+	// Update says member is at stage, percent (0-100) done with it.
+	Update(member, stage string, percent int)
+	// Done says member finished (err nil) or stopped.
+	Done(member string, err error)
+	// Close flushes the display.
+	Close()
+}
+
+// logProgress writes plain log lines: one per stage change and one per
+// quarter of a stage, for logs that are not a terminal.
+type logProgress struct {
+	log  *slog.Logger
+	mu   sync.Mutex
+	last map[string]string
+}
+
+// NewLogProgress reports progress as log lines.
+func NewLogProgress(log *slog.Logger) Progress {
+	return &logProgress{log: log, last: map[string]string{}}
+}
+
+func (p *logProgress) Update(member, stage string, percent int) {
+	key := fmt.Sprintf("%s %d", stage, percent/25)
+	p.mu.Lock()
+	changed := p.last[member] != key
+	p.last[member] = key
+	p.mu.Unlock()
+	if changed {
+		p.log.Info("progress", "member", member, "stage", stage, "percent", percent)
+	}
+}
+
+func (p *logProgress) Done(member string, err error) {
+	if err != nil {
+		p.log.Error("member stopped", "member", member, "error", err)
+		return
+	}
+	p.log.Info("member done", "member", member)
+}
+
+func (p *logProgress) Close() {}
+
+// barProgress draws one bar per member on a terminal with mpb.
+type barProgress struct {
+	p    *mpb.Progress
+	mu   sync.Mutex
+	bars map[string]*bar
+	// order gives bars a stable position.
+	order []string
+}
+
+type bar struct {
+	b     *mpb.Bar
+	stage string
+	mu    sync.Mutex
+}
+
+// NewBarProgress draws live bars on w (a terminal), one per member, in
+// the order given.
+func NewBarProgress(w io.Writer, members []string) Progress {
+	bp := &barProgress{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40)), bars: map[string]*bar{}, order: members}
+	width := 0
+	for _, m := range members {
+		width = max(width, len(m))
+	}
+	for _, m := range members {
+		b := &bar{stage: "waiting"}
+		b.b = bp.p.AddBar(100,
+			mpb.PrependDecorators(
+				decor.Name(m, decor.WC{W: width + 1, C: decor.DindentRight}),
+				decor.Any(func(decor.Statistics) string {
+					b.mu.Lock()
+					defer b.mu.Unlock()
+					return b.stage
+				}, decor.WC{W: 26, C: decor.DindentRight}),
+			),
+			mpb.AppendDecorators(decor.Percentage(decor.WC{W: 5})),
+		)
+		bp.bars[m] = b
+	}
+	return bp
+}
+
+func (p *barProgress) get(member string) *bar {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.bars[member]
+}
+
+func (p *barProgress) Update(member, stage string, percent int) {
+	b := p.get(member)
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	b.stage = stage
+	b.mu.Unlock()
+	b.b.SetCurrent(int64(min(max(percent, 0), 99)))
+}
+
+func (p *barProgress) Done(member string, err error) {
+	b := p.get(member)
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	if err != nil {
+		b.stage = "stopped (see below)"
+	} else {
+		b.stage = "done"
+	}
+	b.mu.Unlock()
+	if err != nil {
+		b.b.Abort(false)
+		return
+	}
+	b.b.SetCurrent(100)
+}
+
+func (p *barProgress) Close() {
+	p.mu.Lock()
+	for _, b := range p.bars {
+		if !b.b.Completed() && !b.b.Aborted() {
+			b.b.Abort(false)
+		}
+	}
+	p.mu.Unlock()
+	p.p.Wait()
+}
