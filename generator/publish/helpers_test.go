@@ -1,0 +1,240 @@
+package publish
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/graftctl/graft/generator/record"
+	"github.com/graftctl/graft/generator/render"
+	"github.com/graftctl/graft/generator/spec"
+)
+
+// repoRoot is the graft module's root directory.
+func repoRoot(t testing.TB) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// hermeticGit gives git a private global config (an identity, unless
+// identity is false) and no system config, so the tests neither read nor
+// touch the machine's.
+func hermeticGit(t testing.TB, identity bool) {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	cfg := filepath.Join(t.TempDir(), "gitconfig")
+	text := "[init]\n\tdefaultBranch = main\n[protocol \"file\"]\n\tallow = always\n"
+	if identity {
+		text += "[user]\n\tname = Test Operator\n\temail = operator@example.com\n"
+	}
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GIT_CONFIG_GLOBAL", cfg)
+	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+	for _, k := range []string{"GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL", "GIT_DIR", "GIT_WORK_TREE"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+}
+
+// gitT runs git in dir and returns its trimmed output, failing the test on
+// an error.
+func gitT(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	out, err := gitE(dir, args...)
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func gitE(dir string, args ...string) (string, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+	out, err := cmd.CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+// copyDir copies a directory tree.
+func copyDir(t testing.TB, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// gitopsRemote is a bare GitOps repository whose main branch holds base/
+// (testdata/bases/cassandra-single) and a README, and a seed clone of it
+// that plays "someone else".
+type gitopsRemote struct {
+	bare string
+	seed string
+}
+
+func newRemote(t testing.TB) *gitopsRemote {
+	t.Helper()
+	dir := t.TempDir()
+	r := &gitopsRemote{bare: filepath.Join(dir, "gitops.git"), seed: filepath.Join(dir, "seed")}
+	gitT(t, dir, "init", "--quiet", "--bare", "--initial-branch=main", r.bare)
+	gitT(t, dir, "init", "--quiet", "--initial-branch=main", r.seed)
+	copyDir(t, filepath.Join(repoRoot(t), "testdata", "bases", "cassandra-single"), filepath.Join(r.seed, "base"))
+	if err := os.WriteFile(filepath.Join(r.seed, "README.md"), []byte("# gitops\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gitT(t, r.seed, "add", ".")
+	gitT(t, r.seed, "-c", "user.name=Seed", "-c", "user.email=seed@example.com", "commit", "--quiet", "-m", "base")
+	gitT(t, r.seed, "remote", "add", "origin", r.bare)
+	gitT(t, r.seed, "push", "--quiet", "origin", "main")
+	return r
+}
+
+// head returns the commit of a branch in the bare remote, or "".
+func (r *gitopsRemote) head(t testing.TB, branch string) string {
+	t.Helper()
+	out, err := gitE(r.bare, "rev-parse", "--verify", "--quiet", "refs/heads/"+branch)
+	if err != nil {
+		return ""
+	}
+	return out
+}
+
+// show returns a file of a branch in the bare remote.
+func (r *gitopsRemote) show(t testing.TB, branch, path string) string {
+	t.Helper()
+	return gitT(t, r.bare, "show", branch+":"+path)
+}
+
+// pushAs commits files as another user on top of the remote's branch and
+// pushes it (no force), as a concurrent writer would.
+func (r *gitopsRemote) pushAs(t testing.TB, branch string, files map[string]string) {
+	t.Helper()
+	gitT(t, r.seed, "fetch", "--quiet", "origin")
+	start := "origin/" + branch
+	if r.head(t, branch) == "" {
+		start = "origin/main"
+	}
+	gitT(t, r.seed, "checkout", "--quiet", "--detach", "--force", start)
+	for p, content := range files {
+		full := filepath.Join(r.seed, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gitT(t, r.seed, "add", ".")
+	gitT(t, r.seed, "-c", "user.name=Other", "-c", "user.email=other@example.com", "commit", "--quiet", "-m", "concurrent change")
+	gitT(t, r.seed, "push", "--quiet", "origin", "HEAD:refs/heads/"+branch)
+}
+
+// example returns the cassandra-3node spec and record, pointed at the
+// GitOps repository layout of newRemote.
+func example(t testing.TB, repo string) (*spec.Migration, *record.Record) {
+	t.Helper()
+	dir := filepath.Join(repoRoot(t), "testdata", "examples", "cassandra-3node")
+	m, err := spec.Load(filepath.Join(dir, "graft.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := record.Load(filepath.Join(dir, "graft.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Spec.GitOps.Base = "../../base"
+	m.Spec.GitOps.OverlayPath = "overlays/cassandra-3node"
+	m.Spec.GitOps.Repo = repo
+	return m, rec
+}
+
+// buildChecker is a Checker that builds the overlay with kustomize (as the
+// real check does first) and counts its calls.
+type buildChecker struct {
+	mu      sync.Mutex
+	calls   int
+	verdict Verdict
+	// before runs at the start of each call, with the call number.
+	before func(call int)
+}
+
+func (c *buildChecker) Check(_ context.Context, dir string, rec *record.Record) (Verdict, error) {
+	c.mu.Lock()
+	c.calls++
+	n := c.calls
+	c.mu.Unlock()
+	if c.before != nil {
+		c.before(n)
+	}
+	if _, err := render.Build(dir); err != nil {
+		return Verdict{}, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, record.DefaultFile)); err != nil {
+		return Verdict{}, fmt.Errorf("no graft.lock beside the overlay: %w", err)
+	}
+	return c.verdict, nil
+}
+
+// logBuffer collects a publish's log.
+func logBuffer() (*slog.Logger, *bytes.Buffer) {
+	var buf bytes.Buffer
+	return slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), &buf
+}
+
+// snapshot records everything a user could notice about a working copy.
+type wcState struct {
+	head, branch, status, worktrees, files string
+}
+
+func wcSnapshot(t testing.TB, dir string) wcState {
+	t.Helper()
+	var files []string
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() {
+			data, _ := os.ReadFile(p)
+			rel, _ := filepath.Rel(dir, p)
+			files = append(files, fmt.Sprintf("%s %x", rel, data))
+		}
+		return nil
+	})
+	return wcState{
+		head:      gitT(t, dir, "rev-parse", "HEAD"),
+		branch:    gitT(t, dir, "symbolic-ref", "--quiet", "HEAD"),
+		status:    gitT(t, dir, "status", "--porcelain", "--untracked-files=all", "--ignored"),
+		worktrees: gitT(t, dir, "worktree", "list", "--porcelain"),
+		files:     strings.Join(files, "\n"),
+	}
+}

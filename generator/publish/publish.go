@@ -1,0 +1,479 @@
+// Package publish delivers a rendered migration to its GitOps repository:
+// a branch graft/<migration>, one commit with the overlay, graft.lock and
+// (optionally) the engine object and the CI gate, a push without force, and
+// one pull request per migration that re-runs update.
+//
+// Git is driven through the git command line, so the user's configuration,
+// credential helpers, hooks and commit signing apply, as they do for Kargo
+// and Argo CD. A given working copy is never checked out or modified: graft
+// works in a temporary linked worktree (git worktree) and removes it at the
+// end, success or failure. A URL is fetched into a temporary repository.
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/graftctl/graft/generator/atomic"
+	"github.com/graftctl/graft/generator/record"
+	"github.com/graftctl/graft/generator/render"
+	"github.com/graftctl/graft/generator/spec"
+)
+
+// Sentinel errors; every one is bad input or a refusal the user must act
+// on, and cmd/graft maps them to exit 2.
+var (
+	// ErrDirty: the given working copy has uncommitted changes.
+	ErrDirty = errors.New("the working copy has uncommitted changes")
+	// ErrNoBaseBranch: the base branch does not exist on the remote.
+	ErrNoBaseBranch = errors.New("the base branch does not exist")
+	// ErrRejected: the remote refused the push (branch protection, a hook,
+	// or a concurrent push that graft could not reconcile).
+	ErrRejected = errors.New("the push was rejected")
+	// ErrConflict: the base branch cannot be merged into graft/<migration>.
+	ErrConflict = errors.New("the base branch conflicts with the migration branch")
+	// ErrRepo: the repository argument is not a working copy or a URL.
+	ErrRepo = errors.New("not a git repository")
+)
+
+// BranchPrefix starts the name of every branch graft pushes.
+const BranchPrefix = "graft/"
+
+// CIWorkflowPath is where the CI gate workflow goes in the GitOps repository.
+const CIWorkflowPath = ".github/workflows/graft-check.yaml"
+
+// Branch returns the branch of a migration.
+func Branch(migration string) string { return BranchPrefix + migration }
+
+// Options of one publish.
+type Options struct {
+	// Repo is a working copy (a directory) or a URL (https, ssh, file, or
+	// the path of a bare repository). Default: spec.gitops.repo.
+	Repo string
+	// BaseBranch overrides spec.gitops.baseBranch.
+	BaseBranch string
+	// Remote is the remote of a working copy that graft pushes to
+	// (default origin).
+	Remote string
+	// Checker runs the policy check on the rendered overlay. Required.
+	Checker Checker
+	// NewProvider returns the pull-request provider for the remote URL, or
+	// nil for none. It is called before anything is pushed, so a missing
+	// token fails early.
+	NewProvider func(remoteURL string) (Provider, error)
+	// Plan is the plan's summary, shown in the pull request when set.
+	Plan string
+	// Force renders over an overlay directory graft did not write.
+	Force bool
+	// CIWorkflow is the content of the CI gate workflow, written to
+	// CIWorkflowPath when spec.gitops.ciWorkflow is true.
+	CIWorkflow []byte
+	// Git is the git command (default "git").
+	Git string
+	// GitEnv is added to git's environment (tests use it).
+	GitEnv []string
+	// TempDir is where temporary repositories and worktrees go (default
+	// the system's).
+	TempDir string
+	// Secrets are redacted from every message, log line and error.
+	Secrets []string
+	// Log receives progress (discarded when nil).
+	Log *slog.Logger
+}
+
+// Result of a publish.
+type Result struct {
+	// Remote is the remote's URL, redacted.
+	Remote     string `json:"remote"`
+	Branch     string `json:"branch"`
+	BaseBranch string `json:"baseBranch"`
+	// Commit is the branch's head after the publish.
+	Commit string `json:"commit,omitempty"`
+	// Committed is true when this run made a new commit.
+	Committed bool `json:"committed"`
+	// Pushed is true when this run pushed.
+	Pushed bool `json:"pushed"`
+	// UpToDate is true when the base branch already holds exactly this
+	// overlay, so there was nothing to publish.
+	UpToDate bool `json:"upToDate"`
+	// Retried is true when a concurrent push was reconciled.
+	Retried     bool         `json:"retried"`
+	Verdict     Verdict      `json:"verdict"`
+	PullRequest *PullRequest `json:"pullRequest,omitempty"`
+}
+
+// Publish renders the migration into the GitOps repository, checks it,
+// commits, pushes and opens or updates the pull request.
+func Publish(ctx context.Context, m *spec.Migration, rec *record.Record, opts Options) (*Result, error) {
+	p, err := newPublisher(m, rec, opts)
+	if err != nil {
+		return nil, err
+	}
+	return p.run(ctx)
+}
+
+type publisher struct {
+	m      spec.Migration
+	rec    *record.Record
+	opts   Options
+	log    *slog.Logger
+	redact *redactor
+	git    *git
+	branch string
+	base   string
+	ws     *workspace
+	prov   Provider
+}
+
+func newPublisher(m *spec.Migration, rec *record.Record, opts Options) (*publisher, error) {
+	if opts.Checker == nil {
+		return nil, errors.New("publish: no policy checker")
+	}
+	if m.Metadata.Name == "" {
+		return nil, errors.New("publish: the spec has no metadata.name")
+	}
+	p := &publisher{m: *m, rec: rec, opts: opts, log: opts.Log, redact: newRedactor(opts.Secrets...)}
+	if p.log == nil {
+		p.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if p.opts.Repo == "" {
+		p.opts.Repo = m.Spec.GitOps.Repo
+	}
+	if p.opts.Repo == "" {
+		return nil, fmt.Errorf("%w: no repository: set spec.gitops.repo or pass --repo", ErrRepo)
+	}
+	if p.opts.Remote == "" {
+		p.opts.Remote = "origin"
+	}
+	p.base = opts.BaseBranch
+	if p.base == "" {
+		p.base = m.Spec.GitOps.BaseBranch
+	}
+	if p.base == "" {
+		p.base = "main"
+	}
+	p.branch = Branch(m.Metadata.Name)
+	if p.base == p.branch {
+		return nil, fmt.Errorf("publish: the base branch is %s, the migration's own branch; graft never commits to the base branch", p.base)
+	}
+	// The engine object names the branch it syncs from.
+	p.m.Spec.GitOps.BaseBranch = p.base
+	bin := opts.Git
+	if bin == "" {
+		bin = "git"
+	}
+	p.git = &git{bin: bin, env: opts.GitEnv, redact: p.redact, log: p.log}
+	return p, nil
+}
+
+func (p *publisher) run(ctx context.Context) (res *Result, err error) {
+	ws, err := p.openWorkspace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := ws.close(context.WithoutCancel(ctx)); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	p.ws = ws
+	// Tokens in the remote URL are secrets too.
+	if u := ws.remoteURL; u != RedactURL(u) {
+		p.redact.add(userInfo(u))
+	}
+	res = &Result{Remote: p.redact.String(ws.remoteURL), Branch: p.branch, BaseBranch: p.base}
+	if p.opts.NewProvider != nil {
+		if p.prov, err = p.opts.NewProvider(ws.remoteURL); err != nil {
+			return nil, err
+		}
+	}
+
+	// At most two attempts: the second after a concurrent push to the
+	// branch, from the branch as the other writer left it.
+	var remoteHead string
+	for attempt := 1; ; attempt++ {
+		st, err := p.fetch(ctx)
+		if err != nil {
+			return nil, err
+		}
+		remoteHead = st.branch
+		start := st.base
+		if st.branch != "" {
+			start = st.branch
+		}
+		if err := ws.checkout(ctx, start); err != nil {
+			return nil, err
+		}
+		if st.branch != "" {
+			if err := p.mergeBase(ctx, st.base, st.branch); err != nil {
+				return nil, err
+			}
+		}
+		verdict, changed, err := p.apply(ctx)
+		res.Verdict = verdict
+		if err != nil {
+			return res, err
+		}
+		if changed {
+			if err := p.commit(ctx, verdict); err != nil {
+				return res, err
+			}
+			res.Committed = true
+		}
+		head, err := ws.git.run(ctx, "rev-parse", "HEAD")
+		if err != nil {
+			return res, err
+		}
+		res.Commit = head
+		if st.branch == "" && head == st.base {
+			// The base branch already holds this overlay (for example the
+			// pull request was merged): there is nothing to propose.
+			p.log.Info("the base branch already holds this overlay; nothing to publish", "base", p.base)
+			res.UpToDate = true
+			return res, nil
+		}
+		if head == st.branch {
+			p.log.Info("no change since the last publish", "branch", p.branch, "commit", short(head))
+			break
+		}
+		err = p.push(ctx)
+		if err == nil {
+			res.Pushed = true
+			p.log.Info("pushed", "branch", p.branch, "commit", short(head))
+			remoteHead = head
+			break
+		}
+		if !errors.Is(err, errNonFastForward) {
+			return res, err
+		}
+		if attempt == 2 {
+			return res, fmt.Errorf("%w: %s moved again while graft reapplied its change on top of it (concurrent publishes?); run graft publish again", ErrRejected, p.branch)
+		}
+		p.log.Warn("the branch moved on the remote since graft fetched it; reapplying on top of it", "branch", p.branch)
+		res.Committed = false
+		res.Retried = true
+	}
+	res.Commit = remoteHead
+	ws.updateLocalBranch(ctx, p.branch, remoteHead)
+
+	if p.prov == nil {
+		return res, nil
+	}
+	body, err := RenderBody(newBodyData(&p.m, p.rec, p.branch, p.base, p.opts.Plan, res.Verdict))
+	if err != nil {
+		return res, err
+	}
+	pr, err := p.prov.EnsurePullRequest(ctx, PullRequestSpec{Head: p.branch, Base: p.base, Title: title(&p.m, p.rec), Body: body})
+	if err != nil {
+		return res, fmt.Errorf("the branch %s was pushed, but the pull request failed: %w", p.branch, err)
+	}
+	res.PullRequest = pr
+	verb := "updated"
+	if pr.Created {
+		verb = "opened"
+	}
+	p.log.Info("pull request "+verb, "provider", p.prov.Name(), "number", pr.Number, "url", pr.URL)
+	return res, nil
+}
+
+// remoteState holds the remote's base and migration branch heads ("" when
+// the migration branch does not exist yet).
+type remoteState struct {
+	base, branch string
+}
+
+// fetch fetches the base and migration branches.
+func (p *publisher) fetch(ctx context.Context) (remoteState, error) {
+	g, remote := p.ws.main, p.ws.remote
+	baseRef, branchRef := "refs/heads/"+p.base, "refs/heads/"+p.branch
+	out, err := g.run(ctx, "ls-remote", "--heads", remote, baseRef, branchRef)
+	if err != nil {
+		return remoteState{}, fmt.Errorf("cannot read the remote %s: %w", p.redact.String(p.ws.remoteURL), err)
+	}
+	have := map[string]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) == 2 {
+			have[f[1]] = true
+		}
+	}
+	if !have[baseRef] {
+		return remoteState{}, fmt.Errorf("%w: %s has no branch %q; pass --base-branch or set spec.gitops.baseBranch", ErrNoBaseBranch, p.redact.String(p.ws.remoteURL), p.base)
+	}
+	track := func(ref string) string { return "refs/remotes/" + remote + "/" + strings.TrimPrefix(ref, "refs/heads/") }
+	args := []string{"fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, "+" + baseRef + ":" + track(baseRef)}
+	if have[branchRef] {
+		args = append(args, "+"+branchRef+":"+track(branchRef))
+	}
+	if _, err := g.run(ctx, args...); err != nil {
+		return remoteState{}, fmt.Errorf("cannot fetch from %s: %w", p.redact.String(p.ws.remoteURL), err)
+	}
+	var st remoteState
+	if st.base, err = g.run(ctx, "rev-parse", "--verify", track(baseRef)+"^{commit}"); err != nil {
+		return st, err
+	}
+	if have[branchRef] {
+		if st.branch, err = g.run(ctx, "rev-parse", "--verify", track(branchRef)+"^{commit}"); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// mergeBase merges the base branch into the migration branch when the base
+// has moved on, so that the overlay is rendered against the current base and
+// the pull request stays mergeable.
+func (p *publisher) mergeBase(ctx context.Context, base, branch string) error {
+	g := p.ws.git
+	if ok, err := g.ok(ctx, "merge-base", "--is-ancestor", base, branch); err != nil || ok {
+		return err
+	}
+	p.log.Info("merging the base branch into the migration branch", "base", p.base, "branch", p.branch)
+	args := append(p.identity(ctx), "merge", "--quiet", "--no-edit", "-m", fmt.Sprintf("graft: merge %s into %s", p.base, p.branch), base)
+	if _, err := g.run(ctx, args...); err != nil {
+		_, _ = g.run(ctx, "merge", "--abort")
+		return fmt.Errorf("%w: %s cannot be merged into %s: %v; resolve it in the branch (or delete the branch) and run graft publish again", ErrConflict, p.base, p.branch, err)
+	}
+	return nil
+}
+
+// apply writes the overlay, the record and the CI workflow into the
+// worktree, runs the check, and stages the result. changed reports whether
+// the staged tree differs from HEAD.
+func (p *publisher) apply(ctx context.Context) (Verdict, bool, error) {
+	wt := p.ws.dir
+	g := p.m.Spec.GitOps
+	overlay := filepath.Join(wt, filepath.FromSlash(g.OverlayPath))
+	if _, err := render.Render(&p.m, p.rec, render.Options{OutDir: overlay, Force: p.opts.Force}); err != nil {
+		return Verdict{}, false, err
+	}
+	if err := p.rec.Write(filepath.Join(overlay, record.DefaultFile)); err != nil {
+		return Verdict{}, false, err
+	}
+	paths := []string{g.OverlayPath}
+	if g.CIWorkflow {
+		if len(p.opts.CIWorkflow) == 0 {
+			return Verdict{}, false, errors.New("spec.gitops.ciWorkflow is true, but graft has no CI workflow to write")
+		}
+		path := filepath.Join(wt, filepath.FromSlash(CIWorkflowPath))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return Verdict{}, false, err
+		}
+		if err := atomic.WriteFile(path, p.opts.CIWorkflow, 0o644); err != nil {
+			return Verdict{}, false, err
+		}
+		paths = append(paths, CIWorkflowPath)
+	}
+	p.log.Info("overlay rendered", "path", g.OverlayPath, "volumes", len(p.rec.Volumes))
+	v, err := p.opts.Checker.Check(ctx, overlay, p.rec)
+	if err != nil {
+		return v, false, fmt.Errorf("policy check: %w", err)
+	}
+	if v.Denied() {
+		return v, false, fmt.Errorf("%w (%d denied, %d %s); nothing was committed or pushed; run graft check for details",
+			ErrDenied, v.Denies, v.Warns, plural(v.Warns, "warning", "warnings"))
+	}
+	p.log.Info("policy check passed", "denied", v.Denies, "warnings", v.Warns)
+	if _, err := p.ws.git.run(ctx, append([]string{"add", "--all", "--"}, paths...)...); err != nil {
+		return v, false, err
+	}
+	same, err := p.ws.git.ok(ctx, "diff", "--cached", "--quiet")
+	if err != nil {
+		return v, false, err
+	}
+	return v, !same, nil
+}
+
+// identity returns -c options that give the commit graft's identity when
+// git has none configured; the user's identity is used otherwise.
+func (p *publisher) identity(ctx context.Context) []string {
+	var args []string
+	g := p.ws.git
+	if os.Getenv("GIT_AUTHOR_NAME") == "" || os.Getenv("GIT_COMMITTER_NAME") == "" {
+		if v, _ := g.config(ctx, "user.name"); v == "" {
+			args = append(args, "-c", "user.name=graft")
+		}
+	}
+	if os.Getenv("GIT_AUTHOR_EMAIL") == "" || os.Getenv("GIT_COMMITTER_EMAIL") == "" {
+		if v, _ := g.config(ctx, "user.email"); v == "" {
+			args = append(args, "-c", "user.email=graft@localhost")
+		}
+	}
+	return args
+}
+
+func (p *publisher) commit(ctx context.Context, v Verdict) error {
+	msg := commitMessage(&p.m, p.rec, v, p.m.Spec.GitOps.CIWorkflow)
+	args := append(p.identity(ctx), "commit", "--quiet", "-m", msg)
+	if _, err := p.ws.git.run(ctx, args...); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	p.log.Info("committed", "branch", p.branch)
+	return nil
+}
+
+var errNonFastForward = errors.New("non-fast-forward")
+
+// push pushes HEAD to the migration branch, never with force.
+func (p *publisher) push(ctx context.Context) error {
+	g := p.ws.git
+	dst := "refs/heads/" + p.branch
+	stdout, stderr, err := g.run2(ctx, "push", "--porcelain", p.ws.remote, "HEAD:"+dst)
+	if err == nil {
+		return nil
+	}
+	text := stdout + "\n" + stderr
+	var status string
+	for _, line := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(line, "!") && strings.Contains(line, dst) {
+			if f := strings.SplitN(line, "\t", 3); len(f) == 3 {
+				status = f[2]
+			}
+		}
+	}
+	switch {
+	case strings.Contains(status, "[rejected]") || strings.Contains(text, "(fetch first)") || strings.Contains(text, "(non-fast-forward)"):
+		return errNonFastForward
+	case strings.Contains(status, "[remote rejected]") || strings.Contains(text, "[remote rejected]"):
+		why := strings.TrimSpace(strings.TrimPrefix(status, "[remote rejected]"))
+		var said []string
+		for _, line := range strings.Split(stderr, "\n") {
+			if s := strings.TrimSpace(strings.TrimPrefix(line, "remote:")); strings.HasPrefix(line, "remote:") && s != "" {
+				said = append(said, s)
+			}
+		}
+		msg := fmt.Sprintf("%s refused %s %s", p.redact.String(p.ws.remoteURL), p.branch, why)
+		if len(said) > 0 {
+			msg += "; the remote said: " + strings.Join(said, " / ")
+		}
+		return fmt.Errorf("%w: %s; is the branch protected? graft never force-pushes: allow pushes to %s* or lift the rule", ErrRejected, msg, BranchPrefix)
+	}
+	return fmt.Errorf("push to %s: %w", p.redact.String(p.ws.remoteURL), err)
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// userInfo returns the user-info part of an http(s) URL.
+func userInfo(u string) string {
+	i := strings.Index(u, "://")
+	if i < 0 {
+		return ""
+	}
+	rest := u[i+3:]
+	at := strings.Index(rest, "@")
+	slash := strings.Index(rest, "/")
+	if at < 0 || (slash >= 0 && slash < at) {
+		return ""
+	}
+	return rest[:at]
+}

@@ -1,0 +1,178 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// workspace is where graft writes: a temporary linked worktree of the
+// user's working copy, or a temporary repository fetching from a URL.
+type workspace struct {
+	// git runs in dir, the checkout graft writes to.
+	git *git
+	// main runs in the user's working copy (or the temporary repository).
+	main      *git
+	dir       string
+	tmp       string
+	remote    string
+	remoteURL string
+	// wc is true for a user's working copy.
+	wc      bool
+	created bool
+	log     *slog.Logger
+}
+
+// openWorkspace inspects opts.Repo: a working copy (must be clean) gets a
+// linked worktree; a bare repository or a URL gets a temporary repository.
+func (p *publisher) openWorkspace(ctx context.Context) (*workspace, error) {
+	repo := p.opts.Repo
+	if fi, err := os.Stat(repo); err == nil && fi.IsDir() {
+		abs, err := filepath.Abs(repo)
+		if err != nil {
+			return nil, err
+		}
+		g := p.git.in(abs)
+		bare, err := g.run(ctx, "rev-parse", "--is-bare-repository")
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrRepo, abs, err)
+		}
+		if bare == "true" {
+			return p.openURL(ctx, abs)
+		}
+		return p.openWorkingCopy(ctx, g)
+	}
+	if looksLikeURL(repo) {
+		return p.openURL(ctx, repo)
+	}
+	return nil, fmt.Errorf("%w: %s is neither a directory nor a repository URL", ErrRepo, p.redact.String(repo))
+}
+
+func looksLikeURL(s string) bool {
+	return strings.Contains(s, "://") || scpLike.MatchString(s) && !strings.HasPrefix(s, "/") && !strings.HasPrefix(s, ".")
+}
+
+func (p *publisher) openWorkingCopy(ctx context.Context, g *git) (*workspace, error) {
+	top, err := g.run(ctx, "rev-parse", "--show-toplevel")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrRepo, err)
+	}
+	g = g.in(top)
+	status, err := g.run(ctx, "status", "--porcelain", "--untracked-files=normal")
+	if err != nil {
+		return nil, err
+	}
+	if status != "" {
+		lines := strings.Split(status, "\n")
+		more := ""
+		if len(lines) > 5 {
+			more = fmt.Sprintf(" and %d more", len(lines)-5)
+			lines = lines[:5]
+		}
+		return nil, fmt.Errorf("%w: %s: %s%s; commit or stash them first (graft leaves the working copy untouched and refuses to publish from a dirty one)",
+			ErrDirty, top, strings.Join(lines, ", "), more)
+	}
+	for _, op := range []string{"MERGE_HEAD", "REBASE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD"} {
+		if _, err := g.run(ctx, "rev-parse", "--verify", "--quiet", op); err == nil {
+			return nil, fmt.Errorf("%w: %s: a merge, rebase, cherry-pick or revert is in progress (%s); finish or abort it first", ErrDirty, top, op)
+		}
+	}
+	url, err := g.run(ctx, "remote", "get-url", p.opts.Remote)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the working copy %s has no remote %q to push to", ErrRepo, top, p.opts.Remote)
+	}
+	tmp, err := os.MkdirTemp(p.opts.TempDir, "graft-publish-")
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(tmp, "worktree")
+	return &workspace{git: g.in(dir), main: g, dir: dir, tmp: tmp, remote: p.opts.Remote, remoteURL: url, wc: true, log: p.log}, nil
+}
+
+func (p *publisher) openURL(ctx context.Context, url string) (*workspace, error) {
+	tmp, err := os.MkdirTemp(p.opts.TempDir, "graft-publish-")
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(tmp, "repo")
+	ws := &workspace{git: p.git.in(dir), main: p.git.in(dir), dir: dir, tmp: tmp, remote: "origin", remoteURL: url, log: p.log}
+	if _, err := p.git.in(tmp).run(ctx, "init", "--quiet", dir); err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	if _, err := ws.git.run(ctx, "remote", "add", "origin", url); err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	return ws, nil
+}
+
+// checkout makes the worktree a clean, detached checkout of commit.
+func (w *workspace) checkout(ctx context.Context, commit string) error {
+	if w.wc && !w.created {
+		if _, err := w.main.run(ctx, "worktree", "add", "--quiet", "--detach", w.dir, commit); err != nil {
+			return err
+		}
+		w.created = true
+		return nil
+	}
+	if _, err := w.git.run(ctx, "checkout", "--quiet", "--detach", "--force", commit); err != nil {
+		return err
+	}
+	w.created = true
+	_, err := w.git.run(ctx, "clean", "-d", "--force", "--quiet")
+	return err
+}
+
+// close removes the worktree or temporary repository. The user's working
+// copy keeps its branch, HEAD, index and files as they were.
+func (w *workspace) close(ctx context.Context) error {
+	var errs []error
+	if w.wc && w.created {
+		if _, err := w.main.run(ctx, "worktree", "remove", "--force", w.dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := os.RemoveAll(w.tmp); err != nil {
+		errs = append(errs, err)
+	}
+	if w.wc && w.created {
+		if _, err := w.main.run(ctx, "worktree", "prune"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+const zeroOID = "0000000000000000000000000000000000000000"
+
+// updateLocalBranch points the working copy's local migration branch at
+// commit when that is a fast-forward, so the user sees what graft pushed. A
+// checked-out or diverged local branch is left alone.
+func (w *workspace) updateLocalBranch(ctx context.Context, branch, commit string) {
+	if !w.wc || commit == "" {
+		return
+	}
+	ref := "refs/heads/" + branch
+	old, _ := w.main.run(ctx, "rev-parse", "--verify", "--quiet", ref)
+	if old == commit {
+		return
+	}
+	if cur, _ := w.main.run(ctx, "symbolic-ref", "--quiet", "HEAD"); cur == ref {
+		w.log.Warn("the migration branch is checked out in the working copy; not moving it (git pull to update)", "branch", branch)
+		return
+	}
+	if old == "" {
+		old = zeroOID
+	} else if ok, err := w.main.ok(ctx, "merge-base", "--is-ancestor", old, commit); err != nil || !ok {
+		w.log.Warn("the local migration branch has diverged from the remote; not moving it", "branch", branch)
+		return
+	}
+	if _, err := w.main.run(ctx, "update-ref", "-m", "graft publish", ref, commit, old); err != nil {
+		w.log.Warn("could not update the local migration branch", "branch", branch, "err", err)
+	}
+}
