@@ -82,4 +82,3 @@ func firstNonEmpty(s ...string) string {
 	}
 	return ""
 }
-

@@ -305,7 +305,9 @@ func (p *publisher) fetch(ctx context.Context) (remoteState, error) {
 	if !have[baseRef] {
 		return remoteState{}, fmt.Errorf("%w: %s has no branch %q; pass --base-branch or set spec.gitops.baseBranch", ErrNoBaseBranch, p.redact.String(p.ws.remoteURL), p.base)
 	}
-	track := func(ref string) string { return "refs/remotes/" + remote + "/" + strings.TrimPrefix(ref, "refs/heads/") }
+	track := func(ref string) string {
+		return "refs/remotes/" + remote + "/" + strings.TrimPrefix(ref, "refs/heads/")
+	}
 	args := []string{"fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, "+" + baseRef + ":" + track(baseRef)}
 	if have[branchRef] {
 		args = append(args, "+"+branchRef+":"+track(branchRef))
