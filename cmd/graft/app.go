@@ -73,6 +73,7 @@ func commands() []*command {
 	return []*command{
 		initCommand(),
 		renderCommand(),
+		checkCommand(),
 		versionCommand(),
 	}
 }

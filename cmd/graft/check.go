@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/pflag"
+
+	"github.com/graftctl/graft/generator/check"
+	"github.com/graftctl/graft/generator/record"
+	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/templates"
+)
+
+func checkCommand() *command {
+	return &command{
+		name:    "check",
+		summary: "check a built overlay and graft.lock against graft's policies",
+		usage:   "check [PATH…] [--lock FILE] [--live] [-o text|json|junit|github|sarif] [--fail-on-warn] [--print-workflow]",
+		outputs: check.Formats,
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			live := fs.Bool("live", false, "also check graft.lock against EC2: each volume exists, is available, in its zone, of its size and encryption")
+			failOnWarn := fs.Bool("fail-on-warn", false, "exit 1 on warnings too")
+			printWorkflow := fs.Bool("print-workflow", false, "print the GitHub Actions workflow that runs graft check on every changed overlay, and exit")
+			return func(ctx context.Context, e *env, args []string) error {
+				if *printWorkflow {
+					if len(args) > 0 {
+						return usagef("--print-workflow takes no PATH, got %q", args)
+					}
+					data, err := templates.Raw(templates.CIWorkflow)
+					if err != nil {
+						return err
+					}
+					_, err = e.stdout.Write(data)
+					return err
+				}
+				paths, lockPath, err := checkInputs(e, args)
+				if err != nil {
+					return err
+				}
+				engine, err := check.New(ctx)
+				if err != nil {
+					return err
+				}
+				in, err := check.Load(paths, e.stdin)
+				if err != nil {
+					return err
+				}
+				rec, err := in.AddRecord(lockPath)
+				if err != nil {
+					return err
+				}
+				rep, err := engine.Check(ctx, in)
+				if err != nil {
+					return err
+				}
+				if *live {
+					region := rec.TargetRegion
+					if region == "" {
+						region = rec.SourceRegion
+					}
+					api, err := check.NewEC2(ctx, region)
+					if err != nil {
+						return fmt.Errorf("--live: %w", err)
+					}
+					found, err := check.Live(ctx, api, rec, lockPath, in)
+					if err != nil {
+						return fmt.Errorf("--live: %w", err)
+					}
+					rep.Add(found...)
+				}
+				rep.FailOnWarn = *failOnWarn
+				w, err := check.NewWriter(e.output, e.stdout)
+				if err != nil {
+					return usagef("-o/--output: %v", err)
+				}
+				if err := w.Write(rep); err != nil {
+					return err
+				}
+				if rep.Failed() {
+					return fmt.Errorf("%w: %d denied, %d warned", errFinding, rep.Count(check.LevelDeny), rep.Count(check.LevelWarn))
+				}
+				return nil
+			}
+		},
+	}
+}
+
+// checkInputs resolves the PATHs and the record.
+//
+// PATH defaults to the overlay directory of the spec (--spec), when the
+// spec exists. The record is, in order: --lock; the graft.lock inside a
+// PATH directory (an overlay checked in with its record); graft.lock
+// beside the spec.
+func checkInputs(e *env, args []string) ([]string, string, error) {
+	paths := args
+	if len(paths) == 0 {
+		if _, err := os.Stat(e.specPath); err != nil {
+			return nil, "", usagef("no PATH given and no spec at %s: give an overlay directory, YAML files, or - for stdin", e.specPath)
+		}
+		m, err := spec.Load(e.specPath)
+		if err != nil {
+			return nil, "", err
+		}
+		paths = []string{defaultOverlayDir(e.specPath, m)}
+	}
+	stdin := 0
+	for _, p := range paths {
+		if p == check.Stdin {
+			stdin++
+		}
+	}
+	if stdin > 1 {
+		return nil, "", usagef("- (stdin) may be given once")
+	}
+	if e.lockPath != "" {
+		return paths, e.lockPath, nil
+	}
+	var inDir []string
+	for _, p := range paths {
+		if p == check.Stdin {
+			continue
+		}
+		candidate := filepath.Join(p, record.DefaultFile)
+		if info, err := os.Stat(p); err != nil || !info.IsDir() {
+			continue
+		}
+		if _, err := os.Stat(candidate); err == nil {
+			inDir = append(inDir, candidate)
+		}
+	}
+	switch len(inDir) {
+	case 0:
+		return paths, record.Path(e.specPath, ""), nil
+	case 1:
+		return paths, inDir[0], nil
+	}
+	return nil, "", usagef("%d PATHs hold a %s (%v): check one overlay at a time, or pass --lock", len(inDir), record.DefaultFile, inDir)
+}
+
