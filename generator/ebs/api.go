@@ -68,7 +68,9 @@ func (s *Stats) round(snaps, vols int) {
 func (s *Stats) Calls() map[string]int { return s.copy(func() map[string]int { return s.calls }) }
 
 // Throttles returns the throttling errors absorbed per operation.
-func (s *Stats) Throttles() map[string]int { return s.copy(func() map[string]int { return s.throttles }) }
+func (s *Stats) Throttles() map[string]int {
+	return s.copy(func() map[string]int { return s.throttles })
+}
 
 // PollRounds returns the number of poll rounds and the most
 // DescribeSnapshots and DescribeVolumes calls any one round made.

@@ -1,0 +1,187 @@
+package ebs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/graftctl/graft/generator/record"
+)
+
+// CleanupItem is one resource cleanup would delete, or keeps and why.
+type CleanupItem struct {
+	Kind   string `json:"kind"` // snapshot or volume
+	ID     string `json:"id"`
+	Region string `json:"region"`
+	Member string `json:"member"`
+	Role   string `json:"role"`
+	Phase  string `json:"phase,omitempty"`
+	State  string `json:"state"`
+	// Keep, when set, says why the resource is not deleted.
+	Keep string `json:"keep,omitempty"`
+}
+
+// CleanupPlan lists graft's resources of the migration: Delete holds the
+// ones cleanup deletes, Keep the ones it leaves, with the reason.
+type CleanupPlan struct {
+	Delete []CleanupItem `json:"delete"`
+	Keep   []CleanupItem `json:"keep"`
+	Notes  []string      `json:"notes,omitempty"`
+}
+
+// PlanCleanup finds graft's intermediate resources of this migration:
+// every snapshot and copy tagged graft:migration=<name> (both regions), and
+// every graft volume of the migration that the record does not reference.
+// Anything without the tag is never listed; volumes the record references,
+// attached volumes and source volumes are kept. rec may be nil (no
+// graft.lock): then no volume is deleted at all.
+func (e *Engine) PlanCleanup(ctx context.Context, rec *record.Record) (*CleanupPlan, error) {
+	cp := &CleanupPlan{}
+	referenced := map[string]string{}
+	sources := map[string]bool{}
+	if rec != nil {
+		for _, v := range rec.Volumes {
+			referenced[v.TargetVolume] = v.ClaimName()
+			sources[v.SourceVolume] = true
+		}
+	}
+	regions := []struct {
+		c      *api
+		region string
+	}{{e.src, e.m.Spec.Source.Region}}
+	if e.dst != e.src {
+		regions = append(regions, struct {
+			c      *api
+			region string
+		}{e.dst, e.m.Spec.Target.Region})
+	}
+	for _, r := range regions {
+		snaps, err := e.listSnapshots(ctx, r.c)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range snaps {
+			t := tagMap(s.Tags)
+			it := CleanupItem{Kind: "snapshot", ID: aws.ToString(s.SnapshotId), Region: r.region, Member: t[TagMember], Role: t[TagRole], Phase: t[TagPhase], State: string(s.State)}
+			switch {
+			case t[TagMigration] != e.m.Metadata.Name || (t[TagRole] != RoleSnapshot && t[TagRole] != RoleCopy):
+				continue
+			case s.State == types.SnapshotStatePending:
+				it.Keep = "still pending (a clone may be running); run cleanup again when it completes"
+				cp.Keep = append(cp.Keep, it)
+			default:
+				cp.Delete = append(cp.Delete, it)
+			}
+		}
+	}
+	vols, err := e.listVolumes(ctx, e.dst)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vols {
+		t := tagMap(v.Tags)
+		id := aws.ToString(v.VolumeId)
+		if t[TagMigration] != e.m.Metadata.Name || t[TagRole] != RoleVolume {
+			continue
+		}
+		it := CleanupItem{Kind: "volume", ID: id, Region: e.m.Spec.Target.Region, Member: t[TagMember], Role: t[TagRole], Phase: t[TagPhase], State: string(v.State)}
+		switch {
+		case rec == nil:
+			it.Keep = "there is no graft.lock to tell which volumes are in use"
+		case sources[id]:
+			it.Keep = "it is a source volume"
+		case referenced[id] != "":
+			it.Keep = "the record references it (PVC " + referenced[id] + ")"
+		case len(v.Attachments) > 0 || v.State == types.VolumeStateInUse:
+			it.Keep = "it is attached"
+		case v.State != types.VolumeStateAvailable && v.State != types.VolumeStateError:
+			it.Keep = "it is " + string(v.State)
+		}
+		if it.Keep != "" {
+			cp.Keep = append(cp.Keep, it)
+		} else {
+			cp.Delete = append(cp.Delete, it)
+		}
+	}
+	if rec == nil {
+		cp.Notes = append(cp.Notes, "no graft.lock: only snapshots are considered; volumes are kept")
+	}
+	for _, it := range cp.Delete {
+		if it.Kind == "snapshot" && it.Phase == "precopy" {
+			cp.Notes = append(cp.Notes, "deleting precopy snapshots before the final phase makes the final snapshots full ones")
+			break
+		}
+	}
+	return cp, nil
+}
+
+// Cleanup deletes the plan's Delete items, re-checking each one's tags
+// first. It returns the ids deleted.
+func (e *Engine) Cleanup(ctx context.Context, cp *CleanupPlan) ([]string, error) {
+	var deleted, failed []string
+	for _, it := range cp.Delete {
+		c := e.src
+		if it.Region != e.m.Spec.Source.Region {
+			c = e.dst
+		}
+		var err error
+		switch it.Kind {
+		case "snapshot":
+			_, err = c.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(it.ID)})
+		case "volume":
+			_, err = c.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(it.ID)})
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return deleted, ctx.Err()
+			}
+			failed = append(failed, fmt.Sprintf("%s %s: %v", it.Kind, it.ID, err))
+			continue
+		}
+		e.log.Info("deleted", "kind", it.Kind, "id", it.ID, "member", it.Member)
+		deleted = append(deleted, it.ID)
+	}
+	if len(failed) > 0 {
+		return deleted, fmt.Errorf("%d deletion(s) failed:\n  - %s", len(failed), strings.Join(failed, "\n  - "))
+	}
+	return deleted, nil
+}
+
+// WriteText lists the plan.
+func (cp *CleanupPlan) WriteText(w io.Writer) error {
+	if len(cp.Delete) == 0 {
+		fmt.Fprintln(w, "Nothing to delete.")
+	} else {
+		fmt.Fprintf(w, "graft cleanup will delete %d resource(s):\n", len(cp.Delete))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  KIND\tID\tREGION\tMEMBER\tROLE\tPHASE\tSTATE")
+		for _, it := range cp.Delete {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.Kind, it.ID, it.Region, it.Member, it.Role, it.Phase, it.State)
+		}
+		tw.Flush()
+	}
+	if len(cp.Keep) > 0 {
+		fmt.Fprintf(w, "Kept (%d):\n", len(cp.Keep))
+		for _, it := range cp.Keep {
+			fmt.Fprintf(w, "  %s %s (%s): %s\n", it.Kind, it.ID, it.Member, it.Keep)
+		}
+	}
+	for _, n := range cp.Notes {
+		fmt.Fprintf(w, "Note: %s\n", n)
+	}
+	return nil
+}
+
+// WriteJSON writes the plan as JSON.
+func (cp *CleanupPlan) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(cp)
+}

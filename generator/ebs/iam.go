@@ -1,0 +1,138 @@
+package ebs
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/graftctl/graft/generator/spec"
+)
+
+// PolicyDocument is an IAM policy.
+type PolicyDocument struct {
+	Version   string      `json:"Version"`
+	Statement []Statement `json:"Statement"`
+}
+
+// Statement is one IAM policy statement.
+type Statement struct {
+	Sid       string                    `json:"Sid"`
+	Effect    string                    `json:"Effect"`
+	Action    []string                  `json:"Action"`
+	Resource  []string                  `json:"Resource"`
+	Condition map[string]map[string]any `json:"Condition,omitempty"`
+}
+
+func partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
+// IAMPolicy returns the least-privilege policy graft needs for the
+// migration: Describe calls (which take no resource-level permissions);
+// snapshots of the source volumes (which does not change them); creating
+// snapshots, copies and volumes only with the tag graft:migration=<name> in
+// the request (aws:RequestTag), and only from graft's own snapshots;
+// enabling and disabling fast snapshot restore, and deleting, only on
+// resources carrying that tag (aws:ResourceTag); tags only as part of
+// those creates (ec2:CreateAction); and KMS only through EC2.
+func IAMPolicy(m *spec.Migration) PolicyDocument {
+	s := &m.Spec
+	src, dst := s.Source.Region, s.Target.Region
+	p := partition(src)
+	regions := []string{src}
+	if dst != src {
+		regions = append(regions, dst)
+	}
+	arn := func(region, account, res string) string {
+		return fmt.Sprintf("arn:%s:ec2:%s:%s:%s", p, region, account, res)
+	}
+	ownTag := map[string]any{"aws:ResourceTag/" + TagMigration: m.Metadata.Name}
+	reqTag := map[string]any{"aws:RequestTag/" + TagMigration: m.Metadata.Name}
+	var snapshotsAll []string
+	for _, r := range regions {
+		snapshotsAll = append(snapshotsAll, arn(r, "", "snapshot/*"))
+	}
+	doc := PolicyDocument{Version: "2012-10-17"}
+	add := func(st Statement) { st.Effect = "Allow"; doc.Statement = append(doc.Statement, st) }
+
+	add(Statement{Sid: "GraftDescribe", Action: []string{
+		"ec2:DescribeAvailabilityZones", "ec2:DescribeFastSnapshotRestores", "ec2:DescribeInstances",
+		"ec2:DescribeSnapshots", "ec2:DescribeVolumes",
+	}, Resource: []string{"*"}})
+
+	// Snapshotting reads the source volumes and instances; it never
+	// modifies, detaches or deletes them. CreateSnapshots names the
+	// instance, restricted to the spec's tag filters when it has any.
+	add(Statement{Sid: "GraftSnapshotSourceVolumes", Action: []string{"ec2:CreateSnapshot", "ec2:CreateSnapshots"},
+		Resource: []string{arn(src, "*", "volume/*")}})
+	inst := Statement{Sid: "GraftSnapshotSourceInstances", Action: []string{"ec2:CreateSnapshots"}, Resource: []string{arn(src, "*", "instance/*")}}
+	tagConds := map[string]any{}
+	for _, f := range s.Source.Filters {
+		if k, ok := strings.CutPrefix(f.Name, "tag:"); ok && !strings.ContainsAny(k, "*?") {
+			tagConds["aws:ResourceTag/"+k] = f.Values
+		}
+	}
+	if len(tagConds) > 0 {
+		inst.Condition = map[string]map[string]any{"StringEquals": tagConds}
+	}
+	add(inst)
+
+	add(Statement{Sid: "GraftCreateTaggedSnapshots", Action: []string{"ec2:CreateSnapshot", "ec2:CreateSnapshots", "ec2:CopySnapshot"},
+		Resource: snapshotsAll, Condition: map[string]map[string]any{"StringEquals": reqTag}})
+	add(Statement{Sid: "GraftUseOwnSnapshots", Action: []string{"ec2:CopySnapshot", "ec2:CreateVolume", "ec2:EnableFastSnapshotRestores", "ec2:DisableFastSnapshotRestores"},
+		Resource: snapshotsAll, Condition: map[string]map[string]any{"StringEquals": ownTag}})
+	add(Statement{Sid: "GraftCreateTaggedVolumes", Action: []string{"ec2:CreateVolume"},
+		Resource: []string{arn(dst, "*", "volume/*")}, Condition: map[string]map[string]any{"StringEquals": reqTag}})
+	add(Statement{Sid: "GraftTagOnCreateOnly", Action: []string{"ec2:CreateTags"},
+		Resource:  append(append([]string{}, snapshotsAll...), arn(dst, "*", "volume/*")),
+		Condition: map[string]map[string]any{"StringEquals": {"ec2:CreateAction": []string{"CreateSnapshot", "CreateSnapshots", "CopySnapshot", "CreateVolume"}}}})
+	add(Statement{Sid: "GraftDeleteOwnResourcesOnly", Action: []string{"ec2:DeleteSnapshot", "ec2:DeleteVolume"},
+		Resource: append(append([]string{}, snapshotsAll...), arn(dst, "*", "volume/*")), Condition: map[string]map[string]any{"StringEquals": ownTag}})
+
+	var via []string
+	for _, r := range regions {
+		via = append(via, fmt.Sprintf("ec2.%s.amazonaws.com", r))
+	}
+	keys := []string{"*"}
+	if k := s.Target.Volume.KMSKeyID; strings.HasPrefix(k, "arn:") && strings.Contains(k, ":key/") {
+		// The target key by ARN; the source volumes' keys are not known
+		// until discover, so decrypting stays "*" through EC2 only.
+		keys = []string{k, "*"}
+	}
+	sort.Strings(keys)
+	add(Statement{Sid: "GraftKMSThroughEC2", Action: []string{"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo"},
+		Resource: dedupe(keys), Condition: map[string]map[string]any{"StringEquals": {"kms:ViaService": via}}})
+	add(Statement{Sid: "GraftKMSGrantsForEBS", Action: []string{"kms:CreateGrant"},
+		Resource: dedupe(keys), Condition: map[string]map[string]any{
+			"StringEquals": {"kms:ViaService": via},
+			"Bool":         {"kms:GrantIsForAWSResource": true},
+		}})
+	return doc
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// WriteJSON writes the policy document.
+func (d PolicyDocument) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(d)
+}

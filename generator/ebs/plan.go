@@ -1,0 +1,341 @@
+package ebs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/graftctl/graft/generator/spec"
+)
+
+// Plan is everything clone would create, per member, with the API-call
+// budget, the expected duration and warnings. Making it changes nothing.
+type Plan struct {
+	Migration    string       `json:"migration"`
+	SourceRegion string       `json:"sourceRegion"`
+	TargetRegion string       `json:"targetRegion"`
+	Members      []PlanMember `json:"members"`
+	// ToCreate and Existing count resources by role ("snapshot", "copy",
+	// "volume", "fast-snapshot-restore").
+	ToCreate map[string]int `json:"toCreate"`
+	Existing map[string]int `json:"existing"`
+	// Calls is the API-call budget of both phases, by operation.
+	Calls map[string]int `json:"calls"`
+	// MutatingFloor is the time EC2's mutating bucket (burst 100, refill
+	// 5/s) alone imposes on the final phase.
+	MutatingFloor Duration `json:"mutatingFloor"`
+	// Precopy and Final are the expected durations of the phases.
+	Precopy Duration `json:"precopy"`
+	Final   Duration `json:"final"`
+	// Assumptions behind the durations.
+	Assumptions []string `json:"assumptions"`
+	Warnings    []string `json:"warnings"`
+}
+
+// Duration marshals as a Go duration string.
+type Duration time.Duration
+
+// MarshalJSON writes "1h2m3s".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// PlanMember is one member's actions.
+type PlanMember struct {
+	Member     string   `json:"member"`
+	Instance   string   `json:"instance"`
+	SourceZone string   `json:"sourceZone"`
+	TargetZone string   `json:"targetZone"`
+	Actions    []Action `json:"actions"`
+}
+
+// Action is one resource clone would create (or finds already created).
+type Action struct {
+	Phase string `json:"phase"`
+	// Role is snapshot, copy, volume or fast-snapshot-restore.
+	Role string `json:"role"`
+	// Op is the EC2 call that creates it.
+	Op            string        `json:"op"`
+	ClaimTemplate string        `json:"claimTemplate,omitempty"`
+	SourceVolume  string        `json:"sourceVolume,omitempty"`
+	Volume        *VolumeParams `json:"volume,omitempty"`
+	Detail        string        `json:"detail"`
+	// Exists holds the id of the resource when a previous run made it.
+	Exists string `json:"exists,omitempty"`
+}
+
+// Snapshot-time model of the plan: rough, stated in the output.
+func fullSnapshotTime(gib int32) time.Duration {
+	return 2*time.Minute + 6*time.Second*time.Duration(gib)
+}
+func incrementalTime(gib int32) time.Duration {
+	return time.Minute + 300*time.Millisecond*time.Duration(gib)
+}
+func copyTime(gib int32, crossRegion bool) time.Duration {
+	d := time.Minute + 3*time.Second*time.Duration(gib)
+	if crossRegion {
+		d *= 2
+	}
+	return d
+}
+
+// Plan lists what Clone would do for the inventory. It makes only Describe
+// calls (the look-up of what earlier runs created).
+func (e *Engine) Plan(ctx context.Context, inv *Inventory) (*Plan, error) {
+	x, err := e.lookup(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &e.m.Spec
+	p := &Plan{Migration: inv.Migration, SourceRegion: inv.SourceRegion, TargetRegion: inv.TargetRegion,
+		ToCreate: map[string]int{}, Existing: map[string]int{}, Calls: map[string]int{}}
+	var maxFull, maxIncr, maxCopy time.Duration
+	var fsrSnaps int
+	var fsrLarge []string
+	copies := false
+	zonesBySet := map[string]map[string]bool{}
+	for _, mb := range inv.Members {
+		pm := PlanMember{Member: mb.Key(), Instance: mb.Instance, SourceZone: mb.Zone, TargetZone: mb.TargetZone}
+		if zonesBySet[mb.StatefulSet] == nil {
+			zonesBySet[mb.StatefulSet] = map[string]bool{}
+		}
+		zonesBySet[mb.StatefulSet][mb.TargetZone] = true
+		var memberFull, memberIncr time.Duration
+		for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
+			op := "CreateSnapshot"
+			if len(mb.Devices) > 1 {
+				op = "CreateSnapshots"
+			}
+			missing := 0
+			for _, d := range mb.Devices {
+				a := Action{Phase: phase, Role: RoleSnapshot, Op: op, ClaimTemplate: d.ClaimTemplate, SourceVolume: d.VolumeID,
+					Detail: fmt.Sprintf("snapshot of %s (%s, %d GiB) on %s", d.VolumeID, d.Device, d.SizeGiB, mb.Instance)}
+				if sn, ok := x.snap(snapKey(RoleSnapshot, mb.Key(), phase, d.VolumeID)); ok {
+					a.Exists = aws.ToString(sn.SnapshotId)
+					p.Existing[RoleSnapshot]++
+				} else {
+					missing++
+					p.ToCreate[RoleSnapshot]++
+				}
+				pm.Actions = append(pm.Actions, a)
+				memberFull = max(memberFull, fullSnapshotTime(d.SizeGiB))
+				memberIncr = max(memberIncr, incrementalTime(d.SizeGiB))
+			}
+			if missing > 0 {
+				if missing == len(mb.Devices) && missing > 1 {
+					p.Calls["CreateSnapshots"]++
+				} else {
+					p.Calls["CreateSnapshot"] += missing
+				}
+			}
+			for _, d := range mb.Devices {
+				if !e.needsCopy(d) {
+					continue
+				}
+				copies = true
+				why := "re-encrypt with " + s.Target.Volume.KMSKeyID
+				if e.crossRegion() {
+					why = fmt.Sprintf("copy to %s", s.Target.Region)
+				}
+				a := Action{Phase: phase, Role: RoleCopy, Op: "CopySnapshot", ClaimTemplate: d.ClaimTemplate, SourceVolume: d.VolumeID,
+					Detail: fmt.Sprintf("copy of the %s snapshot of %s: %s", phase, d.VolumeID, why)}
+				if sn, ok := x.snap(snapKey(RoleCopy, mb.Key(), phase, d.VolumeID)); ok {
+					a.Exists = aws.ToString(sn.SnapshotId)
+					p.Existing[RoleCopy]++
+				} else {
+					p.ToCreate[RoleCopy]++
+					p.Calls["CopySnapshot"]++
+				}
+				pm.Actions = append(pm.Actions, a)
+				maxCopy = max(maxCopy, copyTime(d.SizeGiB, e.crossRegion()))
+			}
+		}
+		maxFull = max(maxFull, memberFull)
+		maxIncr = max(maxIncr, memberIncr)
+		for _, d := range mb.Devices {
+			vp := volumeParams(s, mb, d)
+			if vp.FSR {
+				fsrSnaps++
+				if vp.SizeGiB > 1024 {
+					fsrLarge = append(fsrLarge, fmt.Sprintf("%s %s (%d GiB)", mb.Key(), d.ClaimTemplate, vp.SizeGiB))
+				}
+				a := Action{Phase: spec.PhaseFinal, Role: "fast-snapshot-restore", Op: "EnableFastSnapshotRestores", ClaimTemplate: d.ClaimTemplate, SourceVolume: d.VolumeID,
+					Detail: fmt.Sprintf("enable fast snapshot restore in %s until the volume exists, then disable it", vp.Zone)}
+				pm.Actions = append(pm.Actions, a)
+			}
+			vp2 := vp
+			a := Action{Phase: spec.PhaseFinal, Role: RoleVolume, Op: "CreateVolume", ClaimTemplate: d.ClaimTemplate, SourceVolume: d.VolumeID, Volume: &vp2,
+				Detail: describeVolume(vp, spec.ClaimName(d.ClaimTemplate, mb.StatefulSet, mb.Ordinal))}
+			if v, ok := x.vol(volKey(mb.Key(), d.ClaimTemplate)); ok {
+				a.Exists = aws.ToString(v.VolumeId)
+				p.Existing[RoleVolume]++
+			} else {
+				p.ToCreate[RoleVolume]++
+				p.Calls["CreateVolume"]++
+				if vp.FSR {
+					p.ToCreate["fast-snapshot-restore"]++
+					p.Calls["EnableFastSnapshotRestores"]++
+					p.Calls["DisableFastSnapshotRestores"]++
+				}
+			}
+			if d.Type != vp.Type {
+				a.Detail += fmt.Sprintf(" (source is %s)", d.Type)
+			}
+			pm.Actions = append(pm.Actions, a)
+		}
+		p.Members = append(p.Members, pm)
+	}
+
+	// Call budget: the mutating calls above, the DryRun proofs, and the
+	// Describe calls of discovery, look-up and polling.
+	mutating := 0
+	for _, n := range p.Calls {
+		mutating += n
+	}
+	dry := 2 + len(zonesOf(inv))
+	p.Calls["DryRun (CreateSnapshot(s), CreateVolume)"] = dry
+	mutating += dry
+	members := len(inv.Members)
+	perRound := int(math.Ceil(float64(max(members, 1)) / 500))
+	p.MutatingFloor = Duration(bucketFloor(mutating, e.limits))
+	precopy := maxFull + maxCopy
+	final := maxIncr + maxCopy + time.Duration(p.MutatingFloor) + time.Minute
+	if p.Existing[RoleSnapshot] == 0 && p.ToCreate[RoleSnapshot] > 0 {
+		// No precopy yet: if the user skips it, the final snapshot is full.
+		p.Assumptions = append(p.Assumptions, "the final phase runs after the precopy phase (otherwise the final snapshot is a full one, as long as the precopy)")
+	}
+	if fsrSnaps > 0 {
+		final += time.Hour
+	}
+	p.Precopy, p.Final = Duration(precopy.Round(time.Second)), Duration(final.Round(time.Second))
+	rounds := int((precopy+final)/e.opts.PollInterval) + 2
+	p.Calls["DescribeSnapshots"] = 2*rounds*perRound + 2
+	p.Calls["DescribeVolumes"] = int(math.Ceil(float64(inv.volumeCount())/500)) + int(time.Duration(p.MutatingFloor)/(2*time.Second)) + 4
+	p.Calls["DescribeInstances"] = 2 * max(1, int(math.Ceil(float64(members)/1000)))
+	p.Calls["DescribeAvailabilityZones"] = 2
+	p.Assumptions = append(p.Assumptions,
+		"members run concurrently, so a phase lasts as long as its largest volume",
+		"a first (full) snapshot takes about 2 min + 6 s per GiB; an incremental one 1 min + 0.3 s per GiB; a copy 1 min + 3 s per GiB, twice that across regions (EBS gives no guarantee: measure with the precopy phase)",
+		fmt.Sprintf("EC2's mutating bucket (burst %d, %g/s) adds %s to the final phase", e.limits.MutatingBurst, e.limits.MutatingRate, time.Duration(p.MutatingFloor)),
+		fmt.Sprintf("one poll round every %s, with %d DescribeSnapshots call(s) per round", e.opts.PollInterval, perRound),
+	)
+
+	// Warnings.
+	if e.crossRegion() {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("cross-region copy: every snapshot is copied from %s to %s; the first copy is full, later ones incremental, and inter-region transfer is billed", s.Source.Region, s.Target.Region))
+	} else if copies {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("KMS re-encryption: spec.target.volume.kmsKeyId (%s) is not the source volumes' key (or is an alias graft cannot compare), so every snapshot is copied with it; a re-encrypting copy is a full copy", s.Target.Volume.KMSKeyID))
+	}
+	if fsrSnaps > 0 {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("fast snapshot restore is billed per snapshot and zone for every hour it is enabled; graft enables it on %d snapshot(s) and disables each once its volume exists. EC2's default quota is 5 snapshots with FSR per region: ask for more before the final phase", fsrSnaps))
+		if len(fsrLarge) > 0 {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("fast snapshot restore credits too few: a snapshot over 1024 GiB earns less than one volume-creation credit per hour (1024 / size), so these volumes may be created without FSR's full performance: %s; use initialization.rateMiBps instead", strings.Join(fsrLarge, ", ")))
+		}
+	}
+	if s.Target.Volume.Initialization.RateMiBps == 0 && !s.Target.Volume.Initialization.FastSnapshotRestore {
+		p.Warnings = append(p.Warnings, "no initialization: the new volumes load their blocks from S3 lazily, so the first reads of each block are slow; set spec.target.volume.initialization.rateMiBps or fastSnapshotRestore")
+	}
+	for _, name := range sortedMapKeys(zonesBySet) {
+		if z := zonesBySet[name]; len(z) > 1 {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("StatefulSet %s spans zones %s: its pods must each schedule in their volume's zone; make sure every zone has nodes, or pin the StatefulSet with zone", name, strings.Join(sortedMapKeys(z), ", ")))
+		}
+	}
+	for _, mb := range inv.Members {
+		if !e.crossRegion() && mb.Zone != mb.TargetZone {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s moves from %s to %s: make sure the cluster has nodes in %s", mb.Key(), mb.Zone, mb.TargetZone, mb.TargetZone))
+		}
+	}
+	for _, z := range sortedMapKeys(zonesOf(inv)) {
+		if _, mapped := s.Target.Zones[z]; !mapped && e.crossRegion() {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("source zone %s has no spec.target.zones entry", z))
+		}
+	}
+	if n := p.Existing[RoleSnapshot] + p.Existing[RoleCopy] + p.Existing[RoleVolume]; n > 0 {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("%d resource(s) from an earlier run exist and will be reused (marked =)", n))
+	}
+	for _, d := range x.dups {
+		p.Warnings = append(p.Warnings, "graft resource found twice (the newest is used; graft cleanup lists the other): "+d)
+	}
+	sort.Strings(p.Warnings)
+	return p, nil
+}
+
+func zonesOf(inv *Inventory) map[string]bool {
+	z := map[string]bool{}
+	for _, mb := range inv.Members {
+		z[mb.TargetZone] = true
+	}
+	return z
+}
+
+// bucketFloor is the time a token bucket needs for n calls.
+func bucketFloor(n int, l Limits) time.Duration {
+	if n <= l.MutatingBurst || l.MutatingRate <= 0 {
+		return 0
+	}
+	return time.Duration(float64(n-l.MutatingBurst) / l.MutatingRate * float64(time.Second))
+}
+
+func describeVolume(p VolumeParams, claim string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %d GiB in %s for PVC %s", p.Type, p.SizeGiB, p.Zone, claim)
+	if p.IOPS > 0 {
+		fmt.Fprintf(&b, ", %d IOPS", p.IOPS)
+	}
+	if p.Throughput > 0 {
+		fmt.Fprintf(&b, ", %d MiB/s", p.Throughput)
+	}
+	if p.Encrypted {
+		b.WriteString(", encrypted")
+		if p.KMSKeyID != "" {
+			b.WriteString(" with " + p.KMSKeyID)
+		}
+	}
+	if p.InitRateMiBps > 0 {
+		fmt.Fprintf(&b, ", initialized at %d MiB/s", p.InitRateMiBps)
+	}
+	return b.String()
+}
+
+// WriteJSON writes the plan as JSON.
+func (p *Plan) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(p)
+}
+
+// WriteText writes the plan for a reviewer: + to create, = already there.
+func (p *Plan) WriteText(w io.Writer) error {
+	fmt.Fprintf(w, "graft plan for %s (%s -> %s). Nothing has been changed.\n", p.Migration, p.SourceRegion, p.TargetRegion)
+	for _, pm := range p.Members {
+		fmt.Fprintf(w, "\n%s  %s  %s -> %s\n", pm.Member, pm.Instance, pm.SourceZone, pm.TargetZone)
+		for _, a := range pm.Actions {
+			mark := "+"
+			tail := ""
+			if a.Exists != "" {
+				mark = "="
+				tail = "  [exists: " + a.Exists + "]"
+			}
+			fmt.Fprintf(w, "  %s %-7s %-21s %-11s %s%s\n", mark, a.Phase, a.Role, a.ClaimTemplate, a.Detail, tail)
+		}
+	}
+	fmt.Fprintf(w, "\nPlan: %d snapshot(s), %d copy(ies), %d volume(s) to create; %d resource(s) already exist.\n",
+		p.ToCreate[RoleSnapshot], p.ToCreate[RoleCopy], p.ToCreate[RoleVolume], p.Existing[RoleSnapshot]+p.Existing[RoleCopy]+p.Existing[RoleVolume])
+	fmt.Fprintf(w, "API calls (budget): %s\n", FormatCounts(p.Calls))
+	fmt.Fprintf(w, "Expected time: precopy phase ~%s, final phase ~%s (mutating-bucket floor %s)\n", time.Duration(p.Precopy), time.Duration(p.Final), time.Duration(p.MutatingFloor))
+	for _, a := range p.Assumptions {
+		fmt.Fprintf(w, "  assuming %s\n", a)
+	}
+	if len(p.Warnings) > 0 {
+		fmt.Fprintln(w, "\nWarnings:")
+		for _, warn := range p.Warnings {
+			fmt.Fprintf(w, "  ! %s\n", warn)
+		}
+	}
+	return nil
+}
