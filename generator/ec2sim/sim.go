@@ -431,15 +431,15 @@ func (s *Sim) after(c *call, err error) error {
 	if err != nil {
 		return err
 	}
-	if f := s.matchFault(c, true); f != nil {
-		return apiErr(f.Code, "%s", f.message())
-	}
-	if c.Mutating && !c.DryRun {
+	if c.Mutated {
 		s.mutations++
 		if (s.crashAt > 0 && s.mutations == s.crashAt) || (s.crashWhen != nil && s.crashWhen(c.Call)) {
 			s.crashed = true
 			return ErrCrash
 		}
+	}
+	if f := s.matchFault(c, true); f != nil {
+		return apiErr(f.Code, "%s", f.message())
 	}
 	return nil
 }
