@@ -101,6 +101,9 @@ func New(m *spec.Migration, opts Options) *Engine {
 	return e
 }
 
+// SetProgress replaces the progress reporter (before Clone).
+func (e *Engine) SetProgress(p Progress) { e.opts.Progress = p }
+
 // Stats returns the engine's call counts.
 func (e *Engine) Stats() *Stats { return e.stats }
 

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/graftctl/graft/generator/ebs"
+	"github.com/graftctl/graft/generator/spec"
+)
+
+// newEC2Client builds the EC2 client of one region. It is a variable only
+// so that the command tests can put graft's EC2 simulator behind the CLI;
+// production always uses ebs.NewClient (the SDK's standard chain, and
+// AWS_ENDPOINT_URL_EC2 for emulators).
+var newEC2Client = func(ctx context.Context, region string, counter *ebs.CallCounter) (ebs.EC2, error) {
+	return ebs.NewClient(ctx, ebs.ClientOptions{Region: region, Counter: counter})
+}
+
+// newEngine loads the spec and builds the engine with clients for the
+// source and (if different) target regions.
+func newEngine(ctx context.Context, e *env, progress ebs.Progress) (*spec.Migration, *ebs.Engine, *ebs.CallCounter, error) {
+	m, err := spec.Load(e.specPath)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	counter := ebs.NewCallCounter()
+	src, err := newEC2Client(ctx, m.Spec.Source.Region, counter)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	dst := src
+	if m.Spec.Target.Region != m.Spec.Source.Region {
+		if dst, err = newEC2Client(ctx, m.Spec.Target.Region, counter); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if ep := ebs.EndpointOverride(); ep != "" {
+		e.log.Info("using the EC2 endpoint from the environment", "endpoint", ep)
+	}
+	eng := ebs.New(m, ebs.Options{Source: src, Target: dst, Log: e.log, Progress: progress})
+	return m, eng, counter, nil
+}
+
+func discoverCommand() *command {
+	return &command{
+		name:    "discover",
+		summary: "find the legacy instances and their data volumes, and write the inventory",
+		usage:   "discover [-o text|json]",
+		outputs: []string{"text", "json"},
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) > 0 {
+					return usagef("discover takes no arguments, got %q", args)
+				}
+				_, eng, _, err := newEngine(ctx, e, nil)
+				if err != nil {
+					return err
+				}
+				inv, err := eng.Discover(ctx)
+				if err != nil {
+					return err
+				}
+				path := ebs.InventoryPath(e.specPath)
+				if err := inv.WriteFile(path); err != nil {
+					return fmt.Errorf("write inventory: %w", err)
+				}
+				e.log.Info("inventory written", "path", path, "members", len(inv.Members))
+				if e.output == "json" {
+					return inv.WriteJSON(e.stdout)
+				}
+				return inv.WriteText(e.stdout)
+			}
+		},
+	}
+}
+
+// discoverAndCompare discovers live and compares with the inventory that
+// `graft discover` saved, if any. plan and clone always re-discover,
+// because the source is live; the saved file is what a reviewer saw.
+func discoverAndCompare(ctx context.Context, e *env, eng *ebs.Engine) (*ebs.Inventory, []string, error) {
+	inv, err := eng.Discover(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	saved, err := ebs.LoadInventory(ebs.InventoryPath(e.specPath))
+	if err != nil {
+		return nil, nil, err
+	}
+	if saved == nil {
+		return inv, nil, nil
+	}
+	return inv, inv.Diff(saved), nil
+}

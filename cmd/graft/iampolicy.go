@@ -1,0 +1,30 @@
+package main
+
+import (
+	"context"
+
+	"github.com/spf13/pflag"
+
+	"github.com/graftctl/graft/generator/ebs"
+	"github.com/graftctl/graft/generator/spec"
+)
+
+func iamPolicyCommand() *command {
+	return &command{
+		name:    "iam-policy",
+		summary: "print the least-privilege IAM policy graft needs for the spec",
+		usage:   "iam-policy",
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			return func(_ context.Context, e *env, args []string) error {
+				if len(args) > 0 {
+					return usagef("iam-policy takes no arguments, got %q", args)
+				}
+				m, err := spec.Load(e.specPath)
+				if err != nil {
+					return err
+				}
+				return ebs.IAMPolicy(m).WriteJSON(e.stdout)
+			}
+		},
+	}
+}
