@@ -72,8 +72,13 @@ type command struct {
 func commands() []*command {
 	return []*command{
 		initCommand(),
+		discoverCommand(),
+		planCommand(),
+		cloneCommand(),
 		renderCommand(),
 		checkCommand(),
+		cleanupCommand(),
+		iamPolicyCommand(),
 		versionCommand(),
 	}
 }
