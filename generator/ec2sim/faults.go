@@ -16,7 +16,8 @@ type Fault struct {
 	// for deletes and FSR); with AfterApply it also carries the created ids.
 	Match func(Call) bool
 	// Nth fires the fault only on the Nth matching call (1-based); 0 fires
-	// it on every matching call.
+	// it on every matching call. With AfterApply, only calls that got past
+	// validation and were applied count.
 	Nth int
 	// Times caps how often the fault fires (0 = no cap).
 	Times int
