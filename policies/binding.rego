@@ -16,7 +16,7 @@ bound_pairs := [{"pvc": d, "pv": pv, "k": key(ns(d.contents), d.contents.metadat
 deny contains f if {
 	some d in pvc_docs
 	pvc_volume_name(d.contents) == ""
-	f := deny_finding("GRAFT010", d, "spec.volumeName", "unset", "the name of the PersistentVolume of the cloned volume", "the claim would bind any matching volume")
+	f := denied("GRAFT010", d, "spec.volumeName", "unset", "the name of the PersistentVolume of the cloned volume", "the claim would bind any matching volume")
 }
 
 deny contains f if {
@@ -24,8 +24,12 @@ deny contains f if {
 	vn := pvc_volume_name(d.contents)
 	vn != ""
 	not pv_index[vn]
-	f := deny_finding("GRAFT010", d, "spec.volumeName", vn, "the name of a PersistentVolume of the overlay", "the claim names a volume that does not exist")
+	f := denied("GRAFT010", d, "spec.volumeName", vn, "the name of a PersistentVolume of the overlay", "the claim names a volume that does not exist")
 }
+
+has_claim_ref(pv) if is_object(pv.spec.claimRef)
+
+has_string(o, k) if is_string(o[k])
 
 # GRAFT011
 deny contains f if {
@@ -33,13 +37,13 @@ deny contains f if {
 	ref := p.pv.contents.spec.claimRef
 	found := key(object.get(ref, "namespace", ""), object.get(ref, "name", ""))
 	found != p.k
-	f := deny_finding("GRAFT011", p.pv, "spec.claimRef", found, p.k, sprintf("PersistentVolumeClaim %s names this volume, but the volume is reserved for another claim", [p.k]))
+	f := denied("GRAFT011", p.pv, "spec.claimRef", found, p.k, sprintf("PersistentVolumeClaim %s names this volume, but the volume is reserved for another claim", [p.k]))
 }
 
 deny contains f if {
 	some d in pv_docs
-	not is_object(d.contents.spec.claimRef)
-	f := deny_finding("GRAFT011", d, "spec.claimRef", "unset", "{namespace, name} of its PersistentVolumeClaim", "without a claimRef any claim may take the volume")
+	not has_claim_ref(d.contents)
+	f := denied("GRAFT011", d, "spec.claimRef", "unset", "{namespace, name} of its PersistentVolumeClaim", "without a claimRef any claim may take the volume")
 }
 
 deny contains f if {
@@ -47,15 +51,15 @@ deny contains f if {
 	ref := d.contents.spec.claimRef
 	is_object(ref)
 	some field in ["namespace", "name"]
-	not is_string(ref[field])
-	f := deny_finding("GRAFT011", d, sprintf("spec.claimRef.%s", [field]), "unset", sprintf("the claim's %s", [field]), "the claimRef is incomplete")
+	not has_string(ref, field)
+	f := denied("GRAFT011", d, sprintf("spec.claimRef.%s", [field]), "unset", sprintf("the claim's %s", [field]), "the claimRef is incomplete")
 }
 
 # GRAFT012
 deny contains f if {
 	some d in pv_docs
 	uid := d.contents.spec.claimRef.uid
-	f := deny_finding("GRAFT012", d, "spec.claimRef.uid", uid, "unset", "a uid pins a claim object that does not exist yet, so the volume never binds")
+	f := denied("GRAFT012", d, "spec.claimRef.uid", uid, "unset", "a uid pins a claim object that does not exist yet, so the volume never binds")
 }
 
 # GRAFT013
@@ -67,7 +71,7 @@ deny contains f if {
 	some p in bound_pairs
 	expected[p.k]
 	not pvc_class(p.pvc.contents)
-	f := deny_finding("GRAFT013", p.pvc, "spec.storageClassName", "unset", show(pv_class(p.pv.contents)), "an unset class lets the default StorageClass provision a new, empty volume")
+	f := denied("GRAFT013", p.pvc, "spec.storageClassName", "unset", json.marshal(pv_class(p.pv.contents)), "an unset class lets the default StorageClass provision a new, empty volume")
 }
 
 deny contains f if {
@@ -75,7 +79,7 @@ deny contains f if {
 	expected[p.k]
 	c := pvc_class(p.pvc.contents)
 	c != pv_class(p.pv.contents)
-	f := deny_finding("GRAFT013", p.pvc, "spec.storageClassName", show(c), show(pv_class(p.pv.contents)), sprintf("the class differs from PersistentVolume %s's", [p.pv.contents.metadata.name]))
+	f := denied("GRAFT013", p.pvc, "spec.storageClassName", json.marshal(c), json.marshal(pv_class(p.pv.contents)), sprintf("the class differs from PersistentVolume %s's", [p.pv.contents.metadata.name]))
 }
 
 deny contains f if {
@@ -83,7 +87,7 @@ deny contains f if {
 	e := expected[p.k][0]
 	c := object.get(e.template, ["spec", "storageClassName"], null)
 	c != pv_class(p.pv.contents)
-	f := deny_finding("GRAFT013", e.sts_doc, sprintf("spec.volumeClaimTemplates[%d].spec.storageClassName", [e.tindex]), show(c), show(pv_class(p.pv.contents)), sprintf("the template's class differs from PersistentVolume %s's", [p.pv.contents.metadata.name]))
+	f := denied("GRAFT013", e.sts_doc, sprintf("spec.volumeClaimTemplates[%d].spec.storageClassName", [e.tindex]), json.marshal(c), json.marshal(pv_class(p.pv.contents)), sprintf("the template's class differs from PersistentVolume %s's", [p.pv.contents.metadata.name]))
 }
 
 # GRAFT014
@@ -104,7 +108,7 @@ deny contains f if {
 	some d in pv_docs
 	modes := access_modes(d.contents)
 	not ebs_modes(modes)
-	f := deny_finding("GRAFT014", d, "spec.accessModes", modes, ["ReadWriteOnce"], "an EBS volume attaches to one node")
+	f := denied("GRAFT014", d, "spec.accessModes", modes, ["ReadWriteOnce"], "an EBS volume attaches to one node")
 }
 
 deny contains f if {
@@ -115,7 +119,7 @@ deny contains f if {
 		["spec.volumeMode", volume_mode(p.pvc.contents), volume_mode(p.pv.contents)],
 	]
 	pair[1] != pair[2]
-	f := deny_finding("GRAFT014", p.pvc, pair[0], pair[1], pair[2], sprintf("the claim and PersistentVolume %s disagree", [p.pv.contents.metadata.name]))
+	f := denied("GRAFT014", p.pvc, pair[0], pair[1], pair[2], sprintf("the claim and PersistentVolume %s disagree", [p.pv.contents.metadata.name]))
 }
 
 deny contains f if {
@@ -126,7 +130,7 @@ deny contains f if {
 		["volumeMode", volume_mode(e.template), volume_mode(p.pv.contents)],
 	]
 	pair[1] != pair[2]
-	f := deny_finding("GRAFT014", e.sts_doc, sprintf("spec.volumeClaimTemplates[%d].spec.%s", [e.tindex, pair[0]]), pair[1], pair[2], sprintf("the claim template and PersistentVolume %s disagree", [p.pv.contents.metadata.name]))
+	f := denied("GRAFT014", e.sts_doc, sprintf("spec.volumeClaimTemplates[%d].spec.%s", [e.tindex, pair[0]]), pair[1], pair[2], sprintf("the claim template and PersistentVolume %s disagree", [p.pv.contents.metadata.name]))
 }
 
 # GRAFT015
@@ -134,19 +138,21 @@ quantity(q) := units.parse_bytes(sprintf("%v", [q]))
 
 pv_capacity(pv) := quantity(pv.spec.capacity.storage)
 
+capacity_at_least(pv, req) if pv_capacity(pv) >= quantity(req)
+
 deny contains f if {
 	some p in bound_pairs
 	req := p.pvc.contents.spec.resources.requests.storage
-	not pv_capacity(p.pv.contents) >= quantity(req)
-	f := deny_finding("GRAFT015", p.pv, "spec.capacity.storage", object.get(p.pv.contents, ["spec", "capacity", "storage"], "unset"), sprintf("at least %v, the request of %s", [req, p.k]), "the claim would not bind")
+	not capacity_at_least(p.pv.contents, req)
+	f := denied("GRAFT015", p.pv, "spec.capacity.storage", object.get(p.pv.contents, ["spec", "capacity", "storage"], "unset"), sprintf("at least %v, the request of %s", [req, p.k]), "the claim would not bind")
 }
 
 deny contains f if {
 	some p in bound_pairs
 	e := expected[p.k][0]
 	req := e.template.spec.resources.requests.storage
-	not pv_capacity(p.pv.contents) >= quantity(req)
-	f := deny_finding("GRAFT015", p.pv, "spec.capacity.storage", object.get(p.pv.contents, ["spec", "capacity", "storage"], "unset"), sprintf("at least %v, the request of claim template %s of %s", [req, e.template.metadata.name, e.sts]), "the volume is smaller than the template asks for")
+	not capacity_at_least(p.pv.contents, req)
+	f := denied("GRAFT015", p.pv, "spec.capacity.storage", object.get(p.pv.contents, ["spec", "capacity", "storage"], "unset"), sprintf("at least %v, the request of claim template %s of %s", [req, e.template.metadata.name, e.sts]), "the volume is smaller than the template asks for")
 }
 
 # GRAFT016
@@ -154,7 +160,7 @@ deny contains f if {
 	some d in pv_docs
 	e := pv_claim(d.contents)
 	not selector_matches(e.template.spec.selector, labels(d.contents))
-	f := deny_finding("GRAFT016", d, "metadata.labels", labels(d.contents), e.template.spec.selector, sprintf("claim template %s of StatefulSet %s does not select this volume", [e.template.metadata.name, e.sts]))
+	f := denied("GRAFT016", d, "metadata.labels", labels(d.contents), e.template.spec.selector, sprintf("claim template %s of StatefulSet %s does not select this volume", [e.template.metadata.name, e.sts]))
 }
 
 # GRAFT017
@@ -165,7 +171,7 @@ deny contains f if {
 	selector_matches(sel, labels(d.contents))
 	e := pv_claim(d.contents)
 	[e.sts, e.namespace, e.template.metadata.name] != [ct.sts.contents.metadata.name, ns(ct.sts.contents), ct.template.metadata.name]
-	f := deny_finding(
+	f := denied(
 		"GRAFT017", ct.sts,
 		sprintf("spec.volumeClaimTemplates[%d].spec.selector", [ct.index]),
 		sel,

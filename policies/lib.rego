@@ -91,6 +91,10 @@ labels(o) := object.get(o, ["metadata", "labels"], {})
 
 claim_name(template, sts, ordinal) := sprintf("%s-%s-%d", [template, sts, ordinal])
 
+# Note: `not f(x.y)` is never true when x.y is undefined (OPA evaluates the
+# reference before the negation), so the rules negate helpers that take
+# whole objects instead.
+
 # show formats a found or expected value for a message.
 show(x) := x if is_string(x)
 
@@ -282,7 +286,7 @@ selector_expr_matches(e, lbls) if {
 
 selector_expr_matches(e, lbls) if {
 	e.operator == "NotIn"
-	not lbls[e.key] in e.values
+	not object.get(lbls, e.key, null) in e.values
 }
 
 selector_expr_matches(e, lbls) if {
@@ -352,9 +356,9 @@ finding(id, level, d, field, found, expected, what) := {
 	"expected": show(expected),
 }
 
-deny_finding(id, d, field, found, expected, what) := finding(id, "deny", d, field, found, expected, what)
+denied(id, d, field, found, expected, what) := finding(id, "deny", d, field, found, expected, what)
 
-warn_finding(id, d, field, found, expected, what) := finding(id, "warn", d, field, found, expected, what)
+warned(id, d, field, found, expected, what) := finding(id, "warn", d, field, found, expected, what)
 
 display_name(o) := key(o.metadata.namespace, o.metadata.name) if o.metadata.namespace
 

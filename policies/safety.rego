@@ -10,7 +10,7 @@ deny contains f if {
 	some d in pv_docs
 	policy := object.get(d.contents, ["spec", "persistentVolumeReclaimPolicy"], "unset")
 	policy != "Retain"
-	f := deny_finding("GRAFT040", d, "spec.persistentVolumeReclaimPolicy", policy, "Retain", "deleting the claim must not delete the volume")
+	f := denied("GRAFT040", d, "spec.persistentVolumeReclaimPolicy", policy, "Retain", "deleting the claim must not delete the volume")
 }
 
 # GRAFT041
@@ -18,7 +18,7 @@ deny contains f if {
 	some d in sts_docs
 	some field in ["whenDeleted", "whenScaled"]
 	d.contents.spec.persistentVolumeClaimRetentionPolicy[field] == "Delete"
-	f := deny_finding("GRAFT041", d, sprintf("spec.persistentVolumeClaimRetentionPolicy.%s", [field]), "Delete", "Retain", "the controller would delete the migrated claims")
+	f := denied("GRAFT041", d, sprintf("spec.persistentVolumeClaimRetentionPolicy.%s", [field]), "Delete", "Retain", "the controller would delete the migrated claims")
 }
 
 # GRAFT042
@@ -27,7 +27,7 @@ deny contains f if {
 	some d in storage_docs
 	v := object.get(annotations(d.contents), flux_prune, "unset")
 	v != "disabled"
-	f := deny_finding("GRAFT042", d, akey(flux_prune), v, "disabled", "Flux would prune the object when it leaves the source")
+	f := denied("GRAFT042", d, akey(flux_prune), v, "disabled", "Flux would prune the object when it leaves the source")
 }
 
 deny contains f if {
@@ -36,8 +36,10 @@ deny contains f if {
 	opts := sync_options(d.contents)
 	some want in ["Prune=false", "Delete=false"]
 	not want in opts
-	f := deny_finding("GRAFT042", d, akey(argo_sync_options), object.get(annotations(d.contents), argo_sync_options, "unset"), "Prune=false,Delete=false", sprintf("without %s Argo CD may delete the object", [want]))
+	f := denied("GRAFT042", d, akey(argo_sync_options), object.get(annotations(d.contents), argo_sync_options, "unset"), "Prune=false,Delete=false", sprintf("without %s Argo CD may delete the object", [want]))
 }
+
+wave_valid(o) if is_number(sync_wave(o))
 
 # GRAFT043
 storage_sts(d) := pv_claim(d.contents).sts_doc if d.contents.kind == "PersistentVolume"
@@ -47,8 +49,8 @@ storage_sts(d) := expected[key(ns(d.contents), d.contents.metadata.name)][0].sts
 deny contains f if {
 	"argocd" in engines
 	some d in storage_docs
-	not is_number(sync_wave(d.contents))
-	f := deny_finding("GRAFT043", d, akey(argo_sync_wave), annotations(d.contents)[argo_sync_wave], "an integer", "the sync wave is not a number")
+	not wave_valid(d.contents)
+	f := denied("GRAFT043", d, akey(argo_sync_wave), annotations(d.contents)[argo_sync_wave], "an integer", "the sync wave is not a number")
 }
 
 deny contains f if {
@@ -58,7 +60,7 @@ deny contains f if {
 	sts_wave := sync_wave(sd.contents)
 	w := sync_wave(d.contents)
 	w >= sts_wave
-	f := deny_finding("GRAFT043", d, akey(argo_sync_wave), sprintf("%v", [w]), sprintf("less than %v, the wave of StatefulSet %s", [sts_wave, sd.contents.metadata.name]), "the StatefulSet could create its claims before these exist")
+	f := denied("GRAFT043", d, akey(argo_sync_wave), sprintf("%v", [w]), sprintf("less than %v, the wave of StatefulSet %s", [sts_wave, sd.contents.metadata.name]), "the StatefulSet could create its claims before these exist")
 }
 
 # GRAFT044
@@ -68,41 +70,41 @@ deny contains f if {
 	some d in array.concat(storage_docs, sts_docs)
 	some o in sync_options(d.contents)
 	lower(o) in forcing_options
-	f := deny_finding("GRAFT044", d, akey(argo_sync_options), annotations(d.contents)[argo_sync_options], "no Replace=true or Force=true", "Argo CD would delete and re-create the object")
+	f := denied("GRAFT044", d, akey(argo_sync_options), annotations(d.contents)[argo_sync_options], "no Replace=true or Force=true", "Argo CD would delete and re-create the object")
 }
 
 deny contains f if {
 	some d in array.concat(storage_docs, sts_docs)
 	v := annotations(d.contents)[flux_force]
 	v == "enabled"
-	f := deny_finding("GRAFT044", d, akey(flux_force), v, "unset or disabled", "Flux would delete and re-create the object")
+	f := denied("GRAFT044", d, akey(flux_force), v, "unset or disabled", "Flux would delete and re-create the object")
 }
 
 deny contains f if {
 	some d in flux_kustomization_docs
 	d.contents.spec.force == true
-	f := deny_finding("GRAFT044", d, "spec.force", true, false, "Flux would re-create objects whose immutable fields change, StatefulSets and volumes included")
+	f := denied("GRAFT044", d, "spec.force", true, false, "Flux would re-create objects whose immutable fields change, StatefulSets and volumes included")
 }
 
 deny contains f if {
 	some d in argo_application_docs
 	some i, o in d.contents.spec.syncPolicy.syncOptions
 	lower(trim_space(o)) in forcing_options
-	f := deny_finding("GRAFT044", d, sprintf("spec.syncPolicy.syncOptions[%d]", [i]), o, "no Replace=true or Force=true", "Argo CD would delete and re-create objects")
+	f := denied("GRAFT044", d, sprintf("spec.syncPolicy.syncOptions[%d]", [i]), o, "no Replace=true or Force=true", "Argo CD would delete and re-create objects")
 }
 
 # GRAFT045
 deny contains f if {
 	some d in kustomization_docs
 	count(object.get(d.contents, "commonLabels", {})) > 0
-	f := deny_finding("GRAFT045", d, "commonLabels", d.contents.commonLabels, "unset", "commonLabels rewrites the StatefulSet's selector, which is immutable")
+	f := denied("GRAFT045", d, "commonLabels", d.contents.commonLabels, "unset", "commonLabels rewrites the StatefulSet's selector, which is immutable")
 }
 
 deny contains f if {
 	some d in kustomization_docs
 	some i, l in object.get(d.contents, "labels", [])
 	l.includeSelectors == true
-	f := deny_finding("GRAFT045", d, sprintf("labels[%d].includeSelectors", [i]), true, false, "labels with includeSelectors rewrite the StatefulSet's selector, which is immutable")
+	f := denied("GRAFT045", d, sprintf("labels[%d].includeSelectors", [i]), true, false, "labels with includeSelectors rewrite the StatefulSet's selector, which is immutable")
 }
 
 # GRAFT046
@@ -111,7 +113,7 @@ warn contains f if {
 	pv_claim(d.contents)
 	some a in provenance_annotations
 	not annotations(d.contents)[a]
-	f := warn_finding("GRAFT046", d, akey(a), "unset", "the provenance graft.lock records", "a reviewer cannot tell where the volume came from")
+	f := warned("GRAFT046", d, akey(a), "unset", "the provenance graft.lock records", "a reviewer cannot tell where the volume came from")
 }
 
 warn contains f if {
@@ -125,5 +127,5 @@ warn contains f if {
 	]
 	v := annotations(d.contents)[pair[0]]
 	v != pair[1]
-	f := warn_finding("GRAFT046", d, akey(pair[0]), v, pair[1], "the provenance disagrees with graft.lock")
+	f := warned("GRAFT046", d, akey(pair[0]), v, pair[1], "the provenance disagrees with graft.lock")
 }

@@ -26,7 +26,7 @@ known_zones := {v.targetZone | some v in record_volumes} | {x.z | some x in memb
 deny contains f if {
 	some d in pv_docs
 	not pv_zone(d.contents)
-	f := deny_finding(
+	f := denied(
 		"GRAFT020", d, "spec.nodeAffinity",
 		object.get(d.contents, ["spec", "nodeAffinity"], "unset"),
 		sprintf("required.nodeSelectorTerms with one term holding one expression on %s, operator In, one zone", [concat(" or ", sort(zone_keys))]),
@@ -41,7 +41,7 @@ deny contains f if {
 	z := pv_zone(d.contents)
 	rec := record_entry(d.contents.spec.claimRef.name)
 	rec.targetZone != z
-	f := deny_finding("GRAFT021", d, pv_zone_field, z, rec.targetZone, sprintf("graft.lock places %s in %s", [rec.targetVolume, rec.targetZone]))
+	f := denied("GRAFT021", d, pv_zone_field, z, rec.targetZone, sprintf("graft.lock places %s in %s", [rec.targetVolume, rec.targetZone]))
 }
 
 # GRAFT022
@@ -50,7 +50,7 @@ deny contains f if {
 	e := pv_claim(d.contents)
 	z := pv_zone(d.contents)
 	not zone_allowed(e.sts_doc.contents, z)
-	f := deny_finding(
+	f := denied(
 		"GRAFT022", d, pv_zone_field, z,
 		sprintf("a zone the pod template of StatefulSet %s allows (%s)", [e.sts, concat(", ", sort(pinned_zones(e.sts_doc.contents)))]),
 		sprintf("pod %s-%d could never be scheduled next to its volume", [e.sts, e.ordinal]),
@@ -60,9 +60,9 @@ deny contains f if {
 # GRAFT023: a hard zone spread constraint counts the members per zone; the
 # PVs pin each member, so the counts must stay within maxSkew over the
 # zones pods may use (the pinned zones, else every zone graft knows of).
-deny_spread_domains(s) := pinned_zones(s) if count(pinned_zones(s)) > 0
+spread_domains(s) := pinned_zones(s) if count(pinned_zones(s)) > 0
 
-deny_spread_domains(s) := known_zones if count(pinned_zones(s)) == 0
+spread_domains(s) := known_zones if count(pinned_zones(s)) == 0
 
 warn contains f if {
 	some sd in sts_docs
@@ -71,11 +71,11 @@ warn contains f if {
 	c.topologyKey in pod_zone_keys
 	c.whenUnsatisfiable == "DoNotSchedule"
 	pairs := sts_member_zones[key(ns(s), s.metadata.name)]
-	domains := deny_spread_domains(s)
+	domains := spread_domains(s)
 	counts := {z: n | some z in domains; n := count([m | some [m, z2] in pairs; z2 == z])}
 	skew := max([n | some n in counts]) - min([n | some n in counts])
 	skew > object.get(c, "maxSkew", 1)
-	f := warn_finding(
+	f := warned(
 		"GRAFT023", sd, sprintf("spec.template.spec.topologySpreadConstraints[%d].maxSkew", [i]),
 		object.get(c, "maxSkew", 1),
 		sprintf("at least %d, the skew of the members' volume zones %s", [skew, json.marshal(counts)]),
@@ -88,5 +88,5 @@ deny contains f if {
 	some x in member_zone_entries
 	zs := member_zones[x.m]
 	count(zs) > 1
-	f := deny_finding("GRAFT024", x.sd, "spec.volumeClaimTemplates", sort(zs), "one zone", sprintf("the volumes of member %s are in different zones, so its pod can never be scheduled", [x.m]))
+	f := denied("GRAFT024", x.sd, "spec.volumeClaimTemplates", sort(zs), "one zone", sprintf("the volumes of member %s are in different zones, so its pod can never be scheduled", [x.m]))
 }

@@ -1,0 +1,611 @@
+package check
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/graftctl/graft/generator/record"
+	"github.com/graftctl/graft/generator/render"
+	"github.com/graftctl/graft/generator/spec"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files and policy fixtures")
+
+const fixtureRoot = "../../testdata/policy"
+
+// passFixture is an overlay rendered by graft from an example spec and
+// record, with the base path adjusted to the fixture directory.
+type passFixture struct {
+	name, example, base string
+	engineNone          bool
+}
+
+var passFixtures = []passFixture{
+	{name: "flux-3node", example: "cassandra-3node", base: "../../../bases/cassandra-single"},
+	{name: "flux-racks", example: "cassandra-6node-racks", base: "../../../bases/cassandra-racks"},
+	// The example's base numbers pods from 0; this base says ordinals.start: 1.
+	{name: "argocd-ordinals", example: "cassandra-argocd-ordinals", base: "../../bases/cassandra-ordinals"},
+	{name: "none-3node", example: "cassandra-3node", base: "../../../bases/cassandra-single", engineNone: true},
+}
+
+// fixtureFiles is an overlay held in memory as parsed documents.
+type fixtureFiles struct {
+	t      *testing.T
+	header map[string]string
+	docs   map[string][]any
+	raw    map[string][]byte
+}
+
+func parseFixtureFiles(t *testing.T, files map[string][]byte) *fixtureFiles {
+	t.Helper()
+	f := &fixtureFiles{t: t, header: map[string]string{}, docs: map[string][]any{}, raw: map[string][]byte{}}
+	for name, data := range files {
+		f.raw[name] = data
+		var header strings.Builder
+		for _, line := range strings.SplitAfter(string(data), "\n") {
+			if !strings.HasPrefix(line, "#") {
+				break
+			}
+			header.WriteString(line)
+		}
+		f.header[name] = header.String()
+		nodes, err := splitYAML(data)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, n := range nodes {
+			v, err := nodeContents(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.docs[name] = append(f.docs[name], v)
+		}
+	}
+	return f
+}
+
+// files marshals the documents back; untouched files keep their bytes.
+func (f *fixtureFiles) files(touched map[string]bool) map[string][]byte {
+	out := map[string][]byte{}
+	for name, docs := range f.docs {
+		if !touched[name] {
+			out[name] = f.raw[name]
+			continue
+		}
+		var b bytes.Buffer
+		b.WriteString(f.header[name])
+		for i, d := range docs {
+			data, err := yaml.Marshal(d)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			if i > 0 {
+				b.WriteString("---\n")
+			}
+			b.Write(data)
+		}
+		out[name] = b.Bytes()
+	}
+	return out
+}
+
+// obj returns the document of a kind and name in a file.
+func (f *fixtureFiles) obj(file, kind, name string) map[string]any {
+	for _, d := range f.docs[file] {
+		m, _ := d.(map[string]any)
+		if k, n := kindName(m); k == kind && (name == "" || n == name) {
+			return m
+		}
+	}
+	f.t.Fatalf("no %s %s in %s", kind, name, file)
+	return nil
+}
+
+// set sets a value at a path of maps and list indexes (as "0").
+func set(t *testing.T, m any, value any, path ...string) {
+	t.Helper()
+	for i, p := range path {
+		last := i == len(path)-1
+		switch x := m.(type) {
+		case map[string]any:
+			if last {
+				x[p] = value
+				return
+			}
+			next, ok := x[p]
+			if !ok {
+				next = map[string]any{}
+				x[p] = next
+			}
+			m = next
+		case []any:
+			var idx int
+			fmt.Sscan(p, &idx)
+			if last {
+				x[idx] = value
+				return
+			}
+			m = x[idx]
+		default:
+			t.Fatalf("set %v: %T at %q", path, m, p)
+		}
+	}
+}
+
+// del deletes the key at the end of a path.
+func del(t *testing.T, m any, path ...string) {
+	t.Helper()
+	for _, p := range path[:len(path)-1] {
+		switch x := m.(type) {
+		case map[string]any:
+			m = x[p]
+		case []any:
+			var idx int
+			fmt.Sscan(p, &idx)
+			m = x[idx]
+		}
+	}
+	x, ok := m.(map[string]any)
+	if !ok {
+		t.Fatalf("del %v: not a map", path)
+	}
+	delete(x, path[len(path)-1])
+}
+
+// addPatchOp appends a JSON 6902 operation to a patch file.
+func (f *fixtureFiles) addPatchOp(file string, op map[string]any) {
+	ops, ok := f.docs[file][0].([]any)
+	if !ok {
+		f.t.Fatalf("%s is not a JSON 6902 patch", file)
+	}
+	f.docs[file][0] = append(ops, op)
+}
+
+// failFixture corrupts one pass fixture in one way that exactly one rule
+// catches.
+type failFixture struct {
+	name, from string
+	// edit changes the files and returns the names it touched.
+	edit func(t *testing.T, f *fixtureFiles) []string
+	// built writes the built overlay as overlay.yaml instead of a
+	// kustomize directory (for what kustomize itself would refuse).
+	built bool
+}
+
+const (
+	pvFile  = render.PVFile
+	pvcFile = render.PVCFile
+	lock    = record.DefaultFile
+)
+
+var failFixtures = []failFixture{
+	{name: "GRAFT001-missing-claim", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		docs := f.docs[pvcFile]
+		f.docs[pvcFile] = append(docs[:1:1], docs[2:]...)
+		return []string{pvcFile}
+	}},
+	{name: "GRAFT002-duplicate-claim", from: "flux-3node", built: true, edit: func(t *testing.T, f *fixtureFiles) []string {
+		docs := f.docs["overlay.yaml"]
+		for _, d := range docs {
+			if k, _ := kindName(d); k == "PersistentVolumeClaim" {
+				f.docs["overlay.yaml"] = append(docs, d)
+				break
+			}
+		}
+		return []string{"overlay.yaml"}
+	}},
+	{name: "GRAFT003-stray-member", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		pv := clone(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-2"))
+		set(t, pv, "cassandra-data-cassandra-3", "metadata", "name")
+		set(t, pv, "3", "metadata", "labels", spec.LabelOrdinal)
+		set(t, pv, "data-cassandra-3", "spec", "claimRef", "name")
+		set(t, pv, "vol-0123456789abcdef0", "spec", "csi", "volumeHandle")
+		pvc := clone(t, f.obj(pvcFile, "PersistentVolumeClaim", "data-cassandra-2"))
+		set(t, pvc, "data-cassandra-3", "metadata", "name")
+		set(t, pvc, "3", "metadata", "labels", spec.LabelOrdinal)
+		set(t, pvc, "cassandra-data-cassandra-3", "spec", "volumeName")
+		f.docs[pvFile] = append(f.docs[pvFile], pv)
+		f.docs[pvcFile] = append(f.docs[pvcFile], pvc)
+		return []string{pvFile, pvcFile}
+	}},
+	{name: "GRAFT010-dangling-volume-name", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(pvcFile, "PersistentVolumeClaim", "data-cassandra-1"), "cassandra-data-cassandra-9", "spec", "volumeName")
+		return []string{pvcFile}
+	}},
+	{name: "GRAFT011-no-claimref", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		del(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-1"), "spec", "claimRef")
+		return []string{pvFile}
+	}},
+	{name: "GRAFT012-claimref-uid", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-1"), "6f0e4c1e-0d3c-4a55-9f1c-2b7a5d0e9a11", "spec", "claimRef", "uid")
+		return []string{pvFile}
+	}},
+	{name: "GRAFT013-storage-class", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), "gp3", "spec", "storageClassName")
+		return []string{pvFile}
+	}},
+	{name: "GRAFT014-access-mode", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), []any{"ReadWriteMany"}, "spec", "accessModes")
+		return []string{pvFile}
+	}},
+	{name: "GRAFT015-request-exceeds-capacity", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(pvcFile, "PersistentVolumeClaim", "data-cassandra-0"), "600Gi", "spec", "resources", "requests", "storage")
+		return []string{pvcFile}
+	}},
+	{name: "GRAFT016-unselected-labels", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), "commitlog", "metadata", "labels", spec.LabelClaimTemplate)
+		return []string{pvFile}
+	}},
+	{name: "GRAFT017-overlapping-selector", from: "flux-racks", edit: func(t *testing.T, f *fixtureFiles) []string {
+		file := "statefulset-prod-dc1-r2-sts.patch.yaml"
+		f.addPatchOp(file, map[string]any{"op": "add", "path": "/spec/volumeClaimTemplates/0/spec/selector", "value": map[string]any{
+			"matchLabels": map[string]any{spec.LabelMigration: "cassandra-6node-racks", spec.LabelClaimTemplate: "server-data"},
+			"matchExpressions": []any{map[string]any{"key": spec.LabelStatefulSet, "operator": "In", "values": []any{"prod-dc1-r1-sts", "prod-dc1-r2-sts"}}},
+		}})
+		return []string{file}
+	}},
+	{name: "GRAFT020-two-zones", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), []any{"us-east-1a", "us-east-1b"},
+			"spec", "nodeAffinity", "required", "nodeSelectorTerms", "0", "matchExpressions", "0", "values")
+		return []string{pvFile}
+	}},
+	{name: "GRAFT021-zone-not-recorded", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), []any{"us-east-1b"},
+			"spec", "nodeAffinity", "required", "nodeSelectorTerms", "0", "matchExpressions", "0", "values")
+		return []string{pvFile}
+	}},
+	{name: "GRAFT022-pod-affinity-excludes-zone", from: "flux-racks", edit: func(t *testing.T, f *fixtureFiles) []string {
+		file := "statefulset-prod-dc1-r1-sts.patch.yaml"
+		f.addPatchOp(file, map[string]any{"op": "replace",
+			"path":  "/spec/template/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0/matchExpressions/0/values",
+			"value": []any{"us-east-1b"}})
+		return []string{file}
+	}},
+	{name: "GRAFT023-spread-skew", from: "flux-racks", edit: func(t *testing.T, f *fixtureFiles) []string {
+		file := "statefulset-prod-dc1-r1-sts.patch.yaml"
+		f.addPatchOp(file, map[string]any{"op": "remove", "path": "/spec/template/spec/affinity"})
+		f.addPatchOp(file, map[string]any{"op": "add", "path": "/spec/template/spec/topologySpreadConstraints", "value": []any{map[string]any{
+			"maxSkew": 1, "topologyKey": spec.TopologyKeyKubernetes, "whenUnsatisfiable": "DoNotSchedule",
+			"labelSelector": map[string]any{"matchLabels": map[string]any{"cassandra.datastax.com/rack": "r1"}},
+		}}})
+		return []string{file}
+	}},
+	{name: "GRAFT024-member-split-across-zones", from: "flux-racks", edit: func(t *testing.T, f *fixtureFiles) []string {
+		file := "statefulset-prod-dc1-r1-sts.patch.yaml"
+		f.addPatchOp(file, map[string]any{"op": "remove", "path": "/spec/template/spec/affinity"})
+		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-commitlog-prod-dc1-r1-sts-0"), []any{"us-east-1b"},
+			"spec", "nodeAffinity", "required", "nodeSelectorTerms", "0", "matchExpressions", "0", "values")
+		lk := f.obj(lock, "Lock", "")
+		for _, v := range lk["volumes"].([]any) {
+			m := v.(map[string]any)
+			if m["statefulSet"] == "prod-dc1-r1-sts" && m["claimTemplate"] == "commitlog" && fmt.Sprint(m["ordinal"]) == "0" {
+				m["targetZone"] = "us-east-1b"
+			}
+		}
+		return []string{file, pvFile, lock}
+	}},
+	{name: "GRAFT030-csi-driver", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), "efs.csi.aws.com", "spec", "csi", "driver")
+		return []string{pvFile}
+	}},
+	{name: "GRAFT031-handle-url", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		pv := f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0")
+		h := pv["spec"].(map[string]any)["csi"].(map[string]any)["volumeHandle"].(string)
+		set(t, pv, "aws://us-east-1a/"+h, "spec", "csi", "volumeHandle")
+		return []string{pvFile}
+	}},
+	{name: "GRAFT032-handle-not-recorded", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), "vol-0aaaaaaaaaaaaaaaa", "spec", "csi", "volumeHandle")
+		return []string{pvFile}
+	}},
+	{name: "GRAFT033-shared-volume", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		h := f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0")["spec"].(map[string]any)["csi"].(map[string]any)["volumeHandle"]
+		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-1"), h, "spec", "csi", "volumeHandle")
+		return []string{pvFile}
+	}},
+	{name: "GRAFT034-fstype", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), "xfs", "spec", "csi", "fsType")
+		return []string{pvFile}
+	}},
+	{name: "GRAFT035-source-volume", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		pv := f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0")
+		src := pv["metadata"].(map[string]any)["annotations"].(map[string]any)[spec.AnnotationSourceVolume]
+		set(t, pv, src, "spec", "csi", "volumeHandle")
+		return []string{pvFile}
+	}},
+	{name: "GRAFT036-recorded-volume-not-delivered", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		lk := f.obj(lock, "Lock", "")
+		vols := lk["volumes"].([]any)
+		extra := clone(t, vols[0].(map[string]any))
+		extra["claimTemplate"] = "commitlog"
+		extra["sourceDevice"] = "/dev/xvdg"
+		extra["sourceVolume"] = "vol-0bbbbbbbbbbbbbbbb"
+		extra["targetVolume"] = "vol-0cccccccccccccccc"
+		lk["volumes"] = append(vols, extra)
+		return []string{lock}
+	}},
+	{name: "GRAFT037-capacity-not-recorded", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), "600Gi", "spec", "capacity", "storage")
+		return []string{pvFile}
+	}},
+	{name: "GRAFT040-reclaim-delete", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), "Delete", "spec", "persistentVolumeReclaimPolicy")
+		return []string{pvFile}
+	}},
+	{name: "GRAFT041-retention-delete", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		file := "statefulset-cassandra.patch.yaml"
+		op := f.docs[file][0].([]any)[0].(map[string]any)
+		set(t, op, "Delete", "value", "whenDeleted")
+		return []string{file}
+	}},
+	{name: "GRAFT042-flux-prune", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		del(t, f.obj(pvcFile, "PersistentVolumeClaim", "data-cassandra-1"), "metadata", "annotations")
+		return []string{pvcFile}
+	}},
+	{name: "GRAFT043-argocd-wave", from: "argocd-ordinals", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(pvcFile, "PersistentVolumeClaim", "data-cassandra-2"), "0", "metadata", "annotations", "argocd.argoproj.io/sync-wave")
+		return []string{pvcFile}
+	}},
+	{name: "GRAFT044-argocd-replace", from: "argocd-ordinals", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(pvFile, "PersistentVolume", "db-data-cassandra-2"), "Prune=false,Delete=false,Replace=true", "metadata", "annotations", "argocd.argoproj.io/sync-options")
+		return []string{pvFile}
+	}},
+	{name: "GRAFT045-common-labels", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(render.KustomizationFile, "Kustomization", ""), map[string]any{"team": "data"}, "commonLabels")
+		return []string{render.KustomizationFile}
+	}},
+	{name: "GRAFT046-provenance", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		del(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), "metadata", "annotations", spec.AnnotationSourceVolume)
+		return []string{pvFile}
+	}},
+}
+
+func clone(t *testing.T, m map[string]any) map[string]any {
+	t.Helper()
+	data, err := yaml.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	if err := yaml.Unmarshal(data, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// passFiles renders a pass fixture in memory.
+func passFiles(t *testing.T, pf passFixture) map[string][]byte {
+	t.Helper()
+	ex := filepath.Join("../../testdata/examples", pf.example)
+	m, err := spec.Load(filepath.Join(ex, "graft.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Spec.GitOps.Base = pf.base
+	m.Spec.GitOps.OverlayPath = "overlays/" + pf.name
+	if pf.engineNone {
+		m.Spec.GitOps.Engine = spec.EngineNone
+		m.Spec.GitOps.EngineObject = false
+	}
+	rec, err := record.Load(filepath.Join(ex, lock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := render.Files(m, rec, filepath.Join(fixtureRoot, "pass", pf.name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files[lock], err = os.ReadFile(filepath.Join(ex, lock)); err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// wantFixtures computes every fixture's files: dir (relative to the
+// fixture root) to file name to bytes.
+func wantFixtures(t *testing.T) map[string]map[string][]byte {
+	t.Helper()
+	out := map[string]map[string][]byte{}
+	pass := map[string]map[string][]byte{}
+	for _, pf := range passFixtures {
+		pass[pf.name] = passFiles(t, pf)
+		out["pass/"+pf.name] = pass[pf.name]
+	}
+	if *update {
+		// The built fixtures are built from the pass fixtures on disk.
+		writeFixtures(t, out, "pass")
+	}
+	for _, ff := range failFixtures {
+		src := pass[ff.from]
+		if ff.built {
+			built, err := render.Build(filepath.Join(fixtureRoot, "pass", ff.from))
+			if err != nil {
+				t.Fatalf("%s: build %s (run with -update first?): %v", ff.name, ff.from, err)
+			}
+			src = map[string][]byte{"overlay.yaml": built, lock: src[lock]}
+		}
+		f := parseFixtureFiles(t, src)
+		touched := map[string]bool{}
+		for _, name := range ff.edit(t, f) {
+			touched[name] = true
+		}
+		out["fail/"+ff.name] = f.files(touched)
+	}
+	return out
+}
+
+// TestFixturesUpToDate keeps testdata/policy in step with render and the
+// corruptions above; -update rewrites it.
+func TestFixturesUpToDate(t *testing.T) {
+	want := wantFixtures(t)
+	if *update {
+		writeFixtures(t, want, "fail")
+		return
+	}
+	for dir, files := range want {
+		entries, err := os.ReadDir(filepath.Join(fixtureRoot, dir))
+		if err != nil {
+			t.Errorf("%s: %v (run go test ./generator/check -run TestFixturesUpToDate -update)", dir, err)
+			continue
+		}
+		var have []string
+		for _, e := range entries {
+			have = append(have, e.Name())
+		}
+		var names []string
+		for n := range files {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		if strings.Join(have, ",") != strings.Join(names, ",") {
+			t.Errorf("%s: files %v, want %v", dir, have, names)
+		}
+		for name, data := range files {
+			got, err := os.ReadFile(filepath.Join(fixtureRoot, dir, name))
+			if err != nil || !bytes.Equal(got, data) {
+				t.Errorf("%s/%s is stale (run with -update)", dir, name)
+			}
+		}
+	}
+}
+
+// writeFixtures replaces the fixtures of a kind (pass or fail) with want's.
+func writeFixtures(t *testing.T, want map[string]map[string][]byte, kind string) {
+	t.Helper()
+	if err := os.RemoveAll(filepath.Join(fixtureRoot, kind)); err != nil {
+		t.Fatal(err)
+	}
+	for dir, files := range want {
+		if !strings.HasPrefix(dir, kind+"/") {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Join(fixtureRoot, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, data := range files {
+			if err := os.WriteFile(filepath.Join(fixtureRoot, dir, name), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// fixtureDirs lists the fixture directories of a kind.
+func fixtureDirs(t *testing.T, kind string) []string {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join(fixtureRoot, kind, "*"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no %s fixtures: %v", kind, err)
+	}
+	return dirs
+}
+
+// fixtureInput loads a fixture: a kustomize directory, or the YAML files
+// of a built overlay; graft.lock beside them.
+func fixtureInput(t testing.TB, dir string) *Input {
+	t.Helper()
+	paths := []string{dir}
+	if kustomizationFile(dir) == "" {
+		all, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+		paths = all
+	}
+	in, err := Load(paths, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.AddRecord(filepath.Join(dir, lock)); err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+func ruleIDs(rep *Report) []string {
+	set := map[string]bool{}
+	for _, f := range rep.Findings {
+		set[f.ID] = true
+	}
+	var ids []string
+	for id := range set {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+var testEngine *Engine
+
+func engine(t testing.TB) *Engine {
+	t.Helper()
+	if testEngine == nil {
+		e, err := New(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		testEngine = e
+	}
+	return testEngine
+}
+
+func TestPassFixtures(t *testing.T) {
+	for _, dir := range fixtureDirs(t, "pass") {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			rep, err := engine(t).Check(context.Background(), fixtureInput(t, dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range rep.Findings {
+				t.Errorf("%s:%d %s", f.File, f.Line, f.Message)
+			}
+		})
+	}
+}
+
+func TestFailFixtures(t *testing.T) {
+	seen := map[string]bool{}
+	for _, dir := range fixtureDirs(t, "fail") {
+		name := filepath.Base(dir)
+		id, _, _ := strings.Cut(name, "-")
+		seen[id] = true
+		t.Run(name, func(t *testing.T) {
+			rep, err := engine(t).Check(context.Background(), fixtureInput(t, dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ruleIDs(rep); strings.Join(got, ",") != id {
+				for _, f := range rep.Findings {
+					t.Logf("%s:%d %s", f.File, f.Line, f.Message)
+				}
+				t.Fatalf("rules %v fired, want exactly %s", got, id)
+			}
+			for _, f := range rep.Findings {
+				if f.File == "" || f.Line == 0 || f.Field == "" || f.Found == "" || f.Expected == "" || f.Kind == "" || (f.Name == "" && f.Kind != "Kustomization") {
+					t.Errorf("finding lacks a location or detail: %+v", f)
+				}
+			}
+		})
+	}
+	// Every rule that an overlay can trigger has a fixture.
+	for _, r := range mustRules(t) {
+		if r.ID != "GRAFT000" && !seen[r.ID] && !strings.HasPrefix(r.ID, "GRAFT05") {
+			t.Errorf("rule %s has no failing fixture", r.ID)
+		}
+	}
+}
+
+func mustRules(t *testing.T) []Rule {
+	t.Helper()
+	rep, err := engine(t).Check(context.Background(), &Input{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep.Rules
+}
