@@ -1,0 +1,267 @@
+package ebs_test
+
+// The wire test: graft's engine through the real SDK over HTTP against
+// moto server. moto ignores ClientToken, has no Fast Snapshot Restore,
+// completes snapshots at once and never throttles; those behaviours are
+// tested against the simulator (generator/ec2sim) in sim_test.go.
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/graftctl/graft/generator/ebs"
+	"github.com/graftctl/graft/generator/ebs/ebstest"
+	"github.com/graftctl/graft/generator/record"
+	"github.com/graftctl/graft/generator/render"
+	"github.com/graftctl/graft/generator/spec"
+)
+
+const targetKey = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+func TestMotoDiscoverPlanCloneRender(t *testing.T) {
+	ebstest.StartMoto(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	counter := ebs.NewCallCounter()
+	client, err := ebs.NewClient(ctx, ebs.ClientOptions{Region: "us-east-1", Counter: counter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := ebstest.Seed(ctx, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Filters that match another application's instances: the mapping
+	// names the instance that does not fit.
+	other, err := spec.Parse([]byte(ebstest.SpecYAML("other", "other", targetKey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ebs.New(other, ebs.Options{Source: client}).Discover(ctx); err == nil || !strings.Contains(err.Error(), ebs.ProblemUnmapped) || !strings.Contains(err.Error(), "kafka-0") {
+		t.Fatalf("discover with another application's filter: %v", err)
+	}
+
+	sourceBefore := describeVolumes(t, ctx, client, append(cl.DataVolumes, cl.OtherVolumes...))
+
+	dir := t.TempDir()
+	specPath := filepath.Join(dir, "graft.yaml")
+	writeFile(t, specPath, ebstest.SpecYAML("cassandra-moto", "prod", targetKey))
+	copyDir(t, filepath.Join("..", "..", "testdata", "bases", "cassandra-racks"), filepath.Join(dir, "base", "cassandra-racks"))
+	m, err := spec.Load(specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := ebs.New(m, ebs.Options{Source: client, PollInterval: 100 * time.Millisecond, Log: testLogger(t)})
+
+	// discover
+	inv, err := eng.Discover(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Members) != 6 {
+		t.Fatalf("discover: %d members, want 6", len(inv.Members))
+	}
+	for i, mb := range inv.Members {
+		if want := cl.Instances[i]; mb.Instance != want {
+			t.Errorf("member %s is %s, want %s", mb.Key(), mb.Instance, want)
+		}
+		if len(mb.Devices) != 2 || mb.Devices[0].SizeGiB != 1024 || mb.Devices[1].SizeGiB != 100 || !mb.Devices[0].Encrypted || mb.Devices[0].KMSKeyID != ebstest.SourceKey {
+			t.Errorf("member %s devices: %+v", mb.Key(), mb.Devices)
+		}
+	}
+	var text strings.Builder
+	if err := inv.WriteText(&text); err != nil || !strings.Contains(text.String(), "prod-dc1-r3-sts/1") {
+		t.Errorf("inventory text: %v\n%s", err, text.String())
+	}
+
+	// plan: a different KMS key, so every snapshot is copied.
+	before := counter.Calls()
+	plan, err := eng.Plan(ctx, inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.ToCreate[ebs.RoleSnapshot] != 24 || plan.ToCreate[ebs.RoleCopy] != 24 || plan.ToCreate[ebs.RoleVolume] != 12 {
+		t.Errorf("plan creates %v, want 24 snapshots, 24 copies, 12 volumes", plan.ToCreate)
+	}
+	if got := counter.Calls(); got["CreateSnapshot"]+got["CreateSnapshots"]+got["CreateVolume"]+got["CopySnapshot"] != before["CreateVolume"] {
+		t.Fatalf("plan made mutating calls: %v", got)
+	}
+
+	// clone, both phases, through the SDK over HTTP.
+	lock := filepath.Join(dir, "graft.lock")
+	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
+		var rec *record.Record
+		if phase == spec.PhaseFinal {
+			rec = record.New(m)
+		}
+		res, err := eng.Clone(ctx, inv, ebs.CloneOptions{Phase: phase, Record: rec, RecordPath: lock})
+		if err != nil {
+			t.Fatalf("clone %s: %v", phase, err)
+		}
+		t.Logf("clone %s created %v", phase, res.Created)
+	}
+	rec, err := record.Load(lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Volumes) != 12 {
+		t.Fatalf("record has %d volumes, want 12", len(rec.Volumes))
+	}
+
+	// A re-run creates nothing: everything is found by tag.
+	res, err := eng.Clone(ctx, inv, ebs.CloneOptions{Phase: spec.PhaseFinal, Record: rec, RecordPath: lock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Created) != 0 {
+		t.Errorf("re-run created %v, want nothing", res.Created)
+	}
+
+	// render, and check the overlay against what moto holds.
+	out := filepath.Join(dir, "overlays", m.Metadata.Name)
+	rr, err := render.Render(m, rec, render.Options{OutDir: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pvs := parsePVs(t, rr.Files[render.PVFile])
+	if len(pvs) != 12 {
+		t.Fatalf("overlay has %d PVs, want 12", len(pvs))
+	}
+	var ids []string
+	for _, pv := range pvs {
+		ids = append(ids, pv.Spec.CSI.VolumeHandle)
+	}
+	vols := describeVolumes(t, ctx, client, ids)
+	for _, pv := range pvs {
+		v := vols[pv.Spec.CSI.VolumeHandle]
+		tags := tagMap(v.Tags)
+		claim := pv.Spec.ClaimRef.Name
+		zone := pv.Spec.NodeAffinity.Required.NodeSelectorTerms[0].MatchExpressions[0].Values[0]
+		size := pv.Spec.Capacity[corev1.ResourceStorage]
+		switch {
+		case aws.ToString(v.AvailabilityZone) != zone:
+			t.Errorf("PV %s: node affinity %s, volume in %s", pv.Name, zone, aws.ToString(v.AvailabilityZone))
+		case size.Value() > int64(aws.ToInt32(v.Size))<<30:
+			t.Errorf("PV %s: capacity %s > volume %d GiB", pv.Name, size.String(), aws.ToInt32(v.Size))
+		case claim != tags[ebs.TagClaimTemplate]+"-"+strings.Replace(tags[ebs.TagMember], "/", "-", 1):
+			t.Errorf("PV %s: claim %s, volume tags %v", pv.Name, claim, tags)
+		case !aws.ToBool(v.Encrypted) || aws.ToString(v.KmsKeyId) != targetKey:
+			t.Errorf("PV %s: volume encrypted=%v key=%s", pv.Name, aws.ToBool(v.Encrypted), aws.ToString(v.KmsKeyId))
+		case v.VolumeType != types.VolumeTypeGp3 || aws.ToInt32(v.Iops) != 6000 || aws.ToInt32(v.Throughput) != 500:
+			t.Errorf("PV %s: volume %s %d IOPS %d MiB/s", pv.Name, v.VolumeType, aws.ToInt32(v.Iops), aws.ToInt32(v.Throughput))
+		case tags[ebs.TagMigration] != m.Metadata.Name || tags["team"] != "data-platform" || tags[ebs.TagRole] != ebs.RoleVolume:
+			t.Errorf("PV %s: volume tags %v", pv.Name, tags)
+		}
+		if zone != map[string]string{"prod-dc1-r1-sts": "us-east-1a", "prod-dc1-r2-sts": "us-east-1b", "prod-dc1-r3-sts": "us-east-1c"}[strings.SplitN(tags[ebs.TagMember], "/", 2)[0]] {
+			t.Errorf("PV %s in zone %s", pv.Name, zone)
+		}
+	}
+
+	// cleanup deletes graft's snapshots and keeps the recorded volumes.
+	cp, err := eng.PlanCleanup(ctx, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cp.Delete) != 48 {
+		t.Errorf("cleanup would delete %d resources, want the 48 snapshots and copies", len(cp.Delete))
+	}
+	for _, it := range cp.Delete {
+		if it.Kind != "snapshot" {
+			t.Errorf("cleanup would delete %s %s", it.Kind, it.ID)
+		}
+	}
+	if _, err := eng.Cleanup(ctx, cp); err != nil {
+		t.Fatal(err)
+	}
+	left, err := client.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}, Filters: []types.Filter{{Name: aws.String("tag:graft:migration"), Values: []string{m.Metadata.Name}}}})
+	if err != nil || len(left.Snapshots) != 0 {
+		t.Errorf("after cleanup: %v, %d graft snapshots left", err, len(left.Snapshots))
+	}
+	if got := describeVolumes(t, ctx, client, ids); len(got) != 12 {
+		t.Errorf("cleanup removed recorded volumes: %d left", len(got))
+	}
+
+	// The source is untouched: same volumes, same attachments, no tags.
+	after := describeVolumes(t, ctx, client, append(cl.DataVolumes, cl.OtherVolumes...))
+	for id, b := range sourceBefore {
+		a := after[id]
+		if len(a.Attachments) != 1 || aws.ToString(a.Attachments[0].InstanceId) != aws.ToString(b.Attachments[0].InstanceId) || len(a.Tags) != len(b.Tags) || aws.ToInt32(a.Size) != aws.ToInt32(b.Size) {
+			t.Errorf("source volume %s changed: %+v -> %+v", id, b, a)
+		}
+	}
+	t.Logf("wire calls: %s", ebs.FormatCounts(counter.Calls()))
+}
+
+func describeVolumes(t *testing.T, ctx context.Context, c ebs.EC2, ids []string) map[string]types.Volume {
+	t.Helper()
+	out, err := c.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]types.Volume{}
+	for _, v := range out.Volumes {
+		m[aws.ToString(v.VolumeId)] = v
+	}
+	return m
+}
+
+func tagMap(tags []types.Tag) map[string]string {
+	m := map[string]string{}
+	for _, t := range tags {
+		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return m
+}
+
+func parsePVs(t *testing.T, data []byte) []corev1.PersistentVolume {
+	t.Helper()
+	var out []corev1.PersistentVolume
+	for _, doc := range strings.Split(string(data), "\n---\n") {
+		if strings.TrimSpace(doc) == "" {
+			continue
+		}
+		var pv corev1.PersistentVolume
+		if err := yaml.Unmarshal([]byte(doc), &pv); err != nil {
+			t.Fatal(err)
+		}
+		if pv.Kind == "PersistentVolume" {
+			out = append(out, pv)
+		}
+	}
+	return out
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(to, e.Name()), string(data))
+	}
+}
