@@ -21,8 +21,6 @@ pod_zone_keys := zone_keys | {"failure-domain.beta.kubernetes.io/zone"}
 
 csi_driver := "ebs.csi.aws.com"
 
-label_migration := "graft.graftctl.io/migration"
-
 provenance_annotations := [
 	"graft.graftctl.io/source-instance",
 	"graft.graftctl.io/source-volume",
@@ -121,10 +119,6 @@ pv_claim_entries := [{"k": key(ref.namespace, ref.name), "d": d} |
 	is_string(ref.namespace)
 	is_string(ref.name)
 ]
-
-pv_claim_keys := {e.k | some e in pv_claim_entries}
-
-pv_by_claim := {k: g | some k in pv_claim_keys; g := [e.d | some e in pv_claim_entries; k = e.k]}
 
 # PVs by CSI volume handle.
 pv_handle_entries := [{"h": h, "d": d} | some d in pv_docs; h := d.contents.spec.csi.volumeHandle]

@@ -41,6 +41,7 @@ deny contains f if {
 # GRAFT032: the volume is the record's. A malformed, shared or source
 # handle is reported by its own rule instead.
 deny contains f if {
+	record
 	some d in pv_docs
 	pv_claim(d.contents)
 	claim := d.contents.spec.claimRef.name
@@ -71,6 +72,7 @@ deny contains f if {
 # GRAFT034
 deny contains f if {
 	some d in pv_docs
+	has_csi(d.contents)
 	pv_claim(d.contents)
 	rec := record_entry(d.contents.spec.claimRef.name)
 	fs := object.get(d.contents, ["spec", "csi", "fsType"], "unset")

@@ -248,7 +248,7 @@ var failFixtures = []failFixture{
 	{name: "GRAFT017-overlapping-selector", from: "flux-racks", edit: func(t *testing.T, f *fixtureFiles) []string {
 		file := "statefulset-prod-dc1-r2-sts.patch.yaml"
 		f.addPatchOp(file, map[string]any{"op": "add", "path": "/spec/volumeClaimTemplates/0/spec/selector", "value": map[string]any{
-			"matchLabels": map[string]any{spec.LabelMigration: "cassandra-6node-racks", spec.LabelClaimTemplate: "server-data"},
+			"matchLabels":      map[string]any{spec.LabelMigration: "cassandra-6node-racks", spec.LabelClaimTemplate: "server-data"},
 			"matchExpressions": []any{map[string]any{"key": spec.LabelStatefulSet, "operator": "In", "values": []any{"prod-dc1-r1-sts", "prod-dc1-r2-sts"}}},
 		}})
 		return []string{file}

@@ -1,0 +1,265 @@
+package check
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/graftctl/graft/generator/spec"
+)
+
+// The example overlays in overlays/ pass, with the record of their example.
+func TestOverlaysPass(t *testing.T) {
+	dirs, _ := filepath.Glob("../../overlays/*")
+	if len(dirs) == 0 {
+		t.Fatal("no overlays")
+	}
+	for _, dir := range dirs {
+		name := filepath.Base(dir)
+		t.Run(name, func(t *testing.T) {
+			in, err := Load([]string{dir}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := in.AddRecord(filepath.Join("../../testdata/examples", name, lock)); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := engine(t).Check(context.Background(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range rep.Findings {
+				t.Errorf("%s:%d %s", f.File, f.Line, f.Message)
+			}
+		})
+	}
+}
+
+// mutation corrupts one field of one object of a built overlay.
+type mutation struct {
+	name string
+	edit func(m *mutable)
+}
+
+// mutable is a deep copy of an input's documents, with finders.
+type mutable struct {
+	t    *testing.T
+	docs []Document
+}
+
+func (m *mutable) first(kind string) map[string]any {
+	for _, d := range m.docs {
+		if c, ok := d.Contents.(map[string]any); ok && c["kind"] == kind {
+			return c
+		}
+	}
+	m.t.Fatalf("no %s", kind)
+	return nil
+}
+
+func (m *mutable) nth(kind string, n int) map[string]any {
+	for _, d := range m.docs {
+		if c, ok := d.Contents.(map[string]any); ok && c["kind"] == kind {
+			if n == 0 {
+				return c
+			}
+			n--
+		}
+	}
+	m.t.Fatalf("no %s #%d", kind, n)
+	return nil
+}
+
+func get(m any, path ...string) any {
+	for _, p := range path {
+		switch x := m.(type) {
+		case map[string]any:
+			m = x[p]
+		case []any:
+			var i int
+			fmt.Sscan(p, &i)
+			if i >= len(x) {
+				return nil
+			}
+			m = x[i]
+		default:
+			return nil
+		}
+	}
+	return m
+}
+
+func str(m any, path ...string) string { s, _ := get(m, path...).(string); return s }
+
+func num(m any, path ...string) int {
+	switch v := get(m, path...).(type) {
+	case float64:
+		return int(v)
+	case int:
+		return v
+	}
+	return 0
+}
+
+var zoneValues = []string{"spec", "nodeAffinity", "required", "nodeSelectorTerms", "0", "matchExpressions", "0"}
+
+var mutations = []mutation{
+	{"pv zone", func(m *mutable) {
+		set(m.t, m.first("PersistentVolume"), []any{"eu-north-1z"}, append(zoneValues, "values")...)
+	}},
+	{"pv zone key", func(m *mutable) {
+		set(m.t, m.first("PersistentVolume"), "kubernetes.io/hostname", append(zoneValues, "key")...)
+	}},
+	{"pv zone operator", func(m *mutable) { set(m.t, m.first("PersistentVolume"), "NotIn", append(zoneValues, "operator")...) }},
+	{"pv node affinity removed", func(m *mutable) { del(m.t, m.first("PersistentVolume"), "spec", "nodeAffinity") }},
+	{"pv name", func(m *mutable) {
+		pv := m.first("PersistentVolume")
+		set(m.t, pv, str(pv, "metadata", "name")+"-x", "metadata", "name")
+	}},
+	{"pvc name", func(m *mutable) {
+		pvc := m.first("PersistentVolumeClaim")
+		set(m.t, pvc, str(pvc, "metadata", "name")+"x", "metadata", "name")
+	}},
+	{"pvc ordinal", func(m *mutable) {
+		pvc := m.first("PersistentVolumeClaim")
+		name := str(pvc, "metadata", "name")
+		i := strings.LastIndex(name, "-")
+		set(m.t, pvc, name[:i]+"-99", "metadata", "name")
+	}},
+	{"pvc namespace", func(m *mutable) { set(m.t, m.first("PersistentVolumeClaim"), "default", "metadata", "namespace") }},
+	{"claimRef name", func(m *mutable) {
+		set(m.t, m.first("PersistentVolume"), str(m.nth("PersistentVolumeClaim", 1), "metadata", "name"), "spec", "claimRef", "name")
+	}},
+	{"claimRef namespace", func(m *mutable) { set(m.t, m.first("PersistentVolume"), "default", "spec", "claimRef", "namespace") }},
+	{"claimRef uid", func(m *mutable) { set(m.t, m.first("PersistentVolume"), "0b0e1f5a", "spec", "claimRef", "uid") }},
+	{"claimRef removed", func(m *mutable) { del(m.t, m.first("PersistentVolume"), "spec", "claimRef") }},
+	{"volumeName swapped", func(m *mutable) {
+		set(m.t, m.first("PersistentVolumeClaim"), str(m.nth("PersistentVolumeClaim", 1), "spec", "volumeName"), "spec", "volumeName")
+	}},
+	{"volumeName removed", func(m *mutable) { del(m.t, m.first("PersistentVolumeClaim"), "spec", "volumeName") }},
+	{"pv storage class", func(m *mutable) { set(m.t, m.first("PersistentVolume"), "gp3", "spec", "storageClassName") }},
+	{"pvc storage class removed", func(m *mutable) { del(m.t, m.first("PersistentVolumeClaim"), "spec", "storageClassName") }},
+	{"template storage class", func(m *mutable) {
+		set(m.t, m.first("StatefulSet"), "gp3", "spec", "volumeClaimTemplates", "0", "spec", "storageClassName")
+	}},
+	{"pv capacity", func(m *mutable) { set(m.t, m.first("PersistentVolume"), "1Gi", "spec", "capacity", "storage") }},
+	{"pvc request", func(m *mutable) {
+		set(m.t, m.first("PersistentVolumeClaim"), "100Ti", "spec", "resources", "requests", "storage")
+	}},
+	{"pv access mode", func(m *mutable) { set(m.t, m.first("PersistentVolume"), []any{"ReadWriteMany"}, "spec", "accessModes") }},
+	{"pvc volume mode", func(m *mutable) { set(m.t, m.first("PersistentVolumeClaim"), "Block", "spec", "volumeMode") }},
+	{"reclaim policy", func(m *mutable) {
+		set(m.t, m.first("PersistentVolume"), "Delete", "spec", "persistentVolumeReclaimPolicy")
+	}},
+	{"retention whenScaled", func(m *mutable) {
+		set(m.t, m.first("StatefulSet"), "Delete", "spec", "persistentVolumeClaimRetentionPolicy", "whenScaled")
+	}},
+	{"pvc engine annotations", func(m *mutable) { del(m.t, m.first("PersistentVolumeClaim"), "metadata", "annotations") }},
+	{"pv selector label", func(m *mutable) {
+		set(m.t, m.first("PersistentVolume"), "other", "metadata", "labels", spec.LabelClaimTemplate)
+	}},
+	{"pv migration label", func(m *mutable) {
+		set(m.t, m.first("PersistentVolume"), "other", "metadata", "labels", spec.LabelMigration)
+	}},
+	{"template selector removed", func(m *mutable) {
+		del(m.t, m.first("StatefulSet"), "spec", "volumeClaimTemplates", "0", "spec", "selector")
+	}},
+	{"volumeHandle not recorded", func(m *mutable) {
+		set(m.t, m.first("PersistentVolume"), "vol-0fffffffffffffff0", "spec", "csi", "volumeHandle")
+	}},
+	{"volumeHandle url", func(m *mutable) {
+		pv := m.first("PersistentVolume")
+		set(m.t, pv, "aws://x/"+str(pv, "spec", "csi", "volumeHandle"), "spec", "csi", "volumeHandle")
+	}},
+	{"volumeHandle source volume", func(m *mutable) {
+		pv := m.first("PersistentVolume")
+		set(m.t, pv, str(pv, "metadata", "annotations", spec.AnnotationSourceVolume), "spec", "csi", "volumeHandle")
+	}},
+	{"csi driver", func(m *mutable) {
+		set(m.t, m.first("PersistentVolume"), "kubernetes.io/aws-ebs", "spec", "csi", "driver")
+	}},
+	{"fsType", func(m *mutable) { set(m.t, m.first("PersistentVolume"), "btrfs", "spec", "csi", "fsType") }},
+	{"sts replicas", func(m *mutable) {
+		sts := m.first("StatefulSet")
+		set(m.t, sts, float64(num(sts, "spec", "replicas")+1), "spec", "replicas")
+	}},
+	{"sts ordinals start", func(m *mutable) {
+		sts := m.first("StatefulSet")
+		set(m.t, sts, float64(num(sts, "spec", "ordinals", "start")+1), "spec", "ordinals", "start")
+	}},
+	{"kustomization commonLabels", func(m *mutable) {
+		set(m.t, m.first("Kustomization"), map[string]any{"app": "cassandra"}, "commonLabels")
+	}},
+	{"record target zone", func(m *mutable) {
+		set(m.t, m.first("Lock"), "eu-north-1z", "volumes", "0", "targetZone")
+	}},
+	{"record target volume", func(m *mutable) {
+		set(m.t, m.first("Lock"), "vol-0eeeeeeeeeeeeeee0", "volumes", "0", "targetVolume")
+	}},
+	{"record fsType", func(m *mutable) { set(m.t, m.first("Lock"), "zfs", "volumes", "0", "fsType") }},
+	{"record size", func(m *mutable) { set(m.t, m.first("Lock"), float64(1), "volumes", "0", "sizeGiB") }},
+}
+
+// copyDocs deep-copies documents through JSON.
+func copyDocs(t *testing.T, docs []Document) []Document {
+	data, err := json.Marshal(docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Document
+	if err := json.Unmarshal(data, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestMutationsDenied corrupts one field at a time in each example overlay
+// (rendered against the fixture bases) and expects a denial every time.
+func TestMutationsDenied(t *testing.T) {
+	if len(mutations) < 20 {
+		t.Fatalf("%d mutations, want at least 20", len(mutations))
+	}
+	ctx := context.Background()
+	applied := map[string]int{}
+	for _, dir := range fixtureDirs(t, "pass") {
+		n := 0
+		in := fixtureInput(t, dir)
+		rep, err := engine(t).Check(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(rep.Findings); n != 0 {
+			t.Fatalf("%s: the uncorrupted overlay has %d findings", dir, n)
+		}
+		for _, mu := range mutations {
+			t.Run(filepath.Base(dir)+"/"+mu.name, func(t *testing.T) {
+				m := &mutable{t: t, docs: copyDocs(t, in.Docs)}
+				before, _ := json.Marshal(m.docs)
+				mu.edit(m)
+				if after, _ := json.Marshal(m.docs); string(after) == string(before) {
+					t.Skip("nothing to corrupt in this overlay (no engine annotations)")
+				}
+				applied[mu.name]++
+				n++
+				rep, err := engine(t).Check(ctx, &Input{Docs: m.docs})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rep.Count(LevelDeny) == 0 {
+					t.Errorf("not denied (findings: %v)", ruleIDs(rep))
+				}
+			})
+		}
+		if n < 20 {
+			t.Errorf("%s: %d corruptions applied, want at least 20", dir, n)
+		}
+	}
+	for _, mu := range mutations {
+		if applied[mu.name] == 0 {
+			t.Errorf("mutation %q applied to no overlay", mu.name)
+		}
+	}
+}
