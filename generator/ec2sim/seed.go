@@ -2,6 +2,7 @@ package ec2sim
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 )
@@ -262,4 +263,20 @@ func baseName(dev string) string {
 		}
 	}
 	return dev
+}
+
+// AddSnapshot seeds a completed snapshot of a volume (not through the API;
+// it does not count as Created) and returns its id.
+func (s *Sim) AddSnapshot(volumeID string, tags map[string]string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.volumes[volumeID]
+	if v == nil {
+		return "", fmt.Errorf("ec2sim: no volume %s", volumeID)
+	}
+	start := s.clock.Now().Add(-24 * time.Hour)
+	sn := &snapshot{id: s.newID("snap"), volumeID: volumeID, size: v.size, encrypted: v.encrypted, kms: v.kms,
+		start: start, dur: time.Hour, tags: copyTags(tags), seq: s.nextSeq()}
+	s.snapshots[sn.id] = sn
+	return sn.id, nil
 }

@@ -485,7 +485,7 @@ func keyID(k string) string {
 
 func (s *Sim) newID(prefix string) string {
 	for {
-		id := fmt.Sprintf("%s-%017x", prefix, s.rng.Uint64()&0xfffffffffffffff|0x100000000000000)
+		id := fmt.Sprintf("%s-0%016x", prefix, s.rng.Uint64())
 		if !s.ids[id] {
 			s.ids[id] = true
 			return id
