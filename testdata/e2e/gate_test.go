@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/graftctl/graft/testdata/e2e/harness"
 )
 
 // The negative scenarios: each corrupts a copy of an example overlay the way
@@ -33,7 +37,11 @@ func negativeSource(t *testing.T) string {
 // graft check to deny it, and builds it.
 func prepare(t *testing.T, why string, corrupt func(oc overlayCopy, target member)) (overlayCopy, *built, member) {
 	t.Helper()
-	src := negativeSource(t)
+	return prepareFrom(t, negativeSource(t), why, corrupt)
+}
+
+func prepareFrom(t *testing.T, src, why string, corrupt func(oc overlayCopy, target member)) (overlayCopy, *built, member) {
+	t.Helper()
 	target := mustBuild(t, src).firstMember(t)
 	oc := copyOverlay(t, src)
 	corrupt(oc, target)
@@ -72,22 +80,78 @@ func waitPodEvent(t *testing.T, ns, pod, text string) {
 	})
 }
 
-// A PV in the wrong zone: the claim binds (binding ignores zones), but the
-// scheduler can place the pod on no node, since the volume cannot attach
-// outside its zone.
+// A PV in the wrong zone. Binding ignores zones, so the claim binds; the
+// scheduler then trusts the PV's node affinity. Two ways it shows:
+//   - no-nodes-in-zone: the PV names a zone of the region where the cluster
+//     has no nodes (graft must use the target zone, not e.g. the source's);
+//   - rack-zone: the StatefulSet's pods are pinned to their rack's zone (as
+//     cass-operator does) and the PV names another zone of the cluster.
+//
+// Either way the pod stays Pending with the scheduler's "didn't match
+// PersistentVolume's node affinity".
 func TestGateWrongZone(t *testing.T) {
+	t.Run("no-nodes-in-zone", func(t *testing.T) {
+		wrongZone(t, negativeSource(t), func(zone string) string {
+			region := harness.RegionOf(zone)
+			used := map[string]bool{}
+			for _, z := range zones {
+				used[z] = true
+			}
+			for _, s := range "abcdefgh" {
+				if z := region + string(s); !used[z] {
+					return z
+				}
+			}
+			t.Fatalf("no free zone letter in %s", region)
+			return ""
+		})
+	})
+	// An overlay whose StatefulSet pins its pods to one zone.
+	for _, dir := range overlayDirs() {
+		b := mustBuild(t, dir)
+		if podZone(b.firstMember(t)) == "" {
+			continue
+		}
+		t.Run("rack-zone-"+filepath.Base(dir), func(t *testing.T) {
+			wrongZone(t, dir, func(zone string) string {
+				for _, z := range zones {
+					if z != zone && harness.RegionOf(z) == harness.RegionOf(zone) {
+						return z
+					}
+				}
+				t.Fatalf("no other zone with nodes in %s", harness.RegionOf(zone))
+				return ""
+			})
+		})
+		break
+	}
+}
+
+// podZone returns the single zone a member's pod template requires by node
+// affinity, or "".
+func podZone(m member) string {
+	a := m.sts.Spec.Template.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return ""
+	}
+	for _, term := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+		for _, e := range term.MatchExpressions {
+			if (e.Key == harness.ZoneLabel || e.Key == harness.EBSZoneLabel) && e.Operator == corev1.NodeSelectorOpIn && len(e.Values) == 1 {
+				return e.Values[0]
+			}
+		}
+	}
+	return ""
+}
+
+func wrongZone(t *testing.T, src string, pick func(zone string) string) {
 	var wrong string
-	_, b, target := prepare(t, "a PV in the wrong zone", func(oc overlayCopy, m member) {
+	_, b, target := prepareFrom(t, src, "a PV in the wrong zone", func(oc overlayCopy, m member) {
 		key, zone, err := pvZone(m.pv)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, z := range zones {
-			if z != zone && strings.TrimRight(z, "abcdefghijklmnopqrstuvwxyz") == strings.TrimRight(zone, "abcdefghijklmnopqrstuvwxyz") {
-				wrong = z
-				break
-			}
-		}
+		wrong = pick(zone)
 		n := editObjects(t, oc.dir, func(u *unstructured.Unstructured) bool {
 			if !isKind(u, "PersistentVolume", m.pv.Name) {
 				return false
@@ -107,7 +171,7 @@ func TestGateWrongZone(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("edited %d PVs, want 1", n)
 		}
-		t.Logf("moved PV %s from %s to %s (claim %s, pod %s)", m.pv.Name, zone, wrong, m.claim(), m.pod())
+		t.Logf("moved PV %s from %s to %s (claim %s, pod %s, pod pinned to zone %q)", m.pv.Name, zone, wrong, m.claim(), m.pod(), podZone(m))
 	})
 	if _, z, _ := pvZone(b.pvs[target.pv.Name]); z != wrong {
 		t.Fatalf("built overlay has PV %s in %s, want the corrupted %s", target.pv.Name, z, wrong)
@@ -352,7 +416,11 @@ func TestGateReclaimDelete(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 60*time.Second, "the Delete-policy PV is handed to deletion", func(ctx context.Context) (string, error) {
+	// The in-tree PV controller hands a CSI volume with reclaim policy
+	// Delete to the driver's external-provisioner, which deletes the EBS
+	// volume (statically created PVs too, KEP-2644); none runs here, so the
+	// proof is the phase change plus the PV controller's own log line.
+	eventually(t, 60*time.Second, "the Delete-policy PV is released for deletion", func(ctx context.Context) (string, error) {
 		pv, err := c.CoreV1().PersistentVolumes().Get(ctx, target.pv.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			t.Logf("PV %s was deleted", target.pv.Name)
@@ -361,16 +429,19 @@ func TestGateReclaimDelete(t *testing.T) {
 		if err != nil {
 			return "", err
 		}
-		evs, _ := events(ctx, "default", pv.UID)
-		switch pv.Status.Phase {
-		case corev1.VolumeFailed, corev1.VolumeReleased:
-			if pv.Status.Phase == corev1.VolumeReleased && len(evs) == 0 {
-				return "PV Released, no reclaim event yet", nil
-			}
-			t.Logf("PV %s (reclaim Delete) is %s: %s; events: %s", pv.Name, pv.Status.Phase, pv.Status.Message, eventMessages(evs))
-			return "", nil
+		if pv.Spec.PersistentVolumeReclaimPolicy != corev1.PersistentVolumeReclaimDelete {
+			return "", fmt.Errorf("PV %s has reclaim policy %s", pv.Name, pv.Spec.PersistentVolumeReclaimPolicy)
 		}
-		return fmt.Sprintf("PV %s is %s", pv.Name, pv.Status.Phase), nil
+		if pv.Status.Phase != corev1.VolumeReleased && pv.Status.Phase != corev1.VolumeFailed {
+			return fmt.Sprintf("PV %s is %s", pv.Name, pv.Status.Phase), nil
+		}
+		line := kcmLogLine(pv.Name, "External deleter for volume requested")
+		if line == "" {
+			return fmt.Sprintf("PV %s is %s; no deletion hand-off in the controller-manager log yet", pv.Name, pv.Status.Phase), nil
+		}
+		evs, _ := events(ctx, "default", pv.UID)
+		t.Logf("PV %s (reclaim Delete) went Bound -> %s %s; events: %q; kube-controller-manager: %s", pv.Name, pv.Status.Phase, pv.Status.Message, eventMessages(evs), line)
+		return "", nil
 	})
 	if control != nil {
 		eventually(t, 30*time.Second, "the Retain-policy PV is only released", func(ctx context.Context) (string, error) {
@@ -386,4 +457,25 @@ func TestGateReclaimDelete(t *testing.T) {
 			return "", nil
 		})
 	}
+}
+
+// kcmLogLine returns the last kube-controller-manager log line that mentions
+// both strings, or "".
+func kcmLogLine(a, b string) string {
+	for _, p := range cluster.LogPaths() {
+		if filepath.Base(p) != "kube-controller-manager.log" {
+			continue
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return ""
+		}
+		lines := strings.Split(string(data), "\n")
+		for i := len(lines) - 1; i >= 0; i-- {
+			if strings.Contains(lines[i], a) && strings.Contains(lines[i], b) {
+				return strings.TrimSpace(lines[i])
+			}
+		}
+	}
+	return ""
 }

@@ -85,7 +85,9 @@ func parseBuilt(objs []*unstructured.Unstructured) (*built, error) {
 		b.namespaces = append(b.namespaces, ns)
 	}
 	sort.Strings(b.namespaces)
-	sort.Slice(b.stss, func(i, j int) bool { return nsName(b.stss[i].Namespace, b.stss[i].Name) < nsName(b.stss[j].Namespace, b.stss[j].Name) })
+	sort.Slice(b.stss, func(i, j int) bool {
+		return nsName(b.stss[i].Namespace, b.stss[i].Name) < nsName(b.stss[j].Namespace, b.stss[j].Name)
+	})
 	return b, nil
 }
 
@@ -265,6 +267,36 @@ func deploy(t *testing.T, b *built) []harness.ApplyError {
 	registerReset(t, b.namespaces)
 	ensureNamespaces(t, b.namespaces)
 	return apply(t, b.objs)
+}
+
+// ensureZones registers nodes in any zone of the overlay's PVs that has none
+// yet (TestMain registers the example overlays' zones up front; the demo's
+// are only known once it has run).
+func ensureZones(t *testing.T, b *built) {
+	t.Helper()
+	have := map[string]bool{}
+	for _, z := range zones {
+		have[z] = true
+	}
+	var missing []string
+	for _, pv := range b.pvs {
+		if _, z, err := pvZone(pv); err == nil && !have[z] {
+			have[z] = true
+			missing = append(missing, z)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	ctx := ctxFor(t, 60*time.Second)
+	if err := cluster.AddNodes(ctx, missing, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.WaitNodesSchedulable(ctx, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	zones = append(zones, missing...)
+	sort.Strings(zones)
 }
 
 func registerReset(t *testing.T, namespaces []string) {
@@ -678,7 +710,7 @@ func editObjects(t *testing.T, dir string, edit func(u *unstructured.Unstructure
 		}
 		objs, err := harness.DecodeYAML(data)
 		if err != nil {
-			t.Fatalf("%s: %v", f, err)
+			continue // not objects: a JSON 6902 patch, ...
 		}
 		n := 0
 		for _, u := range objs {

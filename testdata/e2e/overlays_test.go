@@ -69,9 +69,20 @@ func assertLanded(t *testing.T, b *built) {
 		return "", nil
 	})
 
-	// 2. The StatefulSet controller created every ordinal's pod, and the
+	// 2. Every ordinal of every StatefulSet, as built, has graft's claim for
+	//    each claim template graft fills, and every graft claim belongs to an
+	//    ordinal. Otherwise show what the cluster does with it and stop.
+	if gaps := claimGaps(b); len(gaps) > 0 {
+		for _, g := range gaps {
+			t.Error(g)
+		}
+		showOrdinalGaps(t, b)
+		t.FailNow()
+	}
+
+	// 3. The StatefulSet controller created every ordinal's pod, and the
 	//    scheduler bound each to a node.
-	eventually(t, 120*time.Second, "every StatefulSet ordinal created and scheduled", func(ctx context.Context) (string, error) {
+	eventually(t, 60*time.Second, "every StatefulSet ordinal created and scheduled", func(ctx context.Context) (string, error) {
 		for _, sts := range b.stss {
 			for _, o := range ordinals(sts) {
 				pod, err := c.CoreV1().Pods(sts.Namespace).Get(ctx, podName(sts.Name, o), metav1.GetOptions{})
@@ -87,7 +98,7 @@ func assertLanded(t *testing.T, b *built) {
 		return "", nil
 	})
 
-	// 3. Each pod's volumes reference the claim of its ordinal, that claim is
+	// 4. Each pod's volumes reference the claim of its ordinal, that claim is
 	//    graft's, and the pod's node is in the zone of the claim's PV.
 	ctx := ctxFor(t, 60*time.Second)
 	for _, m := range b.members() {
@@ -126,7 +137,7 @@ func assertLanded(t *testing.T, b *built) {
 			m.ordinal, m.sts.Namespace, m.sts.Name, pod.Name, node.Name, zone, claim, m.pv.Name, m.pv.Spec.CSI.VolumeHandle)
 	}
 
-	// 4. Nothing else: the only claims in the overlay's namespaces and the
+	// 5. Nothing else: the only claims in the overlay's namespaces and the
 	//    only volumes in the cluster are graft's (no dynamic provisioning,
 	//    no claim created by the StatefulSet controller).
 	var extra []string
@@ -156,5 +167,71 @@ func assertLanded(t *testing.T, b *built) {
 	sort.Strings(extra)
 	if len(extra) > 0 {
 		t.Errorf("objects graft did not render exist: %s", strings.Join(extra, ", "))
+	}
+}
+
+// claimGaps compares the built StatefulSets' ordinals with graft's claims:
+// an ordinal without graft's claim (for a claim template graft fills for
+// some ordinal) would get a claim from the StatefulSet controller, and a
+// graft claim no ordinal uses is a volume no pod mounts.
+func claimGaps(b *built) []string {
+	var gaps []string
+	used := map[string]bool{}
+	filled := map[string]bool{} // namespace/sts/template graft fills
+	for _, m := range b.members() {
+		if m.pvc != nil {
+			used[nsName(m.sts.Namespace, m.claim())] = true
+			filled[m.sts.Namespace+"/"+m.sts.Name+"/"+m.template] = true
+		}
+	}
+	for _, m := range b.members() {
+		if m.pvc == nil && filled[m.sts.Namespace+"/"+m.sts.Name+"/"+m.template] {
+			gaps = append(gaps, fmt.Sprintf("StatefulSet %s/%s ordinal %d (ordinals %v as built) has no graft claim %s: the StatefulSet controller would create an empty one",
+				m.sts.Namespace, m.sts.Name, m.ordinal, ordinals(m.sts), m.claim()))
+		}
+	}
+	var keys []string
+	for k := range b.pvcs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !used[k] {
+			gaps = append(gaps, fmt.Sprintf("graft claim %s (PV %s) belongs to no StatefulSet ordinal as built: no pod would mount it", k, b.pvcs[k].Spec.VolumeName))
+		}
+	}
+	return gaps
+}
+
+// showOrdinalGaps logs, with a bounded wait, what the cluster does with the
+// ordinals that lack graft's claim: the StatefulSet controller's own claim,
+// unbound, and the pod's scheduling events.
+func showOrdinalGaps(t *testing.T, b *built) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := cluster.Client
+	for _, m := range b.members() {
+		if m.pvc != nil {
+			continue
+		}
+		var msg string
+		_ = harness.Poll(ctx, 500*time.Millisecond, func() (bool, error) {
+			pvc, err := c.CoreV1().PersistentVolumeClaims(m.sts.Namespace).Get(ctx, m.claim(), metav1.GetOptions{})
+			if err != nil {
+				msg = fmt.Sprintf("claim %s: %v", m.claim(), err)
+				return false, nil
+			}
+			pod, err := c.CoreV1().Pods(m.sts.Namespace).Get(ctx, m.pod(), metav1.GetOptions{})
+			if err != nil {
+				msg = fmt.Sprintf("claim %s made by the StatefulSet controller is %s (volume %q); pod %s: %v", pvc.Name, pvc.Status.Phase, pvc.Spec.VolumeName, m.pod(), err)
+				return false, nil
+			}
+			evs, _ := events(ctx, pod.Namespace, pod.UID)
+			msg = fmt.Sprintf("claim %s made by the StatefulSet controller is %s (volume %q); pod %s on node %q, events: %s",
+				pvc.Name, pvc.Status.Phase, pvc.Spec.VolumeName, pod.Name, pod.Spec.NodeName, eventMessages(evs))
+			return len(evs) > 0, nil
+		})
+		t.Logf("in the cluster: %s", msg)
 	}
 }

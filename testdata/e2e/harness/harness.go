@@ -201,6 +201,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 		"--initial-advertise-peer-urls="+peerURL,
 		"--initial-cluster=graft-e2e="+peerURL,
 		"--initial-cluster-state=new",
+		"--logger=zap",
 		"--log-level=warn",
 	); err != nil {
 		return nil, err
@@ -268,6 +269,8 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 		"--controllers=*,-node-lifecycle-controller",
 		// Resync claims quickly so binding races show within seconds.
 		"--pvclaimbinder-sync-period=2s",
+		// The PV controller's reclaim decisions, for the tests to read.
+		"--vmodule=pv_controller=3",
 		"--profiling=false",
 	); err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 )
 
 var getOpts = metav1.GetOptions{}
@@ -62,13 +63,13 @@ func (c *Cluster) addNode(ctx context.Context, zone, name string) error {
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name,
 			Labels: map[string]string{
-				"kubernetes.io/hostname":        name,
-				"kubernetes.io/os":              "linux",
-				"kubernetes.io/arch":            "amd64",
+				"kubernetes.io/hostname":           name,
+				"kubernetes.io/os":                 "linux",
+				"kubernetes.io/arch":               "amd64",
 				"node.kubernetes.io/instance-type": "m5.2xlarge",
-				ZoneLabel:                       zone,
-				"topology.kubernetes.io/region": RegionOf(zone),
-				EBSZoneLabel:                    zone,
+				ZoneLabel:                          zone,
+				"topology.kubernetes.io/region":    RegionOf(zone),
+				EBSZoneLabel:                       zone,
 			},
 		},
 		Spec: corev1.NodeSpec{ProviderID: "aws:///" + zone + "/i-" + strings.ReplaceAll(name, "-", "")},
@@ -84,7 +85,7 @@ func (c *Cluster) addNode(ctx context.Context, zone, name string) error {
 		corev1.ResourceEphemeralStorage: resource.MustParse("100Gi"),
 	}
 	now := metav1.Now()
-	created.Status = corev1.NodeStatus{
+	status := corev1.NodeStatus{
 		Capacity:    capacity,
 		Allocatable: capacity,
 		Phase:       corev1.NodeRunning,
@@ -96,7 +97,18 @@ func (c *Cluster) addNode(ctx context.Context, zone, name string) error {
 		},
 		Addresses: []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: name}},
 	}
-	if _, err := nodes.UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+	// Controllers (the TTL controller, ...) may update the new node at
+	// the same time: retry on conflicts.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := nodes.Get(ctx, name, getOpts)
+		if err != nil {
+			return err
+		}
+		cur.Status = status
+		_, err = nodes.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("status: %w", err)
 	}
 	// Remove the taints added at registration (node.kubernetes.io/not-ready),
