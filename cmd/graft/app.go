@@ -77,6 +77,8 @@ func commands() []*command {
 		cloneCommand(),
 		renderCommand(),
 		checkCommand(),
+		runCommand(),
+		demoCommand(),
 		cleanupCommand(),
 		iamPolicyCommand(),
 		versionCommand(),

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/graftctl/graft/generator/atomic"
+	"github.com/graftctl/graft/generator/ebs"
+	"github.com/graftctl/graft/generator/ec2sim"
+	"github.com/graftctl/graft/generator/publish"
+	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/templates"
+)
+
+// demoSpec is the migration `graft demo` runs: the 3-node Cassandra the
+// simulator is seeded with, into the base of the demo's GitOps repository.
+const demoSpec = `# graft demo: a 3-node Cassandra on EC2 (simulated) into a StatefulSet.
+apiVersion: graft.graftctl.io/v1alpha1
+kind: Migration
+metadata:
+  name: cassandra-demo
+spec:
+  source:
+    region: us-east-1
+    filters:
+      - name: tag:app
+        values: [cassandra]
+    devices:
+      - name: /dev/xvdf
+        claimTemplate: data
+        fsType: ext4
+  mapping:
+    tagRegex:
+      tag: Name
+      pattern: '^cassandra-(?P<ordinal>[0-9]+)$'
+  target:
+    namespace: cassandra
+    statefulSets:
+      - name: cassandra
+        replicas: 3
+    volume:
+      type: gp3
+      iops: 4000
+      throughput: 250
+  gitops:
+    engine: flux
+    base: ../../base/cassandra
+    overlayPath: overlays/cassandra-demo
+    repo: %s
+    baseBranch: main
+    provider: none
+    engineObject: true
+    ciWorkflow: true
+`
+
+func demoCommand() *command {
+	return &command{
+		name:    "demo",
+		summary: "run the whole pipeline offline: a simulated EC2 cluster into a local GitOps repository",
+		usage:   "demo [--workdir DIR]",
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			workdir := fs.String("workdir", "", "where the demo leaves everything it makes (default: a new temporary directory)")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) > 0 {
+					return usagef("demo takes no arguments, got %q", args)
+				}
+				return runDemo(ctx, e, *workdir)
+			}
+		},
+	}
+}
+
+func runDemo(ctx context.Context, e *env, workdir string) error {
+	start := time.Now()
+	if workdir == "" {
+		dir, err := os.MkdirTemp("", "graft-demo-")
+		if err != nil {
+			return err
+		}
+		workdir = dir
+	}
+	workdir, err := filepath.Abs(workdir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(workdir, 0o755); err != nil {
+		return err
+	}
+	if entries, _ := os.ReadDir(workdir); len(entries) > 0 {
+		return fmt.Errorf("--workdir %s is not empty; the demo needs an empty or new directory", workdir)
+	}
+
+	e.log.Info("== the legacy cluster: 3 Cassandra nodes on EC2 (graft's in-process simulator), one per zone")
+	sim := ec2sim.New(ec2sim.Options{Region: "us-east-1"})
+	cluster, err := sim.SeedCluster(ec2sim.ClusterSpec{Name: "cassandra", Nodes: 3})
+	if err != nil {
+		return err
+	}
+	for _, n := range cluster.Nodes {
+		e.log.Info("legacy node", "name", n.Name, "instance", n.InstanceID, "zone", n.Zone, "data volume", n.DataVolumes["/dev/xvdf"])
+	}
+
+	e.log.Info("== the GitOps repository: a bare repo whose main branch holds base/cassandra")
+	repo := filepath.Join(workdir, "gitops.git")
+	if err := seedDemoRepo(ctx, workdir, repo); err != nil {
+		return fmt.Errorf("demo repository: %w", err)
+	}
+
+	specPath := filepath.Join(workdir, spec.DefaultFile)
+	if err := atomic.WriteFile(specPath, []byte(fmt.Sprintf(demoSpec, repo)), 0o644); err != nil {
+		return err
+	}
+	e.specPath, e.lockPath = specPath, ""
+	m, err := spec.Load(specPath)
+	if err != nil {
+		return err
+	}
+	eng := ebs.New(m, ebs.Options{Source: sim, Clock: sim.Clock(), Log: e.log})
+	p := &pipeline{e: e, m: m, eng: eng, yes: true}
+	res, err := p.run(ctx)
+	if err != nil {
+		return err
+	}
+	if untouched := sim.MutatingCallsOn(cluster.SourceIDs()...); len(untouched) > 0 {
+		return fmt.Errorf("the demo changed a source volume or instance (%d calls); this is a bug", len(untouched))
+	}
+
+	checkout := filepath.Join(workdir, "gitops")
+	branch := publish.Branch(m.Metadata.Name)
+	if err := git(ctx, workdir, "clone", "--quiet", "--branch", branch, repo, checkout); err != nil {
+		return err
+	}
+	overlay := filepath.Join(checkout, filepath.FromSlash(m.Spec.GitOps.OverlayPath))
+	pub := res.published
+	fmt.Fprintf(e.stdout, `
+graft demo finished in %s (simulated EC2 time: %s).
+
+  spec        %s
+  inventory   %s
+  record      %s
+  repository  %s
+  branch      %s (commit %s)
+  overlay     %s
+  verdict     %s
+
+Look around:
+  git -C %s log --stat %s
+  kubectl kustomize %s
+  graft check %s
+
+With real AWS:
+  graft init                       # a commented spec: filters, devices, mapping, StatefulSets, repo
+  graft discover && graft plan     # read-only: what is there and what would be created
+  graft run                        # clone, render, check and open the pull request (asks first)
+  graft iam-policy                 # the least-privilege IAM policy for the spec
+`, time.Since(start).Round(time.Millisecond), sim.Elapsed().Round(time.Second),
+		specPath, res.inventoryPath, res.recordPath, repo, branch, shortCommit(pub.Commit), overlay,
+		verdictLine(pub.Verdict), repo, branch, overlay, overlay)
+	return nil
+}
+
+func verdictLine(v publish.Verdict) string {
+	if v.Denied() {
+		return fmt.Sprintf("denied (%d)", v.Denies)
+	}
+	return fmt.Sprintf("pass (%d denied, %d warnings) — %s", v.Denies, v.Warns, v.Source)
+}
+
+func shortCommit(c string) string {
+	if len(c) > 12 {
+		return c[:12]
+	}
+	return c
+}
+
+// seedDemoRepo creates the bare repository and commits the demo base to its
+// main branch, through a scratch clone.
+func seedDemoRepo(ctx context.Context, workdir, repo string) error {
+	if err := git(ctx, workdir, "init", "--quiet", "--bare", "--initial-branch=main", repo); err != nil {
+		return err
+	}
+	scratch, err := os.MkdirTemp(workdir, ".seed-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(scratch)
+	if err := git(ctx, scratch, "init", "--quiet", "--initial-branch=main"); err != nil {
+		return err
+	}
+	if err := os.CopyFS(scratch, templates.DemoBase()); err != nil {
+		return err
+	}
+	readme := "# GitOps repository (graft demo)\n\n`base/cassandra` is the Cassandra StatefulSet; graft adds overlays under `overlays/`.\n"
+	if err := os.WriteFile(filepath.Join(scratch, "README.md"), []byte(readme), 0o644); err != nil {
+		return err
+	}
+	for _, args := range [][]string{
+		{"add", "."},
+		{"-c", "user.name=graft demo", "-c", "user.email=demo@graft.invalid", "commit", "--quiet", "-m", "base: Cassandra StatefulSet"},
+		{"push", "--quiet", repo, "main"},
+	} {
+		if err := git(ctx, scratch, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func git(ctx context.Context, dir string, args ...string) error {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}

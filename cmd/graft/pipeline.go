@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/graftctl/graft/generator/ebs"
+	"github.com/graftctl/graft/generator/publish"
+	"github.com/graftctl/graft/generator/record"
+	"github.com/graftctl/graft/generator/render"
+	"github.com/graftctl/graft/generator/spec"
+)
+
+// pipeline runs every stage in order — discover, plan, (confirm), clone
+// (precopy then final), render, check, publish — for `graft run` against
+// AWS and for `graft demo` against the in-process simulator. Each stage
+// writes the file the next one reads (inventory, graft.lock, overlay), and
+// every create is idempotent, so a run that stops resumes on the next one.
+type pipeline struct {
+	e   *env
+	m   *spec.Migration
+	eng *ebs.Engine
+	// yes skips the confirmation before clone.
+	yes bool
+	// publish overrides spec.gitops for the publish stage.
+	publish deliveryFlags
+	// runHook runs the beforeFinal hook (nil: os/exec).
+	runHook func(ctx context.Context, argv []string) ([]byte, error)
+}
+
+// pipelineResult is what a run leaves behind.
+type pipelineResult struct {
+	inventoryPath string
+	recordPath    string
+	// overlayDir is the local overlay (when there is no repository to
+	// publish to).
+	overlayDir string
+	plan       *ebs.Plan
+	published  *publish.Result
+}
+
+// stageError names the stage that failed and what to do about it.
+type stageError struct {
+	stage string
+	fix   string
+	err   error
+}
+
+func (s *stageError) Error() string {
+	msg := fmt.Sprintf("%s failed: %v", s.stage, s.err)
+	if s.fix != "" {
+		msg += "\n" + s.fix
+	}
+	return msg
+}
+
+func (s *stageError) Unwrap() error { return s.err }
+
+func (p *pipeline) stage(name string) {
+	p.e.log.Info("== " + name)
+}
+
+func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
+	e, m := p.e, p.m
+	res := &pipelineResult{
+		inventoryPath: ebs.InventoryPath(e.specPath),
+		recordPath:    record.Path(e.specPath, e.lockPath),
+	}
+	const rerun = "Fix it and run graft run again: finished stages are not repeated, created resources are found by their tags."
+
+	p.stage("discover")
+	inv, err := p.eng.Discover(ctx)
+	if err != nil {
+		return res, &stageError{"discover", "Check spec.source (filters, devices) and spec.mapping, then run graft run again.", err}
+	}
+	if err := inv.WriteFile(res.inventoryPath); err != nil {
+		return res, &stageError{"discover", "", err}
+	}
+	e.log.Info("inventory written", "path", res.inventoryPath, "members", len(inv.Members))
+
+	p.stage("plan")
+	if res.plan, err = p.eng.Plan(ctx, inv); err != nil {
+		return res, &stageError{"plan", rerun, err}
+	}
+	if err := res.plan.WriteText(e.stderr); err != nil {
+		return res, err
+	}
+	if !p.yes {
+		q := fmt.Sprintf("Snapshot %d data volume(s) of %d instance(s) in %s and create their new volumes in %s",
+			countVolumes(inv), len(inv.Members), m.Spec.Source.Region, m.Spec.Target.Region)
+		if err := confirm(e, q); err != nil {
+			return res, err
+		}
+	}
+
+	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
+		p.stage("clone --phase " + phase)
+		opts := ebs.CloneOptions{Phase: phase, RunHook: p.runHook}
+		if phase == spec.PhaseFinal {
+			rec, err := loadOrNewRecord(res.recordPath, m)
+			if err != nil {
+				return res, &stageError{"clone", "", err}
+			}
+			opts.Record, opts.RecordPath = rec, res.recordPath
+		}
+		if _, err := p.eng.Clone(ctx, inv, opts); err != nil {
+			return res, &stageError{"clone (" + phase + ")", rerun, err}
+		}
+	}
+	rec, err := record.Load(res.recordPath)
+	if err != nil {
+		return res, &stageError{"clone", "", err}
+	}
+	e.log.Info("record written", "path", res.recordPath, "volumes", len(rec.Volumes))
+
+	repo := p.publish.repo
+	if repo == "" {
+		repo = m.Spec.GitOps.Repo
+	}
+	if repo == "" {
+		// No repository: render and check locally.
+		p.stage("render")
+		res.overlayDir = defaultOverlayDir(e.specPath, m)
+		if _, err := render.Render(m, rec, render.Options{OutDir: res.overlayDir}); err != nil {
+			return res, &stageError{"render", "Fix the spec or the base, then run graft run again.", err}
+		}
+		p.stage("check")
+		verdict, err := policyGate{}.Check(ctx, res.overlayDir, rec)
+		if err != nil {
+			return res, &stageError{"check", "", err}
+		}
+		if verdict.Denied() {
+			return res, &stageError{"check", "Run graft check " + res.overlayDir + " for the findings.", fmt.Errorf("%w: %d denied", errFinding, verdict.Denies)}
+		}
+		e.log.Info("overlay rendered and checked; set spec.gitops.repo to publish it", "dir", res.overlayDir)
+		return res, nil
+	}
+
+	p.stage("render, check and publish")
+	pub, err := deliver(ctx, e, m, rec, p.publish, res.plan)
+	res.published = pub
+	if err != nil {
+		fix := "Fix it and run graft run again."
+		if errors.Is(err, publish.ErrDenied) {
+			fix = "The overlay was not pushed. Run graft render and graft check locally for the findings."
+		}
+		return res, &stageError{"publish", fix, err}
+	}
+	return res, nil
+}
+
+// loadOrNewRecord continues the record at path, or starts one.
+func loadOrNewRecord(path string, m *spec.Migration) (*record.Record, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return record.New(m), nil
+	}
+	rec, err := record.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Migration != m.Metadata.Name {
+		return nil, fmt.Errorf("%s belongs to migration %q, not %q; pass --lock", path, rec.Migration, m.Metadata.Name)
+	}
+	return rec, nil
+}

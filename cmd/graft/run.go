@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/pflag"
+
+	"github.com/graftctl/graft/generator/check"
+	"github.com/graftctl/graft/generator/record"
+)
+
+func runCommand() *command {
+	return &command{
+		name:    "run",
+		summary: "discover, plan, clone, render, check and publish, resuming where a previous run stopped",
+		usage:   "run [--yes] [--repo DIR|URL] [--base-branch NAME] [--provider github|gitea|none]",
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			yes := fs.Bool("yes", false, "do not ask before creating snapshots and volumes")
+			flags := bindDeliveryFlags(fs)
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) > 0 {
+					return usagef("run takes no arguments, got %q", args)
+				}
+				if err := flags.validate(); err != nil {
+					return err
+				}
+				m, eng, _, err := newEngine(ctx, e, nil)
+				if err != nil {
+					return err
+				}
+				p := &pipeline{e: e, m: m, eng: eng, yes: *yes, publish: *flags}
+				res, err := p.run(ctx)
+				if err != nil {
+					return err
+				}
+				if pub := res.published; pub != nil {
+					fmt.Fprintf(e.stdout, "branch %s\ncommit %s\n", pub.Branch, pub.Commit)
+					if pub.PullRequest != nil {
+						fmt.Fprintf(e.stdout, "pull request %s\n", pub.PullRequest.URL)
+					}
+				} else {
+					fmt.Fprintf(e.stdout, "overlay %s\n", res.overlayDir)
+				}
+				return nil
+			}
+		},
+	}
+}
+
+// checkOverlay runs the policies on a built overlay directory and its
+// record.
+func checkOverlay(ctx context.Context, overlayDir, lockPath string) (*check.Report, error) {
+	engine, err := check.New(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in, err := check.Load([]string{overlayDir}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := in.AddRecord(lockPath); err != nil {
+		return nil, err
+	}
+	return engine.Check(ctx, in)
+}
+
+// lockIn is where publish writes the record: inside the overlay directory.
+func lockIn(overlayDir string) string { return filepath.Join(overlayDir, record.DefaultFile) }
