@@ -221,9 +221,12 @@ func (s *Sim) Leaked(referenced ...string) []string {
 }
 
 // Duplicates groups the existing API-created snapshots and volumes by their
-// kind and the values of tagKeys (resources lacking one of the keys are
-// skipped) and returns the groups with more than one member, e.g.
-// Duplicates("graft:member", "graft:role") after a resumed run.
+// kind (for a snapshot: also its VolumeId, so the crash-consistent
+// snapshots of one CreateSnapshots call, tagged alike, are not duplicates
+// of each other; copies all have vol-ffffffff) and the values of tagKeys
+// (resources lacking one of the keys are skipped), and returns the groups
+// with more than one member, e.g. Duplicates("graft:member", "graft:phase")
+// after a resumed run: one snapshot per source volume and phase.
 func (s *Sim) Duplicates(tagKeys ...string) [][]string {
 	created := s.Created()
 	s.mu.Lock()
@@ -234,7 +237,7 @@ func (s *Sim) Duplicates(tagKeys ...string) [][]string {
 		var tags map[string]string
 		kind := "volume"
 		if sn := s.snapshots[id]; sn != nil {
-			tags, kind = sn.tags, "snapshot"
+			tags, kind = sn.tags, "snapshot of "+sn.volumeID
 		} else if v := s.volumes[id]; v != nil {
 			tags = v.tags
 		} else {

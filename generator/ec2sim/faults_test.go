@@ -387,6 +387,10 @@ func TestAuditSourceUntouched(t *testing.T) {
 	if len(d) != 1 || len(d[0]) != 2 { // cassandra-0-xvdf and its retry
 		t.Fatalf("duplicates %v", d)
 	}
+	// The two crash-consistent snapshots of a member, tagged alike, are not duplicates.
+	if d := s.Duplicates("graft:member", "graft:phase"); len(d) != 0 {
+		t.Fatalf("snapshots of different volumes grouped as duplicates: %v", d)
+	}
 	st := s.Stats()
 	if st.Calls[OpCreateSnapshots] != 3 || st.Calls[OpCreateVolume] != 6 || st.Mutations != 10 || s.Count(OpCreateSnapshot) != 1 {
 		t.Fatalf("stats %+v", st)
