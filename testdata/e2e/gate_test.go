@@ -34,18 +34,19 @@ func negativeSource(t *testing.T) string {
 }
 
 // prepare copies the source overlay, lets corrupt edit the copy, requires
-// graft check to deny it, and builds it.
-func prepare(t *testing.T, why string, corrupt func(oc overlayCopy, target member)) (overlayCopy, *built, member) {
+// graft check to deny it by the given rule (graft's policy ids), and builds
+// it.
+func prepare(t *testing.T, why, rule string, corrupt func(oc overlayCopy, target member)) (overlayCopy, *built, member) {
 	t.Helper()
-	return prepareFrom(t, negativeSource(t), why, corrupt)
+	return prepareFrom(t, negativeSource(t), why, rule, corrupt)
 }
 
-func prepareFrom(t *testing.T, src, why string, corrupt func(oc overlayCopy, target member)) (overlayCopy, *built, member) {
+func prepareFrom(t *testing.T, src, why, rule string, corrupt func(oc overlayCopy, target member)) (overlayCopy, *built, member) {
 	t.Helper()
 	target := mustBuild(t, src).firstMember(t)
 	oc := copyOverlay(t, src)
 	corrupt(oc, target)
-	expectDenied(t, oc, why)
+	expectDenied(t, oc, why, rule)
 	b := mustBuild(t, oc.dir)
 	return oc, b, target
 }
@@ -146,7 +147,7 @@ func podZone(m member) string {
 
 func wrongZone(t *testing.T, src string, pick func(zone string) string) {
 	var wrong string
-	_, b, target := prepareFrom(t, src, "a PV in the wrong zone", func(oc overlayCopy, m member) {
+	_, b, target := prepareFrom(t, src, "a PV in the wrong zone", "GRAFT021", func(oc overlayCopy, m member) {
 		key, zone, err := pvZone(m.pv)
 		if err != nil {
 			t.Fatal(err)
@@ -212,7 +213,7 @@ func wrongZone(t *testing.T, src string, pick func(zone string) string) {
 // a claim no pod uses.
 func TestGateWrongClaimName(t *testing.T) {
 	var wrongName string
-	_, b, target := prepare(t, "a wrong PVC name/ordinal", func(oc overlayCopy, m member) {
+	_, b, target := prepare(t, "a wrong PVC name/ordinal", "GRAFT001", func(oc overlayCopy, m member) {
 		ords := ordinals(m.sts)
 		wrongName = claimName(m.template, m.sts.Name, m.ordinal+len(ords))
 		n := editObjects(t, oc.dir, func(u *unstructured.Unstructured) bool {
@@ -284,7 +285,7 @@ func TestGateWrongClaimName(t *testing.T) {
 // take the volume. The competing claim exists first and the PVs arrive
 // before graft's PVCs (as with Argo CD's earlier sync wave for PVs).
 func TestGateMissingClaimRef(t *testing.T) {
-	_, b, target := prepare(t, "a PV without claimRef", func(oc overlayCopy, m member) {
+	_, b, target := prepare(t, "a PV without claimRef", "GRAFT011", func(oc overlayCopy, m member) {
 		n := editObjects(t, oc.dir, func(u *unstructured.Unstructured) bool {
 			if !isKind(u, "PersistentVolume", m.pv.Name) {
 				return false
@@ -359,7 +360,7 @@ func TestGateMissingClaimRef(t *testing.T) {
 // real EBS volume, and the migrated data, would be deleted). The control PV
 // with Retain is only Released.
 func TestGateReclaimDelete(t *testing.T) {
-	_, b, target := prepare(t, "reclaim policy Delete", func(oc overlayCopy, m member) {
+	_, b, target := prepare(t, "reclaim policy Delete", "GRAFT040", func(oc overlayCopy, m member) {
 		n := editObjects(t, oc.dir, func(u *unstructured.Unstructured) bool {
 			if !isKind(u, "PersistentVolume", m.pv.Name) {
 				return false
@@ -451,6 +452,9 @@ func TestGateReclaimDelete(t *testing.T) {
 			}
 			if pv.Status.Phase != corev1.VolumeReleased {
 				return fmt.Sprintf("PV %s is %s", pv.Name, pv.Status.Phase), nil
+			}
+			if line := kcmLogLine(pv.Name, "External deleter for volume requested"); line != "" {
+				return "", fmt.Errorf("the Retain PV %s was handed to deletion: %s", pv.Name, line)
 			}
 			evs, _ := events(ctx, "default", pv.UID)
 			t.Logf("control PV %s (reclaim Retain) is %s; events: %s", pv.Name, pv.Status.Phase, eventMessages(evs))

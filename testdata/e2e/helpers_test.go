@@ -740,13 +740,17 @@ func editObjects(t *testing.T, dir string, edit func(u *unstructured.Unstructure
 	return changed
 }
 
-// expectDenied runs graft check on a corrupted overlay and requires exit 1.
-func expectDenied(t *testing.T, oc overlayCopy, why string) {
+// expectDenied runs graft check on a corrupted overlay and requires exit 1
+// and a denial by the rule that covers the corruption.
+func expectDenied(t *testing.T, oc overlayCopy, why, rule string) {
 	t.Helper()
 	code, out := graftCheck(t, oc.dir, oc.lock)
 	if code != 1 {
 		t.Errorf("graft check on the overlay with %s: exit %d, want 1 (denied)\n%s", why, code, out)
 		return
+	}
+	if !strings.Contains(out, "DENY "+rule) {
+		t.Errorf("graft check on the overlay with %s denied it, but not by rule %s:\n%s", why, rule, out)
 	}
 	t.Logf("graft check denied the overlay with %s (exit 1):\n%s", why, strings.TrimSpace(lastN(out, 15)))
 }
