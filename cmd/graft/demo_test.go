@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestDemo runs `graft demo` as a user would and checks what it claims: the
+// branch exists in the bare repository, the overlay it points at passes
+// graft check, and the source volumes were never touched (the demo itself
+// fails otherwise).
+func TestDemo(t *testing.T) {
+	work := filepath.Join(t.TempDir(), "demo")
+	code, stdout, stderr := graft(t, "demo", "--workdir", work)
+	if code != exitOK {
+		t.Fatalf("graft demo: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, stage := range []string{"== discover", "== plan", "== clone --phase precopy", "== clone --phase final", "== render, check and publish"} {
+		if !strings.Contains(stderr, stage) {
+			t.Errorf("the demo's progress lacks %q", stage)
+		}
+	}
+	overlay := filepath.Join(work, "gitops", "overlays", "cassandra-demo")
+	for _, want := range []string{"branch      graft/cassandra-demo", "overlay     " + overlay, "verdict     pass (0 denied"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, stdout)
+		}
+	}
+	out, err := exec.Command("git", "-C", filepath.Join(work, "gitops.git"), "rev-parse", "--verify", "refs/heads/graft/cassandra-demo").CombinedOutput()
+	if err != nil {
+		t.Fatalf("branch graft/cassandra-demo is not in the bare repository: %v %s", err, out)
+	}
+	out, err = exec.Command("git", "-C", filepath.Join(work, "gitops.git"), "ls-tree", "-r", "--name-only", "graft/cassandra-demo").CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"overlays/cassandra-demo/kustomization.yaml", "overlays/cassandra-demo/graft.lock", "base/cassandra/statefulset.yaml", ".github/workflows/graft-check.yaml"} {
+		if !strings.Contains(string(out), f+"\n") {
+			t.Errorf("branch lacks %s; it holds:\n%s", f, out)
+		}
+	}
+	code, stdout, stderr = graft(t, "check", overlay)
+	if code != exitOK {
+		t.Errorf("graft check %s: exit %d\n%s\n%s", overlay, code, stdout, stderr)
+	}
+	// A second demo into the same directory is refused, not merged.
+	if code, _, stderr := graft(t, "demo", "--workdir", work); code != exitError || !strings.Contains(stderr, "is not empty") {
+		t.Errorf("demo into a used workdir: exit %d %s", code, stderr)
+	}
+}
+
+// BenchmarkDemo measures `graft demo` end to end (target: under 10 s).
+func BenchmarkDemo(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		var stdout, stderr strings.Builder
+		work := filepath.Join(b.TempDir(), "demo")
+		if code := run(context.Background(), []string{"demo", "--workdir", work}, strings.NewReader(""), &stdout, &stderr); code != exitOK {
+			b.Fatalf("graft demo: exit %d\n%s", code, stderr.String())
+		}
+	}
+}
