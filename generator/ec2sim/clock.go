@@ -24,7 +24,9 @@ const DefaultIdleWindow = 300 * time.Microsecond
 //     earliest sleeper's wake-up or the earliest future state change of a
 //     simulator on this clock (a snapshot completing, a volume becoming
 //     available, an FSR state change) — and releases the sleepers due then.
-//     One jump releases one wake-up time (ties together), so goroutines
+//     No jump happens while a simulator call is in progress or a released
+//     sleeper has not yet returned from Sleep. One jump releases one
+//     wake-up time (ties together), so goroutines
 //     that wait only through this clock see events in the order real
 //     concurrency would produce them, and elapsed virtual time is the
 //     critical path of their sleeps, not their sum. A goroutine that
@@ -48,6 +50,9 @@ type Clock struct {
 	running  bool
 	jumps    int
 	activity atomic.Uint64
+	// busy counts sleepers released but not yet returned from Sleep, and
+	// simulator calls in progress: the clock does not jump while any is.
+	busy atomic.Int64
 }
 
 // NewClock returns an auto-advancing clock at start. idle <= 0 selects
@@ -110,12 +115,15 @@ func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {
 	select {
 	case <-w.ch:
 		c.touch()
+		c.busy.Add(-1)
 		return nil
 	case <-ctx.Done():
 		c.mu.Lock()
 		if w.idx >= 0 {
 			heap.Remove(&c.waiters, w.idx)
 			w.idx = -1
+		} else {
+			c.busy.Add(-1) // released meanwhile
 		}
 		c.mu.Unlock()
 		c.touch()
@@ -153,6 +161,10 @@ func (c *Clock) WaitForSleepers(ctx context.Context, n int) error {
 // touch records activity; the auto clock advances only after a quiet window.
 func (c *Clock) touch() { c.activity.Add(1) }
 
+// enter and exit bracket a simulator call: no jump happens during one.
+func (c *Clock) enter() { c.busy.Add(1); c.activity.Add(1) }
+func (c *Clock) exit()  { c.activity.Add(1); c.busy.Add(-1) }
+
 // addSource registers a function returning the earliest future event of a
 // simulator; it is called without the clock's lock held.
 func (c *Clock) addSource(f func() (time.Time, bool)) {
@@ -179,7 +191,7 @@ func (c *Clock) advancer() {
 	for {
 		before := c.activity.Load()
 		time.Sleep(c.idle)
-		if c.activity.Load() != before {
+		if c.activity.Load() != before || c.busy.Load() > 0 {
 			continue
 		}
 		c.mu.Lock()
@@ -193,7 +205,7 @@ func (c *Clock) advancer() {
 			}
 		}
 		c.mu.Lock()
-		if c.activity.Load() != before {
+		if c.activity.Load() != before || c.busy.Load() > 0 {
 			c.mu.Unlock()
 			continue
 		}
@@ -220,6 +232,7 @@ func (c *Clock) advanceToLocked(t time.Time) {
 	for len(c.waiters) > 0 && !c.waiters[0].wake.After(c.now) {
 		w := heap.Pop(&c.waiters).(*waiter)
 		w.idx = -1
+		c.busy.Add(1)
 		close(w.ch)
 	}
 	c.activity.Add(1)

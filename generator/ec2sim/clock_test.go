@@ -118,7 +118,9 @@ func TestSDKWaiters(t *testing.T) {
 	s := New(Options{Limits: RateLimits{Off: true}}) // auto clock
 	cl := seed(t, s, ClusterSpec{Nodes: 2, Devices: []DeviceSpec{{Device: "/dev/xvdf", VolumeSpec: VolumeSpec{SizeGiB: 1000}}}})
 	good := mustSnapshot(t, s, cl.Nodes[0].DataVolumes["/dev/xvdf"])
-	fast := func(o *ec2.SnapshotCompletedWaiterOptions) { o.MinDelay, o.MaxDelay = 2*time.Millisecond, 4*time.Millisecond }
+	fast := func(o *ec2.SnapshotCompletedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 2*time.Millisecond, 4*time.Millisecond
+	}
 	w := ec2.NewSnapshotCompletedWaiter(s, fast)
 	start := time.Now()
 	if err := w.Wait(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{good}}, 10*time.Second); err != nil {
@@ -145,7 +147,9 @@ func TestSDKWaiters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vw := ec2.NewVolumeAvailableWaiter(s, func(o *ec2.VolumeAvailableWaiterOptions) { o.MinDelay, o.MaxDelay = 2*time.Millisecond, 4*time.Millisecond })
+	vw := ec2.NewVolumeAvailableWaiter(s, func(o *ec2.VolumeAvailableWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 2*time.Millisecond, 4*time.Millisecond
+	})
 	out, err := vw.WaitForOutput(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{*v.VolumeId}}, 10*time.Second)
 	if err != nil || out.Volumes[0].State != types.VolumeStateAvailable {
 		t.Fatalf("volume waiter: %v", err)

@@ -51,7 +51,10 @@ func TestDryRunAndDeny(t *testing.T) {
 			_, err := s.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(snap), DryRun: d})
 			return err
 		}},
-		{OpDescribeVolumes, func(d *bool) error { _, err := s.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{DryRun: d}); return err }},
+		{OpDescribeVolumes, func(d *bool) error {
+			_, err := s.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{DryRun: d})
+			return err
+		}},
 	}
 	for _, c := range calls {
 		t.Run("dry run "+c.op, func(t *testing.T) {

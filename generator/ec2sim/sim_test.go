@@ -425,9 +425,16 @@ func TestCreateVolumeValidation(t *testing.T) {
 	}{
 		{"ok", base(nil), ""},
 		{"ok io2", base(func(in *ec2.CreateVolumeInput) { in.VolumeType = types.VolumeTypeIo2; in.Iops = aws.Int32(64000) }), ""},
-		{"ok gp3 max", base(func(in *ec2.CreateVolumeInput) { in.Size = aws.Int32(200); in.Iops = aws.Int32(80000); in.Throughput = aws.Int32(2000) }), ""},
+		{"ok gp3 max", base(func(in *ec2.CreateVolumeInput) {
+			in.Size = aws.Int32(200)
+			in.Iops = aws.Int32(80000)
+			in.Throughput = aws.Int32(2000)
+		}), ""},
 		{"zone of another region", base(func(in *ec2.CreateVolumeInput) { in.AvailabilityZone = aws.String("us-west-2a") }), "InvalidZone.NotFound"},
-		{"unknown zone id", base(func(in *ec2.CreateVolumeInput) { in.AvailabilityZone = nil; in.AvailabilityZoneId = aws.String("usw2-az1") }), "InvalidZone.NotFound"},
+		{"unknown zone id", base(func(in *ec2.CreateVolumeInput) {
+			in.AvailabilityZone = nil
+			in.AvailabilityZoneId = aws.String("usw2-az1")
+		}), "InvalidZone.NotFound"},
 		{"no zone", base(func(in *ec2.CreateVolumeInput) { in.AvailabilityZone = nil }), "MissingParameter"},
 		{"gp3 iops low", base(func(in *ec2.CreateVolumeInput) { in.Iops = aws.Int32(2999) }), "InvalidParameterValue"},
 		{"gp3 iops high", base(func(in *ec2.CreateVolumeInput) { in.Iops = aws.Int32(80001) }), "InvalidParameterValue"},
@@ -456,7 +463,9 @@ func TestCreateVolumeValidation(t *testing.T) {
 			in.Size = aws.Int32(10)
 			in.VolumeInitializationRate = aws.Int32(200)
 		}), "InvalidParameterCombination"},
-		{"aws: tag", base(func(in *ec2.CreateVolumeInput) { in.TagSpecifications = tagSpec(types.ResourceTypeVolume, "aws:x", "y") }), "InvalidParameterValue"},
+		{"aws: tag", base(func(in *ec2.CreateVolumeInput) {
+			in.TagSpecifications = tagSpec(types.ResourceTypeVolume, "aws:x", "y")
+		}), "InvalidParameterValue"},
 		{"wrong tag resource type", base(func(in *ec2.CreateVolumeInput) { in.TagSpecifications = tagSpec(types.ResourceTypeSnapshot, "a", "b") }), "InvalidParameterValue"},
 	}
 	for _, tt := range tests {
@@ -692,10 +701,16 @@ func TestDelete(t *testing.T) {
 		do   func() error
 		code string
 	}{
-		{"attached source", func() error { _, err := s.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(src)}); return err }, "VolumeInUse"},
+		{"attached source", func() error {
+			_, err := s.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(src)})
+			return err
+		}, "VolumeInUse"},
 		{"new volume", func() error { _, err := s.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: v.VolumeId}); return err }, ""},
 		{"again", func() error { _, err := s.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: v.VolumeId}); return err }, "InvalidVolume.NotFound"},
-		{"snapshot", func() error { _, err := s.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(snap)}); return err }, ""},
+		{"snapshot", func() error {
+			_, err := s.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(snap)})
+			return err
+		}, ""},
 		{"snapshot again", func() error {
 			_, err := s.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(snap)})
 			return err
