@@ -127,8 +127,12 @@ func run(m *testing.M) int {
 		code = 1
 	}
 	t2 := time.Now()
-	cluster.Stop()
-	fmt.Printf("e2e: control plane stopped in %s\n", time.Since(t2).Round(time.Millisecond))
+	if err := cluster.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		code = 1
+	} else {
+		fmt.Printf("e2e: control plane stopped in %s (every process reaped, every port closed)\n", time.Since(t2).Round(time.Millisecond))
+	}
 	if code != 0 || *keepLogs {
 		fmt.Fprintln(os.Stderr, cluster.LogTails(30))
 		fmt.Fprintf(os.Stderr, "e2e: logs kept in %s (%s)\n", dir, strings.Join(cluster.LogPaths(), ", "))

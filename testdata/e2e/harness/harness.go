@@ -56,10 +56,11 @@ type Cluster struct {
 	Client     kubernetes.Interface
 	APIServer  string // https://127.0.0.1:PORT
 
-	logf  func(string, ...any)
-	procs []*proc // in start order
-	mu    sync.Mutex
-	stops []func()
+	logf     func(string, ...any)
+	procs    []*proc // in start order
+	mu       sync.Mutex
+	preStops []func() // before the processes stop (helpers using the API)
+	stops    []func() // after (data directories)
 }
 
 type proc struct {
@@ -387,14 +388,19 @@ func (c *Cluster) waitDefaultServiceAccount(ctx context.Context, ns string) erro
 
 // Stop ends every component, newest first: SIGTERM, then SIGKILL after a
 // grace period. It waits until each component's ports are closed, so that a
-// next instance can start. It is safe to call more than once.
-func (c *Cluster) Stop() {
+// next instance can start, and reports a process it could not reap or a port
+// still open. It is safe to call more than once.
+func (c *Cluster) Stop() error {
 	c.mu.Lock()
 	procs := c.procs
 	c.procs = nil
-	stops := c.stops
-	c.stops = nil
+	stops, preStops := c.stops, c.preStops
+	c.stops, c.preStops = nil, nil
 	c.mu.Unlock()
+	for i := len(preStops) - 1; i >= 0; i-- {
+		preStops[i]()
+	}
+	var problems []string
 	for i := len(procs) - 1; i >= 0; i-- {
 		p := procs[i]
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
@@ -406,11 +412,13 @@ func (c *Cluster) Stop() {
 			select {
 			case <-p.done:
 			case <-time.After(10 * time.Second):
-				c.logf("harness: %s (pid %d) still not reaped", p.name, p.cmd.Process.Pid)
+				problems = append(problems, fmt.Sprintf("%s (pid %d) not reaped", p.name, p.cmd.Process.Pid))
 			}
 		}
 		for _, port := range p.ports {
-			waitPortClosed(port, 30*time.Second)
+			if !waitPortClosed(port, 30*time.Second) {
+				problems = append(problems, fmt.Sprintf("%s's port %d still open 30s after it stopped", p.name, port))
+			}
 		}
 		// Keep the (done) process for LogTails.
 		c.mu.Lock()
@@ -420,6 +428,10 @@ func (c *Cluster) Stop() {
 	for i := len(stops) - 1; i >= 0; i-- {
 		stops[i]()
 	}
+	if len(problems) > 0 {
+		return errors.New("stopping the control plane: " + strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 func waitPortClosed(port int, limit time.Duration) bool {

@@ -160,7 +160,9 @@ func (c *Cluster) WaitNodesSchedulable(ctx context.Context, timeout time.Duratio
 func (c *Cluster) StartKubeletStandIn(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
-	c.onStop(func() { cancel(); <-done })
+	c.mu.Lock()
+	c.preStops = append(c.preStops, func() { cancel(); <-done })
+	c.mu.Unlock()
 	go func() {
 		defer close(done)
 		for {
