@@ -321,7 +321,7 @@ func (r *renderer) engineObject(members []member, base map[string]baseStatefulSe
 		"BaseBranch":      g.BaseBranch,
 		"Namespace":       r.m.Spec.Target.Namespace,
 		"Claims":          claims,
-		"DependsOn":       []string(nil),
+		"DependsOn":       g.DependsOn,
 		"PVWave":          wave - 2,
 		"PVCWave":         wave - 1,
 		"StatefulSetWave": wave,

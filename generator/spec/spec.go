@@ -232,6 +232,10 @@ type GitOps struct {
 	SourceRef string `yaml:"sourceRef,omitempty" json:"sourceRef,omitempty"`
 	// CIWorkflow adds graft's GitHub Actions gate to the repository.
 	CIWorkflow bool `yaml:"ciWorkflow,omitempty" json:"ciWorkflow,omitempty"`
+	// DependsOn lists the Flux Kustomizations (in flux-system) that must be
+	// Ready before graft's: for example the one that creates the namespace
+	// or the storage CRDs. Flux only.
+	DependsOn []string `yaml:"dependsOn,omitempty" json:"dependsOn,omitempty"`
 }
 
 // Hooks are commands run around the final snapshot.

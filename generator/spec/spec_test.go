@@ -245,6 +245,10 @@ func TestValidationErrors(t *testing.T) {
 			at(d, "spec")["gitops"] = map[string]any{"base": "../b", "engineObject": true, "provider": "github"}
 		}, []string{`spec.gitops.engineObject: true, expected false when engine is none`,
 			`spec.gitops.repo: missing, expected the repository URL when a pull-request provider is set`}},
+		{"dependsOn without flux", func(d map[string]any) {
+			at(d, "spec", "gitops")["dependsOn"] = []any{"Bad_Name"}
+		}, []string{`spec.gitops.dependsOn[0]: "Bad_Name", expected a DNS-1123 label`,
+			`spec.gitops.dependsOn: "Bad_Name", expected no dependsOn unless engine is flux`}},
 		{"missing base", func(d map[string]any) { delete(at(d, "spec", "gitops"), "base") },
 			[]string{`spec.gitops.base: missing, expected the kustomize base`}},
 		{"empty hook", func(d map[string]any) { at(d, "spec")["hooks"] = map[string]any{"beforeFinal": []any{" "}} },

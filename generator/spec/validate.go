@@ -453,6 +453,12 @@ func (v *validator) gitops(g *GitOps) {
 	if g.EngineObject && g.Engine == EngineNone {
 		v.add(f+".engineObject", true, "false when engine is none (there is no Flux Kustomization or Argo CD Application to render)")
 	}
+	for i, d := range g.DependsOn {
+		v.dnsLabel(fmt.Sprintf("%s.dependsOn[%d]", f, i), d)
+	}
+	if len(g.DependsOn) > 0 && g.Engine != EngineFlux {
+		v.add(f+".dependsOn", strings.Join(g.DependsOn, ","), "no dependsOn unless engine is flux (Argo CD orders by sync waves)")
+	}
 	if (g.Provider == ProviderGitHub || g.Provider == ProviderGitea) && g.Repo == "" {
 		v.add(f+".repo", nil, "the repository URL when a pull-request provider is set")
 	}
