@@ -86,7 +86,8 @@ func (e *Engine) Discover(ctx context.Context) (*Inventory, error) {
 			volIDs = append(volIDs, b.volume)
 		}
 		for _, name := range sortedMapKeys(in.devices) {
-			if !used[name] {
+			// The root volume is excluded by ExcludeBootVolume, never by id.
+			if !used[name] && name != in.root {
 				mb.OtherVolumes = append(mb.OtherVolumes, in.devices[name].volume)
 			}
 		}

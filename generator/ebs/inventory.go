@@ -49,8 +49,9 @@ type Member struct {
 	TargetZone  string    `json:"targetZone"`
 	// RootDevice is the instance's root device name.
 	RootDevice string `json:"rootDevice,omitempty"`
-	// OtherVolumes are attached EBS volumes that hold no data for graft
-	// (the root volume, scratch disks); CreateSnapshots excludes them.
+	// OtherVolumes are attached non-root EBS volumes that hold no data for
+	// graft (scratch disks); CreateSnapshots excludes them by id, and the
+	// root volume with ExcludeBootVolume.
 	OtherVolumes []string `json:"otherVolumes,omitempty"`
 	Devices      []Device `json:"devices"`
 }

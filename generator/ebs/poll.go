@@ -24,6 +24,10 @@ import (
 // members with two devices — sleeping on the engine's Clock, and each wait
 // has an explicit limit (Options.SnapshotTimeout, VolumeTimeout, FSRTimeout).
 
+// maxFailedRounds is how many consecutive failed poll rounds a wait
+// tolerates.
+const maxFailedRounds = 5
+
 // describeBatch is the number of ids per Describe call of a poll round.
 const describeBatch = 1000
 
@@ -139,11 +143,21 @@ func (p *poller) wait(ctx context.Context, key watchKey, timeout time.Duration, 
 	default:
 	}
 	deadline := p.clock.Now().Add(timeout)
+	failedRounds := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case st := <-ch:
+			// A Describe that failed after the SDK's own retries: retry
+			// it for a few rounds, then give up on this wait.
+			if st.err != nil {
+				if failedRounds++; failedRounds >= maxFailedRounds {
+					return fmt.Errorf("waiting for %s %s: %d poll rounds failed: %w", key.kind, key.id, failedRounds, st.err)
+				}
+			} else {
+				failedRounds = 0
+			}
 			done, err := see(st)
 			if done || err != nil {
 				return err

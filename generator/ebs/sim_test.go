@@ -1,0 +1,640 @@
+package ebs_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/graftctl/graft/generator/ebs"
+	"github.com/graftctl/graft/generator/ec2sim"
+	"github.com/graftctl/graft/generator/record"
+	"github.com/graftctl/graft/generator/spec"
+)
+
+const simKey = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+// simCase is one simulated legacy cluster and the spec that migrates it.
+type simCase struct {
+	Nodes     int
+	Devices   int  // 1 or 2
+	FSR       bool // fast snapshot restore instead of an initialization rate
+	KMSKey    string
+	Snapshot  time.Duration // fixed snapshot duration (0: the simulator's model)
+	Limits    *ebs.Limits
+	NoHook    bool
+	ExtraSpec func(string) string
+}
+
+type simEnv struct {
+	t    testing.TB
+	sim  *ec2sim.Sim
+	cl   ec2sim.Cluster
+	m    *spec.Migration
+	dir  string
+	lock string
+	c    simCase
+	hook []string // hook runs seen
+}
+
+// newSim seeds the cluster and registers the check every simulator test
+// ends with: no mutating call on a source volume or instance.
+func newSim(t testing.TB, c simCase) *simEnv {
+	t.Helper()
+	o := ec2sim.Options{}
+	if c.Snapshot > 0 {
+		d := c.Snapshot
+		o.SnapshotDuration = func(ec2sim.SnapInfo) time.Duration { return d }
+	}
+	sim := ec2sim.New(o)
+	devs := []ec2sim.DeviceSpec{{Device: "/dev/xvdf", VolumeSpec: ec2sim.VolumeSpec{SizeGiB: 200, Type: types.VolumeTypeGp3, Encrypted: true}}}
+	if c.Devices == 2 {
+		devs = append(devs, ec2sim.DeviceSpec{Device: "/dev/xvdg", VolumeSpec: ec2sim.VolumeSpec{SizeGiB: 50, Type: types.VolumeTypeGp3, Encrypted: true}})
+	}
+	cl, err := sim.SeedCluster(ec2sim.ClusterSpec{Name: "cassandra", Nodes: c.Nodes, Devices: devs, Tags: map[string]string{"app": "cassandra"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another application in the same account, never selected.
+	if _, err := sim.SeedCluster(ec2sim.ClusterSpec{Name: "kafka", Nodes: 2, Tags: map[string]string{"app": "kafka"}}); err != nil {
+		t.Fatal(err)
+	}
+	e := &simEnv{t: t, sim: sim, cl: cl, c: c, dir: t.TempDir()}
+	e.lock = filepath.Join(e.dir, "graft.lock")
+	e.m = e.spec(c)
+	t.Cleanup(func() { assertSourceUntouched(t, sim, cl) })
+	return e
+}
+
+// assertSourceUntouched fails the test if any mutating call (DryRun
+// included) named a source volume or instance as its target.
+func assertSourceUntouched(t testing.TB, sim *ec2sim.Sim, cl ec2sim.Cluster) {
+	t.Helper()
+	if calls := sim.MutatingCallsOn(cl.SourceIDs()...); len(calls) > 0 {
+		for _, c := range calls {
+			t.Errorf("mutating call on a source resource: %s writes %v (%s)", c.Op, c.Writes, c.Code)
+		}
+	}
+}
+
+func (e *simEnv) spec(c simCase) *spec.Migration {
+	e.t.Helper()
+	devices := "      - {name: /dev/xvdf, claimTemplate: data, fsType: xfs}\n"
+	if c.Devices == 2 {
+		devices += "      - {name: /dev/xvdg, claimTemplate: commitlog, fsType: xfs}\n"
+	}
+	init := "      initialization: {rateMiBps: 200}\n"
+	if c.FSR {
+		init = "      initialization: {fastSnapshotRestore: true}\n"
+	}
+	kms := ""
+	if c.KMSKey != "" {
+		kms = "      kmsKeyId: " + c.KMSKey + "\n"
+	}
+	hooks := "  hooks:\n    beforeFinal: [nodetool, -h, '{privateIp}', drain]\n"
+	if c.NoHook {
+		hooks = ""
+	}
+	y := fmt.Sprintf(`apiVersion: graft.graftctl.io/v1alpha1
+kind: Migration
+metadata: {name: sim}
+spec:
+  source:
+    region: us-east-1
+    filters: [{name: "tag:app", values: [cassandra]}]
+    devices:
+%s  mapping:
+    tagRegex: {tag: Name, pattern: '^cassandra-(?P<ordinal>[0-9]+)$'}
+  target:
+    namespace: db
+    statefulSets: [{name: cassandra, replicas: %d}]
+    volume:
+      type: gp3
+      iops: 4000
+      throughput: 250
+%s%s      tags: {team: data}
+  gitops: {base: ../../base}
+%s`, devices, c.Nodes, kms, init, hooks)
+	if c.ExtraSpec != nil {
+		y = c.ExtraSpec(y)
+	}
+	m, err := spec.Parse([]byte(y))
+	if err != nil {
+		e.t.Fatalf("%v\n%s", err, y)
+	}
+	return m
+}
+
+func (e *simEnv) engine(opts ...func(*ebs.Options)) *ebs.Engine {
+	o := ebs.Options{Source: e.sim, Clock: e.sim.Clock(), Log: testLogger(e.t), Limits: e.c.Limits, Progress: nopProgress{}}
+	for _, f := range opts {
+		f(&o)
+	}
+	return ebs.New(e.m, o)
+}
+
+type nopProgress struct{}
+
+func (nopProgress) Update(string, string, int) {}
+func (nopProgress) Done(string, error)         {}
+func (nopProgress) Close()                     {}
+
+func (e *simEnv) runHook(_ context.Context, argv []string) ([]byte, error) {
+	e.hook = append(e.hook, strings.Join(argv, " "))
+	return []byte("drained\n"), nil
+}
+
+// clone runs discover and one phase with a fresh engine, as a new process
+// would, loading the record from disk.
+func (e *simEnv) clone(ctx context.Context, phase string, opts ...func(*ebs.Options)) (*ebs.CloneResult, error) {
+	eng := e.engine(opts...)
+	inv, err := eng.Discover(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rec := record.New(e.m)
+	if r, err := record.Load(e.lock); err == nil {
+		rec = r
+	}
+	return eng.Clone(ctx, inv, ebs.CloneOptions{Phase: phase, Record: rec, RecordPath: e.lock, RunHook: e.runHook})
+}
+
+func (e *simEnv) cloneAll(ctx context.Context) error {
+	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
+		if _, err := e.clone(ctx, phase); err != nil {
+			return fmt.Errorf("%s: %w", phase, err)
+		}
+	}
+	return nil
+}
+
+// assertEndState checks the end state of a finished migration: exactly one
+// snapshot per source volume and phase (and one copy when copying), one
+// volume per member and template, each in the record, FSR off, nothing else.
+func (e *simEnv) assertEndState(copies bool) {
+	t := e.t
+	t.Helper()
+	rec, err := record.Load(e.lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := e.cl.DataVolumeIDs()
+	if len(rec.Volumes) != len(data) {
+		t.Errorf("record has %d volumes, want %d", len(rec.Volumes), len(data))
+	}
+	groups := map[string][]string{}
+	for _, s := range e.sim.Snapshots() {
+		tags := tagMap(s.Tags)
+		if tags[ebs.TagMigration] != "sim" {
+			t.Errorf("untagged snapshot %s", aws.ToString(s.SnapshotId))
+			continue
+		}
+		src := aws.ToString(s.VolumeId)
+		if tags[ebs.TagRole] == ebs.RoleCopy {
+			src = tags[ebs.TagSourceVolume]
+		}
+		if s.State != types.SnapshotStateCompleted {
+			t.Errorf("snapshot %s is %s", aws.ToString(s.SnapshotId), s.State)
+		}
+		k := tags[ebs.TagRole] + " " + tags[ebs.TagPhase] + " " + src
+		groups[k] = append(groups[k], aws.ToString(s.SnapshotId))
+	}
+	want := 2 * len(data)
+	if copies {
+		want *= 2
+	}
+	if len(groups) != want {
+		t.Errorf("%d distinct (role, phase, source) snapshot keys, want %d", len(groups), want)
+	}
+	for k, ids := range groups {
+		if len(ids) != 1 {
+			t.Errorf("%d snapshots for %s: %v", len(ids), k, ids)
+		}
+	}
+	referenced := map[string]bool{}
+	for _, v := range rec.Volumes {
+		referenced[v.TargetVolume] = true
+	}
+	vols := map[string][]string{}
+	for _, v := range e.sim.Volumes() {
+		tags := tagMap(v.Tags)
+		if tags[ebs.TagMigration] == "" {
+			continue // a source volume
+		}
+		k := tags[ebs.TagMember] + " " + tags[ebs.TagClaimTemplate]
+		vols[k] = append(vols[k], aws.ToString(v.VolumeId))
+		if !referenced[aws.ToString(v.VolumeId)] {
+			t.Errorf("leaked volume %s (%s): not in the record", aws.ToString(v.VolumeId), k)
+		}
+	}
+	if len(vols) != len(data) {
+		t.Errorf("%d member/template volume keys, want %d", len(vols), len(data))
+	}
+	for k, ids := range vols {
+		if len(ids) != 1 {
+			t.Errorf("%d volumes for %s: %v", len(ids), k, ids)
+		}
+	}
+	var snapIDs []string
+	for _, s := range e.sim.Snapshots() {
+		snapIDs = append(snapIDs, aws.ToString(s.SnapshotId))
+	}
+	out, err := e.sim.DescribeFastSnapshotRestores(context.Background(), nil)
+	if err == nil {
+		for _, f := range out.FastSnapshotRestores {
+			if f.State != types.FastSnapshotRestoreStateCodeDisabled && f.State != types.FastSnapshotRestoreStateCodeDisabling {
+				t.Errorf("fast snapshot restore left %s on %s in %s", f.State, aws.ToString(f.SnapshotId), aws.ToString(f.AvailabilityZone))
+			}
+		}
+	}
+	var ids []string
+	for id := range referenced {
+		ids = append(ids, id)
+	}
+	ids = append(ids, snapIDs...)
+	if leaked := e.sim.Leaked(ids...); len(leaked) > 0 {
+		t.Errorf("leaked: %v", leaked)
+	}
+}
+
+func ctxT(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestSimCloneBothPhases(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 6, Devices: 2, KMSKey: simKey, FSR: true})
+	ctx := ctxT(t, 30*time.Second)
+	if err := e.cloneAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.assertEndState(true)
+	if len(e.hook) != 6 || !strings.HasPrefix(e.hook[0], "nodetool -h 10.0.") {
+		t.Errorf("hook runs: %v", e.hook)
+	}
+	// CreateSnapshots per instance (two devices), never CreateSnapshot.
+	if n := e.sim.Count(ec2sim.OpCreateSnapshots); n != 2*6+2 { // + the DryRun proof of each phase
+		t.Errorf("CreateSnapshots calls: %d", n)
+	}
+	for _, v := range e.sim.Volumes() {
+		tags := tagMap(v.Tags)
+		if tags[ebs.TagRole] != ebs.RoleVolume {
+			continue
+		}
+		for _, k := range []string{ebs.TagMigration, ebs.TagMember, ebs.TagRole, ebs.TagSourceVolume, ebs.TagSourceInstance, ebs.TagClaimTemplate, ebs.TagPhase, "team"} {
+			if tags[k] == "" {
+				t.Errorf("volume %s lacks tag %s: %v", aws.ToString(v.VolumeId), k, tags)
+			}
+		}
+		if aws.ToString(v.KmsKeyId) != simKey || v.VolumeType != types.VolumeTypeGp3 || aws.ToInt32(v.Iops) != 4000 {
+			t.Errorf("volume %s: %s %d %s", aws.ToString(v.VolumeId), v.VolumeType, aws.ToInt32(v.Iops), aws.ToString(v.KmsKeyId))
+		}
+	}
+	// A third run changes nothing.
+	before := e.sim.Stats().Mutations
+	res, err := e.clone(ctx, spec.PhaseFinal)
+	if err != nil || len(res.Created) != 0 || e.sim.Stats().Mutations != before {
+		t.Errorf("re-run: %v, created %v, mutations %d -> %d", err, res.Created, before, e.sim.Stats().Mutations)
+	}
+}
+
+// TestSimKillAtEveryStep crashes the run right after each state-changing
+// call in turn, re-runs it, and checks that the end state is exactly what
+// an uninterrupted run leaves.
+func TestSimKillAtEveryStep(t *testing.T) {
+	// Short snapshots keep each of the ~36 runs to a few poll rounds.
+	c := simCase{Nodes: 3, Devices: 2, KMSKey: simKey, FSR: true, Snapshot: 2 * time.Minute}
+	ref := newSim(t, c)
+	if err := ref.cloneAll(ctxT(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	ref.assertEndState(true)
+	steps := ref.sim.Stats().Mutations
+	var ops []string
+	for _, call := range ref.sim.Calls() {
+		if call.Mutated {
+			ops = append(ops, call.Op)
+		}
+	}
+	t.Logf("%d state-changing steps: %v", steps, ops)
+	if steps < 20 {
+		t.Fatalf("only %d steps", steps)
+	}
+	for k := 1; k <= steps; k++ {
+		t.Run(fmt.Sprintf("after_%02d_%s", k, ops[k-1]), func(t *testing.T) {
+			t.Parallel()
+			e := newSim(t, c)
+			ctx := ctxT(t, 30*time.Second)
+			e.sim.CrashAfter(k)
+			err := e.cloneAll(ctx)
+			if !e.sim.Crashed() {
+				t.Fatalf("crash point %d did not fire (err %v)", k, err)
+			}
+			if err == nil {
+				t.Fatal("the run reported success after a crash")
+			}
+			e.sim.Revive()
+			if err := e.cloneAll(ctx); err != nil {
+				t.Fatalf("re-run after crash: %v", err)
+			}
+			e.assertEndState(true)
+		})
+	}
+}
+
+func TestSimThrottled30Percent(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 6, Devices: 2, KMSKey: simKey})
+	e.sim.Throttle(0.3)
+	ctx := ctxT(t, 30*time.Second)
+	var stats *ebs.Stats
+	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
+		eng := e.engine()
+		inv, err := eng.Discover(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := record.New(e.m)
+		if r, err := record.Load(e.lock); err == nil {
+			rec = r
+		}
+		if _, err := eng.Clone(ctx, inv, ebs.CloneOptions{Phase: phase, Record: rec, RecordPath: e.lock, RunHook: e.runHook}); err != nil {
+			t.Fatalf("%s with 30%% throttling: %v", phase, err)
+		}
+		stats = eng.Stats()
+	}
+	e.assertEndState(true)
+	st := e.sim.Stats()
+	if st.InjectedThrottles == 0 {
+		t.Fatal("nothing was throttled")
+	}
+	t.Logf("throttled %d calls; engine absorbed %s", st.InjectedThrottles, ebs.FormatCounts(stats.Throttles()))
+}
+
+func TestSimIdempotentParameterMismatch(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 2, Devices: 1, NoHook: true})
+	e.sim.Inject(ec2sim.Fault{Op: ec2sim.OpCreateVolume, Match: func(c ec2sim.Call) bool { return !c.DryRun }, Nth: 1, Code: "IdempotentParameterMismatch", Message: "The client token was already used with different parameters."})
+	if err := e.cloneAll(ctxT(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	e.assertEndState(false)
+	tokens := map[string]bool{}
+	for _, c := range e.sim.Calls() {
+		if c.Op == ec2sim.OpCreateVolume && !c.DryRun {
+			tokens[c.Code] = true
+		}
+	}
+	if !tokens["IdempotentParameterMismatch"] {
+		t.Error("the mismatch was not injected")
+	}
+}
+
+// TestSimIdempotentParameterMismatchReal makes EC2 itself answer
+// IdempotentParameterMismatch: an interrupted run created the volume with
+// the token, the volume was deleted, and the spec changed.
+func TestSimIdempotentParameterMismatchReal(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 1, Devices: 1, NoHook: true})
+	ctx := ctxT(t, 30*time.Second)
+	if err := e.cloneAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := record.Load(e.lock)
+	if _, err := e.sim.DeleteVolume(ctx, deleteVolumeInput(rec.Volumes[0].TargetVolume)); err != nil {
+		t.Fatal(err)
+	}
+	// Same token (same member and template), other parameters.
+	e.m.Spec.Target.Volume.IOPS = 5000
+	if _, err := e.clone(ctx, spec.PhaseFinal); err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, c := range e.sim.Calls() {
+		if c.Op == ec2sim.OpCreateVolume && !c.DryRun {
+			codes = append(codes, c.Code)
+		}
+	}
+	if len(codes) != 3 || codes[1] != "IdempotentParameterMismatch" || codes[2] != "" {
+		t.Errorf("CreateVolume results: %q, want success, mismatch, success with a new token", codes)
+	}
+	rec, _ = record.Load(e.lock)
+	if rec.Volumes[0].IOPS != 5000 {
+		t.Errorf("record IOPS %d", rec.Volumes[0].IOPS)
+	}
+}
+
+func TestSimSnapshotErrorStopsOnlyThatMember(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 3, Devices: 1, NoHook: true})
+	bad := e.cl.Nodes[1].DataVolumes["/dev/xvdf"]
+	e.sim.FailSnapshotsOf(bad, "the snapshot could not be completed: internal error")
+	ctx := ctxT(t, 30*time.Second)
+	_, err := e.clone(ctx, spec.PhaseFinal)
+	if !errors.Is(err, ebs.ErrMembersFailed) {
+		t.Fatalf("err = %v", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{"1 of 3 members stopped", "cassandra/1", bad, "state error", "internal error", "re-run graft clone"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	rec, err := record.Load(e.lock)
+	if err != nil || len(rec.Volumes) != 2 {
+		t.Fatalf("the other members are not recorded: %v %v", err, rec)
+	}
+}
+
+func TestSimFailedSnapshotIsReplacedOnRerun(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 2, Devices: 1, NoHook: true})
+	ctx := ctxT(t, 30*time.Second)
+	if _, err := e.clone(ctx, spec.PhasePrecopy); err != nil {
+		t.Fatal(err)
+	}
+	failed := aws.ToString(e.sim.Snapshots()[0].SnapshotId)
+	if err := e.sim.SetSnapshotState(failed, types.SnapshotStateError, "boom"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cloneAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.assertEndState(false)
+	for _, s := range e.sim.Snapshots() {
+		if aws.ToString(s.SnapshotId) == failed {
+			t.Errorf("failed snapshot %s was not deleted", failed)
+		}
+	}
+}
+
+func TestSimSnapshotTimeout(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 2, Devices: 1, NoHook: true})
+	stuck := e.cl.Nodes[0].DataVolumes["/dev/xvdf"]
+	e.sim.StallSnapshotsOf(stuck)
+	ctx := ctxT(t, 30*time.Second)
+	_, err := e.clone(ctx, spec.PhasePrecopy, func(o *ebs.Options) { o.SnapshotTimeout = 3 * time.Hour })
+	if err == nil {
+		t.Fatal("no timeout")
+	}
+	for _, want := range []string{"timed out", "still pending at 42%", "after 3h0m0s", stuck, "re-run graft clone"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message lacks %q:\n%v", want, err)
+		}
+	}
+	if el := e.sim.Elapsed(); el < 3*time.Hour || el > 4*time.Hour {
+		t.Errorf("virtual time %s", el)
+	}
+}
+
+func TestSimCancelIsResumable(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 4, Devices: 2, NoHook: true, Snapshot: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	// Cancel (Ctrl-C) as soon as the first volume is being created.
+	e.sim.CrashWhen(func(c ec2sim.Call) bool {
+		if c.Op == ec2sim.OpCreateVolume && !c.DryRun {
+			cancel()
+		}
+		return false
+	})
+	_, err := e.clone(ctx, spec.PhaseFinal)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "re-run graft clone to resume") {
+		t.Fatalf("err = %v", err)
+	}
+	e.sim.Revive()
+	if _, err := e.clone(ctxT(t, 30*time.Second), spec.PhaseFinal); err != nil {
+		t.Fatal(err)
+	}
+	// Only final snapshots: one per volume and phase, no precopy.
+	rec, _ := record.Load(e.lock)
+	if len(rec.Volumes) != 8 {
+		t.Fatalf("record: %d volumes", len(rec.Volumes))
+	}
+	// One final snapshot per source volume (CreateSnapshots tags a
+	// member's snapshots alike; each one's VolumeId tells them apart).
+	per := map[string]int{}
+	for _, s := range e.sim.Snapshots() {
+		per[aws.ToString(s.VolumeId)]++
+	}
+	for v, n := range per {
+		if n != 1 {
+			t.Errorf("%d snapshots of %s", n, v)
+		}
+	}
+	if len(per) != 8 {
+		t.Errorf("snapshots of %d volumes", len(per))
+	}
+}
+
+func TestSimDryRunCreatesNothing(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 3, Devices: 2, KMSKey: simKey})
+	ctx := ctxT(t, 30*time.Second)
+	eng := e.engine()
+	inv, err := eng.Discover(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proved, err := eng.DryRun(ctx, inv, spec.PhaseFinal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(proved) < 3 || len(e.sim.Created()) != 0 || e.sim.Stats().Mutations != 0 {
+		t.Errorf("proved %v; created %v", proved, e.sim.Created())
+	}
+	e.sim.DenyKMSKey(simKey)
+	_, err = eng.DryRun(ctx, inv, spec.PhaseFinal)
+	if !errors.Is(err, ebs.ErrDryRun) || !strings.Contains(err.Error(), "kmsKeyId") || !strings.Contains(err.Error(), "nothing was created") {
+		t.Errorf("denied key: %v", err)
+	}
+}
+
+func TestSimCrossRegion(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 2, Devices: 2, NoHook: true, ExtraSpec: func(y string) string {
+		return strings.Replace(y, "  target:\n", "  target:\n    region: us-west-2\n    zones: {us-east-1a: us-west-2a, us-east-1b: us-west-2b, us-east-1c: us-west-2c}\n", 1)
+	}})
+	west := e.sim.NewRegion("us-west-2")
+	ctx := ctxT(t, 30*time.Second)
+	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
+		if _, err := e.clone(ctx, phase, func(o *ebs.Options) { o.Target = west }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec, _ := record.Load(e.lock)
+	for _, v := range rec.Volumes {
+		if !strings.HasPrefix(v.TargetZone, "us-west-2") || v.CopiedSnapshot == "" {
+			t.Errorf("volume %+v", v)
+		}
+	}
+	if n := west.Count(ec2sim.OpCopySnapshot); n < 8 {
+		t.Errorf("%d copies", n)
+	}
+	assertSourceUntouched(t, west, e.cl)
+}
+
+func TestSimCleanup(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 2, Devices: 1, NoHook: true})
+	ctx := ctxT(t, 30*time.Second)
+	if err := e.cloneAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := record.Load(e.lock)
+	// An extra graft volume that the record does not reference (say, from
+	// a run whose record was lost), and one untagged volume.
+	extra := createVolume(t, e.sim, map[string]string{ebs.TagMigration: "sim", ebs.TagRole: ebs.RoleVolume, ebs.TagMember: "cassandra/9", ebs.TagClaimTemplate: "data"})
+	untagged := createVolume(t, e.sim, map[string]string{"team": "data"})
+	otherMigration := createVolume(t, e.sim, map[string]string{ebs.TagMigration: "other", ebs.TagRole: ebs.RoleVolume})
+	if err := e.sim.Clock().Sleep(ctx, time.Minute); err != nil { // let them become available
+		t.Fatal(err)
+	}
+	eng := e.engine()
+	cp, err := eng.PlanCleanup(ctx, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var del []string
+	for _, it := range cp.Delete {
+		del = append(del, it.Kind+" "+it.ID)
+	}
+	sort.Strings(del)
+	if len(del) != 5 || !contains(del, "volume "+extra) {
+		t.Errorf("delete %v", del)
+	}
+	if _, err := eng.Cleanup(ctx, cp); err != nil {
+		t.Fatal(err)
+	}
+	left := map[string]bool{}
+	for _, v := range e.sim.Volumes() {
+		left[aws.ToString(v.VolumeId)] = true
+	}
+	for _, v := range rec.Volumes {
+		if !left[v.TargetVolume] {
+			t.Errorf("recorded volume %s deleted", v.TargetVolume)
+		}
+	}
+	if left[extra] || !left[untagged] || !left[otherMigration] {
+		t.Errorf("extra gone %v, untagged kept %v, other migration kept %v", !left[extra], left[untagged], left[otherMigration])
+	}
+	if len(e.sim.Snapshots()) != 0 {
+		t.Errorf("%d snapshots left", len(e.sim.Snapshots()))
+	}
+	// Without a record no volume is deleted.
+	cp, err = eng.PlanCleanup(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cp.Delete) != 0 {
+		t.Errorf("without a record: delete %v", cp.Delete)
+	}
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
