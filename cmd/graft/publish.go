@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/graftctl/graft/generator/publish"
+)
+
+func publishCommand() *command {
+	return &command{
+		name:    "publish",
+		summary: "render, check and push the overlay to graft/<migration>, and open or update its pull request",
+		usage:   "publish [--repo DIR|URL] [--base-branch NAME] [--provider github|gitea|none]",
+		outputs: []string{"text", "json"},
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			f := bindDeliveryFlags(fs)
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) > 0 {
+					return usagef("publish takes no arguments, got %q", args)
+				}
+				if err := f.validate(); err != nil {
+					return err
+				}
+				m, rec, err := loadSpecAndRecord(e)
+				if err != nil {
+					return err
+				}
+				if f.repo == "" && m.Spec.GitOps.Repo == "" {
+					return usagef("no GitOps repository: set spec.gitops.repo or pass --repo")
+				}
+				res, err := deliver(ctx, e, m, rec, *f, nil)
+				if errors.Is(err, publish.ErrDenied) {
+					// A denied overlay is a finding (exit 1), not an error.
+					fmt.Fprintf(e.stderr, "graft publish: %v\n", err)
+					for _, fd := range res.Verdict.Findings {
+						fmt.Fprintf(e.stderr, "  %s %s %s: %s\n", fd.Severity, fd.Rule, fd.Resource, fd.Message)
+					}
+					return errFinding
+				}
+				if err != nil {
+					return err
+				}
+				return printPublished(e, res)
+			}
+		},
+	}
+}
+
+// printPublished prints the branch, the commit and the pull request.
+func printPublished(e *env, res *publish.Result) error {
+	if e.output == "json" {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	state := "pushed"
+	switch {
+	case res.UpToDate:
+		state = "up to date: the base branch already holds this overlay"
+	case !res.Pushed:
+		state = "unchanged"
+	case res.Retried:
+		state = "pushed (after reapplying on a concurrent push)"
+	}
+	fmt.Fprintf(e.stdout, "branch:       %s (%s)\n", res.Branch, state)
+	fmt.Fprintf(e.stdout, "base branch:  %s\n", res.BaseBranch)
+	fmt.Fprintf(e.stdout, "commit:       %s\n", res.Commit)
+	fmt.Fprintf(e.stdout, "check:        %s\n", verdictLine(res.Verdict))
+	switch pr := res.PullRequest; {
+	case pr != nil && pr.Created:
+		fmt.Fprintf(e.stdout, "pull request: %s (#%d, opened)\n", pr.URL, pr.Number)
+	case pr != nil:
+		fmt.Fprintf(e.stdout, "pull request: %s (#%d, updated)\n", pr.URL, pr.Number)
+	case res.UpToDate:
+		fmt.Fprintf(e.stdout, "pull request: none needed\n")
+	default:
+		fmt.Fprintf(e.stdout, "pull request: none (provider none); open one from %s into %s\n", res.Branch, res.BaseBranch)
+	}
+	return nil
+}

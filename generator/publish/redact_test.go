@@ -1,0 +1,135 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const httpBackend = "/usr/lib/git-core/git-http-backend"
+
+// gitHTTPServer serves the bare repositories under root over git's smart
+// HTTP protocol (git http-backend), requiring basic auth with password
+// token, as a forge does for https remotes.
+func gitHTTPServer(t *testing.T, root, token string) *httptest.Server {
+	t.Helper()
+	if _, err := os.Stat(httpBackend); err != nil {
+		t.Skip("git http-backend is not installed")
+	}
+	backend := &cgi.Handler{
+		Path: httpBackend,
+		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "REMOTE_USER=graft"},
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pw, ok := r.BasicAuth(); !ok || pw != token {
+			w.Header().Set("WWW-Authenticate", `Basic realm="forge"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		backend.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestTokenNeverPrinted publishes over https-like smart HTTP with a token in
+// the remote URL and another in GITHUB_TOKEN, and checks that neither
+// appears in the result, the log (at debug level), the pull-request
+// requests' log or any error.
+func TestTokenNeverPrinted(t *testing.T) {
+	hermeticGit(t, true)
+	r := newRemote(t)
+	root := filepath.Dir(r.bare)
+	// Serve it as octo-org/gitops.git, the path the provider reads.
+	if err := os.MkdirAll(filepath.Join(root, "octo-org"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(r.bare, filepath.Join(root, "octo-org", "gitops.git")); err != nil {
+		t.Fatal(err)
+	}
+	r.bare = filepath.Join(root, "octo-org", "gitops.git")
+	gitT(t, r.bare, "config", "http.receivepack", "true")
+
+	gitToken := "glpat-" + strings.Repeat("GitT0ken", 4)
+	srv := gitHTTPServer(t, root, gitToken)
+	forge := newFakeForge(t, false)
+	remote := strings.Replace(srv.URL, "http://", "http://x-access-token:"+gitToken+"@", 1) + "/octo-org/gitops.git"
+	env := map[string]string{"GITHUB_TOKEN": forge.token, "GITHUB_API_URL": forge.server.URL}
+	newProv := func(u string) (Provider, error) {
+		return NewProvider("github", u, ProviderOptions{Getenv: func(k string) string { return env[k] }})
+	}
+	secrets := []string{forge.token}
+	leaks := func(where, s string) {
+		t.Helper()
+		for _, tok := range []string{gitToken, forge.token} {
+			if strings.Contains(s, tok) {
+				t.Fatalf("a token appears in %s:\n%s", where, s)
+			}
+		}
+	}
+
+	m, rec := example(t, remote)
+	log, logs := logBuffer()
+	res, err := Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}, NewProvider: newProv, Secrets: secrets, Log: log})
+	if err != nil {
+		leaks("the error", err.Error())
+		t.Fatalf("publish over http: %v\n%s", err, logs)
+	}
+	if !res.Pushed || res.PullRequest == nil || !res.PullRequest.Created || r.head(t, branch) != res.Commit {
+		t.Fatalf("result %+v, pull request %+v", res, res.PullRequest)
+	}
+	if !strings.Contains(res.Remote, Redacted+"@") {
+		t.Errorf("result remote %q is not redacted", res.Remote)
+	}
+	leaks("the result", res.Remote)
+	leaks("the log", logs.String())
+	leaks("the forge's request log", strings.Join(forge.log, "\n"))
+	if !strings.Contains(logs.String(), "git") {
+		t.Fatalf("the debug log has no git lines to check:\n%s", logs)
+	}
+
+	// A wrong git token, then an API error that echoes the API token.
+	bad := strings.Replace(remote, gitToken, gitToken[:10]+"-wrong", 1)
+	_, err = Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}, Repo: bad, Secrets: secrets, Log: log})
+	if err == nil {
+		t.Fatal("publish with a wrong token succeeded")
+	}
+	leaks("the error", err.Error())
+	if strings.Contains(err.Error(), gitToken[:10]) {
+		t.Fatalf("the wrong token leaks: %v", err)
+	}
+
+	forge.fail["PATCH"], forge.echo = 502, true
+	_, err = Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}, NewProvider: newProv, Secrets: secrets, Log: log})
+	if !errors.Is(err, ErrAPI) {
+		t.Fatalf("err = %v, want the API error", err)
+	}
+	leaks("the API error", err.Error())
+	leaks("the log", logs.String())
+	if !strings.Contains(err.Error(), "502") || !strings.Contains(err.Error(), "was pushed") {
+		t.Errorf("API error message: %v", err)
+	}
+}
+
+func TestRedactor(t *testing.T) {
+	r := newRedactor("s3cret-token", "")
+	for in, want := range map[string]string{
+		"https://user:pass@github.com/o/r.git":     "https://***@github.com/o/r.git",
+		"fatal: https://ghp_abc@github.com/o/r":    "fatal: https://***@github.com/o/r",
+		"Authorization: Bearer s3cret-token":       "Authorization: Bearer ***",
+		"git@github.com:o/r.git":                   "git@github.com:o/r.git",
+		"ssh://git@github.com/o/r.git":             "ssh://git@github.com/o/r.git",
+		"HTTP://U:P@host/x and http://a@b/c":       "HTTP://***@host/x and http://***@b/c",
+		"plain text with no secret, user@host.com": "plain text with no secret, user@host.com",
+	} {
+		if got := r.String(in); got != want {
+			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
