@@ -10,12 +10,14 @@ import (
 	"github.com/graftctl/graft/generator/spec"
 )
 
-// newEC2Client builds the EC2 client of one region. It is a variable only
-// so that the command tests can put graft's EC2 simulator behind the CLI;
-// production always uses ebs.NewClient (the SDK's standard chain, and
-// AWS_ENDPOINT_URL_EC2 for emulators).
-var newEC2Client = func(ctx context.Context, region string, counter *ebs.CallCounter) (ebs.EC2, error) {
-	return ebs.NewClient(ctx, ebs.ClientOptions{Region: region, Counter: counter})
+// newEC2Client builds the EC2 client of one region and the clock the
+// engine waits on. It is a variable only so that the command tests can put
+// graft's EC2 simulator (and its virtual clock) behind the CLI; production
+// always uses ebs.NewClient (the SDK's standard chain, and
+// AWS_ENDPOINT_URL_EC2 for emulators) and the wall clock.
+var newEC2Client = func(ctx context.Context, region string, counter *ebs.CallCounter) (ebs.EC2, ebs.Clock, error) {
+	c, err := ebs.NewClient(ctx, ebs.ClientOptions{Region: region, Counter: counter})
+	return c, ebs.WallClock{}, err
 }
 
 // newEngine loads the spec and builds the engine with clients for the
@@ -26,20 +28,20 @@ func newEngine(ctx context.Context, e *env, progress ebs.Progress) (*spec.Migrat
 		return nil, nil, nil, err
 	}
 	counter := ebs.NewCallCounter()
-	src, err := newEC2Client(ctx, m.Spec.Source.Region, counter)
+	src, clock, err := newEC2Client(ctx, m.Spec.Source.Region, counter)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	dst := src
 	if m.Spec.Target.Region != m.Spec.Source.Region {
-		if dst, err = newEC2Client(ctx, m.Spec.Target.Region, counter); err != nil {
+		if dst, _, err = newEC2Client(ctx, m.Spec.Target.Region, counter); err != nil {
 			return nil, nil, nil, err
 		}
 	}
 	if ep := ebs.EndpointOverride(); ep != "" {
 		e.log.Info("using the EC2 endpoint from the environment", "endpoint", ep)
 	}
-	eng := ebs.New(m, ebs.Options{Source: src, Target: dst, Log: e.log, Progress: progress})
+	eng := ebs.New(m, ebs.Options{Source: src, Target: dst, Clock: clock, Log: e.log, Progress: progress})
 	return m, eng, counter, nil
 }
 

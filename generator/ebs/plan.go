@@ -214,7 +214,11 @@ func (e *Engine) Plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 	}
 	p.Precopy, p.Final = Duration(precopy.Round(time.Second)), Duration(final.Round(time.Second))
 	rounds := int((precopy+final)/e.opts.PollInterval) + 2
-	p.Calls["DescribeSnapshots"] = 2*rounds*perRound + 2
+	regions := 1
+	if e.crossRegion() {
+		regions = 2
+	}
+	p.Calls["DescribeSnapshots"] = regions * (rounds*perRound + 1)
 	p.Calls["DescribeVolumes"] = int(math.Ceil(float64(inv.volumeCount())/500)) + int(time.Duration(p.MutatingFloor)/(2*time.Second)) + 4
 	p.Calls["DescribeInstances"] = 2 * max(1, int(math.Ceil(float64(members)/1000)))
 	p.Calls["DescribeAvailabilityZones"] = 2
