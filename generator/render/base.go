@@ -39,7 +39,13 @@ func readBase(dir string) (map[string]baseStatefulSet, error) {
 		if err := decodeJSON(data, &sts); err != nil {
 			return nil, fmt.Errorf("%w: base StatefulSet %s: %v", ErrInvalid, res.GetName(), err)
 		}
-		b := baseStatefulSet{name: sts.Name, templates: map[string]claimTemplate{}}
+		b := baseStatefulSet{name: sts.Name, templates: map[string]claimTemplate{}, replicas: 1}
+		if sts.Spec.Replicas != nil {
+			b.replicas = int(*sts.Spec.Replicas)
+		}
+		if sts.Spec.Ordinals != nil {
+			b.ordinalsStart = int(sts.Spec.Ordinals.Start)
+		}
 		if w, ok := sts.Annotations[ArgoSyncWaveAnnotation]; ok {
 			if b.wave, err = strconv.Atoi(w); err != nil {
 				return nil, fmt.Errorf("%w: base StatefulSet %s: annotation %s: %q, expected an integer", ErrInvalid, sts.Name, ArgoSyncWaveAnnotation, w)

@@ -172,9 +172,10 @@ type jsonPatchOp struct {
 }
 
 // statefulSetPatch gives each claim template graft fills a selector on
-// graft's labels and the static storage class, and keeps claims on delete
-// and scale-down.
-func (r *renderer) statefulSetPatch(sts baseStatefulSet) []jsonPatchOp {
+// graft's labels and the static storage class, keeps claims on delete and
+// scale-down, and makes the StatefulSet's replicas and first ordinal those
+// of the spec, so that its pods are exactly the members graft cloned.
+func (r *renderer) statefulSetPatch(set spec.StatefulSet, sts baseStatefulSet) []jsonPatchOp {
 	class := r.m.Spec.Target.StorageClassName
 	ops := []jsonPatchOp{{
 		Op:   "add",
@@ -184,6 +185,12 @@ func (r *renderer) statefulSetPatch(sts baseStatefulSet) []jsonPatchOp {
 			"whenScaled":  "Retain",
 		},
 	}}
+	if set.Replicas != sts.replicas {
+		ops = append(ops, jsonPatchOp{Op: "add", Path: "/spec/replicas", Value: set.Replicas})
+	}
+	if set.Ordinals.Start != sts.ordinalsStart {
+		ops = append(ops, jsonPatchOp{Op: "add", Path: "/spec/ordinals", Value: map[string]int{"start": set.Ordinals.Start}})
+	}
 	for _, d := range r.m.Spec.Source.Devices {
 		t := sts.templates[d.ClaimTemplate]
 		base := fmt.Sprintf("/spec/volumeClaimTemplates/%d/spec", t.index)

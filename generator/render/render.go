@@ -175,7 +175,7 @@ func Files(m *spec.Migration, rec *record.Record, outDir string) (map[string][]b
 	for _, set := range m.Spec.Target.StatefulSets {
 		sts := base[set.Name]
 		name := "statefulset-" + set.Name + ".patch.yaml"
-		if files[name], err = yaml.Marshal(r.statefulSetPatch(sts)); err != nil {
+		if files[name], err = yaml.Marshal(r.statefulSetPatch(set, sts)); err != nil {
 			return nil, err
 		}
 		kust.Patches = append(kust.Patches, types.Patch{
@@ -367,6 +367,9 @@ type baseStatefulSet struct {
 	name      string
 	templates map[string]claimTemplate
 	wave      int
+	// replicas and ordinalsStart as the base sets them (defaults 1 and 0).
+	replicas      int
+	ordinalsStart int
 }
 
 func (s baseStatefulSet) templateNames() string {

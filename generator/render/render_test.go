@@ -178,6 +178,16 @@ func TestNames(t *testing.T) {
 				if !ok {
 					t.Fatalf("StatefulSet %s missing from the built overlay", set.Name)
 				}
+				// The StatefulSet controller names claims from the built
+				// StatefulSet, not from the spec: they must agree.
+				builtStart := 0
+				if sts.Spec.Ordinals != nil {
+					builtStart = int(sts.Spec.Ordinals.Start)
+				}
+				if sts.Spec.Replicas == nil || int(*sts.Spec.Replicas) != set.Replicas || builtStart != set.Ordinals.Start {
+					t.Errorf("built StatefulSet %s has replicas %v and ordinals.start %d; the spec says %d from %d",
+						sts.Name, sts.Spec.Replicas, builtStart, set.Replicas, set.Ordinals.Start)
+				}
 				if sts.Namespace != m.Spec.Target.Namespace {
 					t.Errorf("StatefulSet %s in namespace %q, want %q", sts.Name, sts.Namespace, m.Spec.Target.Namespace)
 				}
