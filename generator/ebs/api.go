@@ -102,6 +102,8 @@ type api struct {
 	stats    *Stats
 	rngMu    sync.Mutex
 	rng      *rand.Rand
+	limMu    sync.Mutex
+	limLast  time.Time
 	readOnly bool
 }
 
@@ -123,14 +125,25 @@ func newLimiters(l Limits) (mut, desc *rate.Limiter) {
 }
 
 // wait takes one token from lim, sleeping on the clock as long as needed.
+// Reservations are made in time order under a lock: rate.Limiter moves its
+// notion of "last" back when handed an earlier time, which would mint
+// tokens twice when goroutines race between Now and ReserveN.
 func (a *api) wait(ctx context.Context, lim *rate.Limiter) error {
+	a.limMu.Lock()
 	now := a.clock.Now()
+	if now.Before(a.limLast) {
+		now = a.limLast
+	}
+	a.limLast = now
 	r := lim.ReserveN(now, 1)
+	a.limMu.Unlock()
 	if !r.OK() {
 		return fmt.Errorf("rate limiter: burst too small")
 	}
-	if d := r.DelayFrom(now); d > 0 {
-		if err := a.clock.Sleep(ctx, d); err != nil {
+	if d := r.DelayFrom(a.clock.Now()); d > 0 {
+		// A millisecond of margin: EC2's bucket refills by the same rule,
+		// but its arithmetic need not round as ours does.
+		if err := a.clock.Sleep(ctx, d+time.Millisecond); err != nil {
 			r.CancelAt(a.clock.Now())
 			return err
 		}

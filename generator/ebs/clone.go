@@ -508,6 +508,7 @@ func (r *cloneRun) volume(ctx context.Context, mb Member, d Device, p VolumePara
 			e.log.Warn("poll failed; retrying next round", "volume", id, "error", st.err)
 			return false, nil
 		case st.state == string(types.VolumeStateAvailable) || st.state == string(types.VolumeStateInUse):
+			last = *st.volume
 			return true, nil
 		case st.state == string(types.VolumeStateError):
 			return false, fmt.Errorf("volume %s (%s %s, from %s) failed in EC2: state error; this member stopped; delete it with graft cleanup and re-run graft clone", id, mb.Key(), d.ClaimTemplate, snap)
@@ -526,14 +527,6 @@ func (r *cloneRun) volume(ctx context.Context, mb Member, d Device, p VolumePara
 		if err := r.disableFSR(ctx, mb, snap, p.Zone); err != nil {
 			return types.Volume{}, err
 		}
-	}
-	vols, err := e.describeVolumes(ctx, e.dst, []string{id})
-	if err != nil {
-		return types.Volume{}, err
-	}
-	last, ok := vols[id]
-	if !ok {
-		return types.Volume{}, fmt.Errorf("volume %s of %s %s vanished", id, mb.Key(), d.ClaimTemplate)
 	}
 	return last, nil
 }

@@ -55,7 +55,8 @@ type status struct {
 	state    string
 	progress int
 	message  string
-	err      error // the round's Describe failed
+	volume   *types.Volume // the volume as this round saw it
+	err      error         // the round's Describe failed
 }
 
 type poller struct {
@@ -238,7 +239,7 @@ func (p *poller) round(ctx context.Context) {
 		for _, id := range chunk {
 			st := status{err: err}
 			if v, ok := vols[id]; ok {
-				st = status{found: true, state: string(v.State)}
+				st = status{found: true, state: string(v.State), volume: &v}
 			}
 			seen[watchKey{kind: watchVolume, id: id}] = st
 		}
