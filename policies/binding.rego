@@ -157,25 +157,45 @@ deny contains f if {
 
 # GRAFT016
 deny contains f if {
-	some d in pv_docs
-	e := pv_claim(d.contents)
-	not selector_matches(e.template.spec.selector, labels(d.contents))
+	some x in sig_entries
+	not pv_selected(x)
+	d := x.c.d
+	e := x.c.e
 	f := denied("GRAFT016", d, "metadata.labels", labels(d.contents), e.template.spec.selector, sprintf("claim template %s of StatefulSet %s does not select this volume", [e.template.metadata.name, e.sts]))
 }
 
-# GRAFT017
+# GRAFT017: matched per label set (or per PV for a selector on the
+# ordinal label).
+overlap(ct, sel, d, e) := denied(
+	"GRAFT017", ct.sts,
+	sprintf("spec.volumeClaimTemplates[%d].spec.selector", [ct.index]),
+	sel,
+	sprintf("a selector that matches no volume of claim template %s of StatefulSet %s", [e.template.metadata.name, e.sts]),
+	sprintf("the selector also matches PersistentVolume %s", [d.contents.metadata.name]),
+)
+
 deny contains f if {
-	some ct in claim_templates
+	some k, g in ct_by_key
+	ct := g[0]
 	sel := ct.template.spec.selector
-	some d in selector_candidates(sel)
-	selector_matches(sel, labels(d.contents))
-	e := pv_claim(d.contents)
-	[e.sts, e.namespace, e.template.metadata.name] != [ct.sts.contents.metadata.name, ns(ct.sts.contents), ct.template.metadata.name]
-	f := denied(
-		"GRAFT017", ct.sts,
-		sprintf("spec.volumeClaimTemplates[%d].spec.selector", [ct.index]),
-		sel,
-		sprintf("a selector that matches no volume of claim template %s of StatefulSet %s", [e.template.metadata.name, e.sts]),
-		sprintf("the selector also matches PersistentVolume %s", [d.contents.metadata.name]),
-	)
+	not uses_ordinal(sel)
+	some s, ts in sig_templates
+	some t in ts
+	t != k
+	selector_matches(sel, s)
+	some x in sig_entries
+	x.t == t
+	x.sig == s
+	f := overlap(ct, sel, x.c.d, x.c.e)
+}
+
+deny contains f if {
+	some k, g in ct_by_key
+	ct := g[0]
+	sel := ct.template.spec.selector
+	uses_ordinal(sel)
+	some x in sig_entries
+	x.t != k
+	selector_matches(sel, labels(x.c.d.contents))
+	f := overlap(ct, sel, x.c.d, x.c.e)
 }

@@ -43,7 +43,12 @@ docs := [it |
 	is_string(it.contents.kind)
 ]
 
-docs_of_kind(kind) := [d | some d in docs; d.contents.kind == kind]
+kinds := {d.contents.kind | some d in docs}
+
+# One pass over the input groups the documents by kind.
+docs_by_kind := {k: g | some k in kinds; g := [d | some d in docs; k = d.contents.kind]}
+
+docs_of_kind(kind) := object.get(docs_by_kind, kind, [])
 
 pv_docs := docs_of_kind("PersistentVolume")
 
@@ -81,13 +86,13 @@ record_volumes := object.get(record, "volumes", [])
 
 ns(o) := object.get(o, ["metadata", "namespace"], "default")
 
-key(namespace, name) := sprintf("%s/%s", [namespace, name])
+key(namespace, name) := concat("/", [namespace, name])
 
 annotations(o) := object.get(o, ["metadata", "annotations"], {})
 
 labels(o) := object.get(o, ["metadata", "labels"], {})
 
-claim_name(template, sts, ordinal) := sprintf("%s-%s-%d", [template, sts, ordinal])
+claim_name(template, sts, ordinal) := concat("-", [template, sts, format_int(ordinal, 10)])
 
 # Note: `not f(x.y)` is never true when x.y is undefined (OPA evaluates the
 # reference before the negation), so the rules negate helpers that take
@@ -126,16 +131,6 @@ pv_handle_entries := [{"h": h, "d": d} | some d in pv_docs; h := d.contents.spec
 pv_handles := {e.h | some e in pv_handle_entries}
 
 pv_by_handle := {h: g | some h in pv_handles; g := [e.d | some e in pv_handle_entries; h = e.h]}
-
-# PVs by label "key=value", for selector look-ups.
-pv_label_entries := [{"kv": sprintf("%s=%s", [k, v]), "d": d} |
-	some d in pv_docs
-	some k, v in labels(d.contents)
-]
-
-pv_label_keys := {e.kv | some e in pv_label_entries}
-
-pv_by_label := {kv: g | some kv in pv_label_keys; g := [e.d | some e in pv_label_entries; kv = e.kv]}
 
 # Record entries by claim name, and the source volumes it names.
 record_entries := [{"k": claim_name(v.claimTemplate, v.statefulSet, v.ordinal), "v": v} | some v in record_volumes]
@@ -191,6 +186,18 @@ expected := {k: g | some k in expected_keys; g := [e | some e in expected_list; 
 
 # The expected claim a PV is meant for, through its claimRef.
 pv_claim(pv) := expected[key(pv.spec.claimRef.namespace, pv.spec.claimRef.name)][0]
+
+# claimed_pvs joins, once, each PV meant for an expected claim with that
+# claim ("e") and the record's entry for it ("rec", absent without one).
+claimed_pvs := [c |
+	some d in pv_docs
+	e := pv_claim(d.contents)
+	c := object.union({"d": d, "e": e}, record_part(d.contents.spec.claimRef.name))
+]
+
+record_part(claim) := {"rec": record_by_claim[claim][0]} if record_by_claim[claim]
+
+record_part(claim) := {} if not record_by_claim[claim]
 
 # ---------------------------------------------------------------- zones
 
@@ -293,16 +300,57 @@ selector_expr_matches(e, lbls) if {
 	not lbls[e.key]
 }
 
-# selector_candidates narrows the PVs a selector can match to those that
-# carry its rarest matchLabel; without matchLabels every PV is a candidate.
-selector_candidates(sel) := pv_docs if count(object.get(sel, "matchLabels", {})) == 0
+# Selector matching is done once per distinct label set: graft's PVs of one
+# claim template differ only in the ordinal label, which no selector graft
+# writes uses. A selector that does use it is matched PV by PV.
+ordinal_label := "graft.graftctl.io/ordinal"
 
-selector_candidates(sel) := object.get(pv_by_label, kv, []) if {
-	kvs := [sprintf("%s=%s", [k, v]) | some k, v in sel.matchLabels]
-	count(kvs) > 0
-	sizes := [count(object.get(pv_by_label, x, [])) | some x in kvs]
-	smallest := min(sizes)
-	kv := [kvs[i] | some i, n in sizes; n == smallest][0]
+label_sig(pv) := object.remove(labels(pv), [ordinal_label])
+
+uses_ordinal(sel) if sel.matchLabels[ordinal_label]
+
+uses_ordinal(sel) if {
+	some e in sel.matchExpressions
+	e.key == ordinal_label
+}
+
+template_key(namespace, sts, template) := concat("/", [namespace, sts, template])
+
+# One entry per claimed PV: its label set and the template it is meant for.
+sig_entries := [{"sig": label_sig(c.d.contents), "t": template_key(c.e.namespace, c.e.sts, c.e.template.metadata.name), "c": c} |
+	some c in claimed_pvs
+]
+
+label_sigs := {x.sig | some x in sig_entries}
+
+# The templates whose PVs carry each label set.
+sig_templates := {s: ts | some s in label_sigs; ts := {x.t | some x in sig_entries; s = x.sig}}
+
+# Claim templates by key.
+ct_entries := [{"k": template_key(ns(ct.sts.contents), ct.sts.contents.metadata.name, ct.template.metadata.name), "ct": ct} |
+	some ct in claim_templates
+]
+
+ct_keys := {e.k | some e in ct_entries}
+
+ct_by_key := {k: g | some k in ct_keys; g := [e.ct | some e in ct_entries; k = e.k]}
+
+# [template, label set] pairs where the template's own selector matches.
+selected_pairs := {[t, s] |
+	some s, ts in sig_templates
+	some t in ts
+	selector_matches(ct_by_key[t][0].template.spec.selector, s)
+}
+
+# pv_selected: the PV's own claim template selects it.
+pv_selected(x) if {
+	not uses_ordinal(x.c.e.template.spec.selector)
+	[x.t, x.sig] in selected_pairs
+}
+
+pv_selected(x) if {
+	uses_ordinal(x.c.e.template.spec.selector)
+	selector_matches(x.c.e.template.spec.selector, labels(x.c.d.contents))
 }
 
 # ---------------------------------------------------------------- engines
@@ -312,17 +360,18 @@ selector_candidates(sel) := object.get(pv_by_label, kv, []) if {
 # object. None detected: no engine protection is required.
 engines contains "flux" if count(flux_kustomization_docs) > 0
 
+# Every annotation key in the input, once.
+annotation_keys := {k | some d in docs; some k, _ in d.contents.metadata.annotations}
+
 engines contains "flux" if {
-	some d in docs
-	some k, _ in annotations(d.contents)
+	some k in annotation_keys
 	startswith(k, "kustomize.toolkit.fluxcd.io/")
 }
 
 engines contains "argocd" if count(argo_application_docs) > 0
 
 engines contains "argocd" if {
-	some d in docs
-	some k, _ in annotations(d.contents)
+	some k in annotation_keys
 	startswith(k, "argocd.argoproj.io/")
 }
 

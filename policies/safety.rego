@@ -25,7 +25,7 @@ deny contains f if {
 deny contains f if {
 	"flux" in engines
 	some d in storage_docs
-	v := object.get(annotations(d.contents), flux_prune, "unset")
+	v := object.get(d.contents, ["metadata", "annotations", flux_prune], "unset")
 	v != "disabled"
 	f := denied("GRAFT042", d, akey(flux_prune), v, "disabled", "Flux would prune the object when it leaves the source")
 }
@@ -68,8 +68,9 @@ forcing_options := {"replace=true", "force=true"}
 
 deny contains f if {
 	some d in array.concat(storage_docs, sts_docs)
-	some o in sync_options(d.contents)
-	lower(o) in forcing_options
+	v := annotations(d.contents)[argo_sync_options]
+	some o in split(v, ",")
+	lower(trim_space(o)) in forcing_options
 	f := denied("GRAFT044", d, akey(argo_sync_options), annotations(d.contents)[argo_sync_options], "no Replace=true or Force=true", "Argo CD would delete and re-create the object")
 }
 
@@ -109,23 +110,24 @@ deny contains f if {
 
 # GRAFT046
 warn contains f if {
-	some d in pv_docs
-	pv_claim(d.contents)
+	some c in claimed_pvs
+	d := c.d
 	some a in provenance_annotations
 	not annotations(d.contents)[a]
 	f := warned("GRAFT046", d, akey(a), "unset", "the provenance graft.lock records", "a reviewer cannot tell where the volume came from")
 }
 
 warn contains f if {
-	some d in pv_docs
-	pv_claim(d.contents)
-	rec := record_entry(d.contents.spec.claimRef.name)
+	some c in claimed_pvs
+	d := c.d
+	rec := c.rec
+	ann := d.contents.metadata.annotations
 	some pair in [
 		["graft.graftctl.io/source-volume", rec.sourceVolume],
 		["graft.graftctl.io/source-instance", rec.sourceInstance],
 		["graft.graftctl.io/source-zone", rec.sourceZone],
 	]
-	v := annotations(d.contents)[pair[0]]
+	v := ann[pair[0]]
 	v != pair[1]
 	f := warned("GRAFT046", d, akey(pair[0]), v, pair[1], "the provenance disagrees with graft.lock")
 }

@@ -42,21 +42,21 @@ deny contains f if {
 # handle is reported by its own rule instead.
 deny contains f if {
 	record
-	some d in pv_docs
-	pv_claim(d.contents)
+	some c in claimed_pvs
+	d := c.d
 	claim := d.contents.spec.claimRef.name
 	not record_by_claim[claim]
 	f := denied("GRAFT032", d, "spec.claimRef.name", claim, "a claim graft.lock records a cloned volume for", "graft.lock has no volume for this claim")
 }
 
 deny contains f if {
-	some d in pv_docs
-	pv_claim(d.contents)
+	some c in claimed_pvs
+	d := c.d
 	h := pv_handle(d.contents)
 	handle_ok(h)
 	not h in source_volumes
 	not duplicated_handle(h)
-	rec := record_entry(d.contents.spec.claimRef.name)
+	rec := c.rec
 	h != rec.targetVolume
 	f := denied("GRAFT032", d, "spec.csi.volumeHandle", h, rec.targetVolume, sprintf("graft.lock records %s as the volume of %s", [rec.targetVolume, d.contents.spec.claimRef.name]))
 }
@@ -71,10 +71,10 @@ deny contains f if {
 
 # GRAFT034
 deny contains f if {
-	some d in pv_docs
+	some c in claimed_pvs
+	d := c.d
 	has_csi(d.contents)
-	pv_claim(d.contents)
-	rec := record_entry(d.contents.spec.claimRef.name)
+	rec := c.rec
 	fs := object.get(d.contents, ["spec", "csi", "fsType"], "unset")
 	fs != rec.fsType
 	f := denied("GRAFT034", d, "spec.csi.fsType", fs, rec.fsType, sprintf("the filesystem on %s is %s", [rec.targetVolume, rec.fsType]))
@@ -111,9 +111,9 @@ deny contains f if {
 
 # GRAFT037
 deny contains f if {
-	some d in pv_docs
-	pv_claim(d.contents)
-	rec := record_entry(d.contents.spec.claimRef.name)
+	some c in claimed_pvs
+	d := c.d
+	rec := c.rec
 	not capacity_is(d.contents, rec.sizeGiB)
 	f := denied("GRAFT037", d, "spec.capacity.storage", object.get(d.contents, ["spec", "capacity", "storage"], "unset"), sprintf("%dGi", [rec.sizeGiB]), sprintf("graft.lock records %s as %dGiB", [rec.targetVolume, rec.sizeGiB]))
 }

@@ -6,8 +6,9 @@ pv_zone_field := "spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressio
 
 # member_zone_entries: the zone of each PV meant for an expected claim.
 member_zone_entries := [{"m": e.member, "s": key(e.namespace, e.sts), "z": z, "sd": e.sts_doc} |
-	some d in pv_docs
-	e := pv_claim(d.contents)
+	some c in claimed_pvs
+	d := c.d
+	e := c.e
 	z := pv_zone(d.contents)
 ]
 
@@ -36,18 +37,19 @@ deny contains f if {
 
 # GRAFT021
 deny contains f if {
-	some d in pv_docs
-	pv_claim(d.contents)
+	some c in claimed_pvs
+	d := c.d
 	z := pv_zone(d.contents)
-	rec := record_entry(d.contents.spec.claimRef.name)
+	rec := c.rec
 	rec.targetZone != z
 	f := denied("GRAFT021", d, pv_zone_field, z, rec.targetZone, sprintf("graft.lock places %s in %s", [rec.targetVolume, rec.targetZone]))
 }
 
 # GRAFT022
 deny contains f if {
-	some d in pv_docs
-	e := pv_claim(d.contents)
+	some c in claimed_pvs
+	d := c.d
+	e := c.e
 	z := pv_zone(d.contents)
 	not zone_allowed(e.sts_doc.contents, z)
 	f := denied(

@@ -139,4 +139,3 @@ func checkInputs(e *env, args []string) ([]string, string, error) {
 	}
 	return nil, "", usagef("%d PATHs hold a %s (%v): check one overlay at a time, or pass --lock", len(inDir), record.DefaultFile, inDir)
 }
-

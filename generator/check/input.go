@@ -39,6 +39,33 @@ type Input struct {
 	patches map[objectKey][]patchOp
 	// records locates the record's volumes by target volume id.
 	records map[string]int
+	// raw holds the files read, and indexed those whose lines are known.
+	raw     map[string][]byte
+	indexed map[string]bool
+	// dirs are the kustomize directories of the input, whose objects are
+	// attributed to their files when a finding needs it.
+	resources map[string][]string
+	resolved  map[string]bool
+	// recordPath is the record's file.
+	recordPath string
+}
+
+// recordLine returns the line of a target volume in the record.
+func (in *Input) recordLine(volume string) int {
+	if in.records == nil {
+		in.records = map[string]int{}
+		nodes, err := splitYAML(in.raw[in.recordPath])
+		if err == nil && len(nodes) == 1 {
+			if vols := mapValue(nodes[0], "volumes"); vols != nil {
+				for _, v := range vols.Content {
+					if t := mapValue(v, "targetVolume"); t != nil {
+						in.records[t.Value] = t.Line
+					}
+				}
+			}
+		}
+	}
+	return in.records[volume]
 }
 
 // Stdin is the PATH that reads standard input.
@@ -56,7 +83,18 @@ type patchOp struct {
 }
 
 func newInput() *Input {
-	return &Input{sources: map[sourceKey]*yamlv3.Node{}, declared: map[objectKey]string{}, patches: map[objectKey][]patchOp{}, records: map[string]int{}}
+	in := &Input{}
+	in.ensure()
+	return in
+}
+
+// ensure makes the indexes of an Input built as a literal usable.
+func (in *Input) ensure() {
+	if in.sources != nil {
+		return
+	}
+	*in = Input{Docs: in.Docs, files: in.files, recordPath: in.recordPath, sources: map[sourceKey]*yamlv3.Node{}, declared: map[objectKey]string{}, patches: map[objectKey][]patchOp{}, raw: map[string][]byte{}, indexed: map[string]bool{}, resources: map[string][]string{}, resolved: map[string]bool{}}
+
 }
 
 // Value is the input as the policies see it.
@@ -128,27 +166,20 @@ func (in *Input) addKustomization(dir string) error {
 	if err != nil {
 		return fmt.Errorf("%w: kustomize build %s: %v", ErrInput, dir, err)
 	}
-	// Index the sources first, so that built objects find their files.
+	// Only the kustomizations are read now; the files of the objects are
+	// parsed when a finding needs a line.
 	declared := map[string]bool{}
-	if err := in.indexKustomization(dir, map[string]bool{}, declared, true); err != nil {
+	in.resources[dir] = nil
+	if err := in.indexKustomization(dir, dir, map[string]bool{}, declared); err != nil {
 		return err
 	}
-	nodes, err := splitYAML(built)
+	in.files = append(in.files, dir)
+	docs, err := decodeYAML(built)
 	if err != nil {
 		return fmt.Errorf("%w: kustomize build %s: %v", ErrInput, dir, err)
 	}
-	in.files = append(in.files, dir)
-	for _, n := range nodes {
-		contents, err := nodeContents(n)
-		if err != nil {
-			return fmt.Errorf("%w: kustomize build %s: %v", ErrInput, dir, err)
-		}
-		kind, name := kindName(contents)
-		path := dir
-		if file := in.fileOf(kind, name); file != "" {
-			path = file
-		}
-		in.Docs = append(in.Docs, Document{Path: path, Contents: contents})
+	for _, contents := range docs {
+		in.Docs = append(in.Docs, Document{Path: dir, Contents: contents})
 	}
 	// The kustomization, for the rules about it.
 	data, err := os.ReadFile(kfile)
@@ -203,7 +234,7 @@ type kustomizationRefs struct {
 // indexKustomization records where the objects of a kustomization tree
 // are declared. Remote resources are skipped: their objects are
 // attributed to the overlay directory.
-func (in *Input) indexKustomization(dir string, seen, declared map[string]bool, top bool) error {
+func (in *Input) indexKustomization(top, dir string, seen, declared map[string]bool) error {
 	if seen[dir] {
 		return nil
 	}
@@ -231,15 +262,13 @@ func (in *Input) indexKustomization(dir string, seen, declared map[string]bool, 
 			continue // krusty reported it already, or it is remote
 		}
 		if info.IsDir() {
-			if err := in.indexKustomization(p, seen, declared, false); err != nil {
+			if err := in.indexKustomization(top, p, seen, declared); err != nil {
 				return err
 			}
 			continue
 		}
 		declared[p] = true
-		if err := in.indexFile(p); err != nil {
-			return err
-		}
+		in.resources[top] = append(in.resources[top], p)
 	}
 	type target struct{ kind, name, path string }
 	var targets []target
@@ -260,33 +289,27 @@ func (in *Input) indexKustomization(dir string, seen, declared map[string]bool, 
 	return nil
 }
 
-// indexFile records the objects a YAML file declares.
-func (in *Input) indexFile(p string) error {
-	data, err := os.ReadFile(p)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrInput, err)
+// resolve attributes the objects of a kustomize directory to the files
+// that declare them, once.
+func (in *Input) resolve(top string) {
+	if in.resolved[top] {
+		return
 	}
-	nodes, err := splitYAML(data)
-	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrInput, p, err)
-	}
-	for _, n := range nodes {
-		kind, name := nodeKindName(n)
-		if kind == "" {
-			continue
-		}
-		k := sourceKey{p, kind, name}
-		if _, dup := in.sources[k]; !dup {
-			in.sources[k] = n
-		}
-		ok := objectKey{kind, name}
-		if f, dup := in.declared[ok]; dup && f != p {
-			in.declared[ok] = ""
-		} else {
-			in.declared[ok] = p
+	in.resolved[top] = true
+	for _, p := range in.resources[top] {
+		in.indexLines(p)
+		for k := range in.sources {
+			if k.file != p {
+				continue
+			}
+			ok := objectKey{k.kind, k.name}
+			if f, dup := in.declared[ok]; dup && f != p {
+				in.declared[ok] = ""
+			} else {
+				in.declared[ok] = p
+			}
 		}
 	}
-	return nil
 }
 
 // indexPatch records the operations of a JSON 6902 patch file. Strategic
@@ -312,21 +335,17 @@ func (in *Input) indexPatch(obj objectKey, p string) {
 	}
 }
 
-// fileOf returns the file that declares an object, if exactly one does.
-func (in *Input) fileOf(kind, name string) string { return in.declared[objectKey{kind, name}] }
-
-// addYAML adds every document of a YAML stream.
+// addYAML adds every document of a YAML stream. Documents are decoded as
+// conftest decodes them (sigs.k8s.io/yaml); lines are found later, and
+// only for files with findings.
 func (in *Input) addYAML(p string, data []byte) error {
-	nodes, err := splitYAML(data)
+	docs, err := decodeYAML(data)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrInput, p, err)
 	}
 	in.files = append(in.files, p)
-	for _, n := range nodes {
-		contents, err := nodeContents(n)
-		if err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrInput, p, err)
-		}
+	in.raw[p] = data
+	for _, contents := range docs {
 		// A document whose top level is a list (conftest flattens them too).
 		if list, ok := contents.([]any); ok {
 			for _, c := range list {
@@ -335,14 +354,37 @@ func (in *Input) addYAML(p string, data []byte) error {
 			continue
 		}
 		in.Docs = append(in.Docs, Document{Path: p, Contents: contents})
-		if kind, name := nodeKindName(n); kind != "" {
-			k := sourceKey{p, kind, name}
-			if _, dup := in.sources[k]; !dup {
-				in.sources[k] = n
-			}
-		}
 	}
 	return nil
+}
+
+// indexLines parses a file read earlier for the lines of its objects.
+func (in *Input) indexLines(p string) {
+	if in.indexed[p] {
+		return
+	}
+	in.indexed[p] = true
+	data, ok := in.raw[p]
+	if !ok {
+		var err error
+		if data, err = os.ReadFile(p); err != nil {
+			return
+		}
+	}
+	nodes, err := splitYAML(data)
+	if err != nil {
+		return
+	}
+	for _, n := range nodes {
+		kind, name := nodeKindName(n)
+		if kind == "" {
+			continue
+		}
+		k := sourceKey{p, kind, name}
+		if _, dup := in.sources[k]; !dup {
+			in.sources[k] = n
+		}
+	}
 }
 
 // AddRecord validates the record at path and adds it, as the policies
@@ -356,23 +398,15 @@ func (in *Input) AddRecord(path string) (*record.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInput, err)
 	}
-	var contents any
-	if err := yaml.Unmarshal(data, &contents); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrInput, path, err)
+	docs, err := decodeYAML(data)
+	if err != nil || len(docs) != 1 {
+		return nil, fmt.Errorf("%w: %s: not one YAML document: %v", ErrInput, path, err)
 	}
+	contents := docs[0]
 	in.files = append(in.files, path)
 	in.Docs = append(in.Docs, Document{Path: path, Contents: contents})
-	nodes, err := splitYAML(data)
-	if err == nil && len(nodes) == 1 {
-		in.sources[sourceKey{path, record.Kind, ""}] = nodes[0]
-		if vols := mapValue(nodes[0], "volumes"); vols != nil {
-			for _, v := range vols.Content {
-				if t := mapValue(v, "targetVolume"); t != nil {
-					in.records[t.Value] = t.Line
-				}
-			}
-		}
-	}
+	in.raw[path] = data
+	in.recordPath = path
 	return rec, nil
 }
 

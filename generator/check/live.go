@@ -129,7 +129,7 @@ func Live(ctx context.Context, api EC2, rec *record.Record, lockPath string, in 
 				Message: fmt.Sprintf("[%s] EBSVolume %s (%s): %s: %s is %s, expected %s", id, v.TargetVolume, v.ClaimName(), what, field, foundV, expected),
 			}
 			if in != nil {
-				f.Line = in.records[v.TargetVolume]
+				f.Line = in.recordLine(v.TargetVolume)
 			}
 			out = append(out, f)
 		}

@@ -13,6 +13,14 @@ func (in *Input) locate(f *Finding) {
 	if f.Line != 0 {
 		return
 	}
+	in.ensure()
+	if _, ok := in.resources[f.File]; ok {
+		in.resolve(f.File)
+		if file := in.declared[objectKey{f.Kind, f.Name}]; file != "" {
+			f.File = file
+		}
+	}
+	in.indexLines(f.File)
 	segs := fieldSegments(f.Field)
 	if op, rest, ok := in.patchFor(objectKey{f.Kind, f.Name}, segs); ok {
 		f.File = op.file

@@ -1,0 +1,170 @@
+package check
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+
+	yamlv3 "go.yaml.in/yaml/v3"
+)
+
+// decodeYAML decodes every non-empty document of a YAML stream into plain
+// values (map[string]any, []any, string, int64, float64, bool, nil), the
+// way conftest's parser (sigs.k8s.io/yaml, YAML 1.1) reads them: unquoted
+// yes/no/on/off are booleans and timestamps stay strings. It parses once,
+// without the JSON round trip, which matters at thousands of objects.
+func decodeYAML(data []byte) ([]any, error) {
+	dec := yamlv3.NewDecoder(bytes.NewReader(data))
+	var out []any
+	for {
+		var doc yamlv3.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		v, err := nodeValue(doc.Content[0], 0)
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			continue
+		}
+		out = append(out, v)
+	}
+}
+
+var errDepth = errors.New("YAML nested too deeply (or a recursive alias)")
+
+func nodeValue(n *yamlv3.Node, depth int) (any, error) {
+	if depth > 200 {
+		return nil, errDepth
+	}
+	switch n.Kind {
+	case yamlv3.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		return nodeValue(n.Content[0], depth+1)
+	case yamlv3.AliasNode:
+		return nodeValue(n.Alias, depth+1)
+	case yamlv3.SequenceNode:
+		list := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := nodeValue(c, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			list = append(list, v)
+		}
+		return list, nil
+	case yamlv3.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		var merges []*yamlv3.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, vn := n.Content[i], n.Content[i+1]
+			if k.ShortTag() == "!!merge" {
+				merges = append(merges, vn)
+				continue
+			}
+			v, err := nodeValue(vn, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			m[keyString(k)] = v
+		}
+		for _, mn := range merges {
+			if err := merge(m, mn, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return m, nil
+	}
+	return scalar(n), nil
+}
+
+// merge applies a YAML merge key: values already set win.
+func merge(m map[string]any, n *yamlv3.Node, depth int) error {
+	v, err := nodeValue(n, depth)
+	if err != nil {
+		return err
+	}
+	maps := []any{v}
+	if list, ok := v.([]any); ok {
+		maps = list
+	}
+	for _, x := range maps {
+		if src, ok := x.(map[string]any); ok {
+			for k, val := range src {
+				if _, set := m[k]; !set {
+					m[k] = val
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func keyString(k *yamlv3.Node) string {
+	if k.Kind == yamlv3.ScalarNode {
+		return k.Value
+	}
+	return k.Tag
+}
+
+// yaml11Bools are the plain scalars YAML 1.1 (and so conftest) reads as
+// booleans.
+var yaml11Bools = map[string]bool{
+	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true, "on": true, "On": true, "ON": true,
+	"true": true, "True": true, "TRUE": true,
+	"n": false, "N": false, "no": false, "No": false, "NO": false, "off": false, "Off": false, "OFF": false,
+	"false": false, "False": false, "FALSE": false,
+}
+
+func scalar(n *yamlv3.Node) any {
+	v := n.Value
+	plain := n.Style&(yamlv3.DoubleQuotedStyle|yamlv3.SingleQuotedStyle|yamlv3.LiteralStyle|yamlv3.FoldedStyle) == 0
+	switch n.ShortTag() {
+	case "!!null":
+		return nil
+	case "!!bool":
+		if b, ok := yaml11Bools[v]; ok {
+			return b
+		}
+		return v
+	case "!!int":
+		clean := strings.ReplaceAll(v, "_", "")
+		if strings.HasPrefix(clean, "0o") {
+			clean = "0" + clean[2:]
+		}
+		if i, err := strconv.ParseInt(clean, 0, 64); err == nil {
+			return i
+		}
+		if f, err := strconv.ParseFloat(clean, 64); err == nil {
+			return f
+		}
+		return v
+	case "!!float":
+		f, err := strconv.ParseFloat(strings.ReplaceAll(v, "_", ""), 64)
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return v
+		}
+		return f
+	case "!!str":
+		if plain {
+			if b, ok := yaml11Bools[v]; ok {
+				return b
+			}
+		}
+		return v
+	}
+	return v
+}
