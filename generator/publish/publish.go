@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/graftctl/graft/generator/atomic"
 	"github.com/graftctl/graft/generator/record"
@@ -106,6 +107,18 @@ type Result struct {
 	Retried     bool         `json:"retried"`
 	Verdict     Verdict      `json:"verdict"`
 	PullRequest *PullRequest `json:"pullRequest,omitempty"`
+	// Timings splits the run's time by stage.
+	Timings Timings `json:"timings"`
+}
+
+// Timings of a publish. Git is everything that is not render, check or
+// the provider's API: git commands, graft.lock, the body.
+type Timings struct {
+	Render time.Duration `json:"render"`
+	Check  time.Duration `json:"check"`
+	API    time.Duration `json:"api"`
+	Git    time.Duration `json:"git"`
+	Total  time.Duration `json:"total"`
 }
 
 // Publish renders the migration into the GitOps repository, checks it,
@@ -129,6 +142,7 @@ type publisher struct {
 	base   string
 	ws     *workspace
 	prov   Provider
+	times  Timings
 }
 
 func newPublisher(m *spec.Migration, rec *record.Record, opts Options) (*publisher, error) {
@@ -173,6 +187,16 @@ func newPublisher(m *spec.Migration, rec *record.Record, opts Options) (*publish
 }
 
 func (p *publisher) run(ctx context.Context) (res *Result, err error) {
+	start := time.Now()
+	defer func() {
+		if res != nil {
+			t := p.times
+			t.Total = time.Since(start)
+			t.Git = t.Total - t.Render - t.Check - t.API
+			res.Timings = t
+			p.log.Debug("publish timings", "render", t.Render, "check", t.Check, "git", t.Git, "api", t.API, "total", t.Total)
+		}
+	}()
 	ws, err := p.openWorkspace(ctx)
 	if err != nil {
 		return nil, err
@@ -269,9 +293,11 @@ func (p *publisher) run(ctx context.Context) (res *Result, err error) {
 	if err != nil {
 		return res, err
 	}
+	apiStart := time.Now()
 	pr, err := p.prov.EnsurePullRequest(ctx, PullRequestSpec{Head: p.branch, Base: p.base, Title: title(&p.m, p.rec), Body: body})
+	p.times.API += time.Since(apiStart)
 	if err != nil {
-		return res, fmt.Errorf("the branch %s was pushed, but the pull request failed: %w", p.branch, err)
+		return res, fmt.Errorf("the branch %s is pushed (%s), but the pull request could not be opened or updated: %w", p.branch, short(res.Commit), err)
 	}
 	res.PullRequest = pr
 	verb := "updated"
@@ -351,7 +377,10 @@ func (p *publisher) apply(ctx context.Context) (Verdict, bool, error) {
 	wt := p.ws.dir
 	g := p.m.Spec.GitOps
 	overlay := filepath.Join(wt, filepath.FromSlash(g.OverlayPath))
-	if _, err := render.Render(&p.m, p.rec, render.Options{OutDir: overlay, Force: p.opts.Force}); err != nil {
+	renderStart := time.Now()
+	_, err := render.Render(&p.m, p.rec, render.Options{OutDir: overlay, Force: p.opts.Force})
+	p.times.Render += time.Since(renderStart)
+	if err != nil {
 		return Verdict{}, false, err
 	}
 	if err := p.rec.Write(filepath.Join(overlay, record.DefaultFile)); err != nil {
@@ -372,7 +401,9 @@ func (p *publisher) apply(ctx context.Context) (Verdict, bool, error) {
 		paths = append(paths, CIWorkflowPath)
 	}
 	p.log.Info("overlay rendered", "path", g.OverlayPath, "volumes", len(p.rec.Volumes))
+	checkStart := time.Now()
 	v, err := p.opts.Checker.Check(ctx, overlay, p.rec)
+	p.times.Check += time.Since(checkStart)
 	if err != nil {
 		return v, false, fmt.Errorf("policy check: %w", err)
 	}
@@ -445,7 +476,12 @@ func (p *publisher) push(ctx context.Context) error {
 		why := strings.TrimSpace(strings.TrimPrefix(status, "[remote rejected]"))
 		var said []string
 		for _, line := range strings.Split(stderr, "\n") {
-			if s := strings.TrimSpace(strings.TrimPrefix(line, "remote:")); strings.HasPrefix(line, "remote:") && s != "" {
+			if !strings.HasPrefix(line, "remote:") {
+				continue
+			}
+			s := strings.TrimSpace(strings.TrimPrefix(line, "remote:"))
+			s = strings.TrimSpace(strings.TrimPrefix(s, "error:"))
+			if s != "" {
 				said = append(said, s)
 			}
 		}

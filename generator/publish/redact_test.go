@@ -112,7 +112,7 @@ func TestTokenNeverPrinted(t *testing.T) {
 	}
 	leaks("the API error", err.Error())
 	leaks("the log", logs.String())
-	if !strings.Contains(err.Error(), "502") || !strings.Contains(err.Error(), "was pushed") {
+	if !strings.Contains(err.Error(), "502") || !strings.Contains(err.Error(), "is pushed") {
 		t.Errorf("API error message: %v", err)
 	}
 }
