@@ -113,11 +113,16 @@ func merge(m map[string]any, n *yamlv3.Node, depth int) error {
 	return nil
 }
 
+// keyString is a mapping key as sigs.k8s.io/yaml writes it to JSON: a
+// plain YAML 1.1 boolean key (even "y") becomes "true" or "false".
 func keyString(k *yamlv3.Node) string {
-	if k.Kind == yamlv3.ScalarNode {
-		return k.Value
+	if k.Kind != yamlv3.ScalarNode {
+		return k.Tag
 	}
-	return k.Tag
+	if b, ok := yaml11Bools[k.Value]; ok && k.Style&(yamlv3.DoubleQuotedStyle|yamlv3.SingleQuotedStyle) == 0 {
+		return strconv.FormatBool(b)
+	}
+	return k.Value
 }
 
 // yaml11Bools are the plain scalars YAML 1.1 (and so conftest) reads as
