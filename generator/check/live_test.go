@@ -84,11 +84,11 @@ func TestLive(t *testing.T) {
 		{StatefulSet: "s", Ordinal: 6, ClaimTemplate: "d", TargetVolume: "vol-g", TargetZone: "us-east-1a", SizeGiB: 10},
 	}}
 	api := &fakeEC2{calls: map[string]int{}, volumes: []ec2types.Volume{
-		vol("vol-a", "us-east-1a", 10, ec2types.VolumeStateAvailable, true, "k1"),                // ok (key id vs ARN)
-		vol("vol-b", "us-east-1c", 20, ec2types.VolumeStateAvailable, false, ""),                 // zone, size
-		vol("vol-c", "us-east-1c", 10, ec2types.VolumeStateInUse, false, "", "i-node"),           // attached to a node: ok
-		vol("vol-d", "us-east-1a", 10, ec2types.VolumeStateInUse, false, "", "i-legacy"),         // attached outside
-		vol("vol-e", "us-east-1a", 10, ec2types.VolumeStateAvailable, false, ""),                 // encryption
+		vol("vol-a", "us-east-1a", 10, ec2types.VolumeStateAvailable, true, "k1"),               // ok (key id vs ARN)
+		vol("vol-b", "us-east-1c", 20, ec2types.VolumeStateAvailable, false, ""),                // zone, size
+		vol("vol-c", "us-east-1c", 10, ec2types.VolumeStateInUse, false, "", "i-node"),          // attached to a node: ok
+		vol("vol-d", "us-east-1a", 10, ec2types.VolumeStateInUse, false, "", "i-legacy"),        // attached outside
+		vol("vol-e", "us-east-1a", 10, ec2types.VolumeStateAvailable, false, ""),                // encryption
 		vol("vol-f", "us-east-1a", 10, ec2types.VolumeStateAvailable, true, "arn:aws:kms:x/k2"), // other key
 		// vol-g is missing; and one volume is creating:
 	}, instances: []ec2types.Instance{
