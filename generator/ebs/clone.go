@@ -238,11 +238,13 @@ func (r *cloneRun) writeRecord(entries []record.Volume) error {
 func (r *cloneRun) snapshots(ctx context.Context, mb Member) (map[string]string, error) {
 	e, phase := r.e, r.opts.Phase
 	out := map[string]string{}
+	completed := map[string]bool{}
 	var missing []Device
 	for _, d := range mb.Devices {
 		k := snapKey(RoleSnapshot, mb.Key(), phase, d.VolumeID)
 		if s, ok := r.x.snap(k); ok {
 			out[d.VolumeID] = aws.ToString(s.SnapshotId)
+			completed[d.VolumeID] = s.State == types.SnapshotStateCompleted
 			continue
 		}
 		if err := r.deleteFailed(ctx, r.e.src, k); err != nil {
@@ -281,6 +283,10 @@ func (r *cloneRun) snapshots(ctx context.Context, mb Member) (map[string]string,
 	}
 	for _, d := range mb.Devices {
 		id := out[d.VolumeID]
+		if completed[d.VolumeID] {
+			report(d.VolumeID, 100)
+			continue
+		}
 		if err := r.waitSnapshot(ctx, r.srcPol, mb, d, id, "snapshot", func(p int) { report(d.VolumeID, p) }); err != nil {
 			return nil, err
 		}
@@ -445,6 +451,9 @@ func (r *cloneRun) copySnapshot(ctx context.Context, mb Member, d Device, snap s
 	var id string
 	if s, ok := r.x.snap(k); ok {
 		id = aws.ToString(s.SnapshotId)
+		if s.State == types.SnapshotStateCompleted {
+			return id, nil
+		}
 	} else {
 		if err := r.deleteFailed(ctx, e.dst, k); err != nil {
 			return "", err

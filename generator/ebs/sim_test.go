@@ -31,6 +31,11 @@ type simCase struct {
 	Limits    *ebs.Limits
 	NoHook    bool
 	ExtraSpec func(string) string
+	// IdleWindow of the simulator's auto-advancing clock (default 1ms):
+	// the real time nothing may happen before virtual time jumps. Longer
+	// is slower but robust on a loaded machine, where a runnable goroutine
+	// can wait for a core longer than a short window.
+	IdleWindow time.Duration
 }
 
 type simEnv struct {
@@ -48,7 +53,10 @@ type simEnv struct {
 // ends with: no mutating call on a source volume or instance.
 func newSim(t testing.TB, c simCase) *simEnv {
 	t.Helper()
-	o := ec2sim.Options{}
+	o := ec2sim.Options{IdleWindow: c.IdleWindow}
+	if o.IdleWindow == 0 {
+		o.IdleWindow = time.Millisecond
+	}
 	if c.Snapshot > 0 {
 		d := c.Snapshot
 		o.SnapshotDuration = func(ec2sim.SnapInfo) time.Duration { return d }
