@@ -1,0 +1,171 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// publishEnv gives git a private config and returns a bare GitOps remote
+// whose main branch holds base/, plus the spec of an example tree.
+func publishEnv(t *testing.T) (bare, specPath string) {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	cfg := filepath.Join(t.TempDir(), "gitconfig")
+	must(t, os.WriteFile(cfg, []byte("[user]\n\tname = Test\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"), 0o644))
+	t.Setenv("GIT_CONFIG_GLOBAL", cfg)
+	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+	t.Setenv("GITHUB_TOKEN", "")
+	t.Setenv("GITEA_TOKEN", "")
+	root, specPath := exampleTree(t, "cassandra-3node")
+	dir := t.TempDir()
+	bare = filepath.Join(dir, "gitops.git")
+	seed := filepath.Join(dir, "seed")
+	pubGit(t, dir, "init", "--quiet", "--bare", bare)
+	pubGit(t, dir, "init", "--quiet", seed)
+	must(t, os.CopyFS(filepath.Join(seed, "base"), os.DirFS(filepath.Join(root, "base"))))
+	pubGit(t, seed, "add", ".")
+	pubGit(t, seed, "commit", "--quiet", "-m", "base")
+	pubGit(t, seed, "push", "--quiet", bare, "main")
+	return bare, specPath
+}
+
+func pubGit(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestPublish(t *testing.T) {
+	bare, specPath := publishEnv(t)
+	code, stdout, stderr := graft(t, "--spec", specPath, "publish", "--repo", bare)
+	if code != exitOK {
+		t.Fatalf("publish: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	head := pubGit(t, bare, "rev-parse", "graft/cassandra-3node")
+	for _, want := range []string{"branch:       graft/cassandra-3node (pushed)", "commit:       " + head, "check:        pass", "pull request: none (provider none)"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	code, stdout, stderr = graft(t, "--spec", specPath, "publish", "--repo", bare, "-o", "json")
+	var res struct {
+		Branch, Commit string
+		Committed      bool
+		Pushed         bool
+	}
+	if code != exitOK || json.Unmarshal([]byte(stdout), &res) != nil {
+		t.Fatalf("publish -o json: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if res.Branch != "graft/cassandra-3node" || res.Commit != head || res.Committed || res.Pushed {
+		t.Errorf("re-publish: %+v, want no new commit at %s", res, head)
+	}
+}
+
+// TestPublishBadInput: each gives a clear message and exit 2, and no token
+// is printed.
+func TestPublishBadInput(t *testing.T) {
+	const token = "ghp_NeverPrintThisToken0123456789"
+	cases := []struct {
+		name  string
+		setup func(t *testing.T, bare, specPath string) []string
+		want  []string
+	}{
+		{"dirty working copy", func(t *testing.T, bare, _ string) []string {
+			wc := filepath.Join(t.TempDir(), "wc")
+			pubGit(t, "", "clone", "--quiet", bare, wc)
+			must(t, os.WriteFile(filepath.Join(wc, "base", "service.yaml"), []byte("edited\n"), 0o644))
+			return []string{"--repo", wc}
+		}, []string{"uncommitted changes", "base/service.yaml"}},
+		{"missing base branch", func(t *testing.T, bare, _ string) []string {
+			return []string{"--repo", bare, "--base-branch", "production"}
+		}, []string{"base branch does not exist", `"production"`}},
+		{"rejected push", func(t *testing.T, bare, _ string) []string {
+			must(t, os.WriteFile(filepath.Join(bare, "hooks", "pre-receive"), []byte("#!/bin/sh\necho 'protected branch hook declined' >&2\nexit 1\n"), 0o755))
+			return []string{"--repo", bare}
+		}, []string{"the push was rejected", "protected branch hook declined", "never force-pushes"}},
+		{"API error", func(t *testing.T, bare, _ string) []string {
+			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusUnauthorized)
+				w.Write([]byte(`{"message":"Bad credentials for ` + r.Header.Get("Authorization") + `","documentation_url":"https://docs.github.com/rest","status":"401"}`))
+			}))
+			t.Cleanup(api.Close)
+			t.Setenv("GITHUB_TOKEN", token)
+			t.Setenv("GITHUB_API_URL", api.URL)
+			// A github.com-style remote URL that git maps to the bare repo.
+			t.Setenv("GIT_CONFIG_COUNT", "1")
+			t.Setenv("GIT_CONFIG_KEY_0", "url."+bare+".insteadOf")
+			t.Setenv("GIT_CONFIG_VALUE_0", "https://github.com/octo-org/gitops.git")
+			return []string{"--repo", "https://github.com/octo-org/gitops.git", "--provider", "github"}
+		}, []string{"github API", "401 Unauthorized", "Bad credentials", "is pushed"}},
+		{"missing token", func(t *testing.T, bare, _ string) []string {
+			return []string{"--repo", "https://github.com/octo-org/gitops.git", "--provider", "github"}
+		}, []string{"set GITHUB_TOKEN"}},
+		{"no repository", func(t *testing.T, _, _ string) []string { return nil }, []string{"no GitOps repository"}},
+		{"bad provider", func(t *testing.T, bare, _ string) []string {
+			return []string{"--repo", bare, "--provider", "bitbucket"}
+		}, []string{`--provider: "bitbucket"`}},
+		{"not a repository", func(t *testing.T, _, _ string) []string {
+			return []string{"--repo", t.TempDir()}
+		}, []string{"not a git repository"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			bare, specPath := publishEnv(t)
+			args := append([]string{"--spec", specPath, "publish"}, c.setup(t, bare, specPath)...)
+			code, stdout, stderr := graft(t, args...)
+			if code != exitError {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitError, stdout, stderr)
+			}
+			for _, want := range c.want {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr)
+				}
+			}
+			if strings.Contains(stdout+stderr, token) {
+				t.Fatalf("the token is printed:\n%s\n%s", stdout, stderr)
+			}
+		})
+	}
+}
+
+// TestPublishDenied: an overlay the policies deny is a finding (exit 1)
+// and is not pushed.
+func TestPublishDenied(t *testing.T) {
+	bare, specPath := publishEnv(t)
+	// Pods pinned to one zone cannot reach the volumes of the other two;
+	// the policies deny it (GRAFT022), render does not look.
+	sts := filepath.Join(filepath.Dir(specPath), "base", "statefulset.yaml")
+	wc := filepath.Join(t.TempDir(), "wc")
+	pubGit(t, "", "clone", "--quiet", bare, wc)
+	data, err := os.ReadFile(sts)
+	must(t, err)
+	pin := "    spec:\n      affinity:\n        nodeAffinity:\n          requiredDuringSchedulingIgnoredDuringExecution:\n            nodeSelectorTerms:\n              - matchExpressions:\n                  - {key: topology.kubernetes.io/zone, operator: In, values: [us-east-1a]}\n"
+	data = []byte(strings.Replace(string(data), "    spec:\n", pin, 1))
+	must(t, os.WriteFile(filepath.Join(wc, "base", "statefulset.yaml"), data, 0o644))
+	pubGit(t, wc, "commit", "--quiet", "-am", "pin to one zone")
+	pubGit(t, wc, "push", "--quiet", "origin", "main")
+
+	code, stdout, stderr := graft(t, "--spec", specPath, "publish", "--repo", bare)
+	if code != exitFinding {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitFinding, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "denied the overlay") || !strings.Contains(stderr, "GRAFT022") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+	if out, err := exec.Command("git", "-C", bare, "rev-parse", "--verify", "--quiet", "refs/heads/graft/cassandra-3node").Output(); err == nil {
+		t.Fatalf("a denied overlay was pushed: %s", out)
+	}
+}
