@@ -36,6 +36,12 @@ func large(t testing.TB, repo string, n int) (*spec.Migration, *record.Record) {
 // The target is under 5 s for 1,000 members, excluding the
 // network; the metrics split the time into render, check and the rest
 // (git, graft.lock, body), which is publish's own share.
+//
+// Measured on 2 shared cores: members=100 2.8 s (render 1.1, check 1.0,
+// git 0.65); members=1000 98.6 s (render 47.3, check 50.8, git 0.42).
+// Publish's own share stays under half a second; render and check are
+// each dominated by kustomize's nameReference pass (FixBackReferences), which
+// is quadratic in the number of PVs and PVCs.
 func BenchmarkPublish(b *testing.B) {
 	hermeticGit(b, true)
 	for _, n := range []int{100, 1000} {

@@ -32,8 +32,10 @@ type BodyData struct {
 	TargetRegion   string
 	CIWorkflow     bool
 	HasHooks       bool
-	StatefulSets   []StatefulSetRow
-	Summary        Summary
+	// FinalDone: every volume comes from a final snapshot.
+	FinalDone    bool
+	StatefulSets []StatefulSetRow
+	Summary      Summary
 	// Plan is the plan's summary as text, when the caller has one.
 	Plan         string
 	Members      []MemberRow
@@ -45,10 +47,9 @@ type BodyData struct {
 
 // StatefulSetRow is one target StatefulSet.
 type StatefulSetRow struct {
-	Name          string
-	Replicas      int
-	First, Last   int
-	ExistingCheck bool
+	Name        string
+	Replicas    int
+	First, Last int
 }
 
 // MemberRow is one line of the members table.
@@ -145,6 +146,7 @@ func newBodyData(m *spec.Migration, rec *record.Record, branch, base, plan strin
 		Plan:           strings.TrimSpace(plan),
 		Verdict:        v,
 	}
+	d.FinalDone = d.Summary.Volumes > 0 && d.Summary.Final == d.Summary.Volumes
 	for _, s := range m.Spec.Target.StatefulSets {
 		d.StatefulSets = append(d.StatefulSets, StatefulSetRow{Name: s.Name, Replicas: s.Replicas, First: s.Ordinals.Start, Last: s.Ordinals.Start + s.Replicas - 1})
 	}
