@@ -231,4 +231,3 @@ func TestEBSNoCredentials(t *testing.T) {
 		}
 	}
 }
-

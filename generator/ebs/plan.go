@@ -198,7 +198,7 @@ func (e *Engine) Plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 		mutating += n
 	}
 	dry := 2 + len(zonesOf(inv))
-	p.Calls["DryRun (CreateSnapshot(s), CreateVolume)"] = dry
+	p.Calls["DryRun"] = dry // CreateSnapshot(s) and CreateVolume proofs
 	mutating += dry
 	members := len(inv.Members)
 	perRound := int(math.Ceil(float64(max(members, 1)) / 500))
