@@ -16,6 +16,7 @@ func runCommand() *command {
 		name:    "run",
 		summary: "discover, plan, clone, render, check and publish, resuming where a previous run stopped",
 		usage:   "run [--yes] [--repo DIR|URL] [--base-branch NAME] [--provider github|gitea|none]",
+		outputs: []string{"text", "json"},
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			yes := fs.Bool("yes", false, "do not ask before creating snapshots and volumes")
 			flags := bindDeliveryFlags(fs)
@@ -35,14 +36,10 @@ func runCommand() *command {
 				if err != nil {
 					return err
 				}
-				if pub := res.published; pub != nil {
-					fmt.Fprintf(e.stdout, "branch %s\ncommit %s\n", pub.Branch, pub.Commit)
-					if pub.PullRequest != nil {
-						fmt.Fprintf(e.stdout, "pull request %s\n", pub.PullRequest.URL)
-					}
-				} else {
-					fmt.Fprintf(e.stdout, "overlay %s\n", res.overlayDir)
+				if res.published != nil {
+					return printPublished(e, res.published)
 				}
+				fmt.Fprintf(e.stdout, "overlay:      %s\n", res.overlayDir)
 				return nil
 			}
 		},
