@@ -266,7 +266,7 @@ func (p *publisher) run(ctx context.Context) (res *Result, err error) {
 			p.log.Info("no change since the last publish", "branch", p.branch, "commit", short(head))
 			break
 		}
-		err = p.push(ctx)
+		err = p.push(ctx, head)
 		if err == nil {
 			res.Pushed = true
 			p.log.Info("pushed", "branch", p.branch, "commit", short(head))
@@ -452,11 +452,13 @@ func (p *publisher) commit(ctx context.Context, v Verdict) error {
 
 var errNonFastForward = errors.New("non-fast-forward")
 
-// push pushes HEAD to the migration branch, never with force.
-func (p *publisher) push(ctx context.Context) error {
-	g := p.ws.git
+// push pushes commit to the migration branch, never with force. It runs in
+// the user's working copy (the worktree shares its objects), so a remote
+// URL relative to the working copy resolves as the user expects.
+func (p *publisher) push(ctx context.Context, commit string) error {
+	g := p.ws.main
 	dst := "refs/heads/" + p.branch
-	stdout, stderr, err := g.run2(ctx, "push", "--porcelain", p.ws.remote, "HEAD:"+dst)
+	stdout, stderr, err := g.run2(ctx, "push", "--porcelain", p.ws.remote, commit+":"+dst)
 	if err == nil {
 		return nil
 	}

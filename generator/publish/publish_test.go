@@ -449,3 +449,21 @@ func (f *fakeProvider) EnsurePullRequest(_ context.Context, pr PullRequestSpec) 
 	f.calls = append(f.calls, fakeCall{spec: pr, created: !ok})
 	return &PullRequest{Number: n, URL: "https://forge.example/pr/1", Created: !ok}, nil
 }
+
+// TestRelativeRemote: a working copy whose remote is a path relative to it
+// (git resolves such paths from the working directory) publishes there.
+func TestRelativeRemote(t *testing.T) {
+	hermeticGit(t, true)
+	r := newRemote(t)
+	wc := filepath.Join(filepath.Dir(r.bare), "wc")
+	gitT(t, filepath.Dir(r.bare), "clone", "--quiet", "gitops.git", "wc")
+	gitT(t, wc, "remote", "set-url", "origin", "../gitops.git")
+	m, rec := example(t, wc)
+	res, err := Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.head(t, branch); got != res.Commit || !res.Pushed {
+		t.Fatalf("remote at %q, result %+v", got, res)
+	}
+}
