@@ -147,7 +147,7 @@ source_volumes := {v.sourceVolume | some v in record_volumes}
 
 # claim_templates are the volumeClaimTemplates graft fills: those with a
 # selector.
-claim_templates := [{"sts": s, "template": t, "index": i} |
+claim_templates := [{"sts": s, "template": t, "index": i, "tk": template_key(ns(s.contents), s.contents.metadata.name, t.metadata.name)} |
 	some s in sts_docs
 	some i, t in object.get(s.contents, ["spec", "volumeClaimTemplates"], [])
 	is_object(t.spec.selector)
@@ -175,6 +175,7 @@ expected_list := [e |
 		"sts_doc": ct.sts,
 		"template": ct.template,
 		"tindex": ct.index,
+		"tk": ct.tk,
 		"ordinal": o,
 		"member": sprintf("%s/%s/%d", [ns(s), s.metadata.name, o]),
 	}
@@ -317,7 +318,7 @@ uses_ordinal(sel) if {
 template_key(namespace, sts, template) := concat("/", [namespace, sts, template])
 
 # One entry per claimed PV: its label set and the template it is meant for.
-sig_entries := [{"sig": label_sig(c.d.contents), "t": template_key(c.e.namespace, c.e.sts, c.e.template.metadata.name), "c": c} |
+sig_entries := [{"sig": label_sig(c.d.contents), "t": c.e.tk, "c": c} |
 	some c in claimed_pvs
 ]
 
@@ -327,7 +328,7 @@ label_sigs := {x.sig | some x in sig_entries}
 sig_templates := {s: ts | some s in label_sigs; ts := {x.t | some x in sig_entries; s = x.sig}}
 
 # Claim templates by key.
-ct_entries := [{"k": template_key(ns(ct.sts.contents), ct.sts.contents.metadata.name, ct.template.metadata.name), "ct": ct} |
+ct_entries := [{"k": ct.tk, "ct": ct} |
 	some ct in claim_templates
 ]
 

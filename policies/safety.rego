@@ -68,7 +68,7 @@ forcing_options := {"replace=true", "force=true"}
 
 deny contains f if {
 	some d in array.concat(storage_docs, sts_docs)
-	v := annotations(d.contents)[argo_sync_options]
+	v := d.contents.metadata.annotations[argo_sync_options]
 	some o in split(v, ",")
 	lower(trim_space(o)) in forcing_options
 	f := denied("GRAFT044", d, akey(argo_sync_options), annotations(d.contents)[argo_sync_options], "no Replace=true or Force=true", "Argo CD would delete and re-create the object")
@@ -112,8 +112,9 @@ deny contains f if {
 warn contains f if {
 	some c in claimed_pvs
 	d := c.d
+	ann := annotations(d.contents)
 	some a in provenance_annotations
-	not annotations(d.contents)[a]
+	not ann[a]
 	f := warned("GRAFT046", d, akey(a), "unset", "the provenance graft.lock records", "a reviewer cannot tell where the volume came from")
 }
 

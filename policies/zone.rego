@@ -14,7 +14,14 @@ member_zone_entries := [{"m": e.member, "s": key(e.namespace, e.sts), "z": z, "s
 
 member_keys := {x.m | some x in member_zone_entries}
 
-member_zones := {m: zs | some m in member_keys; zs := {x.z | some x in member_zone_entries; m = x.m}}
+member_zone_pairs := {[x.m, x.z] | some x in member_zone_entries}
+
+# Grouped only when some member has more than one zone.
+member_zones := {m: zs |
+	count(member_zone_pairs) > count(member_keys)
+	some m in member_keys
+	zs := {x.z | some x in member_zone_entries; m = x.m}
+}
 
 sts_keys := {x.s | some x in member_zone_entries}
 

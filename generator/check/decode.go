@@ -3,10 +3,13 @@ package check
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	yamlv3 "go.yaml.in/yaml/v3"
 )
@@ -17,6 +20,65 @@ import (
 // yes/no/on/off are booleans and timestamps stay strings. It parses once,
 // without the JSON round trip, which matters at thousands of objects.
 func decodeYAML(data []byte) ([]any, error) {
+	chunks := splitDocuments(data)
+	if len(chunks) < 64 {
+		return decodeStream(data)
+	}
+	// Large streams (a built overlay of thousands of objects) are decoded
+	// in parallel, document by document, in order.
+	results := make([][]any, len(chunks))
+	errs := make([]error, len(chunks))
+	workers := min(runtime.GOMAXPROCS(0), 8)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i], errs[i] = decodeStream(chunks[i])
+			}
+		}()
+	}
+	for i := range chunks {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var out []any
+	for i := range chunks {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("document %d: %w", i+1, errs[i])
+		}
+		out = append(out, results[i]...)
+	}
+	return out, nil
+}
+
+// splitDocuments cuts a stream before each "---" document marker line (a
+// marker at column 0 always ends the document before it, even a block
+// scalar).
+func splitDocuments(data []byte) [][]byte {
+	var out [][]byte
+	start := 0
+	for i := 0; i < len(data); {
+		end := bytes.IndexByte(data[i:], '\n')
+		if end < 0 {
+			end = len(data)
+		} else {
+			end += i
+		}
+		line := bytes.TrimRight(data[i:end], "\r")
+		if i > start && (bytes.Equal(line, []byte("---")) || bytes.HasPrefix(line, []byte("--- "))) {
+			out = append(out, data[start:i])
+			start = i
+		}
+		i = end + 1
+	}
+	return append(out, data[start:])
+}
+
+func decodeStream(data []byte) ([]any, error) {
 	dec := yamlv3.NewDecoder(bytes.NewReader(data))
 	var out []any
 	for {
