@@ -69,15 +69,8 @@ func cloneCommand() *command {
 				var rec *record.Record
 				lock := record.Path(e.specPath, e.lockPath)
 				if *phase == spec.PhaseFinal {
-					if _, statErr := os.Stat(lock); statErr == nil {
-						if rec, err = record.Load(lock); err != nil {
-							return err
-						}
-						if rec.Migration != m.Metadata.Name {
-							return fmt.Errorf("%s belongs to migration %q, not %q; pass --lock", lock, rec.Migration, m.Metadata.Name)
-						}
-					} else {
-						rec = record.New(m)
+					if rec, err = loadOrNewRecord(lock, m); err != nil {
+						return err
 					}
 				}
 				if _, err := os.Stat(ebs.InventoryPath(e.specPath)); errors.Is(err, os.ErrNotExist) {
