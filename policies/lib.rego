@@ -139,8 +139,6 @@ record_keys := {e.k | some e in record_entries}
 
 record_by_claim := {k: g | some k in record_keys; g := [e.v | some e in record_entries; k = e.k]}
 
-record_entry(claim) := record_by_claim[claim][0]
-
 source_volumes := {v.sourceVolume | some v in record_volumes}
 
 # ------------------------------------------------------- expected claims

@@ -456,3 +456,20 @@ test_show_formats_non_strings if {
 	graft.show(["a"]) == `["a"]`
 	graft.show("a") == "a"
 }
+
+test_graft016_selector_on_ordinal if {
+	# A selector on the ordinal label is matched PV by PV: only member 0's
+	# volume carries ordinal "0".
+	ids(patched([op("add", i_sts, "/spec/volumeClaimTemplates/0/spec/selector/matchLabels/graft.graftctl.io~1ordinal", "0")])) == {"GRAFT016"}
+	expr := {"key": "graft.graftctl.io/ordinal", "operator": "In", "values": ["1"]}
+	ids(patched([op("add", i_sts, "/spec/volumeClaimTemplates/0/spec/selector/matchExpressions", [expr])])) == {"GRAFT016"}
+}
+
+test_graft017_selector_on_ordinal if {
+	other := json.patch(sts, [
+		{"op": "replace", "path": "/metadata/name", "value": "other"},
+		{"op": "replace", "path": "/spec/replicas", "value": 0},
+		{"op": "replace", "path": "/spec/volumeClaimTemplates/0/spec/selector", "value": {"matchLabels": {"graft.graftctl.io/ordinal": "1"}}},
+	])
+	ids(appended(other)) == {"GRAFT017"}
+}
