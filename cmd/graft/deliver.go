@@ -41,8 +41,8 @@ func (f *deliveryFlags) validate() error {
 // writes graft.lock into the overlay directory before it checks.
 type policyGate struct{}
 
-func (policyGate) Check(ctx context.Context, overlayDir string, _ *record.Record) (publish.Verdict, error) {
-	rep, err := checkOverlay(ctx, overlayDir, lockIn(overlayDir))
+func (policyGate) Check(ctx context.Context, overlayDir string, built []byte, _ *record.Record) (publish.Verdict, error) {
+	rep, err := checkOverlay(ctx, overlayDir, built, lockIn(overlayDir))
 	if err != nil {
 		return publish.Verdict{}, err
 	}

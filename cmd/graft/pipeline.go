@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/graftctl/graft/generator/check"
 	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/publish"
 	"github.com/graftctl/graft/generator/record"
@@ -123,16 +124,17 @@ func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
 		// No repository: render and check locally.
 		p.stage("render")
 		res.overlayDir = defaultOverlayDir(e.specPath, m)
-		if _, err := render.Render(m, rec, render.Options{OutDir: res.overlayDir}); err != nil {
+		rendered, err := render.Render(m, rec, render.Options{OutDir: res.overlayDir})
+		if err != nil {
 			return res, &stageError{"render", "Fix the spec or the base, then run graft run again.", err}
 		}
 		p.stage("check")
-		verdict, err := policyGate{}.Check(ctx, res.overlayDir, rec)
+		verdict, err := checkOverlay(ctx, res.overlayDir, rendered.Built, res.recordPath)
 		if err != nil {
 			return res, &stageError{"check", "", err}
 		}
-		if verdict.Denied() {
-			return res, &stageError{"check", "Run graft check " + res.overlayDir + " for the findings.", fmt.Errorf("%w: %d denied", errFinding, verdict.Denies)}
+		if denied := verdict.Count(check.LevelDeny); denied > 0 {
+			return res, &stageError{"check", "Run graft check " + res.overlayDir + " for the findings.", fmt.Errorf("%w: %d denied", errFinding, denied)}
 		}
 		e.log.Info("overlay rendered and checked; set spec.gitops.repo to publish it", "dir", res.overlayDir)
 		return res, nil

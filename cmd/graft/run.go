@@ -46,14 +46,14 @@ func runCommand() *command {
 	}
 }
 
-// checkOverlay runs the policies on a built overlay directory and its
-// record.
-func checkOverlay(ctx context.Context, overlayDir, lockPath string) (*check.Report, error) {
+// checkOverlay runs the policies on an overlay directory, given its build
+// output, and its record.
+func checkOverlay(ctx context.Context, overlayDir string, built []byte, lockPath string) (*check.Report, error) {
 	engine, err := check.New(ctx)
 	if err != nil {
 		return nil, err
 	}
-	in, err := check.Load([]string{overlayDir}, nil)
+	in, err := check.LoadBuilt(overlayDir, built)
 	if err != nil {
 		return nil, err
 	}

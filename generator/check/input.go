@@ -154,17 +154,35 @@ func kustomizationFile(dir string) string {
 	return ""
 }
 
-// addKustomization builds dir with krusty, attributes each built object to
-// the file that declares it, and adds the kustomization itself and the
-// engine object graft renders beside it.
+// LoadBuilt reads the kustomize directory dir whose build output is already
+// at hand (render returns it), so that it is not built a second time.
+func LoadBuilt(dir string, built []byte) (*Input, error) {
+	in := newInput()
+	if err := in.addBuilt(filepath.Clean(dir), built); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// addKustomization builds dir with krusty and adds it.
 func (in *Input) addKustomization(dir string) error {
-	kfile := kustomizationFile(dir)
-	if kfile == "" {
+	if kustomizationFile(dir) == "" {
 		return fmt.Errorf("%w: %s is a directory without a kustomization.yaml", ErrInput, dir)
 	}
 	built, err := render.Build(dir)
 	if err != nil {
 		return fmt.Errorf("%w: kustomize build %s: %v", ErrInput, dir, err)
+	}
+	return in.addBuilt(dir, built)
+}
+
+// addBuilt attributes each built object of dir to the file that declares
+// it, and adds the kustomization itself and the engine object graft renders
+// beside it.
+func (in *Input) addBuilt(dir string, built []byte) error {
+	kfile := kustomizationFile(dir)
+	if kfile == "" {
+		return fmt.Errorf("%w: %s is a directory without a kustomization.yaml", ErrInput, dir)
 	}
 	// Only the kustomizations are read now; the files of the objects are
 	// parsed when a finding needs a line.

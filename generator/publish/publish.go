@@ -378,7 +378,7 @@ func (p *publisher) apply(ctx context.Context) (Verdict, bool, error) {
 	g := p.m.Spec.GitOps
 	overlay := filepath.Join(wt, filepath.FromSlash(g.OverlayPath))
 	renderStart := time.Now()
-	_, err := render.Render(&p.m, p.rec, render.Options{OutDir: overlay, Force: p.opts.Force})
+	rendered, err := render.Render(&p.m, p.rec, render.Options{OutDir: overlay, Force: p.opts.Force})
 	p.times.Render += time.Since(renderStart)
 	if err != nil {
 		return Verdict{}, false, err
@@ -402,7 +402,7 @@ func (p *publisher) apply(ctx context.Context) (Verdict, bool, error) {
 	}
 	p.log.Info("overlay rendered", "path", g.OverlayPath, "volumes", len(p.rec.Volumes))
 	checkStart := time.Now()
-	v, err := p.opts.Checker.Check(ctx, overlay, p.rec)
+	v, err := p.opts.Checker.Check(ctx, overlay, rendered.Built, p.rec)
 	p.times.Check += time.Since(checkStart)
 	if err != nil {
 		return v, false, fmt.Errorf("policy check: %w", err)
