@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"runtime"
 	"strconv"
@@ -79,29 +78,21 @@ func splitDocuments(data []byte) [][]byte {
 }
 
 func decodeStream(data []byte) ([]any, error) {
-	dec := yamlv3.NewDecoder(bytes.NewReader(data))
-	var out []any
-	for {
-		var doc yamlv3.Node
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(doc.Content) == 0 {
-			continue
-		}
-		v, err := nodeValue(doc.Content[0], 0)
-		if err != nil {
-			return nil, err
-		}
-		if v == nil {
-			continue
-		}
-		out = append(out, v)
+	nodes, err := splitYAML(data)
+	if err != nil {
+		return nil, err
 	}
+	out := make([]any, 0, len(nodes))
+	for _, n := range nodes {
+		v, err := nodeValue(n, 0)
+		if err != nil {
+			return nil, err
+		}
+		if v != nil {
+			out = append(out, v)
+		}
+	}
+	return out, nil
 }
 
 var errDepth = errors.New("YAML nested too deeply (or a recursive alias)")
