@@ -78,17 +78,7 @@ func cloneCommand() *command {
 						return err
 					}
 				}
-				var progress ebs.Progress
-				if e.stderrIsTerminal {
-					var keys []string
-					for _, mb := range inv.Members {
-						keys = append(keys, mb.Key())
-					}
-					progress = ebs.NewBarProgress(e.stderr, keys)
-				}
-				if progress != nil {
-					eng.SetProgress(progress)
-				}
+				progress := progressBars(e, eng, inv)
 				res, err := eng.Clone(ctx, inv, ebs.CloneOptions{Phase: *phase, Record: rec, RecordPath: lock})
 				if progress != nil {
 					progress.Close()

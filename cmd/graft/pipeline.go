@@ -106,7 +106,12 @@ func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
 			}
 			opts.Record, opts.RecordPath = rec, res.recordPath
 		}
-		if _, err := p.eng.Clone(ctx, inv, opts); err != nil {
+		progress := progressBars(p.e, p.eng, inv)
+		_, err := p.eng.Clone(ctx, inv, opts)
+		if progress != nil {
+			progress.Close()
+		}
+		if err != nil {
 			return res, &stageError{"clone (" + phase + ")", rerun, err}
 		}
 	}
@@ -151,6 +156,21 @@ func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
 		return res, &stageError{"publish", fix, err}
 	}
 	return res, nil
+}
+
+// progressBars shows a bar per member on a terminal; elsewhere the engine
+// logs plain lines. The caller closes the bars.
+func progressBars(e *env, eng *ebs.Engine, inv *ebs.Inventory) ebs.Progress {
+	if !e.stderrIsTerminal {
+		return nil
+	}
+	keys := make([]string, 0, len(inv.Members))
+	for _, mb := range inv.Members {
+		keys = append(keys, mb.Key())
+	}
+	bars := ebs.NewBarProgress(e.stderr, keys)
+	eng.SetProgress(bars)
+	return bars
 }
 
 // loadOrNewRecord continues the record at path, or starts one.
