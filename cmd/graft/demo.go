@@ -49,6 +49,8 @@ spec:
       type: gp3
       iops: 4000
       throughput: 250
+      initialization:
+        rateMiBps: 300
   gitops:
     engine: flux
     base: ../../base/cassandra
@@ -139,6 +141,11 @@ func runDemo(ctx context.Context, e *env, workdir string) error {
 	}
 	overlay := filepath.Join(checkout, filepath.FromSlash(m.Spec.GitOps.OverlayPath))
 	pub := res.published
+	// The demo has no forge: keep the pull request's description to read.
+	body := filepath.Join(workdir, "pull-request.md")
+	if err := atomic.WriteFile(body, []byte(pub.Body), 0o644); err != nil {
+		return err
+	}
 	fmt.Fprintf(e.stdout, `
 graft demo finished in %s (simulated EC2 time: %s).
 
@@ -149,6 +156,7 @@ graft demo finished in %s (simulated EC2 time: %s).
   branch      %s (commit %s)
   overlay     %s
   verdict     %s
+  PR body     %s
 
 Look around:
   git -C %s log --stat %s
@@ -162,7 +170,7 @@ With real AWS:
   graft iam-policy                 # the least-privilege IAM policy for the spec
 `, time.Since(start).Round(time.Millisecond), sim.Elapsed().Round(time.Second),
 		specPath, res.inventoryPath, res.recordPath, repo, branch, shortCommit(pub.Commit), overlay,
-		verdictLine(pub.Verdict), repo, branch, overlay, overlay)
+		verdictLine(pub.Verdict), body, repo, branch, overlay, overlay)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,10 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(string(out), f+"\n") {
 			t.Errorf("branch lacks %s; it holds:\n%s", f, out)
 		}
+	}
+	body, err := os.ReadFile(filepath.Join(work, "pull-request.md"))
+	if err != nil || !strings.Contains(string(body), "--cascade=orphan") || !strings.Contains(string(body), "data-cassandra-2") {
+		t.Errorf("the demo's pull-request body lacks the members or the cut-over checklist (%v):\n%s", err, body)
 	}
 	code, stdout, stderr = graft(t, "check", overlay)
 	if code != exitOK {

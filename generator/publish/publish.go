@@ -107,6 +107,9 @@ type Result struct {
 	Retried     bool         `json:"retried"`
 	Verdict     Verdict      `json:"verdict"`
 	PullRequest *PullRequest `json:"pullRequest,omitempty"`
+	// Body is the pull request's description: posted with a provider, to
+	// paste by hand without one.
+	Body string `json:"body,omitempty"`
 	// Timings splits the run's time by stage.
 	Timings Timings `json:"timings"`
 }
@@ -286,12 +289,13 @@ func (p *publisher) run(ctx context.Context) (res *Result, err error) {
 	res.Commit = remoteHead
 	ws.updateLocalBranch(ctx, p.branch, remoteHead)
 
-	if p.prov == nil {
-		return res, nil
-	}
 	body, err := RenderBody(newBodyData(&p.m, p.rec, p.branch, p.base, p.opts.Plan, res.Verdict))
 	if err != nil {
 		return res, err
+	}
+	res.Body = body
+	if p.prov == nil {
+		return res, nil
 	}
 	apiStart := time.Now()
 	pr, err := p.prov.EnsurePullRequest(ctx, PullRequestSpec{Head: p.branch, Base: p.base, Title: title(&p.m, p.rec), Body: body})
