@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 
@@ -39,7 +40,10 @@ func runCommand() *command {
 				if res.published != nil {
 					return printPublished(e, res.published)
 				}
-				fmt.Fprintf(e.stdout, "overlay:      %s\n", res.overlayDir)
+				if e.output == "json" {
+					return json.NewEncoder(e.stdout).Encode(map[string]string{"overlay": res.overlayDir, "record": res.recordPath})
+				}
+				fmt.Fprintf(e.stdout, "overlay:      %s\nrecord:       %s\n", res.overlayDir, res.recordPath)
 				return nil
 			}
 		},
