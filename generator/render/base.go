@@ -2,6 +2,7 @@ package render
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,10 +12,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 )
-
-type resourceQuantity = resource.Quantity
 
 // readBase builds the kustomize base and indexes its StatefulSets and their
 // claim templates.
@@ -36,7 +34,7 @@ func readBase(dir string) (map[string]baseStatefulSet, error) {
 			return nil, err
 		}
 		var sts appsv1.StatefulSet
-		if err := decodeJSON(data, &sts); err != nil {
+		if err := json.Unmarshal(data, &sts); err != nil {
 			return nil, fmt.Errorf("%w: base StatefulSet %s: %v", ErrInvalid, res.GetName(), err)
 		}
 		b := baseStatefulSet{name: sts.Name, templates: map[string]claimTemplate{}, replicas: 1}

@@ -8,7 +8,6 @@ package render
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resmap"
@@ -360,7 +360,7 @@ type claimTemplate struct {
 	index       int
 	accessModes []corev1.PersistentVolumeAccessMode
 	volumeMode  corev1.PersistentVolumeMode
-	request     resourceQuantity
+	request     resource.Quantity
 }
 
 type baseStatefulSet struct {
@@ -404,7 +404,3 @@ func sortedNames(files map[string][]byte) []string {
 	sort.Strings(names)
 	return names
 }
-
-// decodeJSON is a small helper for turning a kustomize resource into a typed
-// object.
-func decodeJSON(data []byte, into any) error { return json.Unmarshal(data, into) }
