@@ -64,6 +64,21 @@ func TestValidSpecAndDefaults(t *testing.T) {
 	}
 }
 
+// TestArgoSourceRefDropsCredentials: the Argo CD repoURL defaults to the
+// repository without the token a URL may carry.
+func TestArgoSourceRefDropsCredentials(t *testing.T) {
+	m, err := spec.Parse(edit(t, func(d map[string]any) {
+		at(d, "spec")["gitops"] = map[string]any{"base": "../b", "engine": "argocd", "engineObject": true,
+			"repo": "https://x-access-token:s3cret@github.com/org/gitops.git"}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Spec.GitOps.SourceRef; got != "https://github.com/org/gitops.git" {
+		t.Errorf("sourceRef = %q", got)
+	}
+}
+
 func TestExampleSpecsAreValid(t *testing.T) {
 	data, err := templates.Raw(templates.ExampleSpec)
 	if err != nil {
@@ -249,6 +264,13 @@ func TestValidationErrors(t *testing.T) {
 			at(d, "spec", "gitops")["dependsOn"] = []any{"Bad_Name"}
 		}, []string{`spec.gitops.dependsOn[0]: "Bad_Name", expected a DNS-1123 label`,
 			`spec.gitops.dependsOn: "Bad_Name", expected no dependsOn unless engine is flux`}},
+		{"argo sourceRef with credentials", func(d map[string]any) {
+			at(d, "spec")["gitops"] = map[string]any{"base": "../b", "engine": "argocd", "engineObject": true,
+				"sourceRef": "https://x-access-token:s3cret@github.com/org/gitops.git"}
+		}, []string{`spec.gitops.sourceRef: "https://github.com/org/gitops.git (with credentials)", expected a URL without user or password`}},
+		{"argo sourceRef not a URL, flux sourceRef not a name", func(d map[string]any) {
+			at(d, "spec")["gitops"] = map[string]any{"base": "../b", "engine": "argocd", "engineObject": true, "sourceRef": "gitops repo\nkind: x"}
+		}, []string{`spec.gitops.sourceRef: "gitops repo\nkind: x", expected a repository URL`}},
 		{"missing base", func(d map[string]any) { delete(at(d, "spec", "gitops"), "base") },
 			[]string{`spec.gitops.base: missing, expected the kustomize base`}},
 		{"empty hook", func(d map[string]any) { at(d, "spec")["hooks"] = map[string]any{"beforeFinal": []any{" "}} },

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"net/url"
 	"path"
 	"regexp"
 	"sort"
@@ -40,11 +41,24 @@ func (m *Migration) Default() {
 	}
 	if s.GitOps.SourceRef == "" {
 		if s.GitOps.Engine == EngineArgoCD {
-			s.GitOps.SourceRef = s.GitOps.Repo
+			// The repository URL goes into a committed manifest: never
+			// with the credentials a URL may carry.
+			s.GitOps.SourceRef = withoutUserinfo(s.GitOps.Repo)
 		} else {
 			s.GitOps.SourceRef = "flux-system"
 		}
 	}
+}
+
+// withoutUserinfo drops the user and password of a scheme://user:pw@host
+// URL; anything else is returned as it is.
+func withoutUserinfo(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil || u.Host == "" {
+		return raw
+	}
+	u.User = nil
+	return u.String()
 }
 
 // FieldError is one problem in the spec: where, what was found, and what
@@ -450,6 +464,9 @@ func (v *validator) gitops(g *GitOps) {
 	if !branchPattern.MatchString(g.BaseBranch) || strings.Contains(g.BaseBranch, "..") {
 		v.add(f+".baseBranch", g.BaseBranch, "a git branch name such as main")
 	}
+	if g.EngineObject {
+		v.sourceRef(g)
+	}
 	if g.EngineObject && g.Engine == EngineNone {
 		v.add(f+".engineObject", true, "false when engine is none (there is no Flux Kustomization or Argo CD Application to render)")
 	}
@@ -461,6 +478,28 @@ func (v *validator) gitops(g *GitOps) {
 	}
 	if (g.Provider == ProviderGitHub || g.Provider == ProviderGitea) && g.Repo == "" {
 		v.add(f+".repo", nil, "the repository URL when a pull-request provider is set")
+	}
+}
+
+// sourceRef checks what the engine object will point at: a Flux
+// GitRepository name, or an Argo CD repoURL without credentials.
+func (v *validator) sourceRef(g *GitOps) {
+	const f = "spec.gitops.sourceRef"
+	switch g.Engine {
+	case EngineFlux:
+		v.dnsLabel(f, g.SourceRef)
+	case EngineArgoCD:
+		u, err := url.Parse(g.SourceRef)
+		switch {
+		case g.SourceRef == "":
+			v.add(f, nil, "the repository URL Argo CD reads (set it, or spec.gitops.repo)")
+		case strings.HasPrefix(g.SourceRef, "git@") && !strings.ContainsAny(g.SourceRef, " \t\n\"'\\"):
+			// scp-like ssh syntax: git@host:org/repo.git
+		case err != nil || u.Host == "" || strings.ContainsAny(g.SourceRef, " \t\n\"'\\"):
+			v.add(f, g.SourceRef, "a repository URL such as https://github.com/org/gitops.git or git@github.com:org/gitops.git")
+		case u.User != nil:
+			v.add(f, withoutUserinfo(g.SourceRef)+" (with credentials)", "a URL without user or password: it is committed in the Argo CD Application; Argo CD takes credentials from its repository secrets")
+		}
 	}
 }
 
