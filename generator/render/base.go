@@ -115,14 +115,21 @@ func ensureDir(dir string) (func(), error) {
 	}, nil
 }
 
+// oldSuffix marks the previous overlay while replaceDir swaps in the new one.
+const oldSuffix = ".graft-old"
+
 // replaceDir moves the fully written src into place at dst. A directory
 // cannot be renamed over a non-empty one, so an existing dst is first moved
-// aside and removed only once src is in place.
+// aside to dst.graft-old and removed only once src is in place. If graft
+// dies between the two renames, recoverDir puts the previous overlay back
+// on the next run.
 func replaceDir(src, dst string) error {
 	old := ""
 	if _, err := os.Stat(dst); err == nil {
-		old = dst + ".graft-old"
-		_ = os.RemoveAll(old)
+		old = dst + oldSuffix
+		if err := os.RemoveAll(old); err != nil {
+			return fmt.Errorf("render: %w", err)
+		}
 		if err := os.Rename(dst, old); err != nil {
 			return fmt.Errorf("render: %w", err)
 		}
@@ -133,10 +140,46 @@ func replaceDir(src, dst string) error {
 		}
 		return fmt.Errorf("render: %w", err)
 	}
+	if err := syncParent(dst); err != nil {
+		return err
+	}
 	if old != "" {
 		if err := os.RemoveAll(old); err != nil {
 			return fmt.Errorf("render: remove the previous overlay: %w", err)
 		}
+	}
+	return nil
+}
+
+// recoverDir finishes what an interrupted replaceDir left: the previous
+// overlay moved aside and no new one in its place is moved back; a leftover
+// copy beside a complete overlay is removed.
+func recoverDir(dst string) error {
+	old := dst + oldSuffix
+	if _, err := os.Stat(old); err != nil {
+		return nil
+	}
+	if _, err := os.Stat(dst); errors.Is(err, os.ErrNotExist) {
+		if err := os.Rename(old, dst); err != nil {
+			return fmt.Errorf("render: restore the previous overlay from %s: %w", old, err)
+		}
+		return nil
+	}
+	if err := os.RemoveAll(old); err != nil {
+		return fmt.Errorf("render: remove %s: %w", old, err)
+	}
+	return nil
+}
+
+// syncParent makes a rename in path's directory durable.
+func syncParent(path string) error {
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("render: sync %s: %w", filepath.Dir(path), err)
 	}
 	return nil
 }

@@ -73,6 +73,9 @@ func Render(m *spec.Migration, rec *record.Record, opts Options) (*Result, error
 		return nil, err
 	}
 	if !opts.DryRun {
+		if err := recoverDir(filepath.Clean(opts.OutDir)); err != nil {
+			return nil, err
+		}
 		if err := checkOwnership(opts.OutDir, opts.Force); err != nil {
 			return nil, err
 		}
@@ -108,7 +111,7 @@ func Render(m *spec.Migration, rec *record.Record, opts Options) (*Result, error
 	if err := syncDir(tmp); err != nil {
 		return nil, err
 	}
-	if err := replaceDir(tmp, opts.OutDir); err != nil {
+	if err := replaceDir(tmp, filepath.Clean(opts.OutDir)); err != nil {
 		return nil, err
 	}
 	return res, nil

@@ -311,6 +311,29 @@ func TestRenderWritesAndReplacesOwnDirectory(t *testing.T) {
 	}
 }
 
+// TestRenderRecoversAnInterruptedSwap: graft died after moving the previous
+// overlay aside and before moving the new one in; the next render restores
+// the previous one first (so ownership is still known) and completes.
+func TestRenderRecoversAnInterruptedSwap(t *testing.T) {
+	root, m, rec := copyExample(t, "cassandra-3node")
+	out := filepath.Join(root, "overlays", "x")
+	if _, err := render.Render(m, rec, render.Options{OutDir: out}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(out, out+".graft-old"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := render.Render(m, rec, render.Options{OutDir: out}); err != nil {
+		t.Fatalf("render after an interrupted swap: %v", err)
+	}
+	if _, err := os.Stat(out + ".graft-old"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the previous overlay was left beside the new one (%v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, render.KustomizationFile)); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestDryRunWritesNothing(t *testing.T) {
 	root, m, rec := copyExample(t, "cassandra-3node")
 	out := filepath.Join(root, "overlays", "x")
