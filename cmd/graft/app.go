@@ -167,6 +167,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case err == nil:
 		return exitOK
 	case errors.Is(err, errFinding):
+		// The command printed its report; say why it exits 1 as well
+		// (graft run names the stage and what to do).
+		if err != errFinding {
+			fmt.Fprintf(stderr, "graft %s: %s\n", name, strings.TrimPrefix(err.Error(), errFinding.Error()+": "))
+		}
 		return exitFinding
 	default:
 		var u usageError

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/graftctl/graft/generator/check"
 	"github.com/graftctl/graft/generator/ebs"
@@ -47,6 +48,13 @@ type stageError struct {
 	stage string
 	fix   string
 	err   error
+	// finding makes the run exit 1: the work succeeded and found a
+	// problem (a denied overlay).
+	finding bool
+}
+
+func failed(stage, fix string, err error) *stageError {
+	return &stageError{stage: stage, fix: fix, err: err}
 }
 
 func (s *stageError) Error() string {
@@ -57,7 +65,12 @@ func (s *stageError) Error() string {
 	return msg
 }
 
-func (s *stageError) Unwrap() error { return s.err }
+func (s *stageError) Unwrap() []error {
+	if s.finding {
+		return []error{s.err, errFinding}
+	}
+	return []error{s.err}
+}
 
 func (p *pipeline) stage(name string) {
 	p.e.log.Info("== " + name)
@@ -72,18 +85,23 @@ func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
 	const rerun = "Fix it and run graft run again: finished stages are not repeated, created resources are found by their tags."
 
 	p.stage("discover")
-	inv, err := p.eng.Discover(ctx)
+	inv, diffs, err := discoverAndCompare(ctx, e, p.eng)
 	if err != nil {
-		return res, &stageError{"discover", "Check spec.source (filters, devices) and spec.mapping, then run graft run again.", err}
+		return res, failed("discover", "Check spec.source (filters, devices) and spec.mapping, then run graft run again.", err)
+	}
+	if len(diffs) > 0 {
+		// As clone does: never act on a source other than the one reviewed.
+		return res, failed("discover", "Review the change with graft discover (which rewrites the inventory) and graft plan, then run graft run again.",
+			fmt.Errorf("the source changed since %s was written:\n  - %s", res.inventoryPath, strings.Join(diffs, "\n  - ")))
 	}
 	if err := inv.WriteFile(res.inventoryPath); err != nil {
-		return res, &stageError{"discover", "", err}
+		return res, failed("discover", "", err)
 	}
 	e.log.Info("inventory written", "path", res.inventoryPath, "members", len(inv.Members))
 
 	p.stage("plan")
 	if res.plan, err = p.eng.Plan(ctx, inv); err != nil {
-		return res, &stageError{"plan", rerun, err}
+		return res, failed("plan", rerun, err)
 	}
 	if err := res.plan.WriteText(e.stderr); err != nil {
 		return res, err
@@ -102,7 +120,7 @@ func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
 		if phase == spec.PhaseFinal {
 			rec, err := loadOrNewRecord(res.recordPath, m)
 			if err != nil {
-				return res, &stageError{"clone", "", err}
+				return res, failed("clone", "", err)
 			}
 			opts.Record, opts.RecordPath = rec, res.recordPath
 		}
@@ -112,12 +130,12 @@ func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
 			progress.Close()
 		}
 		if err != nil {
-			return res, &stageError{"clone (" + phase + ")", rerun, err}
+			return res, failed("clone ("+phase+")", rerun, err)
 		}
 	}
 	rec, err := record.Load(res.recordPath)
 	if err != nil {
-		return res, &stageError{"clone", "", err}
+		return res, failed("clone", "", err)
 	}
 	e.log.Info("record written", "path", res.recordPath, "volumes", len(rec.Volumes))
 
@@ -131,15 +149,15 @@ func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
 		res.overlayDir = defaultOverlayDir(e.specPath, m)
 		rendered, err := render.Render(m, rec, render.Options{OutDir: res.overlayDir})
 		if err != nil {
-			return res, &stageError{"render", "Fix the spec or the base, then run graft run again.", err}
+			return res, failed("render", "Fix the spec or the base, then run graft run again.", err)
 		}
 		p.stage("check")
 		verdict, err := checkOverlay(ctx, res.overlayDir, rendered.Built, res.recordPath)
 		if err != nil {
-			return res, &stageError{"check", "", err}
+			return res, failed("check", "", err)
 		}
 		if denied := verdict.Count(check.LevelDeny); denied > 0 {
-			return res, &stageError{"check", "Run graft check " + res.overlayDir + " for the findings.", fmt.Errorf("%w: %d denied", errFinding, denied)}
+			return res, &stageError{stage: "check", fix: "Run graft check " + res.overlayDir + " for the findings.", err: fmt.Errorf("%d denied", denied), finding: true}
 		}
 		e.log.Info("overlay rendered and checked; set spec.gitops.repo to publish it", "dir", res.overlayDir)
 		return res, nil
@@ -149,11 +167,11 @@ func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
 	pub, err := deliver(ctx, e, m, rec, p.publish, res.plan)
 	res.published = pub
 	if err != nil {
-		fix := "Fix it and run graft run again."
 		if errors.Is(err, publish.ErrDenied) {
-			fix = "The overlay was not pushed. Run graft render and graft check locally for the findings."
+			// A denied overlay is a finding (exit 1), as for graft publish.
+			return res, &stageError{stage: "publish", fix: "The overlay was not pushed. Run graft render and graft check locally for the findings.", err: err, finding: true}
 		}
-		return res, &stageError{"publish", fix, err}
+		return res, failed("publish", "Fix it and run graft run again.", err)
 	}
 	return res, nil
 }

@@ -110,3 +110,21 @@ func TestRunPublishes(t *testing.T) {
 		t.Fatalf("run: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }
+
+// TestRunDeniedIsAFinding: when the policies deny the overlay (here the pod
+// template pins a zone the volumes are not in), run exits 1, as check and
+// publish do, and says which stage found it and what to do.
+func TestRunDeniedIsAFinding(t *testing.T) {
+	s := newCLISim(t)
+	writeCLIBase(t, s.spec)
+	pinned := strings.Replace(cliBase, "    spec: {containers: [{name: cassandra, image: cassandra:4.1}]}",
+		"    spec: {nodeSelector: {topology.kubernetes.io/zone: us-east-1z}, containers: [{name: cassandra, image: cassandra:4.1}]}", 1)
+	if pinned == cliBase {
+		t.Fatal("the base was not pinned")
+	}
+	must(t, os.WriteFile(filepath.Join(filepath.Dir(s.spec), "base", "statefulset.yaml"), []byte(pinned), 0o644))
+	code, _, stderr := graft(t, "run", "--spec", s.spec, "--yes")
+	if code != exitFinding || !strings.Contains(stderr, "check failed: 6 denied") || !strings.Contains(stderr, "Run graft check") {
+		t.Fatalf("run over a denied overlay: exit %d\n%s", code, stderr)
+	}
+}
