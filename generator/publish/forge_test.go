@@ -368,3 +368,90 @@ func TestNewProvider(t *testing.T) {
 		}
 	}
 }
+
+func TestProviderRefusesTokenOverPlainHTTP(t *testing.T) {
+	env := map[string]string{"GITHUB_TOKEN": "t0ken-value", "GITEA_TOKEN": "t0ken-value"}
+	getenv := func(k string) string { return env[k] }
+	for _, tc := range []struct{ kind, remote, apiURL, wantErr string }{
+		// Plain http to a remote host: refused, naming the URL and why.
+		{"gitea", "http://gitea.example:3000/o/r.git", "", "http://gitea.example:3000/api/v1"},
+		{"github", "https://github.com/o/r.git", "http://api.example/v3", "http://api.example/v3"},
+		{"github", "http://ghe.example/o/r.git", "", "set GITHUB_API_URL"},
+		{"github", "http://user:pw-secret@ghe.example/o/r.git", "", "set GITHUB_API_URL"},
+		{"github", "https://github.com/o/r.git", "http://user:pw-secret@10.0.0.1/api", "http://10.0.0.1/api"},
+	} {
+		env["GITHUB_API_URL"] = tc.apiURL
+		p, err := NewProvider(tc.kind, tc.remote, ProviderOptions{Getenv: getenv})
+		if err == nil {
+			t.Errorf("%s %s (API %q): a provider over plain http: %+v", tc.kind, tc.remote, tc.apiURL, p)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, tc.wantErr) || !strings.Contains(msg, "http") || !strings.Contains(msg, "https") {
+			t.Errorf("%s %s: error %q does not name %q and say to use https", tc.kind, tc.remote, msg, tc.wantErr)
+		}
+		if strings.Contains(msg, "pw-secret") || strings.Contains(msg, "t0ken-value") {
+			t.Errorf("the error leaks a secret: %s", msg)
+		}
+	}
+	// Loopback addresses may use http (the Gitea test harness does); a
+	// GitHub Enterprise host gets https://<host>/api/v3.
+	for _, tc := range []struct{ kind, remote, apiURL, wantBase string }{
+		{"gitea", "http://127.0.0.1:3000/o/r.git", "", "http://127.0.0.1:3000/api/v1"},
+		{"gitea", "http://127.9.8.7/o/r.git", "", "http://127.9.8.7/api/v1"},
+		{"gitea", "http://localhost:3000/o/r.git", "", "http://localhost:3000/api/v1"},
+		{"gitea", "http://[::1]:3000/o/r.git", "", "http://[::1]:3000/api/v1"},
+		{"github", "http://127.0.0.1:8080/o/r.git", "", "http://127.0.0.1:8080/api/v3"},
+		{"github", "https://github.com/o/r.git", "http://localhost:9999/api", "http://localhost:9999/api"},
+		{"github", "git@ghe.corp.example:o/r.git", "", "https://ghe.corp.example/api/v3"},
+		{"github", "ssh://git@ghe.corp.example:2222/o/r.git", "", "https://ghe.corp.example/api/v3"},
+		{"github", "https://GitHub.com/o/r.git", "", "https://api.github.com"},
+	} {
+		env["GITHUB_API_URL"] = tc.apiURL
+		p, err := NewProvider(tc.kind, tc.remote, ProviderOptions{Getenv: getenv})
+		if err != nil {
+			t.Errorf("%s %s: %v", tc.kind, tc.remote, err)
+			continue
+		}
+		var base string
+		switch p := p.(type) {
+		case *GitHub:
+			base = p.c.base.String()
+		case *Gitea:
+			base = p.c.base.String()
+		}
+		if base != tc.wantBase {
+			t.Errorf("%s %s: API base %s, want %s", tc.kind, tc.remote, base, tc.wantBase)
+		}
+	}
+	// NewGitHub and NewGitea refuse it too, with the sentinel.
+	if _, err := NewGitea(GiteaOptions{ServerURL: "http://gitea.example", Token: "t0ken-value"}); !errors.Is(err, ErrInsecureURL) {
+		t.Errorf("NewGitea over http: %v, want ErrInsecureURL", err)
+	}
+	if _, err := NewGitHub(GitHubOptions{APIURL: "http://ghe.example/api/v3", Token: "t0ken-value"}); !errors.Is(err, ErrInsecureURL) {
+		t.Errorf("NewGitHub over http: %v, want ErrInsecureURL", err)
+	}
+}
+
+func TestProviderRefusesRedirectToPlainHTTP(t *testing.T) {
+	// The default client's policy: no redirect down to http, except to a
+	// loopback address, and at most 10.
+	req, _ := http.NewRequest(http.MethodGet, "http://api.example/x", nil)
+	if err := checkRedirect(req, []*http.Request{{}}); !errors.Is(err, ErrInsecureURL) {
+		t.Errorf("redirect to http://api.example: %v, want ErrInsecureURL", err)
+	}
+	req, _ = http.NewRequest(http.MethodGet, "http://127.0.0.1:3000/x", nil)
+	if err := checkRedirect(req, []*http.Request{{}}); err != nil {
+		t.Errorf("redirect to loopback: %v", err)
+	}
+	if err := checkRedirect(req, make([]*http.Request, 10)); err == nil {
+		t.Error("an 11th redirect was followed")
+	}
+	p, err := NewGitHub(GitHubOptions{APIURL: "https://ghe.example/api/v3", Token: "t0ken-value"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.c.http.CheckRedirect == nil {
+		t.Error("the default client has no redirect policy")
+	}
+}

@@ -9,18 +9,38 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 )
+
+// DefaultGitTimeout bounds each git command of a publish (Options.GitTimeout).
+// It is generous: a first fetch of a large GitOps repository over a slow
+// link is legitimate; a git waiting forever for a network that is gone or
+// for a prompt nobody sees is not.
+const DefaultGitTimeout = 10 * time.Minute
+
+// batchSSH is the ssh command graft gives git when the user chose none.
+// BatchMode makes ssh fail instead of asking for a passphrase, a password
+// or whether to trust an unknown host key, none of which
+// GIT_TERMINAL_PROMPT=0 turns off.
+const batchSSH = "ssh -o BatchMode=yes"
 
 // git runs the git command line in one directory. No shell is involved;
 // the user's configuration, credential helpers, hooks and signing apply,
 // as they do for Kargo and Argo CD. Prompts are turned off, so a missing
-// credential is an error instead of a hang.
+// credential is an error instead of a hang: GIT_TERMINAL_PROMPT=0 for git's
+// own prompts, and ssh in batch mode (see environ). Each command is killed
+// after timeout.
 type git struct {
 	bin    string
 	dir    string
 	env    []string
 	redact *redactor
 	log    *slog.Logger
+	// timeout bounds each command (none when 0).
+	timeout time.Duration
+	// userSSH is true when core.sshCommand is set, which graft's
+	// GIT_SSH_COMMAND would override (see detectSSH).
+	userSSH bool
 }
 
 // gitError is a failed git command. Its message holds the command and what
@@ -38,8 +58,11 @@ func (e *gitError) Error() string {
 	if msg == "" {
 		msg = strings.TrimSpace(e.stdout)
 	}
-	if msg == "" {
+	switch {
+	case msg == "":
 		msg = e.err.Error()
+	case errors.Is(e.err, context.DeadlineExceeded) || errors.Is(e.err, context.Canceled):
+		msg = e.err.Error() + "; git said: " + msg
 	}
 	return fmt.Sprintf("git %s: %s", strings.Join(e.args, " "), msg)
 }
@@ -61,9 +84,44 @@ func (g *git) in(dir string) *git {
 	return &c
 }
 
+// environ is git's environment: the process's, graft's settings, then
+// g.env (which wins over both). ssh runs in batch mode through
+// GIT_SSH_COMMAND unless the user chose an ssh command, in git's order of
+// precedence: GIT_SSH_COMMAND, then core.sshCommand, then GIT_SSH. Those
+// are respected as they are; a user who sets one should add
+// -o BatchMode=yes to it, or graft may wait for an ssh prompt until the
+// timeout.
 func (g *git) environ() []string {
 	env := append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "LC_ALL=C", "LANGUAGE=")
-	return append(env, g.env...)
+	env = append(env, g.env...)
+	if !g.userSSH && lookupEnv(env, "GIT_SSH_COMMAND") == "" && lookupEnv(env, "GIT_SSH") == "" {
+		env = append(env, "GIT_SSH_COMMAND="+batchSSH)
+	}
+	return env
+}
+
+// lookupEnv returns the value of key in env, where a later entry wins as it
+// does for exec.Cmd.
+func lookupEnv(env []string, key string) string {
+	v := ""
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
+			v = val
+		}
+	}
+	return v
+}
+
+// detectSSH reads core.sshCommand in g's repository (its own, global and
+// system configuration, and -c options in the environment) and records
+// whether the user set it.
+func (g *git) detectSSH(ctx context.Context) error {
+	v, err := g.config(ctx, "core.sshCommand")
+	if err != nil {
+		return err
+	}
+	g.userSSH = v != ""
+	return nil
 }
 
 // run runs git and returns its trimmed standard output.
@@ -75,9 +133,18 @@ func (g *git) run(ctx context.Context, args ...string) (string, error) {
 // run2 runs git and returns its standard output and standard error, both
 // redacted.
 func (g *git) run2(ctx context.Context, args ...string) (string, string, error) {
+	parent := ctx
+	if g.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, g.timeout)
+		defer cancel()
+	}
 	cmd := exec.CommandContext(ctx, g.bin, args...)
 	cmd.Dir = g.dir
 	cmd.Env = g.environ()
+	// A killed git may leave a child (ssh, a credential helper) holding
+	// the output pipes; stop waiting for them soon after.
+	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
@@ -101,8 +168,11 @@ func (g *git) run2(ctx context.Context, args ...string) (string, string, error) 
 		} else {
 			ge.err = errors.New(g.redact.String(err.Error()))
 		}
-		if ctx.Err() != nil {
-			ge.err = ctx.Err()
+		switch {
+		case parent.Err() != nil:
+			ge.err = parent.Err()
+		case ctx.Err() != nil:
+			ge.err = fmt.Errorf("%w: git gave no answer in %s (a network that hangs, or a prompt?)", ctx.Err(), g.timeout)
 		}
 		return so, se, ge
 	}

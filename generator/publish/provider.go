@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -122,9 +123,18 @@ type ProviderOptions struct {
 
 // NewProvider returns the provider kind (github, gitea or none) for the
 // repository at remoteURL; none gives a nil Provider. The token comes from
-// GITHUB_TOKEN or GITEA_TOKEN; GitHub's API base from GITHUB_API_URL
-// (default https://api.github.com, or https://<host>/api/v3 for a GitHub
-// Enterprise remote); Gitea's server from the remote URL.
+// GITHUB_TOKEN or GITEA_TOKEN; Gitea's server from the remote URL.
+//
+// GitHub's API base is GITHUB_API_URL when set. Otherwise it is
+// https://api.github.com for a github.com remote, and for any other host
+// graft assumes GitHub Enterprise Server and guesses https://<host>/api/v3,
+// as the gh command line does: the token goes to the host the remote
+// already names, and only over https. Set GITHUB_API_URL when the API lives
+// elsewhere.
+//
+// A token is never sent over plain http, except to a loopback address
+// (127.0.0.0/8, ::1, localhost), where a local test forge may serve http;
+// an http API URL for any other host is an error.
 func NewProvider(kind, remoteURL string, opts ProviderOptions) (Provider, error) {
 	getenv := opts.Getenv
 	if getenv == nil {
@@ -145,8 +155,13 @@ func NewProvider(kind, remoteURL string, opts ProviderOptions) (Provider, error)
 		api := getenv("GITHUB_API_URL")
 		if api == "" {
 			api = "https://api.github.com"
-			if r.Host != "github.com" {
+			if !strings.EqualFold(r.Host, "github.com") {
+				// GitHub Enterprise Server: https://<host>/api/v3 (an
+				// http remote gives http, allowed for loopback only).
 				api = r.WebURL() + "/api/v3"
+				if r.Scheme == "http" && !isLoopback(r.Host) {
+					return nil, fmt.Errorf("provider github: the remote %s is plain http, and graft sends GITHUB_TOKEN only over https; set GITHUB_API_URL to the https URL of the API", RedactURL(remoteURL))
+				}
 			}
 		}
 		return NewGitHub(GitHubOptions{APIURL: api, Token: token, Owner: r.Owner, Repo: r.Name, HTTPClient: opts.HTTPClient})
@@ -193,16 +208,58 @@ type restClient struct {
 	redact  *redactor
 }
 
+// ErrInsecureURL is wrapped by the error of a provider whose API URL is
+// plain http to a host that is not a loopback address.
+var ErrInsecureURL = errors.New("refusing to send a token over plain http")
+
 func newRESTClient(provider, base, scheme, token string, headers map[string]string, client *http.Client) (*restClient, error) {
 	u, err := url.Parse(strings.TrimRight(base, "/"))
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("%s API URL %q is not an http(s) URL", provider, RedactURL(base))
 	}
 	u.User = nil
+	if err := secureURL(u); err != nil {
+		return nil, fmt.Errorf("%s API URL %s: %w", provider, u.Redacted(), err)
+	}
 	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
+		client = &http.Client{Timeout: 30 * time.Second, CheckRedirect: checkRedirect}
 	}
 	return &restClient{provider: provider, base: u, auth: scheme + " " + token, headers: headers, http: client, redact: newRedactor(token)}, nil
+}
+
+// secureURL refuses plain http, unless to a loopback host.
+func secureURL(u *url.URL) error {
+	if strings.EqualFold(u.Scheme, "http") && !isLoopback(u.Host) {
+		return fmt.Errorf("%w: the token would travel unencrypted to %s; use https (plain http is allowed only to a loopback address)", ErrInsecureURL, u.Hostname())
+	}
+	return nil
+}
+
+// isLoopback reports whether host (with or without a port) is localhost or
+// a loopback IP address (127.0.0.0/8, ::1).
+func isLoopback(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkRedirect is the default client's redirect policy: Go's own (at most
+// 10), and never a redirect from https down to plain http, which would
+// carry the Authorization header unencrypted when the host stays the same.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if err := secureURL(req.URL); err != nil {
+		return fmt.Errorf("redirect to %s: %w", req.URL.Redacted(), err)
+	}
+	return nil
 }
 
 // maxResponse bounds what graft reads of an API response.

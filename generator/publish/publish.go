@@ -5,9 +5,17 @@
 //
 // Git is driven through the git command line, so the user's configuration,
 // credential helpers, hooks and commit signing apply, as they do for Kargo
-// and Argo CD. A given working copy is never checked out or modified: graft
-// works in a temporary linked worktree (git worktree) and removes it at the
-// end, success or failure. A URL is fetched into a temporary repository.
+// and Argo CD. git never prompts (GIT_TERMINAL_PROMPT=0, ssh in batch mode)
+// and each command has a timeout.
+//
+// A given working copy (it must be clean) keeps its checked-out branch,
+// HEAD, index and files: graft works in a temporary linked worktree (git
+// worktree) and removes it at the end, success or failure. The one thing
+// graft changes in it is its own local branch graft/<migration>, which it
+// creates or fast-forwards to what it pushed, so that the user can inspect
+// the change locally; it leaves that branch alone when it has diverged or is
+// checked out in the working copy or one of its worktrees. A URL is fetched
+// into a temporary repository.
 package publish
 
 import (
@@ -79,6 +87,9 @@ type Options struct {
 	Git string
 	// GitEnv is added to git's environment (tests use it).
 	GitEnv []string
+	// GitTimeout bounds each git command (default DefaultGitTimeout;
+	// negative for none).
+	GitTimeout time.Duration
 	// TempDir is where temporary repositories and worktrees go (default
 	// the system's).
 	TempDir string
@@ -185,7 +196,14 @@ func newPublisher(m *spec.Migration, rec *record.Record, opts Options) (*publish
 	if bin == "" {
 		bin = "git"
 	}
-	p.git = &git{bin: bin, env: opts.GitEnv, redact: p.redact, log: p.log}
+	timeout := opts.GitTimeout
+	switch {
+	case timeout == 0:
+		timeout = DefaultGitTimeout
+	case timeout < 0:
+		timeout = 0
+	}
+	p.git = &git{bin: bin, env: opts.GitEnv, redact: p.redact, log: p.log, timeout: timeout}
 	return p, nil
 }
 
@@ -210,9 +228,14 @@ func (p *publisher) run(ctx context.Context) (res *Result, err error) {
 		}
 	}()
 	p.ws = ws
-	// Tokens in the remote URL are secrets too.
+	// Tokens in the remote URL are secrets too: the user-info, and its
+	// password alone.
 	if u := ws.remoteURL; u != RedactURL(u) {
-		p.redact.add(userInfo(u))
+		ui := userInfo(u)
+		p.redact.add(ui)
+		if _, pw, ok := strings.Cut(ui, ":"); ok {
+			p.redact.add(pw)
+		}
 	}
 	res = &Result{Remote: p.redact.String(ws.remoteURL), Branch: p.branch, BaseBranch: p.base}
 	if p.opts.NewProvider != nil {
@@ -266,13 +289,13 @@ func (p *publisher) run(ctx context.Context) (res *Result, err error) {
 			return res, nil
 		}
 		if head == st.branch {
-			p.log.Info("no change since the last publish", "branch", p.branch, "commit", short(head))
+			p.log.Info("no change since the last publish", "branch", p.branch, "commit", ShortCommit(head))
 			break
 		}
 		err = p.push(ctx, head)
 		if err == nil {
 			res.Pushed = true
-			p.log.Info("pushed", "branch", p.branch, "commit", short(head))
+			p.log.Info("pushed", "branch", p.branch, "commit", ShortCommit(head))
 			remoteHead = head
 			break
 		}
@@ -301,7 +324,7 @@ func (p *publisher) run(ctx context.Context) (res *Result, err error) {
 	pr, err := p.prov.EnsurePullRequest(ctx, PullRequestSpec{Head: p.branch, Base: p.base, Title: title(&p.m, p.rec), Body: body})
 	p.times.API += time.Since(apiStart)
 	if err != nil {
-		return res, fmt.Errorf("the branch %s is pushed (%s), but the pull request could not be opened or updated: %w", p.branch, short(res.Commit), err)
+		return res, fmt.Errorf("the branch %s is pushed (%s), but the pull request could not be opened or updated: %w", p.branch, ShortCommit(res.Commit), err)
 	}
 	res.PullRequest = pr
 	verb := "updated"
@@ -500,14 +523,16 @@ func (p *publisher) push(ctx context.Context, commit string) error {
 	return fmt.Errorf("push to %s: %w", p.redact.String(p.ws.remoteURL), err)
 }
 
-func short(sha string) string {
+// ShortCommit abbreviates a commit id to its first 12 hex digits, the form
+// graft prints; a shorter string is returned as it is.
+func ShortCommit(sha string) string {
 	if len(sha) > 12 {
 		return sha[:12]
 	}
 	return sha
 }
 
-// userInfo returns the user-info part of an http(s) URL.
+// userInfo returns the user-info part of a scheme://user:password@host URL.
 func userInfo(u string) string {
 	i := strings.Index(u, "://")
 	if i < 0 {

@@ -467,3 +467,67 @@ func TestRelativeRemote(t *testing.T) {
 		t.Fatalf("remote at %q, result %+v", got, res)
 	}
 }
+
+// TestCheckedOutMigrationBranchIsNotMoved: graft fast-forwards its own local
+// branch graft/<name> in the working copy, but not while that branch is
+// checked out, there or in a linked worktree, whose index and files would
+// otherwise fall behind its HEAD.
+func TestCheckedOutMigrationBranchIsNotMoved(t *testing.T) {
+	for _, where := range []string{"working copy", "linked worktree"} {
+		t.Run(where, func(t *testing.T) {
+			hermeticGit(t, true)
+			r := newRemote(t)
+			wc := filepath.Join(t.TempDir(), "wc")
+			gitT(t, "", "clone", "--quiet", r.bare, wc)
+			m, rec := example(t, wc)
+			first, err := Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkout := wc
+			if where == "working copy" {
+				gitT(t, wc, "checkout", "--quiet", branch)
+			} else {
+				checkout = filepath.Join(t.TempDir(), "other")
+				gitT(t, wc, "worktree", "add", "--quiet", checkout, branch)
+			}
+			before, beforeOther := wcSnapshot(t, wc), wcSnapshot(t, checkout)
+
+			rec.Volumes[0].Snapshots[spec.PhaseFinal] = "snap-0123456789abcdef0"
+			log, logs := logBuffer()
+			second, err := Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}, Log: log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !second.Pushed || r.head(t, branch) != second.Commit || second.Commit == first.Commit {
+				t.Fatalf("second publish %+v, remote at %s", second, r.head(t, branch))
+			}
+			if local := gitT(t, wc, "rev-parse", "refs/heads/"+branch); local != first.Commit {
+				t.Errorf("the checked-out %s moved to %s, want it left at %s", branch, local, first.Commit)
+			}
+			if after := wcSnapshot(t, wc); after != before {
+				t.Errorf("working copy changed:\nbefore %+v\nafter  %+v", before, after)
+			}
+			if after := wcSnapshot(t, checkout); after != beforeOther || after.status != "" {
+				t.Errorf("the checkout of %s changed:\nbefore %+v\nafter  %+v", branch, beforeOther, after)
+			}
+			if !strings.Contains(logs.String(), "checked out") {
+				t.Errorf("no warning that the branch was left alone:\n%s", logs)
+			}
+
+			// Once it is no longer checked out, the next publish catches
+			// it up.
+			if where == "working copy" {
+				gitT(t, wc, "checkout", "--quiet", "main")
+			} else {
+				gitT(t, wc, "worktree", "remove", checkout)
+			}
+			if _, err := Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}}); err != nil {
+				t.Fatal(err)
+			}
+			if local := gitT(t, wc, "rev-parse", "refs/heads/"+branch); local != second.Commit {
+				t.Errorf("local %s at %s, want the pushed %s", branch, local, second.Commit)
+			}
+		})
+	}
+}

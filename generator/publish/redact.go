@@ -9,13 +9,50 @@ import (
 const Redacted = "***"
 
 // redactor removes secrets from text: the provider tokens it was given, and
-// the user-info part of http(s) URLs (https://user:token@host or
-// https://token@host), in which tokens are often passed to git.
+// the user-info of URLs (scheme://user:password@host), in which tokens are
+// often passed to git. For http(s) the whole user-info goes
+// (https://***@host). For other schemes (ssh, git, ftp, …) the user name is
+// usually not secret (ssh://git@host), so only the password goes
+// (ssh://user:***@host), and the user name too when it looks like a token.
 type redactor struct {
 	secrets []string
 }
 
-var urlUserInfo = regexp.MustCompile(`(?i)\b(https?://)[^/@\s]+@`)
+var urlUserInfo = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s]+)@`)
+
+// tokenPrefixes start the tokens of GitHub and GitLab.
+var tokenPrefixes = []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-"}
+
+// looksLikeToken reports whether a URL user name is likely a token: a known
+// prefix, or 20 characters or more with both letters and digits (Gitea's
+// are 40 hex digits). A false positive only hides a user name.
+func looksLikeToken(user string) bool {
+	for _, p := range tokenPrefixes {
+		if strings.HasPrefix(strings.ToLower(user), p) {
+			return true
+		}
+	}
+	return len(user) >= 20 && strings.ContainsAny(user, "0123456789") &&
+		strings.ContainsAny(strings.ToLower(user), "abcdefghijklmnopqrstuvwxyz")
+}
+
+// redactUserInfo is the replacement for one urlUserInfo match.
+func redactUserInfo(m string) string {
+	sm := urlUserInfo.FindStringSubmatch(m)
+	scheme, ui := sm[1], sm[2]
+	s := strings.ToLower(scheme)
+	if s == "http://" || s == "https://" {
+		return scheme + Redacted + "@"
+	}
+	user, _, hasPassword := strings.Cut(ui, ":")
+	switch {
+	case looksLikeToken(user):
+		return scheme + Redacted + "@"
+	case hasPassword:
+		return scheme + user + ":" + Redacted + "@"
+	}
+	return m
+}
 
 func newRedactor(secrets ...string) *redactor {
 	r := &redactor{}
@@ -41,8 +78,9 @@ func (r *redactor) String(s string) string {
 	for _, sec := range r.secrets {
 		s = strings.ReplaceAll(s, sec, Redacted)
 	}
-	return urlUserInfo.ReplaceAllString(s, "${1}"+Redacted+"@")
+	return urlUserInfo.ReplaceAllStringFunc(s, redactUserInfo)
 }
 
-// RedactURL returns a URL fit for printing: without its user info.
+// RedactURL returns a URL fit for printing: without its password or token
+// (see redactor).
 func RedactURL(u string) string { return (&redactor{}).String(u) }

@@ -133,3 +133,32 @@ func TestRedactor(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactURLUserInfoAnyScheme(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		// http(s): the whole user-info, as before.
+		{"https://x-access-token:ghs_abc@github.com/o/r", "https://***@github.com/o/r"},
+		{"http://tok3n@127.0.0.1:3000/o/r", "http://***@127.0.0.1:3000/o/r"},
+		// Other schemes: the password; the user name stays.
+		{"ssh://deploy:hunter2-pw@git.example.com:2222/o/r.git", "ssh://deploy:***@git.example.com:2222/o/r.git"},
+		{"git+ssh://me:pw12@host/o/r", "git+ssh://me:***@host/o/r"},
+		{"ftp://anon:secret-pw@files.example/x", "ftp://anon:***@files.example/x"},
+		{"GIT://User:Pass@host/x", "GIT://User:***@host/x"},
+		// A user name that looks like a token goes whole.
+		{"ssh://ghp_0123456789abcdefABCDEF@github.com/o/r", "ssh://***@github.com/o/r"},
+		{"git://0123456789abcdef0123456789abcdef01234567@gitea.local/o/r", "git://***@gitea.local/o/r"},
+		{"ssh://glpat-abcdef:x@gitlab.example/o/r", "ssh://***@gitlab.example/o/r"},
+		// Plain user names stay.
+		{"ssh://git@github.com/o/r.git", "ssh://git@github.com/o/r.git"},
+		{"ssh://firstname.lastname@host/o/r", "ssh://firstname.lastname@host/o/r"},
+		{"git@github.com:o/r.git", "git@github.com:o/r.git"},
+		// In text, several URLs, and an @ after the path is no user-info.
+		{"fatal: could not read from ssh://u:p4ss@h/r and ftp://a:b@c/d", "fatal: could not read from ssh://u:***@h/r and ftp://a:***@c/d"},
+		{"https://host/path?who=a@b", "https://host/path?who=a@b"},
+		{"mailto:someone@example.com", "mailto:someone@example.com"},
+	} {
+		if got := RedactURL(tc.in); got != tc.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

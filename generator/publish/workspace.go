@@ -29,7 +29,22 @@ type workspace struct {
 
 // openWorkspace inspects opts.Repo: a working copy (must be clean) gets a
 // linked worktree; a bare repository or a URL gets a temporary repository.
+// It also reads core.sshCommand there, so that graft's batch-mode ssh does
+// not override the user's (see git.environ).
 func (p *publisher) openWorkspace(ctx context.Context) (*workspace, error) {
+	ws, err := p.openRepo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := ws.main.detectSSH(ctx); err != nil {
+		ws.close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	ws.git.userSSH = ws.main.userSSH
+	return ws, nil
+}
+
+func (p *publisher) openRepo(ctx context.Context) (*workspace, error) {
 	repo := p.opts.Repo
 	if fi, err := os.Stat(repo); err == nil && fi.IsDir() {
 		abs, err := filepath.Abs(repo)
@@ -38,6 +53,9 @@ func (p *publisher) openWorkspace(ctx context.Context) (*workspace, error) {
 		}
 		g := p.git.in(abs)
 		bare, err := g.run(ctx, "rev-parse", "--is-bare-repository")
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return nil, err
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrRepo, abs, err)
 		}
@@ -151,8 +169,12 @@ func (w *workspace) close(ctx context.Context) error {
 const zeroOID = "0000000000000000000000000000000000000000"
 
 // updateLocalBranch points the working copy's local migration branch at
-// commit when that is a fast-forward, so the user sees what graft pushed. A
-// checked-out or diverged local branch is left alone.
+// commit, so the user can inspect what graft pushed (git log, git diff
+// main...graft/<name>) without fetching. It only creates the branch or
+// fast-forwards it. It leaves alone a branch that has diverged, and one
+// checked out in the working copy or in any of its linked worktrees: moving
+// a checked-out branch would leave that checkout's index and files behind
+// its HEAD. It is best effort; a failure is logged, never returned.
 func (w *workspace) updateLocalBranch(ctx context.Context, branch, commit string) {
 	if !w.wc || commit == "" {
 		return
@@ -162,8 +184,12 @@ func (w *workspace) updateLocalBranch(ctx context.Context, branch, commit string
 	if old == commit {
 		return
 	}
-	if cur, _ := w.main.run(ctx, "symbolic-ref", "--quiet", "HEAD"); cur == ref {
-		w.log.Warn("the migration branch is checked out in the working copy; not moving it (git pull to update)", "branch", branch)
+	if where, err := w.checkedOut(ctx, ref); err != nil || where != "" {
+		if err != nil {
+			w.log.Warn("could not list the working copy's worktrees; not moving the local migration branch", "branch", branch, "err", err)
+		} else {
+			w.log.Warn("the migration branch is checked out; not moving it (git pull there to update)", "branch", branch, "worktree", where)
+		}
 		return
 	}
 	if old == "" {
@@ -175,4 +201,22 @@ func (w *workspace) updateLocalBranch(ctx context.Context, branch, commit string
 	if _, err := w.main.run(ctx, "update-ref", "-m", "graft publish", ref, commit, old); err != nil {
 		w.log.Warn("could not update the local migration branch", "branch", branch, "err", err)
 	}
+}
+
+// checkedOut returns the worktree of the working copy (its main one or a
+// linked one) that has ref checked out, or "".
+func (w *workspace) checkedOut(ctx context.Context, ref string) (string, error) {
+	out, err := w.main.run(ctx, "worktree", "list", "--porcelain")
+	if err != nil {
+		return "", err
+	}
+	var dir string
+	for _, line := range strings.Split(out, "\n") {
+		if d, ok := strings.CutPrefix(line, "worktree "); ok {
+			dir = d
+		} else if line == "branch "+ref {
+			return dir, nil
+		}
+	}
+	return "", nil
 }
