@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/graftctl/graft/generator/check"
+	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
 	"github.com/graftctl/graft/templates"
@@ -61,7 +62,7 @@ func checkCommand() *command {
 					if region == "" {
 						region = rec.SourceRegion
 					}
-					api, err := check.NewEC2(ctx, region)
+					api, err := ebs.NewClient(ctx, ebs.ClientOptions{Region: region})
 					if err != nil {
 						return fmt.Errorf("--live: %w", err)
 					}

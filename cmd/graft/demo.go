@@ -169,7 +169,7 @@ With real AWS:
   graft run                        # clone, render, check and open the pull request (asks first)
   graft iam-policy                 # the least-privilege IAM policy for the spec
 `, time.Since(start).Round(time.Millisecond), sim.Elapsed().Round(time.Second),
-		specPath, res.inventoryPath, res.recordPath, repo, branch, shortCommit(pub.Commit), overlay,
+		specPath, res.inventoryPath, res.recordPath, repo, branch, publish.ShortCommit(pub.Commit), overlay,
 		verdictLine(pub.Verdict), body, repo, branch, overlay, overlay)
 	return nil
 }
@@ -179,13 +179,6 @@ func verdictLine(v publish.Verdict) string {
 		return fmt.Sprintf("denied (%d)", v.Denies)
 	}
 	return fmt.Sprintf("pass (%d denied, %d warnings) — %s", v.Denies, v.Warns, v.Source)
-}
-
-func shortCommit(c string) string {
-	if len(c) > 12 {
-		return c[:12]
-	}
-	return c
 }
 
 // seedDemoRepo creates the bare repository and commits the demo base to its

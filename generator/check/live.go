@@ -2,13 +2,11 @@ package check
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
@@ -16,14 +14,11 @@ import (
 )
 
 // EC2 is the part of the EC2 API the live check calls. Its methods copy
-// the SDK's signatures, so *ec2.Client and fakes both fit.
+// the SDK's signatures, so the client ebs.NewClient builds (and fakes) fit.
 type EC2 interface {
 	DescribeVolumes(ctx context.Context, params *ec2.DescribeVolumesInput, optFns ...func(*ec2.Options)) (*ec2.DescribeVolumesOutput, error)
 	DescribeInstances(ctx context.Context, params *ec2.DescribeInstancesInput, optFns ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
 }
-
-// ErrCredentials is wrapped when no AWS credentials can be found for --live.
-var ErrCredentials = errors.New("no AWS credentials")
 
 // Rules of the live check, evaluated in Go against EC2.
 var LiveRules = []Rule{
@@ -36,23 +31,6 @@ var LiveRules = []Rule{
 
 // batch is how many volume ids one DescribeVolumes call filters on.
 const batch = 200
-
-// NewEC2 returns an EC2 client for region from the SDK's default
-// configuration (AWS_ENDPOINT_URL_EC2 points it at an emulator), after
-// making sure credentials can be found.
-func NewEC2(ctx context.Context, region string) (*ec2.Client, error) {
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCredentials, err)
-	}
-	if cfg.Credentials == nil {
-		return nil, fmt.Errorf("%w: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", ErrCredentials)
-	}
-	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCredentials, err)
-	}
-	return ec2.NewFromConfig(cfg), nil
-}
 
 // isClusterNode says whether an instance is a Kubernetes node: EKS and
 // the cloud provider tag their nodes.
