@@ -22,7 +22,7 @@ func cleanupCommand() *command {
 				if len(args) > 0 {
 					return usagef("cleanup takes no arguments, got %q", args)
 				}
-				m, eng, _, err := newEngine(ctx, e, nil)
+				m, eng, _, err := newEngine(ctx, e)
 				if err != nil {
 					return err
 				}

@@ -32,7 +32,7 @@ func cloneCommand() *command {
 				if *phase != spec.PhasePrecopy && *phase != spec.PhaseFinal {
 					return usagef("--phase: %q, expected precopy or final", *phase)
 				}
-				m, eng, counter, err := newEngine(ctx, e, nil)
+				m, eng, counter, err := newEngine(ctx, e)
 				if err != nil {
 					return err
 				}

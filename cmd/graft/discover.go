@@ -22,7 +22,7 @@ var newEC2Client = func(ctx context.Context, region string, counter *ebs.CallCou
 
 // newEngine loads the spec and builds the engine with clients for the
 // source and (if different) target regions.
-func newEngine(ctx context.Context, e *env, progress ebs.Progress) (*spec.Migration, *ebs.Engine, *ebs.CallCounter, error) {
+func newEngine(ctx context.Context, e *env) (*spec.Migration, *ebs.Engine, *ebs.CallCounter, error) {
 	m, err := spec.Load(e.specPath)
 	if err != nil {
 		return nil, nil, nil, err
@@ -41,7 +41,7 @@ func newEngine(ctx context.Context, e *env, progress ebs.Progress) (*spec.Migrat
 	if ep := ebs.EndpointOverride(); ep != "" {
 		e.log.Info("using the EC2 endpoint from the environment", "endpoint", ep)
 	}
-	eng := ebs.New(m, ebs.Options{Source: src, Target: dst, Clock: clock, Log: e.log, Progress: progress})
+	eng := ebs.New(m, ebs.Options{Source: src, Target: dst, Clock: clock, Log: e.log})
 	return m, eng, counter, nil
 }
 
@@ -56,7 +56,7 @@ func discoverCommand() *command {
 				if len(args) > 0 {
 					return usagef("discover takes no arguments, got %q", args)
 				}
-				_, eng, _, err := newEngine(ctx, e, nil)
+				_, eng, _, err := newEngine(ctx, e)
 				if err != nil {
 					return err
 				}

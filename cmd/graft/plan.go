@@ -17,7 +17,7 @@ func planCommand() *command {
 				if len(args) > 0 {
 					return usagef("plan takes no arguments, got %q", args)
 				}
-				_, eng, _, err := newEngine(ctx, e, nil)
+				_, eng, _, err := newEngine(ctx, e)
 				if err != nil {
 					return err
 				}

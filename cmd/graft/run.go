@@ -28,7 +28,7 @@ func runCommand() *command {
 				if err := flags.validate(); err != nil {
 					return err
 				}
-				m, eng, _, err := newEngine(ctx, e, nil)
+				m, eng, _, err := newEngine(ctx, e)
 				if err != nil {
 					return err
 				}

@@ -115,7 +115,7 @@ type Engine struct {
 }
 
 // query asks for everything in one evaluation.
-const query = `result := {"deny": data.graft.deny, "warn": data.graft.warn, "rules": data.graft.rules}`
+const query = `result := {"deny": data.` + policies.Namespace + `.deny, "warn": data.` + policies.Namespace + `.warn, "rules": data.` + policies.Namespace + `.rules}`
 
 // New loads the embedded policies and prepares the query.
 func New(ctx context.Context) (*Engine, error) {
@@ -129,9 +129,8 @@ func NewFromFS(ctx context.Context, fsys fs.FS) (*Engine, error) {
 		return nil, err
 	}
 	opts := []func(*rego.Rego){rego.Query(query)}
-	for name, m := range modules {
+	for _, m := range modules {
 		opts = append(opts, rego.ParsedModule(m))
-		_ = name
 	}
 	pq, err := rego.New(opts...).PrepareForEval(ctx)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	yamlv3 "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/yaml"
 
 	"github.com/graftctl/graft/generator/record"
@@ -608,4 +609,26 @@ func mustRules(t *testing.T) []Rule {
 		t.Fatal(err)
 	}
 	return rep.Rules
+}
+
+// nodeContents decodes a document as conftest does (sigs.k8s.io/yaml), so
+// that both see the same values.
+func nodeContents(n *yamlv3.Node) (any, error) {
+	raw, err := yamlv3.Marshal(n)
+	if err != nil {
+		return nil, err
+	}
+	var v any
+	if err := yaml.Unmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func kindName(v any) (string, string) {
+	m, _ := v.(map[string]any)
+	kind, _ := m["kind"].(string)
+	md, _ := m["metadata"].(map[string]any)
+	name, _ := md["name"].(string)
+	return kind, name
 }

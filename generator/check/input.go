@@ -452,28 +452,6 @@ func splitYAML(data []byte) ([]*yamlv3.Node, error) {
 	}
 }
 
-// nodeContents decodes a document as conftest does (sigs.k8s.io/yaml), so
-// that both see the same values.
-func nodeContents(n *yamlv3.Node) (any, error) {
-	raw, err := yamlv3.Marshal(n)
-	if err != nil {
-		return nil, err
-	}
-	var v any
-	if err := yaml.Unmarshal(raw, &v); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
-func kindName(v any) (string, string) {
-	m, _ := v.(map[string]any)
-	kind, _ := m["kind"].(string)
-	md, _ := m["metadata"].(map[string]any)
-	name, _ := md["name"].(string)
-	return kind, name
-}
-
 func nodeKindName(n *yamlv3.Node) (string, string) {
 	if n.Kind != yamlv3.MappingNode {
 		return "", ""
