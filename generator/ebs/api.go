@@ -2,6 +2,7 @@ package ebs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -33,28 +34,21 @@ func DefaultLimits() Limits {
 	return Limits{MutatingBurst: 100, MutatingRate: 5, DescribeBurst: 100, DescribeRate: 20, MaxThrottleRetries: 12, BaseBackoff: time.Second, MaxBackoff: 20 * time.Second}
 }
 
-// Stats counts the engine's logical EC2 calls, the throttling errors it
-// absorbed, and the Describe calls of each poll round.
+// Stats is what the engine counted: its logical EC2 calls and the
+// throttling errors it absorbed (a CallCounter fed by graft's own retry
+// loop, one count per attempt), and the Describe calls of each poll round.
 type Stats struct {
-	mu        sync.Mutex
-	calls     map[string]int
-	throttles map[string]int
-	// MaxSnapshotDescribesPerRound and MaxVolumeDescribesPerRound are the
-	// most DescribeSnapshots / DescribeVolumes calls one poll round made.
+	counts *CallCounter
+
+	mu sync.Mutex
+	// maxSnapRound and maxVolRound are the most DescribeSnapshots /
+	// DescribeVolumes calls one poll round made.
 	maxSnapRound, maxVolRound, rounds int
 }
 
-func newStats() *Stats { return &Stats{calls: map[string]int{}, throttles: map[string]int{}} }
+func newStats() *Stats { return &Stats{counts: NewCallCounter()} }
 
-func (s *Stats) add(op string, throttled bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if throttled {
-		s.throttles[op]++
-	} else {
-		s.calls[op]++
-	}
-}
+func (s *Stats) add(op string, throttled bool) { s.counts.add(op, throttled) }
 
 func (s *Stats) round(snaps, vols int) {
 	s.mu.Lock()
@@ -64,13 +58,12 @@ func (s *Stats) round(snaps, vols int) {
 	s.maxVolRound = max(s.maxVolRound, vols)
 }
 
-// Calls returns the successful-or-failed (not throttled) calls per operation.
-func (s *Stats) Calls() map[string]int { return s.copy(func() map[string]int { return s.calls }) }
+// Calls returns the calls per operation that EC2 answered other than with
+// a throttling error (successes and other errors).
+func (s *Stats) Calls() map[string]int { return s.counts.Calls() }
 
 // Throttles returns the throttling errors absorbed per operation.
-func (s *Stats) Throttles() map[string]int {
-	return s.copy(func() map[string]int { return s.throttles })
-}
+func (s *Stats) Throttles() map[string]int { return s.counts.Throttles() }
 
 // PollRounds returns the number of poll rounds and the most
 // DescribeSnapshots and DescribeVolumes calls any one round made.
@@ -80,32 +73,34 @@ func (s *Stats) PollRounds() (rounds, maxSnapshotCalls, maxVolumeCalls int) {
 	return s.rounds, s.maxSnapRound, s.maxVolRound
 }
 
-func (s *Stats) copy(f func() map[string]int) map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[string]int{}
-	for k, v := range f() {
-		out[k] = v
-	}
-	return out
-}
-
 // api wraps an EC2 with graft's token buckets and throttling retries, both
 // on the Clock, so that the simulator's virtual clock drives them too. It
 // implements EC2, so the SDK's paginators take it.
 type api struct {
-	ec2      EC2
-	clock    Clock
-	limits   Limits
-	mut      *rate.Limiter
-	desc     *rate.Limiter
-	stats    *Stats
-	rngMu    sync.Mutex
-	rng      *rand.Rand
-	limMu    sync.Mutex
-	limLast  time.Time
+	*pacer
+	// readOnly makes every mutating call an error before it reaches EC2.
+	// Discover, Plan and PlanCleanup run on read-only views (see
+	// Engine.readOnly), so "they change nothing" is enforced, not promised.
 	readOnly bool
 }
+
+// pacer is what every view of one region's api shares: the client, its
+// token buckets and the throttling backoff.
+type pacer struct {
+	ec2     EC2
+	clock   Clock
+	limits  Limits
+	mut     *rate.Limiter
+	desc    *rate.Limiter
+	stats   *Stats
+	rngMu   sync.Mutex
+	rng     *rand.Rand
+	limMu   sync.Mutex
+	limLast time.Time
+}
+
+// errReadOnly is wrapped by a mutating call made through a read-only api.
+var errReadOnly = errors.New("mutating call in a read-only stage")
 
 func newAPI(c EC2, clock Clock, l Limits, stats *Stats, mut, desc *rate.Limiter) *api {
 	if l.MaxThrottleRetries == 0 {
@@ -117,8 +112,12 @@ func newAPI(c EC2, clock Clock, l Limits, stats *Stats, mut, desc *rate.Limiter)
 	if l.MaxBackoff == 0 {
 		l.MaxBackoff = 20 * time.Second
 	}
-	return &api{ec2: c, clock: clock, limits: l, mut: mut, desc: desc, stats: stats, rng: rand.New(rand.NewPCG(1, 2))}
+	return &api{pacer: &pacer{ec2: c, clock: clock, limits: l, mut: mut, desc: desc, stats: stats, rng: rand.New(rand.NewPCG(1, 2))}}
 }
+
+// readOnlyView returns an api on the same client and buckets that refuses
+// every mutating call.
+func (a *api) readOnlyView() *api { return &api{pacer: a.pacer, readOnly: true} }
 
 func newLimiters(l Limits) (mut, desc *rate.Limiter) {
 	return rate.NewLimiter(rate.Limit(l.MutatingRate), l.MutatingBurst), rate.NewLimiter(rate.Limit(l.DescribeRate), l.DescribeBurst)
@@ -128,7 +127,7 @@ func newLimiters(l Limits) (mut, desc *rate.Limiter) {
 // Reservations are made in time order under a lock: rate.Limiter moves its
 // notion of "last" back when handed an earlier time, which would mint
 // tokens twice when goroutines race between Now and ReserveN.
-func (a *api) wait(ctx context.Context, lim *rate.Limiter) error {
+func (a *pacer) wait(ctx context.Context, lim *rate.Limiter) error {
 	a.limMu.Lock()
 	now := a.clock.Now()
 	if now.Before(a.limLast) {
@@ -151,7 +150,7 @@ func (a *api) wait(ctx context.Context, lim *rate.Limiter) error {
 	return nil
 }
 
-func (a *api) backoff(attempt int) time.Duration {
+func (a *pacer) backoff(attempt int) time.Duration {
 	d := a.limits.BaseBackoff << min(attempt, 16)
 	if d <= 0 || d > a.limits.MaxBackoff {
 		d = a.limits.MaxBackoff
@@ -164,7 +163,7 @@ func (a *api) backoff(attempt int) time.Duration {
 func do[O any](ctx context.Context, a *api, op string, mutating bool, fn func(context.Context) (O, error)) (O, error) {
 	var zero O
 	if mutating && a.readOnly {
-		return zero, fmt.Errorf("internal error: %s called in a read-only stage", op)
+		return zero, fmt.Errorf("internal error: %s: %w (discover, plan and the cleanup plan change nothing)", op, errReadOnly)
 	}
 	lim := a.desc
 	if mutating {

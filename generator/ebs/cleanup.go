@@ -2,7 +2,6 @@ package ebs
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -41,8 +40,13 @@ type CleanupPlan struct {
 // every graft volume of the migration that the record does not reference.
 // Anything without the tag is never listed; volumes the record references,
 // attached volumes and source volumes are kept. rec may be nil (no
-// graft.lock): then no volume is deleted at all.
+// graft.lock): then no volume is deleted at all. It changes nothing (it runs
+// on read-only clients).
 func (e *Engine) PlanCleanup(ctx context.Context, rec *record.Record) (*CleanupPlan, error) {
+	return e.readOnly().planCleanup(ctx, rec)
+}
+
+func (e *Engine) planCleanup(ctx context.Context, rec *record.Record) (*CleanupPlan, error) {
 	cp := &CleanupPlan{}
 	referenced := map[string]string{}
 	sources := map[string]bool{}
@@ -122,8 +126,14 @@ func (e *Engine) PlanCleanup(ctx context.Context, rec *record.Record) (*CleanupP
 	return cp, nil
 }
 
-// Cleanup deletes the plan's Delete items, re-checking each one's tags
-// first. It returns the ids deleted.
+// Cleanup deletes the plan's Delete items. Time passes between the plan
+// and the deletion (the user reads it and confirms), so right before
+// deleting each item it describes it again and skips it, keeping it, when
+// it is gone, no longer carries this migration's graft:migration tag and a
+// graft:role cleanup deletes, is now attached or in use, or is in a state
+// that is not deletable (a snapshot pending again, a volume creating or
+// deleting). Skipped items are logged and appended to cp.Keep with the
+// reason. It returns the ids deleted.
 func (e *Engine) Cleanup(ctx context.Context, cp *CleanupPlan) ([]string, error) {
 	var deleted, failed []string
 	for _, it := range cp.Delete {
@@ -131,7 +141,20 @@ func (e *Engine) Cleanup(ctx context.Context, cp *CleanupPlan) ([]string, error)
 		if it.Region != e.m.Spec.Source.Region {
 			c = e.dst
 		}
-		var err error
+		why, err := e.recheck(ctx, c, it)
+		if err != nil {
+			if ctx.Err() != nil {
+				return deleted, ctx.Err()
+			}
+			failed = append(failed, fmt.Sprintf("%s %s: describe before deleting: %v", it.Kind, it.ID, err))
+			continue
+		}
+		if why != "" {
+			it.Keep = "changed since the plan: " + why + "; not deleted"
+			e.log.Warn("cleanup: skipped", "kind", it.Kind, "id", it.ID, "member", it.Member, "reason", it.Keep)
+			cp.Keep = append(cp.Keep, it)
+			continue
+		}
 		switch it.Kind {
 		case "snapshot":
 			_, err = c.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(it.ID)})
@@ -152,6 +175,67 @@ func (e *Engine) Cleanup(ctx context.Context, cp *CleanupPlan) ([]string, error)
 		return deleted, fmt.Errorf("%d deletion(s) failed:\n  - %s", len(failed), strings.Join(failed, "\n  - "))
 	}
 	return deleted, nil
+}
+
+// recheck describes a planned item again and says why it must not be
+// deleted now, or "".
+func (e *Engine) recheck(ctx context.Context, c *api, it CleanupItem) (string, error) {
+	owned := func(tags []types.Tag, roles ...string) string {
+		t := tagMap(tags)
+		if t[TagMigration] != e.m.Metadata.Name {
+			return fmt.Sprintf("its %s tag is %q, not %q", TagMigration, t[TagMigration], e.m.Metadata.Name)
+		}
+		for _, r := range roles {
+			if t[TagRole] == r {
+				return ""
+			}
+		}
+		return fmt.Sprintf("its %s tag is %q, not %s", TagRole, t[TagRole], strings.Join(roles, " or "))
+	}
+	switch it.Kind {
+	case "snapshot":
+		res, err := c.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{it.ID}})
+		if strings.HasPrefix(errorCode(err), "InvalidSnapshot.NotFound") {
+			return "it no longer exists", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if len(res.Snapshots) != 1 {
+			return "it no longer exists", nil
+		}
+		s := res.Snapshots[0]
+		if why := owned(s.Tags, RoleSnapshot, RoleCopy); why != "" {
+			return why, nil
+		}
+		if s.State != types.SnapshotStateCompleted && s.State != types.SnapshotStateError {
+			return "it is " + string(s.State), nil
+		}
+	case "volume":
+		res, err := c.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{it.ID}})
+		if strings.HasPrefix(errorCode(err), "InvalidVolume.NotFound") {
+			return "it no longer exists", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if len(res.Volumes) != 1 {
+			return "it no longer exists", nil
+		}
+		v := res.Volumes[0]
+		if why := owned(v.Tags, RoleVolume); why != "" {
+			return why, nil
+		}
+		if len(v.Attachments) > 0 || v.State == types.VolumeStateInUse {
+			return "it is attached", nil
+		}
+		if v.State != types.VolumeStateAvailable && v.State != types.VolumeStateError {
+			return "it is " + string(v.State), nil
+		}
+	default:
+		return "unknown kind " + it.Kind, nil
+	}
+	return "", nil
 }
 
 // WriteText lists the plan.
@@ -177,11 +261,4 @@ func (cp *CleanupPlan) WriteText(w io.Writer) error {
 		fmt.Fprintf(w, "Note: %s\n", n)
 	}
 	return nil
-}
-
-// WriteJSON writes the plan as JSON.
-func (cp *CleanupPlan) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(cp)
 }

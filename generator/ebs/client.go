@@ -27,7 +27,8 @@ var ErrCredentials = errors.New("no AWS credentials")
 type ClientOptions struct {
 	// Region the client talks to (the spec's source or target region).
 	Region string
-	// MaxAttempts per call, throttling included (default 10).
+	// MaxAttempts per call for transport errors and 5xx answers (default
+	// 5). Throttling is never retried by the SDK: see newRetryer.
 	MaxAttempts int
 	// MaxBackoff between two attempts (default 20s).
 	MaxBackoff time.Duration
@@ -37,31 +38,16 @@ type ClientOptions struct {
 
 // NewClient builds an EC2 client with the SDK's standard credential and
 // region chain (environment, shared config and SSO profiles, IMDS), the
-// region from the spec, and a retryer that retries throttling with
-// exponential backoff. Emulators such as moto need no code here: the SDK
-// reads AWS_ENDPOINT_URL_EC2 (or AWS_ENDPOINT_URL) itself.
+// region from the spec, and a retryer for transport errors and 5xx
+// answers. Emulators such as moto need no code here: the SDK reads
+// AWS_ENDPOINT_URL_EC2 (or AWS_ENDPOINT_URL) itself.
 //
 // It retrieves the credentials once, so that missing credentials fail here
 // with one clear message instead of on the first call.
 func NewClient(ctx context.Context, opts ClientOptions) (*ec2.Client, error) {
-	if opts.MaxAttempts == 0 {
-		opts.MaxAttempts = 10
-	}
-	if opts.MaxBackoff == 0 {
-		opts.MaxBackoff = 20 * time.Second
-	}
 	loadOpts := []func(*config.LoadOptions) error{
 		config.WithRegion(opts.Region),
-		config.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = opts.MaxAttempts
-				o.MaxBackoff = opts.MaxBackoff
-				// EC2 throttles per account; the SDK's client-side retry
-				// quota would turn a long throttled run into hard
-				// failures. graft's own token buckets pace the calls.
-				o.RateLimiter = ratelimit.None
-			})
-		}),
+		config.WithRetryer(func() aws.Retryer { return newRetryer(opts) }),
 	}
 	if opts.Counter != nil {
 		loadOpts = append(loadOpts, config.WithAPIOptions([]func(*middleware.Stack) error{opts.Counter.AddTo}))
@@ -83,6 +69,39 @@ func NewClient(ctx context.Context, opts ClientOptions) (*ec2.Client, error) {
 
 const credentialsHint = "set AWS_PROFILE (shared config or SSO, after `aws sso login`), AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run on an instance or pod with a role"
 
+// newRetryer is the SDK's standard retryer minus throttling. graft
+// retries throttling in exactly one layer, its own loop in api.do: that
+// loop sleeps on the engine's Clock (so the simulator's virtual clock drives
+// it, and the simulator's errors never pass through the SDK anyway) and
+// counts what it absorbed. Letting the SDK retry throttling too would
+// multiply the attempts (SDK attempts x graft's retries per call) and
+// sleep in real time behind the Clock's back. So throttling error codes
+// are declared not retryable, ahead of the SDK's checks (EC2 answers
+// RequestLimitExceeded with HTTP 503, which the status-code check would
+// otherwise retry); transport errors and other 5xx answers keep the SDK's
+// retries. The SDK's client-side retry quota is off: EC2 throttles per
+// account, and graft's token buckets pace the calls.
+func newRetryer(opts ClientOptions) aws.Retryer {
+	if opts.MaxAttempts == 0 {
+		opts.MaxAttempts = 5
+	}
+	if opts.MaxBackoff == 0 {
+		opts.MaxBackoff = 20 * time.Second
+	}
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = opts.MaxAttempts
+		o.MaxBackoff = opts.MaxBackoff
+		o.RateLimiter = ratelimit.None
+		noThrottle := retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+			if isThrottle(err) {
+				return aws.FalseTernary
+			}
+			return aws.UnknownTernary
+		})
+		o.Retryables = append([]retry.IsErrorRetryable{noThrottle}, o.Retryables...)
+	})
+}
+
 // EndpointOverride reports the EC2 endpoint the SDK will use instead of
 // AWS's, if the environment sets one (for logs only).
 func EndpointOverride() string {
@@ -99,9 +118,11 @@ func firstLine(s string) string {
 	return s
 }
 
-// CallCounter counts EC2 calls per operation. As SDK middleware it counts
-// wire attempts (retries included) and throttling responses; the engine's
-// own limiter counts logical calls in Stats.
+// CallCounter counts EC2 calls per operation: the attempts EC2 answered
+// other than with a throttling error, and the throttling errors. As SDK
+// middleware (AddTo) it counts wire attempts, retries of transport errors
+// included; the engine's Stats holds another one fed by graft's own retry
+// loop.
 type CallCounter struct {
 	mu        sync.Mutex
 	calls     map[string]int
@@ -113,40 +134,39 @@ func NewCallCounter() *CallCounter {
 	return &CallCounter{calls: map[string]int{}, throttles: map[string]int{}}
 }
 
+func (c *CallCounter) add(op string, throttled bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if throttled {
+		c.throttles[op]++
+	} else {
+		c.calls[op]++
+	}
+}
+
 // AddTo adds the counting middleware to an SDK stack; it sits in the
 // Finalize step after the retry middleware, so it sees every attempt.
 func (c *CallCounter) AddTo(stack *middleware.Stack) error {
 	return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("graftCallCounter",
 		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-			op := awsmiddleware.GetOperationName(ctx)
 			out, md, err := next.HandleFinalize(ctx, in)
-			c.mu.Lock()
-			c.calls[op]++
-			if isThrottle(err) {
-				c.throttles[op]++
-			}
-			c.mu.Unlock()
+			c.add(awsmiddleware.GetOperationName(ctx), isThrottle(err))
 			return out, md, err
 		}), middleware.After)
 }
 
-// Calls returns a copy of the per-operation counts.
-func (c *CallCounter) Calls() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make(map[string]int, len(c.calls))
-	for k, v := range c.calls {
-		out[k] = v
-	}
-	return out
-}
+// Calls returns a copy of the per-operation counts of attempts that were
+// not throttled.
+func (c *CallCounter) Calls() map[string]int { return c.copy(c.calls) }
 
 // Throttles returns a copy of the per-operation throttling counts.
-func (c *CallCounter) Throttles() map[string]int {
+func (c *CallCounter) Throttles() map[string]int { return c.copy(c.throttles) }
+
+func (c *CallCounter) copy(m map[string]int) map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[string]int, len(c.throttles))
-	for k, v := range c.throttles {
+	out := make(map[string]int, len(m))
+	for k, v := range m {
 		out[k] = v
 	}
 	return out

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -114,10 +115,11 @@ func (e *Engine) Clone(ctx context.Context, inv *Inventory, opts CloneOptions) (
 	}
 
 	res := &CloneResult{Members: make([]MemberResult, len(inv.Members))}
-	sem := make(chan struct{}, max(e.opts.Concurrency, len(inv.Members), 1))
+	n := len(inv.Members)
 	if e.opts.Concurrency > 0 {
-		sem = make(chan struct{}, e.opts.Concurrency)
+		n = e.opts.Concurrency
 	}
+	sem := make(chan struct{}, max(n, 1))
 	var wg sync.WaitGroup
 	for i, mb := range inv.Members {
 		wg.Add(1)
@@ -488,30 +490,40 @@ func (r *cloneRun) copySnapshot(ctx context.Context, mb Member, d Device, snap s
 
 // volume returns the member's new volume for one device, creating it (with
 // Fast Snapshot Restore around it if the spec asks) and waiting until it is
-// available.
-func (r *cloneRun) volume(ctx context.Context, mb Member, d Device, p VolumeParams, snap string) (types.Volume, error) {
+// available. Fast Snapshot Restore is billed per hour: once enabled, it is
+// turned off again however volume returns (see disableFSRAtExit).
+func (r *cloneRun) volume(ctx context.Context, mb Member, d Device, p VolumeParams, snap string) (_ types.Volume, err error) {
 	e := r.e
 	k := volKey(mb.Key(), d.ClaimTemplate)
 	var id string
 	if v, ok := r.x.vol(k); ok {
 		id = aws.ToString(v.VolumeId)
-		if why := mismatch(v, p); why != "" {
-			return types.Volume{}, fmt.Errorf("%s %s: graft's volume %s already exists but %s; the spec changed since it was created: restore the spec, or delete the volume (graft cleanup deletes it once no record references it) and re-run", mb.Key(), d.ClaimTemplate, id, why)
+		if p.FSR {
+			// An earlier run that stopped after creating the volume may
+			// have left fast snapshot restore on.
+			defer r.disableFSRAtExit(ctx, mb, snap, p.Zone, &err)
+		}
+		if diffs := mismatch(v, p, e.m.Spec.Target.Volume.KMSKeyID); len(diffs) > 0 {
+			return types.Volume{}, fmt.Errorf("%s %s: graft's volume %s already exists but does not match the spec: %s; the spec changed since the volume was created: revert the spec, or delete the volume (graft cleanup deletes it once no record references it) and re-run graft clone", mb.Key(), d.ClaimTemplate, id, strings.Join(diffs, "; "))
 		}
 	} else {
 		if p.FSR {
-			if err := r.enableFSR(ctx, mb, snap, p.Zone); err != nil {
+			var enabled bool
+			enabled, err = r.enableFSR(ctx, mb, snap, p.Zone)
+			if enabled {
+				defer r.disableFSRAtExit(ctx, mb, snap, p.Zone, &err)
+			}
+			if err != nil {
 				return types.Volume{}, err
 			}
 		}
-		var err error
 		id, err = r.createVolume(ctx, mb, d, p, snap)
 		if err != nil {
 			return types.Volume{}, err
 		}
 	}
 	var last types.Volume
-	err := r.dstPol.wait(ctx, watchKey{kind: watchVolume, id: id}, e.opts.VolumeTimeout, func(st status) (bool, error) {
+	err = r.dstPol.wait(ctx, watchKey{kind: watchVolume, id: id}, e.opts.VolumeTimeout, func(st status) (bool, error) {
 		switch {
 		case st.err != nil:
 			e.log.Warn("poll failed; retrying next round", "volume", id, "error", st.err)
@@ -532,31 +544,66 @@ func (r *cloneRun) volume(ctx context.Context, mb Member, d Device, p VolumePara
 		}
 		return types.Volume{}, err
 	}
-	if p.FSR {
-		if err := r.disableFSR(ctx, mb, snap, p.Zone); err != nil {
-			return types.Volume{}, err
-		}
-	}
 	return last, nil
 }
 
-// mismatch says how an existing volume differs from the parameters in
-// ways that matter (zone, size, type, encryption), or "".
-func mismatch(v types.Volume, p VolumeParams) string {
+// fsrDisableTimeout bounds turning fast snapshot restore off when volume
+// returns, also after the run was interrupted.
+const fsrDisableTimeout = 2 * time.Minute
+
+// disableFSRAtExit turns fast snapshot restore off when volume returns,
+// on every path: success, a failed CreateVolume or wait, or an interrupted
+// run. It uses a context that survives the run's cancellation, bounded by
+// fsrDisableTimeout. A failure to disable becomes volume's error, or is
+// added to it.
+func (r *cloneRun) disableFSRAtExit(ctx context.Context, mb Member, snap, zone string, err *error) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fsrDisableTimeout)
+	defer cancel()
+	derr := r.disableFSR(dctx, mb, snap, zone)
+	switch {
+	case derr == nil:
+	case *err == nil:
+		*err = derr
+	default:
+		*err = fmt.Errorf("%w; and %v", *err, derr)
+	}
+}
+
+// mismatch lists how an existing volume differs from the parameters, one
+// "field: found X, expected Y" each: zone, type, size (smaller), encryption,
+// IOPS and throughput when the parameters set them, and the KMS key when
+// the spec names one by key id or key ARN (an alias cannot be compared
+// without KMS, and without a spec key EC2 chose it).
+func mismatch(v types.Volume, p VolumeParams, specKey string) []string {
 	var why []string
+	diff := func(field string, found, expected any) {
+		why = append(why, fmt.Sprintf("%s: found %v, expected %v", field, found, expected))
+	}
 	if z := aws.ToString(v.AvailabilityZone); z != p.Zone {
-		why = append(why, fmt.Sprintf("it is in %s, not %s", z, p.Zone))
+		diff("zone", z, p.Zone)
 	}
 	if t := string(v.VolumeType); t != p.Type {
-		why = append(why, fmt.Sprintf("its type is %s, not %s", t, p.Type))
+		diff("type", t, p.Type)
 	}
 	if s := aws.ToInt32(v.Size); s < p.SizeGiB {
-		why = append(why, fmt.Sprintf("it is %d GiB, less than %d", s, p.SizeGiB))
+		diff("sizeGiB", s, fmt.Sprintf("at least %d", p.SizeGiB))
 	}
 	if p.Encrypted && !aws.ToBool(v.Encrypted) {
-		why = append(why, "it is not encrypted")
+		diff("encrypted", false, true)
 	}
-	return strings.Join(why, ", ")
+	if i := aws.ToInt32(v.Iops); p.IOPS > 0 && i != p.IOPS {
+		diff("iops", i, p.IOPS)
+	}
+	if t := aws.ToInt32(v.Throughput); p.Throughput > 0 && t != p.Throughput {
+		diff("throughput", t, p.Throughput)
+	}
+	if k := aws.ToString(v.KmsKeyId); specKey != "" && !parseKMSRef(specKey).alias && !SameKMSKey(k, specKey) {
+		if k == "" {
+			k = "none"
+		}
+		diff("kmsKeyId", k, specKey)
+	}
+	return why
 }
 
 // createVolume creates the volume with a deterministic ClientToken. After
@@ -615,23 +662,40 @@ func (r *cloneRun) createVolumeInput(mb Member, d Device, p VolumeParams, snap s
 }
 
 // enableFSR enables Fast Snapshot Restore for the snapshot in the zone and
-// waits until it is enabled.
-func (r *cloneRun) enableFSR(ctx context.Context, mb Member, snap, zone string) error {
+// waits until it is enabled. enabled reports whether EC2 accepted the
+// request, even when the wait then failed: FSR must then be disabled again.
+func (r *cloneRun) enableFSR(ctx context.Context, mb Member, snap, zone string) (enabled bool, _ error) {
 	e := r.e
+	key := watchKey{kind: watchFSR, id: snap, zone: zone}
+	// A failed run disables FSR on its way out; EC2 does not enable it
+	// again until that has finished, so a quick re-run waits for it.
+	states, err := describeFSR(ctx, e.dst, []string{snap})
+	if err != nil {
+		return false, fmt.Errorf("DescribeFastSnapshotRestores %s: %w", snap, err)
+	}
+	if states[snap+" "+zone].state == string(types.FastSnapshotRestoreStateCodeDisabling) {
+		e.opts.Progress.Update(mb.Key(), "fast restore disabling", 0)
+		err := r.dstPol.wait(ctx, key, e.opts.FSRTimeout, func(st status) (bool, error) {
+			return st.err == nil && (!st.found || st.state == string(types.FastSnapshotRestoreStateCodeDisabled)), nil
+		})
+		if err != nil {
+			return false, err
+		}
+	}
 	e.opts.Progress.Update(mb.Key(), "enabling fast restore", 0)
 	res, err := e.dst.EnableFastSnapshotRestores(ctx, &ec2.EnableFastSnapshotRestoresInput{SourceSnapshotIds: []string{snap}, AvailabilityZones: []string{zone}})
 	if err != nil {
-		return createError("EnableFastSnapshotRestores", mb, snap, err)
+		return false, createError("EnableFastSnapshotRestores", mb, snap, err)
 	}
 	for _, u := range res.Unsuccessful {
 		for _, fe := range u.FastSnapshotRestoreStateErrors {
 			if fe.Error != nil {
-				return fmt.Errorf("EnableFastSnapshotRestores on %s in %s for %s: %s: %s", snap, aws.ToString(fe.AvailabilityZone), mb.Key(), aws.ToString(fe.Error.Code), aws.ToString(fe.Error.Message))
+				return false, fmt.Errorf("EnableFastSnapshotRestores on %s in %s for %s: %s: %s", snap, aws.ToString(fe.AvailabilityZone), mb.Key(), aws.ToString(fe.Error.Code), aws.ToString(fe.Error.Message))
 			}
 		}
 	}
 	r.count("fast-snapshot-restore")
-	return r.dstPol.wait(ctx, watchKey{kind: watchFSR, id: snap, zone: zone}, e.opts.FSRTimeout, func(st status) (bool, error) {
+	return true, r.dstPol.wait(ctx, key, e.opts.FSRTimeout, func(st status) (bool, error) {
 		switch {
 		case st.err != nil:
 			return false, nil

@@ -34,8 +34,13 @@ type bdm struct {
 // Discover selects the legacy instances with the spec's filters (and
 // instance-state-name=running), maps each to a StatefulSet ordinal and reads
 // its data volumes. It changes nothing. Every problem found is reported at
-// once in a *DiscoveryError.
+// once in a *DiscoveryError. It runs on read-only clients: a mutating call
+// from it is an error, never a change.
 func (e *Engine) Discover(ctx context.Context) (*Inventory, error) {
+	return e.readOnly().discover(ctx)
+}
+
+func (e *Engine) discover(ctx context.Context) (*Inventory, error) {
 	src := e.m.Spec.Source
 	srcZones, err := e.zones(ctx, e.src, src.Region)
 	if err != nil {
@@ -258,11 +263,11 @@ func describeFilters(fs []spec.Filter) string {
 	return strings.Join(parts, " ")
 }
 
-// describeVolumes reads volumes by id, 500 per call.
+// describeVolumes reads volumes by id, volumeIDBatch per call.
 func (e *Engine) describeVolumes(ctx context.Context, c *api, ids []string) (map[string]types.Volume, error) {
 	out := map[string]types.Volume{}
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
+	for start := 0; start < len(ids); start += volumeIDBatch {
+		chunk := ids[start:min(start+volumeIDBatch, len(ids))]
 		res, err := c.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: chunk})
 		if err != nil {
 			return nil, fmt.Errorf("DescribeVolumes: %w", err)

@@ -107,4 +107,17 @@ func (e *Engine) SetProgress(p Progress) { e.opts.Progress = p }
 // Stats returns the engine's call counts.
 func (e *Engine) Stats() *Stats { return e.stats }
 
+// readOnly returns a copy of the engine whose EC2 clients refuse every
+// mutating call (it shares their token buckets and Stats). The stages that
+// promise to change nothing run on it.
+func (e *Engine) readOnly() *Engine {
+	ro := *e
+	ro.src = e.src.readOnlyView()
+	ro.dst = ro.src
+	if e.dst != e.src {
+		ro.dst = e.dst.readOnlyView()
+	}
+	return &ro
+}
+
 func (e *Engine) crossRegion() bool { return e.m.Spec.Target.Region != e.m.Spec.Source.Region }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 
 	"github.com/graftctl/graft/generator/spec"
@@ -42,7 +41,11 @@ func partition(region string) string {
 // the request (aws:RequestTag), and only from graft's own snapshots;
 // enabling and disabling fast snapshot restore, and deleting, only on
 // resources carrying that tag (aws:ResourceTag); tags only as part of
-// those creates (ec2:CreateAction); and KMS only through EC2.
+// those creates (ec2:CreateAction); and KMS only through EC2
+// (kms:ViaService). When the spec names the target key by ARN, the
+// encrypting side of KMS (GenerateDataKeyWithoutPlaintext, ReEncryptTo) is
+// granted on that key alone; the source keys, unknown until discover, get
+// only the decrypting side, on "*" through EC2.
 func IAMPolicy(m *spec.Migration) PolicyDocument {
 	s := &m.Spec
 	src, dst := s.Source.Region, s.Target.Region
@@ -101,33 +104,33 @@ func IAMPolicy(m *spec.Migration) PolicyDocument {
 	for _, r := range regions {
 		via = append(via, fmt.Sprintf("ec2.%s.amazonaws.com", r))
 	}
-	keys := []string{"*"}
-	if k := s.Target.Volume.KMSKeyID; strings.HasPrefix(k, "arn:") && strings.Contains(k, ":key/") {
-		// The target key by ARN; the source volumes' keys are not known
-		// until discover, so decrypting stays "*" through EC2 only.
-		keys = []string{k, "*"}
+	kmsVia := map[string]any{"kms:ViaService": via}
+	grantCond := map[string]map[string]any{"StringEquals": kmsVia, "Bool": {"kms:GrantIsForAWSResource": true}}
+	target := s.Target.Volume.KMSKeyID
+	if ref := parseKMSRef(target); !ref.arn || ref.alias || ref.name == "" {
+		// No target key, or one named by alias or bare id: which key EC2
+		// uses is known only at run time, so KMS stays on "*", through
+		// EC2 only.
+		add(Statement{Sid: "GraftKMSThroughEC2", Action: []string{"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo"},
+			Resource: []string{"*"}, Condition: map[string]map[string]any{"StringEquals": kmsVia}})
+		add(Statement{Sid: "GraftKMSGrantsForEBS", Action: []string{"kms:CreateGrant"}, Resource: []string{"*"}, Condition: grantCond})
+		return doc
 	}
-	sort.Strings(keys)
-	add(Statement{Sid: "GraftKMSThroughEC2", Action: []string{"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo"},
-		Resource: dedupe(keys), Condition: map[string]map[string]any{"StringEquals": {"kms:ViaService": via}}})
-	add(Statement{Sid: "GraftKMSGrantsForEBS", Action: []string{"kms:CreateGrant"},
-		Resource: dedupe(keys), Condition: map[string]map[string]any{
-			"StringEquals": {"kms:ViaService": via},
-			"Bool":         {"kms:GrantIsForAWSResource": true},
-		}})
+	// The target key by ARN: encrypting the new copies and volumes with it
+	// is granted on exactly that key.
+	add(Statement{Sid: "GraftKMSTargetKeyThroughEC2", Action: []string{"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo"},
+		Resource: []string{target}, Condition: map[string]map[string]any{"StringEquals": kmsVia}})
+	add(Statement{Sid: "GraftKMSTargetKeyGrantsForEBS", Action: []string{"kms:CreateGrant"}, Resource: []string{target}, Condition: grantCond})
+	// The source volumes' keys are known only after discover, so reading
+	// the source snapshots (a copy that re-encrypts from the source key, or
+	// a volume made from a source snapshot) is granted on "*", but only the
+	// decrypting side (never GenerateDataKey or ReEncryptTo, so nothing new
+	// is encrypted with another key) and only through EC2. To narrow it,
+	// replace "*" with the key ARNs graft discover lists.
+	add(Statement{Sid: "GraftKMSSourceKeysUnknownUntilDiscoverDecryptOnlyThroughEC2", Action: []string{"kms:Decrypt", "kms:DescribeKey", "kms:ReEncryptFrom"},
+		Resource: []string{"*"}, Condition: map[string]map[string]any{"StringEquals": kmsVia}})
+	add(Statement{Sid: "GraftKMSSourceKeysUnknownUntilDiscoverGrantsForEBS", Action: []string{"kms:CreateGrant"}, Resource: []string{"*"}, Condition: grantCond})
 	return doc
-}
-
-func dedupe(in []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range in {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // WriteJSON writes the policy document.

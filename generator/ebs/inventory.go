@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/graftctl/graft/generator/atomic"
-	"github.com/graftctl/graft/generator/spec"
 )
 
 // InventoryFile is the name of the inventory discover writes beside the
@@ -73,8 +72,9 @@ type Device struct {
 	KMSKeyID      string `json:"kmsKeyId,omitempty"`
 }
 
-// Sort orders the members by StatefulSet and ordinal, and each member's
-// devices as the spec lists them.
+// Sort orders the members by StatefulSet and ordinal. It leaves each
+// member's devices as they are: discover lists them in the order of
+// spec.source.devices.
 func (inv *Inventory) Sort() {
 	sort.Slice(inv.Members, func(i, j int) bool {
 		a, b := inv.Members[i], inv.Members[j]
@@ -247,22 +247,3 @@ func (e *DiscoveryError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrDiscovery) hold.
 func (e *DiscoveryError) Unwrap() error { return ErrDiscovery }
-
-// Has reports whether a problem of that kind was found.
-func (e *DiscoveryError) Has(kind string) bool {
-	for _, p := range e.Problems {
-		if p.Kind == kind {
-			return true
-		}
-	}
-	return false
-}
-
-// ClaimNames returns the PVC names of the member, in device order.
-func (m Member) ClaimNames() []string {
-	out := make([]string, 0, len(m.Devices))
-	for _, d := range m.Devices {
-		out = append(out, spec.ClaimName(d.ClaimTemplate, m.StatefulSet, m.Ordinal))
-	}
-	return out
-}

@@ -85,8 +85,13 @@ func copyTime(gib int32, crossRegion bool) time.Duration {
 }
 
 // Plan lists what Clone would do for the inventory. It makes only Describe
-// calls (the look-up of what earlier runs created).
+// calls (the look-up of what earlier runs created), on read-only clients:
+// a mutating call from it is an error, never a change.
 func (e *Engine) Plan(ctx context.Context, inv *Inventory) (*Plan, error) {
+	return e.readOnly().plan(ctx, inv)
+}
+
+func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 	x, err := e.lookup(ctx)
 	if err != nil {
 		return nil, err
@@ -201,7 +206,8 @@ func (e *Engine) Plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 	p.Calls["DryRun"] = dry // CreateSnapshot(s) and CreateVolume proofs
 	mutating += dry
 	members := len(inv.Members)
-	perRound := int(math.Ceil(float64(max(members, 1)) / 500))
+	// The poller's DescribeSnapshots calls per round (see poll.go).
+	perRound := int(math.Ceil(float64(max(inv.volumeCount(), 1)) / snapshotIDBatch))
 	p.MutatingFloor = Duration(bucketFloor(mutating, e.limits))
 	precopy := maxFull + maxCopy
 	final := maxIncr + maxCopy + time.Duration(p.MutatingFloor) + time.Minute
@@ -219,7 +225,7 @@ func (e *Engine) Plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 		regions = 2
 	}
 	p.Calls["DescribeSnapshots"] = regions * (rounds*perRound + 1)
-	p.Calls["DescribeVolumes"] = int(math.Ceil(float64(inv.volumeCount())/500)) + int(time.Duration(p.MutatingFloor)/(2*time.Second)) + 4
+	p.Calls["DescribeVolumes"] = int(math.Ceil(float64(inv.volumeCount())/volumeIDBatch)) + int(time.Duration(p.MutatingFloor)/(2*time.Second)) + 4
 	p.Calls["DescribeInstances"] = 2 * max(1, int(math.Ceil(float64(members)/1000)))
 	p.Calls["DescribeAvailabilityZones"] = 2
 	p.Assumptions = append(p.Assumptions,

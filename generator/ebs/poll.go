@@ -19,17 +19,33 @@ import (
 // make N DescribeSnapshots calls per round where EC2's Describe bucket
 // (burst 100, 20/s) wants one call for all; and a waiter sleeps in real
 // time, so it cannot run on the simulator's virtual clock. This poller makes
-// one round for every member — DescribeSnapshots and DescribeVolumes each
-// with up to describeBatch ids per call, i.e. ceil(members/500) calls for
-// members with two devices — sleeping on the engine's Clock, and each wait
+// one round for every member: DescribeSnapshots with up to snapshotIDBatch
+// (1000) ids per call and DescribeVolumes with up to volumeIDBatch (500),
+// i.e. ceil(snapshots/1000) and ceil(volumes/500) calls per round. With
+// two devices per member that is ceil(members/500) DescribeSnapshots and
+// ceil(members/250) DescribeVolumes calls; with one device, at most
+// ceil(members/500) of each. It sleeps on the engine's Clock, and each wait
 // has an explicit limit (Options.SnapshotTimeout, VolumeTimeout, FSRTimeout).
 
 // maxFailedRounds is how many consecutive failed poll rounds a wait
 // tolerates.
 const maxFailedRounds = 5
 
-// describeBatch is the number of ids per Describe call of a poll round.
-const describeBatch = 1000
+// EC2's limits on one Describe call.
+const (
+	// snapshotIDBatch is the most ids one DescribeSnapshots call names:
+	// DescribeSnapshots' largest page (MaxResults 5-1000). EC2 documents no
+	// limit on SnapshotIds itself; the EBS CSI driver batches as many.
+	snapshotIDBatch = 1000
+	// volumeIDBatch is the most ids one DescribeVolumes call names:
+	// DescribeVolumes' largest page (MaxResults 5-500), as the EBS CSI
+	// driver batches them.
+	volumeIDBatch = 500
+	// filterValuesMax is the most values one call's filters may hold: EC2
+	// answers more with FilterLimitExceeded ("The maximum number of filter
+	// values specified on a single call is 200").
+	filterValuesMax = 200
+)
 
 type watchKind int
 
@@ -77,15 +93,16 @@ func newPoller(c *api, clock Clock, interval time.Duration, stats *Stats) *polle
 		watches: map[watchKey]map[chan status]struct{}{}, wake: make(chan struct{}, 1)}
 }
 
-// run polls until ctx is done.
+// run polls until ctx is done: every interval, or every volEvery while a
+// volume is watched (volumes become available within seconds).
 func (p *poller) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		p.mu.Lock()
 		n := len(p.watches)
-		onlyVolumes := true
+		volumes := false
 		for k := range p.watches {
-			if k.kind != watchVolume {
-				onlyVolumes = false
+			if k.kind == watchVolume {
+				volumes = true
 			}
 		}
 		p.mu.Unlock()
@@ -98,9 +115,7 @@ func (p *poller) run(ctx context.Context) {
 			}
 		}
 		d := p.interval
-		if onlyVolumes {
-			d = p.volEvery
-		} else if p.hasKind(watchVolume) {
+		if volumes {
 			d = p.volEvery
 		}
 		if err := p.clock.Sleep(ctx, d); err != nil {
@@ -108,17 +123,6 @@ func (p *poller) run(ctx context.Context) {
 		}
 		p.round(ctx)
 	}
-}
-
-func (p *poller) hasKind(k watchKind) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for w := range p.watches {
-		if w.kind == k {
-			return true
-		}
-	}
-	return false
 }
 
 // wait blocks until see reports done, ctx ends, or timeout passes on the
@@ -210,8 +214,9 @@ func (p *poller) snapshot() (snaps, vols []string, fsr map[string][]string, subs
 	return
 }
 
-// round makes one poll round: one DescribeSnapshots and one DescribeVolumes
-// per describeBatch pending ids.
+// round makes one poll round: one DescribeSnapshots per snapshotIDBatch
+// pending snapshot ids (at most every interval), one DescribeVolumes per
+// volumeIDBatch pending volume ids, and the fast snapshot restore states.
 func (p *poller) round(ctx context.Context) {
 	snapIDs, volIDs, fsr, subs := p.snapshot()
 	seen := map[watchKey]status{}
@@ -219,8 +224,8 @@ func (p *poller) round(ctx context.Context) {
 	snapCalls, volCalls := 0, 0
 	if len(snapIDs) > 0 && (now.Sub(p.lastSnap) >= p.interval || p.lastSnap.IsZero() || len(volIDs) == 0) {
 		p.lastSnap = now
-		for start := 0; start < len(snapIDs); start += describeBatch {
-			chunk := snapIDs[start:min(start+describeBatch, len(snapIDs))]
+		for start := 0; start < len(snapIDs); start += snapshotIDBatch {
+			chunk := snapIDs[start:min(start+snapshotIDBatch, len(snapIDs))]
 			snapCalls++
 			snaps, err := p.describeSnapshots(ctx, chunk)
 			for _, id := range chunk {
@@ -232,8 +237,8 @@ func (p *poller) round(ctx context.Context) {
 			}
 		}
 	}
-	for start := 0; start < len(volIDs); start += describeBatch {
-		chunk := volIDs[start:min(start+describeBatch, len(volIDs))]
+	for start := 0; start < len(volIDs); start += volumeIDBatch {
+		chunk := volIDs[start:min(start+volumeIDBatch, len(volIDs))]
 		volCalls++
 		vols, err := p.describeVolumes(ctx, chunk)
 		for _, id := range chunk {
@@ -246,17 +251,14 @@ func (p *poller) round(ctx context.Context) {
 	}
 	if len(fsr) > 0 {
 		ids := sortedMapKeys(fsr)
-		for start := 0; start < len(ids); start += 200 {
-			chunk := ids[start:min(start+200, len(ids))]
-			states, err := p.describeFSR(ctx, chunk)
-			for _, id := range chunk {
-				for _, z := range fsr[id] {
-					st := status{err: err}
-					if s, ok := states[id+" "+z]; ok {
-						st = status{found: true, state: s.state, message: s.reason}
-					}
-					seen[watchKey{kind: watchFSR, id: id, zone: z}] = st
+		states, err := describeFSR(ctx, p.c, ids)
+		for _, id := range ids {
+			for _, z := range fsr[id] {
+				st := status{err: err}
+				if s, ok := states[id+" "+z]; ok {
+					st = status{found: true, state: s.state, message: s.reason}
 				}
+				seen[watchKey{kind: watchFSR, id: id, zone: z}] = st
 			}
 		}
 	}
@@ -290,7 +292,8 @@ func parseProgress(s *string) int {
 
 // describeSnapshots reads snapshots by id. EC2 fails the whole call when
 // one id is unknown (just created and not yet visible, or deleted), so on
-// that error it falls back to the migration's tag and pages through.
+// that error it falls back to a snapshot-id filter, which skips unknown ids
+// instead, with at most filterValuesMax ids per filter, paging through.
 func (p *poller) describeSnapshots(ctx context.Context, ids []string) (map[string]types.Snapshot, error) {
 	out := map[string]types.Snapshot{}
 	res, err := p.c.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: ids})
@@ -303,18 +306,15 @@ func (p *poller) describeSnapshots(ctx context.Context, ids []string) (map[strin
 	if !strings.HasPrefix(errorCode(err), "InvalidSnapshot") {
 		return nil, err
 	}
-	want := map[string]bool{}
-	for _, id := range ids {
-		want[id] = true
-	}
-	pg := ec2.NewDescribeSnapshotsPaginator(p.c, &ec2.DescribeSnapshotsInput{Filters: []types.Filter{{Name: aws.String("snapshot-id"), Values: ids}}, MaxResults: aws.Int32(1000)})
-	for pages := 0; pg.HasMorePages() && pages < 1000; pages++ {
-		page, err := pg.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range page.Snapshots {
-			if want[aws.ToString(s.SnapshotId)] {
+	for start := 0; start < len(ids); start += filterValuesMax {
+		chunk := ids[start:min(start+filterValuesMax, len(ids))]
+		pg := ec2.NewDescribeSnapshotsPaginator(p.c, &ec2.DescribeSnapshotsInput{Filters: []types.Filter{{Name: aws.String("snapshot-id"), Values: chunk}}, MaxResults: aws.Int32(1000)})
+		for pages := 0; pg.HasMorePages() && pages < 1000; pages++ {
+			page, err := pg.NextPage(ctx)
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range page.Snapshots {
 				out[aws.ToString(s.SnapshotId)] = s
 			}
 		}
@@ -322,6 +322,8 @@ func (p *poller) describeSnapshots(ctx context.Context, ids []string) (map[strin
 	return out, nil
 }
 
+// describeVolumes reads volumes by id, with the same fallback to a
+// volume-id filter as describeSnapshots.
 func (p *poller) describeVolumes(ctx context.Context, ids []string) (map[string]types.Volume, error) {
 	out := map[string]types.Volume{}
 	res, err := p.c.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: ids})
@@ -334,14 +336,17 @@ func (p *poller) describeVolumes(ctx context.Context, ids []string) (map[string]
 	if !strings.HasPrefix(errorCode(err), "InvalidVolume") {
 		return nil, err
 	}
-	pg := ec2.NewDescribeVolumesPaginator(p.c, &ec2.DescribeVolumesInput{Filters: []types.Filter{{Name: aws.String("volume-id"), Values: ids}}, MaxResults: aws.Int32(500)})
-	for pages := 0; pg.HasMorePages() && pages < 1000; pages++ {
-		page, err := pg.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range page.Volumes {
-			out[aws.ToString(v.VolumeId)] = v
+	for start := 0; start < len(ids); start += filterValuesMax {
+		chunk := ids[start:min(start+filterValuesMax, len(ids))]
+		pg := ec2.NewDescribeVolumesPaginator(p.c, &ec2.DescribeVolumesInput{Filters: []types.Filter{{Name: aws.String("volume-id"), Values: chunk}}, MaxResults: aws.Int32(500)})
+		for pages := 0; pg.HasMorePages() && pages < 1000; pages++ {
+			page, err := pg.NextPage(ctx)
+			if err != nil {
+				return nil, err
+			}
+			for _, v := range page.Volumes {
+				out[aws.ToString(v.VolumeId)] = v
+			}
 		}
 	}
 	return out, nil
@@ -349,22 +354,22 @@ func (p *poller) describeVolumes(ctx context.Context, ids []string) (map[string]
 
 type fsrStatus struct{ state, reason string }
 
-func (p *poller) describeFSR(ctx context.Context, snapIDs []string) (map[string]fsrStatus, error) {
-	return describeFSR(ctx, p.c, snapIDs)
-}
-
-// describeFSR returns the FSR state per "snapshot zone".
+// describeFSR returns the FSR state per "snapshot zone", filtering by
+// snapshot-id with at most filterValuesMax ids per call.
 func describeFSR(ctx context.Context, c EC2, snapIDs []string) (map[string]fsrStatus, error) {
 	out := map[string]fsrStatus{}
-	pg := ec2.NewDescribeFastSnapshotRestoresPaginator(c, &ec2.DescribeFastSnapshotRestoresInput{
-		Filters: []types.Filter{{Name: aws.String("snapshot-id"), Values: snapIDs}}, MaxResults: aws.Int32(200)})
-	for pages := 0; pg.HasMorePages() && pages < 1000; pages++ {
-		page, err := pg.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range page.FastSnapshotRestores {
-			out[aws.ToString(f.SnapshotId)+" "+aws.ToString(f.AvailabilityZone)] = fsrStatus{state: string(f.State), reason: aws.ToString(f.StateTransitionReason)}
+	for start := 0; start < len(snapIDs); start += filterValuesMax {
+		chunk := snapIDs[start:min(start+filterValuesMax, len(snapIDs))]
+		pg := ec2.NewDescribeFastSnapshotRestoresPaginator(c, &ec2.DescribeFastSnapshotRestoresInput{
+			Filters: []types.Filter{{Name: aws.String("snapshot-id"), Values: chunk}}, MaxResults: aws.Int32(200)})
+		for pages := 0; pg.HasMorePages() && pages < 1000; pages++ {
+			page, err := pg.NextPage(ctx)
+			if err != nil {
+				return nil, err
+			}
+			for _, f := range page.FastSnapshotRestores {
+				out[aws.ToString(f.SnapshotId)+" "+aws.ToString(f.AvailabilityZone)] = fsrStatus{state: string(f.State), reason: aws.ToString(f.StateTransitionReason)}
+			}
 		}
 	}
 	return out, nil

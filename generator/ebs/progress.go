@@ -60,8 +60,6 @@ type barProgress struct {
 	p    *mpb.Progress
 	mu   sync.Mutex
 	bars map[string]*bar
-	// order gives bars a stable position.
-	order []string
 }
 
 type bar struct {
@@ -73,7 +71,7 @@ type bar struct {
 // NewBarProgress draws live bars on w (a terminal), one per member, in
 // the order given.
 func NewBarProgress(w io.Writer, members []string) Progress {
-	bp := &barProgress{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40)), bars: map[string]*bar{}, order: members}
+	bp := &barProgress{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40)), bars: map[string]*bar{}}
 	width := 0
 	for _, m := range members {
 		width = max(width, len(m))

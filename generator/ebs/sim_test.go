@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/graftctl/graft/generator/ebs"
@@ -645,4 +647,207 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// TestSimDiscoverAndPlanChangeNothing: discover, plan and the cleanup plan
+// make no mutating call at all (the simulator's audit log), before and
+// after a clone.
+func TestSimDiscoverAndPlanChangeNothing(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 3, Devices: 2, KMSKey: simKey, FSR: true, NoHook: true})
+	ctx := ctxT(t, 30*time.Second)
+	readOnly := func(stage string) {
+		t.Helper()
+		e.sim.ResetAudit()
+		eng := e.engine()
+		inv, err := eng.Discover(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := eng.Plan(ctx, inv); err != nil {
+			t.Fatal(err)
+		}
+		rec, _ := record.Load(e.lock)
+		if _, err := eng.PlanCleanup(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range e.sim.Calls() {
+			if c.Mutating {
+				t.Errorf("%s: discover/plan made a mutating call: %s (DryRun %v)", stage, c.Op, c.DryRun)
+			}
+		}
+		if len(e.sim.Calls()) == 0 {
+			t.Errorf("%s: no call audited", stage)
+		}
+	}
+	readOnly("before clone")
+	if _, err := e.clone(ctx, spec.PhasePrecopy); err != nil {
+		t.Fatal(err)
+	}
+	readOnly("after precopy")
+}
+
+// TestSimCleanupRechecksBeforeDeleting: what changed between the cleanup
+// plan and the deletion is kept and reported, not deleted.
+func TestSimCleanupRechecksBeforeDeleting(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 2, Devices: 1, NoHook: true})
+	ctx := ctxT(t, 30*time.Second)
+	if err := e.cloneAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := record.Load(e.lock)
+	extra := map[string]string{ebs.TagMigration: "sim", ebs.TagRole: ebs.RoleVolume, ebs.TagMember: "cassandra/9", ebs.TagClaimTemplate: "data"}
+	attached := createVolume(t, e.sim, extra)
+	retagged := createVolume(t, e.sim, extra)
+	untouched := createVolume(t, e.sim, extra)
+	if err := e.sim.Clock().Sleep(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	eng := e.engine()
+	cp, err := eng.PlanCleanup(ctx, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	planned := map[string]bool{}
+	var snaps []string
+	for _, it := range cp.Delete {
+		planned[it.ID] = true
+		if it.Kind == "snapshot" {
+			snaps = append(snaps, it.ID)
+		}
+	}
+	if !planned[attached] || !planned[retagged] || !planned[untouched] || len(snaps) != 4 {
+		t.Fatalf("plan deletes %v", cp.Delete)
+	}
+	sort.Strings(snaps)
+	// Between the plan and the deletion: a volume gets attached, a volume
+	// and a snapshot are re-tagged, a snapshot is pending again, one is gone.
+	inst := e.sim.Instances()[0]
+	if err := e.sim.Attach(attached, aws.ToString(inst.InstanceId), "/dev/xvdz"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sim.SetTags(retagged, map[string]string{ebs.TagMigration: "other", ebs.TagRole: ebs.RoleVolume}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sim.SetTags(snaps[0], map[string]string{ebs.TagMigration: "sim", ebs.TagRole: "keep-me"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sim.SetSnapshotState(snaps[1], types.SnapshotStatePending, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.sim.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(snaps[2])}); err != nil {
+		t.Fatal(err)
+	}
+	deleted, err := eng.Cleanup(ctx, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(deleted)
+	if want := []string{snaps[3], untouched}; !slices.Equal(deleted, sortedCopy(want)) {
+		t.Errorf("deleted %v, want %v", deleted, sortedCopy(want))
+	}
+	reasons := map[string]string{}
+	for _, it := range cp.Keep {
+		reasons[it.ID] = it.Keep
+	}
+	for id, want := range map[string]string{attached: "attached", retagged: `graft:migration tag is "other"`, snaps[0]: `graft:role tag is "keep-me"`, snaps[1]: "pending", snaps[2]: "no longer exists"} {
+		if !strings.Contains(reasons[id], want) || !strings.Contains(reasons[id], "changed since the plan") {
+			t.Errorf("%s kept with %q, want a reason with %q", id, reasons[id], want)
+		}
+	}
+	left := map[string]bool{}
+	for _, v := range e.sim.Volumes() {
+		left[aws.ToString(v.VolumeId)] = true
+	}
+	for _, s := range e.sim.Snapshots() {
+		left[aws.ToString(s.SnapshotId)] = true
+	}
+	for _, id := range []string{attached, retagged, snaps[0], snaps[1]} {
+		if !left[id] {
+			t.Errorf("%s was deleted", id)
+		}
+	}
+	if left[untouched] || left[snaps[3]] {
+		t.Errorf("unchanged items were not deleted")
+	}
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
+}
+
+// TestSimFSRDisabledWhenCreateVolumeFails: fast snapshot restore, once
+// enabled, is disabled again even when CreateVolume fails.
+func TestSimFSRDisabledWhenCreateVolumeFails(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 2, Devices: 1, NoHook: true, FSR: true})
+	e.sim.Inject(ec2sim.Fault{Op: ec2sim.OpCreateVolume, Match: func(c ec2sim.Call) bool { return !c.DryRun }, Nth: 1,
+		Code: "InsufficientVolumeCapacity", Message: "There is not enough capacity to fulfill your request."})
+	ctx := ctxT(t, 30*time.Second)
+	_, err := e.clone(ctx, spec.PhaseFinal)
+	if !errors.Is(err, ebs.ErrMembersFailed) || !strings.Contains(err.Error(), "InsufficientVolumeCapacity") {
+		t.Fatalf("err = %v", err)
+	}
+	enabled, disabled := 0, 0
+	for _, c := range e.sim.Calls() {
+		switch {
+		case c.DryRun || c.Code != "":
+		case c.Op == ec2sim.OpEnableFastSnapshotRestores:
+			enabled++
+		case c.Op == ec2sim.OpDisableFastSnapshotRestores:
+			disabled++
+		}
+	}
+	if enabled != 2 || disabled != 2 {
+		t.Errorf("FSR enabled %d times, disabled %d times; want 2 and 2", enabled, disabled)
+	}
+	out, err := e.sim.DescribeFastSnapshotRestores(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range out.FastSnapshotRestores {
+		if f.State != types.FastSnapshotRestoreStateCodeDisabled && f.State != types.FastSnapshotRestoreStateCodeDisabling {
+			t.Errorf("fast snapshot restore left %s on %s", f.State, aws.ToString(f.SnapshotId))
+		}
+	}
+	// The re-run creates the missing volume and leaves FSR off.
+	if _, err := e.clone(ctx, spec.PhaseFinal); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := record.Load(e.lock)
+	if len(rec.Volumes) != 2 {
+		t.Errorf("record: %d volumes", len(rec.Volumes))
+	}
+}
+
+// TestSimExistingVolumeMismatch: a graft volume found by tag whose IOPS,
+// throughput or KMS key differ from the spec stops the member with an
+// error naming the volume, the fields, found and expected.
+func TestSimExistingVolumeMismatch(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 1, Devices: 1, NoHook: true, KMSKey: simKey})
+	ctx := ctxT(t, 30*time.Second)
+	if err := e.cloneAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := record.Load(e.lock)
+	vol := rec.Volumes[0].TargetVolume
+	const otherKey = "arn:aws:kms:us-east-1:123456789012:key/ffffffff-12ab-34cd-56ef-1234567890ab"
+	e.m.Spec.Target.Volume.IOPS = 5000
+	e.m.Spec.Target.Volume.Throughput = 300
+	e.m.Spec.Target.Volume.KMSKeyID = otherKey
+	_, err := e.clone(ctx, spec.PhaseFinal)
+	if !errors.Is(err, ebs.ErrMembersFailed) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, want := range []string{vol, "cassandra/0 data", "iops: found 4000, expected 5000", "throughput: found 250, expected 300",
+		"kmsKeyId: found " + simKey + ", expected " + otherKey, "revert the spec"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message lacks %q:\n%v", want, err)
+		}
+	}
+	for _, v := range e.sim.Volumes() {
+		if id := aws.ToString(v.VolumeId); tagMap(v.Tags)[ebs.TagRole] == ebs.RoleVolume && id != vol {
+			t.Errorf("a second volume %s was created", id)
+		}
+	}
 }

@@ -48,7 +48,6 @@ type Clock struct {
 	idle     time.Duration // 0: manual
 	sources  []func() (time.Time, bool)
 	running  bool
-	jumps    int
 	activity atomic.Uint64
 	// busy counts sleepers released but not yet returned from Sleep, and
 	// simulator calls in progress: the clock does not jump while any is.
@@ -81,13 +80,6 @@ func (c *Clock) Start() time.Time { return c.start }
 
 // Elapsed returns the virtual time passed since Start.
 func (c *Clock) Elapsed() time.Duration { return c.Now().Sub(c.start) }
-
-// Jumps returns how many times an auto clock has advanced.
-func (c *Clock) Jumps() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.jumps
-}
 
 // Sleepers returns how many goroutines are blocked in Sleep.
 func (c *Clock) Sleepers() int {
@@ -216,9 +208,6 @@ func (c *Clock) advancer() {
 			c.running = false
 			c.mu.Unlock()
 			return
-		}
-		if next.After(c.now) {
-			c.jumps++
 		}
 		c.advanceToLocked(next)
 		c.mu.Unlock()

@@ -152,14 +152,6 @@ var (
 	reSnapshotID = regexp.MustCompile(`^snap-[0-9a-f]{8}([0-9a-f]{9})?$`)
 )
 
-func idsRead(lists ...[]string) []string {
-	var out []string
-	for _, l := range lists {
-		out = append(out, l...)
-	}
-	return out
-}
-
 // DescribeAvailabilityZones lists the region's zones.
 func (s *Sim) DescribeAvailabilityZones(ctx context.Context, in *ec2.DescribeAvailabilityZonesInput, _ ...func(*ec2.Options)) (*ec2.DescribeAvailabilityZonesOutput, error) {
 	if in == nil {

@@ -280,3 +280,20 @@ func (s *Sim) AddSnapshot(volumeID string, tags map[string]string) (string, erro
 	s.snapshots[sn.id] = sn
 	return sn.id, nil
 }
+
+// SetTags replaces the tags of a snapshot or volume, as someone editing
+// them in the console between two graft runs would.
+func (s *Sim) SetTags(id string, tags map[string]string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.snapshots[id] != nil:
+		s.snapshots[id].tags = copyTags(tags)
+	case s.volumes[id] != nil:
+		s.volumes[id].tags = copyTags(tags)
+	default:
+		return fmt.Errorf("ec2sim: no snapshot or volume %s", id)
+	}
+	s.clock.touch()
+	return nil
+}

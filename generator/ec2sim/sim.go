@@ -42,10 +42,6 @@ var mutatingOps = map[string]bool{
 	OpDeleteSnapshot: true, OpDeleteVolume: true,
 }
 
-// IsMutating reports whether op changes EC2 state (and draws from the
-// mutating token bucket).
-func IsMutating(op string) bool { return mutatingOps[op] }
-
 // RateLimits are EC2's request token buckets, refilled on the virtual clock.
 // Zero fields take EC2's defaults (mutating: burst 100, 5/s; non-mutating
 // Describe: burst 100, 20/s).

@@ -726,3 +726,29 @@ func TestDelete(t *testing.T) {
 		t.Fatalf("the attempt on the source is not in the audit: %+v", calls)
 	}
 }
+
+func TestSetTags(t *testing.T) {
+	s := newSim(t, Options{})
+	cl := seed(t, s, ClusterSpec{Nodes: 1})
+	vol := cl.Nodes[0].DataVolumes["/dev/xvdf"]
+	snap := mustSnapshot(t, s, vol, "graft:migration", "a")
+	if err := s.SetTags(snap, map[string]string{"graft:migration": "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tagValue(snapState(t, s, snap).Tags, "graft:migration"); got != "b" {
+		t.Errorf("snapshot tag %q, want b", got)
+	}
+	if err := s.SetTags(vol, map[string]string{"team": "x"}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{Filters: []types.Filter{filter("tag:team", "x")}})
+	if err != nil || len(out.Volumes) != 1 || aws.ToString(out.Volumes[0].VolumeId) != vol {
+		t.Errorf("volume by its new tag: %v %v", err, out)
+	}
+	if err := s.SetTags("vol-00000000", nil); err == nil {
+		t.Error("SetTags of an unknown id: no error")
+	}
+	if n := len(s.Calls()); n != 3 {
+		t.Errorf("%d audited calls, want 3 (CreateSnapshot and two Describes): SetTags is not an API call", n)
+	}
+}

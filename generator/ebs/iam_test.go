@@ -1,0 +1,111 @@
+package ebs_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/graftctl/graft/generator/ebs"
+)
+
+// kmsStatements returns the policy's statements with a KMS action.
+func kmsStatements(doc ebs.PolicyDocument) []ebs.Statement {
+	var out []ebs.Statement
+	for _, st := range doc.Statement {
+		for _, a := range st.Action {
+			if strings.HasPrefix(a, "kms:") {
+				out = append(out, st)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func TestIAMPolicyKMS(t *testing.T) {
+	validSid := regexp.MustCompile(`^[A-Za-z0-9]+$`)
+	check := func(t *testing.T, doc ebs.PolicyDocument) {
+		t.Helper()
+		var b bytes.Buffer
+		if err := doc.WriteJSON(&b); err != nil {
+			t.Fatal(err)
+		}
+		var back map[string]any
+		if err := json.Unmarshal(b.Bytes(), &back); err != nil || back["Version"] != "2012-10-17" {
+			t.Fatalf("not IAM JSON: %v\n%s", err, b.String())
+		}
+		sids := map[string]bool{}
+		for _, st := range doc.Statement {
+			if !validSid.MatchString(st.Sid) || sids[st.Sid] {
+				t.Errorf("Sid %q is not alphanumeric or not unique", st.Sid)
+			}
+			sids[st.Sid] = true
+			if st.Effect != "Allow" || len(st.Action) == 0 || len(st.Resource) == 0 {
+				t.Errorf("statement %s: %+v", st.Sid, st)
+			}
+		}
+		for _, st := range kmsStatements(doc) {
+			if via := st.Condition["StringEquals"]["kms:ViaService"]; via == nil {
+				t.Errorf("%s: KMS not restricted to EC2 (kms:ViaService): %v", st.Sid, st.Condition)
+			}
+			if slices.Contains(st.Action, "kms:CreateGrant") && st.Condition["Bool"]["kms:GrantIsForAWSResource"] != true {
+				t.Errorf("%s: CreateGrant without kms:GrantIsForAWSResource", st.Sid)
+			}
+		}
+	}
+
+	t.Run("target key ARN", func(t *testing.T) {
+		m := (&simEnv{t: t}).spec(simCase{Nodes: 1, Devices: 1, KMSKey: simKey})
+		doc := ebs.IAMPolicy(m)
+		check(t, doc)
+		encrypting := map[string]bool{"kms:GenerateDataKeyWithoutPlaintext": true, "kms:ReEncryptTo": true}
+		seen := map[string]bool{}
+		for _, st := range kmsStatements(doc) {
+			wildcard := slices.Contains(st.Resource, "*")
+			for _, a := range st.Action {
+				if wildcard && encrypting[a] {
+					t.Errorf("%s grants %s on \"*\": with a key ARN in the spec it must be that key only", st.Sid, a)
+				}
+				if !wildcard {
+					seen[a] = true
+				}
+			}
+			if !wildcard && !slices.Equal(st.Resource, []string{simKey}) {
+				t.Errorf("%s: resource %v, want exactly the spec's key %s", st.Sid, st.Resource, simKey)
+			}
+			if wildcard && !strings.Contains(st.Sid, "SourceKeys") {
+				t.Errorf("%s: \"*\" must be the source keys' statement, named so", st.Sid)
+			}
+		}
+		for _, a := range []string{"kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptTo", "kms:CreateGrant", "kms:DescribeKey"} {
+			if !seen[a] {
+				t.Errorf("the target key lacks %s", a)
+			}
+		}
+	})
+
+	t.Run("no target key", func(t *testing.T) {
+		m := (&simEnv{t: t}).spec(simCase{Nodes: 1, Devices: 1})
+		doc := ebs.IAMPolicy(m)
+		check(t, doc)
+		for _, st := range kmsStatements(doc) {
+			if !slices.Equal(st.Resource, []string{"*"}) {
+				t.Errorf("%s: resource %v, want \"*\" (the key is chosen by EC2)", st.Sid, st.Resource)
+			}
+		}
+	})
+
+	t.Run("target key alias", func(t *testing.T) {
+		m := (&simEnv{t: t}).spec(simCase{Nodes: 1, Devices: 1, KMSKey: "alias/graft"})
+		doc := ebs.IAMPolicy(m)
+		check(t, doc)
+		for _, st := range kmsStatements(doc) {
+			if slices.Contains(st.Resource, "alias/graft") {
+				t.Errorf("%s: an alias is not a KMS key resource: %v", st.Sid, st.Resource)
+			}
+		}
+	})
+}

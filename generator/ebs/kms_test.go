@@ -1,0 +1,55 @@
+package ebs_test
+
+import (
+	"testing"
+
+	"github.com/graftctl/graft/generator/ebs"
+)
+
+func TestSameKMSKey(t *testing.T) {
+	const (
+		id      = "1234abcd-12ab-34cd-56ef-1234567890ab"
+		arn     = "arn:aws:kms:us-east-1:111122223333:key/" + id
+		arnWest = "arn:aws:kms:us-west-2:111122223333:key/" + id
+		mrk     = "mrk-1234abcd12ab34cd56ef1234567890ab"
+	)
+	cases := []struct {
+		a, b string
+		want bool
+	}{
+		{arn, arn, true},
+		{id, id, true},
+		{"", "", true},
+		{arn, id, true},
+		{id, arn, true},
+		{arn, "", false},
+		{"", id, false},
+		{arn, "arn:aws:kms:us-east-1:111122223333:key/ffffffff-12ab-34cd-56ef-1234567890ab", false},
+		{id, "ffffffff-12ab-34cd-56ef-1234567890ab", false},
+		// Same key id in two regions (a multi-region key's replicas): two keys.
+		{arnWest, arn, false},
+		{"arn:aws:kms:us-east-1:111122223333:key/" + mrk, "arn:aws:kms:eu-west-1:111122223333:key/" + mrk, false},
+		{"arn:aws:kms:us-east-1:111122223333:key/" + mrk, mrk, true},
+		// An alias never equals a key id or key ARN: only KMS knows its target.
+		{"alias/" + id, id, false},
+		{"alias/abc", "abc", false},
+		{"alias/abc", "arn:aws:kms:us-east-1:111122223333:key/abc", false},
+		{"arn:aws:kms:us-east-1:111122223333:alias/abc", "abc", false},
+		{"arn:aws:kms:us-east-1:111122223333:alias/abc", "arn:aws:kms:us-east-1:111122223333:key/abc", false},
+		// Aliases compare with aliases.
+		{"alias/abc", "alias/abc", true},
+		{"alias/abc", "arn:aws:kms:us-east-1:111122223333:alias/abc", true},
+		{"alias/abc", "alias/abd", false},
+		{"arn:aws:kms:us-east-1:111122223333:alias/abc", "arn:aws:kms:us-west-2:111122223333:alias/abc", false},
+		// Not a KMS ARN: equal only as strings.
+		{"arn:aws:ec2:us-east-1:111122223333:key/abc", "abc", false},
+	}
+	for _, c := range cases {
+		if got := ebs.SameKMSKey(c.a, c.b); got != c.want {
+			t.Errorf("SameKMSKey(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
+		}
+		if got := ebs.SameKMSKey(c.b, c.a); got != c.want {
+			t.Errorf("SameKMSKey(%q, %q) = %v, want %v (not symmetric)", c.b, c.a, got, c.want)
+		}
+	}
+}
