@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/record"
 )
 
@@ -137,20 +138,9 @@ func Live(ctx context.Context, api EC2, rec *record.Record, lockPath string, in 
 		}
 		if e := aws.ToBool(vol.Encrypted); e != v.Encrypted {
 			add("GRAFT054", "encrypted", fmt.Sprint(e), fmt.Sprint(v.Encrypted), "the volume does not have the recorded encryption")
-		} else if v.KMSKeyID != "" && !sameKey(aws.ToString(vol.KmsKeyId), v.KMSKeyID) {
+		} else if v.KMSKeyID != "" && !ebs.SameKMSKey(aws.ToString(vol.KmsKeyId), v.KMSKeyID) {
 			add("GRAFT054", "kmsKeyId", aws.ToString(vol.KmsKeyId), v.KMSKeyID, "the volume is encrypted with another key")
 		}
 	}
 	return out, nil
-}
-
-// sameKey compares KMS key ids that may be ARNs or bare ids.
-func sameKey(a, b string) bool {
-	tail := func(s string) string {
-		if i := strings.LastIndex(s, "/"); i >= 0 {
-			return s[i+1:]
-		}
-		return s
-	}
-	return a == b || tail(a) == tail(b)
 }
