@@ -8,7 +8,9 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/record"
+	"github.com/graftctl/graft/generator/spec"
 )
 
 func cleanupCommand() *command {
@@ -26,17 +28,10 @@ func cleanupCommand() *command {
 				if err != nil {
 					return err
 				}
-				var rec *record.Record
 				lock := record.Path(e.specPath, e.lockPath)
-				if _, statErr := os.Stat(lock); statErr == nil {
-					if rec, err = record.Load(lock); err != nil {
-						return err
-					}
-					if rec.Migration != m.Metadata.Name {
-						return fmt.Errorf("%s belongs to migration %q, not %q; pass --lock", lock, rec.Migration, m.Metadata.Name)
-					}
-				} else if !errors.Is(statErr, os.ErrNotExist) {
-					return statErr
+				rec, err := loadRecordIfAny(lock, m)
+				if err != nil {
+					return err
 				}
 				cp, err := eng.PlanCleanup(ctx, rec)
 				if err != nil {
@@ -53,10 +48,45 @@ func cleanupCommand() *command {
 						return err
 					}
 				}
+				// A clone may have recorded a volume while the list was
+				// read: plan again from a fresh graft.lock and delete only
+				// what both plans list.
+				if rec, err = loadRecordIfAny(lock, m); err != nil {
+					return err
+				}
+				again, err := eng.PlanCleanup(ctx, rec)
+				if err != nil {
+					return err
+				}
+				cp.Delete = intersectCleanup(cp.Delete, again.Delete)
 				deleted, err := eng.Cleanup(ctx, cp)
-				e.log.Info("cleanup", "deleted", len(deleted))
+				e.log.Info("cleanup", "deleted", len(deleted), "kept", len(cp.Keep))
 				return err
 			}
 		},
 	}
+}
+
+// loadRecordIfAny loads the record at path; no file means no record (then
+// cleanup keeps every volume).
+func loadRecordIfAny(path string, m *spec.Migration) (*record.Record, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return loadOrNewRecord(path, m)
+}
+
+// intersectCleanup keeps the items of planned that fresh still lists.
+func intersectCleanup(planned, fresh []ebs.CleanupItem) []ebs.CleanupItem {
+	still := map[string]bool{}
+	for _, it := range fresh {
+		still[it.ID] = true
+	}
+	var out []ebs.CleanupItem
+	for _, it := range planned {
+		if still[it.ID] {
+			out = append(out, it)
+		}
+	}
+	return out
 }
