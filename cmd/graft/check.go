@@ -105,7 +105,11 @@ func checkInputs(e *env, args []string) ([]string, string, error) {
 		if err != nil {
 			return nil, "", err
 		}
-		paths = []string{defaultOverlayDir(e.specPath, m)}
+		dir := defaultOverlayDir(e.specPath, m)
+		if _, err := os.Stat(dir); err != nil {
+			return nil, "", fmt.Errorf("%w: no PATH given and the spec's overlay %s does not exist: run graft render first, or give an overlay directory, YAML files or - for stdin", check.ErrInput, dir)
+		}
+		paths = []string{dir}
 	}
 	stdin := 0
 	for _, p := range paths {
