@@ -14,8 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/loader"
@@ -110,8 +112,13 @@ func (r *Report) Rule(id string) (Rule, bool) {
 }
 
 // Engine evaluates the policies. It is safe for concurrent use.
+//
+// The deny and warn rules are split between parts (one per CPU, at most
+// two), each prepared with every helper rule; the parts are evaluated
+// concurrently and their results united, which is the value of the sets
+// over all the rules.
 type Engine struct {
-	query rego.PreparedEvalQuery
+	parts []rego.PreparedEvalQuery
 }
 
 // query asks for everything in one evaluation.
@@ -128,15 +135,57 @@ func NewFromFS(ctx context.Context, fsys fs.FS) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []func(*rego.Rego){rego.Query(query)}
-	for _, m := range modules {
-		opts = append(opts, rego.ParsedModule(m))
+	names := make([]string, 0, len(modules))
+	counts := map[string]int{}
+	for name, m := range modules {
+		names = append(names, name)
+		for _, r := range m.Rules {
+			counts[resultRule(r)]++
+		}
 	}
-	pq, err := rego.New(opts...).PrepareForEval(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("compile policies: %w", err)
+	sort.Strings(names)
+	n := min(runtime.GOMAXPROCS(0), 2, counts[LevelDeny], counts[LevelWarn])
+	n = max(n, 1)
+	e := &Engine{}
+	for part := range n {
+		opts := []func(*rego.Rego){rego.Query(query)}
+		seen := map[string]int{}
+		for _, name := range names {
+			m := modules[name].Copy()
+			var rules []*ast.Rule
+			for _, r := range m.Rules {
+				if level := resultRule(r); level != "" {
+					i := seen[level]
+					seen[level]++
+					if i%n != part {
+						continue
+					}
+				}
+				rules = append(rules, r)
+			}
+			m.Rules = rules
+			opts = append(opts, rego.ParsedModule(m))
+		}
+		pq, err := rego.New(opts...).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("compile policies: %w", err)
+		}
+		e.parts = append(e.parts, pq)
 	}
-	return &Engine{query: pq}, nil
+	return e, nil
+}
+
+// resultRule is the level of a deny or warn rule, else "".
+func resultRule(r *ast.Rule) string {
+	if name := r.Head.Name.String(); len(r.Head.Args) == 0 && (name == LevelDeny || name == LevelWarn) {
+		return name
+	}
+	if len(r.Head.Reference) == 1 && len(r.Head.Args) == 0 {
+		if name := r.Head.Reference[0].String(); name == LevelDeny || name == LevelWarn {
+			return name
+		}
+	}
+	return ""
 }
 
 // LoadModules parses the policies of fsys with OPA's loader, tests
@@ -170,34 +219,56 @@ func (e *Engine) Check(ctx context.Context, in *Input) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInput, err)
 	}
-	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(value))
-	if err != nil {
-		return nil, fmt.Errorf("evaluate policies: %w", err)
-	}
-	if len(rs) != 1 {
-		return nil, fmt.Errorf("evaluate policies: %d results, expected 1", len(rs))
-	}
-	raw, err := json.Marshal(rs[0].Bindings["result"])
-	if err != nil {
-		return nil, err
-	}
-	var out struct {
+	type result struct {
 		Deny  []Finding       `json:"deny"`
 		Warn  []Finding       `json:"warn"`
 		Rules map[string]Rule `json:"rules"`
 	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, fmt.Errorf("evaluate policies: unexpected result: %w", err)
+	outs := make([]result, len(e.parts))
+	errs := make([]error, len(e.parts))
+	var wg sync.WaitGroup
+	for i, pq := range e.parts {
+		wg.Go(func() {
+			rs, err := pq.Eval(ctx, rego.EvalParsedInput(value))
+			if err != nil {
+				errs[i] = fmt.Errorf("evaluate policies: %w", err)
+				return
+			}
+			if len(rs) != 1 {
+				errs[i] = fmt.Errorf("evaluate policies: %d results, expected 1", len(rs))
+				return
+			}
+			raw, err := json.Marshal(rs[0].Bindings["result"])
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if err := json.Unmarshal(raw, &outs[i]); err != nil {
+				errs[i] = fmt.Errorf("evaluate policies: unexpected result: %w", err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	rep := &Report{Files: in.Files(), Objects: len(in.Docs)}
-	for id, r := range out.Rules {
+	for id, r := range outs[0].Rules {
 		r.ID = id
 		rep.Rules = append(rep.Rules, r)
 	}
 	rep.Rules = append(rep.Rules, LiveRules...)
 	sort.Slice(rep.Rules, func(i, j int) bool { return rep.Rules[i].ID < rep.Rules[j].ID })
-	rep.Findings = append(rep.Findings, out.Deny...)
-	rep.Findings = append(rep.Findings, out.Warn...)
+	// The parts' sets united: a finding two parts both give is one.
+	seen := map[Finding]bool{}
+	for _, out := range outs {
+		for _, f := range append(out.Deny, out.Warn...) {
+			if !seen[f] {
+				seen[f] = true
+				rep.Findings = append(rep.Findings, f)
+			}
+		}
+	}
 	for i := range rep.Findings {
 		in.locate(&rep.Findings[i])
 	}

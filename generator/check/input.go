@@ -408,15 +408,27 @@ func (in *Input) indexLines(p string) {
 // AddRecord validates the record at path and adds it, as the policies
 // read it (the raw YAML, as conftest would parse it).
 func (in *Input) AddRecord(path string) (*record.Record, error) {
-	rec, err := record.Load(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInput, err)
+	// The record is validated while its document is decoded.
+	var rec *record.Record
+	var recErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rec, recErr = record.Load(path)
+	}()
+	data, readErr := os.ReadFile(path)
+	var docs []any
+	var err error
+	if readErr == nil {
+		docs, err = decodeYAML(data)
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInput, err)
+	<-done
+	if recErr != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInput, recErr)
 	}
-	docs, err := decodeYAML(data)
+	if readErr != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInput, readErr)
+	}
 	if err != nil || len(docs) != 1 {
 		return nil, fmt.Errorf("%w: %s: not one YAML document: %v", ErrInput, path, err)
 	}
