@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,14 +42,15 @@ type simCase struct {
 }
 
 type simEnv struct {
-	t    testing.TB
-	sim  *ec2sim.Sim
-	cl   ec2sim.Cluster
-	m    *spec.Migration
-	dir  string
-	lock string
-	c    simCase
-	hook []string // hook runs seen
+	t      testing.TB
+	sim    *ec2sim.Sim
+	cl     ec2sim.Cluster
+	m      *spec.Migration
+	dir    string
+	lock   string
+	c      simCase
+	hookMu sync.Mutex
+	hook   []string // hook runs seen; members run their hooks concurrently
 }
 
 // newSim seeds the cluster and registers the check every simulator test
@@ -157,6 +159,8 @@ func (nopProgress) Done(string, error)         {}
 func (nopProgress) Close()                     {}
 
 func (e *simEnv) runHook(_ context.Context, argv []string) ([]byte, error) {
+	e.hookMu.Lock()
+	defer e.hookMu.Unlock()
 	e.hook = append(e.hook, strings.Join(argv, " "))
 	return []byte("drained\n"), nil
 }
