@@ -2,8 +2,9 @@
 // record (graft.lock) and reports findings in the formats CI systems read.
 //
 // The policies are loaded from the embedded policies package with OPA's
-// loader, compiled and prepared once (New), and evaluated once over the
-// whole input (Engine.Check). The input has the shape `conftest test
+// loader, compiled and prepared once (New), and each rule is evaluated once
+// over the whole input (Engine.Check; the deny and warn rules are split over
+// two concurrently evaluated queries). The input has the shape `conftest test
 // --combine` gives policies, an array of {path, contents}, so the same
 // files give the same verdict under conftest.
 package check
@@ -213,7 +214,7 @@ func LoadModules(fsys fs.FS, tests bool) (map[string]*ast.Module, error) {
 	return modules, nil
 }
 
-// Check evaluates the policies once over the whole input.
+// Check evaluates every rule once over the whole input.
 func (e *Engine) Check(ctx context.Context, in *Input) (*Report, error) {
 	value, err := ast.InterfaceToValue(in.Value())
 	if err != nil {
