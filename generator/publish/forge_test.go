@@ -356,15 +356,8 @@ func TestNewProvider(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var base string
-		switch p := p.(type) {
-		case *GitHub:
-			base = p.c.base.String()
-		case *Gitea:
-			base = p.c.base.String()
-		}
-		if base != tc.wantBase {
-			t.Errorf("%s %s: API base %s, want %s", tc.kind, tc.remote, base, tc.wantBase)
+		if base := apiBase(p); base != tc.wantBase {
+			t.Errorf("%s %s: API base %s, want %s", tc.kind, tc.remote, apiBase(p), tc.wantBase)
 		}
 	}
 }
@@ -413,15 +406,8 @@ func TestProviderRefusesTokenOverPlainHTTP(t *testing.T) {
 			t.Errorf("%s %s: %v", tc.kind, tc.remote, err)
 			continue
 		}
-		var base string
-		switch p := p.(type) {
-		case *GitHub:
-			base = p.c.base.String()
-		case *Gitea:
-			base = p.c.base.String()
-		}
-		if base != tc.wantBase {
-			t.Errorf("%s %s: API base %s, want %s", tc.kind, tc.remote, base, tc.wantBase)
+		if base := apiBase(p); base != tc.wantBase {
+			t.Errorf("%s %s: API base %s, want %s", tc.kind, tc.remote, apiBase(p), tc.wantBase)
 		}
 	}
 	// NewGitHub and NewGitea refuse it too, with the sentinel.
@@ -454,4 +440,15 @@ func TestProviderRefusesRedirectToPlainHTTP(t *testing.T) {
 	if p.c.http.CheckRedirect == nil {
 		t.Error("the default client has no redirect policy")
 	}
+}
+
+// apiBase is the REST API base a provider calls.
+func apiBase(p Provider) string {
+	switch p := p.(type) {
+	case *GitHub:
+		return p.c.base.String()
+	case *Gitea:
+		return p.c.base.String()
+	}
+	return ""
 }
