@@ -163,19 +163,21 @@ expected_list := [e |
 	r := sts_replicas(s)
 	r > 0
 	start := sts_start(s)
+	namespace := ns(s)
+	sts := s.metadata.name
+	template := ct.template.metadata.name
 	some o in numbers.range(start, (start + r) - 1)
-	name := claim_name(ct.template.metadata.name, s.metadata.name, o)
+	name := claim_name(template, sts, o)
 	e := {
-		"k": key(ns(s), name),
+		"k": key(namespace, name),
 		"name": name,
-		"namespace": ns(s),
-		"sts": s.metadata.name,
+		"namespace": namespace,
+		"sts": sts,
 		"sts_doc": ct.sts,
 		"template": ct.template,
 		"tindex": ct.index,
 		"tk": ct.tk,
 		"ordinal": o,
-		"member": sprintf("%s/%s/%d", [ns(s), s.metadata.name, o]),
 	}
 ]
 
@@ -187,16 +189,13 @@ expected := {k: g | some k in expected_keys; g := [e | some e in expected_list; 
 pv_claim(pv) := expected[key(pv.spec.claimRef.namespace, pv.spec.claimRef.name)][0]
 
 # claimed_pvs joins, once, each PV meant for an expected claim with that
-# claim ("e") and the record's entry for it ("rec", absent without one).
-claimed_pvs := [c |
+# claim ("e") and the record's entry for it ("rec", null without one).
+claimed_pvs := [{"d": d, "e": e, "rec": rec} |
 	some d in pv_docs
-	e := pv_claim(d.contents)
-	c := object.union({"d": d, "e": e}, record_part(d.contents.spec.claimRef.name))
+	ref := d.contents.spec.claimRef
+	e := expected[key(ref.namespace, ref.name)][0]
+	rec := object.get(record_by_claim, ref.name, [null])[0]
 ]
-
-record_part(claim) := {"rec": record_by_claim[claim][0]} if record_by_claim[claim]
-
-record_part(claim) := {} if not record_by_claim[claim]
 
 # ---------------------------------------------------------------- zones
 

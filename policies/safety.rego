@@ -122,6 +122,7 @@ warn contains f if {
 	some c in claimed_pvs
 	d := c.d
 	rec := c.rec
+	rec != null
 	ann := d.contents.metadata.annotations
 	some pair in [
 		["graft.graftctl.io/source-volume", rec.sourceVolume],

@@ -57,6 +57,7 @@ deny contains f if {
 	not h in source_volumes
 	not duplicated_handle(h)
 	rec := c.rec
+	rec != null
 	h != rec.targetVolume
 	f := denied("GRAFT032", d, "spec.csi.volumeHandle", h, rec.targetVolume, sprintf("graft.lock records %s as the volume of %s", [rec.targetVolume, d.contents.spec.claimRef.name]))
 }
@@ -75,6 +76,7 @@ deny contains f if {
 	d := c.d
 	has_csi(d.contents)
 	rec := c.rec
+	rec != null
 	fs := object.get(d.contents, ["spec", "csi", "fsType"], "unset")
 	fs != rec.fsType
 	f := denied("GRAFT034", d, "spec.csi.fsType", fs, rec.fsType, sprintf("the filesystem on %s is %s", [rec.targetVolume, rec.fsType]))
@@ -114,6 +116,7 @@ deny contains f if {
 	some c in claimed_pvs
 	d := c.d
 	rec := c.rec
+	rec != null
 	not capacity_is(d.contents, rec.sizeGiB)
 	f := denied("GRAFT037", d, "spec.capacity.storage", object.get(d.contents, ["spec", "capacity", "storage"], "unset"), sprintf("%dGi", [rec.sizeGiB]), sprintf("graft.lock records %s as %dGiB", [rec.targetVolume, rec.sizeGiB]))
 }

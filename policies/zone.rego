@@ -5,7 +5,8 @@ package graft
 pv_zone_field := "spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]"
 
 # member_zone_entries: the zone of each PV meant for an expected claim.
-member_zone_entries := [{"m": e.member, "s": key(e.namespace, e.sts), "z": z, "sd": e.sts_doc} |
+# A member is [namespace, StatefulSet, ordinal].
+member_zone_entries := [{"m": [e.namespace, e.sts, e.ordinal], "s": key(e.namespace, e.sts), "z": z, "sd": e.sts_doc} |
 	some c in claimed_pvs
 	d := c.d
 	e := c.e
@@ -48,6 +49,7 @@ deny contains f if {
 	d := c.d
 	z := pv_zone(d.contents)
 	rec := c.rec
+	rec != null
 	rec.targetZone != z
 	f := denied("GRAFT021", d, pv_zone_field, z, rec.targetZone, sprintf("graft.lock places %s in %s", [rec.targetVolume, rec.targetZone]))
 }
@@ -97,5 +99,5 @@ deny contains f if {
 	some x in member_zone_entries
 	zs := member_zones[x.m]
 	count(zs) > 1
-	f := denied("GRAFT024", x.sd, "spec.volumeClaimTemplates", sort(zs), "one zone", sprintf("the volumes of member %s are in different zones, so its pod can never be scheduled", [x.m]))
+	f := denied("GRAFT024", x.sd, "spec.volumeClaimTemplates", sort(zs), "one zone", sprintf("the volumes of member %s/%s/%d are in different zones, so its pod can never be scheduled", x.m))
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/spf13/pflag"
 
@@ -41,19 +42,18 @@ func checkCommand() *command {
 				if err != nil {
 					return err
 				}
-				engine, err := check.New(ctx)
-				if err != nil {
-					return err
+				if os.Getenv("GOGC") == "" {
+					defer debug.SetGCPercent(debug.SetGCPercent(check.GCPercent))
 				}
-				in, err := check.Load(paths, e.stdin)
-				if err != nil {
-					return err
-				}
-				rec, err := in.AddRecord(lockPath)
-				if err != nil {
-					return err
-				}
-				rep, err := engine.Check(ctx, in)
+				var rec *record.Record
+				rep, in, err := check.LoadAndCheck(ctx, func() (*check.Input, error) {
+					in, err := check.Load(paths, e.stdin)
+					if err != nil {
+						return nil, err
+					}
+					rec, err = in.AddRecord(lockPath)
+					return in, err
+				})
 				if err != nil {
 					return err
 				}

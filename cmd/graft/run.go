@@ -53,18 +53,15 @@ func runCommand() *command {
 // checkOverlay runs the policies on an overlay directory, given its build
 // output, and its record.
 func checkOverlay(ctx context.Context, overlayDir string, built []byte, lockPath string) (*check.Report, error) {
-	engine, err := check.New(ctx)
-	if err != nil {
-		return nil, err
-	}
-	in, err := check.LoadBuilt(overlayDir, built)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := in.AddRecord(lockPath); err != nil {
-		return nil, err
-	}
-	return engine.Check(ctx, in)
+	rep, _, err := check.LoadAndCheck(ctx, func() (*check.Input, error) {
+		in, err := check.LoadBuilt(overlayDir, built)
+		if err != nil {
+			return nil, err
+		}
+		_, err = in.AddRecord(lockPath)
+		return in, err
+	})
+	return rep, err
 }
 
 // lockIn is where publish writes the record: inside the overlay directory.

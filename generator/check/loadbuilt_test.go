@@ -2,6 +2,8 @@ package check
 
 import (
 	"reflect"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 	"testing"
 
 	"github.com/graftctl/graft/generator/render"
@@ -28,5 +30,25 @@ func TestLoadBuiltMatchesLoad(t *testing.T) {
 	}
 	if _, err := LoadBuilt("../../testdata", built); err == nil {
 		t.Error("LoadBuilt accepted a directory without a kustomization")
+	}
+}
+
+// TestASTValueMatchesValue: the parallel conversion for OPA gives the
+// value converting the whole input at once would.
+func TestASTValueMatchesValue(t *testing.T) {
+	in, err := Load([]string{"../../overlays/cassandra-6node-racks"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := in.astValue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ast.InterfaceToValue(in.Value())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Compare(want) != 0 {
+		t.Errorf("astValue differs from the converted input:\n%v\n%v", got, want)
 	}
 }
