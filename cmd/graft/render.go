@@ -32,7 +32,7 @@ func renderCommand() *command {
 				if dir == "" {
 					dir = defaultOverlayDir(e.specPath, m)
 				}
-				res, err := render.Render(m, rec, render.Options{OutDir: dir, Force: *force, DryRun: *dryRun})
+				res, err := render.Render(m, rec, render.Options{OutDir: dir, Force: *force, DryRun: *dryRun, Log: e.log})
 				if err != nil {
 					return err
 				}

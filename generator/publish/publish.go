@@ -405,7 +405,7 @@ func (p *publisher) apply(ctx context.Context) (Verdict, bool, error) {
 	g := p.m.Spec.GitOps
 	overlay := filepath.Join(wt, filepath.FromSlash(g.OverlayPath))
 	renderStart := time.Now()
-	rendered, err := render.Render(&p.m, p.rec, render.Options{OutDir: overlay, Force: p.opts.Force})
+	rendered, err := render.Render(&p.m, p.rec, render.Options{OutDir: overlay, Force: p.opts.Force, Log: p.log})
 	p.times.Render += time.Since(renderStart)
 	if err != nil {
 		return Verdict{}, false, err
