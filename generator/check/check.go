@@ -217,8 +217,9 @@ func LoadModules(fsys fs.FS, tests bool) (map[string]*ast.Module, error) {
 // GCPercent is the garbage-collector target `graft check` runs with. A
 // check allocates mostly short-lived values (decoded YAML, Rego terms), so
 // collecting less often than Go's default of 100 trades memory for time:
-// BenchmarkCheck, 1,000 members, is about 12% faster, and the peak RSS of
-// `graft check` on it grows from about 186 to 209 MB.
+// on 1,000 members, BenchmarkCheck takes about 1.0 s with Go's default and
+// 0.87 s with this one, and the peak RSS of `graft check` grows from about
+// 186 to 209 MB.
 const GCPercent = 300
 
 // LoadAndCheck compiles the embedded policies while load reads the input,
