@@ -91,8 +91,7 @@ func TestPublishRunsGitWithBatchSSH(t *testing.T) {
 
 	// The user's core.sshCommand wins: graft adds nothing.
 	os.Remove(log)
-	wc := filepath.Join(t.TempDir(), "wc")
-	gitT(t, "", "clone", "--quiet", r.bare, wc)
+	wc := r.clone(t)
 	gitT(t, wc, "config", "core.sshCommand", "ssh -i my-key")
 	rec.Volumes[0].Snapshots[spec.PhaseFinal] = "snap-0123456789abcdef0"
 	m.Spec.GitOps.Repo = wc

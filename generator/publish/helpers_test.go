@@ -100,6 +100,14 @@ func newRemote(t testing.TB) *gitopsRemote {
 	return r
 }
 
+// clone returns a fresh working copy of the remote.
+func (r *gitopsRemote) clone(t testing.TB) string {
+	t.Helper()
+	wc := filepath.Join(t.TempDir(), "wc")
+	gitT(t, "", "clone", "--quiet", r.bare, wc)
+	return wc
+}
+
 // head returns the commit of a branch in the bare remote, or "".
 func (r *gitopsRemote) head(t testing.TB, branch string) string {
 	t.Helper()

@@ -116,8 +116,7 @@ func TestRepublishIsIdempotentAndUpdates(t *testing.T) {
 func TestPublishFromWorkingCopyLeavesItAsFound(t *testing.T) {
 	hermeticGit(t, true)
 	r := newRemote(t)
-	wc := filepath.Join(t.TempDir(), "wc")
-	gitT(t, "", "clone", "--quiet", r.bare, wc)
+	wc := r.clone(t)
 	gitT(t, wc, "checkout", "--quiet", "-b", "feature")
 	// An ignored file must survive too.
 	os.WriteFile(filepath.Join(wc, ".gitignore"), []byte("*.local\n"), 0o644)
@@ -165,8 +164,7 @@ func TestDirtyWorkingCopy(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			hermeticGit(t, true)
 			r := newRemote(t)
-			wc := filepath.Join(t.TempDir(), "wc")
-			gitT(t, "", "clone", "--quiet", r.bare, wc)
+			wc := r.clone(t)
 			dirty(wc)
 			before := wcSnapshot(t, wc)
 			m, rec := example(t, wc)
@@ -191,8 +189,7 @@ func TestDirtyWorkingCopy(t *testing.T) {
 func TestMissingBaseBranch(t *testing.T) {
 	hermeticGit(t, true)
 	r := newRemote(t)
-	wc := filepath.Join(t.TempDir(), "wc")
-	gitT(t, "", "clone", "--quiet", r.bare, wc)
+	wc := r.clone(t)
 	before := wcSnapshot(t, wc)
 	for _, repo := range []string{r.bare, wc} {
 		m, rec := example(t, repo)
@@ -217,8 +214,7 @@ func TestBranchProtection(t *testing.T) {
 	if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	wc := filepath.Join(t.TempDir(), "wc")
-	gitT(t, "", "clone", "--quiet", r.bare, wc)
+	wc := r.clone(t)
 	before := wcSnapshot(t, wc)
 	m, rec := example(t, wc)
 	prov := &fakeProvider{}
@@ -330,8 +326,7 @@ func TestDeniedOverlayIsNotPublished(t *testing.T) {
 func TestNoGitIdentityUsesGraftsForThatCommitOnly(t *testing.T) {
 	hermeticGit(t, false)
 	r := newRemote(t)
-	wc := filepath.Join(t.TempDir(), "wc")
-	gitT(t, "", "clone", "--quiet", r.bare, wc)
+	wc := r.clone(t)
 	cfgBefore, _ := os.ReadFile(filepath.Join(wc, ".git", "config"))
 	m, rec := example(t, wc)
 	if _, err := Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}}); err != nil {
@@ -477,8 +472,7 @@ func TestCheckedOutMigrationBranchIsNotMoved(t *testing.T) {
 		t.Run(where, func(t *testing.T) {
 			hermeticGit(t, true)
 			r := newRemote(t)
-			wc := filepath.Join(t.TempDir(), "wc")
-			gitT(t, "", "clone", "--quiet", r.bare, wc)
+			wc := r.clone(t)
 			m, rec := example(t, wc)
 			first, err := Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}})
 			if err != nil {
