@@ -55,17 +55,51 @@ deny contains f if {
 	f := denied("GRAFT011", d, sprintf("spec.claimRef.%s", [field]), "unset", sprintf("the claim's %s", [field]), "the claimRef is incomplete")
 }
 
-# GRAFT012
+# The claimRef names a PersistentVolumeClaim of core v1 (when it says).
 deny contains f if {
 	some d in pv_docs
-	uid := d.contents.spec.claimRef.uid
-	f := denied("GRAFT012", d, "spec.claimRef.uid", uid, "unset", "a uid pins a claim object that does not exist yet, so the volume never binds")
+	ref := d.contents.spec.claimRef
+	is_object(ref)
+	some pair in [["kind", "PersistentVolumeClaim"], ["apiVersion", "v1"]]
+	v := ref[pair[0]]
+	v != pair[1]
+	f := denied("GRAFT011", d, sprintf("spec.claimRef.%s", [pair[0]]), v, pair[1], "the claimRef must name a PersistentVolumeClaim")
 }
 
-# GRAFT013
-pvc_class(p) := p.spec.storageClassName if is_string(p.spec.storageClassName)
+# GRAFT012: pre-bound by namespace and name only.
+deny contains f if {
+	some d in pv_docs
+	some field in ["uid", "resourceVersion"]
+	v := d.contents.spec.claimRef[field]
+	f := denied("GRAFT012", d, sprintf("spec.claimRef.%s", [field]), v, "unset", sprintf("a %s pins a claim object that does not exist yet, so the volume never binds", [field]))
+}
 
-pv_class(pv) := object.get(pv, ["spec", "storageClassName"], "")
+# GRAFT013. The beta annotation, when present, is the class the PV
+# controller and the DefaultStorageClass admission plugin read, ahead of
+# spec.storageClassName (k8s.io/component-helpers/storage/volume).
+beta_class := "volume.beta.kubernetes.io/storage-class"
+
+has_beta_class(o) if is_string(annotations(o)[beta_class])
+
+pvc_class(p) := annotations(p)[beta_class] if has_beta_class(p)
+
+pvc_class(p) := p.spec.storageClassName if {
+	not has_beta_class(p)
+	is_string(p.spec.storageClassName)
+}
+
+pv_class(pv) := annotations(pv)[beta_class] if has_beta_class(pv)
+
+pv_class(pv) := object.get(pv, ["spec", "storageClassName"], "") if not has_beta_class(pv)
+
+# The template's class, null when unset.
+template_class(t) := annotations(t)[beta_class] if has_beta_class(t)
+
+template_class(t) := object.get(t, ["spec", "storageClassName"], null) if not has_beta_class(t)
+
+class_field(o, prefix) := concat("", [prefix, akey(beta_class)]) if has_beta_class(o)
+
+class_field(o, prefix) := concat("", [prefix, "spec.storageClassName"]) if not has_beta_class(o)
 
 deny contains f if {
 	some p in bound_pairs
@@ -79,15 +113,15 @@ deny contains f if {
 	expected[p.k]
 	c := pvc_class(p.pvc.contents)
 	c != pv_class(p.pv.contents)
-	f := denied("GRAFT013", p.pvc, "spec.storageClassName", json.marshal(c), json.marshal(pv_class(p.pv.contents)), sprintf("the class differs from PersistentVolume %s's", [p.pv.contents.metadata.name]))
+	f := denied("GRAFT013", p.pvc, class_field(p.pvc.contents, ""), json.marshal(c), json.marshal(pv_class(p.pv.contents)), sprintf("the class differs from PersistentVolume %s's", [p.pv.contents.metadata.name]))
 }
 
 deny contains f if {
 	some p in bound_pairs
 	e := expected[p.k][0]
-	c := object.get(e.template, ["spec", "storageClassName"], null)
+	c := template_class(e.template)
 	c != pv_class(p.pv.contents)
-	f := denied("GRAFT013", e.sts_doc, sprintf("spec.volumeClaimTemplates[%d].spec.storageClassName", [e.tindex]), json.marshal(c), json.marshal(pv_class(p.pv.contents)), sprintf("the template's class differs from PersistentVolume %s's", [p.pv.contents.metadata.name]))
+	f := denied("GRAFT013", e.sts_doc, class_field(e.template, sprintf("spec.volumeClaimTemplates[%d].", [e.tindex])), json.marshal(c), json.marshal(pv_class(p.pv.contents)), sprintf("the template's class differs from PersistentVolume %s's", [p.pv.contents.metadata.name]))
 }
 
 # GRAFT014
@@ -102,6 +136,15 @@ ebs_modes(modes) if {
 	every m in modes {
 		m in ebs_access_modes
 	}
+}
+
+# The cloned volume holds a filesystem (the record's fsType): a raw block
+# device would hand the pod no mounted data.
+deny contains f if {
+	some d in pv_docs
+	m := volume_mode(d.contents)
+	m != "Filesystem"
+	f := denied("GRAFT014", d, "spec.volumeMode", m, "Filesystem", "the volume holds a filesystem the pod must mount")
 }
 
 deny contains f if {
@@ -153,6 +196,41 @@ deny contains f if {
 	req := e.template.spec.resources.requests.storage
 	not capacity_at_least(p.pv.contents, req)
 	f := denied("GRAFT015", p.pv, "spec.capacity.storage", object.get(p.pv.contents, ["spec", "capacity", "storage"], "unset"), sprintf("at least %v, the request of claim template %s of %s", [req, e.template.metadata.name, e.sts]), "the volume is smaller than the template asks for")
+}
+
+has_request(o) if o.spec.resources.requests.storage
+
+pv_capacity_shown(pv) := object.get(pv, ["spec", "capacity", "storage"], "unset")
+
+deny contains f if {
+	some p in bound_pairs
+	expected[p.k]
+	not has_request(p.pvc.contents)
+	f := denied("GRAFT015", p.pvc, "spec.resources.requests.storage", "unset", sprintf("at most %v, the capacity of PersistentVolume %s", [pv_capacity_shown(p.pv.contents), p.pv.contents.metadata.name]), "a claim must request its storage")
+}
+
+deny contains f if {
+	some ct in claim_templates
+	not has_request(ct.template)
+	f := denied("GRAFT015", ct.sts, sprintf("spec.volumeClaimTemplates[%d].spec.resources.requests.storage", [ct.index]), "unset", "the size of the recorded volumes, at most", "a claim template must request its storage")
+}
+
+# GRAFT018: the claim binds the cloned volume; nothing populates it from
+# another source.
+deny contains f if {
+	some d in pvc_docs
+	some field in ["dataSource", "dataSourceRef"]
+	v := d.contents.spec[field]
+	v != null
+	f := denied("GRAFT018", d, sprintf("spec.%s", [field]), v, "unset", "the claim must bind the cloned volume, not be populated from another source")
+}
+
+deny contains f if {
+	some ct in claim_templates
+	some field in ["dataSource", "dataSourceRef"]
+	v := ct.template.spec[field]
+	v != null
+	f := denied("GRAFT018", ct.sts, sprintf("spec.volumeClaimTemplates[%d].spec.%s", [ct.index, field]), v, "unset", "the claim template must bind the cloned volume, not populate a new one")
 }
 
 # GRAFT016

@@ -21,7 +21,7 @@ sts := {
 	"spec": {
 		"replicas": 2,
 		"persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
-		"template": {"spec": {"containers": [{"name": "c"}]}},
+		"template": {"spec": {"containers": [{"name": "c", "volumeMounts": [{"name": "data", "mountPath": "/var/lib/cassandra"}]}]}},
 		"volumeClaimTemplates": [{
 			"metadata": {"name": "data"},
 			"spec": {

@@ -78,9 +78,20 @@ argo_application_docs := [d |
 
 # The record; rules that need it are silent without it (GRAFT000 reports
 # its absence).
-record := lock_docs[0].contents if count(lock_docs) == 1
+record_doc := lock_docs[0] if count(lock_docs) == 1
 
-record_volumes := object.get(record, "volumes", [])
+record := record_doc.contents
+
+# A record whose volumes are not a list has none (GRAFT000 denies it).
+record_volumes := v if {
+	v := object.get(record, "volumes", [])
+	is_array(v)
+}
+
+record_volumes := [] if {
+	v := object.get(record, "volumes", [])
+	not is_array(v)
+}
 
 # ------------------------------------------------------------------ helpers
 
@@ -140,6 +151,49 @@ record_keys := {e.k | some e in record_entries}
 record_by_claim := {k: g | some k in record_keys; g := [e.v | some e in record_entries; k = e.k]}
 
 source_volumes := {v.sourceVolume | some v in record_volumes}
+
+# ------------------------------------------------------- StatefulSets
+
+# StatefulSets by namespace/name and by name (the record names them by
+# name only).
+sts_entries := [{"k": key(ns(d.contents), d.contents.metadata.name), "d": d} | some d in sts_docs]
+
+sts_index_keys := {e.k | some e in sts_entries}
+
+sts_index := {k: g | some k in sts_index_keys; g := [e.d | some e in sts_entries; k = e.k]}
+
+overlay_sts_names := {n | some d in sts_docs; n := d.contents.metadata.name}
+
+sts_by_name := {n: g | some n in overlay_sts_names; g := [d | some d in sts_docs; n = d.contents.metadata.name]}
+
+# selector_template holds when StatefulSet s has a claim template named t
+# that graft fills (one with a selector).
+selector_template(s, t) if {
+	some ct in object.get(s, ["spec", "volumeClaimTemplates"], [])
+	ct.metadata.name == t
+	is_object(ct.spec.selector)
+}
+
+# in_range: ordinal o is a member of StatefulSet s, [start, start+replicas).
+in_range(s, o) if {
+	o >= sts_start(s)
+	o < sts_start(s) + sts_replicas(s)
+}
+
+# The ordinals the record holds for each StatefulSet of the input.
+record_sts_ordinals := {n: os |
+	some n in overlay_sts_names
+	os := {v.ordinal | some v in record_volumes; v.statefulSet == n}
+	count(os) > 0
+}
+
+# The claims (namespace/name) of recorded members that their StatefulSet
+# of the input does not run: GRAFT004 reports them, not GRAFT003.
+out_of_range_claims := {key(ns(d.contents), claim_name(v.claimTemplate, v.statefulSet, v.ordinal)) |
+	some v in record_volumes
+	some d in sts_by_name[v.statefulSet]
+	not in_range(d.contents, v.ordinal)
+}
 
 # ------------------------------------------------------- expected claims
 
@@ -403,7 +457,18 @@ warned(id, d, field, found, expected, what) := finding(id, "warn", d, field, fou
 
 display_name(o) := key(o.metadata.namespace, o.metadata.name) if o.metadata.namespace
 
-display_name(o) := object.get(o, ["metadata", "name"], "(unnamed)") if not o.metadata.namespace
+display_name(o) := object.get(o, ["metadata", "name"], "(unnamed)") if {
+	not o.metadata.namespace
+	not is_lock(o)
+}
+
+# The record has no metadata; it is shown by its migration.
+display_name(o) := object.get(o, "migration", "(unnamed)") if {
+	not o.metadata.namespace
+	is_lock(o)
+}
+
+is_lock(o) if o.kind == "Lock"
 
 # Field paths use dots, [i] for list items and ["k"] for keys that are not
 # identifiers (annotation and label keys).

@@ -22,6 +22,15 @@ deny contains f if {
 	f := denied("GRAFT000", input_doc, "graft.lock", sprintf("%d documents of kind Lock", [count(lock_docs)]), "one document of kind Lock", "the record is ambiguous")
 }
 
+# A record that lists no volume proves nothing about any overlay.
+has_volumes(r) if count(r.volumes) > 0
+
+deny contains f if {
+	record
+	not has_volumes(record)
+	f := denied("GRAFT000", record_doc, "volumes", object.get(record, "volumes", "unset"), "at least one recorded volume", "graft.lock records no volume, so nothing the overlay delivers can be checked")
+}
+
 # GRAFT001: each claim the controller looks for exists.
 deny contains f if {
 	some k in expected_keys
@@ -64,15 +73,63 @@ deny contains f if {
 	)
 }
 
-# GRAFT003: strays.
+deny contains f if {
+	some k, g in sts_index
+	count(g) > 1
+	some d in g
+	f := denied("GRAFT002", d, "metadata.name", sprintf("%d StatefulSets named %s", [count(g), k]), "one", "duplicate StatefulSet: which one is applied depends on the order")
+}
+
+# The StatefulSet controller keeps one claim template per name (the last
+# one wins), so a second template of a name replaces the first's claims.
+deny contains f if {
+	some d in sts_docs
+	templates := object.get(d.contents, ["spec", "volumeClaimTemplates"], [])
+	some i, t in templates
+	n := count([x | some x in templates; x.metadata.name == t.metadata.name])
+	n > 1
+	f := denied(
+		"GRAFT002", d, sprintf("spec.volumeClaimTemplates[%d].metadata.name", [i]),
+		sprintf("%s, the name of %d claim templates", [t.metadata.name, n]),
+		"a name no other claim template of the StatefulSet has",
+		"duplicate claim template",
+	)
+}
+
+# GRAFT003: strays. A recorded member's claim outside its StatefulSet's
+# ordinal range is GRAFT004's.
 deny contains f if {
 	some e in pvc_entries
 	not expected[e.k]
+	not e.k in out_of_range_claims
 	f := denied("GRAFT003", e.d, "metadata.name", e.k, "a claim of a StatefulSet claim template with a selector, for an ordinal in [start, start+replicas)", "stray PersistentVolumeClaim")
 }
 
 deny contains f if {
 	some e in pv_claim_entries
 	not expected[e.k]
+	not e.k in out_of_range_claims
 	f := denied("GRAFT003", e.d, "spec.claimRef", e.k, "a claim of a StatefulSet claim template with a selector, for an ordinal in [start, start+replicas)", "stray PersistentVolume")
+}
+
+# GRAFT004: every member the record holds a volume for is a member of its
+# StatefulSet: [start, start+replicas) covers its ordinal. Scaling in
+# deletes no claim, but the member never starts, and a start above a
+# recorded ordinal leaves that member's data unused.
+deny contains f if {
+	some n, os in record_sts_ordinals
+	some d in sts_by_name[n]
+	start := sts_start(d.contents)
+	start > min(os)
+	f := denied("GRAFT004", d, "spec.ordinals.start", start, sprintf("at most %d, the lowest ordinal graft.lock records for StatefulSet %s", [min(os), n]), sprintf("member %s-%d would never start, and its volume would not be used", [n, min(os)]))
+}
+
+deny contains f if {
+	some n, os in record_sts_ordinals
+	some d in sts_by_name[n]
+	start := sts_start(d.contents)
+	r := sts_replicas(d.contents)
+	want := (max(os) + 1) - start
+	r < want
+	f := denied("GRAFT004", d, "spec.replicas", r, sprintf("at least %d, so that ordinal %d graft.lock records is a member (start %d)", [want, max(os), start]), sprintf("member %s-%d would never start, and its volume would not be used", [n, max(os)]))
 }

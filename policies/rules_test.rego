@@ -27,7 +27,9 @@ test_graft001_missing_claim if {
 
 test_graft001_ordinals_start if {
 	# Numbered from 1, the StatefulSet wants data-cassandra-2, not -0.
-	ids(patched([op("add", i_sts, "/spec/ordinals", {"start": 1})])) == {"GRAFT001", "GRAFT003"}
+	# Member 0's claim and volume are not strays: GRAFT004 reports that
+	# the StatefulSet no longer runs member 0.
+	ids(patched([op("add", i_sts, "/spec/ordinals", {"start": 1})])) == {"GRAFT001", "GRAFT004"}
 }
 
 test_graft001_zero_replicas_wants_nothing if {
@@ -262,15 +264,52 @@ both_in_a := [
 	op("replace", i_lock, "/volumes/1/sourceZone", "us-east-1a"),
 ]
 
+# A second StatefulSet, "other", of one member whose volume is in zone z,
+# delivered in full.
+other_sts := json.patch(sts, [
+	{"op": "replace", "path": "/metadata/name", "value": "other"},
+	{"op": "replace", "path": "/spec/replicas", "value": 1},
+	{"op": "replace", "path": "/spec/volumeClaimTemplates/0/spec/selector/matchLabels/graft.graftctl.io~1statefulset", "value": "other"},
+])
+
+other_pv(z) := json.patch(pv(0), [
+	{"op": "replace", "path": "/metadata/name", "value": "db-data-other-0"},
+	{"op": "replace", "path": "/metadata/labels/graft.graftctl.io~1statefulset", "value": "other"},
+	{"op": "replace", "path": "/metadata/annotations/graft.graftctl.io~1source-instance", "value": "i-09"},
+	{"op": "replace", "path": "/metadata/annotations/graft.graftctl.io~1source-volume", "value": "vol-0b09"},
+	{"op": "replace", "path": "/metadata/annotations/graft.graftctl.io~1source-zone", "value": z},
+	{"op": "replace", "path": "/spec/claimRef/name", "value": "data-other-0"},
+	{"op": "replace", "path": "/spec/csi/volumeHandle", "value": "vol-0a09"},
+	{"op": "replace", "path": concat("", [affinity_path, "/values"]), "value": [z]},
+])
+
+other_pvc := json.patch(pvc(0), [
+	{"op": "replace", "path": "/metadata/name", "value": "data-other-0"},
+	{"op": "replace", "path": "/metadata/labels/graft.graftctl.io~1statefulset", "value": "other"},
+	{"op": "replace", "path": "/spec/volumeName", "value": "db-data-other-0"},
+])
+
+other_entry(z) := json.patch(entry(0), [
+	{"op": "replace", "path": "/statefulSet", "value": "other"},
+	{"op": "replace", "path": "/sourceInstance", "value": "i-09"},
+	{"op": "replace", "path": "/sourceVolume", "value": "vol-0b09"},
+	{"op": "replace", "path": "/sourceZone", "value": z},
+	{"op": "replace", "path": "/targetVolume", "value": "vol-0a09"},
+	{"op": "replace", "path": "/targetZone", "value": z},
+])
+
+with_other(inp, z) := array.concat(
+	json.patch(inp, [op("add", i_lock, "/volumes/-", other_entry(z))]),
+	[{"path": "other.yaml", "contents": other_sts}, {"path": "other-pv.yaml", "contents": other_pv(z)}, {"path": "other-pvc.yaml", "contents": other_pvc}],
+)
+
+test_other_statefulset_passes if {
+	ids(with_other(base, "us-east-1c")) == set()
+}
+
 test_graft023_spread_skew if {
-	inp := patched(array.concat(both_in_a, [
-		op("add", i_sts, "/spec/template/spec/topologySpreadConstraints", [spread]),
-		op("add", i_lock, "/volumes/-", json.patch(entry(1), [
-			{"op": "replace", "path": "/statefulSet", "value": "elsewhere"},
-			{"op": "replace", "path": "/targetVolume", "value": "vol-0a09"},
-			{"op": "replace", "path": "/targetZone", "value": "us-east-1c"},
-		])),
-	]))
+	# Zone us-east-1c is known through the other StatefulSet's volume.
+	inp := with_other(patched(array.concat(both_in_a, [op("add", i_sts, "/spec/template/spec/topologySpreadConstraints", [spread])])), "us-east-1c")
 	ids(inp) == {"GRAFT023"}
 	some f in graft.warn with input as inp
 	f.level == "warn"
@@ -313,6 +352,7 @@ test_graft024_member_zones if {
 	inp := array.concat(
 		patched([
 			op("add", i_sts, "/spec/volumeClaimTemplates/-", t2),
+			op("add", i_sts, "/spec/template/spec/containers/0/volumeMounts/-", {"name": "log", "mountPath": "/var/log/cassandra"}),
 			op("replace", i_sts, "/spec/replicas", 1),
 			rm(i_lock, "/volumes/1"),
 			op("add", i_lock, "/volumes/-", e),

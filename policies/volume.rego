@@ -90,24 +90,69 @@ deny contains f if {
 	f := denied("GRAFT035", d, "spec.csi.volumeHandle", h, "a cloned volume, never a source volume", "the legacy instance's own disk must never be handed to Kubernetes")
 }
 
-# GRAFT036
-overlay_sts_names := {n | some d in sts_docs; n := d.contents.metadata.name}
-
-sts_by_name := {n: g | some n in overlay_sts_names; g := [d | some d in sts_docs; n = d.contents.metadata.name]}
-
+# GRAFT036: every volume of the record is delivered: its StatefulSet is
+# in the input with its claim template, and a PVC and a PV exist for it
+# (GRAFT001 reports the missing PVC of a member the StatefulSet runs,
+# GRAFT004 a member it does not run). An input that holds nothing of the
+# record is denied once per missing object.
 pv_claim_names := {e.d.contents.spec.claimRef.name | some e in pv_claim_entries}
+
+pvc_names := {d.contents.metadata.name | some d in pvc_docs}
+
+# claim_expected: some StatefulSet of the input looks for the claim.
+claim_expected(v) if {
+	some d in sts_by_name[v.statefulSet]
+	expected[key(ns(d.contents), claim_name(v.claimTemplate, v.statefulSet, v.ordinal))]
+}
+
+member_of(v) := sprintf("member %s-%d, claim template %s", [v.statefulSet, v.ordinal, v.claimTemplate])
+
+deny contains f if {
+	some i, v in record_volumes
+	not v.statefulSet in overlay_sts_names
+	f := denied(
+		"GRAFT036", record_doc, sprintf("volumes[%d].statefulSet", [i]),
+		sprintf("no StatefulSet %s in the input", [v.statefulSet]),
+		sprintf("StatefulSet %s with claim template %s and ordinal %d in [start, start+replicas)", [v.statefulSet, v.claimTemplate, v.ordinal]),
+		sprintf("%s of %s has no StatefulSet to use it", [v.targetVolume, member_of(v)]),
+	)
+}
 
 deny contains f if {
 	some v in record_volumes
-	v.statefulSet in overlay_sts_names
-	not pv_by_handle[v.targetVolume]
-	not claim_name(v.claimTemplate, v.statefulSet, v.ordinal) in pv_claim_names
 	some d in sts_by_name[v.statefulSet]
+	not selector_template(d.contents, v.claimTemplate)
 	f := denied(
 		"GRAFT036", d, "spec.volumeClaimTemplates",
+		sprintf("no claim template %s with a selector", [v.claimTemplate]),
+		sprintf("claim template %s selecting graft's PersistentVolumes, for %s", [v.claimTemplate, v.targetVolume]),
+		"a recorded volume has no claim template to be mounted through",
+	)
+}
+
+deny contains f if {
+	some i, v in record_volumes
+	claim := claim_name(v.claimTemplate, v.statefulSet, v.ordinal)
+	not claim in pvc_names
+	not claim_expected(v)
+	f := denied(
+		"GRAFT036", record_doc, sprintf("volumes[%d]", [i]),
+		sprintf("no PersistentVolumeClaim %s", [claim]),
+		sprintf("PersistentVolumeClaim %s, bound to the PersistentVolume of %s", [claim, v.targetVolume]),
+		sprintf("%s is not delivered to %s", [v.targetVolume, member_of(v)]),
+	)
+}
+
+deny contains f if {
+	some i, v in record_volumes
+	not pv_by_handle[v.targetVolume]
+	claim := claim_name(v.claimTemplate, v.statefulSet, v.ordinal)
+	not claim in pv_claim_names
+	f := denied(
+		"GRAFT036", record_doc, sprintf("volumes[%d].targetVolume", [i]),
 		sprintf("no PersistentVolume for %s", [v.targetVolume]),
-		sprintf("a PersistentVolume for %s, the volume graft.lock records for %s", [v.targetVolume, claim_name(v.claimTemplate, v.statefulSet, v.ordinal)]),
-		"a cloned volume is not delivered",
+		sprintf("a PersistentVolume with volumeHandle %s and claimRef %s", [v.targetVolume, claim]),
+		sprintf("%s is not delivered to %s", [v.targetVolume, member_of(v)]),
 	)
 }
 
