@@ -218,6 +218,12 @@ var failFixtures = []failFixture{
 		f.docs[pvcFile] = append(f.docs[pvcFile], pvc)
 		return []string{pvFile, pvcFile}
 	}},
+	{name: "GRAFT004-scaled-in", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		// graft.lock records members 0-2; the StatefulSet runs 0 and 1.
+		file := "statefulset-cassandra.patch.yaml"
+		f.addPatchOp(file, map[string]any{"op": "replace", "path": "/spec/replicas", "value": 2})
+		return []string{file}
+	}},
 	{name: "GRAFT010-dangling-volume-name", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
 		set(t, f.obj(pvcFile, "PersistentVolumeClaim", "data-cassandra-1"), "cassandra-data-cassandra-9", "spec", "volumeName")
 		return []string{pvcFile}
@@ -252,6 +258,17 @@ var failFixtures = []failFixture{
 			"matchLabels":      map[string]any{spec.LabelMigration: "cassandra-6node-racks", spec.LabelClaimTemplate: "server-data"},
 			"matchExpressions": []any{map[string]any{"key": spec.LabelStatefulSet, "operator": "In", "values": []any{"prod-dc1-r1-sts", "prod-dc1-r2-sts"}}},
 		}})
+		return []string{file}
+	}},
+	{name: "GRAFT018-pvc-data-source", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(pvcFile, "PersistentVolumeClaim", "data-cassandra-0"), map[string]any{
+			"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": "cassandra-0-nightly",
+		}, "spec", "dataSource")
+		return []string{pvcFile}
+	}},
+	{name: "GRAFT019-read-only-mount", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		file := "statefulset-cassandra.patch.yaml"
+		f.addPatchOp(file, map[string]any{"op": "add", "path": "/spec/template/spec/containers/0/volumeMounts/0/readOnly", "value": true})
 		return []string{file}
 	}},
 	{name: "GRAFT020-two-zones", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
@@ -336,6 +353,10 @@ var failFixtures = []failFixture{
 	}},
 	{name: "GRAFT037-capacity-not-recorded", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
 		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), "600Gi", "spec", "capacity", "storage")
+		return []string{pvFile}
+	}},
+	{name: "GRAFT038-pv-read-only", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), true, "spec", "csi", "readOnly")
 		return []string{pvFile}
 	}},
 	{name: "GRAFT040-reclaim-delete", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
@@ -588,7 +609,7 @@ func TestFailFixtures(t *testing.T) {
 				t.Fatalf("rules %v fired, want exactly %s", got, id)
 			}
 			for _, f := range rep.Findings {
-				if f.File == "" || f.Line == 0 || f.Field == "" || f.Found == "" || f.Expected == "" || f.Kind == "" || (f.Name == "" && f.Kind != "Kustomization") {
+				if f.File == "" || f.Line == 0 || f.Field == "" || f.Found == "" || f.Expected == "" || f.Kind == "" || (f.Name == "" && f.Kind != "Kustomization" && f.Kind != "Lock") {
 					t.Errorf("finding lacks a location or detail: %+v", f)
 				}
 			}

@@ -201,6 +201,98 @@ var mutations = []mutation{
 	}},
 	{"record fsType", func(m *mutable) { set(m.t, m.first("Lock"), "zfs", "volumes", "0", "fsType") }},
 	{"record size", func(m *mutable) { set(m.t, m.first("Lock"), float64(1), "volumes", "0", "sizeGiB") }},
+	// What the input leaves out: the record must be delivered in full.
+	{"record only", func(m *mutable) { m.keep("Lock") }},
+	{"service only", func(m *mutable) { m.keep("Lock", "Service") }},
+	{"storage dropped", func(m *mutable) { m.keep("Lock", "Service", "StatefulSet", "Kustomization") }},
+	{"statefulsets dropped", func(m *mutable) { m.keep("Lock", "PersistentVolume", "PersistentVolumeClaim", "Kustomization") }},
+	{"one pv dropped", func(m *mutable) { m.drop(m.first("PersistentVolume")) }},
+	{"record emptied", func(m *mutable) { set(m.t, m.first("Lock"), []any{}, "volumes") }},
+	{"sts duplicated", func(m *mutable) {
+		m.docs = append(m.docs, Document{Path: "extra.yaml", Contents: clone(m.t, m.first("StatefulSet"))})
+	}},
+	{"claim template duplicated", func(m *mutable) {
+		sts := m.first("StatefulSet")
+		t := clone(m.t, get(sts, "spec", "volumeClaimTemplates", "0").(map[string]any))
+		del(m.t, t, "spec", "selector")
+		set(m.t, sts, append(get(sts, "spec", "volumeClaimTemplates").([]any), t), "spec", "volumeClaimTemplates")
+	}},
+	{"sts replicas reduced", func(m *mutable) {
+		sts := m.first("StatefulSet")
+		set(m.t, sts, float64(num(sts, "spec", "replicas")-1), "spec", "replicas")
+	}},
+	// The member starts without its data, or cannot write it.
+	{"container mounts removed", func(m *mutable) {
+		del(m.t, m.first("StatefulSet"), "spec", "template", "spec", "containers", "0", "volumeMounts")
+	}},
+	{"mount readOnly", func(m *mutable) {
+		set(m.t, m.first("StatefulSet"), true, "spec", "template", "spec", "containers", "0", "volumeMounts", "0", "readOnly")
+	}},
+	{"mount subPath", func(m *mutable) {
+		set(m.t, m.first("StatefulSet"), "data", "spec", "template", "spec", "containers", "0", "volumeMounts", "0", "subPath")
+	}},
+	{"mount subPathExpr", func(m *mutable) {
+		set(m.t, m.first("StatefulSet"), "$(POD_NAME)", "spec", "template", "spec", "containers", "0", "volumeMounts", "0", "subPathExpr")
+	}},
+	{"pv csi readOnly", func(m *mutable) { set(m.t, m.first("PersistentVolume"), true, "spec", "csi", "readOnly") }},
+	{"pv mountOptions ro", func(m *mutable) { set(m.t, m.first("PersistentVolume"), []any{"noatime,ro"}, "spec", "mountOptions") }},
+	{"pv mount-options annotation ro", func(m *mutable) {
+		set(m.t, m.first("PersistentVolume"), "ro", "metadata", "annotations", "volume.beta.kubernetes.io/mount-options")
+	}},
+	{"block everywhere", func(m *mutable) {
+		for _, d := range m.docs {
+			c, _ := d.Contents.(map[string]any)
+			switch c["kind"] {
+			case "PersistentVolume", "PersistentVolumeClaim":
+				set(m.t, c, "Block", "spec", "volumeMode")
+			case "StatefulSet":
+				for i := range get(c, "spec", "volumeClaimTemplates").([]any) {
+					set(m.t, c, "Block", "spec", "volumeClaimTemplates", fmt.Sprint(i), "spec", "volumeMode")
+				}
+			}
+		}
+	}},
+	{"pvc dataSource", func(m *mutable) {
+		set(m.t, m.first("PersistentVolumeClaim"), map[string]any{"kind": "PersistentVolumeClaim", "name": "seed"}, "spec", "dataSource")
+	}},
+	{"template dataSourceRef", func(m *mutable) {
+		set(m.t, m.first("StatefulSet"), map[string]any{"kind": "PersistentVolumeClaim", "name": "seed"}, "spec", "volumeClaimTemplates", "0", "spec", "dataSourceRef")
+	}},
+	{"claimRef kind", func(m *mutable) { set(m.t, m.first("PersistentVolume"), "Pod", "spec", "claimRef", "kind") }},
+	{"claimRef resourceVersion", func(m *mutable) { set(m.t, m.first("PersistentVolume"), "1", "spec", "claimRef", "resourceVersion") }},
+	{"pvc beta storage class", func(m *mutable) {
+		set(m.t, m.first("PersistentVolumeClaim"), "gp3", "metadata", "annotations", "volume.beta.kubernetes.io/storage-class")
+	}},
+	{"pvc request removed", func(m *mutable) { del(m.t, m.first("PersistentVolumeClaim"), "spec", "resources") }},
+	{"template request removed", func(m *mutable) {
+		del(m.t, m.first("StatefulSet"), "spec", "volumeClaimTemplates", "0", "spec", "resources")
+	}},
+}
+
+// keep drops every document whose kind is not one of kinds.
+func (m *mutable) keep(kinds ...string) {
+	var out []Document
+	for _, d := range m.docs {
+		c, _ := d.Contents.(map[string]any)
+		for _, k := range kinds {
+			if c["kind"] == k {
+				out = append(out, d)
+				break
+			}
+		}
+	}
+	m.docs = out
+}
+
+// drop removes one document.
+func (m *mutable) drop(obj map[string]any) {
+	for i, d := range m.docs {
+		if c, ok := d.Contents.(map[string]any); ok && fmt.Sprintf("%p", c) == fmt.Sprintf("%p", obj) {
+			m.docs = append(m.docs[:i], m.docs[i+1:]...)
+			return
+		}
+	}
+	m.t.Fatal("drop: no such document")
 }
 
 // copyDocs deep-copies documents through JSON.
