@@ -31,8 +31,9 @@ func synthetic(tb testing.TB, sets, ordinals int) (string, string) {
 	var volumes []any
 	for s := 0; s < sets; s++ {
 		sts := fmt.Sprintf("rack%d", s)
-		var vcts []any
+		var vcts, mounts []any
 		for _, t := range templates {
+			mounts = append(mounts, map[string]any{"name": t, "mountPath": "/var/lib/" + t})
 			vcts = append(vcts, map[string]any{
 				"metadata": map[string]any{"name": t},
 				"spec": map[string]any{
@@ -50,7 +51,7 @@ func synthetic(tb testing.TB, sets, ordinals int) (string, string) {
 			"spec": map[string]any{
 				"replicas":                             ordinals,
 				"persistentVolumeClaimRetentionPolicy": map[string]any{"whenDeleted": "Retain", "whenScaled": "Retain"},
-				"template":                             map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "c"}}}},
+				"template":                             map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "c", "volumeMounts": mounts}}}},
 				"volumeClaimTemplates":                 vcts,
 			},
 		})
