@@ -135,11 +135,32 @@ func read(ctx context.Context, r io.Reader, name string, limit, sizeHint int64, 
 }
 
 // ReadFile reads the file at path (any kind: a regular file, a FIFO, a
-// device), at most limit bytes, honouring ctx.
+// device), at most limit bytes, honouring ctx: also while the open blocks
+// (a FIFO nobody writes to).
 func ReadFile(ctx context.Context, path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		f, err := os.Open(path)
+		ch <- opened{f, err}
+	}()
+	var f *os.File
+	select {
+	case o := <-ch:
+		if o.err != nil {
+			return nil, o.err
+		}
+		f = o.f
+	case <-ctx.Done():
+		go func() { // close the file if the open ever returns
+			if o := <-ch; o.f != nil {
+				o.f.Close()
+			}
+		}()
+		return nil, ctx.Err()
 	}
 	defer f.Close()
 	info, err := f.Stat()

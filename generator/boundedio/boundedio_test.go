@@ -80,24 +80,27 @@ func TestReadFile(t *testing.T) {
 		t.Errorf("/dev/zero: %v", err)
 	}
 
-	// A FIFO nobody writes to: the cancel closes it and returns.
+	// A FIFO nobody opens for writing (the open blocks), and one whose
+	// writer writes nothing (the read blocks): the cancel returns at once.
 	fifo := filepath.Join(dir, "fifo")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Skip(err)
 	}
-	go func() { // open the write end so that the read end's open returns
-		f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-		if err == nil {
-			time.Sleep(3 * time.Second)
-			f.Close()
+	readFIFO := func(what string) {
+		ctx2, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		if _, err := boundedio.ReadFile(ctx2, fifo, 1<<20); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
+			t.Errorf("FIFO %s: %v after %v", what, err, time.Since(start))
 		}
-	}()
-	ctx2, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	if _, err := boundedio.ReadFile(ctx2, fifo, 1<<20); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
-		t.Errorf("FIFO: %v after %v", err, time.Since(start))
 	}
+	readFIFO("without a writer")
+	w, err := os.OpenFile(fifo, os.O_RDWR, 0) // a writer that stays silent
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	readFIFO("with a silent writer")
 	if _, err := boundedio.RegularFile(fifo); !errors.Is(err, boundedio.ErrNotRegular) || !strings.Contains(err.Error(), "a FIFO") {
 		t.Errorf("RegularFile(fifo): %v", err)
 	}
