@@ -47,7 +47,7 @@ func checkCommand() *command {
 				}
 				var rec *record.Record
 				rep, in, err := check.LoadAndCheck(ctx, func() (*check.Input, error) {
-					in, err := check.Load(paths, e.stdin)
+					in, err := check.Load(ctx, paths, e.stdin)
 					if err != nil {
 						return nil, err
 					}

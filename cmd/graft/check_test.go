@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/graftctl/graft/generator/ebs"
 )
 
 const policyFixtures = "../../testdata/policy"
@@ -155,11 +157,15 @@ func TestCheckLiveEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rec struct {
-		Volumes []struct {
-			TargetVolume string `json:"targetVolume"`
-			TargetZone   string `json:"targetZone"`
-			SizeGiB      int    `json:"sizeGiB"`
-			Encrypted    bool   `json:"encrypted"`
+		Migration string `json:"migration"`
+		Volumes   []struct {
+			StatefulSet   string `json:"statefulSet"`
+			Ordinal       int    `json:"ordinal"`
+			ClaimTemplate string `json:"claimTemplate"`
+			TargetVolume  string `json:"targetVolume"`
+			TargetZone    string `json:"targetZone"`
+			SizeGiB       int    `json:"sizeGiB"`
+			Encrypted     bool   `json:"encrypted"`
 		} `json:"volumes"`
 	}
 	if err := yaml.Unmarshal(lockData, &rec); err != nil {
@@ -181,8 +187,11 @@ func TestCheckLiveEndpoint(t *testing.T) {
 				if i == 1 {
 					zone = "us-east-1f"
 				}
-				fmt.Fprintf(&items, "<item><volumeId>%s</volumeId><size>%d</size><availabilityZone>%s</availabilityZone><status>available</status><encrypted>%t</encrypted><attachmentSet/></item>",
-					v.TargetVolume, v.SizeGiB, zone, v.Encrypted)
+				// The graft tags clone puts on the volume (GRAFT055).
+				tags := fmt.Sprintf("<item><key>%s</key><value>%s</value></item><item><key>%s</key><value>%s/%d</value></item><item><key>%s</key><value>%s</value></item><item><key>%s</key><value>%s</value></item>",
+					ebs.TagMigration, rec.Migration, ebs.TagMember, v.StatefulSet, v.Ordinal, ebs.TagClaimTemplate, v.ClaimTemplate, ebs.TagRole, ebs.RoleVolume)
+				fmt.Fprintf(&items, "<item><volumeId>%s</volumeId><size>%d</size><availabilityZone>%s</availabilityZone><status>available</status><encrypted>%t</encrypted><attachmentSet/><tagSet>%s</tagSet></item>",
+					v.TargetVolume, v.SizeGiB, zone, v.Encrypted, tags)
 			}
 			fmt.Fprintf(w, `<DescribeVolumesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><volumeSet>%s</volumeSet></DescribeVolumesResponse>`, items.String())
 		default:

@@ -130,7 +130,7 @@ func synthetic(tb testing.TB, sets, ordinals int) (string, string) {
 
 // checkFiles is graft check end to end on files: parse, evaluate once.
 func checkFiles(tb testing.TB, e *Engine, overlay, lockPath string) *Report {
-	in, err := Load([]string{overlay}, nil)
+	in, err := Load(context.Background(), []string{overlay}, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func BenchmarkCheck(b *testing.B) {
 		b.Run(fmt.Sprintf("members=%d", size.sets*size.ordinals), func(b *testing.B) {
 			for b.Loop() {
 				rep, _, err := LoadAndCheck(b.Context(), func() (*Input, error) {
-					in, err := Load([]string{overlay}, nil)
+					in, err := Load(context.Background(), []string{overlay}, nil)
 					if err != nil {
 						return nil, err
 					}

@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	yamlv3 "go.yaml.in/yaml/v3"
+
+	"github.com/graftctl/graft/generator/boundedio"
 )
 
 // decodeYAML decodes every non-empty document of a YAML stream into plain
@@ -18,9 +20,16 @@ import (
 // way conftest's parser (sigs.k8s.io/yaml, YAML 1.1) reads them: unquoted
 // yes/no/on/off are booleans and timestamps stay strings. It parses once,
 // without the JSON round trip, which matters at thousands of objects.
+//
+// It is bounded: at most boundedio.MaxDocuments documents, nesting of at
+// most boundedio.MaxDepth, and aliases that expand a document to at most
+// aliasBudget values (no "billion laughs").
 func decodeYAML(data []byte) ([]any, error) {
 	chunks := splitDocuments(data)
-	if len(chunks) < 64 {
+	if len(chunks) > boundedio.MaxDocuments {
+		return nil, tooManyDocuments()
+	}
+	if len(chunks) < parallelDocuments {
 		return decodeStream(data)
 	}
 	// Large streams (a built overlay of thousands of objects) are decoded
@@ -54,6 +63,14 @@ func decodeYAML(data []byte) ([]any, error) {
 	return out, nil
 }
 
+// parallelDocuments is the number of documents from which a stream is
+// decoded in parallel.
+const parallelDocuments = 64
+
+func tooManyDocuments() error {
+	return &boundedio.TooLargeError{Name: "the YAML stream", Size: -1, Limit: boundedio.MaxDocuments, Unit: "YAML documents"}
+}
+
 // splitDocuments cuts a stream before each "---" document marker line (a
 // marker at column 0 always ends the document before it, even a block
 // scalar).
@@ -83,8 +100,9 @@ func decodeStream(data []byte) ([]any, error) {
 		return nil, err
 	}
 	out := make([]any, 0, len(nodes))
+	budget := aliasBudget(len(data))
 	for _, n := range nodes {
-		v, err := nodeValue(n, 0)
+		v, err := nodeValue(n, 0, &budget)
 		if err != nil {
 			return nil, err
 		}
@@ -95,24 +113,36 @@ func decodeStream(data []byte) ([]any, error) {
 	return out, nil
 }
 
-var errDepth = errors.New("YAML nested too deeply (or a recursive alias)")
+var (
+	errDepth   = fmt.Errorf("YAML nested more than %d levels deep (or a recursive alias)", boundedio.MaxDepth)
+	errAliases = errors.New("YAML aliases expand the document too much (more than 16 values per byte of input)")
+)
 
-func nodeValue(n *yamlv3.Node, depth int) (any, error) {
-	if depth > 200 {
+// aliasBudget is how many values the documents of a stream of n bytes may
+// decode to. Without aliases a value takes at least one byte; aliases may
+// repeat what they point at, up to 16 values per byte (and 10,000 for tiny
+// inputs), so that memory stays proportional to the input.
+func aliasBudget(n int) int { return max(10_000, 16*n) }
+
+func nodeValue(n *yamlv3.Node, depth int, budget *int) (any, error) {
+	if depth > boundedio.MaxDepth {
 		return nil, errDepth
+	}
+	if *budget--; *budget < 0 {
+		return nil, errAliases
 	}
 	switch n.Kind {
 	case yamlv3.DocumentNode:
 		if len(n.Content) == 0 {
 			return nil, nil
 		}
-		return nodeValue(n.Content[0], depth+1)
+		return nodeValue(n.Content[0], depth+1, budget)
 	case yamlv3.AliasNode:
-		return nodeValue(n.Alias, depth+1)
+		return nodeValue(n.Alias, depth+1, budget)
 	case yamlv3.SequenceNode:
 		list := make([]any, 0, len(n.Content))
 		for _, c := range n.Content {
-			v, err := nodeValue(c, depth+1)
+			v, err := nodeValue(c, depth+1, budget)
 			if err != nil {
 				return nil, err
 			}
@@ -128,14 +158,14 @@ func nodeValue(n *yamlv3.Node, depth int) (any, error) {
 				merges = append(merges, vn)
 				continue
 			}
-			v, err := nodeValue(vn, depth+1)
+			v, err := nodeValue(vn, depth+1, budget)
 			if err != nil {
 				return nil, err
 			}
 			m[keyString(k)] = v
 		}
 		for _, mn := range merges {
-			if err := merge(m, mn, depth+1); err != nil {
+			if err := merge(m, mn, depth+1, budget); err != nil {
 				return nil, err
 			}
 		}
@@ -145,8 +175,8 @@ func nodeValue(n *yamlv3.Node, depth int) (any, error) {
 }
 
 // merge applies a YAML merge key: values already set win.
-func merge(m map[string]any, n *yamlv3.Node, depth int) error {
-	v, err := nodeValue(n, depth)
+func merge(m map[string]any, n *yamlv3.Node, depth int, budget *int) error {
+	v, err := nodeValue(n, depth, budget)
 	if err != nil {
 		return err
 	}

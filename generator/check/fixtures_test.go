@@ -540,7 +540,7 @@ func fixtureInput(t testing.TB, dir string) *Input {
 		all, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
 		paths = all
 	}
-	in, err := Load(paths, nil)
+	in, err := Load(context.Background(), paths, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

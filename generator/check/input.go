@@ -2,6 +2,7 @@ package check
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +14,10 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	yamlv3 "go.yaml.in/yaml/v3"
+	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/yaml"
 
+	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
 )
@@ -45,12 +48,20 @@ type Input struct {
 	// raw holds the files read, and indexed those whose lines are known.
 	raw     map[string][]byte
 	indexed map[string]bool
+	// kustomizations holds the kustomization files read.
+	kustomizations map[string][]byte
 	// dirs are the kustomize directories of the input, whose objects are
 	// attributed to their files when a finding needs it.
 	resources map[string][]string
 	resolved  map[string]bool
 	// recordPath is the record's file.
 	recordPath string
+	// ctx bounds the reads (Load's context; Background for LoadBuilt).
+	ctx context.Context
+	// total is the bytes read and nfiles the files of kustomize
+	// directories met, against boundedio's limits.
+	total  int64
+	nfiles int
 }
 
 // recordLine returns the line of a target volume in the record.
@@ -85,10 +96,18 @@ type patchOp struct {
 	line    int
 }
 
-func newInput() *Input {
+func newInput(ctx context.Context) *Input {
 	in := &Input{}
 	in.ensure()
+	in.ctx = ctx
 	return in
+}
+
+func (in *Input) context() context.Context {
+	if in.ctx == nil {
+		return context.Background()
+	}
+	return in.ctx
 }
 
 // ensure makes the indexes of an Input built as a literal usable.
@@ -96,7 +115,7 @@ func (in *Input) ensure() {
 	if in.sources != nil {
 		return
 	}
-	*in = Input{Docs: in.Docs, files: in.files, recordPath: in.recordPath, sources: map[sourceKey]*yamlv3.Node{}, declared: map[objectKey]string{}, patches: map[objectKey][]patchOp{}, raw: map[string][]byte{}, indexed: map[string]bool{}, resources: map[string][]string{}, resolved: map[string]bool{}}
+	*in = Input{Docs: in.Docs, files: in.files, recordPath: in.recordPath, sources: map[sourceKey]*yamlv3.Node{}, declared: map[objectKey]string{}, patches: map[objectKey][]patchOp{}, raw: map[string][]byte{}, indexed: map[string]bool{}, kustomizations: map[string][]byte{}, resources: map[string][]string{}, resolved: map[string]bool{}}
 
 }
 
@@ -144,38 +163,135 @@ func (in *Input) astValue() (ast.Value, error) {
 func (in *Input) Files() []string { return append([]string(nil), in.files...) }
 
 // Load reads PATHs: kustomize directories (built with krusty), YAML files,
-// or "-" for stdin.
-func Load(paths []string, stdin io.Reader) (*Input, error) {
-	in := newInput()
-	for _, p := range paths {
-		if err := in.add(p, stdin); err != nil {
-			return nil, err
+// or "-" for stdin, within the limits of package boundedio. It returns
+// ctx.Err() as soon as ctx is done, even while a read of stdin is blocked;
+// the Input keeps ctx for AddRecord.
+func Load(ctx context.Context, paths []string, stdin io.Reader) (*Input, error) {
+	return untilDone(ctx, func() (*Input, error) {
+		in := newInput(ctx)
+		for _, p := range paths {
+			if err := in.add(p, stdin); err != nil {
+				return nil, err
+			}
 		}
+		return in, nil
+	})
+}
+
+// untilDone runs f and returns its result, or ctx.Err() as soon as ctx is
+// done; f's reads honour ctx too, so it ends soon after.
+func untilDone[T any](ctx context.Context, f func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
 	}
-	return in, nil
+	done := make(chan result, 1)
+	go func() {
+		v, err := f()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
 }
 
 func (in *Input) add(p string, stdin io.Reader) error {
 	if p == Stdin {
-		data, err := io.ReadAll(stdin)
+		if stdin == nil {
+			stdin = strings.NewReader("")
+		}
+		data, err := boundedio.Read(in.context(), stdin, "stdin", boundedio.MaxFileBytes)
 		if err != nil {
-			return fmt.Errorf("%w: read stdin: %v", ErrInput, err)
+			return fmt.Errorf("%w: read stdin: %w", ErrInput, err)
+		}
+		if err := in.count("stdin", int64(len(data))); err != nil {
+			return err
 		}
 		return in.addYAML(Stdin, data)
 	}
 	p = filepath.Clean(p)
 	info, err := os.Stat(p)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrInput, err)
+		return fmt.Errorf("%w: %w", ErrInput, err)
 	}
 	if info.IsDir() {
 		return in.addKustomization(p)
 	}
-	data, err := os.ReadFile(p)
+	// A file named on the command line may be a FIFO (bash's <(…)) or a
+	// device: it is read within the limit.
+	data, err := in.readFile(p, false)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrInput, err)
+		return err
 	}
 	return in.addYAML(p, data)
+}
+
+// readFile reads a file within the per-file and total limits. A file of a
+// kustomize directory (inDir) is admitted first: it must be a regular file
+// and counts against MaxFiles.
+func (in *Input) readFile(p string, inDir bool) ([]byte, error) {
+	if inDir {
+		if _, err := in.admit(p); err != nil {
+			return nil, err
+		}
+	}
+	data, err := boundedio.ReadFile(in.context(), p, boundedio.MaxFileBytes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInput, err)
+	}
+	if err := in.count(p, int64(len(data))); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// admit checks a file of a kustomize directory before anything reads it:
+// one more file (at most MaxFiles), a regular file (not a directory, a
+// device, a FIFO or a socket) of at most MaxFileBytes. It returns the size.
+func (in *Input) admit(p string) (int64, error) {
+	in.nfiles++
+	if in.nfiles > boundedio.MaxFiles {
+		return 0, fmt.Errorf("%w: %w", ErrInput, &boundedio.TooLargeError{Name: "the kustomize directories given", Size: -1, Limit: boundedio.MaxFiles, Unit: "files"})
+	}
+	size, err := boundedio.RegularFile(p)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrInput, err)
+	}
+	if size > boundedio.MaxFileBytes {
+		return 0, fmt.Errorf("%w: %w", ErrInput, &boundedio.TooLargeError{Name: p, Size: size, Limit: boundedio.MaxFileBytes})
+	}
+	return size, nil
+}
+
+// bound admits a file krusty will read and counts it against the total.
+// A path that does not exist, or is a directory, is left to krusty to
+// report (it may be an inline patch, or a generator given inline).
+func (in *Input) bound(p string) error {
+	if info, err := os.Stat(p); err != nil || info.IsDir() {
+		return nil
+	}
+	return in.bound1(p)
+}
+
+func (in *Input) bound1(p string) error {
+	size, err := in.admit(p)
+	if err != nil {
+		return err
+	}
+	return in.count(p, size)
+}
+
+// count adds n bytes read from name to the total.
+func (in *Input) count(name string, n int64) error {
+	in.total += n
+	if in.total > boundedio.MaxTotalBytes {
+		return fmt.Errorf("%w: %w", ErrInput, &boundedio.TooLargeError{Name: "the input (all files, up to " + name + ")", Size: -1, Limit: boundedio.MaxTotalBytes})
+	}
+	return nil
 }
 
 // kustomizationFile returns the kustomization file of dir, or "".
@@ -189,40 +305,60 @@ func kustomizationFile(dir string) string {
 }
 
 // LoadBuilt reads the kustomize directory dir whose build output is already
-// at hand (render returns it), so that it is not built a second time.
+// at hand (render returns it), so that it is not built a second time. The
+// limits of Load apply.
 func LoadBuilt(dir string, built []byte) (*Input, error) {
-	in := newInput()
-	if err := in.addBuilt(filepath.Clean(dir), built); err != nil {
+	in := newInput(context.Background())
+	dir = filepath.Clean(dir)
+	declared, err := in.indexTree(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := in.addBuilt(dir, built, declared); err != nil {
 		return nil, err
 	}
 	return in, nil
 }
 
-// addKustomization builds dir with krusty and adds it.
+// addKustomization admits and indexes the files of dir's kustomization
+// tree, then builds it with krusty and adds it.
 func (in *Input) addKustomization(dir string) error {
-	if kustomizationFile(dir) == "" {
-		return fmt.Errorf("%w: %s is a directory without a kustomization.yaml", ErrInput, dir)
-	}
-	built, err := render.Build(dir)
+	declared, err := in.indexTree(dir)
 	if err != nil {
+		return err
+	}
+	// krusty takes no context: the build runs while ctx lives; its input
+	// is bounded already.
+	built, err := untilDone(in.context(), func() ([]byte, error) { return render.Build(dir) })
+	if err != nil {
+		if ctxErr := in.context().Err(); ctxErr != nil {
+			return ctxErr
+		}
 		return fmt.Errorf("%w: kustomize build %s: %v", ErrInput, dir, err)
 	}
-	return in.addBuilt(dir, built)
+	return in.addBuilt(dir, built, declared)
+}
+
+// indexTree records where the objects of dir's kustomization tree are
+// declared, admitting every local file krusty will read against the
+// limits first. It returns the files the tree declares.
+func (in *Input) indexTree(dir string) (map[string]bool, error) {
+	if kustomizationFile(dir) == "" {
+		return nil, fmt.Errorf("%w: %s is a directory without a kustomization.yaml", ErrInput, dir)
+	}
+	declared := map[string]bool{}
+	in.resources[dir] = nil
+	if err := in.indexKustomization(dir, dir, map[string]bool{}, declared); err != nil {
+		return nil, err
+	}
+	return declared, nil
 }
 
 // addBuilt attributes each built object of dir to the file that declares
 // it, and adds the kustomization itself and the engine object graft renders
 // beside it.
-func (in *Input) addBuilt(dir string, built []byte) error {
-	kfile := kustomizationFile(dir)
-	if kfile == "" {
-		return fmt.Errorf("%w: %s is a directory without a kustomization.yaml", ErrInput, dir)
-	}
-	// Only the kustomizations are read now; the files of the objects are
-	// parsed when a finding needs a line.
-	declared := map[string]bool{}
-	in.resources[dir] = nil
-	if err := in.indexKustomization(dir, dir, map[string]bool{}, declared); err != nil {
+func (in *Input) addBuilt(dir string, built []byte, declared map[string]bool) error {
+	if err := in.count("kustomize build "+dir, int64(len(built))); err != nil {
 		return err
 	}
 	in.files = append(in.files, dir)
@@ -231,14 +367,13 @@ func (in *Input) addBuilt(dir string, built []byte) error {
 		return fmt.Errorf("%w: kustomize build %s: %v", ErrInput, dir, err)
 	}
 	for _, contents := range docs {
-		in.Docs = append(in.Docs, Document{Path: dir, Contents: contents})
+		if err := in.addDoc(dir, contents); err != nil {
+			return err
+		}
 	}
-	// The kustomization, for the rules about it.
-	data, err := os.ReadFile(kfile)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrInput, err)
-	}
-	if err := in.addYAML(kfile, data); err != nil {
+	// The kustomization, for the rules about it (read by indexTree).
+	kfile := kustomizationFile(dir)
+	if err := in.addYAML(kfile, in.kustomizations[kfile]); err != nil {
 		return err
 	}
 	// The engine object graft renders beside the overlay is applied on its
@@ -248,11 +383,12 @@ func (in *Input) addBuilt(dir string, built []byte) error {
 		if declared[p] {
 			continue
 		}
-		data, err := os.ReadFile(p)
-		if errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
 			continue
-		} else if err != nil {
-			return fmt.Errorf("%w: %v", ErrInput, err)
+		}
+		data, err := in.readFile(p, true)
+		if err != nil {
+			return err
 		}
 		if err := in.addYAML(p, data); err != nil {
 			return err
@@ -261,31 +397,19 @@ func (in *Input) addBuilt(dir string, built []byte) error {
 	return nil
 }
 
-// kustomizationRefs is what check reads of a kustomization to find the
-// files of its objects.
-type kustomizationRefs struct {
-	Resources  []string `json:"resources"`
-	Bases      []string `json:"bases"`
-	Components []string `json:"components"`
-	Patches    []struct {
-		Path   string `json:"path"`
-		Target *struct {
-			Kind string `json:"kind"`
-			Name string `json:"name"`
-		} `json:"target"`
-	} `json:"patches"`
-	PatchesJSON6902 []struct {
-		Path   string `json:"path"`
-		Target *struct {
-			Kind string `json:"kind"`
-			Name string `json:"name"`
-		} `json:"target"`
-	} `json:"patchesJson6902"`
+// addDoc adds one document, within MaxDocuments.
+func (in *Input) addDoc(p string, contents any) error {
+	if len(in.Docs) >= boundedio.MaxDocuments {
+		return fmt.Errorf("%w: %w", ErrInput, &boundedio.TooLargeError{Name: "the input (up to " + p + ")", Size: -1, Limit: boundedio.MaxDocuments, Unit: "YAML documents"})
+	}
+	in.Docs = append(in.Docs, Document{Path: p, Contents: contents})
+	return nil
 }
 
 // indexKustomization records where the objects of a kustomization tree
-// are declared. Remote resources are skipped: their objects are
-// attributed to the overlay directory.
+// are declared, and admits every local file krusty reads for it (see
+// bound). Remote resources are skipped: their objects are attributed to
+// the overlay directory.
 func (in *Input) indexKustomization(top, dir string, seen, declared map[string]bool) error {
 	if seen[dir] {
 		return nil
@@ -295,13 +419,56 @@ func (in *Input) indexKustomization(top, dir string, seen, declared map[string]b
 	if kfile == "" {
 		return nil
 	}
-	data, err := os.ReadFile(kfile)
+	data, err := in.readFile(kfile, true)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrInput, err)
+		return err
 	}
-	var k kustomizationRefs
+	in.kustomizations[kfile] = data
+	var k types.Kustomization
 	if err := yaml.Unmarshal(data, &k); err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrInput, kfile, err)
+	}
+	// The other files krusty reads: patches, generators' sources, CRDs,
+	// replacements, plugin configurations, the OpenAPI schema.
+	var files []string
+	for _, pt := range append(append([]types.Patch(nil), k.Patches...), k.PatchesJson6902...) {
+		files = append(files, pt.Path)
+	}
+	for _, pt := range k.PatchesStrategicMerge {
+		files = append(files, string(pt))
+	}
+	for _, r := range k.Replacements {
+		files = append(files, r.Path)
+	}
+	files = append(files, k.Crds...)
+	files = append(files, k.Configurations...)
+	files = append(files, k.Generators...)
+	files = append(files, k.Transformers...)
+	files = append(files, k.Validators...)
+	files = append(files, k.OpenAPI["path"])
+	sources := func(s types.KvPairSources) {
+		for _, f := range s.FileSources {
+			if i := strings.Index(f, "="); i >= 0 {
+				f = f[i+1:]
+			}
+			files = append(files, f)
+		}
+		files = append(files, s.EnvSources...)
+		files = append(files, s.EnvSource)
+	}
+	for _, g := range k.ConfigMapGenerator {
+		sources(g.KvPairSources)
+	}
+	for _, g := range k.SecretGenerator {
+		sources(g.KvPairSources)
+	}
+	for _, f := range files {
+		if f == "" || strings.ContainsAny(f, "\n") {
+			continue // inline
+		}
+		if err := in.bound(filepath.Join(dir, f)); err != nil {
+			return err
+		}
 	}
 	refs := append(append(append([]string(nil), k.Resources...), k.Bases...), k.Components...)
 	for _, r := range refs {
@@ -311,7 +478,7 @@ func (in *Input) indexKustomization(top, dir string, seen, declared map[string]b
 		p := filepath.Join(dir, r)
 		info, err := os.Stat(p)
 		if err != nil {
-			continue // krusty reported it already, or it is remote
+			continue // krusty reports it, or it is remote
 		}
 		if info.IsDir() {
 			if err := in.indexKustomization(top, p, seen, declared); err != nil {
@@ -319,24 +486,16 @@ func (in *Input) indexKustomization(top, dir string, seen, declared map[string]b
 			}
 			continue
 		}
+		if err := in.bound1(p); err != nil {
+			return err
+		}
 		declared[p] = true
 		in.resources[top] = append(in.resources[top], p)
 	}
-	type target struct{ kind, name, path string }
-	var targets []target
-	for _, pt := range k.Patches {
+	for _, pt := range append(append([]types.Patch(nil), k.Patches...), k.PatchesJson6902...) {
 		if pt.Path != "" && pt.Target != nil {
-			targets = append(targets, target{pt.Target.Kind, pt.Target.Name, pt.Path})
+			in.indexPatch(objectKey{pt.Target.Kind, pt.Target.Name}, filepath.Join(dir, pt.Path))
 		}
-	}
-	for _, pt := range k.PatchesJSON6902 {
-		if pt.Path != "" && pt.Target != nil {
-			targets = append(targets, target{pt.Target.Kind, pt.Target.Name, pt.Path})
-		}
-	}
-	for _, t := range targets {
-		p := filepath.Join(dir, t.path)
-		in.indexPatch(objectKey{t.kind, t.name}, p)
 	}
 	return nil
 }
@@ -367,7 +526,7 @@ func (in *Input) resolve(top string) {
 // indexPatch records the operations of a JSON 6902 patch file. Strategic
 // merge patches are not indexed; their fields are found in the base.
 func (in *Input) indexPatch(obj objectKey, p string) {
-	data, err := os.ReadFile(p)
+	data, err := boundedio.ReadFile(in.context(), p, boundedio.MaxFileBytes)
 	if err != nil {
 		return
 	}
@@ -401,11 +560,15 @@ func (in *Input) addYAML(p string, data []byte) error {
 		// A document whose top level is a list (conftest flattens them too).
 		if list, ok := contents.([]any); ok {
 			for _, c := range list {
-				in.Docs = append(in.Docs, Document{Path: p, Contents: c})
+				if err := in.addDoc(p, c); err != nil {
+					return err
+				}
 			}
 			continue
 		}
-		in.Docs = append(in.Docs, Document{Path: p, Contents: contents})
+		if err := in.addDoc(p, contents); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -419,7 +582,7 @@ func (in *Input) indexLines(p string) {
 	data, ok := in.raw[p]
 	if !ok {
 		var err error
-		if data, err = os.ReadFile(p); err != nil {
+		if data, err = boundedio.ReadFile(in.context(), p, boundedio.MaxFileBytes); err != nil {
 			return
 		}
 	}
@@ -440,38 +603,42 @@ func (in *Input) indexLines(p string) {
 }
 
 // AddRecord validates the record at path and adds it, as the policies
-// read it (the raw YAML, as conftest would parse it).
+// read it (the raw YAML, as conftest would parse it). It honours the
+// context the Input was loaded with, and the limits of package boundedio.
 func (in *Input) AddRecord(path string) (*record.Record, error) {
-	// The record is validated while its document is decoded.
-	var rec *record.Record
-	var recErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		rec, recErr = record.Load(path)
-	}()
-	data, readErr := os.ReadFile(path)
-	var docs []any
-	var err error
-	if readErr == nil {
-		docs, err = decodeYAML(data)
-	}
-	<-done
-	if recErr != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInput, recErr)
-	}
-	if readErr != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInput, readErr)
-	}
-	if err != nil || len(docs) != 1 {
-		return nil, fmt.Errorf("%w: %s: not one YAML document: %v", ErrInput, path, err)
-	}
-	contents := docs[0]
-	in.files = append(in.files, path)
-	in.Docs = append(in.Docs, Document{Path: path, Contents: contents})
-	in.raw[path] = data
-	in.recordPath = path
-	return rec, nil
+	ctx := in.context()
+	return untilDone(ctx, func() (*record.Record, error) {
+		data, err := record.ReadFile(ctx, path)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInput, err)
+		}
+		if err := in.count(path, int64(len(data))); err != nil {
+			return nil, err
+		}
+		// The record is validated while its document is decoded.
+		var rec *record.Record
+		var recErr error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			rec, recErr = record.ParseFile(path, data)
+		}()
+		docs, err := decodeYAML(data)
+		<-done
+		if recErr != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInput, recErr)
+		}
+		if err != nil || len(docs) != 1 {
+			return nil, fmt.Errorf("%w: %s: not one YAML document: %v", ErrInput, path, err)
+		}
+		in.files = append(in.files, path)
+		if err := in.addDoc(path, docs[0]); err != nil {
+			return nil, err
+		}
+		in.raw[path] = data
+		in.recordPath = path
+		return rec, nil
+	})
 }
 
 // splitYAML parses a YAML stream into its non-empty documents.
@@ -489,6 +656,9 @@ func splitYAML(data []byte) ([]*yamlv3.Node, error) {
 		}
 		if len(doc.Content) == 0 {
 			continue
+		}
+		if len(out) >= boundedio.MaxDocuments {
+			return nil, tooManyDocuments()
 		}
 		n := doc.Content[0]
 		if n.Kind == yamlv3.ScalarNode && n.Tag == "!!null" {

@@ -24,31 +24,44 @@ type EC2 interface {
 // Rules of the live check, evaluated in Go against EC2.
 var LiveRules = []Rule{
 	{ID: "GRAFT050", Level: LevelDeny, Title: "the recorded target volume exists"},
-	{ID: "GRAFT051", Level: LevelDeny, Title: "the target volume is available, or attached only to cluster nodes"},
+	{ID: "GRAFT051", Level: LevelDeny, Title: "the target volume is available, or attached only to Kubernetes nodes"},
 	{ID: "GRAFT052", Level: LevelDeny, Title: "the target volume is in the recorded zone"},
 	{ID: "GRAFT053", Level: LevelDeny, Title: "the target volume has the recorded size"},
 	{ID: "GRAFT054", Level: LevelDeny, Title: "the target volume has the recorded encryption"},
+	{ID: "GRAFT055", Level: LevelDeny, Title: "the target volume is this migration's volume of its member (graft tags)"},
 }
 
-// batch is how many volume ids one DescribeVolumes call filters on.
+// batch is how many ids one Describe call filters on (EC2 takes at most
+// 200 values in a filter).
 const batch = 200
 
-// isClusterNode says whether an instance is a Kubernetes node: EKS and
-// the cloud provider tag their nodes.
-func isClusterNode(inst ec2types.Instance) bool {
+// nodeTags are the tags that mark an instance as a Kubernetes node: the
+// cloud provider's and kOps' kubernetes.io/cluster/<name>, EKS managed node
+// groups' eks:cluster-name, Karpenter's and EKS Auto Mode's
+// eks:eks-cluster-name, the legacy cloud provider's KubernetesCluster.
+var nodeTags = []string{"kubernetes.io/cluster/<name>", "eks:cluster-name", "eks:eks-cluster-name", "KubernetesCluster"}
+
+// clusterOf returns the cluster an instance is a Kubernetes node of, by
+// its tags, or "" when no node tag marks it.
+func clusterOf(inst ec2types.Instance) string {
 	for _, t := range inst.Tags {
-		k := aws.ToString(t.Key)
-		if k == "eks:cluster-name" || strings.HasPrefix(k, "kubernetes.io/cluster/") {
-			return true
+		k, v := aws.ToString(t.Key), aws.ToString(t.Value)
+		switch {
+		case strings.HasPrefix(k, "kubernetes.io/cluster/") && len(k) > len("kubernetes.io/cluster/"):
+			return strings.TrimPrefix(k, "kubernetes.io/cluster/")
+		case (k == "eks:cluster-name" || k == "eks:eks-cluster-name" || k == "KubernetesCluster") && v != "":
+			return v
 		}
 	}
-	return false
+	return ""
 }
 
 // Live checks the record against EC2: each target volume exists, is
-// available (or attached only to cluster nodes), is in the recorded zone
-// and has the recorded size and encryption. lockPath names the file of the
-// findings; in supplies their lines (it may be nil).
+// available (or attached only to Kubernetes nodes), is in the recorded
+// zone, has the recorded size and encryption, and carries the graft tags
+// of this migration and its member (so it is no other migration's volume,
+// which that migration's cleanup would delete). lockPath names the file of
+// the findings; in supplies their lines (it may be nil).
 func Live(ctx context.Context, api EC2, rec *record.Record, lockPath string, in *Input) ([]Finding, error) {
 	ids := make([]string, 0, len(rec.Volumes))
 	for _, v := range rec.Volumes {
@@ -77,15 +90,17 @@ func Live(ctx context.Context, api EC2, rec *record.Record, lockPath string, in 
 			attached[aws.ToString(a.InstanceId)] = true
 		}
 	}
-	nodes := map[string]bool{}
-	if len(attached) > 0 {
-		instanceIDs := make([]string, 0, len(attached))
-		for id := range attached {
-			instanceIDs = append(instanceIDs, id)
-		}
-		sort.Strings(instanceIDs)
+	// The cluster each attached instance is a node of ("" for none); an
+	// instance EC2 does not list is absent.
+	clusters := map[string]string{}
+	instanceIDs := make([]string, 0, len(attached))
+	for id := range attached {
+		instanceIDs = append(instanceIDs, id)
+	}
+	sort.Strings(instanceIDs)
+	for start := 0; start < len(instanceIDs); start += batch {
 		p := ec2.NewDescribeInstancesPaginator(api, &ec2.DescribeInstancesInput{
-			Filters: []ec2types.Filter{{Name: aws.String("instance-id"), Values: instanceIDs}},
+			Filters: []ec2types.Filter{{Name: aws.String("instance-id"), Values: instanceIDs[start:min(start+batch, len(instanceIDs))]}},
 		})
 		for p.HasMorePages() {
 			out, err := p.NextPage(ctx)
@@ -94,7 +109,7 @@ func Live(ctx context.Context, api EC2, rec *record.Record, lockPath string, in 
 			}
 			for _, r := range out.Reservations {
 				for _, inst := range r.Instances {
-					nodes[aws.ToString(inst.InstanceId)] = isClusterNode(inst)
+					clusters[aws.ToString(inst.InstanceId)] = clusterOf(inst)
 				}
 			}
 		}
@@ -123,12 +138,37 @@ func Live(ctx context.Context, api EC2, rec *record.Record, lockPath string, in 
 		case vol.State == ec2types.VolumeStateInUse:
 			for _, a := range vol.Attachments {
 				id := aws.ToString(a.InstanceId)
-				if !nodes[id] {
-					add("GRAFT051", "state", "attached to "+id, "available, or attached only to cluster nodes", "the volume is attached to an instance outside the cluster")
+				switch cluster, listed := clusters[id]; {
+				case !listed:
+					add("GRAFT051", "state", "attached to "+id, "available, or attached only to Kubernetes nodes", "the volume is attached to an instance EC2 does not list")
+				case cluster == "":
+					add("GRAFT051", "state", "attached to "+id, "available, or attached only to Kubernetes nodes", "the volume is attached to an instance that no Kubernetes node tag ("+strings.Join(nodeTags, ", ")+") marks as a node")
 				}
 			}
 		default:
 			add("GRAFT051", "state", state, "available", "the volume is not usable")
+		}
+		// Ownership: the tags graft clone put on the volume, which cleanup
+		// keys on.
+		tags := map[string]string{}
+		for _, t := range vol.Tags {
+			tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+		for _, want := range []struct{ key, value string }{
+			{ebs.TagMigration, rec.Migration},
+			{ebs.TagMember, ebs.Member{StatefulSet: v.StatefulSet, Ordinal: v.Ordinal}.Key()},
+			{ebs.TagClaimTemplate, v.ClaimTemplate},
+			{ebs.TagRole, ebs.RoleVolume},
+		} {
+			got, ok := tags[want.key]
+			if ok && got == want.value {
+				continue
+			}
+			found := "missing"
+			if ok {
+				found = fmt.Sprintf("%q", got)
+			}
+			add("GRAFT055", fmt.Sprintf("tags[%q]", want.key), found, fmt.Sprintf("%q", want.value), "the volume does not carry the graft tags of this migration and member")
 		}
 		if z := aws.ToString(vol.AvailabilityZone); z != v.TargetZone {
 			add("GRAFT052", "targetZone", z, v.TargetZone, "the volume is not in the recorded zone")

@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -11,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/graftctl/graft/generator/ebs"
+	"github.com/graftctl/graft/generator/ec2sim"
 	"github.com/graftctl/graft/generator/record"
 )
 
@@ -72,9 +75,32 @@ func vol(id, zone string, size int32, state ec2types.VolumeState, encrypted bool
 	return v
 }
 
+// own tags each volume as graft clone tags the volume of its record entry.
+func own(rec *record.Record, vols []ec2types.Volume) []ec2types.Volume {
+	for i := range vols {
+		for _, v := range rec.Volumes {
+			if v.TargetVolume == aws.ToString(vols[i].VolumeId) {
+				vols[i].Tags = ec2Tags(map[string]string{
+					ebs.TagMigration: rec.Migration, ebs.TagMember: ebs.Member{StatefulSet: v.StatefulSet, Ordinal: v.Ordinal}.Key(),
+					ebs.TagClaimTemplate: v.ClaimTemplate, ebs.TagRole: ebs.RoleVolume,
+				})
+			}
+		}
+	}
+	return vols
+}
+
+func ec2Tags(m map[string]string) []ec2types.Tag {
+	var out []ec2types.Tag
+	for k, v := range m {
+		out = append(out, ec2types.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	return out
+}
+
 func TestLive(t *testing.T) {
 	key := "arn:aws:kms:us-east-1:111122223333:key/k1"
-	rec := &record.Record{Volumes: []record.Volume{
+	rec := &record.Record{Migration: "m", Volumes: []record.Volume{
 		{StatefulSet: "s", Ordinal: 0, ClaimTemplate: "d", TargetVolume: "vol-a", TargetZone: "us-east-1a", SizeGiB: 10, Encrypted: true, KMSKeyID: key},
 		{StatefulSet: "s", Ordinal: 1, ClaimTemplate: "d", TargetVolume: "vol-b", TargetZone: "us-east-1b", SizeGiB: 10},
 		{StatefulSet: "s", Ordinal: 2, ClaimTemplate: "d", TargetVolume: "vol-c", TargetZone: "us-east-1c", SizeGiB: 10},
@@ -83,7 +109,7 @@ func TestLive(t *testing.T) {
 		{StatefulSet: "s", Ordinal: 5, ClaimTemplate: "d", TargetVolume: "vol-f", TargetZone: "us-east-1a", SizeGiB: 10, Encrypted: true, KMSKeyID: "k1"},
 		{StatefulSet: "s", Ordinal: 6, ClaimTemplate: "d", TargetVolume: "vol-g", TargetZone: "us-east-1a", SizeGiB: 10},
 	}}
-	api := &fakeEC2{calls: map[string]int{}, volumes: []ec2types.Volume{
+	api := &fakeEC2{calls: map[string]int{}, volumes: own(rec, []ec2types.Volume{
 		vol("vol-a", "us-east-1a", 10, ec2types.VolumeStateAvailable, true, "k1"),               // ok (key id vs ARN)
 		vol("vol-b", "us-east-1c", 20, ec2types.VolumeStateAvailable, false, ""),                // zone, size
 		vol("vol-c", "us-east-1c", 10, ec2types.VolumeStateInUse, false, "", "i-node"),          // attached to a node: ok
@@ -91,7 +117,7 @@ func TestLive(t *testing.T) {
 		vol("vol-e", "us-east-1a", 10, ec2types.VolumeStateAvailable, false, ""),                // encryption
 		vol("vol-f", "us-east-1a", 10, ec2types.VolumeStateAvailable, true, "arn:aws:kms:x/k2"), // other key
 		// vol-g is missing; and one volume is creating:
-	}, instances: []ec2types.Instance{
+	}), instances: []ec2types.Instance{
 		{InstanceId: aws.String("i-node"), Tags: []ec2types.Tag{{Key: aws.String("eks:cluster-name"), Value: aws.String("prod")}}},
 		{InstanceId: aws.String("i-legacy"), Tags: []ec2types.Tag{{Key: aws.String("Name"), Value: aws.String("cassandra-3")}}},
 	}}
@@ -120,8 +146,8 @@ func TestLive(t *testing.T) {
 	}
 
 	// A volume that is not available and not attached.
-	api.volumes = []ec2types.Volume{vol("vol-a", "us-east-1a", 10, ec2types.VolumeStateCreating, true, key)}
-	found, err = Live(context.Background(), api, &record.Record{Volumes: rec.Volumes[:1]}, "graft.lock", nil)
+	api.volumes = own(rec, []ec2types.Volume{vol("vol-a", "us-east-1a", 10, ec2types.VolumeStateCreating, true, key)})
+	found, err = Live(context.Background(), api, &record.Record{Migration: "m", Volumes: rec.Volumes[:1]}, "graft.lock", nil)
 	if err != nil || len(found) != 1 || found[0].ID != "GRAFT051" || found[0].Found != "creating" {
 		t.Errorf("creating volume: %v %+v", err, found)
 	}
@@ -141,11 +167,136 @@ func TestLiveBatches(t *testing.T) {
 		rec.Volumes = append(rec.Volumes, record.Volume{TargetVolume: id, TargetZone: "z", SizeGiB: 1})
 		api.volumes = append(api.volumes, vol(id, "z", 1, ec2types.VolumeStateAvailable, false, ""))
 	}
+	api.volumes = own(rec, api.volumes)
 	found, err := Live(context.Background(), api, rec, "graft.lock", nil)
 	if err != nil || len(found) != 0 {
 		t.Fatalf("%v %v", err, found)
 	}
 	if api.calls["DescribeVolumes"] != 3 {
 		t.Errorf("%d DescribeVolumes calls for 450 volumes, want 3", api.calls["DescribeVolumes"])
+	}
+}
+
+// TestLiveOwnership: a recorded volume must carry this migration's
+// graft:migration tag and its member's graft:member (and claim template
+// and role) tags; another migration's volume, which that migration's
+// cleanup would delete, is denied with the volume, the tag, the value found
+// and the value expected. Against the in-process EC2.
+func TestLiveOwnership(t *testing.T) {
+	sim := ec2sim.New(ec2sim.Options{})
+	rec := &record.Record{Migration: "cass", Volumes: []record.Volume{
+		{StatefulSet: "s", Ordinal: 0, ClaimTemplate: "data"},
+		{StatefulSet: "s", Ordinal: 1, ClaimTemplate: "data"},
+		{StatefulSet: "s", Ordinal: 2, ClaimTemplate: "data"},
+		{StatefulSet: "s", Ordinal: 3, ClaimTemplate: "data"},
+	}}
+	owned := func(v record.Volume) map[string]string {
+		return map[string]string{
+			ebs.TagMigration: rec.Migration, ebs.TagMember: ebs.Member{StatefulSet: v.StatefulSet, Ordinal: v.Ordinal}.Key(),
+			ebs.TagClaimTemplate: v.ClaimTemplate, ebs.TagRole: ebs.RoleVolume, ebs.TagPhase: "final",
+		}
+	}
+	tags := []map[string]string{owned(rec.Volumes[0]), owned(rec.Volumes[1]), owned(rec.Volumes[2]), nil}
+	tags[1][ebs.TagMigration] = "kafka"   // another migration's volume
+	tags[2][ebs.TagMember] = "s/7"        // another member's
+	delete(tags[2], ebs.TagClaimTemplate) // and untagged for its claim
+	for i := range rec.Volumes {
+		id, err := sim.AddVolume(ec2sim.VolumeSpec{SizeGiB: 10, Tags: tags[i]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Volumes[i].TargetVolume, rec.Volumes[i].TargetZone, rec.Volumes[i].SizeGiB = id, "us-east-1a", 10
+	}
+	found, err := Live(context.Background(), sim, rec, "graft.lock", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range found {
+		got = append(got, fmt.Sprintf("%s %s %s found %s expected %s", f.ID, f.Name, f.Field, f.Found, f.Expected))
+	}
+	sort.Strings(got)
+	v := func(i int) string { return rec.Volumes[i].TargetVolume }
+	want := []string{
+		"GRAFT055 " + v(1) + ` tags["graft:migration"] found "kafka" expected "cass"`,
+		"GRAFT055 " + v(2) + ` tags["graft:claim-template"] found missing expected "data"`,
+		"GRAFT055 " + v(2) + ` tags["graft:member"] found "s/7" expected "s/2"`,
+		"GRAFT055 " + v(3) + ` tags["graft:claim-template"] found missing expected "data"`,
+		"GRAFT055 " + v(3) + ` tags["graft:member"] found missing expected "s/3"`,
+		"GRAFT055 " + v(3) + ` tags["graft:migration"] found missing expected "cass"`,
+		"GRAFT055 " + v(3) + ` tags["graft:role"] found missing expected "volume"`,
+	}
+	sort.Strings(want)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, f := range found {
+		for _, part := range []string{f.Name, f.Field + " is " + f.Found + ", expected " + f.Expected} {
+			if !strings.Contains(f.Message, part) {
+				t.Errorf("message %q does not say %q", f.Message, part)
+			}
+		}
+	}
+}
+
+// TestLiveAttachments: GRAFT051 is true in every case. An instance is a
+// node when any Kubernetes node tag marks it (kubernetes.io/cluster/<name>,
+// eks:cluster-name, eks:eks-cluster-name, KubernetesCluster): a Karpenter
+// or EKS Auto Mode node was once called "outside the cluster". An instance
+// without one is named as such, and one EC2 does not list is not called
+// "outside the cluster" either. Instances are asked for in batches of 200
+// (EC2's limit of values in a filter).
+func TestLiveAttachments(t *testing.T) {
+	sim := ec2sim.New(ec2sim.Options{})
+	rec := &record.Record{Migration: "m"}
+	nodeTags := []map[string]string{
+		{"kubernetes.io/cluster/prod": "owned"},
+		{"eks:cluster-name": "prod"},
+		{"eks:eks-cluster-name": "prod", "karpenter.sh/nodepool": "default"},
+		{"KubernetesCluster": "prod"},
+		{"Name": "cassandra-legacy"},
+	}
+	var legacy, legacyVol string
+	for i := range 450 {
+		tags := nodeTags[i%4]
+		if i == 449 {
+			tags = nodeTags[4]
+		}
+		inst, err := sim.AddInstance(ec2sim.InstanceSpec{Tags: tags})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := record.Volume{StatefulSet: "s", Ordinal: i, ClaimTemplate: "data", TargetZone: "us-east-1a", SizeGiB: 10}
+		id, err := sim.AddVolume(ec2sim.VolumeSpec{SizeGiB: 10, Tags: map[string]string{
+			ebs.TagMigration: "m", ebs.TagMember: ebs.Member{StatefulSet: "s", Ordinal: i}.Key(), ebs.TagClaimTemplate: "data", ebs.TagRole: ebs.RoleVolume,
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sim.Attach(id, inst, "/dev/xvdf"); err != nil {
+			t.Fatal(err)
+		}
+		v.TargetVolume = id
+		rec.Volumes = append(rec.Volumes, v)
+		legacy, legacyVol = inst, id
+	}
+	sim.ResetAudit()
+	found, err := Live(context.Background(), sim, rec, "graft.lock", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 || found[0].ID != "GRAFT051" || found[0].Name != legacyVol || found[0].Found != "attached to "+legacy ||
+		!strings.Contains(found[0].Message, "no Kubernetes node tag") || strings.Contains(found[0].Message, "outside the cluster") {
+		t.Errorf("findings %+v, want one GRAFT051 for %s on %s, which no node tag marks", found, legacyVol, legacy)
+	}
+	if n := sim.Count(ec2sim.OpDescribeInstances); n != 3 {
+		t.Errorf("%d DescribeInstances calls for 450 instances, want 3", n)
+	}
+
+	// An instance EC2 does not list (the fake lists none).
+	api := &fakeEC2{calls: map[string]int{}, volumes: own(rec, []ec2types.Volume{vol(rec.Volumes[0].TargetVolume, "us-east-1a", 10, ec2types.VolumeStateInUse, false, "", "i-0123456789abcdef0")})}
+	found, err = Live(context.Background(), api, &record.Record{Migration: "m", Volumes: rec.Volumes[:1]}, "graft.lock", nil)
+	if err != nil || len(found) != 1 || !strings.Contains(found[0].Message, "an instance EC2 does not list") {
+		t.Errorf("unlisted instance: %v %+v", err, found)
 	}
 }

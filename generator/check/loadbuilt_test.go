@@ -1,6 +1,7 @@
 package check
 
 import (
+	"context"
 	"reflect"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -17,7 +18,7 @@ func TestLoadBuiltMatchesLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := Load([]string{dir}, nil)
+	a, err := Load(context.Background(), []string{dir}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +37,7 @@ func TestLoadBuiltMatchesLoad(t *testing.T) {
 // TestASTValueMatchesValue: the parallel conversion for OPA gives the
 // value converting the whole input at once would.
 func TestASTValueMatchesValue(t *testing.T) {
-	in, err := Load([]string{"../../overlays/cassandra-6node-racks"}, nil)
+	in, err := Load(context.Background(), []string{"../../overlays/cassandra-6node-racks"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

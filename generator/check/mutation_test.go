@@ -20,7 +20,7 @@ func TestOverlaysPass(t *testing.T) {
 	for _, dir := range dirs {
 		name := filepath.Base(dir)
 		t.Run(name, func(t *testing.T) {
-			in, err := Load([]string{dir}, nil)
+			in, err := Load(context.Background(), []string{dir}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

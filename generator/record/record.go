@@ -9,16 +9,20 @@ package record
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/graftctl/graft/generator/atomic"
+	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/spec"
 )
 
@@ -144,13 +148,31 @@ func (r *Record) Write(path string) error {
 
 // Load reads and validates a record.
 func Load(path string) (*Record, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(context.Background(), path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFile(path, data)
+}
+
+// ReadFile reads the record's file, at most boundedio.MaxFileBytes,
+// honouring ctx.
+func ReadFile(ctx context.Context, path string) ([]byte, error) {
+	data, err := boundedio.ReadFile(ctx, path, boundedio.MaxFileBytes)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s does not exist; run `graft clone` first, or pass --lock", ErrInvalid, path)
 		}
+		if errors.Is(err, boundedio.ErrTooLarge) {
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
 		return nil, fmt.Errorf("read record: %w", err)
 	}
+	return data, nil
+}
+
+// ParseFile is Parse for the content of the file at path; errors name it.
+func ParseFile(path string, data []byte) (*Record, error) {
 	r, err := Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -158,19 +180,67 @@ func Load(path string) (*Record, error) {
 	return r, nil
 }
 
+// expected says what a record is, for the errors about its form.
+var expected = fmt.Sprintf("one YAML document with apiVersion %s and kind %s, as `graft clone` writes it", APIVersion, Kind)
+
 // Parse decodes strictly and validates a record.
 func Parse(data []byte) (*Record, error) {
+	if int64(len(data)) > boundedio.MaxFileBytes {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, &boundedio.TooLargeError{Name: DefaultFile, Size: int64(len(data)), Limit: boundedio.MaxFileBytes})
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var r Record
 	if err := dec.Decode(&r); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: the file is empty (or only comments); expected %s", ErrInvalid, expected)
+		}
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, yamlMessage(err))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, fmt.Errorf("%w: line %d: a second YAML document; expected %s", ErrInvalid, extra.Line, expected)
+	} else if !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, yamlMessage(err))
 	}
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
 	return &r, nil
 }
+
+// yamlMessage drops yaml.v3's package prefix and names the record's types
+// as the file's parts.
+func yamlMessage(err error) string {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:\n")
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	lines := strings.Split(msg, "\n")
+	for i, l := range lines {
+		l = strings.TrimSpace(l)
+		l = strings.ReplaceAll(l, "in type record.Record", "at the top level of the record")
+		l = strings.ReplaceAll(l, "in type record.Volume", "in a volumes entry of the record")
+		lines[i] = l
+	}
+	return strings.Join(lines, "; ")
+}
+
+// ValidationError lists every problem found in a record, each with its
+// field path (volumes[2].targetVolume).
+type ValidationError []spec.FieldError
+
+func (v ValidationError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d problem(s) in the record (%s):", len(v), DefaultFile)
+	for _, e := range v {
+		b.WriteString("\n  - ")
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+// Unwrap lets errors.Is(err, ErrInvalid) hold.
+func (v ValidationError) Unwrap() error { return ErrInvalid }
 
 var (
 	volumeID   = regexp.MustCompile(`^vol-[0-9a-f]+$`)
@@ -180,7 +250,7 @@ var (
 
 // Validate checks the record on its own; render checks it against the spec.
 func (r *Record) Validate() error {
-	var errs spec.ValidationError
+	var errs ValidationError
 	add := func(field string, value any, expected string) {
 		errs = append(errs, spec.FieldError{Field: field, Value: value, Expected: expected})
 	}
@@ -247,7 +317,7 @@ func (r *Record) Validate() error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: %w", ErrInvalid, errs)
+	return errs
 }
 
 // Path returns the record path for a spec path and an optional --lock value.

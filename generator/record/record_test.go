@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/record"
 )
 
@@ -111,4 +112,58 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted record does not marshal: %v", err)
 		}
 	})
+}
+
+// TestMessages: problems in graft.lock name the record and the field path,
+// never the migration spec; an empty record says it is empty and what is
+// expected.
+func TestMessages(t *testing.T) {
+	good, err := os.ReadFile(examplePaths(t)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		doc  string
+		want []string
+	}{
+		{"empty", "", []string{"invalid graft.lock: the file is empty", "expected one YAML document with apiVersion graft.graftctl.io/v1alpha1 and kind Lock"}},
+		{"only comments", "# nothing\n", []string{"the file is empty"}},
+		{"second document", string(good) + "---\nkind: Lock\n", []string{"a second YAML document; expected one YAML document"}},
+		{"field", strings.Replace(string(good), "sizeGiB: ", "sizeGiB: -", 1), []string{"1 problem(s) in the record (graft.lock):", "volumes[0].sizeGiB: -", "expected 1 or more"}},
+		{"unknown field", strings.Replace(string(good), "kind: Lock", "kind: Lock\nextra: 1", 1), []string{"field extra not found at the top level of the record"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "graft.lock")
+			if err := os.WriteFile(p, []byte(c.doc), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := record.Load(p)
+			if err == nil || !errors.Is(err, record.ErrInvalid) {
+				t.Fatalf("got %v, want ErrInvalid", err)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, p+": ") || strings.Contains(msg, "migration spec") || strings.Contains(msg, "EOF") {
+				t.Errorf("%q: must start with the path and name neither the spec nor EOF", msg)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("%q does not say %q", msg, w)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadBounded: a record is read within boundedio.MaxFileBytes, even
+// from a device.
+func TestLoadBounded(t *testing.T) {
+	_, err := record.Load("/dev/zero")
+	if !errors.Is(err, record.ErrInvalid) || !errors.Is(err, boundedio.ErrTooLarge) || !strings.Contains(err.Error(), "/dev/zero: more than 67108864 bytes") {
+		t.Errorf("got %v", err)
+	}
+	if _, err := record.Parse(make([]byte, boundedio.MaxFileBytes+1)); !errors.Is(err, boundedio.ErrTooLarge) {
+		t.Errorf("Parse of more than MaxFileBytes: %v", err)
+	}
 }

@@ -1,0 +1,254 @@
+package check
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/graftctl/graft/generator/boundedio"
+)
+
+// zeros is an endless reader, like /dev/zero on stdin.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// silent blocks in Read until closed, like a terminal nobody types on.
+type silent chan struct{}
+
+func (s silent) Read([]byte) (int, error) { <-s; return 0, io.EOF }
+
+// sparse makes a file of size bytes that takes no disk space.
+func sparse(t *testing.T, p string, size int64) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeFile(t *testing.T, p, data string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// kustomization writes dir/kustomization.yaml.
+func kustomization(t *testing.T, dir, body string) string {
+	writeFile(t, filepath.Join(dir, "kustomization.yaml"), "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"+body)
+	return dir
+}
+
+// TestLoadBounded: input over a limit is an input error (exit 2) that
+// names the file, its size (or "more than N") and the limit, and nothing
+// huge is read or kept.
+func TestLoadBounded(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.yaml")
+	sparse(t, big, boundedio.MaxFileBytes+1)
+	fifo := filepath.Join(dir, "d-fifo", "fifo.yaml")
+	if err := os.MkdirAll(filepath.Dir(fifo), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kustomization(t, filepath.Dir(fifo), "resources: [fifo.yaml]\n")
+	dev := kustomization(t, filepath.Join(dir, "d-dev"), "resources: [zero.yaml]\n")
+	if err := os.Symlink("/dev/zero", filepath.Join(dev, "zero.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	gen := kustomization(t, filepath.Join(dir, "d-gen"), "configMapGenerator:\n- name: c\n  files: [key=data/big.bin]\n")
+	sparse(t, filepath.Join(gen, "data", "big.bin"), boundedio.MaxFileBytes+1)
+	fifoGen := kustomization(t, filepath.Join(dir, "d-genenv"), "secretGenerator:\n- name: s\n  envs: [fifo.env]\n")
+	if err := syscall.Mkfifo(filepath.Join(fifoGen, "fifo.env"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	patch := kustomization(t, filepath.Join(dir, "d-patch"), "resources: [a.yaml]\npatches:\n- path: p.yaml\n  target: {kind: ConfigMap}\n")
+	writeFile(t, filepath.Join(patch, "a.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
+	if err := syscall.Mkfifo(filepath.Join(patch, "p.yaml"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Five sparse files of 60 MiB: each under the per-file limit, all
+	// together over the total.
+	total := kustomization(t, filepath.Join(dir, "d-total"), "resources: [a.yaml, b.yaml, c.yaml, d.yaml, e.yaml]\n")
+	for _, n := range "abcde" {
+		sparse(t, filepath.Join(total, string(n)+".yaml"), 60<<20)
+	}
+	many := filepath.Join(dir, "d-many")
+	var res strings.Builder
+	for i := range boundedio.MaxFiles {
+		name := fmt.Sprintf("r%d.yaml", i)
+		res.WriteString("- " + name + "\n")
+		writeFile(t, filepath.Join(many, name), "")
+	}
+	kustomization(t, many, "resources:\n"+res.String())
+
+	var docs strings.Builder
+	for range boundedio.MaxDocuments + 1 {
+		docs.WriteString("---\na: 1\n")
+	}
+	laughs := "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	for i := 'b'; i <= 'j'; i++ {
+		p := string(i - 1)
+		laughs += fmt.Sprintf("%c: &%c [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n", i, i, p, p, p, p, p, p, p, p, p, p)
+	}
+
+	cases := []struct {
+		name  string
+		paths []string
+		stdin io.Reader
+		want  []string
+	}{
+		{"device", []string{"/dev/zero"}, nil, []string{"/dev/zero: more than 67108864 bytes, over graft's limit of 67108864 bytes"}},
+		{"big file", []string{big}, nil, []string{big + ": 67108865 bytes, over graft's limit of 67108864 bytes"}},
+		{"endless stdin", []string{Stdin}, zeros{}, []string{"stdin: more than 67108864 bytes"}},
+		{"FIFO in a directory", []string{filepath.Dir(fifo)}, nil, []string{fifo, "not a regular file (a FIFO)"}},
+		{"device in a directory", []string{dev}, nil, []string{"zero.yaml", "not a regular file (a character device)"}},
+		{"big generator source", []string{gen}, nil, []string{"big.bin: 67108865 bytes, over graft's limit"}},
+		{"FIFO as a generator's env file", []string{fifoGen}, nil, []string{"fifo.env", "a FIFO"}},
+		{"FIFO patch", []string{patch}, nil, []string{"p.yaml", "a FIFO"}},
+		{"total", []string{total}, nil, []string{"the input (all files, up to " + filepath.Join(total, "e.yaml") + "): more than 268435456 bytes"}},
+		{"files", []string{many}, nil, []string{"the kustomize directories given: more than 10000 files, over graft's limit of 10000 files"}},
+		{"documents", []string{Stdin}, strings.NewReader(docs.String()), []string{"more than 200000 YAML documents"}},
+		{"nesting", []string{Stdin}, strings.NewReader(strings.Repeat("[", 300) + strings.Repeat("]", 300)), []string{"nested more than 200 levels"}},
+		{"billion laughs", []string{Stdin}, strings.NewReader(laughs), []string{"aliases expand the document too much"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			in, err := Load(ctx, c.paths, c.stdin)
+			if err == nil || in != nil || !errors.Is(err, ErrInput) {
+				t.Fatalf("got %v, %v; want an ErrInput", in, err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadUnderLimits: the limits leave room for large valid inputs.
+func TestLoadUnderLimits(t *testing.T) {
+	dir := kustomization(t, t.TempDir(), "resources: [a.yaml]\nconfigMapGenerator:\n- name: c\n  files: [k1=data/k1, data/k2]\n  envs: [data/env]\n")
+	writeFile(t, filepath.Join(dir, "a.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
+	writeFile(t, filepath.Join(dir, "data", "k1"), "v1")
+	writeFile(t, filepath.Join(dir, "data", "k2"), "v2")
+	writeFile(t, filepath.Join(dir, "data", "env"), "K=v\n")
+	in, err := Load(context.Background(), []string{dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Docs) != 3 { // a, the generated ConfigMap, the kustomization
+		t.Errorf("%d documents, want 3", len(in.Docs))
+	}
+	var docs strings.Builder
+	for range boundedio.MaxDocuments {
+		docs.WriteString("---\na: 1\n")
+	}
+	in, err = Load(context.Background(), []string{Stdin}, strings.NewReader(docs.String()))
+	if err != nil || len(in.Docs) != boundedio.MaxDocuments {
+		t.Fatalf("%d documents: %v", boundedio.MaxDocuments, err)
+	}
+}
+
+// TestLoadCancel: SIGINT or SIGTERM (a cancelled context) stops a load at
+// once, even one of an endless stdin, or of a stdin or a FIFO blocked in a
+// read.
+func TestLoadCancel(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		paths []string
+		stdin io.Reader
+	}{
+		"endless stdin": {[]string{Stdin}, io.MultiReader(strings.NewReader("a: 1\n"), zeros{})},
+		"silent stdin":  {[]string{Stdin}, make(silent)},
+		"silent FIFO":   {[]string{fifo}, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(20*time.Millisecond, cancel)
+			start := time.Now()
+			_, err := Load(ctx, c.paths, c.stdin)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("err %v, want context.Canceled", err)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("Load returned %v after the cancel", d)
+			}
+		})
+	}
+	// AddRecord honours the Load's context too.
+	ctx, cancel := context.WithCancel(context.Background())
+	in, err := Load(ctx, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(20*time.Millisecond, cancel)
+	if _, err := in.AddRecord(fifo); !errors.Is(err, context.Canceled) {
+		t.Errorf("AddRecord of a silent FIFO: %v", err)
+	}
+}
+
+// TestLoadMemory: memory is proportional to the input; the ratio of bytes
+// allocated to bytes read is reported (go test -v) and bounded.
+func TestLoadMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large input")
+	}
+	overlay, lockPath := synthetic(t, 10, 100)
+	info, err := os.Stat(overlay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lockInfo, err := os.Stat(lockPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := float64(info.Size() + lockInfo.Size())
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	in, err := Load(context.Background(), []string{overlay}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.AddRecord(lockPath); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	allocated := float64(after.TotalAlloc - before.TotalAlloc)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	live := float64(after.HeapAlloc) - float64(before.HeapAlloc)
+	runtime.KeepAlive(in)
+	t.Logf("1,000 members: %.1f MB read, %.1f bytes allocated and %.1f bytes live per input byte", size/1e6, allocated/size, live/size)
+	if allocated/size > 60 || live/size > 20 {
+		t.Errorf("%.1f bytes allocated, %.1f live per input byte: more than 60 and 20", allocated/size, live/size)
+	}
+}
