@@ -63,7 +63,10 @@ func volumeParams(s *spec.Spec, mb Member, d Device) VolumeParams {
 	if p.Throughput == 0 && p.Type == "gp3" && d.Type == "gp3" {
 		p.Throughput = d.Throughput
 	}
-	if p.KMSKeyID == "" && p.Encrypted {
+	// Without a spec key the new volume keeps the source's, which graft
+	// sends explicitly; a key ARN is regional, so across regions the copy
+	// takes the target region's default key (unknown without KMS).
+	if p.KMSKeyID == "" && p.Encrypted && s.Target.Region == s.Source.Region {
 		p.KMSKeyID = d.KMSKeyID
 	}
 	return p
