@@ -39,6 +39,8 @@ type simCase struct {
 	// is slower but robust on a loaded machine, where a runnable goroutine
 	// can wait for a core longer than a short window.
 	IdleWindow time.Duration
+	// ListLag: see ec2sim.Options.ListLag.
+	ListLag time.Duration
 }
 
 type simEnv struct {
@@ -57,7 +59,7 @@ type simEnv struct {
 // ends with: no mutating call on a source volume or instance.
 func newSim(t testing.TB, c simCase) *simEnv {
 	t.Helper()
-	o := ec2sim.Options{IdleWindow: c.IdleWindow}
+	o := ec2sim.Options{IdleWindow: c.IdleWindow, ListLag: c.ListLag}
 	if o.IdleWindow == 0 {
 		o.IdleWindow = time.Millisecond
 	}
