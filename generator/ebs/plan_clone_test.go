@@ -202,3 +202,43 @@ func TestSimPlanMatchesClone(t *testing.T) {
 		})
 	}
 }
+
+// TestSimPlanTimeFromWhatIsLeft: the plan's expected durations come from
+// what is left to do: both phases on a fresh migration, only the final
+// one after the precopy, none once everything exists (a second graft run
+// once printed "precopy ~22m" with nothing to do).
+func TestSimPlanTimeFromWhatIsLeft(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 2, Devices: 2, NoHook: true, Snapshot: 2 * time.Minute})
+	ctx := ctxT(t, 30*time.Second)
+	plan := func() *ebs.Plan {
+		t.Helper()
+		eng := e.engine()
+		inv, err := eng.Discover(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := eng.Plan(ctx, inv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if p := plan(); p.Precopy == 0 || p.Final == 0 {
+		t.Errorf("fresh: precopy %v, final %v; want both > 0", time.Duration(p.Precopy), time.Duration(p.Final))
+	}
+	if _, err := e.clone(ctx, spec.PhasePrecopy); err != nil {
+		t.Fatal(err)
+	}
+	if p := plan(); p.Precopy != 0 || p.Final == 0 {
+		t.Errorf("after precopy: precopy %v, final %v; want 0 and > 0", time.Duration(p.Precopy), time.Duration(p.Final))
+	}
+	if _, err := e.clone(ctx, spec.PhaseFinal); err != nil {
+		t.Fatal(err)
+	}
+	p := plan()
+	var text strings.Builder
+	_ = p.WriteText(&text)
+	if p.Precopy != 0 || p.Final != 0 || !strings.Contains(text.String(), "precopy phase ~0s, final phase ~0s") {
+		t.Errorf("nothing left: precopy %v, final %v\n%s", time.Duration(p.Precopy), time.Duration(p.Final), text.String())
+	}
+}
