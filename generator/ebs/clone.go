@@ -199,13 +199,13 @@ func (r *cloneRun) member(ctx context.Context, mb Member) error {
 	for _, dev := range mb.Devices {
 		origin[dev.VolumeID] = snaps[dev.VolumeID]
 	}
-	for _, c := range d.copies {
-		id, err := r.copySnapshot(ctx, d, c, snaps[c.d.VolumeID])
-		if err != nil {
-			return err
-		}
-		copies[c.d.VolumeID] = id
-		origin[c.d.VolumeID] = id
+	copied, err := r.copySnapshots(ctx, d, snaps)
+	if err != nil {
+		return err
+	}
+	for v, id := range copied {
+		copies[v] = id
+		origin[v] = id
 	}
 	if r.opts.Phase == spec.PhasePrecopy {
 		return nil
@@ -464,6 +464,9 @@ func (r *cloneRun) settleSnapshots(ctx context.Context, c *api, mb Member, role,
 			}
 		}
 		if seen || !waitVisible || round >= settleRounds {
+			if !seen && waitVisible {
+				e.log.Warn("EC2 does not list this run's new snapshots yet; settling with what it lists", "member", mb.Key(), "role", role, "phase", phase, "rechecks", round)
+			}
 			break
 		}
 		if err := e.clock.Sleep(ctx, settleInterval); err != nil {
@@ -474,7 +477,9 @@ func (r *cloneRun) settleSnapshots(ctx context.Context, c *api, mb Member, role,
 	for _, k := range sortedMapKeys(mine) {
 		m := mine[k]
 		cands := live[k]
-		if !slices.ContainsFunc(cands, func(s types.Snapshot) bool { return aws.ToString(s.SnapshotId) == aws.ToString(m.SnapshotId) }) {
+		if i := slices.IndexFunc(cands, func(s types.Snapshot) bool { return aws.ToString(s.SnapshotId) == aws.ToString(m.SnapshotId) }); i >= 0 {
+			m = cands[i] // as EC2 lists it, with its tags and start time
+		} else {
 			cands = append(cands, m)
 			sort.Slice(cands, func(i, j int) bool { return snapshotWins(cands[i], cands[j]) })
 		}
@@ -548,50 +553,86 @@ func (r *cloneRun) waitSnapshot(ctx context.Context, p *poller, mb Member, d Dev
 	return err
 }
 
-// copySnapshot makes the decided copy of a snapshot (to the target
-// region and/or KMS key), settles it with any other run's, and waits for
-// it to complete.
-func (r *cloneRun) copySnapshot(ctx context.Context, d *memberDecision, c copyStep, snap string) (string, error) {
+// copySnapshots makes the member's decided copies (to the target region
+// and/or KMS key) of its snapshots (by source volume), settles them with
+// any other run's in one listing (settleSnapshots), and waits for them to
+// complete. It returns the copies by source volume.
+func (r *cloneRun) copySnapshots(ctx context.Context, d *memberDecision, snaps map[string]string) (map[string]string, error) {
 	e, phase, mb := r.e, d.phase, d.mb
-	if c.exists != nil {
-		id := aws.ToString(c.exists.SnapshotId)
-		if c.exists.State == types.SnapshotStateCompleted {
-			return id, nil
+	out := map[string]string{}
+	mine := map[string]types.Snapshot{} // key -> the copy this run made
+	byKey := map[string]copyStep{}
+	for _, c := range d.copies {
+		byKey[c.key] = c
+		if c.exists != nil {
+			out[c.d.VolumeID] = aws.ToString(c.exists.SnapshotId)
+			continue
 		}
-		return id, r.waitSnapshot(ctx, r.dstPol, mb, c.d, id, "copy", func(p int) { e.opts.Progress.Update(mb.Key(), phase+" copy", p) })
+		if err := r.deleteFailed(ctx, e.dst, c.failed); err != nil {
+			return nil, err
+		}
+		snap := snaps[c.d.VolumeID]
+		in := *c.create
+		e.setCopySource(&in, mb, phase, c.d, snap)
+		e.opts.Progress.Update(mb.Key(), phase+" copy", 0)
+		res, err := e.dst.CopySnapshot(ctx, &in)
+		if err != nil {
+			return nil, createError("CopySnapshot", mb, snap, err)
+		}
+		r.count(RoleCopy)
+		now := e.clock.Now()
+		mine[c.key] = types.Snapshot{SnapshotId: res.SnapshotId, StartTime: &now, State: types.SnapshotStatePending, Tags: res.Tags}
 	}
-	if err := r.deleteFailed(ctx, e.dst, c.failed); err != nil {
-		return "", err
+	if len(mine) > 0 {
+		won, err := r.settleSnapshots(ctx, e.dst, mb, RoleCopy, phase, mine, true)
+		if err != nil {
+			return nil, err
+		}
+		for k, w := range won {
+			out[byKey[k].d.VolumeID] = aws.ToString(w.SnapshotId)
+		}
 	}
-	in := *c.create
-	e.setCopySource(&in, mb, phase, c.d, snap)
-	e.opts.Progress.Update(mb.Key(), phase+" copy", 0)
-	res, err := e.dst.CopySnapshot(ctx, &in)
+	wait := func() error {
+		for _, c := range d.copies {
+			id := out[c.d.VolumeID]
+			if c.exists != nil && c.exists.State == types.SnapshotStateCompleted && id == aws.ToString(c.exists.SnapshotId) {
+				continue
+			}
+			if err := r.waitSnapshot(ctx, r.dstPol, mb, c.d, id, "copy", func(p int) { e.opts.Progress.Update(mb.Key(), phase+" copy", p) }); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := wait(); err != nil {
+		return nil, err
+	}
+	// Settle once more after the wait, as snapshots does: an older copy
+	// hidden by eventual consistency is seen by now.
+	for k, m := range mine {
+		if aws.ToString(m.SnapshotId) != out[byKey[k].d.VolumeID] {
+			delete(mine, k) // already lost, and deleted
+		}
+	}
+	if len(mine) == 0 {
+		return out, nil
+	}
+	won, err := r.settleSnapshots(ctx, e.dst, mb, RoleCopy, phase, mine, false)
 	if err != nil {
-		return "", createError("CopySnapshot", mb, snap, err)
+		return nil, err
 	}
-	r.count(RoleCopy)
-	now := e.clock.Now()
-	mine := types.Snapshot{SnapshotId: res.SnapshotId, StartTime: &now, State: types.SnapshotStatePending, Tags: res.Tags}
-	won, err := r.settleSnapshots(ctx, e.dst, mb, RoleCopy, phase, map[string]types.Snapshot{c.key: mine}, true)
-	if err != nil {
-		return "", err
+	changed := false
+	for k, w := range won {
+		if v := byKey[k].d.VolumeID; out[v] != aws.ToString(w.SnapshotId) {
+			out[v], changed = aws.ToString(w.SnapshotId), true
+		}
 	}
-	id := aws.ToString(won[c.key].SnapshotId)
-	if err := r.waitSnapshot(ctx, r.dstPol, mb, c.d, id, "copy", func(p int) { e.opts.Progress.Update(mb.Key(), phase+" copy", p) }); err != nil {
-		return "", err
+	if changed {
+		if err := wait(); err != nil {
+			return nil, err
+		}
 	}
-	if id != aws.ToString(mine.SnapshotId) {
-		return id, nil
-	}
-	won, err = r.settleSnapshots(ctx, e.dst, mb, RoleCopy, phase, map[string]types.Snapshot{c.key: won[c.key]}, false)
-	if err != nil {
-		return "", err
-	}
-	if w := aws.ToString(won[c.key].SnapshotId); w != id {
-		return w, r.waitSnapshot(ctx, r.dstPol, mb, c.d, w, "copy", func(p int) { e.opts.Progress.Update(mb.Key(), phase+" copy", p) })
-	}
-	return id, nil
+	return out, nil
 }
 
 // volume returns the member's new volume for one device: the one an
@@ -693,6 +734,7 @@ func (r *cloneRun) settleVolume(ctx context.Context, mb Member, v volStep, mine 
 		seen := slices.ContainsFunc(cands, func(c types.Volume) bool { return aws.ToString(c.VolumeId) == myID })
 		if seen || round >= settleRounds {
 			if !seen {
+				e.log.Warn("EC2 does not list this run's new volume yet; settling with what it lists", "member", mb.Key(), "claimTemplate", v.d.ClaimTemplate, "rechecks", round)
 				cands = append(cands, mine)
 				sort.Slice(cands, func(i, j int) bool { return volumeWins(cands[i], cands[j]) })
 			}

@@ -57,6 +57,16 @@ func (s snapStep) op(d *memberDecision) string {
 	return "CreateSnapshot"
 }
 
+// allExist reports whether every snapshot of the phase exists already.
+func (d *memberDecision) allExist() bool {
+	for _, s := range d.snaps {
+		if s.exists == nil {
+			return false
+		}
+	}
+	return true
+}
+
 type copyStep struct {
 	d      Device
 	key    string

@@ -126,7 +126,7 @@ func (p VolumeParams) check() string {
 		case p.IOPS < l.minIOPS || p.IOPS > l.maxIOPS:
 			why = append(why, fmt.Sprintf("IOPS %d is outside %d-%d for %s", p.IOPS, l.minIOPS, l.maxIOPS, p.Type))
 		case p.IOPS > most:
-			why = append(why, fmt.Sprintf("IOPS %d is more than a %d GiB %s volume takes: at most %d (%d per GiB, and %d at any size)", p.IOPS, p.SizeGiB, p.Type, most, l.iopsPerGiB, l.minIOPS))
+			why = append(why, fmt.Sprintf("IOPS %d exceeds %d per GiB of a %d GiB %s volume (at most %d; %d are allowed at any size)", p.IOPS, l.iopsPerGiB, p.SizeGiB, p.Type, most, l.minIOPS))
 		}
 	} else if p.Type == "io1" || p.Type == "io2" {
 		why = append(why, fmt.Sprintf("type %s needs IOPS (spec.target.volume.iops)", p.Type))

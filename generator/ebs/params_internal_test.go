@@ -40,7 +40,7 @@ func TestVolumeParamsIOPSLimits(t *testing.T) {
 		{"io2", 300, 99, false, 0},
 		{"gp2", 100, 300, false, 0},
 	}
-	atMost := regexp.MustCompile(`at most (\d+) \(`)
+	atMost := regexp.MustCompile(`at most (\d+);`)
 	for _, c := range cases {
 		p := VolumeParams{Type: c.typ, SizeGiB: c.size, IOPS: c.iops}
 		why := p.check()

@@ -109,6 +109,9 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 	// concurrently); 0 when nothing is left.
 	var precopy, final time.Duration
 	var fsrSnaps, dryRun int
+	// The re-checks after creating (settleSnapshots, settleVolume): at
+	// least one listing after each create and one after each wait.
+	var settleSnaps, settleVols int
 	var fsrLarge []string
 	copies := false
 	precopyLeft := false
@@ -126,6 +129,7 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 			d := e.decide(mb, x, phase)
 			p.Warnings = append(p.Warnings, d.warnings...)
 			var snapTime, copyTimeLeft time.Duration
+			copiesLeft := false
 			for _, st := range d.snaps {
 				a := Action{Phase: phase, Role: RoleSnapshot, Op: st.op(d), ClaimTemplate: st.d.ClaimTemplate, SourceVolume: st.d.VolumeID,
 					Detail: fmt.Sprintf("snapshot of %s (%s, %d GiB) on %s", st.d.VolumeID, st.d.Device, st.d.SizeGiB, mb.Instance)}
@@ -151,6 +155,9 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 			if d.multi != nil {
 				p.Calls["CreateSnapshots"]++
 			}
+			if !d.allExist() {
+				settleSnaps += 2
+			}
 			for _, c := range d.copies {
 				copies = true
 				why := "re-encrypt with " + s.Target.Volume.KMSKeyID
@@ -165,9 +172,13 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 				} else {
 					p.ToCreate[RoleCopy]++
 					p.Calls["CopySnapshot"]++
+					copiesLeft = true
 					copyTimeLeft = max(copyTimeLeft, copyTime(c.d.SizeGiB, e.crossRegion()))
 				}
 				pm.Actions = append(pm.Actions, a)
+			}
+			if copiesLeft {
+				settleSnaps += 2
 			}
 			var volLeft time.Duration
 			for _, v := range d.vols {
@@ -198,6 +209,7 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 				default:
 					p.ToCreate[RoleVolume]++
 					p.Calls["CreateVolume"]++
+					settleVols++
 					volLeft = max(volLeft, time.Minute)
 				}
 				if v.d.Type != vp.Type {
@@ -244,6 +256,8 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 	}
 	p.Calls["DescribeSnapshots"] = regions * (rounds*perRound + 1)
 	p.Calls["DescribeVolumes"] = int(math.Ceil(float64(inv.volumeCount())/volumeIDBatch)) + int(time.Duration(p.MutatingFloor)/(2*time.Second)) + 4
+	p.Calls["DescribeSnapshots"] += settleSnaps
+	p.Calls["DescribeVolumes"] += settleVols
 	p.Calls["DescribeInstances"] = 2 * max(1, int(math.Ceil(float64(members)/1000)))
 	p.Calls["DescribeAvailabilityZones"] = 2
 	p.Assumptions = append(p.Assumptions,
