@@ -57,6 +57,17 @@ func (s snapStep) op(d *memberDecision) string {
 	return "CreateSnapshot"
 }
 
+// stops reports whether clone refuses one of the member's volumes, and
+// so stops the member before making anything.
+func (d *memberDecision) stops() bool {
+	for _, v := range d.vols {
+		if len(v.refuse) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // allExist reports whether every snapshot of the phase exists already.
 func (d *memberDecision) allExist() bool {
 	for _, s := range d.snaps {

@@ -72,6 +72,9 @@ type Action struct {
 	// Refused, set on an existing volume that does not match the spec,
 	// says why clone will refuse it (and stop the member).
 	Refused string `json:"refused,omitempty"`
+	// Stopped: clone will not make this resource, because it stops the
+	// member at a refused volume first.
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 // Snapshot-time model of the plan: rough, stated in the output.
@@ -128,6 +131,15 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 		for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
 			d := e.decide(mb, x, phase)
 			p.Warnings = append(p.Warnings, d.warnings...)
+			// A member with a volume clone refuses is stopped before
+			// anything is made for it: its other actions are listed but
+			// neither counted nor timed.
+			stop := d.stops()
+			toCreate, calls := p.ToCreate, p.Calls
+			if stop {
+				toCreate, calls = map[string]int{}, map[string]int{}
+			}
+			first, s0, v0, f0, l0 := len(pm.Actions), settleSnaps, settleVols, fsrSnaps, len(fsrLarge)
 			var snapTime, copyTimeLeft time.Duration
 			copiesLeft := false
 			for _, st := range d.snaps {
@@ -137,7 +149,7 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 					a.Exists = aws.ToString(st.exists.SnapshotId)
 					p.Existing[RoleSnapshot]++
 				} else {
-					p.ToCreate[RoleSnapshot]++
+					toCreate[RoleSnapshot]++
 					t := fullSnapshotTime(st.d.SizeGiB)
 					if phase == spec.PhaseFinal {
 						// After the precopy phase the final snapshot is incremental.
@@ -148,12 +160,12 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 					snapTime = max(snapTime, t)
 				}
 				if st.create != nil {
-					p.Calls["CreateSnapshot"]++
+					calls["CreateSnapshot"]++
 				}
 				pm.Actions = append(pm.Actions, a)
 			}
 			if d.multi != nil {
-				p.Calls["CreateSnapshots"]++
+				calls["CreateSnapshots"]++
 			}
 			if !d.allExist() {
 				settleSnaps += 2
@@ -170,8 +182,8 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 					a.Exists = aws.ToString(c.exists.SnapshotId)
 					p.Existing[RoleCopy]++
 				} else {
-					p.ToCreate[RoleCopy]++
-					p.Calls["CopySnapshot"]++
+					toCreate[RoleCopy]++
+					calls["CopySnapshot"]++
 					copiesLeft = true
 					copyTimeLeft = max(copyTimeLeft, copyTime(c.d.SizeGiB, e.crossRegion()))
 				}
@@ -190,9 +202,9 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 					}
 					pm.Actions = append(pm.Actions, Action{Phase: spec.PhaseFinal, Role: "fast-snapshot-restore", Op: "EnableFastSnapshotRestores", ClaimTemplate: v.d.ClaimTemplate, SourceVolume: v.d.VolumeID,
 						Detail: fmt.Sprintf("enable fast snapshot restore in %s until the volume exists, then disable it", vp.Zone)})
-					p.ToCreate["fast-snapshot-restore"]++
-					p.Calls["EnableFastSnapshotRestores"]++
-					p.Calls["DisableFastSnapshotRestores"]++
+					toCreate["fast-snapshot-restore"]++
+					calls["EnableFastSnapshotRestores"]++
+					calls["DisableFastSnapshotRestores"]++
 					volLeft = max(volLeft, time.Hour)
 				}
 				vp2 := vp
@@ -207,8 +219,8 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 					a.Exists = aws.ToString(v.exists.VolumeId)
 					p.Existing[RoleVolume]++
 				default:
-					p.ToCreate[RoleVolume]++
-					p.Calls["CreateVolume"]++
+					toCreate[RoleVolume]++
+					calls["CreateVolume"]++
 					settleVols++
 					volLeft = max(volLeft, time.Minute)
 				}
@@ -216,6 +228,15 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 					a.Detail += fmt.Sprintf(" (source is %s)", v.d.Type)
 				}
 				pm.Actions = append(pm.Actions, a)
+			}
+			if stop {
+				settleSnaps, settleVols, fsrSnaps, fsrLarge = s0, v0, f0, fsrLarge[:l0]
+				snapTime, copyTimeLeft, volLeft = 0, 0, 0
+				for i := first; i < len(pm.Actions); i++ {
+					if pm.Actions[i].Exists == "" {
+						pm.Actions[i].Stopped = true
+					}
+				}
 			}
 			left := snapTime + copyTimeLeft + volLeft
 			if phase == spec.PhasePrecopy {
@@ -359,7 +380,7 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 }
 
 // WriteText writes the plan for a reviewer: + to create, = already there,
-// ! there but refused by clone.
+// ! there but refused by clone, - not made because of a refused volume.
 func (p *Plan) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "graft plan for %s (%s -> %s). Nothing has been changed.\n", p.Migration, p.SourceRegion, p.TargetRegion)
 	for _, pm := range p.Members {
@@ -374,6 +395,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 			case a.Exists != "":
 				mark = "="
 				tail = "  [exists: " + a.Exists + "]"
+			case a.Stopped:
+				mark = "-"
+				tail = "  [not made: clone stops this member at its refused volume]"
 			}
 			fmt.Fprintf(w, "  %s %-7s %-21s %-11s %s%s\n", mark, a.Phase, a.Role, a.ClaimTemplate, a.Detail, tail)
 		}

@@ -66,6 +66,17 @@ func TestSimPlanMatchesClone(t *testing.T) {
 		{name: "drift iops", setup: complete, phase: spec.PhaseFinal, refuse: 2, drift: func(m *spec.Migration) { m.Spec.Target.Volume.IOPS = 5000 }},
 		{name: "drift type", setup: complete, phase: spec.PhaseFinal, refuse: 2, drift: func(m *spec.Migration) { m.Spec.Target.Volume.Type = "io2"; m.Spec.Target.Volume.Throughput = 0 }},
 		{name: "drift kms key", setup: complete, phase: spec.PhaseFinal, refuse: 2, drift: func(m *spec.Migration) { m.Spec.Target.Volume.KMSKeyID = otherKey }},
+		{name: "drift with a missing final snapshot", phase: spec.PhaseFinal, refuse: 2, drift: func(m *spec.Migration) { m.Spec.Target.Volume.Throughput = 300 }, setup: func(t *testing.T, e *simEnv, ctx context.Context) {
+			complete(t, e, ctx)
+			for _, dev := range []string{"/dev/xvdf", "/dev/xvdg"} {
+				for _, role := range []string{ebs.RoleSnapshot, ebs.RoleCopy} {
+					id := snapOf(t, e, role, spec.PhaseFinal, e.cl.Nodes[0].DataVolumes[dev])
+					if _, err := e.sim.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(id)}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}},
 		{name: "snapshot in error", phase: spec.PhasePrecopy, setup: func(t *testing.T, e *simEnv, ctx context.Context) {
 			precopy(t, e, ctx)
 			id := snapOf(t, e, ebs.RoleSnapshot, spec.PhasePrecopy, e.cl.Nodes[0].DataVolumes["/dev/xvdg"])
@@ -133,9 +144,6 @@ func TestSimPlanMatchesClone(t *testing.T) {
 						refused[pm.Member] = true
 					}
 				}
-				if refused[pm.Member] {
-					continue
-				}
 				for _, a := range pm.Actions {
 					if a.Phase != tc.phase {
 						continue
@@ -143,7 +151,7 @@ func TestSimPlanMatchesClone(t *testing.T) {
 					switch {
 					case a.Role == ebs.RoleVolume && a.Exists != "":
 						reused[pm.Member+" "+a.ClaimTemplate] = a.Exists
-					case a.Exists != "":
+					case a.Exists != "", a.Stopped:
 					case a.Role == ebs.RoleSnapshot && a.Op == "CreateSnapshots":
 						multi = true
 					default:
@@ -156,6 +164,9 @@ func TestSimPlanMatchesClone(t *testing.T) {
 			}
 			if len(refused) != tc.refuse {
 				t.Errorf("plan refuses %d members, want %d:\n%s", len(refused), tc.refuse, text.String())
+			}
+			if strings.Contains(tc.name, "missing final snapshot") && (!strings.Contains(text.String(), "  - final   snapshot") || plan.ToCreate[ebs.RoleSnapshot] != 0) {
+				t.Errorf("plan does not show the snapshots clone will not make with -:\n%s", text.String())
 			}
 			if tc.refuse > 0 && (plan.Refused != 2*tc.refuse || !strings.Contains(text.String(), "  ! final   volume")) {
 				t.Errorf("plan does not show the refused volumes with !:\n%s", text.String())
