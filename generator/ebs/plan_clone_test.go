@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -251,5 +252,82 @@ func TestSimPlanTimeFromWhatIsLeft(t *testing.T) {
 	_ = p.WriteText(&text)
 	if p.Precopy != 0 || p.Final != 0 || !strings.Contains(text.String(), "precopy phase ~0s, final phase ~0s") {
 		t.Errorf("nothing left: precopy %v, final %v\n%s", time.Duration(p.Precopy), time.Duration(p.Final), text.String())
+	}
+}
+
+// recorder keeps the CopySnapshot and CreateVolume inputs an EC2 gets.
+type recorder struct {
+	ebs.EC2
+	mu     sync.Mutex
+	copies []ec2.CopySnapshotInput
+	vols   []ec2.CreateVolumeInput
+}
+
+func (r *recorder) CopySnapshot(ctx context.Context, in *ec2.CopySnapshotInput, opt ...func(*ec2.Options)) (*ec2.CopySnapshotOutput, error) {
+	r.mu.Lock()
+	r.copies = append(r.copies, *in)
+	r.mu.Unlock()
+	return r.EC2.CopySnapshot(ctx, in, opt...)
+}
+
+func (r *recorder) CreateVolume(ctx context.Context, in *ec2.CreateVolumeInput, opt ...func(*ec2.Options)) (*ec2.CreateVolumeOutput, error) {
+	r.mu.Lock()
+	r.vols = append(r.vols, *in)
+	r.mu.Unlock()
+	return r.EC2.CreateVolume(ctx, in, opt...)
+}
+
+// TestSimDryRunProvesTheCallsCloneMakes: every DryRun proof carries the
+// input of a call clone then makes (the dry run once proved CopySnapshot
+// with Encrypted: true while the real copy of an unencrypted volume went
+// without it).
+func TestSimDryRunProvesTheCallsCloneMakes(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 2, Devices: 1, NoHook: true, Unencrypted: true, ExtraSpec: func(y string) string {
+		return strings.Replace(y, "  target:\n", "  target:\n    region: us-west-2\n    zones: {us-east-1a: us-west-2a, us-east-1b: us-west-2b, us-east-1c: us-west-2c}\n", 1)
+	}})
+	rec := &recorder{EC2: e.sim.NewRegion("us-west-2")}
+	ctx := ctxT(t, 30*time.Second)
+	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
+		if _, err := e.clone(ctx, phase, func(o *ebs.Options) { o.Target = rec }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyKey := func(in ec2.CopySnapshotInput) string {
+		return fmt.Sprintf("encrypted=%v key=%q from %s", aws.ToBool(in.Encrypted), aws.ToString(in.KmsKeyId), aws.ToString(in.SourceRegion))
+	}
+	volKey := func(in ec2.CreateVolumeInput) string {
+		return fmt.Sprintf("%s %s iops=%d tput=%d encrypted=%v key=%q", aws.ToString(in.AvailabilityZone), in.VolumeType, aws.ToInt32(in.Iops), aws.ToInt32(in.Throughput), aws.ToBool(in.Encrypted), aws.ToString(in.KmsKeyId))
+	}
+	real := map[string]bool{}
+	dry := 0
+	for _, in := range rec.copies {
+		if !aws.ToBool(in.DryRun) {
+			real[copyKey(in)] = true
+		}
+	}
+	for _, in := range rec.copies {
+		if aws.ToBool(in.DryRun) {
+			dry++
+			if !real[copyKey(in)] {
+				t.Errorf("DryRun CopySnapshot %s; clone's copies: %v", copyKey(in), real)
+			}
+		}
+	}
+	real = map[string]bool{}
+	for _, in := range rec.vols {
+		if !aws.ToBool(in.DryRun) {
+			real[volKey(in)] = true
+		}
+	}
+	for _, in := range rec.vols {
+		if aws.ToBool(in.DryRun) {
+			dry++
+			if !real[volKey(in)] {
+				t.Errorf("DryRun CreateVolume %s; clone's volumes: %v", volKey(in), real)
+			}
+		}
+	}
+	if dry < 2 {
+		t.Errorf("only %d DryRun proofs of CopySnapshot and CreateVolume", dry)
 	}
 }

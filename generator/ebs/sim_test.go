@@ -41,6 +41,8 @@ type simCase struct {
 	IdleWindow time.Duration
 	// ListLag: see ec2sim.Options.ListLag.
 	ListLag time.Duration
+	// Unencrypted source volumes.
+	Unencrypted bool
 }
 
 type simEnv struct {
@@ -68,9 +70,9 @@ func newSim(t testing.TB, c simCase) *simEnv {
 		o.SnapshotDuration = func(ec2sim.SnapInfo) time.Duration { return d }
 	}
 	sim := ec2sim.New(o)
-	devs := []ec2sim.DeviceSpec{{Device: "/dev/xvdf", VolumeSpec: ec2sim.VolumeSpec{SizeGiB: 200, Type: types.VolumeTypeGp3, Encrypted: true}}}
+	devs := []ec2sim.DeviceSpec{{Device: "/dev/xvdf", VolumeSpec: ec2sim.VolumeSpec{SizeGiB: 200, Type: types.VolumeTypeGp3, Encrypted: !c.Unencrypted}}}
 	if c.Devices == 2 {
-		devs = append(devs, ec2sim.DeviceSpec{Device: "/dev/xvdg", VolumeSpec: ec2sim.VolumeSpec{SizeGiB: 50, Type: types.VolumeTypeGp3, Encrypted: true}})
+		devs = append(devs, ec2sim.DeviceSpec{Device: "/dev/xvdg", VolumeSpec: ec2sim.VolumeSpec{SizeGiB: 50, Type: types.VolumeTypeGp3, Encrypted: !c.Unencrypted}})
 	}
 	cl, err := sim.SeedCluster(ec2sim.ClusterSpec{Name: "cassandra", Nodes: c.Nodes, Devices: devs, Tags: map[string]string{"app": "cassandra"}})
 	if err != nil {
