@@ -86,7 +86,11 @@ type cloneRun struct {
 // unusable KMS key stops it before anything is created. Members run
 // concurrently; one member's failure leaves the others going. Re-running
 // after any interruption resumes: every create is preceded by a look-up
-// by tag, and CreateVolume carries a deterministic ClientToken.
+// by tag, and CreateVolume carries a deterministic ClientToken. Two runs at
+// once (two machines) converge: every create is followed by a re-check of
+// its key, the oldest resource wins (snapshotWins, volumeWins), and each
+// run adopts the winner and deletes only its own losers. What each member
+// does is decided once, by decide, which Plan and DryRun render too.
 func (e *Engine) Clone(ctx context.Context, inv *Inventory, opts CloneOptions) (*CloneResult, error) {
 	if opts.Phase != spec.PhasePrecopy && opts.Phase != spec.PhaseFinal {
 		return nil, fmt.Errorf("%w: phase %q, expected %s or %s", ErrInput, opts.Phase, spec.PhasePrecopy, spec.PhaseFinal)
