@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -85,7 +86,11 @@ type cloneRun struct {
 // unusable KMS key stops it before anything is created. Members run
 // concurrently; one member's failure leaves the others going. Re-running
 // after any interruption resumes: every create is preceded by a look-up
-// by tag, and CreateVolume carries a deterministic ClientToken.
+// by tag, and CreateVolume carries a deterministic ClientToken. Two runs at
+// once (two machines) converge: every create is followed by a re-check of
+// its key, the oldest resource wins (snapshotWins, volumeWins), and each
+// run adopts the winner and deletes only its own losers. What each member
+// does is decided once, by decide, which Plan and DryRun render too.
 func (e *Engine) Clone(ctx context.Context, inv *Inventory, opts CloneOptions) (*CloneResult, error) {
 	if opts.Phase != spec.PhasePrecopy && opts.Phase != spec.PhaseFinal {
 		return nil, fmt.Errorf("%w: phase %q, expected %s or %s", ErrInput, opts.Phase, spec.PhasePrecopy, spec.PhaseFinal)
@@ -98,7 +103,7 @@ func (e *Engine) Clone(ctx context.Context, inv *Inventory, opts CloneOptions) (
 		return nil, err
 	}
 	for _, d := range x.dups {
-		e.log.Warn("graft resource found twice; using the newest", "key", d)
+		e.log.Warn("graft resource found twice; using the oldest (this run deletes only duplicates it makes itself; graft cleanup lists the others)", "key", d)
 	}
 	if err := e.preflight(ctx, inv, x, opts.Phase); err != nil {
 		return nil, err
@@ -165,53 +170,69 @@ func (r *cloneRun) count(role string) {
 	r.mu.Unlock()
 }
 
-// member runs one member through the phase.
+// member runs one member through the phase: the decision (decide), then
+// its steps.
 func (r *cloneRun) member(ctx context.Context, mb Member) error {
 	e := r.e
 	prog := e.opts.Progress
 	prog.Update(mb.Key(), "starting", 0)
-	snaps, err := r.snapshots(ctx, mb)
+	d := e.decide(mb, r.x, r.opts.Phase)
+	for _, w := range d.warnings {
+		e.log.Warn(w)
+	}
+	// A volume clone would refuse stops the member before anything is
+	// made for it (no hook, no snapshot).
+	for _, v := range d.vols {
+		if len(v.refuse) > 0 {
+			if v.params.FSR && v.origin != "" {
+				// An earlier run that stopped after creating the volume
+				// may have left fast snapshot restore on.
+				if err := r.disableFSR(ctx, mb, v.origin, v.params.Zone); err != nil {
+					e.log.Warn("disable fast snapshot restore", "member", mb.Key(), "error", err)
+				}
+			}
+			return errors.New(v.refusal(mb))
+		}
+	}
+	snaps, err := r.snapshots(ctx, d)
 	if err != nil {
 		return err
 	}
 	origin := map[string]string{} // source volume -> snapshot the volume is made from
 	copies := map[string]string{}
-	for _, d := range mb.Devices {
-		origin[d.VolumeID] = snaps[d.VolumeID]
+	for _, dev := range mb.Devices {
+		origin[dev.VolumeID] = snaps[dev.VolumeID]
 	}
-	for _, d := range mb.Devices {
-		if !e.needsCopy(d) {
-			continue
-		}
-		id, err := r.copySnapshot(ctx, mb, d, snaps[d.VolumeID])
-		if err != nil {
-			return err
-		}
-		copies[d.VolumeID] = id
-		origin[d.VolumeID] = id
+	copied, err := r.copySnapshots(ctx, d, snaps)
+	if err != nil {
+		return err
+	}
+	for v, id := range copied {
+		copies[v] = id
+		origin[v] = id
 	}
 	if r.opts.Phase == spec.PhasePrecopy {
 		return nil
 	}
 	var entries []record.Volume
-	for i, d := range mb.Devices {
-		p := volumeParams(&e.m.Spec, mb, d)
-		prog.Update(mb.Key(), fmt.Sprintf("volume %d/%d", i+1, len(mb.Devices)), 100*i/len(mb.Devices))
-		vol, err := r.volume(ctx, mb, d, p, origin[d.VolumeID])
+	for i, v := range d.vols {
+		dev := v.d
+		prog.Update(mb.Key(), fmt.Sprintf("volume %d/%d", i+1, len(d.vols)), 100*i/len(d.vols))
+		vol, err := r.volume(ctx, d, v, origin[dev.VolumeID])
 		if err != nil {
 			return err
 		}
 		ent := record.Volume{
-			StatefulSet: mb.StatefulSet, Ordinal: mb.Ordinal, ClaimTemplate: d.ClaimTemplate,
-			SourceInstance: mb.Instance, SourceDevice: d.Device, SourceVolume: d.VolumeID, SourceZone: mb.Zone,
-			Snapshots:      map[string]string{spec.PhaseFinal: snaps[d.VolumeID]},
-			CopiedSnapshot: copies[d.VolumeID],
+			StatefulSet: mb.StatefulSet, Ordinal: mb.Ordinal, ClaimTemplate: dev.ClaimTemplate,
+			SourceInstance: mb.Instance, SourceDevice: dev.Device, SourceVolume: dev.VolumeID, SourceZone: mb.Zone,
+			Snapshots:      map[string]string{spec.PhaseFinal: snaps[dev.VolumeID]},
+			CopiedSnapshot: copies[dev.VolumeID],
 			TargetVolume:   aws.ToString(vol.VolumeId), TargetZone: aws.ToString(vol.AvailabilityZone),
 			SizeGiB: aws.ToInt32(vol.Size), VolumeType: string(vol.VolumeType), IOPS: aws.ToInt32(vol.Iops),
 			Throughput: aws.ToInt32(vol.Throughput), Encrypted: aws.ToBool(vol.Encrypted), KMSKeyID: aws.ToString(vol.KmsKeyId),
-			FSType: d.FSType,
+			FSType: dev.FSType,
 		}
-		if pre, ok := r.x.snap(snapKey(RoleSnapshot, mb.Key(), spec.PhasePrecopy, d.VolumeID)); ok {
+		if pre, ok := r.x.snap(snapKey(RoleSnapshot, mb.Key(), spec.PhasePrecopy, dev.VolumeID)); ok {
 			ent.Snapshots[spec.PhasePrecopy] = aws.ToString(pre.SnapshotId)
 		}
 		entries = append(entries, ent)
@@ -235,39 +256,50 @@ func (r *cloneRun) writeRecord(entries []record.Volume) error {
 }
 
 // snapshots returns the phase's snapshot of every data volume of the
-// member, creating the missing ones (after the beforeFinal hook in the
-// final phase) and waiting for them to complete.
-func (r *cloneRun) snapshots(ctx context.Context, mb Member) (map[string]string, error) {
-	e, phase := r.e, r.opts.Phase
+// member, creating the missing ones as decided (after the beforeFinal
+// hook in the final phase), settling each key with any other run's
+// (settleSnapshots), and waiting for them to complete.
+func (r *cloneRun) snapshots(ctx context.Context, d *memberDecision) (map[string]string, error) {
+	e, phase, mb := r.e, d.phase, d.mb
 	out := map[string]string{}
 	completed := map[string]bool{}
-	var missing []Device
-	for _, d := range mb.Devices {
-		k := snapKey(RoleSnapshot, mb.Key(), phase, d.VolumeID)
-		if s, ok := r.x.snap(k); ok {
-			out[d.VolumeID] = aws.ToString(s.SnapshotId)
-			completed[d.VolumeID] = s.State == types.SnapshotStateCompleted
+	mine := map[string]types.Snapshot{} // key -> the snapshot this run created
+	for _, st := range d.snaps {
+		if st.exists != nil {
+			out[st.d.VolumeID] = aws.ToString(st.exists.SnapshotId)
+			completed[st.d.VolumeID] = st.exists.State == types.SnapshotStateCompleted
 			continue
 		}
-		if err := r.deleteFailed(ctx, r.e.src, k); err != nil {
+		if err := r.deleteFailed(ctx, e.src, st.failed); err != nil {
 			return nil, err
 		}
-		missing = append(missing, d)
 	}
-	if len(missing) > 0 {
-		if phase == spec.PhaseFinal && len(e.m.Spec.Hooks.BeforeFinal) > 0 {
+	if len(out) < len(d.snaps) {
+		if d.hook {
 			e.opts.Progress.Update(mb.Key(), "hook beforeFinal", 0)
 			if err := r.hook(ctx, mb); err != nil {
 				return nil, err
 			}
 		}
 		e.opts.Progress.Update(mb.Key(), phase+" snapshot", 0)
-		created, err := r.createSnapshots(ctx, mb, missing)
+		created, err := r.createSnapshots(ctx, d)
 		if err != nil {
 			return nil, err
 		}
-		for v, id := range created {
-			out[v] = id
+		for _, st := range d.snaps {
+			if s, ok := created[st.d.VolumeID]; ok {
+				mine[st.key] = s
+			}
+		}
+		won, err := r.settleSnapshots(ctx, e.src, mb, RoleSnapshot, phase, mine, true)
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range d.snaps {
+			if w, ok := won[st.key]; ok {
+				out[st.d.VolumeID] = aws.ToString(w.SnapshotId)
+				completed[st.d.VolumeID] = w.State == types.SnapshotStateCompleted
+			}
 		}
 	}
 	// Wait for all of them.
@@ -277,38 +309,79 @@ func (r *cloneRun) snapshots(ctx context.Context, mb Member) (map[string]string,
 		pmu.Lock()
 		progress[vol] = pct
 		sum := 0
-		for _, d := range mb.Devices {
-			sum += progress[d.VolumeID]
+		for _, dev := range mb.Devices {
+			sum += progress[dev.VolumeID]
 		}
 		pmu.Unlock()
 		e.opts.Progress.Update(mb.Key(), phase+" snapshot", sum/len(mb.Devices))
 	}
-	for _, d := range mb.Devices {
-		id := out[d.VolumeID]
-		if completed[d.VolumeID] {
-			report(d.VolumeID, 100)
-			continue
+	wait := func(st snapStep) error {
+		if completed[st.d.VolumeID] {
+			report(st.d.VolumeID, 100)
+			return nil
 		}
-		if err := r.waitSnapshot(ctx, r.srcPol, mb, d, id, "snapshot", func(p int) { report(d.VolumeID, p) }); err != nil {
+		if err := r.waitSnapshot(ctx, r.srcPol, mb, st.d, out[st.d.VolumeID], "snapshot", func(p int) { report(st.d.VolumeID, p) }); err != nil {
+			return err
+		}
+		completed[st.d.VolumeID] = true
+		report(st.d.VolumeID, 100)
+		return nil
+	}
+	for _, st := range d.snaps {
+		if err := wait(st); err != nil {
 			return nil, err
 		}
-		report(d.VolumeID, 100)
+	}
+	if len(mine) == 0 {
+		return out, nil
+	}
+	// Settle once more: by now (a snapshot takes minutes) EC2 lists every
+	// run's snapshot, so an older one hidden by EC2's eventual consistency
+	// right after the create is seen, adopted, and this run's deleted
+	// before anything is made from it.
+	for k, s := range mine {
+		if aws.ToString(s.SnapshotId) != out[s2vol(d, k)] {
+			delete(mine, k) // already lost, and deleted
+		}
+	}
+	won, err := r.settleSnapshots(ctx, e.src, mb, RoleSnapshot, phase, mine, false)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range d.snaps {
+		if w, ok := won[st.key]; ok && aws.ToString(w.SnapshotId) != out[st.d.VolumeID] {
+			out[st.d.VolumeID] = aws.ToString(w.SnapshotId)
+			completed[st.d.VolumeID] = w.State == types.SnapshotStateCompleted
+			if err := wait(st); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return out, nil
 }
 
-// deleteFailed deletes graft's own snapshot of that key that EC2 put in
-// state error, so that a re-run makes a fresh one instead of leaking it.
-func (r *cloneRun) deleteFailed(ctx context.Context, c *api, key string) error {
-	r.x.mu.Lock()
-	s, ok := r.x.failed[key]
-	delete(r.x.failed, key)
-	r.x.mu.Unlock()
-	if !ok {
+// s2vol is the source volume of a snapshot key of the decision.
+func s2vol(d *memberDecision, key string) string {
+	for _, st := range d.snaps {
+		if st.key == key {
+			return st.d.VolumeID
+		}
+	}
+	return ""
+}
+
+// deleteFailed deletes graft's own snapshot that EC2 put in state error,
+// so that a re-run makes a fresh one instead of leaking it.
+func (r *cloneRun) deleteFailed(ctx context.Context, c *api, s *types.Snapshot) error {
+	if s == nil {
 		return nil
 	}
 	id := aws.ToString(s.SnapshotId)
-	if tagMap(s.Tags)[TagMigration] != r.e.m.Metadata.Name {
+	r.x.mu.Lock()
+	_, pending := r.x.failed[snapKeyOf(*s)]
+	delete(r.x.failed, snapKeyOf(*s))
+	r.x.mu.Unlock()
+	if !pending || tagMap(s.Tags)[TagMigration] != r.e.m.Metadata.Name {
 		return nil
 	}
 	r.e.log.Info("deleting graft's failed snapshot before retrying", "snapshot", id, "message", aws.ToString(s.StateMessage))
@@ -318,88 +391,126 @@ func (r *cloneRun) deleteFailed(ctx context.Context, c *api, key string) error {
 	return nil
 }
 
-// createSnapshots snapshots the missing devices: CreateSnapshots per
-// instance when several devices are missing (one crash-consistent point in
-// time for all of them), CreateSnapshot otherwise.
-func (r *cloneRun) createSnapshots(ctx context.Context, mb Member, missing []Device) (map[string]string, error) {
-	e, phase := r.e, r.opts.Phase
-	var vols, templates []string
-	for _, d := range missing {
-		vols = append(vols, d.VolumeID)
-		templates = append(templates, d.ClaimTemplate)
-	}
-	tags := map[string]string{
-		TagMember: mb.Key(), TagRole: RoleSnapshot, TagPhase: phase, TagSourceInstance: mb.Instance,
-		// One CreateSnapshots call tags all its snapshots alike, so these
-		// two list every volume; each snapshot's VolumeId says which one
-		// it is, and the look-up keys on that.
-		TagSourceVolume: strings.Join(vols, ","), TagClaimTemplate: strings.Join(templates, ","),
-	}
-	desc := fmt.Sprintf("graft %s %s %s snapshot of %s (%s)", e.m.Metadata.Name, mb.Key(), phase, mb.Instance, strings.Join(templates, ", "))
-	out := map[string]string{}
-	if len(missing) > 1 && len(missing) == len(mb.Devices) {
-		in := r.createSnapshotsInput(mb, tags, desc)
-		res, err := e.src.CreateSnapshots(ctx, in)
+// createSnapshots makes the decided calls: CreateSnapshots for all of the
+// member's devices, or CreateSnapshot per missing device. It returns the
+// snapshots made, by source volume.
+func (r *cloneRun) createSnapshots(ctx context.Context, d *memberDecision) (map[string]types.Snapshot, error) {
+	e, mb := r.e, d.mb
+	out := map[string]types.Snapshot{}
+	if d.multi != nil {
+		res, err := e.src.CreateSnapshots(ctx, d.multi)
 		if err != nil {
 			return nil, createError("CreateSnapshots", mb, mb.Instance, err)
 		}
 		want := map[string]bool{}
-		for _, v := range vols {
-			want[v] = true
+		for _, st := range d.snaps {
+			want[st.d.VolumeID] = true
 		}
 		for _, s := range res.Snapshots {
 			v := aws.ToString(s.VolumeId)
 			if want[v] {
-				out[v] = aws.ToString(s.SnapshotId)
+				out[v] = types.Snapshot{SnapshotId: s.SnapshotId, VolumeId: s.VolumeId, StartTime: s.StartTime, State: types.SnapshotState(s.State), Tags: s.Tags}
 				r.count(RoleSnapshot)
 			}
 		}
-		for _, v := range vols {
-			if out[v] == "" {
-				return nil, fmt.Errorf("CreateSnapshots on %s returned no snapshot of %s; re-run graft clone", mb.Instance, v)
+		for _, st := range d.snaps {
+			if _, ok := out[st.d.VolumeID]; !ok {
+				return nil, fmt.Errorf("CreateSnapshots on %s returned no snapshot of %s; re-run graft clone", mb.Instance, st.d.VolumeID)
 			}
 		}
 		return out, nil
 	}
-	if len(missing) > 1 {
-		e.log.Warn("snapshotting the missing devices one by one: the member's other snapshots already exist, so these are not crash-consistent with them", "member", mb.Key())
-	}
-	for _, d := range missing {
-		t := map[string]string{}
-		for k, v := range tags {
-			t[k] = v
+	for _, st := range d.snaps {
+		if st.create == nil {
+			continue
 		}
-		t[TagSourceVolume], t[TagClaimTemplate] = d.VolumeID, d.ClaimTemplate
-		res, err := e.src.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{
-			VolumeId:          aws.String(d.VolumeID),
-			Description:       aws.String(fmt.Sprintf("graft %s %s %s snapshot of %s (%s)", e.m.Metadata.Name, mb.Key(), phase, d.VolumeID, d.ClaimTemplate)),
-			TagSpecifications: e.tagSpec(types.ResourceTypeSnapshot, t),
-		})
+		res, err := e.src.CreateSnapshot(ctx, st.create)
 		if err != nil {
-			return nil, createError("CreateSnapshot", mb, d.VolumeID, err)
+			return nil, createError("CreateSnapshot", mb, st.d.VolumeID, err)
 		}
-		out[d.VolumeID] = aws.ToString(res.SnapshotId)
+		out[st.d.VolumeID] = types.Snapshot{SnapshotId: res.SnapshotId, VolumeId: res.VolumeId, StartTime: res.StartTime, State: res.State, Tags: res.Tags}
 		r.count(RoleSnapshot)
 	}
 	return out, nil
 }
 
-func (r *cloneRun) createSnapshotsInput(mb Member, tags map[string]string, desc string) *ec2.CreateSnapshotsInput {
-	rootIsData := false
-	for _, d := range mb.Devices {
-		if d.Device == mb.RootDevice {
-			rootIsData = true
+// settleRounds and settleInterval bound the re-listing after a create:
+// EC2 is eventually consistent, so a resource just created may be listed
+// only after a while.
+const (
+	settleRounds   = 6
+	settleInterval = 2 * time.Second
+)
+
+func tagFilter(key, value string) types.Filter {
+	return types.Filter{Name: aws.String("tag:" + key), Values: []string{value}}
+}
+
+// settleSnapshots applies the single rule (snapshotWins) to the keys this
+// run just created snapshots (or copies) for: it lists the member's
+// snapshots of that role and phase — when waitVisible, again until every
+// one in mine is listed, at most settleRounds times — and returns each
+// key's winner. Where another run's snapshot wins, this run adopts it and
+// deletes its own (only ever one it created, tagged with this migration).
+func (r *cloneRun) settleSnapshots(ctx context.Context, c *api, mb Member, role, phase string, mine map[string]types.Snapshot, waitVisible bool) (map[string]types.Snapshot, error) {
+	e := r.e
+	var live map[string][]types.Snapshot
+	for round := 1; ; round++ {
+		snaps, err := e.listSnapshots(ctx, c, tagFilter(TagMember, mb.Key()), tagFilter(TagRole, role), tagFilter(TagPhase, phase))
+		if err != nil {
+			return nil, fmt.Errorf("%s: re-check after creating: %w", mb.Key(), err)
+		}
+		live, _ = groupSnapshots(snaps)
+		seen := true
+		for k, m := range mine {
+			if !slices.ContainsFunc(live[k], func(s types.Snapshot) bool { return aws.ToString(s.SnapshotId) == aws.ToString(m.SnapshotId) }) {
+				seen = false
+			}
+		}
+		if seen || !waitVisible || round >= settleRounds {
+			if !seen && waitVisible {
+				e.log.Warn("EC2 does not list this run's new snapshots yet; settling with what it lists", "member", mb.Key(), "role", role, "phase", phase, "rechecks", round)
+			}
+			break
+		}
+		if err := e.clock.Sleep(ctx, settleInterval); err != nil {
+			return nil, err
 		}
 	}
-	return &ec2.CreateSnapshotsInput{
-		InstanceSpecification: &types.InstanceSpecification{
-			InstanceId:           aws.String(mb.Instance),
-			ExcludeBootVolume:    aws.Bool(!rootIsData),
-			ExcludeDataVolumeIds: mb.OtherVolumes,
-		},
-		Description:       aws.String(desc),
-		TagSpecifications: r.e.tagSpec(types.ResourceTypeSnapshot, tags),
+	out := map[string]types.Snapshot{}
+	for _, k := range sortedMapKeys(mine) {
+		m := mine[k]
+		cands := live[k]
+		if i := slices.IndexFunc(cands, func(s types.Snapshot) bool { return aws.ToString(s.SnapshotId) == aws.ToString(m.SnapshotId) }); i >= 0 {
+			m = cands[i] // as EC2 lists it, with its tags and start time
+		} else {
+			cands = append(cands, m)
+			sort.Slice(cands, func(i, j int) bool { return snapshotWins(cands[i], cands[j]) })
+		}
+		w := cands[0]
+		out[k] = w
+		r.x.setSnap(k, w)
+		if id := aws.ToString(m.SnapshotId); aws.ToString(w.SnapshotId) != id {
+			e.log.Warn("another graft run made this snapshot first; adopting it and deleting this run's", "member", mb.Key(), "key", k, "adopted", aws.ToString(w.SnapshotId), "deleted", id)
+			if err := r.deleteOwnSnapshot(ctx, c, m); err != nil {
+				e.log.Warn("could not delete this run's duplicate snapshot; graft cleanup deletes it", "snapshot", id, "error", err)
+			}
+		}
 	}
+	return out, nil
+}
+
+// deleteOwnSnapshot deletes a snapshot this run created and lost.
+func (r *cloneRun) deleteOwnSnapshot(ctx context.Context, c *api, s types.Snapshot) error {
+	t := tagMap(s.Tags)
+	if t[TagMigration] != r.e.m.Metadata.Name || (t[TagRole] != RoleSnapshot && t[TagRole] != RoleCopy) {
+		return fmt.Errorf("snapshot %s is not one of graft's of %s; not deleted", aws.ToString(s.SnapshotId), r.e.m.Metadata.Name)
+	}
+	_, err := c.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: s.SnapshotId})
+	if strings.HasPrefix(errorCode(err), "InvalidSnapshot.NotFound") {
+		return nil
+	}
+	return err
 }
 
 // createError words a failed create. An API error is EC2's answer: nothing
@@ -446,65 +557,104 @@ func (r *cloneRun) waitSnapshot(ctx context.Context, p *poller, mb Member, d Dev
 	return err
 }
 
-// copySnapshot copies a snapshot to the target region and/or KMS key.
-func (r *cloneRun) copySnapshot(ctx context.Context, mb Member, d Device, snap string) (string, error) {
-	e, phase := r.e, r.opts.Phase
-	k := snapKey(RoleCopy, mb.Key(), phase, d.VolumeID)
-	var id string
-	if s, ok := r.x.snap(k); ok {
-		id = aws.ToString(s.SnapshotId)
-		if s.State == types.SnapshotStateCompleted {
-			return id, nil
+// copySnapshots makes the member's decided copies (to the target region
+// and/or KMS key) of its snapshots (by source volume), settles them with
+// any other run's in one listing (settleSnapshots), and waits for them to
+// complete. It returns the copies by source volume.
+func (r *cloneRun) copySnapshots(ctx context.Context, d *memberDecision, snaps map[string]string) (map[string]string, error) {
+	e, phase, mb := r.e, d.phase, d.mb
+	out := map[string]string{}
+	mine := map[string]types.Snapshot{} // key -> the copy this run made
+	byKey := map[string]copyStep{}
+	for _, c := range d.copies {
+		byKey[c.key] = c
+		if c.exists != nil {
+			out[c.d.VolumeID] = aws.ToString(c.exists.SnapshotId)
+			continue
 		}
-	} else {
-		if err := r.deleteFailed(ctx, e.dst, k); err != nil {
-			return "", err
+		if err := r.deleteFailed(ctx, e.dst, c.failed); err != nil {
+			return nil, err
 		}
-		p := volumeParams(&e.m.Spec, mb, d)
-		in := &ec2.CopySnapshotInput{
-			SourceRegion:     aws.String(e.m.Spec.Source.Region),
-			SourceSnapshotId: aws.String(snap),
-			Description:      aws.String(fmt.Sprintf("graft %s %s %s copy of %s (%s %s)", e.m.Metadata.Name, mb.Key(), phase, snap, d.VolumeID, d.ClaimTemplate)),
-			TagSpecifications: e.tagSpec(types.ResourceTypeSnapshot, map[string]string{
-				TagMember: mb.Key(), TagRole: RoleCopy, TagPhase: phase, TagSourceInstance: mb.Instance,
-				TagSourceVolume: d.VolumeID, TagClaimTemplate: d.ClaimTemplate,
-			}),
-		}
-		if p.Encrypted {
-			in.Encrypted = aws.Bool(true)
-		}
-		if k := e.m.Spec.Target.Volume.KMSKeyID; k != "" {
-			in.KmsKeyId = aws.String(k)
-		}
+		snap := snaps[c.d.VolumeID]
+		in := *c.create
+		e.setCopySource(&in, mb, phase, c.d, snap)
 		e.opts.Progress.Update(mb.Key(), phase+" copy", 0)
-		res, err := e.dst.CopySnapshot(ctx, in)
+		res, err := e.dst.CopySnapshot(ctx, &in)
 		if err != nil {
-			return "", createError("CopySnapshot", mb, snap, err)
+			return nil, createError("CopySnapshot", mb, snap, err)
 		}
-		id = aws.ToString(res.SnapshotId)
 		r.count(RoleCopy)
+		now := e.clock.Now()
+		mine[c.key] = types.Snapshot{SnapshotId: res.SnapshotId, StartTime: &now, State: types.SnapshotStatePending, Tags: res.Tags}
 	}
-	err := r.waitSnapshot(ctx, r.dstPol, mb, d, id, "copy", func(p int) { e.opts.Progress.Update(mb.Key(), phase+" copy", p) })
-	return id, err
+	if len(mine) > 0 {
+		won, err := r.settleSnapshots(ctx, e.dst, mb, RoleCopy, phase, mine, true)
+		if err != nil {
+			return nil, err
+		}
+		for k, w := range won {
+			out[byKey[k].d.VolumeID] = aws.ToString(w.SnapshotId)
+		}
+	}
+	wait := func() error {
+		for _, c := range d.copies {
+			id := out[c.d.VolumeID]
+			if c.exists != nil && c.exists.State == types.SnapshotStateCompleted && id == aws.ToString(c.exists.SnapshotId) {
+				continue
+			}
+			if err := r.waitSnapshot(ctx, r.dstPol, mb, c.d, id, "copy", func(p int) { e.opts.Progress.Update(mb.Key(), phase+" copy", p) }); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := wait(); err != nil {
+		return nil, err
+	}
+	// Settle once more after the wait, as snapshots does: an older copy
+	// hidden by eventual consistency is seen by now.
+	for k, m := range mine {
+		if aws.ToString(m.SnapshotId) != out[byKey[k].d.VolumeID] {
+			delete(mine, k) // already lost, and deleted
+		}
+	}
+	if len(mine) == 0 {
+		return out, nil
+	}
+	won, err := r.settleSnapshots(ctx, e.dst, mb, RoleCopy, phase, mine, false)
+	if err != nil {
+		return nil, err
+	}
+	changed := false
+	for k, w := range won {
+		if v := byKey[k].d.VolumeID; out[v] != aws.ToString(w.SnapshotId) {
+			out[v], changed = aws.ToString(w.SnapshotId), true
+		}
+	}
+	if changed {
+		if err := wait(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
-// volume returns the member's new volume for one device, creating it (with
-// Fast Snapshot Restore around it if the spec asks) and waiting until it is
-// available. Fast Snapshot Restore is billed per hour: once enabled, it is
-// turned off again however volume returns (see disableFSRAtExit).
-func (r *cloneRun) volume(ctx context.Context, mb Member, d Device, p VolumeParams, snap string) (_ types.Volume, err error) {
-	e := r.e
-	k := volKey(mb.Key(), d.ClaimTemplate)
+// volume returns the member's new volume for one device: the one an
+// earlier run made, or a new one (with Fast Snapshot Restore around it if
+// the spec asks), once it is available, settled with any other run's
+// (settleVolume) and checked against the spec (mismatch). Fast Snapshot
+// Restore is billed per hour: once enabled, it is turned off again however
+// volume returns (see disableFSRAtExit).
+func (r *cloneRun) volume(ctx context.Context, d *memberDecision, v volStep, snap string) (_ types.Volume, err error) {
+	mb, p := d.mb, v.params
 	var id string
-	if v, ok := r.x.vol(k); ok {
-		id = aws.ToString(v.VolumeId)
+	created := false
+	if v.exists != nil {
+		id = aws.ToString(v.exists.VolumeId)
 		if p.FSR {
 			// An earlier run that stopped after creating the volume may
 			// have left fast snapshot restore on.
 			defer r.disableFSRAtExit(ctx, mb, snap, p.Zone, &err)
-		}
-		if diffs := mismatch(v, p, e.m.Spec.Target.Volume.KMSKeyID); len(diffs) > 0 {
-			return types.Volume{}, fmt.Errorf("%s %s: graft's volume %s already exists but does not match the spec: %s; the spec changed since the volume was created: revert the spec, or delete the volume (graft cleanup deletes it once no record references it) and re-run graft clone", mb.Key(), d.ClaimTemplate, id, strings.Join(diffs, "; "))
 		}
 	} else {
 		if p.FSR {
@@ -517,13 +667,36 @@ func (r *cloneRun) volume(ctx context.Context, mb Member, d Device, p VolumePara
 				return types.Volume{}, err
 			}
 		}
-		id, err = r.createVolume(ctx, mb, d, p, snap)
+		id, err = r.createVolume(ctx, d, v, snap)
 		if err != nil {
 			return types.Volume{}, err
 		}
+		created = true
 	}
+	vol, err := r.waitVolume(ctx, mb, v.d, id, snap)
+	if err != nil {
+		return types.Volume{}, err
+	}
+	if created {
+		if vol, err = r.settleVolume(ctx, mb, v, vol, snap); err != nil {
+			return types.Volume{}, err
+		}
+	}
+	if diffs := mismatch(vol, p); len(diffs) > 0 {
+		if created {
+			return types.Volume{}, fmt.Errorf("%s %s: graft's new volume %s does not match the spec: %s; EC2 did not apply what graft asked for (with kmsKeyId: the key expected is spec.target.volume.kmsKeyId, else the source volume's); graft does not record it: delete it (graft cleanup) and re-run graft clone", mb.Key(), v.d.ClaimTemplate, aws.ToString(vol.VolumeId), strings.Join(diffs, "; "))
+		}
+		v.refuse = diffs
+		return types.Volume{}, errors.New(v.refusal(mb))
+	}
+	return vol, nil
+}
+
+// waitVolume waits until a volume is available (or in use).
+func (r *cloneRun) waitVolume(ctx context.Context, mb Member, d Device, id, snap string) (types.Volume, error) {
+	e := r.e
 	var last types.Volume
-	err = r.dstPol.wait(ctx, watchKey{kind: watchVolume, id: id}, e.opts.VolumeTimeout, func(st status) (bool, error) {
+	err := r.dstPol.wait(ctx, watchKey{kind: watchVolume, id: id}, e.opts.VolumeTimeout, func(st status) (bool, error) {
 		switch {
 		case st.err != nil:
 			e.log.Warn("poll failed; retrying next round", "volume", id, "error", st.err)
@@ -545,6 +718,66 @@ func (r *cloneRun) volume(ctx context.Context, mb Member, d Device, p VolumePara
 		return types.Volume{}, err
 	}
 	return last, nil
+}
+
+// settleVolume applies the single rule (volumeWins) to a volume this run
+// obtained from CreateVolume: it lists the key's volumes until this one is
+// listed (at most settleRounds times) and, when another wins, adopts the
+// winner and deletes this one (only when it is tagged with this migration
+// and key, unattached, and not a source volume).
+func (r *cloneRun) settleVolume(ctx context.Context, mb Member, v volStep, mine types.Volume, snap string) (types.Volume, error) {
+	e := r.e
+	myID := aws.ToString(mine.VolumeId)
+	var cands []types.Volume
+	for round := 1; ; round++ {
+		vols, err := e.listVolumes(ctx, e.dst, tagFilter(TagMember, mb.Key()), tagFilter(TagClaimTemplate, v.d.ClaimTemplate), tagFilter(TagRole, RoleVolume))
+		if err != nil {
+			return types.Volume{}, fmt.Errorf("%s %s: re-check after creating: %w", mb.Key(), v.d.ClaimTemplate, err)
+		}
+		cands = groupVolumes(vols)[v.key]
+		seen := slices.ContainsFunc(cands, func(c types.Volume) bool { return aws.ToString(c.VolumeId) == myID })
+		if seen || round >= settleRounds {
+			if !seen {
+				e.log.Warn("EC2 does not list this run's new volume yet; settling with what it lists", "member", mb.Key(), "claimTemplate", v.d.ClaimTemplate, "rechecks", round)
+				cands = append(cands, mine)
+				sort.Slice(cands, func(i, j int) bool { return volumeWins(cands[i], cands[j]) })
+			}
+			break
+		}
+		if err := e.clock.Sleep(ctx, settleInterval); err != nil {
+			return types.Volume{}, err
+		}
+	}
+	w := cands[0]
+	r.x.setVol(v.key, w)
+	if aws.ToString(w.VolumeId) == myID {
+		return mine, nil
+	}
+	wid := aws.ToString(w.VolumeId)
+	e.log.Warn("another graft run made this volume first; adopting it and deleting this run's", "member", mb.Key(), "claimTemplate", v.d.ClaimTemplate, "adopted", wid, "deleted", myID)
+	if err := r.deleteOwnVolume(ctx, mine); err != nil {
+		e.log.Warn("could not delete this run's duplicate volume; graft cleanup deletes it", "volume", myID, "error", err)
+	}
+	return r.waitVolume(ctx, mb, v.d, wid, snap)
+}
+
+// deleteOwnVolume deletes a volume this run created and lost.
+func (r *cloneRun) deleteOwnVolume(ctx context.Context, v types.Volume) error {
+	id := aws.ToString(v.VolumeId)
+	t := tagMap(v.Tags)
+	switch {
+	case t[TagMigration] != r.e.m.Metadata.Name || t[TagRole] != RoleVolume:
+		return fmt.Errorf("volume %s is not one of graft's of %s; not deleted", id, r.e.m.Metadata.Name)
+	case r.inv.isSource(id):
+		return fmt.Errorf("volume %s is a source volume; not deleted", id)
+	case len(v.Attachments) > 0 || v.State != types.VolumeStateAvailable:
+		return fmt.Errorf("volume %s is %s; not deleted", id, v.State)
+	}
+	_, err := r.e.dst.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(id)})
+	if strings.HasPrefix(errorCode(err), "InvalidVolume.NotFound") {
+		return nil
+	}
+	return err
 }
 
 // fsrDisableTimeout bounds turning fast snapshot restore off when volume
@@ -569,57 +802,23 @@ func (r *cloneRun) disableFSRAtExit(ctx context.Context, mb Member, snap, zone s
 	}
 }
 
-// mismatch lists how an existing volume differs from the parameters, one
-// "field: found X, expected Y" each: zone, type, size (smaller), encryption,
-// IOPS and throughput when the parameters set them, and the KMS key when
-// the spec names one by key id or key ARN (an alias cannot be compared
-// without KMS, and without a spec key EC2 chose it).
-func mismatch(v types.Volume, p VolumeParams, specKey string) []string {
-	var why []string
-	diff := func(field string, found, expected any) {
-		why = append(why, fmt.Sprintf("%s: found %v, expected %v", field, found, expected))
-	}
-	if z := aws.ToString(v.AvailabilityZone); z != p.Zone {
-		diff("zone", z, p.Zone)
-	}
-	if t := string(v.VolumeType); t != p.Type {
-		diff("type", t, p.Type)
-	}
-	if s := aws.ToInt32(v.Size); s < p.SizeGiB {
-		diff("sizeGiB", s, fmt.Sprintf("at least %d", p.SizeGiB))
-	}
-	if p.Encrypted && !aws.ToBool(v.Encrypted) {
-		diff("encrypted", false, true)
-	}
-	if i := aws.ToInt32(v.Iops); p.IOPS > 0 && i != p.IOPS {
-		diff("iops", i, p.IOPS)
-	}
-	if t := aws.ToInt32(v.Throughput); p.Throughput > 0 && t != p.Throughput {
-		diff("throughput", t, p.Throughput)
-	}
-	if k := aws.ToString(v.KmsKeyId); specKey != "" && !parseKMSRef(specKey).alias && !SameKMSKey(k, specKey) {
-		if k == "" {
-			k = "none"
-		}
-		diff("kmsKeyId", k, specKey)
-	}
-	return why
-}
-
-// createVolume creates the volume with a deterministic ClientToken. After
-// IdempotentParameterMismatch (the token was used before with other
-// parameters: the spec changed after an interrupted run whose volume was
-// since deleted) it bumps the token, as the EBS CSI driver does.
-func (r *cloneRun) createVolume(ctx context.Context, mb Member, d Device, p VolumeParams, snap string) (string, error) {
-	e := r.e
-	base := strings.Join([]string{e.m.Metadata.Name, mb.Key(), d.ClaimTemplate, RoleVolume}, "|")
-	in := r.createVolumeInput(mb, d, p, snap)
+// createVolume makes the decided CreateVolume call with a deterministic
+// ClientToken (two runs asking for the same volume from the same snapshot
+// get the same one). After IdempotentParameterMismatch (the token was used
+// before with other parameters: the spec changed after an interrupted run
+// whose volume was since deleted) it bumps the token, as the EBS CSI
+// driver does.
+func (r *cloneRun) createVolume(ctx context.Context, d *memberDecision, v volStep, snap string) (string, error) {
+	e, mb := r.e, d.mb
+	base := strings.Join([]string{e.m.Metadata.Name, mb.Key(), v.d.ClaimTemplate, RoleVolume}, "|")
+	in := *v.create
+	in.SnapshotId = aws.String(snap)
 	e.opts.Progress.Update(mb.Key(), "creating volume", 0)
 	for gen := 0; gen < 5; gen++ {
 		in.ClientToken = aws.String(clientToken(base, gen))
-		res, err := e.dst.CreateVolume(ctx, in)
+		res, err := e.dst.CreateVolume(ctx, &in)
 		if errorCode(err) == "IdempotentParameterMismatch" {
-			e.log.Warn("CreateVolume: ClientToken was used before with other parameters; retrying with a new token", "member", mb.Key(), "claimTemplate", d.ClaimTemplate, "generation", gen+1)
+			e.log.Warn("CreateVolume: ClientToken was used before with other parameters; retrying with a new token", "member", mb.Key(), "claimTemplate", v.d.ClaimTemplate, "generation", gen+1)
 			continue
 		}
 		if err != nil {
@@ -628,37 +827,7 @@ func (r *cloneRun) createVolume(ctx context.Context, mb Member, d Device, p Volu
 		r.count(RoleVolume)
 		return aws.ToString(res.VolumeId), nil
 	}
-	return "", fmt.Errorf("CreateVolume for %s %s: IdempotentParameterMismatch after 5 tokens", mb.Key(), d.ClaimTemplate)
-}
-
-func (r *cloneRun) createVolumeInput(mb Member, d Device, p VolumeParams, snap string) *ec2.CreateVolumeInput {
-	e := r.e
-	in := &ec2.CreateVolumeInput{
-		AvailabilityZone: aws.String(p.Zone),
-		SnapshotId:       aws.String(snap),
-		Size:             aws.Int32(p.SizeGiB),
-		VolumeType:       types.VolumeType(p.Type),
-		TagSpecifications: e.tagSpec(types.ResourceTypeVolume, map[string]string{
-			TagMember: mb.Key(), TagRole: RoleVolume, TagPhase: r.opts.Phase, TagSourceInstance: mb.Instance,
-			TagSourceVolume: d.VolumeID, TagClaimTemplate: d.ClaimTemplate,
-		}),
-	}
-	if p.IOPS > 0 {
-		in.Iops = aws.Int32(p.IOPS)
-	}
-	if p.Throughput > 0 {
-		in.Throughput = aws.Int32(p.Throughput)
-	}
-	if p.Encrypted {
-		in.Encrypted = aws.Bool(true)
-	}
-	if p.KMSKeyID != "" && e.m.Spec.Target.Volume.KMSKeyID != "" {
-		in.KmsKeyId = aws.String(p.KMSKeyID)
-	}
-	if p.InitRateMiBps > 0 {
-		in.VolumeInitializationRate = aws.Int32(p.InitRateMiBps)
-	}
-	return in
+	return "", fmt.Errorf("CreateVolume for %s %s: IdempotentParameterMismatch after 5 tokens", mb.Key(), v.d.ClaimTemplate)
 }
 
 // enableFSR enables Fast Snapshot Restore for the snapshot in the zone and
@@ -824,77 +993,87 @@ type dryRunCheck struct {
 	call func(ctx context.Context) error
 }
 
+// dryRunChecks are the DryRun proofs of a phase: the calls the members'
+// decisions (decide) will make, with the very inputs clone sends, one per
+// kind (operation, and for copies and volumes their encryption and key,
+// zone and parameters). A copy needs a completed snapshot to name: the
+// phase's when it exists, else the precopy one (same key and encryption);
+// a volume is proved without its snapshot, which may not exist yet.
 func (e *Engine) dryRunChecks(inv *Inventory, x *existing, phase string) []dryRunCheck {
 	var checks []dryRunCheck
-	if len(inv.Members) == 0 {
-		return nil
-	}
-	r := &cloneRun{e: e, inv: inv, x: x, opts: CloneOptions{Phase: phase}}
-	mb := inv.Members[0]
-	tags := map[string]string{TagMember: mb.Key(), TagRole: RoleSnapshot, TagPhase: phase, TagSourceInstance: mb.Instance}
-	if len(mb.Devices) > 1 {
-		checks = append(checks, dryRunCheck{"CreateSnapshots on " + mb.Instance, func(ctx context.Context) error {
-			in := r.createSnapshotsInput(mb, tags, "graft dry run")
-			in.DryRun = aws.Bool(true)
-			_, err := e.src.CreateSnapshots(ctx, in)
-			return err
-		}})
-	}
-	d := mb.Devices[0]
-	checks = append(checks, dryRunCheck{"CreateSnapshot of " + d.VolumeID, func(ctx context.Context) error {
-		_, err := e.src.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{VolumeId: aws.String(d.VolumeID), DryRun: aws.Bool(true),
-			TagSpecifications: e.tagSpec(types.ResourceTypeSnapshot, tags)})
-		return err
-	}})
-	// CopySnapshot needs a snapshot to name: prove it when one exists.
-	for _, mb := range inv.Members {
-		d := mb.Devices[0]
-		if !e.needsCopy(d) {
-			break
-		}
-		s, ok := x.snap(snapKey(RoleSnapshot, mb.Key(), spec.PhasePrecopy, d.VolumeID))
-		if !ok {
-			s, ok = x.snap(snapKey(RoleSnapshot, mb.Key(), spec.PhaseFinal, d.VolumeID))
-		}
-		if !ok || s.State != types.SnapshotStateCompleted {
-			continue
-		}
-		checks = append(checks, dryRunCheck{"CopySnapshot of " + aws.ToString(s.SnapshotId) + " to " + e.m.Spec.Target.Region, func(ctx context.Context) error {
-			in := &ec2.CopySnapshotInput{SourceRegion: aws.String(e.m.Spec.Source.Region), SourceSnapshotId: s.SnapshotId, DryRun: aws.Bool(true), Encrypted: aws.Bool(true)}
-			if k := e.m.Spec.Target.Volume.KMSKeyID; k != "" {
-				in.KmsKeyId = aws.String(k)
-			}
-			_, err := e.dst.CopySnapshot(ctx, in)
-			return err
-		}})
-		break
-	}
-	if phase != spec.PhaseFinal {
-		return checks
-	}
-	// CreateVolume in every target zone, with the parameters (and KMS key)
-	// it will use; without a snapshot, which may not exist yet.
 	seen := map[string]bool{}
+	add := func(kind, what string, call func(ctx context.Context) error) {
+		if !seen[kind] {
+			seen[kind] = true
+			checks = append(checks, dryRunCheck{what, call})
+		}
+	}
 	for _, mb := range inv.Members {
-		for _, d := range mb.Devices {
-			p := volumeParams(&e.m.Spec, mb, d)
-			key := fmt.Sprintf("%s %s %d %d %s", p.Zone, p.Type, p.IOPS, p.Throughput, p.KMSKeyID)
-			if seen[key] {
+		d := e.decide(mb, x, phase)
+		if d.multi != nil {
+			in := *d.multi
+			in.DryRun = aws.Bool(true)
+			add("CreateSnapshots", "CreateSnapshots on "+mb.Instance, func(ctx context.Context) error {
+				_, err := e.src.CreateSnapshots(ctx, &in)
+				return err
+			})
+		}
+		for _, st := range d.snaps {
+			if st.create == nil {
 				continue
 			}
-			seen[key] = true
-			in := r.createVolumeInput(mb, d, p, "")
+			in := *st.create
+			in.DryRun = aws.Bool(true)
+			add("CreateSnapshot", "CreateSnapshot of "+st.d.VolumeID, func(ctx context.Context) error {
+				_, err := e.src.CreateSnapshot(ctx, &in)
+				return err
+			})
+		}
+		for _, c := range d.copies {
+			if c.create == nil {
+				continue
+			}
+			in := *c.create
+			in.DryRun = aws.Bool(true)
+			src := ""
+			for _, k := range []string{snapKey(RoleSnapshot, mb.Key(), phase, c.d.VolumeID), snapKey(RoleSnapshot, mb.Key(), spec.PhasePrecopy, c.d.VolumeID)} {
+				if s, ok := x.snap(k); ok && s.State == types.SnapshotStateCompleted {
+					src = aws.ToString(s.SnapshotId)
+					break
+				}
+			}
+			if src == "" {
+				continue
+			}
+			in.SourceSnapshotId = aws.String(src)
+			kind := fmt.Sprintf("CopySnapshot %t %s", aws.ToBool(in.Encrypted), aws.ToString(in.KmsKeyId))
+			what := "CopySnapshot of " + src + " to " + e.m.Spec.Target.Region
+			if in.KmsKeyId != nil {
+				what += " with KMS key " + aws.ToString(in.KmsKeyId)
+			}
+			add(kind, what, func(ctx context.Context) error {
+				_, err := e.dst.CopySnapshot(ctx, &in)
+				return err
+			})
+		}
+		for _, v := range d.vols {
+			if v.create == nil {
+				continue
+			}
+			in := *v.create
 			in.SnapshotId = nil
 			in.VolumeInitializationRate = nil
 			in.DryRun = aws.Bool(true)
+			p := v.params
+			kind := fmt.Sprintf("CreateVolume %s %s %d %d %t %s", p.Zone, p.Type, p.IOPS, p.Throughput, p.Encrypted, aws.ToString(in.KmsKeyId))
 			what := fmt.Sprintf("CreateVolume %s in %s", p.Type, p.Zone)
 			if in.KmsKeyId != nil {
 				what += " with KMS key " + aws.ToString(in.KmsKeyId)
 			}
-			checks = append(checks, dryRunCheck{what, func(ctx context.Context) error {
-				_, err := e.dst.CreateVolume(ctx, in)
+			add(kind, what, func(ctx context.Context) error {
+				_, err := e.dst.CreateVolume(ctx, &in)
 				return err
-			}})
+			})
 		}
 	}
 	return checks

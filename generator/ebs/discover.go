@@ -20,6 +20,7 @@ import (
 // instance is what discovery needs of an EC2 instance.
 type instance struct {
 	id, name, ip, zone, root string
+	state                    types.InstanceStateName
 	launch                   time.Time
 	tags                     map[string]string
 	// devices maps device name to (volume id, attachment status).
@@ -64,6 +65,24 @@ func (e *Engine) discover(ctx context.Context) (*Inventory, error) {
 		add(ProblemNoInstances, "no running instance in %s matches spec.source.filters (%s); check the filters and the region", src.Region, describeFilters(src.Filters))
 		return nil, derr
 	}
+	// graft asks EC2 for running instances only, but a filter is not a
+	// check: EC2 documents filters as ANDed, not what two filters of one
+	// name do, and moto keeps only the last one, so a spec filter on
+	// instance-state-name can bring back a stopped instance (of another
+	// cluster, or an old node). Every instance that comes back is checked.
+	var running []instance
+	for _, in := range insts {
+		if in.state != types.InstanceStateNameRunning {
+			state := string(in.state)
+			if state == "" {
+				state = "in no reported state"
+			}
+			add(ProblemNotRunning, "instance %s (Name=%q) is %s, not running; graft migrates only running instances: %s", in.id, in.name, state, stateFilterHint(src.Filters))
+			continue
+		}
+		running = append(running, in)
+	}
+	insts = running
 	for _, in := range insts {
 		if !srcZones[in.zone] {
 			add(ProblemZoneNotInRegion, "instance %s is in zone %q, which is not an availability zone of the source region %s", in.id, in.zone, src.Region)
@@ -182,40 +201,45 @@ func (e *Engine) instances(ctx context.Context) ([]instance, error) {
 	}
 	p := ec2.NewDescribeInstancesPaginator(e.src, &ec2.DescribeInstancesInput{Filters: filters, MaxResults: aws.Int32(1000)})
 	var out []instance
-	for pages := 0; p.HasMorePages(); pages++ {
-		if pages > 10000 {
-			return nil, fmt.Errorf("DescribeInstances: more than 10000 pages; narrow spec.source.filters")
-		}
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("DescribeInstances in %s: %w", e.m.Spec.Source.Region, err)
-		}
-		for _, r := range page.Reservations {
-			for _, i := range r.Instances {
-				in := instance{
-					id:      aws.ToString(i.InstanceId),
-					ip:      aws.ToString(i.PrivateIpAddress),
-					root:    aws.ToString(i.RootDeviceName),
-					launch:  aws.ToTime(i.LaunchTime),
-					tags:    tagMap(i.Tags),
-					devices: map[string]bdm{},
+	err := paginate(ctx, "DescribeInstances in "+e.m.Spec.Source.Region, p.HasMorePages, func(ctx context.Context) (*ec2.DescribeInstancesOutput, error) { return p.NextPage(ctx) },
+		func(page *ec2.DescribeInstancesOutput) {
+			for _, r := range page.Reservations {
+				for _, i := range r.Instances {
+					out = append(out, instanceOf(i))
 				}
-				in.name = in.tags["Name"]
-				if i.Placement != nil {
-					in.zone = aws.ToString(i.Placement.AvailabilityZone)
-				}
-				for _, b := range i.BlockDeviceMappings {
-					if b.Ebs == nil {
-						continue
-					}
-					in.devices[aws.ToString(b.DeviceName)] = bdm{volume: aws.ToString(b.Ebs.VolumeId), status: b.Ebs.Status}
-				}
-				out = append(out, in)
 			}
-		}
+		})
+	if err != nil {
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
 	return out, nil
+}
+
+// instanceOf is what discovery reads of an EC2 instance.
+func instanceOf(i types.Instance) instance {
+	in := instance{
+		id:      aws.ToString(i.InstanceId),
+		ip:      aws.ToString(i.PrivateIpAddress),
+		root:    aws.ToString(i.RootDeviceName),
+		launch:  aws.ToTime(i.LaunchTime),
+		tags:    tagMap(i.Tags),
+		devices: map[string]bdm{},
+	}
+	in.name = in.tags["Name"]
+	if i.State != nil {
+		in.state = i.State.Name
+	}
+	if i.Placement != nil {
+		in.zone = aws.ToString(i.Placement.AvailabilityZone)
+	}
+	for _, b := range i.BlockDeviceMappings {
+		if b.Ebs == nil {
+			continue
+		}
+		in.devices[aws.ToString(b.DeviceName)] = bdm{volume: aws.ToString(b.Ebs.VolumeId), status: b.Ebs.Status}
+	}
+	return in
 }
 
 func tagMap(tags []types.Tag) map[string]string {
@@ -253,6 +277,17 @@ func lookupDevice(devs map[string]bdm, name string) (string, bdm, bool) {
 		return alt, b, true
 	}
 	return "", bdm{}, false
+}
+
+// stateFilterHint says which filter to fix when a non-running instance
+// came back.
+func stateFilterHint(fs []spec.Filter) string {
+	for i, f := range fs {
+		if f.Name == "instance-state-name" || f.Name == "instance-state-code" {
+			return fmt.Sprintf("remove spec.source.filters[%d] (%s=%s): graft selects instance-state-name=running itself", i, f.Name, strings.Join(f.Values, ","))
+		}
+	}
+	return "narrow spec.source.filters (" + describeFilters(fs) + ") so that they match only the application's running instances"
 }
 
 func describeFilters(fs []spec.Filter) string {

@@ -216,6 +216,7 @@ const (
 	ProblemZoneNotInRegion  = "source zone not in region"
 	ProblemTargetZone       = "target zone not in target region"
 	ProblemVolumeParameters = "volume parameters out of range"
+	ProblemNotRunning       = "instance not running"
 )
 
 // Problem is one reason discovery cannot produce a usable inventory.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -17,14 +18,15 @@ import (
 // resource is only ever created when its key is absent here.
 type existing struct {
 	mu sync.Mutex
-	// snaps by role, member, phase and source volume.
+	// snaps by role, member, phase and source volume: the winner of each
+	// key (see snapshotWins).
 	snaps map[string]types.Snapshot
 	// failed are graft's snapshots in state error, by the same key.
 	failed map[string]types.Snapshot
-	// vols by member and claim template.
+	// vols by member and claim template: the winner of each key.
 	vols map[string]types.Volume
-	// dups lists keys found more than once (only possible after
-	// eventual-consistency races); the newest wins, the rest are logged.
+	// dups lists the losers of keys found more than once (two runs at
+	// once, or an eventual-consistency race): "<key> <id>".
 	dups []string
 }
 
@@ -33,6 +35,54 @@ func snapKey(role, member, phase, sourceVolume string) string {
 }
 
 func volKey(member, template string) string { return member + "|" + template }
+
+// snapKeyOf is the key of one of graft's snapshots: a snapshot's source
+// is its VolumeId (one CreateSnapshots call tags all its snapshots alike),
+// a copy's is its graft:source-volume tag (a copy's VolumeId is EC2's
+// placeholder).
+func snapKeyOf(s types.Snapshot) string {
+	t := tagMap(s.Tags)
+	src := aws.ToString(s.VolumeId)
+	if t[TagRole] == RoleCopy {
+		src = t[TagSourceVolume]
+	}
+	return snapKey(t[TagRole], t[TagMember], t[TagPhase], src)
+}
+
+// volKeyOf is the key of one of graft's volumes, and whether it counts:
+// volumes being deleted, deleted or in error never win a key.
+func volKeyOf(v types.Volume) (string, bool) {
+	t := tagMap(v.Tags)
+	if t[TagRole] != RoleVolume {
+		return "", false
+	}
+	if v.State == types.VolumeStateDeleting || v.State == types.VolumeStateDeleted || v.State == types.VolumeStateError {
+		return "", false
+	}
+	return volKey(t[TagMember], t[TagClaimTemplate]), true
+}
+
+// The single rule for a key that maps to several of graft's resources
+// (two runs at once on two machines, a retried create without a
+// ClientToken): the oldest wins, by creation time, then by id. Every run
+// applies it to what it sees — the look-up before creating, the re-check
+// after creating, the record — so every run adopts the same resource and
+// deletes only its own losers. A resource only gets older, and a new one
+// is always newer, so the winner never changes once it is listed.
+func snapshotWins(a, b types.Snapshot) bool {
+	return older(aws.ToTime(a.StartTime), aws.ToString(a.SnapshotId), aws.ToTime(b.StartTime), aws.ToString(b.SnapshotId))
+}
+
+func volumeWins(a, b types.Volume) bool {
+	return older(aws.ToTime(a.CreateTime), aws.ToString(a.VolumeId), aws.ToTime(b.CreateTime), aws.ToString(b.VolumeId))
+}
+
+func older(ta time.Time, ida string, tb time.Time, idb string) bool {
+	if !ta.Equal(tb) {
+		return ta.Before(tb)
+	}
+	return ida < idb
+}
 
 func (x *existing) snap(key string) (types.Snapshot, bool) {
 	x.mu.Lock()
@@ -48,6 +98,53 @@ func (x *existing) vol(key string) (types.Volume, bool) {
 	return v, ok
 }
 
+func (x *existing) setSnap(key string, s types.Snapshot) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.snaps[key] = s
+}
+
+func (x *existing) setVol(key string, v types.Volume) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.vols[key] = v
+}
+
+// groupSnapshots sorts graft's snapshots into keys, each key's candidates
+// ordered by the rule (the winner first); snapshots in state error are
+// returned apart, by key (the oldest of them).
+func groupSnapshots(snaps []types.Snapshot) (live map[string][]types.Snapshot, failed map[string]types.Snapshot) {
+	live, failed = map[string][]types.Snapshot{}, map[string]types.Snapshot{}
+	for _, s := range snaps {
+		k := snapKeyOf(s)
+		if s.State == types.SnapshotStateError {
+			if f, ok := failed[k]; !ok || snapshotWins(s, f) {
+				failed[k] = s
+			}
+			continue
+		}
+		live[k] = append(live[k], s)
+	}
+	for _, c := range live {
+		sort.Slice(c, func(i, j int) bool { return snapshotWins(c[i], c[j]) })
+	}
+	return live, failed
+}
+
+// groupVolumes sorts graft's volumes into keys, each ordered by the rule.
+func groupVolumes(vols []types.Volume) map[string][]types.Volume {
+	out := map[string][]types.Volume{}
+	for _, v := range vols {
+		if k, ok := volKeyOf(v); ok {
+			out[k] = append(out[k], v)
+		}
+	}
+	for _, c := range out {
+		sort.Slice(c, func(i, j int) bool { return volumeWins(c[i], c[j]) })
+	}
+	return out
+}
+
 // lookup lists every snapshot (both regions) and volume (target region)
 // tagged with this migration.
 func (e *Engine) lookup(ctx context.Context) (*existing, error) {
@@ -61,89 +158,88 @@ func (e *Engine) lookup(ctx context.Context) (*existing, error) {
 		if err != nil {
 			return nil, err
 		}
-		sort.Slice(snaps, func(i, j int) bool { return aws.ToTime(snaps[i].StartTime).Before(aws.ToTime(snaps[j].StartTime)) })
-		for _, s := range snaps {
-			t := tagMap(s.Tags)
-			src := aws.ToString(s.VolumeId)
-			if t[TagRole] == RoleCopy {
-				src = t[TagSourceVolume]
-			}
-			k := snapKey(t[TagRole], t[TagMember], t[TagPhase], src)
-			if s.State == types.SnapshotStateError {
-				x.failed[k] = s
-				continue
-			}
-			if _, dup := x.snaps[k]; dup {
+		live, failed := groupSnapshots(snaps)
+		for k, f := range failed {
+			x.failed[k] = f
+		}
+		for _, k := range sortedMapKeys(live) {
+			c := live[k]
+			x.snaps[k] = c[0]
+			for _, s := range c[1:] {
 				x.dups = append(x.dups, fmt.Sprintf("%s %s", k, aws.ToString(s.SnapshotId)))
 			}
-			x.snaps[k] = s
 		}
 	}
 	vols, err := e.listVolumes(ctx, e.dst)
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(vols, func(i, j int) bool { return aws.ToTime(vols[i].CreateTime).Before(aws.ToTime(vols[j].CreateTime)) })
-	for _, v := range vols {
-		t := tagMap(v.Tags)
-		if t[TagRole] != RoleVolume {
-			continue
-		}
-		if v.State == types.VolumeStateDeleting || v.State == types.VolumeStateDeleted || v.State == types.VolumeStateError {
-			continue
-		}
-		k := volKey(t[TagMember], t[TagClaimTemplate])
-		if _, dup := x.vols[k]; dup {
+	groups := groupVolumes(vols)
+	for _, k := range sortedMapKeys(groups) {
+		c := groups[k]
+		x.vols[k] = c[0]
+		for _, v := range c[1:] {
 			x.dups = append(x.dups, fmt.Sprintf("%s %s", k, aws.ToString(v.VolumeId)))
 		}
-		x.vols[k] = v
 	}
 	return x, nil
 }
 
-func (e *Engine) migrationFilter() []types.Filter {
-	return []types.Filter{{Name: aws.String("tag:" + TagMigration), Values: []string{e.m.Metadata.Name}}}
+func (e *Engine) migrationFilter(extra ...types.Filter) []types.Filter {
+	return append([]types.Filter{{Name: aws.String("tag:" + TagMigration), Values: []string{e.m.Metadata.Name}}}, extra...)
+}
+
+// maxPages bounds every paginated Describe: a listing that has not ended
+// after this many pages is an error, never a silent truncation (a missing
+// page would hide a resource graft then creates twice, or a volume it
+// then fails to keep).
+const maxPages = 1000
+
+// paginate runs a SDK paginator to its end, at most maxPages pages; what
+// names the listing in errors.
+func paginate[O any](ctx context.Context, what string, more func() bool, next func(context.Context) (O, error), each func(O)) error {
+	for pages := 0; more(); pages++ {
+		if pages >= maxPages {
+			return fmt.Errorf("%s: still more results after %d pages; graft stopped rather than act on a partial listing", what, maxPages)
+		}
+		page, err := next(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		each(page)
+	}
+	return nil
 }
 
 // listSnapshots pages through this account's snapshots tagged with the
-// migration (OwnerIds self: never another account's public snapshot).
-func (e *Engine) listSnapshots(ctx context.Context, c *api) ([]types.Snapshot, error) {
+// migration (OwnerIds self: never another account's public snapshot),
+// narrowed by the extra filters.
+func (e *Engine) listSnapshots(ctx context.Context, c *api, extra ...types.Filter) ([]types.Snapshot, error) {
 	var out []types.Snapshot
-	pg := ec2.NewDescribeSnapshotsPaginator(c, &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}, Filters: e.migrationFilter(), MaxResults: aws.Int32(1000)})
-	for pages := 0; pg.HasMorePages(); pages++ {
-		if pages >= 1000 {
-			return nil, fmt.Errorf("DescribeSnapshots: more than 1000 pages")
-		}
-		page, err := pg.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("DescribeSnapshots (graft's snapshots of %s): %w", e.m.Metadata.Name, err)
-		}
-		for _, s := range page.Snapshots {
-			if tagMap(s.Tags)[TagMigration] == e.m.Metadata.Name {
-				out = append(out, s)
+	pg := ec2.NewDescribeSnapshotsPaginator(c, &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}, Filters: e.migrationFilter(extra...), MaxResults: aws.Int32(1000)})
+	err := paginate(ctx, "DescribeSnapshots (graft's snapshots of "+e.m.Metadata.Name+")", pg.HasMorePages, func(ctx context.Context) (*ec2.DescribeSnapshotsOutput, error) { return pg.NextPage(ctx) },
+		func(page *ec2.DescribeSnapshotsOutput) {
+			for _, s := range page.Snapshots {
+				if tagMap(s.Tags)[TagMigration] == e.m.Metadata.Name {
+					out = append(out, s)
+				}
 			}
-		}
-	}
-	return out, nil
+		})
+	return out, err
 }
 
-// listVolumes pages through the volumes tagged with the migration.
-func (e *Engine) listVolumes(ctx context.Context, c *api) ([]types.Volume, error) {
+// listVolumes pages through the volumes tagged with the migration,
+// narrowed by the extra filters.
+func (e *Engine) listVolumes(ctx context.Context, c *api, extra ...types.Filter) ([]types.Volume, error) {
 	var out []types.Volume
-	pg := ec2.NewDescribeVolumesPaginator(c, &ec2.DescribeVolumesInput{Filters: e.migrationFilter(), MaxResults: aws.Int32(500)})
-	for pages := 0; pg.HasMorePages(); pages++ {
-		if pages >= 1000 {
-			return nil, fmt.Errorf("DescribeVolumes: more than 1000 pages")
-		}
-		page, err := pg.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("DescribeVolumes (graft's volumes of %s): %w", e.m.Metadata.Name, err)
-		}
-		for _, v := range page.Volumes {
-			if tagMap(v.Tags)[TagMigration] == e.m.Metadata.Name {
-				out = append(out, v)
+	pg := ec2.NewDescribeVolumesPaginator(c, &ec2.DescribeVolumesInput{Filters: e.migrationFilter(extra...), MaxResults: aws.Int32(500)})
+	err := paginate(ctx, "DescribeVolumes (graft's volumes of "+e.m.Metadata.Name+")", pg.HasMorePages, func(ctx context.Context) (*ec2.DescribeVolumesOutput, error) { return pg.NextPage(ctx) },
+		func(page *ec2.DescribeVolumesOutput) {
+			for _, v := range page.Volumes {
+				if tagMap(v.Tags)[TagMigration] == e.m.Metadata.Name {
+					out = append(out, v)
+				}
 			}
-		}
-	}
-	return out, nil
+		})
+	return out, err
 }

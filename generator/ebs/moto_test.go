@@ -184,8 +184,11 @@ func TestMotoDiscoverPlanCloneRender(t *testing.T) {
 		t.Fatal(err)
 	}
 	left, err := client.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}, Filters: []types.Filter{{Name: aws.String("tag:graft:migration"), Values: []string{m.Metadata.Name}}}})
-	if err != nil || len(left.Snapshots) != 0 {
-		t.Errorf("after cleanup: %v, %d graft snapshots left", err, len(left.Snapshots))
+	switch {
+	case err != nil:
+		t.Errorf("after cleanup: %v", err)
+	case len(left.Snapshots) != 0:
+		t.Errorf("after cleanup: %d graft snapshots left", len(left.Snapshots))
 	}
 	if got := describeVolumes(t, ctx, client, ids); len(got) != 12 {
 		t.Errorf("cleanup removed recorded volumes: %d left", len(got))

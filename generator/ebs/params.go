@@ -63,7 +63,10 @@ func volumeParams(s *spec.Spec, mb Member, d Device) VolumeParams {
 	if p.Throughput == 0 && p.Type == "gp3" && d.Type == "gp3" {
 		p.Throughput = d.Throughput
 	}
-	if p.KMSKeyID == "" && p.Encrypted {
+	// Without a spec key the new volume keeps the source's, which graft
+	// sends explicitly; a key ARN is regional, so across regions the copy
+	// takes the target region's default key (unknown without KMS).
+	if p.KMSKeyID == "" && p.Encrypted && s.Target.Region == s.Source.Region {
 		p.KMSKeyID = d.KMSKeyID
 	}
 	return p
@@ -71,7 +74,13 @@ func volumeParams(s *spec.Spec, mb Member, d Device) VolumeParams {
 
 func takesIOPS(t string) bool { return t == "gp3" || t == "io1" || t == "io2" }
 
-// Limits of EBS volume types (size in GiB; IOPS per GiB).
+// Limits of EBS volume types (size in GiB; IOPS per GiB), as EC2's
+// CreateVolume documents them today: gp3 1 GiB-64 TiB, 3000 IOPS baseline
+// at any size, up to 500 IOPS per GiB and 80,000 IOPS, 125-2000 MiB/s and
+// at most 0.25 MiB/s per IOPS (the limits of September 2025; before, 16
+// TiB, 16,000 IOPS and 1000 MiB/s); io1 4 GiB-16 TiB, 100-64,000 IOPS, 50
+// per GiB; io2 (Block Express) 4 GiB-64 TiB, 100-256,000 IOPS, 1000 per
+// GiB. generator/ec2sim enforces the same table.
 var volumeLimits = map[string]struct {
 	minSize, maxSize   int32
 	iopsPerGiB         int32
@@ -88,6 +97,18 @@ var volumeLimits = map[string]struct {
 	"standard": {1, 1024, 0, 0, 0, 0, 0, false},
 }
 
+// maxIOPSFor is the most IOPS a volume of the type and size takes: the
+// per-GiB ratio times the size, never below the type's minimum (gp3's
+// 3000 baseline is there at any size) nor above its maximum. It is the one
+// rule check applies and names in its message.
+func maxIOPSFor(typ string, size int32) int32 {
+	l := volumeLimits[typ]
+	n := int64(l.iopsPerGiB) * int64(size)
+	n = max(n, int64(l.minIOPS))
+	n = min(n, int64(l.maxIOPS))
+	return int32(n)
+}
+
 // check reports why EC2 would refuse these parameters, or "".
 func (p VolumeParams) check() string {
 	l, ok := volumeLimits[p.Type]
@@ -99,13 +120,13 @@ func (p VolumeParams) check() string {
 		why = append(why, fmt.Sprintf("size %d GiB is outside %d-%d GiB for %s", p.SizeGiB, l.minSize, l.maxSize, p.Type))
 	}
 	if p.IOPS != 0 {
-		switch {
+		switch most := maxIOPSFor(p.Type, p.SizeGiB); {
 		case l.maxIOPS == 0:
 			why = append(why, fmt.Sprintf("type %s takes no IOPS (got %d)", p.Type, p.IOPS))
 		case p.IOPS < l.minIOPS || p.IOPS > l.maxIOPS:
 			why = append(why, fmt.Sprintf("IOPS %d is outside %d-%d for %s", p.IOPS, l.minIOPS, l.maxIOPS, p.Type))
-		case int64(p.IOPS) > int64(l.iopsPerGiB)*int64(p.SizeGiB) && p.IOPS > l.minIOPS:
-			why = append(why, fmt.Sprintf("IOPS %d exceeds %d per GiB of a %d GiB %s volume (at most %d)", p.IOPS, l.iopsPerGiB, p.SizeGiB, p.Type, l.iopsPerGiB*p.SizeGiB))
+		case p.IOPS > most:
+			why = append(why, fmt.Sprintf("IOPS %d exceeds %d per GiB of a %d GiB %s volume (at most %d; %d are allowed at any size)", p.IOPS, l.iopsPerGiB, p.SizeGiB, p.Type, most, l.minIOPS))
 		}
 	} else if p.Type == "io1" || p.Type == "io2" {
 		why = append(why, fmt.Sprintf("type %s needs IOPS (spec.target.volume.iops)", p.Type))
@@ -116,7 +137,7 @@ func (p VolumeParams) check() string {
 			why = append(why, fmt.Sprintf("type %s takes no throughput (got %d MiB/s)", p.Type, p.Throughput))
 		case p.Throughput < l.minThru || p.Throughput > l.maxThru:
 			why = append(why, fmt.Sprintf("throughput %d MiB/s is outside %d-%d for %s", p.Throughput, l.minThru, l.maxThru, p.Type))
-		case l.thruPerIOPSQuarter && int64(p.Throughput)*4 > int64(max(p.IOPS, l.minIOPS)):
+		case l.thruPerIOPSQuarter && p.Throughput > l.minThru && int64(p.Throughput)*4 > int64(max(p.IOPS, l.minIOPS)):
 			why = append(why, fmt.Sprintf("throughput %d MiB/s exceeds 0.25 MiB/s per IOPS (IOPS %d allow at most %d MiB/s)", p.Throughput, max(p.IOPS, l.minIOPS), max(p.IOPS, l.minIOPS)/4))
 		}
 	}

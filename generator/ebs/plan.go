@@ -26,6 +26,8 @@ type Plan struct {
 	// "volume", "fast-snapshot-restore").
 	ToCreate map[string]int `json:"toCreate"`
 	Existing map[string]int `json:"existing"`
+	// Refused counts the existing volumes clone will refuse.
+	Refused int `json:"refused"`
 	// Calls is the API-call budget of both phases, by operation.
 	Calls map[string]int `json:"calls"`
 	// MutatingFloor is the time EC2's mutating bucket (burst 100, refill
@@ -67,6 +69,12 @@ type Action struct {
 	Detail        string        `json:"detail"`
 	// Exists holds the id of the resource when a previous run made it.
 	Exists string `json:"exists,omitempty"`
+	// Refused, set on an existing volume that does not match the spec,
+	// says why clone will refuse it (and stop the member).
+	Refused string `json:"refused,omitempty"`
+	// Stopped: clone will not make this resource, because it stops the
+	// member at a refused volume first.
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 // Snapshot-time model of the plan: rough, stated in the output.
@@ -99,99 +107,143 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 	s := &e.m.Spec
 	p := &Plan{Migration: inv.Migration, SourceRegion: inv.SourceRegion, TargetRegion: inv.TargetRegion,
 		ToCreate: map[string]int{}, Existing: map[string]int{}, Calls: map[string]int{}}
-	var maxFull, maxIncr, maxCopy time.Duration
-	var fsrSnaps int
+	// Expected durations, from what is left to do: the largest volume
+	// snapshotted, copied or created in each phase (members run
+	// concurrently); 0 when nothing is left.
+	var precopy, final time.Duration
+	var fsrSnaps, dryRun int
+	// The re-checks after creating (settleSnapshots, settleVolume): at
+	// least one listing after each create and one after each wait.
+	var settleSnaps, settleVols int
 	var fsrLarge []string
 	copies := false
+	precopyLeft := false
 	zonesBySet := map[string]map[string]bool{}
+	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
+		dryRun += len(e.dryRunChecks(inv, x, phase))
+	}
 	for _, mb := range inv.Members {
 		pm := PlanMember{Member: mb.Key(), Instance: mb.Instance, SourceZone: mb.Zone, TargetZone: mb.TargetZone}
 		if zonesBySet[mb.StatefulSet] == nil {
 			zonesBySet[mb.StatefulSet] = map[string]bool{}
 		}
 		zonesBySet[mb.StatefulSet][mb.TargetZone] = true
-		var memberFull, memberIncr time.Duration
 		for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
-			op := "CreateSnapshot"
-			if len(mb.Devices) > 1 {
-				op = "CreateSnapshots"
+			d := e.decide(mb, x, phase)
+			p.Warnings = append(p.Warnings, d.warnings...)
+			// A member with a volume clone refuses is stopped before
+			// anything is made for it: its other actions are listed but
+			// neither counted nor timed.
+			stop := d.stops()
+			toCreate, calls := p.ToCreate, p.Calls
+			if stop {
+				toCreate, calls = map[string]int{}, map[string]int{}
 			}
-			missing := 0
-			for _, d := range mb.Devices {
-				a := Action{Phase: phase, Role: RoleSnapshot, Op: op, ClaimTemplate: d.ClaimTemplate, SourceVolume: d.VolumeID,
-					Detail: fmt.Sprintf("snapshot of %s (%s, %d GiB) on %s", d.VolumeID, d.Device, d.SizeGiB, mb.Instance)}
-				if sn, ok := x.snap(snapKey(RoleSnapshot, mb.Key(), phase, d.VolumeID)); ok {
-					a.Exists = aws.ToString(sn.SnapshotId)
+			first, s0, v0, f0, l0 := len(pm.Actions), settleSnaps, settleVols, fsrSnaps, len(fsrLarge)
+			var snapTime, copyTimeLeft time.Duration
+			copiesLeft := false
+			for _, st := range d.snaps {
+				a := Action{Phase: phase, Role: RoleSnapshot, Op: st.op(d), ClaimTemplate: st.d.ClaimTemplate, SourceVolume: st.d.VolumeID,
+					Detail: fmt.Sprintf("snapshot of %s (%s, %d GiB) on %s", st.d.VolumeID, st.d.Device, st.d.SizeGiB, mb.Instance)}
+				if st.exists != nil {
+					a.Exists = aws.ToString(st.exists.SnapshotId)
 					p.Existing[RoleSnapshot]++
 				} else {
-					missing++
-					p.ToCreate[RoleSnapshot]++
+					toCreate[RoleSnapshot]++
+					t := fullSnapshotTime(st.d.SizeGiB)
+					if phase == spec.PhaseFinal {
+						// After the precopy phase the final snapshot is incremental.
+						t = incrementalTime(st.d.SizeGiB)
+					} else {
+						precopyLeft = true
+					}
+					snapTime = max(snapTime, t)
+				}
+				if st.create != nil {
+					calls["CreateSnapshot"]++
 				}
 				pm.Actions = append(pm.Actions, a)
-				memberFull = max(memberFull, fullSnapshotTime(d.SizeGiB))
-				memberIncr = max(memberIncr, incrementalTime(d.SizeGiB))
 			}
-			if missing > 0 {
-				if missing == len(mb.Devices) && missing > 1 {
-					p.Calls["CreateSnapshots"]++
-				} else {
-					p.Calls["CreateSnapshot"] += missing
-				}
+			if d.multi != nil {
+				calls["CreateSnapshots"]++
 			}
-			for _, d := range mb.Devices {
-				if !e.needsCopy(d) {
-					continue
-				}
+			if !d.allExist() {
+				settleSnaps += 2
+			}
+			for _, c := range d.copies {
 				copies = true
 				why := "re-encrypt with " + s.Target.Volume.KMSKeyID
 				if e.crossRegion() {
 					why = fmt.Sprintf("copy to %s", s.Target.Region)
 				}
-				a := Action{Phase: phase, Role: RoleCopy, Op: "CopySnapshot", ClaimTemplate: d.ClaimTemplate, SourceVolume: d.VolumeID,
-					Detail: fmt.Sprintf("copy of the %s snapshot of %s: %s", phase, d.VolumeID, why)}
-				if sn, ok := x.snap(snapKey(RoleCopy, mb.Key(), phase, d.VolumeID)); ok {
-					a.Exists = aws.ToString(sn.SnapshotId)
+				a := Action{Phase: phase, Role: RoleCopy, Op: "CopySnapshot", ClaimTemplate: c.d.ClaimTemplate, SourceVolume: c.d.VolumeID,
+					Detail: fmt.Sprintf("copy of the %s snapshot of %s: %s", phase, c.d.VolumeID, why)}
+				if c.exists != nil {
+					a.Exists = aws.ToString(c.exists.SnapshotId)
 					p.Existing[RoleCopy]++
 				} else {
-					p.ToCreate[RoleCopy]++
-					p.Calls["CopySnapshot"]++
+					toCreate[RoleCopy]++
+					calls["CopySnapshot"]++
+					copiesLeft = true
+					copyTimeLeft = max(copyTimeLeft, copyTime(c.d.SizeGiB, e.crossRegion()))
 				}
 				pm.Actions = append(pm.Actions, a)
-				maxCopy = max(maxCopy, copyTime(d.SizeGiB, e.crossRegion()))
 			}
-		}
-		maxFull = max(maxFull, memberFull)
-		maxIncr = max(maxIncr, memberIncr)
-		for _, d := range mb.Devices {
-			vp := volumeParams(s, mb, d)
-			if vp.FSR {
-				fsrSnaps++
-				if vp.SizeGiB > 1024 {
-					fsrLarge = append(fsrLarge, fmt.Sprintf("%s %s (%d GiB)", mb.Key(), d.ClaimTemplate, vp.SizeGiB))
+			if copiesLeft {
+				settleSnaps += 2
+			}
+			var volLeft time.Duration
+			for _, v := range d.vols {
+				vp := v.params
+				if vp.FSR && v.exists == nil {
+					fsrSnaps++
+					if vp.SizeGiB > 1024 {
+						fsrLarge = append(fsrLarge, fmt.Sprintf("%s %s (%d GiB)", mb.Key(), v.d.ClaimTemplate, vp.SizeGiB))
+					}
+					pm.Actions = append(pm.Actions, Action{Phase: spec.PhaseFinal, Role: "fast-snapshot-restore", Op: "EnableFastSnapshotRestores", ClaimTemplate: v.d.ClaimTemplate, SourceVolume: v.d.VolumeID,
+						Detail: fmt.Sprintf("enable fast snapshot restore in %s until the volume exists, then disable it", vp.Zone)})
+					toCreate["fast-snapshot-restore"]++
+					calls["EnableFastSnapshotRestores"]++
+					calls["DisableFastSnapshotRestores"]++
+					volLeft = max(volLeft, time.Hour)
 				}
-				a := Action{Phase: spec.PhaseFinal, Role: "fast-snapshot-restore", Op: "EnableFastSnapshotRestores", ClaimTemplate: d.ClaimTemplate, SourceVolume: d.VolumeID,
-					Detail: fmt.Sprintf("enable fast snapshot restore in %s until the volume exists, then disable it", vp.Zone)}
+				vp2 := vp
+				a := Action{Phase: spec.PhaseFinal, Role: RoleVolume, Op: "CreateVolume", ClaimTemplate: v.d.ClaimTemplate, SourceVolume: v.d.VolumeID, Volume: &vp2,
+					Detail: describeVolume(vp, spec.ClaimName(v.d.ClaimTemplate, mb.StatefulSet, mb.Ordinal))}
+				switch {
+				case len(v.refuse) > 0:
+					a.Exists = aws.ToString(v.exists.VolumeId)
+					a.Refused = v.refusal(mb)
+					p.Refused++
+				case v.exists != nil:
+					a.Exists = aws.ToString(v.exists.VolumeId)
+					p.Existing[RoleVolume]++
+				default:
+					toCreate[RoleVolume]++
+					calls["CreateVolume"]++
+					settleVols++
+					volLeft = max(volLeft, time.Minute)
+				}
+				if v.d.Type != vp.Type {
+					a.Detail += fmt.Sprintf(" (source is %s)", v.d.Type)
+				}
 				pm.Actions = append(pm.Actions, a)
 			}
-			vp2 := vp
-			a := Action{Phase: spec.PhaseFinal, Role: RoleVolume, Op: "CreateVolume", ClaimTemplate: d.ClaimTemplate, SourceVolume: d.VolumeID, Volume: &vp2,
-				Detail: describeVolume(vp, spec.ClaimName(d.ClaimTemplate, mb.StatefulSet, mb.Ordinal))}
-			if v, ok := x.vol(volKey(mb.Key(), d.ClaimTemplate)); ok {
-				a.Exists = aws.ToString(v.VolumeId)
-				p.Existing[RoleVolume]++
+			if stop {
+				settleSnaps, settleVols, fsrSnaps, fsrLarge = s0, v0, f0, fsrLarge[:l0]
+				snapTime, copyTimeLeft, volLeft = 0, 0, 0
+				for i := first; i < len(pm.Actions); i++ {
+					if pm.Actions[i].Exists == "" {
+						pm.Actions[i].Stopped = true
+					}
+				}
+			}
+			left := snapTime + copyTimeLeft + volLeft
+			if phase == spec.PhasePrecopy {
+				precopy = max(precopy, left)
 			} else {
-				p.ToCreate[RoleVolume]++
-				p.Calls["CreateVolume"]++
-				if vp.FSR {
-					p.ToCreate["fast-snapshot-restore"]++
-					p.Calls["EnableFastSnapshotRestores"]++
-					p.Calls["DisableFastSnapshotRestores"]++
-				}
+				final = max(final, left)
 			}
-			if d.Type != vp.Type {
-				a.Detail += fmt.Sprintf(" (source is %s)", d.Type)
-			}
-			pm.Actions = append(pm.Actions, a)
 		}
 		p.Members = append(p.Members, pm)
 	}
@@ -202,21 +254,20 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 	for _, n := range p.Calls {
 		mutating += n
 	}
-	dry := 2 + len(zonesOf(inv))
-	p.Calls["DryRun"] = dry // CreateSnapshot(s) and CreateVolume proofs
-	mutating += dry
+	if dryRun > 0 {
+		p.Calls["DryRun"] = dryRun
+	}
+	mutating += dryRun
 	members := len(inv.Members)
 	// The poller's DescribeSnapshots calls per round (see poll.go).
 	perRound := int(math.Ceil(float64(max(inv.volumeCount(), 1)) / snapshotIDBatch))
 	p.MutatingFloor = Duration(bucketFloor(mutating, e.limits))
-	precopy := maxFull + maxCopy
-	final := maxIncr + maxCopy + time.Duration(p.MutatingFloor) + time.Minute
-	if p.Existing[RoleSnapshot] == 0 && p.ToCreate[RoleSnapshot] > 0 {
+	if final > 0 {
+		final += time.Duration(p.MutatingFloor)
+	}
+	if precopyLeft && p.Existing[RoleSnapshot] == 0 {
 		// No precopy yet: if the user skips it, the final snapshot is full.
 		p.Assumptions = append(p.Assumptions, "the final phase runs after the precopy phase (otherwise the final snapshot is a full one, as long as the precopy)")
-	}
-	if fsrSnaps > 0 {
-		final += time.Hour
 	}
 	p.Precopy, p.Final = Duration(precopy.Round(time.Second)), Duration(final.Round(time.Second))
 	rounds := int((precopy+final)/e.opts.PollInterval) + 2
@@ -226,6 +277,8 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 	}
 	p.Calls["DescribeSnapshots"] = regions * (rounds*perRound + 1)
 	p.Calls["DescribeVolumes"] = int(math.Ceil(float64(inv.volumeCount())/volumeIDBatch)) + int(time.Duration(p.MutatingFloor)/(2*time.Second)) + 4
+	p.Calls["DescribeSnapshots"] += settleSnaps
+	p.Calls["DescribeVolumes"] += settleVols
 	p.Calls["DescribeInstances"] = 2 * max(1, int(math.Ceil(float64(members)/1000)))
 	p.Calls["DescribeAvailabilityZones"] = 2
 	p.Assumptions = append(p.Assumptions,
@@ -269,7 +322,14 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("%d resource(s) from an earlier run exist and will be reused (marked =)", n))
 	}
 	for _, d := range x.dups {
-		p.Warnings = append(p.Warnings, "graft resource found twice (the newest is used; graft cleanup lists the other): "+d)
+		p.Warnings = append(p.Warnings, "graft resource found twice (the oldest is used; graft cleanup lists the other): "+d)
+	}
+	for _, pm := range p.Members {
+		for _, a := range pm.Actions {
+			if a.Refused != "" {
+				p.Warnings = append(p.Warnings, "clone will refuse: "+a.Refused)
+			}
+		}
 	}
 	sort.Strings(p.Warnings)
 	return p, nil
@@ -319,7 +379,8 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 	return enc.Encode(p)
 }
 
-// WriteText writes the plan for a reviewer: + to create, = already there.
+// WriteText writes the plan for a reviewer: + to create, = already there,
+// ! there but refused by clone, - not made because of a refused volume.
 func (p *Plan) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "graft plan for %s (%s -> %s). Nothing has been changed.\n", p.Migration, p.SourceRegion, p.TargetRegion)
 	for _, pm := range p.Members {
@@ -327,15 +388,25 @@ func (p *Plan) WriteText(w io.Writer) error {
 		for _, a := range pm.Actions {
 			mark := "+"
 			tail := ""
-			if a.Exists != "" {
+			switch {
+			case a.Refused != "":
+				mark = "!"
+				tail = "  [exists: " + a.Exists + ", clone refuses it: see the warnings]"
+			case a.Exists != "":
 				mark = "="
 				tail = "  [exists: " + a.Exists + "]"
+			case a.Stopped:
+				mark = "-"
+				tail = "  [not made: clone stops this member at its refused volume]"
 			}
 			fmt.Fprintf(w, "  %s %-7s %-21s %-11s %s%s\n", mark, a.Phase, a.Role, a.ClaimTemplate, a.Detail, tail)
 		}
 	}
 	fmt.Fprintf(w, "\nPlan: %d snapshot(s), %d copy(ies), %d volume(s) to create; %d resource(s) already exist.\n",
 		p.ToCreate[RoleSnapshot], p.ToCreate[RoleCopy], p.ToCreate[RoleVolume], p.Existing[RoleSnapshot]+p.Existing[RoleCopy]+p.Existing[RoleVolume])
+	if p.Refused > 0 {
+		fmt.Fprintf(w, "Refused: %d existing volume(s) do not match the spec (marked !); clone stops those members.\n", p.Refused)
+	}
 	fmt.Fprintf(w, "API calls (budget): %s\n", FormatCounts(p.Calls))
 	fmt.Fprintf(w, "Expected time: precopy phase ~%s, final phase ~%s (mutating-bucket floor %s)\n", time.Duration(p.Precopy), time.Duration(p.Final), time.Duration(p.MutatingFloor))
 	for _, a := range p.Assumptions {

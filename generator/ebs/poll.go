@@ -309,14 +309,14 @@ func (p *poller) describeSnapshots(ctx context.Context, ids []string) (map[strin
 	for start := 0; start < len(ids); start += filterValuesMax {
 		chunk := ids[start:min(start+filterValuesMax, len(ids))]
 		pg := ec2.NewDescribeSnapshotsPaginator(p.c, &ec2.DescribeSnapshotsInput{Filters: []types.Filter{{Name: aws.String("snapshot-id"), Values: chunk}}, MaxResults: aws.Int32(1000)})
-		for pages := 0; pg.HasMorePages() && pages < 1000; pages++ {
-			page, err := pg.NextPage(ctx)
-			if err != nil {
-				return nil, err
-			}
-			for _, s := range page.Snapshots {
-				out[aws.ToString(s.SnapshotId)] = s
-			}
+		err := paginate(ctx, "DescribeSnapshots (by snapshot-id)", pg.HasMorePages, func(ctx context.Context) (*ec2.DescribeSnapshotsOutput, error) { return pg.NextPage(ctx) },
+			func(page *ec2.DescribeSnapshotsOutput) {
+				for _, s := range page.Snapshots {
+					out[aws.ToString(s.SnapshotId)] = s
+				}
+			})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
@@ -339,14 +339,14 @@ func (p *poller) describeVolumes(ctx context.Context, ids []string) (map[string]
 	for start := 0; start < len(ids); start += filterValuesMax {
 		chunk := ids[start:min(start+filterValuesMax, len(ids))]
 		pg := ec2.NewDescribeVolumesPaginator(p.c, &ec2.DescribeVolumesInput{Filters: []types.Filter{{Name: aws.String("volume-id"), Values: chunk}}, MaxResults: aws.Int32(500)})
-		for pages := 0; pg.HasMorePages() && pages < 1000; pages++ {
-			page, err := pg.NextPage(ctx)
-			if err != nil {
-				return nil, err
-			}
-			for _, v := range page.Volumes {
-				out[aws.ToString(v.VolumeId)] = v
-			}
+		err := paginate(ctx, "DescribeVolumes (by volume-id)", pg.HasMorePages, func(ctx context.Context) (*ec2.DescribeVolumesOutput, error) { return pg.NextPage(ctx) },
+			func(page *ec2.DescribeVolumesOutput) {
+				for _, v := range page.Volumes {
+					out[aws.ToString(v.VolumeId)] = v
+				}
+			})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
@@ -362,14 +362,14 @@ func describeFSR(ctx context.Context, c EC2, snapIDs []string) (map[string]fsrSt
 		chunk := snapIDs[start:min(start+filterValuesMax, len(snapIDs))]
 		pg := ec2.NewDescribeFastSnapshotRestoresPaginator(c, &ec2.DescribeFastSnapshotRestoresInput{
 			Filters: []types.Filter{{Name: aws.String("snapshot-id"), Values: chunk}}, MaxResults: aws.Int32(200)})
-		for pages := 0; pg.HasMorePages() && pages < 1000; pages++ {
-			page, err := pg.NextPage(ctx)
-			if err != nil {
-				return nil, err
-			}
-			for _, f := range page.FastSnapshotRestores {
-				out[aws.ToString(f.SnapshotId)+" "+aws.ToString(f.AvailabilityZone)] = fsrStatus{state: string(f.State), reason: aws.ToString(f.StateTransitionReason)}
-			}
+		err := paginate(ctx, "DescribeFastSnapshotRestores", pg.HasMorePages, func(ctx context.Context) (*ec2.DescribeFastSnapshotRestoresOutput, error) { return pg.NextPage(ctx) },
+			func(page *ec2.DescribeFastSnapshotRestoresOutput) {
+				for _, f := range page.FastSnapshotRestores {
+					out[aws.ToString(f.SnapshotId)+" "+aws.ToString(f.AvailabilityZone)] = fsrStatus{state: string(f.State), reason: aws.ToString(f.StateTransitionReason)}
+				}
+			})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return out, nil

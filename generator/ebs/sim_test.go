@@ -39,6 +39,10 @@ type simCase struct {
 	// is slower but robust on a loaded machine, where a runnable goroutine
 	// can wait for a core longer than a short window.
 	IdleWindow time.Duration
+	// ListLag: see ec2sim.Options.ListLag.
+	ListLag time.Duration
+	// Unencrypted source volumes.
+	Unencrypted bool
 }
 
 type simEnv struct {
@@ -57,7 +61,7 @@ type simEnv struct {
 // ends with: no mutating call on a source volume or instance.
 func newSim(t testing.TB, c simCase) *simEnv {
 	t.Helper()
-	o := ec2sim.Options{IdleWindow: c.IdleWindow}
+	o := ec2sim.Options{IdleWindow: c.IdleWindow, ListLag: c.ListLag}
 	if o.IdleWindow == 0 {
 		o.IdleWindow = time.Millisecond
 	}
@@ -66,9 +70,9 @@ func newSim(t testing.TB, c simCase) *simEnv {
 		o.SnapshotDuration = func(ec2sim.SnapInfo) time.Duration { return d }
 	}
 	sim := ec2sim.New(o)
-	devs := []ec2sim.DeviceSpec{{Device: "/dev/xvdf", VolumeSpec: ec2sim.VolumeSpec{SizeGiB: 200, Type: types.VolumeTypeGp3, Encrypted: true}}}
+	devs := []ec2sim.DeviceSpec{{Device: "/dev/xvdf", VolumeSpec: ec2sim.VolumeSpec{SizeGiB: 200, Type: types.VolumeTypeGp3, Encrypted: !c.Unencrypted}}}
 	if c.Devices == 2 {
-		devs = append(devs, ec2sim.DeviceSpec{Device: "/dev/xvdg", VolumeSpec: ec2sim.VolumeSpec{SizeGiB: 50, Type: types.VolumeTypeGp3, Encrypted: true}})
+		devs = append(devs, ec2sim.DeviceSpec{Device: "/dev/xvdg", VolumeSpec: ec2sim.VolumeSpec{SizeGiB: 50, Type: types.VolumeTypeGp3, Encrypted: !c.Unencrypted}})
 	}
 	cl, err := sim.SeedCluster(ec2sim.ClusterSpec{Name: "cassandra", Nodes: c.Nodes, Devices: devs, Tags: map[string]string{"app": "cassandra"}})
 	if err != nil {

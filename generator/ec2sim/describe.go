@@ -487,6 +487,9 @@ func (s *Sim) DescribeVolumes(ctx context.Context, in *ec2.DescribeVolumesInput,
 			if len(in.VolumeIds) > 0 && !contains(in.VolumeIds, v.id) {
 				continue
 			}
+			if len(in.VolumeIds) == 0 && s.lagging(v.created, c.At) {
+				continue
+			}
 			if matches(in.Filters, s.volumeField(v)) {
 				list = append(list, v)
 			}
@@ -569,6 +572,9 @@ func (s *Sim) DescribeSnapshots(ctx context.Context, in *ec2.DescribeSnapshotsIn
 		if mine {
 			for _, sn := range s.snapshots {
 				if len(in.SnapshotIds) > 0 && !contains(in.SnapshotIds, sn.id) {
+					continue
+				}
+				if len(in.SnapshotIds) == 0 && s.lagging(sn.start, c.At) {
 					continue
 				}
 				if matches(in.Filters, s.snapshotField(sn)) {

@@ -65,6 +65,12 @@
 // then it and every later call return ErrCrash until Revive, as if the
 // process died after its request reached EC2.
 //
+// OnCall runs a callback before every call with the caller's context: a
+// test blocks one client there to force an interleaving of several clients
+// (two machines running graft at once). Options.ListLag hides a resource
+// from listings for a while after it is created, as EC2's eventual
+// consistency does.
+//
 // # Audit
 //
 // Every call is logged (Calls): operation, virtual time, DryRun, whether

@@ -105,6 +105,10 @@ type Options struct {
 	// SnapshotRatePerVolume, if > 0, is the minimum interval between two
 	// CreateSnapshot(s) of one volume (SnapshotCreationPerVolumeRateExceeded).
 	SnapshotRatePerVolume time.Duration
+	// ListLag models EC2's eventual consistency: a volume or snapshot
+	// created less than ListLag ago is left out of DescribeVolumes and
+	// DescribeSnapshots listings (calls without ids); by id it is found.
+	ListLag time.Duration
 }
 
 // Sim is an in-process EC2 (EBS subset) on a virtual clock. All methods are
@@ -146,6 +150,7 @@ type Sim struct {
 	denyKeys     map[string]bool
 	snapFate     map[string]fateRule // volume id -> fate of its future snapshots
 	volCreateDur time.Duration
+	onCall       func(ctx context.Context, op string, mutating bool)
 }
 
 type zone struct{ name, id string }
@@ -304,6 +309,24 @@ func (s *Sim) Zones() []string {
 // AccountID returns the simulated account.
 func (s *Sim) AccountID() string { return s.opt.AccountID }
 
+// OnCall sets a callback run before every API call, outside the
+// simulator's lock and before the call touches the clock, with the
+// caller's context, the operation and whether it is a mutating one. A test
+// blocks a caller in it to force an interleaving of several clients on one
+// simulated EC2 (two "machines" running graft at once: tell them apart by
+// a context value), or counts calls. nil removes it.
+func (s *Sim) OnCall(f func(ctx context.Context, op string, mutating bool)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onCall = f
+}
+
+// lagging reports whether a resource created at t is still hidden from
+// listings at now (Options.ListLag).
+func (s *Sim) lagging(t, now time.Time) bool {
+	return s.opt.ListLag > 0 && now.Sub(t) < s.opt.ListLag
+}
+
 // ---- errors
 
 func apiErr(code, format string, args ...any) error {
@@ -355,6 +378,12 @@ type call struct {
 // run executes one API call: crash check, virtual latency, throttling,
 // injected faults, the operation, crash points and the audit record.
 func run[O any](s *Sim, ctx context.Context, op string, dryRun *bool, reads, writes []string, fn func(c *call) (*O, error)) (*O, error) {
+	s.mu.Lock()
+	hook := s.onCall
+	s.mu.Unlock()
+	if hook != nil {
+		hook(ctx, op, mutatingOps[op])
+	}
 	s.clock.touch()
 	defer s.clock.touch()
 	if err := ctx.Err(); err != nil {

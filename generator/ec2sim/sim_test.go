@@ -3,7 +3,9 @@ package ec2sim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -750,5 +752,43 @@ func TestSetTags(t *testing.T) {
 	}
 	if n := len(s.Calls()); n != 3 {
 		t.Errorf("%d audited calls, want 3 (CreateSnapshot and two Describes): SetTags is not an API call", n)
+	}
+}
+
+func TestOnCallAndListLag(t *testing.T) {
+	s := New(Options{ManualClock: true, ListLag: 5 * time.Second})
+	var mu sync.Mutex
+	var seen []string
+	type key struct{}
+	s.OnCall(func(ctx context.Context, op string, mutating bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, fmt.Sprintf("%v %s %t", ctx.Value(key{}), op, mutating))
+	})
+	ctx := context.WithValue(context.Background(), key{}, "A")
+	out, err := s.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String("us-east-1a"), Size: aws.Int32(10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := func() int {
+		res, err := s.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(res.Volumes)
+	}
+	if n := list(); n != 0 {
+		t.Errorf("a volume created now is listed (%d) despite ListLag", n)
+	}
+	if res, err := s.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{aws.ToString(out.VolumeId)}}); err != nil || len(res.Volumes) != 1 {
+		t.Errorf("by id: %v %v", res, err)
+	}
+	s.Clock().Advance(5 * time.Second)
+	if n := list(); n != 1 {
+		t.Errorf("after the lag: %d volumes listed", n)
+	}
+	want := []string{"A CreateVolume true", "A DescribeVolumes false", "A DescribeVolumes false", "A DescribeVolumes false"}
+	if fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Errorf("OnCall saw %q, want %q", seen, want)
 	}
 }

@@ -1,0 +1,374 @@
+package ebs
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/graftctl/graft/generator/spec"
+)
+
+// memberDecision is what one phase of clone does for one member, decided
+// from the inventory, the spec and what earlier runs created: which
+// snapshots it creates and with which call, which copies, which volumes it
+// creates, reuses or refuses, and the exact EC2 input of every call. Plan
+// renders it, the dry run proves its calls, and clone carries it out: they
+// cannot disagree, because there is only this one decision (decide).
+type memberDecision struct {
+	mb    Member
+	phase string
+	// snaps has one step per device, in device order.
+	snaps []snapStep
+	// multi is the CreateSnapshots call taking every missing snapshot at
+	// one point in time; nil when the snapshots are taken one by one.
+	multi *ec2.CreateSnapshotsInput
+	// hook: the beforeFinal hook runs before the snapshots are taken.
+	hook bool
+	// copies has one step per device whose snapshot is copied.
+	copies []copyStep
+	// vols has one step per device (final phase only).
+	vols []volStep
+	// warnings about this member's run.
+	warnings []string
+}
+
+type snapStep struct {
+	d   Device
+	key string
+	// exists is the snapshot an earlier run made (the key's winner).
+	exists *types.Snapshot
+	// failed is graft's snapshot of this key in state error, deleted
+	// before a new one is made.
+	failed *types.Snapshot
+	// create is the CreateSnapshot call; nil when the snapshot exists or
+	// multi takes it.
+	create *ec2.CreateSnapshotInput
+}
+
+// op is the call that makes the step's snapshot.
+func (s snapStep) op(d *memberDecision) string {
+	if d.multi != nil {
+		return "CreateSnapshots"
+	}
+	return "CreateSnapshot"
+}
+
+// stops reports whether clone refuses one of the member's volumes, and
+// so stops the member before making anything.
+func (d *memberDecision) stops() bool {
+	for _, v := range d.vols {
+		if len(v.refuse) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// allExist reports whether every snapshot of the phase exists already.
+func (d *memberDecision) allExist() bool {
+	for _, s := range d.snaps {
+		if s.exists == nil {
+			return false
+		}
+	}
+	return true
+}
+
+type copyStep struct {
+	d      Device
+	key    string
+	exists *types.Snapshot
+	failed *types.Snapshot
+	// create is the CopySnapshot call; its SourceSnapshotId is set when
+	// the snapshot it copies exists already, else when clone has it.
+	create *ec2.CopySnapshotInput
+}
+
+type volStep struct {
+	d      Device
+	key    string
+	params VolumeParams
+	// exists is the volume an earlier run made (the key's winner).
+	exists *types.Volume
+	// refuse lists how exists differs from the spec: clone refuses it.
+	refuse []string
+	// create is the CreateVolume call (when exists is nil); its
+	// SnapshotId is set when the snapshot it is made from exists, and its
+	// ClientToken by clone.
+	create *ec2.CreateVolumeInput
+	// origin is the snapshot (or copy) the volume is made from, when known.
+	origin string
+}
+
+// decide is the single decision of one member's phase.
+func (e *Engine) decide(mb Member, x *existing, phase string) *memberDecision {
+	s := &e.m.Spec
+	d := &memberDecision{mb: mb, phase: phase}
+	var missing []Device
+	x.mu.Lock()
+	for _, dev := range mb.Devices {
+		st := snapStep{d: dev, key: snapKey(RoleSnapshot, mb.Key(), phase, dev.VolumeID)}
+		if sn, ok := x.snaps[st.key]; ok {
+			st.exists = &sn
+		} else {
+			if f, ok := x.failed[st.key]; ok {
+				st.failed = &f
+			}
+			missing = append(missing, dev)
+		}
+		d.snaps = append(d.snaps, st)
+	}
+	x.mu.Unlock()
+
+	// The single rule for CreateSnapshots: it snapshots every data device
+	// of the instance at one point in time (crash-consistent), so it is
+	// used when a member has several devices and none of them has this
+	// phase's snapshot yet. When some exist already (a device's snapshot
+	// failed), the missing ones are taken one by one with CreateSnapshot:
+	// CreateSnapshots would duplicate the existing ones, and no call can
+	// make new snapshots consistent with old ones.
+	if len(missing) > 1 && len(missing) == len(mb.Devices) {
+		d.multi = e.createSnapshotsInput(mb, phase, missing)
+	} else {
+		if len(missing) > 0 && len(mb.Devices) > 1 {
+			d.warnings = append(d.warnings, fmt.Sprintf("%s: the %s snapshots of %s are taken one by one: the member's other %s snapshots already exist, so these are not crash-consistent with them", mb.Key(), phase, deviceList(missing), phase))
+		}
+		for i := range d.snaps {
+			if d.snaps[i].exists == nil {
+				d.snaps[i].create = e.createSnapshotInput(mb, phase, d.snaps[i].d)
+			}
+		}
+	}
+	d.hook = len(missing) > 0 && phase == spec.PhaseFinal && len(s.Hooks.BeforeFinal) > 0
+
+	origin := map[string]string{}
+	for _, st := range d.snaps {
+		if st.exists != nil {
+			origin[st.d.VolumeID] = aws.ToString(st.exists.SnapshotId)
+		}
+	}
+	for _, dev := range mb.Devices {
+		if !e.needsCopy(dev) {
+			continue
+		}
+		cs := copyStep{d: dev, key: snapKey(RoleCopy, mb.Key(), phase, dev.VolumeID)}
+		if sn, ok := x.snap(cs.key); ok {
+			cs.exists = &sn
+			origin[dev.VolumeID] = aws.ToString(sn.SnapshotId)
+		} else {
+			x.mu.Lock()
+			if f, ok := x.failed[cs.key]; ok {
+				cs.failed = &f
+			}
+			x.mu.Unlock()
+			cs.create = e.copySnapshotInput(mb, phase, dev, origin[dev.VolumeID])
+			delete(origin, dev.VolumeID) // the copy, not yet made, is the origin
+		}
+		d.copies = append(d.copies, cs)
+	}
+	if phase != spec.PhaseFinal {
+		return d
+	}
+	for _, dev := range mb.Devices {
+		p := volumeParams(s, mb, dev)
+		vs := volStep{d: dev, key: volKey(mb.Key(), dev.ClaimTemplate), params: p, origin: origin[dev.VolumeID]}
+		if v, ok := x.vol(vs.key); ok {
+			vs.exists = &v
+			vs.refuse = mismatch(v, p)
+		} else {
+			vs.create = e.createVolumeInput(mb, dev, p, phase, vs.origin)
+		}
+		d.vols = append(d.vols, vs)
+	}
+	return d
+}
+
+func deviceList(ds []Device) string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.ClaimTemplate+" ("+d.VolumeID+")")
+	}
+	return strings.Join(out, ", ")
+}
+
+func (e *Engine) snapshotTags(mb Member, phase string, devs []Device) map[string]string {
+	var vols, templates []string
+	for _, d := range devs {
+		vols = append(vols, d.VolumeID)
+		templates = append(templates, d.ClaimTemplate)
+	}
+	return map[string]string{
+		TagMember: mb.Key(), TagRole: RoleSnapshot, TagPhase: phase, TagSourceInstance: mb.Instance,
+		// One CreateSnapshots call tags all its snapshots alike, so these
+		// two list every volume; each snapshot's VolumeId says which one
+		// it is, and the look-up keys on that.
+		TagSourceVolume: strings.Join(vols, ","), TagClaimTemplate: strings.Join(templates, ","),
+	}
+}
+
+func (e *Engine) createSnapshotsInput(mb Member, phase string, devs []Device) *ec2.CreateSnapshotsInput {
+	rootIsData := false
+	var templates []string
+	for _, d := range mb.Devices {
+		if d.Device == mb.RootDevice {
+			rootIsData = true
+		}
+	}
+	for _, d := range devs {
+		templates = append(templates, d.ClaimTemplate)
+	}
+	return &ec2.CreateSnapshotsInput{
+		InstanceSpecification: &types.InstanceSpecification{
+			InstanceId:           aws.String(mb.Instance),
+			ExcludeBootVolume:    aws.Bool(!rootIsData),
+			ExcludeDataVolumeIds: mb.OtherVolumes,
+		},
+		Description:       aws.String(fmt.Sprintf("graft %s %s %s snapshot of %s (%s)", e.m.Metadata.Name, mb.Key(), phase, mb.Instance, strings.Join(templates, ", "))),
+		TagSpecifications: e.tagSpec(types.ResourceTypeSnapshot, e.snapshotTags(mb, phase, devs)),
+	}
+}
+
+func (e *Engine) createSnapshotInput(mb Member, phase string, d Device) *ec2.CreateSnapshotInput {
+	return &ec2.CreateSnapshotInput{
+		VolumeId:          aws.String(d.VolumeID),
+		Description:       aws.String(fmt.Sprintf("graft %s %s %s snapshot of %s (%s)", e.m.Metadata.Name, mb.Key(), phase, d.VolumeID, d.ClaimTemplate)),
+		TagSpecifications: e.tagSpec(types.ResourceTypeSnapshot, e.snapshotTags(mb, phase, []Device{d})),
+	}
+}
+
+// copySnapshotInput is the CopySnapshot call of a device: encrypted when
+// the new volume is, with the key graft knows (spec.target.volume.kmsKeyId,
+// else the source's in the same region) sent explicitly, never left to
+// EC2's default.
+func (e *Engine) copySnapshotInput(mb Member, phase string, d Device, snap string) *ec2.CopySnapshotInput {
+	p := volumeParams(&e.m.Spec, mb, d)
+	in := &ec2.CopySnapshotInput{
+		SourceRegion: aws.String(e.m.Spec.Source.Region),
+		TagSpecifications: e.tagSpec(types.ResourceTypeSnapshot, map[string]string{
+			TagMember: mb.Key(), TagRole: RoleCopy, TagPhase: phase, TagSourceInstance: mb.Instance,
+			TagSourceVolume: d.VolumeID, TagClaimTemplate: d.ClaimTemplate,
+		}),
+	}
+	e.setCopySource(in, mb, phase, d, snap)
+	if p.Encrypted {
+		in.Encrypted = aws.Bool(true)
+		if p.KMSKeyID != "" {
+			in.KmsKeyId = aws.String(p.KMSKeyID)
+		}
+	}
+	return in
+}
+
+// setCopySource names the snapshot a copy is made of.
+func (e *Engine) setCopySource(in *ec2.CopySnapshotInput, mb Member, phase string, d Device, snap string) {
+	in.SourceSnapshotId = nil
+	if snap != "" {
+		in.SourceSnapshotId = aws.String(snap)
+	}
+	in.Description = aws.String(fmt.Sprintf("graft %s %s %s copy of %s (%s %s)", e.m.Metadata.Name, mb.Key(), phase, snap, d.VolumeID, d.ClaimTemplate))
+}
+
+// createVolumeInput is the CreateVolume call of a device: the spec's
+// parameters, encrypted with the key graft knows sent explicitly.
+func (e *Engine) createVolumeInput(mb Member, d Device, p VolumeParams, phase, snap string) *ec2.CreateVolumeInput {
+	in := &ec2.CreateVolumeInput{
+		AvailabilityZone: aws.String(p.Zone),
+		Size:             aws.Int32(p.SizeGiB),
+		VolumeType:       types.VolumeType(p.Type),
+		TagSpecifications: e.tagSpec(types.ResourceTypeVolume, map[string]string{
+			TagMember: mb.Key(), TagRole: RoleVolume, TagPhase: phase, TagSourceInstance: mb.Instance,
+			TagSourceVolume: d.VolumeID, TagClaimTemplate: d.ClaimTemplate,
+		}),
+	}
+	if snap != "" {
+		in.SnapshotId = aws.String(snap)
+	}
+	if p.IOPS > 0 {
+		in.Iops = aws.Int32(p.IOPS)
+	}
+	if p.Throughput > 0 {
+		in.Throughput = aws.Int32(p.Throughput)
+	}
+	if p.Encrypted {
+		in.Encrypted = aws.Bool(true)
+		if p.KMSKeyID != "" {
+			in.KmsKeyId = aws.String(p.KMSKeyID)
+		}
+	}
+	if p.InitRateMiBps > 0 {
+		in.VolumeInitializationRate = aws.Int32(p.InitRateMiBps)
+	}
+	return in
+}
+
+// expectedKMSKey is the key a new volume must have: the spec's, else the
+// source's (volumeParams), or "" when graft cannot know it without KMS (an
+// alias, or EC2's default key).
+func expectedKMSKey(p VolumeParams) string {
+	if !p.Encrypted || p.KMSKeyID == "" || parseKMSRef(p.KMSKeyID).alias {
+		return ""
+	}
+	return p.KMSKeyID
+}
+
+// mismatch lists how a volume differs from the parameters, one "field:
+// found X, expected Y" each: zone, type, size (smaller), encryption, IOPS
+// and throughput when the parameters set them, and the KMS key when graft
+// knows which it must be (expectedKMSKey). It is the one check of a volume
+// graft reuses or has just created.
+func mismatch(v types.Volume, p VolumeParams) []string {
+	var why []string
+	diff := func(field string, found, expected any) {
+		why = append(why, fmt.Sprintf("%s: found %v, expected %v", field, found, expected))
+	}
+	if z := aws.ToString(v.AvailabilityZone); z != p.Zone {
+		diff("zone", z, p.Zone)
+	}
+	if t := string(v.VolumeType); t != p.Type {
+		diff("type", t, p.Type)
+	}
+	if s := aws.ToInt32(v.Size); s < p.SizeGiB {
+		diff("sizeGiB", s, fmt.Sprintf("at least %d", p.SizeGiB))
+	}
+	if p.Encrypted && !aws.ToBool(v.Encrypted) {
+		diff("encrypted", false, true)
+	}
+	if i := aws.ToInt32(v.Iops); p.IOPS > 0 && i != p.IOPS {
+		diff("iops", i, p.IOPS)
+	}
+	if t := aws.ToInt32(v.Throughput); p.Throughput > 0 && t != p.Throughput {
+		diff("throughput", t, p.Throughput)
+	}
+	if want := expectedKMSKey(p); want != "" && !SameKMSKey(aws.ToString(v.KmsKeyId), want) {
+		k := aws.ToString(v.KmsKeyId)
+		if k == "" {
+			k = "none"
+		}
+		diff("kmsKeyId", k, want)
+	}
+	return why
+}
+
+// refusal is the message of a volume clone refuses (plan shows the same).
+func (v volStep) refusal(mb Member) string {
+	return fmt.Sprintf("%s %s: graft's volume %s already exists but does not match the spec: %s; the spec changed since the volume was created: revert the spec, or delete the volume (graft cleanup deletes it once no record references it) and re-run graft clone", mb.Key(), v.d.ClaimTemplate, aws.ToString(v.exists.VolumeId), strings.Join(v.refuse, "; "))
+}
+
+// isSource reports whether id is a volume of a source instance.
+func (inv *Inventory) isSource(id string) bool {
+	for _, mb := range inv.Members {
+		if slices.Contains(mb.OtherVolumes, id) {
+			return true
+		}
+		for _, d := range mb.Devices {
+			if d.VolumeID == id {
+				return true
+			}
+		}
+	}
+	return false
+}
