@@ -16,6 +16,7 @@ import (
 func cleanupCommand() *command {
 	return &command{
 		name:    "cleanup",
+		locks:   true,
 		summary: "delete graft's intermediate snapshots and unrecorded volumes of this migration",
 		usage:   "cleanup [--yes]",
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {

@@ -19,6 +19,7 @@ import (
 func cloneCommand() *command {
 	return &command{
 		name:    "clone",
+		locks:   true,
 		summary: "snapshot the data volumes and create the new volumes; resumable",
 		usage:   "clone [--phase precopy|final] [--dry-run] [--yes]",
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {

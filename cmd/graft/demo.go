@@ -14,7 +14,9 @@ import (
 	"github.com/graftctl/graft/generator/atomic"
 	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/ec2sim"
+	"github.com/graftctl/graft/generator/lock"
 	"github.com/graftctl/graft/generator/publish"
+	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
 	"github.com/graftctl/graft/templates"
 )
@@ -95,8 +97,22 @@ func runDemo(ctx context.Context, e *env, workdir string) error {
 	if err := os.MkdirAll(workdir, 0o755); err != nil {
 		return err
 	}
-	if entries, _ := os.ReadDir(workdir); len(entries) > 0 {
-		return fmt.Errorf("--workdir %s is not empty; the demo needs an empty or new directory", workdir)
+	// Two demos into one workdir: the second is refused by the lock, not
+	// merged into the first.
+	lockPath := lock.Path(filepath.Join(workdir, record.DefaultFile))
+	l, err := acquireLock(e, lockPath, lock.Holder{Migration: "cassandra-demo", Command: "demo"})
+	if err != nil {
+		return err
+	}
+	defer l.Release()
+	entries, err := os.ReadDir(workdir)
+	if err != nil {
+		return err
+	}
+	for _, en := range entries {
+		if en.Name() != filepath.Base(lockPath) {
+			return fmt.Errorf("--workdir %s is not empty; the demo needs an empty or new directory", workdir)
+		}
 	}
 
 	e.log.Info("== the legacy cluster: 3 Cassandra nodes on EC2 (graft's in-process simulator), one per zone")

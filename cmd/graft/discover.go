@@ -48,6 +48,7 @@ func newEngine(ctx context.Context, e *env) (*spec.Migration, *ebs.Engine, *ebs.
 func discoverCommand() *command {
 	return &command{
 		name:    "discover",
+		locks:   true,
 		summary: "find the legacy instances and their data volumes, and write the inventory",
 		usage:   "discover [-o text|json]",
 		outputs: []string{"text", "json"},

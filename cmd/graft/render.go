@@ -14,6 +14,7 @@ import (
 func renderCommand() *command {
 	return &command{
 		name:    "render",
+		locks:   true,
 		summary: "render the kustomize overlay from the spec and graft.lock",
 		usage:   "render [--out DIR] [--dry-run] [--force]",
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
