@@ -194,3 +194,60 @@ func listTree(t *testing.T, root string) string {
 	}))
 	return b.String()
 }
+
+// TestRenderOutRefused: render never writes over the base, another
+// migration's overlay or into .git, with or without --force: exit 2, the
+// field named, nothing written.
+func TestRenderOutRefused(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(t *testing.T, root, specPath string) []string
+		want  string
+	}{
+		{"--out the base --force", func(t *testing.T, root, specPath string) []string {
+			replaceIn(t, specPath, "../../base", "../../base/cassandra")
+			must(t, os.Rename(filepath.Join(root, "base"), filepath.Join(root, "cassandra")))
+			must(t, os.MkdirAll(filepath.Join(root, "base"), 0o755))
+			must(t, os.Rename(filepath.Join(root, "cassandra"), filepath.Join(root, "base", "cassandra")))
+			return []string{"--out", filepath.Join(root, "base", "cassandra"), "--force"}
+		}, "is the kustomize base"},
+		{"--out another migration's overlay", func(t *testing.T, root, specPath string) []string {
+			other := filepath.Join(root, "other.yaml")
+			data, err := os.ReadFile(specPath)
+			must(t, err)
+			must(t, os.WriteFile(other, bytes.Replace(data, []byte("name: cassandra-3node"), []byte("name: other"), 1), 0o644))
+			lock, err := os.ReadFile(filepath.Join(root, "graft.lock"))
+			must(t, err)
+			must(t, os.WriteFile(filepath.Join(root, "other.lock"), bytes.Replace(lock, []byte("migration: cassandra-3node"), []byte("migration: other"), 1), 0o644))
+			out := filepath.Join(root, "overlays", "other")
+			if code, _, stderr := graft(t, "render", "--spec", other, "--lock", filepath.Join(root, "other.lock"), "--out", out); code != exitOK {
+				t.Fatalf("render other: %d %s", code, stderr)
+			}
+			return []string{"--out", out}
+		}, `is the overlay of migration "other", not "cassandra-3node"`},
+		{"overlayPath in .git", func(t *testing.T, root, specPath string) []string {
+			replaceIn(t, specPath, "overlayPath: overlays/cassandra-3node", "overlayPath: .git/hooks/x")
+			return nil
+		}, `spec.gitops.overlayPath: ".git/hooks/x", expected a directory outside .git`},
+		{"--out in .git", func(t *testing.T, root, specPath string) []string {
+			must(t, os.MkdirAll(filepath.Join(root, ".git", "hooks"), 0o755))
+			return []string{"--out", filepath.Join(root, ".git", "hooks"), "--force"}
+		}, "lies in the git directory"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			root, specPath := exampleTree(t, "cassandra-3node")
+			root, _ = filepath.EvalSymlinks(root)
+			specPath = filepath.Join(root, "graft.yaml")
+			args := c.setup(t, root, specPath)
+			before := listTree(t, root)
+			code, stdout, stderr := graft(t, append([]string{"render", "--spec", specPath}, args...)...)
+			if code != exitError || stdout != "" || !strings.Contains(stderr, c.want) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, stdout, stderr, c.want)
+			}
+			if after := listTree(t, root); after != before {
+				t.Errorf("render wrote something:\n%s\n%s", before, after)
+			}
+		})
+	}
+}

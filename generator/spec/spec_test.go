@@ -271,6 +271,25 @@ func TestValidationErrors(t *testing.T) {
 		{"argo sourceRef not a URL, flux sourceRef not a name", func(d map[string]any) {
 			at(d, "spec")["gitops"] = map[string]any{"base": "../b", "engine": "argocd", "engineObject": true, "sourceRef": "gitops repo\nkind: x"}
 		}, []string{`spec.gitops.sourceRef: "gitops repo\nkind: x", expected a repository URL`}},
+		{"overlayPath in .git", func(d map[string]any) { at(d, "spec", "gitops")["overlayPath"] = ".git/hooks/x" },
+			[]string{`spec.gitops.overlayPath: ".git/hooks/x", expected a directory outside .git`}},
+		{"overlayPath in .GIT, deeper", func(d map[string]any) { at(d, "spec", "gitops")["overlayPath"] = "a/.GIT/x" },
+			[]string{`spec.gitops.overlayPath: "a/.GIT/x", expected a directory outside .git`}},
+		{"overlayPath with backslashes", func(d map[string]any) { at(d, "spec", "gitops")["overlayPath"] = `..\x` },
+			[]string{`spec.gitops.overlayPath: "..\\x", expected a clean relative directory`}},
+		{"base outside the repository", func(d map[string]any) { at(d, "spec", "gitops")["base"] = "../../../base" },
+			[]string{`spec.gitops.base: "../../../base", expected a directory inside the repository (from overlayPath overlays/cass it resolves to ../base, outside it)`}},
+		{"base in .git", func(d map[string]any) { at(d, "spec", "gitops")["base"] = "../../.git/base" },
+			[]string{`spec.gitops.base: "../../.git/base", expected a directory outside .git`}},
+		{"base is the overlay", func(d map[string]any) { at(d, "spec", "gitops")["base"] = "../cass/" },
+			[]string{`spec.gitops.base: "../cass/", expected a directory apart from the overlay (from overlayPath overlays/cass it resolves to overlays/cass`}},
+		{"base inside the overlay", func(d map[string]any) { at(d, "spec", "gitops")["base"] = "base" },
+			[]string{`spec.gitops.base: "base", expected a directory apart from the overlay (from overlayPath overlays/cass it resolves to overlays/cass/base`}},
+		{"base holds the overlay", func(d map[string]any) { at(d, "spec", "gitops")["base"] = "../.." },
+			[]string{`spec.gitops.overlayPath: "overlays/cass", expected a directory apart from the base (the base ../.. resolves to ., which holds the overlay)`}},
+		{"overlay inside the base", func(d map[string]any) {
+			at(d, "spec", "gitops")["base"] = ".."
+		}, []string{`spec.gitops.overlayPath: "overlays/cass", expected a directory apart from the base (the base .. resolves to overlays, which holds the overlay)`}},
 		{"missing base", func(d map[string]any) { delete(at(d, "spec", "gitops"), "base") },
 			[]string{`spec.gitops.base: missing, expected the kustomize base`}},
 		{"empty hook", func(d map[string]any) { at(d, "spec")["hooks"] = map[string]any{"beforeFinal": []any{" "}} },

@@ -450,16 +450,40 @@ func (v *validator) gitops(g *GitOps) {
 	const f = "spec.gitops"
 	v.oneOf(f+".engine", g.Engine, []string{EngineFlux, EngineArgoCD, EngineNone})
 	v.oneOf(f+".provider", g.Provider, []string{ProviderGitHub, ProviderGitea, ProviderNone})
+	baseOK := false
 	switch {
 	case g.Base == "":
 		v.add(f+".base", nil, "the kustomize base, relative to the overlay directory (for example ../../base/cassandra)")
-	case path.IsAbs(g.Base) || strings.Contains(g.Base, "://"):
+	case path.IsAbs(g.Base) || strings.Contains(g.Base, "://") || strings.Contains(g.Base, "\\"):
 		v.add(f+".base", g.Base, "a relative path, as kustomization.yaml resources take it")
+	default:
+		baseOK = true
 	}
 	// An empty overlayPath means metadata.name, its default, is missing:
 	// that is reported there.
-	if g.OverlayPath != "" && (path.IsAbs(g.OverlayPath) || path.Clean(g.OverlayPath) != g.OverlayPath || strings.HasPrefix(g.OverlayPath, "..") || g.OverlayPath == ".") {
+	overlayOK := false
+	switch {
+	case g.OverlayPath == "":
+	case path.IsAbs(g.OverlayPath) || path.Clean(g.OverlayPath) != g.OverlayPath || outside(g.OverlayPath) || g.OverlayPath == "." || strings.Contains(g.OverlayPath, "\\"):
 		v.add(f+".overlayPath", g.OverlayPath, "a clean relative directory inside the repository, such as overlays/cassandra")
+	case InGitDir(g.OverlayPath):
+		v.add(f+".overlayPath", g.OverlayPath, "a directory outside .git (git does not commit what is under .git)")
+	default:
+		overlayOK = true
+	}
+	if baseOK && overlayOK {
+		// The base as the repository sees it: relative to the overlay.
+		base := path.Join(g.OverlayPath, g.Base)
+		switch {
+		case outside(base):
+			v.add(f+".base", g.Base, fmt.Sprintf("a directory inside the repository (from overlayPath %s it resolves to %s, outside it)", g.OverlayPath, base))
+		case InGitDir(base):
+			v.add(f+".base", g.Base, fmt.Sprintf("a directory outside .git (from overlayPath %s it resolves to %s)", g.OverlayPath, base))
+		case Within(base, g.OverlayPath):
+			v.add(f+".base", g.Base, fmt.Sprintf("a directory apart from the overlay (from overlayPath %s it resolves to %s, which is the overlay or inside it)", g.OverlayPath, base))
+		case Within(g.OverlayPath, base):
+			v.add(f+".overlayPath", g.OverlayPath, fmt.Sprintf("a directory apart from the base (the base %s resolves to %s, which holds the overlay)", g.Base, base))
+		}
 	}
 	if !branchPattern.MatchString(g.BaseBranch) || strings.Contains(g.BaseBranch, "..") {
 		v.add(f+".baseBranch", g.BaseBranch, "a git branch name such as main")
@@ -550,4 +574,26 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// outside reports whether a clean slash path climbs out of its root.
+func outside(p string) bool { return p == ".." || strings.HasPrefix(p, "../") }
+
+// InGitDir reports whether a slash-separated relative path has a .git
+// element (in any case: macOS and Windows file systems ignore it), that is
+// lies in a repository's git directory or is one.
+func InGitDir(p string) bool {
+	for _, el := range strings.Split(path.Clean(p), "/") {
+		if strings.EqualFold(el, ".git") {
+			return true
+		}
+	}
+	return false
+}
+
+// Within reports whether the clean slash path p is dir or lies inside it
+// ("." holds every relative path).
+func Within(p, dir string) bool {
+	p, dir = path.Clean(p), path.Clean(dir)
+	return dir == "." || p == dir || strings.HasPrefix(p, dir+"/")
 }
