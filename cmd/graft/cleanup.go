@@ -60,6 +60,9 @@ func cleanupCommand() *command {
 					return err
 				}
 				cp.Delete = intersectCleanup(cp.Delete, again.Delete)
+				if err := ctx.Err(); err != nil {
+					return fmt.Errorf("interrupted; nothing was deleted: %w", err)
+				}
 				deleted, err := eng.Cleanup(ctx, cp)
 				e.log.Info("cleanup", "deleted", len(deleted), "kept", len(cp.Keep))
 				return err

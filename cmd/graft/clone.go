@@ -74,6 +74,9 @@ func cloneCommand() *command {
 						return err
 					}
 				}
+				if err := ctx.Err(); err != nil {
+					return fmt.Errorf("interrupted; nothing was created: %w", err)
+				}
 				if _, err := os.Stat(ebs.InventoryPath(e.specPath)); errors.Is(err, os.ErrNotExist) {
 					if err := inv.WriteFile(ebs.InventoryPath(e.specPath)); err != nil {
 						return err

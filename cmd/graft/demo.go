@@ -94,6 +94,9 @@ func runDemo(ctx context.Context, e *env, workdir string) error {
 	if err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(workdir, 0o755); err != nil {
 		return err
 	}
@@ -132,7 +135,7 @@ func runDemo(ctx context.Context, e *env, workdir string) error {
 	}
 
 	specPath := filepath.Join(workdir, spec.DefaultFile)
-	if err := atomic.WriteFile(specPath, []byte(fmt.Sprintf(demoSpec, repo)), 0o644); err != nil {
+	if err := atomic.WriteFileContext(ctx, specPath, []byte(fmt.Sprintf(demoSpec, repo)), 0o644); err != nil {
 		return err
 	}
 	e.specPath, e.lockPath = specPath, ""
@@ -159,7 +162,7 @@ func runDemo(ctx context.Context, e *env, workdir string) error {
 	pub := res.published
 	// The demo has no forge: keep the pull request's description to read.
 	body := filepath.Join(workdir, "pull-request.md")
-	if err := atomic.WriteFile(body, []byte(pub.Body), 0o644); err != nil {
+	if err := atomic.WriteFileContext(ctx, body, []byte(pub.Body), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, `

@@ -66,6 +66,9 @@ func discoverCommand() *command {
 					return err
 				}
 				path := ebs.InventoryPath(e.specPath)
+				if err := ctx.Err(); err != nil {
+					return fmt.Errorf("interrupted; %s was not written: %w", path, err)
+				}
 				if err := inv.WriteFile(path); err != nil {
 					return fmt.Errorf("write inventory: %w", err)
 				}

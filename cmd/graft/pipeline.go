@@ -94,6 +94,9 @@ func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
 		return res, failed("discover", "Review the change with graft discover (which rewrites the inventory) and graft plan, then run graft run again.",
 			fmt.Errorf("the source changed since %s was written:\n  - %s", res.inventoryPath, strings.Join(diffs, "\n  - ")))
 	}
+	if err := ctx.Err(); err != nil {
+		return res, failed("discover", rerun, err)
+	}
 	if err := inv.WriteFile(res.inventoryPath); err != nil {
 		return res, failed("discover", "", err)
 	}
@@ -147,7 +150,7 @@ func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
 		// No repository: render and check locally.
 		p.stage("render")
 		res.overlayDir = defaultOverlayDir(e.specPath, m)
-		rendered, err := render.Render(m, rec, render.Options{OutDir: res.overlayDir, Log: e.log})
+		rendered, err := render.RenderContext(ctx, m, rec, render.Options{OutDir: res.overlayDir, Log: e.log})
 		if err != nil {
 			return res, failed("render", "Fix the spec or the base, then run graft run again.", err)
 		}

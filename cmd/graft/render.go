@@ -21,7 +21,7 @@ func renderCommand() *command {
 			out := fs.String("out", "", "overlay directory (default: spec.gitops.overlayPath beside the spec)")
 			dryRun := fs.Bool("dry-run", false, "print the built overlay to stdout and write nothing")
 			force := fs.Bool("force", false, "replace the output directory even if graft did not write it")
-			return func(_ context.Context, e *env, args []string) error {
+			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("render takes no arguments, got %q", args)
 				}
@@ -33,7 +33,7 @@ func renderCommand() *command {
 				if dir == "" {
 					dir = defaultOverlayDir(e.specPath, m)
 				}
-				res, err := render.Render(m, rec, render.Options{OutDir: dir, Force: *force, DryRun: *dryRun, Log: e.log})
+				res, err := render.RenderContext(ctx, m, rec, render.Options{OutDir: dir, Force: *force, DryRun: *dryRun, Log: e.log})
 				if err != nil {
 					return err
 				}

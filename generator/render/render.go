@@ -8,6 +8,7 @@ package render
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -82,6 +83,16 @@ type Result struct {
 
 // Render renders, builds and (unless DryRun) writes the overlay.
 func Render(m *spec.Migration, rec *record.Record, opts Options) (*Result, error) {
+	return RenderContext(context.Background(), m, rec, opts)
+}
+
+// RenderContext is Render that stops when ctx is done: it checks ctx
+// before every write, and a cancelled build returns at once, so that after
+// a signal nothing more is written (the previous overlay stays as it was).
+func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, opts Options) (*Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("render: %w", err)
+	}
 	files, err := Files(m, rec, opts.OutDir)
 	if err != nil {
 		return nil, err
@@ -93,6 +104,9 @@ func Render(m *spec.Migration, rec *record.Record, opts Options) (*Result, error
 	baseDir := filepath.Join(opts.OutDir, filepath.FromSlash(m.Spec.GitOps.Base))
 	if err := checkOutDir(m, opts.OutDir, baseDir, opts.Force, true); err != nil {
 		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("render: %w", err)
 	}
 	if !opts.DryRun {
 		if err := recoverDir(filepath.Clean(opts.OutDir)); err != nil {
@@ -107,9 +121,14 @@ func Render(m *spec.Migration, rec *record.Record, opts Options) (*Result, error
 	if err != nil {
 		return nil, err
 	}
-	if opts.DryRun {
-		defer cleanupParent()
-	}
+	// Nothing is left behind unless the overlay is in place: a dry run, a
+	// failure or a signal removes the directories made for it.
+	placed := false
+	defer func() {
+		if !placed {
+			cleanupParent()
+		}
+	}()
 	// The overlay is built in a sibling directory, so that its relative
 	// base path resolves exactly as it will from OutDir.
 	tmp, err := os.MkdirTemp(parent, ".graft-render-*")
@@ -118,11 +137,17 @@ func Render(m *spec.Migration, rec *record.Record, opts Options) (*Result, error
 	}
 	defer os.RemoveAll(tmp)
 	for _, name := range sortedNames(files) {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("render: %w", err)
+		}
 		if err := os.WriteFile(filepath.Join(tmp, name), files[name], 0o644); err != nil {
 			return nil, fmt.Errorf("render: %w", err)
 		}
 	}
-	built, err := Build(tmp)
+	built, err := buildContext(ctx, tmp)
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return nil, fmt.Errorf("render: %w; nothing was written", ctxErr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: the overlay does not build, nothing was written: %v", ErrInvalid, err)
 	}
@@ -133,9 +158,14 @@ func Render(m *spec.Migration, rec *record.Record, opts Options) (*Result, error
 	if err := syncDir(tmp); err != nil {
 		return nil, err
 	}
+	// The last moment to stop: after this the new overlay is in place.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("render: %w; nothing was written", err)
+	}
 	if err := replaceDir(tmp, filepath.Clean(opts.OutDir)); err != nil {
 		return nil, err
 	}
+	placed = true
 	return res, nil
 }
 
@@ -146,6 +176,31 @@ func Build(dir string) ([]byte, error) {
 		return nil, err
 	}
 	return resources.AsYaml()
+}
+
+// buildOverlay is Build; tests slow it down.
+var buildOverlay = Build
+
+// buildContext is Build that returns as soon as ctx is done. krusty takes
+// no context, so the build runs on in the background until it finishes;
+// it only reads, and its result is dropped.
+func buildContext(ctx context.Context, dir string) ([]byte, error) {
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	b := buildOverlay
+	go func() {
+		data, err := b(dir)
+		done <- result{data, err}
+	}()
+	select {
+	case r := <-done:
+		return r.data, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func build(dir string) (resmap.ResMap, error) {
