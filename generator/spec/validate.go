@@ -300,10 +300,10 @@ func (v *validator) target(t *Target, sourceRegion string) {
 			v.add(field, to, fmt.Sprintf("a zone of the target region %s", t.Region))
 		}
 	}
-	v.volume(&t.Volume)
+	v.volume(&t.Volume, t.Region)
 }
 
-func (v *validator) volume(vol *Volume) {
+func (v *validator) volume(vol *Volume, region string) {
 	const f = "spec.target.volume"
 	if vol.Type != "" {
 		v.oneOf(f+".type", vol.Type, VolumeTypes)
@@ -328,6 +328,11 @@ func (v *validator) volume(vol *Volume) {
 	}
 	if vol.KMSKeyID != "" && !kmsKeyPattern.MatchString(vol.KMSKeyID) {
 		v.add(f+".kmsKeyId", vol.KMSKeyID, "a KMS key id, key ARN, alias/<name> or alias ARN")
+	} else if p, r, ok := arnPlace(vol.KMSKeyID); ok && regionPattern.MatchString(region) && (r != region || p != Partition(region)) {
+		// The new volumes and copies are encrypted in the target region,
+		// with a key of that region (a multi-region key by its replica's
+		// ARN there). A bare key id or alias name is looked up in it.
+		v.add(f+".kmsKeyId", vol.KMSKeyID, fmt.Sprintf("a key of the target region %s (an ARN arn:%s:kms:%s:…), or a key id or alias/<name>, which are looked up there", region, Partition(region), region))
 	}
 	init := vol.Initialization
 	if init.RateMiBps != 0 && (init.RateMiBps < initRateRange[0] || init.RateMiBps > initRateRange[1]) {
@@ -596,4 +601,26 @@ func InGitDir(p string) bool {
 func Within(p, dir string) bool {
 	p, dir = path.Clean(p), path.Clean(dir)
 	return dir == "." || p == dir || strings.HasPrefix(p, dir+"/")
+}
+
+// Partition is the AWS partition of a region: aws-cn for China, aws-us-gov
+// for GovCloud, aws elsewhere.
+func Partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
+// arnPlace returns the partition and region of an ARN (arn:partition:
+// service:region:account:resource); ok is false for anything else.
+func arnPlace(s string) (partition, region string, ok bool) {
+	parts := strings.SplitN(s, ":", 6)
+	if len(parts) < 6 || parts[0] != "arn" {
+		return "", "", false
+	}
+	return parts[1], parts[3], true
 }
