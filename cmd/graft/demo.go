@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/graftctl/graft/generator/atomic"
 	"github.com/graftctl/graft/generator/ebs"
@@ -23,6 +25,7 @@ import (
 
 // demoSpec is the migration `graft demo` runs: the 3-node Cassandra the
 // simulator is seeded with, into the base of the demo's GitOps repository.
+// demoSpecYAML fills in the repository.
 const demoSpec = `# graft demo: a 3-node Cassandra on EC2 (simulated) into a StatefulSet.
 apiVersion: graft.graftctl.io/v1alpha1
 kind: Migration
@@ -57,7 +60,7 @@ spec:
     engine: flux
     base: ../../base/cassandra
     overlayPath: overlays/cassandra-demo
-    repo: %s
+    repo: "" # set by demoSpecYAML
     baseBranch: main
     provider: none
     engineObject: true
@@ -135,7 +138,7 @@ func runDemo(ctx context.Context, e *env, workdir string) error {
 	}
 
 	specPath := filepath.Join(workdir, spec.DefaultFile)
-	if err := atomic.WriteFileContext(ctx, specPath, []byte(fmt.Sprintf(demoSpec, repo)), 0o644); err != nil {
+	if err := atomic.WriteFileContext(ctx, specPath, demoSpecYAML(repo), 0o644); err != nil {
 		return err
 	}
 	e.specPath, e.lockPath = specPath, ""
@@ -241,4 +244,40 @@ func git(ctx context.Context, dir string, args ...string) error {
 		return fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// demoSpecYAML is demoSpec with spec.gitops.repo set to repo, written by
+// the YAML encoder: a path is data, whatever it holds (": ", " #", quotes).
+func demoSpecYAML(repo string) []byte {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(demoSpec), &doc); err != nil {
+		panic(err) // demoSpec is a constant
+	}
+	node := &doc
+	for _, key := range []string{"spec", "gitops", "repo"} {
+		node = mappingValue(node, key)
+	}
+	node.SetString(repo)
+	node.LineComment = ""
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		panic(err) // a string always encodes
+	}
+	return b.Bytes()
+}
+
+// mappingValue is the value of key in the mapping n (or the document n
+// holds); it panics if there is none, as demoSpec is a constant.
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind == yaml.DocumentNode {
+		n = n.Content[0]
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	panic("demoSpec has no " + key)
 }

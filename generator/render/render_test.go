@@ -589,3 +589,52 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestEngineObjectValuesAreData: values with YAML syntax in them (": ",
+// " #", a number-like branch) reach the Flux Kustomization and the Argo CD
+// Application as the same strings.
+func TestEngineObjectValuesAreData(t *testing.T) {
+	const overlayPath, branch = "overlays/a: b #c", "1.0"
+	for _, engine := range []string{spec.EngineFlux, spec.EngineArgoCD} {
+		t.Run(engine, func(t *testing.T) {
+			root, m, rec := copyExample(t, "cassandra-3node")
+			g := &m.Spec.GitOps
+			g.Engine, g.EngineObject, g.OverlayPath, g.BaseBranch = engine, true, overlayPath, branch
+			g.SourceRef = "flux-system"
+			if engine == spec.EngineArgoCD {
+				g.SourceRef, g.DependsOn = "https://example.com/org/gitops.git?x=\"y\"", nil
+			}
+			files, err := render.Files(m, rec, filepath.Join(root, "overlays", "x"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := render.FluxFile
+			if engine == spec.EngineArgoCD {
+				name = render.ArgoFile
+			}
+			var obj struct {
+				Spec struct {
+					Path   string `json:"path"`
+					Source struct {
+						RepoURL        string `json:"repoURL"`
+						TargetRevision string `json:"targetRevision"`
+						Path           string `json:"path"`
+					} `json:"source"`
+				} `json:"spec"`
+			}
+			if err := yaml.Unmarshal(files[name], &obj); err != nil {
+				t.Fatalf("%s does not parse: %v\n%s", name, err, files[name])
+			}
+			if engine == spec.EngineFlux {
+				if obj.Spec.Path != "./"+overlayPath {
+					t.Errorf("spec.path = %q, want %q\n%s", obj.Spec.Path, "./"+overlayPath, files[name])
+				}
+				return
+			}
+			s := obj.Spec.Source
+			if s.Path != overlayPath || s.TargetRevision != branch || s.RepoURL != g.SourceRef {
+				t.Errorf("source = %+v, want path %q, targetRevision %q, repoURL %q\n%s", s, overlayPath, branch, g.SourceRef, files[name])
+			}
+		})
+	}
+}
