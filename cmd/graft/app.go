@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -52,6 +53,9 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	log    *slog.Logger
+	// logs is where log lines go: stderr, or the progress bars while they
+	// are drawn on it.
+	logs *logWriter
 	// stderrIsTerminal turns on progress bars and colour.
 	stderrIsTerminal bool
 	stdinIsTerminal  bool
@@ -158,12 +162,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "graft %s: %v\n", name, err)
 		return exitError
 	}
+	logs := &logWriter{to: stderr}
 	e := &env{
 		globals:          g,
 		stdin:            stdin,
 		stdout:           stdout,
 		stderr:           stderr,
-		log:              slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		logs:             logs,
+		log:              slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level})),
 		stderrIsTerminal: isTerminal(stderr) && !g.noColor && os.Getenv("NO_COLOR") == "",
 		stdinIsTerminal:  isTerminal(stdin),
 	}
@@ -329,4 +335,33 @@ func acquireLock(e *env, path string, me lock.Holder) (*lock.Lock, error) {
 			"previous", l.Stale.String(), "lock", path)
 	}
 	return l, nil
+}
+
+// logWriter is the log's output. While progress bars are drawn on the
+// terminal, a line written straight to it would land in the middle of them;
+// through routes the lines through the bars' container, which prints them
+// above the bars.
+type logWriter struct {
+	mu sync.Mutex
+	to io.Writer
+}
+
+func (l *logWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	to := l.to
+	l.mu.Unlock()
+	return to.Write(p)
+}
+
+// through sends the log to w until restore is called.
+func (l *logWriter) through(w io.Writer) (restore func()) {
+	l.mu.Lock()
+	prev := l.to
+	l.to = w
+	l.mu.Unlock()
+	return func() {
+		l.mu.Lock()
+		l.to = prev
+		l.mu.Unlock()
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -191,7 +192,22 @@ func progressBars(e *env, eng *ebs.Engine, inv *ebs.Inventory) ebs.Progress {
 	}
 	bars := ebs.NewBarProgress(e.stderr, keys)
 	eng.SetProgress(bars)
-	return bars
+	w, ok := bars.(io.Writer)
+	if !ok || e.logs == nil {
+		return bars
+	}
+	return &liveBars{Progress: bars, restore: e.logs.through(w)}
+}
+
+// liveBars are bars the log goes through until they are closed.
+type liveBars struct {
+	ebs.Progress
+	restore func()
+}
+
+func (b *liveBars) Close() {
+	b.Progress.Close()
+	b.restore()
 }
 
 // loadOrNewRecord continues the record at path, or starts one.
