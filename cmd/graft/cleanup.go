@@ -45,7 +45,7 @@ func cleanupCommand() *command {
 					return nil
 				}
 				if !*yes {
-					if err := confirm(e, fmt.Sprintf("Delete these %d resource(s) of migration %s", len(cp.Delete), m.Metadata.Name)); err != nil {
+					if err := confirm(ctx, e, fmt.Sprintf("Delete these %d resource(s) of migration %s", len(cp.Delete), m.Metadata.Name)); err != nil {
 						return err
 					}
 				}

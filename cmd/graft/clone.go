@@ -63,7 +63,7 @@ func cloneCommand() *command {
 							q += fmt.Sprintf(", after running %q on each instance", strings.Join(m.Spec.Hooks.BeforeFinal, " "))
 						}
 					}
-					if err := confirm(e, q); err != nil {
+					if err := confirm(ctx, e, q); err != nil {
 						return err
 					}
 				}
@@ -114,16 +114,32 @@ func countVolumes(inv *ebs.Inventory) int {
 }
 
 // confirm asks on the terminal; without one it refuses and names --yes.
-func confirm(e *env, question string) error {
+// A signal while it waits for the answer is a no.
+func confirm(ctx context.Context, e *env, question string) error {
 	if !e.stdinIsTerminal {
 		return usagef("%s: this changes AWS resources and there is no terminal to ask on; pass --yes", question)
 	}
 	fmt.Fprintf(e.stderr, "%s? [y/N] ", question)
-	line, err := bufio.NewReader(e.stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return err
+	type answer struct {
+		line string
+		err  error
 	}
-	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+	got := make(chan answer, 1)
+	go func() {
+		line, err := bufio.NewReader(e.stdin).ReadString('\n')
+		got <- answer{line, err}
+	}()
+	var a answer
+	select {
+	case a = <-got:
+	case <-ctx.Done():
+		fmt.Fprintln(e.stderr)
+		return fmt.Errorf("interrupted before confirmation; nothing was changed: %w", ctx.Err())
+	}
+	if a.err != nil && !errors.Is(a.err, io.EOF) {
+		return a.err
+	}
+	if s := strings.ToLower(strings.TrimSpace(a.line)); s != "y" && s != "yes" {
 		return fmt.Errorf("not confirmed; nothing was changed")
 	}
 	return nil

@@ -113,7 +113,7 @@ func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
 	if !p.yes {
 		q := fmt.Sprintf("Snapshot %d data volume(s) of %d instance(s) in %s and create their new volumes in %s",
 			countVolumes(inv), len(inv.Members), m.Spec.Source.Region, m.Spec.Target.Region)
-		if err := confirm(e, q); err != nil {
+		if err := confirm(ctx, e, q); err != nil {
 			return res, err
 		}
 	}

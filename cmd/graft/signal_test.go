@@ -129,3 +129,28 @@ func TestSecondSignalKills(t *testing.T) {
 	}
 	t.Logf("killed %s after the second SIGINT", time.Since(start).Round(time.Millisecond))
 }
+
+// TestSignalDuringConfirmation: a signal while graft waits for the answer
+// stops it there, with nothing changed.
+func TestSignalDuringConfirmation(t *testing.T) {
+	s := newCLISim(t)
+	r, w, err := os.Pipe()
+	must(t, err)
+	defer w.Close()
+	defer r.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr bytes.Buffer
+	e := &env{globals: globals{specPath: s.spec}, stdin: r, stderr: &stderr, stdinIsTerminal: true}
+	time.AfterFunc(50*time.Millisecond, cancel)
+	done := make(chan error, 1)
+	go func() { done <- confirm(ctx, e, "Snapshot 6 volumes") }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "interrupted before confirmation; nothing was changed") {
+			t.Errorf("confirm: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("confirm still waits for an answer after the signal")
+	}
+	s.nothingCreated(t)
+}

@@ -49,8 +49,22 @@ func checkOutDir(m *spec.Migration, outDir, baseDir string, force, dryRun bool) 
 		if isGitDir(d) {
 			return fmt.Errorf("%w: %s %s lies in the git directory %s; git commits nothing there: choose a directory of the work tree", ErrInvalid, outField, outDir, d)
 		}
+		if d != out {
+			if o, ok := owner(filepath.Join(d, KustomizationFile)); ok {
+				return fmt.Errorf("%w: %s %s lies inside the overlay of migration %q (%s), which graft replaces as a whole: choose a directory apart from every overlay", ErrInvalid, outField, outDir, o, d)
+			}
+		}
 		if filepath.Dir(d) == d {
 			break
+		}
+	}
+	// A symlink may lead out of the repository the path names: the
+	// overlay must really be in it, or git commits nothing.
+	if abs, err := filepath.Abs(outDir); err == nil {
+		if lexical := workTree(filepath.Dir(abs)); lexical != "" {
+			if real, err := filepath.EvalSymlinks(lexical); err == nil && !within(out, real) {
+				return fmt.Errorf("%w: %s %s resolves to %s, outside the repository %s that its path names (a symlink leads out of it); git would commit nothing: choose a directory of the repository", ErrInvalid, outField, outDir, out, lexical)
+			}
 		}
 	}
 	if root := workTree(filepath.Dir(out)); root != "" {

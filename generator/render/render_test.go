@@ -537,6 +537,19 @@ func TestOutDirNeverReplaced(t *testing.T) {
 			write(t, filepath.Join(out, "app", ".git", "HEAD"), "ref: refs/heads/main\n")
 			return out
 		}, true, "holds a git repository (%ROOT%/overlays/x/app/.git)"},
+		{"inside another migration's overlay", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			otherOverlay(t, filepath.Join(root, "overlays", "x"), m, rec)
+			m.Spec.GitOps.Base = "../../../base"
+			return filepath.Join(root, "overlays", "x", "sub")
+		}, true, `lies inside the overlay of migration "other" (%ROOT%/overlays/x)`},
+		{"a symlink out of the repository", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			mkdir(t, filepath.Join(root, "repo", ".git"))
+			mkdir(t, filepath.Join(root, "elsewhere"))
+			copyDir(t, filepath.Join(root, "base"), filepath.Join(root, "repo", "base"))
+			must(t, os.Symlink(filepath.Join(root, "elsewhere"), filepath.Join(root, "repo", "overlays")))
+			m.Spec.GitOps.Base = "../../base"
+			return filepath.Join(root, "repo", "overlays", "x")
+		}, true, "resolves to %ROOT%/elsewhere/x, outside the repository %ROOT%/repo that its path names"},
 		{"a base outside the repository", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
 			mkdir(t, filepath.Join(root, "repo", ".git"))
 			m.Spec.GitOps.Base = "../../../base"
