@@ -20,7 +20,7 @@ func renderCommand() *command {
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			out := fs.String("out", "", "overlay directory (default: spec.gitops.overlayPath beside the spec)")
 			dryRun := fs.Bool("dry-run", false, "print the built overlay to stdout and write nothing")
-			force := fs.Bool("force", false, "replace the output directory even if graft did not write it")
+			force := fs.Bool("force", false, "replace the output directory even if graft did not write it (never the base, a directory holding it, another migration's overlay, or anything in .git)")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("render takes no arguments, got %q", args)
