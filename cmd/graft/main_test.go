@@ -162,8 +162,8 @@ func TestRenderBadInput(t *testing.T) {
 			c.setup(t, root, specPath)
 			before := listTree(t, root)
 			code, stdout, stderr := graft(t, "render", "--spec", specPath)
-			if code != exitError || stdout != "" || !strings.Contains(stderr, c.want) {
-				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, stdout, stderr, c.want)
+			if want := strings.ReplaceAll(c.want, "%ROOT%", root); code != exitError || stdout != "" || !strings.Contains(stderr, want) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, stdout, stderr, want)
 			}
 			if after := listTree(t, root); after != before {
 				t.Errorf("render wrote something:\n%s\n%s", before, after)
@@ -225,6 +225,17 @@ func TestRenderOutRefused(t *testing.T) {
 			}
 			return []string{"--out", out}
 		}, `is the overlay of migration "other", not "cassandra-3node"`},
+		{"--out the migration's own directory --force", func(t *testing.T, root, specPath string) []string {
+			// The spec and the record in m/, the base beside it: --out m
+			// would delete them.
+			replaceIn(t, specPath, "../../base", "../base")
+			replaceIn(t, specPath, "overlayPath: overlays/cassandra-3node", "overlayPath: x")
+			must(t, os.Mkdir(filepath.Join(root, "m"), 0o755))
+			for _, f := range []string{"graft.yaml", "graft.lock"} {
+				must(t, os.Rename(filepath.Join(root, f), filepath.Join(root, "m", f)))
+			}
+			return []string{"--spec", filepath.Join(root, "m", "graft.yaml"), "--out", filepath.Join(root, "m"), "--force"}
+		}, "holds " + "%ROOT%/m/graft.yaml; replacing the directory would delete it"},
 		{"overlayPath in .git", func(t *testing.T, root, specPath string) []string {
 			replaceIn(t, specPath, "overlayPath: overlays/cassandra-3node", "overlayPath: .git/hooks/x")
 			return nil
@@ -242,8 +253,8 @@ func TestRenderOutRefused(t *testing.T) {
 			args := c.setup(t, root, specPath)
 			before := listTree(t, root)
 			code, stdout, stderr := graft(t, append([]string{"render", "--spec", specPath}, args...)...)
-			if code != exitError || stdout != "" || !strings.Contains(stderr, c.want) {
-				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, stdout, stderr, c.want)
+			if want := strings.ReplaceAll(c.want, "%ROOT%", root); code != exitError || stdout != "" || !strings.Contains(stderr, want) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, stdout, stderr, want)
 			}
 			if after := listTree(t, root); after != before {
 				t.Errorf("render wrote something:\n%s\n%s", before, after)

@@ -151,7 +151,7 @@ func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
 		// No repository: render and check locally.
 		p.stage("render")
 		res.overlayDir = defaultOverlayDir(e.specPath, m)
-		rendered, err := render.RenderContext(ctx, m, rec, render.Options{OutDir: res.overlayDir, Log: e.log})
+		rendered, err := render.RenderContext(ctx, m, rec, render.Options{OutDir: res.overlayDir, Log: e.log, Keep: migrationFiles(e)})
 		if err != nil {
 			return res, failed("render", "Fix the spec or the base, then run graft run again.", err)
 		}

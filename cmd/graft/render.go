@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
 	"github.com/graftctl/graft/generator/spec"
@@ -33,7 +34,7 @@ func renderCommand() *command {
 				if dir == "" {
 					dir = defaultOverlayDir(e.specPath, m)
 				}
-				res, err := render.RenderContext(ctx, m, rec, render.Options{OutDir: dir, Force: *force, DryRun: *dryRun, Log: e.log})
+				res, err := render.RenderContext(ctx, m, rec, render.Options{OutDir: dir, Force: *force, DryRun: *dryRun, Log: e.log, Keep: migrationFiles(e)})
 				if err != nil {
 					return err
 				}
@@ -65,4 +66,10 @@ func loadSpecAndRecord(e *env) (*spec.Migration, *record.Record, error) {
 // directory.
 func defaultOverlayDir(specPath string, m *spec.Migration) string {
 	return filepath.Join(filepath.Dir(specPath), filepath.FromSlash(m.Spec.GitOps.OverlayPath))
+}
+
+// migrationFiles are the files of the migration render must never delete:
+// the spec, the record and the inventory.
+func migrationFiles(e *env) []string {
+	return []string{e.specPath, record.Path(e.specPath, e.lockPath), ebs.InventoryPath(e.specPath)}
 }

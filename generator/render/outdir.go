@@ -212,3 +212,25 @@ func workTree(dir string) string {
 		}
 	}
 }
+
+// checkKeep refuses an output directory that is or holds one of the files
+// to keep: replacing it would delete them.
+func checkKeep(outDir string, keep []string) error {
+	out, err := realPath(outDir)
+	if err != nil {
+		return fmt.Errorf("%w: %s %s: %v", ErrInvalid, outField, outDir, err)
+	}
+	for _, k := range keep {
+		if k == "" {
+			continue
+		}
+		p, err := realPath(k)
+		if err != nil {
+			return err
+		}
+		if within(p, out) {
+			return fmt.Errorf("%w: %s %s holds %s; replacing the directory would delete it: choose another --out", ErrInvalid, outField, outDir, k)
+		}
+	}
+	return nil
+}

@@ -60,6 +60,10 @@ type Options struct {
 	Force bool
 	// DryRun builds the overlay but writes nothing.
 	DryRun bool
+	// Keep lists files render must never delete, whatever Force says: the
+	// spec, the record (graft.lock) and the inventory the overlay is
+	// rendered from.
+	Keep []string
 	// Log receives warnings (discarded when nil).
 	Log *slog.Logger
 }
@@ -103,6 +107,9 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 	}
 	baseDir := filepath.Join(opts.OutDir, filepath.FromSlash(m.Spec.GitOps.Base))
 	if err := checkOutDir(m, opts.OutDir, baseDir, opts.Force, true); err != nil {
+		return nil, err
+	}
+	if err := checkKeep(opts.OutDir, opts.Keep); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
