@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
 )
 
@@ -121,6 +122,17 @@ func checkReplace(m *spec.Migration, dir string, force bool) error {
 		if d.Name() == KustomizationFile {
 			if o, ok := owner(p); ok && o != m.Metadata.Name {
 				return fmt.Errorf("%w: %s %s holds the overlay of migration %q (%s); graft never replaces another migration's overlay: choose another --out", ErrInvalid, outField, dir, o, filepath.Dir(p))
+			}
+		}
+		if d.Name() == record.DefaultFile && !d.IsDir() {
+			// A record is the only list of the volumes a clone created:
+			// only this migration's own may go with its overlay.
+			rec, err := record.Load(p)
+			switch {
+			case err != nil:
+				return fmt.Errorf("%w: %s %s holds %s, which is not a record graft can read (%v); graft does not delete it: choose another --out", ErrInvalid, outField, dir, p, err)
+			case rec.Migration != m.Metadata.Name:
+				return fmt.Errorf("%w: %s %s holds the record of migration %q (%s); graft never deletes another migration's record: choose another --out", ErrInvalid, outField, dir, rec.Migration, p)
 			}
 		}
 		return nil

@@ -550,6 +550,19 @@ func TestOutDirNeverReplaced(t *testing.T) {
 			m.Spec.GitOps.Base = "../../base"
 			return filepath.Join(root, "repo", "overlays", "x")
 		}, true, "resolves to %ROOT%/elsewhere/x, outside the repository %ROOT%/repo that its path names"},
+		{"a directory holding another migration's record, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			out := filepath.Join(root, "overlays", "x")
+			other := *rec
+			other.Migration = "other"
+			must(t, os.MkdirAll(filepath.Join(out, "old"), 0o755))
+			must(t, other.Write(filepath.Join(out, "old", "graft.lock")))
+			return out
+		}, true, `holds the record of migration "other" (%ROOT%/overlays/x/old/graft.lock)`},
+		{"a directory holding an unreadable record, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			out := filepath.Join(root, "overlays", "x")
+			write(t, filepath.Join(out, "graft.lock"), "volumes: [\n")
+			return out
+		}, true, "which is not a record graft can read"},
 		{"a base outside the repository", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
 			mkdir(t, filepath.Join(root, "repo", ".git"))
 			m.Spec.GitOps.Base = "../../../base"
