@@ -97,7 +97,7 @@ func hookSpec(t *testing.T, hook string) string {
 // final --yes` on one migration: exactly one runs, the other is refused
 // with exit 2 and told who holds the migration.
 func TestConcurrentClonesOneProceeds(t *testing.T) {
-	specPath := hookSpec(t, "sleep 1")
+	specPath := hookSpec(t, "sleep 3") // longer than the loser takes to start
 	a, aErr := graftProcess(t, "clone", "--spec", specPath, "--phase", "final", "--yes")
 	b, bErr := graftProcess(t, "clone", "--spec", specPath, "--phase", "final", "--yes")
 	ca, cb := exitCode(t, a), exitCode(t, b)
