@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/graftctl/graft/generator/lock"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
 )
@@ -51,6 +53,9 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	log    *slog.Logger
+	// logs is where log lines go: stderr, or the progress bars while they
+	// are drawn on it.
+	logs *logWriter
 	// stderrIsTerminal turns on progress bars and colour.
 	stderrIsTerminal bool
 	stdinIsTerminal  bool
@@ -64,6 +69,10 @@ type command struct {
 	// outputs lists the -o formats the command prints; the first is the
 	// default. Empty means the command prints no data.
 	outputs []string
+	// locks makes the command take the migration's lock (see
+	// generator/lock) before it runs: every command that creates, deletes
+	// or writes sets it.
+	locks bool
 	// setup declares the command's own flags and returns its runner.
 	setup func(fs *pflag.FlagSet) func(ctx context.Context, e *env, args []string) error
 }
@@ -153,14 +162,24 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "graft %s: %v\n", name, err)
 		return exitError
 	}
+	logs := &logWriter{to: stderr}
 	e := &env{
 		globals:          g,
 		stdin:            stdin,
 		stdout:           stdout,
 		stderr:           stderr,
-		log:              slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		logs:             logs,
+		log:              slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level})),
 		stderrIsTerminal: isTerminal(stderr) && !g.noColor && os.Getenv("NO_COLOR") == "",
 		stdinIsTerminal:  isTerminal(stdin),
+	}
+	if cmd.locks {
+		var l *lock.Lock
+		if l, err = lockMigration(e, cmd.name); err != nil {
+			fmt.Fprintf(stderr, "graft %s: %v\n", name, err)
+			return exitError
+		}
+		defer l.Release()
 	}
 	err = runner(ctx, e, fs.Args())
 	switch {
@@ -288,4 +307,61 @@ func printCommandHelp(w io.Writer, cmd *command, fs *pflag.FlagSet) {
 		fmt.Fprintf(w, "\nOutput formats (-o): %s (default %s)\n", strings.Join(cmd.outputs, ", "), cmd.outputs[0])
 	}
 	fmt.Fprintf(w, "\nFlags:\n%s", fs.FlagUsages())
+}
+
+// lockMigration takes the lock beside the migration's record, so that no
+// other graft command changes the migration while this one runs. A missing
+// spec is reported as the command itself would report it, without leaving
+// a lock file behind.
+func lockMigration(e *env, command string) (*lock.Lock, error) {
+	data, err := os.ReadFile(e.specPath)
+	if err != nil {
+		return nil, fmt.Errorf("read spec: %w", err)
+	}
+	me := lock.Holder{Command: command}
+	if m, err := spec.Decode(data); err == nil {
+		me.Migration = m.Metadata.Name
+	}
+	return acquireLock(e, lock.Path(record.Path(e.specPath, e.lockPath)), me)
+}
+
+func acquireLock(e *env, path string, me lock.Holder) (*lock.Lock, error) {
+	l, err := lock.Acquire(path, me)
+	if err != nil {
+		return nil, err
+	}
+	if l.Stale != nil {
+		e.log.Warn("the previous command on this migration ended without releasing its lock (killed or crashed); check what it left before going on (graft plan, graft cleanup)",
+			"previous", l.Stale.String(), "lock", path)
+	}
+	return l, nil
+}
+
+// logWriter is the log's output. While progress bars are drawn on the
+// terminal, a line written straight to it would land in the middle of them;
+// through routes the lines through the bars' container, which prints them
+// above the bars.
+type logWriter struct {
+	mu sync.Mutex
+	to io.Writer
+}
+
+func (l *logWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	to := l.to
+	l.mu.Unlock()
+	return to.Write(p)
+}
+
+// through sends the log to w until restore is called.
+func (l *logWriter) through(w io.Writer) (restore func()) {
+	l.mu.Lock()
+	prev := l.to
+	l.to = w
+	l.mu.Unlock()
+	return func() {
+		l.mu.Lock()
+		l.to = prev
+		l.mu.Unlock()
+	}
 }

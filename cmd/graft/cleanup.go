@@ -16,6 +16,7 @@ import (
 func cleanupCommand() *command {
 	return &command{
 		name:    "cleanup",
+		locks:   true,
 		summary: "delete graft's intermediate snapshots and unrecorded volumes of this migration",
 		usage:   "cleanup [--yes]",
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
@@ -44,7 +45,7 @@ func cleanupCommand() *command {
 					return nil
 				}
 				if !*yes {
-					if err := confirm(e, fmt.Sprintf("Delete these %d resource(s) of migration %s", len(cp.Delete), m.Metadata.Name)); err != nil {
+					if err := confirm(ctx, e, fmt.Sprintf("Delete these %d resource(s) of migration %s", len(cp.Delete), m.Metadata.Name)); err != nil {
 						return err
 					}
 				}
@@ -59,6 +60,9 @@ func cleanupCommand() *command {
 					return err
 				}
 				cp.Delete = intersectCleanup(cp.Delete, again.Delete)
+				if err := ctx.Err(); err != nil {
+					return fmt.Errorf("interrupted; nothing was deleted: %w", err)
+				}
 				deleted, err := eng.Cleanup(ctx, cp)
 				e.log.Info("cleanup", "deleted", len(deleted), "kept", len(cp.Keep))
 				return err

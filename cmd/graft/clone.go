@@ -19,6 +19,7 @@ import (
 func cloneCommand() *command {
 	return &command{
 		name:    "clone",
+		locks:   true,
 		summary: "snapshot the data volumes and create the new volumes; resumable",
 		usage:   "clone [--phase precopy|final] [--dry-run] [--yes]",
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
@@ -62,7 +63,7 @@ func cloneCommand() *command {
 							q += fmt.Sprintf(", after running %q on each instance", strings.Join(m.Spec.Hooks.BeforeFinal, " "))
 						}
 					}
-					if err := confirm(e, q); err != nil {
+					if err := confirm(ctx, e, q); err != nil {
 						return err
 					}
 				}
@@ -72,6 +73,9 @@ func cloneCommand() *command {
 					if rec, err = loadOrNewRecord(lock, m); err != nil {
 						return err
 					}
+				}
+				if err := ctx.Err(); err != nil {
+					return fmt.Errorf("interrupted; nothing was created: %w", err)
 				}
 				if _, err := os.Stat(ebs.InventoryPath(e.specPath)); errors.Is(err, os.ErrNotExist) {
 					if err := inv.WriteFile(ebs.InventoryPath(e.specPath)); err != nil {
@@ -110,16 +114,32 @@ func countVolumes(inv *ebs.Inventory) int {
 }
 
 // confirm asks on the terminal; without one it refuses and names --yes.
-func confirm(e *env, question string) error {
+// A signal while it waits for the answer is a no.
+func confirm(ctx context.Context, e *env, question string) error {
 	if !e.stdinIsTerminal {
 		return usagef("%s: this changes AWS resources and there is no terminal to ask on; pass --yes", question)
 	}
 	fmt.Fprintf(e.stderr, "%s? [y/N] ", question)
-	line, err := bufio.NewReader(e.stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return err
+	type answer struct {
+		line string
+		err  error
 	}
-	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+	got := make(chan answer, 1)
+	go func() {
+		line, err := bufio.NewReader(e.stdin).ReadString('\n')
+		got <- answer{line, err}
+	}()
+	var a answer
+	select {
+	case a = <-got:
+	case <-ctx.Done():
+		fmt.Fprintln(e.stderr)
+		return fmt.Errorf("interrupted before confirmation; nothing was changed: %w", ctx.Err())
+	}
+	if a.err != nil && !errors.Is(a.err, io.EOF) {
+		return a.err
+	}
+	if s := strings.ToLower(strings.TrimSpace(a.line)); s != "y" && s != "yes" {
 		return fmt.Errorf("not confirmed; nothing was changed")
 	}
 	return nil

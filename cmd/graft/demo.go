@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -10,17 +11,21 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/graftctl/graft/generator/atomic"
 	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/ec2sim"
+	"github.com/graftctl/graft/generator/lock"
 	"github.com/graftctl/graft/generator/publish"
+	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
 	"github.com/graftctl/graft/templates"
 )
 
 // demoSpec is the migration `graft demo` runs: the 3-node Cassandra the
 // simulator is seeded with, into the base of the demo's GitOps repository.
+// demoSpecYAML fills in the repository.
 const demoSpec = `# graft demo: a 3-node Cassandra on EC2 (simulated) into a StatefulSet.
 apiVersion: graft.graftctl.io/v1alpha1
 kind: Migration
@@ -55,7 +60,7 @@ spec:
     engine: flux
     base: ../../base/cassandra
     overlayPath: overlays/cassandra-demo
-    repo: %s
+    repo: "" # set by demoSpecYAML
     baseBranch: main
     provider: none
     engineObject: true
@@ -92,11 +97,28 @@ func runDemo(ctx context.Context, e *env, workdir string) error {
 	if err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(workdir, 0o755); err != nil {
 		return err
 	}
-	if entries, _ := os.ReadDir(workdir); len(entries) > 0 {
-		return fmt.Errorf("--workdir %s is not empty; the demo needs an empty or new directory", workdir)
+	// Two demos into one workdir: the second is refused by the lock, not
+	// merged into the first.
+	lockPath := lock.Path(filepath.Join(workdir, record.DefaultFile))
+	l, err := acquireLock(e, lockPath, lock.Holder{Migration: "cassandra-demo", Command: "demo"})
+	if err != nil {
+		return err
+	}
+	defer l.Release()
+	entries, err := os.ReadDir(workdir)
+	if err != nil {
+		return err
+	}
+	for _, en := range entries {
+		if en.Name() != filepath.Base(lockPath) {
+			return fmt.Errorf("--workdir %s is not empty; the demo needs an empty or new directory", workdir)
+		}
 	}
 
 	e.log.Info("== the legacy cluster: 3 Cassandra nodes on EC2 (graft's in-process simulator), one per zone")
@@ -116,7 +138,7 @@ func runDemo(ctx context.Context, e *env, workdir string) error {
 	}
 
 	specPath := filepath.Join(workdir, spec.DefaultFile)
-	if err := atomic.WriteFile(specPath, []byte(fmt.Sprintf(demoSpec, repo)), 0o644); err != nil {
+	if err := atomic.WriteFileContext(ctx, specPath, demoSpecYAML(repo), 0o644); err != nil {
 		return err
 	}
 	e.specPath, e.lockPath = specPath, ""
@@ -143,7 +165,7 @@ func runDemo(ctx context.Context, e *env, workdir string) error {
 	pub := res.published
 	// The demo has no forge: keep the pull request's description to read.
 	body := filepath.Join(workdir, "pull-request.md")
-	if err := atomic.WriteFile(body, []byte(pub.Body), 0o644); err != nil {
+	if err := atomic.WriteFileContext(ctx, body, []byte(pub.Body), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, `
@@ -222,4 +244,40 @@ func git(ctx context.Context, dir string, args ...string) error {
 		return fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// demoSpecYAML is demoSpec with spec.gitops.repo set to repo, written by
+// the YAML encoder: a path is data, whatever it holds (": ", " #", quotes).
+func demoSpecYAML(repo string) []byte {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(demoSpec), &doc); err != nil {
+		panic(err) // demoSpec is a constant
+	}
+	node := &doc
+	for _, key := range []string{"spec", "gitops", "repo"} {
+		node = mappingValue(node, key)
+	}
+	node.SetString(repo)
+	node.LineComment = ""
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		panic(err) // a string always encodes
+	}
+	return b.Bytes()
+}
+
+// mappingValue is the value of key in the mapping n (or the document n
+// holds); it panics if there is none, as demoSpec is a constant.
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind == yaml.DocumentNode {
+		n = n.Content[0]
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	panic("demoSpec has no " + key)
 }

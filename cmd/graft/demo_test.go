@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/graftctl/graft/generator/spec"
 )
 
 // TestDemo runs `graft demo` as a user would and checks what it claims: the
@@ -65,5 +68,32 @@ func BenchmarkDemo(b *testing.B) {
 		if code := run(context.Background(), []string{"demo", "--workdir", work}, strings.NewReader(""), &stdout, &stderr); code != exitOK {
 			b.Fatalf("graft demo: exit %d\n%s", code, stderr.String())
 		}
+	}
+}
+
+// TestDemoSpecIsData: the demo's spec holds the workdir as it is, even
+// when the path has YAML syntax in it.
+func TestDemoSpecIsData(t *testing.T) {
+	for _, repo := range []string{"/tmp/a: b #c/gitops.git", "/tmp/'x\" y/[z]/gitops.git", "/tmp/plain/gitops.git"} {
+		m, err := spec.Parse(demoSpecYAML(repo))
+		if err != nil {
+			t.Fatalf("repo %q: %v\n%s", repo, err, demoSpecYAML(repo))
+		}
+		if m.Spec.GitOps.Repo != repo {
+			t.Errorf("spec.gitops.repo = %q, want %q", m.Spec.GitOps.Repo, repo)
+		}
+	}
+	if !bytes.HasPrefix(demoSpecYAML("/r"), []byte("# graft demo:")) {
+		t.Errorf("the demo spec lost its comments:\n%s", demoSpecYAML("/r"))
+	}
+}
+
+// TestDemoInAWorkdirWithYAMLSyntax runs the demo in a directory whose name
+// would break a templated spec.
+func TestDemoInAWorkdirWithYAMLSyntax(t *testing.T) {
+	work := filepath.Join(t.TempDir(), "a: b #c")
+	code, stdout, stderr := graft(t, "demo", "--workdir", work)
+	if code != exitOK {
+		t.Fatalf("graft demo: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }

@@ -48,6 +48,7 @@ func newEngine(ctx context.Context, e *env) (*spec.Migration, *ebs.Engine, *ebs.
 func discoverCommand() *command {
 	return &command{
 		name:    "discover",
+		locks:   true,
 		summary: "find the legacy instances and their data volumes, and write the inventory",
 		usage:   "discover [-o text|json]",
 		outputs: []string{"text", "json"},
@@ -65,6 +66,9 @@ func discoverCommand() *command {
 					return err
 				}
 				path := ebs.InventoryPath(e.specPath)
+				if err := ctx.Err(); err != nil {
+					return fmt.Errorf("interrupted; %s was not written: %w", path, err)
+				}
 				if err := inv.WriteFile(path); err != nil {
 					return fmt.Errorf("write inventory: %w", err)
 				}

@@ -14,6 +14,9 @@ import (
 
 const cliKey = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
+// cliKeyOfRegion is cliKey in the spec's region: a key ARN names its region.
+const cliKeyOfRegion = "arn:aws:kms:REGION:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
 const cliSpec = `apiVersion: graft.graftctl.io/v1alpha1
 kind: Migration
 metadata: {name: cli}
@@ -33,7 +36,7 @@ spec:
       type: TYPE
       iops: IOPS
       throughput: THROUGHPUT
-      kmsKeyId: ` + cliKey + `
+      kmsKeyId: ` + cliKeyOfRegion + `
   gitops: {base: ../../base}
 `
 

@@ -162,8 +162,8 @@ func TestRenderBadInput(t *testing.T) {
 			c.setup(t, root, specPath)
 			before := listTree(t, root)
 			code, stdout, stderr := graft(t, "render", "--spec", specPath)
-			if code != exitError || stdout != "" || !strings.Contains(stderr, c.want) {
-				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, stdout, stderr, c.want)
+			if want := strings.ReplaceAll(c.want, "%ROOT%", root); code != exitError || stdout != "" || !strings.Contains(stderr, want) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, stdout, stderr, want)
 			}
 			if after := listTree(t, root); after != before {
 				t.Errorf("render wrote something:\n%s\n%s", before, after)
@@ -193,4 +193,72 @@ func listTree(t *testing.T, root string) string {
 		return nil
 	}))
 	return b.String()
+}
+
+// TestRenderOutRefused: render never writes over the base, another
+// migration's overlay or into .git, with or without --force: exit 2, the
+// field named, nothing written.
+func TestRenderOutRefused(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(t *testing.T, root, specPath string) []string
+		want  string
+	}{
+		{"--out the base --force", func(t *testing.T, root, specPath string) []string {
+			replaceIn(t, specPath, "../../base", "../../base/cassandra")
+			must(t, os.Rename(filepath.Join(root, "base"), filepath.Join(root, "cassandra")))
+			must(t, os.MkdirAll(filepath.Join(root, "base"), 0o755))
+			must(t, os.Rename(filepath.Join(root, "cassandra"), filepath.Join(root, "base", "cassandra")))
+			return []string{"--out", filepath.Join(root, "base", "cassandra"), "--force"}
+		}, "is the kustomize base"},
+		{"--out another migration's overlay", func(t *testing.T, root, specPath string) []string {
+			other := filepath.Join(root, "other.yaml")
+			data, err := os.ReadFile(specPath)
+			must(t, err)
+			must(t, os.WriteFile(other, bytes.Replace(data, []byte("name: cassandra-3node"), []byte("name: other"), 1), 0o644))
+			lock, err := os.ReadFile(filepath.Join(root, "graft.lock"))
+			must(t, err)
+			must(t, os.WriteFile(filepath.Join(root, "other.lock"), bytes.Replace(lock, []byte("migration: cassandra-3node"), []byte("migration: other"), 1), 0o644))
+			out := filepath.Join(root, "overlays", "other")
+			if code, _, stderr := graft(t, "render", "--spec", other, "--lock", filepath.Join(root, "other.lock"), "--out", out); code != exitOK {
+				t.Fatalf("render other: %d %s", code, stderr)
+			}
+			return []string{"--out", out}
+		}, `is the overlay of migration "other", not "cassandra-3node"`},
+		{"--out the migration's own directory --force", func(t *testing.T, root, specPath string) []string {
+			// The spec and the record in m/, the base beside it: --out m
+			// would delete them.
+			replaceIn(t, specPath, "../../base", "../base")
+			replaceIn(t, specPath, "overlayPath: overlays/cassandra-3node", "overlayPath: x")
+			must(t, os.Mkdir(filepath.Join(root, "m"), 0o755))
+			for _, f := range []string{"graft.yaml", "graft.lock"} {
+				must(t, os.Rename(filepath.Join(root, f), filepath.Join(root, "m", f)))
+			}
+			return []string{"--spec", filepath.Join(root, "m", "graft.yaml"), "--out", filepath.Join(root, "m"), "--force"}
+		}, "holds " + "%ROOT%/m/graft.yaml; replacing the directory would delete it"},
+		{"overlayPath in .git", func(t *testing.T, root, specPath string) []string {
+			replaceIn(t, specPath, "overlayPath: overlays/cassandra-3node", "overlayPath: .git/hooks/x")
+			return nil
+		}, `spec.gitops.overlayPath: ".git/hooks/x", expected a directory outside .git`},
+		{"--out in .git", func(t *testing.T, root, specPath string) []string {
+			must(t, os.MkdirAll(filepath.Join(root, ".git", "hooks"), 0o755))
+			return []string{"--out", filepath.Join(root, ".git", "hooks"), "--force"}
+		}, "lies in the git directory"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			root, specPath := exampleTree(t, "cassandra-3node")
+			root, _ = filepath.EvalSymlinks(root)
+			specPath = filepath.Join(root, "graft.yaml")
+			args := c.setup(t, root, specPath)
+			before := listTree(t, root)
+			code, stdout, stderr := graft(t, append([]string{"render", "--spec", specPath}, args...)...)
+			if want := strings.ReplaceAll(c.want, "%ROOT%", root); code != exitError || stdout != "" || !strings.Contains(stderr, want) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, stdout, stderr, want)
+			}
+			if after := listTree(t, root); after != before {
+				t.Errorf("render wrote something:\n%s\n%s", before, after)
+			}
+		})
+	}
 }

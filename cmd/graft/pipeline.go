@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -94,6 +95,9 @@ func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
 		return res, failed("discover", "Review the change with graft discover (which rewrites the inventory) and graft plan, then run graft run again.",
 			fmt.Errorf("the source changed since %s was written:\n  - %s", res.inventoryPath, strings.Join(diffs, "\n  - ")))
 	}
+	if err := ctx.Err(); err != nil {
+		return res, failed("discover", rerun, err)
+	}
 	if err := inv.WriteFile(res.inventoryPath); err != nil {
 		return res, failed("discover", "", err)
 	}
@@ -109,7 +113,7 @@ func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
 	if !p.yes {
 		q := fmt.Sprintf("Snapshot %d data volume(s) of %d instance(s) in %s and create their new volumes in %s",
 			countVolumes(inv), len(inv.Members), m.Spec.Source.Region, m.Spec.Target.Region)
-		if err := confirm(e, q); err != nil {
+		if err := confirm(ctx, e, q); err != nil {
 			return res, err
 		}
 	}
@@ -147,7 +151,7 @@ func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
 		// No repository: render and check locally.
 		p.stage("render")
 		res.overlayDir = defaultOverlayDir(e.specPath, m)
-		rendered, err := render.Render(m, rec, render.Options{OutDir: res.overlayDir, Log: e.log})
+		rendered, err := render.RenderContext(ctx, m, rec, render.Options{OutDir: res.overlayDir, Log: e.log, Keep: migrationFiles(e)})
 		if err != nil {
 			return res, failed("render", "Fix the spec or the base, then run graft run again.", err)
 		}
@@ -188,7 +192,22 @@ func progressBars(e *env, eng *ebs.Engine, inv *ebs.Inventory) ebs.Progress {
 	}
 	bars := ebs.NewBarProgress(e.stderr, keys)
 	eng.SetProgress(bars)
-	return bars
+	w, ok := bars.(io.Writer)
+	if !ok || e.logs == nil {
+		return bars
+	}
+	return &liveBars{Progress: bars, restore: e.logs.through(w)}
+}
+
+// liveBars are bars the log goes through until they are closed.
+type liveBars struct {
+	ebs.Progress
+	restore func()
+}
+
+func (b *liveBars) Close() {
+	b.Progress.Close()
+	b.restore()
 }
 
 // loadOrNewRecord continues the record at path, or starts one.

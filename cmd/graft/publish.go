@@ -14,6 +14,7 @@ import (
 func publishCommand() *command {
 	return &command{
 		name:    "publish",
+		locks:   true,
 		summary: "render, check and push the overlay to graft/<migration>, and open or update its pull request",
 		usage:   "publish [--repo DIR|URL] [--base-branch NAME] [--provider github|gitea|none]",
 		outputs: []string{"text", "json"},

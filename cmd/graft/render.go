@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
 	"github.com/graftctl/graft/generator/spec"
@@ -14,13 +15,14 @@ import (
 func renderCommand() *command {
 	return &command{
 		name:    "render",
+		locks:   true,
 		summary: "render the kustomize overlay from the spec and graft.lock",
 		usage:   "render [--out DIR] [--dry-run] [--force]",
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			out := fs.String("out", "", "overlay directory (default: spec.gitops.overlayPath beside the spec)")
 			dryRun := fs.Bool("dry-run", false, "print the built overlay to stdout and write nothing")
-			force := fs.Bool("force", false, "replace the output directory even if graft did not write it")
-			return func(_ context.Context, e *env, args []string) error {
+			force := fs.Bool("force", false, "replace the output directory even if graft did not write it (never the base, a directory holding it, another migration's overlay, or anything in .git)")
+			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("render takes no arguments, got %q", args)
 				}
@@ -32,7 +34,7 @@ func renderCommand() *command {
 				if dir == "" {
 					dir = defaultOverlayDir(e.specPath, m)
 				}
-				res, err := render.Render(m, rec, render.Options{OutDir: dir, Force: *force, DryRun: *dryRun, Log: e.log})
+				res, err := render.RenderContext(ctx, m, rec, render.Options{OutDir: dir, Force: *force, DryRun: *dryRun, Log: e.log, Keep: migrationFiles(e)})
 				if err != nil {
 					return err
 				}
@@ -64,4 +66,10 @@ func loadSpecAndRecord(e *env) (*spec.Migration, *record.Record, error) {
 // directory.
 func defaultOverlayDir(specPath string, m *spec.Migration) string {
 	return filepath.Join(filepath.Dir(specPath), filepath.FromSlash(m.Spec.GitOps.OverlayPath))
+}
+
+// migrationFiles are the files of the migration render must never delete:
+// the spec, the record and the inventory.
+func migrationFiles(e *env) []string {
+	return []string{e.specPath, record.Path(e.specPath, e.lockPath), ebs.InventoryPath(e.specPath)}
 }

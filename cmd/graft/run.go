@@ -15,6 +15,7 @@ import (
 func runCommand() *command {
 	return &command{
 		name:    "run",
+		locks:   true,
 		summary: "discover, plan, clone, render, check and publish, resuming where a previous run stopped",
 		usage:   "run [--yes] [--repo DIR|URL] [--base-branch NAME] [--provider github|gitea|none]",
 		outputs: []string{"text", "json"},

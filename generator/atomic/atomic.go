@@ -3,6 +3,7 @@
 package atomic
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +11,17 @@ import (
 
 // WriteFile writes data to a temporary file in the directory of path,
 // syncs it and renames it over path.
-func WriteFile(path string, data []byte, perm os.FileMode) (err error) {
+func WriteFile(path string, data []byte, perm os.FileMode) error {
+	return WriteFileContext(context.Background(), path, data, perm)
+}
+
+// WriteFileContext is WriteFile that writes nothing once ctx is done: it
+// checks ctx before it starts and again just before the rename, the moment
+// the new content becomes visible.
+func WriteFileContext(ctx context.Context, path string, data []byte, perm os.FileMode) (err error) {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -34,6 +45,9 @@ func WriteFile(path string, data []byte, perm os.FileMode) (err error) {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = ctx.Err(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err = os.Rename(tmp.Name(), path); err != nil {

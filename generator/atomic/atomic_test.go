@@ -1,6 +1,8 @@
 package atomic
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -27,5 +29,26 @@ func TestWriteFile(t *testing.T) {
 	}
 	if err := WriteFile(filepath.Join(dir, "missing", "x"), []byte("x"), 0o644); err == nil {
 		t.Error("write into a missing directory succeeded")
+	}
+}
+
+// TestWriteFileContextDone: once the context is done nothing is written,
+// and no temporary file is left.
+func TestWriteFileContextDone(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "graft.lock")
+	if err := WriteFile(path, []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := WriteFileContext(ctx, path, []byte("new\n"), 0o644); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "old\n" {
+		t.Errorf("content %q after a cancelled write", got)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("temporary files left behind: %v", entries)
 	}
 }

@@ -24,16 +24,6 @@ type Statement struct {
 	Condition map[string]map[string]any `json:"Condition,omitempty"`
 }
 
-func partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
-}
-
 // IAMPolicy returns the least-privilege policy graft needs for the
 // migration: Describe calls (which take no resource-level permissions);
 // snapshots of the source volumes (which does not change them); creating
@@ -49,7 +39,7 @@ func partition(region string) string {
 func IAMPolicy(m *spec.Migration) PolicyDocument {
 	s := &m.Spec
 	src, dst := s.Source.Region, s.Target.Region
-	p := partition(src)
+	p := spec.Partition(src)
 	regions := []string{src}
 	if dst != src {
 		regions = append(regions, dst)

@@ -1,6 +1,7 @@
 package ebs
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -55,8 +56,10 @@ func (p *logProgress) Done(member string, err error) {
 
 func (p *logProgress) Close() {}
 
-// barProgress draws one bar per member on a terminal with mpb.
+// barProgress draws one bar per member on a terminal with mpb. It is also
+// the io.Writer that logs must go through while the bars are drawn.
 type barProgress struct {
+	w    io.Writer
 	p    *mpb.Progress
 	mu   sync.Mutex
 	bars map[string]*bar
@@ -69,9 +72,14 @@ type bar struct {
 }
 
 // NewBarProgress draws live bars on w (a terminal), one per member, in
-// the order given.
+// the order given. The Progress it returns is an io.Writer: what is written
+// to it is printed above the bars, so that log lines written while they are
+// drawn do not garble them.
+//
+// The bars refresh even when w is not a terminal (mpb's auto refresh), so
+// that the lines written through them are never held back or dropped.
 func NewBarProgress(w io.Writer, members []string) Progress {
-	bp := &barProgress{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40)), bars: map[string]*bar{}}
+	bp := &barProgress{w: w, p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithAutoRefresh()), bars: map[string]*bar{}}
 	width := 0
 	for _, m := range members {
 		width = max(width, len(m))
@@ -92,6 +100,16 @@ func NewBarProgress(w io.Writer, members []string) Progress {
 		bp.bars[m] = b
 	}
 	return bp
+}
+
+// Write prints b above the bars at their next refresh; once the bars are
+// closed it writes to the terminal directly.
+func (p *barProgress) Write(b []byte) (int, error) {
+	n, err := p.p.Write(b)
+	if errors.As(err, new(mpb.ErrDone[*mpb.Progress])) {
+		return p.w.Write(b)
+	}
+	return n, err
 }
 
 func (p *barProgress) get(member string) *bar {

@@ -405,9 +405,12 @@ func (p *publisher) apply(ctx context.Context) (Verdict, bool, error) {
 	g := p.m.Spec.GitOps
 	overlay := filepath.Join(wt, filepath.FromSlash(g.OverlayPath))
 	renderStart := time.Now()
-	rendered, err := render.Render(&p.m, p.rec, render.Options{OutDir: overlay, Force: p.opts.Force, Log: p.log})
+	rendered, err := render.RenderContext(ctx, &p.m, p.rec, render.Options{OutDir: overlay, Force: p.opts.Force, Log: p.log})
 	p.times.Render += time.Since(renderStart)
 	if err != nil {
+		return Verdict{}, false, err
+	}
+	if err := ctx.Err(); err != nil {
 		return Verdict{}, false, err
 	}
 	if err := p.rec.Write(filepath.Join(overlay, record.DefaultFile)); err != nil {

@@ -1,14 +1,12 @@
 package render
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -67,29 +65,6 @@ func readBase(dir string) (map[string]baseStatefulSet, error) {
 		out[sts.Name] = b
 	}
 	return out, nil
-}
-
-// checkOwnership refuses to replace a directory graft did not write.
-func checkOwnership(dir string, force bool) error {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("%w: output directory %s: %v", ErrInvalid, dir, err)
-	}
-	if force || len(entries) == 0 {
-		return nil
-	}
-	f, err := os.Open(filepath.Join(dir, KustomizationFile))
-	if err == nil {
-		defer f.Close()
-		line, _ := bufio.NewReader(f).ReadString('\n')
-		if strings.HasPrefix(line, Marker) {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w: output directory %s exists and was not written by graft (its kustomization.yaml does not start with %q); choose another --out, or pass --force to replace it", ErrInvalid, dir, Marker)
 }
 
 // ensureDir creates dir if needed and returns a function that removes what

@@ -447,3 +447,220 @@ func sortedKeys(m map[string][]byte) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// TestOutDirNeverReplaced: whatever --force says, render never writes into
+// or replaces the base, a directory holding it, a git directory, a
+// repository or another migration's overlay, comparing real paths
+// (symlinks resolved). Each is refused as bad input with nothing changed.
+func TestOutDirNeverReplaced(t *testing.T) {
+	mkdir := func(t *testing.T, p string) {
+		t.Helper()
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(t *testing.T, p, data string) {
+		t.Helper()
+		mkdir(t, filepath.Dir(p))
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// otherOverlay renders migration "other" into dir.
+	otherOverlay := func(t *testing.T, dir string, m *spec.Migration, rec *record.Record) {
+		t.Helper()
+		om, orec := *m, *rec
+		om.Metadata.Name, orec.Migration = "other", "other"
+		if _, err := render.Render(&om, &orec, render.Options{OutDir: dir}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name string
+		// setup returns the output directory.
+		setup   func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string
+		force   bool
+		wantErr string
+	}{
+		{"the base itself (--out base/cassandra)", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			must(t, os.Rename(filepath.Join(root, "base"), filepath.Join(root, "cassandra")))
+			mkdir(t, filepath.Join(root, "base"))
+			must(t, os.Rename(filepath.Join(root, "cassandra"), filepath.Join(root, "base", "cassandra")))
+			m.Spec.GitOps.Base = "../../base/cassandra"
+			return filepath.Join(root, "base", "cassandra")
+		}, true, "is the kustomize base %ROOT%/base/cassandra or lies inside it"},
+		{"inside the base", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			m.Spec.GitOps.Base = ".."
+			return filepath.Join(root, "base", "sub")
+		}, true, "is the kustomize base %ROOT%/base or lies inside it"},
+		{"a directory that holds the base", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			must(t, os.Rename(filepath.Join(root, "base"), filepath.Join(root, "ov-base")))
+			mkdir(t, filepath.Join(root, "ov"))
+			must(t, os.Rename(filepath.Join(root, "ov-base"), filepath.Join(root, "ov", "base")))
+			m.Spec.GitOps.Base = "base"
+			return filepath.Join(root, "ov")
+		}, true, "holds the kustomize base %ROOT%/ov/base"},
+		{"a symlink to the base", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			mkdir(t, filepath.Join(root, "overlays"))
+			must(t, os.Symlink("../base", filepath.Join(root, "overlays", "x")))
+			m.Spec.GitOps.Base = "../../base"
+			return filepath.Join(root, "overlays", "x")
+		}, true, "is the kustomize base %ROOT%/base or lies inside it"},
+		{"another migration's overlay", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			out := filepath.Join(root, "overlays", "x")
+			otherOverlay(t, out, m, rec)
+			return out
+		}, false, `is the overlay of migration "other", not "cassandra-3node"`},
+		{"another migration's overlay, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			out := filepath.Join(root, "overlays", "x")
+			otherOverlay(t, out, m, rec)
+			return out
+		}, true, `is the overlay of migration "other", not "cassandra-3node"; graft never replaces another migration's overlay, --force or not`},
+		{"a directory holding another migration's overlay, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			otherOverlay(t, filepath.Join(root, "overlays", "x"), m, rec)
+			m.Spec.GitOps.Base = "../base"
+			return filepath.Join(root, "overlays")
+		}, true, `holds the overlay of migration "other" (%ROOT%/overlays/x)`},
+		{"in .git", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			write(t, filepath.Join(root, ".git", "HEAD"), "ref: refs/heads/main\n")
+			m.Spec.GitOps.Base = "../../../base"
+			return filepath.Join(root, ".git", "hooks", "x")
+		}, true, "lies in the git directory %ROOT%/.git"},
+		{"in a bare repository", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			write(t, filepath.Join(root, "gitops.git", "HEAD"), "ref: refs/heads/main\n")
+			mkdir(t, filepath.Join(root, "gitops.git", "objects"))
+			mkdir(t, filepath.Join(root, "gitops.git", "refs"))
+			return filepath.Join(root, "gitops.git", "x")
+		}, true, "lies in the git directory %ROOT%/gitops.git"},
+		{"a directory holding a repository, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			out := filepath.Join(root, "overlays", "x")
+			write(t, filepath.Join(out, "app", ".git", "HEAD"), "ref: refs/heads/main\n")
+			return out
+		}, true, "holds a git repository (%ROOT%/overlays/x/app/.git)"},
+		{"inside another migration's overlay", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			otherOverlay(t, filepath.Join(root, "overlays", "x"), m, rec)
+			m.Spec.GitOps.Base = "../../../base"
+			return filepath.Join(root, "overlays", "x", "sub")
+		}, true, `lies inside the overlay of migration "other" (%ROOT%/overlays/x)`},
+		{"a symlink out of the repository", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			mkdir(t, filepath.Join(root, "repo", ".git"))
+			mkdir(t, filepath.Join(root, "elsewhere"))
+			copyDir(t, filepath.Join(root, "base"), filepath.Join(root, "repo", "base"))
+			must(t, os.Symlink(filepath.Join(root, "elsewhere"), filepath.Join(root, "repo", "overlays")))
+			m.Spec.GitOps.Base = "../../base"
+			return filepath.Join(root, "repo", "overlays", "x")
+		}, true, "resolves to %ROOT%/elsewhere/x, outside the repository %ROOT%/repo that its path names"},
+		{"a directory holding another migration's record, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			out := filepath.Join(root, "overlays", "x")
+			other := *rec
+			other.Migration = "other"
+			must(t, os.MkdirAll(filepath.Join(out, "old"), 0o755))
+			must(t, other.Write(filepath.Join(out, "old", "graft.lock")))
+			return out
+		}, true, `holds the record of migration "other" (%ROOT%/overlays/x/old/graft.lock)`},
+		{"a directory holding an unreadable record, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			out := filepath.Join(root, "overlays", "x")
+			write(t, filepath.Join(out, "graft.lock"), "volumes: [\n")
+			return out
+		}, true, "which is not a record graft can read"},
+		{"a base outside the repository", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			mkdir(t, filepath.Join(root, "repo", ".git"))
+			m.Spec.GitOps.Base = "../../../base"
+			return filepath.Join(root, "repo", "overlays", "x")
+		}, true, `spec.gitops.base "../../../base" resolves to %ROOT%/base, outside the repository %ROOT%/repo`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			root, m, rec := copyExample(t, "cassandra-3node")
+			root, err := filepath.EvalSymlinks(root)
+			must(t, err)
+			out := c.setup(t, root, m, rec)
+			before := snapshotTree(t, root)
+			_, err = render.Render(m, rec, render.Options{OutDir: out, Force: c.force})
+			if err == nil {
+				t.Fatal("render succeeded")
+			}
+			if !errors.Is(err, render.ErrInvalid) {
+				t.Errorf("error is not render.ErrInvalid (it would not exit 2 as bad input): %v", err)
+			}
+			if want := strings.ReplaceAll(c.wantErr, "%ROOT%", root); !strings.Contains(err.Error(), want) {
+				t.Errorf("error\n  %v\nwant it to contain\n  %s", err, want)
+			}
+			if after := snapshotTree(t, root); after != before {
+				t.Errorf("render changed the tree:\nbefore %s\nafter  %s", before, after)
+			}
+		})
+	}
+}
+
+// TestForceReplacesAForeignDirectory: --force still does what it is for.
+func TestForceReplacesAForeignDirectory(t *testing.T) {
+	root, m, rec := copyExample(t, "cassandra-3node")
+	out := filepath.Join(root, "overlays", "x")
+	must(t, os.MkdirAll(out, 0o755))
+	must(t, os.WriteFile(filepath.Join(out, "kustomization.yaml"), []byte("resources: []\n"), 0o644))
+	if _, err := render.Render(m, rec, render.Options{OutDir: out, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(out, render.KustomizationFile))
+	must(t, err)
+	if !bytes.HasPrefix(data, []byte(render.Marker+" Migration cassandra-3node:")) {
+		t.Errorf("the marker does not name the migration:\n%s", data)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEngineObjectValuesAreData: values with YAML syntax in them (": ",
+// " #", a number-like branch) reach the Flux Kustomization and the Argo CD
+// Application as the same strings.
+func TestEngineObjectValuesAreData(t *testing.T) {
+	const overlayPath, branch = "overlays/a: b #c", "1.0"
+	for _, engine := range []string{spec.EngineFlux, spec.EngineArgoCD} {
+		t.Run(engine, func(t *testing.T) {
+			root, m, rec := copyExample(t, "cassandra-3node")
+			g := &m.Spec.GitOps
+			g.Engine, g.EngineObject, g.OverlayPath, g.BaseBranch = engine, true, overlayPath, branch
+			g.SourceRef = "flux-system"
+			if engine == spec.EngineArgoCD {
+				g.SourceRef, g.DependsOn = "https://example.com/org/gitops.git?x=\"y\"", nil
+			}
+			files, err := render.Files(m, rec, filepath.Join(root, "overlays", "x"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := render.FluxFile
+			if engine == spec.EngineArgoCD {
+				name = render.ArgoFile
+			}
+			var obj struct {
+				Spec struct {
+					Path   string `json:"path"`
+					Source struct {
+						RepoURL        string `json:"repoURL"`
+						TargetRevision string `json:"targetRevision"`
+						Path           string `json:"path"`
+					} `json:"source"`
+				} `json:"spec"`
+			}
+			if err := yaml.Unmarshal(files[name], &obj); err != nil {
+				t.Fatalf("%s does not parse: %v\n%s", name, err, files[name])
+			}
+			if engine == spec.EngineFlux {
+				if obj.Spec.Path != "./"+overlayPath {
+					t.Errorf("spec.path = %q, want %q\n%s", obj.Spec.Path, "./"+overlayPath, files[name])
+				}
+				return
+			}
+			s := obj.Spec.Source
+			if s.Path != overlayPath || s.TargetRevision != branch || s.RepoURL != g.SourceRef {
+				t.Errorf("source = %+v, want path %q, targetRevision %q, repoURL %q\n%s", s, overlayPath, branch, g.SourceRef, files[name])
+			}
+		})
+	}
+}

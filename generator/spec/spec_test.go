@@ -271,6 +271,43 @@ func TestValidationErrors(t *testing.T) {
 		{"argo sourceRef not a URL, flux sourceRef not a name", func(d map[string]any) {
 			at(d, "spec")["gitops"] = map[string]any{"base": "../b", "engine": "argocd", "engineObject": true, "sourceRef": "gitops repo\nkind: x"}
 		}, []string{`spec.gitops.sourceRef: "gitops repo\nkind: x", expected a repository URL`}},
+		{"overlayPath in .git", func(d map[string]any) { at(d, "spec", "gitops")["overlayPath"] = ".git/hooks/x" },
+			[]string{`spec.gitops.overlayPath: ".git/hooks/x", expected a directory outside .git`}},
+		{"overlayPath in .GIT, deeper", func(d map[string]any) { at(d, "spec", "gitops")["overlayPath"] = "a/.GIT/x" },
+			[]string{`spec.gitops.overlayPath: "a/.GIT/x", expected a directory outside .git`}},
+		{"overlayPath with backslashes", func(d map[string]any) { at(d, "spec", "gitops")["overlayPath"] = `..\x` },
+			[]string{`spec.gitops.overlayPath: "..\\x", expected a clean relative directory`}},
+		{"base outside the repository", func(d map[string]any) { at(d, "spec", "gitops")["base"] = "../../../base" },
+			[]string{`spec.gitops.base: "../../../base", expected a directory inside the repository (from overlayPath overlays/cass it resolves to ../base, outside it)`}},
+		{"base in .git", func(d map[string]any) { at(d, "spec", "gitops")["base"] = "../../.git/base" },
+			[]string{`spec.gitops.base: "../../.git/base", expected a directory outside .git`}},
+		{"base is the overlay", func(d map[string]any) { at(d, "spec", "gitops")["base"] = "../cass/" },
+			[]string{`spec.gitops.base: "../cass/", expected a directory apart from the overlay (from overlayPath overlays/cass it resolves to overlays/cass`}},
+		{"base inside the overlay", func(d map[string]any) { at(d, "spec", "gitops")["base"] = "base" },
+			[]string{`spec.gitops.base: "base", expected a directory apart from the overlay (from overlayPath overlays/cass it resolves to overlays/cass/base`}},
+		{"base holds the overlay", func(d map[string]any) { at(d, "spec", "gitops")["base"] = "../.." },
+			[]string{`spec.gitops.overlayPath: "overlays/cass", expected a directory apart from the base (the base ../.. resolves to ., which holds the overlay)`}},
+		{"overlay inside the base", func(d map[string]any) {
+			at(d, "spec", "gitops")["base"] = ".."
+		}, []string{`spec.gitops.overlayPath: "overlays/cass", expected a directory apart from the base (the base .. resolves to overlays, which holds the overlay)`}},
+		{"kms key ARN of another region", func(d map[string]any) {
+			at(d, "spec", "target")["region"] = "us-east-2"
+			at(d, "spec", "target")["volume"] = map[string]any{"kmsKeyId": "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
+		}, []string{`spec.target.volume.kmsKeyId: "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", expected a key of the target region us-east-2 (an ARN arn:aws:kms:us-east-2:…)`}},
+		{"kms key ARN of the source region, not the target's", func(d map[string]any) {
+			at(d, "spec", "target")["region"] = "us-west-2"
+			at(d, "spec", "target")["volume"] = map[string]any{"kmsKeyId": "arn:aws:kms:us-east-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab"}
+		}, []string{`expected a key of the target region us-west-2`}},
+		{"kms alias ARN of another region", func(d map[string]any) {
+			at(d, "spec", "target")["volume"] = map[string]any{"kmsKeyId": "arn:aws:kms:eu-west-1:111122223333:alias/ebs"}
+		}, []string{`spec.target.volume.kmsKeyId: "arn:aws:kms:eu-west-1:111122223333:alias/ebs", expected a key of the target region us-east-1`}},
+		{"kms key ARN of another partition", func(d map[string]any) {
+			at(d, "spec", "target")["volume"] = map[string]any{"kmsKeyId": "arn:aws-us-gov:kms:us-east-1:111122223333:alias/ebs"}
+		}, []string{`expected a key of the target region us-east-1 (an ARN arn:aws:kms:us-east-1:…)`}},
+		{"kms key ARN of the China partition from aws", func(d map[string]any) {
+			at(d, "spec", "source")["region"] = "cn-north-1"
+			at(d, "spec", "target")["volume"] = map[string]any{"kmsKeyId": "arn:aws:kms:cn-north-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
+		}, []string{`expected a key of the target region cn-north-1 (an ARN arn:aws-cn:kms:cn-north-1:…)`}},
 		{"missing base", func(d map[string]any) { delete(at(d, "spec", "gitops"), "base") },
 			[]string{`spec.gitops.base: missing, expected the kustomize base`}},
 		{"empty hook", func(d map[string]any) { at(d, "spec")["hooks"] = map[string]any{"beforeFinal": []any{" "}} },
@@ -381,4 +418,35 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted a spec that does not validate: %v", verr)
 		}
 	})
+}
+
+// TestKMSKeysOfTheTargetRegion: key and alias ARNs of the target region and
+// partition, and region-less ids and alias names, are accepted.
+func TestKMSKeysOfTheTargetRegion(t *testing.T) {
+	for _, c := range []struct{ source, target, key string }{
+		{"us-east-1", "us-east-2", "arn:aws:kms:us-east-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
+		{"us-east-1", "", "arn:aws:kms:us-east-1:111122223333:alias/ebs"},
+		{"cn-north-1", "", "arn:aws-cn:kms:cn-north-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab"},
+		{"us-gov-west-1", "us-gov-east-1", "arn:aws-us-gov:kms:us-gov-east-1:111122223333:alias/ebs"},
+		{"us-east-1", "eu-west-1", "1234abcd-12ab-34cd-56ef-1234567890ab"},
+		{"us-east-1", "eu-west-1", "alias/ebs"},
+	} {
+		doc := strings.Replace(valid, "region: us-east-1", "region: "+c.source, 1)
+		target := "  target:\n"
+		if c.target != "" {
+			target += "    region: " + c.target + "\n"
+		}
+		doc = strings.Replace(doc, "  target:\n", target+"    volume: {kmsKeyId: \""+c.key+"\"}\n", 1)
+		if _, err := spec.Parse([]byte(doc)); err != nil {
+			t.Errorf("%s -> %s, key %s: %v", c.source, c.target, c.key, err)
+		}
+	}
+}
+
+func TestPartition(t *testing.T) {
+	for region, want := range map[string]string{"us-east-1": "aws", "eu-west-1": "aws", "cn-northwest-1": "aws-cn", "us-gov-west-1": "aws-us-gov"} {
+		if got := spec.Partition(region); got != want {
+			t.Errorf("Partition(%s) = %s, want %s", region, got, want)
+		}
+	}
 }

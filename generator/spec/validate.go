@@ -300,10 +300,10 @@ func (v *validator) target(t *Target, sourceRegion string) {
 			v.add(field, to, fmt.Sprintf("a zone of the target region %s", t.Region))
 		}
 	}
-	v.volume(&t.Volume)
+	v.volume(&t.Volume, t.Region)
 }
 
-func (v *validator) volume(vol *Volume) {
+func (v *validator) volume(vol *Volume, region string) {
 	const f = "spec.target.volume"
 	if vol.Type != "" {
 		v.oneOf(f+".type", vol.Type, VolumeTypes)
@@ -328,6 +328,11 @@ func (v *validator) volume(vol *Volume) {
 	}
 	if vol.KMSKeyID != "" && !kmsKeyPattern.MatchString(vol.KMSKeyID) {
 		v.add(f+".kmsKeyId", vol.KMSKeyID, "a KMS key id, key ARN, alias/<name> or alias ARN")
+	} else if p, r, ok := arnPlace(vol.KMSKeyID); ok && regionPattern.MatchString(region) && (r != region || p != Partition(region)) {
+		// The new volumes and copies are encrypted in the target region,
+		// with a key of that region (a multi-region key by its replica's
+		// ARN there). A bare key id or alias name is looked up in it.
+		v.add(f+".kmsKeyId", vol.KMSKeyID, fmt.Sprintf("a key of the target region %s (an ARN arn:%s:kms:%s:…), or a key id or alias/<name>, which are looked up there", region, Partition(region), region))
 	}
 	init := vol.Initialization
 	if init.RateMiBps != 0 && (init.RateMiBps < initRateRange[0] || init.RateMiBps > initRateRange[1]) {
@@ -450,16 +455,40 @@ func (v *validator) gitops(g *GitOps) {
 	const f = "spec.gitops"
 	v.oneOf(f+".engine", g.Engine, []string{EngineFlux, EngineArgoCD, EngineNone})
 	v.oneOf(f+".provider", g.Provider, []string{ProviderGitHub, ProviderGitea, ProviderNone})
+	baseOK := false
 	switch {
 	case g.Base == "":
 		v.add(f+".base", nil, "the kustomize base, relative to the overlay directory (for example ../../base/cassandra)")
-	case path.IsAbs(g.Base) || strings.Contains(g.Base, "://"):
+	case path.IsAbs(g.Base) || strings.Contains(g.Base, "://") || strings.Contains(g.Base, "\\"):
 		v.add(f+".base", g.Base, "a relative path, as kustomization.yaml resources take it")
+	default:
+		baseOK = true
 	}
 	// An empty overlayPath means metadata.name, its default, is missing:
 	// that is reported there.
-	if g.OverlayPath != "" && (path.IsAbs(g.OverlayPath) || path.Clean(g.OverlayPath) != g.OverlayPath || strings.HasPrefix(g.OverlayPath, "..") || g.OverlayPath == ".") {
+	overlayOK := false
+	switch {
+	case g.OverlayPath == "":
+	case path.IsAbs(g.OverlayPath) || path.Clean(g.OverlayPath) != g.OverlayPath || outside(g.OverlayPath) || g.OverlayPath == "." || strings.Contains(g.OverlayPath, "\\"):
 		v.add(f+".overlayPath", g.OverlayPath, "a clean relative directory inside the repository, such as overlays/cassandra")
+	case InGitDir(g.OverlayPath):
+		v.add(f+".overlayPath", g.OverlayPath, "a directory outside .git (git does not commit what is under .git)")
+	default:
+		overlayOK = true
+	}
+	if baseOK && overlayOK {
+		// The base as the repository sees it: relative to the overlay.
+		base := path.Join(g.OverlayPath, g.Base)
+		switch {
+		case outside(base):
+			v.add(f+".base", g.Base, fmt.Sprintf("a directory inside the repository (from overlayPath %s it resolves to %s, outside it)", g.OverlayPath, base))
+		case InGitDir(base):
+			v.add(f+".base", g.Base, fmt.Sprintf("a directory outside .git (from overlayPath %s it resolves to %s)", g.OverlayPath, base))
+		case Within(base, g.OverlayPath):
+			v.add(f+".base", g.Base, fmt.Sprintf("a directory apart from the overlay (from overlayPath %s it resolves to %s, which is the overlay or inside it)", g.OverlayPath, base))
+		case Within(g.OverlayPath, base):
+			v.add(f+".overlayPath", g.OverlayPath, fmt.Sprintf("a directory apart from the base (the base %s resolves to %s, which holds the overlay)", g.Base, base))
+		}
 	}
 	if !branchPattern.MatchString(g.BaseBranch) || strings.Contains(g.BaseBranch, "..") {
 		v.add(f+".baseBranch", g.BaseBranch, "a git branch name such as main")
@@ -550,4 +579,48 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// outside reports whether a clean slash path climbs out of its root.
+func outside(p string) bool { return p == ".." || strings.HasPrefix(p, "../") }
+
+// InGitDir reports whether a slash-separated relative path has a .git
+// element (in any case: macOS and Windows file systems ignore it), that is
+// lies in a repository's git directory or is one.
+func InGitDir(p string) bool {
+	for _, el := range strings.Split(path.Clean(p), "/") {
+		if strings.EqualFold(el, ".git") {
+			return true
+		}
+	}
+	return false
+}
+
+// Within reports whether the clean slash path p is dir or lies inside it
+// ("." holds every relative path).
+func Within(p, dir string) bool {
+	p, dir = path.Clean(p), path.Clean(dir)
+	return dir == "." || p == dir || strings.HasPrefix(p, dir+"/")
+}
+
+// Partition is the AWS partition of a region: aws-cn for China, aws-us-gov
+// for GovCloud, aws elsewhere.
+func Partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
+// arnPlace returns the partition and region of an ARN (arn:partition:
+// service:region:account:resource); ok is false for anything else.
+func arnPlace(s string) (partition, region string, ok bool) {
+	parts := strings.SplitN(s, ":", 6)
+	if len(parts) < 6 || parts[0] != "arn" {
+		return "", "", false
+	}
+	return parts[1], parts[3], true
 }

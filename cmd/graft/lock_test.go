@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/graftctl/graft/generator/ebs"
+	"github.com/graftctl/graft/generator/ec2sim"
+	"github.com/graftctl/graft/generator/lock"
+)
+
+// childEnv makes the test binary run graft itself (main's work, against a
+// simulated EC2 seeded as newCLISim seeds it) instead of the tests, so that
+// a test can race real graft processes.
+const childEnv = "GRAFT_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(childMain())
+	}
+	os.Exit(m.Run())
+}
+
+func childMain() int {
+	east := ec2sim.New(ec2sim.Options{Region: "us-east-1"})
+	_, err := east.SeedCluster(ec2sim.ClusterSpec{Name: "cassandra", Nodes: 3, Tags: map[string]string{"app": "cassandra"},
+		Devices: []ec2sim.DeviceSpec{
+			{Device: "/dev/xvdf", VolumeSpec: ec2sim.VolumeSpec{SizeGiB: 100, Encrypted: true}},
+			{Device: "/dev/xvdg", VolumeSpec: ec2sim.VolumeSpec{SizeGiB: 20, Encrypted: true}},
+		}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	newEC2Client = func(context.Context, string, *ebs.CallCounter) (ebs.EC2, ebs.Clock, error) {
+		return east, east.Clock(), nil
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+}
+
+// graftProcess starts graft as a separate process (its own process group,
+// so that a kill reaches its hooks too).
+func graftProcess(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	must(t, cmd.Start())
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			_ = cmd.Wait()
+		}
+	})
+	return cmd, &stderr
+}
+
+func exitCode(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		t.Fatalf("graft %v did not finish in 60 s", cmd.Args[1:])
+	}
+	return cmd.ProcessState.ExitCode()
+}
+
+// hookSpec is the CLI simulator's spec with a beforeFinal hook: the
+// final phase's slow stage.
+func hookSpec(t *testing.T, hook string) string {
+	t.Helper()
+	s := strings.NewReplacer("REGION", "us-east-1", "APPS", "cassandra", "ZONE", "", "TYPE", "gp3", "IOPS", "4000", "THROUGHPUT", "250").Replace(cliSpec)
+	s += "  hooks:\n    beforeFinal: [sh, -c, " + fmt.Sprintf("%q", hook) + "]\n"
+	path := filepath.Join(t.TempDir(), "graft.yaml")
+	must(t, os.WriteFile(path, []byte(s), 0o644))
+	return path
+}
+
+// TestConcurrentClonesOneProceeds races two real `graft clone --phase
+// final --yes` on one migration: exactly one runs, the other is refused
+// with exit 2 and told who holds the migration.
+func TestConcurrentClonesOneProceeds(t *testing.T) {
+	specPath := hookSpec(t, "sleep 3") // longer than the loser takes to start
+	a, aErr := graftProcess(t, "clone", "--spec", specPath, "--phase", "final", "--yes")
+	b, bErr := graftProcess(t, "clone", "--spec", specPath, "--phase", "final", "--yes")
+	ca, cb := exitCode(t, a), exitCode(t, b)
+	winner, loser, loserErr := a, b, bErr.String()
+	if ca != exitOK {
+		winner, loser, loserErr = b, a, aErr.String()
+		ca, cb = cb, ca
+	}
+	if ca != exitOK || cb != exitError {
+		t.Fatalf("exit codes %d and %d, want one 0 and one 2\nA: %s\nB: %s", exitCode(t, a), exitCode(t, b), aErr, bErr)
+	}
+	host, _ := os.Hostname()
+	want := fmt.Sprintf("migration cli is locked by graft clone (pid %d on host %s, since ", winner.Process.Pid, host)
+	if !strings.Contains(loserErr, want) || !strings.Contains(loserErr, "wait for it to finish") {
+		t.Errorf("the refused clone (pid %d) says:\n%s\nwant it to name the holder: %q", loser.Process.Pid, loserErr, want)
+	}
+	if strings.Contains(loserErr, "running beforeFinal hook") {
+		t.Errorf("the refused clone ran the hook:\n%s", loserErr)
+	}
+	lockFile := lock.Path(filepath.Join(filepath.Dir(specPath), "graft.lock"))
+	if _, err := os.Stat(lockFile); !os.IsNotExist(err) {
+		t.Errorf("the lock file %s is left after both exited (%v)", lockFile, err)
+	}
+}
+
+// TestKilledHolderDoesNotBlock: a clone SIGKILLed in its hook leaves its
+// lock file, and the next clone proceeds (the kernel released the lock)
+// and says the previous one ended without releasing it.
+func TestKilledHolderDoesNotBlock(t *testing.T) {
+	dir := t.TempDir()
+	started, again := filepath.Join(dir, "started"), filepath.Join(dir, "again")
+	specPath := hookSpec(t, fmt.Sprintf("test -e %s && exit 0; touch %s; sleep 30", again, started))
+	holder, _ := graftProcess(t, "clone", "--spec", specPath, "--phase", "final", "--yes")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first clone did not reach its hook in 30 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// While it runs, a render of the same migration is refused too.
+	code, _, stderr := graft(t, "render", "--spec", specPath)
+	if code != exitError || !strings.Contains(stderr, fmt.Sprintf("locked by graft clone (pid %d on host", holder.Process.Pid)) {
+		t.Errorf("render during a clone: exit %d\n%s", code, stderr)
+	}
+	must(t, syscall.Kill(-holder.Process.Pid, syscall.SIGKILL))
+	if code := exitCode(t, holder); code != -1 {
+		t.Fatalf("the killed clone exited %d", code)
+	}
+	lockFile := lock.Path(filepath.Join(filepath.Dir(specPath), "graft.lock"))
+	if _, err := os.Stat(lockFile); err != nil {
+		t.Fatalf("the killed clone left no lock file: %v", err)
+	}
+	must(t, os.WriteFile(again, nil, 0o644))
+	next, nextErr := graftProcess(t, "clone", "--spec", specPath, "--phase", "final", "--yes")
+	if code := exitCode(t, next); code != exitOK {
+		t.Fatalf("the clone after the killed one: exit %d\n%s", code, nextErr)
+	}
+	want := fmt.Sprintf("graft clone (pid %d on host", holder.Process.Pid)
+	if !strings.Contains(nextErr.String(), "ended without releasing its lock") || !strings.Contains(nextErr.String(), want) {
+		t.Errorf("the next clone does not say the previous one (%s) died holding the lock:\n%s", want, nextErr)
+	}
+}
+
+// TestLockedCommands: every command that writes is refused while another
+// holds the migration; read-only ones are not.
+func TestLockedCommands(t *testing.T) {
+	root, specPath := exampleTree(t, "cassandra-3node")
+	l, err := lock.Acquire(lock.Path(filepath.Join(root, "graft.lock")), lock.Holder{Migration: "cassandra-3node", Command: "run"})
+	must(t, err)
+	defer l.Release()
+	for _, args := range [][]string{
+		{"render"}, {"render", "--force"}, {"publish", "--repo", root}, {"clone", "--yes"}, {"run", "--yes"}, {"cleanup", "--yes"}, {"discover"},
+	} {
+		code, _, stderr := graft(t, append(args, "--spec", specPath)...)
+		if code != exitError || !strings.Contains(stderr, "is locked by graft run (pid ") {
+			t.Errorf("graft %v while locked: exit %d\n%s", args, code, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "overlays")); !os.IsNotExist(err) {
+		t.Errorf("a refused render wrote overlays/ (%v)", err)
+	}
+	if code, _, stderr := graft(t, "check", "--spec", specPath, filepath.Join(root, "base")); code == exitError && strings.Contains(stderr, "locked") {
+		t.Errorf("check is refused by the lock: %s", stderr)
+	}
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// graftCancelled runs the CLI in-process with a context that is already
+// done, as after SIGINT or SIGTERM.
+func graftCancelled(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, args, strings.NewReader(""), &stdout, &stderr)
+	return code, stderr.String()
+}
+
+// TestInterruptedCommandsWriteNothing: after a signal, no command writes.
+func TestInterruptedCommandsWriteNothing(t *testing.T) {
+	t.Run("render", func(t *testing.T) {
+		root, specPath := exampleTree(t, "cassandra-3node")
+		before := listTree(t, root)
+		code, stderr := graftCancelled(t, "render", "--spec", specPath)
+		if code != exitError || !strings.Contains(stderr, "context canceled") {
+			t.Errorf("render: exit %d %s", code, stderr)
+		}
+		if after := listTree(t, root); after != before {
+			t.Errorf("an interrupted render wrote:\n%s\n%s", before, after)
+		}
+	})
+	t.Run("publish", func(t *testing.T) {
+		bare, specPath := publishEnv(t)
+		root := filepath.Dir(specPath)
+		before := listTree(t, root)
+		code, stderr := graftCancelled(t, "--spec", specPath, "publish", "--repo", bare)
+		if code != exitError {
+			t.Errorf("publish: exit %d %s", code, stderr)
+		}
+		if out, err := exec.Command("git", "-C", bare, "branch", "--list", "graft/*").CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+			t.Errorf("an interrupted publish pushed %s (%v)", out, err)
+		}
+		if after := listTree(t, root); after != before {
+			t.Errorf("an interrupted publish wrote:\n%s\n%s", before, after)
+		}
+	})
+	t.Run("discover, clone and cleanup", func(t *testing.T) {
+		s := newCLISim(t)
+		root := filepath.Dir(s.spec)
+		before := listTree(t, root)
+		for _, args := range [][]string{{"discover"}, {"clone", "--phase", "precopy", "--yes"}, {"clone", "--yes"}, {"cleanup", "--yes"}, {"run", "--yes"}} {
+			if code, stderr := graftCancelled(t, append(args, "--spec", s.spec)...); code != exitError {
+				t.Errorf("%v: exit %d %s", args, code, stderr)
+			}
+		}
+		s.nothingCreated(t)
+		if after := listTree(t, root); after != before {
+			t.Errorf("an interrupted command wrote:\n%s\n%s", before, after)
+		}
+	})
+	t.Run("demo", func(t *testing.T) {
+		work := filepath.Join(t.TempDir(), "demo")
+		if code, stderr := graftCancelled(t, "demo", "--workdir", work); code != exitError {
+			t.Errorf("demo: exit %d %s", code, stderr)
+		}
+		if _, err := os.Stat(work); !os.IsNotExist(err) {
+			t.Errorf("an interrupted demo made %s (%v)", work, err)
+		}
+	})
+}
+
+// signalChild is the child mode of TestSecondSignalKills: main's signal
+// handling, then a wind-down that never ends.
+const signalChild = "GRAFT_TEST_SIGNAL_CHILD"
+
+func init() {
+	if os.Getenv(signalChild) != "1" {
+		return
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	fmt.Println("ready")
+	<-ctx.Done()
+	fmt.Println("stopping")
+	time.Sleep(30 * time.Second) // a stuck wind-down
+	os.Exit(0)
+}
+
+// TestSecondSignalKills: the first SIGINT asks graft to stop; a second one
+// kills it at once, even if its wind-down hangs.
+func TestSecondSignalKills(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), signalChild+"=1")
+	stdout, err := cmd.StdoutPipe()
+	must(t, err)
+	must(t, cmd.Start())
+	defer func() { _ = cmd.Process.Kill() }()
+	lines := bufio.NewScanner(stdout)
+	expect := func(want string) {
+		t.Helper()
+		if !lines.Scan() || lines.Text() != want {
+			t.Fatalf("child said %q, want %q", lines.Text(), want)
+		}
+	}
+	expect("ready")
+	must(t, cmd.Process.Signal(syscall.SIGINT))
+	expect("stopping")
+	start := time.Now()
+	must(t, cmd.Process.Signal(syscall.SIGINT))
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second SIGINT did not kill graft")
+	}
+	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGINT {
+		t.Errorf("child ended with %v, want killed by SIGINT", cmd.ProcessState)
+	}
+	t.Logf("killed %s after the second SIGINT", time.Since(start).Round(time.Millisecond))
+}
+
+// TestSignalDuringConfirmation: a signal while graft waits for the answer
+// stops it there, with nothing changed.
+func TestSignalDuringConfirmation(t *testing.T) {
+	s := newCLISim(t)
+	r, w, err := os.Pipe()
+	must(t, err)
+	defer w.Close()
+	defer r.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr bytes.Buffer
+	e := &env{globals: globals{specPath: s.spec}, stdin: r, stderr: &stderr, stdinIsTerminal: true}
+	time.AfterFunc(50*time.Millisecond, cancel)
+	done := make(chan error, 1)
+	go func() { done <- confirm(ctx, e, "Snapshot 6 volumes") }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "interrupted before confirmation; nothing was changed") {
+			t.Errorf("confirm: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("confirm still waits for an answer after the signal")
+	}
+	s.nothingCreated(t)
+}

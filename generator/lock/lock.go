@@ -1,0 +1,193 @@
+// Package lock gives one graft command at a time a migration: every command
+// that creates, deletes or writes takes an exclusive lock on a file beside
+// the migration's record (graft.lock) before it reads or changes anything.
+//
+// The lock is the kernel's flock(2) on that file, so it is released however
+// the holder ends, SIGKILL and crashes included. The file also names the
+// holder (pid, host, command, since when), so that a refused command can
+// say who holds it; the holder removes the file when it releases the lock.
+// A file left behind by a holder that died is detected: on this host the
+// kernel has released its lock and the next command proceeds (and says so);
+// a file written on another host cannot be verified from here, so graft
+// refuses and tells the user how to clear it.
+package lock
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// Suffix is appended to the record's path to name the lock file:
+// graft.lock.flock beside graft.lock.
+const Suffix = ".flock"
+
+// ErrHeld is wrapped by the error of Acquire when another command holds the
+// lock, or may hold it.
+var ErrHeld = errors.New("the migration is in use")
+
+// Holder is what the lock file says about the command that holds it.
+type Holder struct {
+	Migration string    `json:"migration,omitempty"`
+	Command   string    `json:"command"`
+	PID       int       `json:"pid"`
+	Host      string    `json:"host"`
+	Since     time.Time `json:"since"`
+}
+
+func (h Holder) String() string {
+	return fmt.Sprintf("graft %s (pid %d on host %s, since %s)", h.Command, h.PID, h.Host, h.Since.UTC().Format(time.RFC3339))
+}
+
+// Lock is a held migration lock.
+type Lock struct {
+	path string
+	f    *os.File
+	// Stale names the holder whose file was left behind by a command that
+	// ended without releasing the lock (killed, or crashed), if any.
+	Stale *Holder
+}
+
+// Path is the lock file of the record at recordPath.
+func Path(recordPath string) string { return recordPath + Suffix }
+
+// attempts bounds the retries when the lock file is replaced while it is
+// being opened (its holder released it and another command took it).
+const attempts = 10
+
+// Acquire takes the lock at path for the command, without waiting. If
+// another command holds it, the error wraps ErrHeld and names the holder.
+func Acquire(path string, me Holder) (*Lock, error) {
+	if me.PID == 0 {
+		me.PID = os.Getpid()
+	}
+	if me.Host == "" {
+		me.Host = hostname()
+	}
+	if me.Since.IsZero() {
+		me.Since = time.Now()
+	}
+	for range attempts {
+		l, retry, err := try(path, me)
+		if err != nil || !retry {
+			return l, err
+		}
+	}
+	return nil, fmt.Errorf("%w: the lock file %s was replaced %d times while graft opened it; another graft is starting and stopping on this migration", ErrHeld, path, attempts)
+}
+
+// try makes one attempt; retry says the file was unlinked or replaced
+// between open and flock, so the lock taken is on a file nobody else sees.
+func try(path string, me Holder) (l *Lock, retry bool, err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, false, fmt.Errorf("lock the migration: %w", err)
+	}
+	defer func() {
+		if l == nil {
+			f.Close()
+		}
+	}()
+	held, err := flock(f)
+	if err != nil {
+		return nil, false, fmt.Errorf("lock the migration: flock %s: %w", path, err)
+	}
+	if !held {
+		return nil, false, refusal(path, f)
+	}
+	same, err := samefile(f, path)
+	if err != nil {
+		return nil, false, fmt.Errorf("lock the migration: %w", err)
+	}
+	if !same {
+		return nil, true, nil
+	}
+	l = &Lock{path: path, f: f}
+	if prev, ok := readHolder(f); ok {
+		if prev.Host != me.Host {
+			// On another host the kernel's lock may not reach this one
+			// (a network filesystem): its holder may still run.
+			return nil, false, fmt.Errorf("%w: %s was written by %s on another host, and graft cannot verify from %s whether it still runs; if it does not (it was killed or its host stopped), remove %s and run again",
+				ErrHeld, path, prev, me.Host, path)
+		}
+		l.Stale = &prev
+	}
+	data, err := json.Marshal(me)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := f.Truncate(0); err != nil {
+		return nil, false, fmt.Errorf("lock the migration: %w", err)
+	}
+	if _, err := f.WriteAt(append(data, '\n'), 0); err != nil {
+		return nil, false, fmt.Errorf("lock the migration: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return nil, false, fmt.Errorf("lock the migration: %w", err)
+	}
+	return l, false, nil
+}
+
+// refusal explains who holds the lock.
+func refusal(path string, f *os.File) error {
+	h, ok := readHolder(f)
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: another graft command holds the lock %s (it has not written its name yet); wait for it to finish", ErrHeld, path)
+	case h.Host == hostname() && !alive(h.PID):
+		return fmt.Errorf("%w: the lock %s names %s, which is no longer running, yet the lock is still held, by a process it started; find it with `fuser %s`, stop it, and run again",
+			ErrHeld, path, h, path)
+	}
+	return fmt.Errorf("%w: migration %s is locked by %s; wait for it to finish (the lock is %s, released when that command exits)", ErrHeld, orUnknown(h.Migration), h, path)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(unnamed)"
+	}
+	return s
+}
+
+func readHolder(f *os.File) (Holder, bool) {
+	var h Holder
+	buf := make([]byte, 4096)
+	n, _ := f.ReadAt(buf, 0)
+	data := strings.TrimSpace(string(buf[:n]))
+	if data == "" || json.Unmarshal([]byte(data), &h) != nil || h.PID == 0 {
+		return Holder{}, false
+	}
+	return h, true
+}
+
+// Release removes the lock file and releases the lock. It is safe to call
+// on a nil Lock and more than once.
+func (l *Lock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	// Unlink while still holding it: a command that opened the old file
+	// meanwhile finds it replaced (samefile) and opens the path again.
+	err := os.Remove(l.path)
+	if errors.Is(err, os.ErrNotExist) {
+		err = nil
+	}
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	l.f = nil
+	return err
+}
+
+// Path is the lock file.
+func (l *Lock) Path() string { return l.path }
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "unknown"
+	}
+	return h
+}

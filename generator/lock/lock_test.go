@@ -1,0 +1,147 @@
+package lock
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHeldIsRefusedAndNamesTheHolder(t *testing.T) {
+	path := Path(filepath.Join(t.TempDir(), "graft.lock"))
+	since := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	l, err := Acquire(path, Holder{Migration: "m1", Command: "clone", Since: since})
+	must(t, err)
+	if l.Stale != nil {
+		t.Errorf("a fresh lock reports a stale holder %v", l.Stale)
+	}
+	// flock is per open file: a second Acquire in this process conflicts
+	// as another process would.
+	_, err = Acquire(path, Holder{Migration: "m1", Command: "render"})
+	if !errors.Is(err, ErrHeld) {
+		t.Fatalf("second Acquire: %v, want ErrHeld", err)
+	}
+	host, _ := os.Hostname()
+	want := "migration m1 is locked by graft clone (pid " + itoa(os.Getpid()) + " on host " + host + ", since 2026-12-01T10:00:00Z); wait for it to finish"
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("refusal %q\nlacks %q", err, want)
+	}
+	must(t, l.Release())
+	must(t, l.Release()) // twice is harmless
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("Release left %s (%v)", path, err)
+	}
+	l2, err := Acquire(path, Holder{Command: "render"})
+	must(t, err)
+	if l2.Stale != nil {
+		t.Errorf("after a clean release, a stale holder %v", l2.Stale)
+	}
+	must(t, l2.Release())
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func writeHolder(t *testing.T, path string, h Holder) {
+	t.Helper()
+	data, err := json.Marshal(h)
+	must(t, err)
+	must(t, os.WriteFile(path, data, 0o644))
+}
+
+// deadPID is the pid of a process that has exited.
+func deadPID(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("true")
+	must(t, cmd.Run())
+	return cmd.Process.Pid
+}
+
+// A holder killed on this host left its file, but the kernel released its
+// flock: the next Acquire succeeds and reports it.
+func TestStaleOnThisHost(t *testing.T) {
+	path := Path(filepath.Join(t.TempDir(), "graft.lock"))
+	host, _ := os.Hostname()
+	writeHolder(t, path, Holder{Command: "clone", PID: deadPID(t), Host: host, Since: time.Now()})
+	l, err := Acquire(path, Holder{Command: "clone"})
+	must(t, err)
+	defer l.Release()
+	if l.Stale == nil || l.Stale.Command != "clone" {
+		t.Fatalf("Stale = %v, want the killed clone", l.Stale)
+	}
+	data, err := os.ReadFile(path)
+	must(t, err)
+	if !strings.Contains(string(data), `"pid":`+itoa(os.Getpid())) {
+		t.Errorf("the lock file does not name the new holder: %s", data)
+	}
+}
+
+// A file left by another host cannot be verified from here: refused, and
+// the user is told how to clear it.
+func TestStaleFromAnotherHost(t *testing.T) {
+	path := Path(filepath.Join(t.TempDir(), "graft.lock"))
+	writeHolder(t, path, Holder{Command: "run", PID: 4242, Host: "build-7.example", Since: time.Now()})
+	_, err := Acquire(path, Holder{Command: "clone"})
+	if !errors.Is(err, ErrHeld) {
+		t.Fatalf("Acquire: %v, want ErrHeld", err)
+	}
+	for _, want := range []string{"graft run (pid 4242 on host build-7.example", "cannot verify", "remove " + path} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q lacks %q", err, want)
+		}
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("the refused Acquire removed the other host's file: %v", err)
+	}
+}
+
+// The lock is held, but the process it names is gone (a child it started
+// kept the file open): say so, and how to find the holder.
+func TestHeldByAnOrphan(t *testing.T) {
+	path := Path(filepath.Join(t.TempDir(), "graft.lock"))
+	l, err := Acquire(path, Holder{Command: "clone"})
+	must(t, err)
+	defer l.Release()
+	host, _ := os.Hostname()
+	writeHolder(t, path, Holder{Command: "clone", PID: deadPID(t), Host: host, Since: time.Now()})
+	_, err = Acquire(path, Holder{Command: "render"})
+	if !errors.Is(err, ErrHeld) || !strings.Contains(err.Error(), "no longer running") || !strings.Contains(err.Error(), "fuser "+path) {
+		t.Errorf("refusal: %v", err)
+	}
+}
+
+// A lock file replaced while it was being opened (its holder released it
+// and another took it) is never shared: the two locks are never both held.
+func TestReleaseRace(t *testing.T) {
+	path := Path(filepath.Join(t.TempDir(), "graft.lock"))
+	for range 200 {
+		a, err := Acquire(path, Holder{Command: "a"})
+		must(t, err)
+		done := make(chan *Lock)
+		go func() {
+			b, _ := Acquire(path, Holder{Command: "b"})
+			done <- b
+		}()
+		must(t, a.Release())
+		b := <-done
+		if b != nil {
+			// b holds the lock: nobody else may.
+			if c, err := Acquire(path, Holder{Command: "c"}); err == nil {
+				c.Release()
+				b.Release()
+				t.Fatal("two holders at once after a release race")
+			}
+			must(t, b.Release())
+		}
+	}
+}
