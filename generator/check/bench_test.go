@@ -202,16 +202,15 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// TestCheckScales guards the performance goals in a normal test run. A
+// TestCheckScales guards the policies' linearity in a normal test run: a
 // join that scans every pair would cost about 100× for 10× the objects;
-// the test allows 15× (the goal is 12×, which BenchmarkCheck reports: on a
-// shared two-core machine best-of-three CPU ratios vary between 9× and
-// 13×), and bounds the CPU time of 1,000 members × 2 templates.
+// the test allows 15× (the goal is 12×; on a shared two-core machine
+// best-of-three CPU ratios vary between 9× and 13×). Absolute speed is
+// BenchmarkCheck's to report, not a timed test's to decide.
 func TestCheckScales(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	const maxCheckCPU = 3 * time.Second
 	// The collector's share grows with the heap; the policies' cost is what
 	// must be linear, so collect less often while measuring.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
@@ -239,9 +238,6 @@ func TestCheckScales(t *testing.T) {
 	largeCPU, largeWall := best(10, 100)
 	ratio := float64(largeCPU) / float64(smallCPU)
 	t.Logf("100 members: %v CPU (%v wall); 1,000 members: %v CPU (%v wall); CPU ratio %.1f", smallCPU, smallWall, largeCPU, largeWall, ratio)
-	if largeCPU > maxCheckCPU {
-		t.Errorf("1,000 members took %v of CPU, want at most %v", largeCPU, maxCheckCPU)
-	}
 	if ratio > 15 {
 		t.Errorf("10x the objects took %.1fx the CPU time, want at most 15x (the goal is 12x)", ratio)
 	}
