@@ -35,6 +35,9 @@ const (
 	MaxFiles = 10_000
 	// MaxDepth is the deepest nesting of YAML collections graft decodes.
 	MaxDepth = 200
+	// MaxSpecBytes is the largest migration spec graft reads (1 MiB: a
+	// mapping table of 10,000 instances is about 0.8 MiB).
+	MaxSpecBytes int64 = 1 << 20
 )
 
 // ErrTooLarge is wrapped by every error about input over a limit.

@@ -2,13 +2,15 @@ package spec
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/graftctl/graft/generator/boundedio"
 )
 
 // DefaultFile is where graft looks for the spec unless --spec says otherwise.
@@ -19,16 +21,33 @@ const DefaultFile = "graft.yaml"
 var ErrInvalid = errors.New("invalid migration spec")
 
 // Load reads, decodes, defaults and validates the spec at path.
-func Load(path string) (*Migration, error) {
-	data, err := os.ReadFile(path)
+func Load(path string) (*Migration, error) { return LoadContext(context.Background(), path) }
+
+// LoadContext is Load that stops reading as soon as ctx is done (a spec
+// that is a FIFO or a device must not keep graft alive after a signal).
+func LoadContext(ctx context.Context, path string) (*Migration, error) {
+	data, err := ReadFile(ctx, path)
 	if err != nil {
-		return nil, fmt.Errorf("read spec: %w", err)
+		return nil, err
 	}
 	m, err := Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
+}
+
+// ReadFile reads the spec file, at most boundedio.MaxSpecBytes; a larger
+// one is invalid input.
+func ReadFile(ctx context.Context, path string) ([]byte, error) {
+	data, err := boundedio.ReadFile(ctx, path, boundedio.MaxSpecBytes)
+	if errors.Is(err, boundedio.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read spec: %w", err)
+	}
+	return data, nil
 }
 
 // Parse decodes data strictly (an unknown or duplicated field is an error

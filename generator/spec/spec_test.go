@@ -1,14 +1,20 @@
 package spec_test
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/spec"
 	"github.com/graftctl/graft/templates"
 )
@@ -448,5 +454,32 @@ func TestPartition(t *testing.T) {
 		if got := spec.Partition(region); got != want {
 			t.Errorf("Partition(%s) = %s, want %s", region, got, want)
 		}
+	}
+}
+
+// TestLoadIsBounded: a spec over boundedio.MaxSpecBytes is invalid input
+// naming the file and the limit, and a spec that never ends (a FIFO with no
+// writer) does not keep Load alive once its context is done.
+func TestLoadIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, bytes.Repeat([]byte("#\n"), int(boundedio.MaxSpecBytes/2)+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := spec.Load(big)
+	if !errors.Is(err, spec.ErrInvalid) || !errors.Is(err, boundedio.ErrTooLarge) || !strings.Contains(err.Error(), big) || !strings.Contains(err.Error(), fmt.Sprint(boundedio.MaxSpecBytes)) {
+		t.Fatalf("a spec over the limit: %v", err)
+	}
+
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = spec.LoadContext(ctx, fifo)
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Fatalf("a FIFO spec: %v after %v, want the context's error at once", err, time.Since(start))
 	}
 }
