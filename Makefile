@@ -53,7 +53,9 @@ bench:
 
 fuzz:
 	$(GO) test ./generator/spec -run XXX -fuzz FuzzParse -fuzztime 30s
-	$(GO) test ./generator/record -run XXX -fuzz FuzzParse -fuzztime 30s
+	$(GO) test ./generator/record -run XXX -fuzz FuzzParse -fuzztime 60s
+	$(GO) test ./generator/check -run XXX -fuzz FuzzDecodeYAML -fuzztime 60s
+	$(GO) test ./generator/check -run XXX -fuzz FuzzLoad -fuzztime 60s
 
 clean:
 	rm -rf $(BIN)

@@ -267,22 +267,42 @@ func (in *Input) admit(p string) (int64, error) {
 	return size, nil
 }
 
-// bound admits a file krusty will read and counts it against the total.
-// A path that does not exist, or is a directory, is left to krusty to
-// report (it may be an inline patch, or a generator given inline).
-func (in *Input) bound(p string) error {
+// bound admits a file krusty will read (see bound1). A path that does not
+// exist, or is a directory, is left to krusty to report (it may be an
+// inline patch, or a generator given inline).
+func (in *Input) bound(p string, yamlFile bool) error {
 	if info, err := os.Stat(p); err != nil || info.IsDir() {
 		return nil
 	}
-	return in.bound1(p)
+	return in.bound1(p, yamlFile)
 }
 
-func (in *Input) bound1(p string) error {
+// bound1 admits a file krusty will read and counts it against the total.
+// A YAML file with aliases is decoded first, within the alias budget and
+// the nesting limit: krusty expands aliases without a bound, and a
+// recursive one overflows its stack, which kills graft.
+func (in *Input) bound1(p string, yamlFile bool) error {
 	size, err := in.admit(p)
 	if err != nil {
 		return err
 	}
-	return in.count(p, size)
+	if err := in.count(p, size); err != nil {
+		return err
+	}
+	if !yamlFile {
+		return nil
+	}
+	data, err := boundedio.ReadFile(in.context(), p, boundedio.MaxFileBytes)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInput, err)
+	}
+	if bytes.IndexByte(data, '*') < 0 {
+		return nil // no alias
+	}
+	if _, err := decodeStream(data); errors.Is(err, errDepth) || errors.Is(err, errAliases) {
+		return fmt.Errorf("%w: %s: %w", ErrInput, p, err)
+	}
+	return nil
 }
 
 // count adds n bytes read from name to the total.
@@ -446,15 +466,17 @@ func (in *Input) indexKustomization(top, dir string, seen, declared map[string]b
 	files = append(files, k.Transformers...)
 	files = append(files, k.Validators...)
 	files = append(files, k.OpenAPI["path"])
+	// Generators' sources are data, not YAML.
+	var sourceFiles []string
 	sources := func(s types.KvPairSources) {
 		for _, f := range s.FileSources {
 			if i := strings.Index(f, "="); i >= 0 {
 				f = f[i+1:]
 			}
-			files = append(files, f)
+			sourceFiles = append(sourceFiles, f)
 		}
-		files = append(files, s.EnvSources...)
-		files = append(files, s.EnvSource)
+		sourceFiles = append(sourceFiles, s.EnvSources...)
+		sourceFiles = append(sourceFiles, s.EnvSource)
 	}
 	for _, g := range k.ConfigMapGenerator {
 		sources(g.KvPairSources)
@@ -462,11 +484,11 @@ func (in *Input) indexKustomization(top, dir string, seen, declared map[string]b
 	for _, g := range k.SecretGenerator {
 		sources(g.KvPairSources)
 	}
-	for _, f := range files {
+	for i, f := range append(files, sourceFiles...) {
 		if f == "" || strings.ContainsAny(f, "\n") {
 			continue // inline
 		}
-		if err := in.bound(filepath.Join(dir, f)); err != nil {
+		if err := in.bound(filepath.Join(dir, f), i < len(files)); err != nil {
 			return err
 		}
 	}
@@ -486,7 +508,7 @@ func (in *Input) indexKustomization(top, dir string, seen, declared map[string]b
 			}
 			continue
 		}
-		if err := in.bound1(p); err != nil {
+		if err := in.bound1(p, true); err != nil {
 			return err
 		}
 		declared[p] = true

@@ -103,6 +103,13 @@ func TestLoadBounded(t *testing.T) {
 	}
 	kustomization(t, many, "resources:\n"+res.String())
 
+	// A resource with a recursive alias overflowed krusty's stack (a
+	// fatal error, no recover); one with an alias bomb expanded without
+	// bound.
+	recursive := kustomization(t, filepath.Join(dir, "d-recursive"), "resources: [r.yaml]\n")
+	writeFile(t, filepath.Join(recursive, "r.yaml"), "a: &a [x, *a]\n")
+	bomb := kustomization(t, filepath.Join(dir, "d-bomb"), "resources: [r.yaml]\npatches:\n- path: p.yaml\n")
+
 	var docs strings.Builder
 	for range boundedio.MaxDocuments + 1 {
 		docs.WriteString("---\na: 1\n")
@@ -112,6 +119,9 @@ func TestLoadBounded(t *testing.T) {
 		p := string(i - 1)
 		laughs += fmt.Sprintf("%c: &%c [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n", i, i, p, p, p, p, p, p, p, p, p, p)
 	}
+
+	writeFile(t, filepath.Join(bomb, "r.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
+	writeFile(t, filepath.Join(bomb, "p.yaml"), laughs)
 
 	cases := []struct {
 		name  string
@@ -132,6 +142,8 @@ func TestLoadBounded(t *testing.T) {
 		{"documents", []string{Stdin}, strings.NewReader(docs.String()), []string{"more than 200000 YAML documents"}},
 		{"nesting", []string{Stdin}, strings.NewReader(strings.Repeat("[", 300) + strings.Repeat("]", 300)), []string{"nested more than 200 levels"}},
 		{"billion laughs", []string{Stdin}, strings.NewReader(laughs), []string{"aliases expand the document too much"}},
+		{"recursive alias in a resource", []string{recursive}, nil, []string{filepath.Join(recursive, "r.yaml"), "recursive alias"}},
+		{"billion laughs in a patch", []string{bomb}, nil, []string{filepath.Join(bomb, "p.yaml"), "aliases expand the document too much"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
