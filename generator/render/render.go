@@ -295,8 +295,9 @@ type renderer struct {
 
 // crossCheck makes sure the record is the record of this spec: the same
 // migration, and exactly one volume for every member and claim template.
+// What it finds is a problem in the record (graft.lock), and is worded so.
 func crossCheck(m *spec.Migration, rec *record.Record) error {
-	var errs spec.ValidationError
+	var errs record.ValidationError
 	add := func(field string, value any, expected string) {
 		errs = append(errs, spec.FieldError{Field: field, Value: value, Expected: expected})
 	}

@@ -411,6 +411,9 @@ func TestBadInput(t *testing.T) {
 			if !errors.Is(err, render.ErrInvalid) {
 				t.Errorf("error is not render.ErrInvalid (it would not exit 2 as bad input): %v", err)
 			}
+			if strings.HasPrefix(c.wantErr, "graft.lock") && (!strings.Contains(err.Error(), "in the record (graft.lock)") || strings.Contains(err.Error(), "migration spec")) {
+				t.Errorf("a problem of graft.lock is not worded as one: %v", err)
+			}
 			want := strings.ReplaceAll(c.wantErr, "%ROOT%", root)
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error\n  %v\nwant it to contain\n  %s", err, want)
