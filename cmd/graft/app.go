@@ -174,14 +174,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		stdinIsTerminal:  isTerminal(stdin),
 	}
 	if cmd.locks {
-		var l *lock.Lock
-		if l, err = lockMigration(ctx, e, cmd.name); err != nil {
-			fmt.Fprintf(stderr, "graft %s: %v\n", name, err)
-			return exitError
+		l, err := lockMigration(ctx, e, cmd.name)
+		if err != nil {
+			return report(ctx, e, name, err)
 		}
 		defer l.Release()
 	}
-	err = runner(ctx, e, fs.Args())
+	return report(ctx, e, name, runner(ctx, e, fs.Args()))
+}
+
+// report says why a command failed, on stderr, and returns its exit code:
+// the one place where an error becomes an exit code and a message.
+func report(ctx context.Context, e *env, name string, err error) int {
 	switch {
 	case err == nil:
 		return exitOK
@@ -189,15 +193,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		// The command printed its report; say why it exits 1 as well
 		// (graft run names the stage and what to do).
 		if err != errFinding {
-			fmt.Fprintf(stderr, "graft %s: %s\n", name, strings.TrimPrefix(err.Error(), errFinding.Error()+": "))
+			fmt.Fprintf(e.stderr, "graft %s: %s\n", name, strings.TrimPrefix(err.Error(), errFinding.Error()+": "))
 		}
 		return exitFinding
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil && !strings.Contains(err.Error(), "interrupted"):
+		// "context canceled" says nothing to a person: say what happened.
+		e.log.Debug("interrupted", "error", err)
+		fmt.Fprintf(e.stderr, "graft %s: interrupted (SIGINT or SIGTERM); nothing more was written\n", name)
+		return exitError
 	default:
 		var u usageError
 		if errors.As(err, &u) {
-			fmt.Fprintf(stderr, "graft %s: %v\nRun 'graft help %s' for usage.\n", name, err, name)
+			fmt.Fprintf(e.stderr, "graft %s: %v\nRun 'graft help %s' for usage.\n", name, err, name)
 		} else {
-			fmt.Fprintf(stderr, "graft %s: %v\n", name, err)
+			fmt.Fprintf(e.stderr, "graft %s: %v\n", name, err)
 		}
 		return exitError
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -18,13 +19,34 @@ func main() {
 }
 
 // signalContext is done at the first SIGINT or SIGTERM: graft stops
-// writing and winds down. The signals' default action is restored then, so
-// that a second Ctrl-C kills graft at once.
+// writing and winds down. A second signal kills graft at once, even if the
+// wind-down hangs. signal.NotifyContext is not used: restoring the default
+// action after the first signal would leave a window in which a second one
+// is swallowed, so both are received here and the second is re-raised with
+// its default action.
 func signalContext() (context.Context, context.CancelFunc) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		<-ctx.Done()
-		stop()
+		select {
+		case <-sigs:
+		case <-ctx.Done():
+			return
+		}
+		cancel()
+		sig := <-sigs
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+		if s, ok := sig.(syscall.Signal); ok {
+			_ = syscall.Kill(os.Getpid(), s)
+		}
+		// The runtime delivers the re-raised signal from its own thread;
+		// exit only if that never happens.
+		time.Sleep(5 * time.Second)
+		os.Exit(exitError)
 	}()
-	return ctx, stop
+	return ctx, func() {
+		signal.Stop(sigs)
+		cancel()
+	}
 }

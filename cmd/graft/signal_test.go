@@ -31,7 +31,7 @@ func TestInterruptedCommandsWriteNothing(t *testing.T) {
 		root, specPath := exampleTree(t, "cassandra-3node")
 		before := listTree(t, root)
 		code, stderr := graftCancelled(t, "render", "--spec", specPath)
-		if code != exitError || !strings.Contains(stderr, "context canceled") {
+		if code != exitError || !strings.Contains(stderr, "render: interrupted (SIGINT or SIGTERM); nothing more was written") {
 			t.Errorf("render: exit %d %s", code, stderr)
 		}
 		if after := listTree(t, root); after != before {
