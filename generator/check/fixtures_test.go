@@ -359,6 +359,10 @@ var failFixtures = []failFixture{
 		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), true, "spec", "csi", "readOnly")
 		return []string{pvFile}
 	}},
+	{name: "GRAFT039-pv-partition", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-1"), map[string]any{"partition": "1"}, "spec", "csi", "volumeAttributes")
+		return []string{pvFile}
+	}},
 	{name: "GRAFT040-reclaim-delete", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
 		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), "Delete", "spec", "persistentVolumeReclaimPolicy")
 		return []string{pvFile}
