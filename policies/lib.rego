@@ -189,13 +189,13 @@ in_range(s, o) if {
 }
 
 # The ordinals the record holds for each StatefulSet of the input.
-record_sts_pairs := {[v.statefulSet, v.ordinal] | some v in record_volumes; v.statefulSet in overlay_sts_names}
+record_sts_pairs := {[v.statefulSet, v.ordinal] | some v in record_volumes}
 
-record_sts_names := {p[0] | some p in record_sts_pairs}
+record_sts_names := {n | some [n, _] in record_sts_pairs}
 
 record_sts_ordinals := {n: os |
 	some n in record_sts_names
-	os := {p[1] | some p in record_sts_pairs; p[0] == n}
+	os := {o | some [m, o] in record_sts_pairs; n = m}
 }
 
 # covers: StatefulSet s runs every ordinal of os.
