@@ -21,7 +21,7 @@ spec:
   selector: {matchLabels: {app: cassandra}}
   template:
     metadata: {labels: {app: cassandra}}
-    spec: {containers: [{name: cassandra, image: cassandra:4.1}]}
+    spec: {containers: [{name: cassandra, image: cassandra:4.1, volumeMounts: [{name: data, mountPath: /var/lib/cassandra}, {name: commitlog, mountPath: /var/lib/cassandra/commitlog}]}]}
   volumeClaimTemplates:
     - metadata: {name: data}
       spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 100Gi}}}
@@ -117,8 +117,8 @@ func TestRunPublishes(t *testing.T) {
 func TestRunDeniedIsAFinding(t *testing.T) {
 	s := newCLISim(t)
 	writeCLIBase(t, s.spec)
-	pinned := strings.Replace(cliBase, "    spec: {containers: [{name: cassandra, image: cassandra:4.1}]}",
-		"    spec: {nodeSelector: {topology.kubernetes.io/zone: us-east-1z}, containers: [{name: cassandra, image: cassandra:4.1}]}", 1)
+	pinned := strings.Replace(cliBase, "    spec: {containers: [",
+		"    spec: {nodeSelector: {topology.kubernetes.io/zone: us-east-1z}, containers: [", 1)
 	if pinned == cliBase {
 		t.Fatal("the base was not pinned")
 	}
