@@ -152,7 +152,7 @@ ebs_modes(modes) if {
 deny contains f if {
 	some d in pv_docs
 	m := d.contents.spec.volumeMode
-	m != "Filesystem"
+	not m in {"Filesystem", null}
 	f := denied("GRAFT014", d, "spec.volumeMode", m, "Filesystem", "the volume holds a filesystem the pod must mount")
 }
 
