@@ -58,48 +58,57 @@ deny contains f if {
 # The claimRef names a PersistentVolumeClaim of core v1 (when it says).
 deny contains f if {
 	some d in pv_docs
-	ref := d.contents.spec.claimRef
-	is_object(ref)
-	some pair in [["kind", "PersistentVolumeClaim"], ["apiVersion", "v1"]]
-	v := ref[pair[0]]
-	v != pair[1]
-	f := denied("GRAFT011", d, sprintf("spec.claimRef.%s", [pair[0]]), v, pair[1], "the claimRef must name a PersistentVolumeClaim")
+	v := d.contents.spec.claimRef.kind
+	v != "PersistentVolumeClaim"
+	f := denied("GRAFT011", d, "spec.claimRef.kind", v, "PersistentVolumeClaim", "the claimRef must name a PersistentVolumeClaim")
+}
+
+deny contains f if {
+	some d in pv_docs
+	v := d.contents.spec.claimRef.apiVersion
+	v != "v1"
+	f := denied("GRAFT011", d, "spec.claimRef.apiVersion", v, "v1", "the claimRef must name a core v1 PersistentVolumeClaim")
 }
 
 # GRAFT012: pre-bound by namespace and name only.
 deny contains f if {
 	some d in pv_docs
-	some field in ["uid", "resourceVersion"]
-	v := d.contents.spec.claimRef[field]
-	f := denied("GRAFT012", d, sprintf("spec.claimRef.%s", [field]), v, "unset", sprintf("a %s pins a claim object that does not exist yet, so the volume never binds", [field]))
+	v := d.contents.spec.claimRef.uid
+	f := denied("GRAFT012", d, "spec.claimRef.uid", v, "unset", "a uid pins a claim object that does not exist yet, so the volume never binds")
 }
 
-# GRAFT013. The beta annotation, when present, is the class the PV
-# controller and the DefaultStorageClass admission plugin read, ahead of
-# spec.storageClassName (k8s.io/component-helpers/storage/volume).
+deny contains f if {
+	some d in pv_docs
+	v := d.contents.spec.claimRef.resourceVersion
+	f := denied("GRAFT012", d, "spec.claimRef.resourceVersion", v, "unset", "a resourceVersion pins a version of a claim object that does not exist yet")
+}
+
+# GRAFT013
+pvc_class(p) := p.spec.storageClassName if is_string(p.spec.storageClassName)
+
+pv_class(pv) := object.get(pv, ["spec", "storageClassName"], "")
+
+# The beta annotation, when present, is the class the PV controller and
+# the DefaultStorageClass admission plugin read, ahead of
+# spec.storageClassName (k8s.io/component-helpers/storage/volume): it must
+# say what spec.storageClassName says, which the rules below compare.
 beta_class := "volume.beta.kubernetes.io/storage-class"
 
-has_beta_class(o) if is_string(annotations(o)[beta_class])
-
-pvc_class(p) := annotations(p)[beta_class] if has_beta_class(p)
-
-pvc_class(p) := p.spec.storageClassName if {
-	not has_beta_class(p)
-	is_string(p.spec.storageClassName)
+deny contains f if {
+	some d in storage_docs
+	a := d.contents.metadata.annotations[beta_class]
+	c := object.get(d.contents, ["spec", "storageClassName"], null)
+	a != c
+	f := denied("GRAFT013", d, akey(beta_class), json.marshal(a), json.marshal(c), "the annotation overrides spec.storageClassName")
 }
 
-pv_class(pv) := annotations(pv)[beta_class] if has_beta_class(pv)
-
-pv_class(pv) := object.get(pv, ["spec", "storageClassName"], "") if not has_beta_class(pv)
-
-# The template's class, null when unset.
-template_class(t) := annotations(t)[beta_class] if has_beta_class(t)
-
-template_class(t) := object.get(t, ["spec", "storageClassName"], null) if not has_beta_class(t)
-
-class_field(o, prefix) := concat("", [prefix, akey(beta_class)]) if has_beta_class(o)
-
-class_field(o, prefix) := concat("", [prefix, "spec.storageClassName"]) if not has_beta_class(o)
+deny contains f if {
+	some ct in claim_templates
+	a := ct.template.metadata.annotations[beta_class]
+	c := object.get(ct.template, ["spec", "storageClassName"], null)
+	a != c
+	f := denied("GRAFT013", ct.sts, sprintf("spec.volumeClaimTemplates[%d].%s", [ct.index, akey(beta_class)]), json.marshal(a), json.marshal(c), "the annotation overrides the template's spec.storageClassName")
+}
 
 deny contains f if {
 	some p in bound_pairs
@@ -113,15 +122,15 @@ deny contains f if {
 	expected[p.k]
 	c := pvc_class(p.pvc.contents)
 	c != pv_class(p.pv.contents)
-	f := denied("GRAFT013", p.pvc, class_field(p.pvc.contents, ""), json.marshal(c), json.marshal(pv_class(p.pv.contents)), sprintf("the class differs from PersistentVolume %s's", [p.pv.contents.metadata.name]))
+	f := denied("GRAFT013", p.pvc, "spec.storageClassName", json.marshal(c), json.marshal(pv_class(p.pv.contents)), sprintf("the class differs from PersistentVolume %s's", [p.pv.contents.metadata.name]))
 }
 
 deny contains f if {
 	some p in bound_pairs
 	e := expected[p.k][0]
-	c := template_class(e.template)
+	c := object.get(e.template, ["spec", "storageClassName"], null)
 	c != pv_class(p.pv.contents)
-	f := denied("GRAFT013", e.sts_doc, class_field(e.template, sprintf("spec.volumeClaimTemplates[%d].", [e.tindex])), json.marshal(c), json.marshal(pv_class(p.pv.contents)), sprintf("the template's class differs from PersistentVolume %s's", [p.pv.contents.metadata.name]))
+	f := denied("GRAFT013", e.sts_doc, sprintf("spec.volumeClaimTemplates[%d].spec.storageClassName", [e.tindex]), json.marshal(c), json.marshal(pv_class(p.pv.contents)), sprintf("the template's class differs from PersistentVolume %s's", [p.pv.contents.metadata.name]))
 }
 
 # GRAFT014
@@ -142,8 +151,8 @@ ebs_modes(modes) if {
 # device would hand the pod no mounted data.
 deny contains f if {
 	some d in pv_docs
-	m := volume_mode(d.contents)
-	m != "Filesystem"
+	m := d.contents.spec.volumeMode
+	not m in {"Filesystem", null}
 	f := denied("GRAFT014", d, "spec.volumeMode", m, "Filesystem", "the volume holds a filesystem the pod must mount")
 }
 
@@ -198,37 +207,39 @@ deny contains f if {
 	f := denied("GRAFT015", p.pv, "spec.capacity.storage", object.get(p.pv.contents, ["spec", "capacity", "storage"], "unset"), sprintf("at least %v, the request of claim template %s of %s", [req, e.template.metadata.name, e.sts]), "the volume is smaller than the template asks for")
 }
 
-has_request(o) if o.spec.resources.requests.storage
-
-pv_capacity_shown(pv) := object.get(pv, ["spec", "capacity", "storage"], "unset")
-
 deny contains f if {
-	some p in bound_pairs
-	expected[p.k]
-	not has_request(p.pvc.contents)
-	f := denied("GRAFT015", p.pvc, "spec.resources.requests.storage", "unset", sprintf("at most %v, the capacity of PersistentVolume %s", [pv_capacity_shown(p.pv.contents), p.pv.contents.metadata.name]), "a claim must request its storage")
+	some d in pvc_docs
+	not d.contents.spec.resources.requests.storage
+	f := denied("GRAFT015", d, "spec.resources.requests.storage", "unset", sprintf("at most %v, the capacity of its PersistentVolume", [object.get(pv_index, [pvc_volume_name(d.contents), 0, "contents", "spec", "capacity", "storage"], "the capacity")]), "a claim must request its storage")
 }
 
 deny contains f if {
 	some ct in claim_templates
-	not has_request(ct.template)
+	not ct.template.spec.resources.requests.storage
 	f := denied("GRAFT015", ct.sts, sprintf("spec.volumeClaimTemplates[%d].spec.resources.requests.storage", [ct.index]), "unset", "the size of the recorded volumes, at most", "a claim template must request its storage")
 }
 
 # GRAFT018: the claim binds the cloned volume; nothing populates it from
 # another source.
+data_source_fields := {"dataSource", "dataSourceRef"}
+
 deny contains f if {
 	some d in pvc_docs
-	some field in ["dataSource", "dataSourceRef"]
-	v := d.contents.spec[field]
+	v := d.contents.spec.dataSource
 	v != null
-	f := denied("GRAFT018", d, sprintf("spec.%s", [field]), v, "unset", "the claim must bind the cloned volume, not be populated from another source")
+	f := denied("GRAFT018", d, "spec.dataSource", v, "unset", "the claim must bind the cloned volume, not be populated from another source")
+}
+
+deny contains f if {
+	some d in pvc_docs
+	v := d.contents.spec.dataSourceRef
+	v != null
+	f := denied("GRAFT018", d, "spec.dataSourceRef", v, "unset", "the claim must bind the cloned volume, not be populated from another source")
 }
 
 deny contains f if {
 	some ct in claim_templates
-	some field in ["dataSource", "dataSourceRef"]
-	v := ct.template.spec[field]
+	some field, v in object.filter(ct.template.spec, data_source_fields)
 	v != null
 	f := denied("GRAFT018", ct.sts, sprintf("spec.volumeClaimTemplates[%d].spec.%s", [ct.index, field]), v, "unset", "the claim template must bind the cloned volume, not populate a new one")
 }

@@ -164,10 +164,20 @@ test_graft013_pvc_beta_annotation if {
 }
 
 test_graft013_beta_annotation_agreeing_passes if {
-	ids(patched([
+	ids(patched([op("add", i_pvc0, concat("", ["/metadata/annotations/", beta_class_key]), "")])) == set()
+	ids(patched([op("add", i_pv0, concat("", ["/metadata/annotations/", beta_class_key]), "")])) == set()
+}
+
+test_graft013_beta_annotation_without_spec if {
+	# The annotation says "", but spec.storageClassName must say it too.
+	inp := patched([
 		rm(i_pvc0, "/spec/storageClassName"),
 		op("add", i_pvc0, concat("", ["/metadata/annotations/", beta_class_key]), ""),
-	])) == set()
+	])
+	what(inp) == {
+		["GRAFT013", `metadata.annotations["volume.beta.kubernetes.io/storage-class"]`, `""`],
+		["GRAFT013", "spec.storageClassName", "unset"],
+	}
 }
 
 test_graft013_template_beta_annotation if {
@@ -279,4 +289,36 @@ test_graft038_mount_options if {
 test_graft038_mount_options_annotation if {
 	inp := patched([op("add", i_pv1, "/metadata/annotations/volume.beta.kubernetes.io~1mount-options", "ro,noatime")])
 	what(inp) == {["GRAFT038", `metadata.annotations["volume.beta.kubernetes.io/mount-options"]`, "ro,noatime"]}
+}
+
+test_graft038_read_only_not_false if {
+	ids(patched([op("add", i_pv0, "/spec/csi/readOnly", "true")])) == {"GRAFT038"}
+	ids(patched([op("add", i_pv0, "/spec/csi/readOnly", null)])) == set()
+	ids(patched([op("add", i_sts, concat("", [mount_path, "/readOnly"]), "yes")])) == {"GRAFT019"}
+	ids(patched([op("add", i_sts, concat("", [mount_path, "/readOnly"]), null)])) == set()
+}
+
+# --- GRAFT039: the whole volume
+
+test_graft039_partition if {
+	inp := patched([op("add", i_pv0, "/spec/csi/volumeAttributes", {"partition": "1"})])
+	what(inp) == {["GRAFT039", "spec.csi.volumeAttributes.partition", "1"]}
+	ids(patched([op("add", i_pv0, "/spec/csi/volumeAttributes", {"partition": "0"})])) == set()
+}
+
+# --- kinds count with their API group
+
+test_custom_statefulset_delivers_nothing if {
+	# A custom resource named like the StatefulSet does not run members;
+	# its claims and volumes are strays.
+	inp := patched([op("replace", i_sts, "/apiVersion", "example.com/v1")])
+	"GRAFT036" in ids(inp)
+	["GRAFT036", "volumes[0].statefulSet", "no StatefulSet cassandra in the input"] in what(inp)
+}
+
+test_other_api_volume_delivers_nothing if {
+	inp := patched([op("replace", i_pv0, "/apiVersion", "example.com/v1")])
+	["GRAFT036", "volumes[0].targetVolume", "no PersistentVolume for vol-0a00"] in what(inp)
+	inp2 := patched([op("replace", i_pvc0, "/apiVersion", "example.com/v1")])
+	"GRAFT001" in ids(inp2)
 }

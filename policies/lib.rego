@@ -50,11 +50,18 @@ docs_by_kind := {k: g | some k in kinds; g := [d | some d in docs; k = d.content
 
 docs_of_kind(kind) := object.get(docs_by_kind, kind, [])
 
-pv_docs := docs_of_kind("PersistentVolume")
+# Objects count by kind and API group: a custom resource that calls
+# itself StatefulSet is not one, and delivers nothing.
+api_docs(kind, api_version) := [d |
+	some d in docs_of_kind(kind)
+	object.get(d.contents, "apiVersion", "") == api_version
+]
 
-pvc_docs := docs_of_kind("PersistentVolumeClaim")
+pv_docs := api_docs("PersistentVolume", "v1")
 
-sts_docs := docs_of_kind("StatefulSet")
+pvc_docs := api_docs("PersistentVolumeClaim", "v1")
+
+sts_docs := api_docs("StatefulSet", "apps/v1")
 
 lock_docs := [d |
 	some d in docs_of_kind("Lock")
@@ -144,7 +151,8 @@ pv_handles := {e.h | some e in pv_handle_entries}
 pv_by_handle := {h: g | some h in pv_handles; g := [e.d | some e in pv_handle_entries; h = e.h]}
 
 # Record entries by claim name, and the source volumes it names.
-record_entries := [{"k": claim_name(v.claimTemplate, v.statefulSet, v.ordinal), "v": v} | some v in record_volumes]
+# Record entries with their index and claim name, computed once.
+record_entries := [{"i": i, "k": claim_name(v.claimTemplate, v.statefulSet, v.ordinal), "v": v} | some i, v in record_volumes]
 
 record_keys := {e.k | some e in record_entries}
 
@@ -181,18 +189,37 @@ in_range(s, o) if {
 }
 
 # The ordinals the record holds for each StatefulSet of the input.
+record_sts_pairs := {[v.statefulSet, v.ordinal] | some v in record_volumes}
+
+record_sts_names := {n | some [n, _] in record_sts_pairs}
+
 record_sts_ordinals := {n: os |
-	some n in overlay_sts_names
-	os := {v.ordinal | some v in record_volumes; v.statefulSet == n}
-	count(os) > 0
+	some n in record_sts_names
+	os := {o | some [m, o] in record_sts_pairs; n = m}
 }
 
-# The claims (namespace/name) of recorded members that their StatefulSet
-# of the input does not run: GRAFT004 reports them, not GRAFT003.
-out_of_range_claims := {key(ns(d.contents), claim_name(v.claimTemplate, v.statefulSet, v.ordinal)) |
-	some v in record_volumes
-	some d in sts_by_name[v.statefulSet]
-	not in_range(d.contents, v.ordinal)
+# covers: StatefulSet s runs every ordinal of os.
+covers(s, os) if {
+	sts_start(s) <= min(os)
+	max(os) < sts_start(s) + sts_replicas(s)
+}
+
+# [namespace, StatefulSet, ordinal] of the recorded members a StatefulSet
+# of the input does not run (checked per StatefulSet first: usually none).
+out_of_range_members := {[ns(d.contents), n, o] |
+	some n, os in record_sts_ordinals
+	some d in sts_by_name[n]
+	not covers(d.contents, os)
+	some o in os
+	not in_range(d.contents, o)
+}
+
+# Their claims (namespace/name): GRAFT004 reports them, not GRAFT003.
+out_of_range_claims := {key(ns(d.contents), e.k) |
+	count(out_of_range_members) > 0
+	some e in record_entries
+	some d in sts_by_name[e.v.statefulSet]
+	[ns(d.contents), e.v.statefulSet, e.v.ordinal] in out_of_range_members
 }
 
 # ------------------------------------------------------- expected claims

@@ -20,9 +20,13 @@ set_string(m, k) if {
 	m[k] != ""
 }
 
+# A flag is unset when absent or null; anything but false is not
+# read-write (the API rejects what is not a boolean).
+flag_set(o, k) if not object.get(o, k, null) in {false, null}
+
 # root_rw_mount: read-write at the root of the volume.
 root_rw_mount(m) if {
-	not m.readOnly == true
+	not flag_set(m, "readOnly")
 	not set_string(m, "subPath")
 	not set_string(m, "subPathExpr")
 }
@@ -58,14 +62,14 @@ deny contains f if {
 
 mount_defects(m) := [d |
 	some d in [
-		["readOnly", true, false],
+		["readOnly", object.get(m, "readOnly", false), false],
 		["subPath", object.get(m, "subPath", ""), "unset: the data is at the root of the volume"],
 		["subPathExpr", object.get(m, "subPathExpr", ""), "unset: the data is at the root of the volume"],
 	]
 	mount_defect(m, d[0])
 ]
 
-mount_defect(m, "readOnly") if m.readOnly == true
+mount_defect(m, "readOnly") if flag_set(m, "readOnly")
 
 mount_defect(m, k) if {
 	k in {"subPath", "subPathExpr"}
@@ -75,8 +79,9 @@ mount_defect(m, k) if {
 # GRAFT038
 deny contains f if {
 	some d in pv_docs
-	d.contents.spec.csi.readOnly == true
-	f := denied("GRAFT038", d, "spec.csi.readOnly", true, false, "the driver would publish the volume read-only")
+	v := d.contents.spec.csi.readOnly
+	not v in {false, null}
+	f := denied("GRAFT038", d, "spec.csi.readOnly", v, false, "the driver would publish the volume read-only")
 }
 
 ro_option(o) if {
@@ -86,14 +91,24 @@ ro_option(o) if {
 
 deny contains f if {
 	some d in pv_docs
-	some i, o in object.get(d.contents, ["spec", "mountOptions"], [])
+	some i, o in d.contents.spec.mountOptions
 	ro_option(o)
 	f := denied("GRAFT038", d, sprintf("spec.mountOptions[%d]", [i]), o, "no ro option", "the volume would be mounted read-only")
 }
 
 deny contains f if {
 	some d in pv_docs
-	o := annotations(d.contents)[mount_options_annotation]
+	o := d.contents.metadata.annotations[mount_options_annotation]
 	ro_option(o)
 	f := denied("GRAFT038", d, akey(mount_options_annotation), o, "no ro option", "the kubelet takes the annotation's mount options over spec.mountOptions, and would mount the volume read-only")
+}
+
+# GRAFT039: the EBS CSI driver mounts the partition a "partition" volume
+# attribute names (other than "0") instead of the whole volume, and
+# formats it if it holds no filesystem; graft clones whole volumes.
+deny contains f if {
+	some d in pv_docs
+	p := d.contents.spec.csi.volumeAttributes.partition
+	not p in {"0", 0}
+	f := denied("GRAFT039", d, "spec.csi.volumeAttributes.partition", p, "unset: the filesystem is on the whole volume", "the driver would mount a partition of the volume, not the cloned filesystem")
 }

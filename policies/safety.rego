@@ -76,7 +76,7 @@ deny contains f if {
 
 deny contains f if {
 	some d in array.concat(storage_docs, sts_docs)
-	v := annotations(d.contents)[flux_force]
+	v := d.contents.metadata.annotations[flux_force]
 	v == "enabled"
 	f := denied("GRAFT044", d, akey(flux_force), v, "unset or disabled", "Flux would delete and re-create the object")
 }

@@ -52,13 +52,13 @@ deny contains f if {
 deny contains f if {
 	some c in claimed_pvs
 	d := c.d
-	h := pv_handle(d.contents)
+	rec := c.rec
+	rec != null
+	h := d.contents.spec.csi.volumeHandle
+	h != rec.targetVolume
 	handle_ok(h)
 	not h in source_volumes
 	not duplicated_handle(h)
-	rec := c.rec
-	rec != null
-	h != rec.targetVolume
 	f := denied("GRAFT032", d, "spec.csi.volumeHandle", h, rec.targetVolume, sprintf("graft.lock records %s as the volume of %s", [rec.targetVolume, d.contents.spec.claimRef.name]))
 }
 
@@ -100,9 +100,9 @@ pv_claim_names := {e.d.contents.spec.claimRef.name | some e in pv_claim_entries}
 pvc_names := {d.contents.metadata.name | some d in pvc_docs}
 
 # claim_expected: some StatefulSet of the input looks for the claim.
-claim_expected(v) if {
-	some d in sts_by_name[v.statefulSet]
-	expected[key(ns(d.contents), claim_name(v.claimTemplate, v.statefulSet, v.ordinal))]
+claim_expected(e) if {
+	some d in sts_by_name[e.v.statefulSet]
+	expected[key(ns(d.contents), e.k)]
 }
 
 member_of(v) := sprintf("member %s-%d, claim template %s", [v.statefulSet, v.ordinal, v.claimTemplate])
@@ -118,23 +118,28 @@ deny contains f if {
 	)
 }
 
+# The [StatefulSet, claim template] pairs the record holds volumes for.
+record_templates := {[v.statefulSet, v.claimTemplate] | some v in record_volumes}
+
 deny contains f if {
-	some v in record_volumes
-	some d in sts_by_name[v.statefulSet]
-	not selector_template(d.contents, v.claimTemplate)
+	some [n, t] in record_templates
+	some d in sts_by_name[n]
+	not selector_template(d.contents, t)
 	f := denied(
 		"GRAFT036", d, "spec.volumeClaimTemplates",
-		sprintf("no claim template %s with a selector", [v.claimTemplate]),
-		sprintf("claim template %s selecting graft's PersistentVolumes, for %s", [v.claimTemplate, v.targetVolume]),
-		"a recorded volume has no claim template to be mounted through",
+		sprintf("no claim template %s with a selector", [t]),
+		sprintf("claim template %s selecting graft's PersistentVolumes, for the volumes graft.lock records for it", [t]),
+		"recorded volumes have no claim template to be mounted through",
 	)
 }
 
 deny contains f if {
-	some i, v in record_volumes
-	claim := claim_name(v.claimTemplate, v.statefulSet, v.ordinal)
+	some e in record_entries
+	claim := e.k
 	not claim in pvc_names
-	not claim_expected(v)
+	not claim_expected(e)
+	i := e.i
+	v := e.v
 	f := denied(
 		"GRAFT036", record_doc, sprintf("volumes[%d]", [i]),
 		sprintf("no PersistentVolumeClaim %s", [claim]),
@@ -144,10 +149,12 @@ deny contains f if {
 }
 
 deny contains f if {
-	some i, v in record_volumes
+	some e in record_entries
+	v := e.v
 	not pv_by_handle[v.targetVolume]
-	claim := claim_name(v.claimTemplate, v.statefulSet, v.ordinal)
+	claim := e.k
 	not claim in pv_claim_names
+	i := e.i
 	f := denied(
 		"GRAFT036", record_doc, sprintf("volumes[%d].targetVolume", [i]),
 		sprintf("no PersistentVolume for %s", [v.targetVolume]),

@@ -264,3 +264,13 @@ func TestGateWithoutRecord(t *testing.T) {
 		}
 	}
 }
+
+// The text report names the record's findings by kind and line.
+func TestGateTextNamesTheRecord(t *testing.T) {
+	lockPath, _ := gateLock(t)
+	code, stdout, stderr := graftIn(t, strings.NewReader(""), "check", "-", "--lock", lockPath)
+	want := "DENY GRAFT036 Lock (" + lockPath + ":"
+	if code != exitFinding || !strings.Contains(stdout, want) || !strings.Contains(stdout, "no PersistentVolume for vol-") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1 and %q", code, stdout, stderr, want)
+	}
+}

@@ -359,6 +359,10 @@ var failFixtures = []failFixture{
 		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), true, "spec", "csi", "readOnly")
 		return []string{pvFile}
 	}},
+	{name: "GRAFT039-pv-partition", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-1"), map[string]any{"partition": "1"}, "spec", "csi", "volumeAttributes")
+		return []string{pvFile}
+	}},
 	{name: "GRAFT040-reclaim-delete", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
 		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), "Delete", "spec", "persistentVolumeReclaimPolicy")
 		return []string{pvFile}
@@ -652,4 +656,31 @@ func kindName(v any) (string, string) {
 	md, _ := m["metadata"].(map[string]any)
 	name, _ := md["name"].(string)
 	return kind, name
+}
+
+// TestCheckEmptyInputDenied: nothing in Go short-circuits to a pass; an
+// input without objects is denied, with or without a record.
+func TestCheckEmptyInputDenied(t *testing.T) {
+	rep, err := engine(t).Check(context.Background(), &Input{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Failed() || strings.Join(ruleIDs(rep), ",") != "GRAFT000" {
+		t.Errorf("no documents: verdict %s, rules %v, want a GRAFT000 denial", rep.Verdict(), ruleIDs(rep))
+	}
+	in := newInput()
+	if _, err := in.AddRecord(filepath.Join(fixtureRoot, "pass", "flux-3node", lock)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = engine(t).Check(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Three members: their StatefulSet, claims and volumes are missing.
+	if !rep.Failed() || strings.Join(ruleIDs(rep), ",") != "GRAFT036" || rep.Count(LevelDeny) != 9 {
+		for _, f := range rep.Findings {
+			t.Log(f.Message)
+		}
+		t.Errorf("the record alone: verdict %s, %d denied by %v, want 9 GRAFT036 denials", rep.Verdict(), rep.Count(LevelDeny), ruleIDs(rep))
+	}
 }

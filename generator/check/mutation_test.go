@@ -234,6 +234,10 @@ var mutations = []mutation{
 	{"mount subPathExpr", func(m *mutable) {
 		set(m.t, m.first("StatefulSet"), "$(POD_NAME)", "spec", "template", "spec", "containers", "0", "volumeMounts", "0", "subPathExpr")
 	}},
+	{"pv partition", func(m *mutable) {
+		set(m.t, m.first("PersistentVolume"), map[string]any{"partition": "1"}, "spec", "csi", "volumeAttributes")
+	}},
+	{"sts custom resource", func(m *mutable) { set(m.t, m.first("StatefulSet"), "example.com/v1", "apiVersion") }},
 	{"pv csi readOnly", func(m *mutable) { set(m.t, m.first("PersistentVolume"), true, "spec", "csi", "readOnly") }},
 	{"pv mountOptions ro", func(m *mutable) { set(m.t, m.first("PersistentVolume"), []any{"noatime,ro"}, "spec", "mountOptions") }},
 	{"pv mount-options annotation ro", func(m *mutable) {

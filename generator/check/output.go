@@ -50,6 +50,9 @@ func object(f Finding) string {
 	if f.Namespace != "" {
 		name = f.Namespace + "/" + name
 	}
+	if name == "" {
+		return f.Kind // the record and a kustomization have no name
+	}
 	return f.Kind + " " + name
 }
 
