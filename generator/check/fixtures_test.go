@@ -668,7 +668,7 @@ func TestCheckEmptyInputDenied(t *testing.T) {
 	if !rep.Failed() || strings.Join(ruleIDs(rep), ",") != "GRAFT000" {
 		t.Errorf("no documents: verdict %s, rules %v, want a GRAFT000 denial", rep.Verdict(), ruleIDs(rep))
 	}
-	in := newInput()
+	in := newInput(context.Background())
 	if _, err := in.AddRecord(filepath.Join(fixtureRoot, "pass", "flux-3node", lock)); err != nil {
 		t.Fatal(err)
 	}
