@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/graftctl/graft/generator/kmskey"
 	"github.com/graftctl/graft/generator/spec"
 )
 
@@ -309,7 +310,7 @@ func (e *Engine) createVolumeInput(mb Member, d Device, p VolumeParams, phase, s
 // source's (volumeParams), or "" when graft cannot know it without KMS (an
 // alias, or EC2's default key).
 func expectedKMSKey(p VolumeParams) string {
-	if !p.Encrypted || p.KMSKeyID == "" || parseKMSRef(p.KMSKeyID).alias {
+	if !p.Encrypted || p.KMSKeyID == "" || kmskey.Parse(p.KMSKeyID).Alias {
 		return ""
 	}
 	return p.KMSKeyID
@@ -343,7 +344,7 @@ func mismatch(v types.Volume, p VolumeParams) []string {
 	if t := aws.ToInt32(v.Throughput); p.Throughput > 0 && t != p.Throughput {
 		diff("throughput", t, p.Throughput)
 	}
-	if want := expectedKMSKey(p); want != "" && !SameKMSKey(aws.ToString(v.KmsKeyId), want) {
+	if want := expectedKMSKey(p); want != "" && !kmskey.Same(aws.ToString(v.KmsKeyId), want) {
 		k := aws.ToString(v.KmsKeyId)
 		if k == "" {
 			k = "none"

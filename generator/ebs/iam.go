@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/graftctl/graft/generator/kmskey"
 	"github.com/graftctl/graft/generator/spec"
 )
 
@@ -107,7 +108,7 @@ func IAMPolicy(m *spec.Migration) PolicyDocument {
 	kmsVia := map[string]any{"kms:ViaService": via}
 	grantCond := map[string]map[string]any{"StringEquals": kmsVia, "Bool": {"kms:GrantIsForAWSResource": true}}
 	target := s.Target.Volume.KMSKeyID
-	if ref := parseKMSRef(target); !ref.arn || ref.alias || ref.name == "" {
+	if ref := kmskey.Parse(target); !ref.ARN || ref.Alias || ref.Name == "" {
 		// No target key, or one named by alias or bare id: which key EC2
 		// uses is known only at run time, so KMS stays on "*", through
 		// EC2 only.

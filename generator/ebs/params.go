@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/graftctl/graft/generator/kmskey"
 	"github.com/graftctl/graft/generator/spec"
 )
 
@@ -167,62 +168,7 @@ func (e *Engine) needsCopy(d Device) bool {
 		return true
 	}
 	k := e.m.Spec.Target.Volume.KMSKeyID
-	return k != "" && !SameKMSKey(k, d.KMSKeyID)
-}
-
-// SameKMSKey reports whether two KMS key references name the same key,
-// without asking KMS:
-//
-//   - equal strings are the same key;
-//   - a key id and a key ARN are the same key when the ARN's key id is that
-//     id ("abc" and "arn:aws:kms:us-east-1:111122223333:key/abc");
-//   - two different ARNs are different keys (a multi-region key's replicas
-//     share a key id but are distinct keys, one per region);
-//   - an alias equals only an alias of the same name ("alias/x" and
-//     "arn:aws:kms:…:alias/x"), never a key id or key ARN: what an alias
-//     points to is known only to KMS, so callers must treat "not the same"
-//     as "unknown" (graft then copies, which is safe, only slower).
-func SameKMSKey(a, b string) bool {
-	if a == b {
-		return true
-	}
-	ra, rb := parseKMSRef(a), parseKMSRef(b)
-	switch {
-	case ra.name == "" || rb.name == "":
-		return false
-	case ra.arn && rb.arn:
-		return false // different ARNs
-	case ra.alias != rb.alias:
-		return false
-	}
-	return ra.name == rb.name
-}
-
-// kmsRef is a KMS key reference taken apart: the key id or alias name, and
-// whether it was an alias and an ARN.
-type kmsRef struct {
-	name       string
-	alias, arn bool
-}
-
-func parseKMSRef(s string) kmsRef {
-	if strings.HasPrefix(s, "arn:") {
-		// arn:<partition>:kms:<region>:<account>:key/<id> or alias/<name>
-		parts := strings.SplitN(s, ":", 6)
-		if len(parts) == 6 && parts[2] == "kms" {
-			if id, ok := strings.CutPrefix(parts[5], "key/"); ok {
-				return kmsRef{name: id, arn: true}
-			}
-			if n, ok := strings.CutPrefix(parts[5], "alias/"); ok {
-				return kmsRef{name: n, alias: true, arn: true}
-			}
-		}
-		return kmsRef{} // not a KMS key or alias ARN: equal only as a string
-	}
-	if n, ok := strings.CutPrefix(s, "alias/"); ok {
-		return kmsRef{name: n, alias: true}
-	}
-	return kmsRef{name: s}
+	return k != "" && !kmskey.Same(k, d.KMSKeyID)
 }
 
 // clientToken is EC2's idempotency token for a create: hex(sha256) of a
