@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/graftctl/graft/generator/snaptime"
 	"github.com/graftctl/graft/generator/spec"
 )
 
@@ -77,21 +78,6 @@ type Action struct {
 	Stopped bool `json:"stopped,omitempty"`
 }
 
-// Snapshot-time model of the plan: rough, stated in the output.
-func fullSnapshotTime(gib int32) time.Duration {
-	return 2*time.Minute + 6*time.Second*time.Duration(gib)
-}
-func incrementalTime(gib int32) time.Duration {
-	return time.Minute + 300*time.Millisecond*time.Duration(gib)
-}
-func copyTime(gib int32, crossRegion bool) time.Duration {
-	d := time.Minute + 3*time.Second*time.Duration(gib)
-	if crossRegion {
-		d *= 2
-	}
-	return d
-}
-
 // Plan lists what Clone would do for the inventory. It makes only Describe
 // calls (the look-up of what earlier runs created), on read-only clients:
 // a mutating call from it is an error, never a change.
@@ -150,10 +136,10 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 					p.Existing[RoleSnapshot]++
 				} else {
 					toCreate[RoleSnapshot]++
-					t := fullSnapshotTime(st.d.SizeGiB)
+					t := snaptime.Full(st.d.SizeGiB)
 					if phase == spec.PhaseFinal {
 						// After the precopy phase the final snapshot is incremental.
-						t = incrementalTime(st.d.SizeGiB)
+						t = snaptime.Incremental(st.d.SizeGiB)
 					} else {
 						precopyLeft = true
 					}
@@ -185,7 +171,7 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 					toCreate[RoleCopy]++
 					calls["CopySnapshot"]++
 					copiesLeft = true
-					copyTimeLeft = max(copyTimeLeft, copyTime(c.d.SizeGiB, e.crossRegion()))
+					copyTimeLeft = max(copyTimeLeft, snaptime.Copy(c.d.SizeGiB, e.crossRegion()))
 				}
 				pm.Actions = append(pm.Actions, a)
 			}
@@ -283,7 +269,7 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 	p.Calls["DescribeAvailabilityZones"] = 2
 	p.Assumptions = append(p.Assumptions,
 		"members run concurrently, so a phase lasts as long as its largest volume",
-		"a first (full) snapshot takes about 2 min + 6 s per GiB; an incremental one 1 min + 0.3 s per GiB; a copy 1 min + 3 s per GiB, twice that across regions (EBS gives no guarantee: measure with the precopy phase)",
+		snaptime.Summary()+" (EBS gives no guarantee: measure with the precopy phase)",
 		fmt.Sprintf("EC2's mutating bucket (burst %d, %g/s) adds %s to the final phase", e.limits.MutatingBurst, e.limits.MutatingRate, time.Duration(p.MutatingFloor)),
 		fmt.Sprintf("one poll round every %s, with %d DescribeSnapshots call(s) per round", e.opts.PollInterval, perRound),
 	)

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/graftctl/graft/generator/snaptime"
 )
 
 // ErrCrash is returned by every call once a crash point fired: the call that
@@ -61,20 +63,11 @@ type SnapInfo struct {
 	CrossRegion bool
 }
 
-// DefaultSnapshotDuration: full 2 min + 6 s/GiB (1 TiB ≈ 1.8 h); incremental
-// 1 min + 0.3 s/GiB; copy 1 min + 3 s/GiB (cross-region twice that).
+// DefaultSnapshotDuration is graft's snapshot-time model (package
+// snaptime): full 2 min + 6 s/GiB (1 TiB ≈ 1.8 h); incremental 1 min +
+// 0.3 s/GiB; copy 1 min + 3 s/GiB (cross-region twice that).
 func DefaultSnapshotDuration(i SnapInfo) time.Duration {
-	g := time.Duration(i.SizeGiB)
-	switch {
-	case i.Copy && i.CrossRegion:
-		return 2 * (time.Minute + 3*time.Second*g)
-	case i.Copy:
-		return time.Minute + 3*time.Second*g
-	case i.Incremental:
-		return time.Minute + 300*time.Millisecond*g
-	default:
-		return 2*time.Minute + 6*time.Second*g
-	}
+	return snaptime.Duration(snaptime.Work{SizeGiB: i.SizeGiB, Incremental: i.Incremental, Copy: i.Copy, CrossRegion: i.CrossRegion})
 }
 
 // Options configure a Sim. The zero value is a usable us-east-1 simulator.
