@@ -2,9 +2,11 @@ package ebs
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os/exec"
 	"slices"
 	"sort"
@@ -478,7 +480,7 @@ func (r *cloneRun) settleSnapshots(ctx context.Context, c *api, mb Member, role,
 		}
 	}
 	out := map[string]types.Snapshot{}
-	for _, k := range sortedMapKeys(mine) {
+	for _, k := range slices.Sorted(maps.Keys(mine)) {
 		m := mine[k]
 		cands := live[k]
 		if i := slices.IndexFunc(cands, func(s types.Snapshot) bool { return aws.ToString(s.SnapshotId) == aws.ToString(m.SnapshotId) }); i >= 0 {
@@ -542,9 +544,7 @@ func (r *cloneRun) waitSnapshot(ctx context.Context, p *poller, mb Member, d Dev
 			return true, nil
 		case st.state == string(types.SnapshotStateError):
 			msg := st.message
-			if msg == "" {
-				msg = "EC2 gave no reason"
-			}
+			msg = cmp.Or(msg, "EC2 gave no reason")
 			return false, fmt.Errorf("%s %s of %s (%s %s) failed in EC2: state error: %s; this member stopped, the others go on; re-run graft clone to retry it (graft deletes the failed snapshot first)", what, id, d.VolumeID, mb.Key(), d.ClaimTemplate, msg)
 		}
 		progress(st.progress)
@@ -948,7 +948,7 @@ func (e *Engine) preflight(ctx context.Context, inv *Inventory, x *existing, pha
 		}
 	}
 	if len(fails) > 0 {
-		sort.Strings(fails)
+		slices.Sort(fails)
 		return fmt.Errorf("%w (nothing was created):\n  - %s", ErrDryRun, strings.Join(fails, "\n  - "))
 	}
 	return nil

@@ -1,6 +1,7 @@
 package ebs
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -346,9 +347,7 @@ func mismatch(v types.Volume, p VolumeParams) []string {
 	}
 	if want := expectedKMSKey(p); want != "" && !kmskey.Same(aws.ToString(v.KmsKeyId), want) {
 		k := aws.ToString(v.KmsKeyId)
-		if k == "" {
-			k = "none"
-		}
+		k = cmp.Or(k, "none")
 		diff("kmsKeyId", k, want)
 	}
 	return why

@@ -1,10 +1,13 @@
 package ebs
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -74,9 +77,7 @@ func (e *Engine) discover(ctx context.Context) (*Inventory, error) {
 	for _, in := range insts {
 		if in.state != types.InstanceStateNameRunning {
 			state := string(in.state)
-			if state == "" {
-				state = "in no reported state"
-			}
+			state = cmp.Or(state, "in no reported state")
 			add(ProblemNotRunning, "instance %s (Name=%q) is %s, not running; graft migrates only running instances: %s", in.id, in.name, state, stateFilterHint(src.Filters))
 			continue
 		}
@@ -99,7 +100,7 @@ func (e *Engine) discover(ctx context.Context) (*Inventory, error) {
 		for _, d := range src.Devices {
 			name, b, ok := lookupDevice(in.devices, d.Name)
 			if !ok {
-				add(ProblemMissingDevice, "instance %s (%s) has no device %s (spec.source.devices, claim template %s); it has %s", in.id, mb.Key(), d.Name, d.ClaimTemplate, strings.Join(sortedMapKeys(in.devices), ", "))
+				add(ProblemMissingDevice, "instance %s (%s) has no device %s (spec.source.devices, claim template %s); it has %s", in.id, mb.Key(), d.Name, d.ClaimTemplate, strings.Join(slices.Sorted(maps.Keys(in.devices)), ", "))
 				continue
 			}
 			used[name] = true
@@ -109,7 +110,7 @@ func (e *Engine) discover(ctx context.Context) (*Inventory, error) {
 			mb.Devices = append(mb.Devices, Device{Device: name, ClaimTemplate: d.ClaimTemplate, FSType: d.FSType, VolumeID: b.volume})
 			volIDs = append(volIDs, b.volume)
 		}
-		for _, name := range sortedMapKeys(in.devices) {
+		for _, name := range slices.Sorted(maps.Keys(in.devices)) {
 			// The root volume is excluded by ExcludeBootVolume, never by id.
 			if !used[name] && name != in.root {
 				mb.OtherVolumes = append(mb.OtherVolumes, in.devices[name].volume)
@@ -154,7 +155,7 @@ func (e *Engine) discover(ctx context.Context) (*Inventory, error) {
 		}
 		mb.TargetZone = e.m.Spec.TargetZone(mb.StatefulSet, mb.Zone)
 		if !dstZones[mb.TargetZone] {
-			add(ProblemTargetZone, "member %s would go to zone %q, which is not an availability zone of the target region %s (zones: %s)", mb.Key(), mb.TargetZone, e.m.Spec.Target.Region, strings.Join(sortedMapKeys(dstZones), ", "))
+			add(ProblemTargetZone, "member %s would go to zone %q, which is not an availability zone of the target region %s (zones: %s)", mb.Key(), mb.TargetZone, e.m.Spec.Target.Region, strings.Join(slices.Sorted(maps.Keys(dstZones)), ", "))
 		}
 	}
 	if len(derr.Problems) > 0 {
@@ -462,17 +463,9 @@ type slotKey struct {
 }
 
 func sortedSlots[V any](m map[slotKey]V) []slotKey {
-	out := make([]slotKey, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].sts != out[j].sts {
-			return out[i].sts < out[j].sts
-		}
-		return out[i].ord < out[j].ord
+	return slices.SortedFunc(maps.Keys(m), func(a, b slotKey) int {
+		return cmp.Or(strings.Compare(a.sts, b.sts), cmp.Compare(a.ord, b.ord))
 	})
-	return out
 }
 
 // sortKey is one instance's value of the sort mapping's key.

@@ -3,6 +3,8 @@ package ebs
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -162,7 +164,7 @@ func (e *Engine) lookup(ctx context.Context) (*existing, error) {
 		for k, f := range failed {
 			x.failed[k] = f
 		}
-		for _, k := range sortedMapKeys(live) {
+		for _, k := range slices.Sorted(maps.Keys(live)) {
 			c := live[k]
 			x.snaps[k] = c[0]
 			for _, s := range c[1:] {
@@ -175,7 +177,7 @@ func (e *Engine) lookup(ctx context.Context) (*existing, error) {
 		return nil, err
 	}
 	groups := groupVolumes(vols)
-	for _, k := range sortedMapKeys(groups) {
+	for _, k := range slices.Sorted(maps.Keys(groups)) {
 		c := groups[k]
 		x.vols[k] = c[0]
 		for _, v := range c[1:] {

@@ -1,9 +1,12 @@
 package ebs
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -55,9 +58,7 @@ func volumeParams(s *spec.Spec, mb Member, d Device) VolumeParams {
 	p := VolumeParams{Zone: mb.TargetZone, SizeGiB: d.SizeGiB, Type: v.Type, IOPS: v.IOPS, Throughput: v.Throughput,
 		Encrypted: v.Encrypted || d.Encrypted, KMSKeyID: v.KMSKeyID,
 		InitRateMiBps: v.Initialization.RateMiBps, FSR: v.Initialization.FastSnapshotRestore}
-	if p.Type == "" {
-		p.Type = d.Type
-	}
+	p.Type = cmp.Or(p.Type, d.Type)
 	if p.IOPS == 0 && p.Type == d.Type && takesIOPS(p.Type) {
 		p.IOPS = d.IOPS
 	}
@@ -186,15 +187,11 @@ func clientToken(key string, gen int) string {
 // the spec's.
 func (e *Engine) tagSpec(rt types.ResourceType, tags map[string]string) []types.TagSpecification {
 	all := map[string]string{}
-	for k, v := range e.m.Spec.Target.Volume.Tags {
-		all[k] = v
-	}
-	for k, v := range tags {
-		all[k] = v
-	}
+	maps.Copy(all, e.m.Spec.Target.Volume.Tags)
+	maps.Copy(all, tags)
 	all[TagMigration] = e.m.Metadata.Name
 	ts := types.TagSpecification{ResourceType: rt}
-	for _, k := range sortedMapKeys(all) {
+	for _, k := range slices.Sorted(maps.Keys(all)) {
 		ts.Tags = append(ts.Tags, types.Tag{Key: aws.String(k), Value: aws.String(all[k])})
 	}
 	return []types.TagSpecification{ts}

@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -289,9 +290,9 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 	if s.Target.Volume.Initialization.RateMiBps == 0 && !s.Target.Volume.Initialization.FastSnapshotRestore {
 		p.Warnings = append(p.Warnings, "no initialization: the new volumes load their blocks from S3 lazily, so the first reads of each block are slow; set spec.target.volume.initialization.rateMiBps or fastSnapshotRestore")
 	}
-	for _, name := range sortedMapKeys(zonesBySet) {
+	for _, name := range slices.Sorted(maps.Keys(zonesBySet)) {
 		if z := zonesBySet[name]; len(z) > 1 {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("StatefulSet %s spans zones %s: its pods must each schedule in their volume's zone; make sure every zone has nodes, or pin the StatefulSet with zone", name, strings.Join(sortedMapKeys(z), ", ")))
+			p.Warnings = append(p.Warnings, fmt.Sprintf("StatefulSet %s spans zones %s: its pods must each schedule in their volume's zone; make sure every zone has nodes, or pin the StatefulSet with zone", name, strings.Join(slices.Sorted(maps.Keys(z)), ", ")))
 		}
 	}
 	for _, mb := range inv.Members {
@@ -299,7 +300,7 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("%s moves from %s to %s: make sure the cluster has nodes in %s", mb.Key(), mb.Zone, mb.TargetZone, mb.TargetZone))
 		}
 	}
-	for _, z := range sortedMapKeys(zonesOf(inv)) {
+	for _, z := range slices.Sorted(maps.Keys(zonesOf(inv))) {
 		if _, mapped := s.Target.Zones[z]; !mapped && e.crossRegion() {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("source zone %s has no spec.target.zones entry", z))
 		}
@@ -317,7 +318,7 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 			}
 		}
 	}
-	sort.Strings(p.Warnings)
+	slices.Sort(p.Warnings)
 	return p, nil
 }
 

@@ -3,6 +3,8 @@ package ebs
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -250,7 +252,7 @@ func (p *poller) round(ctx context.Context) {
 		}
 	}
 	if len(fsr) > 0 {
-		ids := sortedMapKeys(fsr)
+		ids := slices.Sorted(maps.Keys(fsr))
 		states, err := describeFSR(ctx, p.c, ids)
 		for _, id := range ids {
 			for _, z := range fsr[id] {

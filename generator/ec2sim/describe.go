@@ -1,10 +1,12 @@
 package ec2sim
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -657,11 +659,8 @@ func (s *Sim) DescribeFastSnapshotRestores(ctx context.Context, in *ec2.Describe
 				keys = append(keys, k)
 			}
 		}
-		sort.Slice(keys, func(i, j int) bool {
-			if keys[i].snap != keys[j].snap {
-				return keys[i].snap < keys[j].snap
-			}
-			return keys[i].zone < keys[j].zone
+		slices.SortFunc(keys, func(a, b fsrKey) int {
+			return cmp.Or(strings.Compare(a.snap, b.snap), strings.Compare(a.zone, b.zone))
 		})
 		pg, next, err := page(OpDescribeFastSnapshotRestores, keys, in.MaxResults, in.NextToken, 0, 200)
 		if err != nil {

@@ -1,6 +1,7 @@
 package ec2sim
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -255,9 +256,7 @@ func (s *Sim) CopySnapshot(ctx context.Context, in *ec2.CopySnapshotInput, _ ...
 			return nil, err
 		}
 		desc := aws.ToString(in.Description)
-		if desc == "" {
-			desc = fmt.Sprintf("[Copied %s from %s]", srcID, region)
-		}
+		desc = cmp.Or(desc, fmt.Sprintf("[Copied %s from %s]", srcID, region))
 		info := SnapInfo{VolumeID: src.volumeID, SizeGiB: src.size, Copy: true, CrossRegion: peer != s}
 		sn := s.newSnapshot(c, "vol-ffffffff", src.size, enc, kms, desc, tags, info, src.volumeID, srcID)
 		return &ec2.CopySnapshotOutput{SnapshotId: aws.String(sn.id), Tags: tagList(sn.tags)}, nil
@@ -417,9 +416,7 @@ func (s *Sim) CreateVolume(ctx context.Context, in *ec2.CreateVolumeInput, _ ...
 			return nil, apiErr("InvalidParameterValue", "Volume of %dGiB is too small; minimum is %dGiB.", size, sn.size)
 		}
 		vt := in.VolumeType
-		if vt == "" {
-			vt = types.VolumeTypeGp2
-		}
+		vt = cmp.Or(vt, types.VolumeTypeGp2)
 		iops, tput, err := validateVolume(vt, size, aws.ToInt32(in.Iops), aws.ToInt32(in.Throughput), in.Iops != nil, in.Throughput != nil)
 		if err != nil {
 			return nil, err
