@@ -153,6 +153,29 @@ func (e *Engine) decide(mb Member, x *existing, phase string) *memberDecision {
 			origin[st.d.VolumeID] = aws.ToString(st.exists.SnapshotId)
 		}
 	}
+	e.decideCopies(d, x, origin)
+	if phase != spec.PhaseFinal {
+		return d
+	}
+	for _, dev := range mb.Devices {
+		p := volumeParams(s, mb, dev)
+		vs := volStep{d: dev, key: volKey(mb.Key(), dev.ClaimTemplate), params: p, origin: origin[dev.VolumeID]}
+		if v, ok := x.vol(vs.key); ok {
+			vs.exists = &v
+			vs.refuse = mismatch(v, p)
+		} else {
+			vs.create = e.createVolumeInput(mb, dev, p, phase, vs.origin)
+		}
+		d.vols = append(d.vols, vs)
+	}
+	return d
+}
+
+// decideCopies decides the member's copies (needsCopy) and updates origin,
+// the snapshot each source volume's new volume is made from: an existing
+// copy, or none yet while its copy is still to be made.
+func (e *Engine) decideCopies(d *memberDecision, x *existing, origin map[string]string) {
+	mb, phase := d.mb, d.phase
 	for _, dev := range mb.Devices {
 		if !e.needsCopy(dev) {
 			continue
@@ -172,21 +195,6 @@ func (e *Engine) decide(mb Member, x *existing, phase string) *memberDecision {
 		}
 		d.copies = append(d.copies, cs)
 	}
-	if phase != spec.PhaseFinal {
-		return d
-	}
-	for _, dev := range mb.Devices {
-		p := volumeParams(s, mb, dev)
-		vs := volStep{d: dev, key: volKey(mb.Key(), dev.ClaimTemplate), params: p, origin: origin[dev.VolumeID]}
-		if v, ok := x.vol(vs.key); ok {
-			vs.exists = &v
-			vs.refuse = mismatch(v, p)
-		} else {
-			vs.create = e.createVolumeInput(mb, dev, p, phase, vs.origin)
-		}
-		d.vols = append(d.vols, vs)
-	}
-	return d
 }
 
 func deviceList(ds []Device) string {

@@ -26,7 +26,7 @@ func (r *cloneRun) snapshots(ctx context.Context, d *memberDecision) (map[string
 	e, phase, mb := r.e, d.phase, d.mb
 	out := map[string]string{}
 	completed := map[string]bool{}
-	mine := map[string]types.Snapshot{} // key -> the snapshot this run created
+	var mine map[string]types.Snapshot // key -> the snapshot this run created
 	for _, st := range d.snaps {
 		if st.exists != nil {
 			out[st.d.VolumeID] = aws.ToString(st.exists.SnapshotId)
@@ -38,31 +38,9 @@ func (r *cloneRun) snapshots(ctx context.Context, d *memberDecision) (map[string
 		}
 	}
 	if len(out) < len(d.snaps) {
-		if d.hook {
-			e.opts.Progress.Update(mb.Key(), "hook beforeFinal", 0)
-			if err := r.hook(ctx, mb); err != nil {
-				return nil, err
-			}
-		}
-		e.opts.Progress.Update(mb.Key(), phase+" snapshot", 0)
-		created, err := r.createSnapshots(ctx, d)
-		if err != nil {
+		var err error
+		if mine, err = r.makeSnapshots(ctx, d, out, completed); err != nil {
 			return nil, err
-		}
-		for _, st := range d.snaps {
-			if s, ok := created[st.d.VolumeID]; ok {
-				mine[st.key] = s
-			}
-		}
-		won, err := r.settleSnapshots(ctx, e.src, mb, RoleSnapshot, phase, mine, true)
-		if err != nil {
-			return nil, err
-		}
-		for _, st := range d.snaps {
-			if w, ok := won[st.key]; ok {
-				out[st.d.VolumeID] = aws.ToString(w.SnapshotId)
-				completed[st.d.VolumeID] = w.State == types.SnapshotStateCompleted
-			}
 		}
 	}
 	// Wait for all of them.
@@ -121,6 +99,42 @@ func (r *cloneRun) snapshots(ctx context.Context, d *memberDecision) (map[string
 		}
 	}
 	return out, nil
+}
+
+// makeSnapshots runs the beforeFinal hook (when decided) and creates the
+// member's missing snapshots, then settles them with any other run's
+// (settleSnapshots): it records each key's winner in out and completed, and
+// returns the snapshots this run created, by key.
+func (r *cloneRun) makeSnapshots(ctx context.Context, d *memberDecision, out map[string]string, completed map[string]bool) (map[string]types.Snapshot, error) {
+	e, phase, mb := r.e, d.phase, d.mb
+	mine := map[string]types.Snapshot{}
+	if d.hook {
+		e.opts.Progress.Update(mb.Key(), "hook beforeFinal", 0)
+		if err := r.hook(ctx, mb); err != nil {
+			return nil, err
+		}
+	}
+	e.opts.Progress.Update(mb.Key(), phase+" snapshot", 0)
+	created, err := r.createSnapshots(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range d.snaps {
+		if s, ok := created[st.d.VolumeID]; ok {
+			mine[st.key] = s
+		}
+	}
+	won, err := r.settleSnapshots(ctx, e.src, mb, RoleSnapshot, phase, mine, true)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range d.snaps {
+		if w, ok := won[st.key]; ok {
+			out[st.d.VolumeID] = aws.ToString(w.SnapshotId)
+			completed[st.d.VolumeID] = w.State == types.SnapshotStateCompleted
+		}
+	}
+	return mine, nil
 }
 
 // s2vol is the source volume of a snapshot key of the decision.
