@@ -216,7 +216,7 @@ func (e *Engine) instances(ctx context.Context) ([]instance, error) {
 	}
 	p := ec2.NewDescribeInstancesPaginator(e.src, &ec2.DescribeInstancesInput{Filters: filters, MaxResults: aws.Int32(1000)})
 	var out []instance
-	err := paginate(ctx, "DescribeInstances in "+e.m.Spec.Source.Region, p.HasMorePages, func(ctx context.Context) (*ec2.DescribeInstancesOutput, error) { return p.NextPage(ctx) },
+	err := paginate(ctx, "DescribeInstances in "+e.m.Spec.Source.Region, p,
 		func(page *ec2.DescribeInstancesOutput) {
 			for _, r := range page.Reservations {
 				for _, i := range r.Instances {
@@ -316,8 +316,7 @@ func describeFilters(fs []spec.Filter) string {
 // describeVolumes reads volumes by id, volumeIDBatch per call.
 func (e *Engine) describeVolumes(ctx context.Context, c *api, ids []string) (map[string]types.Volume, error) {
 	out := map[string]types.Volume{}
-	for start := 0; start < len(ids); start += volumeIDBatch {
-		chunk := ids[start:min(start+volumeIDBatch, len(ids))]
+	for chunk := range slices.Chunk(ids, volumeIDBatch) {
 		res, err := c.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: chunk})
 		if err != nil {
 			return nil, fmt.Errorf("DescribeVolumes: %w", err)
