@@ -154,6 +154,43 @@ var (
 	reSnapshotID = regexp.MustCompile(`^snap-[0-9a-f]{8}([0-9a-f]{9})?$`)
 )
 
+// idKind is how EC2 checks and words the ids of one resource type.
+type idKind struct {
+	re       *regexp.Regexp
+	prefix   string // "vol"
+	noun     string // "volume"
+	notFound string // the error code of an unknown id
+}
+
+var (
+	volumeIDs   = idKind{reVolumeID, "vol", "volume", "InvalidVolume.NotFound"}
+	snapshotIDs = idKind{reSnapshotID, "snap", "snapshot", "InvalidSnapshot.NotFound"}
+)
+
+// malformed is EC2's error for an id not of the kind's form, or nil.
+func (k idKind) malformed(id string) error {
+	if k.re.MatchString(id) {
+		return nil
+	}
+	return apiErr("InvalidParameterValue", "Invalid id: \"%s\" (expecting \"%s-...\")", id, k.prefix)
+}
+
+// unknown is EC2's error for a well-formed id it does not know.
+func (k idKind) unknown(id string) error {
+	return apiErr(k.notFound, "The %s '%s' does not exist.", k.noun, id)
+}
+
+// checkID checks an id as EC2 does: first its form, then that it exists.
+func checkID[V any](k idKind, id string, known map[string]V) error {
+	if err := k.malformed(id); err != nil {
+		return err
+	}
+	if _, ok := known[id]; !ok {
+		return k.unknown(id)
+	}
+	return nil
+}
+
 // DescribeAvailabilityZones lists the region's zones.
 func (s *Sim) DescribeAvailabilityZones(ctx context.Context, in *ec2.DescribeAvailabilityZonesInput, _ ...func(*ec2.Options)) (*ec2.DescribeAvailabilityZonesOutput, error) {
 	if in == nil {
@@ -474,11 +511,8 @@ func (s *Sim) DescribeVolumes(ctx context.Context, in *ec2.DescribeVolumesInput,
 			return nil, err
 		}
 		for _, id := range in.VolumeIds {
-			if !reVolumeID.MatchString(id) {
-				return nil, apiErr("InvalidParameterValue", "Invalid id: \"%s\" (expecting \"vol-...\")", id)
-			}
-			if _, ok := s.volumes[id]; !ok {
-				return nil, apiErr("InvalidVolume.NotFound", "The volume '%s' does not exist.", id)
+			if err := checkID(volumeIDs, id, s.volumes); err != nil {
+				return nil, err
 			}
 		}
 		if err := s.authorize(c); err != nil {
@@ -554,11 +588,8 @@ func (s *Sim) DescribeSnapshots(ctx context.Context, in *ec2.DescribeSnapshotsIn
 			return nil, err
 		}
 		for _, id := range in.SnapshotIds {
-			if !reSnapshotID.MatchString(id) {
-				return nil, apiErr("InvalidParameterValue", "Invalid id: \"%s\" (expecting \"snap-...\")", id)
-			}
-			if _, ok := s.snapshots[id]; !ok {
-				return nil, apiErr("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id)
+			if err := checkID(snapshotIDs, id, s.snapshots); err != nil {
+				return nil, err
 			}
 		}
 		if err := s.authorize(c); err != nil {
