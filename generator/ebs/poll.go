@@ -226,8 +226,7 @@ func (p *poller) round(ctx context.Context) {
 	snapCalls, volCalls := 0, 0
 	if len(snapIDs) > 0 && (now.Sub(p.lastSnap) >= p.interval || p.lastSnap.IsZero() || len(volIDs) == 0) {
 		p.lastSnap = now
-		for start := 0; start < len(snapIDs); start += snapshotIDBatch {
-			chunk := snapIDs[start:min(start+snapshotIDBatch, len(snapIDs))]
+		for chunk := range slices.Chunk(snapIDs, snapshotIDBatch) {
 			snapCalls++
 			snaps, err := p.describeSnapshots(ctx, chunk)
 			for _, id := range chunk {
@@ -239,8 +238,7 @@ func (p *poller) round(ctx context.Context) {
 			}
 		}
 	}
-	for start := 0; start < len(volIDs); start += volumeIDBatch {
-		chunk := volIDs[start:min(start+volumeIDBatch, len(volIDs))]
+	for chunk := range slices.Chunk(volIDs, volumeIDBatch) {
 		volCalls++
 		vols, err := p.describeVolumes(ctx, chunk)
 		for _, id := range chunk {
