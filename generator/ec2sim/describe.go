@@ -404,7 +404,7 @@ func (s *Sim) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesIn
 				list = append(list, x)
 			}
 		}
-		sort.Slice(list, func(i, j int) bool { return list[i].seq < list[j].seq })
+		slices.SortFunc(list, bySeq)
 		pg, next, err := page(OpDescribeInstances, list, in.MaxResults, in.NextToken, 5, 1000)
 		if err != nil {
 			return nil, err
@@ -530,7 +530,7 @@ func (s *Sim) DescribeVolumes(ctx context.Context, in *ec2.DescribeVolumesInput,
 				list = append(list, v)
 			}
 		}
-		sort.Slice(list, func(i, j int) bool { return list[i].seq < list[j].seq })
+		slices.SortFunc(list, bySeq)
 		pg, next, err := page(OpDescribeVolumes, list, in.MaxResults, in.NextToken, 5, 500)
 		if err != nil {
 			return nil, err
@@ -615,7 +615,7 @@ func (s *Sim) DescribeSnapshots(ctx context.Context, in *ec2.DescribeSnapshotsIn
 				}
 			}
 		}
-		sort.Slice(list, func(i, j int) bool { return list[i].seq < list[j].seq })
+		slices.SortFunc(list, bySeq)
 		pg, next, err := page(OpDescribeSnapshots, list, in.MaxResults, in.NextToken, 5, 1000)
 		if err != nil {
 			return nil, err
