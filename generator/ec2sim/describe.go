@@ -180,6 +180,38 @@ func (k idKind) unknown(id string) error {
 	return apiErr(k.notFound, "The %s '%s' does not exist.", k.noun, id)
 }
 
+// checkIDs checks the ids of a Describe call (checkID), the first bad one
+// failing the call.
+func checkIDs[V any](k idKind, ids []string, known map[string]V) error {
+	for _, id := range ids {
+		if err := checkID(k, id, known); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// selected is what a Describe call lists of m (keyed by id), in creation
+// order: the resources named by ids, or when ids is empty all of them but
+// those lagging (EC2 lists a new resource only after a while; nil: none
+// lag), that match.
+func selected[T sequenced](m map[string]T, ids []string, lagging, match func(T) bool) []T {
+	var list []T
+	for id, x := range m {
+		if len(ids) > 0 && !contains(ids, id) {
+			continue
+		}
+		if len(ids) == 0 && lagging != nil && lagging(x) {
+			continue
+		}
+		if match(x) {
+			list = append(list, x)
+		}
+	}
+	slices.SortFunc(list, bySeq)
+	return list
+}
+
 // checkID checks an id as EC2 does: first its form, then that it exists.
 func checkID[V any](k idKind, id string, known map[string]V) error {
 	if err := k.malformed(id); err != nil {
@@ -395,16 +427,8 @@ func (s *Sim) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesIn
 		if err := s.authorize(c); err != nil {
 			return nil, err
 		}
-		var list []*instance
-		for _, x := range s.instances {
-			if len(in.InstanceIds) > 0 && !contains(in.InstanceIds, x.id) {
-				continue
-			}
-			if matches(in.Filters, s.instanceField(x)) {
-				list = append(list, x)
-			}
-		}
-		slices.SortFunc(list, bySeq)
+		list := selected(s.instances, in.InstanceIds, nil,
+			func(x *instance) bool { return matches(in.Filters, s.instanceField(x)) })
 		pg, next, err := page(OpDescribeInstances, list, in.MaxResults, in.NextToken, 5, 1000)
 		if err != nil {
 			return nil, err
@@ -510,27 +534,15 @@ func (s *Sim) DescribeVolumes(ctx context.Context, in *ec2.DescribeVolumesInput,
 		if err := checkFilters(in.Filters, s.volumeField(&volume{})); err != nil {
 			return nil, err
 		}
-		for _, id := range in.VolumeIds {
-			if err := checkID(volumeIDs, id, s.volumes); err != nil {
-				return nil, err
-			}
+		if err := checkIDs(volumeIDs, in.VolumeIds, s.volumes); err != nil {
+			return nil, err
 		}
 		if err := s.authorize(c); err != nil {
 			return nil, err
 		}
-		var list []*volume
-		for _, v := range s.volumes {
-			if len(in.VolumeIds) > 0 && !contains(in.VolumeIds, v.id) {
-				continue
-			}
-			if len(in.VolumeIds) == 0 && s.lagging(v.created, c.At) {
-				continue
-			}
-			if matches(in.Filters, s.volumeField(v)) {
-				list = append(list, v)
-			}
-		}
-		slices.SortFunc(list, bySeq)
+		list := selected(s.volumes, in.VolumeIds,
+			func(v *volume) bool { return s.lagging(v.created, c.At) },
+			func(v *volume) bool { return matches(in.Filters, s.volumeField(v)) })
 		pg, next, err := page(OpDescribeVolumes, list, in.MaxResults, in.NextToken, 5, 500)
 		if err != nil {
 			return nil, err
@@ -587,10 +599,8 @@ func (s *Sim) DescribeSnapshots(ctx context.Context, in *ec2.DescribeSnapshotsIn
 		if err := checkFilters(in.Filters, s.snapshotField(&snapshot{})); err != nil {
 			return nil, err
 		}
-		for _, id := range in.SnapshotIds {
-			if err := checkID(snapshotIDs, id, s.snapshots); err != nil {
-				return nil, err
-			}
+		if err := checkIDs(snapshotIDs, in.SnapshotIds, s.snapshots); err != nil {
+			return nil, err
 		}
 		if err := s.authorize(c); err != nil {
 			return nil, err
@@ -603,19 +613,10 @@ func (s *Sim) DescribeSnapshots(ctx context.Context, in *ec2.DescribeSnapshotsIn
 		}
 		var list []*snapshot
 		if mine {
-			for _, sn := range s.snapshots {
-				if len(in.SnapshotIds) > 0 && !contains(in.SnapshotIds, sn.id) {
-					continue
-				}
-				if len(in.SnapshotIds) == 0 && s.lagging(sn.start, c.At) {
-					continue
-				}
-				if matches(in.Filters, s.snapshotField(sn)) {
-					list = append(list, sn)
-				}
-			}
+			list = selected(s.snapshots, in.SnapshotIds,
+				func(sn *snapshot) bool { return s.lagging(sn.start, c.At) },
+				func(sn *snapshot) bool { return matches(in.Filters, s.snapshotField(sn)) })
 		}
-		slices.SortFunc(list, bySeq)
 		pg, next, err := page(OpDescribeSnapshots, list, in.MaxResults, in.NextToken, 5, 1000)
 		if err != nil {
 			return nil, err

@@ -44,3 +44,39 @@ func TestDescribeAllInCreationOrder(t *testing.T) {
 		t.Errorf("describeAll of nothing = %v", got)
 	}
 }
+
+// TestSelected: a Describe call lists the named resources (lagging or
+// not), or all but the lagging ones, that match, in creation order.
+func TestSelected(t *testing.T) {
+	m := map[string]*volume{}
+	for i, id := range []string{"vol-c", "vol-a", "vol-d", "vol-b"} {
+		m[id] = &volume{id: id, seq: i}
+	}
+	lagging := func(v *volume) bool { return v.id == "vol-d" }
+	all := func(*volume) bool { return true }
+	notA := func(v *volume) bool { return v.id != "vol-a" }
+	ids := func(vs []*volume) []string {
+		var out []string
+		for _, v := range vs {
+			out = append(out, v.id)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name    string
+		ids     []string
+		lagging func(*volume) bool
+		match   func(*volume) bool
+		want    []string
+	}{
+		{"all, none lag", nil, nil, all, []string{"vol-c", "vol-a", "vol-d", "vol-b"}},
+		{"all but the lagging", nil, lagging, all, []string{"vol-c", "vol-a", "vol-b"}},
+		{"filtered", nil, lagging, notA, []string{"vol-c", "vol-b"}},
+		{"by id, lagging too", []string{"vol-b", "vol-d"}, lagging, all, []string{"vol-d", "vol-b"}},
+		{"by id, filtered", []string{"vol-a", "vol-b"}, nil, notA, []string{"vol-b"}},
+	} {
+		if got := ids(selected(m, c.ids, c.lagging, c.match)); !slices.Equal(got, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
