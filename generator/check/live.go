@@ -11,6 +11,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/graftctl/graft/generator/ebs"
+	"github.com/graftctl/graft/generator/kmskey"
 	"github.com/graftctl/graft/generator/record"
 )
 
@@ -178,7 +179,7 @@ func Live(ctx context.Context, api EC2, rec *record.Record, lockPath string, in 
 		}
 		if e := aws.ToBool(vol.Encrypted); e != v.Encrypted {
 			add("GRAFT054", "encrypted", fmt.Sprint(e), fmt.Sprint(v.Encrypted), "the volume does not have the recorded encryption")
-		} else if v.KMSKeyID != "" && !ebs.SameKMSKey(aws.ToString(vol.KmsKeyId), v.KMSKeyID) {
+		} else if v.KMSKeyID != "" && !kmskey.Same(aws.ToString(vol.KmsKeyId), v.KMSKeyID) {
 			add("GRAFT054", "kmsKeyId", aws.ToString(vol.KmsKeyId), v.KMSKeyID, "the volume is encrypted with another key")
 		}
 	}

@@ -1,6 +1,7 @@
 package ebs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -103,15 +104,9 @@ type pacer struct {
 var errReadOnly = errors.New("mutating call in a read-only stage")
 
 func newAPI(c EC2, clock Clock, l Limits, stats *Stats, mut, desc *rate.Limiter) *api {
-	if l.MaxThrottleRetries == 0 {
-		l.MaxThrottleRetries = 12
-	}
-	if l.BaseBackoff == 0 {
-		l.BaseBackoff = time.Second
-	}
-	if l.MaxBackoff == 0 {
-		l.MaxBackoff = 20 * time.Second
-	}
+	l.MaxThrottleRetries = cmp.Or(l.MaxThrottleRetries, 12)
+	l.BaseBackoff = cmp.Or(l.BaseBackoff, time.Second)
+	l.MaxBackoff = cmp.Or(l.MaxBackoff, 20*time.Second)
 	return &api{pacer: &pacer{ec2: c, clock: clock, limits: l, mut: mut, desc: desc, stats: stats, rng: rand.New(rand.NewPCG(1, 2))}}
 }
 

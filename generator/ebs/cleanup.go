@@ -194,17 +194,10 @@ func (e *Engine) recheck(ctx context.Context, c *api, it CleanupItem) (string, e
 	}
 	switch it.Kind {
 	case "snapshot":
-		res, err := c.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{it.ID}})
-		if strings.HasPrefix(errorCode(err), "InvalidSnapshot.NotFound") {
-			return "it no longer exists", nil
+		s, ok, err := describeOne(ctx, c, snapshotKind, it.ID)
+		if why := gone(ok, err); why != "" || err != nil {
+			return why, err
 		}
-		if err != nil {
-			return "", err
-		}
-		if len(res.Snapshots) != 1 {
-			return "it no longer exists", nil
-		}
-		s := res.Snapshots[0]
 		if why := owned(s.Tags, RoleSnapshot, RoleCopy); why != "" {
 			return why, nil
 		}
@@ -212,17 +205,10 @@ func (e *Engine) recheck(ctx context.Context, c *api, it CleanupItem) (string, e
 			return "it is " + string(s.State), nil
 		}
 	case "volume":
-		res, err := c.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{it.ID}})
-		if strings.HasPrefix(errorCode(err), "InvalidVolume.NotFound") {
-			return "it no longer exists", nil
+		v, ok, err := describeOne(ctx, c, volumeKind, it.ID)
+		if why := gone(ok, err); why != "" || err != nil {
+			return why, err
 		}
-		if err != nil {
-			return "", err
-		}
-		if len(res.Volumes) != 1 {
-			return "it no longer exists", nil
-		}
-		v := res.Volumes[0]
 		if why := owned(v.Tags, RoleVolume); why != "" {
 			return why, nil
 		}
@@ -236,6 +222,15 @@ func (e *Engine) recheck(ctx context.Context, c *api, it CleanupItem) (string, e
 		return "unknown kind " + it.Kind, nil
 	}
 	return "", nil
+}
+
+// gone is recheck's reason when describeOne did not find the item; "" when
+// it did, or failed.
+func gone(found bool, err error) string {
+	if found || err != nil {
+		return ""
+	}
+	return "it no longer exists"
 }
 
 // WriteText lists the plan.

@@ -1,11 +1,13 @@
 package ebs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -82,12 +84,8 @@ const credentialsHint = "set AWS_PROFILE (shared config or SSO, after `aws sso l
 // retries. The SDK's client-side retry quota is off: EC2 throttles per
 // account, and graft's token buckets pace the calls.
 func newRetryer(opts ClientOptions) aws.Retryer {
-	if opts.MaxAttempts == 0 {
-		opts.MaxAttempts = 5
-	}
-	if opts.MaxBackoff == 0 {
-		opts.MaxBackoff = 20 * time.Second
-	}
+	opts.MaxAttempts = cmp.Or(opts.MaxAttempts, 5)
+	opts.MaxBackoff = cmp.Or(opts.MaxBackoff, 20*time.Second)
 	return retry.NewStandard(func(o *retry.StandardOptions) {
 		o.MaxAttempts = opts.MaxAttempts
 		o.MaxBackoff = opts.MaxBackoff
@@ -165,22 +163,13 @@ func (c *CallCounter) Throttles() map[string]int { return c.copy(c.throttles) }
 func (c *CallCounter) copy(m map[string]int) map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[string]int, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(m)
 }
 
 // FormatCounts renders a count map as "Op=n Op=n", sorted.
 func FormatCounts(m map[string]int) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
+	parts := make([]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
 	}
 	return strings.Join(parts, " ")

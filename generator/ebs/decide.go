@@ -1,6 +1,7 @@
 package ebs
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/graftctl/graft/generator/kmskey"
 	"github.com/graftctl/graft/generator/spec"
 )
 
@@ -151,6 +153,29 @@ func (e *Engine) decide(mb Member, x *existing, phase string) *memberDecision {
 			origin[st.d.VolumeID] = aws.ToString(st.exists.SnapshotId)
 		}
 	}
+	e.decideCopies(d, x, origin)
+	if phase != spec.PhaseFinal {
+		return d
+	}
+	for _, dev := range mb.Devices {
+		p := volumeParams(s, mb, dev)
+		vs := volStep{d: dev, key: volKey(mb.Key(), dev.ClaimTemplate), params: p, origin: origin[dev.VolumeID]}
+		if v, ok := x.vol(vs.key); ok {
+			vs.exists = &v
+			vs.refuse = mismatch(v, p)
+		} else {
+			vs.create = e.createVolumeInput(mb, dev, p, phase, vs.origin)
+		}
+		d.vols = append(d.vols, vs)
+	}
+	return d
+}
+
+// decideCopies decides the member's copies (needsCopy) and updates origin,
+// the snapshot each source volume's new volume is made from: an existing
+// copy, or none yet while its copy is still to be made.
+func (e *Engine) decideCopies(d *memberDecision, x *existing, origin map[string]string) {
+	mb, phase := d.mb, d.phase
 	for _, dev := range mb.Devices {
 		if !e.needsCopy(dev) {
 			continue
@@ -170,21 +195,6 @@ func (e *Engine) decide(mb Member, x *existing, phase string) *memberDecision {
 		}
 		d.copies = append(d.copies, cs)
 	}
-	if phase != spec.PhaseFinal {
-		return d
-	}
-	for _, dev := range mb.Devices {
-		p := volumeParams(s, mb, dev)
-		vs := volStep{d: dev, key: volKey(mb.Key(), dev.ClaimTemplate), params: p, origin: origin[dev.VolumeID]}
-		if v, ok := x.vol(vs.key); ok {
-			vs.exists = &v
-			vs.refuse = mismatch(v, p)
-		} else {
-			vs.create = e.createVolumeInput(mb, dev, p, phase, vs.origin)
-		}
-		d.vols = append(d.vols, vs)
-	}
-	return d
 }
 
 func deviceList(ds []Device) string {
@@ -309,7 +319,7 @@ func (e *Engine) createVolumeInput(mb Member, d Device, p VolumeParams, phase, s
 // source's (volumeParams), or "" when graft cannot know it without KMS (an
 // alias, or EC2's default key).
 func expectedKMSKey(p VolumeParams) string {
-	if !p.Encrypted || p.KMSKeyID == "" || parseKMSRef(p.KMSKeyID).alias {
+	if !p.Encrypted || p.KMSKeyID == "" || kmskey.Parse(p.KMSKeyID).Alias {
 		return ""
 	}
 	return p.KMSKeyID
@@ -343,11 +353,9 @@ func mismatch(v types.Volume, p VolumeParams) []string {
 	if t := aws.ToInt32(v.Throughput); p.Throughput > 0 && t != p.Throughput {
 		diff("throughput", t, p.Throughput)
 	}
-	if want := expectedKMSKey(p); want != "" && !SameKMSKey(aws.ToString(v.KmsKeyId), want) {
+	if want := expectedKMSKey(p); want != "" && !kmskey.Same(aws.ToString(v.KmsKeyId), want) {
 		k := aws.ToString(v.KmsKeyId)
-		if k == "" {
-			k = "none"
-		}
+		k = cmp.Or(k, "none")
 		diff("kmsKeyId", k, want)
 	}
 	return why

@@ -1,10 +1,13 @@
 package ebs
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,10 +76,7 @@ func (e *Engine) discover(ctx context.Context) (*Inventory, error) {
 	var running []instance
 	for _, in := range insts {
 		if in.state != types.InstanceStateNameRunning {
-			state := string(in.state)
-			if state == "" {
-				state = "in no reported state"
-			}
+			state := cmp.Or(string(in.state), "in no reported state")
 			add(ProblemNotRunning, "instance %s (Name=%q) is %s, not running; graft migrates only running instances: %s", in.id, in.name, state, stateFilterHint(src.Filters))
 			continue
 		}
@@ -90,7 +90,31 @@ func (e *Engine) discover(ctx context.Context) (*Inventory, error) {
 	}
 	members := e.mapInstances(insts, add)
 
-	// Data devices.
+	volIDs := e.dataDevices(members, insts, add)
+	vols, err := e.describeVolumes(ctx, e.src, volIDs)
+	if err != nil {
+		return nil, err
+	}
+	e.volumeFacts(members, vols, dstZones, add)
+	if len(derr.Problems) > 0 {
+		return nil, derr
+	}
+	inv := &Inventory{Migration: e.m.Metadata.Name, SourceRegion: src.Region, TargetRegion: e.m.Spec.Target.Region, Members: members}
+	inv.Sort()
+	for _, p := range e.volumeProblems(inv) {
+		derr.Problems = append(derr.Problems, p)
+	}
+	if len(derr.Problems) > 0 {
+		return nil, derr
+	}
+	return inv, nil
+}
+
+// dataDevices finds each member's spec.source.devices on its instance and
+// returns their volume ids; the instance's other volumes, but the root, go
+// to OtherVolumes.
+func (e *Engine) dataDevices(members []Member, insts []instance, add problemFunc) []string {
+	src := e.m.Spec.Source
 	var volIDs []string
 	for i := range members {
 		mb := &members[i]
@@ -99,7 +123,7 @@ func (e *Engine) discover(ctx context.Context) (*Inventory, error) {
 		for _, d := range src.Devices {
 			name, b, ok := lookupDevice(in.devices, d.Name)
 			if !ok {
-				add(ProblemMissingDevice, "instance %s (%s) has no device %s (spec.source.devices, claim template %s); it has %s", in.id, mb.Key(), d.Name, d.ClaimTemplate, strings.Join(sortedMapKeys(in.devices), ", "))
+				add(ProblemMissingDevice, "instance %s (%s) has no device %s (spec.source.devices, claim template %s); it has %s", in.id, mb.Key(), d.Name, d.ClaimTemplate, strings.Join(slices.Sorted(maps.Keys(in.devices)), ", "))
 				continue
 			}
 			used[name] = true
@@ -109,17 +133,20 @@ func (e *Engine) discover(ctx context.Context) (*Inventory, error) {
 			mb.Devices = append(mb.Devices, Device{Device: name, ClaimTemplate: d.ClaimTemplate, FSType: d.FSType, VolumeID: b.volume})
 			volIDs = append(volIDs, b.volume)
 		}
-		for _, name := range sortedMapKeys(in.devices) {
+		for _, name := range slices.Sorted(maps.Keys(in.devices)) {
 			// The root volume is excluded by ExcludeBootVolume, never by id.
 			if !used[name] && name != in.root {
 				mb.OtherVolumes = append(mb.OtherVolumes, in.devices[name].volume)
 			}
 		}
 	}
-	vols, err := e.describeVolumes(ctx, e.src, volIDs)
-	if err != nil {
-		return nil, err
-	}
+	return volIDs
+}
+
+// volumeFacts checks each data volume's attachment and copies its size,
+// type, performance and encryption into the member's device, and sets the
+// member's target zone.
+func (e *Engine) volumeFacts(members []Member, vols map[string]types.Volume, dstZones map[string]bool, add problemFunc) {
 	for i := range members {
 		mb := &members[i]
 		for j := range mb.Devices {
@@ -154,21 +181,9 @@ func (e *Engine) discover(ctx context.Context) (*Inventory, error) {
 		}
 		mb.TargetZone = e.m.Spec.TargetZone(mb.StatefulSet, mb.Zone)
 		if !dstZones[mb.TargetZone] {
-			add(ProblemTargetZone, "member %s would go to zone %q, which is not an availability zone of the target region %s (zones: %s)", mb.Key(), mb.TargetZone, e.m.Spec.Target.Region, strings.Join(sortedMapKeys(dstZones), ", "))
+			add(ProblemTargetZone, "member %s would go to zone %q, which is not an availability zone of the target region %s (zones: %s)", mb.Key(), mb.TargetZone, e.m.Spec.Target.Region, strings.Join(slices.Sorted(maps.Keys(dstZones)), ", "))
 		}
 	}
-	if len(derr.Problems) > 0 {
-		return nil, derr
-	}
-	inv := &Inventory{Migration: e.m.Metadata.Name, SourceRegion: src.Region, TargetRegion: e.m.Spec.Target.Region, Members: members}
-	inv.Sort()
-	for _, p := range e.volumeProblems(inv) {
-		derr.Problems = append(derr.Problems, p)
-	}
-	if len(derr.Problems) > 0 {
-		return nil, derr
-	}
-	return inv, nil
 }
 
 // zones lists the availability zones of a region. An error here is almost
@@ -201,7 +216,7 @@ func (e *Engine) instances(ctx context.Context) ([]instance, error) {
 	}
 	p := ec2.NewDescribeInstancesPaginator(e.src, &ec2.DescribeInstancesInput{Filters: filters, MaxResults: aws.Int32(1000)})
 	var out []instance
-	err := paginate(ctx, "DescribeInstances in "+e.m.Spec.Source.Region, p.HasMorePages, func(ctx context.Context) (*ec2.DescribeInstancesOutput, error) { return p.NextPage(ctx) },
+	err := paginate(ctx, "DescribeInstances in "+e.m.Spec.Source.Region, p,
 		func(page *ec2.DescribeInstancesOutput) {
 			for _, r := range page.Reservations {
 				for _, i := range r.Instances {
@@ -301,8 +316,7 @@ func describeFilters(fs []spec.Filter) string {
 // describeVolumes reads volumes by id, volumeIDBatch per call.
 func (e *Engine) describeVolumes(ctx context.Context, c *api, ids []string) (map[string]types.Volume, error) {
 	out := map[string]types.Volume{}
-	for start := 0; start < len(ids); start += volumeIDBatch {
-		chunk := ids[start:min(start+volumeIDBatch, len(ids))]
+	for chunk := range slices.Chunk(ids, volumeIDBatch) {
 		res, err := c.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: chunk})
 		if err != nil {
 			return nil, fmt.Errorf("DescribeVolumes: %w", err)
@@ -317,110 +331,140 @@ func (e *Engine) describeVolumes(ctx context.Context, c *api, ids []string) (map
 // mapInstances applies spec.mapping: every instance gets exactly one
 // (StatefulSet, ordinal), and every ordinal of every StatefulSet exactly
 // one instance.
-func (e *Engine) mapInstances(insts []instance, add func(kind, format string, args ...any)) []Member {
-	s := &e.m.Spec
-	type slot = slotKey
-	assigned := map[slot][]*instance{}
-	mp := s.Mapping
+func (e *Engine) mapInstances(insts []instance, add problemFunc) []Member {
+	assigned := map[slotKey][]*instance{}
+	mp := e.m.Spec.Mapping
 	switch {
 	case mp.TagRegex != nil:
-		re := regexp.MustCompile(mp.TagRegex.Pattern) // validated by spec
-		for i := range insts {
-			in := &insts[i]
-			val, ok := in.tags[mp.TagRegex.Tag]
-			if !ok {
-				add(ProblemUnmapped, "instance %s matches spec.source.filters but has no tag %q for spec.mapping.tagRegex; the filters may select another application's instances", in.id, mp.TagRegex.Tag)
-				continue
-			}
-			sm := re.FindStringSubmatch(val)
-			if sm == nil {
-				add(ProblemUnmapped, "instance %s: tag %s=%q does not match spec.mapping.tagRegex.pattern %q; the filters may select another application's instances", in.id, mp.TagRegex.Tag, val, mp.TagRegex.Pattern)
-				continue
-			}
-			ord, err := strconv.Atoi(sm[re.SubexpIndex("ordinal")])
-			if err != nil {
-				add(ProblemAmbiguousMapping, "instance %s: tag %s=%q: the ordinal group %q is not a number", in.id, mp.TagRegex.Tag, val, sm[re.SubexpIndex("ordinal")])
-				continue
-			}
-			sts := ""
-			if idx := re.SubexpIndex("statefulset"); idx >= 0 {
-				sts = sm[idx]
-			} else if len(s.Target.StatefulSets) == 1 {
-				sts = s.Target.StatefulSets[0].Name
-			}
-			if _, ok := s.StatefulSet(sts); !ok {
-				add(ProblemUnmapped, "instance %s: tag %s=%q names StatefulSet %q, which is not in spec.target.statefulSets", in.id, mp.TagRegex.Tag, val, sts)
-				continue
-			}
-			assigned[slot{sts, ord}] = append(assigned[slot{sts, ord}], in)
-		}
+		e.mapByTagRegex(insts, assigned, add)
 	case len(mp.Table) > 0:
-		byInstance := map[string]spec.TableEntry{}
-		for _, t := range mp.Table {
-			byInstance[t.Instance] = t
-		}
-		for i := range insts {
-			in := &insts[i]
-			t, ok := byInstance[in.id]
-			if !ok {
-				add(ProblemUnmapped, "instance %s (Name=%q) matches spec.source.filters but is not in spec.mapping.table; the filters may select another application's instances", in.id, in.name)
-				continue
-			}
-			assigned[slot{t.StatefulSet, t.Ordinal}] = append(assigned[slot{t.StatefulSet, t.Ordinal}], in)
-		}
-		for _, t := range mp.Table {
-			if findInstance(insts, t.Instance) == nil {
-				add(ProblemOrdinalGap, "%s ordinal %d: table instance %s is not among the running instances matched by spec.source.filters", t.StatefulSet, t.Ordinal, t.Instance)
-			}
-		}
+		e.mapByTable(insts, assigned, add)
 	case mp.Sort != nil:
-		groups := map[string][]*instance{}
-		for i := range insts {
-			in := &insts[i]
-			sts := ""
-			if len(s.Target.StatefulSets) == 1 && s.Target.StatefulSets[0].SourceZone == "" {
-				sts = s.Target.StatefulSets[0].Name
-			} else {
-				for _, t := range s.Target.StatefulSets {
-					if t.SourceZone == in.zone {
-						sts = t.Name
-					}
-				}
-			}
-			if sts == "" {
-				add(ProblemUnmapped, "instance %s is in zone %s, from which no StatefulSet draws (spec.target.statefulSets[].sourceZone)", in.id, in.zone)
-				continue
-			}
-			groups[sts] = append(groups[sts], in)
+		e.mapBySort(insts, assigned, add)
+	}
+	return e.membersOf(assigned, add)
+}
+
+// problemFunc records one problem of discovery.
+type problemFunc = func(kind, format string, args ...any)
+
+// mapByTagRegex assigns each instance the slot its tag names
+// (spec.mapping.tagRegex).
+func (e *Engine) mapByTagRegex(insts []instance, assigned map[slotKey][]*instance, add problemFunc) {
+	s := &e.m.Spec
+	mp := s.Mapping
+	re := regexp.MustCompile(mp.TagRegex.Pattern) // validated by spec
+	for i := range insts {
+		in := &insts[i]
+		val, ok := in.tags[mp.TagRegex.Tag]
+		if !ok {
+			add(ProblemUnmapped, "instance %s matches spec.source.filters but has no tag %q for spec.mapping.tagRegex; the filters may select another application's instances", in.id, mp.TagRegex.Tag)
+			continue
 		}
-		for _, sts := range s.Target.StatefulSets {
-			g := groups[sts.Name]
-			keys := make(map[*instance]sortKey, len(g))
-			bad := false
-			for _, in := range g {
-				k, err := sortKeyOf(in, mp.Sort.By)
-				if err != nil {
-					add(ProblemAmbiguousMapping, "instance %s: %v", in.id, err)
-					bad = true
-				}
-				keys[in] = k
-			}
-			if bad {
-				continue
-			}
-			sort.SliceStable(g, func(i, j int) bool { return keys[g[i]].less(keys[g[j]]) })
-			for i := 1; i < len(g); i++ {
-				if !keys[g[i-1]].less(keys[g[i]]) {
-					add(ProblemAmbiguousMapping, "instances %s and %s of %s have the same %s (%s); the sort cannot order them, use spec.mapping.table", g[i-1].id, g[i].id, sts.Name, mp.Sort.By, keys[g[i]])
-				}
-			}
-			for i, in := range g {
-				sl := slot{sts.Name, sts.Ordinals.Start + i}
-				assigned[sl] = append(assigned[sl], in)
-			}
+		sm := re.FindStringSubmatch(val)
+		if sm == nil {
+			add(ProblemUnmapped, "instance %s: tag %s=%q does not match spec.mapping.tagRegex.pattern %q; the filters may select another application's instances", in.id, mp.TagRegex.Tag, val, mp.TagRegex.Pattern)
+			continue
+		}
+		ord, err := strconv.Atoi(sm[re.SubexpIndex("ordinal")])
+		if err != nil {
+			add(ProblemAmbiguousMapping, "instance %s: tag %s=%q: the ordinal group %q is not a number", in.id, mp.TagRegex.Tag, val, sm[re.SubexpIndex("ordinal")])
+			continue
+		}
+		sts := ""
+		if idx := re.SubexpIndex("statefulset"); idx >= 0 {
+			sts = sm[idx]
+		} else if len(s.Target.StatefulSets) == 1 {
+			sts = s.Target.StatefulSets[0].Name
+		}
+		if _, ok := s.StatefulSet(sts); !ok {
+			add(ProblemUnmapped, "instance %s: tag %s=%q names StatefulSet %q, which is not in spec.target.statefulSets", in.id, mp.TagRegex.Tag, val, sts)
+			continue
+		}
+		assigned[slotKey{sts, ord}] = append(assigned[slotKey{sts, ord}], in)
+	}
+}
+
+// mapByTable assigns each instance its row of spec.mapping.table.
+func (e *Engine) mapByTable(insts []instance, assigned map[slotKey][]*instance, add problemFunc) {
+	mp := e.m.Spec.Mapping
+	byInstance := map[string]spec.TableEntry{}
+	for _, t := range mp.Table {
+		byInstance[t.Instance] = t
+	}
+	for i := range insts {
+		in := &insts[i]
+		t, ok := byInstance[in.id]
+		if !ok {
+			add(ProblemUnmapped, "instance %s (Name=%q) matches spec.source.filters but is not in spec.mapping.table; the filters may select another application's instances", in.id, in.name)
+			continue
+		}
+		assigned[slotKey{t.StatefulSet, t.Ordinal}] = append(assigned[slotKey{t.StatefulSet, t.Ordinal}], in)
+	}
+	for _, t := range mp.Table {
+		if findInstance(insts, t.Instance) == nil {
+			add(ProblemOrdinalGap, "%s ordinal %d: table instance %s is not among the running instances matched by spec.source.filters", t.StatefulSet, t.Ordinal, t.Instance)
 		}
 	}
+}
 
+// mapBySort assigns each StatefulSet's instances its ordinals in the order
+// of spec.mapping.sort.
+func (e *Engine) mapBySort(insts []instance, assigned map[slotKey][]*instance, add problemFunc) {
+	s := &e.m.Spec
+	mp := s.Mapping
+	groups := map[string][]*instance{}
+	for i := range insts {
+		in := &insts[i]
+		sts := ""
+		if len(s.Target.StatefulSets) == 1 && s.Target.StatefulSets[0].SourceZone == "" {
+			sts = s.Target.StatefulSets[0].Name
+		} else {
+			for _, t := range s.Target.StatefulSets {
+				if t.SourceZone == in.zone {
+					sts = t.Name
+				}
+			}
+		}
+		if sts == "" {
+			add(ProblemUnmapped, "instance %s is in zone %s, from which no StatefulSet draws (spec.target.statefulSets[].sourceZone)", in.id, in.zone)
+			continue
+		}
+		groups[sts] = append(groups[sts], in)
+	}
+	for _, sts := range s.Target.StatefulSets {
+		g := groups[sts.Name]
+		keys := make(map[*instance]sortKey, len(g))
+		bad := false
+		for _, in := range g {
+			k, err := sortKeyOf(in, mp.Sort.By)
+			if err != nil {
+				add(ProblemAmbiguousMapping, "instance %s: %v", in.id, err)
+				bad = true
+			}
+			keys[in] = k
+		}
+		if bad {
+			continue
+		}
+		sort.SliceStable(g, func(i, j int) bool { return keys[g[i]].less(keys[g[j]]) })
+		for i := 1; i < len(g); i++ {
+			if !keys[g[i-1]].less(keys[g[i]]) {
+				add(ProblemAmbiguousMapping, "instances %s and %s of %s have the same %s (%s); the sort cannot order them, use spec.mapping.table", g[i-1].id, g[i].id, sts.Name, mp.Sort.By, keys[g[i]])
+			}
+		}
+		for i, in := range g {
+			sl := slotKey{sts.Name, sts.Ordinals.Start + i}
+			assigned[sl] = append(assigned[sl], in)
+		}
+	}
+}
+
+// membersOf turns the assigned slots into members: exactly one instance
+// for every ordinal of every StatefulSet, and no instance outside them.
+func (e *Engine) membersOf(assigned map[slotKey][]*instance, add problemFunc) []Member {
+	s := &e.m.Spec
+	type slot = slotKey
 	var members []Member
 	seen := map[string]bool{}
 	for _, sts := range s.Target.StatefulSets {
@@ -462,17 +506,9 @@ type slotKey struct {
 }
 
 func sortedSlots[V any](m map[slotKey]V) []slotKey {
-	out := make([]slotKey, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].sts != out[j].sts {
-			return out[i].sts < out[j].sts
-		}
-		return out[i].ord < out[j].ord
+	return slices.SortedFunc(maps.Keys(m), func(a, b slotKey) int {
+		return cmp.Or(strings.Compare(a.sts, b.sts), cmp.Compare(a.ord, b.ord))
 	})
-	return out
 }
 
 // sortKey is one instance's value of the sort mapping's key.

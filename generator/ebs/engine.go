@@ -1,6 +1,7 @@
 package ebs
 
 import (
+	"cmp"
 	"errors"
 	"log/slog"
 	"time"
@@ -69,21 +70,11 @@ func New(m *spec.Migration, opts Options) *Engine {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	if opts.PollInterval == 0 {
-		opts.PollInterval = 15 * time.Second
-	}
-	if opts.SnapshotTimeout == 0 {
-		opts.SnapshotTimeout = 24 * time.Hour
-	}
-	if opts.VolumeTimeout == 0 {
-		opts.VolumeTimeout = 30 * time.Minute
-	}
-	if opts.FSRTimeout == 0 {
-		opts.FSRTimeout = 4 * time.Hour
-	}
-	if opts.HookTimeout == 0 {
-		opts.HookTimeout = 30 * time.Minute
-	}
+	opts.PollInterval = cmp.Or(opts.PollInterval, 15*time.Second)
+	opts.SnapshotTimeout = cmp.Or(opts.SnapshotTimeout, 24*time.Hour)
+	opts.VolumeTimeout = cmp.Or(opts.VolumeTimeout, 30*time.Minute)
+	opts.FSRTimeout = cmp.Or(opts.FSRTimeout, 4*time.Hour)
+	opts.HookTimeout = cmp.Or(opts.HookTimeout, 30*time.Minute)
 	stats := newStats()
 	e := &Engine{m: m, opts: opts, stats: stats, log: opts.Log, clock: opts.Clock, limits: limits}
 	mut, desc := newLimiters(limits)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/graftctl/graft/generator/kmskey"
 	"github.com/graftctl/graft/generator/spec"
 )
 
@@ -90,21 +91,31 @@ func IAMPolicy(m *spec.Migration) PolicyDocument {
 	add(Statement{Sid: "GraftDeleteOwnResourcesOnly", Action: []string{"ec2:DeleteSnapshot", "ec2:DeleteVolume"},
 		Resource: append(append([]string{}, snapshotsAll...), arn(dst, "*", "volume/*")), Condition: map[string]map[string]any{"StringEquals": ownTag}})
 
+	for _, st := range kmsStatements(regions, s.Target.Volume.KMSKeyID) {
+		add(st)
+	}
+	return doc
+}
+
+// kmsStatements are the KMS statements of the policy: through EC2 in the
+// regions only, on the target key alone when the spec names it by ARN.
+func kmsStatements(regions []string, target string) []Statement {
+	var out []Statement
+	add := func(st Statement) { st.Effect = "Allow"; out = append(out, st) }
 	var via []string
 	for _, r := range regions {
 		via = append(via, fmt.Sprintf("ec2.%s.amazonaws.com", r))
 	}
 	kmsVia := map[string]any{"kms:ViaService": via}
 	grantCond := map[string]map[string]any{"StringEquals": kmsVia, "Bool": {"kms:GrantIsForAWSResource": true}}
-	target := s.Target.Volume.KMSKeyID
-	if ref := parseKMSRef(target); !ref.arn || ref.alias || ref.name == "" {
+	if ref := kmskey.Parse(target); !ref.ARN || ref.Alias || ref.Name == "" {
 		// No target key, or one named by alias or bare id: which key EC2
 		// uses is known only at run time, so KMS stays on "*", through
 		// EC2 only.
 		add(Statement{Sid: "GraftKMSThroughEC2", Action: []string{"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo"},
 			Resource: []string{"*"}, Condition: map[string]map[string]any{"StringEquals": kmsVia}})
 		add(Statement{Sid: "GraftKMSGrantsForEBS", Action: []string{"kms:CreateGrant"}, Resource: []string{"*"}, Condition: grantCond})
-		return doc
+		return out
 	}
 	// The target key by ARN: encrypting the new copies and volumes with it
 	// is granted on exactly that key.
@@ -120,7 +131,7 @@ func IAMPolicy(m *spec.Migration) PolicyDocument {
 	add(Statement{Sid: "GraftKMSSourceKeysUnknownUntilDiscoverDecryptOnlyThroughEC2", Action: []string{"kms:Decrypt", "kms:DescribeKey", "kms:ReEncryptFrom"},
 		Resource: []string{"*"}, Condition: map[string]map[string]any{"StringEquals": kmsVia}})
 	add(Statement{Sid: "GraftKMSSourceKeysUnknownUntilDiscoverGrantsForEBS", Action: []string{"kms:CreateGrant"}, Resource: []string{"*"}, Condition: grantCond})
-	return doc
+	return out
 }
 
 // WriteJSON writes the policy document.

@@ -1,12 +1,15 @@
 package ebs
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -100,9 +103,7 @@ func (inv *Inventory) WriteText(w io.Writer) error {
 	for _, m := range inv.Members {
 		for _, d := range m.Devices {
 			kms := d.KMSKeyID
-			if kms == "" {
-				kms = "-"
-			}
+			kms = cmp.Or(kms, "-")
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%dGiB\t%s\t%s\t%s\t%t\t%s\n", m.Key(), m.Instance, m.Zone, d.Device, d.ClaimTemplate,
 				d.VolumeID, d.SizeGiB, d.Type, dash(d.IOPS), dashUnit(d.Throughput, "MiB/s"), d.Encrypted, kms)
 		}
@@ -174,7 +175,7 @@ func (inv *Inventory) Diff(saved *Inventory) []string {
 	}
 	now, before := index(inv), index(saved)
 	var diffs []string
-	for _, k := range sortedMapKeys(before) {
+	for _, k := range slices.Sorted(maps.Keys(before)) {
 		b := before[k]
 		n, ok := now[k]
 		switch {
@@ -184,22 +185,13 @@ func (inv *Inventory) Diff(saved *Inventory) []string {
 			diffs = append(diffs, fmt.Sprintf("%s was %s %s in %s, is now %s %s in %s", k, b.inst, b.vol, b.zone, n.inst, n.vol, n.zone))
 		}
 	}
-	for _, k := range sortedMapKeys(now) {
+	for _, k := range slices.Sorted(maps.Keys(now)) {
 		if _, ok := before[k]; !ok {
 			n := now[k]
 			diffs = append(diffs, fmt.Sprintf("%s (%s %s) is new", k, n.inst, n.vol))
 		}
 	}
 	return diffs
-}
-
-func sortedMapKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // Problem kinds of discovery, each named in its message.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/ebs/ebstest"
+	"github.com/graftctl/graft/generator/kmskey"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
 )
@@ -140,12 +141,12 @@ func TestMotoCloneKeepsSourceKey(t *testing.T) {
 	var ids []string
 	for _, v := range rec.Volumes {
 		ids = append(ids, v.TargetVolume)
-		if !ebs.SameKMSKey(v.KMSKeyID, ebstest.SourceKey) {
+		if !kmskey.Same(v.KMSKeyID, ebstest.SourceKey) {
 			t.Errorf("%s: recorded key %s, want the source's %s", v.ClaimName(), v.KMSKeyID, ebstest.SourceKey)
 		}
 	}
 	for id, v := range describeVolumes(t, ctx, client, ids) {
-		if !aws.ToBool(v.Encrypted) || !ebs.SameKMSKey(aws.ToString(v.KmsKeyId), ebstest.SourceKey) {
+		if !aws.ToBool(v.Encrypted) || !kmskey.Same(aws.ToString(v.KmsKeyId), ebstest.SourceKey) {
 			t.Errorf("volume %s: encrypted=%v key=%s, want the source's %s", id, aws.ToBool(v.Encrypted), aws.ToString(v.KmsKeyId), ebstest.SourceKey)
 		}
 	}

@@ -3,6 +3,8 @@ package ebs
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -162,7 +164,7 @@ func (e *Engine) lookup(ctx context.Context) (*existing, error) {
 		for k, f := range failed {
 			x.failed[k] = f
 		}
-		for _, k := range sortedMapKeys(live) {
+		for _, k := range slices.Sorted(maps.Keys(live)) {
 			c := live[k]
 			x.snaps[k] = c[0]
 			for _, s := range c[1:] {
@@ -175,7 +177,7 @@ func (e *Engine) lookup(ctx context.Context) (*existing, error) {
 		return nil, err
 	}
 	groups := groupVolumes(vols)
-	for _, k := range sortedMapKeys(groups) {
+	for _, k := range slices.Sorted(maps.Keys(groups)) {
 		c := groups[k]
 		x.vols[k] = c[0]
 		for _, v := range c[1:] {
@@ -189,57 +191,17 @@ func (e *Engine) migrationFilter(extra ...types.Filter) []types.Filter {
 	return append([]types.Filter{{Name: aws.String("tag:" + TagMigration), Values: []string{e.m.Metadata.Name}}}, extra...)
 }
 
-// maxPages bounds every paginated Describe: a listing that has not ended
-// after this many pages is an error, never a silent truncation (a missing
-// page would hide a resource graft then creates twice, or a volume it
-// then fails to keep).
-const maxPages = 1000
-
-// paginate runs a SDK paginator to its end, at most maxPages pages; what
-// names the listing in errors.
-func paginate[O any](ctx context.Context, what string, more func() bool, next func(context.Context) (O, error), each func(O)) error {
-	for pages := 0; more(); pages++ {
-		if pages >= maxPages {
-			return fmt.Errorf("%s: still more results after %d pages; graft stopped rather than act on a partial listing", what, maxPages)
-		}
-		page, err := next(ctx)
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		each(page)
-	}
-	return nil
-}
-
 // listSnapshots pages through this account's snapshots tagged with the
 // migration (OwnerIds self: never another account's public snapshot),
 // narrowed by the extra filters.
 func (e *Engine) listSnapshots(ctx context.Context, c *api, extra ...types.Filter) ([]types.Snapshot, error) {
-	var out []types.Snapshot
-	pg := ec2.NewDescribeSnapshotsPaginator(c, &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}, Filters: e.migrationFilter(extra...), MaxResults: aws.Int32(1000)})
-	err := paginate(ctx, "DescribeSnapshots (graft's snapshots of "+e.m.Metadata.Name+")", pg.HasMorePages, func(ctx context.Context) (*ec2.DescribeSnapshotsOutput, error) { return pg.NextPage(ctx) },
-		func(page *ec2.DescribeSnapshotsOutput) {
-			for _, s := range page.Snapshots {
-				if tagMap(s.Tags)[TagMigration] == e.m.Metadata.Name {
-					out = append(out, s)
-				}
-			}
-		})
-	return out, err
+	pg := ec2.NewDescribeSnapshotsPaginator(c, &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}, Filters: e.migrationFilter(extra...), MaxResults: aws.Int32(snapshotKind.pageSize)})
+	return listTagged(ctx, e.m.Metadata.Name, snapshotKind, pg)
 }
 
 // listVolumes pages through the volumes tagged with the migration,
 // narrowed by the extra filters.
 func (e *Engine) listVolumes(ctx context.Context, c *api, extra ...types.Filter) ([]types.Volume, error) {
-	var out []types.Volume
-	pg := ec2.NewDescribeVolumesPaginator(c, &ec2.DescribeVolumesInput{Filters: e.migrationFilter(extra...), MaxResults: aws.Int32(500)})
-	err := paginate(ctx, "DescribeVolumes (graft's volumes of "+e.m.Metadata.Name+")", pg.HasMorePages, func(ctx context.Context) (*ec2.DescribeVolumesOutput, error) { return pg.NextPage(ctx) },
-		func(page *ec2.DescribeVolumesOutput) {
-			for _, v := range page.Volumes {
-				if tagMap(v.Tags)[TagMigration] == e.m.Metadata.Name {
-					out = append(out, v)
-				}
-			}
-		})
-	return out, err
+	pg := ec2.NewDescribeVolumesPaginator(c, &ec2.DescribeVolumesInput{Filters: e.migrationFilter(extra...), MaxResults: aws.Int32(volumeKind.pageSize)})
+	return listTagged(ctx, e.m.Metadata.Name, volumeKind, pg)
 }

@@ -1,14 +1,18 @@
 package ebs
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/graftctl/graft/generator/kmskey"
 	"github.com/graftctl/graft/generator/spec"
 )
 
@@ -54,9 +58,7 @@ func volumeParams(s *spec.Spec, mb Member, d Device) VolumeParams {
 	p := VolumeParams{Zone: mb.TargetZone, SizeGiB: d.SizeGiB, Type: v.Type, IOPS: v.IOPS, Throughput: v.Throughput,
 		Encrypted: v.Encrypted || d.Encrypted, KMSKeyID: v.KMSKeyID,
 		InitRateMiBps: v.Initialization.RateMiBps, FSR: v.Initialization.FastSnapshotRestore}
-	if p.Type == "" {
-		p.Type = d.Type
-	}
+	p.Type = cmp.Or(p.Type, d.Type)
 	if p.IOPS == 0 && p.Type == d.Type && takesIOPS(p.Type) {
 		p.IOPS = d.IOPS
 	}
@@ -167,62 +169,7 @@ func (e *Engine) needsCopy(d Device) bool {
 		return true
 	}
 	k := e.m.Spec.Target.Volume.KMSKeyID
-	return k != "" && !SameKMSKey(k, d.KMSKeyID)
-}
-
-// SameKMSKey reports whether two KMS key references name the same key,
-// without asking KMS:
-//
-//   - equal strings are the same key;
-//   - a key id and a key ARN are the same key when the ARN's key id is that
-//     id ("abc" and "arn:aws:kms:us-east-1:111122223333:key/abc");
-//   - two different ARNs are different keys (a multi-region key's replicas
-//     share a key id but are distinct keys, one per region);
-//   - an alias equals only an alias of the same name ("alias/x" and
-//     "arn:aws:kms:…:alias/x"), never a key id or key ARN: what an alias
-//     points to is known only to KMS, so callers must treat "not the same"
-//     as "unknown" (graft then copies, which is safe, only slower).
-func SameKMSKey(a, b string) bool {
-	if a == b {
-		return true
-	}
-	ra, rb := parseKMSRef(a), parseKMSRef(b)
-	switch {
-	case ra.name == "" || rb.name == "":
-		return false
-	case ra.arn && rb.arn:
-		return false // different ARNs
-	case ra.alias != rb.alias:
-		return false
-	}
-	return ra.name == rb.name
-}
-
-// kmsRef is a KMS key reference taken apart: the key id or alias name, and
-// whether it was an alias and an ARN.
-type kmsRef struct {
-	name       string
-	alias, arn bool
-}
-
-func parseKMSRef(s string) kmsRef {
-	if strings.HasPrefix(s, "arn:") {
-		// arn:<partition>:kms:<region>:<account>:key/<id> or alias/<name>
-		parts := strings.SplitN(s, ":", 6)
-		if len(parts) == 6 && parts[2] == "kms" {
-			if id, ok := strings.CutPrefix(parts[5], "key/"); ok {
-				return kmsRef{name: id, arn: true}
-			}
-			if n, ok := strings.CutPrefix(parts[5], "alias/"); ok {
-				return kmsRef{name: n, alias: true, arn: true}
-			}
-		}
-		return kmsRef{} // not a KMS key or alias ARN: equal only as a string
-	}
-	if n, ok := strings.CutPrefix(s, "alias/"); ok {
-		return kmsRef{name: n, alias: true}
-	}
-	return kmsRef{name: s}
+	return k != "" && !kmskey.Same(k, d.KMSKeyID)
 }
 
 // clientToken is EC2's idempotency token for a create: hex(sha256) of a
@@ -240,15 +187,11 @@ func clientToken(key string, gen int) string {
 // the spec's.
 func (e *Engine) tagSpec(rt types.ResourceType, tags map[string]string) []types.TagSpecification {
 	all := map[string]string{}
-	for k, v := range e.m.Spec.Target.Volume.Tags {
-		all[k] = v
-	}
-	for k, v := range tags {
-		all[k] = v
-	}
+	maps.Copy(all, e.m.Spec.Target.Volume.Tags)
+	maps.Copy(all, tags)
 	all[TagMigration] = e.m.Metadata.Name
 	ts := types.TagSpecification{ResourceType: rt}
-	for _, k := range sortedMapKeys(all) {
+	for _, k := range slices.Sorted(maps.Keys(all)) {
 		ts.Tags = append(ts.Tags, types.Tag{Key: aws.String(k), Value: aws.String(all[k])})
 	}
 	return []types.TagSpecification{ts}

@@ -5,13 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/graftctl/graft/generator/snaptime"
 	"github.com/graftctl/graft/generator/spec"
 )
 
@@ -77,21 +79,6 @@ type Action struct {
 	Stopped bool `json:"stopped,omitempty"`
 }
 
-// Snapshot-time model of the plan: rough, stated in the output.
-func fullSnapshotTime(gib int32) time.Duration {
-	return 2*time.Minute + 6*time.Second*time.Duration(gib)
-}
-func incrementalTime(gib int32) time.Duration {
-	return time.Minute + 300*time.Millisecond*time.Duration(gib)
-}
-func copyTime(gib int32, crossRegion bool) time.Duration {
-	d := time.Minute + 3*time.Second*time.Duration(gib)
-	if crossRegion {
-		d *= 2
-	}
-	return d
-}
-
 // Plan lists what Clone would do for the inventory. It makes only Describe
 // calls (the look-up of what earlier runs created), on read-only clients:
 // a mutating call from it is an error, never a change.
@@ -104,168 +91,217 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &e.m.Spec
-	p := &Plan{Migration: inv.Migration, SourceRegion: inv.SourceRegion, TargetRegion: inv.TargetRegion,
-		ToCreate: map[string]int{}, Existing: map[string]int{}, Calls: map[string]int{}}
+	pl := &planner{e: e, zonesBySet: map[string]map[string]bool{},
+		p: &Plan{Migration: inv.Migration, SourceRegion: inv.SourceRegion, TargetRegion: inv.TargetRegion,
+			ToCreate: map[string]int{}, Existing: map[string]int{}, Calls: map[string]int{}}}
+	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
+		pl.dryRun += len(e.dryRunChecks(inv, x, phase))
+	}
+	for _, mb := range inv.Members {
+		pl.member(mb, x)
+	}
+	pl.budget(inv)
+	pl.warn(inv, x)
+	slices.Sort(pl.p.Warnings)
+	return pl.p, nil
+}
+
+// planner builds a Plan member by member, then adds the call budget, the
+// durations and the warnings.
+type planner struct {
+	e *Engine
+	p *Plan
 	// Expected durations, from what is left to do: the largest volume
 	// snapshotted, copied or created in each phase (members run
 	// concurrently); 0 when nothing is left.
-	var precopy, final time.Duration
-	var fsrSnaps, dryRun int
+	precopy, final   time.Duration
+	fsrSnaps, dryRun int
 	// The re-checks after creating (settleSnapshots, settleVolume): at
 	// least one listing after each create and one after each wait.
-	var settleSnaps, settleVols int
-	var fsrLarge []string
-	copies := false
-	precopyLeft := false
-	zonesBySet := map[string]map[string]bool{}
-	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
-		dryRun += len(e.dryRunChecks(inv, x, phase))
-	}
-	for _, mb := range inv.Members {
-		pm := PlanMember{Member: mb.Key(), Instance: mb.Instance, SourceZone: mb.Zone, TargetZone: mb.TargetZone}
-		if zonesBySet[mb.StatefulSet] == nil {
-			zonesBySet[mb.StatefulSet] = map[string]bool{}
-		}
-		zonesBySet[mb.StatefulSet][mb.TargetZone] = true
-		for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
-			d := e.decide(mb, x, phase)
-			p.Warnings = append(p.Warnings, d.warnings...)
-			// A member with a volume clone refuses is stopped before
-			// anything is made for it: its other actions are listed but
-			// neither counted nor timed.
-			stop := d.stops()
-			toCreate, calls := p.ToCreate, p.Calls
-			if stop {
-				toCreate, calls = map[string]int{}, map[string]int{}
-			}
-			first, s0, v0, f0, l0 := len(pm.Actions), settleSnaps, settleVols, fsrSnaps, len(fsrLarge)
-			var snapTime, copyTimeLeft time.Duration
-			copiesLeft := false
-			for _, st := range d.snaps {
-				a := Action{Phase: phase, Role: RoleSnapshot, Op: st.op(d), ClaimTemplate: st.d.ClaimTemplate, SourceVolume: st.d.VolumeID,
-					Detail: fmt.Sprintf("snapshot of %s (%s, %d GiB) on %s", st.d.VolumeID, st.d.Device, st.d.SizeGiB, mb.Instance)}
-				if st.exists != nil {
-					a.Exists = aws.ToString(st.exists.SnapshotId)
-					p.Existing[RoleSnapshot]++
-				} else {
-					toCreate[RoleSnapshot]++
-					t := fullSnapshotTime(st.d.SizeGiB)
-					if phase == spec.PhaseFinal {
-						// After the precopy phase the final snapshot is incremental.
-						t = incrementalTime(st.d.SizeGiB)
-					} else {
-						precopyLeft = true
-					}
-					snapTime = max(snapTime, t)
-				}
-				if st.create != nil {
-					calls["CreateSnapshot"]++
-				}
-				pm.Actions = append(pm.Actions, a)
-			}
-			if d.multi != nil {
-				calls["CreateSnapshots"]++
-			}
-			if !d.allExist() {
-				settleSnaps += 2
-			}
-			for _, c := range d.copies {
-				copies = true
-				why := "re-encrypt with " + s.Target.Volume.KMSKeyID
-				if e.crossRegion() {
-					why = fmt.Sprintf("copy to %s", s.Target.Region)
-				}
-				a := Action{Phase: phase, Role: RoleCopy, Op: "CopySnapshot", ClaimTemplate: c.d.ClaimTemplate, SourceVolume: c.d.VolumeID,
-					Detail: fmt.Sprintf("copy of the %s snapshot of %s: %s", phase, c.d.VolumeID, why)}
-				if c.exists != nil {
-					a.Exists = aws.ToString(c.exists.SnapshotId)
-					p.Existing[RoleCopy]++
-				} else {
-					toCreate[RoleCopy]++
-					calls["CopySnapshot"]++
-					copiesLeft = true
-					copyTimeLeft = max(copyTimeLeft, copyTime(c.d.SizeGiB, e.crossRegion()))
-				}
-				pm.Actions = append(pm.Actions, a)
-			}
-			if copiesLeft {
-				settleSnaps += 2
-			}
-			var volLeft time.Duration
-			for _, v := range d.vols {
-				vp := v.params
-				if vp.FSR && v.exists == nil {
-					fsrSnaps++
-					if vp.SizeGiB > 1024 {
-						fsrLarge = append(fsrLarge, fmt.Sprintf("%s %s (%d GiB)", mb.Key(), v.d.ClaimTemplate, vp.SizeGiB))
-					}
-					pm.Actions = append(pm.Actions, Action{Phase: spec.PhaseFinal, Role: "fast-snapshot-restore", Op: "EnableFastSnapshotRestores", ClaimTemplate: v.d.ClaimTemplate, SourceVolume: v.d.VolumeID,
-						Detail: fmt.Sprintf("enable fast snapshot restore in %s until the volume exists, then disable it", vp.Zone)})
-					toCreate["fast-snapshot-restore"]++
-					calls["EnableFastSnapshotRestores"]++
-					calls["DisableFastSnapshotRestores"]++
-					volLeft = max(volLeft, time.Hour)
-				}
-				vp2 := vp
-				a := Action{Phase: spec.PhaseFinal, Role: RoleVolume, Op: "CreateVolume", ClaimTemplate: v.d.ClaimTemplate, SourceVolume: v.d.VolumeID, Volume: &vp2,
-					Detail: describeVolume(vp, spec.ClaimName(v.d.ClaimTemplate, mb.StatefulSet, mb.Ordinal))}
-				switch {
-				case len(v.refuse) > 0:
-					a.Exists = aws.ToString(v.exists.VolumeId)
-					a.Refused = v.refusal(mb)
-					p.Refused++
-				case v.exists != nil:
-					a.Exists = aws.ToString(v.exists.VolumeId)
-					p.Existing[RoleVolume]++
-				default:
-					toCreate[RoleVolume]++
-					calls["CreateVolume"]++
-					settleVols++
-					volLeft = max(volLeft, time.Minute)
-				}
-				if v.d.Type != vp.Type {
-					a.Detail += fmt.Sprintf(" (source is %s)", v.d.Type)
-				}
-				pm.Actions = append(pm.Actions, a)
-			}
-			if stop {
-				settleSnaps, settleVols, fsrSnaps, fsrLarge = s0, v0, f0, fsrLarge[:l0]
-				snapTime, copyTimeLeft, volLeft = 0, 0, 0
-				for i := first; i < len(pm.Actions); i++ {
-					if pm.Actions[i].Exists == "" {
-						pm.Actions[i].Stopped = true
-					}
-				}
-			}
-			left := snapTime + copyTimeLeft + volLeft
-			if phase == spec.PhasePrecopy {
-				precopy = max(precopy, left)
-			} else {
-				final = max(final, left)
-			}
-		}
-		p.Members = append(p.Members, pm)
-	}
+	settleSnaps, settleVols int
+	fsrLarge                []string
+	copies                  bool
+	precopyLeft             bool
+	zonesBySet              map[string]map[string]bool
+}
 
-	// Call budget: the mutating calls above, the DryRun proofs, and the
-	// Describe calls of discovery, look-up and polling.
+// member adds one member's actions of both phases.
+func (pl *planner) member(mb Member, x *existing) {
+	pm := PlanMember{Member: mb.Key(), Instance: mb.Instance, SourceZone: mb.Zone, TargetZone: mb.TargetZone}
+	if pl.zonesBySet[mb.StatefulSet] == nil {
+		pl.zonesBySet[mb.StatefulSet] = map[string]bool{}
+	}
+	pl.zonesBySet[mb.StatefulSet][mb.TargetZone] = true
+	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
+		left := pl.phase(&pm, mb, pl.e.decide(mb, x, phase), phase)
+		if phase == spec.PhasePrecopy {
+			pl.precopy = max(pl.precopy, left)
+		} else {
+			pl.final = max(pl.final, left)
+		}
+	}
+	pl.p.Members = append(pl.p.Members, pm)
+}
+
+// phase adds a member's actions of one phase and returns the time they
+// take.
+func (pl *planner) phase(pm *PlanMember, mb Member, d *memberDecision, phase string) time.Duration {
+	pl.p.Warnings = append(pl.p.Warnings, d.warnings...)
+	// A member with a volume clone refuses is stopped before anything is
+	// made for it: its other actions are listed but neither counted nor
+	// timed.
+	stop := d.stops()
+	toCreate, calls := pl.p.ToCreate, pl.p.Calls
+	if stop {
+		toCreate, calls = map[string]int{}, map[string]int{}
+	}
+	first, s0, v0, f0, l0 := len(pm.Actions), pl.settleSnaps, pl.settleVols, pl.fsrSnaps, len(pl.fsrLarge)
+	left := pl.snapshots(pm, mb, d, phase, toCreate, calls)
+	left += pl.copyActions(pm, d, phase, toCreate, calls)
+	left += pl.volumes(pm, mb, d, toCreate, calls)
+	if !stop {
+		return left
+	}
+	pl.settleSnaps, pl.settleVols, pl.fsrSnaps, pl.fsrLarge = s0, v0, f0, pl.fsrLarge[:l0]
+	for i := first; i < len(pm.Actions); i++ {
+		if pm.Actions[i].Exists == "" {
+			pm.Actions[i].Stopped = true
+		}
+	}
+	return 0
+}
+
+// snapshots adds a member's snapshot actions of a phase and returns the
+// time of the longest snapshot left to make.
+func (pl *planner) snapshots(pm *PlanMember, mb Member, d *memberDecision, phase string, toCreate, calls map[string]int) time.Duration {
+	var snapTime time.Duration
+	for _, st := range d.snaps {
+		a := Action{Phase: phase, Role: RoleSnapshot, Op: st.op(d), ClaimTemplate: st.d.ClaimTemplate, SourceVolume: st.d.VolumeID,
+			Detail: fmt.Sprintf("snapshot of %s (%s, %d GiB) on %s", st.d.VolumeID, st.d.Device, st.d.SizeGiB, mb.Instance)}
+		if st.exists != nil {
+			a.Exists = aws.ToString(st.exists.SnapshotId)
+			pl.p.Existing[RoleSnapshot]++
+		} else {
+			toCreate[RoleSnapshot]++
+			t := snaptime.Full(st.d.SizeGiB)
+			if phase == spec.PhaseFinal {
+				// After the precopy phase the final snapshot is incremental.
+				t = snaptime.Incremental(st.d.SizeGiB)
+			} else {
+				pl.precopyLeft = true
+			}
+			snapTime = max(snapTime, t)
+		}
+		if st.create != nil {
+			calls["CreateSnapshot"]++
+		}
+		pm.Actions = append(pm.Actions, a)
+	}
+	if d.multi != nil {
+		calls["CreateSnapshots"]++
+	}
+	if !d.allExist() {
+		pl.settleSnaps += 2
+	}
+	return snapTime
+}
+
+// copyActions adds a member's copy actions of a phase and returns the time
+// of the longest copy left to make.
+func (pl *planner) copyActions(pm *PlanMember, d *memberDecision, phase string, toCreate, calls map[string]int) time.Duration {
+	e, s := pl.e, &pl.e.m.Spec
+	var copyTimeLeft time.Duration
+	copiesLeft := false
+	for _, c := range d.copies {
+		pl.copies = true
+		why := "re-encrypt with " + s.Target.Volume.KMSKeyID
+		if e.crossRegion() {
+			why = fmt.Sprintf("copy to %s", s.Target.Region)
+		}
+		a := Action{Phase: phase, Role: RoleCopy, Op: "CopySnapshot", ClaimTemplate: c.d.ClaimTemplate, SourceVolume: c.d.VolumeID,
+			Detail: fmt.Sprintf("copy of the %s snapshot of %s: %s", phase, c.d.VolumeID, why)}
+		if c.exists != nil {
+			a.Exists = aws.ToString(c.exists.SnapshotId)
+			pl.p.Existing[RoleCopy]++
+		} else {
+			toCreate[RoleCopy]++
+			calls["CopySnapshot"]++
+			copiesLeft = true
+			copyTimeLeft = max(copyTimeLeft, snaptime.Copy(c.d.SizeGiB, e.crossRegion()))
+		}
+		pm.Actions = append(pm.Actions, a)
+	}
+	if copiesLeft {
+		pl.settleSnaps += 2
+	}
+	return copyTimeLeft
+}
+
+// volumes adds a member's volume (and fast snapshot restore) actions and
+// returns the time of the longest left to make.
+func (pl *planner) volumes(pm *PlanMember, mb Member, d *memberDecision, toCreate, calls map[string]int) time.Duration {
+	var volLeft time.Duration
+	for _, v := range d.vols {
+		vp := v.params
+		if vp.FSR && v.exists == nil {
+			pl.fsrSnaps++
+			if vp.SizeGiB > 1024 {
+				pl.fsrLarge = append(pl.fsrLarge, fmt.Sprintf("%s %s (%d GiB)", mb.Key(), v.d.ClaimTemplate, vp.SizeGiB))
+			}
+			pm.Actions = append(pm.Actions, Action{Phase: spec.PhaseFinal, Role: "fast-snapshot-restore", Op: "EnableFastSnapshotRestores", ClaimTemplate: v.d.ClaimTemplate, SourceVolume: v.d.VolumeID,
+				Detail: fmt.Sprintf("enable fast snapshot restore in %s until the volume exists, then disable it", vp.Zone)})
+			toCreate["fast-snapshot-restore"]++
+			calls["EnableFastSnapshotRestores"]++
+			calls["DisableFastSnapshotRestores"]++
+			volLeft = max(volLeft, time.Hour)
+		}
+		vp2 := vp
+		a := Action{Phase: spec.PhaseFinal, Role: RoleVolume, Op: "CreateVolume", ClaimTemplate: v.d.ClaimTemplate, SourceVolume: v.d.VolumeID, Volume: &vp2,
+			Detail: describeVolume(vp, spec.ClaimName(v.d.ClaimTemplate, mb.StatefulSet, mb.Ordinal))}
+		switch {
+		case len(v.refuse) > 0:
+			a.Exists = aws.ToString(v.exists.VolumeId)
+			a.Refused = v.refusal(mb)
+			pl.p.Refused++
+		case v.exists != nil:
+			a.Exists = aws.ToString(v.exists.VolumeId)
+			pl.p.Existing[RoleVolume]++
+		default:
+			toCreate[RoleVolume]++
+			calls["CreateVolume"]++
+			pl.settleVols++
+			volLeft = max(volLeft, time.Minute)
+		}
+		if v.d.Type != vp.Type {
+			a.Detail += fmt.Sprintf(" (source is %s)", v.d.Type)
+		}
+		pm.Actions = append(pm.Actions, a)
+	}
+	return volLeft
+}
+
+// budget adds the call budget: the mutating calls of the members, the
+// DryRun proofs, and the Describe calls of discovery, look-up and polling;
+// and the phases' durations with the assumptions behind them.
+func (pl *planner) budget(inv *Inventory) {
+	e, p := pl.e, pl.p
 	mutating := 0
 	for _, n := range p.Calls {
 		mutating += n
 	}
-	if dryRun > 0 {
-		p.Calls["DryRun"] = dryRun
+	if pl.dryRun > 0 {
+		p.Calls["DryRun"] = pl.dryRun
 	}
-	mutating += dryRun
+	mutating += pl.dryRun
 	members := len(inv.Members)
 	// The poller's DescribeSnapshots calls per round (see poll.go).
 	perRound := int(math.Ceil(float64(max(inv.volumeCount(), 1)) / snapshotIDBatch))
 	p.MutatingFloor = Duration(bucketFloor(mutating, e.limits))
+	precopy, final := pl.precopy, pl.final
 	if final > 0 {
 		final += time.Duration(p.MutatingFloor)
 	}
-	if precopyLeft && p.Existing[RoleSnapshot] == 0 {
+	if pl.precopyLeft && p.Existing[RoleSnapshot] == 0 {
 		// No precopy yet: if the user skips it, the final snapshot is full.
 		p.Assumptions = append(p.Assumptions, "the final phase runs after the precopy phase (otherwise the final snapshot is a full one, as long as the precopy)")
 	}
@@ -277,35 +313,38 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 	}
 	p.Calls["DescribeSnapshots"] = regions * (rounds*perRound + 1)
 	p.Calls["DescribeVolumes"] = int(math.Ceil(float64(inv.volumeCount())/volumeIDBatch)) + int(time.Duration(p.MutatingFloor)/(2*time.Second)) + 4
-	p.Calls["DescribeSnapshots"] += settleSnaps
-	p.Calls["DescribeVolumes"] += settleVols
+	p.Calls["DescribeSnapshots"] += pl.settleSnaps
+	p.Calls["DescribeVolumes"] += pl.settleVols
 	p.Calls["DescribeInstances"] = 2 * max(1, int(math.Ceil(float64(members)/1000)))
 	p.Calls["DescribeAvailabilityZones"] = 2
 	p.Assumptions = append(p.Assumptions,
 		"members run concurrently, so a phase lasts as long as its largest volume",
-		"a first (full) snapshot takes about 2 min + 6 s per GiB; an incremental one 1 min + 0.3 s per GiB; a copy 1 min + 3 s per GiB, twice that across regions (EBS gives no guarantee: measure with the precopy phase)",
+		snaptime.Summary()+" (EBS gives no guarantee: measure with the precopy phase)",
 		fmt.Sprintf("EC2's mutating bucket (burst %d, %g/s) adds %s to the final phase", e.limits.MutatingBurst, e.limits.MutatingRate, time.Duration(p.MutatingFloor)),
 		fmt.Sprintf("one poll round every %s, with %d DescribeSnapshots call(s) per round", e.opts.PollInterval, perRound),
 	)
+}
 
-	// Warnings.
+// warn adds the plan's warnings (unsorted).
+func (pl *planner) warn(inv *Inventory, x *existing) {
+	e, p, s := pl.e, pl.p, &pl.e.m.Spec
 	if e.crossRegion() {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("cross-region copy: every snapshot is copied from %s to %s; the first copy is full, later ones incremental, and inter-region transfer is billed", s.Source.Region, s.Target.Region))
-	} else if copies {
+	} else if pl.copies {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("KMS re-encryption: spec.target.volume.kmsKeyId (%s) is not the source volumes' key (or is an alias graft cannot compare), so every snapshot is copied with it; a re-encrypting copy is a full copy", s.Target.Volume.KMSKeyID))
 	}
-	if fsrSnaps > 0 {
-		p.Warnings = append(p.Warnings, fmt.Sprintf("fast snapshot restore is billed per snapshot and zone for every hour it is enabled; graft enables it on %d snapshot(s) and disables each once its volume exists. EC2's default quota is 5 snapshots with FSR per region: ask for more before the final phase", fsrSnaps))
-		if len(fsrLarge) > 0 {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("fast snapshot restore credits too few: a snapshot over 1024 GiB earns less than one volume-creation credit per hour (1024 / size), so these volumes may be created without FSR's full performance: %s; use initialization.rateMiBps instead", strings.Join(fsrLarge, ", ")))
+	if pl.fsrSnaps > 0 {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("fast snapshot restore is billed per snapshot and zone for every hour it is enabled; graft enables it on %d snapshot(s) and disables each once its volume exists. EC2's default quota is 5 snapshots with FSR per region: ask for more before the final phase", pl.fsrSnaps))
+		if len(pl.fsrLarge) > 0 {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("fast snapshot restore credits too few: a snapshot over 1024 GiB earns less than one volume-creation credit per hour (1024 / size), so these volumes may be created without FSR's full performance: %s; use initialization.rateMiBps instead", strings.Join(pl.fsrLarge, ", ")))
 		}
 	}
 	if s.Target.Volume.Initialization.RateMiBps == 0 && !s.Target.Volume.Initialization.FastSnapshotRestore {
 		p.Warnings = append(p.Warnings, "no initialization: the new volumes load their blocks from S3 lazily, so the first reads of each block are slow; set spec.target.volume.initialization.rateMiBps or fastSnapshotRestore")
 	}
-	for _, name := range sortedMapKeys(zonesBySet) {
-		if z := zonesBySet[name]; len(z) > 1 {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("StatefulSet %s spans zones %s: its pods must each schedule in their volume's zone; make sure every zone has nodes, or pin the StatefulSet with zone", name, strings.Join(sortedMapKeys(z), ", ")))
+	for _, name := range slices.Sorted(maps.Keys(pl.zonesBySet)) {
+		if z := pl.zonesBySet[name]; len(z) > 1 {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("StatefulSet %s spans zones %s: its pods must each schedule in their volume's zone; make sure every zone has nodes, or pin the StatefulSet with zone", name, strings.Join(slices.Sorted(maps.Keys(z)), ", ")))
 		}
 	}
 	for _, mb := range inv.Members {
@@ -313,7 +352,7 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("%s moves from %s to %s: make sure the cluster has nodes in %s", mb.Key(), mb.Zone, mb.TargetZone, mb.TargetZone))
 		}
 	}
-	for _, z := range sortedMapKeys(zonesOf(inv)) {
+	for _, z := range slices.Sorted(maps.Keys(zonesOf(inv))) {
 		if _, mapped := s.Target.Zones[z]; !mapped && e.crossRegion() {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("source zone %s has no spec.target.zones entry", z))
 		}
@@ -331,8 +370,6 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 			}
 		}
 	}
-	sort.Strings(p.Warnings)
-	return p, nil
 }
 
 func zonesOf(inv *Inventory) map[string]bool {

@@ -3,6 +3,8 @@ package ebs
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -224,8 +226,7 @@ func (p *poller) round(ctx context.Context) {
 	snapCalls, volCalls := 0, 0
 	if len(snapIDs) > 0 && (now.Sub(p.lastSnap) >= p.interval || p.lastSnap.IsZero() || len(volIDs) == 0) {
 		p.lastSnap = now
-		for start := 0; start < len(snapIDs); start += snapshotIDBatch {
-			chunk := snapIDs[start:min(start+snapshotIDBatch, len(snapIDs))]
+		for chunk := range slices.Chunk(snapIDs, snapshotIDBatch) {
 			snapCalls++
 			snaps, err := p.describeSnapshots(ctx, chunk)
 			for _, id := range chunk {
@@ -237,8 +238,7 @@ func (p *poller) round(ctx context.Context) {
 			}
 		}
 	}
-	for start := 0; start < len(volIDs); start += volumeIDBatch {
-		chunk := volIDs[start:min(start+volumeIDBatch, len(volIDs))]
+	for chunk := range slices.Chunk(volIDs, volumeIDBatch) {
 		volCalls++
 		vols, err := p.describeVolumes(ctx, chunk)
 		for _, id := range chunk {
@@ -250,7 +250,7 @@ func (p *poller) round(ctx context.Context) {
 		}
 	}
 	if len(fsr) > 0 {
-		ids := sortedMapKeys(fsr)
+		ids := slices.Sorted(maps.Keys(fsr))
 		states, err := describeFSR(ctx, p.c, ids)
 		for _, id := range ids {
 			for _, z := range fsr[id] {
@@ -290,66 +290,14 @@ func parseProgress(s *string) int {
 	return n
 }
 
-// describeSnapshots reads snapshots by id. EC2 fails the whole call when
-// one id is unknown (just created and not yet visible, or deleted), so on
-// that error it falls back to a snapshot-id filter, which skips unknown ids
-// instead, with at most filterValuesMax ids per filter, paging through.
+// describeSnapshots reads snapshots by id (describeByID).
 func (p *poller) describeSnapshots(ctx context.Context, ids []string) (map[string]types.Snapshot, error) {
-	out := map[string]types.Snapshot{}
-	res, err := p.c.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: ids})
-	if err == nil {
-		for _, s := range res.Snapshots {
-			out[aws.ToString(s.SnapshotId)] = s
-		}
-		return out, nil
-	}
-	if !strings.HasPrefix(errorCode(err), "InvalidSnapshot") {
-		return nil, err
-	}
-	for start := 0; start < len(ids); start += filterValuesMax {
-		chunk := ids[start:min(start+filterValuesMax, len(ids))]
-		pg := ec2.NewDescribeSnapshotsPaginator(p.c, &ec2.DescribeSnapshotsInput{Filters: []types.Filter{{Name: aws.String("snapshot-id"), Values: chunk}}, MaxResults: aws.Int32(1000)})
-		err := paginate(ctx, "DescribeSnapshots (by snapshot-id)", pg.HasMorePages, func(ctx context.Context) (*ec2.DescribeSnapshotsOutput, error) { return pg.NextPage(ctx) },
-			func(page *ec2.DescribeSnapshotsOutput) {
-				for _, s := range page.Snapshots {
-					out[aws.ToString(s.SnapshotId)] = s
-				}
-			})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return describeByID(ctx, p.c, snapshotKind, ids)
 }
 
-// describeVolumes reads volumes by id, with the same fallback to a
-// volume-id filter as describeSnapshots.
+// describeVolumes reads volumes by id (describeByID).
 func (p *poller) describeVolumes(ctx context.Context, ids []string) (map[string]types.Volume, error) {
-	out := map[string]types.Volume{}
-	res, err := p.c.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: ids})
-	if err == nil {
-		for _, v := range res.Volumes {
-			out[aws.ToString(v.VolumeId)] = v
-		}
-		return out, nil
-	}
-	if !strings.HasPrefix(errorCode(err), "InvalidVolume") {
-		return nil, err
-	}
-	for start := 0; start < len(ids); start += filterValuesMax {
-		chunk := ids[start:min(start+filterValuesMax, len(ids))]
-		pg := ec2.NewDescribeVolumesPaginator(p.c, &ec2.DescribeVolumesInput{Filters: []types.Filter{{Name: aws.String("volume-id"), Values: chunk}}, MaxResults: aws.Int32(500)})
-		err := paginate(ctx, "DescribeVolumes (by volume-id)", pg.HasMorePages, func(ctx context.Context) (*ec2.DescribeVolumesOutput, error) { return pg.NextPage(ctx) },
-			func(page *ec2.DescribeVolumesOutput) {
-				for _, v := range page.Volumes {
-					out[aws.ToString(v.VolumeId)] = v
-				}
-			})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return describeByID(ctx, p.c, volumeKind, ids)
 }
 
 type fsrStatus struct{ state, reason string }
@@ -358,11 +306,10 @@ type fsrStatus struct{ state, reason string }
 // snapshot-id with at most filterValuesMax ids per call.
 func describeFSR(ctx context.Context, c EC2, snapIDs []string) (map[string]fsrStatus, error) {
 	out := map[string]fsrStatus{}
-	for start := 0; start < len(snapIDs); start += filterValuesMax {
-		chunk := snapIDs[start:min(start+filterValuesMax, len(snapIDs))]
+	for chunk := range slices.Chunk(snapIDs, filterValuesMax) {
 		pg := ec2.NewDescribeFastSnapshotRestoresPaginator(c, &ec2.DescribeFastSnapshotRestoresInput{
 			Filters: []types.Filter{{Name: aws.String("snapshot-id"), Values: chunk}}, MaxResults: aws.Int32(200)})
-		err := paginate(ctx, "DescribeFastSnapshotRestores", pg.HasMorePages, func(ctx context.Context) (*ec2.DescribeFastSnapshotRestoresOutput, error) { return pg.NextPage(ctx) },
+		err := paginate(ctx, "DescribeFastSnapshotRestores", pg,
 			func(page *ec2.DescribeFastSnapshotRestoresOutput) {
 				for _, f := range page.FastSnapshotRestores {
 					out[aws.ToString(f.SnapshotId)+" "+aws.ToString(f.AvailabilityZone)] = fsrStatus{state: string(f.State), reason: aws.ToString(f.StateTransitionReason)}

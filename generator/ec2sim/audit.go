@@ -138,48 +138,21 @@ func (s *Sim) Snapshots() []types.Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock.Now()
-	list := make([]*snapshot, 0, len(s.snapshots))
-	for _, sn := range s.snapshots {
-		list = append(list, sn)
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].seq < list[j].seq })
-	out := make([]types.Snapshot, len(list))
-	for i, sn := range list {
-		out[i] = s.describeSnapshot(sn, now)
-	}
-	return out
+	return describeAll(s.snapshots, func(sn *snapshot) types.Snapshot { return s.describeSnapshot(sn, now) })
 }
 
 // Volumes returns every existing volume as DescribeVolumes shows it.
 func (s *Sim) Volumes() []types.Volume {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	list := make([]*volume, 0, len(s.volumes))
-	for _, v := range s.volumes {
-		list = append(list, v)
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].seq < list[j].seq })
-	out := make([]types.Volume, len(list))
-	for i, v := range list {
-		out[i] = s.describeVolume(v)
-	}
-	return out
+	return describeAll(s.volumes, s.describeVolume)
 }
 
 // Instances returns every instance as DescribeInstances shows it.
 func (s *Sim) Instances() []types.Instance {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	list := make([]*instance, 0, len(s.instances))
-	for _, x := range s.instances {
-		list = append(list, x)
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].seq < list[j].seq })
-	out := make([]types.Instance, len(list))
-	for i, x := range list {
-		out[i] = s.describeInstance(x)
-	}
-	return out
+	return describeAll(s.instances, s.describeInstance)
 }
 
 // Created returns the ids of the existing snapshots and volumes that were

@@ -1,10 +1,12 @@
 package ec2sim
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -151,6 +153,75 @@ var (
 	reVolumeID   = regexp.MustCompile(`^vol-[0-9a-f]{8}([0-9a-f]{9})?$`)
 	reSnapshotID = regexp.MustCompile(`^snap-[0-9a-f]{8}([0-9a-f]{9})?$`)
 )
+
+// idKind is how EC2 checks and words the ids of one resource type.
+type idKind struct {
+	re       *regexp.Regexp
+	prefix   string // "vol"
+	noun     string // "volume"
+	notFound string // the error code of an unknown id
+}
+
+var (
+	volumeIDs   = idKind{reVolumeID, "vol", "volume", "InvalidVolume.NotFound"}
+	snapshotIDs = idKind{reSnapshotID, "snap", "snapshot", "InvalidSnapshot.NotFound"}
+)
+
+// malformed is EC2's error for an id not of the kind's form, or nil.
+func (k idKind) malformed(id string) error {
+	if k.re.MatchString(id) {
+		return nil
+	}
+	return apiErr("InvalidParameterValue", "Invalid id: \"%s\" (expecting \"%s-...\")", id, k.prefix)
+}
+
+// unknown is EC2's error for a well-formed id it does not know.
+func (k idKind) unknown(id string) error {
+	return apiErr(k.notFound, "The %s '%s' does not exist.", k.noun, id)
+}
+
+// checkIDs checks the ids of a Describe call (checkID), the first bad one
+// failing the call.
+func checkIDs[V any](k idKind, ids []string, known map[string]V) error {
+	for _, id := range ids {
+		if err := checkID(k, id, known); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// selected is what a Describe call lists of m (keyed by id), in creation
+// order: the resources named by ids, or when ids is empty all of them but
+// those lagging (EC2 lists a new resource only after a while; nil: none
+// lag), that match.
+func selected[T sequenced](m map[string]T, ids []string, lagging, match func(T) bool) []T {
+	var list []T
+	for id, x := range m {
+		if len(ids) > 0 && !contains(ids, id) {
+			continue
+		}
+		if len(ids) == 0 && lagging != nil && lagging(x) {
+			continue
+		}
+		if match(x) {
+			list = append(list, x)
+		}
+	}
+	slices.SortFunc(list, bySeq)
+	return list
+}
+
+// checkID checks an id as EC2 does: first its form, then that it exists.
+func checkID[V any](k idKind, id string, known map[string]V) error {
+	if err := k.malformed(id); err != nil {
+		return err
+	}
+	if _, ok := known[id]; !ok {
+		return k.unknown(id)
+	}
+	return nil
+}
 
 // DescribeAvailabilityZones lists the region's zones.
 func (s *Sim) DescribeAvailabilityZones(ctx context.Context, in *ec2.DescribeAvailabilityZonesInput, _ ...func(*ec2.Options)) (*ec2.DescribeAvailabilityZonesOutput, error) {
@@ -356,16 +427,8 @@ func (s *Sim) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesIn
 		if err := s.authorize(c); err != nil {
 			return nil, err
 		}
-		var list []*instance
-		for _, x := range s.instances {
-			if len(in.InstanceIds) > 0 && !contains(in.InstanceIds, x.id) {
-				continue
-			}
-			if matches(in.Filters, s.instanceField(x)) {
-				list = append(list, x)
-			}
-		}
-		sort.Slice(list, func(i, j int) bool { return list[i].seq < list[j].seq })
+		list := selected(s.instances, in.InstanceIds, nil,
+			func(x *instance) bool { return matches(in.Filters, s.instanceField(x)) })
 		pg, next, err := page(OpDescribeInstances, list, in.MaxResults, in.NextToken, 5, 1000)
 		if err != nil {
 			return nil, err
@@ -471,30 +534,15 @@ func (s *Sim) DescribeVolumes(ctx context.Context, in *ec2.DescribeVolumesInput,
 		if err := checkFilters(in.Filters, s.volumeField(&volume{})); err != nil {
 			return nil, err
 		}
-		for _, id := range in.VolumeIds {
-			if !reVolumeID.MatchString(id) {
-				return nil, apiErr("InvalidParameterValue", "Invalid id: \"%s\" (expecting \"vol-...\")", id)
-			}
-			if _, ok := s.volumes[id]; !ok {
-				return nil, apiErr("InvalidVolume.NotFound", "The volume '%s' does not exist.", id)
-			}
+		if err := checkIDs(volumeIDs, in.VolumeIds, s.volumes); err != nil {
+			return nil, err
 		}
 		if err := s.authorize(c); err != nil {
 			return nil, err
 		}
-		var list []*volume
-		for _, v := range s.volumes {
-			if len(in.VolumeIds) > 0 && !contains(in.VolumeIds, v.id) {
-				continue
-			}
-			if len(in.VolumeIds) == 0 && s.lagging(v.created, c.At) {
-				continue
-			}
-			if matches(in.Filters, s.volumeField(v)) {
-				list = append(list, v)
-			}
-		}
-		sort.Slice(list, func(i, j int) bool { return list[i].seq < list[j].seq })
+		list := selected(s.volumes, in.VolumeIds,
+			func(v *volume) bool { return s.lagging(v.created, c.At) },
+			func(v *volume) bool { return matches(in.Filters, s.volumeField(v)) })
 		pg, next, err := page(OpDescribeVolumes, list, in.MaxResults, in.NextToken, 5, 500)
 		if err != nil {
 			return nil, err
@@ -551,13 +599,8 @@ func (s *Sim) DescribeSnapshots(ctx context.Context, in *ec2.DescribeSnapshotsIn
 		if err := checkFilters(in.Filters, s.snapshotField(&snapshot{})); err != nil {
 			return nil, err
 		}
-		for _, id := range in.SnapshotIds {
-			if !reSnapshotID.MatchString(id) {
-				return nil, apiErr("InvalidParameterValue", "Invalid id: \"%s\" (expecting \"snap-...\")", id)
-			}
-			if _, ok := s.snapshots[id]; !ok {
-				return nil, apiErr("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id)
-			}
+		if err := checkIDs(snapshotIDs, in.SnapshotIds, s.snapshots); err != nil {
+			return nil, err
 		}
 		if err := s.authorize(c); err != nil {
 			return nil, err
@@ -570,19 +613,10 @@ func (s *Sim) DescribeSnapshots(ctx context.Context, in *ec2.DescribeSnapshotsIn
 		}
 		var list []*snapshot
 		if mine {
-			for _, sn := range s.snapshots {
-				if len(in.SnapshotIds) > 0 && !contains(in.SnapshotIds, sn.id) {
-					continue
-				}
-				if len(in.SnapshotIds) == 0 && s.lagging(sn.start, c.At) {
-					continue
-				}
-				if matches(in.Filters, s.snapshotField(sn)) {
-					list = append(list, sn)
-				}
-			}
+			list = selected(s.snapshots, in.SnapshotIds,
+				func(sn *snapshot) bool { return s.lagging(sn.start, c.At) },
+				func(sn *snapshot) bool { return matches(in.Filters, s.snapshotField(sn)) })
 		}
-		sort.Slice(list, func(i, j int) bool { return list[i].seq < list[j].seq })
 		pg, next, err := page(OpDescribeSnapshots, list, in.MaxResults, in.NextToken, 5, 1000)
 		if err != nil {
 			return nil, err
@@ -657,11 +691,8 @@ func (s *Sim) DescribeFastSnapshotRestores(ctx context.Context, in *ec2.Describe
 				keys = append(keys, k)
 			}
 		}
-		sort.Slice(keys, func(i, j int) bool {
-			if keys[i].snap != keys[j].snap {
-				return keys[i].snap < keys[j].snap
-			}
-			return keys[i].zone < keys[j].zone
+		slices.SortFunc(keys, func(a, b fsrKey) int {
+			return cmp.Or(strings.Compare(a.snap, b.snap), strings.Compare(a.zone, b.zone))
 		})
 		pg, next, err := page(OpDescribeFastSnapshotRestores, keys, in.MaxResults, in.NextToken, 0, 200)
 		if err != nil {

@@ -1,6 +1,7 @@
 package ec2sim
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -76,13 +77,10 @@ func (s *Sim) CreateSnapshot(ctx context.Context, in *ec2.CreateSnapshotInput, _
 		if id == "" {
 			return nil, missing("VolumeId")
 		}
-		if !reVolumeID.MatchString(id) {
-			return nil, apiErr("InvalidParameterValue", "Invalid id: \"%s\" (expecting \"vol-...\")", id)
+		if err := checkID(volumeIDs, id, s.volumes); err != nil {
+			return nil, err
 		}
-		v, ok := s.volumes[id]
-		if !ok {
-			return nil, apiErr("InvalidVolume.NotFound", "The volume '%s' does not exist.", id)
-		}
+		v := s.volumes[id]
 		if st := v.state(c.At); st == types.VolumeStateCreating {
 			return nil, apiErr("IncorrectState", "Volume '%s' is in the '%s' state.", id, st)
 		}
@@ -210,8 +208,8 @@ func (s *Sim) CopySnapshot(ctx context.Context, in *ec2.CopySnapshotInput, _ ...
 		if region == "" {
 			return nil, missing("SourceRegion")
 		}
-		if !reSnapshotID.MatchString(srcID) {
-			return nil, apiErr("InvalidParameterValue", "Invalid id: \"%s\" (expecting \"snap-...\")", srcID)
+		if err := snapshotIDs.malformed(srcID); err != nil {
+			return nil, err
 		}
 		peer := s.peers[region]
 		var src *snapshot
@@ -255,9 +253,7 @@ func (s *Sim) CopySnapshot(ctx context.Context, in *ec2.CopySnapshotInput, _ ...
 			return nil, err
 		}
 		desc := aws.ToString(in.Description)
-		if desc == "" {
-			desc = fmt.Sprintf("[Copied %s from %s]", srcID, region)
-		}
+		desc = cmp.Or(desc, fmt.Sprintf("[Copied %s from %s]", srcID, region))
 		info := SnapInfo{VolumeID: src.volumeID, SizeGiB: src.size, Copy: true, CrossRegion: peer != s}
 		sn := s.newSnapshot(c, "vol-ffffffff", src.size, enc, kms, desc, tags, info, src.volumeID, srcID)
 		return &ec2.CopySnapshotOutput{SnapshotId: aws.String(sn.id), Tags: tagList(sn.tags)}, nil
@@ -397,12 +393,10 @@ func (s *Sim) CreateVolume(ctx context.Context, in *ec2.CreateVolumeInput, _ ...
 		}
 		var sn *snapshot
 		if id := aws.ToString(in.SnapshotId); id != "" {
-			if !reSnapshotID.MatchString(id) {
-				return nil, apiErr("InvalidParameterValue", "Invalid id: \"%s\" (expecting \"snap-...\")", id)
+			if err := checkID(snapshotIDs, id, s.snapshots); err != nil {
+				return nil, err
 			}
-			if sn = s.snapshots[id]; sn == nil {
-				return nil, apiErr("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id)
-			}
+			sn = s.snapshots[id]
 			if st, _ := sn.state(c.At); st != types.SnapshotStateCompleted {
 				return nil, apiErr("IncorrectState", "Snapshot is in invalid state - %s", st)
 			}
@@ -417,9 +411,7 @@ func (s *Sim) CreateVolume(ctx context.Context, in *ec2.CreateVolumeInput, _ ...
 			return nil, apiErr("InvalidParameterValue", "Volume of %dGiB is too small; minimum is %dGiB.", size, sn.size)
 		}
 		vt := in.VolumeType
-		if vt == "" {
-			vt = types.VolumeTypeGp2
-		}
+		vt = cmp.Or(vt, types.VolumeTypeGp2)
 		iops, tput, err := validateVolume(vt, size, aws.ToInt32(in.Iops), aws.ToInt32(in.Throughput), in.Iops != nil, in.Throughput != nil)
 		if err != nil {
 			return nil, err
@@ -524,6 +516,22 @@ func (s *Sim) fsrActiveSnapshots(now time.Time) map[string]bool {
 	return out
 }
 
+// fsrRequest validates an Enable/DisableFastSnapshotRestores request, in
+// EC2's order (parameters, then authorization), and returns its zones.
+func (s *Sim) fsrRequest(c *call, snapIDs, zones, zoneIDs []string) ([]string, error) {
+	if len(snapIDs) == 0 {
+		return nil, missing("SourceSnapshotIds")
+	}
+	out, err := s.fsrZones(zones, zoneIDs)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // EnableFastSnapshotRestores enables FSR per (snapshot, zone):
 // enabling → optimizing → enabled.
 func (s *Sim) EnableFastSnapshotRestores(ctx context.Context, in *ec2.EnableFastSnapshotRestoresInput, _ ...func(*ec2.Options)) (*ec2.EnableFastSnapshotRestoresOutput, error) {
@@ -531,14 +539,8 @@ func (s *Sim) EnableFastSnapshotRestores(ctx context.Context, in *ec2.EnableFast
 		in = &ec2.EnableFastSnapshotRestoresInput{}
 	}
 	return run(s, ctx, OpEnableFastSnapshotRestores, in.DryRun, nil, in.SourceSnapshotIds, func(c *call) (*ec2.EnableFastSnapshotRestoresOutput, error) {
-		if len(in.SourceSnapshotIds) == 0 {
-			return nil, missing("SourceSnapshotIds")
-		}
-		zones, err := s.fsrZones(in.AvailabilityZones, in.AvailabilityZoneIds)
+		zones, err := s.fsrRequest(c, in.SourceSnapshotIds, in.AvailabilityZones, in.AvailabilityZoneIds)
 		if err != nil {
-			return nil, err
-		}
-		if err := s.authorize(c); err != nil {
 			return nil, err
 		}
 		out := &ec2.EnableFastSnapshotRestoresOutput{}
@@ -600,14 +602,8 @@ func (s *Sim) DisableFastSnapshotRestores(ctx context.Context, in *ec2.DisableFa
 		in = &ec2.DisableFastSnapshotRestoresInput{}
 	}
 	return run(s, ctx, OpDisableFastSnapshotRestores, in.DryRun, nil, in.SourceSnapshotIds, func(c *call) (*ec2.DisableFastSnapshotRestoresOutput, error) {
-		if len(in.SourceSnapshotIds) == 0 {
-			return nil, missing("SourceSnapshotIds")
-		}
-		zones, err := s.fsrZones(in.AvailabilityZones, in.AvailabilityZoneIds)
+		zones, err := s.fsrRequest(c, in.SourceSnapshotIds, in.AvailabilityZones, in.AvailabilityZoneIds)
 		if err != nil {
-			return nil, err
-		}
-		if err := s.authorize(c); err != nil {
 			return nil, err
 		}
 		out := &ec2.DisableFastSnapshotRestoresOutput{}
@@ -656,11 +652,8 @@ func (s *Sim) DeleteSnapshot(ctx context.Context, in *ec2.DeleteSnapshotInput, _
 		if id == "" {
 			return nil, missing("SnapshotId")
 		}
-		if !reSnapshotID.MatchString(id) {
-			return nil, apiErr("InvalidParameterValue", "Invalid id: \"%s\" (expecting \"snap-...\")", id)
-		}
-		if s.snapshots[id] == nil {
-			return nil, apiErr("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id)
+		if err := checkID(snapshotIDs, id, s.snapshots); err != nil {
+			return nil, err
 		}
 		if err := s.authorize(c); err != nil {
 			return nil, err
@@ -686,13 +679,10 @@ func (s *Sim) DeleteVolume(ctx context.Context, in *ec2.DeleteVolumeInput, _ ...
 		if id == "" {
 			return nil, missing("VolumeId")
 		}
-		if !reVolumeID.MatchString(id) {
-			return nil, apiErr("InvalidParameterValue", "Invalid id: \"%s\" (expecting \"vol-...\")", id)
+		if err := checkID(volumeIDs, id, s.volumes); err != nil {
+			return nil, err
 		}
 		v := s.volumes[id]
-		if v == nil {
-			return nil, apiErr("InvalidVolume.NotFound", "The volume '%s' does not exist.", id)
-		}
 		if v.attach != nil {
 			return nil, apiErr("VolumeInUse", "Volume %s is currently attached to %s", id, v.attach.instance)
 		}

@@ -1,6 +1,7 @@
 package ec2sim
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -53,18 +54,10 @@ func (s *Sim) AddInstance(sp InstanceSpec) (string, error) {
 	}
 	s.ids[sp.ID] = true
 	seq := s.nextSeq()
-	if sp.PrivateIP == "" {
-		sp.PrivateIP = fmt.Sprintf("10.0.%d.%d", 16*zi+(seq/250)%16, 4+seq%250)
-	}
-	if sp.InstanceType == "" {
-		sp.InstanceType = "m5.2xlarge"
-	}
-	if sp.State == "" {
-		sp.State = types.InstanceStateNameRunning
-	}
-	if sp.RootDevice == "" {
-		sp.RootDevice = "/dev/xvda"
-	}
+	sp.PrivateIP = cmp.Or(sp.PrivateIP, fmt.Sprintf("10.0.%d.%d", 16*zi+(seq/250)%16, 4+seq%250))
+	sp.InstanceType = cmp.Or(sp.InstanceType, "m5.2xlarge")
+	sp.State = cmp.Or(sp.State, types.InstanceStateNameRunning)
+	sp.RootDevice = cmp.Or(sp.RootDevice, "/dev/xvda")
 	s.instances[sp.ID] = &instance{
 		id: sp.ID, zone: sp.Zone, privateIP: sp.PrivateIP, instanceType: sp.InstanceType, rootDevice: sp.RootDevice,
 		tags: copyTags(sp.Tags), launch: s.opt.Start.AddDate(-1, 0, 0), state: sp.State, seq: seq,
@@ -82,12 +75,8 @@ func (s *Sim) AddVolume(sp VolumeSpec) (string, error) {
 	if _, ok := s.zoneByName(sp.Zone); !ok {
 		return "", fmt.Errorf("ec2sim: zone %s is not in region %s", sp.Zone, s.opt.Region)
 	}
-	if sp.SizeGiB == 0 {
-		sp.SizeGiB = 100
-	}
-	if sp.Type == "" {
-		sp.Type = types.VolumeTypeGp3
-	}
+	sp.SizeGiB = cmp.Or(sp.SizeGiB, 100)
+	sp.Type = cmp.Or(sp.Type, types.VolumeTypeGp3)
 	iops, tput, err := validateVolume(sp.Type, sp.SizeGiB, sp.Iops, sp.Throughput, sp.Iops != 0, sp.Throughput != 0)
 	if err != nil {
 		return "", fmt.Errorf("ec2sim: seed volume: %w", err)
@@ -200,9 +189,7 @@ func (c Cluster) DataVolumeIDs() []string {
 
 // SeedCluster seeds spec.Nodes running instances with their volumes.
 func (s *Sim) SeedCluster(spec ClusterSpec) (Cluster, error) {
-	if spec.Name == "" {
-		spec.Name = "cassandra"
-	}
+	spec.Name = cmp.Or(spec.Name, "cassandra")
 	if len(spec.Zones) == 0 {
 		spec.Zones = s.Zones()
 	}

@@ -1,17 +1,21 @@
 package ec2sim
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/graftctl/graft/generator/snaptime"
 )
 
 // ErrCrash is returned by every call once a crash point fired: the call that
@@ -61,20 +65,11 @@ type SnapInfo struct {
 	CrossRegion bool
 }
 
-// DefaultSnapshotDuration: full 2 min + 6 s/GiB (1 TiB ≈ 1.8 h); incremental
-// 1 min + 0.3 s/GiB; copy 1 min + 3 s/GiB (cross-region twice that).
+// DefaultSnapshotDuration is graft's snapshot-time model (package
+// snaptime): full 2 min + 6 s/GiB (1 TiB ≈ 1.8 h); incremental 1 min +
+// 0.3 s/GiB; copy 1 min + 3 s/GiB (cross-region twice that).
 func DefaultSnapshotDuration(i SnapInfo) time.Duration {
-	g := time.Duration(i.SizeGiB)
-	switch {
-	case i.Copy && i.CrossRegion:
-		return 2 * (time.Minute + 3*time.Second*g)
-	case i.Copy:
-		return time.Minute + 3*time.Second*g
-	case i.Incremental:
-		return time.Minute + 300*time.Millisecond*g
-	default:
-		return 2*time.Minute + 6*time.Second*g
-	}
+	return snaptime.Duration(snaptime.Work{SizeGiB: i.SizeGiB, Incremental: i.Incremental, Copy: i.Copy, CrossRegion: i.CrossRegion})
 }
 
 // Options configure a Sim. The zero value is a usable us-east-1 simulator.
@@ -157,18 +152,12 @@ type zone struct{ name, id string }
 
 // New returns a simulator.
 func New(o Options) *Sim {
-	if o.Region == "" {
-		o.Region = "us-east-1"
-	}
+	o.Region = cmp.Or(o.Region, "us-east-1")
 	if len(o.Zones) == 0 {
 		o.Zones = []string{o.Region + "a", o.Region + "b", o.Region + "c"}
 	}
-	if o.AccountID == "" {
-		o.AccountID = "123456789012"
-	}
-	if o.Seed == 0 {
-		o.Seed = 1
-	}
+	o.AccountID = cmp.Or(o.AccountID, "123456789012")
+	o.Seed = cmp.Or(o.Seed, 1)
 	if o.Start.IsZero() {
 		o.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
@@ -180,33 +169,17 @@ func New(o Options) *Sim {
 		}
 	}
 	l := &o.Limits
-	if l.MutatingBurst == 0 {
-		l.MutatingBurst = 100
-	}
-	if l.MutatingRefill == 0 {
-		l.MutatingRefill = 5
-	}
-	if l.DescribeBurst == 0 {
-		l.DescribeBurst = 100
-	}
-	if l.DescribeRefill == 0 {
-		l.DescribeRefill = 20
-	}
+	l.MutatingBurst = cmp.Or(l.MutatingBurst, 100)
+	l.MutatingRefill = cmp.Or(l.MutatingRefill, 5)
+	l.DescribeBurst = cmp.Or(l.DescribeBurst, 100)
+	l.DescribeRefill = cmp.Or(l.DescribeRefill, 20)
 	if o.SnapshotDuration == nil {
 		o.SnapshotDuration = DefaultSnapshotDuration
 	}
-	if o.VolumeCreateDuration == 0 {
-		o.VolumeCreateDuration = 5 * time.Second
-	}
-	if o.FSREnabling == 0 {
-		o.FSREnabling = time.Minute
-	}
-	if o.FSRDisabling == 0 {
-		o.FSRDisabling = time.Minute
-	}
-	if o.FSROptimizingPerTiB == 0 {
-		o.FSROptimizingPerTiB = time.Hour
-	}
+	o.VolumeCreateDuration = cmp.Or(o.VolumeCreateDuration, 5*time.Second)
+	o.FSREnabling = cmp.Or(o.FSREnabling, time.Minute)
+	o.FSRDisabling = cmp.Or(o.FSRDisabling, time.Minute)
+	o.FSROptimizingPerTiB = cmp.Or(o.FSROptimizingPerTiB, time.Hour)
 	s := &Sim{
 		mu:        &sync.Mutex{},
 		opt:       o,
@@ -556,24 +529,19 @@ func tagList(m map[string]string) []types.Tag {
 	if len(m) == 0 {
 		return nil
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]types.Tag, len(keys))
-	for i, k := range keys {
-		out[i] = types.Tag{Key: aws.String(k), Value: aws.String(m[k])}
+	out := make([]types.Tag, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, types.Tag{Key: aws.String(k), Value: aws.String(m[k])})
 	}
 	return out
 }
 
+// copyTags copies a tag map; the copy is never nil, so tags can be added.
 func copyTags(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
+	if m == nil {
+		return map[string]string{}
 	}
-	return out
+	return maps.Clone(m)
 }
 
 func (s *Sim) zoneByName(name string) (zone, bool) {

@@ -1,7 +1,10 @@
 package ec2sim
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -181,4 +184,25 @@ func (s *Sim) nextEvent() (time.Time, bool) {
 		consider(f.disabled)
 	}
 	return next, have
+}
+
+// sequenced is a simulator resource with its creation sequence number:
+// EC2 lists resources in creation order.
+type sequenced interface{ sequence() int }
+
+func (in *instance) sequence() int { return in.seq }
+func (v *volume) sequence() int    { return v.seq }
+func (sn *snapshot) sequence() int { return sn.seq }
+
+// bySeq orders resources by creation, for slices.SortFunc.
+func bySeq[T sequenced](a, b T) int { return cmp.Compare(a.sequence(), b.sequence()) }
+
+// describeAll describes every resource of m, in creation order.
+func describeAll[T sequenced, D any](m map[string]T, describe func(T) D) []D {
+	list := slices.SortedFunc(maps.Values(m), bySeq[T])
+	out := make([]D, len(list))
+	for i, x := range list {
+		out[i] = describe(x)
+	}
+	return out
 }

@@ -1,12 +1,12 @@
-package ebs_test
+package kmskey_test
 
 import (
 	"testing"
 
-	"github.com/graftctl/graft/generator/ebs"
+	"github.com/graftctl/graft/generator/kmskey"
 )
 
-func TestSameKMSKey(t *testing.T) {
+func TestSame(t *testing.T) {
 	const (
 		id      = "1234abcd-12ab-34cd-56ef-1234567890ab"
 		arn     = "arn:aws:kms:us-east-1:111122223333:key/" + id
@@ -45,11 +45,34 @@ func TestSameKMSKey(t *testing.T) {
 		{"arn:aws:ec2:us-east-1:111122223333:key/abc", "abc", false},
 	}
 	for _, c := range cases {
-		if got := ebs.SameKMSKey(c.a, c.b); got != c.want {
-			t.Errorf("SameKMSKey(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
+		if got := kmskey.Same(c.a, c.b); got != c.want {
+			t.Errorf("Same(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
 		}
-		if got := ebs.SameKMSKey(c.b, c.a); got != c.want {
-			t.Errorf("SameKMSKey(%q, %q) = %v, want %v (not symmetric)", c.b, c.a, got, c.want)
+		if got := kmskey.Same(c.b, c.a); got != c.want {
+			t.Errorf("Same(%q, %q) = %v, want %v (not symmetric)", c.b, c.a, got, c.want)
+		}
+	}
+}
+
+func TestParse(t *testing.T) {
+	cases := []struct {
+		in   string
+		want kmskey.Ref
+	}{
+		{"", kmskey.Ref{}},
+		{"abc", kmskey.Ref{Name: "abc"}},
+		{"alias/abc", kmskey.Ref{Name: "abc", Alias: true}},
+		{"arn:aws:kms:us-east-1:111122223333:key/abc", kmskey.Ref{Name: "abc", ARN: true}},
+		{"arn:aws:kms:us-east-1:111122223333:alias/abc", kmskey.Ref{Name: "abc", Alias: true, ARN: true}},
+		{"arn:aws-cn:kms:cn-north-1:111122223333:key/abc", kmskey.Ref{Name: "abc", ARN: true}},
+		// Not a KMS key or alias ARN.
+		{"arn:aws:ec2:us-east-1:111122223333:key/abc", kmskey.Ref{}},
+		{"arn:aws:kms:us-east-1:111122223333:grant/abc", kmskey.Ref{}},
+		{"arn:aws:kms:us-east-1", kmskey.Ref{}},
+	}
+	for _, c := range cases {
+		if got := kmskey.Parse(c.in); got != c.want {
+			t.Errorf("Parse(%q) = %+v, want %+v", c.in, got, c.want)
 		}
 	}
 }

@@ -1,0 +1,92 @@
+// The copy step of a member: copy each snapshot to the target region or key.
+
+package ebs
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+)
+
+// copySnapshots makes the member's decided copies (to the target region
+// and/or KMS key) of its snapshots (by source volume), settles them with
+// any other run's in one listing (settleSnapshots), and waits for them to
+// complete. It returns the copies by source volume.
+func (r *cloneRun) copySnapshots(ctx context.Context, d *memberDecision, snaps map[string]string) (map[string]string, error) {
+	e, phase, mb := r.e, d.phase, d.mb
+	out := map[string]string{}
+	mine := map[string]types.Snapshot{} // key -> the copy this run made
+	byKey := map[string]copyStep{}
+	for _, c := range d.copies {
+		byKey[c.key] = c
+		if c.exists != nil {
+			out[c.d.VolumeID] = aws.ToString(c.exists.SnapshotId)
+			continue
+		}
+		if err := r.deleteFailed(ctx, e.dst, c.failed); err != nil {
+			return nil, err
+		}
+		snap := snaps[c.d.VolumeID]
+		in := *c.create
+		e.setCopySource(&in, mb, phase, c.d, snap)
+		e.opts.Progress.Update(mb.Key(), phase+" copy", 0)
+		res, err := e.dst.CopySnapshot(ctx, &in)
+		if err != nil {
+			return nil, createError("CopySnapshot", mb, snap, err)
+		}
+		r.count(RoleCopy)
+		now := e.clock.Now()
+		mine[c.key] = types.Snapshot{SnapshotId: res.SnapshotId, StartTime: &now, State: types.SnapshotStatePending, Tags: res.Tags}
+	}
+	if len(mine) > 0 {
+		won, err := r.settleSnapshots(ctx, e.dst, mb, RoleCopy, phase, mine, true)
+		if err != nil {
+			return nil, err
+		}
+		for k, w := range won {
+			out[byKey[k].d.VolumeID] = aws.ToString(w.SnapshotId)
+		}
+	}
+	wait := func() error {
+		for _, c := range d.copies {
+			id := out[c.d.VolumeID]
+			if c.exists != nil && c.exists.State == types.SnapshotStateCompleted && id == aws.ToString(c.exists.SnapshotId) {
+				continue
+			}
+			if err := r.waitSnapshot(ctx, r.dstPol, mb, c.d, id, "copy", func(p int) { e.opts.Progress.Update(mb.Key(), phase+" copy", p) }); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := wait(); err != nil {
+		return nil, err
+	}
+	// Settle once more after the wait, as snapshots does: an older copy
+	// hidden by eventual consistency is seen by now.
+	for k, m := range mine {
+		if aws.ToString(m.SnapshotId) != out[byKey[k].d.VolumeID] {
+			delete(mine, k) // already lost, and deleted
+		}
+	}
+	if len(mine) == 0 {
+		return out, nil
+	}
+	won, err := r.settleSnapshots(ctx, e.dst, mb, RoleCopy, phase, mine, false)
+	if err != nil {
+		return nil, err
+	}
+	changed := false
+	for k, w := range won {
+		if v := byKey[k].d.VolumeID; out[v] != aws.ToString(w.SnapshotId) {
+			out[v], changed = aws.ToString(w.SnapshotId), true
+		}
+	}
+	if changed {
+		if err := wait(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,166 @@
+// Preflight and dry run: the checks clone makes before it creates anything.
+
+package ebs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/graftctl/graft/generator/spec"
+)
+
+// preflight proves, with EC2 DryRun, each kind of mutating call the phase
+// will make, before anything is created: missing permissions, an unusable
+// KMS key or a wrong zone stop the run here.
+func (e *Engine) preflight(ctx context.Context, inv *Inventory, x *existing, phase string) error {
+	checks := e.dryRunChecks(inv, x, phase)
+	var fails []string
+	for _, c := range checks {
+		err := c.call(ctx)
+		switch code := errorCode(err); {
+		case code == "DryRunOperation":
+			e.log.Debug("dry run ok", "call", c.what)
+		case err == nil:
+			fails = append(fails, fmt.Sprintf("%s: EC2 ignored DryRun and answered without error; not proven", c.what))
+		default:
+			fails = append(fails, fmt.Sprintf("%s: %s", c.what, dryRunHint(err)))
+		}
+	}
+	if len(fails) > 0 {
+		slices.Sort(fails)
+		return fmt.Errorf("%w (nothing was created):\n  - %s", ErrDryRun, strings.Join(fails, "\n  - "))
+	}
+	return nil
+}
+
+// DryRun runs only the DryRun checks and reports what they proved.
+func (e *Engine) DryRun(ctx context.Context, inv *Inventory, phase string) ([]string, error) {
+	x, err := e.lookup(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var proved []string
+	for _, c := range e.dryRunChecks(inv, x, phase) {
+		proved = append(proved, c.what)
+	}
+	if err := e.preflight(ctx, inv, x, phase); err != nil {
+		return nil, err
+	}
+	return proved, nil
+}
+
+func dryRunHint(err error) string {
+	code := errorCode(err)
+	msg := err.Error()
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		msg = ae.ErrorMessage()
+	}
+	switch {
+	case strings.Contains(code, "KMS") || strings.Contains(code, "Kms") || strings.Contains(strings.ToLower(msg), "kms"):
+		return fmt.Sprintf("%s: %s (check spec.target.volume.kmsKeyId: the key must exist in the target region, be enabled, and its policy must let this principal use it through EC2)", code, msg)
+	case code == "UnauthorizedOperation" || code == "AccessDenied":
+		return fmt.Sprintf("%s: %s (see graft iam-policy)", code, msg)
+	case code != "":
+		return code + ": " + msg
+	}
+	return msg
+}
+
+type dryRunCheck struct {
+	what string
+	call func(ctx context.Context) error
+}
+
+// dryRunChecks are the DryRun proofs of a phase: the calls the members'
+// decisions (decide) will make, with the very inputs clone sends, one per
+// kind (operation, and for copies and volumes their encryption and key,
+// zone and parameters). A copy needs a completed snapshot to name: the
+// phase's when it exists, else the precopy one (same key and encryption);
+// a volume is proved without its snapshot, which may not exist yet.
+func (e *Engine) dryRunChecks(inv *Inventory, x *existing, phase string) []dryRunCheck {
+	var checks []dryRunCheck
+	seen := map[string]bool{}
+	add := func(kind, what string, call func(ctx context.Context) error) {
+		if !seen[kind] {
+			seen[kind] = true
+			checks = append(checks, dryRunCheck{what, call})
+		}
+	}
+	for _, mb := range inv.Members {
+		d := e.decide(mb, x, phase)
+		if d.multi != nil {
+			in := *d.multi
+			in.DryRun = aws.Bool(true)
+			add("CreateSnapshots", "CreateSnapshots on "+mb.Instance, func(ctx context.Context) error {
+				_, err := e.src.CreateSnapshots(ctx, &in)
+				return err
+			})
+		}
+		for _, st := range d.snaps {
+			if st.create == nil {
+				continue
+			}
+			in := *st.create
+			in.DryRun = aws.Bool(true)
+			add("CreateSnapshot", "CreateSnapshot of "+st.d.VolumeID, func(ctx context.Context) error {
+				_, err := e.src.CreateSnapshot(ctx, &in)
+				return err
+			})
+		}
+		for _, c := range d.copies {
+			if c.create == nil {
+				continue
+			}
+			in := *c.create
+			in.DryRun = aws.Bool(true)
+			src := ""
+			for _, k := range []string{snapKey(RoleSnapshot, mb.Key(), phase, c.d.VolumeID), snapKey(RoleSnapshot, mb.Key(), spec.PhasePrecopy, c.d.VolumeID)} {
+				if s, ok := x.snap(k); ok && s.State == types.SnapshotStateCompleted {
+					src = aws.ToString(s.SnapshotId)
+					break
+				}
+			}
+			if src == "" {
+				continue
+			}
+			in.SourceSnapshotId = aws.String(src)
+			kind := fmt.Sprintf("CopySnapshot %t %s", aws.ToBool(in.Encrypted), aws.ToString(in.KmsKeyId))
+			what := "CopySnapshot of " + src + " to " + e.m.Spec.Target.Region
+			if in.KmsKeyId != nil {
+				what += " with KMS key " + aws.ToString(in.KmsKeyId)
+			}
+			add(kind, what, func(ctx context.Context) error {
+				_, err := e.dst.CopySnapshot(ctx, &in)
+				return err
+			})
+		}
+		for _, v := range d.vols {
+			if v.create == nil {
+				continue
+			}
+			in := *v.create
+			in.SnapshotId = nil
+			in.VolumeInitializationRate = nil
+			in.DryRun = aws.Bool(true)
+			p := v.params
+			kind := fmt.Sprintf("CreateVolume %s %s %d %d %t %s", p.Zone, p.Type, p.IOPS, p.Throughput, p.Encrypted, aws.ToString(in.KmsKeyId))
+			what := fmt.Sprintf("CreateVolume %s in %s", p.Type, p.Zone)
+			if in.KmsKeyId != nil {
+				what += " with KMS key " + aws.ToString(in.KmsKeyId)
+			}
+			add(kind, what, func(ctx context.Context) error {
+				_, err := e.dst.CreateVolume(ctx, &in)
+				return err
+			})
+		}
+	}
+	return checks
+}
