@@ -90,7 +90,7 @@ func discoverAndCompare(ctx context.Context, e *env, eng *ebs.Engine) (*ebs.Inve
 	if err != nil {
 		return nil, nil, err
 	}
-	saved, err := ebs.LoadInventory(ebs.InventoryPath(e.specPath))
+	saved, err := ebs.LoadInventory(ctx, ebs.InventoryPath(e.specPath))
 	if err != nil {
 		return nil, nil, err
 	}

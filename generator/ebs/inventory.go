@@ -2,6 +2,7 @@ package ebs
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/graftctl/graft/generator/atomic"
+	"github.com/graftctl/graft/generator/boundedio"
 )
 
 // InventoryFile is the name of the inventory discover writes beside the
@@ -142,10 +144,11 @@ func (inv *Inventory) WriteFile(path string) error {
 	return atomic.WriteFile(path, []byte(b.String()), 0o644)
 }
 
-// LoadInventory reads an inventory file; it returns (nil, nil) when the
-// file does not exist.
-func LoadInventory(path string) (*Inventory, error) {
-	data, err := os.ReadFile(path)
+// LoadInventory reads an inventory file, at most boundedio.MaxFileBytes and
+// only until ctx is done; it returns (nil, nil) when the file does not
+// exist.
+func LoadInventory(ctx context.Context, path string) (*Inventory, error) {
+	data, err := boundedio.ReadFile(ctx, path, boundedio.MaxFileBytes)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -154,7 +157,7 @@ func LoadInventory(path string) (*Inventory, error) {
 	}
 	var inv Inventory
 	if err := json.Unmarshal(data, &inv); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w (graft discover rewrites it)", path, err)
 	}
 	return &inv, nil
 }
