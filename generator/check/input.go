@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -54,6 +55,10 @@ type Input struct {
 	// attributed to their files when a finding needs it.
 	resources map[string][]string
 	resolved  map[string]bool
+	// bases are the local kustomize directories each kustomize directory
+	// of the input lists in resources (or bases): graft's overlay lists
+	// its base there.
+	bases map[string][]string
 	// recordPath is the record's file.
 	recordPath string
 	// ctx bounds the reads (Load's context; Background for LoadBuilt).
@@ -115,7 +120,7 @@ func (in *Input) ensure() {
 	if in.sources != nil {
 		return
 	}
-	*in = Input{Docs: in.Docs, files: in.files, recordPath: in.recordPath, sources: map[sourceKey]*yamlv3.Node{}, declared: map[objectKey]string{}, patches: map[objectKey][]patchOp{}, raw: map[string][]byte{}, indexed: map[string]bool{}, kustomizations: map[string][]byte{}, resources: map[string][]string{}, resolved: map[string]bool{}}
+	*in = Input{Docs: in.Docs, files: in.files, recordPath: in.recordPath, sources: map[sourceKey]*yamlv3.Node{}, declared: map[objectKey]string{}, patches: map[objectKey][]patchOp{}, raw: map[string][]byte{}, indexed: map[string]bool{}, kustomizations: map[string][]byte{}, resources: map[string][]string{}, resolved: map[string]bool{}, bases: map[string][]string{}}
 
 }
 
@@ -337,6 +342,9 @@ func LoadBuilt(dir string, built []byte) (*Input, error) {
 	if err := in.addBuilt(dir, built, declared); err != nil {
 		return nil, err
 	}
+	if err := in.addBases(dir); err != nil {
+		return nil, err
+	}
 	return in, nil
 }
 
@@ -356,7 +364,10 @@ func (in *Input) addKustomization(dir string) error {
 		}
 		return fmt.Errorf("%w: kustomize build %s: %v", ErrInput, dir, err)
 	}
-	return in.addBuilt(dir, built, declared)
+	if err := in.addBuilt(dir, built, declared); err != nil {
+		return err
+	}
+	return in.addBases(dir)
 }
 
 // indexTree records where the objects of dir's kustomization tree are
@@ -368,6 +379,7 @@ func (in *Input) indexTree(dir string) (map[string]bool, error) {
 	}
 	declared := map[string]bool{}
 	in.resources[dir] = nil
+	in.bases[dir] = nil
 	if err := in.indexKustomization(dir, dir, map[string]bool{}, declared); err != nil {
 		return nil, err
 	}
@@ -503,6 +515,9 @@ func (in *Input) indexKustomization(top, dir string, seen, declared map[string]b
 			continue // krusty reports it, or it is remote
 		}
 		if info.IsDir() {
+			if dir == top && !slices.Contains(k.Components, r) && kustomizationFile(p) != "" {
+				in.bases[top] = append(in.bases[top], p)
+			}
 			if err := in.indexKustomization(top, p, seen, declared); err != nil {
 				return err
 			}
@@ -718,4 +733,105 @@ func mapValue(n *yamlv3.Node, key string) *yamlv3.Node {
 		}
 	}
 	return nil
+}
+
+// BaseMountsKind is the kind of the document that carries a base's mounts
+// to the policies (policies/README.md, GRAFT019).
+const BaseMountsKind = "BaseMounts"
+
+// addBases builds, with krusty and within the limits of the overlay's
+// build (indexTree admitted its files already), each local kustomize
+// directory that dir lists in resources, and adds one BaseMounts document
+// per base: the mounts of its StatefulSets' claim templates, which the
+// policies compare with the built overlay's. A base that does not build
+// is an error (ErrInput, exit 2): the overlay cannot be compared with it,
+// and the gate fails closed rather than pass it unchecked.
+func (in *Input) addBases(dir string) error {
+	for _, base := range in.bases[dir] {
+		built, err := untilDone(in.context(), func() ([]byte, error) { return render.Build(base) })
+		if err != nil {
+			if ctxErr := in.context().Err(); ctxErr != nil {
+				return ctxErr
+			}
+			return fmt.Errorf("%w: the base %s of the overlay %s, built to compare its mounts with the overlay's: kustomize build: %v", ErrInput, base, dir, err)
+		}
+		if err := in.count("kustomize build "+base, int64(len(built))); err != nil {
+			return err
+		}
+		docs, err := decodeYAML(built)
+		if err != nil {
+			return fmt.Errorf("%w: kustomize build %s: %v", ErrInput, base, err)
+		}
+		if err := in.addDoc(base, baseMounts(base, docs)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// baseMounts returns the BaseMounts document of a built base: for each
+// apps/v1 StatefulSet, by name without namespace, the volumeMounts of its
+// claim templates in its regular containers.
+func baseMounts(base string, docs []any) map[string]any {
+	sets := map[string]any{}
+	for _, d := range docs {
+		o, _ := d.(map[string]any)
+		if o["kind"] != "StatefulSet" || o["apiVersion"] != "apps/v1" {
+			continue
+		}
+		name, _ := dig(o, "metadata", "name").(string)
+		templates := map[string]bool{}
+		vcts, _ := dig(o, "spec", "volumeClaimTemplates").([]any)
+		for _, t := range vcts {
+			if n, ok := dig(t, "metadata", "name").(string); ok {
+				templates[n] = true
+			}
+		}
+		mounts, _ := sets[name].([]any)
+		if mounts == nil {
+			mounts = []any{}
+		}
+		containers, _ := dig(o, "spec", "template", "spec", "containers").([]any)
+		for _, c := range containers {
+			cname, _ := dig(c, "name").(string)
+			vms, _ := dig(c, "volumeMounts").([]any)
+			for _, vm := range vms {
+				m, _ := vm.(map[string]any)
+				t, _ := m["name"].(string)
+				if !templates[t] {
+					continue
+				}
+				path, _ := m["mountPath"].(string)
+				subPath, _ := m["subPath"].(string)
+				subPathExpr, _ := m["subPathExpr"].(string)
+				mounts = append(mounts, map[string]any{
+					"container":     cname,
+					"claimTemplate": t,
+					"mountPath":     path,
+					"subPath":       subPath,
+					"subPathExpr":   subPathExpr,
+					"readOnly":      m["readOnly"] != nil && m["readOnly"] != false,
+				})
+			}
+		}
+		sets[name] = mounts
+	}
+	return map[string]any{
+		"apiVersion":   "graft.graftctl.io/v1alpha1",
+		"kind":         BaseMountsKind,
+		"base":         filepath.ToSlash(base),
+		"statefulSets": sets,
+	}
+}
+
+// dig returns the value at a path of map keys, or nil.
+func dig(v any, path ...string) any {
+	for _, k := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
 }
