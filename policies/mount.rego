@@ -104,6 +104,24 @@ base_mounts := [{"sts": d, "bm": bm, "paths": paths} |
 	}
 ]
 
+# A StatefulSet the record delivers to must come from a base when the
+# overlay has one: one the overlay declares itself has nothing to be
+# compared with.
+base_sts_names := {n | some b in base_mount_docs; some n, _ in object.get(b.contents, "statefulSets", {})}
+
+deny contains f if {
+	count(base_mount_docs) > 0
+	some n in record_sts_names
+	some d in object.get(sts_by_name, n, [])
+	not n in base_sts_names
+	f := denied(
+		"GRAFT019", d, "metadata.name",
+		sprintf("StatefulSet %s, in no base of the overlay (%s)", [n, concat(", ", sort([b.contents.base | some b in base_mount_docs]))]),
+		"a StatefulSet of the base, whose mounts the overlay keeps",
+		"its mounts cannot be compared with the base's",
+	)
+}
+
 named_containers(s, name) := [i | some i, c in object.get(pod_spec(s), "containers", []); c.name == name]
 
 container_mounts(s, i, t) := [{"c": i, "m": j, "mount": m} |

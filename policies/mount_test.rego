@@ -101,3 +101,12 @@ test_graft019_base_defect_reported_once if {
 	count([f | some f in graft.deny with input as inp]) == 1
 	what(inp) == {["GRAFT019", "spec.template.spec.containers[0].volumeMounts[0].readOnly", "true"]}
 }
+
+test_graft019_sts_not_in_base if {
+	inp := appended(object.union(object.remove(base_mounts_doc([]), {"statefulSets"}), {"statefulSets": {"other": []}}))
+	some f in graft.deny with input as inp
+	f.id == "GRAFT019"
+	f.field == "metadata.name"
+	f.found == "StatefulSet cassandra, in no base of the overlay (../base)"
+	count([g | some g in graft.deny with input as inp]) == 1
+}

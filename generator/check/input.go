@@ -34,6 +34,10 @@ type Document struct {
 // from in its file, for findings with a line.
 type Input struct {
 	Docs []Document
+	// baseDocs are the BaseMounts documents derived from the overlays'
+	// bases (addBases): the policies see them after Docs; they are not
+	// objects of the input, and Report.Objects does not count them.
+	baseDocs []Document
 	// files in the order they were read.
 	files []string
 	// sources locates objects in their files by file, kind and name.
@@ -59,6 +63,9 @@ type Input struct {
 	// of the input lists in resources (or bases): graft's overlay lists
 	// its base there.
 	bases map[string][]string
+	// graftOverlays are the kustomize directories of the input that graft
+	// wrote (graft.lock inside, or its PV or PVC file in resources).
+	graftOverlays map[string]bool
 	// recordPath is the record's file.
 	recordPath string
 	// ctx bounds the reads (Load's context; Background for LoadBuilt).
@@ -120,14 +127,24 @@ func (in *Input) ensure() {
 	if in.sources != nil {
 		return
 	}
-	*in = Input{Docs: in.Docs, files: in.files, recordPath: in.recordPath, sources: map[sourceKey]*yamlv3.Node{}, declared: map[objectKey]string{}, patches: map[objectKey][]patchOp{}, raw: map[string][]byte{}, indexed: map[string]bool{}, kustomizations: map[string][]byte{}, resources: map[string][]string{}, resolved: map[string]bool{}, bases: map[string][]string{}}
+	*in = Input{Docs: in.Docs, baseDocs: in.baseDocs, files: in.files, recordPath: in.recordPath, sources: map[sourceKey]*yamlv3.Node{}, declared: map[objectKey]string{}, patches: map[objectKey][]patchOp{}, raw: map[string][]byte{}, indexed: map[string]bool{}, kustomizations: map[string][]byte{}, resources: map[string][]string{}, resolved: map[string]bool{}, bases: map[string][]string{}, graftOverlays: map[string]bool{}}
 
+}
+
+// documents are the input's documents as the policies see them: Docs,
+// then the BaseMounts documents.
+func (in *Input) documents() []Document {
+	if len(in.baseDocs) == 0 {
+		return in.Docs
+	}
+	return append(append([]Document(nil), in.Docs...), in.baseDocs...)
 }
 
 // Value is the input as the policies see it.
 func (in *Input) Value() []any {
-	out := make([]any, len(in.Docs))
-	for i, d := range in.Docs {
+	docs := in.documents()
+	out := make([]any, len(docs))
+	for i, d := range docs {
 		out[i] = map[string]any{"path": d.Path, "contents": d.Contents}
 	}
 	return out
@@ -137,14 +154,15 @@ func (in *Input) Value() []any {
 // parallel: at thousands of objects the conversion is a measurable share
 // of a check.
 func (in *Input) astValue() (ast.Value, error) {
-	terms := make([]*ast.Term, len(in.Docs))
-	errs := make([]error, len(in.Docs))
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(in.Docs)/256))
+	docs := in.documents()
+	terms := make([]*ast.Term, len(docs))
+	errs := make([]error, len(docs))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(docs)/256))
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
-			for i := w; i < len(in.Docs); i += workers {
-				d := in.Docs[i]
+			for i := w; i < len(docs); i += workers {
+				d := docs[i]
 				contents, err := ast.InterfaceToValue(d.Contents)
 				if err != nil {
 					errs[i] = err
@@ -504,6 +522,10 @@ func (in *Input) indexKustomization(top, dir string, seen, declared map[string]b
 			return err
 		}
 	}
+	if dir == top {
+		_, err := os.Lstat(filepath.Join(dir, record.DefaultFile))
+		in.graftOverlays[top] = err == nil || slices.Contains(k.Resources, render.PVFile) || slices.Contains(k.Resources, render.PVCFile)
+	}
 	refs := append(append(append([]string(nil), k.Resources...), k.Bases...), k.Components...)
 	for _, r := range refs {
 		if strings.Contains(r, "://") || strings.HasPrefix(r, "git@") {
@@ -745,8 +767,12 @@ const BaseMountsKind = "BaseMounts"
 // per base: the mounts of its StatefulSets' claim templates, which the
 // policies compare with the built overlay's. A base that does not build
 // is an error (ErrInput, exit 2): the overlay cannot be compared with it,
-// and the gate fails closed rather than pass it unchecked.
+// and the gate fails closed rather than pass it unchecked; so is an
+// overlay graft wrote that lists no base directory at all.
 func (in *Input) addBases(dir string) error {
+	if len(in.bases[dir]) == 0 && in.graftOverlays[dir] {
+		return fmt.Errorf("%w: %s: the overlay lists no base in resources: expected the local kustomize directory spec.gitops.base names (graft render lists it first), to compare the overlay's mounts with the base's", ErrInput, kustomizationFile(dir))
+	}
 	for _, base := range in.bases[dir] {
 		built, err := untilDone(in.context(), func() ([]byte, error) { return render.Build(base) })
 		if err != nil {
@@ -762,9 +788,10 @@ func (in *Input) addBases(dir string) error {
 		if err != nil {
 			return fmt.Errorf("%w: kustomize build %s: %v", ErrInput, base, err)
 		}
-		if err := in.addDoc(base, baseMounts(base, docs)); err != nil {
-			return err
+		if len(in.Docs)+len(in.baseDocs) >= boundedio.MaxDocuments {
+			return fmt.Errorf("%w: %w", ErrInput, &boundedio.TooLargeError{Name: "the input (up to the base " + base + ")", Size: -1, Limit: boundedio.MaxDocuments, Unit: "YAML documents"})
 		}
+		in.baseDocs = append(in.baseDocs, Document{Path: base, Contents: baseMounts(base, docs)})
 	}
 	return nil
 }
