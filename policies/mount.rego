@@ -180,6 +180,31 @@ deny contains f if {
 	)
 }
 
+# Another volume mounted at or under the base's mount of the claim (an
+# emptyDir over the data directory) hides the data; those the base mounts
+# there (its "nested" mounts) are its own.
+clean_mount_path(p) := regex.replace(regex.replace(p, "/+", "/"), "(.)/$", "$1")
+
+mount_under(p, dir) if clean_mount_path(p) == clean_mount_path(dir)
+
+mount_under(p, dir) if startswith(clean_mount_path(p), concat("", [trim_suffix(clean_mount_path(dir), "/"), "/"]))
+
+deny contains f if {
+	some e in base_mounts
+	some i in named_containers(e.sts.contents, e.bm.container)
+	some j, m in object.get(pod_spec(e.sts.contents).containers[i], "volumeMounts", [])
+	m.name != e.bm.claimTemplate
+	p := mount_value(m, "mountPath")
+	is_string(p)
+	mount_under(p, e.bm.mountPath)
+	not clean_mount_path(p) in {x | some x in object.get(e.bm, "nested", [])}
+	f := denied(
+		"GRAFT019", e.sts, mount_field(null, {"c": i, "m": j}, "mountPath"), p,
+		sprintf("no other volume at or under %s than the base mounts there (%s)", [e.bm.mountPath, show(object.get(e.bm, "nested", []))]),
+		sprintf("volume %s would hide the data of claim template %s in container %s", [show(m.name), e.bm.claimTemplate, e.bm.container]),
+	)
+}
+
 # The mount at the base's path: the same subPath and subPathExpr, and not
 # readOnly unless the base's is. A defect the rule above reports already
 # (no read-write root mount at all) is not reported twice.

@@ -57,7 +57,11 @@ test_graft019_base_mount_removed_from_container if {
 		op("add", i_sts, "/spec/template/spec/containers/-", sidecar),
 		op("replace", i_sts, concat("", [mount_path, "/name"]), "scratch"),
 	])
-	what(inp) == {["GRAFT019", "spec.template.spec.containers[0].volumeMounts", "claim template data mounted at []"]}
+	# The volume now mounted there in its place hides the path too.
+	what(inp) == {
+		["GRAFT019", "spec.template.spec.containers[0].volumeMounts", "claim template data mounted at []"],
+		["GRAFT019", "spec.template.spec.containers[0].volumeMounts[0].mountPath", "/var/lib/cassandra"],
+	}
 }
 
 test_graft019_base_two_mounts_one_dropped if {
@@ -109,4 +113,20 @@ test_graft019_sts_not_in_base if {
 	f.field == "metadata.name"
 	f.found == "StatefulSet cassandra, in no base of the overlay (../base)"
 	count([g | some g in graft.deny with input as inp]) == 1
+}
+
+test_graft019_base_data_hidden_by_another_volume if {
+	scratch := {"name": "scratch", "mountPath": "/var/lib/cassandra//data/"}
+	inp := with_base([base_mount({})], [op("add", i_sts, "/spec/template/spec/containers/0/volumeMounts/-", scratch)])
+	what(inp) == {["GRAFT019", "spec.template.spec.containers[0].volumeMounts[1].mountPath", "/var/lib/cassandra//data/"]}
+	# At the same path too.
+	same := {"name": "scratch", "mountPath": "/var/lib/cassandra/"}
+	ids(with_base([base_mount({})], [op("add", i_sts, "/spec/template/spec/containers/0/volumeMounts/-", same)])) == {"GRAFT019"}
+	# One the base mounts there is its own; a sibling path is not under it.
+	conf := {"name": "conf", "mountPath": "/var/lib/cassandra/conf"}
+	sibling := {"name": "logs", "mountPath": "/var/lib/cassandra-logs"}
+	ids(with_base([base_mount({"nested": ["/var/lib/cassandra/conf"]})], [
+		op("add", i_sts, "/spec/template/spec/containers/0/volumeMounts/-", conf),
+		op("add", i_sts, "/spec/template/spec/containers/0/volumeMounts/-", sibling),
+	])) == set()
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -828,16 +829,28 @@ func baseMounts(base string, docs []any) map[string]any {
 				if !templates[t] {
 					continue
 				}
-				path, _ := m["mountPath"].(string)
+				mp, _ := m["mountPath"].(string)
 				subPath, _ := m["subPath"].(string)
 				subPathExpr, _ := m["subPathExpr"].(string)
+				// The container's other mounts at or under this one (a
+				// config volume inside the data directory): the base's, so
+				// not a volume the overlay lays over the data.
+				nested := []any{}
+				for _, other := range vms {
+					o, _ := other.(map[string]any)
+					op, _ := o["mountPath"].(string)
+					if o["name"] != t && op != "" && mp != "" && underPath(op, mp) {
+						nested = append(nested, cleanMountPath(op))
+					}
+				}
 				mounts = append(mounts, map[string]any{
 					"container":     cname,
 					"claimTemplate": t,
-					"mountPath":     path,
+					"mountPath":     mp,
 					"subPath":       subPath,
 					"subPathExpr":   subPathExpr,
 					"readOnly":      m["readOnly"] != nil && m["readOnly"] != false,
+					"nested":        nested,
 				})
 			}
 		}
@@ -849,6 +862,17 @@ func baseMounts(base string, docs []any) map[string]any {
 		"base":         filepath.ToSlash(base),
 		"statefulSets": sets,
 	}
+}
+
+// cleanMountPath is a mount path as the policies compare it: path.Clean's
+// (no repeated or trailing slash); the policies' clean_mount_path does
+// the same for the absolute paths the API admits.
+func cleanMountPath(p string) string { return path.Clean(p) }
+
+// underPath tells whether mount path p is dir or inside it.
+func underPath(p, dir string) bool {
+	p, dir = cleanMountPath(p), cleanMountPath(dir)
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
 }
 
 // dig returns the value at a path of map keys, or nil.

@@ -286,6 +286,8 @@ spec:
           volumeMounts:
             - {name: data, mountPath: /var/lib/db}
             - {name: conf, mountPath: /etc/db}
+            - {name: conf, mountPath: /var/lib/db//conf/}
+            - {name: logs, mountPath: /var/lib/db-logs}
         - name: backup
           volumeMounts:
             - {name: data, mountPath: /backup, subPath: snaps, readOnly: true}
@@ -317,9 +319,9 @@ func TestLoadBaseMounts(t *testing.T) {
 		"kind":       BaseMountsKind,
 		"base":       filepath.ToSlash(base),
 		"statefulSets": map[string]any{"db": []any{
-			map[string]any{"container": "main", "claimTemplate": "data", "mountPath": "/var/lib/db", "subPath": "", "subPathExpr": "", "readOnly": false},
-			map[string]any{"container": "backup", "claimTemplate": "data", "mountPath": "/backup", "subPath": "snaps", "subPathExpr": "", "readOnly": true},
-			map[string]any{"container": "backup", "claimTemplate": "data", "mountPath": "/expr", "subPath": "", "subPathExpr": "$(POD_NAME)", "readOnly": false},
+			map[string]any{"container": "main", "claimTemplate": "data", "mountPath": "/var/lib/db", "subPath": "", "subPathExpr": "", "readOnly": false, "nested": []any{"/var/lib/db/conf"}},
+			map[string]any{"container": "backup", "claimTemplate": "data", "mountPath": "/backup", "subPath": "snaps", "subPathExpr": "", "readOnly": true, "nested": []any{}},
+			map[string]any{"container": "backup", "claimTemplate": "data", "mountPath": "/expr", "subPath": "", "subPathExpr": "$(POD_NAME)", "readOnly": false, "nested": []any{}},
 		}},
 	}
 	if got := in.baseDocs[0].Contents; !reflect.DeepEqual(got, want) {

@@ -131,6 +131,12 @@ var mutations = []mutation{
 		set(m.t, sts, str(sts, "spec", "template", "spec", "containers", "0", "name")+"-next", "spec", "template", "spec", "containers", "0", "name")
 	}},
 	{"mount subPath beside a root sidecar", func(m *mutable) { set(m.t, withRootSidecar(m), "data", append(mainMount, "subPath")...) }},
+	{"mount hidden by another volume", func(m *mutable) {
+		sts := m.first("StatefulSet")
+		mounts, _ := get(sts, "spec", "template", "spec", "containers", "0", "volumeMounts").([]any)
+		over := map[string]any{"name": "scratch", "mountPath": str(sts, append(mainMount, "mountPath")...) + "/data"}
+		set(m.t, sts, append(mounts, over), "spec", "template", "spec", "containers", "0", "volumeMounts")
+	}},
 	{"mount read-only beside a root sidecar", func(m *mutable) { set(m.t, withRootSidecar(m), true, append(mainMount, "readOnly")...) }},
 	{"pv zone", func(m *mutable) {
 		set(m.t, m.first("PersistentVolume"), []any{"eu-north-1z"}, append(zoneValues, "values")...)
