@@ -100,7 +100,7 @@ base_mounts := [{"sts": d, "bm": bm, "paths": paths} |
 		some o in mounts
 		o.container == bm.container
 		o.claimTemplate == bm.claimTemplate
-		p := o.mountPath
+		p := mount_path_key(o)
 	}
 ]
 
@@ -153,15 +153,19 @@ deny contains f if {
 unmatched_base_mount(e, i) := mounts if {
 	mounts := container_mounts(e.sts.contents, i, e.bm.claimTemplate)
 	every x in mounts {
-		mount_value(x.mount, "mountPath") != e.bm.mountPath
+		mount_path_key(x.mount) != mount_path_key(e.bm)
 	}
 }
+
+# mount_path_key: a mount's path as compared ("" when not a string, which
+# matches no path).
+mount_path_key(m) := clean_mount_path(m.mountPath) if is_string(m.mountPath) else := ""
 
 deny contains f if {
 	some e in base_mounts
 	some i in named_containers(e.sts.contents, e.bm.container)
 	some x in unmatched_base_mount(e, i)
-	not mount_value(x.mount, "mountPath") in e.paths
+	not mount_path_key(x.mount) in e.paths
 	f := denied("GRAFT019", e.sts, mount_field(null, x, "mountPath"), mount_value(x.mount, "mountPath"), e.bm.mountPath, sprintf("the base mounts claim template %s in container %s there: the application would start on an empty directory", [e.bm.claimTemplate, e.bm.container]))
 }
 
@@ -170,7 +174,7 @@ deny contains f if {
 	some i in named_containers(e.sts.contents, e.bm.container)
 	mounts := unmatched_base_mount(e, i)
 	every x in mounts {
-		mount_value(x.mount, "mountPath") in e.paths
+		mount_path_key(x.mount) in e.paths
 	}
 	f := denied(
 		"GRAFT019", e.sts, sprintf("spec.template.spec.containers[%d].volumeMounts", [i]),
@@ -212,7 +216,7 @@ deny contains f if {
 	some e in base_mounts
 	some i in named_containers(e.sts.contents, e.bm.container)
 	some x in container_mounts(e.sts.contents, i, e.bm.claimTemplate)
-	mount_value(x.mount, "mountPath") == e.bm.mountPath
+	mount_path_key(x.mount) == mount_path_key(e.bm)
 	some k in ["subPath", "subPathExpr", "readOnly"]
 	base_mount_differs(x.mount, e.bm, k)
 	not root_rule_reports(e.sts, x.mount, e.bm.claimTemplate, k)

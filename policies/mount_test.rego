@@ -130,3 +130,11 @@ test_graft019_base_data_hidden_by_another_volume if {
 		op("add", i_sts, "/spec/template/spec/containers/0/volumeMounts/-", sibling),
 	])) == set()
 }
+
+test_graft019_base_mount_path_spelling if {
+	# The same path spelled with a trailing or doubled slash is the same.
+	ids(with_base([base_mount({})], [op("replace", i_sts, concat("", [mount_path, "/mountPath"]), "//var/lib//cassandra/")])) == set()
+	# A mountPath that is not a string matches no path.
+	inp := with_base([base_mount({})], [op("replace", i_sts, concat("", [mount_path, "/mountPath"]), 7)])
+	what(inp) == {["GRAFT019", "spec.template.spec.containers[0].volumeMounts[0].mountPath", "7"]}
+}

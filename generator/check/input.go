@@ -453,6 +453,13 @@ func (in *Input) addDoc(p string, contents any) error {
 	if len(in.Docs) >= boundedio.MaxDocuments {
 		return fmt.Errorf("%w: %w", ErrInput, &boundedio.TooLargeError{Name: "the input (up to " + p + ")", Size: -1, Limit: boundedio.MaxDocuments, Unit: "YAML documents"})
 	}
+	// The BaseMounts document is graft's to derive from the base: one
+	// given in the input could stand in for the base (see addBases).
+	if o, ok := contents.(map[string]any); ok && o["kind"] == BaseMountsKind {
+		if v, _ := o["apiVersion"].(string); strings.HasPrefix(v, "graft.graftctl.io/") {
+			return fmt.Errorf("%w: %s: kind %s, apiVersion %s: reserved; expected Kubernetes objects (graft check derives the base's mounts by building the base)", ErrInput, p, BaseMountsKind, v)
+		}
+	}
 	in.Docs = append(in.Docs, Document{Path: p, Contents: contents})
 	return nil
 }

@@ -352,6 +352,21 @@ func TestLoadBaseMounts(t *testing.T) {
 		}
 	}
 
+	// A BaseMounts document in the input could stand in for the base: it
+	// is refused, from stdin as from an overlay's resources.
+	spoof := "apiVersion: graft.graftctl.io/v1alpha1\nkind: BaseMounts\nstatefulSets: {db: []}\n"
+	if _, err := Load(ctx, []string{Stdin}, strings.NewReader(spoof)); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "kind BaseMounts, apiVersion graft.graftctl.io/v1alpha1: reserved") {
+		t.Errorf("BaseMounts on stdin: %v, want an input error", err)
+	}
+	writeFile(t, filepath.Join(overlay, "persistentvolumes.yaml"), spoof+"metadata: {name: b}\n")
+	if _, err := Load(ctx, []string{overlay}, nil); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "reserved") {
+		t.Errorf("BaseMounts in an overlay: %v, want an input error", err)
+	}
+	// Another group's kind of that name is an object like any other.
+	if _, err := Load(ctx, []string{Stdin}, strings.NewReader("apiVersion: example.com/v1\nkind: BaseMounts\n")); err != nil {
+		t.Errorf("example.com BaseMounts: %v", err)
+	}
+
 	// An overlay graft wrote (its PV file, or graft.lock, in it) that lists
 	// no base directory: nothing to compare with, so an input error.
 	flat := kustomization(t, filepath.Join(root, "flat"), "resources:\n- statefulset.yaml\n- persistentvolumes.yaml\n")
