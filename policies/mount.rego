@@ -159,7 +159,9 @@ unmatched_base_mount(e, i) := mounts if {
 
 # mount_path_key: a mount's path as compared ("" when not a string, which
 # matches no path).
-mount_path_key(m) := clean_mount_path(m.mountPath) if is_string(m.mountPath) else := ""
+mount_path_key(m) := clean_mount_path(m.mountPath) if {
+	is_string(m.mountPath)
+} else := ""
 
 deny contains f if {
 	some e in base_mounts

@@ -18,12 +18,14 @@ with_base(mounts, ops) := json.patch(appended(base_mounts_doc(mounts)), ops)
 
 test_graft019_base_same_mounts_pass if {
 	ids(with_base([base_mount({})], [])) == set()
+
 	# A StatefulSet the overlay does not have, and a BaseMounts document
 	# of another API group, require nothing.
 	other := object.union(base_mounts_doc([]), {"statefulSets": {"cassandra": null, "other": [base_mount({"mountPath": "/x"})]}})
 	ids(appended(other)) == set()
 	foreign := object.union(base_mounts_doc([base_mount({"mountPath": "/x"})]), {"apiVersion": "example.com/v1"})
 	ids(appended(foreign)) == set()
+
 	# statefulSets entries that are not lists are ignored.
 	ids(appended(object.union(base_mounts_doc([]), {"statefulSets": {"cassandra": "x"}}))) == set()
 }
@@ -33,6 +35,7 @@ test_graft019_base_mount_path_moved if {
 	what(inp) == {["GRAFT019", "spec.template.spec.containers[0].volumeMounts[0].mountPath", "/data"]}
 	some f in graft.deny with input as inp
 	f.expected == "/var/lib/cassandra"
+
 	# Without the base, GRAFT019 has nothing to compare with.
 	ids(patched([op("replace", i_sts, concat("", [mount_path, "/mountPath"]), "/data")])) == set()
 }
@@ -57,6 +60,7 @@ test_graft019_base_mount_removed_from_container if {
 		op("add", i_sts, "/spec/template/spec/containers/-", sidecar),
 		op("replace", i_sts, concat("", [mount_path, "/name"]), "scratch"),
 	])
+
 	# The volume now mounted there in its place hides the path too.
 	what(inp) == {
 		["GRAFT019", "spec.template.spec.containers[0].volumeMounts", "claim template data mounted at []"],
@@ -91,6 +95,7 @@ test_graft019_base_read_only if {
 		op("add", i_sts, concat("", [mount_path, "/readOnly"]), true),
 	])
 	what(inp) == {["GRAFT019", "spec.template.spec.containers[0].volumeMounts[0].readOnly", "true"]}
+
 	# Read-only where the base is read-only already is the base's choice.
 	ro := with_base([base_mount({}), base_mount({"container": "sidecar", "mountPath": "/d", "readOnly": true})], [
 		op("add", i_sts, "/spec/template/spec/containers/-", object.union(sidecar, {"volumeMounts": [{"name": "data", "mountPath": "/d", "readOnly": true}]})),
@@ -119,9 +124,11 @@ test_graft019_base_data_hidden_by_another_volume if {
 	scratch := {"name": "scratch", "mountPath": "/var/lib/cassandra//data/"}
 	inp := with_base([base_mount({})], [op("add", i_sts, "/spec/template/spec/containers/0/volumeMounts/-", scratch)])
 	what(inp) == {["GRAFT019", "spec.template.spec.containers[0].volumeMounts[1].mountPath", "/var/lib/cassandra//data/"]}
+
 	# At the same path too.
 	same := {"name": "scratch", "mountPath": "/var/lib/cassandra/"}
 	ids(with_base([base_mount({})], [op("add", i_sts, "/spec/template/spec/containers/0/volumeMounts/-", same)])) == {"GRAFT019"}
+
 	# One the base mounts there is its own; a sibling path is not under it.
 	conf := {"name": "conf", "mountPath": "/var/lib/cassandra/conf"}
 	sibling := {"name": "logs", "mountPath": "/var/lib/cassandra-logs"}
@@ -134,6 +141,7 @@ test_graft019_base_data_hidden_by_another_volume if {
 test_graft019_base_mount_path_spelling if {
 	# The same path spelled with a trailing or doubled slash is the same.
 	ids(with_base([base_mount({})], [op("replace", i_sts, concat("", [mount_path, "/mountPath"]), "//var/lib//cassandra/")])) == set()
+
 	# A mountPath that is not a string matches no path.
 	inp := with_base([base_mount({})], [op("replace", i_sts, concat("", [mount_path, "/mountPath"]), 7)])
 	what(inp) == {["GRAFT019", "spec.template.spec.containers[0].volumeMounts[0].mountPath", "7"]}
