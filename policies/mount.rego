@@ -76,6 +76,175 @@ mount_defect(m, k) if {
 	set_string(m, k)
 }
 
+# GRAFT019, against the base: the overlay mounts each claim template
+# where and as the base mounts it. graft check builds the base an overlay
+# lists in its resources and adds a BaseMounts document (README.md): each
+# base StatefulSet's claim template mounts. A patch that moves mountPath,
+# adds a subPath, sets readOnly or moves the mount to another container
+# would start the application on an empty directory, or read-only.
+# Without such a document (stdin, YAML files) only the rules above apply.
+base_mount_docs := [d |
+	some d in docs_of_kind("BaseMounts")
+	startswith(object.get(d.contents, "apiVersion", ""), "graft.graftctl.io/")
+]
+
+# One entry per base mount and overlay StatefulSet of the same name; paths
+# are the base's mount paths of that claim template in that container.
+base_mounts := [{"sts": d, "bm": bm, "paths": paths} |
+	some b in base_mount_docs
+	some name, mounts in object.get(b.contents, "statefulSets", {})
+	is_array(mounts)
+	some d in object.get(sts_by_name, name, [])
+	some bm in mounts
+	paths := {p |
+		some o in mounts
+		o.container == bm.container
+		o.claimTemplate == bm.claimTemplate
+		p := mount_path_key(o)
+	}
+]
+
+# A StatefulSet the record delivers to must come from a base when the
+# overlay has one: one the overlay declares itself has nothing to be
+# compared with.
+base_sts_names := {n | some b in base_mount_docs; some n, _ in object.get(b.contents, "statefulSets", {})}
+
+deny contains f if {
+	count(base_mount_docs) > 0
+	some n in record_sts_names
+	some d in object.get(sts_by_name, n, [])
+	not n in base_sts_names
+	f := denied(
+		"GRAFT019", d, "metadata.name",
+		sprintf("StatefulSet %s, in no base of the overlay (%s)", [n, concat(", ", sort([b.contents.base | some b in base_mount_docs]))]),
+		"a StatefulSet of the base, whose mounts the overlay keeps",
+		"its mounts cannot be compared with the base's",
+	)
+}
+
+named_containers(s, name) := [i | some i, c in object.get(pod_spec(s), "containers", []); c.name == name]
+
+container_mounts(s, i, t) := [{"c": i, "m": j, "mount": m} |
+	some j, m in object.get(pod_spec(s).containers[i], "volumeMounts", [])
+	m.name == t
+]
+
+# mount_value: a string field of a mount, "" when unset or null.
+mount_value(m, k) := v if {
+	v := object.get(m, k, "")
+	v != null
+} else := ""
+
+base_mount_want(bm) := sprintf("container %s mounting claim template %s at %s, as the base does", [bm.container, bm.claimTemplate, bm.mountPath])
+
+deny contains f if {
+	some e in base_mounts
+	count(named_containers(e.sts.contents, e.bm.container)) == 0
+	f := denied(
+		"GRAFT019", e.sts, "spec.template.spec.containers",
+		sprintf("no container %s", [e.bm.container]),
+		base_mount_want(e.bm),
+		"the member would start without its data where the base has it",
+	)
+}
+
+# No mount of the claim template at the base's path: each mount of it at
+# a path the base does not use is reported, or else the container's mounts.
+unmatched_base_mount(e, i) := mounts if {
+	mounts := container_mounts(e.sts.contents, i, e.bm.claimTemplate)
+	every x in mounts {
+		mount_path_key(x.mount) != mount_path_key(e.bm)
+	}
+}
+
+# mount_path_key: a mount's path as compared ("" when not a string, which
+# matches no path).
+mount_path_key(m) := clean_mount_path(m.mountPath) if {
+	is_string(m.mountPath)
+} else := ""
+
+deny contains f if {
+	some e in base_mounts
+	some i in named_containers(e.sts.contents, e.bm.container)
+	some x in unmatched_base_mount(e, i)
+	not mount_path_key(x.mount) in e.paths
+	f := denied("GRAFT019", e.sts, mount_field(null, x, "mountPath"), mount_value(x.mount, "mountPath"), e.bm.mountPath, sprintf("the base mounts claim template %s in container %s there: the application would start on an empty directory", [e.bm.claimTemplate, e.bm.container]))
+}
+
+deny contains f if {
+	some e in base_mounts
+	some i in named_containers(e.sts.contents, e.bm.container)
+	mounts := unmatched_base_mount(e, i)
+	every x in mounts {
+		mount_path_key(x.mount) in e.paths
+	}
+	f := denied(
+		"GRAFT019", e.sts, sprintf("spec.template.spec.containers[%d].volumeMounts", [i]),
+		sprintf("claim template %s mounted at %s", [e.bm.claimTemplate, show(sort([mount_value(x.mount, "mountPath") | some x in mounts]))]),
+		sprintf("a volumeMount of %s at %s, as the base has", [e.bm.claimTemplate, e.bm.mountPath]),
+		"the application would start on an empty directory",
+	)
+}
+
+# Another volume mounted at or under the base's mount of the claim (an
+# emptyDir over the data directory) hides the data; those the base mounts
+# there (its "nested" mounts) are its own.
+clean_mount_path(p) := regex.replace(regex.replace(p, "/+", "/"), "(.)/$", "$1")
+
+mount_under(p, dir) if clean_mount_path(p) == clean_mount_path(dir)
+
+mount_under(p, dir) if startswith(clean_mount_path(p), concat("", [trim_suffix(clean_mount_path(dir), "/"), "/"]))
+
+deny contains f if {
+	some e in base_mounts
+	some i in named_containers(e.sts.contents, e.bm.container)
+	some j, m in object.get(pod_spec(e.sts.contents).containers[i], "volumeMounts", [])
+	m.name != e.bm.claimTemplate
+	p := mount_value(m, "mountPath")
+	is_string(p)
+	mount_under(p, e.bm.mountPath)
+	not clean_mount_path(p) in {x | some x in object.get(e.bm, "nested", [])}
+	f := denied(
+		"GRAFT019", e.sts, mount_field(null, {"c": i, "m": j}, "mountPath"), p,
+		sprintf("no other volume at or under %s than the base mounts there (%s)", [e.bm.mountPath, show(object.get(e.bm, "nested", []))]),
+		sprintf("volume %s would hide the data of claim template %s in container %s", [show(m.name), e.bm.claimTemplate, e.bm.container]),
+	)
+}
+
+# The mount at the base's path: the same subPath and subPathExpr, and not
+# readOnly unless the base's is. A defect the rule above reports already
+# (no read-write root mount at all) is not reported twice.
+deny contains f if {
+	some e in base_mounts
+	some i in named_containers(e.sts.contents, e.bm.container)
+	some x in container_mounts(e.sts.contents, i, e.bm.claimTemplate)
+	mount_path_key(x.mount) == mount_path_key(e.bm)
+	some k in ["subPath", "subPathExpr", "readOnly"]
+	base_mount_differs(x.mount, e.bm, k)
+	not root_rule_reports(e.sts, x.mount, e.bm.claimTemplate, k)
+	f := denied("GRAFT019", e.sts, mount_field(null, x, k), object.get(x.mount, k, ""), object.get(e.bm, k, ""), sprintf("the base mounts claim template %s in container %s so: the application would not see its data as it does today", [e.bm.claimTemplate, e.bm.container]))
+}
+
+base_mount_differs(m, bm, k) if {
+	k in {"subPath", "subPathExpr"}
+	mount_value(m, k) != mount_value(bm, k)
+}
+
+base_mount_differs(m, bm, "readOnly") if {
+	flag_set(m, "readOnly")
+	not flag_set(bm, "readOnly")
+}
+
+root_rule_reports(d, m, t, k) if {
+	some ct in claim_templates
+	ct.sts == d
+	ct.template.metadata.name == t
+	every x in template_mounts(d.contents, t) {
+		not root_rw_mount(x.mount)
+	}
+	mount_defect(m, k)
+}
+
 # GRAFT038
 deny contains f if {
 	some d in pv_docs

@@ -18,7 +18,7 @@ rules := {
 	"GRAFT016": {"level": "deny", "title": "the claim template's selector matches the PV's labels"},
 	"GRAFT017": {"level": "deny", "title": "a claim template's selector matches no PV meant for another claim template"},
 	"GRAFT018": {"level": "deny", "title": "no dataSource or dataSourceRef on the PVC or claim template"},
-	"GRAFT019": {"level": "deny", "title": "a container mounts each claim template read-write at its root"},
+	"GRAFT019": {"level": "deny", "title": "a container mounts each claim template read-write at its root, where and as the base mounts it"},
 	"GRAFT020": {"level": "deny", "title": "the PV has a required node affinity on one zone key with exactly one zone"},
 	"GRAFT021": {"level": "deny", "title": "the PV's zone is the record's target zone for the volume"},
 	"GRAFT022": {"level": "deny", "title": "the PV's zone is allowed by the StatefulSet's pod template"},

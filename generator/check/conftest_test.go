@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/graftctl/graft/generator/render"
 )
 
@@ -75,6 +77,30 @@ func conftestFiles(t testing.TB, dir string) []string {
 				copyFile(filepath.Join(dir, name))
 			}
 		}
+		// conftest cannot build the base: it is given the BaseMounts
+		// documents graft derives from it, as a YAML file, so that both
+		// evaluate the same input.
+		in, err := Load(t.Context(), []string{dir}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(in.baseDocs) == 0 {
+			t.Fatalf("%s: no BaseMounts document", dir)
+		}
+		var b bytes.Buffer
+		for _, d := range in.baseDocs {
+			data, err := yaml.Marshal(d.Contents)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString("---\n")
+			b.Write(data)
+		}
+		p = filepath.Join(out, "base-mounts.yaml")
+		if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, p)
 	}
 	copyFile(filepath.Join(dir, lock))
 	return files

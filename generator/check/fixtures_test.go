@@ -271,6 +271,19 @@ var failFixtures = []failFixture{
 		f.addPatchOp(file, map[string]any{"op": "add", "path": "/spec/template/spec/containers/0/volumeMounts/0/readOnly", "value": true})
 		return []string{file}
 	}},
+	// The overlay moves the mount the base has: the container still mounts
+	// the claim read-write at its root, but not where the application
+	// keeps its data (compared with the base graft check builds).
+	{name: "GRAFT019-mount-path-moved", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		file := "statefulset-cassandra.patch.yaml"
+		f.addPatchOp(file, map[string]any{"op": "replace", "path": "/spec/template/spec/containers/0/volumeMounts/0/mountPath", "value": "/var/lib/cassandra-data"})
+		return []string{file}
+	}},
+	{name: "GRAFT019-mount-container-renamed", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		file := "statefulset-cassandra.patch.yaml"
+		f.addPatchOp(file, map[string]any{"op": "replace", "path": "/spec/template/spec/containers/0/name", "value": "cassandra-next"})
+		return []string{file}
+	}},
 	{name: "GRAFT020-two-zones", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
 		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), []any{"us-east-1a", "us-east-1b"},
 			"spec", "nodeAffinity", "required", "nodeSelectorTerms", "0", "matchExpressions", "0", "values")

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -33,6 +35,10 @@ type Document struct {
 // from in its file, for findings with a line.
 type Input struct {
 	Docs []Document
+	// baseDocs are the BaseMounts documents derived from the overlays'
+	// bases (addBases): the policies see them after Docs; they are not
+	// objects of the input, and Report.Objects does not count them.
+	baseDocs []Document
 	// files in the order they were read.
 	files []string
 	// sources locates objects in their files by file, kind and name.
@@ -54,6 +60,13 @@ type Input struct {
 	// attributed to their files when a finding needs it.
 	resources map[string][]string
 	resolved  map[string]bool
+	// bases are the local kustomize directories each kustomize directory
+	// of the input lists in resources (or bases): graft's overlay lists
+	// its base there.
+	bases map[string][]string
+	// graftOverlays are the kustomize directories of the input that graft
+	// wrote (graft.lock inside, or its PV or PVC file in resources).
+	graftOverlays map[string]bool
 	// recordPath is the record's file.
 	recordPath string
 	// ctx bounds the reads (Load's context; Background for LoadBuilt).
@@ -115,14 +128,24 @@ func (in *Input) ensure() {
 	if in.sources != nil {
 		return
 	}
-	*in = Input{Docs: in.Docs, files: in.files, recordPath: in.recordPath, sources: map[sourceKey]*yamlv3.Node{}, declared: map[objectKey]string{}, patches: map[objectKey][]patchOp{}, raw: map[string][]byte{}, indexed: map[string]bool{}, kustomizations: map[string][]byte{}, resources: map[string][]string{}, resolved: map[string]bool{}}
+	*in = Input{Docs: in.Docs, baseDocs: in.baseDocs, files: in.files, recordPath: in.recordPath, sources: map[sourceKey]*yamlv3.Node{}, declared: map[objectKey]string{}, patches: map[objectKey][]patchOp{}, raw: map[string][]byte{}, indexed: map[string]bool{}, kustomizations: map[string][]byte{}, resources: map[string][]string{}, resolved: map[string]bool{}, bases: map[string][]string{}, graftOverlays: map[string]bool{}}
 
+}
+
+// documents are the input's documents as the policies see them: Docs,
+// then the BaseMounts documents.
+func (in *Input) documents() []Document {
+	if len(in.baseDocs) == 0 {
+		return in.Docs
+	}
+	return append(append([]Document(nil), in.Docs...), in.baseDocs...)
 }
 
 // Value is the input as the policies see it.
 func (in *Input) Value() []any {
-	out := make([]any, len(in.Docs))
-	for i, d := range in.Docs {
+	docs := in.documents()
+	out := make([]any, len(docs))
+	for i, d := range docs {
 		out[i] = map[string]any{"path": d.Path, "contents": d.Contents}
 	}
 	return out
@@ -132,14 +155,15 @@ func (in *Input) Value() []any {
 // parallel: at thousands of objects the conversion is a measurable share
 // of a check.
 func (in *Input) astValue() (ast.Value, error) {
-	terms := make([]*ast.Term, len(in.Docs))
-	errs := make([]error, len(in.Docs))
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(in.Docs)/256))
+	docs := in.documents()
+	terms := make([]*ast.Term, len(docs))
+	errs := make([]error, len(docs))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(docs)/256))
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
-			for i := w; i < len(in.Docs); i += workers {
-				d := in.Docs[i]
+			for i := w; i < len(docs); i += workers {
+				d := docs[i]
 				contents, err := ast.InterfaceToValue(d.Contents)
 				if err != nil {
 					errs[i] = err
@@ -337,6 +361,9 @@ func LoadBuilt(dir string, built []byte) (*Input, error) {
 	if err := in.addBuilt(dir, built, declared); err != nil {
 		return nil, err
 	}
+	if err := in.addBases(dir); err != nil {
+		return nil, err
+	}
 	return in, nil
 }
 
@@ -356,7 +383,10 @@ func (in *Input) addKustomization(dir string) error {
 		}
 		return fmt.Errorf("%w: kustomize build %s: %v", ErrInput, dir, err)
 	}
-	return in.addBuilt(dir, built, declared)
+	if err := in.addBuilt(dir, built, declared); err != nil {
+		return err
+	}
+	return in.addBases(dir)
 }
 
 // indexTree records where the objects of dir's kustomization tree are
@@ -368,6 +398,7 @@ func (in *Input) indexTree(dir string) (map[string]bool, error) {
 	}
 	declared := map[string]bool{}
 	in.resources[dir] = nil
+	in.bases[dir] = nil
 	if err := in.indexKustomization(dir, dir, map[string]bool{}, declared); err != nil {
 		return nil, err
 	}
@@ -421,6 +452,13 @@ func (in *Input) addBuilt(dir string, built []byte, declared map[string]bool) er
 func (in *Input) addDoc(p string, contents any) error {
 	if len(in.Docs) >= boundedio.MaxDocuments {
 		return fmt.Errorf("%w: %w", ErrInput, &boundedio.TooLargeError{Name: "the input (up to " + p + ")", Size: -1, Limit: boundedio.MaxDocuments, Unit: "YAML documents"})
+	}
+	// The BaseMounts document is graft's to derive from the base: one
+	// given in the input could stand in for the base (see addBases).
+	if o, ok := contents.(map[string]any); ok && o["kind"] == BaseMountsKind {
+		if v, _ := o["apiVersion"].(string); strings.HasPrefix(v, "graft.graftctl.io/") {
+			return fmt.Errorf("%w: %s: kind %s, apiVersion %s: reserved; expected Kubernetes objects (graft check derives the base's mounts by building the base)", ErrInput, p, BaseMountsKind, v)
+		}
 	}
 	in.Docs = append(in.Docs, Document{Path: p, Contents: contents})
 	return nil
@@ -492,6 +530,10 @@ func (in *Input) indexKustomization(top, dir string, seen, declared map[string]b
 			return err
 		}
 	}
+	if dir == top {
+		_, err := os.Lstat(filepath.Join(dir, record.DefaultFile))
+		in.graftOverlays[top] = err == nil || slices.Contains(k.Resources, render.PVFile) || slices.Contains(k.Resources, render.PVCFile)
+	}
 	refs := append(append(append([]string(nil), k.Resources...), k.Bases...), k.Components...)
 	for _, r := range refs {
 		if strings.Contains(r, "://") || strings.HasPrefix(r, "git@") {
@@ -503,6 +545,9 @@ func (in *Input) indexKustomization(top, dir string, seen, declared map[string]b
 			continue // krusty reports it, or it is remote
 		}
 		if info.IsDir() {
+			if dir == top && !slices.Contains(k.Components, r) && kustomizationFile(p) != "" {
+				in.bases[top] = append(in.bases[top], p)
+			}
 			if err := in.indexKustomization(top, p, seen, declared); err != nil {
 				return err
 			}
@@ -718,4 +763,133 @@ func mapValue(n *yamlv3.Node, key string) *yamlv3.Node {
 		}
 	}
 	return nil
+}
+
+// BaseMountsKind is the kind of the document that carries a base's mounts
+// to the policies (policies/README.md, GRAFT019).
+const BaseMountsKind = "BaseMounts"
+
+// addBases builds, with krusty and within the limits of the overlay's
+// build (indexTree admitted its files already), each local kustomize
+// directory that dir lists in resources, and adds one BaseMounts document
+// per base: the mounts of its StatefulSets' claim templates, which the
+// policies compare with the built overlay's. A base that does not build
+// is an error (ErrInput, exit 2): the overlay cannot be compared with it,
+// and the gate fails closed rather than pass it unchecked; so is an
+// overlay graft wrote that lists no base directory at all.
+func (in *Input) addBases(dir string) error {
+	if len(in.bases[dir]) == 0 && in.graftOverlays[dir] {
+		return fmt.Errorf("%w: %s: the overlay lists no base in resources: expected the local kustomize directory spec.gitops.base names (graft render lists it first), to compare the overlay's mounts with the base's", ErrInput, kustomizationFile(dir))
+	}
+	for _, base := range in.bases[dir] {
+		built, err := untilDone(in.context(), func() ([]byte, error) { return render.Build(base) })
+		if err != nil {
+			if ctxErr := in.context().Err(); ctxErr != nil {
+				return ctxErr
+			}
+			return fmt.Errorf("%w: the base %s of the overlay %s, built to compare its mounts with the overlay's: kustomize build: %v", ErrInput, base, dir, err)
+		}
+		if err := in.count("kustomize build "+base, int64(len(built))); err != nil {
+			return err
+		}
+		docs, err := decodeYAML(built)
+		if err != nil {
+			return fmt.Errorf("%w: kustomize build %s: %v", ErrInput, base, err)
+		}
+		if len(in.Docs)+len(in.baseDocs) >= boundedio.MaxDocuments {
+			return fmt.Errorf("%w: %w", ErrInput, &boundedio.TooLargeError{Name: "the input (up to the base " + base + ")", Size: -1, Limit: boundedio.MaxDocuments, Unit: "YAML documents"})
+		}
+		in.baseDocs = append(in.baseDocs, Document{Path: base, Contents: baseMounts(base, docs)})
+	}
+	return nil
+}
+
+// baseMounts returns the BaseMounts document of a built base: for each
+// apps/v1 StatefulSet, by name without namespace, the volumeMounts of its
+// claim templates in its regular containers.
+func baseMounts(base string, docs []any) map[string]any {
+	sets := map[string]any{}
+	for _, d := range docs {
+		o, _ := d.(map[string]any)
+		if o["kind"] != "StatefulSet" || o["apiVersion"] != "apps/v1" {
+			continue
+		}
+		name, _ := dig(o, "metadata", "name").(string)
+		templates := map[string]bool{}
+		vcts, _ := dig(o, "spec", "volumeClaimTemplates").([]any)
+		for _, t := range vcts {
+			if n, ok := dig(t, "metadata", "name").(string); ok {
+				templates[n] = true
+			}
+		}
+		mounts, _ := sets[name].([]any)
+		if mounts == nil {
+			mounts = []any{}
+		}
+		containers, _ := dig(o, "spec", "template", "spec", "containers").([]any)
+		for _, c := range containers {
+			cname, _ := dig(c, "name").(string)
+			vms, _ := dig(c, "volumeMounts").([]any)
+			for _, vm := range vms {
+				m, _ := vm.(map[string]any)
+				t, _ := m["name"].(string)
+				if !templates[t] {
+					continue
+				}
+				mp, _ := m["mountPath"].(string)
+				subPath, _ := m["subPath"].(string)
+				subPathExpr, _ := m["subPathExpr"].(string)
+				// The container's other mounts at or under this one (a
+				// config volume inside the data directory): the base's, so
+				// not a volume the overlay lays over the data.
+				nested := []any{}
+				for _, other := range vms {
+					o, _ := other.(map[string]any)
+					op, _ := o["mountPath"].(string)
+					if o["name"] != t && op != "" && mp != "" && underPath(op, mp) {
+						nested = append(nested, cleanMountPath(op))
+					}
+				}
+				mounts = append(mounts, map[string]any{
+					"container":     cname,
+					"claimTemplate": t,
+					"mountPath":     mp,
+					"subPath":       subPath,
+					"subPathExpr":   subPathExpr,
+					"readOnly":      m["readOnly"] != nil && m["readOnly"] != false,
+					"nested":        nested,
+				})
+			}
+		}
+		sets[name] = mounts
+	}
+	return map[string]any{
+		"apiVersion":   "graft.graftctl.io/v1alpha1",
+		"kind":         BaseMountsKind,
+		"base":         filepath.ToSlash(base),
+		"statefulSets": sets,
+	}
+}
+
+// cleanMountPath is a mount path as the policies compare it: path.Clean's
+// (no repeated or trailing slash); the policies' clean_mount_path does
+// the same for the absolute paths the API admits.
+func cleanMountPath(p string) string { return path.Clean(p) }
+
+// underPath tells whether mount path p is dir or inside it.
+func underPath(p, dir string) bool {
+	p, dir = cleanMountPath(p), cleanMountPath(dir)
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+}
+
+// dig returns the value at a path of map keys, or nil.
+func dig(v any, path ...string) any {
+	for _, k := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"syscall"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/graftctl/graft/generator/boundedio"
+	"github.com/graftctl/graft/generator/render"
 )
 
 // zeros is an endless reader, like /dev/zero on stdin.
@@ -262,5 +264,132 @@ func TestLoadMemory(t *testing.T) {
 	t.Logf("1,000 members: %.1f MB read, %.1f bytes allocated and %.1f bytes live per input byte", size/1e6, allocated/size, live/size)
 	if allocated/size > 60 || live/size > 20 {
 		t.Errorf("%.1f bytes allocated, %.1f live per input byte: more than 60 and 20", allocated/size, live/size)
+	}
+}
+
+// baseStatefulSet is a base's StatefulSet whose claim template data is
+// mounted by two containers (and an init container, which does not count).
+const baseStatefulSet = `apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+  namespace: base-ns
+spec:
+  template:
+    spec:
+      initContainers:
+        - name: init
+          volumeMounts:
+            - {name: data, mountPath: /init}
+      containers:
+        - name: main
+          volumeMounts:
+            - {name: data, mountPath: /var/lib/db}
+            - {name: conf, mountPath: /etc/db}
+            - {name: conf, mountPath: /var/lib/db//conf/}
+            - {name: logs, mountPath: /var/lib/db-logs}
+        - name: backup
+          volumeMounts:
+            - {name: data, mountPath: /backup, subPath: snaps, readOnly: true}
+            - {name: data, mountPath: /expr, subPathExpr: $(POD_NAME), readOnly: false}
+  volumeClaimTemplates:
+    - metadata: {name: data}
+`
+
+// TestLoadBaseMounts: an overlay graft wrote is given with its base's
+// claim template mounts; other inputs without, and an overlay whose base
+// is missing or does not build is an input error.
+func TestLoadBaseMounts(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	base := kustomization(t, filepath.Join(root, "base"), "resources:\n- statefulset.yaml\n")
+	writeFile(t, filepath.Join(base, "statefulset.yaml"), baseStatefulSet)
+	overlay := kustomization(t, filepath.Join(root, "overlay"), "namespace: other\nresources:\n- ../base\n- persistentvolumes.yaml\n")
+	writeFile(t, filepath.Join(overlay, "persistentvolumes.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+
+	in, err := Load(ctx, []string{overlay}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.baseDocs) != 1 {
+		t.Fatalf("%d BaseMounts documents, want 1", len(in.baseDocs))
+	}
+	want := map[string]any{
+		"apiVersion": "graft.graftctl.io/v1alpha1",
+		"kind":       BaseMountsKind,
+		"base":       filepath.ToSlash(base),
+		"statefulSets": map[string]any{"db": []any{
+			map[string]any{"container": "main", "claimTemplate": "data", "mountPath": "/var/lib/db", "subPath": "", "subPathExpr": "", "readOnly": false, "nested": []any{"/var/lib/db/conf"}},
+			map[string]any{"container": "backup", "claimTemplate": "data", "mountPath": "/backup", "subPath": "snaps", "subPathExpr": "", "readOnly": true, "nested": []any{}},
+			map[string]any{"container": "backup", "claimTemplate": "data", "mountPath": "/expr", "subPath": "", "subPathExpr": "$(POD_NAME)", "readOnly": false, "nested": []any{}},
+		}},
+	}
+	if got := in.baseDocs[0].Contents; !reflect.DeepEqual(got, want) {
+		t.Errorf("BaseMounts document\n%#v\nwant\n%#v", got, want)
+	}
+	// The policies see it after the objects; it is not one of them.
+	if v := in.Value(); len(v) != len(in.Docs)+1 || !reflect.DeepEqual(v[len(v)-1].(map[string]any)["contents"], want) {
+		t.Errorf("the policies' input does not end with the BaseMounts document: %d values for %d documents", len(v), len(in.Docs))
+	}
+	// LoadBuilt (graft run) adds it too.
+	built, err := render.Build(overlay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, err := LoadBuilt(overlay, built); err != nil || len(in.baseDocs) != 1 {
+		t.Errorf("LoadBuilt: %v, %d BaseMounts documents, want 1", err, len(in.baseDocs))
+	}
+
+	// No base: stdin, YAML files, a plain base directory.
+	for _, paths := range [][]string{{Stdin}, {filepath.Join(base, "statefulset.yaml")}, {base}} {
+		in, err := Load(ctx, paths, strings.NewReader(baseStatefulSet))
+		if err != nil {
+			t.Errorf("%v: %v", paths, err)
+			continue
+		}
+		if len(in.baseDocs) != 0 {
+			t.Errorf("%v: %d BaseMounts documents, want none", paths, len(in.baseDocs))
+		}
+	}
+
+	// A BaseMounts document in the input could stand in for the base: it
+	// is refused, from stdin as from an overlay's resources.
+	spoof := "apiVersion: graft.graftctl.io/v1alpha1\nkind: BaseMounts\nstatefulSets: {db: []}\n"
+	if _, err := Load(ctx, []string{Stdin}, strings.NewReader(spoof)); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "kind BaseMounts, apiVersion graft.graftctl.io/v1alpha1: reserved") {
+		t.Errorf("BaseMounts on stdin: %v, want an input error", err)
+	}
+	writeFile(t, filepath.Join(overlay, "persistentvolumes.yaml"), spoof+"metadata: {name: b}\n")
+	if _, err := Load(ctx, []string{overlay}, nil); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "reserved") {
+		t.Errorf("BaseMounts in an overlay: %v, want an input error", err)
+	}
+	// Another group's kind of that name is an object like any other.
+	if _, err := Load(ctx, []string{Stdin}, strings.NewReader("apiVersion: example.com/v1\nkind: BaseMounts\n")); err != nil {
+		t.Errorf("example.com BaseMounts: %v", err)
+	}
+
+	// An overlay graft wrote (its PV file, or graft.lock, in it) that lists
+	// no base directory: nothing to compare with, so an input error.
+	flat := kustomization(t, filepath.Join(root, "flat"), "resources:\n- statefulset.yaml\n- persistentvolumes.yaml\n")
+	writeFile(t, filepath.Join(flat, "statefulset.yaml"), baseStatefulSet)
+	writeFile(t, filepath.Join(flat, "persistentvolumes.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+	locked := kustomization(t, filepath.Join(root, "locked"), "resources:\n- statefulset.yaml\n")
+	writeFile(t, filepath.Join(locked, "statefulset.yaml"), baseStatefulSet)
+	writeFile(t, filepath.Join(locked, "graft.lock"), "kind: Lock\n")
+	for _, dir := range []string{flat, locked} {
+		_, err := Load(ctx, []string{dir}, nil)
+		if !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "lists no base in resources") {
+			t.Errorf("%s: %v, want an input error naming the missing base", dir, err)
+		}
+	}
+
+	// A base that does not build is an input error, naming the base.
+	broken := kustomization(t, filepath.Join(root, "broken"), "resources:\n- missing.yaml\n")
+	in = newInput(ctx)
+	in.bases[overlay] = []string{broken}
+	if err := in.addBases(overlay); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "the base "+broken) {
+		t.Errorf("broken base: %v, want an input error naming %s", err, broken)
+	}
+	if len(in.baseDocs) != 0 {
+		t.Errorf("broken base: %d BaseMounts documents added", len(in.baseDocs))
 	}
 }

@@ -106,7 +106,38 @@ func num(m any, path ...string) int {
 
 var zoneValues = []string{"spec", "nodeAffinity", "required", "nodeSelectorTerms", "0", "matchExpressions", "0"}
 
+// mainMount is the first StatefulSet's first container's first mount (of
+// its claim template, in every fixture).
+var mainMount = []string{"spec", "template", "spec", "containers", "0", "volumeMounts", "0"}
+
+// withRootSidecar adds a container that mounts the first mount's claim
+// read-write at its root, so that only the comparison with the base sees
+// what a mutation does to the main container's mount.
+func withRootSidecar(m *mutable) map[string]any {
+	sts := m.first("StatefulSet")
+	claim := str(sts, append(mainMount, "name")...)
+	containers, _ := get(sts, "spec", "template", "spec", "containers").([]any)
+	set(m.t, sts, append(containers, map[string]any{"name": "sidecar", "volumeMounts": []any{map[string]any{"name": claim, "mountPath": "/sidecar"}}}), "spec", "template", "spec", "containers")
+	return sts
+}
+
 var mutations = []mutation{
+	{"mount path moved", func(m *mutable) {
+		sts := m.first("StatefulSet")
+		set(m.t, sts, str(sts, append(mainMount, "mountPath")...)+"-moved", append(mainMount, "mountPath")...)
+	}},
+	{"mount container renamed", func(m *mutable) {
+		sts := m.first("StatefulSet")
+		set(m.t, sts, str(sts, "spec", "template", "spec", "containers", "0", "name")+"-next", "spec", "template", "spec", "containers", "0", "name")
+	}},
+	{"mount subPath beside a root sidecar", func(m *mutable) { set(m.t, withRootSidecar(m), "data", append(mainMount, "subPath")...) }},
+	{"mount hidden by another volume", func(m *mutable) {
+		sts := m.first("StatefulSet")
+		mounts, _ := get(sts, "spec", "template", "spec", "containers", "0", "volumeMounts").([]any)
+		over := map[string]any{"name": "scratch", "mountPath": str(sts, append(mainMount, "mountPath")...) + "/data"}
+		set(m.t, sts, append(mounts, over), "spec", "template", "spec", "containers", "0", "volumeMounts")
+	}},
+	{"mount read-only beside a root sidecar", func(m *mutable) { set(m.t, withRootSidecar(m), true, append(mainMount, "readOnly")...) }},
 	{"pv zone", func(m *mutable) {
 		set(m.t, m.first("PersistentVolume"), []any{"eu-north-1z"}, append(zoneValues, "values")...)
 	}},
@@ -340,7 +371,7 @@ func TestMutationsDenied(t *testing.T) {
 				}
 				applied[mu.name]++
 				n++
-				rep, err := engine(t).Check(ctx, &Input{Docs: m.docs})
+				rep, err := engine(t).Check(ctx, &Input{Docs: m.docs, baseDocs: in.baseDocs})
 				if err != nil {
 					t.Fatal(err)
 				}
