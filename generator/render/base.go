@@ -10,6 +10,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/graftctl/graft/generator/spec"
 )
 
 // readBase builds the kustomize base and indexes its StatefulSets and their
@@ -100,11 +102,10 @@ const oldSuffix = ".graft-old"
 // on the next run.
 func replaceDir(src, dst string) error {
 	old := ""
-	if _, err := os.Stat(dst); err == nil {
+	if _, err := os.Lstat(dst); err == nil {
+		// recoverDir has cleared dst+oldSuffix; whatever appeared there
+		// since is not deleted: the rename fails on it instead.
 		old = dst + oldSuffix
-		if err := os.RemoveAll(old); err != nil {
-			return fmt.Errorf("render: %w", err)
-		}
 		if err := os.Rename(dst, old); err != nil {
 			return fmt.Errorf("render: %w", err)
 		}
@@ -129,12 +130,39 @@ func replaceDir(src, dst string) error {
 // recoverDir finishes what an interrupted replaceDir left: the previous
 // overlay moved aside and no new one in its place is moved back; a leftover
 // copy beside a complete overlay is removed.
-func recoverDir(dst string) error {
+//
+// dst+oldSuffix is graft's only by its name, which anyone can give a
+// directory: graft moves or deletes it only if it is this migration's
+// overlay (its marker names the migration) and passes every rule of the
+// output directory itself (checkOutDir, checkKeep). Anything else there is
+// refused, --force or not: the user never named that directory.
+func recoverDir(m *spec.Migration, dst string, keep []string) error {
 	old := dst + oldSuffix
-	if _, err := os.Stat(old); err != nil {
+	fi, err := os.Lstat(old)
+	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	if _, err := os.Stat(dst); errors.Is(err, os.ErrNotExist) {
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalid, old, err)
+	}
+	_, err = os.Lstat(dst)
+	dstMissing := errors.Is(err, os.ErrNotExist)
+	if o, ok := owner(filepath.Join(old, KustomizationFile)); !fi.IsDir() || !ok || o != m.Metadata.Name {
+		hint := "remove or rename it"
+		if dstMissing {
+			hint = fmt.Sprintf("if an interrupted graft render set the previous content of %s aside there, move it back (mv %s %s); otherwise remove or rename it", dst, old, dst)
+		}
+		return fmt.Errorf("%w: %s exists beside the %s %s and is not an overlay of migration %q that graft set aside (graft sets the previous overlay aside under that name while it replaces it); graft moves or deletes nothing it did not set aside, --force or not: %s",
+			ErrInvalid, old, outField, dst, m.Metadata.Name, hint)
+	}
+	baseDir := filepath.Join(old, filepath.FromSlash(m.Spec.GitOps.Base))
+	if err := checkOutDir(m, old, baseDir, false, false); err != nil {
+		return fmt.Errorf("%s, where graft sets the previous overlay aside: %w", old, err)
+	}
+	if err := checkKeep(old, keep); err != nil {
+		return fmt.Errorf("%s, where graft sets the previous overlay aside: %w", old, err)
+	}
+	if dstMissing {
 		if err := os.Rename(old, dst); err != nil {
 			return fmt.Errorf("render: restore the previous overlay from %s: %w", old, err)
 		}

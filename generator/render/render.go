@@ -116,7 +116,7 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 		return nil, fmt.Errorf("render: %w", err)
 	}
 	if !opts.DryRun {
-		if err := recoverDir(filepath.Clean(opts.OutDir)); err != nil {
+		if err := recoverDir(m, filepath.Clean(opts.OutDir), opts.Keep); err != nil {
 			return nil, err
 		}
 		if err := checkReplace(m, opts.OutDir, opts.Force); err != nil {

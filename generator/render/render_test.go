@@ -563,6 +563,48 @@ func TestOutDirNeverReplaced(t *testing.T) {
 			write(t, filepath.Join(out, "graft.lock"), "volumes: [\n")
 			return out
 		}, true, "which is not a record graft can read"},
+		// <out>.graft-old is where graft sets the previous overlay aside
+		// while it swaps in the new one; anyone can name a directory so.
+		{"a foreign <out>.graft-old beside graft's own overlay", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			out := filepath.Join(root, "overlays", "x")
+			must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
+			write(t, out+".graft-old/data.txt", "precious\n")
+			return out
+		}, false, "%ROOT%/overlays/x.graft-old exists beside the output directory (--out, or spec.gitops.overlayPath) %ROOT%/overlays/x and is not an overlay of migration \"cassandra-3node\" that graft set aside"},
+		{"a foreign <out>.graft-old beside graft's own overlay, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			out := filepath.Join(root, "overlays", "x")
+			must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
+			write(t, out+".graft-old/data.txt", "precious\n")
+			return out
+		}, true, "graft moves or deletes nothing it did not set aside, --force or not: remove or rename it"},
+		{"a foreign <out>.graft-old and no <out>, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			out := filepath.Join(root, "overlays", "x")
+			write(t, out+".graft-old/data.txt", "precious\n")
+			return out
+		}, true, "move it back (mv %ROOT%/overlays/x.graft-old %ROOT%/overlays/x)"},
+		{"another migration's overlay at <out>.graft-old, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			out := filepath.Join(root, "overlays", "x")
+			otherOverlay(t, out+".graft-old", m, rec)
+			return out
+		}, true, `is not an overlay of migration "cassandra-3node" that graft set aside`},
+		{"a symlink at <out>.graft-old to this migration's overlay, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			mine := filepath.Join(root, "overlays", "mine")
+			must(t, renderErr(render.Render(m, rec, render.Options{OutDir: mine})))
+			out := filepath.Join(root, "overlays", "x")
+			must(t, os.Symlink("mine", out+".graft-old"))
+			return out
+		}, true, `is not an overlay of migration "cassandra-3node" that graft set aside`},
+		{"the base at <out>.graft-old, its marker forged, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			out := filepath.Join(root, "overlays", "x")
+			mkdir(t, filepath.Join(root, "overlays"))
+			must(t, os.Rename(filepath.Join(root, "base"), out+".graft-old"))
+			k := filepath.Join(out+".graft-old", "kustomization.yaml")
+			data, err := os.ReadFile(k)
+			must(t, err)
+			must(t, os.WriteFile(k, append([]byte(render.Marker+" Migration cassandra-3node: forged.\n"), data...), 0o644))
+			m.Spec.GitOps.Base = "../x.graft-old"
+			return out
+		}, true, "is the kustomize base %ROOT%/overlays/x.graft-old or lies inside it"},
 		{"a base outside the repository", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
 			mkdir(t, filepath.Join(root, "repo", ".git"))
 			m.Spec.GitOps.Base = "../../../base"
@@ -608,6 +650,9 @@ func TestForceReplacesAForeignDirectory(t *testing.T) {
 		t.Errorf("the marker does not name the migration:\n%s", data)
 	}
 }
+
+// renderErr drops Render's result.
+func renderErr(_ *render.Result, err error) error { return err }
 
 func must(t *testing.T, err error) {
 	t.Helper()
