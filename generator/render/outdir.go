@@ -116,7 +116,7 @@ func checkReplace(m *spec.Migration, dir string, force bool) error {
 		if p == dir {
 			return nil
 		}
-		if strings.EqualFold(d.Name(), ".git") || (d.IsDir() && isGitDir(p)) {
+		if spec.InGitDir(d.Name()) || (d.IsDir() && isGitDir(p)) {
 			return fmt.Errorf("%w: %s %s holds a git repository (%s); graft never replaces it: choose another --out", ErrInvalid, outField, dir, p)
 		}
 		if d.Name() == KustomizationFile {
@@ -194,10 +194,10 @@ func within(p, dir string) bool {
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
 
-// isGitDir reports whether dir is a git directory: named .git, or a bare
-// repository (HEAD, objects and refs).
+// isGitDir reports whether dir is a git directory: named .git (as git
+// tells it, spec.InGitDir), or a bare repository (HEAD, objects and refs).
 func isGitDir(dir string) bool {
-	if strings.EqualFold(filepath.Base(dir), ".git") {
+	if spec.InGitDir(filepath.Base(dir)) {
 		return true
 	}
 	head, err := os.Stat(filepath.Join(dir, "HEAD"))
