@@ -175,7 +175,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if cmd.locks {
 		var l *lock.Lock
-		if l, err = lockMigration(e, cmd.name); err != nil {
+		if l, err = lockMigration(ctx, e, cmd.name); err != nil {
 			fmt.Fprintf(stderr, "graft %s: %v\n", name, err)
 			return exitError
 		}
@@ -313,10 +313,10 @@ func printCommandHelp(w io.Writer, cmd *command, fs *pflag.FlagSet) {
 // other graft command changes the migration while this one runs. A missing
 // spec is reported as the command itself would report it, without leaving
 // a lock file behind.
-func lockMigration(e *env, command string) (*lock.Lock, error) {
-	data, err := os.ReadFile(e.specPath)
+func lockMigration(ctx context.Context, e *env, command string) (*lock.Lock, error) {
+	data, err := spec.Read(ctx, e.specPath)
 	if err != nil {
-		return nil, fmt.Errorf("read spec: %w", err)
+		return nil, err
 	}
 	me := lock.Holder{Command: command}
 	if m, err := spec.Decode(data); err == nil {

@@ -38,7 +38,7 @@ func checkCommand() *command {
 					_, err = e.stdout.Write(data)
 					return err
 				}
-				paths, lockPath, err := checkInputs(e, args)
+				paths, lockPath, err := checkInputs(ctx, e, args)
 				if err != nil {
 					return err
 				}
@@ -95,13 +95,13 @@ func checkCommand() *command {
 // spec exists. The record is, in order: --lock; the graft.lock inside a
 // PATH directory (an overlay checked in with its record); graft.lock
 // beside the spec.
-func checkInputs(e *env, args []string) ([]string, string, error) {
+func checkInputs(ctx context.Context, e *env, args []string) ([]string, string, error) {
 	paths := args
 	if len(paths) == 0 {
 		if _, err := os.Stat(e.specPath); err != nil {
 			return nil, "", usagef("no PATH given and no spec at %s: give an overlay directory, YAML files, or - for stdin", e.specPath)
 		}
-		m, err := spec.Load(e.specPath)
+		m, err := spec.LoadContext(ctx, e.specPath)
 		if err != nil {
 			return nil, "", err
 		}

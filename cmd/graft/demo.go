@@ -142,7 +142,7 @@ func runDemo(ctx context.Context, e *env, workdir string) error {
 		return err
 	}
 	e.specPath, e.lockPath = specPath, ""
-	m, err := spec.Load(specPath)
+	m, err := spec.LoadContext(ctx, specPath)
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ var newEC2Client = func(ctx context.Context, region string, counter *ebs.CallCou
 // newEngine loads the spec and builds the engine with clients for the
 // source and (if different) target regions.
 func newEngine(ctx context.Context, e *env) (*spec.Migration, *ebs.Engine, *ebs.CallCounter, error) {
-	m, err := spec.Load(e.specPath)
+	m, err := spec.LoadContext(ctx, e.specPath)
 	if err != nil {
 		return nil, nil, nil, err
 	}

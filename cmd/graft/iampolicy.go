@@ -15,11 +15,11 @@ func iamPolicyCommand() *command {
 		summary: "print the least-privilege IAM policy graft needs for the spec",
 		usage:   "iam-policy",
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
-			return func(_ context.Context, e *env, args []string) error {
+			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("iam-policy takes no arguments, got %q", args)
 				}
-				m, err := spec.Load(e.specPath)
+				m, err := spec.LoadContext(ctx, e.specPath)
 				if err != nil {
 					return err
 				}

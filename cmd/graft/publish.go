@@ -27,7 +27,7 @@ func publishCommand() *command {
 				if err := f.validate(); err != nil {
 					return err
 				}
-				m, rec, err := loadSpecAndRecord(e)
+				m, rec, err := loadSpecAndRecord(ctx, e)
 				if err != nil {
 					return err
 				}

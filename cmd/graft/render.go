@@ -26,7 +26,7 @@ func renderCommand() *command {
 				if len(args) > 0 {
 					return usagef("render takes no arguments, got %q", args)
 				}
-				m, rec, err := loadSpecAndRecord(e)
+				m, rec, err := loadSpecAndRecord(ctx, e)
 				if err != nil {
 					return err
 				}
@@ -50,8 +50,8 @@ func renderCommand() *command {
 }
 
 // loadSpecAndRecord reads the spec and its record, as --spec and --lock say.
-func loadSpecAndRecord(e *env) (*spec.Migration, *record.Record, error) {
-	m, err := spec.Load(e.specPath)
+func loadSpecAndRecord(ctx context.Context, e *env) (*spec.Migration, *record.Record, error) {
+	m, err := spec.LoadContext(ctx, e.specPath)
 	if err != nil {
 		return nil, nil, err
 	}

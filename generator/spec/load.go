@@ -2,13 +2,15 @@ package spec
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/graftctl/graft/generator/boundedio"
 )
 
 // DefaultFile is where graft looks for the spec unless --spec says otherwise.
@@ -20,15 +22,32 @@ var ErrInvalid = errors.New("invalid migration spec")
 
 // Load reads, decodes, defaults and validates the spec at path.
 func Load(path string) (*Migration, error) {
-	data, err := os.ReadFile(path)
+	return LoadContext(context.Background(), path)
+}
+
+// LoadContext is Load that stops when ctx is done, also while the read
+// blocks (a FIFO nobody writes to).
+func LoadContext(ctx context.Context, path string) (*Migration, error) {
+	data, err := Read(ctx, path)
 	if err != nil {
-		return nil, fmt.Errorf("read spec: %w", err)
+		return nil, err
 	}
 	m, err := Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
+}
+
+// Read reads the spec file at path in bounded form: at most
+// boundedio.MaxFileBytes (a device such as /dev/zero is refused there, not
+// read until memory runs out), returning when ctx is done.
+func Read(ctx context.Context, path string) ([]byte, error) {
+	data, err := boundedio.ReadFile(ctx, path, boundedio.MaxFileBytes)
+	if err != nil {
+		return nil, fmt.Errorf("read spec: %w", err)
+	}
+	return data, nil
 }
 
 // Parse decodes data strictly (an unknown or duplicated field is an error
