@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -707,5 +708,58 @@ func TestEngineObjectValuesAreData(t *testing.T) {
 				t.Errorf("source = %+v, want path %q, targetRevision %q, repoURL %q\n%s", s, overlayPath, branch, g.SourceRef, files[name])
 			}
 		})
+	}
+}
+
+// TestMarkerReadIsBounded: graft reads the ownership marker of every
+// kustomization.yaml it meets (the output directory's, its parents', those
+// under a directory it would replace) only from a regular file, and only its
+// first line: a FIFO there blocked render, a link to /dev/zero was read
+// without end.
+func TestMarkerReadIsBounded(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		make func(path string) error
+	}{
+		{"fifo", func(p string) error { return mkfifo(p) }},
+		{"dev-zero", func(p string) error {
+			if _, err := os.Stat("/dev/zero"); err != nil {
+				return err
+			}
+			return os.Symlink("/dev/zero", p)
+		}},
+	} {
+		for _, where := range []string{"out", "parent", "under"} {
+			t.Run(c.name+"/"+where, func(t *testing.T) {
+				root, m, rec := copyExample(t, "cassandra-3node")
+				out := filepath.Join(root, "overlays", "x")
+				k := map[string]string{
+					"out":    filepath.Join(out, "kustomization.yaml"),
+					"parent": filepath.Join(root, "overlays", "kustomization.yaml"),
+					"under":  filepath.Join(out, "sub", "kustomization.yaml"),
+				}[where]
+				must(t, os.MkdirAll(filepath.Dir(k), 0o755))
+				if err := c.make(k); err != nil {
+					t.Skip(err)
+				}
+				done := make(chan error, 1)
+				go func() {
+					// --force walks what it would replace ("under").
+					_, err := render.Render(m, rec, render.Options{OutDir: out, Force: where == "under"})
+					done <- err
+				}()
+				select {
+				case err := <-done:
+					if where == "out" && (err == nil || !strings.Contains(err.Error(), "was not written by graft")) {
+						t.Errorf("render over a directory whose kustomization.yaml is not graft's: %v", err)
+					}
+					if where != "out" && err != nil {
+						t.Errorf("render: %v", err)
+					}
+				case <-time.After(20 * time.Second):
+					t.Fatal("render still reads the marker after 20 s")
+				}
+			})
+		}
 	}
 }
