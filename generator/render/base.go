@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -90,6 +92,49 @@ func ensureDir(dir string) (func(), error) {
 			_ = os.RemoveAll(first)
 		}
 	}, nil
+}
+
+// buildPrefix names the sibling directory an overlay is built in.
+const buildPrefix = ".graft-render-"
+
+// removeStaleBuilds removes the build directories a render killed with
+// SIGKILL (or a crash) left in parent: a copy of the overlay that a
+// `git add -A` would commit beside it. A directory of that name is graft's
+// only if it holds nothing but regular files named as this overlay's files
+// are, its kustomization.yaml with this migration's marker (another
+// migration's render may be building beside it, under its own lock);
+// anything else is left as it is.
+func removeStaleBuilds(m *spec.Migration, parent string, files map[string][]byte, keep []string, log *slog.Logger) {
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), buildPrefix) {
+			continue
+		}
+		dir := filepath.Join(parent, e.Name())
+		inside, err := os.ReadDir(dir)
+		if err != nil || len(inside) > len(files) {
+			continue
+		}
+		ours := true
+		for _, f := range inside {
+			if _, ok := files[f.Name()]; !ok || !f.Type().IsRegular() {
+				ours = false
+				break
+			}
+		}
+		if o, ok := owner(filepath.Join(dir, KustomizationFile)); !ours || !ok || o != m.Metadata.Name {
+			continue
+		}
+		if checkKeep(dir, keep) != nil { // the record given by --lock, say
+			continue
+		}
+		if err := os.RemoveAll(dir); err == nil && log != nil {
+			log.Warn("removed the build directory of a render that was killed", "dir", dir)
+		}
+	}
 }
 
 // oldSuffix marks the previous overlay while replaceDir swaps in the new one.

@@ -124,6 +124,9 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 		}
 	}
 	parent := filepath.Dir(filepath.Clean(opts.OutDir))
+	if !opts.DryRun {
+		removeStaleBuilds(m, parent, files, opts.Keep, opts.Log)
+	}
 	cleanupParent, err := ensureDir(parent)
 	if err != nil {
 		return nil, err
@@ -138,7 +141,7 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 	}()
 	// The overlay is built in a sibling directory, so that its relative
 	// base path resolves exactly as it will from OutDir.
-	tmp, err := os.MkdirTemp(parent, ".graft-render-*")
+	tmp, err := os.MkdirTemp(parent, buildPrefix+"*")
 	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}

@@ -763,3 +763,39 @@ func TestMarkerReadIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderRemovesABuildLeftByAKill: a render killed during its build
+// leaves .graft-render-* beside the overlay (a copy of it that git add -A
+// would commit); the next render removes it, and only it: a directory of
+// that name that is not this migration's build stays.
+func TestRenderRemovesABuildLeftByAKill(t *testing.T) {
+	root, m, rec := copyExample(t, "cassandra-3node")
+	out := filepath.Join(root, "overlays", "x")
+	must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
+	stale := filepath.Join(root, "overlays", ".graft-render-123")
+	copyDir(t, out, stale)
+	foreign := filepath.Join(root, "overlays", ".graft-render-mine")
+	must(t, os.MkdirAll(foreign, 0o755))
+	must(t, os.WriteFile(filepath.Join(foreign, "kustomization.yaml"), []byte("resources: []\n"), 0o644))
+	other := filepath.Join(root, "overlays", ".graft-render-456")
+	om, orec := *m, *rec
+	om.Metadata.Name, orec.Migration = "other", "other"
+	must(t, renderErr(render.Render(&om, &orec, render.Options{OutDir: filepath.Join(root, "overlays", "other")})))
+	copyDir(t, filepath.Join(root, "overlays", "other"), other)
+	// A build-like directory holding a file render must keep (the record
+	// given by --lock, say) stays.
+	recDir := filepath.Join(root, "overlays", ".graft-render-789")
+	copyDir(t, out, recDir)
+	must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out, Keep: []string{filepath.Join(recDir, "persistentvolumes.yaml")}})))
+	if _, err := os.Stat(filepath.Join(recDir, "persistentvolumes.yaml")); err != nil {
+		t.Errorf("the record given to render was removed with %s: %v", recDir, err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the killed render's build %s is still there (%v)", stale, err)
+	}
+	for _, keep := range []string{foreign, other} {
+		if _, err := os.Stat(filepath.Join(keep, "kustomization.yaml")); err != nil {
+			t.Errorf("%s, not this migration's build, was removed: %v", keep, err)
+		}
+	}
+}
