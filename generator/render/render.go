@@ -214,6 +214,9 @@ func buildContext(ctx context.Context, dir string) ([]byte, error) {
 }
 
 func build(dir string) (resmap.ResMap, error) {
+	if err := checkLocal(dir); err != nil {
+		return nil, err
+	}
 	opts := krusty.MakeDefaultOptions()
 	// Let each kustomization's sortOptions decide, as the kustomize command
 	// line does; graft's overlays ask for the legacy order (PVs and PVCs

@@ -1,0 +1,82 @@
+package render
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"sigs.k8s.io/kustomize/api/konfig"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/yaml"
+
+	"github.com/graftctl/graft/generator/boundedio"
+)
+
+// maxKustomizations bounds the kustomizations checkLocal visits.
+const maxKustomizations = 1000
+
+// checkLocal refuses a kustomization, or one it refers to, that loads
+// anything that is not a file or directory on this disk: kustomize fetches
+// an http(s) URL or clones a git repository for any entry of resources,
+// components, bases, generators, transformers or validators that is not
+// local. What graft checks must be what Flux or Argo CD apply, and a
+// remote resource can change between the two (and graft reaches no
+// network).
+func checkLocal(dir string) error {
+	seen := map[string]bool{}
+	var visit func(dir string) error
+	visit = func(dir string) error {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return err
+		}
+		if seen[abs] {
+			return nil
+		}
+		if seen[abs] = true; len(seen) > maxKustomizations {
+			return fmt.Errorf("more than %d kustomizations refer to each other from %s", maxKustomizations, dir)
+		}
+		var file string
+		for _, name := range konfig.RecognizedKustomizationFileNames() {
+			if fi, err := os.Stat(filepath.Join(abs, name)); err == nil && fi.Mode().IsRegular() {
+				file = filepath.Join(abs, name)
+				break
+			}
+		}
+		if file == "" {
+			return nil // kustomize reports it
+		}
+		data, err := boundedio.ReadFile(context.Background(), file, boundedio.MaxFileBytes)
+		if err != nil {
+			return err
+		}
+		var k types.Kustomization
+		if err := yaml.Unmarshal(data, &k); err != nil {
+			return nil // kustomize reports it, with its own message
+		}
+		for _, list := range []struct {
+			field   string
+			entries []string
+		}{{"resources", k.Resources}, {"components", k.Components}, {"bases", k.Bases}, {"generators", k.Generators}, {"transformers", k.Transformers}, {"validators", k.Validators}} {
+			for _, e := range list.entries {
+				p := filepath.Join(abs, filepath.FromSlash(e))
+				if filepath.IsAbs(e) {
+					p = e
+				}
+				fi, err := os.Stat(p)
+				switch {
+				case err != nil:
+					return fmt.Errorf("%s: %s entry %q is not a file or directory here (%v); graft builds only from local files: a remote resource (a URL, a git repository) can change between the check and the apply",
+						file, list.field, e, err)
+				case fi.IsDir():
+					if err := visit(p); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	}
+	return visit(dir)
+}

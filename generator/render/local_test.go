@@ -1,0 +1,55 @@
+package render_test
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/graftctl/graft/generator/render"
+)
+
+// TestBuildRefusesRemoteResources: kustomize fetches a URL entry of a
+// kustomization (or of one it refers to) while it builds; graft's build, on
+// which render and the check rest, refuses it without reaching out: what
+// is checked must be what is applied.
+func TestBuildRefusesRemoteResources(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var dialed atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			dialed.Add(1)
+			c.Close()
+		}
+	}()
+	url := "http://" + ln.Addr().String() + "/pv.yaml"
+	for _, c := range []struct{ name, field string }{{"resources", "resources"}, {"bases", "bases"}, {"nested", "resources"}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			top := dir
+			if c.name == "nested" {
+				top = filepath.Join(dir, "overlay")
+				must(t, os.MkdirAll(top, 0o755))
+				must(t, os.WriteFile(filepath.Join(top, "kustomization.yaml"), []byte("resources:\n- ..\n"), 0o644))
+			}
+			must(t, os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(c.field+":\n- "+url+"\n"), 0o644))
+			_, err := render.Build(top)
+			if err == nil || !strings.Contains(err.Error(), c.field+` entry "`+url+`" is not a file or directory here`) {
+				t.Errorf("Build: %v, want the remote entry refused", err)
+			}
+		})
+	}
+	if n := dialed.Load(); n > 0 {
+		t.Errorf("the build connected %d times to the remote resource", n)
+	}
+}
