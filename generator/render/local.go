@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/types"
@@ -55,10 +56,49 @@ func checkLocal(dir string) error {
 		if err := yaml.Unmarshal(data, &k); err != nil {
 			return nil // kustomize reports it, with its own message
 		}
+		// Files kustomize loads through the same loader, a URL included.
+		var files []string
+		for _, ps := range [][]types.Patch{k.Patches, k.PatchesJson6902} {
+			for _, p := range ps {
+				files = append(files, p.Path)
+			}
+		}
+		for _, p := range k.PatchesStrategicMerge {
+			if !strings.Contains(string(p), "\n") { // else an inline patch
+				files = append(files, string(p))
+			}
+		}
+		for _, r := range k.Replacements {
+			files = append(files, r.Path)
+		}
+		files = append(files, k.OpenAPI["path"])
+		kv := func(g types.GeneratorArgs) {
+			for _, f := range g.FileSources {
+				if _, path, ok := strings.Cut(f, "="); ok {
+					f = path
+				}
+				files = append(files, f)
+			}
+			files = append(files, g.EnvSources...)
+			files = append(files, g.EnvSource)
+		}
+		for _, g := range k.ConfigMapGenerator {
+			kv(g.GeneratorArgs)
+		}
+		for _, g := range k.SecretGenerator {
+			kv(g.GeneratorArgs)
+		}
+		var nonEmpty []string
+		for _, f := range append(append(files, k.Crds...), k.Configurations...) {
+			if f != "" {
+				nonEmpty = append(nonEmpty, f)
+			}
+		}
 		for _, list := range []struct {
 			field   string
 			entries []string
-		}{{"resources", k.Resources}, {"components", k.Components}, {"bases", k.Bases}, {"generators", k.Generators}, {"transformers", k.Transformers}, {"validators", k.Validators}} {
+		}{{"resources", k.Resources}, {"components", k.Components}, {"bases", k.Bases}, {"generators", k.Generators}, {"transformers", k.Transformers}, {"validators", k.Validators},
+			{"file", nonEmpty}} {
 			for _, e := range list.entries {
 				p := filepath.Join(abs, filepath.FromSlash(e))
 				if filepath.IsAbs(e) {

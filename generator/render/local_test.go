@@ -33,7 +33,8 @@ func TestBuildRefusesRemoteResources(t *testing.T) {
 		}
 	}()
 	url := "http://" + ln.Addr().String() + "/pv.yaml"
-	for _, c := range []struct{ name, field string }{{"resources", "resources"}, {"bases", "bases"}, {"nested", "resources"}} {
+	for _, c := range []struct{ name, field string }{{"resources", "resources"}, {"bases", "bases"}, {"nested", "resources"},
+		{"patch", "file"}, {"configMap file", "file"}} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			top := dir
@@ -42,7 +43,14 @@ func TestBuildRefusesRemoteResources(t *testing.T) {
 				must(t, os.MkdirAll(top, 0o755))
 				must(t, os.WriteFile(filepath.Join(top, "kustomization.yaml"), []byte("resources:\n- ..\n"), 0o644))
 			}
-			must(t, os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(c.field+":\n- "+url+"\n"), 0o644))
+			k := c.field + ":\n- " + url + "\n"
+			switch c.name {
+			case "patch":
+				k = "patches:\n- path: " + url + "\n"
+			case "configMap file":
+				k = "configMapGenerator:\n- name: x\n  files:\n  - key=" + url + "\n"
+			}
+			must(t, os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644))
 			_, err := render.Build(top)
 			if err == nil || !strings.Contains(err.Error(), c.field+` entry "`+url+`" is not a file or directory here`) {
 				t.Errorf("Build: %v, want the remote entry refused", err)
