@@ -18,7 +18,9 @@ import (
 const maxKustomizations = 1000
 
 // checkLocal refuses a kustomization, or one it refers to, that loads
-// anything that is not a file or directory on this disk: kustomize fetches
+// anything that is not a regular file (of at most boundedio.MaxFileBytes)
+// or a directory on this disk: a FIFO or a device blocks kustomize, or is
+// read without end; kustomize fetches
 // an http(s) URL or clones a git repository for any entry of resources,
 // components, bases, generators, transformers or validators that is not
 // local. What graft checks must be what Flux or Argo CD apply, and a
@@ -113,6 +115,10 @@ func checkLocal(dir string) error {
 					if err := visit(p); err != nil {
 						return err
 					}
+				case !fi.Mode().IsRegular():
+					return fmt.Errorf("%s: %s entry %q is not a regular file (%s); kustomize would read it without end or block on it", file, list.field, e, fi.Mode().Type())
+				case fi.Size() > boundedio.MaxFileBytes:
+					return fmt.Errorf("%s: %s entry %q: %w", file, list.field, e, &boundedio.TooLargeError{Name: p, Size: fi.Size(), Limit: boundedio.MaxFileBytes})
 				}
 			}
 		}

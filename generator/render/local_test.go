@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/graftctl/graft/generator/render"
 )
@@ -59,5 +60,29 @@ func TestBuildRefusesRemoteResources(t *testing.T) {
 	}
 	if n := dialed.Load(); n > 0 {
 		t.Errorf("the build connected %d times to the remote resource", n)
+	}
+}
+
+// TestBuildRefusesFilesThatDoNotEnd: kustomize reads a resource whole, and
+// krusty takes no context: a FIFO among the resources blocked the build
+// (of the base, in render) past SIGTERM.
+func TestBuildRefusesFilesThatDoNotEnd(t *testing.T) {
+	dir := t.TempDir()
+	if err := mkfifo(filepath.Join(dir, "pv.yaml")); err != nil {
+		t.Skip(err)
+	}
+	must(t, os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte("resources:\n- pv.yaml\n"), 0o644))
+	done := make(chan error, 1)
+	go func() {
+		_, err := render.Build(dir)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), `resources entry "pv.yaml" is not a regular file`) {
+			t.Errorf("Build: %v, want the FIFO refused", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Build blocks on a FIFO resource")
 	}
 }
