@@ -72,14 +72,15 @@ func readBase(dir string) (map[string]baseStatefulSet, error) {
 }
 
 // ensureDir creates dir if needed and returns a function that removes what
-// it created.
+// it created: each directory it made, deepest first, and only while it is
+// empty (something else may have put a file there meanwhile).
 func ensureDir(dir string) (func(), error) {
-	first := ""
+	var made []string
 	for d := dir; ; d = filepath.Dir(d) {
 		if _, err := os.Stat(d); err == nil {
 			break
 		}
-		first = d
+		made = append(made, d)
 		if filepath.Dir(d) == d {
 			break
 		}
@@ -88,8 +89,10 @@ func ensureDir(dir string) (func(), error) {
 		return nil, fmt.Errorf("render: %w", err)
 	}
 	return func() {
-		if first != "" {
-			_ = os.RemoveAll(first)
+		for _, d := range made {
+			if os.Remove(d) != nil { // not empty: it and its parents stay
+				return
+			}
 		}
 	}, nil
 }
