@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/graftctl/graft/generator/boundedio"
 )
 
 // graftCancelled runs the CLI in-process with a context that is already
@@ -153,4 +155,56 @@ func TestSignalDuringConfirmation(t *testing.T) {
 		t.Fatal("confirm still waits for an answer after the signal")
 	}
 	s.nothingCreated(t)
+}
+
+// TestSpecReadIsBounded: the spec is read in bounded form by every command,
+// the lock's look-up of its name included: /dev/zero as the spec is refused
+// at graft's size limit (it was read until the kernel killed graft), and a
+// FIFO nobody writes to does not keep graft alive after a signal.
+func TestSpecReadIsBounded(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip(err)
+	}
+	for _, args := range [][]string{{"render"}, {"iam-policy"}, {"check"}, {"clone", "--yes"}} {
+		done := make(chan struct{})
+		var code int
+		var stderr bytes.Buffer
+		go func() {
+			defer close(done)
+			code = run(context.Background(), append([]string{"--spec", "/dev/zero"}, args...), strings.NewReader(""), &bytes.Buffer{}, &stderr)
+		}()
+		select {
+		case <-done:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("%v with --spec /dev/zero still runs after 60 s", args)
+		}
+		if code != exitError || !strings.Contains(stderr.String(), fmt.Sprintf("/dev/zero: more than %d bytes, over graft's limit", boundedio.MaxSpecBytes)) {
+			t.Errorf("%v --spec /dev/zero: exit %d, %s; want exit 2 naming the limit", args, code, stderr.String())
+		}
+	}
+	fifo := filepath.Join(t.TempDir(), "graft.yaml")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skip(err)
+	}
+	for _, args := range [][]string{{"render"}, {"iam-policy"}} {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan int, 1)
+		go func() {
+			done <- run(ctx, append([]string{"--spec", fifo}, args...), strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
+		}()
+		time.Sleep(100 * time.Millisecond)
+		cancel() // as SIGTERM does
+		select {
+		case code := <-done:
+			if code != exitError {
+				t.Errorf("%v --spec FIFO: exit %d after the signal, want 2", args, code)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("%v --spec FIFO: still blocked 10 s after the signal", args)
+			// Unblock the open so the goroutine ends.
+			if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+				f.Close()
+			}
+		}
+	}
 }

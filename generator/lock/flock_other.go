@@ -17,3 +17,7 @@ func flock(*os.File) (bool, error) { return false, errUnsupported }
 func samefile(*os.File, string) (bool, error) { return false, errUnsupported }
 
 func alive(int) bool { return true }
+
+const openFlags = 0
+
+func ownFile(*os.File, string) error { return errUnsupported }

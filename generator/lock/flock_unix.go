@@ -52,3 +52,23 @@ func alive(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
+
+// openFlags: never follow a symlink at the lock's path, never block
+// opening a FIFO there.
+const openFlags = syscall.O_NOFOLLOW | syscall.O_NONBLOCK
+
+// ownFile refuses a lock file that is not a regular file with one name:
+// graft truncates and rewrites it, and removes it when it is done.
+func ownFile(f *os.File, path string) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file (%s); graft keeps its lock only in a regular file of its own: remove it and run again", path, fi.Mode().Type())
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+		return fmt.Errorf("%s has %d names (a hard link: another name of the same file, graft.lock perhaps); graft would overwrite that file: remove %s (the other names keep the file) and run again", path, st.Nlink, path)
+	}
+	return nil
+}

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -51,8 +52,32 @@ type Lock struct {
 	Stale *Holder
 }
 
-// Path is the lock file of the record at recordPath.
-func Path(recordPath string) string { return recordPath + Suffix }
+// Path is the lock file of the record at recordPath, beside the record's
+// real file: symlinks are resolved (of the record, or of its directory when
+// it does not exist yet), so that every name of one record (a symlink to
+// it, a path through a symlinked directory, relative or absolute) leads to
+// the one lock, and two commands cannot each hold a lock of their own.
+func Path(recordPath string) string { return realPath(recordPath) + Suffix }
+
+// realPath is path absolute with its symlinks resolved, as far as it
+// exists; path as it is when even its directory cannot be resolved.
+func realPath(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return path
+	}
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		return r
+	}
+	if _, err := os.Lstat(abs); err == nil {
+		// A dangling symlink: Acquire refuses it by name.
+		return abs
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		return filepath.Join(dir, filepath.Base(abs))
+	}
+	return abs
+}
 
 // attempts bounds the retries when the lock file is replaced while it is
 // being opened (its holder released it and another command took it).
@@ -82,8 +107,15 @@ func Acquire(path string, me Holder) (*Lock, error) {
 // try makes one attempt; retry says the file was unlinked or replaced
 // between open and flock, so the lock taken is on a file nobody else sees.
 func try(path string, me Holder) (l *Lock, retry bool, err error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	// The lock file is graft's own: never followed through a symlink
+	// (graft would overwrite what it points at, graft.lock for one), never
+	// a FIFO or device (opening it must not block), never a second name of
+	// another file.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|openFlags, 0o644)
 	if err != nil {
+		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return nil, false, fmt.Errorf("lock the migration: %s is a symlink; graft keeps its lock only in a regular file of its own, never through a link (it would overwrite the file linked to): remove %s and run again", path, path)
+		}
 		return nil, false, fmt.Errorf("lock the migration: %w", err)
 	}
 	defer func() {
@@ -91,6 +123,9 @@ func try(path string, me Holder) (l *Lock, retry bool, err error) {
 			f.Close()
 		}
 	}()
+	if err := ownFile(f, path); err != nil {
+		return nil, false, fmt.Errorf("lock the migration: %w", err)
+	}
 	held, err := flock(f)
 	if err != nil {
 		return nil, false, fmt.Errorf("lock the migration: flock %s: %w", path, err)

@@ -145,3 +145,97 @@ func TestReleaseRace(t *testing.T) {
 		}
 	}
 }
+
+// TestLockFileIsGraftsOwn: graft truncates and rewrites its lock file, so
+// it never takes one that is a symlink (to graft.lock, say), a second name
+// of another file, a FIFO (opening it would block) or a directory; the
+// file that is there is left as it was.
+func TestLockFileIsGraftsOwn(t *testing.T) {
+	const record = "apiVersion: graft.graftctl.io/v1alpha1\nkind: Lock\nmigration: m1\n"
+	cases := []struct {
+		name    string
+		setup   func(t *testing.T, dir, path string)
+		wantErr string
+	}{
+		{"a symlink to the record", func(t *testing.T, dir, path string) {
+			must(t, os.Symlink("graft.lock", path))
+		}, "is a symlink; graft keeps its lock only in a regular file of its own"},
+		{"a dangling symlink", func(t *testing.T, dir, path string) {
+			must(t, os.Symlink("elsewhere", path))
+		}, "is a symlink"},
+		{"a hard link of the record", func(t *testing.T, dir, path string) {
+			must(t, os.Link(filepath.Join(dir, "graft.lock"), path))
+		}, "has 2 names (a hard link"},
+		{"a FIFO", func(t *testing.T, dir, path string) {
+			if err := syscallMkfifo(path); err != nil {
+				t.Skip(err)
+			}
+		}, "is not a regular file"},
+		{"a directory", func(t *testing.T, dir, path string) {
+			must(t, os.Mkdir(path, 0o755))
+		}, "is a directory"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			must(t, os.WriteFile(filepath.Join(dir, "graft.lock"), []byte(record), 0o644))
+			path := filepath.Join(dir, "graft.lock"+Suffix)
+			c.setup(t, dir, path)
+			done := make(chan error, 1)
+			go func() {
+				l, err := Acquire(path, Holder{Migration: "m1", Command: "clone"})
+				if err == nil {
+					l.Release()
+				}
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Acquire blocks")
+			}
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("Acquire: %v, want an error containing %q", err, c.wantErr)
+			}
+			data, rerr := os.ReadFile(filepath.Join(dir, "graft.lock"))
+			must(t, rerr)
+			if string(data) != record {
+				t.Errorf("graft.lock was changed to %q", data)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "elsewhere")); !os.IsNotExist(err) {
+				t.Errorf("a file was created through the symlink (%v)", err)
+			}
+		})
+	}
+}
+
+// TestPathIsOneForEveryNameOfTheRecord: a record reached through a symlink,
+// or through a symlinked directory, has the one lock of its real file.
+func TestPathIsOneForEveryNameOfTheRecord(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "m", "graft.lock")
+	must(t, os.MkdirAll(filepath.Dir(real), 0o755))
+	must(t, os.WriteFile(real, []byte("kind: Lock\n"), 0o644))
+	must(t, os.Symlink("m/graft.lock", filepath.Join(dir, "link.lock")))
+	must(t, os.Symlink("m", filepath.Join(dir, "mlink")))
+	names := []string{
+		real,
+		filepath.Join(dir, "link.lock"),
+		filepath.Join(dir, "mlink", "graft.lock"),
+		filepath.Join(dir, "m", ".", "graft.lock"),
+	}
+	l, err := Acquire(Path(names[0]), Holder{Migration: "m1", Command: "clone"})
+	must(t, err)
+	defer l.Release()
+	for _, n := range names[1:] {
+		if _, err := Acquire(Path(n), Holder{Migration: "m1", Command: "clone"}); !errors.Is(err, ErrHeld) {
+			t.Errorf("record %s: Acquire(%s) = %v while the lock of %s is held, want ErrHeld", n, Path(n), err, real)
+		}
+	}
+	// A record not written yet: its directory's symlinks are resolved.
+	fresh := Path(filepath.Join(dir, "mlink", "new.lock"))
+	if want := filepath.Join(dir, "m", "new.lock") + Suffix; fresh != want {
+		t.Errorf("Path of a new record through a symlinked directory = %s, want %s", fresh, want)
+	}
+}

@@ -4,12 +4,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/graftctl/graft/generator/spec"
 )
 
 // readBase builds the kustomize base and indexes its StatefulSets and their
@@ -68,14 +72,15 @@ func readBase(dir string) (map[string]baseStatefulSet, error) {
 }
 
 // ensureDir creates dir if needed and returns a function that removes what
-// it created.
+// it created: each directory it made, deepest first, and only while it is
+// empty (something else may have put a file there meanwhile).
 func ensureDir(dir string) (func(), error) {
-	first := ""
+	var made []string
 	for d := dir; ; d = filepath.Dir(d) {
 		if _, err := os.Stat(d); err == nil {
 			break
 		}
-		first = d
+		made = append(made, d)
 		if filepath.Dir(d) == d {
 			break
 		}
@@ -84,10 +89,55 @@ func ensureDir(dir string) (func(), error) {
 		return nil, fmt.Errorf("render: %w", err)
 	}
 	return func() {
-		if first != "" {
-			_ = os.RemoveAll(first)
+		for _, d := range made {
+			if os.Remove(d) != nil { // not empty: it and its parents stay
+				return
+			}
 		}
 	}, nil
+}
+
+// buildPrefix names the sibling directory an overlay is built in.
+const buildPrefix = ".graft-render-"
+
+// removeStaleBuilds removes the build directories a render killed with
+// SIGKILL (or a crash) left in parent: a copy of the overlay that a
+// `git add -A` would commit beside it. A directory of that name is graft's
+// only if it holds nothing but regular files named as this overlay's files
+// are, its kustomization.yaml with this migration's marker (another
+// migration's render may be building beside it, under its own lock);
+// anything else is left as it is.
+func removeStaleBuilds(m *spec.Migration, parent string, files map[string][]byte, keep []string, log *slog.Logger) {
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), buildPrefix) {
+			continue
+		}
+		dir := filepath.Join(parent, e.Name())
+		inside, err := os.ReadDir(dir)
+		if err != nil || len(inside) > len(files) {
+			continue
+		}
+		ours := true
+		for _, f := range inside {
+			if _, ok := files[f.Name()]; !ok || !f.Type().IsRegular() {
+				ours = false
+				break
+			}
+		}
+		if o, ok := owner(filepath.Join(dir, KustomizationFile)); !ours || !ok || o != m.Metadata.Name {
+			continue
+		}
+		if checkKeep(dir, keep) != nil { // the record given by --lock, say
+			continue
+		}
+		if err := os.RemoveAll(dir); err == nil && log != nil {
+			log.Warn("removed the build directory of a render that was killed", "dir", dir)
+		}
+	}
 }
 
 // oldSuffix marks the previous overlay while replaceDir swaps in the new one.
@@ -100,11 +150,10 @@ const oldSuffix = ".graft-old"
 // on the next run.
 func replaceDir(src, dst string) error {
 	old := ""
-	if _, err := os.Stat(dst); err == nil {
+	if _, err := os.Lstat(dst); err == nil {
+		// recoverDir has cleared dst+oldSuffix; whatever appeared there
+		// since is not deleted: the rename fails on it instead.
 		old = dst + oldSuffix
-		if err := os.RemoveAll(old); err != nil {
-			return fmt.Errorf("render: %w", err)
-		}
 		if err := os.Rename(dst, old); err != nil {
 			return fmt.Errorf("render: %w", err)
 		}
@@ -129,12 +178,39 @@ func replaceDir(src, dst string) error {
 // recoverDir finishes what an interrupted replaceDir left: the previous
 // overlay moved aside and no new one in its place is moved back; a leftover
 // copy beside a complete overlay is removed.
-func recoverDir(dst string) error {
+//
+// dst+oldSuffix is graft's only by its name, which anyone can give a
+// directory: graft moves or deletes it only if it is this migration's
+// overlay (its marker names the migration) and passes every rule of the
+// output directory itself (checkOutDir, checkKeep). Anything else there is
+// refused, --force or not: the user never named that directory.
+func recoverDir(m *spec.Migration, dst string, keep []string) error {
 	old := dst + oldSuffix
-	if _, err := os.Stat(old); err != nil {
+	fi, err := os.Lstat(old)
+	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	if _, err := os.Stat(dst); errors.Is(err, os.ErrNotExist) {
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalid, old, err)
+	}
+	_, err = os.Lstat(dst)
+	dstMissing := errors.Is(err, os.ErrNotExist)
+	if o, ok := owner(filepath.Join(old, KustomizationFile)); !fi.IsDir() || !ok || o != m.Metadata.Name {
+		hint := "remove or rename it"
+		if dstMissing {
+			hint = fmt.Sprintf("if an interrupted graft render set the previous content of %s aside there, move it back (mv %s %s); otherwise remove or rename it", dst, old, dst)
+		}
+		return fmt.Errorf("%w: %s exists beside the %s %s and is not an overlay of migration %q that graft set aside (graft sets the previous overlay aside under that name while it replaces it); graft moves or deletes nothing it did not set aside, --force or not: %s",
+			ErrInvalid, old, outField, dst, m.Metadata.Name, hint)
+	}
+	baseDir := filepath.Join(old, filepath.FromSlash(m.Spec.GitOps.Base))
+	if err := checkOutDir(m, old, baseDir, false, false); err != nil {
+		return fmt.Errorf("%s, where graft sets the previous overlay aside: %w", old, err)
+	}
+	if err := checkKeep(old, keep); err != nil {
+		return fmt.Errorf("%s, where graft sets the previous overlay aside: %w", old, err)
+	}
+	if dstMissing {
 		if err := os.Rename(old, dst); err != nil {
 			return fmt.Errorf("render: restore the previous overlay from %s: %w", old, err)
 		}

@@ -106,3 +106,30 @@ func TestCancelledRenderWritesNothing(t *testing.T) {
 }
 
 func contains(b []byte, s string) bool { return strings.Contains(string(b), s) }
+
+// TestFailedRenderRemovesOnlyWhatItMade: a render that fails removes the
+// directories it made for the overlay, but not a file someone else put in
+// them meanwhile (they were removed whole).
+func TestFailedRenderRemovesOnlyWhatItMade(t *testing.T) {
+	root, m, rec := exampleTree(t)
+	out := filepath.Join(root, "overlays", "team", "x")
+	m.Spec.GitOps.Base = "../../../base"
+	theirs := filepath.Join(root, "overlays", "notes.txt")
+	prev := buildOverlay
+	defer func() { buildOverlay = prev }()
+	buildOverlay = func(dir string) ([]byte, error) {
+		if err := os.WriteFile(theirs, []byte("mine\n"), 0o644); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("the build failed")
+	}
+	if _, err := RenderContext(context.Background(), m, rec, Options{OutDir: out}); err == nil || !strings.Contains(err.Error(), "the build failed") {
+		t.Fatalf("render: %v, want the build's failure", err)
+	}
+	if _, err := os.Stat(theirs); err != nil {
+		t.Errorf("a file written beside the overlay while it was built was removed: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "overlays", "team")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the directory render made for the overlay is left (%v)", err)
+	}
+}

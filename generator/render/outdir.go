@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
@@ -116,7 +118,7 @@ func checkReplace(m *spec.Migration, dir string, force bool) error {
 		if p == dir {
 			return nil
 		}
-		if strings.EqualFold(d.Name(), ".git") || (d.IsDir() && isGitDir(p)) {
+		if spec.InGitDir(d.Name()) || (d.IsDir() && isGitDir(p)) {
 			return fmt.Errorf("%w: %s %s holds a git repository (%s); graft never replaces it: choose another --out", ErrInvalid, outField, dir, p)
 		}
 		if d.Name() == KustomizationFile {
@@ -142,13 +144,20 @@ func checkReplace(m *spec.Migration, dir string, force bool) error {
 // owner reads the migration named by graft's marker on the first line of
 // a kustomization.yaml; ok is false when graft did not write it. A marker
 // without a name (it cannot be told whose it is) is not graft's.
+//
+// Only a regular file is read, and only its first line up to maxMarkerLine
+// bytes: a kustomization.yaml that is a FIFO, or a link to /dev/zero, is
+// not graft's (reading it would block, or never end).
 func owner(kustomization string) (name string, ok bool) {
-	f, err := os.Open(kustomization)
+	if fi, err := os.Stat(kustomization); err != nil || !fi.Mode().IsRegular() {
+		return "", false
+	}
+	f, err := os.OpenFile(kustomization, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "", false
 	}
 	defer f.Close()
-	line, _ := bufio.NewReader(f).ReadString('\n')
+	line, _ := bufio.NewReader(io.LimitReader(f, maxMarkerLine)).ReadString('\n')
 	rest, ok := strings.CutPrefix(line, Marker+" Migration ")
 	if !ok {
 		return "", false
@@ -156,6 +165,10 @@ func owner(kustomization string) (name string, ok bool) {
 	name, _, ok = strings.Cut(rest, ":")
 	return name, ok && name != ""
 }
+
+// maxMarkerLine bounds the marker line owner reads: the marker, a
+// migration name (a DNS-1123 subdomain, at most 253 bytes) and the advice.
+const maxMarkerLine = 1024
 
 // ownerLine is the marker line that names the migration.
 func ownerLine(migration string) string {
@@ -194,10 +207,10 @@ func within(p, dir string) bool {
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
 
-// isGitDir reports whether dir is a git directory: named .git, or a bare
-// repository (HEAD, objects and refs).
+// isGitDir reports whether dir is a git directory: named .git (as git
+// tells it, spec.InGitDir), or a bare repository (HEAD, objects and refs).
 func isGitDir(dir string) bool {
-	if strings.EqualFold(filepath.Base(dir), ".git") {
+	if spec.InGitDir(filepath.Base(dir)) {
 		return true
 	}
 	head, err := os.Stat(filepath.Join(dir, "HEAD"))

@@ -116,7 +116,7 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 		return nil, fmt.Errorf("render: %w", err)
 	}
 	if !opts.DryRun {
-		if err := recoverDir(filepath.Clean(opts.OutDir)); err != nil {
+		if err := recoverDir(m, filepath.Clean(opts.OutDir), opts.Keep); err != nil {
 			return nil, err
 		}
 		if err := checkReplace(m, opts.OutDir, opts.Force); err != nil {
@@ -124,6 +124,9 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 		}
 	}
 	parent := filepath.Dir(filepath.Clean(opts.OutDir))
+	if !opts.DryRun {
+		removeStaleBuilds(m, parent, files, opts.Keep, opts.Log)
+	}
 	cleanupParent, err := ensureDir(parent)
 	if err != nil {
 		return nil, err
@@ -138,7 +141,7 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 	}()
 	// The overlay is built in a sibling directory, so that its relative
 	// base path resolves exactly as it will from OutDir.
-	tmp, err := os.MkdirTemp(parent, ".graft-render-*")
+	tmp, err := os.MkdirTemp(parent, buildPrefix+"*")
 	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}
@@ -211,6 +214,9 @@ func buildContext(ctx context.Context, dir string) ([]byte, error) {
 }
 
 func build(dir string) (resmap.ResMap, error) {
+	if err := checkLocal(dir); err != nil {
+		return nil, err
+	}
 	opts := krusty.MakeDefaultOptions()
 	// Let each kustomization's sortOptions decide, as the kustomize command
 	// line does; graft's overlays ask for the legacy order (PVs and PVCs

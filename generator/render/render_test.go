@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -566,6 +567,48 @@ func TestOutDirNeverReplaced(t *testing.T) {
 			write(t, filepath.Join(out, "graft.lock"), "volumes: [\n")
 			return out
 		}, true, "which is not a record graft can read"},
+		// <out>.graft-old is where graft sets the previous overlay aside
+		// while it swaps in the new one; anyone can name a directory so.
+		{"a foreign <out>.graft-old beside graft's own overlay", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			out := filepath.Join(root, "overlays", "x")
+			must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
+			write(t, out+".graft-old/data.txt", "precious\n")
+			return out
+		}, false, "%ROOT%/overlays/x.graft-old exists beside the output directory (--out, or spec.gitops.overlayPath) %ROOT%/overlays/x and is not an overlay of migration \"cassandra-3node\" that graft set aside"},
+		{"a foreign <out>.graft-old beside graft's own overlay, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			out := filepath.Join(root, "overlays", "x")
+			must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
+			write(t, out+".graft-old/data.txt", "precious\n")
+			return out
+		}, true, "graft moves or deletes nothing it did not set aside, --force or not: remove or rename it"},
+		{"a foreign <out>.graft-old and no <out>, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			out := filepath.Join(root, "overlays", "x")
+			write(t, out+".graft-old/data.txt", "precious\n")
+			return out
+		}, true, "move it back (mv %ROOT%/overlays/x.graft-old %ROOT%/overlays/x)"},
+		{"another migration's overlay at <out>.graft-old, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			out := filepath.Join(root, "overlays", "x")
+			otherOverlay(t, out+".graft-old", m, rec)
+			return out
+		}, true, `is not an overlay of migration "cassandra-3node" that graft set aside`},
+		{"a symlink at <out>.graft-old to this migration's overlay, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			mine := filepath.Join(root, "overlays", "mine")
+			must(t, renderErr(render.Render(m, rec, render.Options{OutDir: mine})))
+			out := filepath.Join(root, "overlays", "x")
+			must(t, os.Symlink("mine", out+".graft-old"))
+			return out
+		}, true, `is not an overlay of migration "cassandra-3node" that graft set aside`},
+		{"the base at <out>.graft-old, its marker forged, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			out := filepath.Join(root, "overlays", "x")
+			mkdir(t, filepath.Join(root, "overlays"))
+			must(t, os.Rename(filepath.Join(root, "base"), out+".graft-old"))
+			k := filepath.Join(out+".graft-old", "kustomization.yaml")
+			data, err := os.ReadFile(k)
+			must(t, err)
+			must(t, os.WriteFile(k, append([]byte(render.Marker+" Migration cassandra-3node: forged.\n"), data...), 0o644))
+			m.Spec.GitOps.Base = "../x.graft-old"
+			return out
+		}, true, "is the kustomize base %ROOT%/overlays/x.graft-old or lies inside it"},
 		{"a base outside the repository", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
 			mkdir(t, filepath.Join(root, "repo", ".git"))
 			m.Spec.GitOps.Base = "../../../base"
@@ -611,6 +654,9 @@ func TestForceReplacesAForeignDirectory(t *testing.T) {
 		t.Errorf("the marker does not name the migration:\n%s", data)
 	}
 }
+
+// renderErr drops Render's result.
+func renderErr(_ *render.Result, err error) error { return err }
 
 func must(t *testing.T, err error) {
 	t.Helper()
@@ -665,5 +711,94 @@ func TestEngineObjectValuesAreData(t *testing.T) {
 				t.Errorf("source = %+v, want path %q, targetRevision %q, repoURL %q\n%s", s, overlayPath, branch, g.SourceRef, files[name])
 			}
 		})
+	}
+}
+
+// TestMarkerReadIsBounded: graft reads the ownership marker of every
+// kustomization.yaml it meets (the output directory's, its parents', those
+// under a directory it would replace) only from a regular file, and only its
+// first line: a FIFO there blocked render, a link to /dev/zero was read
+// without end.
+func TestMarkerReadIsBounded(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		make func(path string) error
+	}{
+		{"fifo", func(p string) error { return mkfifo(p) }},
+		{"dev-zero", func(p string) error {
+			if _, err := os.Stat("/dev/zero"); err != nil {
+				return err
+			}
+			return os.Symlink("/dev/zero", p)
+		}},
+	} {
+		for _, where := range []string{"out", "parent", "under"} {
+			t.Run(c.name+"/"+where, func(t *testing.T) {
+				root, m, rec := copyExample(t, "cassandra-3node")
+				out := filepath.Join(root, "overlays", "x")
+				k := map[string]string{
+					"out":    filepath.Join(out, "kustomization.yaml"),
+					"parent": filepath.Join(root, "overlays", "kustomization.yaml"),
+					"under":  filepath.Join(out, "sub", "kustomization.yaml"),
+				}[where]
+				must(t, os.MkdirAll(filepath.Dir(k), 0o755))
+				if err := c.make(k); err != nil {
+					t.Skip(err)
+				}
+				done := make(chan error, 1)
+				go func() {
+					// --force walks what it would replace ("under").
+					_, err := render.Render(m, rec, render.Options{OutDir: out, Force: where == "under"})
+					done <- err
+				}()
+				select {
+				case err := <-done:
+					if where == "out" && (err == nil || !strings.Contains(err.Error(), "was not written by graft")) {
+						t.Errorf("render over a directory whose kustomization.yaml is not graft's: %v", err)
+					}
+					if where != "out" && err != nil {
+						t.Errorf("render: %v", err)
+					}
+				case <-time.After(20 * time.Second):
+					t.Fatal("render still reads the marker after 20 s")
+				}
+			})
+		}
+	}
+}
+
+// TestRenderRemovesABuildLeftByAKill: a render killed during its build
+// leaves .graft-render-* beside the overlay (a copy of it that git add -A
+// would commit); the next render removes it, and only it: a directory of
+// that name that is not this migration's build stays.
+func TestRenderRemovesABuildLeftByAKill(t *testing.T) {
+	root, m, rec := copyExample(t, "cassandra-3node")
+	out := filepath.Join(root, "overlays", "x")
+	must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
+	stale := filepath.Join(root, "overlays", ".graft-render-123")
+	copyDir(t, out, stale)
+	foreign := filepath.Join(root, "overlays", ".graft-render-mine")
+	must(t, os.MkdirAll(foreign, 0o755))
+	must(t, os.WriteFile(filepath.Join(foreign, "kustomization.yaml"), []byte("resources: []\n"), 0o644))
+	other := filepath.Join(root, "overlays", ".graft-render-456")
+	om, orec := *m, *rec
+	om.Metadata.Name, orec.Migration = "other", "other"
+	must(t, renderErr(render.Render(&om, &orec, render.Options{OutDir: filepath.Join(root, "overlays", "other")})))
+	copyDir(t, filepath.Join(root, "overlays", "other"), other)
+	// A build-like directory holding a file render must keep (the record
+	// given by --lock, say) stays.
+	recDir := filepath.Join(root, "overlays", ".graft-render-789")
+	copyDir(t, out, recDir)
+	must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out, Keep: []string{filepath.Join(recDir, "persistentvolumes.yaml")}})))
+	if _, err := os.Stat(filepath.Join(recDir, "persistentvolumes.yaml")); err != nil {
+		t.Errorf("the record given to render was removed with %s: %v", recDir, err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the killed render's build %s is still there (%v)", stale, err)
+	}
+	for _, keep := range []string{foreign, other} {
+		if _, err := os.Stat(filepath.Join(keep, "kustomization.yaml")); err != nil {
+			t.Errorf("%s, not this migration's build, was removed: %v", keep, err)
+		}
 	}
 }

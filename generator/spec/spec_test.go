@@ -281,6 +281,22 @@ func TestValidationErrors(t *testing.T) {
 			[]string{`spec.gitops.overlayPath: ".git/hooks/x", expected a directory outside .git`}},
 		{"overlayPath in .GIT, deeper", func(d map[string]any) { at(d, "spec", "gitops")["overlayPath"] = "a/.GIT/x" },
 			[]string{`spec.gitops.overlayPath: "a/.GIT/x", expected a directory outside .git`}},
+		{"overlayPath in .git as Windows names it", func(d map[string]any) { at(d, "spec", "gitops")["overlayPath"] = "a/.git. /x" },
+			[]string{`spec.gitops.overlayPath: "a/.git. /x", expected a directory outside .git`}},
+		{"overlayPath in .git by its NTFS short name", func(d map[string]any) { at(d, "spec", "gitops")["overlayPath"] = "a/GIT~1/x" },
+			[]string{`spec.gitops.overlayPath: "a/GIT~1/x", expected a directory outside .git`}},
+		{"overlayPath in .git by an NTFS stream", func(d map[string]any) { at(d, "spec", "gitops")["overlayPath"] = "a/.git::$INDEX_ALLOCATION/x" },
+			[]string{`expected a directory outside .git`}},
+		{"overlayPath in .git with code points HFS+ ignores", func(d map[string]any) { at(d, "spec", "gitops")["overlayPath"] = "a/.G\u200cit\ufeff/x" },
+			[]string{`spec.gitops.overlayPath: "a/.G\u200cit\ufeff/x", expected a directory outside .git`}},
+		{"base in .git as Windows names it", func(d map[string]any) { at(d, "spec", "gitops")["base"] = "../../.git../base" },
+			[]string{`spec.gitops.base: "../../.git../base", expected a directory outside .git`}},
+		{"overlayPath with a newline", func(d map[string]any) { at(d, "spec", "gitops")["overlayPath"] = "overlays/a\nb" },
+			[]string{`spec.gitops.overlayPath: "overlays/a\nb", expected a path without control characters`}},
+		{"overlayPath with NUL", func(d map[string]any) { at(d, "spec", "gitops")["overlayPath"] = "overlays/a\x00" },
+			[]string{`spec.gitops.overlayPath: "overlays/a\x00", expected a path without control characters`}},
+		{"base with a tab", func(d map[string]any) { at(d, "spec", "gitops")["base"] = "../../base\tx" },
+			[]string{`spec.gitops.base: "../../base\tx", expected a path without control characters`}},
 		{"overlayPath with backslashes", func(d map[string]any) { at(d, "spec", "gitops")["overlayPath"] = `..\x` },
 			[]string{`spec.gitops.overlayPath: "..\\x", expected a clean relative directory`}},
 		{"base outside the repository", func(d map[string]any) { at(d, "spec", "gitops")["base"] = "../../../base" },
@@ -314,6 +330,10 @@ func TestValidationErrors(t *testing.T) {
 			at(d, "spec", "source")["region"] = "cn-north-1"
 			at(d, "spec", "target")["volume"] = map[string]any{"kmsKeyId": "arn:aws:kms:cn-north-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
 		}, []string{`expected a key of the target region cn-north-1 (an ARN arn:aws-cn:kms:cn-north-1:…)`}},
+		{"kms key ARN of the aws partition in an isolated region", func(d map[string]any) {
+			at(d, "spec", "source")["region"] = "us-iso-east-1"
+			at(d, "spec", "target")["volume"] = map[string]any{"kmsKeyId": "arn:aws:kms:us-iso-east-1:111122223333:alias/ebs"}
+		}, []string{`expected a key of the target region us-iso-east-1 (an ARN arn:aws-iso:kms:us-iso-east-1:…)`}},
 		{"missing base", func(d map[string]any) { delete(at(d, "spec", "gitops"), "base") },
 			[]string{`spec.gitops.base: missing, expected the kustomize base`}},
 		{"empty hook", func(d map[string]any) { at(d, "spec")["hooks"] = map[string]any{"beforeFinal": []any{" "}} },
@@ -436,6 +456,8 @@ func TestKMSKeysOfTheTargetRegion(t *testing.T) {
 		{"us-gov-west-1", "us-gov-east-1", "arn:aws-us-gov:kms:us-gov-east-1:111122223333:alias/ebs"},
 		{"us-east-1", "eu-west-1", "1234abcd-12ab-34cd-56ef-1234567890ab"},
 		{"us-east-1", "eu-west-1", "alias/ebs"},
+		{"us-iso-east-1", "", "arn:aws-iso:kms:us-iso-east-1:111122223333:alias/ebs"},
+		{"us-isob-east-1", "", "arn:aws-iso-b:kms:us-isob-east-1:111122223333:alias/ebs"},
 	} {
 		doc := strings.Replace(valid, "region: us-east-1", "region: "+c.source, 1)
 		target := "  target:\n"
@@ -450,7 +472,8 @@ func TestKMSKeysOfTheTargetRegion(t *testing.T) {
 }
 
 func TestPartition(t *testing.T) {
-	for region, want := range map[string]string{"us-east-1": "aws", "eu-west-1": "aws", "cn-northwest-1": "aws-cn", "us-gov-west-1": "aws-us-gov"} {
+	for region, want := range map[string]string{"us-east-1": "aws", "eu-west-1": "aws", "cn-northwest-1": "aws-cn", "us-gov-west-1": "aws-us-gov",
+		"us-iso-east-1": "aws-iso", "us-isob-east-1": "aws-iso-b", "eu-isoe-west-1": "aws-iso-e", "us-isof-south-1": "aws-iso-f"} {
 		if got := spec.Partition(region); got != want {
 			t.Errorf("Partition(%s) = %s, want %s", region, got, want)
 		}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Default fills every optional field with its documented default.
@@ -459,6 +460,8 @@ func (v *validator) gitops(g *GitOps) {
 	switch {
 	case g.Base == "":
 		v.add(f+".base", nil, "the kustomize base, relative to the overlay directory (for example ../../base/cassandra)")
+	case hasControl(g.Base):
+		v.add(f+".base", g.Base, "a path without control characters (newlines, tabs, NUL)")
 	case path.IsAbs(g.Base) || strings.Contains(g.Base, "://") || strings.Contains(g.Base, "\\"):
 		v.add(f+".base", g.Base, "a relative path, as kustomization.yaml resources take it")
 	default:
@@ -469,6 +472,8 @@ func (v *validator) gitops(g *GitOps) {
 	overlayOK := false
 	switch {
 	case g.OverlayPath == "":
+	case hasControl(g.OverlayPath):
+		v.add(f+".overlayPath", g.OverlayPath, "a path without control characters (newlines, tabs, NUL)")
 	case path.IsAbs(g.OverlayPath) || path.Clean(g.OverlayPath) != g.OverlayPath || outside(g.OverlayPath) || g.OverlayPath == "." || strings.Contains(g.OverlayPath, "\\"):
 		v.add(f+".overlayPath", g.OverlayPath, "a clean relative directory inside the repository, such as overlays/cassandra")
 	case InGitDir(g.OverlayPath):
@@ -584,16 +589,51 @@ func sortedKeys(m map[string]string) []string {
 // outside reports whether a clean slash path climbs out of its root.
 func outside(p string) bool { return p == ".." || strings.HasPrefix(p, "../") }
 
-// InGitDir reports whether a slash-separated relative path has a .git
-// element (in any case: macOS and Windows file systems ignore it), that is
-// lies in a repository's git directory or is one.
+// InGitDir reports whether a slash-separated relative path has an element
+// that is .git, that is lies in a repository's git directory or is one, as
+// git itself tells (verify_path, core.protectHFS and core.protectNTFS): in
+// any case; with the code points macOS's HFS+ ignores removed (.g\u200cit);
+// with trailing dots and spaces, which Windows drops (".git.", ".git ");
+// as NTFS's short name git~1; or with an NTFS stream (.git::$INDEX_ALLOCATION).
+// git refuses to commit such a path, so graft refuses it up front.
 func InGitDir(p string) bool {
 	for _, el := range strings.Split(path.Clean(p), "/") {
-		if strings.EqualFold(el, ".git") {
+		if isDotGit(el) {
 			return true
 		}
 	}
 	return false
+}
+
+func isDotGit(el string) bool {
+	el = strings.Map(func(r rune) rune {
+		if hfsIgnored(r) {
+			return -1
+		}
+		return r
+	}, el)
+	el = strings.ToLower(el)
+	if name, _, ok := strings.Cut(el, ":"); ok {
+		el = name
+	}
+	el = strings.TrimRight(el, ". ")
+	return el == ".git" || el == "git~1"
+}
+
+// hfsIgnored: the code points HFS+ drops from file names (git's
+// next_hfs_char).
+func hfsIgnored(r rune) bool {
+	switch {
+	case r >= 0x200c && r <= 0x200f, r >= 0x202a && r <= 0x202e, r >= 0x206a && r <= 0x206f, r == 0xfeff:
+		return true
+	}
+	return false
+}
+
+// hasControl reports whether s holds a control character (a newline, a
+// tab, NUL): no directory name graft writes or commits should.
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, unicode.IsControl) >= 0
 }
 
 // Within reports whether the clean slash path p is dir or lies inside it
@@ -604,13 +644,23 @@ func Within(p, dir string) bool {
 }
 
 // Partition is the AWS partition of a region: aws-cn for China, aws-us-gov
-// for GovCloud, aws elsewhere.
+// for GovCloud, aws-iso, aws-iso-b, aws-iso-e and aws-iso-f for the
+// isolated regions (us-iso-east-1, us-isob-east-1, eu-isoe-west-1,
+// us-isof-south-1), aws elsewhere.
 func Partition(region string) string {
 	switch {
 	case strings.HasPrefix(region, "cn-"):
 		return "aws-cn"
 	case strings.HasPrefix(region, "us-gov-"):
 		return "aws-us-gov"
+	}
+	if _, rest, ok := strings.Cut(region, "-iso"); ok {
+		if letter, _, ok := strings.Cut(rest, "-"); ok && len(letter) <= 1 {
+			if letter == "" {
+				return "aws-iso"
+			}
+			return "aws-iso-" + letter
+		}
 	}
 	return "aws"
 }
