@@ -294,6 +294,7 @@ func (e *Engine) Check(ctx context.Context, in *Input) (*Report, error) {
 		rep.Rules = append(rep.Rules, r)
 	}
 	rep.Rules = append(rep.Rules, LiveRules...)
+	rep.Rules = append(rep.Rules, SchemaRules...)
 	sort.Slice(rep.Rules, func(i, j int) bool { return rep.Rules[i].ID < rep.Rules[j].ID })
 	// The parts' sets united: a finding two parts both give is one.
 	seen := map[Finding]bool{}
@@ -305,6 +306,7 @@ func (e *Engine) Check(ctx context.Context, in *Input) (*Report, error) {
 			}
 		}
 	}
+	rep.Findings = append(rep.Findings, schemaFindings(in.Docs)...)
 	for i := range rep.Findings {
 		in.locate(&rep.Findings[i])
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -166,6 +167,9 @@ func TestConftestSameVerdict(t *testing.T) {
 			}
 			var deny, warn []string
 			for _, f := range rep.Findings {
+				if slices.ContainsFunc(SchemaRules, func(r Rule) bool { return r.ID == f.ID }) {
+					continue // checked in Go, with k8s.io/api's types: not in the Rego files conftest runs
+				}
 				if f.Level == LevelDeny {
 					deny = append(deny, f.ID)
 				} else {
@@ -178,7 +182,7 @@ func TestConftestSameVerdict(t *testing.T) {
 			if strings.Join(cDeny, ",") != strings.Join(deny, ",") || strings.Join(cWarn, ",") != strings.Join(warn, ",") {
 				t.Errorf("conftest denied %v and warned %v; graft denied %v and warned %v", cDeny, cWarn, deny, warn)
 			}
-			if wantCode := map[bool]int{true: 1, false: 0}[rep.Count(LevelDeny) > 0]; code != wantCode {
+			if wantCode := map[bool]int{true: 1, false: 0}[len(deny) > 0]; code != wantCode {
 				t.Errorf("conftest exit %d, want %d", code, wantCode)
 			}
 		})
