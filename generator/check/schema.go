@@ -23,7 +23,7 @@ var SchemaRules = []Rule{
 // schemaTypes are the kinds the policies reason about, by apiVersion and
 // kind, with the typed object each must decode into.
 var schemaTypes = map[[2]string]func() any{
-	{"apps/v1", "StatefulSet"}:       func() any { return &appsv1.StatefulSet{} },
+	{"apps/v1", "StatefulSet"}:      func() any { return &appsv1.StatefulSet{} },
 	{"v1", "PersistentVolume"}:      func() any { return &corev1.PersistentVolume{} },
 	{"v1", "PersistentVolumeClaim"}: func() any { return &corev1.PersistentVolumeClaim{} },
 }
