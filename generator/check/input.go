@@ -488,45 +488,15 @@ func (in *Input) indexKustomization(top, dir string, seen, declared map[string]b
 	}
 	// The other files krusty reads: patches, generators' sources, CRDs,
 	// replacements, plugin configurations, the OpenAPI schema.
-	var files []string
-	for _, pt := range append(append([]types.Patch(nil), k.Patches...), k.PatchesJson6902...) {
-		files = append(files, pt.Path)
-	}
-	for _, pt := range k.PatchesStrategicMerge {
-		files = append(files, string(pt))
-	}
-	for _, r := range k.Replacements {
-		files = append(files, r.Path)
-	}
-	files = append(files, k.Crds...)
-	files = append(files, k.Configurations...)
-	files = append(files, k.Generators...)
-	files = append(files, k.Transformers...)
-	files = append(files, k.Validators...)
-	files = append(files, k.OpenAPI["path"])
-	// Generators' sources are data, not YAML.
-	var sourceFiles []string
-	sources := func(s types.KvPairSources) {
-		for _, f := range s.FileSources {
-			if i := strings.Index(f, "="); i >= 0 {
-				f = f[i+1:]
-			}
-			sourceFiles = append(sourceFiles, f)
-		}
-		sourceFiles = append(sourceFiles, s.EnvSources...)
-		sourceFiles = append(sourceFiles, s.EnvSource)
-	}
-	for _, g := range k.ConfigMapGenerator {
-		sources(g.KvPairSources)
-	}
-	for _, g := range k.SecretGenerator {
-		sources(g.KvPairSources)
-	}
-	for i, f := range append(files, sourceFiles...) {
+	yamlFiles, dataFiles := render.KustomizationFiles(&k)
+	yamlFiles = append(yamlFiles, k.Generators...)
+	yamlFiles = append(yamlFiles, k.Transformers...)
+	yamlFiles = append(yamlFiles, k.Validators...)
+	for i, f := range append(yamlFiles, dataFiles...) {
 		if f == "" || strings.ContainsAny(f, "\n") {
 			continue // inline
 		}
-		if err := in.bound(filepath.Join(dir, f), i < len(files)); err != nil {
+		if err := in.bound(filepath.Join(dir, f), i < len(yamlFiles)); err != nil {
 			return err
 		}
 	}

@@ -59,48 +59,13 @@ func checkLocal(dir string) error {
 			return nil // kustomize reports it, with its own message
 		}
 		// Files kustomize loads through the same loader, a URL included.
-		var files []string
-		for _, ps := range [][]types.Patch{k.Patches, k.PatchesJson6902} {
-			for _, p := range ps {
-				files = append(files, p.Path)
-			}
-		}
-		for _, p := range k.PatchesStrategicMerge {
-			if !strings.Contains(string(p), "\n") { // else an inline patch
-				files = append(files, string(p))
-			}
-		}
-		for _, r := range k.Replacements {
-			files = append(files, r.Path)
-		}
-		files = append(files, k.OpenAPI["path"])
-		kv := func(g types.GeneratorArgs) {
-			for _, f := range g.FileSources {
-				if _, path, ok := strings.Cut(f, "="); ok {
-					f = path
-				}
-				files = append(files, f)
-			}
-			files = append(files, g.EnvSources...)
-			files = append(files, g.EnvSource)
-		}
-		for _, g := range k.ConfigMapGenerator {
-			kv(g.GeneratorArgs)
-		}
-		for _, g := range k.SecretGenerator {
-			kv(g.GeneratorArgs)
-		}
-		var nonEmpty []string
-		for _, f := range append(append(files, k.Crds...), k.Configurations...) {
-			if f != "" {
-				nonEmpty = append(nonEmpty, f)
-			}
-		}
+		yamlFiles, dataFiles := KustomizationFiles(&k)
+		files := append(yamlFiles, dataFiles...)
 		for _, list := range []struct {
 			field   string
 			entries []string
 		}{{"resources", k.Resources}, {"components", k.Components}, {"bases", k.Bases}, {"generators", k.Generators}, {"transformers", k.Transformers}, {"validators", k.Validators},
-			{"file", nonEmpty}} {
+			{"file", files}} {
 			for _, e := range list.entries {
 				p := filepath.Join(abs, filepath.FromSlash(e))
 				if filepath.IsAbs(e) {
@@ -125,4 +90,47 @@ func checkLocal(dir string) error {
 		return nil
 	}
 	return visit(dir)
+}
+
+// KustomizationFiles lists the files a kustomization makes kustomize read
+// besides its resources, components, bases and plugins (generators,
+// transformers, validators): YAML (patches, replacements, CRDs,
+// configurations, the OpenAPI schema) and data (the generators' sources). Inline patches and empty entries are
+// left out. render's local-only rule and check's input bounds both use it.
+func KustomizationFiles(k *types.Kustomization) (yamlFiles, dataFiles []string) {
+	keep := func(list *[]string, f string) {
+		if f != "" && !strings.Contains(f, "\n") { // else inline
+			*list = append(*list, f)
+		}
+	}
+	for _, p := range append(append([]types.Patch(nil), k.Patches...), k.PatchesJson6902...) {
+		keep(&yamlFiles, p.Path)
+	}
+	for _, p := range k.PatchesStrategicMerge {
+		keep(&yamlFiles, string(p))
+	}
+	for _, r := range k.Replacements {
+		keep(&yamlFiles, r.Path)
+	}
+	for _, f := range append(append(append([]string(nil), k.Crds...), k.Configurations...), k.OpenAPI["path"]) {
+		keep(&yamlFiles, f)
+	}
+	sources := func(g types.GeneratorArgs) {
+		for _, f := range g.FileSources {
+			if _, path, ok := strings.Cut(f, "="); ok {
+				f = path
+			}
+			keep(&dataFiles, f)
+		}
+		for _, f := range append(append([]string(nil), g.EnvSources...), g.EnvSource) {
+			keep(&dataFiles, f)
+		}
+	}
+	for _, g := range k.ConfigMapGenerator {
+		sources(g.GeneratorArgs)
+	}
+	for _, g := range k.SecretGenerator {
+		sources(g.GeneratorArgs)
+	}
+	return yamlFiles, dataFiles
 }
