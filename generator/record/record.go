@@ -209,20 +209,11 @@ func Parse(data []byte) (*Record, error) {
 	return &r, nil
 }
 
-// yamlMessage drops yaml.v3's package prefix and names the record's types
-// as the file's parts.
+// yamlMessage names the record's types as the file's parts.
 func yamlMessage(err error) string {
-	msg := err.Error()
-	msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:\n")
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	lines := strings.Split(msg, "\n")
-	for i, l := range lines {
-		l = strings.TrimSpace(l)
-		l = strings.ReplaceAll(l, "in type record.Record", "at the top level of the record")
-		l = strings.ReplaceAll(l, "in type record.Volume", "in a volumes entry of the record")
-		lines[i] = l
-	}
-	return strings.Join(lines, "; ")
+	return spec.YAMLMessage(err,
+		"in type record.Record", "at the top level of the record",
+		"in type record.Volume", "in a volumes entry of the record")
 }
 
 // ValidationError lists every problem found in a record, each with its

@@ -84,17 +84,24 @@ func Decode(data []byte) (*Migration, error) {
 	return &m, nil
 }
 
-// yamlMessage makes yaml.v3's messages read as graft's: it drops the
-// package prefix and names graft's types by their YAML paths.
+// yamlMessage makes yaml.v3's messages read as graft's, naming the spec's
+// types by their YAML paths.
 func yamlMessage(err error) string {
+	return YAMLMessage(err, "not found in type spec.", "is not a field of ")
+}
+
+// YAMLMessage makes a yaml.v3 decoding error read as graft's: it drops the
+// package prefix, puts every problem on one line, and replaces each old
+// string of the oldnew pairs (a Go type name) by its new one (what the
+// type is in the file).
+func YAMLMessage(err error, oldnew ...string) string {
 	msg := err.Error()
 	msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:\n")
 	msg = strings.TrimPrefix(msg, "yaml: ")
+	names := strings.NewReplacer(oldnew...)
 	lines := strings.Split(msg, "\n")
 	for i, l := range lines {
-		l = strings.TrimSpace(l)
-		l = strings.ReplaceAll(l, "not found in type spec.", "is not a field of ")
-		lines[i] = l
+		lines[i] = names.Replace(strings.TrimSpace(l))
 	}
 	return strings.Join(lines, "; ")
 }
