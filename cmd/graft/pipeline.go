@@ -59,6 +59,10 @@ func failed(stage, fix string, err error) *stageError {
 }
 
 func (s *stageError) Error() string {
+	if errors.Is(s.err, context.Canceled) {
+		// A signal, not something to fix.
+		return fmt.Sprintf("%s interrupted (SIGINT or SIGTERM): %v\nRun graft run again to resume: finished stages are not repeated, created resources are found by their tags.", s.stage, s.err)
+	}
 	msg := fmt.Sprintf("%s failed: %v", s.stage, s.err)
 	if s.fix != "" {
 		msg += "\n" + s.fix

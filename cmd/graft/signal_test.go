@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -206,5 +207,29 @@ func TestSpecReadIsBounded(t *testing.T) {
 				f.Close()
 			}
 		}
+	}
+}
+
+// TestInterruptedRunSaysSo: a run or demo stopped by a signal says it was
+// interrupted and how to resume, not that something must be fixed.
+func TestInterruptedRunSaysSo(t *testing.T) {
+	s := newCLISim(t)
+	for _, args := range [][]string{{"run", "--yes", "--spec", s.spec}, {"demo", "--workdir", t.TempDir()}} {
+		code, stderr := graftCancelled(t, args...)
+		if code != exitError || !strings.Contains(stderr, "interrupted (SIGINT or SIGTERM)") || strings.Contains(stderr, "Fix it") {
+			t.Errorf("%v: exit %d\n%s\nwant exit 2 saying it was interrupted, and no fix", args, code, stderr)
+		}
+	}
+}
+
+// TestStageErrorOfASignal: a stage stopped by a signal is worded as
+// interrupted, with how to resume, never with the stage's fix.
+func TestStageErrorOfASignal(t *testing.T) {
+	msg := failed("clone", "Fix it and run graft run again.", fmt.Errorf("waiting for snap-1: %w", context.Canceled)).Error()
+	if !strings.Contains(msg, "clone interrupted (SIGINT or SIGTERM)") || strings.Contains(msg, "Fix it") {
+		t.Errorf("a stage stopped by a signal says:\n%s", msg)
+	}
+	if msg := failed("clone", "Fix it.", errors.New("denied")).Error(); !strings.Contains(msg, "clone failed: denied\nFix it.") {
+		t.Errorf("a failed stage says:\n%s", msg)
 	}
 }
