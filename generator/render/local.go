@@ -95,8 +95,9 @@ func checkLocal(dir string) error {
 // KustomizationFiles lists the files a kustomization makes kustomize read
 // besides its resources, components, bases and plugins (generators,
 // transformers, validators): YAML (patches, replacements, CRDs,
-// configurations, the OpenAPI schema) and data (the generators' sources). Inline patches and empty entries are
-// left out. render's local-only rule and check's input bounds both use it.
+// configurations, the OpenAPI schema) and data (the generators' sources).
+// Inline patches and empty entries are left out. render's local-only rule
+// and check's input bounds both use it.
 func KustomizationFiles(k *types.Kustomization) (yamlFiles, dataFiles []string) {
 	keep := func(list *[]string, f string) {
 		if f != "" && !strings.Contains(f, "\n") { // else inline
