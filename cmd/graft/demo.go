@@ -121,7 +121,7 @@ func runDemo(ctx context.Context, e *env, workdir string) error {
 		}
 	}
 
-	e.log.Info("== the legacy cluster: 3 Cassandra nodes on EC2 (graft's in-process simulator), one per zone")
+	e.stage("the legacy cluster: 3 Cassandra nodes on EC2 (graft's in-process simulator), one per zone")
 	sim := ec2sim.New(ec2sim.Options{Region: "us-east-1"})
 	cluster, err := sim.SeedCluster(ec2sim.ClusterSpec{Name: "cassandra", Nodes: 3})
 	if err != nil {
@@ -131,7 +131,7 @@ func runDemo(ctx context.Context, e *env, workdir string) error {
 		e.log.Info("legacy node", "name", n.Name, "instance", n.InstanceID, "zone", n.Zone, "data volume", n.DataVolumes["/dev/xvdf"])
 	}
 
-	e.log.Info("== the GitOps repository: a bare repo whose main branch holds base/cassandra")
+	e.stage("the GitOps repository: a bare repo whose main branch holds base/cassandra")
 	repo := filepath.Join(workdir, "gitops.git")
 	if err := seedDemoRepo(ctx, workdir, repo); err != nil {
 		return fmt.Errorf("demo repository: %w", err)

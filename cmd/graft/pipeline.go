@@ -77,10 +77,6 @@ func (s *stageError) Unwrap() []error {
 	return []error{s.err}
 }
 
-func (p *pipeline) stage(name string) {
-	p.e.log.Info("== " + name)
-}
-
 func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
 	e, m := p.e, p.m
 	res := &pipelineResult{
@@ -89,7 +85,7 @@ func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
 	}
 	const rerun = "Fix it and run graft run again: finished stages are not repeated, created resources are found by their tags."
 
-	p.stage("discover")
+	e.stage("discover")
 	inv, diffs, err := discoverAndCompare(ctx, e, p.eng)
 	if err != nil {
 		return res, failed("discover", "Check spec.source (filters, devices) and spec.mapping, then run graft run again.", err)
@@ -107,7 +103,7 @@ func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
 	}
 	e.log.Info("inventory written", "path", res.inventoryPath, "members", len(inv.Members))
 
-	p.stage("plan")
+	e.stage("plan")
 	if res.plan, err = p.eng.Plan(ctx, inv); err != nil {
 		return res, failed("plan", rerun, err)
 	}
@@ -123,7 +119,7 @@ func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
 	}
 
 	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
-		p.stage("clone --phase " + phase)
+		e.stage("clone --phase " + phase)
 		opts := ebs.CloneOptions{Phase: phase, RunHook: p.runHook}
 		if phase == spec.PhaseFinal {
 			rec, err := loadOrNewRecord(res.recordPath, m)
@@ -153,13 +149,13 @@ func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
 	}
 	if repo == "" {
 		// No repository: render and check locally.
-		p.stage("render")
+		e.stage("render")
 		res.overlayDir = defaultOverlayDir(e.specPath, m)
 		rendered, err := render.RenderContext(ctx, m, rec, render.Options{OutDir: res.overlayDir, Log: e.log, Keep: migrationFiles(e)})
 		if err != nil {
 			return res, failed("render", "Fix the spec or the base, then run graft run again.", err)
 		}
-		p.stage("check")
+		e.stage("check")
 		verdict, err := checkOverlay(ctx, res.overlayDir, rendered.Built, res.recordPath)
 		if err != nil {
 			return res, failed("check", "", err)
@@ -171,7 +167,7 @@ func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
 		return res, nil
 	}
 
-	p.stage("render, check and publish")
+	e.stage("render, check and publish")
 	pub, err := deliver(ctx, e, m, rec, p.publish, res.plan)
 	res.published = pub
 	if err != nil {
