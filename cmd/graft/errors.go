@@ -56,7 +56,7 @@ var errorTable = []errorRow{
 	{lock.ErrHeld, exitError, "Another graft command is working on this migration (named above): wait for it to finish, then %s."},
 	{ebs.ErrCredentials, exitError, "Set AWS_PROFILE (shared config or SSO, after `aws sso login`), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run on an instance or pod with a role; then %s."},
 	{ebs.ErrDryRun, exitError, "Nothing was created. Fix the permissions or parameters named above, then %s."},
-	{ebs.ErrMembersFailed, exitError, "The other members finished. Fix what is named above and %s: finished members are not repeated."},
+	{ebs.ErrMembersFailed, exitError, "Fix what is named above and %s: members that finished are not repeated."},
 	{ebs.ErrDiscovery, exitError, "Check spec.source (filters, devices) and spec.mapping, then %s."},
 	{ebs.ErrInput, exitError, "Fix the spec or the account as named above, then %s."},
 	{spec.ErrInvalid, exitError, "Fix the spec where named above (graft init writes a commented example), then %s."},

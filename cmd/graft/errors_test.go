@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -44,7 +45,7 @@ func TestErrorTable(t *testing.T) {
 		{lock.ErrHeld, exitError, "wait for it to finish, then run graft clone again."},
 		{ebs.ErrCredentials, exitError, "Set AWS_PROFILE (shared config or SSO, after `aws sso login`), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"},
 		{ebs.ErrDryRun, exitError, "Nothing was created."},
-		{ebs.ErrMembersFailed, exitError, "The other members finished. Fix what is named above and run graft clone again: finished members are not repeated."},
+		{ebs.ErrMembersFailed, exitError, "Fix what is named above and run graft clone again: members that finished are not repeated."},
 		{ebs.ErrDiscovery, exitError, "Check spec.source (filters, devices) and spec.mapping, then run graft clone again."},
 		{ebs.ErrInput, exitError, "Fix the spec or the account as named above, then run graft clone again."},
 		{spec.ErrInvalid, exitError, "graft init writes a commented example"},
@@ -169,4 +170,68 @@ func sentinels(t *testing.T, path string) map[string]string {
 		}
 	}
 	return out
+}
+
+// TestOneNextStep: a clone that stops says to run graft clone again, a run
+// that stops says to run graft run again, each once; the engine's errors
+// name no command.
+func TestOneNextStep(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"clone", "--phase", "precopy"}, "run graft clone --phase precopy again"},
+		{[]string{"run"}, "run graft run again"},
+	} {
+		s := newCLISim(t)
+		writeCLIBase(t, s.spec)
+		s.sims["us-east-1"].CrashAfter(5)
+		code, _, stderr := graft(t, append(c.args, "--spec", s.spec, "--yes")...)
+		msg := stderr[strings.Index(stderr, "graft "+c.args[0]+": "):]
+		if code != exitError || strings.Count(msg, " again") != 1 || !strings.Contains(msg, c.want) || strings.Contains(msg, "re-run") {
+			t.Errorf("graft %v: exit %d, want one next step %q:\n%s", c.args, code, c.want, msg)
+		}
+	}
+}
+
+// TestGeneratorErrorsNameNoCommand: the next step is cmd's (nextStep,
+// errorTable); an error made in a generator package says what went wrong
+// and what is left, never which graft command to run again.
+func TestGeneratorErrorsNameNoCommand(t *testing.T) {
+	rerun := regexp.MustCompile(`re-run graft|run graft [a-z-]+ again`)
+	checked := 0
+	err := filepath.WalkDir(filepath.Join("..", "..", "generator"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		fset := token.NewFileSet()
+		file, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) == 0 {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok || !(sel.Sel.Name == "Errorf" || sel.Sel.Name == "New") {
+				return true
+			}
+			if lit, ok := call.Args[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				checked++
+				if m := rerun.FindString(lit.Value); m != "" {
+					t.Errorf("%s: an error says %q: leave the next step to cmd/graft", fset.Position(lit.Pos()), m)
+				}
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked < 100 {
+		t.Fatalf("checked only %d error messages", checked)
+	}
 }
