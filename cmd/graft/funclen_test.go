@@ -19,7 +19,9 @@ const maxFuncLines = 80
 // by h-bound at the same time (issue 11); the lead removes this list at
 // the merge.
 var longFuncsBeingSplit = map[string]bool{
+	"generator/check/live.go:Live":               true, // being split by h-bound
 	"generator/publish/publish.go:publisher.run": true, // being split by h-bound
+	"generator/render/render.go:RenderContext":   true, // being split by h-bound
 }
 
 func TestFunctionsAreShort(t *testing.T) {
