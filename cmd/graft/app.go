@@ -173,9 +173,8 @@ func report(ctx context.Context, e *env, name string, err error) int {
 		return exitOK
 	}
 	var (
-		f  findingError
-		u  usageError
-		se *stageError
+		f findingError
+		u usageError
 	)
 	switch {
 	case errors.As(err, &f):
@@ -184,6 +183,7 @@ func report(ctx context.Context, e *env, name string, err error) int {
 		if msg := err.Error(); msg != "" {
 			fmt.Fprintf(e.stderr, "graft %s: %s\n", name, msg)
 		}
+		e.hint(name, err)
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil && !strings.Contains(err.Error(), "interrupted"):
 		// "context canceled" says nothing to a person: say what happened.
 		e.log.Debug("interrupted", "error", err)
@@ -193,12 +193,18 @@ func report(ctx context.Context, e *env, name string, err error) int {
 		fmt.Fprintf(e.stderr, "graft %s: %v\nRun 'graft help %s' for usage.\n", name, err, name)
 	default:
 		fmt.Fprintf(e.stderr, "graft %s: %v\n", name, err)
-		// A stage's error carries its next step already.
-		if h := hintFor(err, nextStep(name, "")); h != "" && !errors.As(err, &se) {
-			fmt.Fprintln(e.stderr, h)
-		}
+		e.hint(name, err)
 	}
 	return codeOf(err)
+}
+
+// hint prints errorTable's hint for err, unless err is a stage's, which
+// carries its next step already.
+func (e *env) hint(name string, err error) {
+	var se *stageError
+	if h := hintFor(err, nextStep(name, "")); h != "" && !errors.As(err, &se) {
+		fmt.Fprintln(e.stderr, h)
+	}
 }
 
 // commandFlags declares the global flags, --help and the command's own

@@ -24,12 +24,22 @@ const (
 
 // findingError is returned by a command whose work succeeded but whose
 // result is a finding (for example, a denied overlay): graft exits 1 and
-// prints msg, if any, after the command's report.
-type findingError struct{ msg string }
+// prints its message, if any, after the command's report.
+type findingError struct{ err error }
 
-func (e findingError) Error() string { return e.msg }
+func (e findingError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
 
-func finding(format string, args ...any) error { return findingError{fmt.Sprintf(format, args...)} }
+func (e findingError) Unwrap() error { return e.err }
+
+// finding makes a findingError; format may wrap an error with %w.
+func finding(format string, args ...any) error {
+	return findingError{fmt.Errorf(format, args...)}
+}
 
 // usageError marks an error in how graft was called.
 type usageError struct{ msg string }

@@ -95,6 +95,10 @@ func TestReportKinds(t *testing.T) {
 	if code, out := reportOf(t, "check", finding("")); code != exitFinding || out != "" {
 		t.Errorf("a finding whose report is printed: exit %d, %q", code, out)
 	}
+	pub := finding("%w; nothing was pushed%s", publish.ErrDenied, "\n  deny GRAFT001 StatefulSet/x: y")
+	if code, out := reportOf(t, "publish", pub); code != exitFinding || !strings.HasPrefix(out, "graft publish: "+pub.Error()+"\n") || strings.Count(out, "The overlay was not pushed") != 1 {
+		t.Errorf("a denied publish: exit %d:\n%s", code, out)
+	}
 	if code, out := reportOf(t, "plan", usagef("plan takes no arguments")); code != exitError || !strings.Contains(out, "Run 'graft help plan' for usage.") {
 		t.Errorf("usage: exit %d, %q", code, out)
 	}

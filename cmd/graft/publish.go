@@ -39,11 +39,10 @@ func publishCommand() *command {
 				if errors.Is(err, publish.ErrDenied) {
 					// A denied overlay is a finding (exit 1), not an error.
 					var b strings.Builder
-					b.WriteString(err.Error())
 					for _, fd := range res.Verdict.Findings {
 						fmt.Fprintf(&b, "\n  %s %s %s: %s", fd.Severity, fd.Rule, fd.Resource, fd.Message)
 					}
-					return finding("%s", b.String())
+					return finding("%w%s", err, b.String())
 				}
 				if err != nil {
 					return err

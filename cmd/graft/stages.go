@@ -88,7 +88,11 @@ func (s *stages) confirm(ctx context.Context, inv *ebs.Inventory, yes bool, phas
 		return nil
 	}
 	src := s.m.Spec.Source
-	q := fmt.Sprintf("Snapshot the %d data volume(s) of %d instance(s) in %s (%s phase)", countVolumes(inv), len(inv.Members), src.Region, strings.Join(phases, " and "))
+	q := fmt.Sprintf("Snapshot the %d data volume(s) of %d instance(s) in %s (%s phase", countVolumes(inv), len(inv.Members), src.Region, strings.Join(phases, " and "))
+	if len(phases) > 1 {
+		q += "s"
+	}
+	q += ")"
 	if phases[len(phases)-1] == spec.PhaseFinal {
 		q += fmt.Sprintf(" and create their new volumes in %s", s.m.Spec.Target.Region)
 		if hook := s.m.Spec.Hooks.BeforeFinal; len(hook) > 0 {
