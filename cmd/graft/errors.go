@@ -63,9 +63,9 @@ type errorRow struct {
 // none exits 2 with its message alone.
 var errorTable = []errorRow{
 	{publish.ErrDenied, exitFinding, "The overlay was not pushed. Run graft render and graft check locally for the findings."},
-	{lock.ErrHeld, exitError, "Another graft command is working on this migration (named above): wait for it to finish, then %s."},
+	{lock.ErrHeld, exitError, "When the command named above has finished, %s."},
 	{ebs.ErrCredentials, exitError, "Set AWS_PROFILE (shared config or SSO, after `aws sso login`), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run on an instance or pod with a role; then %s."},
-	{ebs.ErrDryRun, exitError, "Nothing was created. Fix the permissions or parameters named above, then %s."},
+	{ebs.ErrDryRun, exitError, "Fix the permissions or parameters named above, then %s."},
 	{ebs.ErrMembersFailed, exitError, "Fix what is named above and %s: members that finished are not repeated."},
 	{ebs.ErrDiscovery, exitError, "Check spec.source (filters, devices) and spec.mapping, then %s."},
 	{ebs.ErrInput, exitError, "Fix the spec or the account as named above, then %s."},
@@ -75,7 +75,7 @@ var errorTable = []errorRow{
 	{check.ErrInput, exitError, ""},
 	{publish.ErrDirty, exitError, "Commit or stash the changes of the working copy, then %s."},
 	{publish.ErrConflict, exitError, "Resolve it in the branch (or delete the branch), then %s."},
-	{publish.ErrRejected, exitError, "graft never force-pushes: when the cause above is dealt with, %s."},
+	{publish.ErrRejected, exitError, "When the cause above is dealt with, %s."},
 	{publish.ErrNoBaseBranch, exitError, ""},
 	{publish.ErrRepo, exitError, ""},
 	{publish.ErrAPI, exitError, "Check the provider's token (GITHUB_TOKEN or GITEA_TOKEN) and its permissions, then %s: the pushed branch is reused."},

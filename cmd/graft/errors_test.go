@@ -42,9 +42,9 @@ func TestErrorTable(t *testing.T) {
 		hint     string // "" : no hint line
 	}{
 		{publish.ErrDenied, exitFinding, "The overlay was not pushed. Run graft render and graft check locally for the findings."},
-		{lock.ErrHeld, exitError, "wait for it to finish, then run graft clone again."},
+		{lock.ErrHeld, exitError, "When the command named above has finished, run graft clone again."},
 		{ebs.ErrCredentials, exitError, "Set AWS_PROFILE (shared config or SSO, after `aws sso login`), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"},
-		{ebs.ErrDryRun, exitError, "Nothing was created."},
+		{ebs.ErrDryRun, exitError, "Fix the permissions or parameters named above, then run graft clone again."},
 		{ebs.ErrMembersFailed, exitError, "Fix what is named above and run graft clone again: members that finished are not repeated."},
 		{ebs.ErrDiscovery, exitError, "Check spec.source (filters, devices) and spec.mapping, then run graft clone again."},
 		{ebs.ErrInput, exitError, "Fix the spec or the account as named above, then run graft clone again."},
@@ -54,7 +54,7 @@ func TestErrorTable(t *testing.T) {
 		{check.ErrInput, exitError, ""},
 		{publish.ErrDirty, exitError, "Commit or stash the changes of the working copy, then run graft clone again."},
 		{publish.ErrConflict, exitError, "Resolve it in the branch (or delete the branch), then run graft clone again."},
-		{publish.ErrRejected, exitError, "graft never force-pushes"},
+		{publish.ErrRejected, exitError, "When the cause above is dealt with, run graft clone again."},
 		{publish.ErrNoBaseBranch, exitError, ""},
 		{publish.ErrRepo, exitError, ""},
 		{publish.ErrAPI, exitError, "GITHUB_TOKEN or GITEA_TOKEN"},
