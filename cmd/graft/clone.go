@@ -43,6 +43,7 @@ func runClone(ctx context.Context, e *env, phase string, dryRun, yes bool) error
 		return err
 	}
 	s := newStages(e, m, eng, counter, "clone")
+	s.phase = phase
 	inv, err := s.discover(ctx)
 	if err != nil {
 		return err

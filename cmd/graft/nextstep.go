@@ -53,14 +53,12 @@ var afterClone = map[string]string{
 // resumable says what a run that stopped leaves behind.
 const resumable = "finished stages are not repeated, created resources are found by their tags."
 
-// stageFixes is what to do when a stage fails for a reason the error
-// taxonomy (errorTable) has no hint for; %s is the next step.
+// stageFixes is what to do when a stage fails for a reason errorTable has
+// no hint for (a hint names the cause: spec, credentials, discovery...);
+// %s is the next step. Any other stage: "Fix it and %s."
 var stageFixes = map[string]string{
-	stageDiscover: "Check spec.source (filters, devices) and spec.mapping, then %s.",
-	stagePlan:     "Fix it and %s: " + resumable,
-	stageClone:    "Fix it and %s: " + resumable,
-	stageRender:   "Fix the spec or the base, then %s.",
-	stagePublish:  "Fix it and %s.",
+	stagePlan:  "Fix it and %s: " + resumable,
+	stageClone: "Fix it and %s: " + resumable,
 }
 
 // stageFix is the fix of stage, given the next step.
@@ -68,7 +66,7 @@ func stageFix(stage, again string) string {
 	if f, ok := stageFixes[stage]; ok {
 		return fmt.Sprintf(f, again)
 	}
-	return ""
+	return fmt.Sprintf("Fix it and %s.", again)
 }
 
 // sourceChangedFix is the fix when the source differs from the inventory.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -29,6 +30,8 @@ type stages struct {
 	// command is the graft command running the stages (clone, run, demo):
 	// it names the next step in errors (see nextStep).
 	command string
+	// phase is graft clone's --phase, which its next step names.
+	phase string
 	// runHook runs the beforeFinal hook (nil: os/exec).
 	runHook func(ctx context.Context, argv []string) ([]byte, error)
 
@@ -50,7 +53,7 @@ func (s *stages) failed(stage, phase string, err error) *stageError {
 	if phase != "" {
 		name += " (" + phase + ")"
 	}
-	again := nextStep(s.command, phase)
+	again := nextStep(s.command, cmp.Or(phase, s.phase))
 	return &stageError{stage: name, again: again, fix: stageFix(stage, again), err: err}
 }
 

@@ -154,3 +154,43 @@ func TestCloneAndRunShareStages(t *testing.T) {
 		})
 	}
 }
+
+// TestChangedSourceOneRefusal: when the source differs from the reviewed
+// inventory, clone and run refuse it with the same message, each naming
+// its own next step, and create nothing.
+func TestChangedSourceOneRefusal(t *testing.T) {
+	refusal := map[string]string{}
+	for _, c := range []struct {
+		args []string
+		next string
+	}{
+		{[]string{"clone", "--phase", "precopy"}, "run graft clone --phase precopy again"},
+		{[]string{"run"}, "run graft run again"},
+	} {
+		s := newCLISim(t)
+		writeCLIBase(t, s.spec)
+		if code, _, errOut := graft(t, "discover", "--spec", s.spec); code != exitOK {
+			t.Fatalf("discover: %d %s", code, errOut)
+		}
+		invPath := filepath.Join(filepath.Dir(s.spec), "graft.inventory.json")
+		inv, err := os.ReadFile(invPath)
+		must(t, err)
+		vol := s.cl.Nodes[0].DataVolumes["/dev/xvdf"]
+		changed := strings.Replace(string(inv), `"volumeId": "`+vol+`"`, `"volumeId": "vol-0123456789abcdef0"`, 1)
+		if changed == string(inv) {
+			t.Fatalf("the inventory has no volume %s", vol)
+		}
+		must(t, os.WriteFile(invPath, []byte(changed), 0o644))
+		code, _, stderr := graft(t, append(c.args, "--spec", s.spec, "--yes")...)
+		msg := stderr[max(0, strings.Index(stderr, "graft "+c.args[0]+": ")):]
+		if code != exitError || !strings.Contains(msg, "discover failed: the source changed since") || !strings.Contains(msg, c.next) {
+			t.Errorf("graft %v: exit %d\n%s", c.args, code, msg)
+		}
+		s.nothingCreated(t)
+		refusal[c.args[0]] = strings.ReplaceAll(strings.ReplaceAll(msg, c.next, "NEXT"), filepath.Dir(s.spec), "DIR")
+		refusal[c.args[0]] = strings.TrimPrefix(refusal[c.args[0]], "graft "+c.args[0]+": ")
+	}
+	if refusal["clone"] != refusal["run"] {
+		t.Errorf("clone and run refuse a changed source differently:\n%s\n%s", refusal["clone"], refusal["run"])
+	}
+}
