@@ -199,8 +199,9 @@ func TestOneNextStep(t *testing.T) {
 }
 
 // TestGeneratorErrorsNameNoCommand: the next step is cmd's (nextStep,
-// errorTable); an error made in a generator package says what went wrong
-// and what is left, never which graft command to run again.
+// errorTable); an error made in a generator package (errors.New,
+// fmt.Errorf, or fmt.Sprintf for an Error method) says what went wrong and
+// what is left, never which graft command to run again.
 func TestGeneratorErrorsNameNoCommand(t *testing.T) {
 	rerun := regexp.MustCompile(`re-run graft|run graft [a-z-]+ again`)
 	checked := 0
@@ -219,7 +220,7 @@ func TestGeneratorErrorsNameNoCommand(t *testing.T) {
 				return true
 			}
 			sel, ok := call.Fun.(*ast.SelectorExpr)
-			if !ok || !(sel.Sel.Name == "Errorf" || sel.Sel.Name == "New") {
+			if !ok || !(sel.Sel.Name == "Errorf" || sel.Sel.Name == "New" || sel.Sel.Name == "Sprintf") {
 				return true
 			}
 			if lit, ok := call.Args[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
