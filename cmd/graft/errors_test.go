@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -106,6 +107,13 @@ func TestReportKinds(t *testing.T) {
 	code, out := reportOf(t, "run", s.failed(stageClone, "final", fmt.Errorf("x: %w", ebs.ErrMembersFailed)))
 	if code != exitError || strings.Count(out, "again") != 1 || !strings.Contains(out, "run graft run again") {
 		t.Errorf("a stage's error: exit %d, want one next step, got:\n%s", code, out)
+	}
+	demo := &stages{command: "demo"}
+	for _, err := range []error{errors.New("boom"), fmt.Errorf("waiting: %w", context.Canceled)} {
+		msg := demo.failed(stageClone, "final", err).Error()
+		if !strings.Contains(msg, "run graft demo again (into a new --workdir)") || strings.Contains(msg, "resume") || strings.Contains(msg, "found by their tags") {
+			t.Errorf("the demo, which starts over, says:\n%s", msg)
+		}
 	}
 	denied := s.failed(stagePublish, "", fmt.Errorf("%w (1 denied)", publish.ErrDenied))
 	denied.finding = true

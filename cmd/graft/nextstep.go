@@ -53,6 +53,10 @@ var afterClone = map[string]string{
 // resumable says what a run that stopped leaves behind.
 const resumable = "finished stages are not repeated, created resources are found by their tags."
 
+// startsOver are the commands that do not resume: the demo's simulated
+// cluster lives only as long as the process.
+var startsOver = map[string]bool{"demo": true}
+
 // stageFixes is what to do when a stage fails for a reason errorTable has
 // no hint for (a hint names the cause: spec, credentials, discovery...);
 // %s is the next step. Any other stage: "Fix it and %s."
@@ -62,8 +66,8 @@ var stageFixes = map[string]string{
 }
 
 // stageFix is the fix of stage, given the next step.
-func stageFix(stage, again string) string {
-	if f, ok := stageFixes[stage]; ok {
+func stageFix(stage, again string, startsOver bool) string {
+	if f, ok := stageFixes[stage]; ok && !startsOver {
 		return fmt.Sprintf(f, again)
 	}
 	return fmt.Sprintf("Fix it and %s.", again)
@@ -85,6 +89,8 @@ type stageError struct {
 	stage string
 	// again is the next step ("run graft run again").
 	again string
+	// startsOver: running again starts over, it does not resume.
+	startsOver bool
 	// fix is what to do, unless the error taxonomy has a hint for err.
 	fix string
 	err error
@@ -96,6 +102,9 @@ type stageError struct {
 func (s *stageError) Error() string {
 	if errors.Is(s.err, context.Canceled) {
 		// A signal, not something to fix.
+		if s.startsOver {
+			return fmt.Sprintf("%s interrupted (SIGINT or SIGTERM): %v\n%s.", s.stage, s.err, capitalize(s.again))
+		}
 		return fmt.Sprintf("%s interrupted (SIGINT or SIGTERM): %v\n%s to resume: %s", s.stage, s.err, capitalize(s.again), resumable)
 	}
 	msg := fmt.Sprintf("%s failed: %v", s.stage, s.err)

@@ -54,7 +54,8 @@ func (s *stages) failed(stage, phase string, err error) *stageError {
 		name += " (" + phase + ")"
 	}
 	again := nextStep(s.command, cmp.Or(phase, s.phase))
-	return &stageError{stage: name, again: again, fix: stageFix(stage, again), err: err}
+	over := startsOver[s.command]
+	return &stageError{stage: name, again: again, startsOver: over, fix: stageFix(stage, again, over), err: err}
 }
 
 // discover discovers the source live and compares it with the inventory
