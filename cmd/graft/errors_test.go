@@ -111,7 +111,7 @@ func TestReportKinds(t *testing.T) {
 	demo := &stages{command: "demo"}
 	for _, err := range []error{errors.New("boom"), fmt.Errorf("waiting: %w", context.Canceled)} {
 		msg := demo.failed(stageClone, "final", err).Error()
-		if !strings.Contains(msg, "run graft demo again (into a new --workdir)") || strings.Contains(msg, "resume") || strings.Contains(msg, "found by their tags") {
+		if !strings.Contains(strings.ToLower(msg), "run graft demo again (into a new --workdir)") || strings.Contains(msg, "resume") || strings.Contains(msg, "found by their tags") {
 			t.Errorf("the demo, which starts over, says:\n%s", msg)
 		}
 	}
