@@ -18,24 +18,6 @@ import (
 	"github.com/graftctl/graft/generator/spec"
 )
 
-// Exit codes, the same for every command.
-const (
-	exitOK      = 0
-	exitFinding = 1 // a check denied, or a verdict the user must act on
-	exitError   = 2 // usage, input or runtime error
-)
-
-// errFinding is returned by a command whose work succeeded but whose result
-// is a finding (for example, a denied overlay). main maps it to exit 1.
-var errFinding = errors.New("finding")
-
-// usageError marks an error in how graft was called.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
-
 // globals are the flags every command takes.
 type globals struct {
 	specPath string
@@ -184,31 +166,44 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 // report says why a command failed, on stderr, and returns its exit code:
-// the one place where an error becomes an exit code and a message.
+// the one place where an error becomes an exit code and a message. The
+// code, and the hint line that follows the message, come from errorTable.
 func report(ctx context.Context, e *env, name string, err error) int {
-	switch {
-	case err == nil:
+	if err == nil {
 		return exitOK
-	case errors.Is(err, errFinding):
+	}
+	var (
+		f findingError
+		u usageError
+	)
+	switch {
+	case errors.As(err, &f):
 		// The command printed its report; say why it exits 1 as well
 		// (graft run names the stage and what to do).
-		if err != errFinding {
-			fmt.Fprintf(e.stderr, "graft %s: %s\n", name, strings.TrimPrefix(err.Error(), errFinding.Error()+": "))
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintf(e.stderr, "graft %s: %s\n", name, msg)
 		}
-		return exitFinding
+		e.hint(name, err)
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil && !strings.Contains(err.Error(), "interrupted"):
 		// "context canceled" says nothing to a person: say what happened.
 		e.log.Debug("interrupted", "error", err)
 		fmt.Fprintf(e.stderr, "graft %s: interrupted (SIGINT or SIGTERM); nothing more was written\n", name)
 		return exitError
+	case errors.As(err, &u):
+		fmt.Fprintf(e.stderr, "graft %s: %v\nRun 'graft help %s' for usage.\n", name, err, name)
 	default:
-		var u usageError
-		if errors.As(err, &u) {
-			fmt.Fprintf(e.stderr, "graft %s: %v\nRun 'graft help %s' for usage.\n", name, err, name)
-		} else {
-			fmt.Fprintf(e.stderr, "graft %s: %v\n", name, err)
-		}
-		return exitError
+		fmt.Fprintf(e.stderr, "graft %s: %v\n", name, err)
+		e.hint(name, err)
+	}
+	return codeOf(err)
+}
+
+// hint prints errorTable's hint for err, unless err is a stage's, which
+// carries its next step already.
+func (e *env) hint(name string, err error) {
+	var se *stageError
+	if h := hintFor(err, nextStep(name, "")); h != "" && !errors.As(err, &se) {
+		fmt.Fprintln(e.stderr, h)
 	}
 }
 

@@ -81,7 +81,7 @@ func checkCommand() *command {
 					return err
 				}
 				if rep.Failed() {
-					return fmt.Errorf("%w: %d denied, %d warned", errFinding, rep.Count(check.LevelDeny), rep.Count(check.LevelWarn))
+					return finding("%d denied, %d warned", rep.Count(check.LevelDeny), rep.Count(check.LevelWarn))
 				}
 				return nil
 			}

@@ -86,40 +86,11 @@ func demoCommand() *command {
 
 func runDemo(ctx context.Context, e *env, workdir string) error {
 	start := time.Now()
-	if workdir == "" {
-		dir, err := os.MkdirTemp("", "graft-demo-")
-		if err != nil {
-			return err
-		}
-		workdir = dir
-	}
-	workdir, err := filepath.Abs(workdir)
+	workdir, release, err := demoWorkdir(ctx, e, workdir)
 	if err != nil {
 		return err
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(workdir, 0o755); err != nil {
-		return err
-	}
-	// Two demos into one workdir: the second is refused by the lock, not
-	// merged into the first.
-	lockPath := lock.Path(filepath.Join(workdir, record.DefaultFile))
-	l, err := acquireLock(e, lockPath, lock.Holder{Migration: "cassandra-demo", Command: "demo"})
-	if err != nil {
-		return err
-	}
-	defer l.Release()
-	entries, err := os.ReadDir(workdir)
-	if err != nil {
-		return err
-	}
-	for _, en := range entries {
-		if en.Name() != filepath.Base(lockPath) {
-			return fmt.Errorf("--workdir %s is not empty; the demo needs an empty or new directory", workdir)
-		}
-	}
+	defer release()
 
 	e.stage("the legacy cluster: 3 Cassandra nodes on EC2 (graft's in-process simulator), one per zone")
 	sim := ec2sim.New(ec2sim.Options{Region: "us-east-1"})
@@ -147,7 +118,7 @@ func runDemo(ctx context.Context, e *env, workdir string) error {
 		return err
 	}
 	eng := ebs.New(m, ebs.Options{Source: sim, Clock: sim.Clock(), Log: e.log})
-	p := &pipeline{e: e, m: m, eng: eng, yes: true}
+	p := &pipeline{e: e, m: m, eng: eng, command: "demo", yes: true}
 	res, err := p.run(ctx)
 	if err != nil {
 		return err
@@ -155,16 +126,70 @@ func runDemo(ctx context.Context, e *env, workdir string) error {
 	if untouched := sim.MutatingCallsOn(cluster.SourceIDs()...); len(untouched) > 0 {
 		return fmt.Errorf("the demo changed a source volume or instance (%d calls); this is a bug", len(untouched))
 	}
+	d := demoResult{workdir: workdir, specPath: specPath, repo: repo, m: m, res: res, start: start, simulated: sim.Elapsed()}
+	return d.print(ctx, e)
+}
 
-	checkout := filepath.Join(workdir, "gitops")
-	branch := publish.Branch(m.Metadata.Name)
-	if err := git(ctx, workdir, "clone", "--quiet", "--branch", branch, repo, checkout); err != nil {
+// demoWorkdir makes workdir (a new temporary directory if "") and takes
+// its lock: two demos into one workdir, the second is refused by the lock,
+// not merged into the first. It must be empty.
+func demoWorkdir(ctx context.Context, e *env, workdir string) (string, func(), error) {
+	if workdir == "" {
+		dir, err := os.MkdirTemp("", "graft-demo-")
+		if err != nil {
+			return "", nil, err
+		}
+		workdir = dir
+	}
+	workdir, err := filepath.Abs(workdir)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return "", nil, err
+	}
+	if err := os.MkdirAll(workdir, 0o755); err != nil {
+		return "", nil, err
+	}
+	lockPath := lock.Path(filepath.Join(workdir, record.DefaultFile))
+	l, err := acquireLock(e, lockPath, lock.Holder{Migration: "cassandra-demo", Command: "demo"})
+	if err != nil {
+		return "", nil, err
+	}
+	entries, err := os.ReadDir(workdir)
+	if err != nil {
+		l.Release()
+		return "", nil, err
+	}
+	for _, en := range entries {
+		if en.Name() != filepath.Base(lockPath) {
+			l.Release()
+			return "", nil, fmt.Errorf("--workdir %s is not empty; the demo needs an empty or new directory", workdir)
+		}
+	}
+	return workdir, func() { _ = l.Release() }, nil
+}
+
+// demoResult is what the demo made, for its summary.
+type demoResult struct {
+	workdir, specPath, repo string
+	m                       *spec.Migration
+	res                     *pipelineResult
+	start                   time.Time
+	simulated               time.Duration
+}
+
+// print checks the branch out beside the repository, keeps the pull
+// request's description (the demo has no forge) and prints the summary.
+func (d demoResult) print(ctx context.Context, e *env) error {
+	checkout := filepath.Join(d.workdir, "gitops")
+	branch := publish.Branch(d.m.Metadata.Name)
+	if err := git(ctx, d.workdir, "clone", "--quiet", "--branch", branch, d.repo, checkout); err != nil {
 		return err
 	}
-	overlay := filepath.Join(checkout, filepath.FromSlash(m.Spec.GitOps.OverlayPath))
-	pub := res.published
-	// The demo has no forge: keep the pull request's description to read.
-	body := filepath.Join(workdir, "pull-request.md")
+	overlay := filepath.Join(checkout, filepath.FromSlash(d.m.Spec.GitOps.OverlayPath))
+	pub := d.res.published
+	body := filepath.Join(d.workdir, "pull-request.md")
 	if err := atomic.WriteFileContext(ctx, body, []byte(pub.Body), 0o644); err != nil {
 		return err
 	}
@@ -190,9 +215,9 @@ With real AWS:
   graft discover && graft plan     # read-only: what is there and what would be created
   graft run                        # clone, render, check and open the pull request (asks first)
   graft iam-policy                 # the least-privilege IAM policy for the spec
-`, time.Since(start).Round(time.Millisecond), sim.Elapsed().Round(time.Second),
-		specPath, res.inventoryPath, res.recordPath, repo, branch, publish.ShortCommit(pub.Commit), overlay,
-		verdictLine(pub.Verdict), body, repo, branch, overlay, overlay)
+`, time.Since(d.start).Round(time.Millisecond), d.simulated.Round(time.Second),
+		d.specPath, d.res.inventoryPath, d.res.recordPath, d.repo, branch, publish.ShortCommit(pub.Commit), overlay,
+		verdictLine(pub.Verdict), body, d.repo, branch, overlay, overlay)
 	return nil
 }
 

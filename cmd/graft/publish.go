@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -37,11 +38,11 @@ func publishCommand() *command {
 				res, err := deliver(ctx, e, m, rec, *f, nil)
 				if errors.Is(err, publish.ErrDenied) {
 					// A denied overlay is a finding (exit 1), not an error.
-					fmt.Fprintf(e.stderr, "graft publish: %v\n", err)
+					var b strings.Builder
 					for _, fd := range res.Verdict.Findings {
-						fmt.Fprintf(e.stderr, "  %s %s %s: %s\n", fd.Severity, fd.Rule, fd.Resource, fd.Message)
+						fmt.Fprintf(&b, "\n  %s %s %s: %s", fd.Severity, fd.Rule, fd.Resource, fd.Message)
 					}
-					return errFinding
+					return finding("%w%s", err, b.String())
 				}
 				if err != nil {
 					return err

@@ -29,11 +29,11 @@ func runCommand() *command {
 				if err := flags.validate(); err != nil {
 					return err
 				}
-				m, eng, _, err := newEngine(ctx, e)
+				m, eng, counter, err := newEngine(ctx, e)
 				if err != nil {
 					return err
 				}
-				p := &pipeline{e: e, m: m, eng: eng, yes: *yes, publish: *flags}
+				p := &pipeline{e: e, m: m, eng: eng, counter: counter, command: "run", yes: *yes, publish: *flags}
 				res, err := p.run(ctx)
 				if err != nil {
 					return err

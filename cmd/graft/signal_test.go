@@ -225,11 +225,11 @@ func TestInterruptedRunSaysSo(t *testing.T) {
 // TestStageErrorOfASignal: a stage stopped by a signal is worded as
 // interrupted, with how to resume, never with the stage's fix.
 func TestStageErrorOfASignal(t *testing.T) {
-	msg := failed("clone", "Fix it and run graft run again.", fmt.Errorf("waiting for snap-1: %w", context.Canceled)).Error()
+	msg := (&stageError{stage: "clone", again: "run graft run again", fix: "Fix it and run graft run again.", err: fmt.Errorf("waiting for snap-1: %w", context.Canceled)}).Error()
 	if !strings.Contains(msg, "clone interrupted (SIGINT or SIGTERM)") || strings.Contains(msg, "Fix it") {
 		t.Errorf("a stage stopped by a signal says:\n%s", msg)
 	}
-	if msg := failed("clone", "Fix it.", errors.New("denied")).Error(); !strings.Contains(msg, "clone failed: denied\nFix it.") {
+	if msg := (&stageError{stage: "clone", again: "run graft run again", fix: "Fix it.", err: errors.New("denied")}).Error(); !strings.Contains(msg, "clone failed: denied\nFix it.") {
 		t.Errorf("a failed stage says:\n%s", msg)
 	}
 }

@@ -59,17 +59,15 @@ func NewClient(ctx context.Context, opts ClientOptions) (*ec2.Client, error) {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	if cfg.Credentials == nil {
-		return nil, fmt.Errorf("%w: %s", ErrCredentials, credentialsHint)
+		return nil, fmt.Errorf("%w: the SDK's chain (environment, shared config and SSO, instance or pod role) found none", ErrCredentials)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if _, err := cfg.Credentials.Retrieve(cctx); err != nil {
-		return nil, fmt.Errorf("%w: %s (%s)", ErrCredentials, credentialsHint, firstLine(err.Error()))
+		return nil, fmt.Errorf("%w: %s", ErrCredentials, firstLine(err.Error()))
 	}
 	return ec2.NewFromConfig(cfg), nil
 }
-
-const credentialsHint = "set AWS_PROFILE (shared config or SSO, after `aws sso login`), AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run on an instance or pod with a role"
 
 // newRetryer is the SDK's standard retryer minus throttling. graft
 // retries throttling in exactly one layer, its own loop in api.do: that

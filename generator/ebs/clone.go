@@ -141,7 +141,7 @@ func (e *Engine) Clone(ctx context.Context, inv *Inventory, opts CloneOptions) (
 	res.Created = r.created
 	failed := res.Failed()
 	if ctx.Err() != nil {
-		return res, fmt.Errorf("interrupted: %d of %d members finished; what was created is tagged and recorded, re-run graft clone to resume: %w", len(inv.Members)-len(failed), len(inv.Members), ctx.Err())
+		return res, fmt.Errorf("interrupted: %d of %d members finished; what was created is tagged and recorded, and the next run resumes from it: %w", len(inv.Members)-len(failed), len(inv.Members), ctx.Err())
 	}
 	if len(failed) > 0 {
 		var b strings.Builder
@@ -149,7 +149,7 @@ func (e *Engine) Clone(ctx context.Context, inv *Inventory, opts CloneOptions) (
 		if opts.Phase == spec.PhaseFinal {
 			b.WriteString(" and are in the record")
 		}
-		b.WriteString("); re-run graft clone to resume:")
+		b.WriteString("); the next run resumes them:")
 		for _, f := range failed {
 			fmt.Fprintf(&b, "\n  - %s: %v", f.Member, f.Err)
 		}
@@ -269,5 +269,5 @@ func createError(op string, mb Member, on string, err error) error {
 	if errors.As(err, &ae) {
 		return fmt.Errorf("%s on %s for %s: %w", op, on, mb.Key(), err)
 	}
-	return fmt.Errorf("%s on %s for %s did not complete (%w); whatever EC2 created is tagged: re-run graft clone to resume", op, on, mb.Key(), err)
+	return fmt.Errorf("%s on %s for %s did not complete (%w); whatever EC2 created is tagged, and the next run resumes from it", op, on, mb.Key(), err)
 }

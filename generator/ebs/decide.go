@@ -363,7 +363,7 @@ func mismatch(v types.Volume, p VolumeParams) []string {
 
 // refusal is the message of a volume clone refuses (plan shows the same).
 func (v volStep) refusal(mb Member) string {
-	return fmt.Sprintf("%s %s: graft's volume %s already exists but does not match the spec: %s; the spec changed since the volume was created: revert the spec, or delete the volume (graft cleanup deletes it once no record references it) and re-run graft clone", mb.Key(), v.d.ClaimTemplate, aws.ToString(v.exists.VolumeId), strings.Join(v.refuse, "; "))
+	return fmt.Sprintf("%s %s: graft's volume %s already exists but does not match the spec: %s; the spec changed since the volume was created: revert the spec, or delete the volume (graft cleanup deletes it once no record references it)", mb.Key(), v.d.ClaimTemplate, aws.ToString(v.exists.VolumeId), strings.Join(v.refuse, "; "))
 }
 
 // isSource reports whether id is a volume of a source instance.

@@ -192,7 +192,7 @@ func (e *timeoutError) Error() string {
 	if e.key.kind == watchSnapshot {
 		state = fmt.Sprintf("%s at %d%%", state, e.last.progress)
 	}
-	return fmt.Sprintf("timed out: %s is still %s after %s (the wait limit); EC2 keeps working on it: re-run graft clone to wait again", what, state, e.after)
+	return fmt.Sprintf("timed out: %s is still %s after %s (the wait limit); EC2 keeps working on it, and the next run waits again", what, state, e.after)
 }
 
 func (p *poller) snapshot() (snaps, vols []string, fsr map[string][]string, subs map[watchKey][]chan status) {

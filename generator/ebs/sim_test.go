@@ -457,7 +457,7 @@ func TestSimSnapshotErrorStopsOnlyThatMember(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	msg := err.Error()
-	for _, want := range []string{"1 of 3 members stopped", "cassandra/1", bad, "state error", "internal error", "re-run graft clone"} {
+	for _, want := range []string{"1 of 3 members stopped", "cassandra/1", bad, "state error", "internal error", "the next run"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %q:\n%s", want, msg)
 		}
@@ -498,7 +498,7 @@ func TestSimSnapshotTimeout(t *testing.T) {
 	if err == nil {
 		t.Fatal("no timeout")
 	}
-	for _, want := range []string{"timed out", "still pending at 42%", "after 3h0m0s", stuck, "re-run graft clone"} {
+	for _, want := range []string{"timed out", "still pending at 42%", "after 3h0m0s", stuck, "the next run waits again"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("message lacks %q:\n%v", want, err)
 		}
@@ -519,7 +519,7 @@ func TestSimCancelIsResumable(t *testing.T) {
 		return false
 	})
 	_, err := e.clone(ctx, spec.PhaseFinal)
-	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "re-run graft clone to resume") {
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "the next run resumes from it") {
 		t.Fatalf("err = %v", err)
 	}
 	e.sim.Revive()

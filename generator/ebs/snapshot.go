@@ -192,7 +192,7 @@ func (r *cloneRun) createSnapshots(ctx context.Context, d *memberDecision) (map[
 		}
 		for _, st := range d.snaps {
 			if _, ok := out[st.d.VolumeID]; !ok {
-				return nil, fmt.Errorf("CreateSnapshots on %s returned no snapshot of %s; re-run graft clone", mb.Instance, st.d.VolumeID)
+				return nil, fmt.Errorf("CreateSnapshots on %s returned no snapshot of %s; the next run makes one", mb.Instance, st.d.VolumeID)
 			}
 		}
 		return out, nil
@@ -289,7 +289,7 @@ func (r *cloneRun) waitSnapshot(ctx context.Context, p *poller, mb Member, d Dev
 		case !st.found:
 			notFound++
 			if notFound > 20 {
-				return false, fmt.Errorf("%s %s of %s (%s %s) is gone: EC2 no longer lists it; re-run graft clone to make a new one", what, id, d.VolumeID, mb.Key(), d.ClaimTemplate)
+				return false, fmt.Errorf("%s %s of %s (%s %s) is gone: EC2 no longer lists it; the next run makes a new one", what, id, d.VolumeID, mb.Key(), d.ClaimTemplate)
 			}
 			return false, nil
 		case st.state == string(types.SnapshotStateCompleted):
@@ -297,7 +297,7 @@ func (r *cloneRun) waitSnapshot(ctx context.Context, p *poller, mb Member, d Dev
 		case st.state == string(types.SnapshotStateError):
 			msg := st.message
 			msg = cmp.Or(msg, "EC2 gave no reason")
-			return false, fmt.Errorf("%s %s of %s (%s %s) failed in EC2: state error: %s; this member stopped, the others go on; re-run graft clone to retry it (graft deletes the failed snapshot first)", what, id, d.VolumeID, mb.Key(), d.ClaimTemplate, msg)
+			return false, fmt.Errorf("%s %s of %s (%s %s) failed in EC2: state error: %s; this member stopped, the others go on; the next run retries it (graft deletes the failed snapshot first)", what, id, d.VolumeID, mb.Key(), d.ClaimTemplate, msg)
 		}
 		progress(st.progress)
 		return false, nil

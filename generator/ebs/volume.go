@@ -61,7 +61,7 @@ func (r *cloneRun) volume(ctx context.Context, d *memberDecision, v volStep, sna
 	}
 	if diffs := mismatch(vol, p); len(diffs) > 0 {
 		if created {
-			return types.Volume{}, fmt.Errorf("%s %s: graft's new volume %s does not match the spec: %s; EC2 did not apply what graft asked for (with kmsKeyId: the key expected is spec.target.volume.kmsKeyId, else the source volume's); graft does not record it: delete it (graft cleanup) and re-run graft clone", mb.Key(), v.d.ClaimTemplate, aws.ToString(vol.VolumeId), strings.Join(diffs, "; "))
+			return types.Volume{}, fmt.Errorf("%s %s: graft's new volume %s does not match the spec: %s; EC2 did not apply what graft asked for (with kmsKeyId: the key expected is spec.target.volume.kmsKeyId, else the source volume's); graft does not record it: delete it (graft cleanup) before the next run", mb.Key(), v.d.ClaimTemplate, aws.ToString(vol.VolumeId), strings.Join(diffs, "; "))
 		}
 		v.refuse = diffs
 		return types.Volume{}, errors.New(v.refusal(mb))
@@ -82,7 +82,7 @@ func (r *cloneRun) waitVolume(ctx context.Context, mb Member, d Device, id, snap
 			last = *st.volume
 			return true, nil
 		case st.state == string(types.VolumeStateError):
-			return false, fmt.Errorf("volume %s (%s %s, from %s) failed in EC2: state error; this member stopped; delete it with graft cleanup and re-run graft clone", id, mb.Key(), d.ClaimTemplate, snap)
+			return false, fmt.Errorf("volume %s (%s %s, from %s) failed in EC2: state error; this member stopped; delete it with graft cleanup before the next run", id, mb.Key(), d.ClaimTemplate, snap)
 		}
 		e.opts.Progress.Update(mb.Key(), "volume "+st.state, 50)
 		return false, nil
@@ -268,7 +268,7 @@ func (r *cloneRun) disableFSR(ctx context.Context, mb Member, snap, zone string)
 		return nil
 	}
 	if _, err := e.dst.DisableFastSnapshotRestores(ctx, &ec2.DisableFastSnapshotRestoresInput{SourceSnapshotIds: []string{snap}, AvailabilityZones: []string{zone}}); err != nil {
-		return fmt.Errorf("DisableFastSnapshotRestores on %s in %s for %s (it stays enabled and billed until disabled; re-run graft clone): %w", snap, zone, mb.Key(), err)
+		return fmt.Errorf("DisableFastSnapshotRestores on %s in %s for %s (it stays enabled and billed until disabled; the next run disables it): %w", snap, zone, mb.Key(), err)
 	}
 	return nil
 }

@@ -303,7 +303,7 @@ func (p *publisher) run(ctx context.Context) (res *Result, err error) {
 			return res, err
 		}
 		if attempt == 2 {
-			return res, fmt.Errorf("%w: %s moved again while graft reapplied its change on top of it (concurrent publishes?); run graft publish again", ErrRejected, p.branch)
+			return res, fmt.Errorf("%w: %s moved again while graft reapplied its change on top of it (concurrent publishes?)", ErrRejected, p.branch)
 		}
 		p.log.Warn("the branch moved on the remote since graft fetched it; reapplying on top of it", "branch", p.branch)
 		res.Committed = false
@@ -392,7 +392,7 @@ func (p *publisher) mergeBase(ctx context.Context, base, branch string) error {
 	args := append(p.identity(ctx), "merge", "--quiet", "--no-edit", "-m", fmt.Sprintf("graft: merge %s into %s", p.base, p.branch), base)
 	if _, err := g.run(ctx, args...); err != nil {
 		_, _ = g.run(ctx, "merge", "--abort")
-		return fmt.Errorf("%w: %s cannot be merged into %s: %v; resolve it in the branch (or delete the branch) and run graft publish again", ErrConflict, p.base, p.branch, err)
+		return fmt.Errorf("%w: %s cannot be merged into %s: %v", ErrConflict, p.base, p.branch, err)
 	}
 	return nil
 }
@@ -438,7 +438,7 @@ func (p *publisher) apply(ctx context.Context) (Verdict, bool, error) {
 		return v, false, fmt.Errorf("policy check: %w", err)
 	}
 	if v.Denied() {
-		return v, false, fmt.Errorf("%w (%d denied, %d %s); nothing was committed or pushed; run graft check for details",
+		return v, false, fmt.Errorf("%w (%d denied, %d %s); nothing was committed or pushed",
 			ErrDenied, v.Denies, v.Warns, plural(v.Warns, "warning", "warnings"))
 	}
 	p.log.Info("policy check passed", "denied", v.Denies, "warnings", v.Warns)

@@ -298,7 +298,7 @@ func TestConcurrentPushTwiceGivesUp(t *testing.T) {
 		r.pushAs(t, branch, map[string]string{"REVIEW.md": strings.Repeat("again\n", n)})
 	}}
 	_, err := Publish(context.Background(), m, rec, Options{Checker: checker})
-	if !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "run graft publish again") {
+	if !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "concurrent publishes") {
 		t.Fatalf("err = %v, want ErrRejected after one retry", err)
 	}
 	if checker.calls != 2 {
