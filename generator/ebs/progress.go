@@ -79,7 +79,14 @@ type bar struct {
 // The bars refresh even when w is not a terminal (mpb's auto refresh), so
 // that the lines written through them are never held back or dropped.
 func NewBarProgress(w io.Writer, members []string) Progress {
-	bp := &barProgress{w: w, p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithAutoRefresh()), bars: map[string]*bar{}}
+	return newBarProgress(w, members, mpb.WithOutput(w), mpb.WithAutoRefresh())
+}
+
+// newBarProgress is NewBarProgress with the container's options, so that a
+// test can draw on a fake terminal (mpb.WithConsoleWriter) and refresh by
+// hand (mpb.WithManualRefresh).
+func newBarProgress(w io.Writer, members []string, opts ...mpb.ContainerOption) *barProgress {
+	bp := &barProgress{w: w, p: mpb.New(append([]mpb.ContainerOption{mpb.WithWidth(40)}, opts...)...), bars: map[string]*bar{}}
 	width := 0
 	for _, m := range members {
 		width = max(width, len(m))
