@@ -46,11 +46,11 @@ func resolveLogFormat(format string, stderrIsTerminal bool) (string, error) {
 
 // newLogHandler is the one place the log's handler is chosen. format is
 // resolved (text, logfmt or json).
-func newLogHandler(format string, w io.Writer, level slog.Leveler, pal ansi.Palette) slog.Handler {
+func newLogHandler(format string, w io.Writer, level slog.Leveler, pal ansi.Palette, width int) slog.Handler {
 	opts := &slog.HandlerOptions{Level: level}
 	switch format {
 	case logText:
-		return newHumanHandler(w, humanOptions{Level: level, Palette: pal})
+		return newHumanHandler(w, humanOptions{Level: level, Palette: pal, Width: width})
 	case logJSON:
 		return stageAsInfo{slog.NewJSONHandler(w, opts)}
 	}
@@ -82,6 +82,9 @@ func (h stageAsInfo) WithGroup(name string) slog.Handler {
 type humanOptions struct {
 	Level   slog.Leveler
 	Palette ansi.Palette
+	// Width is the terminal's width, 0 if unknown: a line the column
+	// padding would push past it is not padded.
+	Width int
 	// Time prefixes each line with the time of day. graft leaves it off
 	// (a person watching a terminal knows the time); it is there so the
 	// handler can be held to slog's own handler tests.
@@ -127,7 +130,7 @@ func (h *humanHandler) Enabled(_ context.Context, l slog.Level) bool {
 }
 
 // msgWidth aligns the attributes of short messages in a column.
-const msgWidth = 32
+const msgWidth = 24
 
 func (h *humanHandler) Handle(_ context.Context, r slog.Record) error {
 	pal := h.opts.Palette
@@ -150,11 +153,13 @@ func (h *humanHandler) Handle(_ context.Context, r slog.Record) error {
 	}
 	b.WriteString(msg)
 	if tail.Len() > 0 {
-		if n := len([]rune(oneLine(r.Message))); n < msgWidth {
-			b.WriteString(strings.Repeat(" ", msgWidth-n))
+		n := len([]rune(oneLine(r.Message)))
+		pad := max(msgWidth-n, 0)
+		if h.opts.Width > 0 && 2+n+pad+1+visibleLen(tail.String()) > h.opts.Width {
+			pad = 0
 		}
 		// At least two spaces between the message and the attributes.
-		b.WriteString(" " + tail.String())
+		b.WriteString(strings.Repeat(" ", pad) + " " + tail.String())
 	}
 	b.WriteByte('\n')
 	h.out.mu.Lock()
@@ -234,6 +239,22 @@ func quoteIfNeeded(s string) string {
 		}
 	}
 	return s
+}
+
+// visibleLen counts the runes of s a terminal shows: not its SGR codes.
+func visibleLen(s string) int {
+	n, esc := 0, false
+	for _, r := range s {
+		switch {
+		case esc:
+			esc = r != 'm'
+		case r == '\x1b':
+			esc = true
+		default:
+			n++
+		}
+	}
+	return n
 }
 
 // oneLine keeps a message on its line: a newline in it would break the

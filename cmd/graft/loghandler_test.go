@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,16 +99,34 @@ func TestHumanHandlerLines(t *testing.T) {
 	log.Error("member stopped\nsecond line", "error", errors.New(`copy: "snap-1" failed`), "empty", "")
 	want := strings.Join([]string{
 		"▸ clone --phase precopy",
-		"✓ record written                    path=/m/graft.lock volumes=3",
-		"✓ hook output                       member=cassandra/1 hook.line=\"drain done\"",
+		"✓ record written            path=/m/graft.lock volumes=3",
+		"✓ hook output               member=cassandra/1 hook.line=\"drain done\"",
 		"! a warning with a long message that is wider than the column  branch=graft/x",
-		"✗ member stopped ⏎ second line      error=\"copy: \\\"snap-1\\\" failed\" empty=\"\"",
+		"✗ member stopped ⏎ second line  error=\"copy: \\\"snap-1\\\" failed\" empty=\"\"",
 		"",
 	}, "\n")
 	if got := buf.String(); got != want {
 		t.Errorf("the human lines:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestHumanHandlerWidth: on a narrow terminal a line is not padded past
+// the edge; the padding's colour codes do not count as width.
+func TestHumanHandlerWidth(t *testing.T) {
+	for _, pal := range []ansi.Palette{{}, ansi.New(true)} {
+		var buf bytes.Buffer
+		log := slog.New(newHumanHandler(&buf, humanOptions{Width: 50, Palette: pal}))
+		log.Info("short", "k", "v")                                                      // fits padded: 2+24+1+3
+		log.Info("legacy node", "instance", "i-0ee4200f3880a19eb", "zone", "us-east-1a") // would not
+		lines := strings.Split(strings.TrimSuffix(sgr.ReplaceAllString(buf.String(), ""), "\n"), "\n")
+		want := []string{"✓ short                     k=v", "✓ legacy node  instance=i-0ee4200f3880a19eb zone=us-east-1a"}
+		if len(lines) != 2 || lines[0] != want[0] || lines[1] != want[1] {
+			t.Errorf("colour %t: got\n%s\nwant\n%s", pal.On(), strings.Join(lines, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
+
+var sgr = regexp.MustCompile("\x1b\\[[0-9;]*m")
 
 // TestHumanHandlerColour: the markers, keys and stage are coloured with
 // the palette on, and not a single escape is written with it off.
@@ -197,18 +216,18 @@ func TestLogFormats(t *testing.T) {
 	}
 
 	var logfmt, js bytes.Buffer
-	(&env{log: slog.New(newLogHandler(logLogfmt, &logfmt, slog.LevelInfo, ansi.Palette{}))}).stage("discover")
+	(&env{log: slog.New(newLogHandler(logLogfmt, &logfmt, slog.LevelInfo, ansi.Palette{}, 0))}).stage("discover")
 	if !strings.Contains(logfmt.String(), `level=INFO msg="== discover"`) {
 		t.Errorf("logfmt stage: %q", logfmt.String())
 	}
-	log := slog.New(newLogHandler(logJSON, &js, slog.LevelInfo, ansi.Palette{}))
+	log := slog.New(newLogHandler(logJSON, &js, slog.LevelInfo, ansi.Palette{}, 0))
 	(&env{log: log.With("run", 1)}).stage("plan")
 	var rec map[string]any
 	if err := json.Unmarshal(js.Bytes(), &rec); err != nil || rec["level"] != "INFO" || rec["msg"] != "== plan" || rec["run"] != float64(1) {
 		t.Errorf("json stage: %q (%v)", js.String(), err)
 	}
 	var warn bytes.Buffer
-	(&env{log: slog.New(newLogHandler(logText, &warn, slog.LevelWarn, ansi.Palette{}))}).stage("plan")
+	(&env{log: slog.New(newLogHandler(logText, &warn, slog.LevelWarn, ansi.Palette{}, 0))}).stage("plan")
 	if warn.Len() != 0 {
 		t.Errorf("--log-level=warn still shows a stage: %q", warn.String())
 	}

@@ -3,6 +3,9 @@ package main
 import (
 	"io"
 	"log/slog"
+	"os"
+
+	"golang.org/x/term"
 
 	"github.com/graftctl/graft/generator/ansi"
 )
@@ -27,8 +30,21 @@ func newEnv(g globals, level slog.Level, stdin io.Reader, stdout, stderr io.Writ
 		colorOut:         ansi.New(colorFor(isTerminal(stdout), g.noColor, getenv)),
 		colorErr:         ansi.New(colorFor(errTTY, g.noColor, getenv)),
 	}
-	e.log = slog.New(newLogHandler(format, e.logs, level, e.colorErr))
+	e.log = slog.New(newLogHandler(format, e.logs, level, e.colorErr, terminalWidth(stderr)))
 	return e, nil
+}
+
+// terminalWidth is the width of w when it is a terminal, else 0.
+func terminalWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok {
+		return 0
+	}
+	width, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return width
 }
 
 // colorFor says whether a stream gets colour: only a terminal, never with
