@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/graftctl/graft/generator/ansi"
+	"github.com/graftctl/graft/generator/ebs"
 )
 
 // levelStage is the level of the line env.stage writes: above info, so that
@@ -58,14 +59,18 @@ func newLogHandler(format string, w io.Writer, level slog.Leveler, pal ansi.Pale
 }
 
 // stageAsInfo writes a stage as the machine formats always have: an INFO
-// line whose message is "== <stage>", which is what logs are grepped for.
+// line whose message is "== <stage>", which is what logs are grepped for;
+// and a progress line (ebs.LevelProgress) as INFO.
 type stageAsInfo struct{ slog.Handler }
 
 func (h stageAsInfo) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level == levelStage {
+	switch r.Level {
+	case levelStage:
 		s := slog.NewRecord(r.Time, slog.LevelInfo, "== "+r.Message, r.PC)
 		r.Attrs(func(a slog.Attr) bool { s.AddAttrs(a); return true })
 		r = s
+	case ebs.LevelProgress:
+		r.Level = slog.LevelInfo
 	}
 	return h.Handler.Handle(ctx, r)
 }
@@ -99,9 +104,10 @@ type humanOptions struct {
 //	! the branch moved on the remote  branch=graft/cassandra
 //	✗ member stopped                 member=cassandra/1 error="..."
 //
-// A marker for the level (▸ stage, ✓ info, · debug, ! warning, ✗ error),
-// the message, then the attributes as key=value, quoted only when a value
-// needs it, keys dimmed. Lines are written whole, one Write each, under a
+// A marker for the level (▸ stage, … progress, ✓ info, · debug, ! warning,
+// ✗ error),
+// the message, then the attributes as key=value, quoted only when a key or
+// value needs it, keys dimmed. (… marks a step under way: ebs.LevelProgress.) Lines are written whole, one Write each, under a
 // lock shared by every handler derived with WithAttrs or WithGroup.
 type humanHandler struct {
 	out  *humanOut
@@ -176,6 +182,8 @@ func levelMarker(l slog.Level, pal ansi.Palette) (string, func(string) string) {
 		return "!", pal.Yellow
 	case l >= levelStage:
 		return "▸", pal.Cyan
+	case l >= ebs.LevelProgress:
+		return "…", pal.Dim
 	case l >= slog.LevelInfo:
 		return "✓", pal.Green
 	}
@@ -223,7 +231,7 @@ func writeAttr(b *strings.Builder, pal ansi.Palette, prefix string, a slog.Attr)
 		}
 		return
 	}
-	b.WriteString(" " + pal.Dim(prefix+a.Key+"=") + quoteIfNeeded(a.Value.String()))
+	b.WriteString(" " + pal.Dim(quoteIfNeeded(prefix+a.Key)+"=") + quoteIfNeeded(a.Value.String()))
 }
 
 // quoteIfNeeded leaves a plain value as it is and quotes one a reader

@@ -13,6 +13,7 @@ import (
 	"testing/slogtest"
 
 	"github.com/graftctl/graft/generator/ansi"
+	"github.com/graftctl/graft/generator/ebs"
 )
 
 // parseHuman reads one line of the human handler back into the map
@@ -29,7 +30,7 @@ func parseHuman(t *testing.T, line string) map[string]any {
 	if !ok {
 		t.Fatalf("no marker in %q", line)
 	}
-	levels := map[string]string{"✗": "ERROR", "!": "WARN", "▸": "STAGE", "✓": "INFO", "·": "DEBUG"}
+	levels := map[string]string{"✗": "ERROR", "!": "WARN", "▸": "STAGE", "…": "PROGRESS", "✓": "INFO", "·": "DEBUG"}
 	if levels[marker] == "" {
 		t.Fatalf("unknown marker %q in %q", marker, line)
 	}
@@ -94,12 +95,16 @@ func TestHumanHandlerLines(t *testing.T) {
 	e.stage("clone --phase precopy")
 	log.Debug("hidden at info")
 	log.Info("record written", "path", "/m/graft.lock", "volumes", 3)
+	ebs.NewLogProgress(log).Update("cassandra/0", "precopy snapshot", 25)
+	log.Info("legacy node", "data volume", "vol-1")
 	log.With("member", "cassandra/1").WithGroup("hook").Info("hook output", "line", "drain done")
 	log.Warn("a warning with a long message that is wider than the column", "branch", "graft/x")
 	log.Error("member stopped\nsecond line", "error", errors.New(`copy: "snap-1" failed`), "empty", "")
 	want := strings.Join([]string{
 		"▸ clone --phase precopy",
 		"✓ record written            path=/m/graft.lock volumes=3",
+		"… progress                  member=cassandra/0 stage=\"precopy snapshot\" percent=25",
+		"✓ legacy node               \"data volume\"=vol-1",
 		"✓ hook output               member=cassandra/1 hook.line=\"drain done\"",
 		"! a warning with a long message that is wider than the column  branch=graft/x",
 		"✗ member stopped ⏎ second line  error=\"copy: \\\"snap-1\\\" failed\" empty=\"\"",
@@ -225,6 +230,11 @@ func TestLogFormats(t *testing.T) {
 	var rec map[string]any
 	if err := json.Unmarshal(js.Bytes(), &rec); err != nil || rec["level"] != "INFO" || rec["msg"] != "== plan" || rec["run"] != float64(1) {
 		t.Errorf("json stage: %q (%v)", js.String(), err)
+	}
+	var progress bytes.Buffer
+	ebs.NewLogProgress(slog.New(newLogHandler(logLogfmt, &progress, slog.LevelInfo, ansi.Palette{}, 0))).Update("cassandra/0", "copy", 50)
+	if !strings.Contains(progress.String(), `level=INFO msg=progress member=cassandra/0 stage=copy percent=50`) {
+		t.Errorf("logfmt progress: %q", progress.String())
 	}
 	var warn bytes.Buffer
 	(&env{log: slog.New(newLogHandler(logText, &warn, slog.LevelWarn, ansi.Palette{}, 0))}).stage("plan")

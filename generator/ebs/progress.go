@@ -1,6 +1,7 @@
 package ebs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,12 @@ type Progress interface {
 	Close()
 }
 
+// LevelProgress is the level of the lines logProgress writes: a step under
+// way, not a result. It sits between info and warn's stage level in cmd,
+// so --log-level=info shows it; cmd's text format draws it with its own
+// marker, and its logfmt and JSON write it as INFO.
+const LevelProgress = slog.LevelInfo + 1
+
 // logProgress writes plain log lines: one per stage change and one per
 // quarter of a stage, for logs that are not a terminal.
 type logProgress struct {
@@ -42,7 +49,7 @@ func (p *logProgress) Update(member, stage string, percent int) {
 	p.last[member] = key
 	p.mu.Unlock()
 	if changed {
-		p.log.Info("progress", "member", member, "stage", stage, "percent", percent)
+		p.log.Log(context.Background(), LevelProgress, "progress", "member", member, "stage", stage, "percent", percent)
 	}
 }
 
