@@ -38,11 +38,13 @@ var (
 	// virtual times are stable and kept).
 	commitRE   = regexp.MustCompile(`\b[0-9a-f]{40}\b|((?:commit |commit=|at ))[0-9a-f]{7,12}\b`)
 	durationRE = regexp.MustCompile(`\bin [0-9.]+(ms|s|µs)\b`)
+	// graft's version, in the verdict's source ("graft check devel, ...").
+	versionRE = regexp.MustCompile(`graft check [^ ,]+, `)
 )
 
 // normalise makes output comparable across runs: the given directories
 // become <DIR0>, <DIR1>..., commits <COMMIT>, wall-clock durations
-// <DURATION>, and trailing blanks go.
+// <DURATION>, graft's version <VERSION>, and trailing blanks go.
 func normalise(s string, dirs ...string) string {
 	for i, d := range dirs {
 		if d == "" {
@@ -57,6 +59,7 @@ func normalise(s string, dirs ...string) string {
 		return "<COMMIT>"
 	})
 	s = durationRE.ReplaceAllString(s, "in <DURATION>")
+	s = versionRE.ReplaceAllString(s, "graft check <VERSION>, ")
 	lines := strings.Split(s, "\n")
 	for i, l := range lines {
 		lines[i] = strings.TrimRight(l, " ")
