@@ -21,8 +21,9 @@ apt_install() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# git (publish tests), etcd (the Kubernetes control plane), python venv (moto).
-apt_install git etcd-server python3-venv
+# git (publish tests), etcd (the Kubernetes control plane), python venv (moto),
+# tmux (the terminal captures of cmd/graft TestTmux).
+apt_install git etcd-server python3-venv tmux
 
 # kubectl: `kubectl kustomize` is the kustomize Argo CD runs; the tests
 # compare it with krusty.

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/graftctl/graft/generator/ansi"
 	"github.com/graftctl/graft/generator/lock"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
@@ -20,11 +21,12 @@ import (
 
 // globals are the flags every command takes.
 type globals struct {
-	specPath string
-	lockPath string
-	logLevel string
-	output   string
-	noColor  bool
+	specPath  string
+	lockPath  string
+	logLevel  string
+	logFormat string
+	output    string
+	noColor   bool
 }
 
 // env is what a command runs with: real dependencies are created once, in
@@ -38,9 +40,13 @@ type env struct {
 	// logs is where log lines go: stderr, or the progress bars while they
 	// are drawn on it.
 	logs *logWriter
-	// stderrIsTerminal turns on progress bars and colour.
+	// stderrIsTerminal turns on progress bars (--no-color does not turn
+	// them off: it is about colour only, as in kubectl and terraform).
 	stderrIsTerminal bool
 	stdinIsTerminal  bool
+	// colorOut and colorErr colour what is written to stdout and stderr:
+	// each is on only when its own stream is a terminal (see colorFor).
+	colorOut, colorErr ansi.Palette
 }
 
 // command is one graft verb.
@@ -90,8 +96,9 @@ func bindGlobals(fs *pflag.FlagSet, g *globals) {
 	fs.StringVar(&g.specPath, "spec", spec.DefaultFile, "path of the migration spec")
 	fs.StringVar(&g.lockPath, "lock", "", "path of the record (default: "+record.DefaultFile+" beside the spec)")
 	fs.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&g.logFormat, "log-format", logAuto, "status on stderr: auto (text on a terminal, else logfmt), text, logfmt or json")
 	fs.StringVarP(&g.output, "output", "o", "", "output format of the command's data")
-	fs.BoolVar(&g.noColor, "no-color", false, "disable colour and progress bars")
+	fs.BoolVar(&g.noColor, "no-color", false, "no colour (also NO_COLOR set to anything); progress bars stay on a terminal")
 }
 
 // run parses args, runs one command and returns the process exit code.
@@ -144,16 +151,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "graft %s: %v\n", name, err)
 		return exitError
 	}
-	logs := &logWriter{to: stderr}
-	e := &env{
-		globals:          g,
-		stdin:            stdin,
-		stdout:           stdout,
-		stderr:           stderr,
-		logs:             logs,
-		log:              slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level})),
-		stderrIsTerminal: isTerminal(stderr) && !g.noColor && os.Getenv("NO_COLOR") == "",
-		stdinIsTerminal:  isTerminal(stdin),
+	e, err := newEnv(g, level, stdin, stdout, stderr, os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "graft %s: %v\nRun 'graft help %s' for usage.\n", name, err, name)
+		return exitError
 	}
 	if cmd.locks {
 		l, err := lockMigration(ctx, e, cmd.name)
@@ -297,8 +298,13 @@ Global flags:
       --spec FILE        migration spec (default graft.yaml)
       --lock FILE        record of cloned volumes (default graft.lock beside the spec)
       --log-level LEVEL  debug, info, warn or error (default info)
-  -o, --output FORMAT    format of the data a command prints
-      --no-color         no colour and no progress bars (also NO_COLOR=1)
+      --log-format FMT   how status is written to stderr: auto (default: text on a
+                         terminal, logfmt otherwise), text (one short line per event:
+                         ▸ stage, ✓ done, ! warning, ✗ error), logfmt or json
+  -o, --output FORMAT    format of the data a command prints (always on stdout)
+      --no-color         no colour; also when NO_COLOR is set to anything, and on a
+                         stream that is not a terminal. Progress bars are drawn
+                         whenever stderr is a terminal, with or without colour.
 
 Exit codes: 0 ok, 1 a finding (for example a denied overlay), 2 usage, input or runtime error.
 Run 'graft help <command>' for a command's flags.

@@ -77,6 +77,9 @@ func checkCommand() *command {
 				if err != nil {
 					return usagef("-o/--output: %v", err)
 				}
+				if e.output == "text" {
+					w = check.NewTextColor(e.stdout, e.colorOut)
+				}
 				if err := w.Write(rep); err != nil {
 					return err
 				}

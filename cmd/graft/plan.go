@@ -35,7 +35,7 @@ func planCommand() *command {
 				if e.output == "json" {
 					return p.WriteJSON(e.stdout)
 				}
-				return p.WriteText(e.stdout)
+				return p.WriteTextColor(e.stdout, e.colorOut)
 			}
 		},
 	}

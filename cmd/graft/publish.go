@@ -40,7 +40,11 @@ func publishCommand() *command {
 					// A denied overlay is a finding (exit 1), not an error.
 					var b strings.Builder
 					for _, fd := range res.Verdict.Findings {
-						fmt.Fprintf(&b, "\n  %s %s %s: %s", fd.Severity, fd.Rule, fd.Resource, fd.Message)
+						sev := e.colorErr.Yellow(fd.Severity)
+						if fd.Severity == "deny" {
+							sev = e.colorErr.Red(fd.Severity)
+						}
+						fmt.Fprintf(&b, "\n  %s %s %s: %s", sev, fd.Rule, fd.Resource, fd.Message)
 					}
 					return finding("%w%s", err, b.String())
 				}
@@ -72,7 +76,11 @@ func printPublished(e *env, res *publish.Result) error {
 	fmt.Fprintf(e.stdout, "branch:       %s (%s)\n", res.Branch, state)
 	fmt.Fprintf(e.stdout, "base branch:  %s\n", res.BaseBranch)
 	fmt.Fprintf(e.stdout, "commit:       %s\n", res.Commit)
-	fmt.Fprintf(e.stdout, "check:        %s\n", verdictLine(res.Verdict))
+	verdict := e.colorOut.Green(verdictLine(res.Verdict))
+	if res.Verdict.Denied() {
+		verdict = e.colorOut.Red(verdictLine(res.Verdict))
+	}
+	fmt.Fprintf(e.stdout, "check:        %s\n", verdict)
 	switch pr := res.PullRequest; {
 	case pr != nil && pr.Created:
 		fmt.Fprintf(e.stdout, "pull request: %s (#%d, opened)\n", pr.URL, pr.Number)

@@ -25,10 +25,10 @@ var (
 	createdID = regexp.MustCompile(`\b(snap|vol)-[0-9a-f]{8,17}\b`)
 )
 
-// normalise replaces what differs between two simulated clusters seeded
+// normaliseCreated replaces what differs between two simulated clusters seeded
 // alike: the temporary directory, and the ids of what graft created (the
 // source's ids, seeded, are kept). Nothing else is touched.
-func normalise(s, dir string, source []string) string {
+func normaliseCreated(s, dir string, source []string) string {
 	s = strings.ReplaceAll(s, dir, "DIR")
 	return createdID.ReplaceAllStringFunc(s, func(id string) string {
 		if slices.Contains(source, id) {
@@ -49,7 +49,7 @@ func (r *sharedRun) segments(stderr, dir string, source []string) {
 		if !strings.HasPrefix(line, "time=") || stage == "" {
 			continue // the plan's text, on stderr for run
 		}
-		line = normalise(logTime.ReplaceAllString(line, ""), dir, source)
+		line = normaliseCreated(logTime.ReplaceAllString(line, ""), dir, source)
 		// What graft clone says to do next once a phase is done: run goes
 		// on instead. The one line that differs on purpose.
 		if isAfterClone(line) {
@@ -110,7 +110,7 @@ func runShared(t *testing.T, reviewed bool, cmds ...[]string) (*sharedRun, strin
 	}
 	rec, err := os.ReadFile(filepath.Join(dir, "graft.lock"))
 	must(t, err)
-	r.inventory, r.record = normalise(string(inv), dir, source), normalise(string(rec), dir, source)
+	r.inventory, r.record = normaliseCreated(string(inv), dir, source), normaliseCreated(string(rec), dir, source)
 	return r, dir
 }
 

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/graftctl/graft/generator/ansi"
 )
 
 // Writer prints a report in one format.
@@ -69,22 +71,44 @@ func describe(f Finding) string {
 
 // ---------------------------------------------------------------- text
 
-type textWriter struct{ w io.Writer }
+type textWriter struct {
+	w   io.Writer
+	pal ansi.Palette
+}
 
 // NewText writes one line per finding and a summary, for people.
-func NewText(w io.Writer) Writer { return textWriter{w} }
+func NewText(w io.Writer) Writer { return textWriter{w: w} }
+
+// NewTextColor is NewText with the levels and the verdict coloured by pal
+// (on a terminal): deny and FAIL red, warn yellow, PASS green.
+func NewTextColor(w io.Writer, pal ansi.Palette) Writer { return textWriter{w: w, pal: pal} }
 
 func (t textWriter) Write(r *Report) error {
 	var b strings.Builder
 	for _, f := range r.Findings {
-		fmt.Fprintf(&b, "%s %s %s", strings.ToUpper(f.Level), f.ID, object(f))
+		level := strings.ToUpper(f.Level)
+		if f.Level == LevelDeny {
+			level = t.pal.Red(level)
+		} else {
+			level = t.pal.Yellow(level)
+		}
+		fmt.Fprintf(&b, "%s %s %s", level, f.ID, object(f))
 		if loc := location(f); loc != "" {
 			fmt.Fprintf(&b, " (%s)", loc)
 		}
 		fmt.Fprintf(&b, "\n    %s\n", describe(f))
 	}
+	verdict := verdictWord(r)
+	switch {
+	case r.Failed():
+		verdict = t.pal.Red(verdict)
+	case r.Count(LevelWarn) > 0:
+		verdict = t.pal.Yellow(verdict)
+	default:
+		verdict = t.pal.Green(verdict)
+	}
 	fmt.Fprintf(&b, "%s: %d denied, %d warned, %d objects checked from %d files\n",
-		verdictWord(r), r.Count(LevelDeny), r.Count(LevelWarn), r.Objects, len(r.Files))
+		verdict, r.Count(LevelDeny), r.Count(LevelWarn), r.Objects, len(r.Files))
 	_, err := io.WriteString(t.w, b.String())
 	return err
 }

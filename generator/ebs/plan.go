@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/graftctl/graft/generator/ansi"
 	"github.com/graftctl/graft/generator/snaptime"
 	"github.com/graftctl/graft/generator/spec"
 )
@@ -418,31 +419,35 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 
 // WriteText writes the plan for a reviewer: + to create, = already there,
 // ! there but refused by clone, - not made because of a refused volume.
-func (p *Plan) WriteText(w io.Writer) error {
+func (p *Plan) WriteText(w io.Writer) error { return p.WriteTextColor(w, ansi.Palette{}) }
+
+// WriteTextColor is WriteText with the marks, the summary and the warnings
+// coloured by pal (on a terminal): + green, = cyan, ! yellow, - red.
+func (p *Plan) WriteTextColor(w io.Writer, pal ansi.Palette) error {
 	fmt.Fprintf(w, "graft plan for %s (%s -> %s). Nothing has been changed.\n", p.Migration, p.SourceRegion, p.TargetRegion)
 	for _, pm := range p.Members {
 		fmt.Fprintf(w, "\n%s  %s  %s -> %s\n", pm.Member, pm.Instance, pm.SourceZone, pm.TargetZone)
 		for _, a := range pm.Actions {
-			mark := "+"
+			mark := pal.Green("+")
 			tail := ""
 			switch {
 			case a.Refused != "":
-				mark = "!"
+				mark = pal.Yellow("!")
 				tail = "  [exists: " + a.Exists + ", clone refuses it: see the warnings]"
 			case a.Exists != "":
-				mark = "="
+				mark = pal.Cyan("=")
 				tail = "  [exists: " + a.Exists + "]"
 			case a.Stopped:
-				mark = "-"
+				mark = pal.Red("-")
 				tail = "  [not made: clone stops this member at its refused volume]"
 			}
 			fmt.Fprintf(w, "  %s %-7s %-21s %-11s %s%s\n", mark, a.Phase, a.Role, a.ClaimTemplate, a.Detail, tail)
 		}
 	}
-	fmt.Fprintf(w, "\nPlan: %d snapshot(s), %d copy(ies), %d volume(s) to create; %d resource(s) already exist.\n",
+	fmt.Fprintf(w, "\n%s %d snapshot(s), %d copy(ies), %d volume(s) to create; %d resource(s) already exist.\n", pal.Bold("Plan:"),
 		p.ToCreate[RoleSnapshot], p.ToCreate[RoleCopy], p.ToCreate[RoleVolume], p.Existing[RoleSnapshot]+p.Existing[RoleCopy]+p.Existing[RoleVolume])
 	if p.Refused > 0 {
-		fmt.Fprintf(w, "Refused: %d existing volume(s) do not match the spec (marked !); clone stops those members.\n", p.Refused)
+		fmt.Fprintf(w, "%s %d existing volume(s) do not match the spec (marked !); clone stops those members.\n", pal.Yellow("Refused:"), p.Refused)
 	}
 	fmt.Fprintf(w, "API calls (budget): %s\n", FormatCounts(p.Calls))
 	fmt.Fprintf(w, "Expected time: precopy phase ~%s, final phase ~%s (mutating-bucket floor %s)\n", time.Duration(p.Precopy), time.Duration(p.Final), time.Duration(p.MutatingFloor))
@@ -450,9 +455,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 		fmt.Fprintf(w, "  assuming %s\n", a)
 	}
 	if len(p.Warnings) > 0 {
-		fmt.Fprintln(w, "\nWarnings:")
+		fmt.Fprintln(w, "\n"+pal.Yellow("Warnings:"))
 		for _, warn := range p.Warnings {
-			fmt.Fprintf(w, "  ! %s\n", warn)
+			fmt.Fprintf(w, "  %s %s\n", pal.Yellow("!"), warn)
 		}
 	}
 	return nil

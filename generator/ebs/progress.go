@@ -1,6 +1,7 @@
 package ebs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,12 @@ type Progress interface {
 	Close()
 }
 
+// LevelProgress is the level of the lines logProgress writes: a step under
+// way, not a result. It sits between info and warn's stage level in cmd,
+// so --log-level=info shows it; cmd's text format draws it with its own
+// marker, and its logfmt and JSON write it as INFO.
+const LevelProgress = slog.LevelInfo + 1
+
 // logProgress writes plain log lines: one per stage change and one per
 // quarter of a stage, for logs that are not a terminal.
 type logProgress struct {
@@ -42,7 +49,7 @@ func (p *logProgress) Update(member, stage string, percent int) {
 	p.last[member] = key
 	p.mu.Unlock()
 	if changed {
-		p.log.Info("progress", "member", member, "stage", stage, "percent", percent)
+		p.log.Log(context.Background(), LevelProgress, "progress", "member", member, "stage", stage, "percent", percent)
 	}
 }
 
@@ -79,7 +86,14 @@ type bar struct {
 // The bars refresh even when w is not a terminal (mpb's auto refresh), so
 // that the lines written through them are never held back or dropped.
 func NewBarProgress(w io.Writer, members []string) Progress {
-	bp := &barProgress{w: w, p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithAutoRefresh()), bars: map[string]*bar{}}
+	return newBarProgress(w, members, mpb.WithOutput(w), mpb.WithAutoRefresh())
+}
+
+// newBarProgress is NewBarProgress with the container's options, so that a
+// test can draw on a fake terminal (mpb.WithConsoleWriter) and refresh by
+// hand (mpb.WithManualRefresh).
+func newBarProgress(w io.Writer, members []string, opts ...mpb.ContainerOption) *barProgress {
+	bp := &barProgress{w: w, p: mpb.New(append([]mpb.ContainerOption{mpb.WithWidth(40)}, opts...)...), bars: map[string]*bar{}}
 	width := 0
 	for _, m := range members {
 		width = max(width, len(m))
