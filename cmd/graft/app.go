@@ -182,21 +182,27 @@ func report(ctx context.Context, e *env, name string, err error) int {
 		// The command printed its report; say why it exits 1 as well
 		// (graft run names the stage and what to do).
 		if msg := err.Error(); msg != "" {
-			fmt.Fprintf(e.stderr, "graft %s: %s\n", name, msg)
+			fmt.Fprintf(e.stderr, "%s %s\n", e.failedAs(name), msg)
 		}
 		e.hint(name, err)
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil && !strings.Contains(err.Error(), "interrupted"):
 		// "context canceled" says nothing to a person: say what happened.
 		e.log.Debug("interrupted", "error", err)
-		fmt.Fprintf(e.stderr, "graft %s: interrupted (SIGINT or SIGTERM); nothing more was written\n", name)
+		fmt.Fprintf(e.stderr, "%s interrupted (SIGINT or SIGTERM); nothing more was written\n", e.failedAs(name))
 		return exitError
 	case errors.As(err, &u):
-		fmt.Fprintf(e.stderr, "graft %s: %v\nRun 'graft help %s' for usage.\n", name, err, name)
+		fmt.Fprintf(e.stderr, "%s %v\nRun 'graft help %s' for usage.\n", e.failedAs(name), err, name)
 	default:
-		fmt.Fprintf(e.stderr, "graft %s: %v\n", name, err)
+		fmt.Fprintf(e.stderr, "%s %v\n", e.failedAs(name), err)
 		e.hint(name, err)
 	}
 	return codeOf(err)
+}
+
+// failedAs is how an error's line starts, "graft <command>:" (red on a
+// terminal, as the status markers are).
+func (e *env) failedAs(name string) string {
+	return e.colorErr.Red("graft " + name + ":")
 }
 
 // hint prints errorTable's hint for err, unless err is a stage's, which

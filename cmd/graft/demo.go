@@ -99,7 +99,7 @@ func runDemo(ctx context.Context, e *env, workdir string) error {
 		return err
 	}
 	for _, n := range cluster.Nodes {
-		e.log.Info("legacy node", "name", n.Name, "instance", n.InstanceID, "zone", n.Zone, "data volume", n.DataVolumes["/dev/xvdf"])
+		e.log.Info("legacy node", "name", n.Name, "instance", n.InstanceID, "zone", n.Zone, "volume", n.DataVolumes["/dev/xvdf"])
 	}
 
 	e.stage("the GitOps repository: a bare repo whose main branch holds base/cassandra")

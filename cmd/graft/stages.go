@@ -83,7 +83,7 @@ func (s *stages) plan(ctx context.Context, inv *ebs.Inventory) (*ebs.Plan, error
 	if err != nil {
 		return nil, s.failed(stagePlan, "", err)
 	}
-	return p, p.WriteText(s.e.stderr)
+	return p, p.WriteTextColor(s.e.stderr, s.e.colorErr)
 }
 
 // confirm asks before the phases create anything, unless yes.
@@ -131,8 +131,10 @@ func (s *stages) clone(ctx context.Context, inv *ebs.Inventory, phase string) (*
 		progress.Close()
 	}
 	if res != nil {
-		s.e.log.Info("clone finished", "phase", phase, "created", ebs.FormatCounts(res.Created),
-			"calls", ebs.FormatCounts(since(s.eng.Stats().Calls(), calls)), "throttled", ebs.FormatCounts(since(s.throttles(), throttles)))
+		s.e.log.Info("clone finished", "phase", phase, "created", ebs.FormatCounts(res.Created))
+		// What it cost in EC2 calls is for whoever tunes the rate limits.
+		s.e.log.Debug("EC2 calls", "phase", phase, "calls", ebs.FormatCounts(since(s.eng.Stats().Calls(), calls)),
+			"throttled", ebs.FormatCounts(since(s.throttles(), throttles)))
 	}
 	if err != nil {
 		return nil, s.failed(stageClone, phase, err)
