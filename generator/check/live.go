@@ -10,8 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
-	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/kmskey"
+	"github.com/graftctl/graft/generator/ownership"
 	"github.com/graftctl/graft/generator/record"
 )
 
@@ -156,10 +156,10 @@ func Live(ctx context.Context, api EC2, rec *record.Record, lockPath string, in 
 			tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 		}
 		for _, want := range []struct{ key, value string }{
-			{ebs.TagMigration, rec.Migration},
-			{ebs.TagMember, ebs.Member{StatefulSet: v.StatefulSet, Ordinal: v.Ordinal}.Key()},
-			{ebs.TagClaimTemplate, v.ClaimTemplate},
-			{ebs.TagRole, ebs.RoleVolume},
+			{ownership.TagMigration, rec.Migration},
+			{ownership.TagMember, ownership.MemberKey(v.StatefulSet, v.Ordinal)},
+			{ownership.TagClaimTemplate, v.ClaimTemplate},
+			{ownership.TagRole, ownership.RoleVolume},
 		} {
 			got, ok := tags[want.key]
 			if ok && got == want.value {

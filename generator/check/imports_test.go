@@ -1,0 +1,57 @@
+package check
+
+import (
+	"go/build"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// deps returns the module's packages that the package in dir imports,
+// directly or not, by reading the import clauses of its non-test files
+// (as go list -deps does, with the default build constraints).
+func deps(t *testing.T, module, root, dir string) map[string]bool {
+	t.Helper()
+	seen := map[string]bool{}
+	queue := []string{dir}
+	for len(queue) > 0 && len(seen) < 1000 {
+		d := queue[0]
+		queue = queue[1:]
+		p, err := build.ImportDir(d, build.ImportComment)
+		if err != nil {
+			t.Fatalf("read the imports of %s: %v", d, err)
+		}
+		for _, imp := range p.Imports {
+			rel, ok := strings.CutPrefix(imp, module+"/")
+			if !ok || seen[imp] {
+				continue
+			}
+			seen[imp] = true
+			queue = append(queue, filepath.Join(root, filepath.FromSlash(rel)))
+		}
+	}
+	return seen
+}
+
+// TestImportBoundaries holds the package graph's rules: check reads back
+// the ownership tags through package ownership, never through ebs, so the
+// checker does not depend on the cloner it checks.
+func TestImportBoundaries(t *testing.T) {
+	const module = "github.com/graftctl/graft"
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rule := range []struct{ pkg, imports, forbidden string }{
+		{"generator/check", "generator/ownership", "generator/ebs"},
+		{"generator/check", "", "generator/ec2sim"},
+	} {
+		got := deps(t, module, root, filepath.Join(root, rule.pkg))
+		if rule.imports != "" && !got[module+"/"+rule.imports] {
+			t.Errorf("%s does not import %s; it must use that package's one definition", rule.pkg, rule.imports)
+		}
+		if got[module+"/"+rule.forbidden] {
+			t.Errorf("%s imports %s (directly or through another package); it must not", rule.pkg, rule.forbidden)
+		}
+	}
+}
