@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/resid"
 	"sigs.k8s.io/yaml"
 
+	"github.com/graftctl/graft/generator/atomic"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
 	"github.com/graftctl/graft/templates"
@@ -165,15 +166,12 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 	if opts.DryRun {
 		return res, nil
 	}
-	if err := syncDir(tmp); err != nil {
-		return nil, err
-	}
 	// The last moment to stop: after this the new overlay is in place.
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("render: %w; nothing was written", err)
 	}
-	if err := replaceDir(tmp, filepath.Clean(opts.OutDir)); err != nil {
-		return nil, err
+	if err := atomic.ReplaceDir(tmp, filepath.Clean(opts.OutDir)); err != nil {
+		return nil, fmt.Errorf("render: %w", err)
 	}
 	placed = true
 	return res, nil
