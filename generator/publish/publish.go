@@ -68,7 +68,9 @@ type Options struct {
 	// BaseBranch overrides spec.gitops.baseBranch.
 	BaseBranch string
 	// Remote is the remote of a working copy that graft pushes to
-	// (default origin).
+	// (default origin). It must be one of the working copy's remotes; with
+	// a URL or a bare repository, where graft makes its own, it must be
+	// empty.
 	Remote string
 	// Checker runs the policy check on the rendered overlay. Required.
 	Checker Checker
@@ -78,8 +80,6 @@ type Options struct {
 	NewProvider func(remoteURL string) (Provider, error)
 	// Plan is the plan's summary, shown in the pull request when set.
 	Plan string
-	// Force renders over an overlay directory graft did not write.
-	Force bool
 	// CIWorkflow is the content of the CI gate workflow, written to
 	// CIWorkflowPath when spec.gitops.ciWorkflow is true.
 	CIWorkflow []byte
@@ -90,9 +90,6 @@ type Options struct {
 	// GitTimeout bounds each git command (default DefaultGitTimeout;
 	// negative for none).
 	GitTimeout time.Duration
-	// TempDir is where temporary repositories and worktrees go (default
-	// the system's).
-	TempDir string
 	// Secrets are redacted from every message, log line and error.
 	Secrets []string
 	// Log receives progress (discarded when nil).
@@ -175,9 +172,6 @@ func newPublisher(m *spec.Migration, rec *record.Record, opts Options) (*publish
 	}
 	if p.opts.Repo == "" {
 		return nil, fmt.Errorf("%w: no repository: set spec.gitops.repo or pass --repo", ErrRepo)
-	}
-	if p.opts.Remote == "" {
-		p.opts.Remote = "origin"
 	}
 	p.base = opts.BaseBranch
 	if p.base == "" {
@@ -405,7 +399,7 @@ func (p *publisher) apply(ctx context.Context) (Verdict, bool, error) {
 	g := p.m.Spec.GitOps
 	overlay := filepath.Join(wt, filepath.FromSlash(g.OverlayPath))
 	renderStart := time.Now()
-	rendered, err := render.RenderContext(ctx, &p.m, p.rec, render.Options{OutDir: overlay, Force: p.opts.Force, Log: p.log})
+	rendered, err := render.RenderContext(ctx, &p.m, p.rec, render.Options{OutDir: overlay, Log: p.log})
 	p.times.Render += time.Since(renderStart)
 	if err != nil {
 		return Verdict{}, false, err
