@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -63,10 +64,7 @@ func (policyGate) Check(ctx context.Context, overlayDir string, built []byte, _ 
 // deliver publishes the overlay and the record as a branch and a pull
 // request.
 func deliver(ctx context.Context, e *env, m *spec.Migration, rec *record.Record, f deliveryFlags, plan *ebs.Plan) (*publish.Result, error) {
-	kind := f.provider
-	if kind == "" {
-		kind = m.Spec.GitOps.Provider
-	}
+	kind := cmp.Or(f.provider, m.Spec.GitOps.Provider)
 	workflow, err := templates.Raw(templates.CIWorkflow)
 	if err != nil {
 		return nil, err

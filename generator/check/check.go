@@ -15,7 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -136,15 +138,13 @@ func NewFromFS(ctx context.Context, fsys fs.FS) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(modules))
+	names := slices.Sorted(maps.Keys(modules))
 	counts := map[string]int{}
-	for name, m := range modules {
-		names = append(names, name)
+	for _, m := range modules {
 		for _, r := range m.Rules {
 			counts[resultRule(r)]++
 		}
 	}
-	sort.Strings(names)
 	n := min(runtime.GOMAXPROCS(0), 2, counts[LevelDeny], counts[LevelWarn])
 	n = max(n, 1)
 	e := &Engine{}

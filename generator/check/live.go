@@ -3,7 +3,8 @@ package check
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -94,11 +95,7 @@ func Live(ctx context.Context, api EC2, rec *record.Record, lockPath string, in 
 	// The cluster each attached instance is a node of ("" for none); an
 	// instance EC2 does not list is absent.
 	clusters := map[string]string{}
-	instanceIDs := make([]string, 0, len(attached))
-	for id := range attached {
-		instanceIDs = append(instanceIDs, id)
-	}
-	sort.Strings(instanceIDs)
+	instanceIDs := slices.Sorted(maps.Keys(attached))
 	for start := 0; start < len(instanceIDs); start += batch {
 		p := ec2.NewDescribeInstancesPaginator(api, &ec2.DescribeInstancesInput{
 			Filters: []ec2types.Filter{{Name: aws.String("instance-id"), Values: instanceIDs[start:min(start+batch, len(instanceIDs))]}},

@@ -19,6 +19,7 @@
 package publish
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -167,29 +168,18 @@ func newPublisher(m *spec.Migration, rec *record.Record, opts Options) (*publish
 	if p.log == nil {
 		p.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if p.opts.Repo == "" {
-		p.opts.Repo = m.Spec.GitOps.Repo
-	}
+	p.opts.Repo = cmp.Or(p.opts.Repo, m.Spec.GitOps.Repo)
 	if p.opts.Repo == "" {
 		return nil, fmt.Errorf("%w: no repository: set spec.gitops.repo or pass --repo", ErrRepo)
 	}
-	p.base = opts.BaseBranch
-	if p.base == "" {
-		p.base = m.Spec.GitOps.BaseBranch
-	}
-	if p.base == "" {
-		p.base = "main"
-	}
+	p.base = cmp.Or(opts.BaseBranch, m.Spec.GitOps.BaseBranch, "main")
 	p.branch = Branch(m.Metadata.Name)
 	if p.base == p.branch {
 		return nil, fmt.Errorf("publish: the base branch is %s, the migration's own branch; graft never commits to the base branch", p.base)
 	}
 	// The engine object names the branch it syncs from.
 	p.m.Spec.GitOps.BaseBranch = p.base
-	bin := opts.Git
-	if bin == "" {
-		bin = "git"
-	}
+	bin := cmp.Or(opts.Git, "git")
 	timeout := opts.GitTimeout
 	switch {
 	case timeout == 0:
@@ -225,10 +215,8 @@ func (p *publisher) run(ctx context.Context) (res *Result, err error) {
 	// Tokens in the remote URL are secrets too: the user-info, and its
 	// password alone.
 	if u := ws.remoteURL; u != RedactURL(u) {
-		ui := userInfo(u)
-		p.redact.add(ui)
-		if _, pw, ok := strings.Cut(ui, ":"); ok {
-			p.redact.add(pw)
+		for _, s := range userInfoSecrets(u) {
+			p.redact.add(s)
 		}
 	}
 	res = &Result{Remote: p.redact.String(ws.remoteURL), Branch: p.branch, BaseBranch: p.base}
@@ -527,19 +515,4 @@ func ShortCommit(sha string) string {
 		return sha[:12]
 	}
 	return sha
-}
-
-// userInfo returns the user-info part of a scheme://user:password@host URL.
-func userInfo(u string) string {
-	i := strings.Index(u, "://")
-	if i < 0 {
-		return ""
-	}
-	rest := u[i+3:]
-	at := strings.Index(rest, "@")
-	slash := strings.Index(rest, "/")
-	if at < 0 || (slash >= 0 && slash < at) {
-		return ""
-	}
-	return rest[:at]
 }

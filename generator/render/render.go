@@ -12,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -147,7 +149,7 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 		return nil, fmt.Errorf("render: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	for _, name := range sortedNames(files) {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("render: %w", err)
 		}
@@ -464,11 +466,7 @@ type baseStatefulSet struct {
 }
 
 func (s baseStatefulSet) templateNames() string {
-	var names []string
-	for n := range s.templates {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(s.templates))
 	if len(names) == 0 {
 		return "no volumeClaimTemplates"
 	}
@@ -476,22 +474,9 @@ func (s baseStatefulSet) templateNames() string {
 }
 
 func baseNames(base map[string]baseStatefulSet) string {
-	var names []string
-	for n := range base {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(base))
 	if len(names) == 0 {
 		return "no StatefulSet"
 	}
 	return strings.Join(names, ", ")
-}
-
-func sortedNames(files map[string][]byte) []string {
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
