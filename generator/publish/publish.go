@@ -225,44 +225,28 @@ func (p *publisher) run(ctx context.Context) (res *Result, err error) {
 			return nil, err
 		}
 	}
+	if res, err = p.pushBranch(ctx, res); err != nil || res.UpToDate {
+		return res, err
+	}
+	return p.pullRequest(ctx, res)
+}
 
-	// At most two attempts: the second after a concurrent push to the
-	// branch, from the branch as the other writer left it.
+// pushBranch commits the overlay on the migration branch and pushes it, in
+// at most two attempts: the second after a concurrent push to the branch,
+// from the branch as the other writer left it. Errors before the overlay
+// is applied give no result.
+func (p *publisher) pushBranch(ctx context.Context, res *Result) (*Result, error) {
 	var remoteHead string
 	for attempt := 1; ; attempt++ {
-		st, err := p.fetch(ctx)
+		st, err := p.prepare(ctx)
 		if err != nil {
 			return nil, err
 		}
 		remoteHead = st.branch
-		start := st.base
-		if st.branch != "" {
-			start = st.branch
-		}
-		if err := ws.checkout(ctx, start); err != nil {
-			return nil, err
-		}
-		if st.branch != "" {
-			if err := p.mergeBase(ctx, st.base, st.branch); err != nil {
-				return nil, err
-			}
-		}
-		verdict, changed, err := p.apply(ctx)
-		res.Verdict = verdict
+		head, err := p.commitOverlay(ctx, res)
 		if err != nil {
 			return res, err
 		}
-		if changed {
-			if err := p.commit(ctx, verdict); err != nil {
-				return res, err
-			}
-			res.Committed = true
-		}
-		head, err := ws.git.run(ctx, "rev-parse", "HEAD")
-		if err != nil {
-			return res, err
-		}
-		res.Commit = head
 		if st.branch == "" && head == st.base {
 			// The base branch already holds this overlay (for example the
 			// pull request was merged): there is nothing to propose.
@@ -292,8 +276,55 @@ func (p *publisher) run(ctx context.Context) (res *Result, err error) {
 		res.Retried = true
 	}
 	res.Commit = remoteHead
-	ws.updateLocalBranch(ctx, p.branch, remoteHead)
+	p.ws.updateLocalBranch(ctx, p.branch, remoteHead)
+	return res, nil
+}
 
+// prepare fetches the remote's branches and checks out where the new
+// commit goes: the migration branch (with the base merged in) if it
+// exists, else the base branch.
+func (p *publisher) prepare(ctx context.Context) (remoteState, error) {
+	st, err := p.fetch(ctx)
+	if err != nil {
+		return st, err
+	}
+	start := cmp.Or(st.branch, st.base)
+	if err := p.ws.checkout(ctx, start); err != nil {
+		return st, err
+	}
+	if st.branch != "" {
+		if err := p.mergeBase(ctx, st.base, st.branch); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// commitOverlay renders and checks the overlay into the checkout, commits
+// it if it changed, and returns the checkout's head.
+func (p *publisher) commitOverlay(ctx context.Context, res *Result) (string, error) {
+	verdict, changed, err := p.apply(ctx)
+	res.Verdict = verdict
+	if err != nil {
+		return "", err
+	}
+	if changed {
+		if err := p.commit(ctx, verdict); err != nil {
+			return "", err
+		}
+		res.Committed = true
+	}
+	head, err := p.ws.git.run(ctx, "rev-parse", "HEAD")
+	if err != nil {
+		return "", err
+	}
+	res.Commit = head
+	return head, nil
+}
+
+// pullRequest writes the pull request's body and, with a provider, opens
+// or updates the pull request.
+func (p *publisher) pullRequest(ctx context.Context, res *Result) (*Result, error) {
 	body, err := RenderBody(newBodyData(&p.m, p.rec, p.branch, p.base, p.opts.Plan, res.Verdict))
 	if err != nil {
 		return res, err
