@@ -108,28 +108,10 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 		opts.Log.Warn("a large overlay: its kustomize build takes time that grows with the square of its objects (about 3.5 s for 1,000, 80 s for 4,000 on two cores), here and in Argo CD or Flux on every sync; consider one migration per StatefulSet",
 			"objects", n)
 	}
-	baseDir := filepath.Join(opts.OutDir, filepath.FromSlash(m.Spec.GitOps.Base))
-	if err := checkOutDir(m, opts.OutDir, baseDir, opts.Force, true); err != nil {
+	if err := prepareOutDir(ctx, m, files, opts); err != nil {
 		return nil, err
-	}
-	if err := checkKeep(opts.OutDir, opts.Keep); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("render: %w", err)
-	}
-	if !opts.DryRun {
-		if err := recoverDir(m, filepath.Clean(opts.OutDir), opts.Keep); err != nil {
-			return nil, err
-		}
-		if err := checkReplace(m, opts.OutDir, opts.Force); err != nil {
-			return nil, err
-		}
 	}
 	parent := filepath.Dir(filepath.Clean(opts.OutDir))
-	if !opts.DryRun {
-		removeStaleBuilds(m, parent, files, opts.Keep, opts.Log)
-	}
 	cleanupParent, err := ensureDir(parent)
 	if err != nil {
 		return nil, err
@@ -149,20 +131,9 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 		return nil, fmt.Errorf("render: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	for _, name := range slices.Sorted(maps.Keys(files)) {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("render: %w", err)
-		}
-		if err := os.WriteFile(filepath.Join(tmp, name), files[name], 0o644); err != nil {
-			return nil, fmt.Errorf("render: %w", err)
-		}
-	}
-	built, err := buildContext(ctx, tmp)
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return nil, fmt.Errorf("render: %w; nothing was written", ctxErr)
-	}
+	built, err := buildIn(ctx, tmp, files)
 	if err != nil {
-		return nil, fmt.Errorf("%w: the overlay does not build, nothing was written: %v", ErrInvalid, err)
+		return nil, err
 	}
 	res := &Result{Files: files, Built: built}
 	if opts.DryRun {
@@ -177,6 +148,54 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 	}
 	placed = true
 	return res, nil
+}
+
+// prepareOutDir checks that the overlay may be written to opts.OutDir
+// (checkOutDir, checkKeep) and, unless this is a dry run, finishes an
+// interrupted replace, checks the directory is graft's to replace, and
+// removes the build directories a killed render left beside it.
+func prepareOutDir(ctx context.Context, m *spec.Migration, files map[string][]byte, opts Options) error {
+	baseDir := filepath.Join(opts.OutDir, filepath.FromSlash(m.Spec.GitOps.Base))
+	if err := checkOutDir(m, opts.OutDir, baseDir, opts.Force, true); err != nil {
+		return err
+	}
+	if err := checkKeep(opts.OutDir, opts.Keep); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	if opts.DryRun {
+		return nil
+	}
+	if err := recoverDir(m, filepath.Clean(opts.OutDir), opts.Keep); err != nil {
+		return err
+	}
+	if err := checkReplace(m, opts.OutDir, opts.Force); err != nil {
+		return err
+	}
+	removeStaleBuilds(m, filepath.Dir(filepath.Clean(opts.OutDir)), files, opts.Keep, opts.Log)
+	return nil
+}
+
+// buildIn writes the overlay's files into dir and builds it.
+func buildIn(ctx context.Context, dir string, files map[string][]byte) ([]byte, error) {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("render: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), files[name], 0o644); err != nil {
+			return nil, fmt.Errorf("render: %w", err)
+		}
+	}
+	built, err := buildContext(ctx, dir)
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return nil, fmt.Errorf("render: %w; nothing was written", ctxErr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: the overlay does not build, nothing was written: %v", ErrInvalid, err)
+	}
+	return built, nil
 }
 
 // Build runs kustomize (krusty) on dir and returns the built YAML.
