@@ -74,10 +74,9 @@ type Options struct {
 // LargeOverlay is the number of PersistentVolumes and claims from which an
 // overlay's kustomize build takes seconds. The build's time grows with the
 // square of the number of objects (kustomize's name-reference and
-// duplicate checks compare every pair, kubernetes-sigs/kustomize#5084):
-// BenchmarkRender measured 0.8 s for 400 objects, 3.5 s for 1,000 and
-// 80 s for 4,000 on two cores. Argo CD and Flux run the same build on every
-// sync.
+// duplicate checks compare every pair, kubernetes-sigs/kustomize#5084;
+// BenchmarkRender measures it, the README's performance table has the
+// figures). Argo CD and Flux run the same build on every sync.
 const LargeOverlay = 1000
 
 // Result of a render.
