@@ -5,7 +5,9 @@ import (
 	"go/build"
 	"go/parser"
 	"go/token"
+	"io/fs"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -92,6 +94,58 @@ func TestFunctionLength(t *testing.T) {
 					t.Errorf("%s/%s: %s is %d lines, more than %d; split it at its seams", pkg, name, fd.Name.Name, n, maxFuncLines)
 				}
 			}
+		}
+	}
+}
+
+// benchFigure matches a measured figure in a comment: a time with a
+// fraction or a range of times, "about" a time or a size, a speed-up, the
+// highest memory use. A rate (a time per unit, as a model states) is no figure.
+var benchFigure = regexp.MustCompile(`(?i)\b\d+\.\d+ ?(s|ms|µs|ns|min)\b|\d+(\.\d+)?[–-]\d+(\.\d+)? ?(s|ms|min)\b|about \d[\d.,]* ?(s|ms|µs|ns|min|MB|MiB|GB|KB)\b|\d[\d.]*\s?(x|×) (faster|slower)|peak (RSS|memory)`)
+
+// TestNoBenchmarkFiguresInComments: the README's performance table is the
+// one place of measured figures; a comment states a target or a bound the
+// code enforces, never what a run measured (which goes stale).
+func TestNoBenchmarkFiguresInComments(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := map[string]bool{
+		`"0.3 s"`: true, // snaptime documents its output format
+	}
+	fset := token.NewFileSet()
+	for _, top := range []string{"generator", "cmd"} {
+		err := filepath.WalkDir(filepath.Join(root, top), func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() && d.Name() == "testdata" {
+				if err == nil {
+					return filepath.SkipDir
+				}
+				return err
+			}
+			if d.IsDir() || !strings.HasSuffix(p, ".go") {
+				return nil
+			}
+			f, err := parser.ParseFile(fset, p, nil, parser.ParseComments|parser.SkipObjectResolution)
+			if err != nil {
+				return err
+			}
+			for _, g := range f.Comments {
+				for _, c := range g.List {
+					for _, m := range benchFigure.FindAllStringIndex(c.Text, -1) {
+						fig := c.Text[m[0]:m[1]]
+						if ctx := c.Text[max(0, m[0]-1):min(len(c.Text), m[1]+1)]; allowed[ctx] || strings.HasPrefix(c.Text[m[1]:], "/") {
+							continue
+						}
+						rel, _ := filepath.Rel(root, p)
+						t.Errorf("%s:%d: a measured figure in a comment (%q); put it in the README's performance table", rel, fset.Position(c.Pos()).Line, fig)
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
 }
