@@ -149,3 +149,104 @@ func TestNoBenchmarkFiguresInComments(t *testing.T) {
 		}
 	}
 }
+
+// TestNoHandSortedKeys: the sorted keys of a map are
+// slices.Sorted(maps.Keys(m)), not a loop that appends each key and a sort
+// after it (graft had four helpers and their inline copies).
+func TestNoHandSortedKeys(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, top := range []string{"generator", "cmd"} {
+		err := filepath.WalkDir(filepath.Join(root, top), func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && d.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			if d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+				return nil
+			}
+			f, err := parser.ParseFile(fset, p, nil, parser.SkipObjectResolution)
+			if err != nil {
+				return err
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				b, ok := n.(*ast.BlockStmt)
+				if !ok {
+					return true
+				}
+				for i, s := range b.List {
+					keys := appendedKey(s)
+					if keys == "" {
+						continue
+					}
+					for _, later := range b.List[i+1:] {
+						if sorts(later, keys) {
+							rel, _ := filepath.Rel(root, p)
+							t.Errorf("%s:%d: the keys of a map collected into %s and sorted by hand; use slices.Sorted(maps.Keys(m))", rel, fset.Position(s.Pos()).Line, keys)
+						}
+					}
+				}
+				return true
+			})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// appendedKey returns x for `for k := range m { x = append(x, k) }`.
+func appendedKey(s ast.Stmt) string {
+	r, ok := s.(*ast.RangeStmt)
+	if !ok || r.Key == nil || r.Value != nil || len(r.Body.List) != 1 {
+		return ""
+	}
+	k, ok := r.Key.(*ast.Ident)
+	if !ok {
+		return ""
+	}
+	as, ok := r.Body.List[0].(*ast.AssignStmt)
+	if !ok || len(as.Lhs) != 1 || len(as.Rhs) != 1 {
+		return ""
+	}
+	x, ok := as.Lhs[0].(*ast.Ident)
+	call, isCall := as.Rhs[0].(*ast.CallExpr)
+	if !ok || !isCall || len(call.Args) != 2 {
+		return ""
+	}
+	if fn, ok := call.Fun.(*ast.Ident); !ok || fn.Name != "append" {
+		return ""
+	}
+	a0, ok0 := call.Args[0].(*ast.Ident)
+	a1, ok1 := call.Args[1].(*ast.Ident)
+	if !ok0 || !ok1 || a0.Name != x.Name || a1.Name != k.Name {
+		return ""
+	}
+	return x.Name
+}
+
+// sorts reports whether s is sort.Strings(x), sort.Ints(x) or
+// slices.Sort(x).
+func sorts(s ast.Stmt, x string) bool {
+	e, ok := s.(*ast.ExprStmt)
+	if !ok {
+		return false
+	}
+	call, ok := e.X.(*ast.CallExpr)
+	if !ok || len(call.Args) != 1 {
+		return false
+	}
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	arg, argOK := call.Args[0].(*ast.Ident)
+	if !ok || !argOK || arg.Name != x {
+		return false
+	}
+	pkg, ok := sel.X.(*ast.Ident)
+	return ok && (pkg.Name == "sort" && (sel.Sel.Name == "Strings" || sel.Sel.Name == "Ints") || pkg.Name == "slices" && sel.Sel.Name == "Sort")
+}
