@@ -27,12 +27,18 @@ var step = func(string) {}
 // renames, RecoverDir puts the previous directory back.
 //
 // Only directories are moved: a file or a symlink at src or dst is
-// refused, never followed, and so is anything already at Aside(dst)
-// (RecoverDir clears what is the caller's; the rest is not deleted).
+// refused, never followed, and so is anything already at Aside(dst),
+// whether dst exists or not (RecoverDir clears what is the caller's; the
+// rest is not deleted).
 func ReplaceDir(src, dst string) error {
 	src, dst = filepath.Clean(src), filepath.Clean(dst)
 	if err := isDir(src); err != nil {
 		return fmt.Errorf("replace %s: %w", dst, err)
+	}
+	// Something at the aside path may be the previous content of an
+	// interrupted replace: RecoverDir, not ReplaceDir, decides about it.
+	if _, err := os.Lstat(Aside(dst)); !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("replace %s: %s exists (%v); expected nothing there, where the previous content is set aside (RecoverDir first)", dst, Aside(dst), err)
 	}
 	old := ""
 	switch err := isDir(dst); {
@@ -41,9 +47,6 @@ func ReplaceDir(src, dst string) error {
 		return fmt.Errorf("replace %s: %w", dst, err)
 	default:
 		old = Aside(dst)
-		if _, err := os.Lstat(old); !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("replace %s: %s exists (%v); expected nothing there, where the previous content is set aside", dst, old, err)
-		}
 	}
 	if err := syncTree(src); err != nil {
 		return fmt.Errorf("replace %s: %w", dst, err)

@@ -230,6 +230,10 @@ func TestReplaceDirRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "expected nothing there"},
+		{"the previous content set aside and nothing at the target", func(t *testing.T, root, src, dst string) {
+			tree(t, src, newFiles)
+			tree(t, Aside(dst), oldFiles)
+		}, "expected nothing there"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			root := t.TempDir()
@@ -256,6 +260,9 @@ func TestReplaceDirRefused(t *testing.T) {
 			}
 			if b, err := os.ReadFile(dst); err == nil && string(b) != "precious\n" {
 				t.Errorf("the file at the target changed: %q", b)
+			}
+			if got := content(t, Aside(dst)); got != nil && !same(got, oldFiles) && len(got) != 0 {
+				t.Errorf("what was set aside changed: %v", got)
 			}
 		})
 	}
