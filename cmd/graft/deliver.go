@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -18,13 +19,14 @@ import (
 
 // deliveryFlags override spec.gitops for publish and run.
 type deliveryFlags struct {
-	repo, baseBranch, provider string
+	repo, baseBranch, provider, remote string
 }
 
 func bindDeliveryFlags(fs *pflag.FlagSet) *deliveryFlags {
 	f := &deliveryFlags{}
 	fs.StringVar(&f.repo, "repo", "", "GitOps repository: a working copy (directory) or a URL (default spec.gitops.repo)")
 	fs.StringVar(&f.baseBranch, "base-branch", "", "branch the pull request targets (default spec.gitops.baseBranch)")
+	fs.StringVar(&f.remote, "remote", "", "remote of the working copy --repo names to push to (default origin)")
 	fs.StringVar(&f.provider, "provider", "", "pull-request provider: github, gitea or none (default spec.gitops.provider)")
 	return f
 }
@@ -62,10 +64,7 @@ func (policyGate) Check(ctx context.Context, overlayDir string, built []byte, _ 
 // deliver publishes the overlay and the record as a branch and a pull
 // request.
 func deliver(ctx context.Context, e *env, m *spec.Migration, rec *record.Record, f deliveryFlags, plan *ebs.Plan) (*publish.Result, error) {
-	kind := f.provider
-	if kind == "" {
-		kind = m.Spec.GitOps.Provider
-	}
+	kind := cmp.Or(f.provider, m.Spec.GitOps.Provider)
 	workflow, err := templates.Raw(templates.CIWorkflow)
 	if err != nil {
 		return nil, err
@@ -87,6 +86,7 @@ func deliver(ctx context.Context, e *env, m *spec.Migration, rec *record.Record,
 	return publish.Publish(ctx, m, rec, publish.Options{
 		Repo:       f.repo,
 		BaseBranch: f.baseBranch,
+		Remote:     f.remote,
 		Checker:    policyGate{},
 		NewProvider: func(remoteURL string) (publish.Provider, error) {
 			return publish.NewProvider(kind, remoteURL, publish.ProviderOptions{})

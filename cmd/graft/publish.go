@@ -17,7 +17,7 @@ func publishCommand() *command {
 		name:    "publish",
 		locks:   true,
 		summary: "render, check and push the overlay to graft/<migration>, and open or update its pull request",
-		usage:   "publish [--repo DIR|URL] [--base-branch NAME] [--provider github|gitea|none]",
+		usage:   "publish [--repo DIR|URL] [--remote NAME] [--base-branch NAME] [--provider github|gitea|none]",
 		outputs: []string{"text", "json"},
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			f := bindDeliveryFlags(fs)

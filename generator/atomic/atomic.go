@@ -1,5 +1,6 @@
-// Package atomic writes files so that a reader sees either the old content
-// or the new, never a half-written file, even if graft is killed mid-write.
+// Package atomic writes files, and replaces directories, so that a reader
+// sees either the old content or the new, never a half-written file or a
+// missing directory, even if graft is killed mid-write.
 package atomic
 
 import (
@@ -54,13 +55,8 @@ func WriteFileContext(ctx context.Context, path string, data []byte, perm os.Fil
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	// Make the rename itself durable.
-	d, err := os.Open(dir)
-	if err != nil {
+	if err := syncParent(path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("write %s: sync %s: %w", path, dir, err)
 	}
 	return nil
 }

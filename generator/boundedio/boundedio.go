@@ -4,9 +4,7 @@
 // graft alive after SIGINT or SIGTERM.
 //
 // The limits of graft's input live here, in one place, for the README to
-// cite. They are sized for overlays of well over 1,000 members: a built
-// overlay of 1,000 members with two claim templates (4,000 objects) is
-// about 3 MB, and its graft.lock about 0.6 MB.
+// cite. They are sized for overlays of well over 1,000 members.
 package boundedio
 
 import (
@@ -20,8 +18,7 @@ import (
 // Limits of one graft run's input.
 const (
 	// MaxFileBytes is the largest file graft reads: a YAML file, standard
-	// input, a built overlay, graft.lock or the spec (64 MiB, about 20,000
-	// members).
+	// input, a built overlay, graft.lock or the spec (64 MiB).
 	MaxFileBytes int64 = 64 << 20
 	// MaxTotalBytes is the most graft check reads in one run, all files
 	// together (256 MiB).
@@ -35,8 +32,8 @@ const (
 	MaxFiles = 10_000
 	// MaxDepth is the deepest nesting of YAML collections graft decodes.
 	MaxDepth = 200
-	// MaxSpecBytes is the largest migration spec graft reads (1 MiB: a
-	// mapping table of 10,000 instances is about 0.8 MiB).
+	// MaxSpecBytes is the largest migration spec graft reads (1 MiB, room
+	// for a mapping table of 10,000 instances).
 	MaxSpecBytes int64 = 1 << 20
 )
 

@@ -15,7 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -136,15 +138,13 @@ func NewFromFS(ctx context.Context, fsys fs.FS) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(modules))
+	names := slices.Sorted(maps.Keys(modules))
 	counts := map[string]int{}
-	for name, m := range modules {
-		names = append(names, name)
+	for _, m := range modules {
 		for _, r := range m.Rules {
 			counts[resultRule(r)]++
 		}
 	}
-	sort.Strings(names)
 	n := min(runtime.GOMAXPROCS(0), 2, counts[LevelDeny], counts[LevelWarn])
 	n = max(n, 1)
 	e := &Engine{}
@@ -216,10 +216,9 @@ func LoadModules(fsys fs.FS, tests bool) (map[string]*ast.Module, error) {
 
 // GCPercent is the garbage-collector target `graft check` runs with. A
 // check allocates mostly short-lived values (decoded YAML, Rego terms), so
-// collecting less often than Go's default of 100 trades memory for time:
-// on 1,000 members, BenchmarkCheck takes about 1.0 s with Go's default and
-// 0.87 s with this one, and the peak RSS of `graft check` grows from about
-// 186 to 209 MB.
+// collecting less often than Go's default of 100 trades memory for time
+// (BenchmarkCheck measures it; the README's performance table has the
+// figures).
 const GCPercent = 300
 
 // LoadAndCheck compiles the embedded policies while load reads the input,

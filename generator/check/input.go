@@ -652,19 +652,13 @@ func (in *Input) AddRecord(path string) (*record.Record, error) {
 		if err := in.count(path, int64(len(data))); err != nil {
 			return nil, err
 		}
-		// The record is validated while its document is decoded.
-		var rec *record.Record
-		var recErr error
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			rec, recErr = record.ParseFile(path, data)
-		}()
-		docs, err := decodeYAML(data)
-		<-done
-		if recErr != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInput, recErr)
+		// From the one read: the record, validated, for graft; its
+		// document as conftest decodes it, for the policies.
+		rec, err := record.ParseFile(path, data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInput, err)
 		}
+		docs, err := decodeYAML(data)
 		if err != nil || len(docs) != 1 {
 			return nil, fmt.Errorf("%w: %s: not one YAML document: %v", ErrInput, path, err)
 		}

@@ -3,15 +3,16 @@ package check
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
-	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/kmskey"
+	"github.com/graftctl/graft/generator/ownership"
 	"github.com/graftctl/graft/generator/record"
 )
 
@@ -68,6 +69,33 @@ func Live(ctx context.Context, api EC2, rec *record.Record, lockPath string, in 
 	for _, v := range rec.Volumes {
 		ids = append(ids, v.TargetVolume)
 	}
+	found, err := describeVolumes(ctx, api, ids)
+	if err != nil {
+		return nil, err
+	}
+	clusters, err := describeNodes(ctx, api, found)
+	if err != nil {
+		return nil, err
+	}
+	var out []Finding
+	for _, v := range rec.Volumes {
+		c := volumeCheck{rec: rec, v: v, lockPath: lockPath, in: in}
+		vol, ok := found[v.TargetVolume]
+		if !ok {
+			c.add("GRAFT050", "targetVolume", "no such volume", "an existing volume", "the volume graft.lock records does not exist in EC2")
+		} else {
+			c.state(vol, clusters)
+			c.ownership(vol)
+			c.shape(vol)
+		}
+		out = append(out, c.out...)
+	}
+	return out, nil
+}
+
+// describeVolumes returns the volumes of ids that EC2 lists, by id, in
+// calls of at most batch ids.
+func describeVolumes(ctx context.Context, api EC2, ids []string) (map[string]ec2types.Volume, error) {
 	found := map[string]ec2types.Volume{}
 	for start := 0; start < len(ids); start += batch {
 		chunk := ids[start:min(start+batch, len(ids))]
@@ -84,21 +112,21 @@ func Live(ctx context.Context, api EC2, rec *record.Record, lockPath string, in 
 			}
 		}
 	}
-	// The instances the volumes are attached to.
+	return found, nil
+}
+
+// describeNodes returns the cluster each instance the volumes are attached
+// to is a Kubernetes node of ("" for none); an instance EC2 does not list
+// is absent.
+func describeNodes(ctx context.Context, api EC2, volumes map[string]ec2types.Volume) (map[string]string, error) {
 	attached := map[string]bool{}
-	for _, v := range found {
+	for _, v := range volumes {
 		for _, a := range v.Attachments {
 			attached[aws.ToString(a.InstanceId)] = true
 		}
 	}
-	// The cluster each attached instance is a node of ("" for none); an
-	// instance EC2 does not list is absent.
 	clusters := map[string]string{}
-	instanceIDs := make([]string, 0, len(attached))
-	for id := range attached {
-		instanceIDs = append(instanceIDs, id)
-	}
-	sort.Strings(instanceIDs)
+	instanceIDs := slices.Sorted(maps.Keys(attached))
 	for start := 0; start < len(instanceIDs); start += batch {
 		p := ec2.NewDescribeInstancesPaginator(api, &ec2.DescribeInstancesInput{
 			Filters: []ec2types.Filter{{Name: aws.String("instance-id"), Values: instanceIDs[start:min(start+batch, len(instanceIDs))]}},
@@ -115,73 +143,88 @@ func Live(ctx context.Context, api EC2, rec *record.Record, lockPath string, in 
 			}
 		}
 	}
-	var out []Finding
-	for _, v := range rec.Volumes {
-		add := func(id, field, foundV, expected, what string) {
-			f := Finding{
-				ID: id, Level: LevelDeny, Kind: "EBSVolume", Name: v.TargetVolume,
-				File: lockPath, Field: field, Found: foundV, Expected: expected,
-				Message: fmt.Sprintf("[%s] EBSVolume %s (%s): %s: %s is %s, expected %s", id, v.TargetVolume, v.ClaimName(), what, field, foundV, expected),
+	return clusters, nil
+}
+
+// volumeCheck collects the findings of one recorded volume.
+type volumeCheck struct {
+	rec      *record.Record
+	v        record.Volume
+	lockPath string
+	in       *Input
+	out      []Finding
+}
+
+func (c *volumeCheck) add(id, field, found, expected, what string) {
+	v := c.v
+	f := Finding{
+		ID: id, Level: LevelDeny, Kind: "EBSVolume", Name: v.TargetVolume,
+		File: c.lockPath, Field: field, Found: found, Expected: expected,
+		Message: fmt.Sprintf("[%s] EBSVolume %s (%s): %s: %s is %s, expected %s", id, v.TargetVolume, v.ClaimName(), what, field, found, expected),
+	}
+	if c.in != nil {
+		f.Line = c.in.recordLine(v.TargetVolume)
+	}
+	c.out = append(c.out, f)
+}
+
+// state: available, or in use only by Kubernetes nodes (GRAFT051).
+func (c *volumeCheck) state(vol ec2types.Volume, clusters map[string]string) {
+	const want = "available, or attached only to Kubernetes nodes"
+	switch vol.State {
+	case ec2types.VolumeStateAvailable:
+	case ec2types.VolumeStateInUse:
+		for _, a := range vol.Attachments {
+			id := aws.ToString(a.InstanceId)
+			switch cluster, listed := clusters[id]; {
+			case !listed:
+				c.add("GRAFT051", "state", "attached to "+id, want, "the volume is attached to an instance EC2 does not list")
+			case cluster == "":
+				c.add("GRAFT051", "state", "attached to "+id, want, "the volume is attached to an instance that no Kubernetes node tag ("+strings.Join(nodeTags, ", ")+") marks as a node")
 			}
-			if in != nil {
-				f.Line = in.recordLine(v.TargetVolume)
-			}
-			out = append(out, f)
 		}
-		vol, ok := found[v.TargetVolume]
-		if !ok {
-			add("GRAFT050", "targetVolume", "no such volume", "an existing volume", "the volume graft.lock records does not exist in EC2")
+	default:
+		c.add("GRAFT051", "state", string(vol.State), "available", "the volume is not usable")
+	}
+}
+
+// ownership: the tags graft clone put on the volume, which cleanup keys on
+// (GRAFT055).
+func (c *volumeCheck) ownership(vol ec2types.Volume) {
+	tags := map[string]string{}
+	for _, t := range vol.Tags {
+		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	for _, want := range []struct{ key, value string }{
+		{ownership.TagMigration, c.rec.Migration},
+		{ownership.TagMember, ownership.MemberKey(c.v.StatefulSet, c.v.Ordinal)},
+		{ownership.TagClaimTemplate, c.v.ClaimTemplate},
+		{ownership.TagRole, ownership.RoleVolume},
+	} {
+		got, ok := tags[want.key]
+		if ok && got == want.value {
 			continue
 		}
-		state := string(vol.State)
-		switch {
-		case vol.State == ec2types.VolumeStateAvailable:
-		case vol.State == ec2types.VolumeStateInUse:
-			for _, a := range vol.Attachments {
-				id := aws.ToString(a.InstanceId)
-				switch cluster, listed := clusters[id]; {
-				case !listed:
-					add("GRAFT051", "state", "attached to "+id, "available, or attached only to Kubernetes nodes", "the volume is attached to an instance EC2 does not list")
-				case cluster == "":
-					add("GRAFT051", "state", "attached to "+id, "available, or attached only to Kubernetes nodes", "the volume is attached to an instance that no Kubernetes node tag ("+strings.Join(nodeTags, ", ")+") marks as a node")
-				}
-			}
-		default:
-			add("GRAFT051", "state", state, "available", "the volume is not usable")
+		found := "missing"
+		if ok {
+			found = fmt.Sprintf("%q", got)
 		}
-		// Ownership: the tags graft clone put on the volume, which cleanup
-		// keys on.
-		tags := map[string]string{}
-		for _, t := range vol.Tags {
-			tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
-		}
-		for _, want := range []struct{ key, value string }{
-			{ebs.TagMigration, rec.Migration},
-			{ebs.TagMember, ebs.Member{StatefulSet: v.StatefulSet, Ordinal: v.Ordinal}.Key()},
-			{ebs.TagClaimTemplate, v.ClaimTemplate},
-			{ebs.TagRole, ebs.RoleVolume},
-		} {
-			got, ok := tags[want.key]
-			if ok && got == want.value {
-				continue
-			}
-			found := "missing"
-			if ok {
-				found = fmt.Sprintf("%q", got)
-			}
-			add("GRAFT055", fmt.Sprintf("tags[%q]", want.key), found, fmt.Sprintf("%q", want.value), "the volume does not carry the graft tags of this migration and member")
-		}
-		if z := aws.ToString(vol.AvailabilityZone); z != v.TargetZone {
-			add("GRAFT052", "targetZone", z, v.TargetZone, "the volume is not in the recorded zone")
-		}
-		if s := aws.ToInt32(vol.Size); s != v.SizeGiB {
-			add("GRAFT053", "sizeGiB", fmt.Sprint(s), fmt.Sprint(v.SizeGiB), "the volume does not have the recorded size")
-		}
-		if e := aws.ToBool(vol.Encrypted); e != v.Encrypted {
-			add("GRAFT054", "encrypted", fmt.Sprint(e), fmt.Sprint(v.Encrypted), "the volume does not have the recorded encryption")
-		} else if v.KMSKeyID != "" && !kmskey.Same(aws.ToString(vol.KmsKeyId), v.KMSKeyID) {
-			add("GRAFT054", "kmsKeyId", aws.ToString(vol.KmsKeyId), v.KMSKeyID, "the volume is encrypted with another key")
-		}
+		c.add("GRAFT055", fmt.Sprintf("tags[%q]", want.key), found, fmt.Sprintf("%q", want.value), "the volume does not carry the graft tags of this migration and member")
 	}
-	return out, nil
+}
+
+// shape: the recorded zone, size and encryption (GRAFT052-054).
+func (c *volumeCheck) shape(vol ec2types.Volume) {
+	v := c.v
+	if z := aws.ToString(vol.AvailabilityZone); z != v.TargetZone {
+		c.add("GRAFT052", "targetZone", z, v.TargetZone, "the volume is not in the recorded zone")
+	}
+	if s := aws.ToInt32(vol.Size); s != v.SizeGiB {
+		c.add("GRAFT053", "sizeGiB", fmt.Sprint(s), fmt.Sprint(v.SizeGiB), "the volume does not have the recorded size")
+	}
+	if e := aws.ToBool(vol.Encrypted); e != v.Encrypted {
+		c.add("GRAFT054", "encrypted", fmt.Sprint(e), fmt.Sprint(v.Encrypted), "the volume does not have the recorded encryption")
+	} else if v.KMSKeyID != "" && !kmskey.Same(aws.ToString(vol.KmsKeyId), v.KMSKeyID) {
+		c.add("GRAFT054", "kmsKeyId", aws.ToString(vol.KmsKeyId), v.KMSKeyID, "the volume is encrypted with another key")
+	}
 }

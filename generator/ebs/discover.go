@@ -487,7 +487,7 @@ func (e *Engine) membersOf(assigned map[slotKey][]*instance, add problemFunc) []
 			seen[fmt.Sprintf("%s/%d", sts.Name, o)] = true
 		}
 	}
-	for _, sl := range sortedSlots(assigned) {
+	for _, sl := range slices.SortedFunc(maps.Keys(assigned), slotKey.compare) {
 		key := fmt.Sprintf("%s/%d", sl.sts, sl.ord)
 		if seen[key] {
 			continue
@@ -505,10 +505,9 @@ type slotKey struct {
 	ord int
 }
 
-func sortedSlots[V any](m map[slotKey]V) []slotKey {
-	return slices.SortedFunc(maps.Keys(m), func(a, b slotKey) int {
-		return cmp.Or(strings.Compare(a.sts, b.sts), cmp.Compare(a.ord, b.ord))
-	})
+// compare orders slots by StatefulSet, then ordinal.
+func (a slotKey) compare(b slotKey) int {
+	return cmp.Or(strings.Compare(a.sts, b.sts), cmp.Compare(a.ord, b.ord))
 }
 
 // sortKey is one instance's value of the sort mapping's key.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/graftctl/graft/generator/atomic"
 	"github.com/graftctl/graft/generator/boundedio"
+	"github.com/graftctl/graft/generator/ownership"
 )
 
 // InventoryFile is the name of the inventory discover writes beside the
@@ -61,7 +62,7 @@ type Member struct {
 }
 
 // Key names the member in tags and messages: <statefulset>/<ordinal>.
-func (m Member) Key() string { return fmt.Sprintf("%s/%d", m.StatefulSet, m.Ordinal) }
+func (m Member) Key() string { return ownership.MemberKey(m.StatefulSet, m.Ordinal) }
 
 // Device is one data volume of a member.
 type Device struct {

@@ -30,7 +30,7 @@ const targetKey = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56e
 
 func TestMotoDiscoverPlanCloneRender(t *testing.T) {
 	ebstest.StartMoto(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a bound, not a speed target: about 25 s alone, twice that on a loaded machine
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a bound, not a speed target
 	defer cancel()
 	counter := ebs.NewCallCounter()
 	client, err := ebs.NewClient(ctx, ebs.ClientOptions{Region: "us-east-1", Counter: counter})

@@ -13,27 +13,25 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/graftctl/graft/generator/kmskey"
+	"github.com/graftctl/graft/generator/ownership"
 	"github.com/graftctl/graft/generator/spec"
 )
 
-// Tags graft puts on every resource it creates. Cleanup and the IAM policy
-// key on graft:migration; the look-up before every create keys on
-// migration, member, role, phase and claim template.
+// Tags graft puts on every resource it creates, and the roles of those
+// resources; package ownership defines them, so check reads back the names
+// ebs writes.
 const (
-	TagMigration      = "graft:migration"
-	TagMember         = "graft:member"
-	TagRole           = "graft:role"
-	TagSourceVolume   = "graft:source-volume"
-	TagSourceInstance = "graft:source-instance"
-	TagClaimTemplate  = "graft:claim-template"
-	TagPhase          = "graft:phase"
-)
+	TagMigration      = ownership.TagMigration
+	TagMember         = ownership.TagMember
+	TagRole           = ownership.TagRole
+	TagSourceVolume   = ownership.TagSourceVolume
+	TagSourceInstance = ownership.TagSourceInstance
+	TagClaimTemplate  = ownership.TagClaimTemplate
+	TagPhase          = ownership.TagPhase
 
-// Roles of graft's resources.
-const (
-	RoleSnapshot = "snapshot"
-	RoleCopy     = "copy"
-	RoleVolume   = "volume"
+	RoleSnapshot = ownership.RoleSnapshot
+	RoleCopy     = ownership.RoleCopy
+	RoleVolume   = ownership.RoleVolume
 )
 
 // VolumeParams are the parameters of one new volume, after defaults from

@@ -57,11 +57,8 @@ func (policyGate) Check(ctx context.Context, dir string, built []byte, _ *record
 // each: 200 and 2,000 PersistentVolumes and claims) to a local bare remote:
 // render (with its kustomize build), graft.lock, the policy check, commit
 // and push. The target is under 5 s for 1,000 members, excluding
-// the network; the metrics split the time into render, check and git.
-//
-// Measured on 2 shared cores: members=1000 14–22 s, of which render (its
-// kustomize build) 14–21 s, check 0.6 s and git 0.2 s. The build is
-// quadratic in the number of objects (see render.LargeOverlay).
+// the network; the metrics split the time into render, check and git. The
+// build is quadratic in the number of objects (see render.LargeOverlay).
 func BenchmarkPublish(b *testing.B) {
 	hermeticGit(b, true)
 	for _, n := range []int{100, 1000} {

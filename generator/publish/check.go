@@ -12,8 +12,8 @@ import (
 var ErrDenied = errors.New("the policy check denied the overlay")
 
 // Checker runs graft's policy check on a rendered overlay directory, its
-// kustomize build output (render already built it; building 4,000 objects
-// again would double publish's time) and its record. cmd/graft wires in the
+// kustomize build output (render already built it; building it again
+// would double publish's time) and its record. cmd/graft wires in the
 // real policy engine; tests use fakes.
 type Checker interface {
 	Check(ctx context.Context, overlayDir string, built []byte, rec *record.Record) (Verdict, error)

@@ -2,6 +2,7 @@ package publish
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -54,10 +55,7 @@ type gitError struct {
 }
 
 func (e *gitError) Error() string {
-	msg := strings.TrimSpace(e.stderr)
-	if msg == "" {
-		msg = strings.TrimSpace(e.stdout)
-	}
+	msg := cmp.Or(strings.TrimSpace(e.stderr), strings.TrimSpace(e.stdout))
 	switch {
 	case msg == "":
 		msg = e.err.Error()

@@ -18,10 +18,7 @@ type GiteaOptions struct {
 }
 
 // Gitea opens pull requests through the Gitea REST API (/api/v1).
-type Gitea struct {
-	c           *restClient
-	owner, repo string
-}
+type Gitea struct{ forge }
 
 // NewGitea returns a Gitea provider.
 func NewGitea(opts GiteaOptions) (*Gitea, error) {
@@ -29,14 +26,7 @@ func NewGitea(opts GiteaOptions) (*Gitea, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Gitea{c: c, owner: opts.Owner, repo: opts.Repo}, nil
-}
-
-// Name implements Provider.
-func (g *Gitea) Name() string { return "gitea" }
-
-func (g *Gitea) pulls() string {
-	return "/repos/" + url.PathEscape(g.owner) + "/" + url.PathEscape(g.repo) + "/pulls"
+	return &Gitea{forge{name: "gitea", c: c, owner: opts.Owner, repo: opts.Repo}}, nil
 }
 
 // giteaPageSize and giteaMaxPages bound the search for an open pull request.
@@ -50,34 +40,31 @@ const (
 // and updates the one from Head (PATCH .../pulls/{index}) or opens one
 // (POST .../pulls).
 func (g *Gitea) EnsurePullRequest(ctx context.Context, pr PullRequestSpec) (*PullRequest, error) {
+	found, err := g.findOpen(ctx, pr)
+	if err != nil {
+		return nil, err
+	}
+	create := map[string]string{"title": pr.Title, "head": pr.Head, "base": pr.Base, "body": pr.Body}
+	return g.updateOrCreate(ctx, found, pr, create)
+}
+
+// findOpen returns the open pull request from pr.Head into pr.Base, or nil,
+// reading at most giteaMaxPages pages.
+func (g *Gitea) findOpen(ctx context.Context, pr PullRequestSpec) (*apiPull, error) {
 	for page := 1; page <= giteaMaxPages; page++ {
 		var open []apiPull
 		q := url.Values{"state": {"open"}, "base_branch": {pr.Base}, "limit": {strconv.Itoa(giteaPageSize)}, "page": {strconv.Itoa(page)}}
 		if err := g.c.do(ctx, http.MethodGet, g.pulls(), q, nil, &open); err != nil {
 			return nil, err
 		}
-		for _, p := range open {
-			if p.Head.Ref != pr.Head || p.Base.Ref != pr.Base || p.Number == 0 {
-				continue
+		for i, p := range open {
+			if p.Head.Ref == pr.Head && p.Base.Ref == pr.Base && p.Number != 0 {
+				return &open[i], nil
 			}
-			var out apiPull
-			edit := map[string]string{"title": pr.Title, "body": pr.Body}
-			if err := g.c.do(ctx, http.MethodPatch, g.pulls()+"/"+strconv.Itoa(p.Number), nil, edit, &out); err != nil {
-				return nil, err
-			}
-			return &PullRequest{Number: p.Number, URL: firstNonEmpty(out.HTMLURL, p.HTMLURL)}, nil
 		}
 		if len(open) < giteaPageSize {
 			break
 		}
 	}
-	var out apiPull
-	create := map[string]string{"title": pr.Title, "head": pr.Head, "base": pr.Base, "body": pr.Body}
-	if err := g.c.do(ctx, http.MethodPost, g.pulls(), nil, create, &out); err != nil {
-		return nil, err
-	}
-	if out.Number == 0 {
-		return nil, &APIError{Provider: "gitea", Method: http.MethodPost, Path: g.pulls(), Status: http.StatusCreated, Message: "the response has no pull request number"}
-	}
-	return &PullRequest{Number: out.Number, URL: out.HTMLURL, Created: true}, nil
+	return nil, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"strconv"
 )
 
 // GitHubOptions configure a GitHub provider.
@@ -19,10 +18,7 @@ type GitHubOptions struct {
 }
 
 // GitHub opens pull requests through the GitHub REST API.
-type GitHub struct {
-	c           *restClient
-	owner, repo string
-}
+type GitHub struct{ forge }
 
 // NewGitHub returns a GitHub provider.
 func NewGitHub(opts GitHubOptions) (*GitHub, error) {
@@ -33,14 +29,7 @@ func NewGitHub(opts GitHubOptions) (*GitHub, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &GitHub{c: c, owner: opts.Owner, repo: opts.Repo}, nil
-}
-
-// Name implements Provider.
-func (g *GitHub) Name() string { return "github" }
-
-func (g *GitHub) pulls() string {
-	return "/repos/" + url.PathEscape(g.owner) + "/" + url.PathEscape(g.repo) + "/pulls"
+	return &GitHub{forge{name: "github", c: c, owner: opts.Owner, repo: opts.Repo}}, nil
 }
 
 // EnsurePullRequest implements Provider:
@@ -52,33 +41,13 @@ func (g *GitHub) EnsurePullRequest(ctx context.Context, pr PullRequestSpec) (*Pu
 	if err := g.c.do(ctx, http.MethodGet, g.pulls(), q, nil, &open); err != nil {
 		return nil, err
 	}
-	for _, p := range open {
-		if p.Head.Ref != pr.Head || p.Number == 0 {
-			continue
+	var found *apiPull
+	for i, p := range open {
+		if p.Head.Ref == pr.Head && p.Number != 0 {
+			found = &open[i]
+			break
 		}
-		var out apiPull
-		edit := map[string]string{"title": pr.Title, "body": pr.Body}
-		if err := g.c.do(ctx, http.MethodPatch, g.pulls()+"/"+strconv.Itoa(p.Number), nil, edit, &out); err != nil {
-			return nil, err
-		}
-		return &PullRequest{Number: p.Number, URL: firstNonEmpty(out.HTMLURL, p.HTMLURL)}, nil
 	}
-	var out apiPull
 	create := map[string]any{"title": pr.Title, "head": pr.Head, "base": pr.Base, "body": pr.Body, "maintainer_can_modify": true}
-	if err := g.c.do(ctx, http.MethodPost, g.pulls(), nil, create, &out); err != nil {
-		return nil, err
-	}
-	if out.Number == 0 {
-		return nil, &APIError{Provider: "github", Method: http.MethodPost, Path: g.pulls(), Status: http.StatusCreated, Message: "the response has no pull request number"}
-	}
-	return &PullRequest{Number: out.Number, URL: out.HTMLURL, Created: true}, nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
+	return g.updateOrCreate(ctx, found, pr, create)
 }

@@ -143,14 +143,18 @@ func NewProvider(kind, remoteURL string, opts ProviderOptions) (Provider, error)
 	switch kind {
 	case spec.ProviderNone, "":
 		return nil, nil
-	case spec.ProviderGitHub:
+	case spec.ProviderGitHub, spec.ProviderGitea:
 		r, err := ParseRemote(remoteURL)
 		if err != nil {
 			return nil, err
 		}
-		token := getenv("GITHUB_TOKEN")
+		tokenVar := map[string]string{spec.ProviderGitHub: "GITHUB_TOKEN", spec.ProviderGitea: "GITEA_TOKEN"}[kind]
+		token := getenv(tokenVar)
 		if token == "" {
-			return nil, errors.New("provider github needs a token: set GITHUB_TOKEN")
+			return nil, fmt.Errorf("provider %s needs a token: set %s", kind, tokenVar)
+		}
+		if kind == spec.ProviderGitea {
+			return NewGitea(GiteaOptions{ServerURL: r.WebURL(), Token: token, Owner: r.Owner, Repo: r.Name, HTTPClient: opts.HTTPClient})
 		}
 		api := getenv("GITHUB_API_URL")
 		if api == "" {
@@ -165,16 +169,6 @@ func NewProvider(kind, remoteURL string, opts ProviderOptions) (Provider, error)
 			}
 		}
 		return NewGitHub(GitHubOptions{APIURL: api, Token: token, Owner: r.Owner, Repo: r.Name, HTTPClient: opts.HTTPClient})
-	case spec.ProviderGitea:
-		r, err := ParseRemote(remoteURL)
-		if err != nil {
-			return nil, err
-		}
-		token := getenv("GITEA_TOKEN")
-		if token == "" {
-			return nil, errors.New("provider gitea needs a token: set GITEA_TOKEN")
-		}
-		return NewGitea(GiteaOptions{ServerURL: r.WebURL(), Token: token, Owner: r.Owner, Repo: r.Name, HTTPClient: opts.HTTPClient})
 	}
 	return nil, fmt.Errorf("provider %q is not github, gitea or none", kind)
 }

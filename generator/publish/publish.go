@@ -19,6 +19,7 @@
 package publish
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -68,7 +69,9 @@ type Options struct {
 	// BaseBranch overrides spec.gitops.baseBranch.
 	BaseBranch string
 	// Remote is the remote of a working copy that graft pushes to
-	// (default origin).
+	// (default origin). It must be one of the working copy's remotes; with
+	// a URL or a bare repository, where graft makes its own, it must be
+	// empty.
 	Remote string
 	// Checker runs the policy check on the rendered overlay. Required.
 	Checker Checker
@@ -78,8 +81,6 @@ type Options struct {
 	NewProvider func(remoteURL string) (Provider, error)
 	// Plan is the plan's summary, shown in the pull request when set.
 	Plan string
-	// Force renders over an overlay directory graft did not write.
-	Force bool
 	// CIWorkflow is the content of the CI gate workflow, written to
 	// CIWorkflowPath when spec.gitops.ciWorkflow is true.
 	CIWorkflow []byte
@@ -90,9 +91,6 @@ type Options struct {
 	// GitTimeout bounds each git command (default DefaultGitTimeout;
 	// negative for none).
 	GitTimeout time.Duration
-	// TempDir is where temporary repositories and worktrees go (default
-	// the system's).
-	TempDir string
 	// Secrets are redacted from every message, log line and error.
 	Secrets []string
 	// Log receives progress (discarded when nil).
@@ -170,32 +168,18 @@ func newPublisher(m *spec.Migration, rec *record.Record, opts Options) (*publish
 	if p.log == nil {
 		p.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if p.opts.Repo == "" {
-		p.opts.Repo = m.Spec.GitOps.Repo
-	}
+	p.opts.Repo = cmp.Or(p.opts.Repo, m.Spec.GitOps.Repo)
 	if p.opts.Repo == "" {
 		return nil, fmt.Errorf("%w: no repository: set spec.gitops.repo or pass --repo", ErrRepo)
 	}
-	if p.opts.Remote == "" {
-		p.opts.Remote = "origin"
-	}
-	p.base = opts.BaseBranch
-	if p.base == "" {
-		p.base = m.Spec.GitOps.BaseBranch
-	}
-	if p.base == "" {
-		p.base = "main"
-	}
+	p.base = cmp.Or(opts.BaseBranch, m.Spec.GitOps.BaseBranch, "main")
 	p.branch = Branch(m.Metadata.Name)
 	if p.base == p.branch {
 		return nil, fmt.Errorf("publish: the base branch is %s, the migration's own branch; graft never commits to the base branch", p.base)
 	}
 	// The engine object names the branch it syncs from.
 	p.m.Spec.GitOps.BaseBranch = p.base
-	bin := opts.Git
-	if bin == "" {
-		bin = "git"
-	}
+	bin := cmp.Or(opts.Git, "git")
 	timeout := opts.GitTimeout
 	switch {
 	case timeout == 0:
@@ -231,10 +215,8 @@ func (p *publisher) run(ctx context.Context) (res *Result, err error) {
 	// Tokens in the remote URL are secrets too: the user-info, and its
 	// password alone.
 	if u := ws.remoteURL; u != RedactURL(u) {
-		ui := userInfo(u)
-		p.redact.add(ui)
-		if _, pw, ok := strings.Cut(ui, ":"); ok {
-			p.redact.add(pw)
+		for _, s := range userInfoSecrets(u) {
+			p.redact.add(s)
 		}
 	}
 	res = &Result{Remote: p.redact.String(ws.remoteURL), Branch: p.branch, BaseBranch: p.base}
@@ -243,44 +225,28 @@ func (p *publisher) run(ctx context.Context) (res *Result, err error) {
 			return nil, err
 		}
 	}
+	if res, err = p.pushBranch(ctx, res); err != nil || res.UpToDate {
+		return res, err
+	}
+	return p.pullRequest(ctx, res)
+}
 
-	// At most two attempts: the second after a concurrent push to the
-	// branch, from the branch as the other writer left it.
+// pushBranch commits the overlay on the migration branch and pushes it, in
+// at most two attempts: the second after a concurrent push to the branch,
+// from the branch as the other writer left it. Errors before the overlay
+// is applied give no result.
+func (p *publisher) pushBranch(ctx context.Context, res *Result) (*Result, error) {
 	var remoteHead string
 	for attempt := 1; ; attempt++ {
-		st, err := p.fetch(ctx)
+		st, err := p.prepare(ctx)
 		if err != nil {
 			return nil, err
 		}
 		remoteHead = st.branch
-		start := st.base
-		if st.branch != "" {
-			start = st.branch
-		}
-		if err := ws.checkout(ctx, start); err != nil {
-			return nil, err
-		}
-		if st.branch != "" {
-			if err := p.mergeBase(ctx, st.base, st.branch); err != nil {
-				return nil, err
-			}
-		}
-		verdict, changed, err := p.apply(ctx)
-		res.Verdict = verdict
+		head, err := p.commitOverlay(ctx, res)
 		if err != nil {
 			return res, err
 		}
-		if changed {
-			if err := p.commit(ctx, verdict); err != nil {
-				return res, err
-			}
-			res.Committed = true
-		}
-		head, err := ws.git.run(ctx, "rev-parse", "HEAD")
-		if err != nil {
-			return res, err
-		}
-		res.Commit = head
 		if st.branch == "" && head == st.base {
 			// The base branch already holds this overlay (for example the
 			// pull request was merged): there is nothing to propose.
@@ -310,8 +276,55 @@ func (p *publisher) run(ctx context.Context) (res *Result, err error) {
 		res.Retried = true
 	}
 	res.Commit = remoteHead
-	ws.updateLocalBranch(ctx, p.branch, remoteHead)
+	p.ws.updateLocalBranch(ctx, p.branch, remoteHead)
+	return res, nil
+}
 
+// prepare fetches the remote's branches and checks out where the new
+// commit goes: the migration branch (with the base merged in) if it
+// exists, else the base branch.
+func (p *publisher) prepare(ctx context.Context) (remoteState, error) {
+	st, err := p.fetch(ctx)
+	if err != nil {
+		return st, err
+	}
+	start := cmp.Or(st.branch, st.base)
+	if err := p.ws.checkout(ctx, start); err != nil {
+		return st, err
+	}
+	if st.branch != "" {
+		if err := p.mergeBase(ctx, st.base, st.branch); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// commitOverlay renders and checks the overlay into the checkout, commits
+// it if it changed, and returns the checkout's head.
+func (p *publisher) commitOverlay(ctx context.Context, res *Result) (string, error) {
+	verdict, changed, err := p.apply(ctx)
+	res.Verdict = verdict
+	if err != nil {
+		return "", err
+	}
+	if changed {
+		if err := p.commit(ctx, verdict); err != nil {
+			return "", err
+		}
+		res.Committed = true
+	}
+	head, err := p.ws.git.run(ctx, "rev-parse", "HEAD")
+	if err != nil {
+		return "", err
+	}
+	res.Commit = head
+	return head, nil
+}
+
+// pullRequest writes the pull request's body and, with a provider, opens
+// or updates the pull request.
+func (p *publisher) pullRequest(ctx context.Context, res *Result) (*Result, error) {
 	body, err := RenderBody(newBodyData(&p.m, p.rec, p.branch, p.base, p.opts.Plan, res.Verdict))
 	if err != nil {
 		return res, err
@@ -405,7 +418,7 @@ func (p *publisher) apply(ctx context.Context) (Verdict, bool, error) {
 	g := p.m.Spec.GitOps
 	overlay := filepath.Join(wt, filepath.FromSlash(g.OverlayPath))
 	renderStart := time.Now()
-	rendered, err := render.RenderContext(ctx, &p.m, p.rec, render.Options{OutDir: overlay, Force: p.opts.Force, Log: p.log})
+	rendered, err := render.RenderContext(ctx, &p.m, p.rec, render.Options{OutDir: overlay, Log: p.log})
 	p.times.Render += time.Since(renderStart)
 	if err != nil {
 		return Verdict{}, false, err
@@ -533,19 +546,4 @@ func ShortCommit(sha string) string {
 		return sha[:12]
 	}
 	return sha
-}
-
-// userInfo returns the user-info part of a scheme://user:password@host URL.
-func userInfo(u string) string {
-	i := strings.Index(u, "://")
-	if i < 0 {
-		return ""
-	}
-	rest := u[i+3:]
-	at := strings.Index(rest, "@")
-	slash := strings.Index(rest, "/")
-	if at < 0 || (slash >= 0 && slash < at) {
-		return ""
-	}
-	return rest[:at]
 }

@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -36,22 +37,44 @@ func looksLikeToken(user string) bool {
 		strings.ContainsAny(strings.ToLower(user), "abcdefghijklmnopqrstuvwxyz")
 }
 
-// redactUserInfo is the replacement for one urlUserInfo match.
+// redactUserInfo is the replacement for one urlUserInfo match
+// (scheme://user-info@), read with net/url. User-info net/url cannot read
+// goes whole.
 func redactUserInfo(m string) string {
 	sm := urlUserInfo.FindStringSubmatch(m)
-	scheme, ui := sm[1], sm[2]
-	s := strings.ToLower(scheme)
-	if s == "http://" || s == "https://" {
+	scheme := sm[1]
+	u, err := url.Parse(strings.ToLower(scheme) + sm[2] + "@host")
+	if err != nil || u.User == nil {
 		return scheme + Redacted + "@"
 	}
-	user, _, hasPassword := strings.Cut(ui, ":")
+	user := u.User.Username()
+	_, hasPassword := u.User.Password()
 	switch {
-	case looksLikeToken(user):
+	case u.Scheme == "http" || u.Scheme == "https" || looksLikeToken(user):
 		return scheme + Redacted + "@"
 	case hasPassword:
-		return scheme + user + ":" + Redacted + "@"
+		return scheme + url.User(user).String() + ":" + Redacted + "@"
 	}
 	return m
+}
+
+// userInfoSecrets returns what to redact of a URL's user-info once its
+// user-info is known to hide a secret: the user-info as a URL writes it,
+// and its password alone, as written and decoded; without a password, the
+// user name (a token). Nothing for a URL net/url cannot read or one
+// without user-info (scp-like git@host:o/r).
+func userInfoSecrets(raw string) []string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return nil
+	}
+	written := u.User.String()
+	out := []string{written}
+	if pw, ok := u.User.Password(); ok {
+		_, pwWritten, _ := strings.Cut(written, ":")
+		return append(out, pw, pwWritten)
+	}
+	return append(out, u.User.Username())
 }
 
 func newRedactor(secrets ...string) *redactor {

@@ -1,12 +1,14 @@
 package publish
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -99,20 +101,47 @@ func (p *publisher) openWorkingCopy(ctx context.Context, g *git) (*workspace, er
 			return nil, fmt.Errorf("%w: %s: a merge, rebase, cherry-pick or revert is in progress (%s); finish or abort it first", ErrDirty, top, op)
 		}
 	}
-	url, err := g.run(ctx, "remote", "get-url", p.opts.Remote)
+	remote, err := p.remote(ctx, g, top)
 	if err != nil {
-		return nil, fmt.Errorf("%w: the working copy %s has no remote %q to push to", ErrRepo, top, p.opts.Remote)
+		return nil, err
 	}
-	tmp, err := os.MkdirTemp(p.opts.TempDir, "graft-publish-")
+	url, err := g.run(ctx, "remote", "get-url", remote)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "graft-publish-")
 	if err != nil {
 		return nil, err
 	}
 	dir := filepath.Join(tmp, "worktree")
-	return &workspace{git: g.in(dir), main: g, dir: dir, tmp: tmp, remote: p.opts.Remote, remoteURL: url, wc: true, log: p.log}, nil
+	return &workspace{git: g.in(dir), main: g, dir: dir, tmp: tmp, remote: remote, remoteURL: url, wc: true, log: p.log}, nil
+}
+
+// remote returns the remote of the working copy at top that graft pushes
+// to: opts.Remote, or origin. It must be one of the working copy's remotes,
+// compared as a name, so that it never reaches git as anything else.
+func (p *publisher) remote(ctx context.Context, g *git, top string) (string, error) {
+	name := cmp.Or(p.opts.Remote, "origin")
+	out, err := g.run(ctx, "remote")
+	if err != nil {
+		return "", err
+	}
+	remotes := strings.Fields(out)
+	if slices.Contains(remotes, name) {
+		return name, nil
+	}
+	have := "it has none"
+	if len(remotes) > 0 {
+		have = "its remotes are " + strings.Join(remotes, ", ")
+	}
+	return "", fmt.Errorf("%w: --remote: %q is not a remote of the working copy %s (%s); expected the name of the remote to push to (default origin)", ErrRepo, name, top, have)
 }
 
 func (p *publisher) openURL(ctx context.Context, url string) (*workspace, error) {
-	tmp, err := os.MkdirTemp(p.opts.TempDir, "graft-publish-")
+	if p.opts.Remote != "" {
+		return nil, fmt.Errorf("%w: --remote: %q names a remote of a working copy, but the repository %s is a URL or a bare repository, which graft pushes to directly; drop --remote, or pass a working copy as --repo", ErrRepo, p.opts.Remote, p.redact.String(url))
+	}
+	tmp, err := os.MkdirTemp("", "graft-publish-")
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/graftctl/graft/generator/atomic"
 	"github.com/graftctl/graft/generator/spec"
 )
 
@@ -140,62 +141,18 @@ func removeStaleBuilds(m *spec.Migration, parent string, files map[string][]byte
 	}
 }
 
-// oldSuffix marks the previous overlay while replaceDir swaps in the new one.
-const oldSuffix = ".graft-old"
-
-// replaceDir moves the fully written src into place at dst. A directory
-// cannot be renamed over a non-empty one, so an existing dst is first moved
-// aside to dst.graft-old and removed only once src is in place. If graft
-// dies between the two renames, recoverDir puts the previous overlay back
-// on the next run.
-func replaceDir(src, dst string) error {
-	old := ""
-	if _, err := os.Lstat(dst); err == nil {
-		// recoverDir has cleared dst+oldSuffix; whatever appeared there
-		// since is not deleted: the rename fails on it instead.
-		old = dst + oldSuffix
-		if err := os.Rename(dst, old); err != nil {
-			return fmt.Errorf("render: %w", err)
-		}
-	}
-	if err := os.Rename(src, dst); err != nil {
-		if old != "" {
-			_ = os.Rename(old, dst)
-		}
-		return fmt.Errorf("render: %w", err)
-	}
-	if err := syncParent(dst); err != nil {
-		return err
-	}
-	if old != "" {
-		if err := os.RemoveAll(old); err != nil {
-			return fmt.Errorf("render: remove the previous overlay: %w", err)
-		}
-	}
-	return nil
-}
-
-// recoverDir finishes what an interrupted replaceDir left: the previous
-// overlay moved aside and no new one in its place is moved back; a leftover
-// copy beside a complete overlay is removed.
+// recoverDir finishes what an interrupted atomic.ReplaceDir left at dst
+// (atomic.RecoverDir): the previous overlay set aside and no new one in its
+// place is moved back; a leftover copy beside a complete overlay is removed.
 //
-// dst+oldSuffix is graft's only by its name, which anyone can give a
-// directory: graft moves or deletes it only if it is this migration's
-// overlay (its marker names the migration) and passes every rule of the
-// output directory itself (checkOutDir, checkKeep). Anything else there is
-// refused, --force or not: the user never named that directory.
+// The aside directory is graft's only by its name, which anyone can give a
+// directory: graft moves or deletes it only if it is a directory (not a
+// symlink) holding this migration's overlay (its marker names the
+// migration) and passes every rule of the output directory itself
+// (checkOutDir, checkKeep). Anything else there is refused, --force or
+// not: the user never named that directory.
 func recoverDir(m *spec.Migration, dst string, keep []string) error {
-	old := dst + oldSuffix
-	fi, err := os.Lstat(old)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrInvalid, old, err)
-	}
-	_, err = os.Lstat(dst)
-	dstMissing := errors.Is(err, os.ErrNotExist)
-	if o, ok := owner(filepath.Join(old, KustomizationFile)); !fi.IsDir() || !ok || o != m.Metadata.Name {
+	notOurs := func(old string, dstMissing bool) error {
 		hint := "remove or rename it"
 		if dstMissing {
 			hint = fmt.Sprintf("if an interrupted graft render set the previous content of %s aside there, move it back (mv %s %s); otherwise remove or rename it", dst, old, dst)
@@ -203,53 +160,32 @@ func recoverDir(m *spec.Migration, dst string, keep []string) error {
 		return fmt.Errorf("%w: %s exists beside the %s %s and is not an overlay of migration %q that graft set aside (graft sets the previous overlay aside under that name while it replaces it); graft moves or deletes nothing it did not set aside, --force or not: %s",
 			ErrInvalid, old, outField, dst, m.Metadata.Name, hint)
 	}
-	baseDir := filepath.Join(old, filepath.FromSlash(m.Spec.GitOps.Base))
-	if err := checkOutDir(m, old, baseDir, false, false); err != nil {
-		return fmt.Errorf("%s, where graft sets the previous overlay aside: %w", old, err)
+	old := atomic.Aside(dst)
+	fi, err := os.Lstat(old)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("%w: %s: %v", ErrInvalid, old, err)
+	case !fi.IsDir(): // atomic.RecoverDir refuses it too, in its words
+		_, err := os.Lstat(dst)
+		return notOurs(old, errors.Is(err, os.ErrNotExist))
 	}
-	if err := checkKeep(old, keep); err != nil {
-		return fmt.Errorf("%s, where graft sets the previous overlay aside: %w", old, err)
-	}
-	if dstMissing {
-		if err := os.Rename(old, dst); err != nil {
-			return fmt.Errorf("render: restore the previous overlay from %s: %w", old, err)
+	err = atomic.RecoverDir(dst, func(old string, dstMissing bool) error {
+		if o, ok := owner(filepath.Join(old, KustomizationFile)); !ok || o != m.Metadata.Name {
+			return notOurs(old, dstMissing)
+		}
+		baseDir := filepath.Join(old, filepath.FromSlash(m.Spec.GitOps.Base))
+		if err := checkOutDir(m, old, baseDir, false, false); err != nil {
+			return fmt.Errorf("%s, where graft sets the previous overlay aside: %w", old, err)
+		}
+		if err := checkKeep(old, keep); err != nil {
+			return fmt.Errorf("%s, where graft sets the previous overlay aside: %w", old, err)
 		}
 		return nil
-	}
-	if err := os.RemoveAll(old); err != nil {
-		return fmt.Errorf("render: remove %s: %w", old, err)
-	}
-	return nil
-}
-
-// syncParent makes a rename in path's directory durable.
-func syncParent(path string) error {
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
+	})
+	if err != nil && !errors.Is(err, ErrInvalid) {
 		return fmt.Errorf("render: %w", err)
 	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("render: sync %s: %w", filepath.Dir(path), err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		f, err := os.Open(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return err
-		}
-		err = f.Sync()
-		f.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return err
 }

@@ -12,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -27,6 +29,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/resid"
 	"sigs.k8s.io/yaml"
 
+	"github.com/graftctl/graft/generator/atomic"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
 	"github.com/graftctl/graft/templates"
@@ -71,10 +74,9 @@ type Options struct {
 // LargeOverlay is the number of PersistentVolumes and claims from which an
 // overlay's kustomize build takes seconds. The build's time grows with the
 // square of the number of objects (kustomize's name-reference and
-// duplicate checks compare every pair, kubernetes-sigs/kustomize#5084):
-// BenchmarkRender measured 0.8 s for 400 objects, 3.5 s for 1,000 and
-// 80 s for 4,000 on two cores. Argo CD and Flux run the same build on every
-// sync.
+// duplicate checks compare every pair, kubernetes-sigs/kustomize#5084;
+// BenchmarkRender measures it, the README's performance table has the
+// figures). Argo CD and Flux run the same build on every sync.
 const LargeOverlay = 1000
 
 // Result of a render.
@@ -105,28 +107,10 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 		opts.Log.Warn("a large overlay: its kustomize build takes time that grows with the square of its objects (about 3.5 s for 1,000, 80 s for 4,000 on two cores), here and in Argo CD or Flux on every sync; consider one migration per StatefulSet",
 			"objects", n)
 	}
-	baseDir := filepath.Join(opts.OutDir, filepath.FromSlash(m.Spec.GitOps.Base))
-	if err := checkOutDir(m, opts.OutDir, baseDir, opts.Force, true); err != nil {
+	if err := prepareOutDir(ctx, m, files, opts); err != nil {
 		return nil, err
-	}
-	if err := checkKeep(opts.OutDir, opts.Keep); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("render: %w", err)
-	}
-	if !opts.DryRun {
-		if err := recoverDir(m, filepath.Clean(opts.OutDir), opts.Keep); err != nil {
-			return nil, err
-		}
-		if err := checkReplace(m, opts.OutDir, opts.Force); err != nil {
-			return nil, err
-		}
 	}
 	parent := filepath.Dir(filepath.Clean(opts.OutDir))
-	if !opts.DryRun {
-		removeStaleBuilds(m, parent, files, opts.Keep, opts.Log)
-	}
 	cleanupParent, err := ensureDir(parent)
 	if err != nil {
 		return nil, err
@@ -146,37 +130,71 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 		return nil, fmt.Errorf("render: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	for _, name := range sortedNames(files) {
+	built, err := buildIn(ctx, tmp, files)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Files: files, Built: built}
+	if opts.DryRun {
+		return res, nil
+	}
+	// The last moment to stop: after this the new overlay is in place.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("render: %w; nothing was written", err)
+	}
+	if err := atomic.ReplaceDir(tmp, filepath.Clean(opts.OutDir)); err != nil {
+		return nil, fmt.Errorf("render: %w", err)
+	}
+	placed = true
+	return res, nil
+}
+
+// prepareOutDir checks that the overlay may be written to opts.OutDir
+// (checkOutDir, checkKeep) and, unless this is a dry run, finishes an
+// interrupted replace, checks the directory is graft's to replace, and
+// removes the build directories a killed render left beside it.
+func prepareOutDir(ctx context.Context, m *spec.Migration, files map[string][]byte, opts Options) error {
+	baseDir := filepath.Join(opts.OutDir, filepath.FromSlash(m.Spec.GitOps.Base))
+	if err := checkOutDir(m, opts.OutDir, baseDir, opts.Force, true); err != nil {
+		return err
+	}
+	if err := checkKeep(opts.OutDir, opts.Keep); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	if opts.DryRun {
+		return nil
+	}
+	if err := recoverDir(m, filepath.Clean(opts.OutDir), opts.Keep); err != nil {
+		return err
+	}
+	if err := checkReplace(m, opts.OutDir, opts.Force); err != nil {
+		return err
+	}
+	removeStaleBuilds(m, filepath.Dir(filepath.Clean(opts.OutDir)), files, opts.Keep, opts.Log)
+	return nil
+}
+
+// buildIn writes the overlay's files into dir and builds it.
+func buildIn(ctx context.Context, dir string, files map[string][]byte) ([]byte, error) {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("render: %w", err)
 		}
-		if err := os.WriteFile(filepath.Join(tmp, name), files[name], 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), files[name], 0o644); err != nil {
 			return nil, fmt.Errorf("render: %w", err)
 		}
 	}
-	built, err := buildContext(ctx, tmp)
+	built, err := buildContext(ctx, dir)
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return nil, fmt.Errorf("render: %w; nothing was written", ctxErr)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: the overlay does not build, nothing was written: %v", ErrInvalid, err)
 	}
-	res := &Result{Files: files, Built: built}
-	if opts.DryRun {
-		return res, nil
-	}
-	if err := syncDir(tmp); err != nil {
-		return nil, err
-	}
-	// The last moment to stop: after this the new overlay is in place.
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("render: %w; nothing was written", err)
-	}
-	if err := replaceDir(tmp, filepath.Clean(opts.OutDir)); err != nil {
-		return nil, err
-	}
-	placed = true
-	return res, nil
+	return built, nil
 }
 
 // Build runs kustomize (krusty) on dir and returns the built YAML.
@@ -466,11 +484,7 @@ type baseStatefulSet struct {
 }
 
 func (s baseStatefulSet) templateNames() string {
-	var names []string
-	for n := range s.templates {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(s.templates))
 	if len(names) == 0 {
 		return "no volumeClaimTemplates"
 	}
@@ -478,22 +492,9 @@ func (s baseStatefulSet) templateNames() string {
 }
 
 func baseNames(base map[string]baseStatefulSet) string {
-	var names []string
-	for n := range base {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(base))
 	if len(names) == 0 {
 		return "no StatefulSet"
 	}
 	return strings.Join(names, ", ")
-}
-
-func sortedNames(files map[string][]byte) []string {
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }

@@ -2,10 +2,11 @@ package spec
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"path"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -291,7 +292,7 @@ func (v *validator) target(t *Target, sourceRegion string) {
 		v.add("spec.target.storageClassName", t.StorageClassName, `"" (static binding, the default) or a DNS-1123 subdomain`)
 	}
 	v.oneOf("spec.target.topologyKey", t.TopologyKey, []string{TopologyKeyKubernetes, TopologyKeyEBSCSI})
-	for _, from := range sortedKeys(t.Zones) {
+	for _, from := range slices.Sorted(maps.Keys(t.Zones)) {
 		to := t.Zones[from]
 		field := "spec.target.zones[" + from + "]"
 		if !ZoneInRegion(from, sourceRegion) {
@@ -342,7 +343,7 @@ func (v *validator) volume(vol *Volume, region string) {
 	if init.RateMiBps != 0 && init.FastSnapshotRestore {
 		v.add(f+".initialization", "rateMiBps and fastSnapshotRestore", "one of the two: EC2 takes no initialization rate for a volume restored with Fast Snapshot Restore")
 	}
-	for _, k := range sortedKeys(vol.Tags) {
+	for _, k := range slices.Sorted(maps.Keys(vol.Tags)) {
 		if k == "" || strings.HasPrefix(k, "aws:") || strings.HasPrefix(k, "graft:") {
 			v.add(f+".tags", k, "a tag key that is not empty and does not start with aws: or graft: (graft: tags are graft's own)")
 		}
@@ -417,7 +418,7 @@ func (v *validator) mapping(mp *Mapping, sets []StatefulSet) {
 	}
 	if s := mp.Sort; s != nil {
 		if !strings.HasPrefix(s.By, "tag:") || len(s.By) == len("tag:") {
-			v.oneOf(f+".sort.by", s.By, append(append([]string{}, SortKeys...), "tag:<key>"))
+			v.oneOf(f+".sort.by", s.By, append(slices.Clone(SortKeys), "tag:<key>"))
 		}
 		if len(sets) > 1 {
 			for i, sts := range sets {
@@ -575,15 +576,6 @@ func (s *Spec) DeviceForTemplate(name string) (Device, bool) {
 		}
 	}
 	return Device{}, false
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // outside reports whether a clean slash path climbs out of its root.
