@@ -17,7 +17,7 @@ func runCommand() *command {
 		name:    "run",
 		locks:   true,
 		summary: "discover, plan, clone, render, check and publish, resuming where a previous run stopped",
-		usage:   "run [--yes] [--repo DIR|URL] [--base-branch NAME] [--provider github|gitea|none]",
+		usage:   "run [--yes] [--repo DIR|URL] [--remote NAME] [--base-branch NAME] [--provider github|gitea|none]",
 		outputs: []string{"text", "json"},
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			yes := fs.Bool("yes", false, "do not ask before creating snapshots and volumes")

@@ -1,4 +1,7 @@
-package check
+// Package codebase holds the rules graft's source keeps, tree-wide: the
+// package graph, function length, no measured figures in comments, and
+// the standard library's sorted keys. It has tests only.
+package codebase
 
 import (
 	"go/ast"
@@ -57,43 +60,6 @@ func TestImportBoundaries(t *testing.T) {
 		}
 		if got[module+"/"+rule.forbidden] {
 			t.Errorf("%s imports %s (directly or through another package); it must not", rule.pkg, rule.forbidden)
-		}
-	}
-}
-
-// maxFuncLines is how long a function of graft's may be (issue 11: split
-// long functions at their seams).
-const maxFuncLines = 80
-
-// TestFunctionLength holds the packages below to maxFuncLines lines per
-// function (test files aside). Add a package once its long functions are
-// split.
-func TestFunctionLength(t *testing.T) {
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, pkg := range []string{"generator/check", "generator/render", "generator/publish", "generator/atomic", "generator/ownership"} {
-		dir := filepath.Join(root, pkg)
-		p, err := build.ImportDir(dir, 0)
-		if err != nil {
-			t.Fatalf("%s: %v", pkg, err)
-		}
-		fset := token.NewFileSet()
-		for _, name := range p.GoFiles {
-			f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, d := range f.Decls {
-				fd, ok := d.(*ast.FuncDecl)
-				if !ok {
-					continue
-				}
-				if n := fset.Position(fd.End()).Line - fset.Position(fd.Pos()).Line + 1; n > maxFuncLines {
-					t.Errorf("%s/%s: %s is %d lines, more than %d; split it at its seams", pkg, name, fd.Name.Name, n, maxFuncLines)
-				}
-			}
 		}
 	}
 }
