@@ -9,14 +9,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/graftctl/graft/testkit"
 )
 
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
+// must is the shared testkit.Must.
+var must = testkit.Must
 
 func TestHeldIsRefusedAndNamesTheHolder(t *testing.T) {
 	path := Path(filepath.Join(t.TempDir(), "graft.lock"))

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/testkit"
 )
 
 const branch = "graft/cassandra-3node"
@@ -230,7 +231,7 @@ func TestBranchProtection(t *testing.T) {
 	if after := wcSnapshot(t, wc); after != before {
 		t.Fatalf("working copy changed:\nbefore %+v\nafter  %+v", before, after)
 	}
-	if _, err := gitE(wc, "rev-parse", "--verify", "refs/heads/"+branch); err == nil {
+	if _, err := testkit.GitErr(t, wc, nil, "rev-parse", "--verify", "refs/heads/"+branch); err == nil {
 		t.Error("the local branch was created although the push was rejected")
 	}
 	if len(prov.calls) != 0 {
@@ -357,10 +358,10 @@ func TestBaseBranchMovedIsMergedIn(t *testing.T) {
 	if !res.Pushed {
 		t.Fatalf("result %+v: the base's new commit should be merged and pushed", res)
 	}
-	if _, err := gitE(r.bare, "merge-base", "--is-ancestor", "main", branch); err != nil {
+	if _, err := testkit.GitErr(t, r.bare, nil, "merge-base", "--is-ancestor", "main", branch); err != nil {
 		t.Fatal("main is not merged into the migration branch")
 	}
-	if _, err := gitE(r.bare, "merge-base", "--is-ancestor", first.Commit, branch); err != nil {
+	if _, err := testkit.GitErr(t, r.bare, nil, "merge-base", "--is-ancestor", first.Commit, branch); err != nil {
 		t.Fatal("the branch was rewritten")
 	}
 }

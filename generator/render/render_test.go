@@ -20,6 +20,7 @@ import (
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite overlays/ from testdata/examples")
@@ -658,12 +659,8 @@ func TestForceReplacesAForeignDirectory(t *testing.T) {
 // renderErr drops Render's result.
 func renderErr(_ *render.Result, err error) error { return err }
 
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
+// must is the shared testkit.Must.
+var must = testkit.Must
 
 // TestEngineObjectValuesAreData: values with YAML syntax in them (": ",
 // " #", a number-like branch) reach the Flux Kustomization and the Argo CD
