@@ -180,3 +180,23 @@ func wcSnapshot(t testing.TB, dir string) wcState {
 		files:     strings.Join(files, "\n"),
 	}
 }
+
+// mustPublish publishes and fails the test on an error.
+func mustPublish(t testing.TB, m *spec.Migration, rec *record.Record, opts Options) *Result {
+	t.Helper()
+	res, err := Publish(context.Background(), m, rec, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// publishedOnce is a fresh remote (with a git identity), the example
+// pointed at it, and the result of publishing that once.
+func publishedOnce(t testing.TB) (*gitopsRemote, *spec.Migration, *record.Record, *Result) {
+	t.Helper()
+	hermeticGit(t, true)
+	r := newRemote(t)
+	m, rec := example(t, r.bare)
+	return r, m, rec, mustPublish(t, m, rec, Options{Checker: &buildChecker{}})
+}
