@@ -5,9 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -62,9 +64,7 @@ func TestExampleOverlays(t *testing.T) {
 			m, rec := load(t, filepath.Join(repo, "testdata", "examples", name))
 			out := filepath.Join(repo, "overlays", name)
 			if *update {
-				if _, err := render.Render(m, rec, render.Options{OutDir: out}); err != nil {
-					t.Fatal(err)
-				}
+				must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
 			}
 			files, err := render.Files(m, rec, out)
 			if err != nil {
@@ -78,7 +78,7 @@ func TestExampleOverlays(t *testing.T) {
 			for _, e := range entries {
 				onDisk = append(onDisk, e.Name())
 			}
-			if want := sortedKeys(files); strings.Join(onDisk, ",") != strings.Join(want, ",") {
+			if want := slices.Sorted(maps.Keys(files)); strings.Join(onDisk, ",") != strings.Join(want, ",") {
 				t.Fatalf("overlays/%s holds %v, render gives %v; run go test ./generator/render -update", name, onDisk, want)
 			}
 			for fname, want := range files {
@@ -296,9 +296,7 @@ func copyDir(t *testing.T, src, dst string) {
 func TestRenderWritesAndReplacesOwnDirectory(t *testing.T) {
 	root, m, rec := copyExample(t, "cassandra-3node")
 	out := filepath.Join(root, "overlays", "x")
-	if _, err := render.Render(m, rec, render.Options{OutDir: out}); err != nil {
-		t.Fatal(err)
-	}
+	must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
 	// A second render replaces graft's own directory.
 	if _, err := render.Render(m, rec, render.Options{OutDir: out}); err != nil {
 		t.Fatalf("re-render over graft's own directory: %v", err)
@@ -319,9 +317,7 @@ func TestRenderWritesAndReplacesOwnDirectory(t *testing.T) {
 func TestRenderRecoversAnInterruptedSwap(t *testing.T) {
 	root, m, rec := copyExample(t, "cassandra-3node")
 	out := filepath.Join(root, "overlays", "x")
-	if _, err := render.Render(m, rec, render.Options{OutDir: out}); err != nil {
-		t.Fatal(err)
-	}
+	must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
 	if err := os.Rename(out, out+".graft-old"); err != nil {
 		t.Fatal(err)
 	}
@@ -444,15 +440,6 @@ func snapshotTree(t *testing.T, root string) string {
 	return strings.Join(paths, " ")
 }
 
-func sortedKeys(m map[string][]byte) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // TestOutDirNeverReplaced: whatever --force says, render never writes into
 // or replaces the base, a directory holding it, a git directory, a
 // repository or another migration's overlay, comparing real paths
@@ -476,9 +463,15 @@ func TestOutDirNeverReplaced(t *testing.T) {
 		t.Helper()
 		om, orec := *m, *rec
 		om.Metadata.Name, orec.Migration = "other", "other"
-		if _, err := render.Render(&om, &orec, render.Options{OutDir: dir}); err != nil {
-			t.Fatal(err)
-		}
+		must(t, renderErr(render.Render(&om, &orec, render.Options{OutDir: dir})))
+	}
+	// foreignGraftOld renders graft's overlay and puts someone's directory
+	// at <out>.graft-old beside it.
+	foreignGraftOld := func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+		out := filepath.Join(root, "overlays", "x")
+		must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
+		write(t, out+".graft-old/data.txt", "precious\n")
+		return out
 	}
 	cases := []struct {
 		name string
@@ -570,18 +563,8 @@ func TestOutDirNeverReplaced(t *testing.T) {
 		}, true, "which is not a record graft can read"},
 		// <out>.graft-old is where graft sets the previous overlay aside
 		// while it swaps in the new one; anyone can name a directory so.
-		{"a foreign <out>.graft-old beside graft's own overlay", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
-			out := filepath.Join(root, "overlays", "x")
-			must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
-			write(t, out+".graft-old/data.txt", "precious\n")
-			return out
-		}, false, "%ROOT%/overlays/x.graft-old exists beside the output directory (--out, or spec.gitops.overlayPath) %ROOT%/overlays/x and is not an overlay of migration \"cassandra-3node\" that graft set aside"},
-		{"a foreign <out>.graft-old beside graft's own overlay, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
-			out := filepath.Join(root, "overlays", "x")
-			must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
-			write(t, out+".graft-old/data.txt", "precious\n")
-			return out
-		}, true, "graft moves or deletes nothing it did not set aside, --force or not: remove or rename it"},
+		{"a foreign <out>.graft-old beside graft's own overlay", foreignGraftOld, false, "%ROOT%/overlays/x.graft-old exists beside the output directory (--out, or spec.gitops.overlayPath) %ROOT%/overlays/x and is not an overlay of migration \"cassandra-3node\" that graft set aside"},
+		{"a foreign <out>.graft-old beside graft's own overlay, --force", foreignGraftOld, true, "graft moves or deletes nothing it did not set aside, --force or not: remove or rename it"},
 		{"a foreign <out>.graft-old and no <out>, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
 			out := filepath.Join(root, "overlays", "x")
 			write(t, out+".graft-old/data.txt", "precious\n")
@@ -646,9 +629,7 @@ func TestForceReplacesAForeignDirectory(t *testing.T) {
 	out := filepath.Join(root, "overlays", "x")
 	must(t, os.MkdirAll(out, 0o755))
 	must(t, os.WriteFile(filepath.Join(out, "kustomization.yaml"), []byte("resources: []\n"), 0o644))
-	if _, err := render.Render(m, rec, render.Options{OutDir: out, Force: true}); err != nil {
-		t.Fatal(err)
-	}
+	must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out, Force: true})))
 	data, err := os.ReadFile(filepath.Join(out, render.KustomizationFile))
 	must(t, err)
 	if !bytes.HasPrefix(data, []byte(render.Marker+" Migration cassandra-3node:")) {
