@@ -859,3 +859,166 @@ func TestSimExistingVolumeMismatch(t *testing.T) {
 		}
 	}
 }
+
+const wrongKey = "arn:aws:kms:us-east-1:123456789012:key/eeeeeeee-12ab-34cd-56ef-1234567890ab"
+
+// TestSimReusedVolumeWrongKey: without spec.target.volume.kmsKeyId the new
+// volumes must keep the source's key. A graft volume found by tag that has
+// another key is refused, by plan (!) and by clone, naming both keys.
+func TestSimReusedVolumeWrongKey(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 1, Devices: 1, NoHook: true})
+	ctx := ctxT(t, 30*time.Second)
+	eng := e.engine()
+	inv, err := eng.Discover(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, d := inv.Members[0], inv.Members[0].Devices[0]
+	if !d.Encrypted || d.KMSKeyID == "" {
+		t.Fatalf("source volume not encrypted: %+v", d)
+	}
+	tags := map[string]string{ebs.TagMigration: "sim", ebs.TagMember: mb.Key(), ebs.TagRole: ebs.RoleVolume, ebs.TagClaimTemplate: d.ClaimTemplate}
+	out, err := e.sim.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String(mb.TargetZone), Size: aws.Int32(d.SizeGiB),
+		VolumeType: types.VolumeTypeGp3, Iops: aws.Int32(4000), Throughput: aws.Int32(250), Encrypted: aws.Bool(true), KmsKeyId: aws.String(wrongKey),
+		TagSpecifications: volumeTags(tags)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := aws.ToString(out.VolumeId)
+	plan, err := eng.Plan(ctx, inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	_ = plan.WriteText(&text)
+	if plan.Refused != 1 || !strings.Contains(text.String(), "! final   volume") || !strings.Contains(text.String(), "kmsKeyId: found "+wrongKey+", expected "+d.KMSKeyID) {
+		t.Errorf("plan does not refuse the volume with the wrong key:\n%s", text.String())
+	}
+	_, err = e.clone(ctx, spec.PhaseFinal)
+	if !errors.Is(err, ebs.ErrMembersFailed) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, want := range []string{bad, "kmsKeyId: found " + wrongKey + ", expected " + d.KMSKeyID} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+// keyDropper is an EC2 that, like moto, does not create a volume with the
+// key it was asked for.
+type keyDropper struct {
+	ebs.EC2
+}
+
+func (k keyDropper) CreateVolume(ctx context.Context, in *ec2.CreateVolumeInput, opt ...func(*ec2.Options)) (*ec2.CreateVolumeOutput, error) {
+	c := *in
+	c.KmsKeyId = aws.String(wrongKey)
+	return k.EC2.CreateVolume(ctx, &c, opt...)
+}
+
+// TestSimCreatedVolumeWrongKey: a volume EC2 created with another key than
+// the one graft sent is refused, naming both keys, and not recorded.
+func TestSimCreatedVolumeWrongKey(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 1, Devices: 1, NoHook: true})
+	ctx := ctxT(t, 30*time.Second)
+	_, err := e.clone(ctx, spec.PhaseFinal, func(o *ebs.Options) { o.Source = keyDropper{e.sim} })
+	if !errors.Is(err, ebs.ErrMembersFailed) {
+		t.Fatalf("err = %v", err)
+	}
+	src := e.sim.DefaultKMSKey()
+	for _, v := range e.sim.Volumes() {
+		if tagMap(v.Tags)[ebs.TagRole] == "" {
+			src = aws.ToString(v.KmsKeyId) // the source volume's key
+		}
+	}
+	for _, want := range []string{"kmsKeyId: found " + wrongKey + ", expected " + src, "does not record it"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message lacks %q:\n%v", want, err)
+		}
+	}
+	if rec, err := record.Load(e.lock); err == nil && len(rec.Volumes) > 0 {
+		t.Errorf("the volume with the wrong key was recorded: %+v", rec.Volumes)
+	}
+}
+
+// lastFilterWins is an EC2 that treats two filters of one name as moto
+// does: the last one replaces the earlier.
+type lastFilterWins struct{ ebs.EC2 }
+
+func (l lastFilterWins) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, opt ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error) {
+	c := *in
+	c.Filters = nil
+	for _, f := range in.Filters {
+		replaced := false
+		for i := range c.Filters {
+			if aws.ToString(c.Filters[i].Name) == aws.ToString(f.Name) {
+				c.Filters[i], replaced = f, true
+			}
+		}
+		if !replaced {
+			c.Filters = append(c.Filters, f)
+		}
+	}
+	return l.EC2.DescribeInstances(ctx, &c, opt...)
+}
+
+const stoppedFilter = `filters: [{name: "tag:app", values: [cassandra]}, {name: instance-state-name, values: [stopped]}]`
+
+// TestSimStoppedInstanceRefused: a spec filter on instance-state-name
+// brings back a stopped instance of another cluster (with moto's filter
+// semantics); discover, and so plan and clone, refuse it by name, state
+// and filter.
+func TestSimStoppedInstanceRefused(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 1, Devices: 1, NoHook: true, ExtraSpec: func(y string) string {
+		return strings.Replace(y, `filters: [{name: "tag:app", values: [cassandra]}]`, stoppedFilter, 1)
+	}})
+	id, err := e.sim.AddInstance(ec2sim.InstanceSpec{Tags: map[string]string{"app": "cassandra", "Name": "cassandra-0"}, State: types.InstanceStateNameStopped})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vol, err := e.sim.AddVolume(ec2sim.VolumeSpec{SizeGiB: 200, Type: types.VolumeTypeGp3, Encrypted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sim.Attach(vol, id, "/dev/xvdf"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t, 30*time.Second)
+	eng := e.engine(func(o *ebs.Options) { o.Source = lastFilterWins{e.sim} })
+	_, err = eng.Discover(ctx)
+	var derr *ebs.DiscoveryError
+	if !errors.As(err, &derr) {
+		t.Fatalf("discover accepted a stopped instance: %v", err)
+	}
+	for _, want := range []string{ebs.ProblemNotRunning, id, "is stopped, not running", "remove spec.source.filters[1] (instance-state-name=stopped)"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message lacks %q:\n%v", want, err)
+		}
+	}
+	if calls := e.sim.MutatingCallsOn(id, vol); len(calls) > 0 {
+		t.Errorf("mutating calls on the stopped instance: %v", calls)
+	}
+}
+
+func deleteVolumeInput(id string) *ec2.DeleteVolumeInput {
+	return &ec2.DeleteVolumeInput{VolumeId: aws.String(id)}
+}
+
+func createVolume(t *testing.T, sim *ec2sim.Sim, tags map[string]string) string {
+	t.Helper()
+	out, err := sim.CreateVolume(context.Background(), &ec2.CreateVolumeInput{AvailabilityZone: aws.String("us-east-1a"), Size: aws.Int32(10), VolumeType: types.VolumeTypeGp3, TagSpecifications: volumeTags(tags)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.VolumeId)
+}
+
+// volumeTags is the tag specification of a volume with tags.
+func volumeTags(tags map[string]string) []types.TagSpecification {
+	ts := types.TagSpecification{ResourceType: types.ResourceTypeVolume}
+	for k, v := range tags {
+		ts.Tags = append(ts.Tags, types.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	return []types.TagSpecification{ts}
+}
