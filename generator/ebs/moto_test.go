@@ -31,7 +31,7 @@ const targetKey = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56e
 
 func TestMotoDiscoverPlanCloneRender(t *testing.T) {
 	counter := ebs.NewCallCounter()
-	// A bound, not a speed target: about 25 s alone, twice that on a loaded machine.
+	// A bound, not a speed target.
 	ctx, client, cl := motoCluster(t, 2*time.Minute, ebs.ClientOptions{Counter: counter})
 	// Filters that match another application's instances: the mapping
 	// names the instance that does not fit.
