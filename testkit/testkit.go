@@ -24,6 +24,21 @@ func Must(t testing.TB, err error) {
 	}
 }
 
+// WriteFile writes data to path, creating its directory, and fails the
+// test on an error.
+func WriteFile(t testing.TB, path, data string) {
+	t.Helper()
+	Must(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	Must(t, os.WriteFile(path, []byte(data), 0o644))
+}
+
+// CopyDir copies the tree src to dst, which must not exist yet or hold
+// none of src's files, and fails the test on an error.
+func CopyDir(t testing.TB, src, dst string) {
+	t.Helper()
+	Must(t, os.CopyFS(dst, os.DirFS(src)))
+}
+
 // The identity of every commit the helpers make, and of IsolateGit's
 // configuration.
 const (
@@ -132,11 +147,10 @@ func SeedRepo(t testing.TB, dir string, tree Tree) {
 	Must(t, os.MkdirAll(dir, 0o755))
 	Git(t, dir, "init", "--quiet", "--initial-branch=main")
 	for dst, src := range tree.Dirs {
-		Must(t, os.CopyFS(filepath.Join(dir, dst), os.DirFS(src)))
+		CopyDir(t, src, filepath.Join(dir, dst))
 	}
 	for path, content := range tree.Files {
-		Must(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, path)), 0o755))
-		Must(t, os.WriteFile(filepath.Join(dir, path), []byte(content), 0o644))
+		WriteFile(t, filepath.Join(dir, path), content)
 	}
 	Git(t, dir, "add", ".")
 	Git(t, dir, "commit", "--quiet", "-m", "base")

@@ -34,6 +34,26 @@ func TestMust(t *testing.T) {
 	}
 }
 
+func TestWriteFileAndCopyDir(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	WriteFile(t, filepath.Join(src, "a", "b", "c.txt"), "c\n")
+	WriteFile(t, filepath.Join(src, "d.txt"), "d")
+	dst := filepath.Join(t.TempDir(), "dst")
+	CopyDir(t, src, dst)
+	for path, want := range map[string]string{"a/b/c.txt": "c\n", "d.txt": "d"} {
+		if got, err := os.ReadFile(filepath.Join(dst, path)); err != nil || string(got) != want {
+			t.Errorf("%s: %q, %v, want %q", path, got, err, want)
+		}
+	}
+	// The recorder does not stop at Fatal: count the calls that failed.
+	r1, r2 := &recorder{TB: t}, &recorder{TB: t}
+	CopyDir(r1, src, dst) // dst holds src's files now
+	WriteFile(r2, filepath.Join(dst, "d.txt", "x"), "under a file")
+	if len(r1.fatal) == 0 || len(r2.fatal) == 0 {
+		t.Errorf("copying over existing files (%d) and writing under a file (%d) did not fail the test", len(r1.fatal), len(r2.fatal))
+	}
+}
+
 // hostileGlobal points GIT_CONFIG_GLOBAL (and HOME) at a config that names
 // another user and would make every commit fail (an absent signing key),
 // as a developer's own config might.

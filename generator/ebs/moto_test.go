@@ -7,7 +7,6 @@ package ebs_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,6 +24,7 @@ import (
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/testkit"
 )
 
 const targetKey = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -47,8 +47,8 @@ func TestMotoDiscoverPlanCloneRender(t *testing.T) {
 
 	dir := t.TempDir()
 	specPath := filepath.Join(dir, "graft.yaml")
-	writeFile(t, specPath, ebstest.SpecYAML("cassandra-moto", "prod", targetKey))
-	copyDir(t, filepath.Join("..", "..", "testdata", "bases", "cassandra-racks"), filepath.Join(dir, "base", "cassandra-racks"))
+	testkit.WriteFile(t, specPath, ebstest.SpecYAML("cassandra-moto", "prod", targetKey))
+	testkit.CopyDir(t, filepath.Join("..", "..", "testdata", "bases", "cassandra-racks"), filepath.Join(dir, "base", "cassandra-racks"))
 	m, err := spec.Load(specPath)
 	if err != nil {
 		t.Fatal(err)
@@ -234,31 +234,6 @@ func parsePVs(t *testing.T, data []byte) []corev1.PersistentVolume {
 		}
 	}
 	return out
-}
-
-func writeFile(t *testing.T, path, data string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func copyDir(t *testing.T, from, to string) {
-	t.Helper()
-	entries, err := os.ReadDir(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(from, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, filepath.Join(to, e.Name()), string(data))
-	}
 }
 
 // TestMotoStoppedInstanceRefused is the observed case against moto, which

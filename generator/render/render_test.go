@@ -281,16 +281,9 @@ func copyExample(t *testing.T, name string) (root string, m *spec.Migration, rec
 	m, rec = load(t, filepath.Join(repo, "testdata", "examples", name))
 	root = t.TempDir()
 	baseSrc := filepath.Join(repo, "overlays", name, filepath.FromSlash(m.Spec.GitOps.Base))
-	copyDir(t, baseSrc, filepath.Join(root, "base"))
+	testkit.CopyDir(t, baseSrc, filepath.Join(root, "base"))
 	m.Spec.GitOps.Base = "../../base"
 	return root, m, rec
-}
-
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestRenderWritesAndReplacesOwnDirectory(t *testing.T) {
@@ -543,7 +536,7 @@ func TestOutDirNeverReplaced(t *testing.T) {
 		{"a symlink out of the repository", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
 			mkdir(t, filepath.Join(root, "repo", ".git"))
 			mkdir(t, filepath.Join(root, "elsewhere"))
-			copyDir(t, filepath.Join(root, "base"), filepath.Join(root, "repo", "base"))
+			testkit.CopyDir(t, filepath.Join(root, "base"), filepath.Join(root, "repo", "base"))
 			must(t, os.Symlink(filepath.Join(root, "elsewhere"), filepath.Join(root, "repo", "overlays")))
 			m.Spec.GitOps.Base = "../../base"
 			return filepath.Join(root, "repo", "overlays", "x")
@@ -754,7 +747,7 @@ func TestRenderRemovesABuildLeftByAKill(t *testing.T) {
 	out := filepath.Join(root, "overlays", "x")
 	must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
 	stale := filepath.Join(root, "overlays", ".graft-render-123")
-	copyDir(t, out, stale)
+	testkit.CopyDir(t, out, stale)
 	foreign := filepath.Join(root, "overlays", ".graft-render-mine")
 	must(t, os.MkdirAll(foreign, 0o755))
 	must(t, os.WriteFile(filepath.Join(foreign, "kustomization.yaml"), []byte("resources: []\n"), 0o644))
@@ -762,11 +755,11 @@ func TestRenderRemovesABuildLeftByAKill(t *testing.T) {
 	om, orec := *m, *rec
 	om.Metadata.Name, orec.Migration = "other", "other"
 	must(t, renderErr(render.Render(&om, &orec, render.Options{OutDir: filepath.Join(root, "overlays", "other")})))
-	copyDir(t, filepath.Join(root, "overlays", "other"), other)
+	testkit.CopyDir(t, filepath.Join(root, "overlays", "other"), other)
 	// A build-like directory holding a file render must keep (the record
 	// given by --lock, say) stays.
 	recDir := filepath.Join(root, "overlays", ".graft-render-789")
-	copyDir(t, out, recDir)
+	testkit.CopyDir(t, out, recDir)
 	must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out, Keep: []string{filepath.Join(recDir, "persistentvolumes.yaml")}})))
 	if _, err := os.Stat(filepath.Join(recDir, "persistentvolumes.yaml")); err != nil {
 		t.Errorf("the record given to render was removed with %s: %v", recDir, err)

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/graftctl/graft/testdata/e2e/harness"
+	"github.com/graftctl/graft/testkit"
 )
 
 // built is an overlay as kustomize built it, with graft's objects typed.
@@ -583,7 +584,7 @@ func copyOverlay(t *testing.T, src string) overlayCopy {
 		t.Fatalf("overlay %s is outside the repository %s", src, repoRoot)
 	}
 	dst := filepath.Join(root, rel)
-	copyTree(t, src, dst)
+	testkit.CopyDir(t, src, dst)
 	// Referenced paths that leave the overlay: copy their top directories
 	// (e.g. testdata/bases) so that kustomize finds them at the same
 	// relative place.
@@ -608,7 +609,7 @@ func copyOverlay(t *testing.T, src string) overlayCopy {
 			if _, err := os.Stat(filepath.Join(root, top)); err == nil {
 				continue
 			}
-			copyTree(t, filepath.Join(repoRoot, top), filepath.Join(root, top))
+			testkit.CopyDir(t, filepath.Join(repoRoot, top), filepath.Join(root, top))
 		}
 	}
 	lock := lockFor(t, src)
@@ -620,25 +621,11 @@ func copyOverlay(t *testing.T, src string) overlayCopy {
 	return overlayCopy{dir: dst, lock: lockDst}
 }
 
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func copyFile(t *testing.T, src, dst string) {
 	t.Helper()
 	data, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Must(t, err)
+	testkit.WriteFile(t, dst, string(data))
 }
 
 func kustomizationPath(t *testing.T, dir string) string {
