@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,37 +42,32 @@ func nsName(ns, name string) string { return ns + "/" + name }
 func parseBuilt(objs []*unstructured.Unstructured) (*built, error) {
 	b := &built{objs: objs, pvs: map[string]*corev1.PersistentVolume{}, pvcs: map[string]*corev1.PersistentVolumeClaim{}}
 	nss := map[string]bool{}
-	conv := runtime.DefaultUnstructuredConverter
 	for _, u := range objs {
 		if u.GetKind() == "Namespace" {
 			nss[u.GetName()] = true
 		}
 		switch u.GetKind() {
 		case "PersistentVolume":
-			var pv corev1.PersistentVolume
-			if err := conv.FromUnstructured(u.Object, &pv); err != nil {
-				return nil, fmt.Errorf("%s: %w", harness.Ref(u), err)
+			pv, err := typed[corev1.PersistentVolume](u)
+			if err != nil {
+				return nil, err
 			}
-			b.pvs[pv.Name] = &pv
+			b.pvs[pv.Name] = pv
 			continue
 		case "PersistentVolumeClaim":
-			var pvc corev1.PersistentVolumeClaim
-			if err := conv.FromUnstructured(u.Object, &pvc); err != nil {
-				return nil, fmt.Errorf("%s: %w", harness.Ref(u), err)
+			pvc, err := typed[corev1.PersistentVolumeClaim](u)
+			if err != nil {
+				return nil, err
 			}
-			if pvc.Namespace == "" {
-				pvc.Namespace = "default"
-			}
-			b.pvcs[nsName(pvc.Namespace, pvc.Name)] = &pvc
+			pvc.Namespace = cmp.Or(pvc.Namespace, "default")
+			b.pvcs[nsName(pvc.Namespace, pvc.Name)] = pvc
 		case "StatefulSet":
-			var sts appsv1.StatefulSet
-			if err := conv.FromUnstructured(u.Object, &sts); err != nil {
-				return nil, fmt.Errorf("%s: %w", harness.Ref(u), err)
+			sts, err := typed[appsv1.StatefulSet](u)
+			if err != nil {
+				return nil, err
 			}
-			if sts.Namespace == "" {
-				sts.Namespace = "default"
-			}
-			b.stss = append(b.stss, &sts)
+			sts.Namespace = cmp.Or(sts.Namespace, "default")
+			b.stss = append(b.stss, sts)
 		}
 		if !isClusterScoped(u.GetKind()) {
 			ns := u.GetNamespace()
@@ -89,6 +85,15 @@ func parseBuilt(objs []*unstructured.Unstructured) (*built, error) {
 		return nsName(b.stss[i].Namespace, b.stss[i].Name) < nsName(b.stss[j].Namespace, b.stss[j].Name)
 	})
 	return b, nil
+}
+
+// typed converts u to a T, naming u when it cannot.
+func typed[T any](u *unstructured.Unstructured) (*T, error) {
+	var x T
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &x); err != nil {
+		return nil, fmt.Errorf("%s: %w", harness.Ref(u), err)
+	}
+	return &x, nil
 }
 
 func isClusterScoped(kind string) bool {
