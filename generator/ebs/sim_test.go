@@ -1302,36 +1302,32 @@ func TestSimDryRunProvesTheCallsCloneMakes(t *testing.T) {
 	volKey := func(in ec2.CreateVolumeInput) string {
 		return fmt.Sprintf("%s %s iops=%d tput=%d encrypted=%v key=%q", aws.ToString(in.AvailabilityZone), in.VolumeType, aws.ToInt32(in.Iops), aws.ToInt32(in.Throughput), aws.ToBool(in.Encrypted), aws.ToString(in.KmsKeyId))
 	}
-	real := map[string]bool{}
-	dry := 0
-	for _, in := range rec.copies {
-		if !aws.ToBool(in.DryRun) {
-			real[copyKey(in)] = true
-		}
-	}
-	for _, in := range rec.copies {
-		if aws.ToBool(in.DryRun) {
-			dry++
-			if !real[copyKey(in)] {
-				t.Errorf("DryRun CopySnapshot %s; clone's copies: %v", copyKey(in), real)
-			}
-		}
-	}
-	real = map[string]bool{}
-	for _, in := range rec.vols {
-		if !aws.ToBool(in.DryRun) {
-			real[volKey(in)] = true
-		}
-	}
-	for _, in := range rec.vols {
-		if aws.ToBool(in.DryRun) {
-			dry++
-			if !real[volKey(in)] {
-				t.Errorf("DryRun CreateVolume %s; clone's volumes: %v", volKey(in), real)
-			}
-		}
-	}
+	dry := dryRunsProven(t, "CopySnapshot", rec.copies, func(in ec2.CopySnapshotInput) *bool { return in.DryRun }, copyKey) +
+		dryRunsProven(t, "CreateVolume", rec.vols, func(in ec2.CreateVolumeInput) *bool { return in.DryRun }, volKey)
 	if dry < 2 {
 		t.Errorf("only %d DryRun proofs of CopySnapshot and CreateVolume", dry)
 	}
+}
+
+// dryRunsProven checks that every DryRun call of op among calls asks for
+// what a real one does (by key), and returns how many DryRun calls there
+// were.
+func dryRunsProven[I any](t *testing.T, op string, calls []I, dryRun func(I) *bool, key func(I) string) int {
+	t.Helper()
+	real := map[string]bool{}
+	for _, in := range calls {
+		if !aws.ToBool(dryRun(in)) {
+			real[key(in)] = true
+		}
+	}
+	dry := 0
+	for _, in := range calls {
+		if aws.ToBool(dryRun(in)) {
+			dry++
+			if !real[key(in)] {
+				t.Errorf("DryRun %s %s; clone's real calls: %v", op, key(in), real)
+			}
+		}
+	}
+	return dry
 }

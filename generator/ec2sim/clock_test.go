@@ -260,6 +260,24 @@ func clone(tb testing.TB, members int, snapTime time.Duration, throttle float64,
 				}
 				return true
 			}
+			// until polls every interval (a Describe call through desc)
+			// until check says done; false when the member gave up.
+			until := func(every time.Duration, check func() (bool, error)) bool {
+				for done := false; !done; {
+					if err := c.Sleep(ctx, every); err != nil {
+						fail(err)
+						return false
+					}
+					if !call(desc, func() error {
+						var err error
+						done, err = check()
+						return err
+					}) {
+						return false
+					}
+				}
+				return true
+			}
 			var snap string
 			if volumesOnly {
 				snap = snaps[i]
@@ -273,20 +291,11 @@ func clone(tb testing.TB, members int, snapTime time.Duration, throttle float64,
 				}) {
 					return
 				}
-				for done := false; !done; {
-					if err := c.Sleep(ctx, 30*time.Second); err != nil {
-						fail(err)
-						return
-					}
-					if !call(desc, func() error {
-						out, err := s.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{snap}})
-						if err == nil {
-							done = out.Snapshots[0].State == types.SnapshotStateCompleted
-						}
-						return err
-					}) {
-						return
-					}
+				if !until(30*time.Second, func() (bool, error) {
+					out, err := s.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{snap}})
+					return err == nil && out.Snapshots[0].State == types.SnapshotStateCompleted, err
+				}) {
+					return
 				}
 			}
 			var vol string
@@ -303,21 +312,10 @@ func clone(tb testing.TB, members int, snapTime time.Duration, throttle float64,
 			}) || volumesOnly {
 				return
 			}
-			for done := false; !done; {
-				if err := c.Sleep(ctx, 5*time.Second); err != nil {
-					fail(err)
-					return
-				}
-				if !call(desc, func() error {
-					out, err := s.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{vol}})
-					if err == nil {
-						done = out.Volumes[0].State == types.VolumeStateAvailable
-					}
-					return err
-				}) {
-					return
-				}
-			}
+			until(5*time.Second, func() (bool, error) {
+				out, err := s.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{vol}})
+				return err == nil && out.Volumes[0].State == types.VolumeStateAvailable, err
+			})
 		}()
 	}
 	wg.Wait()
