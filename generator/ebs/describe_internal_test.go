@@ -122,3 +122,49 @@ func TestPagingLimitIsAnError(t *testing.T) {
 		t.Errorf("describeFSR made %d calls, want %d", fake.calls, maxPages)
 	}
 }
+
+// TestPollByID: a poll round reads ids in batches, one call each; an id
+// found gets its resource's status, an unknown one "not found", and every
+// id of a failed call that call's error.
+func TestPollByID(t *testing.T) {
+	ctx := context.Background()
+	sim := ec2sim.New(ec2sim.Options{})
+	var vols []string
+	for range 3 {
+		v, err := sim.AddVolume(ec2sim.VolumeSpec{SizeGiB: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vols = append(vols, v)
+	}
+	const unknown = "vol-0123456789abcdef0"
+	sim.FailNth(ec2sim.OpDescribeVolumes, 2, "InternalError") // the second batch
+	seen := map[watchKey]status{}
+	calls := pollByID(ctx, sim, volumeKind, append(slices.Clone(vols), unknown), 2, watchVolume, seen, func(v types.Volume) status {
+		return status{found: true, state: string(v.State)}
+	})
+	if calls != 2 {
+		t.Errorf("4 ids in batches of 2: %d calls, want 2", calls)
+	}
+	for i, id := range append(slices.Clone(vols), unknown) {
+		st, ok := seen[watchKey{kind: watchVolume, id: id}]
+		switch {
+		case !ok:
+			t.Errorf("%s: no status", id)
+		case i < 2 && (!st.found || st.state != string(types.VolumeStateAvailable) || st.err != nil):
+			t.Errorf("%s (first batch): %+v, want found and available", id, st)
+		case i >= 2 && (st.found || st.err == nil):
+			t.Errorf("%s (failed batch): %+v, want the call's error", id, st)
+		}
+	}
+	seen = map[watchKey]status{}
+	pollByID(ctx, sim, volumeKind, []string{vols[2], unknown}, 2, watchVolume, seen, func(v types.Volume) status {
+		return status{found: true, state: string(v.State)}
+	})
+	if st := seen[watchKey{kind: watchVolume, id: vols[2]}]; !st.found || st.err != nil {
+		t.Errorf("%s beside an unknown id: %+v, want found", vols[2], st)
+	}
+	if st, ok := seen[watchKey{kind: watchVolume, id: unknown}]; !ok || st.found || st.err != nil {
+		t.Errorf("an unknown id: %+v (%v), want not found and no error", st, ok)
+	}
+}
