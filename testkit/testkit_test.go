@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -143,5 +144,29 @@ func TestIsolateGit(t *testing.T) {
 				t.Errorf("global init.defaultBranch: %q, want main", got)
 			}
 		})
+	}
+}
+
+func TestWantDeadlineOnFIFO(t *testing.T) {
+	// A reader that honours the context passes.
+	WantDeadlineOnFIFO(t, "ok.yaml", func(ctx context.Context, path string) error {
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	// One that returns another error, or does not wait, fails the test.
+	for name, read := range map[string]func(context.Context, string) error{
+		"another error": func(context.Context, string) error { return os.ErrNotExist },
+		"no error":      func(context.Context, string) error { return nil },
+	} {
+		r := &recorder{TB: t}
+		WantDeadlineOnFIFO(r, "x", read)
+		if len(r.fatal) != 1 {
+			t.Errorf("%s: Fatalf called %d times, want 1", name, len(r.fatal))
+		}
+	}
+	fifo := filepath.Join(t.TempDir(), "f")
+	Mkfifo(t, fifo)
+	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("Mkfifo made %v, %v, want a named pipe", fi, err)
 	}
 }

@@ -165,9 +165,7 @@ func TestLockFileIsGraftsOwn(t *testing.T) {
 			must(t, os.Link(filepath.Join(dir, "graft.lock"), path))
 		}, "has 2 names (a hard link"},
 		{"a FIFO", func(t *testing.T, dir, path string) {
-			if err := syscallMkfifo(path); err != nil {
-				t.Skip(err)
-			}
+			testkit.Mkfifo(t, path)
 		}, "is not a regular file"},
 		{"a directory", func(t *testing.T, dir, path string) {
 			must(t, os.Mkdir(path, 0o755))

@@ -8,15 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/spec"
 	"github.com/graftctl/graft/templates"
+	"github.com/graftctl/graft/testkit"
 )
 
 // valid is a small, valid spec every case starts from.
@@ -521,17 +520,10 @@ func TestLoadIsBounded(t *testing.T) {
 		t.Fatalf("a spec over the limit: %v", err)
 	}
 
-	fifo := filepath.Join(dir, "fifo.yaml")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err = spec.LoadContext(ctx, fifo)
-	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
-		t.Fatalf("a FIFO spec: %v after %v, want the context's error at once", err, time.Since(start))
-	}
+	testkit.WantDeadlineOnFIFO(t, "fifo.yaml", func(ctx context.Context, path string) error {
+		_, err := spec.LoadContext(ctx, path)
+		return err
+	})
 }
 
 // TestFormatProblems: the one message of spec's and record's validation
