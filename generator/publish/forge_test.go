@@ -343,14 +343,7 @@ func TestNewProvider(t *testing.T) {
 	if _, err := NewProvider("bitbucket", "https://x/o/r", ProviderOptions{Getenv: getenv}); err == nil {
 		t.Fatal("unknown provider accepted")
 	}
-	env["GITHUB_TOKEN"], env["GITEA_TOKEN"] = "t0ken-value", "t0ken-value"
-	wantAPIBases(t, env, []apiBaseCase{
-		{"github", "git@github.com:o/r.git", "", "https://api.github.com"},
-		{"github", "https://ghe.corp.example/o/r.git", "", "https://ghe.corp.example/api/v3"},
-		{"github", "https://github.com/o/r.git", "https://api.example/v3/", "https://api.example/v3"},
-		{"gitea", "http://127.0.0.1:3000/o/r.git", "", "http://127.0.0.1:3000/api/v1"},
-		{"gitea", "git@gitea.example:o/r.git", "", "https://gitea.example/api/v1"},
-	})
+	// The API base of each provider: TestProviderRefusesTokenOverPlainHTTP.
 }
 
 // apiBaseCase is a provider kind and remote, the GITHUB_API_URL set, and
@@ -402,6 +395,10 @@ func TestProviderRefusesTokenOverPlainHTTP(t *testing.T) {
 	// Loopback addresses may use http (the Gitea test harness does); a
 	// GitHub Enterprise host gets https://<host>/api/v3.
 	wantAPIBases(t, env, []apiBaseCase{
+		{"github", "git@github.com:o/r.git", "", "https://api.github.com"},
+		{"github", "https://ghe.corp.example/o/r.git", "", "https://ghe.corp.example/api/v3"},
+		{"github", "https://github.com/o/r.git", "https://api.example/v3/", "https://api.example/v3"},
+		{"gitea", "git@gitea.example:o/r.git", "", "https://gitea.example/api/v1"},
 		{"gitea", "http://127.0.0.1:3000/o/r.git", "", "http://127.0.0.1:3000/api/v1"},
 		{"gitea", "http://127.9.8.7/o/r.git", "", "http://127.9.8.7/api/v1"},
 		{"gitea", "http://localhost:3000/o/r.git", "", "http://localhost:3000/api/v1"},
