@@ -39,6 +39,23 @@ func CopyDir(t testing.TB, src, dst string) {
 	Must(t, os.CopyFS(dst, os.DirFS(src)))
 }
 
+// ExitCode runs cmd (its output goes where the caller set it) and returns
+// its exit code; an error other than a non-zero exit fails the test.
+func ExitCode(t testing.TB, cmd *exec.Cmd) int {
+	t.Helper()
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee) && ee.Exited():
+		return ee.ExitCode()
+	default:
+		t.Fatalf("%s: %v", strings.Join(cmd.Args, " "), err)
+		return -1
+	}
+}
+
 // The identity of every commit the helpers make, and of IsolateGit's
 // configuration.
 const (

@@ -55,6 +55,20 @@ func TestWriteFileAndCopyDir(t *testing.T) {
 	}
 }
 
+func TestExitCode(t *testing.T) {
+	NeedGit(t)
+	if code := ExitCode(t, exec.Command("git", "--version")); code != 0 {
+		t.Errorf("git --version: exit %d", code)
+	}
+	if code := ExitCode(t, exec.Command("git", "no-such-command")); code == 0 || code == -1 {
+		t.Errorf("git no-such-command: exit %d, want git's non-zero code", code)
+	}
+	r := &recorder{TB: t}
+	if code := ExitCode(r, exec.Command(filepath.Join(t.TempDir(), "missing"))); code != -1 || len(r.fatal) != 1 {
+		t.Errorf("a command that cannot start: exit %d, %d Fatalf calls, want -1 and 1", code, len(r.fatal))
+	}
+}
+
 // hostileGlobal points GIT_CONFIG_GLOBAL (and HOME) at a config that names
 // another user and would make every commit fail (an absent signing key),
 // as a developer's own config might.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -531,17 +530,7 @@ func graftCheck(t *testing.T, dir, lock string) (int, string) {
 	cmd := exec.CommandContext(ctx, graftBin, "check", dir, "--lock", lock)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, out.String()
-	case errors.As(err, &ee):
-		return ee.ExitCode(), out.String()
-	default:
-		t.Fatalf("graft check: %v\n%s", err, out.String())
-		return -1, ""
-	}
+	return testkit.ExitCode(t, cmd), out.String()
 }
 
 // lockFor returns the graft.lock recorded for an overlay: DIR/graft.lock,

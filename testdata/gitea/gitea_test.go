@@ -87,13 +87,7 @@ func TestPublishToGitea(t *testing.T) {
 		)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
+		code := testkit.ExitCode(t, cmd)
 		out, errOut := stdout.String(), stderr.String()
 		if strings.Contains(out+errOut, token) || strings.Contains(out+errOut, password) {
 			t.Fatalf("a secret appears in graft's output:\n%s\n%s", out, errOut)
