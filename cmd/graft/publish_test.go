@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -146,7 +145,7 @@ func TestPublishDenied(t *testing.T) {
 	if !strings.Contains(stderr, "denied the overlay") || !strings.Contains(stderr, "GRAFT022") {
 		t.Errorf("stderr:\n%s", stderr)
 	}
-	if out, err := exec.Command("git", "-C", bare, "rev-parse", "--verify", "--quiet", "refs/heads/graft/cassandra-3node").Output(); err == nil {
+	if out, err := testkit.GitErr(t, bare, nil, "rev-parse", "--verify", "--quiet", "refs/heads/graft/cassandra-3node"); err == nil {
 		t.Fatalf("a denied overlay was pushed: %s", out)
 	}
 }
