@@ -742,9 +742,7 @@ func TestSimCleanupRechecksBeforeDeleting(t *testing.T) {
 	if err := e.sim.SetSnapshotState(snaps[1], types.SnapshotStatePending, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.sim.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(snaps[2])}); err != nil {
-		t.Fatal(err)
-	}
+	deleteSnapshot(t, ctx, e.sim, snaps[2])
 	deleted, err := eng.Cleanup(ctx, cp)
 	if err != nil {
 		t.Fatal(err)
@@ -1076,9 +1074,7 @@ func TestSimPlanMatchesClone(t *testing.T) {
 			for _, dev := range []string{"/dev/xvdf", "/dev/xvdg"} {
 				for _, role := range []string{ebs.RoleSnapshot, ebs.RoleCopy} {
 					id := snapOf(t, e, role, spec.PhaseFinal, e.cl.Nodes[0].DataVolumes[dev])
-					if _, err := e.sim.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(id)}); err != nil {
-						t.Fatal(err)
-					}
+					deleteSnapshot(t, ctx, e.sim, id)
 				}
 			}
 		}},
@@ -1090,16 +1086,12 @@ func TestSimPlanMatchesClone(t *testing.T) {
 			}
 			// Its copy goes too: a copy of a failed snapshot is made again.
 			cp := snapOf(t, e, ebs.RoleCopy, spec.PhasePrecopy, e.cl.Nodes[0].DataVolumes["/dev/xvdg"])
-			if _, err := e.sim.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(cp)}); err != nil {
-				t.Fatal(err)
-			}
+			deleteSnapshot(t, ctx, e.sim, cp)
 		}},
 		{name: "missing copy", phase: spec.PhasePrecopy, setup: func(t *testing.T, e *simEnv, ctx context.Context) {
 			precopy(t, e, ctx)
 			cp := snapOf(t, e, ebs.RoleCopy, spec.PhasePrecopy, e.cl.Nodes[1].DataVolumes["/dev/xvdf"])
-			if _, err := e.sim.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(cp)}); err != nil {
-				t.Fatal(err)
-			}
+			deleteSnapshot(t, ctx, e.sim, cp)
 		}},
 		{name: "missing final copy", setup: func(t *testing.T, e *simEnv, ctx context.Context) {
 			complete(t, e, ctx)
@@ -1109,9 +1101,7 @@ func TestSimPlanMatchesClone(t *testing.T) {
 				if _, err := e.sim.DeleteVolume(ctx, deleteVolumeInput(v.TargetVolume)); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := e.sim.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(v.CopiedSnapshot)}); err != nil {
-					t.Fatal(err)
-				}
+				deleteSnapshot(t, ctx, e.sim, v.CopiedSnapshot)
 			}
 		}, phase: spec.PhaseFinal},
 	}
@@ -1330,4 +1320,12 @@ func dryRunsProven[I any](t *testing.T, op string, calls []I, dryRun func(I) *bo
 		}
 	}
 	return dry
+}
+
+// deleteSnapshot deletes a snapshot, as someone else would.
+func deleteSnapshot(t testing.TB, ctx context.Context, sim *ec2sim.Sim, id string) {
+	t.Helper()
+	if _, err := sim.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(id)}); err != nil {
+		t.Fatal(err)
+	}
 }
