@@ -33,12 +33,14 @@ deps:
 test: deps lint unit gitea e2e
 
 lint:
-	@unformatted=$$(gofmt -l cmd generator policies templates); \
+	@unformatted=$$(gofmt -l cmd generator policies templates testkit); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	cd testkit && $(GO) vet ./...
 
 unit:
 	$(GO) test -count=1 -timeout 20m ./...
+	cd testkit && $(GO) test -count=1 ./...
 
 e2e:
 	bash testdata/e2e/run.sh

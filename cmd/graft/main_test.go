@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/graftctl/graft/testkit"
 )
 
 // graft runs the CLI in-process and returns its exit code, stdout and stderr.
@@ -98,12 +100,8 @@ func exampleTree(t *testing.T, name string) (root, specPath string) {
 	return root, specPath
 }
 
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
+// must is the shared testkit.Must.
+var must = testkit.Must
 
 func TestRender(t *testing.T) {
 	root, specPath := exampleTree(t, "cassandra-3node")

@@ -5,48 +5,28 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/graftctl/graft/testkit"
 )
 
 // publishEnv gives git a private config and returns a bare GitOps remote
 // whose main branch holds base/, plus the spec of an example tree.
 func publishEnv(t *testing.T) (bare, specPath string) {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
-	cfg := filepath.Join(t.TempDir(), "gitconfig")
-	must(t, os.WriteFile(cfg, []byte("[user]\n\tname = Test\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"), 0o644))
-	t.Setenv("GIT_CONFIG_GLOBAL", cfg)
-	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+	testkit.IsolateGit(t, true)
 	t.Setenv("GITHUB_TOKEN", "")
 	t.Setenv("GITEA_TOKEN", "")
 	root, specPath := exampleTree(t, "cassandra-3node")
-	dir := t.TempDir()
-	bare = filepath.Join(dir, "gitops.git")
-	seed := filepath.Join(dir, "seed")
-	pubGit(t, dir, "init", "--quiet", "--bare", bare)
-	pubGit(t, dir, "init", "--quiet", seed)
-	must(t, os.CopyFS(filepath.Join(seed, "base"), os.DirFS(filepath.Join(root, "base"))))
-	pubGit(t, seed, "add", ".")
-	pubGit(t, seed, "commit", "--quiet", "-m", "base")
-	pubGit(t, seed, "push", "--quiet", bare, "main")
+	bare = filepath.Join(t.TempDir(), "gitops.git")
+	testkit.SeedRemote(t, bare, testkit.Tree{Dirs: map[string]string{"base": filepath.Join(root, "base")}})
 	return bare, specPath
 }
 
-func pubGit(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
+// pubGit runs a hermetic git and fails the test on an error.
+var pubGit = testkit.Git
 
 func TestPublish(t *testing.T) {
 	bare, specPath := publishEnv(t)
@@ -165,7 +145,7 @@ func TestPublishDenied(t *testing.T) {
 	if !strings.Contains(stderr, "denied the overlay") || !strings.Contains(stderr, "GRAFT022") {
 		t.Errorf("stderr:\n%s", stderr)
 	}
-	if out, err := exec.Command("git", "-C", bare, "rev-parse", "--verify", "--quiet", "refs/heads/graft/cassandra-3node").Output(); err == nil {
+	if out, err := testkit.GitErr(t, bare, nil, "rev-parse", "--verify", "--quiet", "refs/heads/graft/cassandra-3node"); err == nil {
 		t.Fatalf("a denied overlay was pushed: %s", out)
 	}
 }

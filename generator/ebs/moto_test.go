@@ -7,7 +7,6 @@ package ebs_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,26 +20,19 @@ import (
 
 	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/ebs/ebstest"
+	"github.com/graftctl/graft/generator/kmskey"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/testkit"
 )
 
 const targetKey = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 func TestMotoDiscoverPlanCloneRender(t *testing.T) {
-	ebstest.StartMoto(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a bound, not a speed target
-	defer cancel()
 	counter := ebs.NewCallCounter()
-	client, err := ebs.NewClient(ctx, ebs.ClientOptions{Region: "us-east-1", Counter: counter})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := ebstest.Seed(ctx, client)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A bound, not a speed target.
+	ctx, client, cl := motoCluster(t, 2*time.Minute, ebs.ClientOptions{Counter: counter})
 	// Filters that match another application's instances: the mapping
 	// names the instance that does not fit.
 	other, err := spec.Parse([]byte(ebstest.SpecYAML("other", "other", targetKey)))
@@ -55,8 +47,8 @@ func TestMotoDiscoverPlanCloneRender(t *testing.T) {
 
 	dir := t.TempDir()
 	specPath := filepath.Join(dir, "graft.yaml")
-	writeFile(t, specPath, ebstest.SpecYAML("cassandra-moto", "prod", targetKey))
-	copyDir(t, filepath.Join("..", "..", "testdata", "bases", "cassandra-racks"), filepath.Join(dir, "base", "cassandra-racks"))
+	testkit.WriteFile(t, specPath, ebstest.SpecYAML("cassandra-moto", "prod", targetKey))
+	testkit.CopyDir(t, filepath.Join("..", "..", "testdata", "bases", "cassandra-racks"), filepath.Join(dir, "base", "cassandra-racks"))
 	m, err := spec.Load(specPath)
 	if err != nil {
 		t.Fatal(err)
@@ -244,27 +236,88 @@ func parsePVs(t *testing.T, data []byte) []corev1.PersistentVolume {
 	return out
 }
 
-func writeFile(t *testing.T, path, data string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+// TestMotoStoppedInstanceRefused is the observed case against moto, which
+// keeps only the last of two filters named instance-state-name.
+func TestMotoStoppedInstanceRefused(t *testing.T) {
+	ctx, client, cl := motoCluster(t, 50*time.Second, ebs.ClientOptions{})
+	stop := cl.Instances[0]
+	if _, err := client.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{stop}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func copyDir(t *testing.T, from, to string) {
-	t.Helper()
-	entries, err := os.ReadDir(from)
+	y := strings.Replace(ebstest.SpecYAML("cassandra-moto", "prod", ""), "        values: [prod]\n", "        values: [prod]\n      - name: instance-state-name\n        values: [stopped]\n", 1)
+	m, err := spec.Parse([]byte(y))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(from, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, filepath.Join(to, e.Name()), string(data))
+	if len(m.Spec.Source.Filters) != 2 {
+		t.Fatalf("filters: %+v", m.Spec.Source.Filters)
 	}
+	_, err = ebs.New(m, ebs.Options{Source: client}).Discover(ctx)
+	if err == nil {
+		t.Fatal("discover accepted a stopped instance")
+	}
+	for _, want := range []string{ebs.ProblemNotRunning, stop, "is stopped, not running", "remove spec.source.filters[1] (instance-state-name=stopped)"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+// TestMotoCloneKeepsSourceKey is the observed case: without
+// spec.target.volume.kmsKeyId, moto gave the new volumes its default key
+// (CreateVolume carried no KmsKeyId and moto drops the snapshot's). graft
+// now sends the source's key and checks every new volume's key.
+func TestMotoCloneKeepsSourceKey(t *testing.T) {
+	ctx, client, _ := motoCluster(t, 50*time.Second, ebs.ClientOptions{})
+	m, err := spec.Parse([]byte(ebstest.SpecYAML("cassandra-moto", "prod", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Spec.Target.Volume.KMSKeyID != "" {
+		t.Fatalf("spec has a key: %q", m.Spec.Target.Volume.KMSKeyID)
+	}
+	eng := ebs.New(m, ebs.Options{Source: client, PollInterval: 100 * time.Millisecond, Log: testLogger(t)})
+	inv, err := eng.Discover(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := record.New(m)
+	if _, err := eng.Clone(ctx, inv, ebs.CloneOptions{Phase: spec.PhaseFinal, Record: rec}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Volumes) != 12 {
+		t.Fatalf("record has %d volumes", len(rec.Volumes))
+	}
+	var ids []string
+	for _, v := range rec.Volumes {
+		ids = append(ids, v.TargetVolume)
+		if !kmskey.Same(v.KMSKeyID, ebstest.SourceKey) {
+			t.Errorf("%s: recorded key %s, want the source's %s", v.ClaimName(), v.KMSKeyID, ebstest.SourceKey)
+		}
+	}
+	for id, v := range describeVolumes(t, ctx, client, ids) {
+		if !aws.ToBool(v.Encrypted) || !kmskey.Same(aws.ToString(v.KmsKeyId), ebstest.SourceKey) {
+			t.Errorf("volume %s: encrypted=%v key=%s, want the source's %s", id, aws.ToBool(v.Encrypted), aws.ToString(v.KmsKeyId), ebstest.SourceKey)
+		}
+	}
+}
+
+// motoCluster starts moto and seeds the legacy cluster (ebstest.Seed)
+// through a us-east-1 client made with opts. It returns a context bounded
+// by timeout, the client and the cluster.
+func motoCluster(t *testing.T, timeout time.Duration, opts ebs.ClientOptions) (context.Context, *ec2.Client, ebstest.Cluster) {
+	t.Helper()
+	ebstest.StartMoto(t)
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	t.Cleanup(cancel)
+	opts.Region = "us-east-1"
+	client, err := ebs.NewClient(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := ebstest.Seed(ctx, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, client, cl
 }

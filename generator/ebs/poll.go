@@ -223,32 +223,16 @@ func (p *poller) round(ctx context.Context) {
 	snapIDs, volIDs, fsr, subs := p.snapshot()
 	seen := map[watchKey]status{}
 	now := p.clock.Now()
-	snapCalls, volCalls := 0, 0
+	snapCalls := 0
 	if len(snapIDs) > 0 && (now.Sub(p.lastSnap) >= p.interval || p.lastSnap.IsZero() || len(volIDs) == 0) {
 		p.lastSnap = now
-		for chunk := range slices.Chunk(snapIDs, snapshotIDBatch) {
-			snapCalls++
-			snaps, err := p.describeSnapshots(ctx, chunk)
-			for _, id := range chunk {
-				st := status{err: err}
-				if s, ok := snaps[id]; ok {
-					st = status{found: true, state: string(s.State), progress: parseProgress(s.Progress), message: aws.ToString(s.StateMessage)}
-				}
-				seen[watchKey{kind: watchSnapshot, id: id}] = st
-			}
-		}
+		snapCalls = pollByID(ctx, p.c, snapshotKind, snapIDs, snapshotIDBatch, watchSnapshot, seen, func(s types.Snapshot) status {
+			return status{found: true, state: string(s.State), progress: parseProgress(s.Progress), message: aws.ToString(s.StateMessage)}
+		})
 	}
-	for chunk := range slices.Chunk(volIDs, volumeIDBatch) {
-		volCalls++
-		vols, err := p.describeVolumes(ctx, chunk)
-		for _, id := range chunk {
-			st := status{err: err}
-			if v, ok := vols[id]; ok {
-				st = status{found: true, state: string(v.State), volume: &v}
-			}
-			seen[watchKey{kind: watchVolume, id: id}] = st
-		}
-	}
+	volCalls := pollByID(ctx, p.c, volumeKind, volIDs, volumeIDBatch, watchVolume, seen, func(v types.Volume) status {
+		return status{found: true, state: string(v.State), volume: &v}
+	})
 	if len(fsr) > 0 {
 		ids := slices.Sorted(maps.Keys(fsr))
 		states, err := describeFSR(ctx, p.c, ids)
@@ -290,14 +274,24 @@ func parseProgress(s *string) int {
 	return n
 }
 
-// describeSnapshots reads snapshots by id (describeByID).
-func (p *poller) describeSnapshots(ctx context.Context, ids []string) (map[string]types.Snapshot, error) {
-	return describeByID(ctx, p.c, snapshotKind, ids)
-}
-
-// describeVolumes reads volumes by id (describeByID).
-func (p *poller) describeVolumes(ctx context.Context, ids []string) (map[string]types.Volume, error) {
-	return describeByID(ctx, p.c, volumeKind, ids)
+// pollByID reads the resources of kind k named by ids, batch ids a call
+// (describeByID), and puts each id's status in seen under watch: of the
+// resource found (found), or the call's error, or not found. It returns
+// the number of calls.
+func pollByID[O, R any](ctx context.Context, c EC2, k kind[O, R], ids []string, batch int, watch watchKind, seen map[watchKey]status, found func(R) status) int {
+	calls := 0
+	for chunk := range slices.Chunk(ids, batch) {
+		calls++
+		got, err := describeByID(ctx, c, k, chunk)
+		for _, id := range chunk {
+			st := status{err: err}
+			if r, ok := got[id]; ok {
+				st = found(r)
+			}
+			seen[watchKey{kind: watch, id: id}] = st
+		}
+	}
+	return calls
 }
 
 type fsrStatus struct{ state, reason string }

@@ -223,6 +223,35 @@ func checkID[V any](k idKind, id string, known map[string]V) error {
 	return nil
 }
 
+// query is what a DescribeInstances, DescribeVolumes or DescribeSnapshots
+// call asks of the resources it lists.
+type query struct {
+	op      string
+	filters []types.Filter
+	ids     []string
+	max     *int32
+	token   *string
+	hi      int32 // the most results a page may hold
+}
+
+// list is how those calls answer, in EC2's order of checks: the filters
+// (against probe, a zero resource), then the ids (checkIDs), then the
+// caller's permission; then one page of known's resources selected (the
+// named ones, or all but the lagging ones, that match the filters).
+func list[T sequenced](s *Sim, c *call, q query, known map[string]T, probe T, field func(T) fieldFunc, checkIDs func() error, lagging func(T) bool) ([]T, *string, error) {
+	if err := checkFilters(q.filters, field(probe)); err != nil {
+		return nil, nil, err
+	}
+	if err := checkIDs(); err != nil {
+		return nil, nil, err
+	}
+	if err := s.authorize(c); err != nil {
+		return nil, nil, err
+	}
+	items := selected(known, q.ids, lagging, func(x T) bool { return matches(q.filters, field(x)) })
+	return page(q.op, items, q.max, q.token, 5, q.hi)
+}
+
 // DescribeAvailabilityZones lists the region's zones.
 func (s *Sim) DescribeAvailabilityZones(ctx context.Context, in *ec2.DescribeAvailabilityZonesInput, _ ...func(*ec2.Options)) (*ec2.DescribeAvailabilityZonesOutput, error) {
 	if in == nil {
@@ -410,26 +439,22 @@ func (s *Sim) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesIn
 		in = &ec2.DescribeInstancesInput{}
 	}
 	return run(s, ctx, OpDescribeInstances, in.DryRun, in.InstanceIds, nil, func(c *call) (*ec2.DescribeInstancesOutput, error) {
-		if err := checkFilters(in.Filters, s.instanceField(&instance{})); err != nil {
-			return nil, err
-		}
-		if len(in.InstanceIds) > 0 && in.MaxResults != nil {
-			return nil, apiErr("InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults")
-		}
-		for _, id := range in.InstanceIds {
-			if !reInstanceID.MatchString(id) {
-				return nil, apiErr("InvalidInstanceID.Malformed", "Invalid id: \"%s\"", id)
+		q := query{OpDescribeInstances, in.Filters, in.InstanceIds, in.MaxResults, in.NextToken, 1000}
+		pg, next, err := list(s, c, q, s.instances, &instance{}, s.instanceField, func() error {
+			if len(in.InstanceIds) > 0 && in.MaxResults != nil {
+				return apiErr("InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults")
 			}
-			if _, ok := s.instances[id]; !ok {
-				return nil, apiErr("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", id)
+			// EC2 words instance ids its own way, not as idKind does.
+			for _, id := range in.InstanceIds {
+				if !reInstanceID.MatchString(id) {
+					return apiErr("InvalidInstanceID.Malformed", "Invalid id: \"%s\"", id)
+				}
+				if _, ok := s.instances[id]; !ok {
+					return apiErr("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", id)
+				}
 			}
-		}
-		if err := s.authorize(c); err != nil {
-			return nil, err
-		}
-		list := selected(s.instances, in.InstanceIds, nil,
-			func(x *instance) bool { return matches(in.Filters, s.instanceField(x)) })
-		pg, next, err := page(OpDescribeInstances, list, in.MaxResults, in.NextToken, 5, 1000)
+			return nil
+		}, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -531,19 +556,10 @@ func (s *Sim) DescribeVolumes(ctx context.Context, in *ec2.DescribeVolumesInput,
 		in = &ec2.DescribeVolumesInput{}
 	}
 	return run(s, ctx, OpDescribeVolumes, in.DryRun, in.VolumeIds, nil, func(c *call) (*ec2.DescribeVolumesOutput, error) {
-		if err := checkFilters(in.Filters, s.volumeField(&volume{})); err != nil {
-			return nil, err
-		}
-		if err := checkIDs(volumeIDs, in.VolumeIds, s.volumes); err != nil {
-			return nil, err
-		}
-		if err := s.authorize(c); err != nil {
-			return nil, err
-		}
-		list := selected(s.volumes, in.VolumeIds,
-			func(v *volume) bool { return s.lagging(v.created, c.At) },
-			func(v *volume) bool { return matches(in.Filters, s.volumeField(v)) })
-		pg, next, err := page(OpDescribeVolumes, list, in.MaxResults, in.NextToken, 5, 500)
+		q := query{OpDescribeVolumes, in.Filters, in.VolumeIds, in.MaxResults, in.NextToken, 500}
+		pg, next, err := list(s, c, q, s.volumes, &volume{}, s.volumeField,
+			func() error { return checkIDs(volumeIDs, in.VolumeIds, s.volumes) },
+			func(v *volume) bool { return s.lagging(v.created, c.At) })
 		if err != nil {
 			return nil, err
 		}
@@ -596,28 +612,15 @@ func (s *Sim) DescribeSnapshots(ctx context.Context, in *ec2.DescribeSnapshotsIn
 		in = &ec2.DescribeSnapshotsInput{}
 	}
 	return run(s, ctx, OpDescribeSnapshots, in.DryRun, in.SnapshotIds, nil, func(c *call) (*ec2.DescribeSnapshotsOutput, error) {
-		if err := checkFilters(in.Filters, s.snapshotField(&snapshot{})); err != nil {
-			return nil, err
+		// Every snapshot is the account's: other owners have none.
+		listed := s.snapshots
+		if len(in.OwnerIds) > 0 && !slices.ContainsFunc(in.OwnerIds, func(o string) bool { return o == "self" || o == s.opt.AccountID }) {
+			listed = nil
 		}
-		if err := checkIDs(snapshotIDs, in.SnapshotIds, s.snapshots); err != nil {
-			return nil, err
-		}
-		if err := s.authorize(c); err != nil {
-			return nil, err
-		}
-		mine := len(in.OwnerIds) == 0
-		for _, o := range in.OwnerIds {
-			if o == "self" || o == s.opt.AccountID {
-				mine = true
-			}
-		}
-		var list []*snapshot
-		if mine {
-			list = selected(s.snapshots, in.SnapshotIds,
-				func(sn *snapshot) bool { return s.lagging(sn.start, c.At) },
-				func(sn *snapshot) bool { return matches(in.Filters, s.snapshotField(sn)) })
-		}
-		pg, next, err := page(OpDescribeSnapshots, list, in.MaxResults, in.NextToken, 5, 1000)
+		q := query{OpDescribeSnapshots, in.Filters, in.SnapshotIds, in.MaxResults, in.NextToken, 1000}
+		pg, next, err := list(s, c, q, listed, &snapshot{}, s.snapshotField,
+			func() error { return checkIDs(snapshotIDs, in.SnapshotIds, s.snapshots) },
+			func(sn *snapshot) bool { return s.lagging(sn.start, c.At) })
 		if err != nil {
 			return nil, err
 		}

@@ -792,3 +792,46 @@ func TestOnCallAndListLag(t *testing.T) {
 		t.Errorf("OnCall saw %q, want %q", seen, want)
 	}
 }
+
+// TestDescribeChecksInOrder: the three listing calls check as EC2 does, in
+// one order (list): a bad filter before a bad id, a bad id before the
+// caller's permission; and another owner's snapshots are none, though their
+// ids are still checked.
+func TestDescribeChecksInOrder(t *testing.T) {
+	badFilter := []types.Filter{filter("colour", "red")}
+	calls := []struct {
+		op     string
+		call   func(s *Sim, filters []types.Filter, ids []string) error
+		badID  string
+		notFnd string
+	}{
+		{OpDescribeInstances, func(s *Sim, f []types.Filter, ids []string) error {
+			_, err := s.DescribeInstances(t.Context(), &ec2.DescribeInstancesInput{Filters: f, InstanceIds: ids})
+			return err
+		}, "i-0123456789abcdef0", "InvalidInstanceID.NotFound"},
+		{OpDescribeVolumes, func(s *Sim, f []types.Filter, ids []string) error {
+			_, err := s.DescribeVolumes(t.Context(), &ec2.DescribeVolumesInput{Filters: f, VolumeIds: ids})
+			return err
+		}, "vol-0123456789abcdef0", "InvalidVolume.NotFound"},
+		{OpDescribeSnapshots, func(s *Sim, f []types.Filter, ids []string) error {
+			_, err := s.DescribeSnapshots(t.Context(), &ec2.DescribeSnapshotsInput{Filters: f, SnapshotIds: ids, OwnerIds: []string{"999999999999"}})
+			return err
+		}, "snap-0123456789abcdef0", "InvalidSnapshot.NotFound"},
+	}
+	for _, c := range calls {
+		t.Run(c.op, func(t *testing.T) {
+			s := newSim(t, Options{})
+			s.DenyOperation(c.op)
+			wantCode(t, c.call(s, badFilter, []string{c.badID}), "InvalidParameterValue")
+			wantCode(t, c.call(s, nil, []string{c.badID}), c.notFnd)
+			wantCode(t, c.call(s, nil, nil), "UnauthorizedOperation")
+		})
+	}
+	s := newSim(t, Options{})
+	cl := seed(t, s, ClusterSpec{Name: "c", Nodes: 1, Devices: []DeviceSpec{{Device: "/dev/xvdf", VolumeSpec: VolumeSpec{SizeGiB: 10, Type: types.VolumeTypeGp3}}}})
+	snap := completedSnapshot(t, s, cl.Nodes[0].DataVolumes["/dev/xvdf"])
+	out, err := s.DescribeSnapshots(t.Context(), &ec2.DescribeSnapshotsInput{SnapshotIds: []string{snap}, OwnerIds: []string{"999999999999"}})
+	if err != nil || len(out.Snapshots) != 0 {
+		t.Errorf("another owner's snapshot %s: %v, %v, want none", snap, out, err)
+	}
+}

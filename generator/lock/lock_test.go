@@ -9,14 +9,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/graftctl/graft/testkit"
 )
 
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
+// must is the shared testkit.Must.
+var must = testkit.Must
 
 func TestHeldIsRefusedAndNamesTheHolder(t *testing.T) {
 	path := Path(filepath.Join(t.TempDir(), "graft.lock"))
@@ -167,9 +165,7 @@ func TestLockFileIsGraftsOwn(t *testing.T) {
 			must(t, os.Link(filepath.Join(dir, "graft.lock"), path))
 		}, "has 2 names (a hard link"},
 		{"a FIFO", func(t *testing.T, dir, path string) {
-			if err := syscallMkfifo(path); err != nil {
-				t.Skip(err)
-			}
+			testkit.Mkfifo(t, path)
 		}, "is not a regular file"},
 		{"a directory", func(t *testing.T, dir, path string) {
 			must(t, os.Mkdir(path, 0o755))

@@ -343,21 +343,26 @@ func TestNewProvider(t *testing.T) {
 	if _, err := NewProvider("bitbucket", "https://x/o/r", ProviderOptions{Getenv: getenv}); err == nil {
 		t.Fatal("unknown provider accepted")
 	}
-	env["GITHUB_TOKEN"], env["GITEA_TOKEN"] = "t0ken-value", "t0ken-value"
-	for _, tc := range []struct{ kind, remote, env, wantBase string }{
-		{"github", "git@github.com:o/r.git", "", "https://api.github.com"},
-		{"github", "https://ghe.corp.example/o/r.git", "", "https://ghe.corp.example/api/v3"},
-		{"github", "https://github.com/o/r.git", "https://api.example/v3/", "https://api.example/v3"},
-		{"gitea", "http://127.0.0.1:3000/o/r.git", "", "http://127.0.0.1:3000/api/v1"},
-		{"gitea", "git@gitea.example:o/r.git", "", "https://gitea.example/api/v1"},
-	} {
-		env["GITHUB_API_URL"] = tc.env
-		p, err := NewProvider(tc.kind, tc.remote, ProviderOptions{Getenv: getenv})
+	// The API base of each provider: TestProviderRefusesTokenOverPlainHTTP.
+}
+
+// apiBaseCase is a provider kind and remote, the GITHUB_API_URL set, and
+// the API base the provider must use.
+type apiBaseCase struct{ kind, remote, apiURL, wantBase string }
+
+// wantAPIBases checks that NewProvider, with env's variables, makes each
+// case's provider with its API base.
+func wantAPIBases(t *testing.T, env map[string]string, cases []apiBaseCase) {
+	t.Helper()
+	for _, tc := range cases {
+		env["GITHUB_API_URL"] = tc.apiURL
+		p, err := NewProvider(tc.kind, tc.remote, ProviderOptions{Getenv: func(k string) string { return env[k] }})
 		if err != nil {
-			t.Fatal(err)
+			t.Errorf("%s %s: %v", tc.kind, tc.remote, err)
+			continue
 		}
 		if base := apiBase(p); base != tc.wantBase {
-			t.Errorf("%s %s: API base %s, want %s", tc.kind, tc.remote, apiBase(p), tc.wantBase)
+			t.Errorf("%s %s: API base %s, want %s", tc.kind, tc.remote, base, tc.wantBase)
 		}
 	}
 }
@@ -389,7 +394,11 @@ func TestProviderRefusesTokenOverPlainHTTP(t *testing.T) {
 	}
 	// Loopback addresses may use http (the Gitea test harness does); a
 	// GitHub Enterprise host gets https://<host>/api/v3.
-	for _, tc := range []struct{ kind, remote, apiURL, wantBase string }{
+	wantAPIBases(t, env, []apiBaseCase{
+		{"github", "git@github.com:o/r.git", "", "https://api.github.com"},
+		{"github", "https://ghe.corp.example/o/r.git", "", "https://ghe.corp.example/api/v3"},
+		{"github", "https://github.com/o/r.git", "https://api.example/v3/", "https://api.example/v3"},
+		{"gitea", "git@gitea.example:o/r.git", "", "https://gitea.example/api/v1"},
 		{"gitea", "http://127.0.0.1:3000/o/r.git", "", "http://127.0.0.1:3000/api/v1"},
 		{"gitea", "http://127.9.8.7/o/r.git", "", "http://127.9.8.7/api/v1"},
 		{"gitea", "http://localhost:3000/o/r.git", "", "http://localhost:3000/api/v1"},
@@ -399,17 +408,7 @@ func TestProviderRefusesTokenOverPlainHTTP(t *testing.T) {
 		{"github", "git@ghe.corp.example:o/r.git", "", "https://ghe.corp.example/api/v3"},
 		{"github", "ssh://git@ghe.corp.example:2222/o/r.git", "", "https://ghe.corp.example/api/v3"},
 		{"github", "https://GitHub.com/o/r.git", "", "https://api.github.com"},
-	} {
-		env["GITHUB_API_URL"] = tc.apiURL
-		p, err := NewProvider(tc.kind, tc.remote, ProviderOptions{Getenv: getenv})
-		if err != nil {
-			t.Errorf("%s %s: %v", tc.kind, tc.remote, err)
-			continue
-		}
-		if base := apiBase(p); base != tc.wantBase {
-			t.Errorf("%s %s: API base %s, want %s", tc.kind, tc.remote, apiBase(p), tc.wantBase)
-		}
-	}
+	})
 	// NewGitHub and NewGitea refuse it too, with the sentinel.
 	if _, err := NewGitea(GiteaOptions{ServerURL: "http://gitea.example", Token: "t0ken-value"}); !errors.Is(err, ErrInsecureURL) {
 		t.Errorf("NewGitea over http: %v, want ErrInsecureURL", err)

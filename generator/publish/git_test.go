@@ -81,9 +81,7 @@ func TestPublishRunsGitWithBatchSSH(t *testing.T) {
 	bin := fakeGit(t, `echo "$1 ssh=[$GIT_SSH_COMMAND]" >> '`+log+`'; exec '`+real+`' "$@"`)
 	r := newRemote(t)
 	m, rec := example(t, r.bare)
-	if _, err := Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}, Git: bin}); err != nil {
-		t.Fatal(err)
-	}
+	mustPublish(t, m, rec, Options{Checker: &buildChecker{}, Git: bin})
 	data, _ := os.ReadFile(log)
 	if !strings.Contains(string(data), "push ssh=["+batchSSH+"]") {
 		t.Fatalf("git push ran without %s:\n%s", batchSSH, data)
@@ -95,9 +93,7 @@ func TestPublishRunsGitWithBatchSSH(t *testing.T) {
 	gitT(t, wc, "config", "core.sshCommand", "ssh -i my-key")
 	rec.Volumes[0].Snapshots[spec.PhaseFinal] = "snap-0123456789abcdef0"
 	m.Spec.GitOps.Repo = wc
-	if _, err := Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}, Git: bin}); err != nil {
-		t.Fatal(err)
-	}
+	mustPublish(t, m, rec, Options{Checker: &buildChecker{}, Git: bin})
 	data, _ = os.ReadFile(log)
 	// (Local commands before graft reads core.sshCommand may carry it;
 	// they never run ssh.)

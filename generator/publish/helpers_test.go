@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/testkit"
 )
 
 // repoRoot is the graft module's root directory.
@@ -24,56 +24,13 @@ func repoRoot(t testing.TB) string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// hermeticGit gives git a private global config (an identity, unless
-// identity is false) and no system config, so the tests neither read nor
-// touch the machine's.
-func hermeticGit(t testing.TB, identity bool) {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
-	cfg := filepath.Join(t.TempDir(), "gitconfig")
-	text := "[init]\n\tdefaultBranch = main\n[protocol \"file\"]\n\tallow = always\n"
-	if identity {
-		text += "[user]\n\tname = Test Operator\n\temail = operator@example.com\n"
-	}
-	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("GIT_CONFIG_GLOBAL", cfg)
-	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
-	for _, k := range []string{"GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL", "GIT_DIR", "GIT_WORK_TREE"} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-}
-
-// gitT runs git in dir and returns its trimmed output, failing the test on
-// an error.
-func gitT(t testing.TB, dir string, args ...string) string {
-	t.Helper()
-	out, err := gitE(dir, args...)
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
-func gitE(dir string, args ...string) (string, error) {
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
-	out, err := cmd.CombinedOutput()
-	return strings.TrimSpace(string(out)), err
-}
-
-// copyDir copies a directory tree.
-func copyDir(t testing.TB, src, dst string) {
-	t.Helper()
-	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
-		t.Fatal(err)
-	}
-}
+// hermeticGit gives every git the test runs a private config (an identity,
+// unless identity is false) and no system config; gitT runs a hermetic git
+// and fails the test on an error.
+var (
+	hermeticGit = testkit.IsolateGit
+	gitT        = testkit.Git
+)
 
 // gitopsRemote is a bare GitOps repository whose main branch holds base/
 // (testdata/bases/cassandra-single) and a README, and a seed clone of it
@@ -85,19 +42,12 @@ type gitopsRemote struct {
 
 func newRemote(t testing.TB) *gitopsRemote {
 	t.Helper()
-	dir := t.TempDir()
-	r := &gitopsRemote{bare: filepath.Join(dir, "gitops.git"), seed: filepath.Join(dir, "seed")}
-	gitT(t, dir, "init", "--quiet", "--bare", "--initial-branch=main", r.bare)
-	gitT(t, dir, "init", "--quiet", "--initial-branch=main", r.seed)
-	copyDir(t, filepath.Join(repoRoot(t), "testdata", "bases", "cassandra-single"), filepath.Join(r.seed, "base"))
-	if err := os.WriteFile(filepath.Join(r.seed, "README.md"), []byte("# gitops\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	gitT(t, r.seed, "add", ".")
-	gitT(t, r.seed, "-c", "user.name=Seed", "-c", "user.email=seed@example.com", "commit", "--quiet", "-m", "base")
-	gitT(t, r.seed, "remote", "add", "origin", r.bare)
-	gitT(t, r.seed, "push", "--quiet", "origin", "main")
-	return r
+	bare := filepath.Join(t.TempDir(), "gitops.git")
+	seed := testkit.SeedRemote(t, bare, testkit.Tree{
+		Dirs:  map[string]string{"base": filepath.Join(repoRoot(t), "testdata", "bases", "cassandra-single")},
+		Files: map[string]string{"README.md": "# gitops\n"},
+	})
+	return &gitopsRemote{bare: bare, seed: seed}
 }
 
 // clone returns a fresh working copy of the remote.
@@ -111,7 +61,7 @@ func (r *gitopsRemote) clone(t testing.TB) string {
 // head returns the commit of a branch in the bare remote, or "".
 func (r *gitopsRemote) head(t testing.TB, branch string) string {
 	t.Helper()
-	out, err := gitE(r.bare, "rev-parse", "--verify", "--quiet", "refs/heads/"+branch)
+	out, err := testkit.GitErr(t, r.bare, nil, "rev-parse", "--verify", "--quiet", "refs/heads/"+branch)
 	if err != nil {
 		return ""
 	}
@@ -229,4 +179,24 @@ func wcSnapshot(t testing.TB, dir string) wcState {
 		worktrees: gitT(t, dir, "worktree", "list", "--porcelain"),
 		files:     strings.Join(files, "\n"),
 	}
+}
+
+// mustPublish publishes and fails the test on an error.
+func mustPublish(t testing.TB, m *spec.Migration, rec *record.Record, opts Options) *Result {
+	t.Helper()
+	res, err := Publish(context.Background(), m, rec, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// publishedOnce is a fresh remote (with a git identity), the example
+// pointed at it, and the result of publishing that once.
+func publishedOnce(t testing.TB) (*gitopsRemote, *spec.Migration, *record.Record, *Result) {
+	t.Helper()
+	hermeticGit(t, true)
+	r := newRemote(t)
+	m, rec := example(t, r.bare)
+	return r, m, rec, mustPublish(t, m, rec, Options{Checker: &buildChecker{}})
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/testkit"
 )
 
 const branch = "graft/cassandra-3node"
@@ -126,10 +127,7 @@ func TestPublishFromWorkingCopyLeavesItAsFound(t *testing.T) {
 	before := wcSnapshot(t, wc)
 
 	m, rec := example(t, wc)
-	res, err := Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := mustPublish(t, m, rec, Options{Checker: &buildChecker{}})
 	if after := wcSnapshot(t, wc); after != before {
 		t.Fatalf("working copy changed:\nbefore %+v\nafter  %+v", before, after)
 	}
@@ -230,7 +228,7 @@ func TestBranchProtection(t *testing.T) {
 	if after := wcSnapshot(t, wc); after != before {
 		t.Fatalf("working copy changed:\nbefore %+v\nafter  %+v", before, after)
 	}
-	if _, err := gitE(wc, "rev-parse", "--verify", "refs/heads/"+branch); err == nil {
+	if _, err := testkit.GitErr(t, wc, nil, "rev-parse", "--verify", "refs/heads/"+branch); err == nil {
 		t.Error("the local branch was created although the push was rejected")
 	}
 	if len(prov.calls) != 0 {
@@ -239,13 +237,7 @@ func TestBranchProtection(t *testing.T) {
 }
 
 func TestConcurrentPushIsReapplied(t *testing.T) {
-	hermeticGit(t, true)
-	r := newRemote(t)
-	m, rec := example(t, r.bare)
-	first, err := Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, m, rec, first := publishedOnce(t)
 	// Between graft's fetch and its push (the check runs in between),
 	// someone pushes to the branch: a reviewer's note, and a hand edit
 	// inside the overlay that graft's render must replace.
@@ -329,9 +321,7 @@ func TestNoGitIdentityUsesGraftsForThatCommitOnly(t *testing.T) {
 	wc := r.clone(t)
 	cfgBefore, _ := os.ReadFile(filepath.Join(wc, ".git", "config"))
 	m, rec := example(t, wc)
-	if _, err := Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}}); err != nil {
-		t.Fatal(err)
-	}
+	mustPublish(t, m, rec, Options{Checker: &buildChecker{}})
 	if a := gitT(t, r.bare, "log", "-1", "--format=%an <%ae>|%cn <%ce>", branch); a != "graft <graft@localhost>|graft <graft@localhost>" {
 		t.Errorf("author|committer = %q, want graft's identity", a)
 	}
@@ -342,25 +332,16 @@ func TestNoGitIdentityUsesGraftsForThatCommitOnly(t *testing.T) {
 }
 
 func TestBaseBranchMovedIsMergedIn(t *testing.T) {
-	hermeticGit(t, true)
-	r := newRemote(t)
-	m, rec := example(t, r.bare)
-	first, err := Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, m, rec, first := publishedOnce(t)
 	r.pushAs(t, "main", map[string]string{"apps/other.yaml": "x: 1\n"})
-	res, err := Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := mustPublish(t, m, rec, Options{Checker: &buildChecker{}})
 	if !res.Pushed {
 		t.Fatalf("result %+v: the base's new commit should be merged and pushed", res)
 	}
-	if _, err := gitE(r.bare, "merge-base", "--is-ancestor", "main", branch); err != nil {
+	if _, err := testkit.GitErr(t, r.bare, nil, "merge-base", "--is-ancestor", "main", branch); err != nil {
 		t.Fatal("main is not merged into the migration branch")
 	}
-	if _, err := gitE(r.bare, "merge-base", "--is-ancestor", first.Commit, branch); err != nil {
+	if _, err := testkit.GitErr(t, r.bare, nil, "merge-base", "--is-ancestor", first.Commit, branch); err != nil {
 		t.Fatal("the branch was rewritten")
 	}
 }
@@ -376,9 +357,7 @@ func TestEngineObjectAndCIWorkflow(t *testing.T) {
 		t.Fatalf("err = %v, want a clear error when there is no CI workflow to write", err)
 	}
 	wf := "name: graft-check\non: pull_request\n"
-	if _, err := Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}, CIWorkflow: []byte(wf)}); err != nil {
-		t.Fatal(err)
-	}
+	mustPublish(t, m, rec, Options{Checker: &buildChecker{}, CIWorkflow: []byte(wf)})
 	if got := r.show(t, branch, CIWorkflowPath); got != strings.TrimSpace(wf) {
 		t.Errorf("workflow = %q", got)
 	}
@@ -388,21 +367,12 @@ func TestEngineObjectAndCIWorkflow(t *testing.T) {
 }
 
 func TestUpToDateBaseOpensNothing(t *testing.T) {
-	hermeticGit(t, true)
-	r := newRemote(t)
-	m, rec := example(t, r.bare)
-	first, err := Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, m, rec, first := publishedOnce(t)
 	// The pull request was merged and its branch deleted.
 	gitT(t, r.bare, "update-ref", "refs/heads/main", first.Commit)
 	gitT(t, r.bare, "update-ref", "-d", "refs/heads/"+branch)
 	prov := &fakeProvider{}
-	res, err := Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}, NewProvider: func(string) (Provider, error) { return prov, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := mustPublish(t, m, rec, Options{Checker: &buildChecker{}, NewProvider: func(string) (Provider, error) { return prov, nil }})
 	if !res.UpToDate || res.Pushed || len(prov.calls) != 0 || r.head(t, branch) != "" {
 		t.Fatalf("result %+v, calls %d: want nothing published when main already holds the overlay", res, len(prov.calls))
 	}
@@ -454,10 +424,7 @@ func TestRelativeRemote(t *testing.T) {
 	gitT(t, filepath.Dir(r.bare), "clone", "--quiet", "gitops.git", "wc")
 	gitT(t, wc, "remote", "set-url", "origin", "../gitops.git")
 	m, rec := example(t, wc)
-	res, err := Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := mustPublish(t, m, rec, Options{Checker: &buildChecker{}})
 	if got := r.head(t, branch); got != res.Commit || !res.Pushed {
 		t.Fatalf("remote at %q, result %+v", got, res)
 	}
@@ -474,10 +441,7 @@ func TestCheckedOutMigrationBranchIsNotMoved(t *testing.T) {
 			r := newRemote(t)
 			wc := r.clone(t)
 			m, rec := example(t, wc)
-			first, err := Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			first := mustPublish(t, m, rec, Options{Checker: &buildChecker{}})
 			checkout := wc
 			if where == "working copy" {
 				gitT(t, wc, "checkout", "--quiet", branch)
@@ -489,10 +453,7 @@ func TestCheckedOutMigrationBranchIsNotMoved(t *testing.T) {
 
 			rec.Volumes[0].Snapshots[spec.PhaseFinal] = "snap-0123456789abcdef0"
 			log, logs := logBuffer()
-			second, err := Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}, Log: log})
-			if err != nil {
-				t.Fatal(err)
-			}
+			second := mustPublish(t, m, rec, Options{Checker: &buildChecker{}, Log: log})
 			if !second.Pushed || r.head(t, branch) != second.Commit || second.Commit == first.Commit {
 				t.Fatalf("second publish %+v, remote at %s", second, r.head(t, branch))
 			}
@@ -516,9 +477,7 @@ func TestCheckedOutMigrationBranchIsNotMoved(t *testing.T) {
 			} else {
 				gitT(t, wc, "worktree", "remove", checkout)
 			}
-			if _, err := Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}}); err != nil {
-				t.Fatal(err)
-			}
+			mustPublish(t, m, rec, Options{Checker: &buildChecker{}})
 			if local := gitT(t, wc, "rev-parse", "refs/heads/"+branch); local != second.Commit {
 				t.Errorf("local %s at %s, want the pushed %s", branch, local, second.Commit)
 			}

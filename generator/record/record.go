@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -221,13 +220,7 @@ func yamlMessage(err error) string {
 type ValidationError []spec.FieldError
 
 func (v ValidationError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d problem(s) in the record (%s):", len(v), DefaultFile)
-	for _, e := range v {
-		b.WriteString("\n  - ")
-		b.WriteString(e.Error())
-	}
-	return b.String()
+	return spec.FormatProblems("the record ("+DefaultFile+")", v)
 }
 
 // Unwrap lets errors.Is(err, ErrInvalid) hold.

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -20,6 +22,7 @@ import (
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite overlays/ from testdata/examples")
@@ -61,9 +64,7 @@ func TestExampleOverlays(t *testing.T) {
 			m, rec := load(t, filepath.Join(repo, "testdata", "examples", name))
 			out := filepath.Join(repo, "overlays", name)
 			if *update {
-				if _, err := render.Render(m, rec, render.Options{OutDir: out}); err != nil {
-					t.Fatal(err)
-				}
+				must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
 			}
 			files, err := render.Files(m, rec, out)
 			if err != nil {
@@ -77,7 +78,7 @@ func TestExampleOverlays(t *testing.T) {
 			for _, e := range entries {
 				onDisk = append(onDisk, e.Name())
 			}
-			if want := sortedKeys(files); strings.Join(onDisk, ",") != strings.Join(want, ",") {
+			if want := slices.Sorted(maps.Keys(files)); strings.Join(onDisk, ",") != strings.Join(want, ",") {
 				t.Fatalf("overlays/%s holds %v, render gives %v; run go test ./generator/render -update", name, onDisk, want)
 			}
 			for fname, want := range files {
@@ -280,24 +281,15 @@ func copyExample(t *testing.T, name string) (root string, m *spec.Migration, rec
 	m, rec = load(t, filepath.Join(repo, "testdata", "examples", name))
 	root = t.TempDir()
 	baseSrc := filepath.Join(repo, "overlays", name, filepath.FromSlash(m.Spec.GitOps.Base))
-	copyDir(t, baseSrc, filepath.Join(root, "base"))
+	testkit.CopyDir(t, baseSrc, filepath.Join(root, "base"))
 	m.Spec.GitOps.Base = "../../base"
 	return root, m, rec
-}
-
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestRenderWritesAndReplacesOwnDirectory(t *testing.T) {
 	root, m, rec := copyExample(t, "cassandra-3node")
 	out := filepath.Join(root, "overlays", "x")
-	if _, err := render.Render(m, rec, render.Options{OutDir: out}); err != nil {
-		t.Fatal(err)
-	}
+	must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
 	// A second render replaces graft's own directory.
 	if _, err := render.Render(m, rec, render.Options{OutDir: out}); err != nil {
 		t.Fatalf("re-render over graft's own directory: %v", err)
@@ -318,9 +310,7 @@ func TestRenderWritesAndReplacesOwnDirectory(t *testing.T) {
 func TestRenderRecoversAnInterruptedSwap(t *testing.T) {
 	root, m, rec := copyExample(t, "cassandra-3node")
 	out := filepath.Join(root, "overlays", "x")
-	if _, err := render.Render(m, rec, render.Options{OutDir: out}); err != nil {
-		t.Fatal(err)
-	}
+	must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
 	if err := os.Rename(out, out+".graft-old"); err != nil {
 		t.Fatal(err)
 	}
@@ -443,15 +433,6 @@ func snapshotTree(t *testing.T, root string) string {
 	return strings.Join(paths, " ")
 }
 
-func sortedKeys(m map[string][]byte) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // TestOutDirNeverReplaced: whatever --force says, render never writes into
 // or replaces the base, a directory holding it, a git directory, a
 // repository or another migration's overlay, comparing real paths
@@ -475,9 +456,15 @@ func TestOutDirNeverReplaced(t *testing.T) {
 		t.Helper()
 		om, orec := *m, *rec
 		om.Metadata.Name, orec.Migration = "other", "other"
-		if _, err := render.Render(&om, &orec, render.Options{OutDir: dir}); err != nil {
-			t.Fatal(err)
-		}
+		must(t, renderErr(render.Render(&om, &orec, render.Options{OutDir: dir})))
+	}
+	// foreignGraftOld renders graft's overlay and puts someone's directory
+	// at <out>.graft-old beside it.
+	foreignGraftOld := func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+		out := filepath.Join(root, "overlays", "x")
+		must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
+		write(t, out+".graft-old/data.txt", "precious\n")
+		return out
 	}
 	cases := []struct {
 		name string
@@ -549,7 +536,7 @@ func TestOutDirNeverReplaced(t *testing.T) {
 		{"a symlink out of the repository", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
 			mkdir(t, filepath.Join(root, "repo", ".git"))
 			mkdir(t, filepath.Join(root, "elsewhere"))
-			copyDir(t, filepath.Join(root, "base"), filepath.Join(root, "repo", "base"))
+			testkit.CopyDir(t, filepath.Join(root, "base"), filepath.Join(root, "repo", "base"))
 			must(t, os.Symlink(filepath.Join(root, "elsewhere"), filepath.Join(root, "repo", "overlays")))
 			m.Spec.GitOps.Base = "../../base"
 			return filepath.Join(root, "repo", "overlays", "x")
@@ -569,18 +556,8 @@ func TestOutDirNeverReplaced(t *testing.T) {
 		}, true, "which is not a record graft can read"},
 		// <out>.graft-old is where graft sets the previous overlay aside
 		// while it swaps in the new one; anyone can name a directory so.
-		{"a foreign <out>.graft-old beside graft's own overlay", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
-			out := filepath.Join(root, "overlays", "x")
-			must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
-			write(t, out+".graft-old/data.txt", "precious\n")
-			return out
-		}, false, "%ROOT%/overlays/x.graft-old exists beside the output directory (--out, or spec.gitops.overlayPath) %ROOT%/overlays/x and is not an overlay of migration \"cassandra-3node\" that graft set aside"},
-		{"a foreign <out>.graft-old beside graft's own overlay, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
-			out := filepath.Join(root, "overlays", "x")
-			must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
-			write(t, out+".graft-old/data.txt", "precious\n")
-			return out
-		}, true, "graft moves or deletes nothing it did not set aside, --force or not: remove or rename it"},
+		{"a foreign <out>.graft-old beside graft's own overlay", foreignGraftOld, false, "%ROOT%/overlays/x.graft-old exists beside the output directory (--out, or spec.gitops.overlayPath) %ROOT%/overlays/x and is not an overlay of migration \"cassandra-3node\" that graft set aside"},
+		{"a foreign <out>.graft-old beside graft's own overlay, --force", foreignGraftOld, true, "graft moves or deletes nothing it did not set aside, --force or not: remove or rename it"},
 		{"a foreign <out>.graft-old and no <out>, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
 			out := filepath.Join(root, "overlays", "x")
 			write(t, out+".graft-old/data.txt", "precious\n")
@@ -645,9 +622,7 @@ func TestForceReplacesAForeignDirectory(t *testing.T) {
 	out := filepath.Join(root, "overlays", "x")
 	must(t, os.MkdirAll(out, 0o755))
 	must(t, os.WriteFile(filepath.Join(out, "kustomization.yaml"), []byte("resources: []\n"), 0o644))
-	if _, err := render.Render(m, rec, render.Options{OutDir: out, Force: true}); err != nil {
-		t.Fatal(err)
-	}
+	must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out, Force: true})))
 	data, err := os.ReadFile(filepath.Join(out, render.KustomizationFile))
 	must(t, err)
 	if !bytes.HasPrefix(data, []byte(render.Marker+" Migration cassandra-3node:")) {
@@ -658,12 +633,8 @@ func TestForceReplacesAForeignDirectory(t *testing.T) {
 // renderErr drops Render's result.
 func renderErr(_ *render.Result, err error) error { return err }
 
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
+// must is the shared testkit.Must.
+var must = testkit.Must
 
 // TestEngineObjectValuesAreData: values with YAML syntax in them (": ",
 // " #", a number-like branch) reach the Flux Kustomization and the Argo CD
@@ -776,7 +747,7 @@ func TestRenderRemovesABuildLeftByAKill(t *testing.T) {
 	out := filepath.Join(root, "overlays", "x")
 	must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
 	stale := filepath.Join(root, "overlays", ".graft-render-123")
-	copyDir(t, out, stale)
+	testkit.CopyDir(t, out, stale)
 	foreign := filepath.Join(root, "overlays", ".graft-render-mine")
 	must(t, os.MkdirAll(foreign, 0o755))
 	must(t, os.WriteFile(filepath.Join(foreign, "kustomization.yaml"), []byte("resources: []\n"), 0o644))
@@ -784,11 +755,11 @@ func TestRenderRemovesABuildLeftByAKill(t *testing.T) {
 	om, orec := *m, *rec
 	om.Metadata.Name, orec.Migration = "other", "other"
 	must(t, renderErr(render.Render(&om, &orec, render.Options{OutDir: filepath.Join(root, "overlays", "other")})))
-	copyDir(t, filepath.Join(root, "overlays", "other"), other)
+	testkit.CopyDir(t, filepath.Join(root, "overlays", "other"), other)
 	// A build-like directory holding a file render must keep (the record
 	// given by --lock, say) stays.
 	recDir := filepath.Join(root, "overlays", ".graft-render-789")
-	copyDir(t, out, recDir)
+	testkit.CopyDir(t, out, recDir)
 	must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out, Keep: []string{filepath.Join(recDir, "persistentvolumes.yaml")}})))
 	if _, err := os.Stat(filepath.Join(recDir, "persistentvolumes.yaml")); err != nil {
 		t.Errorf("the record given to render was removed with %s: %v", recDir, err)

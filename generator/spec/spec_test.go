@@ -8,15 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/spec"
 	"github.com/graftctl/graft/templates"
+	"github.com/graftctl/graft/testkit"
 )
 
 // valid is a small, valid spec every case starts from.
@@ -162,6 +161,33 @@ func TestValidationErrors(t *testing.T) {
 			}
 		}, []string{`spec.source.devices[1].name: "/dev/xvdf", expected a device not already listed`,
 			`spec.source.devices[1].claimTemplate: "data", expected a claim template not already used`}},
+		{"a duplicate names the entry that has it first", func(d map[string]any) {
+			at(d, "spec", "source")["devices"] = []any{
+				map[string]any{"name": "/dev/xvdf", "claimTemplate": "data"},
+				map[string]any{"name": "/dev/xvdg", "claimTemplate": "logs"},
+				map[string]any{"name": "/dev/xvdf", "claimTemplate": "data"},
+			}
+		}, []string{`spec.source.devices[2].name: "/dev/xvdf", expected a device not already listed (it is spec.source.devices[0])`,
+			`spec.source.devices[2].claimTemplate: "data", expected a claim template not already used (spec.source.devices[0] uses it)`}},
+		{"missing names are missing, not duplicates", func(d map[string]any) {
+			at(d, "spec", "source")["devices"] = []any{
+				map[string]any{"name": "/dev/xvdf"}, map[string]any{"name": "/dev/xvdg"},
+			}
+		}, []string{`spec.source.devices[0].claimTemplate: missing, expected a name`,
+			`spec.source.devices[1].claimTemplate: missing, expected a name`}},
+		{"duplicate instance in table", func(d map[string]any) {
+			at(d, "spec")["mapping"] = map[string]any{"table": []any{
+				map[string]any{"instance": "i-0123456789abcdef0", "statefulSet": "cassandra", "ordinal": 0},
+				map[string]any{"instance": "i-0123456789abcdef1", "statefulSet": "cassandra", "ordinal": 1},
+				map[string]any{"instance": "i-0123456789abcdef0", "statefulSet": "cassandra", "ordinal": 2},
+			}}
+		}, []string{`spec.mapping.table[2].instance: "i-0123456789abcdef0", expected an instance mapped once (spec.mapping.table[0] maps it too)`}},
+		{"two StatefulSets draw from one source zone", func(d map[string]any) {
+			at(d, "spec")["mapping"] = map[string]any{"sort": map[string]any{"by": "privateIp"}}
+			at(d, "spec", "target")["statefulSets"] = []any{
+				map[string]any{"name": "r1", "replicas": 1, "sourceZone": "us-east-1a"}, map[string]any{"name": "r2", "replicas": 1, "sourceZone": "us-east-1a"},
+			}
+		}, []string{`spec.target.statefulSets[1].sourceZone: "us-east-1a", expected a zone no other StatefulSet draws from (spec.target.statefulSets[0] does)`}},
 		{"no mapping", func(d map[string]any) { delete(at(d, "spec"), "mapping") },
 			[]string{`spec.mapping: "0 methods", expected exactly one of tagRegex, table or sort`}},
 		{"two mappings", func(d map[string]any) { at(d, "spec", "mapping")["sort"] = map[string]any{"by": "privateIp"} },
@@ -494,15 +520,21 @@ func TestLoadIsBounded(t *testing.T) {
 		t.Fatalf("a spec over the limit: %v", err)
 	}
 
-	fifo := filepath.Join(dir, "fifo.yaml")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
+	testkit.WantDeadlineOnFIFO(t, "fifo.yaml", func(ctx context.Context, path string) error {
+		_, err := spec.LoadContext(ctx, path)
+		return err
+	})
+}
+
+// TestFormatProblems: the one message of spec's and record's validation
+// errors, a count and then a line per problem.
+func TestFormatProblems(t *testing.T) {
+	errs := []spec.FieldError{{Field: "a.b", Value: "x", Expected: "y"}, {Field: "c", Expected: "a name"}}
+	want := "2 problem(s) in the record (graft.lock):\n  - a.b: \"x\", expected y\n  - c: missing, expected a name"
+	if got := spec.FormatProblems("the record (graft.lock)", errs); got != want {
+		t.Errorf("FormatProblems:\n%s\nwant:\n%s", got, want)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err = spec.LoadContext(ctx, fifo)
-	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
-		t.Fatalf("a FIFO spec: %v after %v, want the context's error at once", err, time.Since(start))
+	if got := spec.ValidationError(errs).Error(); got != strings.Replace(want, "the record (graft.lock)", "the migration spec", 1) {
+		t.Errorf("ValidationError.Error:\n%s", got)
 	}
 }

@@ -89,10 +89,14 @@ func formatValue(v any) string {
 // ValidationError lists every problem found in a spec.
 type ValidationError []FieldError
 
-func (v ValidationError) Error() string {
+func (v ValidationError) Error() string { return FormatProblems("the migration spec", v) }
+
+// FormatProblems is the message of the problems found in a document (what,
+// such as "the migration spec"): their count, then one line each.
+func FormatProblems(what string, errs []FieldError) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d problem(s) in the migration spec:", len(v))
-	for _, e := range v {
+	fmt.Fprintf(&b, "%d problem(s) in %s:", len(errs), what)
+	for _, e := range errs {
 		b.WriteString("\n  - ")
 		b.WriteString(e.Error())
 	}
@@ -151,6 +155,16 @@ type validator struct{ errs ValidationError }
 
 func (v *validator) add(field string, value any, expected string) {
 	v.errs = append(v.errs, FieldError{Field: field, Value: value, Expected: expected})
+}
+
+// unique reports value at field when an earlier entry, whose index seen
+// holds, has it too (expected names that index with %d); then it records
+// index i. An empty value, reported elsewhere, is left alone.
+func (v *validator) unique(seen map[string]int, i int, field, value, expected string) {
+	if j, dup := seen[value]; dup && value != "" {
+		v.add(field, value, fmt.Sprintf(expected, j))
+	}
+	seen[value] = i
 }
 
 // has reports whether a problem was found under one of the field prefixes.
@@ -239,15 +253,11 @@ func (v *validator) source(src *Source) {
 		field := fmt.Sprintf("spec.source.devices[%d]", i)
 		if !devicePattern.MatchString(d.Name) {
 			v.add(field+".name", d.Name, "a device name such as /dev/xvdf")
-		} else if j, dup := devices[d.Name]; dup {
-			v.add(field+".name", d.Name, fmt.Sprintf("a device not already listed (it is spec.source.devices[%d])", j))
+		} else {
+			v.unique(devices, i, field+".name", d.Name, "a device not already listed (it is spec.source.devices[%d])")
 		}
-		devices[d.Name] = i
 		v.dnsLabel(field+".claimTemplate", d.ClaimTemplate)
-		if j, dup := templates[d.ClaimTemplate]; dup && d.ClaimTemplate != "" {
-			v.add(field+".claimTemplate", d.ClaimTemplate, fmt.Sprintf("a claim template not already used (spec.source.devices[%d] uses it)", j))
-		}
-		templates[d.ClaimTemplate] = i
+		v.unique(templates, i, field+".claimTemplate", d.ClaimTemplate, "a claim template not already used (spec.source.devices[%d] uses it)")
 		v.oneOf(field+".fsType", d.FSType, FSTypes)
 	}
 }
@@ -266,10 +276,7 @@ func (v *validator) target(t *Target, sourceRegion string) {
 	for i, sts := range t.StatefulSets {
 		field := fmt.Sprintf("spec.target.statefulSets[%d]", i)
 		v.dnsLabel(field+".name", sts.Name)
-		if j, dup := names[sts.Name]; dup && sts.Name != "" {
-			v.add(field+".name", sts.Name, fmt.Sprintf("a StatefulSet not already listed (it is spec.target.statefulSets[%d])", j))
-		}
-		names[sts.Name] = i
+		v.unique(names, i, field+".name", sts.Name, "a StatefulSet not already listed (it is spec.target.statefulSets[%d])")
 		if sts.Replicas < 1 || sts.Replicas > MaxReplicas {
 			v.add(field+".replicas", sts.Replicas, fmt.Sprintf("1 to %d", MaxReplicas))
 		}
@@ -282,10 +289,9 @@ func (v *validator) target(t *Target, sourceRegion string) {
 		if sts.SourceZone != "" {
 			if !ZoneInRegion(sts.SourceZone, sourceRegion) {
 				v.add(field+".sourceZone", sts.SourceZone, fmt.Sprintf("a zone of the source region %s", sourceRegion))
-			} else if j, dup := sourceZones[sts.SourceZone]; dup {
-				v.add(field+".sourceZone", sts.SourceZone, fmt.Sprintf("a zone no other StatefulSet draws from (spec.target.statefulSets[%d] does)", j))
+			} else {
+				v.unique(sourceZones, i, field+".sourceZone", sts.SourceZone, "a zone no other StatefulSet draws from (spec.target.statefulSets[%d] does)")
 			}
-			sourceZones[sts.SourceZone] = i
 		}
 	}
 	if t.StorageClassName != "" && !dns1123Subdomain.MatchString(t.StorageClassName) {
@@ -386,10 +392,9 @@ func (v *validator) mapping(mp *Mapping, sets []StatefulSet) {
 			field := fmt.Sprintf("%s.table[%d]", f, i)
 			if !instancePattern.MatchString(e.Instance) {
 				v.add(field+".instance", e.Instance, "an instance id such as i-0123456789abcdef0")
-			} else if j, dup := instances[e.Instance]; dup {
-				v.add(field+".instance", e.Instance, fmt.Sprintf("an instance mapped once (spec.mapping.table[%d] maps it too)", j))
+			} else {
+				v.unique(instances, i, field+".instance", e.Instance, "an instance mapped once (spec.mapping.table[%d] maps it too)")
 			}
-			instances[e.Instance] = i
 			sts, ok := byName[e.StatefulSet]
 			if !ok {
 				v.add(field+".statefulSet", e.StatefulSet, "one of spec.target.statefulSets")

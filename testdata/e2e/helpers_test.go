@@ -2,8 +2,8 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/graftctl/graft/testdata/e2e/harness"
+	"github.com/graftctl/graft/testkit"
 )
 
 // built is an overlay as kustomize built it, with graft's objects typed.
@@ -40,37 +41,32 @@ func nsName(ns, name string) string { return ns + "/" + name }
 func parseBuilt(objs []*unstructured.Unstructured) (*built, error) {
 	b := &built{objs: objs, pvs: map[string]*corev1.PersistentVolume{}, pvcs: map[string]*corev1.PersistentVolumeClaim{}}
 	nss := map[string]bool{}
-	conv := runtime.DefaultUnstructuredConverter
 	for _, u := range objs {
 		if u.GetKind() == "Namespace" {
 			nss[u.GetName()] = true
 		}
 		switch u.GetKind() {
 		case "PersistentVolume":
-			var pv corev1.PersistentVolume
-			if err := conv.FromUnstructured(u.Object, &pv); err != nil {
-				return nil, fmt.Errorf("%s: %w", harness.Ref(u), err)
+			pv, err := typed[corev1.PersistentVolume](u)
+			if err != nil {
+				return nil, err
 			}
-			b.pvs[pv.Name] = &pv
+			b.pvs[pv.Name] = pv
 			continue
 		case "PersistentVolumeClaim":
-			var pvc corev1.PersistentVolumeClaim
-			if err := conv.FromUnstructured(u.Object, &pvc); err != nil {
-				return nil, fmt.Errorf("%s: %w", harness.Ref(u), err)
+			pvc, err := typed[corev1.PersistentVolumeClaim](u)
+			if err != nil {
+				return nil, err
 			}
-			if pvc.Namespace == "" {
-				pvc.Namespace = "default"
-			}
-			b.pvcs[nsName(pvc.Namespace, pvc.Name)] = &pvc
+			pvc.Namespace = cmp.Or(pvc.Namespace, "default")
+			b.pvcs[nsName(pvc.Namespace, pvc.Name)] = pvc
 		case "StatefulSet":
-			var sts appsv1.StatefulSet
-			if err := conv.FromUnstructured(u.Object, &sts); err != nil {
-				return nil, fmt.Errorf("%s: %w", harness.Ref(u), err)
+			sts, err := typed[appsv1.StatefulSet](u)
+			if err != nil {
+				return nil, err
 			}
-			if sts.Namespace == "" {
-				sts.Namespace = "default"
-			}
-			b.stss = append(b.stss, &sts)
+			sts.Namespace = cmp.Or(sts.Namespace, "default")
+			b.stss = append(b.stss, sts)
 		}
 		if !isClusterScoped(u.GetKind()) {
 			ns := u.GetNamespace()
@@ -88,6 +84,15 @@ func parseBuilt(objs []*unstructured.Unstructured) (*built, error) {
 		return nsName(b.stss[i].Namespace, b.stss[i].Name) < nsName(b.stss[j].Namespace, b.stss[j].Name)
 	})
 	return b, nil
+}
+
+// typed converts u to a T, naming u when it cannot.
+func typed[T any](u *unstructured.Unstructured) (*T, error) {
+	var x T
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &x); err != nil {
+		return nil, fmt.Errorf("%s: %w", harness.Ref(u), err)
+	}
+	return &x, nil
 }
 
 func isClusterScoped(kind string) bool {
@@ -525,17 +530,7 @@ func graftCheck(t *testing.T, dir, lock string) (int, string) {
 	cmd := exec.CommandContext(ctx, graftBin, "check", dir, "--lock", lock)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, out.String()
-	case errors.As(err, &ee):
-		return ee.ExitCode(), out.String()
-	default:
-		t.Fatalf("graft check: %v\n%s", err, out.String())
-		return -1, ""
-	}
+	return testkit.ExitCode(t, cmd), out.String()
 }
 
 // lockFor returns the graft.lock recorded for an overlay: DIR/graft.lock,
@@ -583,7 +578,7 @@ func copyOverlay(t *testing.T, src string) overlayCopy {
 		t.Fatalf("overlay %s is outside the repository %s", src, repoRoot)
 	}
 	dst := filepath.Join(root, rel)
-	copyTree(t, src, dst)
+	testkit.CopyDir(t, src, dst)
 	// Referenced paths that leave the overlay: copy their top directories
 	// (e.g. testdata/bases) so that kustomize finds them at the same
 	// relative place.
@@ -608,7 +603,7 @@ func copyOverlay(t *testing.T, src string) overlayCopy {
 			if _, err := os.Stat(filepath.Join(root, top)); err == nil {
 				continue
 			}
-			copyTree(t, filepath.Join(repoRoot, top), filepath.Join(root, top))
+			testkit.CopyDir(t, filepath.Join(repoRoot, top), filepath.Join(root, top))
 		}
 	}
 	lock := lockFor(t, src)
@@ -620,25 +615,11 @@ func copyOverlay(t *testing.T, src string) overlayCopy {
 	return overlayCopy{dir: dst, lock: lockDst}
 }
 
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func copyFile(t *testing.T, src, dst string) {
 	t.Helper()
 	data, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Must(t, err)
+	testkit.WriteFile(t, dst, string(data))
 }
 
 func kustomizationPath(t *testing.T, dir string) string {

@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/graftctl/graft/testkit"
 )
 
 const (
@@ -85,13 +87,7 @@ func TestPublishToGitea(t *testing.T) {
 		)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
+		code := testkit.ExitCode(t, cmd)
 		out, errOut := stdout.String(), stderr.String()
 		if strings.Contains(out+errOut, token) || strings.Contains(out+errOut, password) {
 			t.Fatalf("a secret appears in graft's output:\n%s\n%s", out, errOut)
@@ -395,29 +391,9 @@ func (g *gitea) createRepo(t *testing.T, token string) {
 // seed pushes main with base/ (testdata/bases/cassandra-single).
 func (g *gitea) seed(t *testing.T, root string) {
 	seed := t.TempDir()
-	git := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command("git", args...)
-		cmd.Dir = seed
-		cmd.Env = append(g.env, "GIT_CONFIG_NOSYSTEM=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	git("init", "--quiet", "--initial-branch=main")
-	src := filepath.Join(root, "testdata", "bases", "cassandra-single")
-	entries, err := os.ReadDir(src)
-	must(t, err)
-	must(t, os.MkdirAll(filepath.Join(seed, "base"), 0o755))
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(src, e.Name()))
-		must(t, err)
-		must(t, os.WriteFile(filepath.Join(seed, "base", e.Name()), data, 0o644))
-	}
-	git("add", ".")
-	git("-c", "user.name=Seed", "-c", "user.email=seed@example.com", "commit", "--quiet", "-m", "base")
+	testkit.SeedRepo(t, seed, testkit.Tree{Dirs: map[string]string{"base": filepath.Join(root, "testdata", "bases", "cassandra-single")}})
 	remote := strings.Replace(g.url, "http://", "http://"+user+":"+password+"@", 1) + "/" + user + "/" + repoName + ".git"
-	git("push", "--quiet", remote, "main")
+	testkit.Git(t, seed, "push", "--quiet", remote, "main")
 }
 
 type pull struct {
@@ -482,9 +458,5 @@ func writeSpec(t *testing.T, root, path, repoURL string) {
 	must(t, os.WriteFile(path, []byte(s), 0o644))
 }
 
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
+// must is the shared testkit.Must.
+var must = testkit.Must

@@ -254,14 +254,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 
 	// kube-controller-manager and kube-scheduler.
 	t2 := time.Now()
-	if err := c.start("kube-controller-manager", []int{kcmPort}, o.KubeCP, "kube-controller-manager",
-		"--kubeconfig="+kcmKC,
-		"--authentication-kubeconfig="+kcmKC,
-		"--authorization-kubeconfig="+kcmKC,
-		"--bind-address=127.0.0.1",
-		fmt.Sprintf("--secure-port=%d", kcmPort),
-		"--cert-dir="+filepath.Join(o.Dir, "kcm-certs"),
-		"--leader-elect=false",
+	if err := c.start("kube-controller-manager", []int{kcmPort}, o.KubeCP, componentArgs("kube-controller-manager", kcmKC, kcmPort, filepath.Join(o.Dir, "kcm-certs"),
 		"--use-service-account-credentials=true",
 		"--service-account-private-key-file="+p.path("sa.key"),
 		"--root-ca-file="+p.path("ca.crt"),
@@ -272,20 +265,10 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 		"--pvclaimbinder-sync-period=2s",
 		// The PV controller's reclaim decisions, for the tests to read.
 		"--vmodule=pv_controller=3",
-		"--profiling=false",
-	); err != nil {
+	)...); err != nil {
 		return nil, err
 	}
-	if err := c.start("kube-scheduler", []int{schedPort}, o.KubeCP, "kube-scheduler",
-		"--kubeconfig="+schedKC,
-		"--authentication-kubeconfig="+schedKC,
-		"--authorization-kubeconfig="+schedKC,
-		"--bind-address=127.0.0.1",
-		fmt.Sprintf("--secure-port=%d", schedPort),
-		"--cert-dir="+filepath.Join(o.Dir, "scheduler-certs"),
-		"--leader-elect=false",
-		"--profiling=false",
-	); err != nil {
+	if err := c.start("kube-scheduler", []int{schedPort}, o.KubeCP, componentArgs("kube-scheduler", schedKC, schedPort, filepath.Join(o.Dir, "scheduler-certs"))...); err != nil {
 		return nil, err
 	}
 	insecure := &tls.Config{InsecureSkipVerify: true} // self-signed serving certs of local components
@@ -307,6 +290,24 @@ func (c *Cluster) onStop(f func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.stops = append(c.stops, f)
+}
+
+// componentArgs is the command line of kube-controller-manager or
+// kube-scheduler (sub, a kubecp subcommand): its kubeconfig for the API
+// and for authentication and authorization, serving on 127.0.0.1:port
+// with certificates in certDir, no leader election, no profiling; then
+// extra.
+func componentArgs(sub, kubeconfig string, port int, certDir string, extra ...string) []string {
+	return append([]string{sub,
+		"--kubeconfig=" + kubeconfig,
+		"--authentication-kubeconfig=" + kubeconfig,
+		"--authorization-kubeconfig=" + kubeconfig,
+		"--bind-address=127.0.0.1",
+		fmt.Sprintf("--secure-port=%d", port),
+		"--cert-dir=" + certDir,
+		"--leader-elect=false",
+		"--profiling=false",
+	}, extra...)
 }
 
 func (c *Cluster) start(name string, ports []int, bin string, args ...string) error {
