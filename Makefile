@@ -33,14 +33,13 @@ deps:
 test: deps lint unit gitea e2e
 
 lint:
-	@unformatted=$$(gofmt -l cmd generator policies templates testkit); \
+	@unformatted=$$(gofmt -l cmd generator internal policies templates testdata/gitea/gitea_test.go); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	cd testkit && $(GO) vet ./...
+	$(GO) vet ./testdata/gitea
 
 unit:
 	$(GO) test -count=1 -timeout 20m ./...
-	cd testkit && $(GO) test -count=1 ./...
 
 e2e:
 	bash testdata/e2e/run.sh

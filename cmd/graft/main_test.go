@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/graftctl/graft/testkit"
+	"github.com/graftctl/graft/internal/testkit"
 )
 
 // graft runs the CLI in-process and returns its exit code, stdout and stderr.

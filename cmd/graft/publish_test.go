@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/graftctl/graft/testkit"
+	"github.com/graftctl/graft/internal/testkit"
 )
 
 // publishEnv gives git a private config and returns a bare GitOps remote

@@ -9,7 +9,7 @@ import (
 
 	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/ebs"
-	"github.com/graftctl/graft/testkit"
+	"github.com/graftctl/graft/internal/testkit"
 )
 
 // TestLoadInventoryIsBounded: the inventory is read like every other input:

@@ -24,7 +24,7 @@ import (
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
 	"github.com/graftctl/graft/generator/spec"
-	"github.com/graftctl/graft/testkit"
+	"github.com/graftctl/graft/internal/testkit"
 )
 
 const targetKey = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"

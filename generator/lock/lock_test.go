@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/graftctl/graft/testkit"
+	"github.com/graftctl/graft/internal/testkit"
 )
 
 // must is the shared testkit.Must.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
-	"github.com/graftctl/graft/testkit"
+	"github.com/graftctl/graft/internal/testkit"
 )
 
 // repoRoot is the graft module's root directory.

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/graftctl/graft/generator/spec"
-	"github.com/graftctl/graft/testkit"
+	"github.com/graftctl/graft/internal/testkit"
 )
 
 const branch = "graft/cassandra-3node"

@@ -22,7 +22,7 @@ import (
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
 	"github.com/graftctl/graft/generator/spec"
-	"github.com/graftctl/graft/testkit"
+	"github.com/graftctl/graft/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite overlays/ from testdata/examples")

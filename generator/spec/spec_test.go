@@ -14,8 +14,8 @@ import (
 
 	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/internal/testkit"
 	"github.com/graftctl/graft/templates"
-	"github.com/graftctl/graft/testkit"
 )
 
 // valid is a small, valid spec every case starts from.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -24,7 +25,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/graftctl/graft/testdata/e2e/harness"
-	"github.com/graftctl/graft/testkit"
 )
 
 // built is an overlay as kustomize built it, with graft's objects typed.
@@ -530,7 +530,17 @@ func graftCheck(t *testing.T, dir, lock string) (int, string) {
 	cmd := exec.CommandContext(ctx, graftBin, "check", dir, "--lock", lock)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	return testkit.ExitCode(t, cmd), out.String()
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, out.String()
+	case errors.As(err, &ee):
+		return ee.ExitCode(), out.String()
+	default:
+		t.Fatalf("graft check: %v\n%s", err, out.String())
+		return -1, ""
+	}
 }
 
 // lockFor returns the graft.lock recorded for an overlay: DIR/graft.lock,
@@ -578,7 +588,7 @@ func copyOverlay(t *testing.T, src string) overlayCopy {
 		t.Fatalf("overlay %s is outside the repository %s", src, repoRoot)
 	}
 	dst := filepath.Join(root, rel)
-	testkit.CopyDir(t, src, dst)
+	copyTree(t, src, dst)
 	// Referenced paths that leave the overlay: copy their top directories
 	// (e.g. testdata/bases) so that kustomize finds them at the same
 	// relative place.
@@ -603,7 +613,7 @@ func copyOverlay(t *testing.T, src string) overlayCopy {
 			if _, err := os.Stat(filepath.Join(root, top)); err == nil {
 				continue
 			}
-			testkit.CopyDir(t, filepath.Join(repoRoot, top), filepath.Join(root, top))
+			copyTree(t, filepath.Join(repoRoot, top), filepath.Join(root, top))
 		}
 	}
 	lock := lockFor(t, src)
@@ -615,11 +625,28 @@ func copyOverlay(t *testing.T, src string) overlayCopy {
 	return overlayCopy{dir: dst, lock: lockDst}
 }
 
+// copyTree and copyFile are this module's own: it cannot import graft's
+// internal/testkit without requiring graft's module, whose versions would
+// move the Kubernetes build's.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func copyFile(t *testing.T, src, dst string) {
 	t.Helper()
 	data, err := os.ReadFile(src)
-	testkit.Must(t, err)
-	testkit.WriteFile(t, dst, string(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func kustomizationPath(t *testing.T, dir string) string {

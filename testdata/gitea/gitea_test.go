@@ -25,7 +25,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/graftctl/graft/testkit"
+	"github.com/graftctl/graft/internal/testkit"
 )
 
 const (
@@ -35,19 +35,21 @@ const (
 	branch   = "graft/cassandra-3node"
 )
 
-// dir is this module's directory; root the graft module's.
-func dirs(t *testing.T) (dir, root string) {
+// dirs returns server, the test-only module that builds Gitea (its
+// binary, and the module source Gitea reads its templates from), and root,
+// graft's module, which this test is part of.
+func dirs(t *testing.T) (server, root string) {
 	_, file, _, _ := runtime.Caller(0)
-	dir = filepath.Dir(file)
-	return dir, filepath.Join(dir, "..", "..")
+	dir := filepath.Dir(file)
+	return filepath.Join(dir, "server"), filepath.Join(dir, "..", "..")
 }
 
 func TestPublishToGitea(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Gitea server")
 	}
-	dir, root := dirs(t)
-	bin := filepath.Join(dir, "bin", "gitea")
+	server, root := dirs(t)
+	bin := filepath.Join(server, "bin", "gitea")
 	if _, err := os.Stat(bin); err != nil {
 		if os.Getenv("GRAFT_GITEA_REQUIRED") != "" {
 			t.Fatalf("no Gitea binary at %s; run testdata/gitea/run.sh", bin)
@@ -57,7 +59,7 @@ func TestPublishToGitea(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	g := startGitea(ctx, t, bin, dir)
+	g := startGitea(ctx, t, bin, server)
 	token := g.createToken(t)
 	g.createRepo(t, token)
 	g.seed(t, root)

@@ -1,7 +1,7 @@
-// Test-only module: builds a real Gitea server for graft publish's forge tests.
-// The replace directives are copied from code.gitea.io/gitea v1.26.0's own go.mod;
+// Test-only module: builds a real Gitea server (bin/gitea) for graft publish's forge test
+// (../gitea_test.go, in graft's own module). The replace directives are copied from code.gitea.io/gitea v1.26.0's own go.mod;
 // without them the build picks incompatible versions.
-module github.com/graftctl/graft/testdata/gitea
+module github.com/graftctl/graft/testdata/gitea/server
 
 go 1.26.2
 
@@ -141,7 +141,6 @@ require (
 	github.com/gorilla/mux v1.8.1 // indirect
 	github.com/gorilla/securecookie v1.1.2 // indirect
 	github.com/gorilla/sessions v1.4.0 // indirect
-	github.com/graftctl/graft/testkit v0.0.0
 	github.com/hashicorp/errwrap v1.1.0 // indirect
 	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
 	github.com/hashicorp/go-multierror v1.1.1 // indirect
@@ -289,4 +288,3 @@ replace github.com/Azure/azure-sdk-for-go/sdk/storage/azblob => github.com/Azure
 
 replace github.com/microsoft/go-mssqldb => github.com/microsoft/go-mssqldb v1.9.7 // downgraded with Azure SDK
 
-replace github.com/graftctl/graft/testkit => ../../testkit
