@@ -61,6 +61,9 @@ type command struct {
 	// generator/lock) before it runs: every command that creates, deletes
 	// or writes sets it.
 	locks bool
+	// takesPaths lets the command take PATH arguments; every other
+	// command is refused any, before it locks or reads anything.
+	takesPaths bool
 	// setup declares the command's own flags and returns its runner.
 	setup func(fs *pflag.FlagSet) func(ctx context.Context, e *env, args []string) error
 }
@@ -155,6 +158,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		fmt.Fprintf(stderr, "graft %s: %v\nRun 'graft help %s' for usage.\n", name, err, name)
 		return exitError
+	}
+	if !cmd.takesPaths && len(fs.Args()) > 0 {
+		return report(ctx, e, name, usagef("%s takes no arguments, got %q", name, fs.Args()))
 	}
 	if cmd.locks {
 		l, err := lockMigration(ctx, e, cmd.name)

@@ -18,10 +18,11 @@ import (
 
 func checkCommand() *command {
 	return &command{
-		name:    "check",
-		summary: "check a built overlay and graft.lock against graft's policies",
-		usage:   "check [PATH…] [--lock FILE] [--live] [-o text|json|junit|github|sarif] [--fail-on-warn] [--print-workflow]",
-		outputs: check.Formats,
+		name:       "check",
+		takesPaths: true,
+		summary:    "check a built overlay and graft.lock against graft's policies",
+		usage:      "check [PATH…] [--lock FILE] [--live] [-o text|json|junit|github|sarif] [--fail-on-warn] [--print-workflow]",
+		outputs:    check.Formats,
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			live := fs.Bool("live", false, "also check graft.lock against EC2: each volume exists, is available, in its zone, of its size and encryption")
 			failOnWarn := fs.Bool("fail-on-warn", false, "exit 1 on warnings too")

@@ -22,9 +22,6 @@ func cleanupCommand() *command {
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			yes := fs.Bool("yes", false, "delete without asking")
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) > 0 {
-					return usagef("cleanup takes no arguments, got %q", args)
-				}
 				m, eng, _, err := newEngine(ctx, e)
 				if err != nil {
 					return err

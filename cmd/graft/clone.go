@@ -24,9 +24,6 @@ func cloneCommand() *command {
 			dryRun := fs.Bool("dry-run", false, "prove every call with EC2 DryRun and create nothing")
 			yes := fs.Bool("yes", false, "do not ask for confirmation")
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) > 0 {
-					return usagef("clone takes no arguments, got %q", args)
-				}
 				if *phase != spec.PhasePrecopy && *phase != spec.PhaseFinal {
 					return usagef("--phase: %q, expected precopy or final", *phase)
 				}

@@ -75,9 +75,6 @@ func demoCommand() *command {
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			workdir := fs.String("workdir", "", "where the demo leaves everything it makes (default: a new temporary directory)")
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) > 0 {
-					return usagef("demo takes no arguments, got %q", args)
-				}
 				return runDemo(ctx, e, *workdir)
 			}
 		},

@@ -54,9 +54,6 @@ func discoverCommand() *command {
 		outputs: []string{"text", "json"},
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) > 0 {
-					return usagef("discover takes no arguments, got %q", args)
-				}
 				_, eng, _, err := newEngine(ctx, e)
 				if err != nil {
 					return err

@@ -16,9 +16,6 @@ func iamPolicyCommand() *command {
 		usage:   "iam-policy",
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) > 0 {
-					return usagef("iam-policy takes no arguments, got %q", args)
-				}
 				m, err := spec.LoadContext(ctx, e.specPath)
 				if err != nil {
 					return err

@@ -20,9 +20,6 @@ func initCommand() *command {
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			force := fs.Bool("force", false, "overwrite an existing spec")
 			return func(_ context.Context, e *env, args []string) error {
-				if len(args) > 0 {
-					return usagef("init takes no arguments, got %q", args)
-				}
 				data, err := templates.Raw(templates.ExampleSpec)
 				if err != nil {
 					return err

@@ -44,6 +44,24 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// TestArgumentsRefusedFirst: every command but check takes no arguments,
+// and says so before it locks, reads or writes anything.
+func TestArgumentsRefusedFirst(t *testing.T) {
+	for _, c := range commands() {
+		if c.takesPaths {
+			continue
+		}
+		dir := t.TempDir()
+		code, _, stderr := graft(t, c.name, "--spec", filepath.Join(dir, "graft.yaml"), "stray")
+		if code != exitError || !strings.Contains(stderr, c.name+` takes no arguments, got ["stray"]`) {
+			t.Errorf("graft %s stray: exit %d, %q", c.name, code, stderr)
+		}
+		if left, _ := os.ReadDir(dir); len(left) > 0 {
+			t.Errorf("graft %s stray left %v behind", c.name, left)
+		}
+	}
+}
+
 func TestHelpAndVersion(t *testing.T) {
 	code, stdout, _ := graft(t, "help")
 	if code != exitOK || !strings.Contains(stdout, "render") || !strings.Contains(stdout, "Exit codes") {

@@ -14,9 +14,6 @@ func planCommand() *command {
 		outputs: []string{"text", "json"},
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) > 0 {
-					return usagef("plan takes no arguments, got %q", args)
-				}
 				_, eng, _, err := newEngine(ctx, e)
 				if err != nil {
 					return err

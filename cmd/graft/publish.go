@@ -22,9 +22,6 @@ func publishCommand() *command {
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			f := bindDeliveryFlags(fs)
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) > 0 {
-					return usagef("publish takes no arguments, got %q", args)
-				}
 				if err := f.validate(); err != nil {
 					return err
 				}

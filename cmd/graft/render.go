@@ -23,9 +23,6 @@ func renderCommand() *command {
 			dryRun := fs.Bool("dry-run", false, "print the built overlay to stdout and write nothing")
 			force := fs.Bool("force", false, "replace the output directory even if graft did not write it (never the base, a directory holding it, another migration's overlay, or anything in .git)")
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) > 0 {
-					return usagef("render takes no arguments, got %q", args)
-				}
 				m, rec, err := loadSpecAndRecord(ctx, e)
 				if err != nil {
 					return err

@@ -23,9 +23,6 @@ func runCommand() *command {
 			yes := fs.Bool("yes", false, "do not ask before creating snapshots and volumes")
 			flags := bindDeliveryFlags(fs)
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) > 0 {
-					return usagef("run takes no arguments, got %q", args)
-				}
 				if err := flags.validate(); err != nil {
 					return err
 				}

@@ -29,9 +29,6 @@ func versionCommand() *command {
 		usage:   "version",
 		setup: func(*pflag.FlagSet) func(context.Context, *env, []string) error {
 			return func(_ context.Context, e *env, args []string) error {
-				if len(args) > 0 {
-					return usagef("version takes no arguments, got %q", args)
-				}
 				fmt.Fprintf(e.stdout, "graft %s\n", graftVersion())
 				return nil
 			}
