@@ -10,6 +10,7 @@
 package check
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -321,20 +322,8 @@ func (r *Report) Add(fs ...Finding) {
 
 // Sort orders the findings by file, line, rule and object.
 func (r *Report) Sort() {
-	sort.SliceStable(r.Findings, func(i, j int) bool {
-		a, b := r.Findings[i], r.Findings[j]
-		if a.File != b.File {
-			return a.File < b.File
-		}
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		if a.ID != b.ID {
-			return a.ID < b.ID
-		}
-		if a.Name != b.Name {
-			return a.Name < b.Name
-		}
-		return a.Message < b.Message
+	slices.SortStableFunc(r.Findings, func(a, b Finding) int {
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.ID, b.ID),
+			cmp.Compare(a.Name, b.Name), cmp.Compare(a.Message, b.Message))
 	})
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -82,12 +81,8 @@ type Device struct {
 // member's devices as they are: discover lists them in the order of
 // spec.source.devices.
 func (inv *Inventory) Sort() {
-	sort.Slice(inv.Members, func(i, j int) bool {
-		a, b := inv.Members[i], inv.Members[j]
-		if a.StatefulSet != b.StatefulSet {
-			return a.StatefulSet < b.StatefulSet
-		}
-		return a.Ordinal < b.Ordinal
+	slices.SortFunc(inv.Members, func(a, b Member) int {
+		return cmp.Or(cmp.Compare(a.StatefulSet, b.StatefulSet), cmp.Compare(a.Ordinal, b.Ordinal))
 	})
 }
 

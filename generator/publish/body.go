@@ -3,6 +3,7 @@ package publish
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -151,16 +152,7 @@ func newBodyData(m *spec.Migration, rec *record.Record, branch, base, plan strin
 		d.StatefulSets = append(d.StatefulSets, StatefulSetRow{Name: s.Name, Replicas: s.Replicas, First: s.Ordinals.Start, Last: s.Ordinals.Start + s.Replicas - 1})
 	}
 	vols := append([]record.Volume(nil), rec.Volumes...)
-	sort.SliceStable(vols, func(i, j int) bool {
-		a, b := vols[i], vols[j]
-		if a.StatefulSet != b.StatefulSet {
-			return a.StatefulSet < b.StatefulSet
-		}
-		if a.Ordinal != b.Ordinal {
-			return a.Ordinal < b.Ordinal
-		}
-		return a.ClaimTemplate < b.ClaimTemplate
-	})
+	slices.SortStableFunc(vols, record.Compare)
 	for i, v := range vols {
 		if i == maxMemberRows {
 			d.MoreMembers = len(vols) - i

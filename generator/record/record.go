@@ -9,6 +9,7 @@ package record
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,7 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 
 	"go.yaml.in/yaml/v3"
 
@@ -95,18 +96,13 @@ func New(m *spec.Migration) *Record {
 	}
 }
 
-// Sort orders the volumes canonically.
-func (r *Record) Sort() {
-	sort.Slice(r.Volumes, func(i, j int) bool {
-		a, b := r.Volumes[i], r.Volumes[j]
-		if a.StatefulSet != b.StatefulSet {
-			return a.StatefulSet < b.StatefulSet
-		}
-		if a.Ordinal != b.Ordinal {
-			return a.Ordinal < b.Ordinal
-		}
-		return a.ClaimTemplate < b.ClaimTemplate
-	})
+// Sort orders the volumes canonically (Compare).
+func (r *Record) Sort() { slices.SortFunc(r.Volumes, Compare) }
+
+// Compare is the canonical order of volumes: by StatefulSet, ordinal and
+// claim template.
+func Compare(a, b Volume) int {
+	return cmp.Or(cmp.Compare(a.StatefulSet, b.StatefulSet), cmp.Compare(a.Ordinal, b.Ordinal), cmp.Compare(a.ClaimTemplate, b.ClaimTemplate))
 }
 
 // Upsert replaces the entry of the same member and claim template, or adds it.
