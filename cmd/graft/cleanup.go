@@ -22,12 +22,16 @@ func cleanupCommand() *command {
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			yes := fs.Bool("yes", false, "delete without asking")
 			return func(ctx context.Context, e *env, args []string) error {
-				m, eng, _, err := newEngine(ctx, e)
+				m, err := spec.LoadContext(ctx, e.specPath)
 				if err != nil {
 					return err
 				}
 				lock := record.Path(e.specPath, e.lockPath)
 				rec, err := loadRecordIfAny(lock, m)
+				if err != nil {
+					return err
+				}
+				eng, _, err := engineFor(ctx, e, m)
 				if err != nil {
 					return err
 				}

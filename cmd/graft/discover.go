@@ -20,29 +20,36 @@ var newEC2Client = func(ctx context.Context, region string, counter *ebs.CallCou
 	return c, ebs.WallClock{}, err
 }
 
-// newEngine loads the spec and builds the engine with clients for the
-// source and (if different) target regions.
+// newEngine loads the spec and builds its engine (engineFor).
 func newEngine(ctx context.Context, e *env) (*spec.Migration, *ebs.Engine, *ebs.CallCounter, error) {
 	m, err := spec.LoadContext(ctx, e.specPath)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	eng, counter, err := engineFor(ctx, e, m)
+	return m, eng, counter, err
+}
+
+// engineFor builds the engine of m with clients for the source and (if
+// different) target regions. A command that reads more local input than
+// the spec (graft cleanup's record) reads it first, so that a bad file is
+// reported before anything asks for AWS credentials.
+func engineFor(ctx context.Context, e *env, m *spec.Migration) (*ebs.Engine, *ebs.CallCounter, error) {
 	counter := ebs.NewCallCounter()
 	src, clock, err := newEC2Client(ctx, m.Spec.Source.Region, counter)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	dst := src
 	if m.Spec.Target.Region != m.Spec.Source.Region {
 		if dst, _, err = newEC2Client(ctx, m.Spec.Target.Region, counter); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 	}
 	if ep := ebs.EndpointOverride(); ep != "" {
 		e.log.Info("using the EC2 endpoint from the environment", "endpoint", ep)
 	}
-	eng := ebs.New(m, ebs.Options{Source: src, Target: dst, Clock: clock, Log: e.log})
-	return m, eng, counter, nil
+	return ebs.New(m, ebs.Options{Source: src, Target: dst, Clock: clock, Log: e.log}), counter, nil
 }
 
 func discoverCommand() *command {
