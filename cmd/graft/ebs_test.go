@@ -232,7 +232,8 @@ func TestEBSNoCredentials(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, "no AWS credentials") || !strings.Contains(errOut, "AWS_PROFILE") {
 			t.Errorf("%s: exit %d\n%s", cmd, code, errOut)
 		}
-	} // Local input is read before credentials are asked for: a broken
+	}
+	// Local input is read before credentials are asked for: a broken
 	// record is what cleanup reports, not the missing credentials.
 	bad := filepath.Join(dir, "broken.lock")
 	must(t, os.WriteFile(bad, []byte("volumes: ["), 0o644))
