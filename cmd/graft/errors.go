@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/check"
@@ -110,11 +109,8 @@ func codeOf(err error) int {
 // its row has none.
 func hintFor(err error, again string) string {
 	r, ok := classify(err)
-	if !ok || r.hint == "" {
+	if !ok {
 		return ""
 	}
-	if strings.Contains(r.hint, "%s") {
-		return fmt.Sprintf(r.hint, again)
-	}
-	return r.hint
+	return fillIn(r.hint, again)
 }

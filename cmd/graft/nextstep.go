@@ -35,13 +35,19 @@ var resumeBy = map[string]string{
 // phase is the clone phase that failed, if any.
 func nextStep(command, phase string) string {
 	f, ok := resumeBy[command]
-	switch {
-	case !ok, strings.Contains(f, "%s") && phase == "":
+	if !ok || strings.Contains(f, "%s") && phase == "" {
 		return "run graft " + command + " again"
-	case strings.Contains(f, "%s"):
-		return fmt.Sprintf(f, phase)
 	}
-	return f
+	return fillIn(f, phase)
+}
+
+// fillIn puts v in the %s of a text of the tables here (resumeBy,
+// errorTable's hints); a text without one is returned as it is.
+func fillIn(text, v string) string {
+	if !strings.Contains(text, "%s") {
+		return text
+	}
+	return fmt.Sprintf(text, v)
 }
 
 // afterClone is what graft clone says next when a phase finished.
