@@ -12,9 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/graftctl/graft/generator/ownership"
 	"sigs.k8s.io/yaml"
-
-	"github.com/graftctl/graft/generator/ebs"
 )
 
 const policyFixtures = "../../testdata/policy"
@@ -189,7 +188,7 @@ func TestCheckLiveEndpoint(t *testing.T) {
 				}
 				// The graft tags clone puts on the volume (GRAFT055).
 				tags := fmt.Sprintf("<item><key>%s</key><value>%s</value></item><item><key>%s</key><value>%s/%d</value></item><item><key>%s</key><value>%s</value></item><item><key>%s</key><value>%s</value></item>",
-					ebs.TagMigration, rec.Migration, ebs.TagMember, v.StatefulSet, v.Ordinal, ebs.TagClaimTemplate, v.ClaimTemplate, ebs.TagRole, ebs.RoleVolume)
+					ownership.TagMigration, rec.Migration, ownership.TagMember, v.StatefulSet, v.Ordinal, ownership.TagClaimTemplate, v.ClaimTemplate, ownership.TagRole, ownership.RoleVolume)
 				fmt.Fprintf(&items, "<item><volumeId>%s</volumeId><size>%d</size><availabilityZone>%s</availabilityZone><status>available</status><encrypted>%t</encrypted><attachmentSet/><tagSet>%s</tagSet></item>",
 					v.TargetVolume, v.SizeGiB, zone, v.Encrypted, tags)
 			}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/graftctl/graft/generator/ebs"
+	"github.com/graftctl/graft/generator/ownership"
 	"github.com/graftctl/graft/generator/record"
 )
 
@@ -71,7 +71,7 @@ func TestRunStopsAndResumes(t *testing.T) {
 		t.Errorf("graft.lock holds %d volumes, want 6 (3 members x 2 templates)", len(recorded))
 	}
 	for region, sim := range s.sims {
-		if d := sim.Duplicates(ebs.TagMember, ebs.TagRole, ebs.TagPhase, ebs.TagClaimTemplate, ebs.TagSourceVolume); len(d) > 0 {
+		if d := sim.Duplicates(ownership.TagMember, ownership.TagRole, ownership.TagPhase, ownership.TagClaimTemplate, ownership.TagSourceVolume); len(d) > 0 {
 			t.Errorf("%s: duplicates after the resumed run: %v", region, d)
 		}
 		// Snapshots and copies stay until graft cleanup; every volume must

@@ -14,6 +14,7 @@ import (
 
 	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/ec2sim"
+	"github.com/graftctl/graft/generator/ownership"
 	"github.com/graftctl/graft/generator/record"
 )
 
@@ -81,8 +82,8 @@ func own(rec *record.Record, vols []ec2types.Volume) []ec2types.Volume {
 		for _, v := range rec.Volumes {
 			if v.TargetVolume == aws.ToString(vols[i].VolumeId) {
 				vols[i].Tags = ec2Tags(map[string]string{
-					ebs.TagMigration: rec.Migration, ebs.TagMember: ebs.Member{StatefulSet: v.StatefulSet, Ordinal: v.Ordinal}.Key(),
-					ebs.TagClaimTemplate: v.ClaimTemplate, ebs.TagRole: ebs.RoleVolume,
+					ownership.TagMigration: rec.Migration, ownership.TagMember: ebs.Member{StatefulSet: v.StatefulSet, Ordinal: v.Ordinal}.Key(),
+					ownership.TagClaimTemplate: v.ClaimTemplate, ownership.TagRole: ownership.RoleVolume,
 				})
 			}
 		}
@@ -192,14 +193,14 @@ func TestLiveOwnership(t *testing.T) {
 	}}
 	owned := func(v record.Volume) map[string]string {
 		return map[string]string{
-			ebs.TagMigration: rec.Migration, ebs.TagMember: ebs.Member{StatefulSet: v.StatefulSet, Ordinal: v.Ordinal}.Key(),
-			ebs.TagClaimTemplate: v.ClaimTemplate, ebs.TagRole: ebs.RoleVolume, ebs.TagPhase: "final",
+			ownership.TagMigration: rec.Migration, ownership.TagMember: ebs.Member{StatefulSet: v.StatefulSet, Ordinal: v.Ordinal}.Key(),
+			ownership.TagClaimTemplate: v.ClaimTemplate, ownership.TagRole: ownership.RoleVolume, ownership.TagPhase: "final",
 		}
 	}
 	tags := []map[string]string{owned(rec.Volumes[0]), owned(rec.Volumes[1]), owned(rec.Volumes[2]), nil}
-	tags[1][ebs.TagMigration] = "kafka"   // another migration's volume
-	tags[2][ebs.TagMember] = "s/7"        // another member's
-	delete(tags[2], ebs.TagClaimTemplate) // and untagged for its claim
+	tags[1][ownership.TagMigration] = "kafka"   // another migration's volume
+	tags[2][ownership.TagMember] = "s/7"        // another member's
+	delete(tags[2], ownership.TagClaimTemplate) // and untagged for its claim
 	for i := range rec.Volumes {
 		id, err := sim.AddVolume(ec2sim.VolumeSpec{SizeGiB: 10, Tags: tags[i]})
 		if err != nil {
@@ -268,7 +269,7 @@ func TestLiveAttachments(t *testing.T) {
 		}
 		v := record.Volume{StatefulSet: "s", Ordinal: i, ClaimTemplate: "data", TargetZone: "us-east-1a", SizeGiB: 10}
 		id, err := sim.AddVolume(ec2sim.VolumeSpec{SizeGiB: 10, Tags: map[string]string{
-			ebs.TagMigration: "m", ebs.TagMember: ebs.Member{StatefulSet: "s", Ordinal: i}.Key(), ebs.TagClaimTemplate: "data", ebs.TagRole: ebs.RoleVolume,
+			ownership.TagMigration: "m", ownership.TagMember: ebs.Member{StatefulSet: "s", Ordinal: i}.Key(), ownership.TagClaimTemplate: "data", ownership.TagRole: ownership.RoleVolume,
 		}})
 		if err != nil {
 			t.Fatal(err)

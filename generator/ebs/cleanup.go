@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/graftctl/graft/generator/ownership"
 	"github.com/graftctl/graft/generator/record"
 )
 
@@ -73,9 +74,9 @@ func (e *Engine) planCleanup(ctx context.Context, rec *record.Record) (*CleanupP
 		}
 		for _, s := range snaps {
 			t := tagMap(s.Tags)
-			it := CleanupItem{Kind: "snapshot", ID: aws.ToString(s.SnapshotId), Region: r.region, Member: t[TagMember], Role: t[TagRole], Phase: t[TagPhase], State: string(s.State)}
+			it := CleanupItem{Kind: "snapshot", ID: aws.ToString(s.SnapshotId), Region: r.region, Member: t[ownership.TagMember], Role: t[ownership.TagRole], Phase: t[ownership.TagPhase], State: string(s.State)}
 			switch {
-			case t[TagMigration] != e.m.Metadata.Name || (t[TagRole] != RoleSnapshot && t[TagRole] != RoleCopy):
+			case t[ownership.TagMigration] != e.m.Metadata.Name || (t[ownership.TagRole] != ownership.RoleSnapshot && t[ownership.TagRole] != ownership.RoleCopy):
 				continue
 			case s.State == types.SnapshotStatePending:
 				it.Keep = "still pending (a clone may be running); run cleanup again when it completes"
@@ -92,10 +93,10 @@ func (e *Engine) planCleanup(ctx context.Context, rec *record.Record) (*CleanupP
 	for _, v := range vols {
 		t := tagMap(v.Tags)
 		id := aws.ToString(v.VolumeId)
-		if t[TagMigration] != e.m.Metadata.Name || t[TagRole] != RoleVolume {
+		if t[ownership.TagMigration] != e.m.Metadata.Name || t[ownership.TagRole] != ownership.RoleVolume {
 			continue
 		}
-		it := CleanupItem{Kind: "volume", ID: id, Region: e.m.Spec.Target.Region, Member: t[TagMember], Role: t[TagRole], Phase: t[TagPhase], State: string(v.State)}
+		it := CleanupItem{Kind: "volume", ID: id, Region: e.m.Spec.Target.Region, Member: t[ownership.TagMember], Role: t[ownership.TagRole], Phase: t[ownership.TagPhase], State: string(v.State)}
 		switch {
 		case rec == nil:
 			it.Keep = "there is no graft.lock to tell which volumes are in use"
@@ -182,15 +183,15 @@ func (e *Engine) Cleanup(ctx context.Context, cp *CleanupPlan) ([]string, error)
 func (e *Engine) recheck(ctx context.Context, c *api, it CleanupItem) (string, error) {
 	owned := func(tags []types.Tag, roles ...string) string {
 		t := tagMap(tags)
-		if t[TagMigration] != e.m.Metadata.Name {
-			return fmt.Sprintf("its %s tag is %q, not %q", TagMigration, t[TagMigration], e.m.Metadata.Name)
+		if t[ownership.TagMigration] != e.m.Metadata.Name {
+			return fmt.Sprintf("its %s tag is %q, not %q", ownership.TagMigration, t[ownership.TagMigration], e.m.Metadata.Name)
 		}
 		for _, r := range roles {
-			if t[TagRole] == r {
+			if t[ownership.TagRole] == r {
 				return ""
 			}
 		}
-		return fmt.Sprintf("its %s tag is %q, not %s", TagRole, t[TagRole], strings.Join(roles, " or "))
+		return fmt.Sprintf("its %s tag is %q, not %s", ownership.TagRole, t[ownership.TagRole], strings.Join(roles, " or "))
 	}
 	switch it.Kind {
 	case "snapshot":
@@ -198,7 +199,7 @@ func (e *Engine) recheck(ctx context.Context, c *api, it CleanupItem) (string, e
 		if why := gone(ok, err); why != "" || err != nil {
 			return why, err
 		}
-		if why := owned(s.Tags, RoleSnapshot, RoleCopy); why != "" {
+		if why := owned(s.Tags, ownership.RoleSnapshot, ownership.RoleCopy); why != "" {
 			return why, nil
 		}
 		if s.State != types.SnapshotStateCompleted && s.State != types.SnapshotStateError {
@@ -209,7 +210,7 @@ func (e *Engine) recheck(ctx context.Context, c *api, it CleanupItem) (string, e
 		if why := gone(ok, err); why != "" || err != nil {
 			return why, err
 		}
-		if why := owned(v.Tags, RoleVolume); why != "" {
+		if why := owned(v.Tags, ownership.RoleVolume); why != "" {
 			return why, nil
 		}
 		if len(v.Attachments) > 0 || v.State == types.VolumeStateInUse {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/graftctl/graft/generator/ownership"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
 )
@@ -226,7 +227,7 @@ func (r *cloneRun) member(ctx context.Context, mb Member) error {
 			Throughput: aws.ToInt32(vol.Throughput), Encrypted: aws.ToBool(vol.Encrypted), KMSKeyID: aws.ToString(vol.KmsKeyId),
 			FSType: dev.FSType,
 		}
-		if pre, ok := r.x.snap(snapKey(RoleSnapshot, mb.Key(), spec.PhasePrecopy, dev.VolumeID)); ok {
+		if pre, ok := r.x.snap(snapKey(ownership.RoleSnapshot, mb.Key(), spec.PhasePrecopy, dev.VolumeID)); ok {
 			ent.Snapshots[spec.PhasePrecopy] = aws.ToString(pre.SnapshotId)
 		}
 		entries = append(entries, ent)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/graftctl/graft/generator/ownership"
 )
 
 // copySnapshots makes the member's decided copies (to the target region
@@ -35,12 +36,12 @@ func (r *cloneRun) copySnapshots(ctx context.Context, d *memberDecision, snaps m
 		if err != nil {
 			return nil, createError("CopySnapshot", mb, snap, err)
 		}
-		r.count(RoleCopy)
+		r.count(ownership.RoleCopy)
 		now := e.clock.Now()
 		mine[c.key] = types.Snapshot{SnapshotId: res.SnapshotId, StartTime: &now, State: types.SnapshotStatePending, Tags: res.Tags}
 	}
 	if len(mine) > 0 {
-		won, err := r.settleSnapshots(ctx, e.dst, mb, RoleCopy, phase, mine, true)
+		won, err := r.settleSnapshots(ctx, e.dst, mb, ownership.RoleCopy, phase, mine, true)
 		if err != nil {
 			return nil, err
 		}
@@ -73,7 +74,7 @@ func (r *cloneRun) copySnapshots(ctx context.Context, d *memberDecision, snaps m
 	if len(mine) == 0 {
 		return out, nil
 	}
-	won, err := r.settleSnapshots(ctx, e.dst, mb, RoleCopy, phase, mine, false)
+	won, err := r.settleSnapshots(ctx, e.dst, mb, ownership.RoleCopy, phase, mine, false)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/graftctl/graft/generator/kmskey"
+	"github.com/graftctl/graft/generator/ownership"
 	"github.com/graftctl/graft/generator/spec"
 )
 
@@ -113,7 +114,7 @@ func (e *Engine) decide(mb Member, x *existing, phase string) *memberDecision {
 	var missing []Device
 	x.mu.Lock()
 	for _, dev := range mb.Devices {
-		st := snapStep{d: dev, key: snapKey(RoleSnapshot, mb.Key(), phase, dev.VolumeID)}
+		st := snapStep{d: dev, key: snapKey(ownership.RoleSnapshot, mb.Key(), phase, dev.VolumeID)}
 		if sn, ok := x.snaps[st.key]; ok {
 			st.exists = &sn
 		} else {
@@ -180,7 +181,7 @@ func (e *Engine) decideCopies(d *memberDecision, x *existing, origin map[string]
 		if !e.needsCopy(dev) {
 			continue
 		}
-		cs := copyStep{d: dev, key: snapKey(RoleCopy, mb.Key(), phase, dev.VolumeID)}
+		cs := copyStep{d: dev, key: snapKey(ownership.RoleCopy, mb.Key(), phase, dev.VolumeID)}
 		if sn, ok := x.snap(cs.key); ok {
 			cs.exists = &sn
 			origin[dev.VolumeID] = aws.ToString(sn.SnapshotId)
@@ -212,11 +213,11 @@ func (e *Engine) snapshotTags(mb Member, phase string, devs []Device) map[string
 		templates = append(templates, d.ClaimTemplate)
 	}
 	return map[string]string{
-		TagMember: mb.Key(), TagRole: RoleSnapshot, TagPhase: phase, TagSourceInstance: mb.Instance,
+		ownership.TagMember: mb.Key(), ownership.TagRole: ownership.RoleSnapshot, ownership.TagPhase: phase, ownership.TagSourceInstance: mb.Instance,
 		// One CreateSnapshots call tags all its snapshots alike, so these
 		// two list every volume; each snapshot's VolumeId says which one
 		// it is, and the look-up keys on that.
-		TagSourceVolume: strings.Join(vols, ","), TagClaimTemplate: strings.Join(templates, ","),
+		ownership.TagSourceVolume: strings.Join(vols, ","), ownership.TagClaimTemplate: strings.Join(templates, ","),
 	}
 }
 
@@ -259,8 +260,8 @@ func (e *Engine) copySnapshotInput(mb Member, phase string, d Device, snap strin
 	in := &ec2.CopySnapshotInput{
 		SourceRegion: aws.String(e.m.Spec.Source.Region),
 		TagSpecifications: e.tagSpec(types.ResourceTypeSnapshot, map[string]string{
-			TagMember: mb.Key(), TagRole: RoleCopy, TagPhase: phase, TagSourceInstance: mb.Instance,
-			TagSourceVolume: d.VolumeID, TagClaimTemplate: d.ClaimTemplate,
+			ownership.TagMember: mb.Key(), ownership.TagRole: ownership.RoleCopy, ownership.TagPhase: phase, ownership.TagSourceInstance: mb.Instance,
+			ownership.TagSourceVolume: d.VolumeID, ownership.TagClaimTemplate: d.ClaimTemplate,
 		}),
 	}
 	e.setCopySource(in, mb, phase, d, snap)
@@ -290,8 +291,8 @@ func (e *Engine) createVolumeInput(mb Member, d Device, p VolumeParams, phase, s
 		Size:             aws.Int32(p.SizeGiB),
 		VolumeType:       types.VolumeType(p.Type),
 		TagSpecifications: e.tagSpec(types.ResourceTypeVolume, map[string]string{
-			TagMember: mb.Key(), TagRole: RoleVolume, TagPhase: phase, TagSourceInstance: mb.Instance,
-			TagSourceVolume: d.VolumeID, TagClaimTemplate: d.ClaimTemplate,
+			ownership.TagMember: mb.Key(), ownership.TagRole: ownership.RoleVolume, ownership.TagPhase: phase, ownership.TagSourceInstance: mb.Instance,
+			ownership.TagSourceVolume: d.VolumeID, ownership.TagClaimTemplate: d.ClaimTemplate,
 		}),
 	}
 	if snap != "" {

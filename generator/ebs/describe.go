@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/graftctl/graft/generator/ownership"
 )
 
 // maxPages bounds every paginated Describe: a listing that has not ended
@@ -142,7 +143,7 @@ func listTagged[O, R any](ctx context.Context, migration string, k kind[O, R], p
 	var out []R
 	err := paginate(ctx, k.op+" (graft's "+k.plural+" of "+migration+")", pg, func(page O) {
 		for _, r := range k.items(page) {
-			if tagMap(k.tags(r))[TagMigration] == migration {
+			if tagMap(k.tags(r))[ownership.TagMigration] == migration {
 				out = append(out, r)
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/graftctl/graft/generator/ec2sim"
+	"github.com/graftctl/graft/generator/ownership"
 	"github.com/graftctl/graft/generator/spec"
 )
 
@@ -22,7 +23,7 @@ import (
 func TestDescribeByID(t *testing.T) {
 	ctx := context.Background()
 	sim := ec2sim.New(ec2sim.Options{})
-	tags := map[string]string{TagMigration: "m"}
+	tags := map[string]string{ownership.TagMigration: "m"}
 	var vols, snaps []string
 	for range 3 {
 		v, err := sim.AddVolume(ec2sim.VolumeSpec{SizeGiB: 10, Tags: tags})
@@ -67,7 +68,7 @@ func TestDescribeByID(t *testing.T) {
 	if v, ok, err := describeOne(ctx, sim, volumeKind, vols[1]); err != nil || !ok || volumeKind.id(v) != vols[1] {
 		t.Errorf("describeOne(%s) = %s, %v, %v", vols[1], volumeKind.id(v), ok, err)
 	}
-	if s, ok, err := describeOne(ctx, sim, snapshotKind, snaps[2]); err != nil || !ok || snapshotKind.id(s) != snaps[2] || tagMap(snapshotKind.tags(s))[TagMigration] != "m" {
+	if s, ok, err := describeOne(ctx, sim, snapshotKind, snaps[2]); err != nil || !ok || snapshotKind.id(s) != snaps[2] || tagMap(snapshotKind.tags(s))[ownership.TagMigration] != "m" {
 		t.Errorf("describeOne(%s) = %s, %v, %v", snaps[2], snapshotKind.id(s), ok, err)
 	}
 	for _, c := range []struct {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/graftctl/graft/generator/kmskey"
+	"github.com/graftctl/graft/generator/ownership"
 	"github.com/graftctl/graft/generator/spec"
 )
 
@@ -48,8 +49,8 @@ func IAMPolicy(m *spec.Migration) PolicyDocument {
 	arn := func(region, account, res string) string {
 		return fmt.Sprintf("arn:%s:ec2:%s:%s:%s", p, region, account, res)
 	}
-	ownTag := map[string]any{"aws:ResourceTag/" + TagMigration: m.Metadata.Name}
-	reqTag := map[string]any{"aws:RequestTag/" + TagMigration: m.Metadata.Name}
+	ownTag := map[string]any{"aws:ResourceTag/" + ownership.TagMigration: m.Metadata.Name}
+	reqTag := map[string]any{"aws:RequestTag/" + ownership.TagMigration: m.Metadata.Name}
 	var snapshotsAll []string
 	for _, r := range regions {
 		snapshotsAll = append(snapshotsAll, arn(r, "", "snapshot/*"))

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/graftctl/graft/generator/ownership"
 )
 
 // existing indexes the resources graft already created for this
@@ -45,23 +46,23 @@ func volKey(member, template string) string { return member + "|" + template }
 func snapKeyOf(s types.Snapshot) string {
 	t := tagMap(s.Tags)
 	src := aws.ToString(s.VolumeId)
-	if t[TagRole] == RoleCopy {
-		src = t[TagSourceVolume]
+	if t[ownership.TagRole] == ownership.RoleCopy {
+		src = t[ownership.TagSourceVolume]
 	}
-	return snapKey(t[TagRole], t[TagMember], t[TagPhase], src)
+	return snapKey(t[ownership.TagRole], t[ownership.TagMember], t[ownership.TagPhase], src)
 }
 
 // volKeyOf is the key of one of graft's volumes, and whether it counts:
 // volumes being deleted, deleted or in error never win a key.
 func volKeyOf(v types.Volume) (string, bool) {
 	t := tagMap(v.Tags)
-	if t[TagRole] != RoleVolume {
+	if t[ownership.TagRole] != ownership.RoleVolume {
 		return "", false
 	}
 	if v.State == types.VolumeStateDeleting || v.State == types.VolumeStateDeleted || v.State == types.VolumeStateError {
 		return "", false
 	}
-	return volKey(t[TagMember], t[TagClaimTemplate]), true
+	return volKey(t[ownership.TagMember], t[ownership.TagClaimTemplate]), true
 }
 
 // The single rule for a key that maps to several of graft's resources
@@ -188,7 +189,7 @@ func (e *Engine) lookup(ctx context.Context) (*existing, error) {
 }
 
 func (e *Engine) migrationFilter(extra ...types.Filter) []types.Filter {
-	return append([]types.Filter{{Name: aws.String("tag:" + TagMigration), Values: []string{e.m.Metadata.Name}}}, extra...)
+	return append([]types.Filter{{Name: aws.String("tag:" + ownership.TagMigration), Values: []string{e.m.Metadata.Name}}}, extra...)
 }
 
 // listSnapshots pages through this account's snapshots tagged with the

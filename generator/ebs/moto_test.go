@@ -21,6 +21,7 @@ import (
 	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/ebs/ebstest"
 	"github.com/graftctl/graft/generator/kmskey"
+	"github.com/graftctl/graft/generator/ownership"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
 	"github.com/graftctl/graft/generator/spec"
@@ -82,7 +83,7 @@ func TestMotoDiscoverPlanCloneRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if plan.ToCreate[ebs.RoleSnapshot] != 24 || plan.ToCreate[ebs.RoleCopy] != 24 || plan.ToCreate[ebs.RoleVolume] != 12 {
+	if plan.ToCreate[ownership.RoleSnapshot] != 24 || plan.ToCreate[ownership.RoleCopy] != 24 || plan.ToCreate[ownership.RoleVolume] != 12 {
 		t.Errorf("plan creates %v, want 24 snapshots, 24 copies, 12 volumes", plan.ToCreate)
 	}
 	if got := counter.Calls(); got["CreateSnapshot"]+got["CreateSnapshots"]+got["CreateVolume"]+got["CopySnapshot"] != before["CreateVolume"] {
@@ -145,16 +146,16 @@ func TestMotoDiscoverPlanCloneRender(t *testing.T) {
 			t.Errorf("PV %s: node affinity %s, volume in %s", pv.Name, zone, aws.ToString(v.AvailabilityZone))
 		case size.Value() > int64(aws.ToInt32(v.Size))<<30:
 			t.Errorf("PV %s: capacity %s > volume %d GiB", pv.Name, size.String(), aws.ToInt32(v.Size))
-		case claim != tags[ebs.TagClaimTemplate]+"-"+strings.Replace(tags[ebs.TagMember], "/", "-", 1):
+		case claim != tags[ownership.TagClaimTemplate]+"-"+strings.Replace(tags[ownership.TagMember], "/", "-", 1):
 			t.Errorf("PV %s: claim %s, volume tags %v", pv.Name, claim, tags)
 		case !aws.ToBool(v.Encrypted) || aws.ToString(v.KmsKeyId) != targetKey:
 			t.Errorf("PV %s: volume encrypted=%v key=%s", pv.Name, aws.ToBool(v.Encrypted), aws.ToString(v.KmsKeyId))
 		case v.VolumeType != types.VolumeTypeGp3 || aws.ToInt32(v.Iops) != 6000 || aws.ToInt32(v.Throughput) != 500:
 			t.Errorf("PV %s: volume %s %d IOPS %d MiB/s", pv.Name, v.VolumeType, aws.ToInt32(v.Iops), aws.ToInt32(v.Throughput))
-		case tags[ebs.TagMigration] != m.Metadata.Name || tags["team"] != "data-platform" || tags[ebs.TagRole] != ebs.RoleVolume:
+		case tags[ownership.TagMigration] != m.Metadata.Name || tags["team"] != "data-platform" || tags[ownership.TagRole] != ownership.RoleVolume:
 			t.Errorf("PV %s: volume tags %v", pv.Name, tags)
 		}
-		if zone != map[string]string{"prod-dc1-r1-sts": "us-east-1a", "prod-dc1-r2-sts": "us-east-1b", "prod-dc1-r3-sts": "us-east-1c"}[strings.SplitN(tags[ebs.TagMember], "/", 2)[0]] {
+		if zone != map[string]string{"prod-dc1-r1-sts": "us-east-1a", "prod-dc1-r2-sts": "us-east-1b", "prod-dc1-r3-sts": "us-east-1c"}[strings.SplitN(tags[ownership.TagMember], "/", 2)[0]] {
 			t.Errorf("PV %s in zone %s", pv.Name, zone)
 		}
 	}

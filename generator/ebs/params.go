@@ -17,23 +17,6 @@ import (
 	"github.com/graftctl/graft/generator/spec"
 )
 
-// Tags graft puts on every resource it creates, and the roles of those
-// resources; package ownership defines them, so check reads back the names
-// ebs writes.
-const (
-	TagMigration      = ownership.TagMigration
-	TagMember         = ownership.TagMember
-	TagRole           = ownership.TagRole
-	TagSourceVolume   = ownership.TagSourceVolume
-	TagSourceInstance = ownership.TagSourceInstance
-	TagClaimTemplate  = ownership.TagClaimTemplate
-	TagPhase          = ownership.TagPhase
-
-	RoleSnapshot = ownership.RoleSnapshot
-	RoleCopy     = ownership.RoleCopy
-	RoleVolume   = ownership.RoleVolume
-)
-
 // VolumeParams are the parameters of one new volume, after defaults from
 // the source volume.
 type VolumeParams struct {
@@ -187,7 +170,7 @@ func (e *Engine) tagSpec(rt types.ResourceType, tags map[string]string) []types.
 	all := map[string]string{}
 	maps.Copy(all, e.m.Spec.Target.Volume.Tags)
 	maps.Copy(all, tags)
-	all[TagMigration] = e.m.Metadata.Name
+	all[ownership.TagMigration] = e.m.Metadata.Name
 	ts := types.TagSpecification{ResourceType: rt}
 	for _, k := range slices.Sorted(maps.Keys(all)) {
 		ts.Tags = append(ts.Tags, types.Tag{Key: aws.String(k), Value: aws.String(all[k])})

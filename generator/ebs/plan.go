@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/graftctl/graft/generator/ansi"
+	"github.com/graftctl/graft/generator/ownership"
 	"github.com/graftctl/graft/generator/snaptime"
 	"github.com/graftctl/graft/generator/spec"
 )
@@ -177,13 +178,13 @@ func (pl *planner) phase(pm *PlanMember, mb Member, d *memberDecision, phase str
 func (pl *planner) snapshots(pm *PlanMember, mb Member, d *memberDecision, phase string, toCreate, calls map[string]int) time.Duration {
 	var snapTime time.Duration
 	for _, st := range d.snaps {
-		a := Action{Phase: phase, Role: RoleSnapshot, Op: st.op(d), ClaimTemplate: st.d.ClaimTemplate, SourceVolume: st.d.VolumeID,
+		a := Action{Phase: phase, Role: ownership.RoleSnapshot, Op: st.op(d), ClaimTemplate: st.d.ClaimTemplate, SourceVolume: st.d.VolumeID,
 			Detail: fmt.Sprintf("snapshot of %s (%s, %d GiB) on %s", st.d.VolumeID, st.d.Device, st.d.SizeGiB, mb.Instance)}
 		if st.exists != nil {
 			a.Exists = aws.ToString(st.exists.SnapshotId)
-			pl.p.Existing[RoleSnapshot]++
+			pl.p.Existing[ownership.RoleSnapshot]++
 		} else {
-			toCreate[RoleSnapshot]++
+			toCreate[ownership.RoleSnapshot]++
 			t := snaptime.Full(st.d.SizeGiB)
 			if phase == spec.PhaseFinal {
 				// After the precopy phase the final snapshot is incremental.
@@ -219,13 +220,13 @@ func (pl *planner) copyActions(pm *PlanMember, d *memberDecision, phase string, 
 		if e.crossRegion() {
 			why = fmt.Sprintf("copy to %s", s.Target.Region)
 		}
-		a := Action{Phase: phase, Role: RoleCopy, Op: "CopySnapshot", ClaimTemplate: c.d.ClaimTemplate, SourceVolume: c.d.VolumeID,
+		a := Action{Phase: phase, Role: ownership.RoleCopy, Op: "CopySnapshot", ClaimTemplate: c.d.ClaimTemplate, SourceVolume: c.d.VolumeID,
 			Detail: fmt.Sprintf("copy of the %s snapshot of %s: %s", phase, c.d.VolumeID, why)}
 		if c.exists != nil {
 			a.Exists = aws.ToString(c.exists.SnapshotId)
-			pl.p.Existing[RoleCopy]++
+			pl.p.Existing[ownership.RoleCopy]++
 		} else {
-			toCreate[RoleCopy]++
+			toCreate[ownership.RoleCopy]++
 			calls["CopySnapshot"]++
 			copiesLeft = true
 			copyTimeLeft = max(copyTimeLeft, snaptime.Copy(c.d.SizeGiB, e.crossRegion()))
@@ -257,7 +258,7 @@ func (pl *planner) volumes(pm *PlanMember, mb Member, d *memberDecision, toCreat
 			volLeft = max(volLeft, time.Hour)
 		}
 		vp2 := vp
-		a := Action{Phase: spec.PhaseFinal, Role: RoleVolume, Op: "CreateVolume", ClaimTemplate: v.d.ClaimTemplate, SourceVolume: v.d.VolumeID, Volume: &vp2,
+		a := Action{Phase: spec.PhaseFinal, Role: ownership.RoleVolume, Op: "CreateVolume", ClaimTemplate: v.d.ClaimTemplate, SourceVolume: v.d.VolumeID, Volume: &vp2,
 			Detail: describeVolume(vp, spec.ClaimName(v.d.ClaimTemplate, mb.StatefulSet, mb.Ordinal))}
 		switch {
 		case len(v.refuse) > 0:
@@ -266,9 +267,9 @@ func (pl *planner) volumes(pm *PlanMember, mb Member, d *memberDecision, toCreat
 			pl.p.Refused++
 		case v.exists != nil:
 			a.Exists = aws.ToString(v.exists.VolumeId)
-			pl.p.Existing[RoleVolume]++
+			pl.p.Existing[ownership.RoleVolume]++
 		default:
-			toCreate[RoleVolume]++
+			toCreate[ownership.RoleVolume]++
 			calls["CreateVolume"]++
 			pl.settleVols++
 			volLeft = max(volLeft, time.Minute)
@@ -302,7 +303,7 @@ func (pl *planner) budget(inv *Inventory) {
 	if final > 0 {
 		final += time.Duration(p.MutatingFloor)
 	}
-	if pl.precopyLeft && p.Existing[RoleSnapshot] == 0 {
+	if pl.precopyLeft && p.Existing[ownership.RoleSnapshot] == 0 {
 		// No precopy yet: if the user skips it, the final snapshot is full.
 		p.Assumptions = append(p.Assumptions, "the final phase runs after the precopy phase (otherwise the final snapshot is a full one, as long as the precopy)")
 	}
@@ -358,7 +359,7 @@ func (pl *planner) warn(inv *Inventory, x *existing) {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("source zone %s has no spec.target.zones entry", z))
 		}
 	}
-	if n := p.Existing[RoleSnapshot] + p.Existing[RoleCopy] + p.Existing[RoleVolume]; n > 0 {
+	if n := p.Existing[ownership.RoleSnapshot] + p.Existing[ownership.RoleCopy] + p.Existing[ownership.RoleVolume]; n > 0 {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("%d resource(s) from an earlier run exist and will be reused (marked =)", n))
 	}
 	for _, d := range x.dups {
@@ -445,7 +446,7 @@ func (p *Plan) WriteTextColor(w io.Writer, pal ansi.Palette) error {
 		}
 	}
 	fmt.Fprintf(w, "\n%s %d snapshot(s), %d copy(ies), %d volume(s) to create; %d resource(s) already exist.\n", pal.Bold("Plan:"),
-		p.ToCreate[RoleSnapshot], p.ToCreate[RoleCopy], p.ToCreate[RoleVolume], p.Existing[RoleSnapshot]+p.Existing[RoleCopy]+p.Existing[RoleVolume])
+		p.ToCreate[ownership.RoleSnapshot], p.ToCreate[ownership.RoleCopy], p.ToCreate[ownership.RoleVolume], p.Existing[ownership.RoleSnapshot]+p.Existing[ownership.RoleCopy]+p.Existing[ownership.RoleVolume])
 	if p.Refused > 0 {
 		fmt.Fprintf(w, "%s %d existing volume(s) do not match the spec (marked !); clone stops those members.\n", pal.Yellow("Refused:"), p.Refused)
 	}

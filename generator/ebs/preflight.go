@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/graftctl/graft/generator/ownership"
 	"github.com/graftctl/graft/generator/spec"
 )
 
@@ -122,7 +123,7 @@ func (e *Engine) dryRunChecks(inv *Inventory, x *existing, phase string) []dryRu
 			in := *c.create
 			in.DryRun = aws.Bool(true)
 			src := ""
-			for _, k := range []string{snapKey(RoleSnapshot, mb.Key(), phase, c.d.VolumeID), snapKey(RoleSnapshot, mb.Key(), spec.PhasePrecopy, c.d.VolumeID)} {
+			for _, k := range []string{snapKey(ownership.RoleSnapshot, mb.Key(), phase, c.d.VolumeID), snapKey(ownership.RoleSnapshot, mb.Key(), spec.PhasePrecopy, c.d.VolumeID)} {
 				if s, ok := x.snap(k); ok && s.State == types.SnapshotStateCompleted {
 					src = aws.ToString(s.SnapshotId)
 					break

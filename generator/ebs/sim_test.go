@@ -18,6 +18,7 @@ import (
 
 	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/ec2sim"
+	"github.com/graftctl/graft/generator/ownership"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
 )
@@ -210,18 +211,18 @@ func (e *simEnv) assertEndState(copies bool) {
 	groups := map[string][]string{}
 	for _, s := range e.sim.Snapshots() {
 		tags := tagMap(s.Tags)
-		if tags[ebs.TagMigration] != "sim" {
+		if tags[ownership.TagMigration] != "sim" {
 			t.Errorf("untagged snapshot %s", aws.ToString(s.SnapshotId))
 			continue
 		}
 		src := aws.ToString(s.VolumeId)
-		if tags[ebs.TagRole] == ebs.RoleCopy {
-			src = tags[ebs.TagSourceVolume]
+		if tags[ownership.TagRole] == ownership.RoleCopy {
+			src = tags[ownership.TagSourceVolume]
 		}
 		if s.State != types.SnapshotStateCompleted {
 			t.Errorf("snapshot %s is %s", aws.ToString(s.SnapshotId), s.State)
 		}
-		k := tags[ebs.TagRole] + " " + tags[ebs.TagPhase] + " " + src
+		k := tags[ownership.TagRole] + " " + tags[ownership.TagPhase] + " " + src
 		groups[k] = append(groups[k], aws.ToString(s.SnapshotId))
 	}
 	want := 2 * len(data)
@@ -243,10 +244,10 @@ func (e *simEnv) assertEndState(copies bool) {
 	vols := map[string][]string{}
 	for _, v := range e.sim.Volumes() {
 		tags := tagMap(v.Tags)
-		if tags[ebs.TagMigration] == "" {
+		if tags[ownership.TagMigration] == "" {
 			continue // a source volume
 		}
-		k := tags[ebs.TagMember] + " " + tags[ebs.TagClaimTemplate]
+		k := tags[ownership.TagMember] + " " + tags[ownership.TagClaimTemplate]
 		vols[k] = append(vols[k], aws.ToString(v.VolumeId))
 		if !referenced[aws.ToString(v.VolumeId)] {
 			t.Errorf("leaked volume %s (%s): not in the record", aws.ToString(v.VolumeId), k)
@@ -304,10 +305,10 @@ func TestSimCloneBothPhases(t *testing.T) {
 	}
 	for _, v := range e.sim.Volumes() {
 		tags := tagMap(v.Tags)
-		if tags[ebs.TagRole] != ebs.RoleVolume {
+		if tags[ownership.TagRole] != ownership.RoleVolume {
 			continue
 		}
-		for _, k := range []string{ebs.TagMigration, ebs.TagMember, ebs.TagRole, ebs.TagSourceVolume, ebs.TagSourceInstance, ebs.TagClaimTemplate, ebs.TagPhase, "team"} {
+		for _, k := range []string{ownership.TagMigration, ownership.TagMember, ownership.TagRole, ownership.TagSourceVolume, ownership.TagSourceInstance, ownership.TagClaimTemplate, ownership.TagPhase, "team"} {
 			if tags[k] == "" {
 				t.Errorf("volume %s lacks tag %s: %v", aws.ToString(v.VolumeId), k, tags)
 			}
@@ -601,9 +602,9 @@ func TestSimCleanup(t *testing.T) {
 	rec, _ := record.Load(e.lock)
 	// An extra graft volume that the record does not reference (say, from
 	// a run whose record was lost), and one untagged volume.
-	extra := createVolume(t, e.sim, map[string]string{ebs.TagMigration: "sim", ebs.TagRole: ebs.RoleVolume, ebs.TagMember: "cassandra/9", ebs.TagClaimTemplate: "data"})
+	extra := createVolume(t, e.sim, map[string]string{ownership.TagMigration: "sim", ownership.TagRole: ownership.RoleVolume, ownership.TagMember: "cassandra/9", ownership.TagClaimTemplate: "data"})
 	untagged := createVolume(t, e.sim, map[string]string{"team": "data"})
-	otherMigration := createVolume(t, e.sim, map[string]string{ebs.TagMigration: "other", ebs.TagRole: ebs.RoleVolume})
+	otherMigration := createVolume(t, e.sim, map[string]string{ownership.TagMigration: "other", ownership.TagRole: ownership.RoleVolume})
 	if err := e.sim.Clock().Sleep(ctx, time.Minute); err != nil { // let them become available
 		t.Fatal(err)
 	}
@@ -703,7 +704,7 @@ func TestSimCleanupRechecksBeforeDeleting(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec, _ := record.Load(e.lock)
-	extra := map[string]string{ebs.TagMigration: "sim", ebs.TagRole: ebs.RoleVolume, ebs.TagMember: "cassandra/9", ebs.TagClaimTemplate: "data"}
+	extra := map[string]string{ownership.TagMigration: "sim", ownership.TagRole: ownership.RoleVolume, ownership.TagMember: "cassandra/9", ownership.TagClaimTemplate: "data"}
 	attached := createVolume(t, e.sim, extra)
 	retagged := createVolume(t, e.sim, extra)
 	untouched := createVolume(t, e.sim, extra)
@@ -733,10 +734,10 @@ func TestSimCleanupRechecksBeforeDeleting(t *testing.T) {
 	if err := e.sim.Attach(attached, aws.ToString(inst.InstanceId), "/dev/xvdz"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.sim.SetTags(retagged, map[string]string{ebs.TagMigration: "other", ebs.TagRole: ebs.RoleVolume}); err != nil {
+	if err := e.sim.SetTags(retagged, map[string]string{ownership.TagMigration: "other", ownership.TagRole: ownership.RoleVolume}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.sim.SetTags(snaps[0], map[string]string{ebs.TagMigration: "sim", ebs.TagRole: "keep-me"}); err != nil {
+	if err := e.sim.SetTags(snaps[0], map[string]string{ownership.TagMigration: "sim", ownership.TagRole: "keep-me"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.sim.SetSnapshotState(snaps[1], types.SnapshotStatePending, ""); err != nil {
@@ -852,7 +853,7 @@ func TestSimExistingVolumeMismatch(t *testing.T) {
 		}
 	}
 	for _, v := range e.sim.Volumes() {
-		if id := aws.ToString(v.VolumeId); tagMap(v.Tags)[ebs.TagRole] == ebs.RoleVolume && id != vol {
+		if id := aws.ToString(v.VolumeId); tagMap(v.Tags)[ownership.TagRole] == ownership.RoleVolume && id != vol {
 			t.Errorf("a second volume %s was created", id)
 		}
 	}
@@ -875,7 +876,7 @@ func TestSimReusedVolumeWrongKey(t *testing.T) {
 	if !d.Encrypted || d.KMSKeyID == "" {
 		t.Fatalf("source volume not encrypted: %+v", d)
 	}
-	tags := map[string]string{ebs.TagMigration: "sim", ebs.TagMember: mb.Key(), ebs.TagRole: ebs.RoleVolume, ebs.TagClaimTemplate: d.ClaimTemplate}
+	tags := map[string]string{ownership.TagMigration: "sim", ownership.TagMember: mb.Key(), ownership.TagRole: ownership.RoleVolume, ownership.TagClaimTemplate: d.ClaimTemplate}
 	out, err := e.sim.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String(mb.TargetZone), Size: aws.Int32(d.SizeGiB),
 		VolumeType: types.VolumeTypeGp3, Iops: aws.Int32(4000), Throughput: aws.Int32(250), Encrypted: aws.Bool(true), KmsKeyId: aws.String(wrongKey),
 		TagSpecifications: volumeTags(tags)})
@@ -926,7 +927,7 @@ func TestSimCreatedVolumeWrongKey(t *testing.T) {
 	}
 	src := e.sim.DefaultKMSKey()
 	for _, v := range e.sim.Volumes() {
-		if tagMap(v.Tags)[ebs.TagRole] == "" {
+		if tagMap(v.Tags)[ownership.TagRole] == "" {
 			src = aws.ToString(v.KmsKeyId) // the source volume's key
 		}
 	}
@@ -1044,10 +1045,10 @@ func TestSimPlanMatchesClone(t *testing.T) {
 		for _, s := range e.sim.Snapshots() {
 			tags := tagMap(s.Tags)
 			src := aws.ToString(s.VolumeId)
-			if role == ebs.RoleCopy {
-				src = tags[ebs.TagSourceVolume]
+			if role == ownership.RoleCopy {
+				src = tags[ownership.TagSourceVolume]
 			}
-			if tags[ebs.TagRole] == role && tags[ebs.TagPhase] == phase && src == vol {
+			if tags[ownership.TagRole] == role && tags[ownership.TagPhase] == phase && src == vol {
 				return aws.ToString(s.SnapshotId)
 			}
 		}
@@ -1072,7 +1073,7 @@ func TestSimPlanMatchesClone(t *testing.T) {
 		{name: "drift with a missing final snapshot", phase: spec.PhaseFinal, refuse: 2, drift: func(m *spec.Migration) { m.Spec.Target.Volume.Throughput = 300 }, setup: func(t *testing.T, e *simEnv, ctx context.Context) {
 			complete(t, e, ctx)
 			for _, dev := range []string{"/dev/xvdf", "/dev/xvdg"} {
-				for _, role := range []string{ebs.RoleSnapshot, ebs.RoleCopy} {
+				for _, role := range []string{ownership.RoleSnapshot, ownership.RoleCopy} {
 					id := snapOf(t, e, role, spec.PhaseFinal, e.cl.Nodes[0].DataVolumes[dev])
 					deleteSnapshot(t, ctx, e.sim, id)
 				}
@@ -1080,17 +1081,17 @@ func TestSimPlanMatchesClone(t *testing.T) {
 		}},
 		{name: "snapshot in error", phase: spec.PhasePrecopy, setup: func(t *testing.T, e *simEnv, ctx context.Context) {
 			precopy(t, e, ctx)
-			id := snapOf(t, e, ebs.RoleSnapshot, spec.PhasePrecopy, e.cl.Nodes[0].DataVolumes["/dev/xvdg"])
+			id := snapOf(t, e, ownership.RoleSnapshot, spec.PhasePrecopy, e.cl.Nodes[0].DataVolumes["/dev/xvdg"])
 			if err := e.sim.SetSnapshotState(id, types.SnapshotStateError, "internal error"); err != nil {
 				t.Fatal(err)
 			}
 			// Its copy goes too: a copy of a failed snapshot is made again.
-			cp := snapOf(t, e, ebs.RoleCopy, spec.PhasePrecopy, e.cl.Nodes[0].DataVolumes["/dev/xvdg"])
+			cp := snapOf(t, e, ownership.RoleCopy, spec.PhasePrecopy, e.cl.Nodes[0].DataVolumes["/dev/xvdg"])
 			deleteSnapshot(t, ctx, e.sim, cp)
 		}},
 		{name: "missing copy", phase: spec.PhasePrecopy, setup: func(t *testing.T, e *simEnv, ctx context.Context) {
 			precopy(t, e, ctx)
-			cp := snapOf(t, e, ebs.RoleCopy, spec.PhasePrecopy, e.cl.Nodes[1].DataVolumes["/dev/xvdf"])
+			cp := snapOf(t, e, ownership.RoleCopy, spec.PhasePrecopy, e.cl.Nodes[1].DataVolumes["/dev/xvdf"])
 			deleteSnapshot(t, ctx, e.sim, cp)
 		}},
 		{name: "missing final copy", setup: func(t *testing.T, e *simEnv, ctx context.Context) {
@@ -1144,10 +1145,10 @@ func TestSimPlanMatchesClone(t *testing.T) {
 						continue
 					}
 					switch {
-					case a.Role == ebs.RoleVolume && a.Exists != "":
+					case a.Role == ownership.RoleVolume && a.Exists != "":
 						reused[pm.Member+" "+a.ClaimTemplate] = a.Exists
 					case a.Exists != "", a.Stopped:
-					case a.Role == ebs.RoleSnapshot && a.Op == "CreateSnapshots":
+					case a.Role == ownership.RoleSnapshot && a.Op == "CreateSnapshots":
 						multi = true
 					default:
 						want[a.Op]++
@@ -1160,7 +1161,7 @@ func TestSimPlanMatchesClone(t *testing.T) {
 			if len(refused) != tc.refuse {
 				t.Errorf("plan refuses %d members, want %d:\n%s", len(refused), tc.refuse, text.String())
 			}
-			if strings.Contains(tc.name, "missing final snapshot") && (!strings.Contains(text.String(), "  - final   snapshot") || plan.ToCreate[ebs.RoleSnapshot] != 0) {
+			if strings.Contains(tc.name, "missing final snapshot") && (!strings.Contains(text.String(), "  - final   snapshot") || plan.ToCreate[ownership.RoleSnapshot] != 0) {
 				t.Errorf("plan does not show the snapshots clone will not make with -:\n%s", text.String())
 			}
 			if tc.refuse > 0 && (plan.Refused != 2*tc.refuse || !strings.Contains(text.String(), "  ! final   volume")) {

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/graftctl/graft/generator/ownership"
 )
 
 // snapshots returns the phase's snapshot of every data volume of the
@@ -85,7 +86,7 @@ func (r *cloneRun) snapshots(ctx context.Context, d *memberDecision) (map[string
 			delete(mine, k) // already lost, and deleted
 		}
 	}
-	won, err := r.settleSnapshots(ctx, e.src, mb, RoleSnapshot, phase, mine, false)
+	won, err := r.settleSnapshots(ctx, e.src, mb, ownership.RoleSnapshot, phase, mine, false)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +125,7 @@ func (r *cloneRun) makeSnapshots(ctx context.Context, d *memberDecision, out map
 			mine[st.key] = s
 		}
 	}
-	won, err := r.settleSnapshots(ctx, e.src, mb, RoleSnapshot, phase, mine, true)
+	won, err := r.settleSnapshots(ctx, e.src, mb, ownership.RoleSnapshot, phase, mine, true)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +159,7 @@ func (r *cloneRun) deleteFailed(ctx context.Context, c *api, s *types.Snapshot) 
 	_, pending := r.x.failed[snapKeyOf(*s)]
 	delete(r.x.failed, snapKeyOf(*s))
 	r.x.mu.Unlock()
-	if !pending || tagMap(s.Tags)[TagMigration] != r.e.m.Metadata.Name {
+	if !pending || tagMap(s.Tags)[ownership.TagMigration] != r.e.m.Metadata.Name {
 		return nil
 	}
 	r.e.log.Info("deleting graft's failed snapshot before retrying", "snapshot", id, "message", aws.ToString(s.StateMessage))
@@ -187,7 +188,7 @@ func (r *cloneRun) createSnapshots(ctx context.Context, d *memberDecision) (map[
 			v := aws.ToString(s.VolumeId)
 			if want[v] {
 				out[v] = types.Snapshot{SnapshotId: s.SnapshotId, VolumeId: s.VolumeId, StartTime: s.StartTime, State: types.SnapshotState(s.State), Tags: s.Tags}
-				r.count(RoleSnapshot)
+				r.count(ownership.RoleSnapshot)
 			}
 		}
 		for _, st := range d.snaps {
@@ -206,7 +207,7 @@ func (r *cloneRun) createSnapshots(ctx context.Context, d *memberDecision) (map[
 			return nil, createError("CreateSnapshot", mb, st.d.VolumeID, err)
 		}
 		out[st.d.VolumeID] = types.Snapshot{SnapshotId: res.SnapshotId, VolumeId: res.VolumeId, StartTime: res.StartTime, State: res.State, Tags: res.Tags}
-		r.count(RoleSnapshot)
+		r.count(ownership.RoleSnapshot)
 	}
 	return out, nil
 }
@@ -221,7 +222,7 @@ func (r *cloneRun) settleSnapshots(ctx context.Context, c *api, mb Member, role,
 	e := r.e
 	var live map[string][]types.Snapshot
 	for round := 1; ; round++ {
-		snaps, err := e.listSnapshots(ctx, c, tagFilter(TagMember, mb.Key()), tagFilter(TagRole, role), tagFilter(TagPhase, phase))
+		snaps, err := e.listSnapshots(ctx, c, tagFilter(ownership.TagMember, mb.Key()), tagFilter(ownership.TagRole, role), tagFilter(ownership.TagPhase, phase))
 		if err != nil {
 			return nil, fmt.Errorf("%s: re-check after creating: %w", mb.Key(), err)
 		}
@@ -268,7 +269,7 @@ func (r *cloneRun) settleSnapshots(ctx context.Context, c *api, mb Member, role,
 // deleteOwnSnapshot deletes a snapshot this run created and lost.
 func (r *cloneRun) deleteOwnSnapshot(ctx context.Context, c *api, s types.Snapshot) error {
 	t := tagMap(s.Tags)
-	if t[TagMigration] != r.e.m.Metadata.Name || (t[TagRole] != RoleSnapshot && t[TagRole] != RoleCopy) {
+	if t[ownership.TagMigration] != r.e.m.Metadata.Name || (t[ownership.TagRole] != ownership.RoleSnapshot && t[ownership.TagRole] != ownership.RoleCopy) {
 		return fmt.Errorf("snapshot %s is not one of graft's of %s; not deleted", aws.ToString(s.SnapshotId), r.e.m.Metadata.Name)
 	}
 	_, err := c.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: s.SnapshotId})

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/graftctl/graft/generator/ownership"
 )
 
 // volume returns the member's new volume for one device: the one an
@@ -107,7 +108,7 @@ func (r *cloneRun) settleVolume(ctx context.Context, mb Member, v volStep, mine 
 	myID := aws.ToString(mine.VolumeId)
 	var cands []types.Volume
 	for round := 1; ; round++ {
-		vols, err := e.listVolumes(ctx, e.dst, tagFilter(TagMember, mb.Key()), tagFilter(TagClaimTemplate, v.d.ClaimTemplate), tagFilter(TagRole, RoleVolume))
+		vols, err := e.listVolumes(ctx, e.dst, tagFilter(ownership.TagMember, mb.Key()), tagFilter(ownership.TagClaimTemplate, v.d.ClaimTemplate), tagFilter(ownership.TagRole, ownership.RoleVolume))
 		if err != nil {
 			return types.Volume{}, fmt.Errorf("%s %s: re-check after creating: %w", mb.Key(), v.d.ClaimTemplate, err)
 		}
@@ -143,7 +144,7 @@ func (r *cloneRun) deleteOwnVolume(ctx context.Context, v types.Volume) error {
 	id := aws.ToString(v.VolumeId)
 	t := tagMap(v.Tags)
 	switch {
-	case t[TagMigration] != r.e.m.Metadata.Name || t[TagRole] != RoleVolume:
+	case t[ownership.TagMigration] != r.e.m.Metadata.Name || t[ownership.TagRole] != ownership.RoleVolume:
 		return fmt.Errorf("volume %s is not one of graft's of %s; not deleted", id, r.e.m.Metadata.Name)
 	case r.inv.isSource(id):
 		return fmt.Errorf("volume %s is a source volume; not deleted", id)
@@ -187,7 +188,7 @@ func (r *cloneRun) disableFSRAtExit(ctx context.Context, mb Member, snap, zone s
 // driver does.
 func (r *cloneRun) createVolume(ctx context.Context, d *memberDecision, v volStep, snap string) (string, error) {
 	e, mb := r.e, d.mb
-	base := strings.Join([]string{e.m.Metadata.Name, mb.Key(), v.d.ClaimTemplate, RoleVolume}, "|")
+	base := strings.Join([]string{e.m.Metadata.Name, mb.Key(), v.d.ClaimTemplate, ownership.RoleVolume}, "|")
 	in := *v.create
 	in.SnapshotId = aws.String(snap)
 	e.opts.Progress.Update(mb.Key(), "creating volume", 0)
@@ -201,7 +202,7 @@ func (r *cloneRun) createVolume(ctx context.Context, d *memberDecision, v volSte
 		if err != nil {
 			return "", createError("CreateVolume", mb, snap, err)
 		}
-		r.count(RoleVolume)
+		r.count(ownership.RoleVolume)
 		return aws.ToString(res.VolumeId), nil
 	}
 	return "", fmt.Errorf("CreateVolume for %s %s: IdempotentParameterMismatch after 5 tokens", mb.Key(), v.d.ClaimTemplate)
