@@ -97,8 +97,7 @@ func Live(ctx context.Context, api EC2, rec *record.Record, lockPath string, in 
 // calls of at most batch ids.
 func describeVolumes(ctx context.Context, api EC2, ids []string) (map[string]ec2types.Volume, error) {
 	found := map[string]ec2types.Volume{}
-	for start := 0; start < len(ids); start += batch {
-		chunk := ids[start:min(start+batch, len(ids))]
+	for chunk := range slices.Chunk(ids, batch) {
 		p := ec2.NewDescribeVolumesPaginator(api, &ec2.DescribeVolumesInput{
 			Filters: []ec2types.Filter{{Name: aws.String("volume-id"), Values: chunk}},
 		})
@@ -126,10 +125,9 @@ func describeNodes(ctx context.Context, api EC2, volumes map[string]ec2types.Vol
 		}
 	}
 	clusters := map[string]string{}
-	instanceIDs := slices.Sorted(maps.Keys(attached))
-	for start := 0; start < len(instanceIDs); start += batch {
+	for chunk := range slices.Chunk(slices.Sorted(maps.Keys(attached)), batch) {
 		p := ec2.NewDescribeInstancesPaginator(api, &ec2.DescribeInstancesInput{
-			Filters: []ec2types.Filter{{Name: aws.String("instance-id"), Values: instanceIDs[start:min(start+batch, len(instanceIDs))]}},
+			Filters: []ec2types.Filter{{Name: aws.String("instance-id"), Values: chunk}},
 		})
 		for p.HasMorePages() {
 			out, err := p.NextPage(ctx)
