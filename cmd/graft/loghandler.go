@@ -104,11 +104,11 @@ type humanOptions struct {
 //	! the branch moved on the remote  branch=graft/cassandra
 //	✗ member stopped                 member=cassandra/1 error="..."
 //
-// A marker for the level (▸ stage, … progress, ✓ info, · debug, ! warning,
-// ✗ error),
-// the message, then the attributes as key=value, quoted only when a key or
-// value needs it, keys dimmed. (… marks a step under way: ebs.LevelProgress.) Lines are written whole, one Write each, under a
-// lock shared by every handler derived with WithAttrs or WithGroup.
+// A marker for the level (▸ stage, … a step under way at
+// ebs.LevelProgress, ✓ info, · debug, ! warning, ✗ error), the message,
+// then the attributes as key=value, quoted only when a key or value needs
+// it, keys dimmed. Lines are written whole, one Write each, under a lock
+// shared by every handler derived with WithAttrs or WithGroup.
 type humanHandler struct {
 	out  *humanOut
 	opts humanOptions
@@ -147,6 +147,7 @@ func (h *humanHandler) Handle(_ context.Context, r slog.Record) error {
 	marker, colour := levelMarker(r.Level, pal)
 	b.WriteString(colour(marker) + " ")
 	msg := oneLine(r.Message)
+	msgLen := len([]rune(msg))
 	var tail strings.Builder
 	tail.WriteString(h.attrs)
 	prefix := h.groups
@@ -159,9 +160,8 @@ func (h *humanHandler) Handle(_ context.Context, r slog.Record) error {
 	}
 	b.WriteString(msg)
 	if tail.Len() > 0 {
-		n := len([]rune(oneLine(r.Message)))
-		pad := max(msgWidth-n, 0)
-		if h.opts.Width > 0 && 2+n+pad+1+visibleLen(tail.String()) > h.opts.Width {
+		pad := max(msgWidth-msgLen, 0)
+		if h.opts.Width > 0 && 2+msgLen+pad+1+visibleLen(tail.String()) > h.opts.Width {
 			pad = 0
 		}
 		// At least two spaces between the message and the attributes.
