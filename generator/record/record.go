@@ -78,6 +78,9 @@ type Volume struct {
 	Encrypted    bool   `yaml:"encrypted" json:"encrypted"`
 	KMSKeyID     string `yaml:"kmsKeyId,omitempty" json:"kmsKeyId,omitempty"`
 	FSType       string `yaml:"fsType" json:"fsType"`
+	// Partition is the partition of the volume that holds the filesystem
+	// (spec.source.devices[].partition); absent (0) for the whole volume.
+	Partition int `yaml:"partition,omitempty" json:"partition,omitempty"`
 }
 
 // ClaimName is the PVC name this volume must be bound through.
@@ -292,6 +295,9 @@ func (r *Record) Validate() error {
 		}
 		if v.FSType == "" {
 			add(f+".fsType", nil, "a filesystem type")
+		}
+		if !spec.ValidDevicePartition(v.Partition) {
+			add(f+".partition", v.Partition, spec.DevicePartitionExpected)
 		}
 	}
 	if len(errs) == 0 {
