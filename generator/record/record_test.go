@@ -136,6 +136,9 @@ func FuzzParse(f *testing.F) {
 		data, _ := os.ReadFile(p)
 		f.Add(data)
 	}
+	if data, err := os.ReadFile("../../testdata/policy/pass/flux-3node-partition/graft.lock"); err == nil {
+		f.Add(data)
+	}
 	f.Add([]byte(""))
 	f.Add([]byte("# only a comment\n"))
 	f.Add([]byte("apiVersion: graft.graftctl.io/v1alpha1\nkind: Lock\nmigration: m\n---\nkind: Lock\n"))

@@ -491,6 +491,7 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Add([]byte("apiVersion: [\n"))
+	f.Add([]byte(strings.Replace(valid, "claimTemplate: data\n", "claimTemplate: data\n        partition: 128\n", 1)))
 	f.Add([]byte("spec:\n  target:\n    statefulSets:\n      - replicas: 99999999\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := spec.Parse(data)
