@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 
@@ -200,6 +201,9 @@ func Parse(data []byte) (*Record, error) {
 		return nil, fmt.Errorf("%w: line %d: a second YAML document; expected %s", ErrInvalid, extra.Line, expected)
 	} else if !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: %s", ErrInvalid, yamlMessage(err))
+	}
+	if err := spec.WholeNumbers(data, reflect.TypeOf(r)); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if err := r.Validate(); err != nil {
 		return nil, err

@@ -60,6 +60,8 @@ func TestInvalid(t *testing.T) {
 		{"corrupt", "volumes:", "volumes: [", "invalid graft.lock"},
 		{"negative partition", "fsType: ext4", "fsType: ext4\n    partition: -1", `volumes[0].partition: -1, expected a partition number from 1 to 128, or 0 (or no partition) for the whole device`},
 		{"partition past a GPT disk's", "fsType: ext4", "fsType: ext4\n    partition: 129", `volumes[0].partition: 129, expected a partition number from 1 to 128`},
+		{"partition as a float", "fsType: ext4", "fsType: ext4\n    partition: 1.5", "line 26: field partition: 1.5, expected a whole number"},
+		{"size as a float", "sizeGiB: 500", "sizeGiB: 499.9", "field sizeGiB: 499.9, expected a whole number"},
 		{"partition as a string", "fsType: ext4", "fsType: ext4\n    partition: \"1\"", "cannot unmarshal !!str `1` into int"},
 	}
 	for _, c := range cases {

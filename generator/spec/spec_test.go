@@ -414,6 +414,9 @@ func TestDecodeErrors(t *testing.T) {
 			`line 9: field regoin is not a field of Source`},
 		{"duplicate field", strings.Replace(valid, "kind: Migration\n", "kind: Migration\nkind: Migration\n", 1), `mapping key "kind" already defined`},
 		{"wrong type", strings.Replace(valid, "replicas: 3", "replicas: three", 1), "cannot unmarshal !!str `three` into int"},
+		// yaml.v3 would truncate these to 2 and 3 without a word.
+		{"a float for an integer", strings.Replace(valid, "replicas: 3", "replicas: 2.5", 1), "line 23: field replicas: 2.5, expected a whole number"},
+		{"a float through an alias", strings.Replace(strings.Replace(valid, "replicas: 3", "replicas: *r", 1), "values: [cassandra]", "values: [cassandra, &r 3.5]", 1), "line 23: field replicas: 3.5, expected a whole number"},
 		{"empty document", "", "the document is empty"},
 		{"two documents", valid + "---\nkind: Migration\n", "a second YAML document"},
 	}
@@ -445,7 +448,7 @@ func TestDevicePartition(t *testing.T) {
 			t.Errorf("partition %d, want %d", got, want)
 		}
 	}
-	for _, bad := range []string{`"1"`, "p1", "[1]", "true"} {
+	for _, bad := range []string{`"1"`, "p1", "[1]", "true", "1.5", "2.0", "1e0", "&p 2.9"} {
 		doc := strings.Replace(valid, "claimTemplate: data\n", "claimTemplate: data\n        partition: "+bad+"\n", 1)
 		_, err := spec.Parse([]byte(doc))
 		if err == nil || !errors.Is(err, spec.ErrInvalid) || !strings.Contains(err.Error(), "line 15") {
