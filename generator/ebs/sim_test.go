@@ -1367,4 +1367,21 @@ func TestSimPartitionReachesTheRecord(t *testing.T) {
 			t.Errorf("record %s: partition %d, want %d", v.ClaimName(), v.Partition, want)
 		}
 	}
+	// A partition corrected in the spec after the clone reaches the record
+	// on a re-run, which creates nothing.
+	e.m.Spec.Source.Devices[0].Partition = 1
+	before := e.sim.Stats().Mutations
+	res, err := e.clone(ctx, spec.PhaseFinal)
+	if err != nil || len(res.Created) != 0 || e.sim.Stats().Mutations != before {
+		t.Fatalf("re-run: %v, created %v, mutations %d -> %d", err, res.Created, before, e.sim.Stats().Mutations)
+	}
+	if rec, err = record.Load(e.lock); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range rec.Volumes {
+		want := map[string]int{"data": 1, "commitlog": 2}[v.ClaimTemplate]
+		if v.Partition != want {
+			t.Errorf("re-run: record %s: partition %d, want %d", v.ClaimName(), v.Partition, want)
+		}
+	}
 }
