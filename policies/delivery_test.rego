@@ -313,6 +313,7 @@ pv0_partition(p) := op("add", i_pv0, "/spec/csi/volumeAttributes", {"partition":
 
 test_graft039_recorded_partition_pass if {
 	ids(partitioned([pv0_partition("2")])) == set()
+
 	# A partition of 0 in the record is the whole volume.
 	ids(patched([op("add", i_lock, "/volumes/0/partition", 0)])) == set()
 	ids(patched([op("add", i_lock, "/volumes/0/partition", 0), pv0_partition("0")])) == set()
