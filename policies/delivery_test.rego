@@ -298,12 +298,55 @@ test_graft038_read_only_not_false if {
 	ids(patched([op("add", i_sts, concat("", [mount_path, "/readOnly"]), null)])) == set()
 }
 
-# --- GRAFT039: the whole volume
+# --- GRAFT039: the record's partition, or the whole volume
 
 test_graft039_partition if {
 	inp := patched([op("add", i_pv0, "/spec/csi/volumeAttributes", {"partition": "1"})])
 	what(inp) == {["GRAFT039", "spec.csi.volumeAttributes.partition", "1"]}
 	ids(patched([op("add", i_pv0, "/spec/csi/volumeAttributes", {"partition": "0"})])) == set()
+}
+
+# The record says the filesystem of member 0 is on partition 2.
+partitioned(ops) := patched(array.concat([op("add", i_lock, "/volumes/0/partition", 2)], ops))
+
+pv0_partition(p) := op("add", i_pv0, "/spec/csi/volumeAttributes", {"partition": p})
+
+test_graft039_recorded_partition_pass if {
+	ids(partitioned([pv0_partition("2")])) == set()
+
+	# A partition of 0 in the record is the whole volume.
+	ids(patched([op("add", i_lock, "/volumes/0/partition", 0)])) == set()
+	ids(patched([op("add", i_lock, "/volumes/0/partition", 0), pv0_partition("0")])) == set()
+}
+
+test_graft039_pv_lacks_the_records_partition if {
+	what(partitioned([])) == {["GRAFT039", "spec.csi.volumeAttributes.partition", "unset"]}
+	what(partitioned([pv0_partition("0")])) == {["GRAFT039", "spec.csi.volumeAttributes.partition", "unset"]}
+	what(partitioned([op("add", i_pv0, "/spec/csi/volumeAttributes", {"other": "x"})])) == {["GRAFT039", "spec.csi.volumeAttributes.partition", "unset"]}
+	f := [f | some f in graft.deny with input as partitioned([])][0]
+	f.expected == `"2": graft.lock records the filesystem on partition 2`
+}
+
+test_graft039_pv_mounts_another_partition if {
+	# The driver appends the string to the device name: "02" is not "2".
+	every p in ["1", "3", "02", "2 ", "22"] {
+		what(partitioned([pv0_partition(p)])) == {["GRAFT039", "spec.csi.volumeAttributes.partition", p]}
+	}
+}
+
+test_graft039_pv_sets_a_partition_the_record_lacks if {
+	# Member 1 has no partition in the record, member 0 has one.
+	inp := partitioned([pv0_partition("2"), op("add", i_pv1, "/spec/csi/volumeAttributes", {"partition": "2"})])
+	what(inp) == {["GRAFT039", "spec.csi.volumeAttributes.partition", "2"]}
+	f := [f | some f in graft.deny with input as inp][0]
+	f.name == "db-data-cassandra-1"
+}
+
+test_graft039_bad_recorded_partition if {
+	every p in ["2", -1, 129, 1.5, true, {"n": 2}] {
+		inp := patched([op("add", i_lock, "/volumes/0/partition", p), pv0_partition("2")])
+		["GRAFT039", "volumes[0].partition", graft.show(p)] in {[f.id, f.field, f.found] | some f in graft.deny with input as inp}
+	}
 }
 
 # --- kinds count with their API group

@@ -274,10 +274,56 @@ deny contains f if {
 
 # GRAFT039: the EBS CSI driver mounts the partition a "partition" volume
 # attribute names (other than "0") instead of the whole volume, and
-# formats it if it holds no filesystem; graft clones whole volumes.
+# formats it if it holds no filesystem (aws-ebs-csi-driver#812). The PV
+# mounts what graft.lock records: the partition of a volume that has one
+# (spec.source.devices[].partition), as the decimal string the driver
+# reads, and the whole volume otherwise. A PV no record entry claims
+# mounts the whole volume too (GRAFT003 reports it as a stray).
+pv_partition(pv) := object.get(pv, ["spec", "csi", "volumeAttributes", "partition"], "0")
+
+# The partition a record entry (null: none) says to mount, "0" for the
+# whole volume; undefined for a partition that is not a number graft
+# writes.
+recorded_partition(null) := "0"
+
+recorded_partition(rec) := format_int(p, 10) if {
+	is_object(rec)
+	p := object.get(rec, "partition", 0)
+	is_number(p)
+	p >= 0
+	p <= max_partition
+	p == floor(p)
+}
+
+max_partition := 128
+
+has_record(pv) if record_by_claim[pv.spec.claimRef.name]
+
+pv_record(pv) := record_by_claim[pv.spec.claimRef.name][0]
+
+pv_record(pv) := null if not has_record(pv)
+
+partition_expected("0") := "unset: the filesystem is on the whole volume"
+
+partition_expected(p) := sprintf("%q: graft.lock records the filesystem on partition %s", [p, p]) if p != "0"
+
+partition_found(pv) := "unset" if pv_partition(pv) == "0"
+
+partition_found(pv) := pv_partition(pv) if pv_partition(pv) != "0"
+
+partition_wrong("0") := "the driver would mount a partition of the volume, not the cloned filesystem"
+
+partition_wrong(p) := sprintf("the driver would mount another part of the volume than partition %s, which holds the cloned filesystem", [p]) if p != "0"
+
 deny contains f if {
 	some d in pv_docs
-	p := d.contents.spec.csi.volumeAttributes.partition
-	not p in {"0", 0}
-	f := denied("GRAFT039", d, "spec.csi.volumeAttributes.partition", p, "unset: the filesystem is on the whole volume", "the driver would mount a partition of the volume, not the cloned filesystem")
+	want := recorded_partition(pv_record(d.contents))
+	pv_partition(d.contents) != want
+	f := denied("GRAFT039", d, "spec.csi.volumeAttributes.partition", partition_found(d.contents), partition_expected(want), partition_wrong(want))
+}
+
+deny contains f if {
+	some i, v in record_volumes
+	not recorded_partition(v)
+	f := denied("GRAFT039", record_doc, sprintf("volumes[%d].partition", [i]), object.get(v, "partition", "unset"), sprintf("a partition number from 1 to %d, or none for the whole volume", [max_partition]), "the partition the volume's PV must mount is unknown")
 }

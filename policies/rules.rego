@@ -33,7 +33,7 @@ rules := {
 	"GRAFT036": {"level": "deny", "title": "every recorded volume has its StatefulSet, claim template, PVC and PV in the input"},
 	"GRAFT037": {"level": "deny", "title": "the PV capacity is the record's volume size"},
 	"GRAFT038": {"level": "deny", "title": "the PV is not mounted read-only"},
-	"GRAFT039": {"level": "deny", "title": "the PV mounts the whole volume, not a partition"},
+	"GRAFT039": {"level": "deny", "title": "the PV mounts the record's partition, or the whole volume when the record has none"},
 	"GRAFT040": {"level": "deny", "title": "the reclaim policy is Retain"},
 	"GRAFT041": {"level": "deny", "title": "persistentVolumeClaimRetentionPolicy is not Delete"},
 	"GRAFT042": {"level": "deny", "title": "PVs and PVCs carry the GitOps engine's prune and delete protections"},

@@ -393,6 +393,21 @@ test_graft034_fstype if {
 	ids(patched([op("replace", i_pv0, "/spec/csi/fsType", "xfs")])) == {"GRAFT034"}
 }
 
+# Without csi.fsType the kubelet skips fsGroup ownership changes on the
+# volume (aws-ebs-csi-driver#1365): a PV that lacks it is denied.
+test_graft034_fstype_unset if {
+	what(patched([rm(i_pv0, "/spec/csi/fsType")])) == {["GRAFT034", "spec.csi.fsType", "unset"]}
+	what(patched([op("replace", i_pv1, "/spec/csi/fsType", "")])) == {["GRAFT034", "spec.csi.fsType", ""]}
+}
+
+# A record entry without a filesystem type cannot prove a PV's: it is
+# denied, not taken as agreement.
+test_graft034_record_without_fstype if {
+	what(patched([rm(i_lock, "/volumes/0/fsType")])) == {["GRAFT034", "volumes[0].fsType", "unset"]}
+	what(patched([op("replace", i_lock, "/volumes/1/fsType", 4)])) == {["GRAFT034", "volumes[1].fsType", "4"], ["GRAFT034", "spec.csi.fsType", "ext4"]}
+	what(patched([op("replace", i_lock, "/volumes/1/fsType", ""), op("replace", i_pv1, "/spec/csi/fsType", "")])) == {["GRAFT034", "volumes[1].fsType", ""]}
+}
+
 test_graft035_source if {
 	ids(patched([op("replace", i_pv0, "/spec/csi/volumeHandle", "vol-0b00")])) == {"GRAFT035"}
 }

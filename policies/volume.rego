@@ -82,6 +82,19 @@ deny contains f if {
 	f := denied("GRAFT034", d, "spec.csi.fsType", fs, rec.fsType, sprintf("the filesystem on %s is %s", [rec.targetVolume, rec.fsType]))
 }
 
+# A record entry must name the filesystem: without it the rule above could
+# not compare, and would deny nothing.
+recorded_fstype(v) if {
+	is_string(v.fsType)
+	v.fsType != ""
+}
+
+deny contains f if {
+	some i, v in record_volumes
+	not recorded_fstype(v)
+	f := denied("GRAFT034", record_doc, sprintf("volumes[%d].fsType", [i]), object.get(v, "fsType", "unset"), "the filesystem type of the volume (ext4, xfs, …)", "the PV's fsType cannot be checked")
+}
+
 # GRAFT035
 deny contains f if {
 	some d in pv_docs

@@ -28,6 +28,9 @@ const fixtureRoot = "../../testdata/policy"
 type passFixture struct {
 	name, example, base string
 	engineNone          bool
+	// partition puts every device's filesystem on this partition, in the
+	// spec and in the record.
+	partition int
 }
 
 var passFixtures = []passFixture{
@@ -36,6 +39,7 @@ var passFixtures = []passFixture{
 	// The example's base numbers pods from 0; this base says ordinals.start: 1.
 	{name: "argocd-ordinals", example: "cassandra-argocd-ordinals", base: "../../bases/cassandra-ordinals"},
 	{name: "none-3node", example: "cassandra-3node", base: "../../../bases/cassandra-single", engineNone: true},
+	{name: "flux-3node-partition", example: "cassandra-3node", base: "../../../bases/cassandra-single", partition: 1},
 }
 
 // fixtureFiles is an overlay held in memory as parsed documents.
@@ -376,6 +380,14 @@ var failFixtures = []failFixture{
 		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-1"), map[string]any{"partition": "1"}, "spec", "csi", "volumeAttributes")
 		return []string{pvFile}
 	}},
+	{name: "GRAFT039-pv-lacks-recorded-partition", from: "flux-3node-partition", edit: func(t *testing.T, f *fixtureFiles) []string {
+		del(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-2"), "spec", "csi", "volumeAttributes")
+		return []string{pvFile}
+	}},
+	{name: "GRAFT039-pv-other-partition", from: "flux-3node-partition", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), "01", "spec", "csi", "volumeAttributes", "partition")
+		return []string{pvFile}
+	}},
 	{name: "GRAFT040-reclaim-delete", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
 		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), "Delete", "spec", "persistentVolumeReclaimPolicy")
 		return []string{pvFile}
@@ -439,11 +451,24 @@ func passFiles(t *testing.T, pf passFixture) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if pf.partition > 0 {
+		for i := range m.Spec.Source.Devices {
+			m.Spec.Source.Devices[i].Partition = pf.partition
+		}
+		for i := range rec.Volumes {
+			rec.Volumes[i].Partition = pf.partition
+		}
+	}
 	files, err := render.Files(m, rec, filepath.Join(fixtureRoot, "pass", pf.name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if files[lock], err = os.ReadFile(filepath.Join(ex, lock)); err != nil {
+	if pf.partition > 0 {
+		files[lock], err = rec.Marshal()
+	} else {
+		files[lock], err = os.ReadFile(filepath.Join(ex, lock))
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	return files

@@ -225,7 +225,7 @@ func (r *cloneRun) member(ctx context.Context, mb Member) error {
 			TargetVolume:   aws.ToString(vol.VolumeId), TargetZone: aws.ToString(vol.AvailabilityZone),
 			SizeGiB: aws.ToInt32(vol.Size), VolumeType: string(vol.VolumeType), IOPS: aws.ToInt32(vol.Iops),
 			Throughput: aws.ToInt32(vol.Throughput), Encrypted: aws.ToBool(vol.Encrypted), KMSKeyID: aws.ToString(vol.KmsKeyId),
-			FSType: dev.FSType,
+			FSType: dev.FSType, Partition: dev.Partition,
 		}
 		if pre, ok := r.x.snap(snapKey(ownership.RoleSnapshot, mb.Key(), spec.PhasePrecopy, dev.VolumeID)); ok {
 			ent.Snapshots[spec.PhasePrecopy] = aws.ToString(pre.SnapshotId)

@@ -130,7 +130,7 @@ func (e *Engine) dataDevices(members []Member, insts []instance, add problemFunc
 			if b.status != types.AttachmentStatusAttached {
 				add(ProblemUnattached, "device %s of instance %s is %s, not attached; wait for the attachment to settle", name, in.id, b.status)
 			}
-			mb.Devices = append(mb.Devices, Device{Device: name, ClaimTemplate: d.ClaimTemplate, FSType: d.FSType, VolumeID: b.volume})
+			mb.Devices = append(mb.Devices, Device{Device: name, ClaimTemplate: d.ClaimTemplate, FSType: d.FSType, Partition: d.Partition, VolumeID: b.volume})
 			volIDs = append(volIDs, b.volume)
 		}
 		for _, name := range slices.Sorted(maps.Keys(in.devices)) {

@@ -68,13 +68,15 @@ type Device struct {
 	Device        string `json:"device"`
 	ClaimTemplate string `json:"claimTemplate"`
 	FSType        string `json:"fsType"`
-	VolumeID      string `json:"volumeId"`
-	SizeGiB       int32  `json:"sizeGiB"`
-	Type          string `json:"type"`
-	IOPS          int32  `json:"iops,omitempty"`
-	Throughput    int32  `json:"throughput,omitempty"`
-	Encrypted     bool   `json:"encrypted"`
-	KMSKeyID      string `json:"kmsKeyId,omitempty"`
+	// Partition is spec.source.devices[].partition (0: the whole device).
+	Partition  int    `json:"partition,omitempty"`
+	VolumeID   string `json:"volumeId"`
+	SizeGiB    int32  `json:"sizeGiB"`
+	Type       string `json:"type"`
+	IOPS       int32  `json:"iops,omitempty"`
+	Throughput int32  `json:"throughput,omitempty"`
+	Encrypted  bool   `json:"encrypted"`
+	KMSKeyID   string `json:"kmsKeyId,omitempty"`
 }
 
 // Sort orders the members by StatefulSet and ordinal. It leaves each

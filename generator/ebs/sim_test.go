@@ -1330,3 +1330,58 @@ func deleteSnapshot(t testing.TB, ctx context.Context, sim *ec2sim.Sim, id strin
 		t.Fatal(err)
 	}
 }
+
+// TestSimPartitionReachesTheRecord: a device's spec partition is carried
+// into the inventory discover writes and into the record clone writes, for
+// that device only; a device without one records the whole volume.
+func TestSimPartitionReachesTheRecord(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 2, Devices: 2, NoHook: true, ExtraSpec: func(y string) string {
+		return strings.Replace(y, "claimTemplate: commitlog, fsType: xfs}", "claimTemplate: commitlog, fsType: xfs, partition: 2}", 1)
+	}})
+	ctx := ctxT(t, 30*time.Second)
+	inv, err := e.engine().Discover(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mb := range inv.Members {
+		for _, d := range mb.Devices {
+			want := map[string]int{"data": 0, "commitlog": 2}[d.ClaimTemplate]
+			if d.Partition != want {
+				t.Errorf("inventory %s %s: partition %d, want %d", mb.Key(), d.ClaimTemplate, d.Partition, want)
+			}
+		}
+	}
+	if err := e.cloneAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := record.Load(e.lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Volumes) != 4 {
+		t.Fatalf("record has %d volumes, want 4", len(rec.Volumes))
+	}
+	for _, v := range rec.Volumes {
+		want := map[string]int{"data": 0, "commitlog": 2}[v.ClaimTemplate]
+		if v.Partition != want {
+			t.Errorf("record %s: partition %d, want %d", v.ClaimName(), v.Partition, want)
+		}
+	}
+	// A partition corrected in the spec after the clone reaches the record
+	// on a re-run, which creates nothing.
+	e.m.Spec.Source.Devices[0].Partition = 1
+	before := e.sim.Stats().Mutations
+	res, err := e.clone(ctx, spec.PhaseFinal)
+	if err != nil || len(res.Created) != 0 || e.sim.Stats().Mutations != before {
+		t.Fatalf("re-run: %v, created %v, mutations %d -> %d", err, res.Created, before, e.sim.Stats().Mutations)
+	}
+	if rec, err = record.Load(e.lock); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range rec.Volumes {
+		want := map[string]int{"data": 1, "commitlog": 2}[v.ClaimTemplate]
+		if v.Partition != want {
+			t.Errorf("re-run: record %s: partition %d, want %d", v.ClaimName(), v.Partition, want)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 
@@ -78,6 +79,9 @@ type Volume struct {
 	Encrypted    bool   `yaml:"encrypted" json:"encrypted"`
 	KMSKeyID     string `yaml:"kmsKeyId,omitempty" json:"kmsKeyId,omitempty"`
 	FSType       string `yaml:"fsType" json:"fsType"`
+	// Partition is the partition of the volume that holds the filesystem
+	// (spec.source.devices[].partition); absent (0) for the whole volume.
+	Partition int `yaml:"partition,omitempty" json:"partition,omitempty"`
 }
 
 // ClaimName is the PVC name this volume must be bound through.
@@ -198,6 +202,9 @@ func Parse(data []byte) (*Record, error) {
 	} else if !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: %s", ErrInvalid, yamlMessage(err))
 	}
+	if err := spec.WholeNumbers(data, reflect.TypeOf(r)); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
@@ -292,6 +299,9 @@ func (r *Record) Validate() error {
 		}
 		if v.FSType == "" {
 			add(f+".fsType", nil, "a filesystem type")
+		}
+		if !spec.ValidDevicePartition(v.Partition) {
+			add(f+".partition", v.Partition, spec.DevicePartitionExpected)
 		}
 	}
 	if len(errs) == 0 {

@@ -58,6 +58,11 @@ func TestInvalid(t *testing.T) {
 		{"bad target volume", "targetVolume: vol-", "targetVolume: disk-", `targetVolume: "disk-`},
 		{"zone outside region", "targetZone: us-east-1a", "targetZone: eu-west-1a", `targetZone: "eu-west-1a", expected a zone of the target region`},
 		{"corrupt", "volumes:", "volumes: [", "invalid graft.lock"},
+		{"negative partition", "fsType: ext4", "fsType: ext4\n    partition: -1", `volumes[0].partition: -1, expected a partition number from 1 to 128, or 0 (or no partition) for the whole device`},
+		{"partition past a GPT disk's", "fsType: ext4", "fsType: ext4\n    partition: 129", `volumes[0].partition: 129, expected a partition number from 1 to 128`},
+		{"partition as a float", "fsType: ext4", "fsType: ext4\n    partition: 1.5", "line 26: field partition: 1.5, expected a whole number"},
+		{"size as a float", "sizeGiB: 500", "sizeGiB: 499.9", "field sizeGiB: 499.9, expected a whole number"},
+		{"partition as a string", "fsType: ext4", "fsType: ext4\n    partition: \"1\"", "cannot unmarshal !!str `1` into int"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -70,6 +75,34 @@ func TestInvalid(t *testing.T) {
 				t.Errorf("error %v, want ErrInvalid containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestPartitionRoundTrip: a recorded partition is written and read back; a
+// whole volume writes no partition field.
+func TestPartitionRoundTrip(t *testing.T) {
+	r, err := record.Load(examplePaths(t)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := r.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(whole, []byte("partition")) {
+		t.Errorf("a record of whole volumes writes a partition field:\n%s", whole)
+	}
+	r.Volumes[0].Partition = 128
+	data, err := r.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := record.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Volumes[0].Partition != 128 || back.Volumes[1].Partition != 0 {
+		t.Errorf("partitions %d, %d after a round trip, want 128, 0", back.Volumes[0].Partition, back.Volumes[1].Partition)
 	}
 }
 
@@ -103,6 +136,9 @@ func TestLoadMissing(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	for _, p := range examplePaths(f) {
 		data, _ := os.ReadFile(p)
+		f.Add(data)
+	}
+	if data, err := os.ReadFile("../../testdata/policy/pass/flux-3node-partition/graft.lock"); err == nil {
 		f.Add(data)
 	}
 	f.Add([]byte(""))

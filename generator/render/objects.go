@@ -15,6 +15,10 @@ import (
 // CSIDriver is the only driver graft renders volumes for.
 const CSIDriver = "ebs.csi.aws.com"
 
+// PartitionAttribute is the CSI volume attribute the EBS CSI driver reads
+// the partition to mount from, as a decimal string.
+const PartitionAttribute = "partition"
+
 // GitOps annotations that keep an engine from pruning or deleting storage.
 const (
 	FluxPruneAnnotation    = "kustomize.toolkit.fluxcd.io/prune"
@@ -82,6 +86,14 @@ func (r *renderer) persistentVolume(mb member) *corev1.PersistentVolume {
 		ann[spec.AnnotationSnapshot] = snap
 	}
 	class := r.m.Spec.Target.StorageClassName
+	// The driver mounts the partition the attribute names, not the whole
+	// volume (aws-ebs-csi-driver#812); graft sets it only for a recorded
+	// partition. No spec.mountOptions: the driver adds nouuid for xfs,
+	// which a clone mounted beside its source needs.
+	var attrs map[string]string
+	if v.Partition > 0 {
+		attrs = map[string]string{PartitionAttribute: strconv.Itoa(v.Partition)}
+	}
 	return &corev1.PersistentVolume{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolume"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -105,9 +117,10 @@ func (r *renderer) persistentVolume(mb member) *corev1.PersistentVolume {
 			},
 			PersistentVolumeSource: corev1.PersistentVolumeSource{
 				CSI: &corev1.CSIPersistentVolumeSource{
-					Driver:       CSIDriver,
-					VolumeHandle: v.TargetVolume,
-					FSType:       v.FSType,
+					Driver:           CSIDriver,
+					VolumeHandle:     v.TargetVolume,
+					FSType:           v.FSType,
+					VolumeAttributes: attrs,
 				},
 			},
 			NodeAffinity: &corev1.VolumeNodeAffinity{

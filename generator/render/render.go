@@ -342,8 +342,10 @@ func crossCheck(m *spec.Migration, rec *record.Record) error {
 		if v.Ordinal < sts.Ordinals.Start || v.Ordinal >= sts.Ordinals.Start+sts.Replicas {
 			add(field+".ordinal", v.Ordinal, fmt.Sprintf("an ordinal of %s in [%d, %d)", sts.Name, sts.Ordinals.Start, sts.Ordinals.Start+sts.Replicas))
 		}
-		if _, ok := m.Spec.DeviceForTemplate(v.ClaimTemplate); !ok {
+		if d, ok := m.Spec.DeviceForTemplate(v.ClaimTemplate); !ok {
 			add(field+".claimTemplate", v.ClaimTemplate, "a claim template of spec.source.devices")
+		} else if v.Partition != d.Partition {
+			add(field+".partition", v.Partition, fmt.Sprintf("%d, the partition of %s in spec.source.devices (0: the whole device); run graft clone --phase final again to record the spec's", d.Partition, d.Name))
 		}
 		if want := m.Spec.TargetZone(v.StatefulSet, v.SourceZone); v.TargetZone != want {
 			add(field+".targetZone", v.TargetZone, fmt.Sprintf("%s, where the spec places %s", want, v.ClaimName()))

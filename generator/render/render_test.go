@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -240,6 +241,59 @@ func TestNames(t *testing.T) {
 	}
 }
 
+// TestPVVolumeSource: for every filesystem graft accepts, with and without
+// a partition, each built PV names the record's fsType (without it the
+// kubelet skips fsGroup ownership changes, aws-ebs-csi-driver#1365), has
+// the volume attribute "partition" exactly when the record has one, as
+// the decimal string the driver reads (aws-ebs-csi-driver#812), and sets
+// no mount options: the driver adds nouuid for xfs itself, which a clone
+// mounted on the node of its source needs.
+func TestPVVolumeSource(t *testing.T) {
+	for _, fs := range spec.FSTypes {
+		for _, part := range []int{0, 1, 3, spec.MaxDevicePartition} {
+			t.Run(fmt.Sprintf("%s-partition-%d", fs, part), func(t *testing.T) {
+				root, m, rec := copyExample(t, "cassandra-3node")
+				m.Spec.Source.Devices[0].FSType = fs
+				m.Spec.Source.Devices[0].Partition = part
+				for i := range rec.Volumes {
+					rec.Volumes[i].FSType = fs
+					rec.Volumes[i].Partition = part
+				}
+				out := filepath.Join(root, "overlays", "x")
+				must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
+				built, err := render.Build(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pvs := parseBuilt(t, built).pvs
+				if len(pvs) != len(rec.Volumes) {
+					t.Fatalf("%d PVs, want %d", len(pvs), len(rec.Volumes))
+				}
+				for _, pv := range pvs {
+					csi := pv.Spec.CSI
+					if csi == nil || csi.FSType != fs {
+						t.Errorf("PV %s: csi %+v, want fsType %s", pv.Name, csi, fs)
+						continue
+					}
+					var want map[string]string
+					if part > 0 {
+						want = map[string]string{"partition": strconv.Itoa(part)}
+					}
+					if !maps.Equal(csi.VolumeAttributes, want) || (part == 0 && csi.VolumeAttributes != nil) {
+						t.Errorf("PV %s: volumeAttributes %v, want %v", pv.Name, csi.VolumeAttributes, want)
+					}
+					if pv.Spec.MountOptions != nil {
+						t.Errorf("PV %s: mountOptions %v, want none", pv.Name, pv.Spec.MountOptions)
+					}
+					if o, ok := pv.Annotations[corev1.MountOptionAnnotation]; ok {
+						t.Errorf("PV %s: annotation %s=%q, want none", pv.Name, corev1.MountOptionAnnotation, o)
+					}
+				}
+			})
+		}
+	}
+}
+
 func indexOf(sts appsv1.StatefulSet, template string) int {
 	for i, t := range sts.Spec.VolumeClaimTemplates {
 		if t.Name == template {
@@ -380,6 +434,14 @@ func TestBadInput(t *testing.T) {
 		{"record zone differs from the spec", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
 			m.Spec.Target.StatefulSets[0].Zone = "us-east-1a"
 		}, `graft.lock volumes[1].targetZone: "us-east-1b", expected us-east-1a`},
+		{"record partition the spec does not give", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
+			rec.Volumes[2].Partition = 1
+		}, `graft.lock volumes[2].partition: 1, expected 0, the partition of /dev/xvdf in spec.source.devices (0: the whole device)`},
+		{"spec partition the record lacks", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
+			m.Spec.Source.Devices[0].Partition = 2
+			rec.Volumes[0].Partition = 2
+			rec.Volumes[2].Partition = 2
+		}, `graft.lock volumes[1].partition: 0, expected 2, the partition of /dev/xvdf`},
 		{"output directory graft did not create", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
 			dir := filepath.Join(root, "overlays", "x")
 			if err := os.MkdirAll(dir, 0o755); err != nil {

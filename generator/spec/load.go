@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -81,6 +82,9 @@ func Decode(data []byte) (*Migration, error) {
 	} else if !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: %s", ErrInvalid, yamlMessage(err))
 	}
+	if err := WholeNumbers(data, reflect.TypeOf(m)); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	return &m, nil
 }
 
@@ -104,4 +108,93 @@ func YAMLMessage(err error, oldnew ...string) string {
 		lines[i] = names.Replace(strings.TrimSpace(l))
 	}
 	return strings.Join(lines, "; ")
+}
+
+// maxNumberNodes bounds the nodes WholeNumbers visits (aliases are followed).
+const maxNumberNodes = 1 << 20
+
+// WholeNumbers checks data, which decoded into a value of type t without
+// error, for integer fields given a YAML float: yaml.v3 truncates one
+// (replicas: 1.5 decodes as 1, partition: 2.9 as 2) and says nothing. It
+// returns the first such field with its line and value, or nil.
+func WholeNumbers(data []byte, t reflect.Type) error {
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
+		return nil // the typed decode reports it
+	}
+	budget := maxNumberNodes
+	return wholeNumbers(&doc, t, "", &budget)
+}
+
+func wholeNumbers(n *yaml.Node, t reflect.Type, field string, budget *int) error {
+	if *budget--; *budget < 0 {
+		return fmt.Errorf("the document has more than %d nodes", maxNumberNodes)
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case n.Kind == yaml.AliasNode && n.Alias != nil:
+		if n.Alias.Kind == yaml.ScalarNode {
+			// Name the line of the alias, where the field is.
+			a := *n.Alias
+			a.Line = n.Line
+			return wholeNumbers(&a, t, field, budget)
+		}
+		return wholeNumbers(n.Alias, t, field, budget)
+	case n.Kind == yaml.DocumentNode:
+		for _, c := range n.Content {
+			if err := wholeNumbers(c, t, field, budget); err != nil {
+				return err
+			}
+		}
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			if f, ok := yamlField(t, key); ok {
+				if err := wholeNumbers(n.Content[i+1], f.Type, key, budget); err != nil {
+					return err
+				}
+			}
+		}
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Map:
+		for i := 1; i < len(n.Content); i += 2 {
+			if err := wholeNumbers(n.Content[i], t.Elem(), field, budget); err != nil {
+				return err
+			}
+		}
+	case n.Kind == yaml.SequenceNode && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array):
+		for _, c := range n.Content {
+			if err := wholeNumbers(c, t.Elem(), field, budget); err != nil {
+				return err
+			}
+		}
+	case n.Kind == yaml.ScalarNode && isInteger(t.Kind()) && n.ShortTag() == "!!float":
+		return fmt.Errorf("line %d: field %s: %s, expected a whole number", n.Line, field, n.Value)
+	}
+	return nil
+}
+
+func isInteger(k reflect.Kind) bool {
+	switch k {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
+}
+
+// yamlField finds the field of struct type t that YAML key names.
+func yamlField(t reflect.Type, key string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		if name == key && f.IsExported() {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }

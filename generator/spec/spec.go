@@ -110,6 +110,11 @@ type Device struct {
 	ClaimTemplate string `yaml:"claimTemplate" json:"claimTemplate"`
 	// FSType is the filesystem on the volume (default ext4).
 	FSType string `yaml:"fsType,omitempty" json:"fsType,omitempty"`
+	// Partition is the number (1 to MaxDevicePartition) of the partition that
+	// holds the filesystem, when it is not on the whole device (absent or
+	// 0). The PV passes it to the EBS CSI driver as the volume attribute
+	// "partition".
+	Partition int `yaml:"partition,omitempty" json:"partition,omitempty"`
 }
 
 // Mapping says how an instance becomes (StatefulSet, ordinal). Exactly one

@@ -169,6 +169,13 @@ func TestValidationErrors(t *testing.T) {
 			}
 		}, []string{`spec.source.devices[2].name: "/dev/xvdf", expected a device not already listed (it is spec.source.devices[0])`,
 			`spec.source.devices[2].claimTemplate: "data", expected a claim template not already used (spec.source.devices[0] uses it)`}},
+		{"partition out of range", func(d map[string]any) {
+			at(d, "spec", "source")["devices"] = []any{
+				map[string]any{"name": "/dev/xvdf", "claimTemplate": "data", "partition": -1},
+				map[string]any{"name": "/dev/xvdg", "claimTemplate": "logs", "partition": 129},
+			}
+		}, []string{`spec.source.devices[0].partition: -1, expected a partition number from 1 to 128, or 0 (or no partition) for the whole device`,
+			`spec.source.devices[1].partition: 129, expected a partition number from 1 to 128`}},
 		{"missing names are missing, not duplicates", func(d map[string]any) {
 			at(d, "spec", "source")["devices"] = []any{
 				map[string]any{"name": "/dev/xvdf"}, map[string]any{"name": "/dev/xvdg"},
@@ -407,6 +414,9 @@ func TestDecodeErrors(t *testing.T) {
 			`line 9: field regoin is not a field of Source`},
 		{"duplicate field", strings.Replace(valid, "kind: Migration\n", "kind: Migration\nkind: Migration\n", 1), `mapping key "kind" already defined`},
 		{"wrong type", strings.Replace(valid, "replicas: 3", "replicas: three", 1), "cannot unmarshal !!str `three` into int"},
+		// yaml.v3 would truncate these to 2 and 3 without a word.
+		{"a float for an integer", strings.Replace(valid, "replicas: 3", "replicas: 2.5", 1), "line 23: field replicas: 2.5, expected a whole number"},
+		{"a float through an alias", strings.Replace(strings.Replace(valid, "replicas: 3", "replicas: *r", 1), "values: [cassandra]", "values: [cassandra, &r 3.5]", 1), "line 23: field replicas: 3.5, expected a whole number"},
 		{"empty document", "", "the document is empty"},
 		{"two documents", valid + "---\nkind: Migration\n", "a second YAML document"},
 	}
@@ -417,6 +427,33 @@ func TestDecodeErrors(t *testing.T) {
 				t.Errorf("error %v, want ErrInvalid containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestDevicePartition: a device's partition is carried as given; absent is
+// 0, the whole device; a partition that is not a whole number is a decode
+// error naming its line.
+func TestDevicePartition(t *testing.T) {
+	for doc, want := range map[string]int{
+		valid: 0,
+		strings.Replace(valid, "claimTemplate: data\n", "claimTemplate: data\n        partition: 1\n", 1):   1,
+		strings.Replace(valid, "claimTemplate: data\n", "claimTemplate: data\n        partition: 128\n", 1): 128,
+		strings.Replace(valid, "claimTemplate: data\n", "claimTemplate: data\n        partition: 0\n", 1):   0,
+	} {
+		m, err := spec.Parse([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Spec.Source.Devices[0].Partition; got != want {
+			t.Errorf("partition %d, want %d", got, want)
+		}
+	}
+	for _, bad := range []string{`"1"`, "p1", "[1]", "true", "1.5", "2.0", "1e0", "&p 2.9"} {
+		doc := strings.Replace(valid, "claimTemplate: data\n", "claimTemplate: data\n        partition: "+bad+"\n", 1)
+		_, err := spec.Parse([]byte(doc))
+		if err == nil || !errors.Is(err, spec.ErrInvalid) || !strings.Contains(err.Error(), "line 15") {
+			t.Errorf("partition: %s: error %v, want ErrInvalid naming line 15", bad, err)
+		}
 	}
 }
 
@@ -457,6 +494,7 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Add([]byte("apiVersion: [\n"))
+	f.Add([]byte(strings.Replace(valid, "claimTemplate: data\n", "claimTemplate: data\n        partition: 128\n", 1)))
 	f.Add([]byte("spec:\n  target:\n    statefulSets:\n      - replicas: 99999999\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := spec.Parse(data)

@@ -130,6 +130,17 @@ func ZoneInRegion(zone, region string) bool {
 // FSTypes are the filesystems graft accepts on a data device.
 var FSTypes = []string{"ext3", "ext4", "xfs", "btrfs"}
 
+// MaxDevicePartition is the highest partition number a device's partition may
+// have: a GPT disk holds at most 128 partitions.
+const MaxDevicePartition = 128
+
+// DevicePartitionExpected says what a partition may be, for the errors about it.
+var DevicePartitionExpected = fmt.Sprintf("a partition number from 1 to %d, or 0 (or no partition) for the whole device", MaxDevicePartition)
+
+// ValidDevicePartition reports whether p is a partition number graft accepts: 0
+// for the whole device, or 1 to MaxDevicePartition.
+func ValidDevicePartition(p int) bool { return p >= 0 && p <= MaxDevicePartition }
+
 // VolumeTypes are the EBS volume types graft can create.
 var VolumeTypes = []string{"gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"}
 
@@ -259,6 +270,9 @@ func (v *validator) source(src *Source) {
 		v.dnsLabel(field+".claimTemplate", d.ClaimTemplate)
 		v.unique(templates, i, field+".claimTemplate", d.ClaimTemplate, "a claim template not already used (spec.source.devices[%d] uses it)")
 		v.oneOf(field+".fsType", d.FSType, FSTypes)
+		if !ValidDevicePartition(d.Partition) {
+			v.add(field+".partition", d.Partition, DevicePartitionExpected)
+		}
 	}
 }
 
