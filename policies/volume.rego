@@ -22,11 +22,23 @@ deny contains f if {
 	f := denied("GRAFT030", d, "spec.csi", "unset", sprintf("a csi source with driver %s", [csi_driver]), "the volume must be mounted through the EBS CSI driver")
 }
 
+# The driver is the one graft.lock records for the PV's claim
+# (ebs.csi.aws.com when it records none, or has no entry).
+pv_record(pv) := record_by_claim[pv.spec.claimRef.name][0]
+
+pv_record(pv) := null if not record_by_claim[pv.spec.claimRef.name]
+
+wrong_driver(driver, want) if driver != want
+
+wrong_driver(driver, _) if not driver in csi_drivers
+
 deny contains f if {
 	some d in pv_docs
+	has_csi(d.contents)
 	driver := object.get(d.contents.spec.csi, "driver", "unset")
-	driver != csi_driver
-	f := denied("GRAFT030", d, "spec.csi.driver", driver, csi_driver, "wrong CSI driver")
+	want := recorded_driver(pv_record(d.contents))
+	wrong_driver(driver, want)
+	f := denied("GRAFT030", d, "spec.csi.driver", driver, want, "wrong CSI driver: graft.lock records the driver the cluster attaches the volume with")
 }
 
 # GRAFT031

@@ -227,6 +227,9 @@ func (r *cloneRun) member(ctx context.Context, mb Member) error {
 			Throughput: aws.ToInt32(vol.Throughput), Encrypted: aws.ToBool(vol.Encrypted), KMSKeyID: aws.ToString(vol.KmsKeyId),
 			FSType: dev.FSType, Partition: dev.Partition,
 		}
+		if r.e.m.Spec.Target.Cluster != nil {
+			ent.CSIDriver = r.e.m.Spec.Target.Storage().CSIDriver
+		}
 		if pre, ok := r.x.snap(snapKey(ownership.RoleSnapshot, mb.Key(), spec.PhasePrecopy, dev.VolumeID)); ok {
 			ent.Snapshots[spec.PhasePrecopy] = aws.ToString(pre.SnapshotId)
 		}

@@ -1385,3 +1385,35 @@ func TestSimPartitionReachesTheRecord(t *testing.T) {
 		}
 	}
 }
+
+// TestSimClusterDriverReachesTheRecord: with spec.target.cluster the record
+// names the cluster's CSI driver on every volume; without it, none (which
+// means ebs.csi.aws.com).
+func TestSimClusterDriverReachesTheRecord(t *testing.T) {
+	for driver, want := range map[string]string{"": "", "ebs-csi": "ebs.csi.aws.com", "eks-auto-mode": "ebs.csi.eks.amazonaws.com"} {
+		t.Run("driver="+driver, func(t *testing.T) {
+			e := newSim(t, simCase{Nodes: 2, NoHook: true, ExtraSpec: func(y string) string {
+				if driver == "" {
+					return y
+				}
+				return strings.Replace(y, "    namespace: db\n", "    namespace: db\n    cluster: {name: prod, storageDriver: "+driver+"}\n", 1)
+			}})
+			ctx := ctxT(t, 30*time.Second)
+			if err := e.cloneAll(ctx); err != nil {
+				t.Fatal(err)
+			}
+			rec, err := record.Load(e.lock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rec.Volumes) != 2 {
+				t.Fatalf("record has %d volumes, want 2", len(rec.Volumes))
+			}
+			for _, v := range rec.Volumes {
+				if v.CSIDriver != want {
+					t.Errorf("record %s: csiDriver %q, want %q", v.ClaimName(), v.CSIDriver, want)
+				}
+			}
+		})
+	}
+}
