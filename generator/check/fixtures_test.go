@@ -483,6 +483,7 @@ func passFiles(t *testing.T, pf passFixture) map[string][]byte {
 		m.Spec.Target.TopologyKey = m.Spec.Target.Storage().TopologyKey
 		for i := range rec.Volumes {
 			rec.Volumes[i].CSIDriver = m.Spec.Target.Storage().CSIDriver
+			rec.Volumes[i].ClusterTags = m.Spec.Target.Storage().Tags
 		}
 	}
 	files, err := render.Files(m, rec, filepath.Join(fixtureRoot, "pass", pf.name))

@@ -322,6 +322,7 @@ func TestPVStorageDriver(t *testing.T) {
 			for i := range rec.Volumes {
 				if c.cluster != nil {
 					rec.Volumes[i].CSIDriver = c.driver
+					rec.Volumes[i].ClusterTags = m.Spec.Target.Storage().Tags
 				}
 			}
 			out := filepath.Join(root, "overlays", "x")
@@ -499,7 +500,26 @@ func TestBadInput(t *testing.T) {
 		}, `graft.lock volumes[1].targetZone: "us-east-1b", expected us-east-1a`},
 		{"record of the add-on driver, spec of Auto Mode", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
 			m.Spec.Target.Cluster = &spec.Cluster{Name: "prod", StorageDriver: spec.StorageDriverAutoMode}
+			for i := range rec.Volumes {
+				rec.Volumes[i].ClusterTags = m.Spec.Target.Storage().Tags
+			}
 		}, `graft.lock volumes[0].csiDriver: "ebs.csi.aws.com", expected ebs.csi.eks.amazonaws.com, the driver of spec.target.cluster`},
+		{"record without the cluster's tags", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
+			m.Spec.Target.Cluster = &spec.Cluster{Name: "prod", StorageDriver: spec.StorageDriverEBSCSI}
+			for i := range rec.Volumes {
+				rec.Volumes[i].CSIDriver = spec.CSIDriverEBS
+				rec.Volumes[i].ClusterTags = map[string]string{spec.TagEBSCSICluster: "true", spec.TagEBSCSIClusterName: "prod"}
+			}
+			rec.Volumes[2].ClusterTags = map[string]string{spec.TagEBSCSICluster: "true"}
+		}, `graft.lock volumes[2].clusterTags: "ebs.csi.aws.com/cluster=true", expected ebs.csi.aws.com/cluster=true, ebs.csi.aws.com/cluster-name=prod, the tags spec.target.cluster's driver`},
+		{"record tags of another cluster", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
+			m.Spec.Target.Cluster = &spec.Cluster{Name: "prod", StorageDriver: spec.StorageDriverAutoMode}
+			for i := range rec.Volumes {
+				rec.Volumes[i].CSIDriver = spec.CSIDriverAutoMode
+				rec.Volumes[i].ClusterTags = map[string]string{spec.TagEKSClusterName: "prod"}
+			}
+			rec.Volumes[0].ClusterTags = map[string]string{spec.TagEKSClusterName: "staging"}
+		}, `graft.lock volumes[0].clusterTags: "eks:eks-cluster-name=staging", expected eks:eks-cluster-name=prod`},
 		{"record of Auto Mode, spec without a cluster", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
 			rec.Volumes[1].CSIDriver = spec.CSIDriverAutoMode
 		}, `graft.lock volumes[1].csiDriver: "ebs.csi.eks.amazonaws.com", expected ebs.csi.aws.com`},

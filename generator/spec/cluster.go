@@ -164,12 +164,16 @@ func (v *validator) cluster(t *Target) {
 	tags := t.Storage().Tags
 	for _, k := range ClusterTagKeys {
 		if val, ok := t.Volume.Tags[k]; ok && tags[k] != val {
-			v.add("spec.target.volume.tags["+k+"]", val, fmt.Sprintf("no such tag: graft tags the volumes for spec.target.cluster itself (%s)", formatTags(tags)))
+			v.add("spec.target.volume.tags["+k+"]", val, fmt.Sprintf("no such tag: graft tags the volumes for spec.target.cluster itself (%s)", FormatTags(tags)))
 		}
 	}
 }
 
-func formatTags(tags map[string]string) string {
+// FormatTags shows tags as k=v, sorted by key; "no tags" for none.
+func FormatTags(tags map[string]string) string {
+	if len(tags) == 0 {
+		return "no tags"
+	}
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		parts = append(parts, k+"="+tags[k])
