@@ -15,6 +15,7 @@ auto_mode_ops := [o |
 	some i in [0, 1]
 	some o in [
 		op("add", i_lock, sprintf("/volumes/%d/csiDriver", [i]), "ebs.csi.eks.amazonaws.com"),
+		op("add", i_lock, sprintf("/volumes/%d/clusterTags", [i]), {"eks:eks-cluster-name": "prod"}),
 		op("replace", i_pv0 + i, "/spec/csi/driver", "ebs.csi.eks.amazonaws.com"),
 		op("replace", i_pv0 + i, concat("", [expr0, "/0/key"]), "topology.kubernetes.io/zone"),
 		op("add", i_pv0 + i, concat("", [expr0, "/-"]), auto_requirement),
@@ -27,8 +28,40 @@ test_auto_mode_passes if {
 	ids(auto_mode) == set()
 }
 
+add_on_tags := {"ebs.csi.aws.com/cluster": "true", "ebs.csi.aws.com/cluster-name": "prod"}
+
 test_recorded_add_on_driver_passes if {
-	ids(patched([op("add", i_lock, "/volumes/0/csiDriver", "ebs.csi.aws.com")])) == set()
+	ids(patched([
+		op("add", i_lock, "/volumes/0/csiDriver", "ebs.csi.aws.com"),
+		op("add", i_lock, "/volumes/0/clusterTags", add_on_tags),
+	])) == set()
+}
+
+test_graft026_add_on_driver_without_tags if {
+	ids(patched([op("add", i_lock, "/volumes/0/csiDriver", "ebs.csi.aws.com")])) == {"GRAFT026"}
+}
+
+test_graft026_add_on_cluster_tag_false if {
+	inp := patched([
+		op("add", i_lock, "/volumes/0/csiDriver", "ebs.csi.aws.com"),
+		op("add", i_lock, "/volumes/0/clusterTags", object.union(add_on_tags, {"ebs.csi.aws.com/cluster": "false"})),
+	])
+	some f in findings(inp)
+	f.id == "GRAFT026"
+	f.field == `volumes[0].clusterTags["ebs.csi.aws.com/cluster"]`
+	f.expected == "true"
+}
+
+test_graft026_auto_mode_without_tag if {
+	ids(json.patch(auto_mode, [rm(i_lock, "/volumes/1/clusterTags")])) == {"GRAFT026"}
+}
+
+test_graft026_auto_mode_two_clusters if {
+	ids(json.patch(auto_mode, [op("replace", i_lock, "/volumes/1/clusterTags/eks:eks-cluster-name", "staging")])) == {"GRAFT026"}
+}
+
+test_graft026_no_driver_needs_no_tags if {
+	not "GRAFT026" in ids(base)
 }
 
 test_graft030_auto_mode_driver_without_record if {

@@ -25,6 +25,7 @@ rules := {
 	"GRAFT023": {"level": "warn", "title": "the PV zones let a zone topology spread constraint be met"},
 	"GRAFT024": {"level": "deny", "title": "all volumes of one member are in one zone"},
 	"GRAFT025": {"level": "deny", "title": "a PV of EKS Auto Mode's driver uses topology.kubernetes.io/zone and requires eks.amazonaws.com/compute-type In [auto]"},
+	"GRAFT026": {"level": "deny", "title": "a volume recorded for a cluster's driver records the tags that driver's IAM policy attaches it by, for one cluster"},
 	"GRAFT030": {"level": "deny", "title": "the PV uses the CSI driver graft.lock records (ebs.csi.aws.com when it records none)"},
 	"GRAFT031": {"level": "deny", "title": "the volumeHandle is a bare EBS volume id"},
 	"GRAFT032": {"level": "deny", "title": "the volumeHandle is the record's target volume for the claim"},

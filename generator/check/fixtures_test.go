@@ -403,6 +403,11 @@ var failFixtures = []failFixture{
 		term["matchExpressions"] = term["matchExpressions"].([]any)[:1]
 		return []string{pvFile}
 	}},
+	{name: "GRAFT026-auto-mode-volume-untagged", from: "flux-3node-auto-mode", edit: func(t *testing.T, f *fixtureFiles) []string {
+		lk := f.obj(lock, "Lock", "")
+		del(t, lk["volumes"].([]any)[1].(map[string]any), "clusterTags")
+		return []string{lock}
+	}},
 	{name: "GRAFT030-add-on-driver-for-auto-mode", from: "flux-3node-auto-mode", edit: func(t *testing.T, f *fixtureFiles) []string {
 		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), spec.CSIDriverEBS, "spec", "csi", "driver")
 		return []string{pvFile}
