@@ -316,19 +316,25 @@ func (r *Record) Validate() error {
 		if !spec.ValidDevicePartition(v.Partition) {
 			add(f+".partition", v.Partition, spec.DevicePartitionExpected)
 		}
-		if v.CSIDriver != "" && !slices.Contains(spec.CSIDrivers, v.CSIDriver) {
-			add(f+".csiDriver", v.CSIDriver, "one of "+strings.Join(spec.CSIDrivers, ", ")+" (or none, for "+spec.CSIDriverEBS+")")
-		}
-		for _, k := range slices.Sorted(maps.Keys(v.ClusterTags)) {
-			if err := spec.CheckClusterTag(k, v.ClusterTags[k]); err != "" {
-				add(f+".clusterTags["+k+"]", v.ClusterTags[k], err)
-			}
-		}
+		validateCluster(f, v, add)
 	}
 	if len(errs) == 0 {
 		return nil
 	}
 	return errs
+}
+
+// validateCluster checks what a volume records of the cluster's driver:
+// a known CSI driver, and only the cluster tags graft sets.
+func validateCluster(f string, v Volume, add func(field string, value any, expected string)) {
+	if v.CSIDriver != "" && !slices.Contains(spec.CSIDrivers, v.CSIDriver) {
+		add(f+".csiDriver", v.CSIDriver, "one of "+strings.Join(spec.CSIDrivers, ", ")+" (or none, for "+spec.CSIDriverEBS+")")
+	}
+	for _, k := range slices.Sorted(maps.Keys(v.ClusterTags)) {
+		if err := spec.CheckClusterTag(k, v.ClusterTags[k]); err != "" {
+			add(f+".clusterTags["+k+"]", v.ClusterTags[k], err)
+		}
+	}
 }
 
 // Path returns the record path for a spec path and an optional --lock value.
