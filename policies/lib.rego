@@ -19,7 +19,22 @@ zone_keys := {"topology.kubernetes.io/zone", "topology.ebs.csi.aws.com/zone"}
 # is still seen in old manifests).
 pod_zone_keys := zone_keys | {"failure-domain.beta.kubernetes.io/zone"}
 
+# The driver of a record that names none (records written before
+# spec.target.cluster), and the drivers a record may name: EKS Auto Mode's
+# is ebs.csi.eks.amazonaws.com.
 csi_driver := "ebs.csi.aws.com"
+
+auto_mode_driver := "ebs.csi.eks.amazonaws.com"
+
+csi_drivers := {csi_driver, auto_mode_driver}
+
+# Auto Mode nodes carry this label with the value "auto"; its PVs require it.
+compute_type_label := "eks.amazonaws.com/compute-type"
+
+# The driver a record entry (null: none) attaches its volume with.
+recorded_driver(null) := csi_driver
+
+recorded_driver(rec) := object.get(rec, "csiDriver", csi_driver) if rec != null
 
 provenance_annotations := [
 	"graft.graftctl.io/source-instance",

@@ -22,11 +22,23 @@ deny contains f if {
 	f := denied("GRAFT030", d, "spec.csi", "unset", sprintf("a csi source with driver %s", [csi_driver]), "the volume must be mounted through the EBS CSI driver")
 }
 
+# The driver is the one graft.lock records for the PV's claim
+# (ebs.csi.aws.com when it records none, or has no entry).
+pv_record(pv) := record_by_claim[pv.spec.claimRef.name][0]
+
+pv_record(pv) := null if not record_by_claim[pv.spec.claimRef.name]
+
+wrong_driver(driver, want) if driver != want
+
+wrong_driver(driver, _) if not driver in csi_drivers
+
 deny contains f if {
 	some d in pv_docs
+	has_csi(d.contents)
 	driver := object.get(d.contents.spec.csi, "driver", "unset")
-	driver != csi_driver
-	f := denied("GRAFT030", d, "spec.csi.driver", driver, csi_driver, "wrong CSI driver")
+	want := recorded_driver(pv_record(d.contents))
+	wrong_driver(driver, want)
+	f := denied("GRAFT030", d, "spec.csi.driver", driver, want, "wrong CSI driver: graft.lock records the driver the cluster attaches the volume with")
 }
 
 # GRAFT031
@@ -184,4 +196,45 @@ deny contains f if {
 	rec != null
 	not capacity_is(d.contents, rec.sizeGiB)
 	f := denied("GRAFT037", d, "spec.capacity.storage", object.get(d.contents, ["spec", "capacity", "storage"], "unset"), sprintf("%dGi", [rec.sizeGiB]), sprintf("graft.lock records %s as %dGiB", [rec.targetVolume, rec.sizeGiB]))
+}
+
+# GRAFT026: a volume graft.lock records for a cluster's driver records the
+# tags that driver's IAM policy attaches it by (spec.target.cluster), all
+# naming one cluster. A record that names no driver needs none.
+driver_tags := {
+	"ebs.csi.aws.com": {"ebs.csi.aws.com/cluster": "true", "ebs.csi.aws.com/cluster-name": null},
+	"ebs.csi.eks.amazonaws.com": {"eks:eks-cluster-name": null},
+}
+
+tag_ok(tags, k, null) if is_string(tags[k])
+
+tag_ok(tags, k, v) if {
+	v != null
+	tags[k] == v
+}
+
+deny contains f if {
+	some i, v in record_volumes
+	some k, want in driver_tags[v.csiDriver]
+	tags := object.get(v, "clusterTags", {})
+	not tag_ok(tags, k, want)
+	f := denied(
+		"GRAFT026", record_doc, sprintf("volumes[%d].clusterTags[%s]", [i, json.marshal(k)]), object.get(tags, k, "unset"),
+		cond_expected(want), sprintf("graft.lock records %s for %s but not the tag its IAM policy attaches the volume by", [v.csiDriver, v.targetVolume]),
+	)
+}
+
+cond_expected(null) := "the cluster's name"
+
+cond_expected(v) := v if v != null
+
+recorded_clusters := {c |
+	some v in record_volumes
+	some k in ["eks:eks-cluster-name", "ebs.csi.aws.com/cluster-name"]
+	c := v.clusterTags[k]
+}
+
+deny contains f if {
+	count(recorded_clusters) > 1
+	f := denied("GRAFT026", record_doc, "volumes[].clusterTags", sort(recorded_clusters), "one cluster name", "graft.lock tags its volumes for more than one cluster")
 }

@@ -101,3 +101,45 @@ deny contains f if {
 	count(zs) > 1
 	f := denied("GRAFT024", x.sd, "spec.volumeClaimTemplates", sort(zs), "one zone", sprintf("the volumes of member %s/%s/%d are in different zones, so its pod can never be scheduled", x.m))
 }
+
+# GRAFT025: EKS Auto Mode labels its nodes topology.kubernetes.io/zone and
+# eks.amazonaws.com/compute-type=auto; a PV of its driver (by the PV or by
+# graft.lock) states its zone with that key and requires that label, as
+# the awslabs migration tool writes it.
+auto_mode_pv(pv) if pv.spec.csi.driver == auto_mode_driver
+
+auto_mode_pv(pv) if recorded_driver(pv_record(pv)) == auto_mode_driver
+
+pv_terms(pv) := object.get(pv, ["spec", "nodeAffinity", "required", "nodeSelectorTerms"], [])
+
+requires_auto(term) if {
+	some e in object.get(term, "matchExpressions", [])
+	e.key == compute_type_label
+	e.operator == "In"
+	e.values == ["auto"]
+}
+
+deny contains f if {
+	some d in pv_docs
+	auto_mode_pv(d.contents)
+	some i, term in pv_terms(d.contents)
+	some j, e in object.get(term, "matchExpressions", [])
+	e.key in zone_keys
+	e.key != "topology.kubernetes.io/zone"
+	f := denied(
+		"GRAFT025", d, sprintf("spec.nodeAffinity.required.nodeSelectorTerms[%d].matchExpressions[%d].key", [i, j]), e.key, "topology.kubernetes.io/zone",
+		"EKS Auto Mode nodes carry no other zone label: the pod would never be scheduled",
+	)
+}
+
+deny contains f if {
+	some d in pv_docs
+	auto_mode_pv(d.contents)
+	some i, term in pv_terms(d.contents)
+	not requires_auto(term)
+	f := denied(
+		"GRAFT025", d, sprintf("spec.nodeAffinity.required.nodeSelectorTerms[%d].matchExpressions", [i]), object.get(term, "matchExpressions", "unset"),
+		sprintf("a requirement %s In [auto]", [compute_type_label]),
+		"a volume of EKS Auto Mode's driver is attached only on Auto Mode nodes",
+	)
+}

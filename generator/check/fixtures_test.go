@@ -31,6 +31,8 @@ type passFixture struct {
 	// partition puts every device's filesystem on this partition, in the
 	// spec and in the record.
 	partition int
+	// cluster is spec.target.cluster; the record names its driver.
+	cluster *spec.Cluster
 }
 
 var passFixtures = []passFixture{
@@ -40,6 +42,7 @@ var passFixtures = []passFixture{
 	{name: "argocd-ordinals", example: "cassandra-argocd-ordinals", base: "../../bases/cassandra-ordinals"},
 	{name: "none-3node", example: "cassandra-3node", base: "../../../bases/cassandra-single", engineNone: true},
 	{name: "flux-3node-partition", example: "cassandra-3node", base: "../../../bases/cassandra-single", partition: 1},
+	{name: "flux-3node-auto-mode", example: "cassandra-3node", base: "../../../bases/cassandra-single", cluster: &spec.Cluster{Name: "prod", StorageDriver: spec.StorageDriverAutoMode}},
 }
 
 // fixtureFiles is an overlay held in memory as parsed documents.
@@ -388,6 +391,27 @@ var failFixtures = []failFixture{
 		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), "01", "spec", "csi", "volumeAttributes", "partition")
 		return []string{pvFile}
 	}},
+	{name: "GRAFT025-auto-mode-ebs-zone-key", from: "flux-3node-auto-mode", edit: func(t *testing.T, f *fixtureFiles) []string {
+		pv := f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-1")
+		exprs := pv["spec"].(map[string]any)["nodeAffinity"].(map[string]any)["required"].(map[string]any)["nodeSelectorTerms"].([]any)[0].(map[string]any)["matchExpressions"].([]any)
+		set(t, exprs[0].(map[string]any), spec.TopologyKeyEBSCSI, "key")
+		return []string{pvFile}
+	}},
+	{name: "GRAFT025-auto-mode-no-compute-type", from: "flux-3node-auto-mode", edit: func(t *testing.T, f *fixtureFiles) []string {
+		pv := f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-2")
+		term := pv["spec"].(map[string]any)["nodeAffinity"].(map[string]any)["required"].(map[string]any)["nodeSelectorTerms"].([]any)[0].(map[string]any)
+		term["matchExpressions"] = term["matchExpressions"].([]any)[:1]
+		return []string{pvFile}
+	}},
+	{name: "GRAFT026-auto-mode-volume-untagged", from: "flux-3node-auto-mode", edit: func(t *testing.T, f *fixtureFiles) []string {
+		lk := f.obj(lock, "Lock", "")
+		del(t, lk["volumes"].([]any)[1].(map[string]any), "clusterTags")
+		return []string{lock}
+	}},
+	{name: "GRAFT030-add-on-driver-for-auto-mode", from: "flux-3node-auto-mode", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), spec.CSIDriverEBS, "spec", "csi", "driver")
+		return []string{pvFile}
+	}},
 	{name: "GRAFT040-reclaim-delete", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
 		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), "Delete", "spec", "persistentVolumeReclaimPolicy")
 		return []string{pvFile}
@@ -459,11 +483,19 @@ func passFiles(t *testing.T, pf passFixture) map[string][]byte {
 			rec.Volumes[i].Partition = pf.partition
 		}
 	}
+	if pf.cluster != nil {
+		m.Spec.Target.Cluster = pf.cluster
+		m.Spec.Target.TopologyKey = m.Spec.Target.Storage().TopologyKey
+		for i := range rec.Volumes {
+			rec.Volumes[i].CSIDriver = m.Spec.Target.Storage().CSIDriver
+			rec.Volumes[i].ClusterTags = m.Spec.Target.Storage().Tags
+		}
+	}
 	files, err := render.Files(m, rec, filepath.Join(fixtureRoot, "pass", pf.name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pf.partition > 0 {
+	if pf.partition > 0 || pf.cluster != nil {
 		files[lock], err = rec.Marshal()
 	} else {
 		files[lock], err = os.ReadFile(filepath.Join(ex, lock))

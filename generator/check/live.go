@@ -1,6 +1,7 @@
 package check
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -14,6 +15,7 @@ import (
 	"github.com/graftctl/graft/generator/kmskey"
 	"github.com/graftctl/graft/generator/ownership"
 	"github.com/graftctl/graft/generator/record"
+	"github.com/graftctl/graft/generator/spec"
 )
 
 // EC2 is the part of the EC2 API the live check calls. Its methods copy
@@ -31,6 +33,7 @@ var LiveRules = []Rule{
 	{ID: "GRAFT053", Level: LevelDeny, Title: "the target volume has the recorded size"},
 	{ID: "GRAFT054", Level: LevelDeny, Title: "the target volume has the recorded encryption"},
 	{ID: "GRAFT055", Level: LevelDeny, Title: "the target volume is this migration's volume of its member (graft tags)"},
+	{ID: "GRAFT056", Level: LevelDeny, Title: "the target volume carries the cluster tags graft.lock records, which the CSI driver's IAM policy needs to attach it, and names no other cluster"},
 }
 
 // batch is how many ids one Describe call filters on (EC2 takes at most
@@ -86,6 +89,7 @@ func Live(ctx context.Context, api EC2, rec *record.Record, lockPath string, in 
 		} else {
 			c.state(vol, clusters)
 			c.ownership(vol)
+			c.clusterTags(vol)
 			c.shape(vol)
 		}
 		out = append(out, c.out...)
@@ -208,6 +212,52 @@ func (c *volumeCheck) ownership(vol ec2types.Volume) {
 			found = fmt.Sprintf("%q", got)
 		}
 		c.add("GRAFT055", fmt.Sprintf("tags[%q]", want.key), found, fmt.Sprintf("%q", want.value), "the volume does not carry the graft tags of this migration and member")
+	}
+}
+
+// clusterNameTags are the tags that name the cluster a volume
+// belongs to: a volume naming another cluster than the recorded one is
+// refused by Auto Mode's and the cluster-scoped policy's conditions.
+var clusterNameTags = []string{spec.TagEKSClusterName, spec.TagEBSCSIClusterName, "KubernetesCluster"}
+
+// clusterTags: the tags graft.lock records for the cluster's driver
+// (spec.target.cluster) are on the volume, and no cluster-name tag names
+// another cluster (GRAFT056). A record of Auto Mode's driver without its
+// tag is one no Auto Mode cluster attaches.
+func (c *volumeCheck) clusterTags(vol ec2types.Volume) {
+	tags := map[string]string{}
+	for _, t := range vol.Tags {
+		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	want := maps.Clone(c.v.ClusterTags)
+	if want == nil {
+		want = map[string]string{}
+	}
+	if c.v.Driver() == spec.CSIDriverAutoMode && want[spec.TagEKSClusterName] == "" {
+		c.add("GRAFT056", "clusterTags", "no "+spec.TagEKSClusterName, "the tag "+spec.TagEKSClusterName+"=<cluster>", "graft.lock records EKS Auto Mode's driver but not the tag Auto Mode attaches volumes by")
+	}
+	cluster := cmp.Or(want[spec.TagEKSClusterName], want[spec.TagEBSCSIClusterName])
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		got, ok := tags[k]
+		if ok && got == want[k] {
+			continue
+		}
+		found := "missing"
+		if ok {
+			found = fmt.Sprintf("%q", got)
+		}
+		c.add("GRAFT056", fmt.Sprintf("tags[%q]", k), found, fmt.Sprintf("%q", want[k]), "the volume lacks a tag the cluster's CSI driver and its IAM policy need to attach it: the pod would hang in ContainerCreating")
+	}
+	if cluster == "" {
+		return
+	}
+	for _, k := range clusterNameTags {
+		if _, recorded := want[k]; recorded {
+			continue
+		}
+		if got, ok := tags[k]; ok && got != cluster {
+			c.add("GRAFT056", fmt.Sprintf("tags[%q]", k), fmt.Sprintf("%q", got), fmt.Sprintf("%q or no such tag", cluster), "the volume names another cluster than the one graft.lock records")
+		}
 	}
 }
 

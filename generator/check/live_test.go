@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"testing"
@@ -237,6 +238,66 @@ func TestLiveOwnership(t *testing.T) {
 				t.Errorf("message %q does not say %q", f.Message, part)
 			}
 		}
+	}
+}
+
+// TestLiveClusterTags: GRAFT056 finds a recorded cluster tag the volume
+// lacks or holds with another value, a volume naming another cluster, and
+// a record of Auto Mode's driver without its tag; a volume with exactly the
+// recorded tags, and a record without cluster tags, pass.
+func TestLiveClusterTags(t *testing.T) {
+	sim := ec2sim.New(ec2sim.Options{})
+	addOn := map[string]string{"ebs.csi.aws.com/cluster": "true", "ebs.csi.aws.com/cluster-name": "prod"}
+	auto := map[string]string{"eks:eks-cluster-name": "prod"}
+	cases := []struct {
+		driver   string
+		recorded map[string]string
+		extra    map[string]string // on the volume, besides graft's own tags
+	}{
+		{"ebs.csi.aws.com", addOn, addOn},                                                                                         // 0: passes
+		{"ebs.csi.eks.amazonaws.com", auto, auto},                                                                                 // 1: passes
+		{"", nil, map[string]string{"KubernetesCluster": "other"}},                                                                // 2: no cluster recorded: passes
+		{"ebs.csi.aws.com", addOn, map[string]string{"ebs.csi.aws.com/cluster": "true"}},                                          // 3: cluster-name missing
+		{"ebs.csi.aws.com", addOn, map[string]string{"ebs.csi.aws.com/cluster": "false", "ebs.csi.aws.com/cluster-name": "prod"}}, // 4: wrong value
+		{"ebs.csi.eks.amazonaws.com", auto, map[string]string{"eks:eks-cluster-name": "prod", "KubernetesCluster": "staging"}},    // 5: another cluster
+		{"ebs.csi.eks.amazonaws.com", nil, map[string]string{"eks:eks-cluster-name": "prod"}},                                     // 6: record lacks the tag
+		{"ebs.csi.eks.amazonaws.com", auto, nil},                                                                                  // 7: volume untagged
+	}
+	rec := &record.Record{Migration: "cass"}
+	for i, c := range cases {
+		v := record.Volume{StatefulSet: "s", Ordinal: i, ClaimTemplate: "data", CSIDriver: c.driver, ClusterTags: c.recorded}
+		tags := map[string]string{
+			ownership.TagMigration: rec.Migration, ownership.TagMember: ebs.Member{StatefulSet: v.StatefulSet, Ordinal: v.Ordinal}.Key(),
+			ownership.TagClaimTemplate: v.ClaimTemplate, ownership.TagRole: ownership.RoleVolume,
+		}
+		maps.Copy(tags, c.extra)
+		id, err := sim.AddVolume(ec2sim.VolumeSpec{SizeGiB: 10, Tags: tags})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.TargetVolume, v.TargetZone, v.SizeGiB = id, "us-east-1a", 10
+		rec.Volumes = append(rec.Volumes, v)
+	}
+	found, err := Live(context.Background(), sim, rec, "graft.lock", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range found {
+		got = append(got, fmt.Sprintf("%s %s %s found %s expected %s", f.ID, f.Name, f.Field, f.Found, f.Expected))
+	}
+	sort.Strings(got)
+	v := func(i int) string { return rec.Volumes[i].TargetVolume }
+	want := []string{
+		"GRAFT056 " + v(3) + ` tags["ebs.csi.aws.com/cluster-name"] found missing expected "prod"`,
+		"GRAFT056 " + v(4) + ` tags["ebs.csi.aws.com/cluster"] found "false" expected "true"`,
+		"GRAFT056 " + v(5) + ` tags["KubernetesCluster"] found "staging" expected "prod" or no such tag`,
+		"GRAFT056 " + v(6) + ` clusterTags found no eks:eks-cluster-name expected the tag eks:eks-cluster-name=<cluster>`,
+		"GRAFT056 " + v(7) + ` tags["eks:eks-cluster-name"] found missing expected "prod"`,
+	}
+	sort.Strings(want)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

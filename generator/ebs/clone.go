@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -227,6 +228,10 @@ func (r *cloneRun) member(ctx context.Context, mb Member) error {
 			Throughput: aws.ToInt32(vol.Throughput), Encrypted: aws.ToBool(vol.Encrypted), KMSKeyID: aws.ToString(vol.KmsKeyId),
 			FSType: dev.FSType, Partition: dev.Partition,
 		}
+		if r.e.m.Spec.Target.Cluster != nil {
+			ent.CSIDriver = r.e.m.Spec.Target.Storage().CSIDriver
+			ent.ClusterTags = clusterTags(vol.Tags)
+		}
 		if pre, ok := r.x.snap(snapKey(ownership.RoleSnapshot, mb.Key(), spec.PhasePrecopy, dev.VolumeID)); ok {
 			ent.Snapshots[spec.PhasePrecopy] = aws.ToString(pre.SnapshotId)
 		}
@@ -271,4 +276,20 @@ func createError(op string, mb Member, on string, err error) error {
 		return fmt.Errorf("%s on %s for %s: %w", op, on, mb.Key(), err)
 	}
 	return fmt.Errorf("%s on %s for %s did not complete (%w); whatever EC2 created is tagged, and the next run resumes from it", op, on, mb.Key(), err)
+}
+
+// clusterTags are the tags of a volume, as EC2 reports them, that graft
+// sets for the cluster's driver (spec.ClusterTagKeys): the record holds
+// what the volume carries, not what graft asked for.
+func clusterTags(tags []types.Tag) map[string]string {
+	var out map[string]string
+	for _, t := range tags {
+		if k := aws.ToString(t.Key); slices.Contains(spec.ClusterTagKeys, k) {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = aws.ToString(t.Value)
+		}
+	}
+	return out
 }

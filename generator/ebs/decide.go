@@ -3,6 +3,7 @@ package ebs
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -283,17 +284,26 @@ func (e *Engine) setCopySource(in *ec2.CopySnapshotInput, mb Member, phase strin
 	in.Description = aws.String(fmt.Sprintf("graft %s %s %s copy of %s (%s %s)", e.m.Metadata.Name, mb.Key(), phase, snap, d.VolumeID, d.ClaimTemplate))
 }
 
+// volumeTags are the tags of a new volume: graft's own, and those the
+// cluster's CSI driver and its IAM policy need to attach it
+// (spec.Target.Storage).
+func (e *Engine) volumeTags(mb Member, d Device, phase string) map[string]string {
+	tags := map[string]string{
+		ownership.TagMember: mb.Key(), ownership.TagRole: ownership.RoleVolume, ownership.TagPhase: phase, ownership.TagSourceInstance: mb.Instance,
+		ownership.TagSourceVolume: d.VolumeID, ownership.TagClaimTemplate: d.ClaimTemplate,
+	}
+	maps.Copy(tags, e.m.Spec.Target.Storage().Tags)
+	return tags
+}
+
 // createVolumeInput is the CreateVolume call of a device: the spec's
 // parameters, encrypted with the key graft knows sent explicitly.
 func (e *Engine) createVolumeInput(mb Member, d Device, p VolumeParams, phase, snap string) *ec2.CreateVolumeInput {
 	in := &ec2.CreateVolumeInput{
-		AvailabilityZone: aws.String(p.Zone),
-		Size:             aws.Int32(p.SizeGiB),
-		VolumeType:       types.VolumeType(p.Type),
-		TagSpecifications: e.tagSpec(types.ResourceTypeVolume, map[string]string{
-			ownership.TagMember: mb.Key(), ownership.TagRole: ownership.RoleVolume, ownership.TagPhase: phase, ownership.TagSourceInstance: mb.Instance,
-			ownership.TagSourceVolume: d.VolumeID, ownership.TagClaimTemplate: d.ClaimTemplate,
-		}),
+		AvailabilityZone:  aws.String(p.Zone),
+		Size:              aws.Int32(p.SizeGiB),
+		VolumeType:        types.VolumeType(p.Type),
+		TagSpecifications: e.tagSpec(types.ResourceTypeVolume, e.volumeTags(mb, d, phase)),
 	}
 	if snap != "" {
 		in.SnapshotId = aws.String(snap)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 
 	"github.com/graftctl/graft/generator/kmskey"
@@ -84,8 +85,15 @@ func IAMPolicy(m *spec.Migration) PolicyDocument {
 		Resource: snapshotsAll, Condition: map[string]map[string]any{"StringEquals": reqTag}})
 	add(Statement{Sid: "GraftUseOwnSnapshots", Action: []string{"ec2:CopySnapshot", "ec2:CreateVolume", "ec2:EnableFastSnapshotRestores", "ec2:DisableFastSnapshotRestores"},
 		Resource: snapshotsAll, Condition: map[string]map[string]any{"StringEquals": ownTag}})
+	// A new volume carries the tags the cluster's driver and its IAM
+	// policy need to attach it (spec.Target.Storage): without them the
+	// create is refused, rather than a volume made that no pod can mount.
+	volTag := maps.Clone(reqTag)
+	for k, v := range s.Target.Storage().Tags {
+		volTag["aws:RequestTag/"+k] = v
+	}
 	add(Statement{Sid: "GraftCreateTaggedVolumes", Action: []string{"ec2:CreateVolume"},
-		Resource: []string{arn(dst, "*", "volume/*")}, Condition: map[string]map[string]any{"StringEquals": reqTag}})
+		Resource: []string{arn(dst, "*", "volume/*")}, Condition: map[string]map[string]any{"StringEquals": volTag}})
 	add(Statement{Sid: "GraftTagOnCreateOnly", Action: []string{"ec2:CreateTags"},
 		Resource:  append(append([]string{}, snapshotsAll...), arn(dst, "*", "volume/*")),
 		Condition: map[string]map[string]any{"StringEquals": {"ec2:CreateAction": []string{"CreateSnapshot", "CreateSnapshots", "CopySnapshot", "CreateVolume"}}}})

@@ -3,6 +3,7 @@ package ebs_test
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -108,4 +109,40 @@ func TestIAMPolicyKMS(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestIAMPolicyRequiresClusterTags: with spec.target.cluster, CreateVolume
+// is allowed only with the tags the cluster's driver needs in the request;
+// without it, only graft's own tag is required, as before.
+func TestIAMPolicyRequiresClusterTags(t *testing.T) {
+	cases := map[string]map[string]any{
+		"": {"aws:RequestTag/graft:migration": "sim"},
+		"ebs-csi": {"aws:RequestTag/graft:migration": "sim",
+			"aws:RequestTag/ebs.csi.aws.com/cluster": "true", "aws:RequestTag/ebs.csi.aws.com/cluster-name": "prod"},
+		"eks-auto-mode": {"aws:RequestTag/graft:migration": "sim", "aws:RequestTag/eks:eks-cluster-name": "prod"},
+	}
+	for driver, want := range cases {
+		m := (&simEnv{t: t}).spec(simCase{Nodes: 1, Devices: 1, ExtraSpec: func(y string) string {
+			if driver == "" {
+				return y
+			}
+			return strings.Replace(y, "    namespace: db\n", "    namespace: db\n    cluster: {name: prod, storageDriver: "+driver+"}\n", 1)
+		}})
+		var found bool
+		for _, st := range ebs.IAMPolicy(m).Statement {
+			if st.Sid != "GraftCreateTaggedVolumes" {
+				if slices.Contains(st.Action, "ec2:CreateVolume") && slices.ContainsFunc(st.Resource, func(r string) bool { return strings.Contains(r, ":volume/") }) {
+					t.Errorf("%s: %s also allows CreateVolume on volumes", driver, st.Sid)
+				}
+				continue
+			}
+			found = true
+			if got := st.Condition["StringEquals"]; !reflect.DeepEqual(got, want) {
+				t.Errorf("%q: CreateVolume condition %v, want %v", driver, got, want)
+			}
+		}
+		if !found {
+			t.Errorf("%q: no GraftCreateTaggedVolumes statement", driver)
+		}
+	}
 }

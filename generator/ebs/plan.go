@@ -43,6 +43,18 @@ type Plan struct {
 	// Assumptions behind the durations.
 	Assumptions []string `json:"assumptions"`
 	Warnings    []string `json:"warnings"`
+	// Cluster is spec.target.cluster's storage: absent without one.
+	Cluster *PlanCluster `json:"cluster,omitempty"`
+}
+
+// PlanCluster says which driver the new volumes are for, the tags they get
+// and the managed IAM policies those tags satisfy.
+type PlanCluster struct {
+	Name          string            `json:"name"`
+	StorageDriver string            `json:"storageDriver"`
+	CSIDriver     string            `json:"csiDriver"`
+	Tags          map[string]string `json:"tags"`
+	Policies      []string          `json:"policies"`
 }
 
 // Duration marshals as a Go duration string.
@@ -101,6 +113,10 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 	}
 	for _, mb := range inv.Members {
 		pl.member(mb, x)
+	}
+	if c := e.m.Spec.Target.Cluster; c != nil {
+		st := e.m.Spec.Target.Storage()
+		pl.p.Cluster = &PlanCluster{Name: c.Name, StorageDriver: c.StorageDriver, CSIDriver: st.CSIDriver, Tags: st.Tags, Policies: st.Policies}
 	}
 	pl.budget(inv)
 	pl.warn(inv, x)
@@ -426,6 +442,9 @@ func (p *Plan) WriteText(w io.Writer) error { return p.WriteTextColor(w, ansi.Pa
 // coloured by pal (on a terminal): + green, = cyan, ! yellow, - red.
 func (p *Plan) WriteTextColor(w io.Writer, pal ansi.Palette) error {
 	fmt.Fprintf(w, "graft plan for %s (%s -> %s). Nothing has been changed.\n", p.Migration, p.SourceRegion, p.TargetRegion)
+	if c := p.Cluster; c != nil {
+		fmt.Fprintf(w, "Cluster %s (%s, driver %s): new volumes are tagged %s, which satisfies %s (attach, detach, modify).\n", c.Name, c.StorageDriver, c.CSIDriver, spec.FormatTags(c.Tags), strings.Join(c.Policies, " and "))
+	}
 	for _, pm := range p.Members {
 		fmt.Fprintf(w, "\n%s  %s  %s -> %s\n", pm.Member, pm.Instance, pm.SourceZone, pm.TargetZone)
 		for _, a := range pm.Actions {

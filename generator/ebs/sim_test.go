@@ -1,9 +1,11 @@
 package ebs_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -1383,5 +1385,111 @@ func TestSimPartitionReachesTheRecord(t *testing.T) {
 		if v.Partition != want {
 			t.Errorf("re-run: record %s: partition %d, want %d", v.ClaimName(), v.Partition, want)
 		}
+	}
+}
+
+// TestSimClusterDriverAndTagsReachTheRecord: with spec.target.cluster every
+// new volume carries the tags its driver and IAM policy need, and the record
+// names the driver and those tags; without it, neither (ebs.csi.aws.com).
+func TestSimClusterDriverAndTagsReachTheRecord(t *testing.T) {
+	for driver, want := range map[string]string{"": "", "ebs-csi": "ebs.csi.aws.com", "eks-auto-mode": "ebs.csi.eks.amazonaws.com"} {
+		t.Run("driver="+driver, func(t *testing.T) {
+			e := newSim(t, simCase{Nodes: 2, NoHook: true, ExtraSpec: func(y string) string {
+				if driver == "" {
+					return y
+				}
+				return strings.Replace(y, "    namespace: db\n", "    namespace: db\n    cluster: {name: prod, storageDriver: "+driver+"}\n", 1)
+			}})
+			ctx := ctxT(t, 30*time.Second)
+			if err := e.cloneAll(ctx); err != nil {
+				t.Fatal(err)
+			}
+			rec, err := record.Load(e.lock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rec.Volumes) != 2 {
+				t.Fatalf("record has %d volumes, want 2", len(rec.Volumes))
+			}
+			wantTags := map[string]map[string]string{
+				"ebs-csi":       {"ebs.csi.aws.com/cluster": "true", "ebs.csi.aws.com/cluster-name": "prod"},
+				"eks-auto-mode": {"eks:eks-cluster-name": "prod"},
+			}[driver]
+			for _, v := range rec.Volumes {
+				if v.CSIDriver != want {
+					t.Errorf("record %s: csiDriver %q, want %q", v.ClaimName(), v.CSIDriver, want)
+				}
+				if !maps.Equal(v.ClusterTags, wantTags) {
+					t.Errorf("record %s: clusterTags %v, want %v", v.ClaimName(), v.ClusterTags, wantTags)
+				}
+				out, err := e.sim.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{v.TargetVolume}})
+				if err != nil || len(out.Volumes) != 1 {
+					t.Fatalf("describe %s: %v", v.TargetVolume, err)
+				}
+				got := map[string]string{}
+				for _, tg := range out.Volumes[0].Tags {
+					got[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+				}
+				for _, k := range []string{"ebs.csi.aws.com/cluster", "ebs.csi.aws.com/cluster-name", "eks:eks-cluster-name"} {
+					if got[k] != wantTags[k] {
+						t.Errorf("volume %s: tag %s=%q, want %q", v.TargetVolume, k, got[k], wantTags[k])
+					}
+				}
+				if got["team"] != "data" || got["graft:migration"] != "sim" {
+					t.Errorf("volume %s lost graft's or the spec's tags: %v", v.TargetVolume, got)
+				}
+			}
+		})
+	}
+}
+
+// TestSimPlanSaysWhichPolicyTheTagsSatisfy: with spec.target.cluster the
+// plan names the tags and the managed policies they satisfy (text and
+// JSON); without it, the plan says nothing of a cluster.
+func TestSimPlanSaysWhichPolicyTheTagsSatisfy(t *testing.T) {
+	cases := map[string]string{
+		"":              "",
+		"ebs-csi":       "Cluster prod (ebs-csi, driver ebs.csi.aws.com): new volumes are tagged ebs.csi.aws.com/cluster=true, ebs.csi.aws.com/cluster-name=prod, which satisfies AmazonEBSCSIDriverPolicyV2 and AmazonEBSCSIDriverEKSClusterScopedPolicy (attach, detach, modify).\n",
+		"eks-auto-mode": "Cluster prod (eks-auto-mode, driver ebs.csi.eks.amazonaws.com): new volumes are tagged eks:eks-cluster-name=prod, which satisfies AmazonEKSBlockStoragePolicy (attach, detach, modify).\n",
+	}
+	for driver, want := range cases {
+		t.Run("driver="+driver, func(t *testing.T) {
+			e := newSim(t, simCase{Nodes: 1, NoHook: true, ExtraSpec: func(y string) string {
+				if driver == "" {
+					return y
+				}
+				return strings.Replace(y, "    namespace: db\n", "    namespace: db\n    cluster: {name: prod, storageDriver: "+driver+"}\n", 1)
+			}})
+			ctx := ctxT(t, 30*time.Second)
+			eng := e.engine()
+			inv, err := eng.Discover(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := eng.Plan(ctx, inv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var text, js bytes.Buffer
+			if err := p.WriteText(&text); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.WriteJSON(&js); err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.SplitAfter(text.String(), "\n")
+			if want == "" {
+				if strings.Contains(text.String(), "Cluster ") || strings.Contains(js.String(), `"cluster"`) {
+					t.Errorf("a plan without target.cluster mentions one:\n%s\n%s", text.String(), js.String())
+				}
+				return
+			}
+			if len(lines) < 2 || lines[1] != want {
+				t.Errorf("plan line 2 = %q, want %q", lines[1], want)
+			}
+			if !strings.Contains(js.String(), `"csiDriver"`) || !strings.Contains(js.String(), `"policies"`) {
+				t.Errorf("JSON plan lacks the cluster:\n%s", js.String())
+			}
+		})
 	}
 }

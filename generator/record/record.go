@@ -14,11 +14,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -82,7 +84,18 @@ type Volume struct {
 	// Partition is the partition of the volume that holds the filesystem
 	// (spec.source.devices[].partition); absent (0) for the whole volume.
 	Partition int `yaml:"partition,omitempty" json:"partition,omitempty"`
+	// CSIDriver is the CSI driver the volume is attached by
+	// (spec.target.cluster); absent is ebs.csi.aws.com, as before drivers
+	// were recorded.
+	CSIDriver string `yaml:"csiDriver,omitempty" json:"csiDriver,omitempty"`
+	// ClusterTags are the tags graft set on the volume for the cluster's
+	// driver and its IAM policy (spec.target.cluster).
+	ClusterTags map[string]string `yaml:"clusterTags,omitempty" json:"clusterTags,omitempty"`
 }
+
+// Driver is the CSI driver of the volume, ebs.csi.aws.com when none is
+// recorded.
+func (v Volume) Driver() string { return spec.RecordedDriver(v.CSIDriver) }
 
 // ClaimName is the PVC name this volume must be bound through.
 func (v Volume) ClaimName() string {
@@ -303,11 +316,25 @@ func (r *Record) Validate() error {
 		if !spec.ValidDevicePartition(v.Partition) {
 			add(f+".partition", v.Partition, spec.DevicePartitionExpected)
 		}
+		validateCluster(f, v, add)
 	}
 	if len(errs) == 0 {
 		return nil
 	}
 	return errs
+}
+
+// validateCluster checks what a volume records of the cluster's driver:
+// a known CSI driver, and only the cluster tags graft sets.
+func validateCluster(f string, v Volume, add func(field string, value any, expected string)) {
+	if v.CSIDriver != "" && !slices.Contains(spec.CSIDrivers, v.CSIDriver) {
+		add(f+".csiDriver", v.CSIDriver, "one of "+strings.Join(spec.CSIDrivers, ", ")+" (or none, for "+spec.CSIDriverEBS+")")
+	}
+	for _, k := range slices.Sorted(maps.Keys(v.ClusterTags)) {
+		if err := spec.CheckClusterTag(k, v.ClusterTags[k]); err != "" {
+			add(f+".clusterTags["+k+"]", v.ClusterTags[k], err)
+		}
+	}
 }
 
 // Path returns the record path for a spec path and an optional --lock value.

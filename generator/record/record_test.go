@@ -62,6 +62,11 @@ func TestInvalid(t *testing.T) {
 		{"partition past a GPT disk's", "fsType: ext4", "fsType: ext4\n    partition: 129", `volumes[0].partition: 129, expected a partition number from 1 to 128`},
 		{"partition as a float", "fsType: ext4", "fsType: ext4\n    partition: 1.5", "line 26: field partition: 1.5, expected a whole number"},
 		{"size as a float", "sizeGiB: 500", "sizeGiB: 499.9", "field sizeGiB: 499.9, expected a whole number"},
+		{"unknown csi driver", "fsType: ext4", "fsType: ext4\n    csiDriver: ebs.csi.example.com", `volumes[0].csiDriver: "ebs.csi.example.com", expected one of ebs.csi.aws.com, ebs.csi.eks.amazonaws.com`},
+		{"csi driver in another case", "fsType: ext4", "fsType: ext4\n    csiDriver: EBS.csi.aws.com", `volumes[0].csiDriver: "EBS.csi.aws.com"`},
+		{"cluster tag not graft's", "fsType: ext4", "fsType: ext4\n    clusterTags:\n      team: data", `volumes[0].clusterTags[team]: "data", expected a tag key graft sets for a cluster`},
+		{"cluster tag false", "fsType: ext4", "fsType: ext4\n    clusterTags:\n      ebs.csi.aws.com/cluster: \"false\"", `volumes[0].clusterTags[ebs.csi.aws.com/cluster]: "false", expected "true"`},
+		{"cluster tag bad name", "fsType: ext4", "fsType: ext4\n    clusterTags:\n      eks:eks-cluster-name: -x", `volumes[0].clusterTags[eks:eks-cluster-name]: "-x", expected an EKS cluster name`},
 		{"partition as a string", "fsType: ext4", "fsType: ext4\n    partition: \"1\"", "cannot unmarshal !!str `1` into int"},
 	}
 	for _, c := range cases {
@@ -103,6 +108,38 @@ func TestPartitionRoundTrip(t *testing.T) {
 	}
 	if back.Volumes[0].Partition != 128 || back.Volumes[1].Partition != 0 {
 		t.Errorf("partitions %d, %d after a round trip, want 128, 0", back.Volumes[0].Partition, back.Volumes[1].Partition)
+	}
+}
+
+// TestDriverRoundTrip: a recorded driver and cluster tags are written and
+// read back; a record without them means ebs.csi.aws.com and writes neither.
+func TestDriverRoundTrip(t *testing.T) {
+	r, err := record.Load(examplePaths(t)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := r.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(plain, []byte("csiDriver")) || bytes.Contains(plain, []byte("clusterTags")) {
+		t.Errorf("a record without drivers writes one:\n%s", plain)
+	}
+	if got := r.Volumes[0].Driver(); got != "ebs.csi.aws.com" {
+		t.Errorf("Driver() of an unrecorded driver = %q, want ebs.csi.aws.com", got)
+	}
+	r.Volumes[0].CSIDriver = "ebs.csi.eks.amazonaws.com"
+	r.Volumes[0].ClusterTags = map[string]string{"eks:eks-cluster-name": "prod"}
+	data, err := r.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := record.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Volumes[0].Driver() != "ebs.csi.eks.amazonaws.com" || back.Volumes[0].ClusterTags["eks:eks-cluster-name"] != "prod" || back.Volumes[1].CSIDriver != "" {
+		t.Errorf("after a round trip: %+v, %+v", back.Volumes[0], back.Volumes[1])
 	}
 }
 

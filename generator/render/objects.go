@@ -12,8 +12,9 @@ import (
 	"github.com/graftctl/graft/generator/spec"
 )
 
-// CSIDriver is the only driver graft renders volumes for.
-const CSIDriver = "ebs.csi.aws.com"
+// CSIDriver is the driver graft renders volumes for without
+// spec.target.cluster; spec.Target.Storage says which with one.
+const CSIDriver = spec.CSIDriverEBS
 
 // PartitionAttribute is the CSI volume attribute the EBS CSI driver reads
 // the partition to mount from, as a decimal string.
@@ -86,6 +87,15 @@ func (r *renderer) persistentVolume(mb member) *corev1.PersistentVolume {
 		ann[spec.AnnotationSnapshot] = snap
 	}
 	class := r.m.Spec.Target.StorageClassName
+	st := r.m.Spec.Target.Storage()
+	exprs := []corev1.NodeSelectorRequirement{{
+		Key:      st.TopologyKey,
+		Operator: corev1.NodeSelectorOpIn,
+		Values:   []string{v.TargetZone},
+	}}
+	for _, req := range st.Requirements {
+		exprs = append(exprs, corev1.NodeSelectorRequirement{Key: req.Key, Operator: corev1.NodeSelectorOpIn, Values: req.Values})
+	}
 	// The driver mounts the partition the attribute names, not the whole
 	// volume (aws-ebs-csi-driver#812); graft sets it only for a recorded
 	// partition. No spec.mountOptions: the driver adds nouuid for xfs,
@@ -117,7 +127,7 @@ func (r *renderer) persistentVolume(mb member) *corev1.PersistentVolume {
 			},
 			PersistentVolumeSource: corev1.PersistentVolumeSource{
 				CSI: &corev1.CSIPersistentVolumeSource{
-					Driver:           CSIDriver,
+					Driver:           st.CSIDriver,
 					VolumeHandle:     v.TargetVolume,
 					FSType:           v.FSType,
 					VolumeAttributes: attrs,
@@ -126,11 +136,7 @@ func (r *renderer) persistentVolume(mb member) *corev1.PersistentVolume {
 			NodeAffinity: &corev1.VolumeNodeAffinity{
 				Required: &corev1.NodeSelector{
 					NodeSelectorTerms: []corev1.NodeSelectorTerm{{
-						MatchExpressions: []corev1.NodeSelectorRequirement{{
-							Key:      r.m.Spec.Target.TopologyKey,
-							Operator: corev1.NodeSelectorOpIn,
-							Values:   []string{v.TargetZone},
-						}},
+						MatchExpressions: exprs,
 					}},
 				},
 			},

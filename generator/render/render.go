@@ -347,6 +347,12 @@ func crossCheck(m *spec.Migration, rec *record.Record) error {
 		} else if v.Partition != d.Partition {
 			add(field+".partition", v.Partition, fmt.Sprintf("%d, the partition of %s in spec.source.devices (0: the whole device); run graft clone --phase final again to record the spec's", d.Partition, d.Name))
 		}
+		if want := m.Spec.Target.Storage().CSIDriver; v.Driver() != want {
+			add(field+".csiDriver", v.Driver(), fmt.Sprintf("%s, the driver of spec.target.cluster (none: %s); the volume was cloned for another cluster's driver", want, spec.CSIDriverEBS))
+		}
+		if want := m.Spec.Target.Storage().Tags; !maps.Equal(v.ClusterTags, want) {
+			add(field+".clusterTags", spec.FormatTags(v.ClusterTags), fmt.Sprintf("%s, the tags spec.target.cluster's driver and IAM policy need to attach %s; tag the volume so (aws ec2 create-tags) and run graft clone --phase final again to record them", spec.FormatTags(want), v.TargetVolume))
+		}
 		if want := m.Spec.TargetZone(v.StatefulSet, v.SourceZone); v.TargetZone != want {
 			add(field+".targetZone", v.TargetZone, fmt.Sprintf("%s, where the spec places %s", want, v.ClaimName()))
 		}

@@ -294,6 +294,70 @@ func TestPVVolumeSource(t *testing.T) {
 	}
 }
 
+// TestPVStorageDriver: the PV's driver and node affinity come from
+// spec.target.cluster: none and ebs-csi keep the spec's topology key and
+// add nothing; Auto Mode names its driver, topology.kubernetes.io/zone and
+// the compute-type requirement.
+func TestPVStorageDriver(t *testing.T) {
+	zone := func(key, z string) corev1.NodeSelectorRequirement {
+		return corev1.NodeSelectorRequirement{Key: key, Operator: corev1.NodeSelectorOpIn, Values: []string{z}}
+	}
+	cases := []struct {
+		name    string
+		cluster *spec.Cluster
+		key     string
+		driver  string
+		extra   []corev1.NodeSelectorRequirement
+	}{
+		{"none", nil, spec.TopologyKeyEBSCSI, "ebs.csi.aws.com", nil},
+		{"ebs-csi", &spec.Cluster{Name: "prod", StorageDriver: spec.StorageDriverEBSCSI}, spec.TopologyKeyEBSCSI, "ebs.csi.aws.com", nil},
+		{"eks-auto-mode", &spec.Cluster{Name: "prod", StorageDriver: spec.StorageDriverAutoMode}, spec.TopologyKeyKubernetes, "ebs.csi.eks.amazonaws.com",
+			[]corev1.NodeSelectorRequirement{{Key: "eks.amazonaws.com/compute-type", Operator: corev1.NodeSelectorOpIn, Values: []string{"auto"}}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			root, m, rec := copyExample(t, "cassandra-3node")
+			m.Spec.Target.TopologyKey = c.key
+			m.Spec.Target.Cluster = c.cluster
+			for i := range rec.Volumes {
+				if c.cluster != nil {
+					rec.Volumes[i].CSIDriver = c.driver
+					rec.Volumes[i].ClusterTags = m.Spec.Target.Storage().Tags
+				}
+			}
+			out := filepath.Join(root, "overlays", "x")
+			must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
+			built, err := render.Build(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pvs := parseBuilt(t, built).pvs
+			if len(pvs) != len(rec.Volumes) {
+				t.Fatalf("%d PVs, want %d", len(pvs), len(rec.Volumes))
+			}
+			for _, pv := range pvs {
+				if pv.Spec.CSI == nil || pv.Spec.CSI.Driver != c.driver {
+					t.Errorf("PV %s: csi %+v, want driver %s", pv.Name, pv.Spec.CSI, c.driver)
+				}
+				terms := pv.Spec.NodeAffinity.Required.NodeSelectorTerms
+				if len(terms) != 1 {
+					t.Fatalf("PV %s: %d terms, want 1", pv.Name, len(terms))
+				}
+				var vz string
+				for _, v := range rec.Volumes {
+					if render.PVName(m.Spec.Target.Namespace, v.ClaimName()) == pv.Name {
+						vz = v.TargetZone
+					}
+				}
+				want := append([]corev1.NodeSelectorRequirement{zone(c.key, vz)}, c.extra...)
+				if fmt.Sprint(terms[0].MatchExpressions) != fmt.Sprint(want) {
+					t.Errorf("PV %s: matchExpressions %v, want %v", pv.Name, terms[0].MatchExpressions, want)
+				}
+			}
+		})
+	}
+}
+
 func indexOf(sts appsv1.StatefulSet, template string) int {
 	for i, t := range sts.Spec.VolumeClaimTemplates {
 		if t.Name == template {
@@ -434,6 +498,31 @@ func TestBadInput(t *testing.T) {
 		{"record zone differs from the spec", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
 			m.Spec.Target.StatefulSets[0].Zone = "us-east-1a"
 		}, `graft.lock volumes[1].targetZone: "us-east-1b", expected us-east-1a`},
+		{"record of the add-on driver, spec of Auto Mode", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
+			m.Spec.Target.Cluster = &spec.Cluster{Name: "prod", StorageDriver: spec.StorageDriverAutoMode}
+			for i := range rec.Volumes {
+				rec.Volumes[i].ClusterTags = m.Spec.Target.Storage().Tags
+			}
+		}, `graft.lock volumes[0].csiDriver: "ebs.csi.aws.com", expected ebs.csi.eks.amazonaws.com, the driver of spec.target.cluster`},
+		{"record without the cluster's tags", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
+			m.Spec.Target.Cluster = &spec.Cluster{Name: "prod", StorageDriver: spec.StorageDriverEBSCSI}
+			for i := range rec.Volumes {
+				rec.Volumes[i].CSIDriver = spec.CSIDriverEBS
+				rec.Volumes[i].ClusterTags = map[string]string{spec.TagEBSCSICluster: "true", spec.TagEBSCSIClusterName: "prod"}
+			}
+			rec.Volumes[2].ClusterTags = map[string]string{spec.TagEBSCSICluster: "true"}
+		}, `graft.lock volumes[2].clusterTags: "ebs.csi.aws.com/cluster=true", expected ebs.csi.aws.com/cluster=true, ebs.csi.aws.com/cluster-name=prod, the tags spec.target.cluster's driver`},
+		{"record tags of another cluster", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
+			m.Spec.Target.Cluster = &spec.Cluster{Name: "prod", StorageDriver: spec.StorageDriverAutoMode}
+			for i := range rec.Volumes {
+				rec.Volumes[i].CSIDriver = spec.CSIDriverAutoMode
+				rec.Volumes[i].ClusterTags = map[string]string{spec.TagEKSClusterName: "prod"}
+			}
+			rec.Volumes[0].ClusterTags = map[string]string{spec.TagEKSClusterName: "staging"}
+		}, `graft.lock volumes[0].clusterTags: "eks:eks-cluster-name=staging", expected eks:eks-cluster-name=prod`},
+		{"record of Auto Mode, spec without a cluster", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
+			rec.Volumes[1].CSIDriver = spec.CSIDriverAutoMode
+		}, `graft.lock volumes[1].csiDriver: "ebs.csi.eks.amazonaws.com", expected ebs.csi.aws.com`},
 		{"record partition the spec does not give", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
 			rec.Volumes[2].Partition = 1
 		}, `graft.lock volumes[2].partition: 1, expected 0, the partition of /dev/xvdf in spec.source.devices (0: the whole device)`},

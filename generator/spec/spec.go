@@ -160,8 +160,12 @@ type Target struct {
 	// StorageClassName on PVs, PVCs and templates (default "", which turns
 	// dynamic provisioning off for these claims).
 	StorageClassName string `yaml:"storageClassName" json:"storageClassName"`
-	// TopologyKey of the PV node affinity (default topology.kubernetes.io/zone).
+	// TopologyKey of the PV node affinity (default topology.kubernetes.io/zone;
+	// with cluster.storageDriver eks-auto-mode it must be that default).
 	TopologyKey string `yaml:"topologyKey,omitempty" json:"topologyKey,omitempty"`
+	// Cluster names the EKS cluster and its storage driver (optional).
+	// Storage derives the PV driver, node affinity and volume tags from it.
+	Cluster *Cluster `yaml:"cluster,omitempty" json:"cluster,omitempty"`
 	// Zones maps a source zone to a target zone, for members whose
 	// StatefulSet names no zone (default: the source zone itself).
 	Zones  map[string]string `yaml:"zones,omitempty" json:"zones,omitempty"`

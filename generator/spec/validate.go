@@ -21,6 +21,9 @@ func (m *Migration) Default() {
 	if s.Target.TopologyKey == "" {
 		s.Target.TopologyKey = TopologyKeyKubernetes
 	}
+	if c := s.Target.Cluster; c != nil && c.StorageDriver == "" {
+		c.StorageDriver = StorageDriverEBSCSI
+	}
 	for i := range s.Source.Devices {
 		if s.Source.Devices[i].FSType == "" {
 			s.Source.Devices[i].FSType = "ext4"
@@ -323,6 +326,7 @@ func (v *validator) target(t *Target, sourceRegion string) {
 		}
 	}
 	v.volume(&t.Volume, t.Region)
+	v.cluster(t)
 }
 
 func (v *validator) volume(vol *Volume, region string) {

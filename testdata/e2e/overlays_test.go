@@ -133,6 +133,10 @@ func assertLanded(t *testing.T, b *built) {
 			t.Errorf("pod %s is on node %s in zone %s, but its volume %s (claim %s) is in %s", pod.Name, node.Name, node.Labels[harness.ZoneLabel], m.pv.Name, claim, zone)
 			continue
 		}
+		if m.pv.Spec.CSI != nil && m.pv.Spec.CSI.Driver == harness.AutoModeDriver && node.Labels[harness.ComputeTypeLabel] != harness.ComputeTypeAuto {
+			t.Errorf("pod %s is on node %s, which is no EKS Auto Mode node (%s=%q), but its volume %s is Auto Mode's", pod.Name, node.Name, harness.ComputeTypeLabel, node.Labels[harness.ComputeTypeLabel], m.pv.Name)
+			continue
+		}
 		t.Logf("ordinal %d of %s/%s: pod %s on node %s (zone %s) mounts claim %s -> PV %s (%s)",
 			m.ordinal, m.sts.Namespace, m.sts.Name, pod.Name, node.Name, zone, claim, m.pv.Name, m.pv.Spec.CSI.VolumeHandle)
 	}

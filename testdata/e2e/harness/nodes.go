@@ -25,6 +25,11 @@ const (
 	EBSZoneLabel = "topology.ebs.csi.aws.com/zone"
 	// EBSDriver is the CSI driver name of graft's PVs.
 	EBSDriver = "ebs.csi.aws.com"
+	// AutoModeDriver is EKS Auto Mode's EBS driver, and ComputeTypeLabel
+	// the label EKS puts on its nodes (ComputeTypeAuto on Auto Mode's).
+	AutoModeDriver   = "ebs.csi.eks.amazonaws.com"
+	ComputeTypeLabel = "eks.amazonaws.com/compute-type"
+	ComputeTypeAuto  = "auto"
 )
 
 // RegionOf returns the region of an AWS availability zone name
@@ -70,6 +75,9 @@ func (c *Cluster) addNode(ctx context.Context, zone, name string) error {
 				ZoneLabel:                          zone,
 				"topology.kubernetes.io/region":    RegionOf(zone),
 				EBSZoneLabel:                       zone,
+				// Every harness node also serves as an EKS Auto Mode node,
+				// so that overlays of either driver schedule.
+				ComputeTypeLabel: ComputeTypeAuto,
 			},
 		},
 		Spec: corev1.NodeSpec{ProviderID: "aws:///" + zone + "/i-" + strings.ReplaceAll(name, "-", "")},
@@ -126,6 +134,11 @@ func (c *Cluster) addNode(ctx context.Context, zone, name string) error {
 			Name:         EBSDriver,
 			NodeID:       "i-" + strings.ReplaceAll(name, "-", ""),
 			TopologyKeys: []string{EBSZoneLabel},
+			Allocatable:  &storagev1.VolumeNodeResources{Count: &count},
+		}, {
+			Name:         AutoModeDriver,
+			NodeID:       "i-" + strings.ReplaceAll(name, "-", ""),
+			TopologyKeys: []string{ZoneLabel},
 			Allocatable:  &storagev1.VolumeNodeResources{Count: &count},
 		}}},
 	}, metav1.CreateOptions{})
