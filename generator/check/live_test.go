@@ -209,15 +209,7 @@ func TestLiveOwnership(t *testing.T) {
 		}
 		rec.Volumes[i].TargetVolume, rec.Volumes[i].TargetZone, rec.Volumes[i].SizeGiB = id, "us-east-1a", 10
 	}
-	found, err := Live(context.Background(), sim, rec, "graft.lock", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, f := range found {
-		got = append(got, fmt.Sprintf("%s %s %s found %s expected %s", f.ID, f.Name, f.Field, f.Found, f.Expected))
-	}
-	sort.Strings(got)
+	found, got := liveSummary(t, sim, rec)
 	v := func(i int) string { return rec.Volumes[i].TargetVolume }
 	want := []string{
 		"GRAFT055 " + v(1) + ` tags["graft:migration"] found "kafka" expected "cass"`,
@@ -278,15 +270,7 @@ func TestLiveClusterTags(t *testing.T) {
 		v.TargetVolume, v.TargetZone, v.SizeGiB = id, "us-east-1a", 10
 		rec.Volumes = append(rec.Volumes, v)
 	}
-	found, err := Live(context.Background(), sim, rec, "graft.lock", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, f := range found {
-		got = append(got, fmt.Sprintf("%s %s %s found %s expected %s", f.ID, f.Name, f.Field, f.Found, f.Expected))
-	}
-	sort.Strings(got)
+	_, got := liveSummary(t, sim, rec)
 	v := func(i int) string { return rec.Volumes[i].TargetVolume }
 	want := []string{
 		"GRAFT056 " + v(3) + ` tags["ebs.csi.aws.com/cluster-name"] found missing expected "prod"`,
@@ -361,4 +345,20 @@ func TestLiveAttachments(t *testing.T) {
 	if err != nil || len(found) != 1 || !strings.Contains(found[0].Message, "an instance EC2 does not list") {
 		t.Errorf("unlisted instance: %v %+v", err, found)
 	}
+}
+
+// liveSummary runs Live over rec and returns its findings, and one sorted
+// line of each: rule, volume, field, what was found and what was expected.
+func liveSummary(t *testing.T, api EC2, rec *record.Record) ([]Finding, []string) {
+	t.Helper()
+	found, err := Live(context.Background(), api, rec, "graft.lock", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range found {
+		got = append(got, fmt.Sprintf("%s %s %s found %s expected %s", f.ID, f.Name, f.Field, f.Found, f.Expected))
+	}
+	sort.Strings(got)
+	return found, got
 }

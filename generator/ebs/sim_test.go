@@ -196,6 +196,23 @@ func (e *simEnv) cloneAll(ctx context.Context) error {
 	return nil
 }
 
+// cloneAndRecord runs both phases and returns the record they wrote,
+// which must hold volumes entries.
+func (e *simEnv) cloneAndRecord(t *testing.T, ctx context.Context, volumes int) *record.Record {
+	t.Helper()
+	if err := e.cloneAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := record.Load(e.lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Volumes) != volumes {
+		t.Fatalf("record has %d volumes, want %d", len(rec.Volumes), volumes)
+	}
+	return rec
+}
+
 // assertEndState checks the end state of a finished migration: exactly one
 // snapshot per source volume and phase (and one copy when copying), one
 // volume per member and template, each in the record, FSR off, nothing else.
@@ -1119,15 +1136,7 @@ func TestSimPlanMatchesClone(t *testing.T) {
 			if tc.drift != nil {
 				tc.drift(e.m)
 			}
-			eng := e.engine()
-			inv, err := eng.Discover(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			plan, err := eng.Plan(ctx, inv)
-			if err != nil {
-				t.Fatal(err)
-			}
+			plan := e.discoverAndPlan(t, ctx)
 			var text strings.Builder
 			_ = plan.WriteText(&text)
 
@@ -1221,15 +1230,7 @@ func TestSimPlanTimeFromWhatIsLeft(t *testing.T) {
 	ctx := ctxT(t, 30*time.Second)
 	plan := func() *ebs.Plan {
 		t.Helper()
-		eng := e.engine()
-		inv, err := eng.Discover(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := eng.Plan(ctx, inv)
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := e.discoverAndPlan(t, ctx)
 		return p
 	}
 	if p := plan(); p.Precopy == 0 || p.Final == 0 {
@@ -1353,16 +1354,7 @@ func TestSimPartitionReachesTheRecord(t *testing.T) {
 			}
 		}
 	}
-	if err := e.cloneAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rec, err := record.Load(e.lock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rec.Volumes) != 4 {
-		t.Fatalf("record has %d volumes, want 4", len(rec.Volumes))
-	}
+	rec := e.cloneAndRecord(t, ctx, 4)
 	for _, v := range rec.Volumes {
 		want := map[string]int{"data": 0, "commitlog": 2}[v.ClaimTemplate]
 		if v.Partition != want {
@@ -1388,29 +1380,41 @@ func TestSimPartitionReachesTheRecord(t *testing.T) {
 	}
 }
 
+// discoverAndPlan discovers the simulated source and plans its clone.
+func (e *simEnv) discoverAndPlan(t *testing.T, ctx context.Context) *ebs.Plan {
+	t.Helper()
+	eng := e.engine()
+	inv, err := eng.Discover(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := eng.Plan(ctx, inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// withCluster adds spec.target.cluster (the cluster prod, with driver) to
+// a simulated case's spec; driver "" leaves the spec without one.
+func withCluster(driver string) func(string) string {
+	return func(y string) string {
+		if driver == "" {
+			return y
+		}
+		return strings.Replace(y, "    namespace: db\n", "    namespace: db\n    cluster: {name: prod, storageDriver: "+driver+"}\n", 1)
+	}
+}
+
 // TestSimClusterDriverAndTagsReachTheRecord: with spec.target.cluster every
 // new volume carries the tags its driver and IAM policy need, and the record
 // names the driver and those tags; without it, neither (ebs.csi.aws.com).
 func TestSimClusterDriverAndTagsReachTheRecord(t *testing.T) {
 	for driver, want := range map[string]string{"": "", "ebs-csi": "ebs.csi.aws.com", "eks-auto-mode": "ebs.csi.eks.amazonaws.com"} {
 		t.Run("driver="+driver, func(t *testing.T) {
-			e := newSim(t, simCase{Nodes: 2, NoHook: true, ExtraSpec: func(y string) string {
-				if driver == "" {
-					return y
-				}
-				return strings.Replace(y, "    namespace: db\n", "    namespace: db\n    cluster: {name: prod, storageDriver: "+driver+"}\n", 1)
-			}})
+			e := newSim(t, simCase{Nodes: 2, NoHook: true, ExtraSpec: withCluster(driver)})
 			ctx := ctxT(t, 30*time.Second)
-			if err := e.cloneAll(ctx); err != nil {
-				t.Fatal(err)
-			}
-			rec, err := record.Load(e.lock)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(rec.Volumes) != 2 {
-				t.Fatalf("record has %d volumes, want 2", len(rec.Volumes))
-			}
+			rec := e.cloneAndRecord(t, ctx, 2)
 			wantTags := map[string]map[string]string{
 				"ebs-csi":       {"ebs.csi.aws.com/cluster": "true", "ebs.csi.aws.com/cluster-name": "prod"},
 				"eks-auto-mode": {"eks:eks-cluster-name": "prod"},
@@ -1454,22 +1458,9 @@ func TestSimPlanSaysWhichPolicyTheTagsSatisfy(t *testing.T) {
 	}
 	for driver, want := range cases {
 		t.Run("driver="+driver, func(t *testing.T) {
-			e := newSim(t, simCase{Nodes: 1, NoHook: true, ExtraSpec: func(y string) string {
-				if driver == "" {
-					return y
-				}
-				return strings.Replace(y, "    namespace: db\n", "    namespace: db\n    cluster: {name: prod, storageDriver: "+driver+"}\n", 1)
-			}})
+			e := newSim(t, simCase{Nodes: 1, NoHook: true, ExtraSpec: withCluster(driver)})
 			ctx := ctxT(t, 30*time.Second)
-			eng := e.engine()
-			inv, err := eng.Discover(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := eng.Plan(ctx, inv)
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := e.discoverAndPlan(t, ctx)
 			var text, js bytes.Buffer
 			if err := p.WriteText(&text); err != nil {
 				t.Fatal(err)

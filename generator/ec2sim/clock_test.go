@@ -83,7 +83,15 @@ func TestAutoClockCriticalPath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := NewClock(t0, 0)
+			// An idle window well above a loaded machine's scheduling
+			// delay: a goroutine that wakes and has not yet slept again
+			// when the window passes sees time pass under it (see Clock),
+			// which is not the property under test.
+			c := NewClock(t0, 10*time.Millisecond)
+			// Hold the clock, as a simulator call in progress would, until
+			// every goroutine sleeps: all start at t0, however late the
+			// scheduler runs them.
+			c.enter()
 			var wg sync.WaitGroup
 			var mu sync.Mutex
 			late := []string{}
@@ -107,6 +115,10 @@ func TestAutoClockCriticalPath(t *testing.T) {
 					}
 				}()
 			}
+			if err := c.WaitForSleepers(ctx, tt.goroutines); err != nil {
+				t.Fatal(err)
+			}
+			c.exit()
 			wg.Wait()
 			if c.Elapsed() != tt.want {
 				t.Fatalf("elapsed %v, want %v (late wake-ups: %s)", c.Elapsed(), tt.want, strings.Join(late, " "))

@@ -83,6 +83,26 @@ func TestInvalid(t *testing.T) {
 	}
 }
 
+// marshal is r as graft writes it.
+func marshal(t *testing.T, r *record.Record) []byte {
+	t.Helper()
+	data, err := r.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// roundTrip is r written and parsed back.
+func roundTrip(t *testing.T, r *record.Record) *record.Record {
+	t.Helper()
+	back, err := record.Parse(marshal(t, r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return back
+}
+
 // TestPartitionRoundTrip: a recorded partition is written and read back; a
 // whole volume writes no partition field.
 func TestPartitionRoundTrip(t *testing.T) {
@@ -90,22 +110,11 @@ func TestPartitionRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	whole, err := r.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Contains(whole, []byte("partition")) {
+	if whole := marshal(t, r); bytes.Contains(whole, []byte("partition")) {
 		t.Errorf("a record of whole volumes writes a partition field:\n%s", whole)
 	}
 	r.Volumes[0].Partition = 128
-	data, err := r.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	back, err := record.Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	back := roundTrip(t, r)
 	if back.Volumes[0].Partition != 128 || back.Volumes[1].Partition != 0 {
 		t.Errorf("partitions %d, %d after a round trip, want 128, 0", back.Volumes[0].Partition, back.Volumes[1].Partition)
 	}
@@ -118,11 +127,7 @@ func TestDriverRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, err := r.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Contains(plain, []byte("csiDriver")) || bytes.Contains(plain, []byte("clusterTags")) {
+	if plain := marshal(t, r); bytes.Contains(plain, []byte("csiDriver")) || bytes.Contains(plain, []byte("clusterTags")) {
 		t.Errorf("a record without drivers writes one:\n%s", plain)
 	}
 	if got := r.Volumes[0].Driver(); got != "ebs.csi.aws.com" {
@@ -130,14 +135,7 @@ func TestDriverRoundTrip(t *testing.T) {
 	}
 	r.Volumes[0].CSIDriver = "ebs.csi.eks.amazonaws.com"
 	r.Volumes[0].ClusterTags = map[string]string{"eks:eks-cluster-name": "prod"}
-	data, err := r.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	back, err := record.Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	back := roundTrip(t, r)
 	if back.Volumes[0].Driver() != "ebs.csi.eks.amazonaws.com" || back.Volumes[0].ClusterTags["eks:eks-cluster-name"] != "prod" || back.Volumes[1].CSIDriver != "" {
 		t.Errorf("after a round trip: %+v, %+v", back.Volumes[0], back.Volumes[1])
 	}

@@ -126,6 +126,23 @@ type builtObjects struct {
 	sets map[string]appsv1.StatefulSet
 }
 
+// renderedPVs renders m and rec into root/overlays/x, builds the overlay
+// and returns its PVs by name, one per recorded volume.
+func renderedPVs(t *testing.T, root string, m *spec.Migration, rec *record.Record) map[string]corev1.PersistentVolume {
+	t.Helper()
+	out := filepath.Join(root, "overlays", "x")
+	must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
+	built, err := render.Build(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pvs := parseBuilt(t, built).pvs
+	if len(pvs) != len(rec.Volumes) {
+		t.Fatalf("%d PVs, want %d", len(pvs), len(rec.Volumes))
+	}
+	return pvs
+}
+
 func parseBuilt(t *testing.T, built []byte) builtObjects {
 	t.Helper()
 	out := builtObjects{map[string]corev1.PersistentVolume{}, map[string]corev1.PersistentVolumeClaim{}, map[string]appsv1.StatefulSet{}}
@@ -259,16 +276,7 @@ func TestPVVolumeSource(t *testing.T) {
 					rec.Volumes[i].FSType = fs
 					rec.Volumes[i].Partition = part
 				}
-				out := filepath.Join(root, "overlays", "x")
-				must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
-				built, err := render.Build(out)
-				if err != nil {
-					t.Fatal(err)
-				}
-				pvs := parseBuilt(t, built).pvs
-				if len(pvs) != len(rec.Volumes) {
-					t.Fatalf("%d PVs, want %d", len(pvs), len(rec.Volumes))
-				}
+				pvs := renderedPVs(t, root, m, rec)
 				for _, pv := range pvs {
 					csi := pv.Spec.CSI
 					if csi == nil || csi.FSType != fs {
@@ -325,16 +333,7 @@ func TestPVStorageDriver(t *testing.T) {
 					rec.Volumes[i].ClusterTags = m.Spec.Target.Storage().Tags
 				}
 			}
-			out := filepath.Join(root, "overlays", "x")
-			must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
-			built, err := render.Build(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pvs := parseBuilt(t, built).pvs
-			if len(pvs) != len(rec.Volumes) {
-				t.Fatalf("%d PVs, want %d", len(pvs), len(rec.Volumes))
-			}
+			pvs := renderedPVs(t, root, m, rec)
 			for _, pv := range pvs {
 				if pv.Spec.CSI == nil || pv.Spec.CSI.Driver != c.driver {
 					t.Errorf("PV %s: csi %+v, want driver %s", pv.Name, pv.Spec.CSI, c.driver)
