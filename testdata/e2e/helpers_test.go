@@ -140,17 +140,34 @@ func pvZone(pv *corev1.PersistentVolume) (key, zone string, err error) {
 
 // overlayZones lists the zones of the PVs among objs.
 func overlayZones(objs []*unstructured.Unstructured) []string {
+	return overlayZonesOf(objs, "")
+}
+
+// overlayZonesOf lists the zones of the PVs among objs of a CSI driver (any
+// when driver is "").
+func overlayZonesOf(objs []*unstructured.Unstructured, driver string) []string {
 	b, err := parseBuilt(objs)
 	if err != nil {
 		return nil
 	}
 	var out []string
 	for _, pv := range b.pvs {
+		if driver != "" && pvDriver(pv) != driver {
+			continue
+		}
 		if _, z, err := pvZone(pv); err == nil {
 			out = append(out, z)
 		}
 	}
 	return out
+}
+
+// pvDriver is a PV's CSI driver, or "".
+func pvDriver(pv *corev1.PersistentVolume) string {
+	if pv.Spec.CSI == nil {
+		return ""
+	}
+	return pv.Spec.CSI.Driver
 }
 
 func ordinals(sts *appsv1.StatefulSet) []int {
@@ -274,33 +291,41 @@ func deploy(t *testing.T, b *built) []harness.ApplyError {
 }
 
 // ensureZones registers nodes in any zone of the overlay's PVs that has none
-// yet (TestMain registers the example overlays' zones up front; the demo's
-// are only known once it has run).
+// yet, of the kind the PV's driver needs (TestMain registers the example
+// overlays' zones up front; the demo's are only known once it has run).
 func ensureZones(t *testing.T, b *built) {
 	t.Helper()
-	have := map[string]bool{}
-	for _, z := range zones {
-		have[z] = true
-	}
-	var missing []string
-	for _, pv := range b.pvs {
-		if _, z, err := pvZone(pv); err == nil && !have[z] {
+	for _, pool := range []struct {
+		kind  harness.NodeKind
+		zones *[]string
+	}{{harness.SelfManaged, &zones}, {harness.AutoMode, &autoZones}} {
+		have := map[string]bool{}
+		for _, z := range *pool.zones {
 			have[z] = true
-			missing = append(missing, z)
 		}
+		var missing []string
+		for _, pv := range b.pvs {
+			if (pvDriver(pv) == harness.AutoModeDriver) != (pool.kind == harness.AutoMode) {
+				continue
+			}
+			if _, z, err := pvZone(pv); err == nil && !have[z] {
+				have[z] = true
+				missing = append(missing, z)
+			}
+		}
+		if len(missing) == 0 {
+			continue
+		}
+		ctx := ctxFor(t, 60*time.Second)
+		if err := cluster.AddNodesOf(ctx, pool.kind, missing, 2); err != nil {
+			t.Fatal(err)
+		}
+		if err := cluster.WaitNodesSchedulable(ctx, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		*pool.zones = append(*pool.zones, missing...)
+		sort.Strings(*pool.zones)
 	}
-	if len(missing) == 0 {
-		return
-	}
-	ctx := ctxFor(t, 60*time.Second)
-	if err := cluster.AddNodes(ctx, missing, 2); err != nil {
-		t.Fatal(err)
-	}
-	if err := cluster.WaitNodesSchedulable(ctx, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	zones = append(zones, missing...)
-	sort.Strings(zones)
 }
 
 func registerReset(t *testing.T, namespaces []string) {

@@ -137,6 +137,10 @@ func assertLanded(t *testing.T, b *built) {
 			t.Errorf("pod %s is on node %s, which is no EKS Auto Mode node (%s=%q), but its volume %s is Auto Mode's", pod.Name, node.Name, harness.ComputeTypeLabel, node.Labels[harness.ComputeTypeLabel], m.pv.Name)
 			continue
 		}
+		if err := nodeRunsDriver(ctx, node.Name, pvDriver(m.pv)); err != nil {
+			t.Errorf("pod %s (volume %s): %v", pod.Name, m.pv.Name, err)
+			continue
+		}
 		t.Logf("ordinal %d of %s/%s: pod %s on node %s (zone %s) mounts claim %s -> PV %s (%s)",
 			m.ordinal, m.sts.Namespace, m.sts.Name, pod.Name, node.Name, zone, claim, m.pv.Name, m.pv.Spec.CSI.VolumeHandle)
 	}
@@ -238,4 +242,21 @@ func showOrdinalGaps(t *testing.T, b *built) {
 		})
 		t.Logf("in the cluster: %s", msg)
 	}
+}
+
+// nodeRunsDriver fails unless the node's CSINode lists the driver (a node
+// where the volume's driver does not run could never attach it).
+func nodeRunsDriver(ctx context.Context, node, driver string) error {
+	cn, err := cluster.Client.StorageV1().CSINodes().Get(ctx, node, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("CSINode %s: %w", node, err)
+	}
+	var have []string
+	for _, d := range cn.Spec.Drivers {
+		if d.Name == driver {
+			return nil
+		}
+		have = append(have, d.Name)
+	}
+	return fmt.Errorf("node %s runs CSI drivers %v, not the volume's %s", node, have, driver)
 }
