@@ -143,9 +143,9 @@ func dayTwo(t *testing.T, dir, mode string) {
 
 // ensureClasses returns the StorageClasses the overlay's claim templates
 // name, by name: the overlay's own (binding.storageClass: declare), applied
-// with it and removed after the test; or, for a class the overlay does not
-// declare (existing), one that the test creates as the cluster's owner
-// would, with the driver of graft's PVs.
+// with it; or, for a class the overlay does not declare (existing), one that
+// the test creates as the cluster's owner would, with the driver of graft's
+// PVs. resetCluster removes them after the test.
 func ensureClasses(t *testing.T, b *built) map[string]*storagev1.StorageClass {
 	t.Helper()
 	out := map[string]*storagev1.StorageClass{}
@@ -187,15 +187,6 @@ func ensureClasses(t *testing.T, b *built) map[string]*storagev1.StorageClass {
 			}
 		}
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		for name := range out {
-			if err := cluster.Client.StorageV1().StorageClasses().Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-				t.Errorf("deleting StorageClass %s: %v", name, err)
-			}
-		}
-	})
 	return out
 }
 

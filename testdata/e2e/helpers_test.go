@@ -339,8 +339,8 @@ func registerReset(t *testing.T, namespaces []string) {
 	})
 }
 
-// resetCluster removes every workload namespace, StatefulSet, pod, PVC and
-// PV, so that the next scenario starts from an empty cluster (PVs are
+// resetCluster removes every workload namespace, StatefulSet, pod, PVC, PV
+// and StorageClass, so that the next scenario starts from an empty cluster (PVs are
 // cluster-scoped and the scenarios reuse the overlays' names). Pods on nodes
 // without a kubelet are force-deleted, as a real node's kubelet would confirm.
 func resetCluster() error {
@@ -408,6 +408,17 @@ func resetCluster() error {
 	for _, p := range pvs.Items {
 		_ = c.CoreV1().PersistentVolumes().Delete(ctx, p.Name, metav1.DeleteOptions{})
 		_, _ = c.CoreV1().PersistentVolumes().Patch(ctx, p.Name, types.MergePatchType, unfinalize, metav1.PatchOptions{})
+	}
+	// StorageClasses (provisioned-mode overlays declare theirs; the harness
+	// has none of its own).
+	scs, err := c.StorageV1().StorageClasses().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, sc := range scs.Items {
+		if err := c.StorageV1().StorageClasses().Delete(ctx, sc.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
 	}
 	for _, ns := range nss {
 		if ns == "default" {
