@@ -15,38 +15,16 @@ import (
 	"github.com/graftctl/graft/testdata/e2e/harness"
 )
 
-// TestAutoModeZoneKey (issue 12, part 2): on nodes labelled as EKS Auto Mode
-// labels them (topology.kubernetes.io/zone, compute-type auto, no
-// topology.ebs.csi.aws.com/zone), the Auto Mode example schedules; a copy
-// whose PV states its zone with the self-managed driver's key is denied by
-// graft check (GRAFT025) and, applied anyway, its pod can go nowhere.
+// TestAutoModeZoneKey (issue 12, part 2): the harness's EKS Auto Mode nodes
+// are labelled as Auto Mode labels them (topology.kubernetes.io/zone,
+// compute-type auto, no topology.ebs.csi.aws.com/zone), and the Auto Mode
+// examples schedule there (TestExampleOverlays: assertLanded requires an
+// Auto Mode PV's pod on such a node). A copy of the Auto Mode example whose
+// PV states its zone with the self-managed driver's key is denied by graft
+// check (GRAFT025) and, applied anyway, its claim binds and its pod can go
+// nowhere.
 func TestAutoModeZoneKey(t *testing.T) {
 	src := filepath.Join(repoRoot, "overlays", "cassandra-3node-auto-mode")
-	t.Run("auto-mode-nodes", func(t *testing.T) {
-		b := mustBuild(t, src)
-		if errs := deploy(t, b); len(errs) > 0 {
-			t.Fatalf("server-side apply failed:\n%s", harness.JoinApplyErrors(errs))
-		}
-		assertLanded(t, b)
-		ctx := ctxFor(t, 30*time.Second)
-		for _, m := range b.members() {
-			pod, err := cluster.Client.CoreV1().Pods(m.sts.Namespace).Get(ctx, m.pod(), metav1.GetOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			node, err := cluster.Client.CoreV1().Nodes().Get(ctx, pod.Spec.NodeName, metav1.GetOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := isAutoModeNode(node); err != nil {
-				t.Errorf("pod %s: %v", pod.Name, err)
-				continue
-			}
-			t.Logf("pod %s on Auto Mode node %s (labels %s=%s, %s=%s, no %s)", pod.Name, node.Name,
-				harness.ZoneLabel, node.Labels[harness.ZoneLabel], harness.ComputeTypeLabel, node.Labels[harness.ComputeTypeLabel], harness.EBSZoneLabel)
-		}
-	})
-
 	t.Run("ebs-zone-key", func(t *testing.T) {
 		why := "an Auto Mode PV with zone key " + harness.EBSZoneLabel
 		_, b, target := prepareFrom(t, src, why, "GRAFT025", func(oc overlayCopy, m member) {

@@ -375,7 +375,7 @@ func assertStaticPending(t *testing.T, b *built, prov *provisioner.Provisioner, 
 		})
 	}
 	waitPodEvent(t, ns, pod, staticPodText)
-	consistently(t, 4*time.Second, "nothing provisioned, nothing scheduled", func(ctx context.Context) (string, error) {
+	consistently(t, 2*time.Second, "nothing provisioned, nothing scheduled", func(ctx context.Context) (string, error) {
 		for _, name := range claims {
 			pvc, err := c.CoreV1().PersistentVolumeClaims(ns).Get(ctx, name, metav1.GetOptions{})
 			if err != nil {

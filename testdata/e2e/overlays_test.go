@@ -133,9 +133,14 @@ func assertLanded(t *testing.T, b *built) {
 			t.Errorf("pod %s is on node %s in zone %s, but its volume %s (claim %s) is in %s", pod.Name, node.Name, node.Labels[harness.ZoneLabel], m.pv.Name, claim, zone)
 			continue
 		}
-		if m.pv.Spec.CSI != nil && m.pv.Spec.CSI.Driver == harness.AutoModeDriver && node.Labels[harness.ComputeTypeLabel] != harness.ComputeTypeAuto {
-			t.Errorf("pod %s is on node %s, which is no EKS Auto Mode node (%s=%q), but its volume %s is Auto Mode's", pod.Name, node.Name, harness.ComputeTypeLabel, node.Labels[harness.ComputeTypeLabel], m.pv.Name)
-			continue
+		if pvDriver(m.pv) == harness.AutoModeDriver {
+			// On a node labelled as Auto Mode labels its nodes (no
+			// topology.ebs.csi.aws.com/zone): the PV's key is the one
+			// such nodes carry.
+			if err := isAutoModeNode(node); err != nil {
+				t.Errorf("pod %s: its volume %s is Auto Mode's, but %v", pod.Name, m.pv.Name, err)
+				continue
+			}
 		}
 		if err := nodeRunsDriver(ctx, node.Name, pvDriver(m.pv)); err != nil {
 			t.Errorf("pod %s (volume %s): %v", pod.Name, m.pv.Name, err)
