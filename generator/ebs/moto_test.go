@@ -8,6 +8,7 @@ package ebs_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"strings"
@@ -403,64 +404,68 @@ func TestMotoClusterTags(t *testing.T) {
 		})
 	}
 
-	t.Run("reused volumes", func(t *testing.T) {
-		rec, err := clone(t, motoClusterSpec(t, "tags-later", ""))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids := assertTagged(t, rec, nil)
-		for id, v := range describeVolumes(t, ctx, client, ids) {
-			if tags := tagMap(v.Tags); tags[spec.TagEBSCSICluster] != "" || tags[spec.TagEBSCSIClusterName] != "" {
-				t.Fatalf("volume %s made without target.cluster has its tags: %v", id, tags)
+	for _, driver := range spec.StorageDrivers {
+		t.Run("reused volumes "+driver, func(t *testing.T) {
+			name := "later-" + driver
+			rec, err := clone(t, motoClusterSpec(t, name, ""))
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		m := motoClusterSpec(t, "tags-later", spec.StorageDriverEBSCSI)
-		eng := ebs.New(m, ebs.Options{Source: client, Log: testLogger(t)})
-		inv, err := eng.Discover(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := eng.Plan(ctx, inv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p.Retag != 12 || p.Calls["CreateTags"] != 12 || p.ToCreate[ownership.RoleVolume] != 0 {
-			t.Errorf("plan: retag %d, CreateTags %d, volumes to create %d; want 12, 12, 0", p.Retag, p.Calls["CreateTags"], p.ToCreate[ownership.RoleVolume])
-		}
-		before := counter.Calls()["CreateTags"]
-		rec, err = clone(t, m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// 12 calls and the DryRun proof.
-		if n := counter.Calls()["CreateTags"] - before; n != 13 {
-			t.Errorf("clone made %d CreateTags calls, want 13 (12 and the DryRun proof)", n)
-		}
-		if got := assertTagged(t, rec, want[spec.StorageDriverEBSCSI]); !sameSet(got, ids) {
-			t.Errorf("clone recorded %v, want the earlier run's %v", got, ids)
-		}
-		before = counter.Calls()["CreateTags"]
-		if _, err := clone(t, m); err != nil {
-			t.Fatal(err)
-		}
-		if n := counter.Calls()["CreateTags"] - before; n != 0 {
-			t.Errorf("a re-run made %d CreateTags calls, want none", n)
-		}
+			ids := assertTagged(t, rec, nil)
+			for id, v := range describeVolumes(t, ctx, client, ids) {
+				if tags := tagMap(v.Tags); tags[spec.TagEBSCSICluster] != "" || tags[spec.TagEBSCSIClusterName] != "" || tags[spec.TagEKSClusterName] != "" {
+					t.Fatalf("volume %s made without target.cluster has its tags: %v", id, tags)
+				}
+			}
+			m := motoClusterSpec(t, name, driver)
+			eng := ebs.New(m, ebs.Options{Source: client, Log: testLogger(t)})
+			inv, err := eng.Discover(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := eng.Plan(ctx, inv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Retag != 12 || p.Calls["CreateTags"] != 12 || p.ToCreate[ownership.RoleVolume] != 0 {
+				t.Errorf("plan: retag %d, CreateTags %d, volumes to create %d; want 12, 12, 0", p.Retag, p.Calls["CreateTags"], p.ToCreate[ownership.RoleVolume])
+			}
+			before := counter.Calls()["CreateTags"]
+			rec, err = clone(t, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// 12 calls and the DryRun proof.
+			if n := counter.Calls()["CreateTags"] - before; n != 13 {
+				t.Errorf("clone made %d CreateTags calls, want 13 (12 and the DryRun proof)", n)
+			}
+			if got := assertTagged(t, rec, want[driver]); !sameSet(got, ids) {
+				t.Errorf("clone recorded %v, want the earlier run's %v", got, ids)
+			}
+			before = counter.Calls()["CreateTags"]
+			if _, err := clone(t, m); err != nil {
+				t.Fatal(err)
+			}
+			if n := counter.Calls()["CreateTags"] - before; n != 0 {
+				t.Errorf("a re-run made %d CreateTags calls, want none", n)
+			}
 
-		// The same volumes for another cluster: refused, tags unchanged.
-		other := motoClusterSpec(t, "tags-later", spec.StorageDriverEBSCSI)
-		other.Spec.Target.Cluster.Name = "blue"
-		tagsBefore := describeVolumes(t, ctx, client, ids)
-		_, err = clone(t, other)
-		if !errors.Is(err, ebs.ErrMembersFailed) || !strings.Contains(err.Error(), `tags["ebs.csi.aws.com/cluster-name"]: found "prod-eks", expected "blue"`) {
-			t.Fatalf("clone for another cluster: %v", err)
-		}
-		for id, v := range describeVolumes(t, ctx, client, ids) {
-			if !maps.Equal(tagMap(v.Tags), tagMap(tagsBefore[id].Tags)) {
-				t.Errorf("refused volume %s: tags %v -> %v", id, tagMap(tagsBefore[id].Tags), tagMap(v.Tags))
+			// The same volumes for another cluster: refused, tags unchanged.
+			other := motoClusterSpec(t, name, driver)
+			other.Spec.Target.Cluster.Name = "blue"
+			tagsBefore := describeVolumes(t, ctx, client, ids)
+			_, err = clone(t, other)
+			nameTag := map[string]string{spec.StorageDriverEBSCSI: spec.TagEBSCSIClusterName, spec.StorageDriverAutoMode: spec.TagEKSClusterName}[driver]
+			if !errors.Is(err, ebs.ErrMembersFailed) || !strings.Contains(err.Error(), fmt.Sprintf(`tags[%q]: found "prod-eks", expected "blue"`, nameTag)) {
+				t.Fatalf("clone for another cluster: %v", err)
 			}
-		}
-	})
+			for id, v := range describeVolumes(t, ctx, client, ids) {
+				if !maps.Equal(tagMap(v.Tags), tagMap(tagsBefore[id].Tags)) {
+					t.Errorf("refused volume %s: tags %v -> %v", id, tagMap(tagsBefore[id].Tags), tagMap(v.Tags))
+				}
+			}
+		})
+	}
 
 	// graft never tags a source volume.
 	for id, v := range describeVolumes(t, ctx, client, sources) {
