@@ -244,8 +244,10 @@ deny contains f if {
 	f := denied("GRAFT018", ct.sts, sprintf("spec.volumeClaimTemplates[%d].spec.%s", [ct.index, field]), v, "unset", "the claim template must bind the cloned volume, not populate a new one")
 }
 
-# GRAFT016
+# GRAFT016, GRAFT017: the static mode's selectors (in the provisioned
+# mode GRAFT060 denies any selector, which binds nothing there).
 deny contains f if {
+	not provisioned
 	some x in sig_entries
 	not pv_selected(x)
 	d := x.c.d
@@ -264,6 +266,7 @@ overlap(ct, sel, d, e) := denied(
 )
 
 deny contains f if {
+	not provisioned
 	some k, g in ct_by_key
 	ct := g[0]
 	sel := ct.template.spec.selector
@@ -279,6 +282,7 @@ deny contains f if {
 }
 
 deny contains f if {
+	not provisioned
 	some k, g in ct_by_key
 	ct := g[0]
 	sel := ct.template.spec.selector

@@ -189,12 +189,52 @@ overlay_sts_names := {n | some d in sts_docs; n := d.contents.metadata.name}
 
 sts_by_name := {n: g | some n in overlay_sts_names; g := [d | some d in sts_docs; n = d.contents.metadata.name]}
 
-# selector_template holds when StatefulSet s has a claim template named t
-# that graft fills (one with a selector).
-selector_template(s, t) if {
+# ---------------------------------------------------------- binding mode
+
+# The binding graft.lock records (graft render writes it from
+# spec.target.binding); a record without one is in the static mode, as
+# every record before binding modes meant. GRAFT060 denies any other.
+binding := object.get(record, "binding", {"mode": "static"})
+
+binding_mode := object.get(binding, "mode", null) if is_object(binding)
+
+# provisioned: graft's templates carry the class and no selector, and the
+# class provisions new ordinals.
+provisioned if binding_mode == "provisioned"
+
+# The class graft.lock binds through, when it records one.
+recorded_class := binding.storageClassName if {
+	is_object(binding)
+	is_string(binding.storageClassName)
+}
+
+# The [StatefulSet, claim template] pairs the record holds volumes for.
+record_templates := {[v.statefulSet, v.claimTemplate] | some v in record_volumes}
+
+# graft_template holds for a claim template t of the StatefulSet named n
+# that graft binds: one with a selector (the static mode's mark, whatever
+# the record says), or, in the provisioned mode, one the record holds
+# volumes for.
+graft_template(n, t) if is_object(t.spec.selector)
+
+graft_template(n, t) if {
+	provisioned
+	[n, t.metadata.name] in record_templates
+}
+
+# bound_template holds when StatefulSet s has a claim template named t
+# that binds graft's volumes as the binding mode says: with a selector in
+# the static mode; in the provisioned mode GRAFT060 denies a selector.
+bound_template(s, t) if {
 	some ct in object.get(s, ["spec", "volumeClaimTemplates"], [])
 	ct.metadata.name == t
 	is_object(ct.spec.selector)
+}
+
+bound_template(s, t) if {
+	provisioned
+	some ct in object.get(s, ["spec", "volumeClaimTemplates"], [])
+	ct.metadata.name == t
 }
 
 # in_range: ordinal o is a member of StatefulSet s, [start, start+replicas).
@@ -239,12 +279,11 @@ out_of_range_claims := {key(ns(d.contents), e.k) |
 
 # ------------------------------------------------------- expected claims
 
-# claim_templates are the volumeClaimTemplates graft fills: those with a
-# selector.
+# claim_templates are the volumeClaimTemplates graft fills (graft_template).
 claim_templates := [{"sts": s, "template": t, "index": i, "tk": template_key(ns(s.contents), s.contents.metadata.name, t.metadata.name)} |
 	some s in sts_docs
 	some i, t in object.get(s.contents, ["spec", "volumeClaimTemplates"], [])
-	is_object(t.spec.selector)
+	graft_template(s.contents.metadata.name, t)
 ]
 
 sts_start(s) := object.get(s, ["spec", "ordinals", "start"], 0)

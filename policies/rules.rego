@@ -5,7 +5,7 @@ package graft
 
 rules := {
 	"GRAFT000": {"level": "deny", "title": "the input is the combined overlay plus exactly one graft.lock, which records volumes"},
-	"GRAFT001": {"level": "deny", "title": "every claim template with a selector has a PVC for each ordinal"},
+	"GRAFT001": {"level": "deny", "title": "every claim template graft binds has a PVC for each ordinal"},
 	"GRAFT002": {"level": "deny", "title": "no duplicate PV, PVC, StatefulSet, claim template or claim name"},
 	"GRAFT003": {"level": "deny", "title": "no stray PVC or PV"},
 	"GRAFT004": {"level": "deny", "title": "every recorded member is in its StatefulSet's ordinal range"},
@@ -43,4 +43,7 @@ rules := {
 	"GRAFT044": {"level": "deny", "title": "no force or replace sync option"},
 	"GRAFT045": {"level": "deny", "title": "kustomization.yaml uses no commonLabels"},
 	"GRAFT046": {"level": "warn", "title": "the PV carries graft's provenance annotations"},
+	"GRAFT060": {"level": "deny", "title": "graft.lock's binding is static or provisioned; a provisioned one names its class, and no claim template graft binds has a selector"},
+	"GRAFT061": {"level": "deny", "title": "the provisioned mode's StorageClass is in the input, with the volumes' driver, expansion allowed and WaitForFirstConsumer, or graft.lock says the cluster has it"},
+	"GRAFT062": {"level": "warn", "title": "the provisioned mode's StorageClass retains the volumes it provisions"},
 }

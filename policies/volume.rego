@@ -143,20 +143,25 @@ deny contains f if {
 	)
 }
 
-# The [StatefulSet, claim template] pairs the record holds volumes for.
-record_templates := {[v.statefulSet, v.claimTemplate] | some v in record_volumes}
-
 deny contains f if {
 	some [n, t] in record_templates
 	some d in sts_by_name[n]
-	not selector_template(d.contents, t)
+	not bound_template(d.contents, t)
 	f := denied(
 		"GRAFT036", d, "spec.volumeClaimTemplates",
-		sprintf("no claim template %s with a selector", [t]),
-		sprintf("claim template %s selecting graft's PersistentVolumes, for the volumes graft.lock records for it", [t]),
+		sprintf("no claim template %s%s", [t, bound_template_mark]),
+		sprintf("claim template %s%s, for the volumes graft.lock records for it", [t, bound_template_wanted]),
 		"recorded volumes have no claim template to be mounted through",
 	)
 }
+
+bound_template_mark := " with a selector" if not provisioned
+
+bound_template_mark := "" if provisioned
+
+bound_template_wanted := " selecting graft's PersistentVolumes" if not provisioned
+
+bound_template_wanted := "" if provisioned
 
 deny contains f if {
 	some e in record_entries

@@ -87,7 +87,7 @@ func (p *pipeline) renderAndCheck(ctx context.Context, s *stages, rec *record.Re
 	e := p.e
 	e.stage(stageRender)
 	res.overlayDir = defaultOverlayDir(e.specPath, p.m)
-	rendered, err := render.RenderContext(ctx, p.m, rec, render.Options{OutDir: res.overlayDir, Log: e.log, Keep: migrationFiles(e)})
+	rendered, err := renderOverlay(ctx, e, p.m, rec, render.Options{OutDir: res.overlayDir, Log: e.log, Keep: migrationFiles(e)})
 	if err != nil {
 		return s.failed(stageRender, "", err)
 	}

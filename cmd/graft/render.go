@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 
 	"github.com/spf13/pflag"
@@ -31,7 +32,7 @@ func renderCommand() *command {
 				if dir == "" {
 					dir = defaultOverlayDir(e.specPath, m)
 				}
-				res, err := render.RenderContext(ctx, m, rec, render.Options{OutDir: dir, Force: *force, DryRun: *dryRun, Log: e.log, Keep: migrationFiles(e)})
+				res, err := renderOverlay(ctx, e, m, rec, render.Options{OutDir: dir, Force: *force, DryRun: *dryRun, Log: e.log, Keep: migrationFiles(e)})
 				if err != nil {
 					return err
 				}
@@ -44,6 +45,29 @@ func renderCommand() *command {
 			}
 		},
 	}
+}
+
+// renderOverlay renders the overlay and then records in graft.lock the
+// binding it rendered (spec.target.binding), which the gate holds the
+// overlay to. The record is written after the overlay is in place, so a
+// failure in between leaves an overlay that the gate denies, never one it
+// passes on an old binding.
+func renderOverlay(ctx context.Context, e *env, m *spec.Migration, rec *record.Record, opts render.Options) (*render.Result, error) {
+	res, err := render.RenderContext(ctx, m, rec, opts)
+	if err != nil || opts.DryRun {
+		return res, err
+	}
+	want := record.BindingOf(&m.Spec.Target)
+	if rec.Binding != nil && *rec.Binding == *want {
+		return res, nil
+	}
+	rec.Binding = want
+	path := record.Path(e.specPath, e.lockPath)
+	if err := rec.Write(path); err != nil {
+		return nil, fmt.Errorf("the overlay is written, but its binding is not recorded in %s (graft check denies the overlay until it is; run graft render again): %w", path, err)
+	}
+	e.log.Info("binding recorded", "record", path, "mode", want.Mode, "storageClass", want.StorageClassName)
+	return res, nil
 }
 
 // loadSpecAndRecord reads the spec and its record, as --spec and --lock say.

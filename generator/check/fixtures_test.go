@@ -43,6 +43,8 @@ var passFixtures = []passFixture{
 	{name: "none-3node", example: "cassandra-3node", base: "../../../bases/cassandra-single", engineNone: true},
 	{name: "flux-3node-partition", example: "cassandra-3node", base: "../../../bases/cassandra-single", partition: 1},
 	{name: "flux-3node-auto-mode", example: "cassandra-3node", base: "../../../bases/cassandra-single", cluster: &spec.Cluster{Name: "prod", StorageDriver: spec.StorageDriverAutoMode}},
+	{name: "flux-3node-provisioned", example: "cassandra-3node-provisioned", base: "../../../bases/cassandra-single"},
+	{name: "flux-3node-auto-mode-provisioned", example: "cassandra-3node-auto-mode-provisioned", base: "../../../bases/cassandra-single"},
 }
 
 // fixtureFiles is an overlay held in memory as parsed documents.
@@ -411,6 +413,40 @@ var failFixtures = []failFixture{
 	{name: "GRAFT030-add-on-driver-for-auto-mode", from: "flux-3node-auto-mode", edit: func(t *testing.T, f *fixtureFiles) []string {
 		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), spec.CSIDriverEBS, "spec", "csi", "driver")
 		return []string{pvFile}
+	}},
+	{name: "GRAFT060-provisioned-template-selector", from: "flux-3node-provisioned", edit: func(t *testing.T, f *fixtureFiles) []string {
+		file := "statefulset-cassandra.patch.yaml"
+		f.docs[file][0] = append(f.docs[file][0].([]any), map[string]any{
+			"op": "add", "path": "/spec/volumeClaimTemplates/0/spec/selector",
+			"value": map[string]any{"matchLabels": map[string]any{spec.LabelMigration: "cassandra-3node-provisioned"}},
+		})
+		return []string{file}
+	}},
+	{name: "GRAFT061-storage-class-missing", from: "flux-3node-provisioned", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(render.StorageClassFile, "StorageClass", ""), "gp3", "metadata", "name")
+		return []string{render.StorageClassFile}
+	}},
+	{name: "GRAFT061-storage-class-immediate", from: "flux-3node-provisioned", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(render.StorageClassFile, "StorageClass", ""), "Immediate", "volumeBindingMode")
+		return []string{render.StorageClassFile}
+	}},
+	{name: "GRAFT061-storage-class-no-expansion", from: "flux-3node-provisioned", edit: func(t *testing.T, f *fixtureFiles) []string {
+		del(t, f.obj(render.StorageClassFile, "StorageClass", ""), "allowVolumeExpansion")
+		return []string{render.StorageClassFile}
+	}},
+	{name: "GRAFT061-storage-class-other-driver", from: "flux-3node-auto-mode-provisioned", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(render.StorageClassFile, "StorageClass", ""), spec.CSIDriverEBS, "provisioner")
+		return []string{render.StorageClassFile}
+	}},
+	{name: "GRAFT062-storage-class-deletes", from: "flux-3node-provisioned", edit: func(t *testing.T, f *fixtureFiles) []string {
+		del(t, f.obj(render.StorageClassFile, "StorageClass", ""), "reclaimPolicy")
+		return []string{render.StorageClassFile}
+	}},
+	{name: "GRAFT013-pv-class-not-recorded", from: "flux-3node-provisioned", edit: func(t *testing.T, f *fixtureFiles) []string {
+		lk := f.obj(lock, "Lock", "")
+		set(t, lk, "gp3", "binding", "storageClassName")
+		set(t, lk, spec.StorageClassExisting, "binding", "storageClass")
+		return []string{lock}
 	}},
 	{name: "GRAFT040-reclaim-delete", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
 		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), "Delete", "spec", "persistentVolumeReclaimPolicy")

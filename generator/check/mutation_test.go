@@ -50,6 +50,30 @@ type mutable struct {
 	docs []Document
 }
 
+// has reports whether the input holds an object of the kind.
+func (m *mutable) has(kind string) bool {
+	for _, d := range m.docs {
+		if c, ok := d.Contents.(map[string]any); ok && c["kind"] == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// selects reports whether the first StatefulSet's first claim template
+// has a selector (the static binding mode).
+func (m *mutable) selects() bool {
+	_, ok := dig(m.first("StatefulSet"), "spec", "volumeClaimTemplates").([]any)[0].(map[string]any)["spec"].(map[string]any)["selector"]
+	return ok
+}
+
+// inStorageClass sets a field of the overlay's StorageClass, if it has one.
+func (m *mutable) inStorageClass(value any, path ...string) {
+	if m.has("StorageClass") {
+		set(m.t, m.first("StorageClass"), value, path...)
+	}
+}
+
 func (m *mutable) first(kind string) map[string]any {
 	for _, d := range m.docs {
 		if c, ok := d.Contents.(map[string]any); ok && c["kind"] == kind {
@@ -189,11 +213,29 @@ var mutations = []mutation{
 		set(m.t, m.first("StatefulSet"), "Delete", "spec", "persistentVolumeClaimRetentionPolicy", "whenScaled")
 	}},
 	{"pvc engine annotations", func(m *mutable) { del(m.t, m.first("PersistentVolumeClaim"), "metadata", "annotations") }},
+	// A PV's labels bind it only where a selector reads them (the static
+	// mode); a provisioned overlay pre-binds by name alone.
 	{"pv selector label", func(m *mutable) {
-		set(m.t, m.first("PersistentVolume"), "other", "metadata", "labels", spec.LabelClaimTemplate)
+		if m.selects() {
+			set(m.t, m.first("PersistentVolume"), "other", "metadata", "labels", spec.LabelClaimTemplate)
+		}
 	}},
 	{"pv migration label", func(m *mutable) {
-		set(m.t, m.first("PersistentVolume"), "other", "metadata", "labels", spec.LabelMigration)
+		if m.selects() {
+			set(m.t, m.first("PersistentVolume"), "other", "metadata", "labels", spec.LabelMigration)
+		}
+	}},
+	{"template selector set", func(m *mutable) {
+		set(m.t, m.first("StatefulSet"), map[string]any{"matchLabels": map[string]any{"app": "cassandra"}}, "spec", "volumeClaimTemplates", "0", "spec", "selector")
+	}},
+	{"storage class binds immediately", func(m *mutable) { m.inStorageClass("Immediate", "volumeBindingMode") }},
+	{"storage class without expansion", func(m *mutable) { m.inStorageClass(false, "allowVolumeExpansion") }},
+	{"storage class of another driver", func(m *mutable) { m.inStorageClass("kubernetes.io/aws-ebs", "provisioner") }},
+	{"storage class renamed", func(m *mutable) { m.inStorageClass("gp2", "metadata", "name") }},
+	{"storage class of the record renamed", func(m *mutable) {
+		if m.has("StorageClass") {
+			set(m.t, m.first("Lock"), "gp2", "binding", "storageClassName")
+		}
 	}},
 	{"template selector removed", func(m *mutable) {
 		del(m.t, m.first("StatefulSet"), "spec", "volumeClaimTemplates", "0", "spec", "selector")

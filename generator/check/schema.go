@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 )
 
 // SchemaRules are the rules checked in Go rather than in Rego: a Rego rule
@@ -17,18 +18,19 @@ import (
 // as the API server would decode it: the right type for every field, and no
 // field the API does not know (a misspelt readOnly is no readOnly).
 var SchemaRules = []Rule{
-	{ID: "GRAFT005", Level: LevelDeny, Title: "every StatefulSet, PersistentVolume and PersistentVolumeClaim is a valid object of its API version (k8s.io/api types, strict)"},
+	{ID: "GRAFT005", Level: LevelDeny, Title: "every StatefulSet, PersistentVolume, PersistentVolumeClaim and StorageClass is a valid object of its API version (k8s.io/api types, strict)"},
 }
 
 // schemaTypes are the kinds the policies reason about, by apiVersion and
 // kind, with the typed object each must decode into.
 var schemaTypes = map[[2]string]func() any{
-	{"apps/v1", "StatefulSet"}:      func() any { return &appsv1.StatefulSet{} },
-	{"v1", "PersistentVolume"}:      func() any { return &corev1.PersistentVolume{} },
-	{"v1", "PersistentVolumeClaim"}: func() any { return &corev1.PersistentVolumeClaim{} },
+	{"apps/v1", "StatefulSet"}:            func() any { return &appsv1.StatefulSet{} },
+	{"v1", "PersistentVolume"}:            func() any { return &corev1.PersistentVolume{} },
+	{"v1", "PersistentVolumeClaim"}:       func() any { return &corev1.PersistentVolumeClaim{} },
+	{"storage.k8s.io/v1", "StorageClass"}: func() any { return &storagev1.StorageClass{} },
 }
 
-// schemaFindings decodes every StatefulSet, PV and PVC of the input strictly
+// schemaFindings decodes every StatefulSet, PV, PVC and StorageClass of the input strictly
 // into its k8s.io/api type and denies each one that does not decode.
 func schemaFindings(docs []Document) []Finding {
 	var out []Finding

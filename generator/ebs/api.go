@@ -261,4 +261,10 @@ func (a *api) DeleteVolume(ctx context.Context, in *ec2.DeleteVolumeInput, optFn
 	})
 }
 
+func (a *api) CreateTags(ctx context.Context, in *ec2.CreateTagsInput, optFns ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error) {
+	return do(ctx, a, "CreateTags", true, func(ctx context.Context) (*ec2.CreateTagsOutput, error) {
+		return a.ec2.CreateTags(ctx, in, optFns...)
+	})
+}
+
 var _ EC2 = (*api)(nil)

@@ -172,14 +172,14 @@ func (r *cloneRun) member(ctx context.Context, mb Member) error {
 	e := r.e
 	prog := e.opts.Progress
 	prog.Update(mb.Key(), "starting", 0)
-	d := e.decide(mb, r.x, r.opts.Phase)
+	d := e.decide(r.inv, mb, r.x, r.opts.Phase)
 	for _, w := range d.warnings {
 		e.log.Warn(w)
 	}
 	// A volume clone would refuse stops the member before anything is
 	// made for it (no hook, no snapshot).
 	for _, v := range d.vols {
-		if len(v.refuse) > 0 {
+		if v.refused() {
 			if v.params.FSR && v.origin != "" {
 				// An earlier run that stopped after creating the volume
 				// may have left fast snapshot restore on.
@@ -230,7 +230,7 @@ func (r *cloneRun) member(ctx context.Context, mb Member) error {
 		}
 		if r.e.m.Spec.Target.Cluster != nil {
 			ent.CSIDriver = r.e.m.Spec.Target.Storage().CSIDriver
-			ent.ClusterTags = clusterTags(vol.Tags)
+			ent.ClusterTags = clusterTags(vol.Tags, r.e.m.Spec.Target.Storage().Tags)
 		}
 		if pre, ok := r.x.snap(snapKey(ownership.RoleSnapshot, mb.Key(), spec.PhasePrecopy, dev.VolumeID)); ok {
 			ent.Snapshots[spec.PhasePrecopy] = aws.ToString(pre.SnapshotId)
@@ -279,12 +279,14 @@ func createError(op string, mb Member, on string, err error) error {
 }
 
 // clusterTags are the tags of a volume, as EC2 reports them, that graft
-// sets for the cluster's driver (spec.ClusterTagKeys): the record holds
-// what the volume carries, not what graft asked for.
-func clusterTags(tags []types.Tag) map[string]string {
+// sets for the cluster's driver (want, spec.Target.Storage): the record
+// holds what the volume carries, not what graft asked for. A volume that
+// also carries another driver's tags for the same cluster (the spec's
+// driver changed since it was made) records the spec's driver's alone.
+func clusterTags(tags []types.Tag, want map[string]string) map[string]string {
 	var out map[string]string
 	for _, t := range tags {
-		if k := aws.ToString(t.Key); slices.Contains(spec.ClusterTagKeys, k) {
+		if k := aws.ToString(t.Key); slices.Contains(spec.ClusterTagKeys, k) && want[k] != "" {
 			if out == nil {
 				out = map[string]string{}
 			}

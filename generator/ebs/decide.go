@@ -65,7 +65,7 @@ func (s snapStep) op(d *memberDecision) string {
 // so stops the member before making anything.
 func (d *memberDecision) stops() bool {
 	for _, v := range d.vols {
-		if len(v.refuse) > 0 {
+		if v.refused() {
 			return true
 		}
 	}
@@ -100,6 +100,15 @@ type volStep struct {
 	exists *types.Volume
 	// refuse lists how exists differs from the spec: clone refuses it.
 	refuse []string
+	// source: exists is a source volume carrying graft's tags; clone
+	// refuses it (graft never reuses, tags or changes a source volume).
+	source bool
+	// foreign says why exists carries cluster tags that do not match
+	// spec.target.cluster (clusterTagDiff): clone refuses it.
+	foreign string
+	// tag is the CreateTags call adding the cluster tags exists lacks
+	// (decideClusterTags); nil when it has them all.
+	tag *ec2.CreateTagsInput
 	// create is the CreateVolume call (when exists is nil); its
 	// SnapshotId is set when the snapshot it is made from exists, and its
 	// ClientToken by clone.
@@ -109,7 +118,7 @@ type volStep struct {
 }
 
 // decide is the single decision of one member's phase.
-func (e *Engine) decide(mb Member, x *existing, phase string) *memberDecision {
+func (e *Engine) decide(inv *Inventory, mb Member, x *existing, phase string) *memberDecision {
 	s := &e.m.Spec
 	d := &memberDecision{mb: mb, phase: phase}
 	var missing []Device
@@ -165,6 +174,8 @@ func (e *Engine) decide(mb Member, x *existing, phase string) *memberDecision {
 		if v, ok := x.vol(vs.key); ok {
 			vs.exists = &v
 			vs.refuse = mismatch(v, p)
+			vs.source = inv.isSource(aws.ToString(v.VolumeId))
+			e.decideClusterTags(&vs)
 		} else {
 			vs.create = e.createVolumeInput(mb, dev, p, phase, vs.origin)
 		}
@@ -372,9 +383,23 @@ func mismatch(v types.Volume, p VolumeParams) []string {
 	return why
 }
 
+// refused reports whether clone refuses the volume an earlier run made.
+func (v volStep) refused() bool { return v.source || len(v.refuse) > 0 || v.foreign != "" }
+
 // refusal is the message of a volume clone refuses (plan shows the same).
 func (v volStep) refusal(mb Member) string {
-	return fmt.Sprintf("%s %s: graft's volume %s already exists but does not match the spec: %s; the spec changed since the volume was created: revert the spec, or delete the volume (graft cleanup deletes it once no record references it)", mb.Key(), v.d.ClaimTemplate, aws.ToString(v.exists.VolumeId), strings.Join(v.refuse, "; "))
+	id := aws.ToString(v.exists.VolumeId)
+	var why []string
+	if v.source {
+		why = append(why, fmt.Sprintf("volume %s carries graft's tags of this member but is a source volume: graft never reuses, tags or changes a source volume; remove graft's tags (graft:*) from it", id))
+	}
+	if len(v.refuse) > 0 {
+		why = append(why, fmt.Sprintf("graft's volume %s already exists but does not match the spec: %s; the spec changed since the volume was created: revert the spec, or delete the volume (graft cleanup deletes it once no record references it)", id, strings.Join(v.refuse, "; ")))
+	}
+	if v.foreign != "" {
+		why = append(why, v.foreign)
+	}
+	return fmt.Sprintf("%s %s: %s", mb.Key(), v.d.ClaimTemplate, strings.Join(why, "; and "))
 }
 
 // isSource reports whether id is a volume of a source instance.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/graftctl/graft/generator/kmskey"
@@ -34,7 +35,8 @@ type Statement struct {
 // the request (aws:RequestTag), and only from graft's own snapshots;
 // enabling and disabling fast snapshot restore, and deleting, only on
 // resources carrying that tag (aws:ResourceTag); tags only as part of
-// those creates (ec2:CreateAction); and KMS only through EC2
+// those creates (ec2:CreateAction), or the cluster tags on graft's own
+// volumes; and KMS only through EC2
 // (kms:ViaService). When the spec names the target key by ARN, the
 // encrypting side of KMS (GenerateDataKeyWithoutPlaintext, ReEncryptTo) is
 // granted on that key alone; the source keys, unknown until discover, get
@@ -97,6 +99,22 @@ func IAMPolicy(m *spec.Migration) PolicyDocument {
 	add(Statement{Sid: "GraftTagOnCreateOnly", Action: []string{"ec2:CreateTags"},
 		Resource:  append(append([]string{}, snapshotsAll...), arn(dst, "*", "volume/*")),
 		Condition: map[string]map[string]any{"StringEquals": {"ec2:CreateAction": []string{"CreateSnapshot", "CreateSnapshots", "CopySnapshot", "CreateVolume"}}}})
+	// A volume graft made before spec.target.cluster asked for the tags
+	// gets the ones it lacks (ensureClusterTags): CreateTags outside a
+	// create only on graft's own volumes, only with those keys, each only
+	// with its value (IfExists: a call adds just the missing ones).
+	if tags := s.Target.Storage().Tags; len(tags) > 0 {
+		values := map[string]any{}
+		for k, v := range tags {
+			values["aws:RequestTag/"+k] = v
+		}
+		add(Statement{Sid: "GraftAddClusterTagsToOwnVolumes", Action: []string{"ec2:CreateTags"},
+			Resource: []string{arn(dst, "*", "volume/*")}, Condition: map[string]map[string]any{
+				"StringEquals":              ownTag,
+				"StringEqualsIfExists":      values,
+				"ForAllValues:StringEquals": {"aws:TagKeys": slices.Sorted(maps.Keys(tags))},
+			}})
+	}
 	add(Statement{Sid: "GraftDeleteOwnResourcesOnly", Action: []string{"ec2:DeleteSnapshot", "ec2:DeleteVolume"},
 		Resource: append(append([]string{}, snapshotsAll...), arn(dst, "*", "volume/*")), Condition: map[string]map[string]any{"StringEquals": ownTag}})
 

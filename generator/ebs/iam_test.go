@@ -146,3 +146,45 @@ func TestIAMPolicyRequiresClusterTags(t *testing.T) {
 		}
 	}
 }
+
+// TestIAMPolicyAddsClusterTagsOnlyToOwnVolumes: with spec.target.cluster,
+// CreateTags outside a create is allowed on the target region's volumes
+// that carry graft:migration, with only the cluster's tag keys, each only
+// with its value; without a cluster, CreateTags stays tied to a create.
+func TestIAMPolicyAddsClusterTagsOnlyToOwnVolumes(t *testing.T) {
+	cases := map[string]map[string]map[string]any{
+		"": nil,
+		"ebs-csi": {
+			"StringEquals":              {"aws:ResourceTag/graft:migration": "sim"},
+			"StringEqualsIfExists":      {"aws:RequestTag/ebs.csi.aws.com/cluster": "true", "aws:RequestTag/ebs.csi.aws.com/cluster-name": "prod"},
+			"ForAllValues:StringEquals": {"aws:TagKeys": []string{"ebs.csi.aws.com/cluster", "ebs.csi.aws.com/cluster-name"}},
+		},
+		"eks-auto-mode": {
+			"StringEquals":              {"aws:ResourceTag/graft:migration": "sim"},
+			"StringEqualsIfExists":      {"aws:RequestTag/eks:eks-cluster-name": "prod"},
+			"ForAllValues:StringEquals": {"aws:TagKeys": []string{"eks:eks-cluster-name"}},
+		},
+	}
+	for driver, want := range cases {
+		m := (&simEnv{t: t}).spec(simCase{Nodes: 1, Devices: 1, ExtraSpec: withCluster(driver)})
+		var got map[string]map[string]any
+		for _, st := range ebs.IAMPolicy(m).Statement {
+			if !slices.Contains(st.Action, "ec2:CreateTags") {
+				continue
+			}
+			if _, onCreate := st.Condition["StringEquals"]["ec2:CreateAction"]; onCreate {
+				continue
+			}
+			if got != nil {
+				t.Errorf("%q: a second CreateTags statement %s", driver, st.Sid)
+			}
+			got = st.Condition
+			if !reflect.DeepEqual(st.Resource, []string{"arn:aws:ec2:us-east-1:*:volume/*"}) || !reflect.DeepEqual(st.Action, []string{"ec2:CreateTags"}) {
+				t.Errorf("%q: %s allows %v on %v, want ec2:CreateTags on the target region's volumes", driver, st.Sid, st.Action, st.Resource)
+			}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: CreateTags outside a create: condition %v, want %v", driver, got, want)
+		}
+	}
+}

@@ -7,6 +7,9 @@ package ebs_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -321,4 +324,153 @@ func motoCluster(t *testing.T, timeout time.Duration, opts ebs.ClientOptions) (c
 		t.Fatal(err)
 	}
 	return ctx, client, cl
+}
+
+// motoClusterSpec is ebstest.SpecYAML with spec.target.cluster prod-eks
+// and driver ("" : none); Auto Mode takes its own topology key.
+func motoClusterSpec(t *testing.T, name, driver string) *spec.Migration {
+	t.Helper()
+	y := ebstest.SpecYAML(name, "prod", "")
+	if driver != "" {
+		y = strings.Replace(y, "    namespace: cassandra\n", "    namespace: cassandra\n    cluster: {name: prod-eks, storageDriver: "+driver+"}\n", 1)
+	}
+	if driver == spec.StorageDriverAutoMode {
+		y = strings.Replace(y, "    topologyKey: topology.ebs.csi.aws.com/zone\n", "", 1)
+	}
+	m, err := spec.Parse([]byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestMotoClusterTags: through the SDK over HTTP, clone with
+// spec.target.cluster tags every new volume as the driver needs (for both
+// drivers), a volume an earlier run made without them is tagged on the
+// next run (CreateTags, once) and recorded, a volume of another cluster is
+// refused with its tags left alone, and the source volumes' tags never
+// change.
+func TestMotoClusterTags(t *testing.T) {
+	counter := ebs.NewCallCounter()
+	ctx, client, cl := motoCluster(t, 2*time.Minute, ebs.ClientOptions{Counter: counter})
+	sources := append(append([]string{}, cl.DataVolumes...), cl.OtherVolumes...)
+	sourceBefore := describeVolumes(t, ctx, client, sources)
+	want := map[string]map[string]string{
+		spec.StorageDriverEBSCSI:   {spec.TagEBSCSICluster: "true", spec.TagEBSCSIClusterName: "prod-eks"},
+		spec.StorageDriverAutoMode: {spec.TagEKSClusterName: "prod-eks"},
+	}
+	clone := func(t *testing.T, m *spec.Migration) (*record.Record, error) {
+		t.Helper()
+		eng := ebs.New(m, ebs.Options{Source: client, PollInterval: 100 * time.Millisecond, Log: testLogger(t)})
+		inv, err := eng.Discover(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := record.New(m)
+		_, err = eng.Clone(ctx, inv, ebs.CloneOptions{Phase: spec.PhaseFinal, Record: rec})
+		return rec, err
+	}
+	// assertTagged checks the record's volumes as moto holds them.
+	assertTagged := func(t *testing.T, rec *record.Record, want map[string]string) []string {
+		t.Helper()
+		var ids []string
+		for _, v := range rec.Volumes {
+			ids = append(ids, v.TargetVolume)
+			if !maps.Equal(v.ClusterTags, want) {
+				t.Errorf("record %s: clusterTags %v, want %v", v.ClaimName(), v.ClusterTags, want)
+			}
+		}
+		for id, v := range describeVolumes(t, ctx, client, ids) {
+			tags := tagMap(v.Tags)
+			for k, val := range want {
+				if tags[k] != val {
+					t.Errorf("volume %s: tag %s=%q, want %q (tags %v)", id, k, tags[k], val, tags)
+				}
+			}
+		}
+		return ids
+	}
+
+	for _, driver := range spec.StorageDrivers {
+		t.Run("new volumes "+driver, func(t *testing.T) {
+			rec, err := clone(t, motoClusterSpec(t, "tags-"+driver, driver))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rec.Volumes) != 12 {
+				t.Fatalf("record has %d volumes", len(rec.Volumes))
+			}
+			assertTagged(t, rec, want[driver])
+		})
+	}
+
+	for _, driver := range spec.StorageDrivers {
+		t.Run("reused volumes "+driver, func(t *testing.T) {
+			name := "later-" + driver
+			rec, err := clone(t, motoClusterSpec(t, name, ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := assertTagged(t, rec, nil)
+			for id, v := range describeVolumes(t, ctx, client, ids) {
+				if tags := tagMap(v.Tags); tags[spec.TagEBSCSICluster] != "" || tags[spec.TagEBSCSIClusterName] != "" || tags[spec.TagEKSClusterName] != "" {
+					t.Fatalf("volume %s made without target.cluster has its tags: %v", id, tags)
+				}
+			}
+			m := motoClusterSpec(t, name, driver)
+			eng := ebs.New(m, ebs.Options{Source: client, Log: testLogger(t)})
+			inv, err := eng.Discover(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := eng.Plan(ctx, inv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Retag != 12 || p.Calls["CreateTags"] != 12 || p.ToCreate[ownership.RoleVolume] != 0 {
+				t.Errorf("plan: retag %d, CreateTags %d, volumes to create %d; want 12, 12, 0", p.Retag, p.Calls["CreateTags"], p.ToCreate[ownership.RoleVolume])
+			}
+			before := counter.Calls()["CreateTags"]
+			rec, err = clone(t, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// 12 calls and the DryRun proof.
+			if n := counter.Calls()["CreateTags"] - before; n != 13 {
+				t.Errorf("clone made %d CreateTags calls, want 13 (12 and the DryRun proof)", n)
+			}
+			if got := assertTagged(t, rec, want[driver]); !sameSet(got, ids) {
+				t.Errorf("clone recorded %v, want the earlier run's %v", got, ids)
+			}
+			before = counter.Calls()["CreateTags"]
+			if _, err := clone(t, m); err != nil {
+				t.Fatal(err)
+			}
+			if n := counter.Calls()["CreateTags"] - before; n != 0 {
+				t.Errorf("a re-run made %d CreateTags calls, want none", n)
+			}
+
+			// The same volumes for another cluster: refused, tags unchanged.
+			other := motoClusterSpec(t, name, driver)
+			other.Spec.Target.Cluster.Name = "blue"
+			tagsBefore := describeVolumes(t, ctx, client, ids)
+			_, err = clone(t, other)
+			nameTag := map[string]string{spec.StorageDriverEBSCSI: spec.TagEBSCSIClusterName, spec.StorageDriverAutoMode: spec.TagEKSClusterName}[driver]
+			if !errors.Is(err, ebs.ErrMembersFailed) || !strings.Contains(err.Error(), fmt.Sprintf(`tags[%q]: found "prod-eks", expected "blue"`, nameTag)) {
+				t.Fatalf("clone for another cluster: %v", err)
+			}
+			for id, v := range describeVolumes(t, ctx, client, ids) {
+				if !maps.Equal(tagMap(v.Tags), tagMap(tagsBefore[id].Tags)) {
+					t.Errorf("refused volume %s: tags %v -> %v", id, tagMap(tagsBefore[id].Tags), tagMap(v.Tags))
+				}
+			}
+		})
+	}
+
+	// graft never tags a source volume.
+	for id, v := range describeVolumes(t, ctx, client, sources) {
+		if !maps.Equal(tagMap(v.Tags), tagMap(sourceBefore[id].Tags)) {
+			t.Errorf("source volume %s: tags %v -> %v", id, tagMap(sourceBefore[id].Tags), tagMap(v.Tags))
+		}
+	}
 }

@@ -32,6 +32,10 @@ type Plan struct {
 	Existing map[string]int `json:"existing"`
 	// Refused counts the existing volumes clone will refuse.
 	Refused int `json:"refused"`
+	// Retag counts the existing volumes clone adds the cluster tags to
+	// (CreateTags): graft made them before spec.target.cluster asked for
+	// the tags.
+	Retag int `json:"retag,omitempty"`
 	// Calls is the API-call budget of both phases, by operation.
 	Calls map[string]int `json:"calls"`
 	// MutatingFloor is the time EC2's mutating bucket (burst 100, refill
@@ -75,7 +79,8 @@ type PlanMember struct {
 // Action is one resource clone would create (or finds already created).
 type Action struct {
 	Phase string `json:"phase"`
-	// Role is snapshot, copy, volume or fast-snapshot-restore.
+	// Role is snapshot, copy, volume, fast-snapshot-restore or tag (the
+	// cluster tags an existing volume lacks).
 	Role string `json:"role"`
 	// Op is the EC2 call that creates it.
 	Op            string        `json:"op"`
@@ -112,7 +117,7 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 		pl.dryRun += len(e.dryRunChecks(inv, x, phase))
 	}
 	for _, mb := range inv.Members {
-		pl.member(mb, x)
+		pl.member(inv, mb, x)
 	}
 	if c := e.m.Spec.Target.Cluster; c != nil {
 		st := e.m.Spec.Target.Storage()
@@ -144,14 +149,14 @@ type planner struct {
 }
 
 // member adds one member's actions of both phases.
-func (pl *planner) member(mb Member, x *existing) {
+func (pl *planner) member(inv *Inventory, mb Member, x *existing) {
 	pm := PlanMember{Member: mb.Key(), Instance: mb.Instance, SourceZone: mb.Zone, TargetZone: mb.TargetZone}
 	if pl.zonesBySet[mb.StatefulSet] == nil {
 		pl.zonesBySet[mb.StatefulSet] = map[string]bool{}
 	}
 	pl.zonesBySet[mb.StatefulSet][mb.TargetZone] = true
 	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
-		left := pl.phase(&pm, mb, pl.e.decide(mb, x, phase), phase)
+		left := pl.phase(&pm, mb, pl.e.decide(inv, mb, x, phase), phase)
 		if phase == spec.PhasePrecopy {
 			pl.precopy = max(pl.precopy, left)
 		} else {
@@ -277,7 +282,7 @@ func (pl *planner) volumes(pm *PlanMember, mb Member, d *memberDecision, toCreat
 		a := Action{Phase: spec.PhaseFinal, Role: ownership.RoleVolume, Op: "CreateVolume", ClaimTemplate: v.d.ClaimTemplate, SourceVolume: v.d.VolumeID, Volume: &vp2,
 			Detail: describeVolume(vp, spec.ClaimName(v.d.ClaimTemplate, mb.StatefulSet, mb.Ordinal))}
 		switch {
-		case len(v.refuse) > 0:
+		case v.refused():
 			a.Exists = aws.ToString(v.exists.VolumeId)
 			a.Refused = v.refusal(mb)
 			pl.p.Refused++
@@ -294,8 +299,21 @@ func (pl *planner) volumes(pm *PlanMember, mb Member, d *memberDecision, toCreat
 			a.Detail += fmt.Sprintf(" (source is %s)", v.d.Type)
 		}
 		pm.Actions = append(pm.Actions, a)
+		if v.tag != nil && !v.refused() {
+			pm.Actions = append(pm.Actions, pl.tagAction(v))
+			pl.p.Retag++
+			calls["CreateTags"]++
+		}
 	}
 	return volLeft
+}
+
+// tagAction is the action adding the cluster tags a volume an earlier run
+// made lacks (decideClusterTags).
+func (pl *planner) tagAction(v volStep) Action {
+	st := pl.e.m.Spec.Target.Storage()
+	return Action{Phase: spec.PhaseFinal, Role: roleTag, Op: "CreateTags", ClaimTemplate: v.d.ClaimTemplate, SourceVolume: v.d.VolumeID,
+		Detail: fmt.Sprintf("tag %s %s (made before spec.target.cluster asked for them; without them %s cannot attach it)", v.tag.Resources[0], spec.FormatTags(tagMap(v.tag.Tags)), strings.Join(st.Policies, " and "))}
 }
 
 // budget adds the call budget: the mutating calls of the members, the
@@ -435,11 +453,12 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 }
 
 // WriteText writes the plan for a reviewer: + to create, = already there,
-// ! there but refused by clone, - not made because of a refused volume.
+// ! there but refused by clone, - not made because of a refused volume, ~
+// cluster tags added to a volume already there.
 func (p *Plan) WriteText(w io.Writer) error { return p.WriteTextColor(w, ansi.Palette{}) }
 
 // WriteTextColor is WriteText with the marks, the summary and the warnings
-// coloured by pal (on a terminal): + green, = cyan, ! yellow, - red.
+// coloured by pal (on a terminal): + green, = cyan, ! and ~ yellow, - red.
 func (p *Plan) WriteTextColor(w io.Writer, pal ansi.Palette) error {
 	fmt.Fprintf(w, "graft plan for %s (%s -> %s). Nothing has been changed.\n", p.Migration, p.SourceRegion, p.TargetRegion)
 	if c := p.Cluster; c != nil {
@@ -460,6 +479,8 @@ func (p *Plan) WriteTextColor(w io.Writer, pal ansi.Palette) error {
 			case a.Stopped:
 				mark = pal.Red("-")
 				tail = "  [not made: clone stops this member at its refused volume]"
+			case a.Role == roleTag:
+				mark = pal.Yellow("~")
 			}
 			fmt.Fprintf(w, "  %s %-7s %-21s %-11s %s%s\n", mark, a.Phase, a.Role, a.ClaimTemplate, a.Detail, tail)
 		}
@@ -468,6 +489,9 @@ func (p *Plan) WriteTextColor(w io.Writer, pal ansi.Palette) error {
 		p.ToCreate[ownership.RoleSnapshot], p.ToCreate[ownership.RoleCopy], p.ToCreate[ownership.RoleVolume], p.Existing[ownership.RoleSnapshot]+p.Existing[ownership.RoleCopy]+p.Existing[ownership.RoleVolume])
 	if p.Refused > 0 {
 		fmt.Fprintf(w, "%s %d existing volume(s) do not match the spec (marked !); clone stops those members.\n", pal.Yellow("Refused:"), p.Refused)
+	}
+	if p.Retag > 0 {
+		fmt.Fprintf(w, "%s %d existing volume(s) lack the cluster tags (marked ~); clone adds them with CreateTags, changing no other tag.\n", pal.Yellow("Tag:"), p.Retag)
 	}
 	fmt.Fprintf(w, "API calls (budget): %s\n", FormatCounts(p.Calls))
 	fmt.Fprintf(w, "Expected time: precopy phase ~%s, final phase ~%s (mutating-bucket floor %s)\n", time.Duration(p.Precopy), time.Duration(p.Final), time.Duration(p.MutatingFloor))

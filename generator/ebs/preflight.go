@@ -96,7 +96,7 @@ func (e *Engine) dryRunChecks(inv *Inventory, x *existing, phase string) []dryRu
 		}
 	}
 	for _, mb := range inv.Members {
-		d := e.decide(mb, x, phase)
+		d := e.decide(inv, mb, x, phase)
 		if d.multi != nil {
 			in := *d.multi
 			in.DryRun = aws.Bool(true)
@@ -144,6 +144,14 @@ func (e *Engine) dryRunChecks(inv *Inventory, x *existing, phase string) []dryRu
 			})
 		}
 		for _, v := range d.vols {
+			if v.tag != nil && !v.refused() {
+				in := *v.tag
+				in.DryRun = aws.Bool(true)
+				add("CreateTags", "CreateTags "+spec.FormatTags(tagMap(in.Tags))+" on "+in.Resources[0], func(ctx context.Context) error {
+					_, err := e.dst.CreateTags(ctx, &in)
+					return err
+				})
+			}
 			if v.create == nil {
 				continue
 			}

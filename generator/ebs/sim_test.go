@@ -1089,6 +1089,13 @@ func TestSimPlanMatchesClone(t *testing.T) {
 		{name: "drift iops", setup: complete, phase: spec.PhaseFinal, refuse: 2, drift: func(m *spec.Migration) { m.Spec.Target.Volume.IOPS = 5000 }},
 		{name: "drift type", setup: complete, phase: spec.PhaseFinal, refuse: 2, drift: func(m *spec.Migration) { m.Spec.Target.Volume.Type = "io2"; m.Spec.Target.Volume.Throughput = 0 }},
 		{name: "drift kms key", setup: complete, phase: spec.PhaseFinal, refuse: 2, drift: func(m *spec.Migration) { m.Spec.Target.Volume.KMSKeyID = otherKey }},
+		// target.cluster set after the clone: the volumes are tagged.
+		{name: "cluster added", setup: complete, phase: spec.PhaseFinal, drift: func(m *spec.Migration) { m.Spec.Target.Cluster = &spec.Cluster{Name: "prod"} }},
+		// after a clone for cluster blue: refused.
+		{name: "cluster changed", phase: spec.PhaseFinal, refuse: 2, drift: func(m *spec.Migration) { m.Spec.Target.Cluster = &spec.Cluster{Name: "prod"} }, setup: func(t *testing.T, e *simEnv, ctx context.Context) {
+			e.m.Spec.Target.Cluster = &spec.Cluster{Name: "blue", StorageDriver: spec.StorageDriverAutoMode}
+			complete(t, e, ctx)
+		}},
 		{name: "drift with a missing final snapshot", phase: spec.PhaseFinal, refuse: 2, drift: func(m *spec.Migration) { m.Spec.Target.Volume.Throughput = 300 }, setup: func(t *testing.T, e *simEnv, ctx context.Context) {
 			complete(t, e, ctx)
 			for _, dev := range []string{"/dev/xvdf", "/dev/xvdg"} {

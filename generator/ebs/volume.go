@@ -22,7 +22,8 @@ import (
 // the spec asks), once it is available, settled with any other run's
 // (settleVolume) and checked against the spec (mismatch). Fast Snapshot
 // Restore is billed per hour: once enabled, it is turned off again however
-// volume returns (see disableFSRAtExit).
+// volume returns (see disableFSRAtExit). The volume then gets the cluster
+// tags it lacks (ensureClusterTags).
 func (r *cloneRun) volume(ctx context.Context, d *memberDecision, v volStep, snap string) (_ types.Volume, err error) {
 	mb, p := d.mb, v.params
 	var id string
@@ -67,7 +68,7 @@ func (r *cloneRun) volume(ctx context.Context, d *memberDecision, v volStep, sna
 		v.refuse = diffs
 		return types.Volume{}, errors.New(v.refusal(mb))
 	}
-	return vol, nil
+	return r.ensureClusterTags(ctx, mb, v, vol)
 }
 
 // waitVolume waits until a volume is available (or in use).

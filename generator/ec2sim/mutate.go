@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -692,5 +693,62 @@ func (s *Sim) DeleteVolume(ctx context.Context, in *ec2.DeleteVolumeInput, _ ...
 		delete(s.volumes, id)
 		c.Mutated = true
 		return &ec2.DeleteVolumeOutput{}, nil
+	})
+}
+
+// CreateTags adds or overwrites tags on volumes and snapshots, as EC2
+// does: every resource must exist, the tags are checked as at create, and
+// a resource may carry at most 50. Either every resource is tagged or none.
+func (s *Sim) CreateTags(ctx context.Context, in *ec2.CreateTagsInput, _ ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error) {
+	if in == nil {
+		in = &ec2.CreateTagsInput{}
+	}
+	return run(s, ctx, OpCreateTags, in.DryRun, nil, in.Resources, func(c *call) (*ec2.CreateTagsOutput, error) {
+		if len(in.Resources) == 0 {
+			return nil, missing("ResourceId")
+		}
+		if len(in.Tags) == 0 {
+			return nil, missing("Tag")
+		}
+		targets := make([]*map[string]string, 0, len(in.Resources))
+		for _, id := range in.Resources {
+			var rt types.ResourceType
+			switch {
+			case strings.HasPrefix(id, "vol-"):
+				if err := checkID(volumeIDs, id, s.volumes); err != nil {
+					return nil, err
+				}
+				rt, targets = types.ResourceTypeVolume, append(targets, &s.volumes[id].tags)
+			case strings.HasPrefix(id, "snap-"):
+				if err := checkID(snapshotIDs, id, s.snapshots); err != nil {
+					return nil, err
+				}
+				rt, targets = types.ResourceTypeSnapshot, append(targets, &s.snapshots[id].tags)
+			default:
+				return nil, apiErr("InvalidID", "The ID '%s' is not valid", id)
+			}
+			add, err := tagsFromSpecs([]types.TagSpecification{{ResourceType: rt, Tags: in.Tags}}, rt)
+			if err != nil {
+				return nil, err
+			}
+			merged := copyTags(*targets[len(targets)-1])
+			maps.Copy(merged, add)
+			if len(merged) > 50 {
+				return nil, apiErr("TagLimitExceeded", "The maximum number of tags (50) is exceeded on %s", id)
+			}
+		}
+		if err := s.authorize(c); err != nil {
+			return nil, err
+		}
+		for _, tags := range targets {
+			if *tags == nil {
+				*tags = map[string]string{}
+			}
+			for _, t := range in.Tags {
+				(*tags)[aws.ToString(t.Key)] = aws.ToString(t.Value)
+			}
+		}
+		c.Mutated = true
+		return &ec2.CreateTagsOutput{}, nil
 	})
 }

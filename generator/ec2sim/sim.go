@@ -38,12 +38,13 @@ const (
 	OpDisableFastSnapshotRestores  = "DisableFastSnapshotRestores"
 	OpDeleteSnapshot               = "DeleteSnapshot"
 	OpDeleteVolume                 = "DeleteVolume"
+	OpCreateTags                   = "CreateTags"
 )
 
 var mutatingOps = map[string]bool{
 	OpCreateSnapshot: true, OpCreateSnapshots: true, OpCopySnapshot: true, OpCreateVolume: true,
 	OpEnableFastSnapshotRestores: true, OpDisableFastSnapshotRestores: true,
-	OpDeleteSnapshot: true, OpDeleteVolume: true,
+	OpDeleteSnapshot: true, OpDeleteVolume: true, OpCreateTags: true,
 }
 
 // RateLimits are EC2's request token buckets, refilled on the virtual clock.

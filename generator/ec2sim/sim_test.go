@@ -835,3 +835,63 @@ func TestDescribeChecksInOrder(t *testing.T) {
 		t.Errorf("another owner's snapshot %s: %v, %v, want none", snap, out, err)
 	}
 }
+
+// TestCreateTags: CreateTags adds and overwrites tags on existing volumes
+// and snapshots, checks every id and tag first (all or nothing), answers
+// DryRun without changing anything, and is audited as a mutating call on
+// the ids it names.
+func TestCreateTags(t *testing.T) {
+	s := newSim(t, Options{})
+	cl := seed(t, s, ClusterSpec{Nodes: 1})
+	vol := cl.Nodes[0].DataVolumes["/dev/xvdf"]
+	snap := mustSnapshot(t, s, vol, "graft:migration", "a")
+	tag := func(k, v string) []types.Tag { return []types.Tag{{Key: aws.String(k), Value: aws.String(v)}} }
+	volTags := func() map[string]string {
+		out, err := s.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{vol}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, tg := range out.Volumes[0].Tags {
+			m[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+		}
+		return m
+	}
+	before := volTags()
+	tests := []struct {
+		name string
+		in   *ec2.CreateTagsInput
+		code string
+	}{
+		{"dry run", &ec2.CreateTagsInput{Resources: []string{vol}, Tags: tag("k", "v"), DryRun: aws.Bool(true)}, "DryRunOperation"},
+		{"unknown volume", &ec2.CreateTagsInput{Resources: []string{vol, "vol-00000000000000000"}, Tags: tag("k", "v")}, "InvalidVolume.NotFound"},
+		{"reserved key", &ec2.CreateTagsInput{Resources: []string{vol}, Tags: tag("aws:x", "v")}, "InvalidParameterValue"},
+		{"no tags", &ec2.CreateTagsInput{Resources: []string{vol}}, "MissingParameter"},
+		{"no resources", &ec2.CreateTagsInput{Tags: tag("k", "v")}, "MissingParameter"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := s.CreateTags(ctx, tt.in)
+			wantCode(t, err, tt.code)
+		})
+	}
+	if got := volTags(); fmt.Sprint(got) != fmt.Sprint(before) {
+		t.Fatalf("a refused CreateTags changed the tags: %v -> %v", before, got)
+	}
+	if _, err := s.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{vol, snap}, Tags: tag("k", "v")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := volTags(); got["k"] != "v" || len(got) != len(before)+1 {
+		t.Errorf("volume tags %v, want %v plus k=v", got, before)
+	}
+	if got := tagValue(snapState(t, s, snap).Tags, "k"); got != "v" {
+		t.Errorf("snapshot tag k=%q, want v", got)
+	}
+	if _, err := s.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{snap}, Tags: tag("k", "w")}); err != nil || tagValue(snapState(t, s, snap).Tags, "k") != "w" {
+		t.Errorf("overwrite: %v, k=%q", err, tagValue(snapState(t, s, snap).Tags, "k"))
+	}
+	calls := s.MutatingCallsOn(vol)
+	if len(calls) != len(tests)-1+1 || calls[len(calls)-1].Op != OpCreateTags || !calls[len(calls)-1].Mutated {
+		t.Errorf("audit on %s: %+v", vol, calls)
+	}
+}

@@ -49,9 +49,30 @@ type Record struct {
 	Migration    string `yaml:"migration" json:"migration"`
 	SourceRegion string `yaml:"sourceRegion" json:"sourceRegion"`
 	TargetRegion string `yaml:"targetRegion" json:"targetRegion"`
+	// Binding is how the overlay binds the claims, written by graft render
+	// from the spec for the gate. Absent is the static mode, as every
+	// record before binding modes meant.
+	Binding *Binding `yaml:"binding,omitempty" json:"binding,omitempty"`
 	// Volumes holds one entry per member and claim template, sorted by
 	// StatefulSet, ordinal and claim template.
 	Volumes []Volume `yaml:"volumes" json:"volumes"`
+}
+
+// Binding is spec.target.binding with the class it binds through.
+type Binding struct {
+	// Mode is static or provisioned.
+	Mode string `yaml:"mode" json:"mode"`
+	// StorageClassName is the class of the PVs, the PVCs and the claim
+	// templates.
+	StorageClassName string `yaml:"storageClassName" json:"storageClassName"`
+	// StorageClass is, in provisioned mode, declare (the overlay holds the
+	// StorageClass) or existing (the cluster does).
+	StorageClass string `yaml:"storageClass,omitempty" json:"storageClass,omitempty"`
+}
+
+// BindingOf is the binding a (defaulted) spec target asks for.
+func BindingOf(t *spec.Target) *Binding {
+	return &Binding{Mode: t.Binding.Mode, StorageClassName: t.StorageClassName, StorageClass: t.Binding.StorageClass}
 }
 
 // Volume is one member's volume for one claim template.
@@ -110,6 +131,7 @@ func New(m *spec.Migration) *Record {
 		Migration:    m.Metadata.Name,
 		SourceRegion: m.Spec.Source.Region,
 		TargetRegion: m.Spec.Target.Region,
+		Binding:      BindingOf(&m.Spec.Target),
 	}
 }
 
@@ -137,7 +159,7 @@ func (r *Record) Upsert(v Volume) {
 func (r *Record) Marshal() ([]byte, error) {
 	r.Sort()
 	var buf bytes.Buffer
-	buf.WriteString("# graft.lock: written by graft clone; read by graft render and graft check. Do not edit.\n")
+	buf.WriteString("# graft.lock: written by graft clone (the volumes) and graft render (the binding); read by graft check. Do not edit.\n")
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(r); err != nil {
@@ -263,6 +285,9 @@ func (r *Record) Validate() error {
 	if r.Migration == "" {
 		add("migration", nil, "the migration name")
 	}
+	if r.Binding != nil {
+		validateBinding(*r.Binding, add)
+	}
 	seen := map[string]int{}
 	targets := map[string]int{}
 	for i, v := range r.Volumes {
@@ -322,6 +347,20 @@ func (r *Record) Validate() error {
 		return nil
 	}
 	return errs
+}
+
+// validateBinding checks the recorded binding by the spec's rule.
+func validateBinding(b Binding, add func(field string, value any, expected string)) {
+	modeExp, sourceExp, classExp := spec.BindingExpected(b.Mode, b.StorageClass, b.StorageClassName)
+	for _, e := range []struct{ field, value, expected string }{
+		{"binding.mode", b.Mode, modeExp},
+		{"binding.storageClass", b.StorageClass, sourceExp},
+		{"binding.storageClassName", b.StorageClassName, classExp},
+	} {
+		if e.expected != "" {
+			add(e.field, e.value, e.expected)
+		}
+	}
 }
 
 // validateCluster checks what a volume records of the cluster's driver:

@@ -68,6 +68,11 @@ func TestInvalid(t *testing.T) {
 		{"cluster tag false", "fsType: ext4", "fsType: ext4\n    clusterTags:\n      ebs.csi.aws.com/cluster: \"false\"", `volumes[0].clusterTags[ebs.csi.aws.com/cluster]: "false", expected "true"`},
 		{"cluster tag bad name", "fsType: ext4", "fsType: ext4\n    clusterTags:\n      eks:eks-cluster-name: -x", `volumes[0].clusterTags[eks:eks-cluster-name]: "-x", expected an EKS cluster name`},
 		{"partition as a string", "fsType: ext4", "fsType: ext4\n    partition: \"1\"", "cannot unmarshal !!str `1` into int"},
+		{"unknown binding mode", "volumes:", "binding:\n  mode: dynamic\n  storageClassName: gp3\nvolumes:", `binding.mode: "dynamic", expected one of static, provisioned`},
+		{"provisioned without class", "volumes:", "binding:\n  mode: provisioned\n  storageClassName: \"\"\n  storageClass: declare\nvolumes:", `binding.storageClassName: "", expected the StorageClass that provisions new ordinals`},
+		{"provisioned without source", "volumes:", "binding:\n  mode: provisioned\n  storageClassName: gp3\nvolumes:", `binding.storageClass: "", expected one of declare, existing`},
+		{"static with a source", "volumes:", "binding:\n  mode: static\n  storageClassName: \"\"\n  storageClass: existing\nvolumes:", `binding.storageClass: "existing", expected unset`},
+		{"binding field unknown", "volumes:", "binding:\n  mode: static\n  selector: true\nvolumes:", "field selector not found"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

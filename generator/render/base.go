@@ -55,6 +55,7 @@ func readBase(dir string) (map[string]baseStatefulSet, error) {
 		for i, t := range sts.Spec.VolumeClaimTemplates {
 			ct := claimTemplate{
 				index:       i,
+				hasSelector: t.Spec.Selector != nil,
 				accessModes: t.Spec.AccessModes,
 				volumeMode:  corev1.PersistentVolumeFilesystem,
 			}

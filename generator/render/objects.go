@@ -1,7 +1,6 @@
 package render
 
 import (
-	"fmt"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -190,12 +189,11 @@ type jsonPatchOp struct {
 	Value any    `json:"value"`
 }
 
-// statefulSetPatch gives each claim template graft fills a selector on
-// graft's labels and the static storage class, keeps claims on delete and
-// scale-down, and makes the StatefulSet's replicas and first ordinal those
-// of the spec, so that its pods are exactly the members graft cloned.
+// statefulSetPatch fills each claim template graft binds as the binding
+// mode says (templatePatch), keeps claims on delete and scale-down, and
+// makes the StatefulSet's replicas and first ordinal those of the spec, so
+// that its pods are exactly the members graft cloned.
 func (r *renderer) statefulSetPatch(set spec.StatefulSet, sts baseStatefulSet) []jsonPatchOp {
-	class := r.m.Spec.Target.StorageClassName
 	ops := []jsonPatchOp{{
 		Op:   "add",
 		Path: "/spec/persistentVolumeClaimRetentionPolicy",
@@ -211,14 +209,7 @@ func (r *renderer) statefulSetPatch(set spec.StatefulSet, sts baseStatefulSet) [
 		ops = append(ops, jsonPatchOp{Op: "add", Path: "/spec/ordinals", Value: map[string]int{"start": set.Ordinals.Start}})
 	}
 	for _, d := range r.m.Spec.Source.Devices {
-		t := sts.templates[d.ClaimTemplate]
-		base := fmt.Sprintf("/spec/volumeClaimTemplates/%d/spec", t.index)
-		ops = append(ops,
-			jsonPatchOp{Op: "add", Path: base + "/storageClassName", Value: class},
-			jsonPatchOp{Op: "add", Path: base + "/selector", Value: metav1.LabelSelector{
-				MatchLabels: selectorLabels(r.m.Metadata.Name, sts.name, d.ClaimTemplate),
-			}},
-		)
+		ops = append(ops, r.templatePatch(sts, d.ClaimTemplate)...)
 	}
 	return ops
 }

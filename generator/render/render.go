@@ -283,6 +283,12 @@ func Files(m *spec.Migration, rec *record.Record, outDir string) (map[string][]b
 		// kubectl and Argo CD's kustomize), with storage before workloads.
 		SortOptions: &types.SortOptions{Order: types.LegacySortOrder},
 	}
+	if m.Spec.Target.Binding.DeclaresStorageClass() {
+		if files[StorageClassFile], err = marshalDocuments([]any{r.storageClass(firstWave(base))}); err != nil {
+			return nil, err
+		}
+		kust.Resources = append(kust.Resources, StorageClassFile)
+	}
 	for _, set := range m.Spec.Target.StatefulSets {
 		sts := base[set.Name]
 		name := "statefulset-" + set.Name + ".patch.yaml"
@@ -428,10 +434,7 @@ func (r *renderer) engineObject(members []member, base map[string]baseStatefulSe
 	for _, mb := range members {
 		claims = append(claims, mb.vol.ClaimName())
 	}
-	wave := 0
-	for _, sts := range base {
-		wave = min(wave, sts.wave)
-	}
+	wave := firstWave(base)
 	var buf bytes.Buffer
 	err = t.Execute(&buf, map[string]any{
 		"Migration":       r.m.Metadata.Name,
@@ -446,6 +449,16 @@ func (r *renderer) engineObject(members []member, base map[string]baseStatefulSe
 		"StatefulSetWave": wave,
 	})
 	return name, buf.Bytes(), err
+}
+
+// firstWave is the earliest Argo CD sync wave of the StatefulSets (0 at
+// the latest): objects that all of them need go before it.
+func firstWave(base map[string]baseStatefulSet) int {
+	wave := 0
+	for _, sts := range base {
+		wave = min(wave, sts.wave)
+	}
+	return wave
 }
 
 // marshalDocuments writes objects as one multi-document YAML stream. Typed
@@ -476,7 +489,9 @@ func marshalDocuments(objs []any) ([]byte, error) {
 
 // claimTemplate is what render needs of a base volumeClaimTemplate.
 type claimTemplate struct {
-	index       int
+	index int
+	// hasSelector: the base's template has a selector.
+	hasSelector bool
 	accessModes []corev1.PersistentVolumeAccessMode
 	volumeMode  corev1.PersistentVolumeMode
 	request     resource.Quantity

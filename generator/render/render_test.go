@@ -54,6 +54,12 @@ func load(t testing.TB, dir string) (*spec.Migration, *record.Record) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An example's record holds what graft render records for its spec
+	// (or, for the examples older than binding modes, nothing: static).
+	want := record.BindingOf(&m.Spec.Target)
+	if rec.Binding == nil && want.Mode != spec.BindingStatic || rec.Binding != nil && *rec.Binding != *want {
+		t.Fatalf("%s/graft.lock binding %+v, want %+v (what graft render records for the spec)", dir, rec.Binding, want)
+	}
 	return m, rec
 }
 
@@ -212,7 +218,9 @@ func TestNames(t *testing.T) {
 					t.Errorf("StatefulSet %s in namespace %q, want %q", sts.Name, sts.Namespace, m.Spec.Target.Namespace)
 				}
 				for _, tmpl := range sts.Spec.VolumeClaimTemplates {
-					if tmpl.Spec.Selector == nil || tmpl.Spec.StorageClassName == nil || *tmpl.Spec.StorageClassName != m.Spec.Target.StorageClassName {
+					// The static mode selects graft's PVs; the provisioned
+					// mode must not (the provisioner refuses a selector).
+					if (tmpl.Spec.Selector == nil) != m.Spec.Target.Binding.Provisioned() || tmpl.Spec.StorageClassName == nil || *tmpl.Spec.StorageClassName != m.Spec.Target.StorageClassName {
 						t.Errorf("%s template %s: selector %v class %v", sts.Name, tmpl.Name, tmpl.Spec.Selector, tmpl.Spec.StorageClassName)
 					}
 					if tmpl.Spec.Resources.Requests.Storage().IsZero() {
@@ -242,8 +250,11 @@ func TestNames(t *testing.T) {
 						if pv.Spec.PersistentVolumeReclaimPolicy != corev1.PersistentVolumeReclaimRetain {
 							t.Errorf("PV %s reclaim %s", pv.Name, pv.Spec.PersistentVolumeReclaimPolicy)
 						}
-						sel := sts.Spec.VolumeClaimTemplates[indexOf(sts, d.ClaimTemplate)].Spec.Selector.MatchLabels
-						for k, v := range sel {
+						sel := sts.Spec.VolumeClaimTemplates[indexOf(sts, d.ClaimTemplate)].Spec.Selector
+						if sel == nil {
+							continue // the provisioned mode: pre-bound by name alone
+						}
+						for k, v := range sel.MatchLabels {
 							if pv.Labels[k] != v {
 								t.Errorf("PV %s label %s=%q, template selects %q", pv.Name, k, pv.Labels[k], v)
 							}

@@ -13,6 +13,28 @@ func withCluster(extra string) string {
 	return strings.Replace(valid, "  target:\n", "  target:\n"+extra, 1)
 }
 
+// assertTargetProblems parses the valid spec with each extra text under
+// spec.target and wants exactly the problems given (substrings, one each).
+func assertTargetProblems(t *testing.T, cases map[string][]string) {
+	t.Helper()
+	for extra, want := range cases {
+		_, err := spec.Parse([]byte(withCluster(extra)))
+		var verr spec.ValidationError
+		if !errors.As(err, &verr) || !errors.Is(err, spec.ErrInvalid) {
+			t.Errorf("%q: error %v, want a ValidationError", extra, err)
+			continue
+		}
+		if len(verr) != len(want) {
+			t.Errorf("%q: %d problems, want %d: %v", extra, len(verr), len(want), err)
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: missing %q in\n%v", extra, w, err)
+			}
+		}
+	}
+}
+
 // TestStorageWithoutCluster: no target.cluster is today's output: the
 // ebs.csi.aws.com driver, the spec's topology key, no requirement, no tag.
 func TestStorageWithoutCluster(t *testing.T) {
@@ -92,22 +114,7 @@ func TestClusterValidation(t *testing.T) {
 		"    volume:\n      tags:\n        ebs.csi.aws.com/cluster-name: p\n    cluster:\n      name: p\n      storageDriver: eks-auto-mode\n": {
 			`spec.target.volume.tags[ebs.csi.aws.com/cluster-name]: "p"`},
 	}
-	for extra, want := range cases {
-		_, err := spec.Parse([]byte(withCluster(extra)))
-		var verr spec.ValidationError
-		if !errors.As(err, &verr) || !errors.Is(err, spec.ErrInvalid) {
-			t.Errorf("%q: error %v, want a ValidationError", extra, err)
-			continue
-		}
-		if len(verr) != len(want) {
-			t.Errorf("%q: %d problems, want %d: %v", extra, len(verr), len(want), err)
-		}
-		for _, w := range want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%q: missing %q in\n%v", extra, w, err)
-			}
-		}
-	}
+	assertTargetProblems(t, cases)
 	// Tags equal to the ones graft sets are allowed, and so are the keys
 	// when no cluster is named (today's behaviour).
 	for _, ok := range []string{

@@ -158,8 +158,11 @@ type Target struct {
 	Namespace    string        `yaml:"namespace" json:"namespace"`
 	StatefulSets []StatefulSet `yaml:"statefulSets" json:"statefulSets"`
 	// StorageClassName on PVs, PVCs and templates (default "", which turns
-	// dynamic provisioning off for these claims).
+	// dynamic provisioning off for these claims; binding mode provisioned
+	// needs a class).
 	StorageClassName string `yaml:"storageClassName" json:"storageClassName"`
+	// Binding is how claims bind: static (default) or provisioned.
+	Binding Binding `yaml:"binding,omitempty" json:"binding,omitempty"`
 	// TopologyKey of the PV node affinity (default topology.kubernetes.io/zone;
 	// with cluster.storageDriver eks-auto-mode it must be that default).
 	TopologyKey string `yaml:"topologyKey,omitempty" json:"topologyKey,omitempty"`

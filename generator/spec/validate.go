@@ -21,6 +21,7 @@ func (m *Migration) Default() {
 	if s.Target.TopologyKey == "" {
 		s.Target.TopologyKey = TopologyKeyKubernetes
 	}
+	s.Target.Binding.setDefaults()
 	if c := s.Target.Cluster; c != nil && c.StorageDriver == "" {
 		c.StorageDriver = StorageDriverEBSCSI
 	}
@@ -224,6 +225,7 @@ func (m *Migration) Validate() error {
 	s := &m.Spec
 	v.source(&s.Source)
 	v.target(&s.Target, s.Source.Region)
+	v.binding(s)
 	v.mapping(&s.Mapping, s.Target.StatefulSets)
 	// PVC names are derived from device and StatefulSet names: check them
 	// only once those are valid, so one typo is reported once.
@@ -310,9 +312,6 @@ func (v *validator) target(t *Target, sourceRegion string) {
 				v.unique(sourceZones, i, field+".sourceZone", sts.SourceZone, "a zone no other StatefulSet draws from (spec.target.statefulSets[%d] does)")
 			}
 		}
-	}
-	if t.StorageClassName != "" && !dns1123Subdomain.MatchString(t.StorageClassName) {
-		v.add("spec.target.storageClassName", t.StorageClassName, `"" (static binding, the default) or a DNS-1123 subdomain`)
 	}
 	v.oneOf("spec.target.topologyKey", t.TopologyKey, []string{TopologyKeyKubernetes, TopologyKeyEBSCSI})
 	for _, from := range slices.Sorted(maps.Keys(t.Zones)) {
