@@ -233,6 +233,11 @@ func (p *Provisioner) Provision(ctx context.Context, o controller.ProvisionOptio
 	if zone == "" {
 		return nil, controller.ProvisioningReschedule, fmt.Errorf("claim %s: selected node %s has no %s label", key, node.Name, ZoneLabel)
 	}
+	// The scheduler selects only a node the class's allowedTopologies
+	// allow; refuse one it did not.
+	if !allowedOn(o.StorageClass.AllowedTopologies, node) {
+		return nil, controller.ProvisioningReschedule, fmt.Errorf("claim %s: selected node %s is outside class %s's allowedTopologies %v", key, node.Name, o.StorageClass.Name, o.StorageClass.AllowedTopologies)
+	}
 	// The real sidecar reads the driver's topology from the node's CSINode:
 	// a node without the driver cannot have its volume.
 	if err := nodeHasDriver(ctx, p.client, node.Name, driver); err != nil {
@@ -307,6 +312,25 @@ func nodeHasDriver(ctx context.Context, client kubernetes.Interface, node, drive
 		return fmt.Errorf("node %s does not run driver %s (CSINode %s)", node, driver, node)
 	}
 	return nil
+}
+
+// allowedOn reports whether a node's labels satisfy a class's
+// allowedTopologies: any term, every expression of it (none: anywhere).
+func allowedOn(terms []corev1.TopologySelectorTerm, node *corev1.Node) bool {
+	if len(terms) == 0 {
+		return true
+	}
+	for _, term := range terms {
+		ok := true
+		for _, e := range term.MatchLabelExpressions {
+			v, has := node.Labels[e.Key]
+			ok = ok && has && slices.Contains(e.Values, v)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }
 
 // roundUpGiB rounds a size up to whole GiB, as EBS allocates it.

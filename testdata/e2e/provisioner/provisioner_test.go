@@ -87,9 +87,14 @@ func waitPV(t *testing.T, ctx context.Context, c *fake.Clientset, name string) *
 func TestProvisionsBothDriversAndNeverPreBoundClaims(t *testing.T) {
 	ebsNode, ebsCSI := node("node-a", "us-east-1a", EBSDriver)
 	autoNode, autoCSI := node("auto-b", "us-east-1b", AutoModeDriver)
+	autoNode.Labels["eks.amazonaws.com/compute-type"] = "auto"
+	autoClass := class("auto", AutoModeDriver) // as graft declares it
+	autoClass.AllowedTopologies = []corev1.TopologySelectorTerm{{MatchLabelExpressions: []corev1.TopologySelectorLabelRequirement{
+		{Key: "eks.amazonaws.com/compute-type", Values: []string{"auto"}},
+	}}}
 	preBound := claim("data-cassandra-0", "ebs", EBSDriver, "node-a", "500Gi")
 	preBound.Spec.VolumeName = "cassandra-data-cassandra-0" // graft's PV
-	c := fake.NewSimpleClientset(class("ebs", EBSDriver), class("auto", AutoModeDriver),
+	c := fake.NewSimpleClientset(class("ebs", EBSDriver), autoClass,
 		ebsNode, ebsCSI, autoNode, autoCSI, preBound)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -190,6 +195,12 @@ func TestProvisionRefuses(t *testing.T) {
 	preBound := claim("prebound", "ebs", EBSDriver, "node-a", "1Gi")
 	preBound.Spec.VolumeName = "graft-pv"
 
+	// As graft declares Auto Mode's class: only nodes with compute-type auto.
+	autoOnly := class("ebs-auto-only", EBSDriver)
+	autoOnly.AllowedTopologies = []corev1.TopologySelectorTerm{{MatchLabelExpressions: []corev1.TopologySelectorLabelRequirement{
+		{Key: "eks.amazonaws.com/compute-type", Values: []string{"auto"}},
+	}}}
+
 	for _, tc := range []struct {
 		name  string
 		cls   *storagev1.StorageClass
@@ -202,6 +213,7 @@ func TestProvisionRefuses(t *testing.T) {
 		{"rwx", class("ebs", EBSDriver), rwx, controller.ProvisioningFinished, "access mode ReadWriteMany"},
 		{"driver-not-on-node", class("auto", AutoModeDriver), autoOnEBSNode, controller.ProvisioningReschedule, "does not run driver ebs.csi.eks.amazonaws.com"},
 		{"pre-bound", class("ebs", EBSDriver), preBound, controller.ProvisioningFinished, "pre-bound"},
+		{"outside-allowed-topologies", autoOnly, claim("topo", "auto", EBSDriver, "node-a", "1Gi"), controller.ProvisioningReschedule, "outside class ebs-auto-only's allowedTopologies"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pv, state, err := p.Provision(ctx, controller.ProvisionOptions{
