@@ -250,6 +250,23 @@ func ctxFor(t *testing.T, d time.Duration) context.Context {
 func ensureNamespaces(t *testing.T, namespaces []string) {
 	t.Helper()
 	ctx := ctxFor(t, 60*time.Second)
+	// A namespace of the previous scenario may still be terminating
+	// (resetCluster does not wait for that): wait until it is gone.
+	for _, ns := range namespaces {
+		err := harness.Poll(ctx, 200*time.Millisecond, func() (bool, error) {
+			got, err := cluster.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return true, nil
+			}
+			if err != nil {
+				return false, nil
+			}
+			return got.DeletionTimestamp == nil, nil
+		})
+		if err != nil {
+			t.Fatalf("namespace %s of a previous scenario still terminating: %v", ns, err)
+		}
+	}
 	for _, ns := range namespaces {
 		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}}
 		if err := applier.ApplyOne(ctx, u); err != nil {
@@ -340,9 +357,13 @@ func registerReset(t *testing.T, namespaces []string) {
 }
 
 // resetCluster removes every workload namespace, StatefulSet, pod, PVC, PV
-// and StorageClass, so that the next scenario starts from an empty cluster (PVs are
-// cluster-scoped and the scenarios reuse the overlays' names). Pods on nodes
-// without a kubelet are force-deleted, as a real node's kubelet would confirm.
+// and StorageClass, so that the next scenario starts from an empty cluster
+// (PVs are cluster-scoped and the scenarios reuse the overlays' names). Pods
+// on nodes without a kubelet are force-deleted, as a real node's kubelet
+// would confirm. It waits until every PV and PVC is gone, but not for the
+// namespaces: the namespace controller waits 5s before it removes one
+// (namespaceDeletionGracePeriod), and ensureNamespaces waits for a
+// terminating namespace the next scenario reuses.
 func resetCluster() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
@@ -354,7 +375,7 @@ func resetCluster() error {
 	system := map[string]bool{"kube-system": true, "kube-public": true, "kube-node-lease": true}
 	var nss []string
 	for _, ns := range nsList.Items {
-		if !system[ns.Name] {
+		if !system[ns.Name] && ns.DeletionTimestamp == nil {
 			nss = append(nss, ns.Name)
 		}
 	}
@@ -439,18 +460,10 @@ func resetCluster() error {
 		if err != nil || len(pvcs.Items) > 0 {
 			return false, err
 		}
-		for _, ns := range nss {
-			if ns == "default" {
-				continue
-			}
-			if _, err := c.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-				return false, nil
-			}
-		}
 		return true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("waiting for namespaces %v and all PVs/PVCs to go: %w", nss, err)
+		return fmt.Errorf("waiting for all PVs and PVCs to go (namespaces %v deleted): %w", nss, err)
 	}
 	return nil
 }
