@@ -188,22 +188,14 @@ func sentinels(t *testing.T, path string) map[string]string {
 // that stops says to run graft run again, each once; the engine's errors
 // name no command.
 func TestOneNextStep(t *testing.T) {
-	for _, c := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"clone", "--phase", "precopy"}, "run graft clone --phase precopy again"},
-		{[]string{"run"}, "run graft run again"},
-	} {
-		s := newCLISim(t)
-		writeCLIBase(t, s.spec)
+	eachCloner(t, func(s *cliSim, c cloner) {
 		s.sims["us-east-1"].CrashAfter(5)
 		code, _, stderr := graft(t, append(c.args, "--spec", s.spec, "--yes")...)
 		msg := stderr[strings.Index(stderr, "graft "+c.args[0]+": "):]
-		if code != exitError || strings.Count(msg, " again") != 1 || !strings.Contains(msg, c.want) || strings.Contains(msg, "re-run") {
-			t.Errorf("graft %v: exit %d, want one next step %q:\n%s", c.args, code, c.want, msg)
+		if code != exitError || strings.Count(msg, " again") != 1 || !strings.Contains(msg, c.next) || strings.Contains(msg, "re-run") {
+			t.Errorf("graft %v: exit %d, want one next step %q:\n%s", c.args, code, c.next, msg)
 		}
-	}
+	})
 }
 
 // TestGeneratorErrorsNameNoCommand: the next step is cmd's (nextStep,
