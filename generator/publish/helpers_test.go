@@ -16,6 +16,7 @@ import (
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
 	"github.com/graftctl/graft/internal/testkit"
+	"github.com/graftctl/graft/internal/testkit/examples"
 )
 
 // repoRoot is the graft module's root directory.
@@ -102,15 +103,7 @@ func (r *gitopsRemote) pushAs(t testing.TB, branch string, files map[string]stri
 // GitOps repository layout of newRemote.
 func example(t testing.TB, repo string) (*spec.Migration, *record.Record) {
 	t.Helper()
-	dir := filepath.Join(repoRoot(t), "testdata", "examples", "cassandra-3node")
-	m, err := spec.Load(filepath.Join(dir, "graft.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := record.Load(filepath.Join(dir, "graft.lock"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, rec := examples.Load(t, "cassandra-3node")
 	m.Spec.GitOps.Base = "../../base"
 	m.Spec.GitOps.OverlayPath = "overlays/cassandra-3node"
 	m.Spec.GitOps.Repo = repo
