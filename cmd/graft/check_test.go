@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/graftctl/graft/generator/ownership"
+	"github.com/graftctl/graft/internal/testkit"
 	"sigs.k8s.io/yaml"
 )
 
@@ -88,12 +89,7 @@ func TestCheckBadInput(t *testing.T) {
 	tmp := t.TempDir()
 	write := func(name, content string) string {
 		p := filepath.Join(tmp, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, p, content)
 		return p
 	}
 	goodLock := filepath.Join(fixture("pass", "flux-3node"), "graft.lock")

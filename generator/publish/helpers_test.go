@@ -86,13 +86,7 @@ func (r *gitopsRemote) pushAs(t testing.TB, branch string, files map[string]stri
 	}
 	gitT(t, r.seed, "checkout", "--quiet", "--detach", "--force", start)
 	for p, content := range files {
-		full := filepath.Join(r.seed, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, filepath.Join(r.seed, filepath.FromSlash(p)), content)
 	}
 	gitT(t, r.seed, "add", ".")
 	gitT(t, r.seed, "-c", "user.name=Other", "-c", "user.email=other@example.com", "commit", "--quiet", "-m", "concurrent change")
