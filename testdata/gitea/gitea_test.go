@@ -303,8 +303,18 @@ func (g *gitea) logTail() string {
 	return b.String()
 }
 
-// api calls Gitea's API with a token (or, when token is "", basic auth).
+// api calls Gitea's API with a token (or, when token is "", basic auth)
+// and decodes its JSON answer into out, unless out is nil.
 func (g *gitea) api(t *testing.T, token, method, path string, in, out any) {
+	t.Helper()
+	if data := g.call(t, token, method, path, in); out != nil {
+		must(t, json.Unmarshal(data, out))
+	}
+}
+
+// call calls Gitea's API, sending in as JSON unless it is nil, and
+// returns the body of its answer; an answer other than 2xx fails the test.
+func (g *gitea) call(t *testing.T, token, method, path string, in any) []byte {
 	t.Helper()
 	var body io.Reader
 	if in != nil {
@@ -326,9 +336,7 @@ func (g *gitea) api(t *testing.T, token, method, path string, in, out any) {
 	if resp.StatusCode/100 != 2 {
 		t.Fatalf("gitea API %s %s: %d %s", method, path, resp.StatusCode, data)
 	}
-	if out != nil {
-		must(t, json.Unmarshal(data, out))
-	}
+	return data
 }
 
 func (g *gitea) createToken(t *testing.T) string {
@@ -375,13 +383,7 @@ func (g *gitea) pulls(t *testing.T, token string) []pull {
 
 // file returns a file of a branch through the raw endpoint.
 func (g *gitea) file(t *testing.T, token, ref, path string) string {
-	req, _ := http.NewRequest("GET", g.url+"/api/v1/repos/"+user+"/"+repoName+"/raw/"+path+"?ref="+ref, nil)
-	req.Header.Set("Authorization", "token "+token)
-	resp, err := http.DefaultClient.Do(req)
-	must(t, err)
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return string(data)
+	return string(g.call(t, token, "GET", "/repos/"+user+"/"+repoName+"/raw/"+path+"?ref="+ref, nil))
 }
 
 // buildGraft builds the graft binary from the main module.
