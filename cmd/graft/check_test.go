@@ -212,8 +212,8 @@ func TestCheckLiveEndpoint(t *testing.T) {
 // Without PATH, check takes the overlay of the spec, and graft.lock beside it.
 func TestCheckDefaultsFromSpec(t *testing.T) {
 	tmp := t.TempDir()
-	copyTree(t, "../../testdata/bases/cassandra-single", filepath.Join(tmp, "testdata/bases/cassandra-single"))
-	copyTree(t, "../../testdata/examples/cassandra-3node", tmp)
+	testkit.CopyDir(t, "../../testdata/bases/cassandra-single", filepath.Join(tmp, "testdata/bases/cassandra-single"))
+	testkit.CopyDir(t, "../../testdata/examples/cassandra-3node", tmp)
 	specPath := filepath.Join(tmp, "graft.yaml")
 	if code, _, stderr := graftIn(t, nil, "render", "--spec", specPath); code != exitOK {
 		t.Fatalf("render: %d %s", code, stderr)
@@ -221,12 +221,5 @@ func TestCheckDefaultsFromSpec(t *testing.T) {
 	code, stdout, stderr := graftIn(t, nil, "check", "--spec", specPath)
 	if code != exitOK || !strings.Contains(stdout, "PASS") {
 		t.Errorf("exit %d\n%s\n%s", code, stdout, stderr)
-	}
-}
-
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
-		t.Fatal(err)
 	}
 }

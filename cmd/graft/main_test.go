@@ -114,7 +114,7 @@ func exampleTree(t *testing.T, name string) (root, specPath string) {
 	lock, err := os.ReadFile(filepath.Join(src, "graft.lock"))
 	must(t, err)
 	must(t, os.WriteFile(filepath.Join(root, "graft.lock"), lock, 0o644))
-	must(t, os.CopyFS(filepath.Join(root, "base"), os.DirFS(filepath.Join("..", "..", "testdata", "bases", "cassandra-single"))))
+	testkit.CopyDir(t, filepath.Join("..", "..", "testdata", "bases", "cassandra-single"), filepath.Join(root, "base"))
 	return root, specPath
 }
 
