@@ -168,6 +168,15 @@ func wcSnapshot(t testing.TB, dir string) wcState {
 	}
 }
 
+// wantUnchanged fails the test when the working copy dir is not as it
+// was (before); what names it in the message.
+func wantUnchanged(t testing.TB, dir string, before wcState, what string) {
+	t.Helper()
+	if after := wcSnapshot(t, dir); after != before {
+		t.Fatalf("%s changed:\nbefore %+v\nafter  %+v", what, before, after)
+	}
+}
+
 // mustPublish publishes and fails the test on an error.
 func mustPublish(t testing.TB, m *spec.Migration, rec *record.Record, opts Options) *Result {
 	t.Helper()
