@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/graftctl/graft/internal/testkit"
 )
 
 // update rewrites the golden files instead of comparing with them:
@@ -20,8 +22,7 @@ func golden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", "golden", name)
 	if *update {
-		must(t, os.MkdirAll(filepath.Dir(path), 0o755))
-		must(t, os.WriteFile(path, []byte(got), 0o644))
+		testkit.WriteFile(t, path, got)
 		return
 	}
 	want, err := os.ReadFile(path)
