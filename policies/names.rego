@@ -102,14 +102,14 @@ deny contains f if {
 	some e in pvc_entries
 	not expected[e.k]
 	not e.k in out_of_range_claims
-	f := denied("GRAFT003", e.d, "metadata.name", e.k, "a claim of a StatefulSet claim template with a selector, for an ordinal in [start, start+replicas)", "stray PersistentVolumeClaim")
+	f := denied("GRAFT003", e.d, "metadata.name", e.k, "a claim of a StatefulSet claim template graft binds, for an ordinal in [start, start+replicas)", "stray PersistentVolumeClaim")
 }
 
 deny contains f if {
 	some e in pv_claim_entries
 	not expected[e.k]
 	not e.k in out_of_range_claims
-	f := denied("GRAFT003", e.d, "spec.claimRef", e.k, "a claim of a StatefulSet claim template with a selector, for an ordinal in [start, start+replicas)", "stray PersistentVolume")
+	f := denied("GRAFT003", e.d, "spec.claimRef", e.k, "a claim of a StatefulSet claim template graft binds, for an ordinal in [start, start+replicas)", "stray PersistentVolume")
 }
 
 # GRAFT004: every member the record holds a volume for is a member of its

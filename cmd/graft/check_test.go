@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/graftctl/graft/generator/ownership"
+	"github.com/graftctl/graft/internal/testkit"
 	"sigs.k8s.io/yaml"
 )
 
@@ -88,12 +89,7 @@ func TestCheckBadInput(t *testing.T) {
 	tmp := t.TempDir()
 	write := func(name, content string) string {
 		p := filepath.Join(tmp, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, p, content)
 		return p
 	}
 	goodLock := filepath.Join(fixture("pass", "flux-3node"), "graft.lock")
@@ -216,8 +212,8 @@ func TestCheckLiveEndpoint(t *testing.T) {
 // Without PATH, check takes the overlay of the spec, and graft.lock beside it.
 func TestCheckDefaultsFromSpec(t *testing.T) {
 	tmp := t.TempDir()
-	copyTree(t, "../../testdata/bases/cassandra-single", filepath.Join(tmp, "testdata/bases/cassandra-single"))
-	copyTree(t, "../../testdata/examples/cassandra-3node", tmp)
+	testkit.CopyDir(t, "../../testdata/bases/cassandra-single", filepath.Join(tmp, "testdata/bases/cassandra-single"))
+	testkit.CopyDir(t, "../../testdata/examples/cassandra-3node", tmp)
 	specPath := filepath.Join(tmp, "graft.yaml")
 	if code, _, stderr := graftIn(t, nil, "render", "--spec", specPath); code != exitOK {
 		t.Fatalf("render: %d %s", code, stderr)
@@ -225,12 +221,5 @@ func TestCheckDefaultsFromSpec(t *testing.T) {
 	code, stdout, stderr := graftIn(t, nil, "check", "--spec", specPath)
 	if code != exitOK || !strings.Contains(stdout, "PASS") {
 		t.Errorf("exit %d\n%s\n%s", code, stdout, stderr)
-	}
-}
-
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -115,7 +115,7 @@ func runDemo(ctx context.Context, e *env, workdir string) error {
 		return err
 	}
 	eng := ebs.New(m, ebs.Options{Source: sim, Clock: sim.Clock(), Log: e.log})
-	p := &pipeline{e: e, m: m, eng: eng, command: "demo", yes: true}
+	p := &pipeline{stages: newStages(e, m, eng, nil, "demo"), yes: true}
 	res, err := p.run(ctx)
 	if err != nil {
 		return err

@@ -6,8 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/graftctl/graft/generator/spec"
 )
@@ -26,6 +28,14 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(stderr, stage) {
 			t.Errorf("the demo's progress lacks %q", stage)
 		}
+	}
+	// The simulated EC2 time is the critical path of snapshots and
+	// volumes (about 14 minutes); a loaded machine may add a poll
+	// interval or two, never remove one.
+	if m := regexp.MustCompile(`simulated EC2 time: (\S+)\)`).FindStringSubmatch(stdout); m == nil {
+		t.Errorf("the demo does not report its simulated EC2 time:\n%s", stdout)
+	} else if d, err := time.ParseDuration(m[1]); err != nil || d < 10*time.Minute || d > time.Hour {
+		t.Errorf("simulated EC2 time %s, want 10m to 1h (%v)", m[1], err)
 	}
 	overlay := filepath.Join(work, "gitops", "overlays", "cassandra-demo")
 	for _, want := range []string{"branch      graft/cassandra-demo", "overlay     " + overlay, "verdict     pass (0 denied"} {

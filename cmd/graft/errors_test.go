@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"go/ast"
-	"go/parser"
 	"go/token"
-	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"regexp"
@@ -23,6 +21,7 @@ import (
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/internal/testkit"
 )
 
 // reportOf runs report for command name over err and returns the exit code
@@ -131,21 +130,16 @@ func TestEverySentinelIsInTheTable(t *testing.T) {
 		inTable[r.sentinel.Error()] = true
 	}
 	found := 0
-	err := filepath.WalkDir(filepath.Join("..", "..", "generator"), func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") ||
-			strings.Contains(filepath.ToSlash(path), "generator/ec2sim/") {
-			return err
+	for _, f := range testkit.GoFiles(t, filepath.Join("..", ".."), false, "generator") {
+		if strings.HasPrefix(f.Rel, "generator/ec2sim/") {
+			continue
 		}
-		for name, msg := range sentinels(t, path) {
+		for name, msg := range sentinels(f.File) {
 			found++
 			if !inTable[msg] {
-				t.Errorf("%s: %s (%q) is not in errorTable: map it to an exit code, or delete it", path, name, msg)
+				t.Errorf("%s: %s (%q) is not in errorTable: map it to an exit code, or delete it", f.Rel, name, msg)
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	if found < len(errorTable) {
 		t.Errorf("found %d sentinels for %d rows: is the walk in the right directory?", found, len(errorTable))
@@ -153,12 +147,7 @@ func TestEverySentinelIsInTheTable(t *testing.T) {
 }
 
 // sentinels are the package-level `ErrX = errors.New("msg")` of a file.
-func sentinels(t *testing.T, path string) map[string]string {
-	t.Helper()
-	file, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+func sentinels(file *ast.File) map[string]string {
 	out := map[string]string{}
 	for _, d := range file.Decls {
 		g, ok := d.(*ast.GenDecl)
@@ -188,22 +177,14 @@ func sentinels(t *testing.T, path string) map[string]string {
 // that stops says to run graft run again, each once; the engine's errors
 // name no command.
 func TestOneNextStep(t *testing.T) {
-	for _, c := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"clone", "--phase", "precopy"}, "run graft clone --phase precopy again"},
-		{[]string{"run"}, "run graft run again"},
-	} {
-		s := newCLISim(t)
-		writeCLIBase(t, s.spec)
+	eachCloner(t, func(s *cliSim, c cloner) {
 		s.sims["us-east-1"].CrashAfter(5)
 		code, _, stderr := graft(t, append(c.args, "--spec", s.spec, "--yes")...)
 		msg := stderr[strings.Index(stderr, "graft "+c.args[0]+": "):]
-		if code != exitError || strings.Count(msg, " again") != 1 || !strings.Contains(msg, c.want) || strings.Contains(msg, "re-run") {
-			t.Errorf("graft %v: exit %d, want one next step %q:\n%s", c.args, code, c.want, msg)
+		if code != exitError || strings.Count(msg, " again") != 1 || !strings.Contains(msg, c.next) || strings.Contains(msg, "re-run") {
+			t.Errorf("graft %v: exit %d, want one next step %q:\n%s", c.args, code, c.next, msg)
 		}
-	}
+	})
 }
 
 // TestGeneratorErrorsNameNoCommand: the next step is cmd's (nextStep,
@@ -213,16 +194,8 @@ func TestOneNextStep(t *testing.T) {
 func TestGeneratorErrorsNameNoCommand(t *testing.T) {
 	rerun := regexp.MustCompile(`re-run graft|run graft [a-z-]+ again`)
 	checked := 0
-	err := filepath.WalkDir(filepath.Join("..", "..", "generator"), func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return err
-		}
-		fset := token.NewFileSet()
-		file, err := parser.ParseFile(fset, path, nil, 0)
-		if err != nil {
-			return err
-		}
-		ast.Inspect(file, func(n ast.Node) bool {
+	for _, f := range testkit.GoFiles(t, filepath.Join("..", ".."), false, "generator") {
+		ast.Inspect(f.File, func(n ast.Node) bool {
 			call, ok := n.(*ast.CallExpr)
 			if !ok || len(call.Args) == 0 {
 				return true
@@ -234,15 +207,11 @@ func TestGeneratorErrorsNameNoCommand(t *testing.T) {
 			if lit, ok := call.Args[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
 				checked++
 				if m := rerun.FindString(lit.Value); m != "" {
-					t.Errorf("%s: an error says %q: leave the next step to cmd/graft", fset.Position(lit.Pos()), m)
+					t.Errorf("%s: an error says %q: leave the next step to cmd/graft", f.Fset.Position(lit.Pos()), m)
 				}
 			}
 			return true
 		})
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	if checked < 100 {
 		t.Fatalf("checked only %d error messages", checked)

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/graftctl/graft/internal/testkit"
 )
 
 // update rewrites the golden files instead of comparing with them:
@@ -20,8 +22,7 @@ func golden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", "golden", name)
 	if *update {
-		must(t, os.MkdirAll(filepath.Dir(path), 0o755))
-		must(t, os.WriteFile(path, []byte(got), 0o644))
+		testkit.WriteFile(t, path, got)
 		return
 	}
 	want, err := os.ReadFile(path)
@@ -38,13 +39,18 @@ var (
 	// virtual times are stable and kept).
 	commitRE   = regexp.MustCompile(`\b[0-9a-f]{40}\b|((?:commit |commit=|at ))[0-9a-f]{7,12}\b`)
 	durationRE = regexp.MustCompile(`\bin [0-9.]+(ms|s|µs)\b`)
+	// The demo's simulated EC2 time: the auto-advancing clock jumps when
+	// the process is idle, so a loaded machine can add a poll interval
+	// (ec2sim.Clock); the demo's own test bounds it.
+	simTimeRE = regexp.MustCompile(`simulated EC2 time: [0-9hms.]+`)
 	// graft's version, in the verdict's source ("graft check devel, ...").
 	versionRE = regexp.MustCompile(`graft check [^ ,]+, `)
 )
 
 // normalise makes output comparable across runs: the given directories
 // become <DIR0>, <DIR1>..., commits <COMMIT>, wall-clock durations
-// <DURATION>, graft's version <VERSION>, and trailing blanks go.
+// <DURATION>, the demo's simulated time <SIMTIME>, graft's version
+// <VERSION>, and trailing blanks go.
 func normalise(s string, dirs ...string) string {
 	for i, d := range dirs {
 		if d == "" {
@@ -59,6 +65,7 @@ func normalise(s string, dirs ...string) string {
 		return "<COMMIT>"
 	})
 	s = durationRE.ReplaceAllString(s, "in <DURATION>")
+	s = simTimeRE.ReplaceAllString(s, "simulated EC2 time: <SIMTIME>")
 	s = versionRE.ReplaceAllString(s, "graft check <VERSION>, ")
 	lines := strings.Split(s, "\n")
 	for i, l := range lines {

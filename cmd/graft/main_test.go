@@ -114,7 +114,7 @@ func exampleTree(t *testing.T, name string) (root, specPath string) {
 	lock, err := os.ReadFile(filepath.Join(src, "graft.lock"))
 	must(t, err)
 	must(t, os.WriteFile(filepath.Join(root, "graft.lock"), lock, 0o644))
-	must(t, os.CopyFS(filepath.Join(root, "base"), os.DirFS(filepath.Join("..", "..", "testdata", "bases", "cassandra-single"))))
+	testkit.CopyDir(t, filepath.Join("..", "..", "testdata", "bases", "cassandra-single"), filepath.Join(root, "base"))
 	return root, specPath
 }
 
@@ -176,15 +176,23 @@ func TestRenderBadInput(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			root, specPath := exampleTree(t, "cassandra-3node")
 			c.setup(t, root, specPath)
-			before := listTree(t, root)
-			code, stdout, stderr := graft(t, "render", "--spec", specPath)
-			if want := strings.ReplaceAll(c.want, "%ROOT%", root); code != exitError || stdout != "" || !strings.Contains(stderr, want) {
-				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, stdout, stderr, want)
-			}
-			if after := listTree(t, root); after != before {
-				t.Errorf("render wrote something:\n%s\n%s", before, after)
-			}
+			wantRenderRefused(t, root, c.want, "--spec", specPath)
 		})
+	}
+}
+
+// wantRenderRefused runs graft render with args and wants exit 2, no
+// stdout, want (%ROOT% stands for root) on stderr, and nothing written
+// under root.
+func wantRenderRefused(t *testing.T, root, want string, args ...string) {
+	t.Helper()
+	before := listTree(t, root)
+	code, stdout, stderr := graft(t, append([]string{"render"}, args...)...)
+	if want := strings.ReplaceAll(want, "%ROOT%", root); code != exitError || stdout != "" || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, stdout, stderr, want)
+	}
+	if after := listTree(t, root); after != before {
+		t.Errorf("render wrote something:\n%s\n%s", before, after)
 	}
 }
 
@@ -267,14 +275,7 @@ func TestRenderOutRefused(t *testing.T) {
 			root, _ = filepath.EvalSymlinks(root)
 			specPath = filepath.Join(root, "graft.yaml")
 			args := c.setup(t, root, specPath)
-			before := listTree(t, root)
-			code, stdout, stderr := graft(t, append([]string{"render", "--spec", specPath}, args...)...)
-			if want := strings.ReplaceAll(c.want, "%ROOT%", root); code != exitError || stdout != "" || !strings.Contains(stderr, want) {
-				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, stdout, stderr, want)
-			}
-			if after := listTree(t, root); after != before {
-				t.Errorf("render wrote something:\n%s\n%s", before, after)
-			}
+			wantRenderRefused(t, root, c.want, append([]string{"--spec", specPath}, args...)...)
 		})
 	}
 }

@@ -21,19 +21,13 @@ import (
 // every create is idempotent, so a run that stops resumes on the next one.
 // The stages up to clone are graft clone's own (see stages).
 type pipeline struct {
-	e   *env
-	m   *spec.Migration
-	eng *ebs.Engine
-	// counter counts the SDK's attempts (nil for the simulator).
-	counter *ebs.CallCounter
-	// command is run or demo: it names the next step in errors.
-	command string
+	// stages up to clone, graft clone's; their command (run or demo)
+	// names the next step in errors.
+	*stages
 	// yes skips the confirmation before clone.
 	yes bool
 	// publish overrides spec.gitops for the publish stage.
 	publish deliveryFlags
-	// runHook runs the beforeFinal hook (nil: os/exec).
-	runHook func(ctx context.Context, argv []string) ([]byte, error)
 }
 
 // pipelineResult is what a run leaves behind.
@@ -48,8 +42,7 @@ type pipelineResult struct {
 }
 
 func (p *pipeline) run(ctx context.Context) (*pipelineResult, error) {
-	s := newStages(p.e, p.m, p.eng, p.counter, p.command)
-	s.runHook = p.runHook
+	s := p.stages
 	res := &pipelineResult{inventoryPath: s.inventoryPath, recordPath: s.recordPath}
 	inv, err := s.discover(ctx)
 	if err != nil {

@@ -30,7 +30,7 @@ func runCommand() *command {
 				if err != nil {
 					return err
 				}
-				p := &pipeline{e: e, m: m, eng: eng, counter: counter, command: "run", yes: *yes, publish: *flags}
+				p := &pipeline{stages: newStages(e, m, eng, counter, "run"), yes: *yes, publish: *flags}
 				res, err := p.run(ctx)
 				if err != nil {
 					return err

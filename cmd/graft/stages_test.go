@@ -83,6 +83,25 @@ func isAfterClone(line string) bool {
 	return false
 }
 
+// discoverAndEdit runs graft discover and then edits the inventory it
+// wrote as a reviewer would: the first old becomes new. It returns the
+// edited inventory; an inventory without old fails the test.
+func discoverAndEdit(t *testing.T, s *cliSim, old, new string) string {
+	t.Helper()
+	if code, _, errOut := graft(t, "discover", "--spec", s.spec); code != exitOK {
+		t.Fatalf("discover: %d %s", code, errOut)
+	}
+	invPath := filepath.Join(filepath.Dir(s.spec), "graft.inventory.json")
+	inv, err := os.ReadFile(invPath)
+	must(t, err)
+	changed := strings.Replace(string(inv), old, new, 1)
+	if changed == string(inv) {
+		t.Fatalf("the inventory has no %s to change", old)
+	}
+	must(t, os.WriteFile(invPath, []byte(changed), 0o644))
+	return changed
+}
+
 // runShared drives one way through the stages on a new simulated cluster:
 // after review (graft discover, whose inventory review then changes in a
 // field discovery does not compare) or not, then the commands.
@@ -94,17 +113,7 @@ func runShared(t *testing.T, reviewed bool, cmds ...[]string) (*sharedRun, strin
 	invPath := filepath.Join(dir, "graft.inventory.json")
 	var review string
 	if reviewed {
-		if code, _, errOut := graft(t, "discover", "--spec", s.spec); code != exitOK {
-			t.Fatalf("discover: %d %s", code, errOut)
-		}
-		inv, err := os.ReadFile(invPath)
-		must(t, err)
-		changed := strings.Replace(string(inv), `"privateIp": "`, `"privateIp": "192.0.2.1 reviewed, was `, 1)
-		if changed == string(inv) {
-			t.Fatal("the inventory has no privateIp to change")
-		}
-		must(t, os.WriteFile(invPath, []byte(changed), 0o644))
-		review = changed
+		review = discoverAndEdit(t, s, `"privateIp": "`, `"privateIp": "192.0.2.1 reviewed, was `)
 	}
 	r := &sharedRun{stages: map[string][]string{}}
 	source := s.cl.SourceIDs()
@@ -167,32 +176,36 @@ func TestCloneAndRunShareStages(t *testing.T) {
 	}
 }
 
-// TestChangedSourceOneRefusal: when the source differs from the reviewed
-// inventory, clone and run refuse it with the same message, each naming
-// its own next step, and create nothing.
-func TestChangedSourceOneRefusal(t *testing.T) {
-	refusal := map[string]string{}
-	for _, c := range []struct {
-		args []string
-		next string
-	}{
+// cloner is a command that clones: its arguments (without --spec and
+// --yes) and the next step it names when it stops.
+type cloner struct {
+	args []string
+	next string
+}
+
+// eachCloner runs f for graft clone --phase precopy and for graft run,
+// each on a fresh simulated cluster (newCLISim) with the CLI's base
+// written beside its spec.
+func eachCloner(t *testing.T, f func(s *cliSim, c cloner)) {
+	t.Helper()
+	for _, c := range []cloner{
 		{[]string{"clone", "--phase", "precopy"}, "run graft clone --phase precopy again"},
 		{[]string{"run"}, "run graft run again"},
 	} {
 		s := newCLISim(t)
 		writeCLIBase(t, s.spec)
-		if code, _, errOut := graft(t, "discover", "--spec", s.spec); code != exitOK {
-			t.Fatalf("discover: %d %s", code, errOut)
-		}
-		invPath := filepath.Join(filepath.Dir(s.spec), "graft.inventory.json")
-		inv, err := os.ReadFile(invPath)
-		must(t, err)
+		f(s, c)
+	}
+}
+
+// TestChangedSourceOneRefusal: when the source differs from the reviewed
+// inventory, clone and run refuse it with the same message, each naming
+// its own next step, and create nothing.
+func TestChangedSourceOneRefusal(t *testing.T) {
+	refusal := map[string]string{}
+	eachCloner(t, func(s *cliSim, c cloner) {
 		vol := s.cl.Nodes[0].DataVolumes["/dev/xvdf"]
-		changed := strings.Replace(string(inv), `"volumeId": "`+vol+`"`, `"volumeId": "vol-0123456789abcdef0"`, 1)
-		if changed == string(inv) {
-			t.Fatalf("the inventory has no volume %s", vol)
-		}
-		must(t, os.WriteFile(invPath, []byte(changed), 0o644))
+		discoverAndEdit(t, s, `"volumeId": "`+vol+`"`, `"volumeId": "vol-0123456789abcdef0"`)
 		code, _, stderr := graft(t, append(c.args, "--spec", s.spec, "--yes")...)
 		msg := stderr[max(0, strings.Index(stderr, "graft "+c.args[0]+": ")):]
 		if code != exitError || !strings.Contains(msg, "discover failed: the source changed since") || !strings.Contains(msg, c.next) {
@@ -201,7 +214,7 @@ func TestChangedSourceOneRefusal(t *testing.T) {
 		s.nothingCreated(t)
 		refusal[c.args[0]] = strings.ReplaceAll(strings.ReplaceAll(msg, c.next, "NEXT"), filepath.Dir(s.spec), "DIR")
 		refusal[c.args[0]] = strings.TrimPrefix(refusal[c.args[0]], "graft "+c.args[0]+": ")
-	}
+	})
 	if refusal["clone"] != refusal["run"] {
 		t.Errorf("clone and run refuse a changed source differently:\n%s\n%s", refusal["clone"], refusal["run"])
 	}

@@ -215,11 +215,6 @@ func (c *volumeCheck) ownership(vol ec2types.Volume) {
 	}
 }
 
-// clusterNameTags are the tags that name the cluster a volume
-// belongs to: a volume naming another cluster than the recorded one is
-// refused by Auto Mode's and the cluster-scoped policy's conditions.
-var clusterNameTags = []string{spec.TagEKSClusterName, spec.TagEBSCSIClusterName, "KubernetesCluster"}
-
 // clusterTags: the tags graft.lock records for the cluster's driver
 // (spec.target.cluster) are on the volume, and no cluster-name tag names
 // another cluster (GRAFT056). A record of Auto Mode's driver without its
@@ -251,12 +246,12 @@ func (c *volumeCheck) clusterTags(vol ec2types.Volume) {
 	if cluster == "" {
 		return
 	}
-	for _, k := range clusterNameTags {
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		if _, recorded := want[k]; recorded {
 			continue
 		}
-		if got, ok := tags[k]; ok && got != cluster {
-			c.add("GRAFT056", fmt.Sprintf("tags[%q]", k), fmt.Sprintf("%q", got), fmt.Sprintf("%q or no such tag", cluster), "the volume names another cluster than the one graft.lock records")
+		if named, ok := spec.ClusterNamedBy(k, tags[k]); ok && named != cluster {
+			c.add("GRAFT056", fmt.Sprintf("tags[%q]", k), fmt.Sprintf("%q", tags[k]), fmt.Sprintf("%q or no such tag", cluster), "the volume names another cluster than the one graft.lock records")
 		}
 	}
 }

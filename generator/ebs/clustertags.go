@@ -23,14 +23,6 @@ import (
 // earlier run made.
 const roleTag = "tag"
 
-// clusterNameTags are the tags that name the cluster a volume belongs to,
-// and clusterTagPrefix the prefix of the EBS CSI driver's
-// kubernetes.io/cluster/<cluster> tag: a volume naming another cluster than
-// spec.target.cluster is one graft does not re-point.
-var clusterNameTags = []string{spec.TagEKSClusterName, spec.TagEBSCSIClusterName, "KubernetesCluster"}
-
-const clusterTagPrefix = "kubernetes.io/cluster/"
-
 // clusterTagDiff compares a volume's tags with the cluster tags the spec
 // asks for (spec.Target.Storage): add are the ones it lacks; conflicts, one
 // `tags["k"]: found "v", expected "w"` each, are a wanted tag with another
@@ -54,11 +46,13 @@ func clusterTagDiff(want map[string]string, cluster string, tags []types.Tag) (a
 		if _, wanted := want[k]; wanted {
 			continue
 		}
-		switch v := have[k]; {
-		case slices.Contains(clusterNameTags, k) && v != cluster:
-			conflicts = append(conflicts, fmt.Sprintf("tags[%q]: found %q, expected %q or no such tag", k, v, cluster))
-		case strings.HasPrefix(k, clusterTagPrefix) && strings.TrimPrefix(k, clusterTagPrefix) != cluster:
-			conflicts = append(conflicts, fmt.Sprintf("tags[%q]: found, expected no such tag (it names cluster %q, not %q)", k, strings.TrimPrefix(k, clusterTagPrefix), cluster))
+		named, ok := spec.ClusterNamedBy(k, have[k])
+		switch {
+		case !ok || named == cluster:
+		case strings.HasPrefix(k, spec.TagClusterPrefix):
+			conflicts = append(conflicts, fmt.Sprintf("tags[%q]: found, expected no such tag (it names cluster %q, not %q)", k, named, cluster))
+		default:
+			conflicts = append(conflicts, fmt.Sprintf("tags[%q]: found %q, expected %q or no such tag", k, named, cluster))
 		}
 	}
 	return add, conflicts

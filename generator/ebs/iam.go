@@ -66,22 +66,9 @@ func IAMPolicy(m *spec.Migration) PolicyDocument {
 		"ec2:DescribeSnapshots", "ec2:DescribeVolumes",
 	}, Resource: []string{"*"}})
 
-	// Snapshotting reads the source volumes and instances; it never
-	// modifies, detaches or deletes them. CreateSnapshots names the
-	// instance, restricted to the spec's tag filters when it has any.
-	add(Statement{Sid: "GraftSnapshotSourceVolumes", Action: []string{"ec2:CreateSnapshot", "ec2:CreateSnapshots"},
-		Resource: []string{arn(src, "*", "volume/*")}})
-	inst := Statement{Sid: "GraftSnapshotSourceInstances", Action: []string{"ec2:CreateSnapshots"}, Resource: []string{arn(src, "*", "instance/*")}}
-	tagConds := map[string]any{}
-	for _, f := range s.Source.Filters {
-		if k, ok := strings.CutPrefix(f.Name, "tag:"); ok && !strings.ContainsAny(k, "*?") {
-			tagConds["aws:ResourceTag/"+k] = f.Values
-		}
+	for _, st := range sourceStatements(s, arn) {
+		add(st)
 	}
-	if len(tagConds) > 0 {
-		inst.Condition = map[string]map[string]any{"StringEquals": tagConds}
-	}
-	add(inst)
 
 	add(Statement{Sid: "GraftCreateTaggedSnapshots", Action: []string{"ec2:CreateSnapshot", "ec2:CreateSnapshots", "ec2:CopySnapshot"},
 		Resource: snapshotsAll, Condition: map[string]map[string]any{"StringEquals": reqTag}})
@@ -90,10 +77,9 @@ func IAMPolicy(m *spec.Migration) PolicyDocument {
 	// A new volume carries the tags the cluster's driver and its IAM
 	// policy need to attach it (spec.Target.Storage): without them the
 	// create is refused, rather than a volume made that no pod can mount.
+	clusterTags := requestTags(s.Target.Storage().Tags)
 	volTag := maps.Clone(reqTag)
-	for k, v := range s.Target.Storage().Tags {
-		volTag["aws:RequestTag/"+k] = v
-	}
+	maps.Copy(volTag, clusterTags)
 	add(Statement{Sid: "GraftCreateTaggedVolumes", Action: []string{"ec2:CreateVolume"},
 		Resource: []string{arn(dst, "*", "volume/*")}, Condition: map[string]map[string]any{"StringEquals": volTag}})
 	add(Statement{Sid: "GraftTagOnCreateOnly", Action: []string{"ec2:CreateTags"},
@@ -104,14 +90,10 @@ func IAMPolicy(m *spec.Migration) PolicyDocument {
 	// create only on graft's own volumes, only with those keys, each only
 	// with its value (IfExists: a call adds just the missing ones).
 	if tags := s.Target.Storage().Tags; len(tags) > 0 {
-		values := map[string]any{}
-		for k, v := range tags {
-			values["aws:RequestTag/"+k] = v
-		}
 		add(Statement{Sid: "GraftAddClusterTagsToOwnVolumes", Action: []string{"ec2:CreateTags"},
 			Resource: []string{arn(dst, "*", "volume/*")}, Condition: map[string]map[string]any{
 				"StringEquals":              ownTag,
-				"StringEqualsIfExists":      values,
+				"StringEqualsIfExists":      clusterTags,
 				"ForAllValues:StringEquals": {"aws:TagKeys": slices.Sorted(maps.Keys(tags))},
 			}})
 	}
@@ -122,6 +104,36 @@ func IAMPolicy(m *spec.Migration) PolicyDocument {
 		add(st)
 	}
 	return doc
+}
+
+// requestTags are the aws:RequestTag conditions of tags.
+func requestTags(tags map[string]string) map[string]any {
+	out := map[string]any{}
+	for k, v := range tags {
+		out["aws:RequestTag/"+k] = v
+	}
+	return out
+}
+
+// sourceStatements let graft snapshot the source volumes and instances; it
+// never modifies, detaches or deletes them. CreateSnapshots names the
+// instance, restricted to the spec's tag filters when it has any.
+func sourceStatements(s *spec.Spec, arn func(region, account, res string) string) []Statement {
+	src := s.Source.Region
+	inst := Statement{Sid: "GraftSnapshotSourceInstances", Action: []string{"ec2:CreateSnapshots"}, Resource: []string{arn(src, "*", "instance/*")}}
+	tagConds := map[string]any{}
+	for _, f := range s.Source.Filters {
+		if k, ok := strings.CutPrefix(f.Name, "tag:"); ok && !strings.ContainsAny(k, "*?") {
+			tagConds["aws:ResourceTag/"+k] = f.Values
+		}
+	}
+	if len(tagConds) > 0 {
+		inst.Condition = map[string]map[string]any{"StringEquals": tagConds}
+	}
+	return []Statement{
+		{Sid: "GraftSnapshotSourceVolumes", Action: []string{"ec2:CreateSnapshot", "ec2:CreateSnapshots"}, Resource: []string{arn(src, "*", "volume/*")}},
+		inst,
+	}
 }
 
 // kmsStatements are the KMS statements of the policy: through EC2 in the

@@ -49,6 +49,16 @@ type Plan struct {
 	Warnings    []string `json:"warnings"`
 	// Cluster is spec.target.cluster's storage: absent without one.
 	Cluster *PlanCluster `json:"cluster,omitempty"`
+	// Binding is spec.target.binding and what it means after the
+	// cut-over (spec.Target.Explain).
+	Binding PlanBinding `json:"binding"`
+}
+
+// PlanBinding is how the claims will bind.
+type PlanBinding struct {
+	spec.Binding
+	StorageClassName string `json:"storageClassName"`
+	Explanation      string `json:"explanation"`
 }
 
 // PlanCluster says which driver the new volumes are for, the tags they get
@@ -123,6 +133,8 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 		st := e.m.Spec.Target.Storage()
 		pl.p.Cluster = &PlanCluster{Name: c.Name, StorageDriver: c.StorageDriver, CSIDriver: st.CSIDriver, Tags: st.Tags, Policies: st.Policies}
 	}
+	t := &e.m.Spec.Target
+	pl.p.Binding = PlanBinding{Binding: t.Binding, StorageClassName: t.StorageClassName, Explanation: t.Explain()}
 	pl.budget(inv)
 	pl.warn(inv, x)
 	slices.Sort(pl.p.Warnings)
@@ -463,6 +475,9 @@ func (p *Plan) WriteTextColor(w io.Writer, pal ansi.Palette) error {
 	fmt.Fprintf(w, "graft plan for %s (%s -> %s). Nothing has been changed.\n", p.Migration, p.SourceRegion, p.TargetRegion)
 	if c := p.Cluster; c != nil {
 		fmt.Fprintf(w, "Cluster %s (%s, driver %s): new volumes are tagged %s, which satisfies %s (attach, detach, modify).\n", c.Name, c.StorageDriver, c.CSIDriver, spec.FormatTags(c.Tags), strings.Join(c.Policies, " and "))
+	}
+	if p.Binding.Explanation != "" {
+		fmt.Fprintf(w, "Binding %s\n", p.Binding.Explanation)
 	}
 	for _, pm := range p.Members {
 		fmt.Fprintf(w, "\n%s  %s  %s -> %s\n", pm.Member, pm.Instance, pm.SourceZone, pm.TargetZone)

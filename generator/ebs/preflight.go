@@ -87,89 +87,107 @@ type dryRunCheck struct {
 // phase's when it exists, else the precopy one (same key and encryption);
 // a volume is proved without its snapshot, which may not exist yet.
 func (e *Engine) dryRunChecks(inv *Inventory, x *existing, phase string) []dryRunCheck {
-	var checks []dryRunCheck
-	seen := map[string]bool{}
-	add := func(kind, what string, call func(ctx context.Context) error) {
-		if !seen[kind] {
-			seen[kind] = true
-			checks = append(checks, dryRunCheck{what, call})
-		}
-	}
+	r := &dryRuns{seen: map[string]bool{}}
 	for _, mb := range inv.Members {
 		d := e.decide(inv, mb, x, phase)
-		if d.multi != nil {
-			in := *d.multi
-			in.DryRun = aws.Bool(true)
-			add("CreateSnapshots", "CreateSnapshots on "+mb.Instance, func(ctx context.Context) error {
-				_, err := e.src.CreateSnapshots(ctx, &in)
-				return err
-			})
-		}
-		for _, st := range d.snaps {
-			if st.create == nil {
-				continue
-			}
-			in := *st.create
-			in.DryRun = aws.Bool(true)
-			add("CreateSnapshot", "CreateSnapshot of "+st.d.VolumeID, func(ctx context.Context) error {
-				_, err := e.src.CreateSnapshot(ctx, &in)
-				return err
-			})
-		}
-		for _, c := range d.copies {
-			if c.create == nil {
-				continue
-			}
-			in := *c.create
-			in.DryRun = aws.Bool(true)
-			src := ""
-			for _, k := range []string{snapKey(ownership.RoleSnapshot, mb.Key(), phase, c.d.VolumeID), snapKey(ownership.RoleSnapshot, mb.Key(), spec.PhasePrecopy, c.d.VolumeID)} {
-				if s, ok := x.snap(k); ok && s.State == types.SnapshotStateCompleted {
-					src = aws.ToString(s.SnapshotId)
-					break
-				}
-			}
-			if src == "" {
-				continue
-			}
-			in.SourceSnapshotId = aws.String(src)
-			kind := fmt.Sprintf("CopySnapshot %t %s", aws.ToBool(in.Encrypted), aws.ToString(in.KmsKeyId))
-			what := "CopySnapshot of " + src + " to " + e.m.Spec.Target.Region
-			if in.KmsKeyId != nil {
-				what += " with KMS key " + aws.ToString(in.KmsKeyId)
-			}
-			add(kind, what, func(ctx context.Context) error {
-				_, err := e.dst.CopySnapshot(ctx, &in)
-				return err
-			})
-		}
-		for _, v := range d.vols {
-			if v.tag != nil && !v.refused() {
-				in := *v.tag
-				in.DryRun = aws.Bool(true)
-				add("CreateTags", "CreateTags "+spec.FormatTags(tagMap(in.Tags))+" on "+in.Resources[0], func(ctx context.Context) error {
-					_, err := e.dst.CreateTags(ctx, &in)
-					return err
-				})
-			}
-			if v.create == nil {
-				continue
-			}
-			in := *v.create
-			in.SnapshotId = nil
-			in.VolumeInitializationRate = nil
-			in.DryRun = aws.Bool(true)
-			p := v.params
-			kind := fmt.Sprintf("CreateVolume %s %s %d %d %t %s", p.Zone, p.Type, p.IOPS, p.Throughput, p.Encrypted, aws.ToString(in.KmsKeyId))
-			what := fmt.Sprintf("CreateVolume %s in %s", p.Type, p.Zone)
-			if in.KmsKeyId != nil {
-				what += " with KMS key " + aws.ToString(in.KmsKeyId)
-			}
-			add(kind, what, func(ctx context.Context) error {
-				_, err := e.dst.CreateVolume(ctx, &in)
-				return err
-			})
-		}
+		e.snapshotDryRuns(r, mb, d)
+		e.copyDryRuns(r, mb, d, x, phase)
+		e.volumeDryRuns(r, d)
 	}
-	return checks
+	return r.checks
+}
+
+// dryRuns collects one proof per kind of call.
+type dryRuns struct {
+	checks []dryRunCheck
+	seen   map[string]bool
+}
+
+func (r *dryRuns) add(kind, what string, call func(ctx context.Context) error) {
+	if !r.seen[kind] {
+		r.seen[kind] = true
+		r.checks = append(r.checks, dryRunCheck{what, call})
+	}
+}
+
+func (e *Engine) snapshotDryRuns(r *dryRuns, mb Member, d *memberDecision) {
+	if d.multi != nil {
+		in := *d.multi
+		in.DryRun = aws.Bool(true)
+		r.add("CreateSnapshots", "CreateSnapshots on "+mb.Instance, func(ctx context.Context) error {
+			_, err := e.src.CreateSnapshots(ctx, &in)
+			return err
+		})
+	}
+	for _, st := range d.snaps {
+		if st.create == nil {
+			continue
+		}
+		in := *st.create
+		in.DryRun = aws.Bool(true)
+		r.add("CreateSnapshot", "CreateSnapshot of "+st.d.VolumeID, func(ctx context.Context) error {
+			_, err := e.src.CreateSnapshot(ctx, &in)
+			return err
+		})
+	}
+}
+
+func (e *Engine) copyDryRuns(r *dryRuns, mb Member, d *memberDecision, x *existing, phase string) {
+	for _, c := range d.copies {
+		if c.create == nil {
+			continue
+		}
+		in := *c.create
+		in.DryRun = aws.Bool(true)
+		src := ""
+		for _, k := range []string{snapKey(ownership.RoleSnapshot, mb.Key(), phase, c.d.VolumeID), snapKey(ownership.RoleSnapshot, mb.Key(), spec.PhasePrecopy, c.d.VolumeID)} {
+			if s, ok := x.snap(k); ok && s.State == types.SnapshotStateCompleted {
+				src = aws.ToString(s.SnapshotId)
+				break
+			}
+		}
+		if src == "" {
+			continue
+		}
+		in.SourceSnapshotId = aws.String(src)
+		kind := fmt.Sprintf("CopySnapshot %t %s", aws.ToBool(in.Encrypted), aws.ToString(in.KmsKeyId))
+		what := "CopySnapshot of " + src + " to " + e.m.Spec.Target.Region
+		if in.KmsKeyId != nil {
+			what += " with KMS key " + aws.ToString(in.KmsKeyId)
+		}
+		r.add(kind, what, func(ctx context.Context) error {
+			_, err := e.dst.CopySnapshot(ctx, &in)
+			return err
+		})
+	}
+}
+
+func (e *Engine) volumeDryRuns(r *dryRuns, d *memberDecision) {
+	for _, v := range d.vols {
+		if v.tag != nil && !v.refused() {
+			in := *v.tag
+			in.DryRun = aws.Bool(true)
+			r.add("CreateTags", "CreateTags "+spec.FormatTags(tagMap(in.Tags))+" on "+in.Resources[0], func(ctx context.Context) error {
+				_, err := e.dst.CreateTags(ctx, &in)
+				return err
+			})
+		}
+		if v.create == nil {
+			continue
+		}
+		in := *v.create
+		in.SnapshotId = nil
+		in.VolumeInitializationRate = nil
+		in.DryRun = aws.Bool(true)
+		p := v.params
+		kind := fmt.Sprintf("CreateVolume %s %s %d %d %t %s", p.Zone, p.Type, p.IOPS, p.Throughput, p.Encrypted, aws.ToString(in.KmsKeyId))
+		what := fmt.Sprintf("CreateVolume %s in %s", p.Type, p.Zone)
+		if in.KmsKeyId != nil {
+			what += " with KMS key " + aws.ToString(in.KmsKeyId)
+		}
+		r.add(kind, what, func(ctx context.Context) error {
+			_, err := e.dst.CreateVolume(ctx, &in)
+			return err
+		})
+	}
 }

@@ -5,23 +5,16 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 )
 
 // TestDescribeAllInCreationOrder: the audit listings (Volumes, Snapshots)
 // come in creation order, whatever the map order, through describeAll.
 func TestDescribeAllInCreationOrder(t *testing.T) {
 	s := newSim(t, Options{})
-	var vols, snaps []string
-	for range 20 {
-		v, err := s.AddVolume(VolumeSpec{SizeGiB: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sn, err := s.AddSnapshot(v, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		vols, snaps = append(vols, v), append(snaps, sn)
+	vols, snaps, err := s.AddSnapshotted(20, VolumeSpec{SizeGiB: 1})
+	if err != nil || len(vols) != 20 || len(snaps) != 20 {
+		t.Fatalf("AddSnapshotted(20): %d volumes, %d snapshots, %v", len(vols), len(snaps), err)
 	}
 	var gotVols, gotSnaps []string
 	for _, v := range s.Volumes() {
@@ -42,6 +35,31 @@ func TestDescribeAllInCreationOrder(t *testing.T) {
 	}
 	if got := describeAll(map[string]*volume{}, s.describeVolume); len(got) != 0 {
 		t.Errorf("describeAll of nothing = %v", got)
+	}
+}
+
+// TestAddSnapshotted: each seeded volume has one completed snapshot of
+// its own, both tagged like the spec; a spec AddVolume refuses is an
+// error and no ids.
+func TestAddSnapshotted(t *testing.T) {
+	s := newSim(t, Options{})
+	tags := map[string]string{"app": "cassandra"}
+	vols, snaps, err := s.AddSnapshotted(3, VolumeSpec{SizeGiB: 10, Tags: tags})
+	if err != nil || len(vols) != 3 || len(snaps) != 3 {
+		t.Fatalf("AddSnapshotted(3): %v, %v, %v", vols, snaps, err)
+	}
+	for i, sn := range s.Snapshots() {
+		if aws.ToString(sn.SnapshotId) != snaps[i] || aws.ToString(sn.VolumeId) != vols[i] || sn.State != types.SnapshotStateCompleted || tagValue(sn.Tags, "app") != "cassandra" {
+			t.Errorf("snapshot %d: %+v, want %s of %s, completed, tagged app=cassandra", i, sn, snaps[i], vols[i])
+		}
+	}
+	for i, v := range s.Volumes() {
+		if aws.ToString(v.VolumeId) != vols[i] || aws.ToInt32(v.Size) != 10 || tagValue(v.Tags, "app") != "cassandra" {
+			t.Errorf("volume %d: %+v, want %s of 10 GiB, tagged app=cassandra", i, v, vols[i])
+		}
+	}
+	if vols, snaps, err := s.AddSnapshotted(2, VolumeSpec{Zone: "eu-west-1a"}); err == nil || vols != nil || snaps != nil {
+		t.Errorf("AddSnapshotted in a zone of another region: %v, %v, %v; want an error", vols, snaps, err)
 	}
 }
 

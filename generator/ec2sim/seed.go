@@ -268,6 +268,24 @@ func (s *Sim) AddSnapshot(volumeID string, tags map[string]string) (string, erro
 	return sn.id, nil
 }
 
+// AddSnapshotted seeds n volumes like sp, each with one completed
+// snapshot (AddSnapshot) tagged like it, and returns their ids in the
+// order it made them.
+func (s *Sim) AddSnapshotted(n int, sp VolumeSpec) (vols, snaps []string, err error) {
+	for range n {
+		v, err := s.AddVolume(sp)
+		if err != nil {
+			return nil, nil, err
+		}
+		sn, err := s.AddSnapshot(v, sp.Tags)
+		if err != nil {
+			return nil, nil, err
+		}
+		vols, snaps = append(vols, v), append(snaps, sn)
+	}
+	return vols, snaps, nil
+}
+
 // SetTags replaces the tags of a snapshot or volume, as someone editing
 // them in the console between two graft runs would.
 func (s *Sim) SetTags(id string, tags map[string]string) error {

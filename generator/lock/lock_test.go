@@ -211,8 +211,7 @@ func TestLockFileIsGraftsOwn(t *testing.T) {
 func TestPathIsOneForEveryNameOfTheRecord(t *testing.T) {
 	dir := t.TempDir()
 	real := filepath.Join(dir, "m", "graft.lock")
-	must(t, os.MkdirAll(filepath.Dir(real), 0o755))
-	must(t, os.WriteFile(real, []byte("kind: Lock\n"), 0o644))
+	testkit.WriteFile(t, real, "kind: Lock\n")
 	must(t, os.Symlink("m/graft.lock", filepath.Join(dir, "link.lock")))
 	must(t, os.Symlink("m", filepath.Join(dir, "mlink")))
 	names := []string{

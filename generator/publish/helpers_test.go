@@ -16,6 +16,7 @@ import (
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
 	"github.com/graftctl/graft/internal/testkit"
+	"github.com/graftctl/graft/internal/testkit/examples"
 )
 
 // repoRoot is the graft module's root directory.
@@ -85,13 +86,7 @@ func (r *gitopsRemote) pushAs(t testing.TB, branch string, files map[string]stri
 	}
 	gitT(t, r.seed, "checkout", "--quiet", "--detach", "--force", start)
 	for p, content := range files {
-		full := filepath.Join(r.seed, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, filepath.Join(r.seed, filepath.FromSlash(p)), content)
 	}
 	gitT(t, r.seed, "add", ".")
 	gitT(t, r.seed, "-c", "user.name=Other", "-c", "user.email=other@example.com", "commit", "--quiet", "-m", "concurrent change")
@@ -102,15 +97,7 @@ func (r *gitopsRemote) pushAs(t testing.TB, branch string, files map[string]stri
 // GitOps repository layout of newRemote.
 func example(t testing.TB, repo string) (*spec.Migration, *record.Record) {
 	t.Helper()
-	dir := filepath.Join(repoRoot(t), "testdata", "examples", "cassandra-3node")
-	m, err := spec.Load(filepath.Join(dir, "graft.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := record.Load(filepath.Join(dir, "graft.lock"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, rec := examples.Load(t, "cassandra-3node")
 	m.Spec.GitOps.Base = "../../base"
 	m.Spec.GitOps.OverlayPath = "overlays/cassandra-3node"
 	m.Spec.GitOps.Repo = repo
@@ -178,6 +165,15 @@ func wcSnapshot(t testing.TB, dir string) wcState {
 		status:    gitT(t, dir, "status", "--porcelain", "--untracked-files=all", "--ignored"),
 		worktrees: gitT(t, dir, "worktree", "list", "--porcelain"),
 		files:     strings.Join(files, "\n"),
+	}
+}
+
+// wantUnchanged fails the test when the working copy dir is not as it
+// was (before); what names it in the message.
+func wantUnchanged(t testing.TB, dir string, before wcState, what string) {
+	t.Helper()
+	if after := wcSnapshot(t, dir); after != before {
+		t.Fatalf("%s changed:\nbefore %+v\nafter  %+v", what, before, after)
 	}
 }
 

@@ -128,9 +128,7 @@ func TestPublishFromWorkingCopyLeavesItAsFound(t *testing.T) {
 
 	m, rec := example(t, wc)
 	res := mustPublish(t, m, rec, Options{Checker: &buildChecker{}})
-	if after := wcSnapshot(t, wc); after != before {
-		t.Fatalf("working copy changed:\nbefore %+v\nafter  %+v", before, after)
-	}
+	wantUnchanged(t, wc, before, "the working copy")
 	if got := r.head(t, branch); got != res.Commit || !res.Pushed {
 		t.Fatalf("remote branch at %q, result %+v", got, res)
 	}
@@ -145,9 +143,7 @@ func TestPublishFromWorkingCopyLeavesItAsFound(t *testing.T) {
 	if err != nil || res2.Committed || res2.Commit != res.Commit {
 		t.Fatalf("second publish: %+v, %v", res2, err)
 	}
-	if after := wcSnapshot(t, wc); after != before {
-		t.Fatalf("working copy changed by the second publish:\nbefore %+v\nafter  %+v", before, after)
-	}
+	wantUnchanged(t, wc, before, "the working copy (the second publish)")
 }
 
 func TestDirtyWorkingCopy(t *testing.T) {
@@ -174,9 +170,7 @@ func TestDirtyWorkingCopy(t *testing.T) {
 			if !strings.Contains(err.Error(), "commit or stash") {
 				t.Errorf("message does not say what to do: %v", err)
 			}
-			if after := wcSnapshot(t, wc); after != before {
-				t.Fatalf("dirty working copy changed:\nbefore %+v\nafter  %+v", before, after)
-			}
+			wantUnchanged(t, wc, before, "the dirty working copy")
 			if r.head(t, branch) != "" || checker.calls != 0 {
 				t.Fatal("something was published from a dirty working copy")
 			}
@@ -196,9 +190,7 @@ func TestMissingBaseBranch(t *testing.T) {
 			t.Fatalf("%s: err = %v, want ErrNoBaseBranch naming the branch", repo, err)
 		}
 	}
-	if after := wcSnapshot(t, wc); after != before {
-		t.Fatalf("working copy changed:\nbefore %+v\nafter  %+v", before, after)
-	}
+	wantUnchanged(t, wc, before, "the working copy")
 	if r.head(t, branch) != "" {
 		t.Fatal("a branch was pushed without a base branch")
 	}
@@ -225,9 +217,7 @@ func TestBranchProtection(t *testing.T) {
 			t.Errorf("message lacks %q: %v", want, err)
 		}
 	}
-	if after := wcSnapshot(t, wc); after != before {
-		t.Fatalf("working copy changed:\nbefore %+v\nafter  %+v", before, after)
-	}
+	wantUnchanged(t, wc, before, "the working copy")
 	if _, err := testkit.GitErr(t, wc, nil, "rev-parse", "--verify", "refs/heads/"+branch); err == nil {
 		t.Error("the local branch was created although the push was rejected")
 	}

@@ -63,6 +63,23 @@ func (b *Binding) setDefaults() {
 	}
 }
 
+// Explain says what the binding gives and costs after the cut-over, for
+// graft plan: one paragraph, the class named.
+func (t *Target) Explain() string {
+	b := t.Binding
+	if !b.Provisioned() {
+		return fmt.Sprintf("static (the default): graft's claims are pre-bound to the cloned volumes and each claim template selects graft's PVs, with storage class %q. "+
+			"Nothing is ever provisioned: a StatefulSet scaled up leaves the new ordinal's claim Pending (no PersistentVolume matches it), and no claim can be resized. "+
+			"spec.target.binding.mode provisioned keeps both; volumeClaimTemplates cannot change on a live StatefulSet, so choose before the cut-over.", t.StorageClassName)
+	}
+	where := "declared in the overlay"
+	if b.StorageClass == StorageClassExisting {
+		where = "which the cluster must already have"
+	}
+	return fmt.Sprintf("provisioned through StorageClass %s (%s): graft's claims are pre-bound both ways to the cloned volumes; a new ordinal's claim is provisioned by the class, and every claim can be resized. "+
+		"A graft claim that someone deletes is re-created by the StatefulSet controller and provisioned EMPTY; the cloned volume stays (Retain, and the Retain retention policy) and can be bound again by hand.", t.StorageClassName, where)
+}
+
 // BindingExpected says what is expected of a binding's mode, StorageClass
 // source and class name, one string per field, "" where it is right. The
 // spec and the record both hold a binding; this is their one rule.

@@ -56,3 +56,25 @@ func TestBindingValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestBindingExplain: graft plan says what each mode costs: static, the
+// new ordinal's Pending claim and no resize; provisioned, the class, where
+// it comes from, and the empty re-provisioning of a deleted claim.
+func TestBindingExplain(t *testing.T) {
+	for extra, wants := range map[string][]string{
+		"": {"static (the default)", `storage class ""`, "Pending", "no claim can be resized", "choose before the cut-over"},
+		"    storageClassName: gp3\n    binding:\n      mode: provisioned\n":                               {"provisioned through StorageClass gp3 (declared in the overlay)", "can be resized", "provisioned EMPTY", "Retain"},
+		"    storageClassName: gp3\n    binding:\n      mode: provisioned\n      storageClass: existing\n": {"(which the cluster must already have)"},
+	} {
+		m, err := spec.Parse([]byte(withCluster(extra)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := m.Spec.Target.Explain()
+		for _, w := range wants {
+			if !strings.Contains(got, w) {
+				t.Errorf("%q: Explain() lacks %q:\n%s", extra, w, got)
+			}
+		}
+	}
+}

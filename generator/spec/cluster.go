@@ -116,6 +116,27 @@ func (t *Target) Storage() Storage {
 	return st
 }
 
+// TagKubernetesCluster is the legacy cloud provider's cluster tag, and
+// TagClusterPrefix the prefix of kubernetes.io/cluster/<cluster>.
+const (
+	TagKubernetesCluster = "KubernetesCluster"
+	TagClusterPrefix     = "kubernetes.io/cluster/"
+)
+
+// ClusterNamedBy is the cluster a volume tag names, if it names one:
+// eks:eks-cluster-name, ebs.csi.aws.com/cluster-name and KubernetesCluster
+// by their value, kubernetes.io/cluster/<cluster> by its key. A volume
+// that names another cluster is one graft never re-points.
+func ClusterNamedBy(key, value string) (string, bool) {
+	switch {
+	case key == TagEKSClusterName || key == TagEBSCSIClusterName || key == TagKubernetesCluster:
+		return value, true
+	case strings.HasPrefix(key, TagClusterPrefix) && len(key) > len(TagClusterPrefix):
+		return strings.TrimPrefix(key, TagClusterPrefix), true
+	}
+	return "", false
+}
+
 // ClusterTagKeys are the tag keys graft sets for a cluster's driver.
 var ClusterTagKeys = []string{TagEBSCSICluster, TagEBSCSIClusterName, TagEKSClusterName}
 

@@ -6,13 +6,12 @@ package codebase
 import (
 	"go/ast"
 	"go/build"
-	"go/parser"
-	"go/token"
-	"io/fs"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/graftctl/graft/internal/testkit"
 )
 
 // deps returns the module's packages that the package in dir imports,
@@ -73,45 +72,20 @@ var benchFigure = regexp.MustCompile(`(?i)\b\d+\.\d+ ?(s|ms|µs|ns|min)\b|\d+(\.
 // one place of measured figures; a comment states a target or a bound the
 // code enforces, never what a run measured (which goes stale).
 func TestNoBenchmarkFiguresInComments(t *testing.T) {
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
 	allowed := map[string]bool{
 		`"0.3 s"`: true, // snaptime documents its output format
 	}
-	fset := token.NewFileSet()
-	for _, top := range []string{"generator", "cmd"} {
-		err := filepath.WalkDir(filepath.Join(root, top), func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() && d.Name() == "testdata" {
-				if err == nil {
-					return filepath.SkipDir
-				}
-				return err
-			}
-			if d.IsDir() || !strings.HasSuffix(p, ".go") {
-				return nil
-			}
-			f, err := parser.ParseFile(fset, p, nil, parser.ParseComments|parser.SkipObjectResolution)
-			if err != nil {
-				return err
-			}
-			for _, g := range f.Comments {
-				for _, c := range g.List {
-					for _, m := range benchFigure.FindAllStringIndex(c.Text, -1) {
-						fig := c.Text[m[0]:m[1]]
-						if ctx := c.Text[max(0, m[0]-1):min(len(c.Text), m[1]+1)]; allowed[ctx] || strings.HasPrefix(c.Text[m[1]:], "/") {
-							continue
-						}
-						rel, _ := filepath.Rel(root, p)
-						t.Errorf("%s:%d: a measured figure in a comment (%q); put it in the README's performance table", rel, fset.Position(c.Pos()).Line, fig)
+	for _, f := range testkit.GoFiles(t, filepath.Join("..", ".."), true, "generator", "cmd") {
+		for _, g := range f.File.Comments {
+			for _, c := range g.List {
+				for _, m := range benchFigure.FindAllStringIndex(c.Text, -1) {
+					fig := c.Text[m[0]:m[1]]
+					if ctx := c.Text[max(0, m[0]-1):min(len(c.Text), m[1]+1)]; allowed[ctx] || strings.HasPrefix(c.Text[m[1]:], "/") {
+						continue
 					}
+					t.Errorf("%s:%d: a measured figure in a comment (%q); put it in the README's performance table", f.Rel, f.Fset.Position(c.Pos()).Line, fig)
 				}
 			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
 		}
 	}
 }
@@ -120,50 +94,25 @@ func TestNoBenchmarkFiguresInComments(t *testing.T) {
 // slices.Sorted(maps.Keys(m)), not a loop that appends each key and a sort
 // after it (graft had four helpers and their inline copies).
 func TestNoHandSortedKeys(t *testing.T) {
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	for _, top := range []string{"generator", "cmd"} {
-		err := filepath.WalkDir(filepath.Join(root, top), func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() && d.Name() == "testdata" {
-				return filepath.SkipDir
-			}
-			if d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
-				return nil
-			}
-			f, err := parser.ParseFile(fset, p, nil, parser.SkipObjectResolution)
-			if err != nil {
-				return err
-			}
-			ast.Inspect(f, func(n ast.Node) bool {
-				b, ok := n.(*ast.BlockStmt)
-				if !ok {
-					return true
-				}
-				for i, s := range b.List {
-					keys := appendedKey(s)
-					if keys == "" {
-						continue
-					}
-					for _, later := range b.List[i+1:] {
-						if sorts(later, keys) {
-							rel, _ := filepath.Rel(root, p)
-							t.Errorf("%s:%d: the keys of a map collected into %s and sorted by hand; use slices.Sorted(maps.Keys(m))", rel, fset.Position(s.Pos()).Line, keys)
-						}
-					}
-				}
+	for _, f := range testkit.GoFiles(t, filepath.Join("..", ".."), false, "generator", "cmd") {
+		ast.Inspect(f.File, func(n ast.Node) bool {
+			b, ok := n.(*ast.BlockStmt)
+			if !ok {
 				return true
-			})
-			return nil
+			}
+			for i, s := range b.List {
+				keys := appendedKey(s)
+				if keys == "" {
+					continue
+				}
+				for _, later := range b.List[i+1:] {
+					if sorts(later, keys) {
+						t.Errorf("%s:%d: the keys of a map collected into %s and sorted by hand; use slices.Sorted(maps.Keys(m))", f.Rel, f.Fset.Position(s.Pos()).Line, keys)
+					}
+				}
+			}
+			return true
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 

@@ -3,12 +3,11 @@ package codebase
 import (
 	"fmt"
 	"go/ast"
-	"go/parser"
-	"go/token"
-	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/graftctl/graft/internal/testkit"
 )
 
 // maxFuncLines is the longest a function of graft may be (the simulator,
@@ -16,30 +15,16 @@ import (
 const maxFuncLines = 80
 
 func TestFunctionsAreShort(t *testing.T) {
-	root := filepath.Join("..", "..")
 	checked := 0
-	for _, top := range []string{"cmd", "generator"} {
-		err := filepath.WalkDir(filepath.Join(root, top), func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
+	for _, f := range testkit.GoFiles(t, filepath.Join("..", ".."), false, "cmd", "generator") {
+		if strings.HasPrefix(f.Rel, "generator/ec2sim/") {
+			continue
+		}
+		for name, n := range funcLengths(f) {
+			checked++
+			if n > maxFuncLines {
+				t.Errorf("%s: %s is %d lines, more than %d: split it at a seam", f.Rel, name, n, maxFuncLines)
 			}
-			rel := filepath.ToSlash(strings.TrimPrefix(path, root+string(filepath.Separator)))
-			if d.IsDir() && rel == "generator/ec2sim" {
-				return filepath.SkipDir
-			}
-			if d.IsDir() || !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") {
-				return nil
-			}
-			for name, n := range funcLengths(t, path) {
-				checked++
-				if n > maxFuncLines {
-					t.Errorf("%s: %s is %d lines, more than %d: split it at a seam", rel, name, n, maxFuncLines)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
 		}
 	}
 	if checked < 300 {
@@ -49,15 +34,9 @@ func TestFunctionsAreShort(t *testing.T) {
 
 // funcLengths is the length in lines of each function of a file, by name
 // (a method as Type.Name).
-func funcLengths(t *testing.T, path string) map[string]int {
-	t.Helper()
-	fset := token.NewFileSet()
-	file, err := parser.ParseFile(fset, path, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+func funcLengths(f testkit.GoFile) map[string]int {
 	out := map[string]int{}
-	for _, d := range file.Decls {
+	for _, d := range f.File.Decls {
 		fd, ok := d.(*ast.FuncDecl)
 		if !ok || fd.Body == nil {
 			continue
@@ -66,7 +45,7 @@ func funcLengths(t *testing.T, path string) map[string]int {
 		if fd.Recv != nil && len(fd.Recv.List) == 1 {
 			name = fmt.Sprintf("%s.%s", recvName(fd.Recv.List[0].Type), name)
 		}
-		out[name] = fset.Position(fd.End()).Line - fset.Position(fd.Pos()).Line + 1
+		out[name] = f.Fset.Position(fd.End()).Line - f.Fset.Position(fd.Pos()).Line + 1
 	}
 	return out
 }

@@ -14,14 +14,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -178,19 +176,10 @@ func TestPublishToGitea(t *testing.T) {
 type gitea struct {
 	url  string
 	work string
-	cmd  *exec.Cmd
+	srv  *testkit.Server
 	env  []string
 	bin  string
 	ini  string
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func randomHex(n int) string {
@@ -214,7 +203,8 @@ func giteaModuleDir(ctx context.Context, t *testing.T, dir string) string {
 func startGitea(ctx context.Context, t *testing.T, bin, dir string) *gitea {
 	t.Helper()
 	work := t.TempDir()
-	port := freePort(t)
+	port, err := testkit.FreePort()
+	must(t, err)
 	g := &gitea{url: fmt.Sprintf("http://127.0.0.1:%d", port), work: work, bin: bin, ini: filepath.Join(work, "app.ini")}
 	ini := fmt.Sprintf(`I_AM_BEING_UNSAFE_RUNNING_AS_ROOT = true
 APP_NAME = graft test
@@ -282,44 +272,17 @@ ROOT_PATH = %[1]s/log
 	g.run(ctx, t, "admin", "user", "create", "--username", user, "--password", password,
 		"--email", "graft@example.com", "--admin", "--must-change-password=false")
 
-	logFile, err := os.Create(filepath.Join(work, "web.log"))
-	must(t, err)
-	g.cmd = exec.Command(bin, "web", "--config", g.ini, "--work-path", work)
-	g.cmd.Env = g.env
-	g.cmd.Stdout, g.cmd.Stderr = logFile, logFile
-	g.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	must(t, g.cmd.Start())
-	t.Cleanup(func() {
-		_ = syscall.Kill(-g.cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- g.cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = syscall.Kill(-g.cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		logFile.Close()
-	})
 	start := time.Now()
-	for i := 0; ; i++ {
-		resp, err := http.Get(g.url + "/api/v1/version")
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				t.Logf("Gitea %s up on %s in %v", strings.TrimSpace(string(body)), g.url, time.Since(start).Round(time.Millisecond))
-				return g
-			}
-		}
-		if i >= 600 || ctx.Err() != nil {
-			t.Fatalf("Gitea did not answer on %s within %v: %v\n%s", g.url, time.Since(start), err, g.logTail())
-		}
-		if g.cmd.ProcessState != nil {
-			t.Fatalf("Gitea exited:\n%s", g.logTail())
-		}
-		time.Sleep(100 * time.Millisecond)
+	web := exec.Command(bin, "web", "--config", g.ini, "--work-path", work)
+	web.Env = g.env
+	g.srv, err = testkit.StartServer(t, web, filepath.Join(work, "web.log"))
+	must(t, err)
+	body, err := g.srv.WaitHTTP(ctx, g.url+"/api/v1/version", time.Minute)
+	if err != nil {
+		t.Fatalf("Gitea: %v\n%s", err, g.logTail())
 	}
+	t.Logf("Gitea %s up on %s in %v", strings.TrimSpace(string(body)), g.url, time.Since(start).Round(time.Millisecond))
+	return g
 }
 
 // run runs a Gitea CLI command against the app.ini.
@@ -334,21 +297,24 @@ func (g *gitea) run(ctx context.Context, t *testing.T, args ...string) {
 
 func (g *gitea) logTail() string {
 	var b strings.Builder
-	for _, p := range []string{filepath.Join(g.work, "web.log"), filepath.Join(g.work, "log", "gitea.log")} {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		if len(data) > 4000 {
-			data = data[len(data)-4000:]
-		}
-		fmt.Fprintf(&b, "== %s\n%s\n", p, data)
+	for _, p := range []string{g.srv.Log, filepath.Join(g.work, "log", "gitea.log")} {
+		fmt.Fprintf(&b, "== %s\n%s\n", p, testkit.Tail(p, 4000))
 	}
 	return b.String()
 }
 
-// api calls Gitea's API with a token (or, when token is "", basic auth).
+// api calls Gitea's API with a token (or, when token is "", basic auth)
+// and decodes its JSON answer into out, unless out is nil.
 func (g *gitea) api(t *testing.T, token, method, path string, in, out any) {
+	t.Helper()
+	if data := g.call(t, token, method, path, in); out != nil {
+		must(t, json.Unmarshal(data, out))
+	}
+}
+
+// call calls Gitea's API, sending in as JSON unless it is nil, and
+// returns the body of its answer; an answer other than 2xx fails the test.
+func (g *gitea) call(t *testing.T, token, method, path string, in any) []byte {
 	t.Helper()
 	var body io.Reader
 	if in != nil {
@@ -370,9 +336,7 @@ func (g *gitea) api(t *testing.T, token, method, path string, in, out any) {
 	if resp.StatusCode/100 != 2 {
 		t.Fatalf("gitea API %s %s: %d %s", method, path, resp.StatusCode, data)
 	}
-	if out != nil {
-		must(t, json.Unmarshal(data, out))
-	}
+	return data
 }
 
 func (g *gitea) createToken(t *testing.T) string {
@@ -419,13 +383,7 @@ func (g *gitea) pulls(t *testing.T, token string) []pull {
 
 // file returns a file of a branch through the raw endpoint.
 func (g *gitea) file(t *testing.T, token, ref, path string) string {
-	req, _ := http.NewRequest("GET", g.url+"/api/v1/repos/"+user+"/"+repoName+"/raw/"+path+"?ref="+ref, nil)
-	req.Header.Set("Authorization", "token "+token)
-	resp, err := http.DefaultClient.Do(req)
-	must(t, err)
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return string(data)
+	return string(g.call(t, token, "GET", "/repos/"+user+"/"+repoName+"/raw/"+path+"?ref="+ref, nil))
 }
 
 // buildGraft builds the graft binary from the main module.

@@ -10,8 +10,6 @@ package ebstest
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/graftctl/graft/internal/testkit"
 )
 
 // MotoServer finds the moto_server binary: $GRAFT_MOTO_SERVER, else the
@@ -53,49 +53,21 @@ func StartMoto(t testing.TB) string {
 		unavailable(t, "moto_server not found (run generator/ebs/install-moto.sh or set GRAFT_MOTO_SERVER): %v", err)
 		return ""
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testkit.FreePort()
 	if err != nil {
 		unavailable(t, "no free port: %v", err)
 		return ""
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	logf, err := os.Create(filepath.Join(t.TempDir(), "moto.log"))
+	srv, err := testkit.StartServer(t, cmd, filepath.Join(t.TempDir(), "moto.log"))
 	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		unavailable(t, "start %s: %v", bin, err)
+		unavailable(t, "%v", err)
 		return ""
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		logf.Close()
-	})
 	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(45 * time.Second)
-	for {
-		resp, err := http.Get(endpoint + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		select {
-		case err := <-exited:
-			log, _ := os.ReadFile(logf.Name())
-			unavailable(t, "moto_server exited: %v\n%s", err, log)
-			return ""
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			unavailable(t, "moto_server did not answer on %s within 45s", endpoint)
-			return ""
-		}
+	if _, err := srv.WaitHTTP(t.Context(), endpoint+"/moto-api/", 45*time.Second); err != nil {
+		unavailable(t, "moto_server: %v\n%s", err, testkit.Tail(srv.Log, 4000))
+		return ""
 	}
 	SetFakeAWS(t, endpoint)
 	return endpoint
