@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -466,8 +467,15 @@ func TestGateReclaimDelete(t *testing.T) {
 // kcmLogLine returns the last kube-controller-manager log line that mentions
 // both strings, or "".
 func kcmLogLine(a, b string) string {
+	return componentLogLine("kube-controller-manager.log", a, b, true)
+}
+
+// componentLogLine returns the first (or, with last, the last) line of a
+// control-plane component's log (by file name) that mentions both strings,
+// or "".
+func componentLogLine(file, a, b string, last bool) string {
 	for _, p := range cluster.LogPaths() {
-		if filepath.Base(p) != "kube-controller-manager.log" {
+		if filepath.Base(p) != file {
 			continue
 		}
 		data, err := os.ReadFile(p)
@@ -475,9 +483,12 @@ func kcmLogLine(a, b string) string {
 			return ""
 		}
 		lines := strings.Split(string(data), "\n")
-		for i := len(lines) - 1; i >= 0; i-- {
-			if strings.Contains(lines[i], a) && strings.Contains(lines[i], b) {
-				return strings.TrimSpace(lines[i])
+		if last {
+			slices.Reverse(lines)
+		}
+		for _, l := range lines {
+			if strings.Contains(l, a) && strings.Contains(l, b) {
+				return strings.TrimSpace(l)
 			}
 		}
 	}

@@ -140,17 +140,34 @@ func pvZone(pv *corev1.PersistentVolume) (key, zone string, err error) {
 
 // overlayZones lists the zones of the PVs among objs.
 func overlayZones(objs []*unstructured.Unstructured) []string {
+	return overlayZonesOf(objs, "")
+}
+
+// overlayZonesOf lists the zones of the PVs among objs of a CSI driver (any
+// when driver is "").
+func overlayZonesOf(objs []*unstructured.Unstructured, driver string) []string {
 	b, err := parseBuilt(objs)
 	if err != nil {
 		return nil
 	}
 	var out []string
 	for _, pv := range b.pvs {
+		if driver != "" && pvDriver(pv) != driver {
+			continue
+		}
 		if _, z, err := pvZone(pv); err == nil {
 			out = append(out, z)
 		}
 	}
 	return out
+}
+
+// pvDriver is a PV's CSI driver, or "".
+func pvDriver(pv *corev1.PersistentVolume) string {
+	if pv.Spec.CSI == nil {
+		return ""
+	}
+	return pv.Spec.CSI.Driver
 }
 
 func ordinals(sts *appsv1.StatefulSet) []int {
@@ -233,6 +250,23 @@ func ctxFor(t *testing.T, d time.Duration) context.Context {
 func ensureNamespaces(t *testing.T, namespaces []string) {
 	t.Helper()
 	ctx := ctxFor(t, 60*time.Second)
+	// A namespace of the previous scenario may still be terminating
+	// (resetCluster does not wait for that): wait until it is gone.
+	for _, ns := range namespaces {
+		err := harness.Poll(ctx, 200*time.Millisecond, func() (bool, error) {
+			got, err := cluster.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return true, nil
+			}
+			if err != nil {
+				return false, nil
+			}
+			return got.DeletionTimestamp == nil, nil
+		})
+		if err != nil {
+			t.Fatalf("namespace %s of a previous scenario still terminating: %v", ns, err)
+		}
+	}
 	for _, ns := range namespaces {
 		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}}
 		if err := applier.ApplyOne(ctx, u); err != nil {
@@ -274,33 +308,41 @@ func deploy(t *testing.T, b *built) []harness.ApplyError {
 }
 
 // ensureZones registers nodes in any zone of the overlay's PVs that has none
-// yet (TestMain registers the example overlays' zones up front; the demo's
-// are only known once it has run).
+// yet, of the kind the PV's driver needs (TestMain registers the example
+// overlays' zones up front; the demo's are only known once it has run).
 func ensureZones(t *testing.T, b *built) {
 	t.Helper()
-	have := map[string]bool{}
-	for _, z := range zones {
-		have[z] = true
-	}
-	var missing []string
-	for _, pv := range b.pvs {
-		if _, z, err := pvZone(pv); err == nil && !have[z] {
+	for _, pool := range []struct {
+		kind  harness.NodeKind
+		zones *[]string
+	}{{harness.SelfManaged, &zones}, {harness.AutoMode, &autoZones}} {
+		have := map[string]bool{}
+		for _, z := range *pool.zones {
 			have[z] = true
-			missing = append(missing, z)
 		}
+		var missing []string
+		for _, pv := range b.pvs {
+			if (pvDriver(pv) == harness.AutoModeDriver) != (pool.kind == harness.AutoMode) {
+				continue
+			}
+			if _, z, err := pvZone(pv); err == nil && !have[z] {
+				have[z] = true
+				missing = append(missing, z)
+			}
+		}
+		if len(missing) == 0 {
+			continue
+		}
+		ctx := ctxFor(t, 60*time.Second)
+		if err := cluster.AddNodesOf(ctx, pool.kind, missing, 2); err != nil {
+			t.Fatal(err)
+		}
+		if err := cluster.WaitNodesSchedulable(ctx, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		*pool.zones = append(*pool.zones, missing...)
+		sort.Strings(*pool.zones)
 	}
-	if len(missing) == 0 {
-		return
-	}
-	ctx := ctxFor(t, 60*time.Second)
-	if err := cluster.AddNodes(ctx, missing, 2); err != nil {
-		t.Fatal(err)
-	}
-	if err := cluster.WaitNodesSchedulable(ctx, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	zones = append(zones, missing...)
-	sort.Strings(zones)
 }
 
 func registerReset(t *testing.T, namespaces []string) {
@@ -314,10 +356,14 @@ func registerReset(t *testing.T, namespaces []string) {
 	})
 }
 
-// resetCluster removes every workload namespace, StatefulSet, pod, PVC and
-// PV, so that the next scenario starts from an empty cluster (PVs are
-// cluster-scoped and the scenarios reuse the overlays' names). Pods on nodes
-// without a kubelet are force-deleted, as a real node's kubelet would confirm.
+// resetCluster removes every workload namespace, StatefulSet, pod, PVC, PV
+// and StorageClass, so that the next scenario starts from an empty cluster
+// (PVs are cluster-scoped and the scenarios reuse the overlays' names). Pods
+// on nodes without a kubelet are force-deleted, as a real node's kubelet
+// would confirm. It waits until every PV and PVC is gone, but not for the
+// namespaces: the namespace controller waits 5s before it removes one
+// (namespaceDeletionGracePeriod), and ensureNamespaces waits for a
+// terminating namespace the next scenario reuses.
 func resetCluster() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
@@ -329,7 +375,7 @@ func resetCluster() error {
 	system := map[string]bool{"kube-system": true, "kube-public": true, "kube-node-lease": true}
 	var nss []string
 	for _, ns := range nsList.Items {
-		if !system[ns.Name] {
+		if !system[ns.Name] && ns.DeletionTimestamp == nil {
 			nss = append(nss, ns.Name)
 		}
 	}
@@ -384,6 +430,17 @@ func resetCluster() error {
 		_ = c.CoreV1().PersistentVolumes().Delete(ctx, p.Name, metav1.DeleteOptions{})
 		_, _ = c.CoreV1().PersistentVolumes().Patch(ctx, p.Name, types.MergePatchType, unfinalize, metav1.PatchOptions{})
 	}
+	// StorageClasses (provisioned-mode overlays declare theirs; the harness
+	// has none of its own).
+	scs, err := c.StorageV1().StorageClasses().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, sc := range scs.Items {
+		if err := c.StorageV1().StorageClasses().Delete(ctx, sc.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
 	for _, ns := range nss {
 		if ns == "default" {
 			continue
@@ -403,18 +460,10 @@ func resetCluster() error {
 		if err != nil || len(pvcs.Items) > 0 {
 			return false, err
 		}
-		for _, ns := range nss {
-			if ns == "default" {
-				continue
-			}
-			if _, err := c.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-				return false, nil
-			}
-		}
 		return true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("waiting for namespaces %v and all PVs/PVCs to go: %w", nss, err)
+		return fmt.Errorf("waiting for all PVs and PVCs to go (namespaces %v deleted): %w", nss, err)
 	}
 	return nil
 }

@@ -24,7 +24,10 @@ var (
 	repoRoot string // the graft repository (../.. of this module)
 	graftBin string // graft built from repoRoot, or "" with graftErr set
 	graftErr error
-	zones    []string // zones with nodes
+	zones    []string // zones with (self-managed EBS CSI) nodes
+	// autoZones are the zones with EKS Auto Mode nodes: those of the
+	// overlays' PVs of Auto Mode's driver.
+	autoZones []string
 )
 
 var keepLogs = flag.Bool("keep-logs", false, "keep the control plane's directory (logs, certificates) even when the suite passes")
@@ -62,10 +65,14 @@ func run(m *testing.M) int {
 
 	// Zones: three in us-east-1, plus every zone an overlay's PVs name.
 	zoneSet := map[string]bool{"us-east-1a": true, "us-east-1b": true, "us-east-1c": true}
+	autoSet := map[string]bool{}
 	for _, dir := range overlayDirs() {
 		objs, err := harness.Kustomize(context.Background(), dir)
 		if err != nil {
 			continue // the overlay's own test reports it
+		}
+		for _, z := range overlayZonesOf(objs, harness.AutoModeDriver) {
+			autoSet[z] = true
 		}
 		for _, z := range overlayZones(objs) {
 			zoneSet[z] = true
@@ -80,6 +87,10 @@ func run(m *testing.M) int {
 		zones = append(zones, z)
 	}
 	sort.Strings(zones)
+	for z := range autoSet {
+		autoZones = append(autoZones, z)
+	}
+	sort.Strings(autoZones)
 
 	kubecp := os.Getenv("GRAFT_E2E_KUBECP")
 	if kubecp == "" {
@@ -101,6 +112,9 @@ func run(m *testing.M) int {
 	nctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	err = cluster.AddNodes(nctx, zones, 2)
 	if err == nil {
+		err = cluster.AddAutoModeNodes(nctx, autoZones, 2)
+	}
+	if err == nil {
 		err = cluster.WaitNodesSchedulable(nctx, 30*time.Second)
 	}
 	cancel()
@@ -117,8 +131,8 @@ func run(m *testing.M) int {
 		cluster.Stop()
 		return 1
 	}
-	fmt.Printf("e2e: TIMING warm start (control plane ready, %d nodes in zones %s): %s\n",
-		2*len(zones), strings.Join(zones, ","), time.Since(t1).Round(time.Millisecond))
+	fmt.Printf("e2e: TIMING warm start (control plane ready, %d self-managed EBS CSI nodes in zones %s, %d EKS Auto Mode nodes in zones %s): %s\n",
+		2*len(zones), strings.Join(zones, ","), 2*len(autoZones), strings.Join(autoZones, ","), time.Since(t1).Round(time.Millisecond))
 
 	code := m.Run()
 

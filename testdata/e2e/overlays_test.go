@@ -133,8 +133,17 @@ func assertLanded(t *testing.T, b *built) {
 			t.Errorf("pod %s is on node %s in zone %s, but its volume %s (claim %s) is in %s", pod.Name, node.Name, node.Labels[harness.ZoneLabel], m.pv.Name, claim, zone)
 			continue
 		}
-		if m.pv.Spec.CSI != nil && m.pv.Spec.CSI.Driver == harness.AutoModeDriver && node.Labels[harness.ComputeTypeLabel] != harness.ComputeTypeAuto {
-			t.Errorf("pod %s is on node %s, which is no EKS Auto Mode node (%s=%q), but its volume %s is Auto Mode's", pod.Name, node.Name, harness.ComputeTypeLabel, node.Labels[harness.ComputeTypeLabel], m.pv.Name)
+		if pvDriver(m.pv) == harness.AutoModeDriver {
+			// On a node labelled as Auto Mode labels its nodes (no
+			// topology.ebs.csi.aws.com/zone): the PV's key is the one
+			// such nodes carry.
+			if err := isAutoModeNode(node); err != nil {
+				t.Errorf("pod %s: its volume %s is Auto Mode's, but %v", pod.Name, m.pv.Name, err)
+				continue
+			}
+		}
+		if err := nodeRunsDriver(ctx, node.Name, pvDriver(m.pv)); err != nil {
+			t.Errorf("pod %s (volume %s): %v", pod.Name, m.pv.Name, err)
 			continue
 		}
 		t.Logf("ordinal %d of %s/%s: pod %s on node %s (zone %s) mounts claim %s -> PV %s (%s)",
@@ -238,4 +247,21 @@ func showOrdinalGaps(t *testing.T, b *built) {
 		})
 		t.Logf("in the cluster: %s", msg)
 	}
+}
+
+// nodeRunsDriver fails unless the node's CSINode lists the driver (a node
+// where the volume's driver does not run could never attach it).
+func nodeRunsDriver(ctx context.Context, node, driver string) error {
+	cn, err := cluster.Client.StorageV1().CSINodes().Get(ctx, node, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("CSINode %s: %w", node, err)
+	}
+	var have []string
+	for _, d := range cn.Spec.Drivers {
+		if d.Name == driver {
+			return nil
+		}
+		have = append(have, d.Name)
+	}
+	return fmt.Errorf("node %s runs CSI drivers %v, not the volume's %s", node, have, driver)
 }

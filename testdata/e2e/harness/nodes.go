@@ -38,49 +38,136 @@ func RegionOf(zone string) string {
 	return strings.TrimRight(zone, "abcdefghijklmnopqrstuvwxyz")
 }
 
+// NodeKind is the kind of node a pool registers.
+type NodeKind string
+
+const (
+	// SelfManaged nodes run the self-managed or add-on EBS CSI driver
+	// (ebs.csi.aws.com): they carry both zone labels, and their CSINode
+	// lists that driver only.
+	SelfManaged NodeKind = "self-managed"
+	// AutoMode nodes are labelled as EKS Auto Mode labels its nodes:
+	// topology.kubernetes.io/zone and eks.amazonaws.com/compute-type=auto,
+	// no topology.ebs.csi.aws.com/zone; their CSINode lists Auto Mode's
+	// driver (ebs.csi.eks.amazonaws.com) only.
+	AutoMode NodeKind = "auto-mode"
+)
+
 // NodeName is the name AddNodes gives the i-th node of a zone.
 func NodeName(zone string, i int) string { return fmt.Sprintf("node-%s-%d", zone, i) }
 
-// AddNodes registers perZone Node objects in each zone (labelled with both
-// zone keys, the region, hostname, os and arch, with capacity for pods), a
-// CSINode for the EBS driver on each, reports them Ready and removes the
-// not-ready taint the apiserver adds on registration, so that the scheduler
-// considers them. Existing nodes are left alone.
+// AutoModeNodeName is the name AddAutoModeNodes gives the i-th node of a
+// zone.
+func AutoModeNodeName(zone string, i int) string { return fmt.Sprintf("auto-%s-%d", zone, i) }
+
+// AddNodes registers perZone self-managed EBS CSI nodes in each zone (see
+// AddNodesOf).
 func (c *Cluster) AddNodes(ctx context.Context, zones []string, perZone int) error {
+	return c.AddNodesOf(ctx, SelfManaged, zones, perZone)
+}
+
+// AddAutoModeNodes registers perZone EKS Auto Mode nodes in each zone (see
+// AddNodesOf).
+func (c *Cluster) AddAutoModeNodes(ctx context.Context, zones []string, perZone int) error {
+	return c.AddNodesOf(ctx, AutoMode, zones, perZone)
+}
+
+// AddNodesOf registers perZone Node objects of a kind in each zone (labelled
+// with the kind's zone keys, the region, hostname, os and arch, with
+// capacity for pods), a CSINode listing the kind's EBS driver on each,
+// reports them Ready and removes the not-ready taint the apiserver adds on
+// registration, so that the scheduler considers them. It also registers the
+// CSIDriver objects (RegisterCSIDrivers), so that a pod whose volume is of
+// one driver is never scheduled onto a node of the other kind. Existing
+// nodes are left alone.
+func (c *Cluster) AddNodesOf(ctx context.Context, kind NodeKind, zones []string, perZone int) error {
+	name := NodeName
+	switch kind {
+	case SelfManaged:
+	case AutoMode:
+		name = AutoModeNodeName
+	default:
+		return fmt.Errorf("node kind %q: want %q or %q", kind, SelfManaged, AutoMode)
+	}
+	if err := c.RegisterCSIDrivers(ctx); err != nil {
+		return err
+	}
 	zs := append([]string(nil), zones...)
 	sort.Strings(zs)
 	for _, zone := range zs {
 		for i := 0; i < perZone; i++ {
-			if err := c.addNode(ctx, zone, NodeName(zone, i)); err != nil {
-				return fmt.Errorf("node %s: %w", NodeName(zone, i), err)
+			if err := c.addNode(ctx, kind, zone, name(zone, i)); err != nil {
+				return fmt.Errorf("node %s: %w", name(zone, i), err)
 			}
 		}
 	}
 	return nil
 }
 
-func (c *Cluster) addNode(ctx context.Context, zone, name string) error {
+// RegisterCSIDrivers creates the CSIDriver objects of both EBS drivers, as
+// their installations do (attach required, no pod info on mount, fsGroup
+// applied by the kubelet), with preventPodSchedulingIfMissing: the
+// scheduler (VolumeLimitScaling, beta and on in 1.37) then keeps a pod off
+// any node whose CSINode lacks the driver of one of its volumes, with "...
+// CSI driver is not installed on the node". That is what keeps the pods of
+// the self-managed driver's volumes off the Auto Mode nodes (which carry
+// topology.kubernetes.io/zone too) without a taint. Existing objects are
+// left alone.
+func (c *Cluster) RegisterCSIDrivers(ctx context.Context) error {
+	for _, d := range []string{EBSDriver, AutoModeDriver} {
+		fsGroup := storagev1.FileFSGroupPolicy
+		_, err := c.Client.StorageV1().CSIDrivers().Create(ctx, &storagev1.CSIDriver{
+			ObjectMeta: metav1.ObjectMeta{Name: d},
+			Spec: storagev1.CSIDriverSpec{
+				AttachRequired:                ptr(true),
+				PodInfoOnMount:                ptr(false),
+				FSGroupPolicy:                 &fsGroup,
+				PreventPodSchedulingIfMissing: ptr(true),
+			},
+		}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("CSIDriver %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// nodeLabels are the labels of a node of a kind in a zone.
+func nodeLabels(kind NodeKind, zone, name string) map[string]string {
+	l := map[string]string{
+		"kubernetes.io/hostname":           name,
+		"kubernetes.io/os":                 "linux",
+		"kubernetes.io/arch":               "amd64",
+		"node.kubernetes.io/instance-type": "m5.2xlarge",
+		ZoneLabel:                          zone,
+		"topology.kubernetes.io/region":    RegionOf(zone),
+	}
+	switch kind {
+	case AutoMode:
+		l[ComputeTypeLabel] = ComputeTypeAuto
+	default:
+		l[EBSZoneLabel] = zone
+	}
+	return l
+}
+
+// nodeDriver is the EBS CSI driver a node of a kind runs, and the topology
+// key its CSINode reports.
+func nodeDriver(kind NodeKind) (driver, topologyKey string) {
+	if kind == AutoMode {
+		return AutoModeDriver, ZoneLabel
+	}
+	return EBSDriver, EBSZoneLabel
+}
+
+func (c *Cluster) addNode(ctx context.Context, kind NodeKind, zone, name string) error {
 	nodes := c.Client.CoreV1().Nodes()
 	if _, err := nodes.Get(ctx, name, getOpts); err == nil {
 		return nil
 	}
 	n := &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: name,
-			Labels: map[string]string{
-				"kubernetes.io/hostname":           name,
-				"kubernetes.io/os":                 "linux",
-				"kubernetes.io/arch":               "amd64",
-				"node.kubernetes.io/instance-type": "m5.2xlarge",
-				ZoneLabel:                          zone,
-				"topology.kubernetes.io/region":    RegionOf(zone),
-				EBSZoneLabel:                       zone,
-				// Every harness node also serves as an EKS Auto Mode node,
-				// so that overlays of either driver schedule.
-				ComputeTypeLabel: ComputeTypeAuto,
-			},
-		},
-		Spec: corev1.NodeSpec{ProviderID: "aws:///" + zone + "/i-" + strings.ReplaceAll(name, "-", "")},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: nodeLabels(kind, zone, name)},
+		Spec:       corev1.NodeSpec{ProviderID: "aws:///" + zone + "/i-" + strings.ReplaceAll(name, "-", "")},
 	}
 	created, err := nodes.Create(ctx, n, metav1.CreateOptions{})
 	if err != nil {
@@ -125,20 +212,16 @@ func (c *Cluster) addNode(ctx context.Context, zone, name string) error {
 		return fmt.Errorf("untaint: %w", err)
 	}
 	count := int32(25)
+	driver, topologyKey := nodeDriver(kind)
 	_, err = c.Client.StorageV1().CSINodes().Create(ctx, &storagev1.CSINode{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:            name,
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: name, UID: created.UID}},
 		},
 		Spec: storagev1.CSINodeSpec{Drivers: []storagev1.CSINodeDriver{{
-			Name:         EBSDriver,
+			Name:         driver,
 			NodeID:       "i-" + strings.ReplaceAll(name, "-", ""),
-			TopologyKeys: []string{EBSZoneLabel},
-			Allocatable:  &storagev1.VolumeNodeResources{Count: &count},
-		}, {
-			Name:         AutoModeDriver,
-			NodeID:       "i-" + strings.ReplaceAll(name, "-", ""),
-			TopologyKeys: []string{ZoneLabel},
+			TopologyKeys: []string{topologyKey},
 			Allocatable:  &storagev1.VolumeNodeResources{Count: &count},
 		}}},
 	}, metav1.CreateOptions{})
