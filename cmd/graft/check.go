@@ -63,7 +63,7 @@ func checkCommand() *command {
 					if region == "" {
 						region = rec.SourceRegion
 					}
-					api, err := ebs.NewClient(ctx, ebs.ClientOptions{Region: region})
+					api, err := ebs.NewClient(ctx, ebs.ClientOptions{Region: region, Log: e.log})
 					if err != nil {
 						return fmt.Errorf("--live: %w", err)
 					}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/spf13/pflag"
 
@@ -15,8 +16,8 @@ import (
 // graft's EC2 simulator (and its virtual clock) behind the CLI; production
 // always uses ebs.NewClient (the SDK's standard chain, and
 // AWS_ENDPOINT_URL_EC2 for emulators) and the wall clock.
-var newEC2Client = func(ctx context.Context, region string, counter *ebs.CallCounter) (ebs.EC2, ebs.Clock, error) {
-	c, err := ebs.NewClient(ctx, ebs.ClientOptions{Region: region, Counter: counter})
+var newEC2Client = func(ctx context.Context, log *slog.Logger, region string, counter *ebs.CallCounter) (ebs.EC2, ebs.Clock, error) {
+	c, err := ebs.NewClient(ctx, ebs.ClientOptions{Region: region, Counter: counter, Log: log})
 	return c, ebs.WallClock{}, err
 }
 
@@ -36,13 +37,13 @@ func newEngine(ctx context.Context, e *env) (*spec.Migration, *ebs.Engine, *ebs.
 // reported before anything asks for AWS credentials.
 func engineFor(ctx context.Context, e *env, m *spec.Migration) (*ebs.Engine, *ebs.CallCounter, error) {
 	counter := ebs.NewCallCounter()
-	src, clock, err := newEC2Client(ctx, m.Spec.Source.Region, counter)
+	src, clock, err := newEC2Client(ctx, e.log, m.Spec.Source.Region, counter)
 	if err != nil {
 		return nil, nil, err
 	}
 	dst := src
 	if m.Spec.Target.Region != m.Spec.Source.Region {
-		if dst, _, err = newEC2Client(ctx, m.Spec.Target.Region, counter); err != nil {
+		if dst, _, err = newEC2Client(ctx, e.log, m.Spec.Target.Region, counter); err != nil {
 			return nil, nil, err
 		}
 	}

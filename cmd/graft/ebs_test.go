@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,7 +65,7 @@ func newCLISim(t *testing.T, repl ...string) *cliSim {
 	}
 	s := &cliSim{sims: map[string]*ec2sim.Sim{"us-east-1": east, "us-west-2": west}, cl: cl}
 	old := newEC2Client
-	newEC2Client = func(_ context.Context, region string, _ *ebs.CallCounter) (ebs.EC2, ebs.Clock, error) {
+	newEC2Client = func(_ context.Context, _ *slog.Logger, region string, _ *ebs.CallCounter) (ebs.EC2, ebs.Clock, error) {
 		sim := s.sims[region]
 		return sim, sim.Clock(), nil
 	}

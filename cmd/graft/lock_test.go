@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -41,7 +42,7 @@ func childMain() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 3
 	}
-	newEC2Client = func(context.Context, string, *ebs.CallCounter) (ebs.EC2, ebs.Clock, error) {
+	newEC2Client = func(context.Context, *slog.Logger, string, *ebs.CallCounter) (ebs.EC2, ebs.Clock, error) {
 		return east, east.Clock(), nil
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

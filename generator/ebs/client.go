@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"slices"
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -36,6 +38,19 @@ type ClientOptions struct {
 	MaxBackoff time.Duration
 	// Counter, if set, counts every wire attempt per operation.
 	Counter *CallCounter
+	// Log receives the SDK's own log lines at debug level (such as "falling
+	// back to IMDSv1" while it looks for credentials), so that they do not
+	// reach the terminal as unformatted lines; nil drops them.
+	Log *slog.Logger
+}
+
+// sdkLogger passes the SDK's log lines to graft's logger at debug level.
+type sdkLogger struct{ log *slog.Logger }
+
+func (l sdkLogger) Logf(c logging.Classification, format string, v ...any) {
+	if l.log != nil {
+		l.log.Debug(fmt.Sprintf(format, v...), "source", "aws-sdk", "level", string(c))
+	}
 }
 
 // NewClient builds an EC2 client with the SDK's standard credential and
@@ -50,6 +65,7 @@ func NewClient(ctx context.Context, opts ClientOptions) (*ec2.Client, error) {
 	loadOpts := []func(*config.LoadOptions) error{
 		config.WithRegion(opts.Region),
 		config.WithRetryer(func() aws.Retryer { return newRetryer(opts) }),
+		config.WithLogger(sdkLogger{opts.Log}),
 	}
 	if opts.Counter != nil {
 		loadOpts = append(loadOpts, config.WithAPIOptions([]func(*middleware.Stack) error{opts.Counter.AddTo}))
