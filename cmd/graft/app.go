@@ -77,6 +77,7 @@ func commands() []*command {
 		cloneCommand(),
 		renderCommand(),
 		checkCommand(),
+		verifyCommand(),
 		publishCommand(),
 		runCommand(),
 		demoCommand(),

@@ -7,6 +7,7 @@ import (
 	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/check"
 	"github.com/graftctl/graft/generator/ebs"
+	"github.com/graftctl/graft/generator/kubeclient"
 	"github.com/graftctl/graft/generator/lock"
 	"github.com/graftctl/graft/generator/publish"
 	"github.com/graftctl/graft/generator/record"
@@ -79,6 +80,7 @@ var errorTable = []errorRow{
 	{publish.ErrRepo, exitError, ""},
 	{publish.ErrAPI, exitError, "Check the provider's token (GITHUB_TOKEN or GITEA_TOKEN) and its permissions, then %s: the pushed branch is reused."},
 	{publish.ErrInsecureURL, exitError, ""},
+	{kubeclient.ErrCluster, exitError, "Check --kubeconfig and --context (or KUBECONFIG) name the target cluster and that it answers, then %s."},
 	{boundedio.ErrTooLarge, exitError, ""},
 	{boundedio.ErrNotRegular, exitError, ""},
 }

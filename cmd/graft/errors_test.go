@@ -16,6 +16,7 @@ import (
 	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/check"
 	"github.com/graftctl/graft/generator/ebs"
+	"github.com/graftctl/graft/generator/kubeclient"
 	"github.com/graftctl/graft/generator/lock"
 	"github.com/graftctl/graft/generator/publish"
 	"github.com/graftctl/graft/generator/record"
@@ -58,6 +59,7 @@ func TestErrorTable(t *testing.T) {
 		{publish.ErrNoBaseBranch, exitError, ""},
 		{publish.ErrRepo, exitError, ""},
 		{publish.ErrAPI, exitError, "GITHUB_TOKEN or GITEA_TOKEN"},
+		{kubeclient.ErrCluster, exitError, "Check --kubeconfig and --context (or KUBECONFIG) name the target cluster and that it answers, then run graft clone again."},
 		{publish.ErrInsecureURL, exitError, ""},
 		{boundedio.ErrTooLarge, exitError, ""},
 		{boundedio.ErrNotRegular, exitError, ""},

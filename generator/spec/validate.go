@@ -566,6 +566,10 @@ func ClaimName(template, statefulSet string, ordinal int) string {
 	return template + "-" + statefulSet + "-" + strconv.Itoa(ordinal)
 }
 
+// PVName is the cluster-wide name of the PersistentVolume graft binds a
+// claim to: <namespace>-<claim>.
+func PVName(namespace, claim string) string { return namespace + "-" + claim }
+
 // TargetZone is the zone a member's volumes go to: its StatefulSet's zone,
 // else spec.target.zones[sourceZone], else the source zone.
 func (s *Spec) TargetZone(statefulSet, sourceZone string) string {

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/graftctl/graft/generator/ebs"
+	"github.com/graftctl/graft/generator/kubeclient"
+	"github.com/graftctl/graft/generator/verify"
+)
+
+// verifyPollInterval is how often --wait reads the cluster again.
+const verifyPollInterval = 2 * time.Second
+
+func verifyCommand() *command {
+	return &command{
+		name:    "verify",
+		summary: "after sync: check on the cluster that every member runs on its cloned volume, in its zone",
+		usage:   "verify [--wait DURATION] [--kubeconfig FILE] [--context NAME] [--cluster-only] [-o text|json]",
+		outputs: []string{"text", "json"},
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			kube := kubeFlags(fs)
+			wait := fs.Duration("wait", 0, "read the cluster again every 2s until every member is right or this time has passed (0: once)")
+			clusterOnly := fs.Bool("cluster-only", false, "do not read the volumes' initialization from EC2")
+			return func(ctx context.Context, e *env, args []string) error {
+				if *wait < 0 {
+					return usagef("--wait %s: expected a duration of 0 or more", *wait)
+				}
+				m, rec, err := loadSpecAndRecord(ctx, e)
+				if err != nil {
+					return err
+				}
+				client, name, err := kubeclient.New(*kube)
+				if err != nil {
+					return err
+				}
+				v := &verify.Verifier{Kube: client, Spec: m, Rec: rec}
+				e.stage("verify " + rec.Migration + " on " + name)
+				rep, err := pollVerify(ctx, e, v, *wait)
+				if err != nil {
+					return err
+				}
+				if !*clusterOnly {
+					readInitialization(ctx, e, rep, m.Spec.Target.Region)
+				}
+				if e.output == "json" {
+					err = writeJSON(e.stdout, rep)
+				} else {
+					err = rep.WriteText(e.stdout, e.colorOut)
+				}
+				if err == nil && !rep.Passed {
+					err = finding("")
+				}
+				return err
+			}
+		},
+	}
+}
+
+// kubeFlags declares --kubeconfig and --context.
+func kubeFlags(fs *pflag.FlagSet) *kubeclient.Options {
+	o := &kubeclient.Options{}
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig of the target cluster (default: KUBECONFIG, then ~/.kube/config)")
+	fs.StringVar(&o.Context, "context", "", "kubeconfig context (default: its current context)")
+	return o
+}
+
+// pollVerify runs the verification once, or with wait until it passes or
+// wait has passed, logging each change of how many members are right.
+func pollVerify(ctx context.Context, e *env, v *verify.Verifier, wait time.Duration) (*verify.Report, error) {
+	deadline := time.Now().Add(wait)
+	last := -1
+	for {
+		rep, err := v.Run(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", kubeclient.ErrCluster, err)
+		}
+		right := 0
+		for _, m := range rep.Members {
+			if m.OK() {
+				right++
+			}
+		}
+		if wait > 0 && right != last {
+			e.log.Info("members cut over", "right", right, "of", len(rep.Members))
+			last = right
+		}
+		if rep.Passed || wait == 0 || !time.Now().Add(verifyPollInterval).Before(deadline) {
+			return rep, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(verifyPollInterval):
+		}
+	}
+}
+
+// readInitialization adds the volumes' EBS initialization to rep. EC2 only
+// informs: when it cannot be reached, verify says so and checks the
+// cluster alone.
+func readInitialization(ctx context.Context, e *env, rep *verify.Report, region string) {
+	api, err := ebs.NewClient(ctx, ebs.ClientOptions{Region: region, Log: e.log})
+	if err == nil {
+		err = verify.ReadInitialization(ctx, api, rep)
+	}
+	if err != nil {
+		msg, _, _ := strings.Cut(err.Error(), "\n")
+		rep.EC2 = "unreachable: " + msg
+		e.log.Warn("EC2 not read: the cluster was checked alone", "err", msg)
+	}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

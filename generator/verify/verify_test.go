@@ -1,0 +1,238 @@
+package verify_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/graftctl/graft/generator/record"
+	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/verify"
+)
+
+func example(t *testing.T) (*spec.Migration, *record.Record) {
+	t.Helper()
+	dir := filepath.Join("..", "..", "testdata", "examples", "cassandra-3node")
+	m, err := spec.Load(filepath.Join(dir, "graft.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := record.Load(filepath.Join(dir, "graft.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, rec
+}
+
+// cutOver is the cluster after a good sync of the example: every claim
+// Bound to graft's PV, which claims it back by uid, every pod on a Ready
+// node of its volume's zone, Ready, its volume attached.
+func cutOver(m *spec.Migration, rec *record.Record) []runtime.Object {
+	ns := m.Spec.Target.Namespace
+	three := int32(3)
+	objs := []runtime.Object{&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "cassandra", Namespace: ns}, Spec: appsv1.StatefulSetSpec{Replicas: &three}}}
+	for _, v := range rec.Volumes {
+		claim, pv := v.ClaimName(), spec.PVName(ns, v.ClaimName())
+		uid := types.UID("uid-" + claim)
+		pod, node := v.StatefulSet+"-"+string(rune('0'+v.Ordinal)), "node-"+v.TargetZone
+		objs = append(objs,
+			&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: claim, Namespace: ns, UID: uid},
+				Spec: corev1.PersistentVolumeClaimSpec{VolumeName: pv}, Status: corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimBound}},
+			&corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: pv}, Spec: corev1.PersistentVolumeSpec{
+				ClaimRef:               &corev1.ObjectReference{Namespace: ns, Name: claim, UID: uid},
+				PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{Driver: spec.CSIDriverEBS, VolumeHandle: v.TargetVolume}},
+				NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{
+					{Key: spec.TopologyKeyKubernetes, Operator: corev1.NodeSelectorOpIn, Values: []string{v.TargetZone}}}}}}},
+			}},
+			&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node, Labels: map[string]string{spec.TopologyKeyKubernetes: v.TargetZone}}},
+			&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: pod, Namespace: ns}, Spec: corev1.PodSpec{NodeName: node},
+				Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}},
+			&storagev1.VolumeAttachment{ObjectMeta: metav1.ObjectMeta{Name: "va-" + pv}, Spec: storagev1.VolumeAttachmentSpec{
+				Attacher: spec.CSIDriverEBS, NodeName: node, Source: storagev1.VolumeAttachmentSource{PersistentVolumeName: &pv}},
+				Status: storagev1.VolumeAttachmentStatus{Attached: true}},
+		)
+	}
+	return objs
+}
+
+func run(t *testing.T, m *spec.Migration, rec *record.Record, objs []runtime.Object) *verify.Report {
+	t.Helper()
+	v := &verify.Verifier{Kube: fake.NewClientset(objs...), Spec: m, Rec: rec}
+	rep, err := v.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func TestVerifyPassesAfterACutOver(t *testing.T) {
+	m, rec := example(t)
+	rep := run(t, m, rec, cutOver(m, rec))
+	if !rep.Passed || len(rep.Members) != len(rec.Volumes) {
+		t.Fatalf("report %+v, want passed with %d members", rep, len(rec.Volumes))
+	}
+	for _, mb := range rep.Members {
+		if len(mb.Checks) != len(verify.Checks) || !mb.OK() || mb.Node == "" {
+			t.Errorf("member %+v", mb)
+		}
+	}
+}
+
+// TestVerifyNamesTheCause: each defect fails the member at the check that
+// sees it, names what was found, and gives the cluster's reason; the
+// checks after it are reported as not made.
+func TestVerifyNamesTheCause(t *testing.T) {
+	m, rec := example(t)
+	ns := m.Spec.Target.Namespace
+	claim0, pv0 := rec.Volumes[0].ClaimName(), spec.PVName(ns, rec.Volumes[0].ClaimName())
+	cases := []struct {
+		name, check, want, reason string
+		edit                      func(objs []runtime.Object) []runtime.Object
+	}{
+		{"claim bound to another PV", verify.CheckClaimBound, "names volume \"other\"", "", func(objs []runtime.Object) []runtime.Object {
+			for _, o := range objs {
+				if c, ok := o.(*corev1.PersistentVolumeClaim); ok && c.Name == claim0 {
+					c.Spec.VolumeName = "other"
+				}
+			}
+			return objs
+		}},
+		{"claim pending", verify.CheckClaimBound, "is Pending, expected Bound", "FailedBinding: volume is bound to another claim", func(objs []runtime.Object) []runtime.Object {
+			for _, o := range objs {
+				if c, ok := o.(*corev1.PersistentVolumeClaim); ok && c.Name == claim0 {
+					c.Status.Phase = corev1.ClaimPending
+				}
+			}
+			return append(objs, event(ns, "PersistentVolumeClaim", claim0, "FailedBinding", "volume is bound to another claim"))
+		}},
+		{"PV missing", verify.CheckVolume, "PersistentVolume " + pv0 + " does not exist", "", func(objs []runtime.Object) []runtime.Object {
+			return drop(objs, func(o runtime.Object) bool { p, ok := o.(*corev1.PersistentVolume); return ok && p.Name == pv0 })
+		}},
+		{"PV on another volume", verify.CheckVolume, "expected the recorded " + rec.Volumes[0].TargetVolume, "", func(objs []runtime.Object) []runtime.Object {
+			for _, o := range objs {
+				if p, ok := o.(*corev1.PersistentVolume); ok && p.Name == pv0 {
+					p.Spec.CSI.VolumeHandle = "vol-0123456789abcdef0"
+				}
+			}
+			return objs
+		}},
+		{"PV bound to another claim's uid", verify.CheckVolume, "is bound to", "", func(objs []runtime.Object) []runtime.Object {
+			for _, o := range objs {
+				if p, ok := o.(*corev1.PersistentVolume); ok && p.Name == pv0 {
+					p.Spec.ClaimRef.UID = "someone-else"
+				}
+			}
+			return objs
+		}},
+		{"pod not scheduled", verify.CheckPodScheduled, "is not scheduled", "FailedScheduling: 0/3 nodes are available: 3 node(s) didn't match PersistentVolume's node affinity.", func(objs []runtime.Object) []runtime.Object {
+			for _, o := range objs {
+				if p, ok := o.(*corev1.Pod); ok && p.Name == "cassandra-0" {
+					p.Spec.NodeName = ""
+				}
+			}
+			return append(objs, event(ns, "Pod", "cassandra-0", "FailedScheduling", "0/3 nodes are available: 3 node(s) didn't match PersistentVolume's node affinity."))
+		}},
+		{"pod in another zone", verify.CheckPodZone, "expected " + rec.Volumes[0].TargetZone, "", func(objs []runtime.Object) []runtime.Object {
+			for _, o := range objs {
+				if p, ok := o.(*corev1.Pod); ok && p.Name == "cassandra-0" {
+					p.Spec.NodeName = "node-" + rec.Volumes[1].TargetZone
+				}
+			}
+			return objs
+		}},
+		{"pod not ready", verify.CheckPodReady, "not Ready", "", func(objs []runtime.Object) []runtime.Object {
+			for _, o := range objs {
+				if p, ok := o.(*corev1.Pod); ok && p.Name == "cassandra-0" {
+					p.Status.Conditions = nil
+					p.Status.Phase = corev1.PodPending
+				}
+			}
+			return objs
+		}},
+		{"attach error", verify.CheckAttached, "is not attached yet", "rpc error: AttachVolume.Attach failed: UnauthorizedOperation", func(objs []runtime.Object) []runtime.Object {
+			for _, o := range objs {
+				if va, ok := o.(*storagev1.VolumeAttachment); ok && *va.Spec.Source.PersistentVolumeName == pv0 {
+					va.Status.Attached = false
+					va.Status.AttachError = &storagev1.VolumeError{Message: "rpc error: AttachVolume.Attach failed: UnauthorizedOperation"}
+				}
+			}
+			return objs
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rep := run(t, m, rec, c.edit(cutOver(m, rec)))
+			if rep.Passed {
+				t.Fatal("passed")
+			}
+			mb := rep.Members[0]
+			var failed *verify.Check
+			after := false
+			for i := range mb.Checks {
+				ch := &mb.Checks[i]
+				switch {
+				case failed != nil:
+					after = true
+					if ch.OK || !strings.HasPrefix(ch.Message, "not checked") {
+						t.Errorf("check %s after the failed one: %+v", ch.Name, ch)
+					}
+				case !ch.OK:
+					failed = ch
+				}
+			}
+			if failed == nil || failed.Name != c.check || !strings.Contains(failed.Message, c.want) || !strings.Contains(failed.Reason, c.reason) {
+				t.Fatalf("failed check %+v, want %s with %q and reason %q", failed, c.check, c.want, c.reason)
+			}
+			if c.check != verify.CheckAttached && !after {
+				t.Error("no check reported as not made after the failed one")
+			}
+			for _, other := range rep.Members[1:] {
+				if !other.OK() {
+					t.Errorf("member %s/%d failed too: %+v", other.StatefulSet, other.Ordinal, other.Checks)
+				}
+			}
+		})
+	}
+}
+
+// TestVerifyStatefulSetBeyondTheRecord: a StatefulSet scaled past the
+// recorded members runs an ordinal without graft's volume; a missing one
+// is named.
+func TestVerifyStatefulSetBeyondTheRecord(t *testing.T) {
+	m, rec := example(t)
+	objs := cutOver(m, rec)
+	four := int32(4)
+	objs[0].(*appsv1.StatefulSet).Spec.Replicas = &four
+	rep := run(t, m, rec, objs)
+	if rep.Passed || len(rep.StatefulSets) != 1 || !strings.Contains(rep.StatefulSets[0].Message, "runs ordinal 3 (replicas 4 from 0), which graft.lock holds no volume for") {
+		t.Errorf("StatefulSet problems %+v, passed %v", rep.StatefulSets, rep.Passed)
+	}
+	rep = run(t, m, rec, objs[1:])
+	if rep.Passed || len(rep.StatefulSets) != 1 || rep.StatefulSets[0].Message != "does not exist" {
+		t.Errorf("without the StatefulSet: %+v", rep.StatefulSets)
+	}
+}
+
+func event(ns, kind, name, reason, msg string) *corev1.Event {
+	return &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: name + "." + reason, Namespace: ns}, Type: corev1.EventTypeWarning,
+		InvolvedObject: corev1.ObjectReference{Kind: kind, Name: name, Namespace: ns}, Reason: reason, Message: msg, LastTimestamp: metav1.Now()}
+}
+
+func drop(objs []runtime.Object, f func(runtime.Object) bool) []runtime.Object {
+	var out []runtime.Object
+	for _, o := range objs {
+		if !f(o) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
