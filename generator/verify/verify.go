@@ -177,8 +177,12 @@ func (v *Verifier) claimBound(ctx context.Context, st *memberState) (Check, erro
 	case pvc.Spec.VolumeName != st.m.PersistentVolume:
 		return Check{Message: fmt.Sprintf("PersistentVolumeClaim %s names volume %q, expected %s", pvc.Name, pvc.Spec.VolumeName, st.m.PersistentVolume)}, nil
 	case pvc.Status.Phase != corev1.ClaimBound:
-		return Check{Message: fmt.Sprintf("PersistentVolumeClaim %s is %s, expected Bound", pvc.Name, cmp.Or(string(pvc.Status.Phase), "Pending")),
-			Reason: v.lastEvent(ctx, st.ns, "PersistentVolumeClaim", pvc.Name)}, nil
+		c := Check{Message: fmt.Sprintf("PersistentVolumeClaim %s is %s, expected Bound", pvc.Name, cmp.Or(string(pvc.Status.Phase), "Pending")),
+			Reason: v.lastEvent(ctx, st.ns, "PersistentVolumeClaim", pvc.Name)}
+		if _, err := v.Kube.CoreV1().PersistentVolumes().Get(ctx, st.m.PersistentVolume, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			c.Message += fmt.Sprintf(": its PersistentVolume %s does not exist", st.m.PersistentVolume)
+		}
+		return c, nil
 	}
 	return Check{OK: true}, nil
 }

@@ -117,6 +117,14 @@ func TestVerifyNamesTheCause(t *testing.T) {
 		{"PV missing", verify.CheckVolume, "PersistentVolume " + pv0 + " does not exist", "", func(objs []runtime.Object) []runtime.Object {
 			return drop(objs, func(o runtime.Object) bool { p, ok := o.(*corev1.PersistentVolume); return ok && p.Name == pv0 })
 		}},
+		{"PV missing, claim pending", verify.CheckClaimBound, "is Pending, expected Bound: its PersistentVolume " + pv0 + " does not exist", "", func(objs []runtime.Object) []runtime.Object {
+			for _, o := range objs {
+				if c, ok := o.(*corev1.PersistentVolumeClaim); ok && c.Name == claim0 {
+					c.Status.Phase = corev1.ClaimPending
+				}
+			}
+			return drop(objs, func(o runtime.Object) bool { p, ok := o.(*corev1.PersistentVolume); return ok && p.Name == pv0 })
+		}},
 		{"PV on another volume", verify.CheckVolume, "expected the recorded " + rec.Volumes[0].TargetVolume, "", func(objs []runtime.Object) []runtime.Object {
 			for _, o := range objs {
 				if p, ok := o.(*corev1.PersistentVolume); ok && p.Name == pv0 {

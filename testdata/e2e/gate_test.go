@@ -148,7 +148,7 @@ func podZone(m member) string {
 
 func wrongZone(t *testing.T, src string, pick func(zone string) string) {
 	var wrong string
-	_, b, target := prepareFrom(t, src, "a PV in the wrong zone", "GRAFT021", func(oc overlayCopy, m member) {
+	oc, b, target := prepareFrom(t, src, "a PV in the wrong zone", "GRAFT021", func(oc overlayCopy, m member) {
 		key, zone, err := pvZone(m.pv)
 		if err != nil {
 			t.Fatal(err)
@@ -205,6 +205,9 @@ func wrongZone(t *testing.T, src string, pick func(zone string) string) {
 		}
 		return "", nil
 	})
+	// graft verify names the member and the scheduler's reason.
+	expectVerifyFails(t, oc.dir, oc.lock, target.claim()+": pod-scheduled: pod "+target.pod()+" is not scheduled (FailedScheduling: ")
+	expectVerifyFails(t, oc.dir, oc.lock, "didn't match PersistentVolume's node affinity")
 }
 
 // A wrong claim name (an ordinal off by the replica count, PV and PVC renamed

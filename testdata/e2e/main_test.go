@@ -126,6 +126,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	cluster.StartKubeletStandIn(ctx)
+	cluster.StartAttacherStandIn(ctx)
 	if applier, err = cluster.NewApplier(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		cluster.Stop()

@@ -35,6 +35,7 @@ func TestExampleOverlays(t *testing.T) {
 				t.Fatalf("server-side apply failed:\n%s", harness.JoinApplyErrors(errs))
 			}
 			assertLanded(t, b)
+			assertVerified(t, dir, lockFor(t, dir))
 			t.Logf("overlay %s: %d PVs, %d PVCs, %d StatefulSets landed in %s",
 				filepath.Base(dir), len(b.pvs), len(b.pvcs), len(b.stss), time.Since(start).Round(time.Millisecond))
 		})

@@ -166,7 +166,12 @@ func (c *Cluster) addNode(ctx context.Context, kind NodeKind, zone, name string)
 		return nil
 	}
 	n := &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: nodeLabels(kind, zone, name)},
+		// The kubelet sets this annotation at registration (its default
+		// --enable-controller-attach-detach): the attach/detach controller
+		// then makes a VolumeAttachment for each CSI volume of a pod
+		// scheduled here.
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: nodeLabels(kind, zone, name),
+			Annotations: map[string]string{"volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
 		Spec:       corev1.NodeSpec{ProviderID: "aws:///" + zone + "/i-" + strings.ReplaceAll(name, "-", "")},
 	}
 	created, err := nodes.Create(ctx, n, metav1.CreateOptions{})
@@ -301,6 +306,39 @@ func (c *Cluster) markScheduledPodsReady(ctx context.Context) {
 		}
 		_, _ = c.Client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
 	}
+}
+
+// StartAttacherStandIn marks every VolumeAttachment attached, what the CSI
+// external-attacher does once the driver's ControllerPublishVolume has
+// attached the EBS volume to the instance (there is no EC2 here). The
+// attach/detach controller, which is real, makes the VolumeAttachments. It
+// polls until ctx ends or Stop is called.
+func (c *Cluster) StartAttacherStandIn(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	c.mu.Lock()
+	c.preStops = append(c.preStops, func() { cancel(); <-done })
+	c.mu.Unlock()
+	go func() {
+		defer close(done)
+		for {
+			if list, err := c.Client.StorageV1().VolumeAttachments().List(ctx, metav1.ListOptions{}); err == nil {
+				for i := range list.Items {
+					va := &list.Items[i]
+					if va.DeletionTimestamp != nil || va.Status.Attached {
+						continue
+					}
+					va.Status.Attached = true
+					_, _ = c.Client.StorageV1().VolumeAttachments().UpdateStatus(ctx, va, metav1.UpdateOptions{})
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	}()
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,235 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/graftctl/graft/testdata/e2e/harness"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+// verifyReport is `graft verify -o json` as the README documents it.
+type verifyReport struct {
+	Migration string `json:"migration"`
+	Namespace string `json:"namespace"`
+	Passed    bool   `json:"passed"`
+	EC2       string `json:"ec2"`
+	Members   []struct {
+		StatefulSet      string `json:"statefulSet"`
+		Ordinal          int    `json:"ordinal"`
+		Claim            string `json:"claim"`
+		PersistentVolume string `json:"persistentVolume"`
+		Volume           string `json:"volume"`
+		Zone             string `json:"zone"`
+		Pod              string `json:"pod"`
+		Node             string `json:"node"`
+		Checks           []struct {
+			Name    string `json:"name"`
+			OK      bool   `json:"ok"`
+			Message string `json:"message"`
+			Reason  string `json:"reason"`
+		} `json:"checks"`
+	} `json:"members"`
+	StatefulSets []struct {
+		Object  string `json:"object"`
+		Message string `json:"message"`
+	} `json:"statefulSets"`
+}
+
+// failed is the first failed check of each member, as "claim: check:
+// message (reason)".
+func (r verifyReport) failed() []string {
+	var out []string
+	for _, m := range r.Members {
+		for _, c := range m.Checks {
+			if !c.OK {
+				out = append(out, fmt.Sprintf("%s: %s: %s (%s)", m.Claim, c.Name, c.Message, c.Reason))
+				break
+			}
+		}
+	}
+	for _, p := range r.StatefulSets {
+		out = append(out, p.Object+": "+p.Message)
+	}
+	return out
+}
+
+// specFor is the spec of an example overlay (REPO/overlays/NAME or a copy
+// of it): REPO/testdata/examples/NAME/graft.yaml.
+func specFor(dir string) string {
+	return filepath.Join(repoRoot, "testdata", "examples", filepath.Base(dir), "graft.yaml")
+}
+
+// graftVerify runs `graft verify -o json --cluster-only` for an overlay's
+// spec and record against the harness's cluster (there is no EC2 here).
+func graftVerify(t *testing.T, dir, lock string, extra ...string) (int, verifyReport) {
+	t.Helper()
+	if graftBin == "" {
+		t.Fatalf("graft could not be built: %v", graftErr)
+	}
+	args := append([]string{"verify", "--spec", specFor(dir), "--lock", lock, "--kubeconfig", cluster.Kubeconfig, "--cluster-only", "-o", "json"}, extra...)
+	cmd := exec.CommandContext(ctxFor(t, 120*time.Second), graftBin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("graft verify: %v\n%s", err, stderr.String())
+	}
+	var rep verifyReport
+	if code == 2 || json.Unmarshal(stdout.Bytes(), &rep) != nil {
+		t.Fatalf("graft verify exited %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	return code, rep
+}
+
+// assertVerified: after an overlay landed, graft verify passes for every
+// recorded member (pods are Ready by the kubelet stand-in, volumes
+// attached by the attacher stand-in: see harness).
+func assertVerified(t *testing.T, dir, lock string) {
+	t.Helper()
+	code, rep := graftVerify(t, dir, lock, "--wait", "60s")
+	if code != 0 || !rep.Passed || len(rep.Members) == 0 || rep.EC2 != "skipped" {
+		t.Fatalf("graft verify %s: exit %d, passed %v, %d members, EC2 %q:\n%s", dir, code, rep.Passed, len(rep.Members), rep.EC2, strings.Join(rep.failed(), "\n"))
+	}
+	for _, m := range rep.Members {
+		if m.Node == "" || len(m.Checks) != 6 {
+			t.Errorf("member %s: node %q, %d checks", m.Claim, m.Node, len(m.Checks))
+		}
+	}
+}
+
+// expectVerifyFails runs graft verify until its report names want (in a
+// member's first failed check or a StatefulSet's problem), and requires
+// exit 1.
+func expectVerifyFails(t *testing.T, dir, lock, want string) {
+	t.Helper()
+	var last []string
+	eventually(t, 60*time.Second, "graft verify names "+want, func(ctx context.Context) (string, error) {
+		code, rep := graftVerify(t, dir, lock)
+		last = rep.failed()
+		if code != 1 || rep.Passed {
+			return fmt.Sprintf("exit %d, passed %v: %v", code, rep.Passed, last), nil
+		}
+		for _, f := range last {
+			if strings.Contains(f, want) {
+				t.Logf("graft verify: exit 1: %s", f)
+				return "", nil
+			}
+		}
+		return fmt.Sprintf("findings %v", last), nil
+	})
+}
+
+// TestVerifyNegative: graft verify fails, and names the cause the cluster
+// gives, for a PV missing, claims bound to each other's PVs, and a
+// StatefulSet scaled beyond the record. (A wrong zone is in
+// TestGateWrongZone, on the overlay applied there.)
+func TestVerifyNegative(t *testing.T) {
+	src := filepath.Join(repoRoot, "overlays", "cassandra-3node")
+	t.Run("pv-missing", func(t *testing.T) {
+		oc := copyOverlay(t, src)
+		m := mustBuild(t, src).firstMember(t)
+		dropObject(t, oc.dir, "PersistentVolume", m.pv.Name)
+		landCopy(t, oc)
+		expectVerifyFails(t, oc.dir, oc.lock, "its PersistentVolume "+m.pv.Name+" does not exist")
+	})
+	t.Run("claims-swapped", func(t *testing.T) {
+		oc := copyOverlay(t, src)
+		ms := mustBuild(t, src).members()
+		a, b := ms[0], ms[1]
+		n := editObjects(t, oc.dir, func(u *unstructured.Unstructured) bool {
+			switch {
+			case isKind(u, "PersistentVolumeClaim", a.claim()):
+				return unstructured.SetNestedField(u.Object, b.pv.Name, "spec", "volumeName") == nil
+			case isKind(u, "PersistentVolumeClaim", b.claim()):
+				return unstructured.SetNestedField(u.Object, a.pv.Name, "spec", "volumeName") == nil
+			case isKind(u, "PersistentVolume", a.pv.Name):
+				return unstructured.SetNestedField(u.Object, b.claim(), "spec", "claimRef", "name") == nil
+			case isKind(u, "PersistentVolume", b.pv.Name):
+				return unstructured.SetNestedField(u.Object, a.claim(), "spec", "claimRef", "name") == nil
+			}
+			return false
+		})
+		if n != 4 {
+			t.Fatalf("edited %d objects, want 2 PVCs and 2 PVs", n)
+		}
+		landCopy(t, oc)
+		expectVerifyFails(t, oc.dir, oc.lock, a.claim()+": claim-bound: PersistentVolumeClaim "+a.claim()+" names volume \""+b.pv.Name+"\"")
+	})
+	t.Run("scaled-beyond-the-record", func(t *testing.T) {
+		oc := copyOverlay(t, src)
+		landCopy(t, oc)
+		assertVerified(t, oc.dir, oc.lock)
+		sts := mustBuild(t, src).firstMember(t).sts
+		scaleUpByOne(t, sts)
+		expectVerifyFails(t, oc.dir, oc.lock, fmt.Sprintf("runs ordinal %d", len(ordinals(sts))))
+	})
+}
+
+// landCopy applies a (corrupted) copy of an overlay; deploy resets the
+// cluster afterwards.
+func landCopy(t *testing.T, oc overlayCopy) {
+	t.Helper()
+	if errs := deploy(t, mustBuild(t, oc.dir)); len(errs) > 0 {
+		t.Fatalf("apply: %v", errs)
+	}
+}
+
+// dropObject removes the one object of a kind and name from the overlay's
+// files.
+func dropObject(t *testing.T, dir, kind, name string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	dropped := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs, err := harness.DecodeYAML(data)
+		if err != nil {
+			continue // a JSON 6902 patch
+		}
+		var out bytes.Buffer
+		here := 0
+		for _, u := range objs {
+			if isKind(u, kind, name) {
+				here++
+				continue
+			}
+			y, err := yaml.Marshal(u.Object)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Len() > 0 {
+				out.WriteString("---\n")
+			}
+			out.Write(y)
+		}
+		if here == 0 {
+			continue
+		}
+		dropped += here
+		if err := os.WriteFile(f, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if dropped != 1 {
+		t.Fatalf("dropped %d objects %s %s, want 1", dropped, kind, name)
+	}
+}
