@@ -172,7 +172,7 @@ func (c *Cluster) addNode(ctx context.Context, kind NodeKind, zone, name string)
 		// scheduled here.
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: nodeLabels(kind, zone, name),
 			Annotations: map[string]string{"volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
-		Spec:       corev1.NodeSpec{ProviderID: "aws:///" + zone + "/i-" + strings.ReplaceAll(name, "-", "")},
+		Spec: corev1.NodeSpec{ProviderID: "aws:///" + zone + "/i-" + strings.ReplaceAll(name, "-", "")},
 	}
 	created, err := nodes.Create(ctx, n, metav1.CreateOptions{})
 	if err != nil {
