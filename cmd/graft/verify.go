@@ -72,10 +72,20 @@ func kubeFlags(fs *pflag.FlagSet) *kubeclient.Options {
 }
 
 // pollVerify runs the verification once, or with wait until it passes or
-// wait has passed, logging each change of how many members are right.
+// wait has passed: on a terminal with a bar per claim (the checks it has
+// passed), elsewhere a log line at each change of how many are right.
 func pollVerify(ctx context.Context, e *env, v *verify.Verifier, wait time.Duration) (*verify.Report, error) {
 	deadline := time.Now().Add(wait)
-	last := -1
+	var bars ebs.Progress
+	if wait > 0 && e.stderrIsTerminal {
+		claims := make([]string, 0, len(v.Rec.Volumes))
+		for _, vol := range v.Rec.Volumes {
+			claims = append(claims, vol.ClaimName())
+		}
+		bars = ebs.NewBarProgress(e.stderr, claims)
+		defer bars.Close()
+	}
+	last, done := -1, map[string]bool{}
 	for {
 		rep, err := v.Run(ctx)
 		if err != nil {
@@ -86,8 +96,12 @@ func pollVerify(ctx context.Context, e *env, v *verify.Verifier, wait time.Durat
 			if m.OK() {
 				right++
 			}
+			if bars != nil && !done[m.Claim] {
+				showMember(bars, m)
+				done[m.Claim] = m.OK()
+			}
 		}
-		if wait > 0 && right != last {
+		if wait > 0 && bars == nil && right != last {
 			e.log.Info("members cut over", "right", right, "of", len(rep.Members))
 			last = right
 		}
@@ -99,6 +113,23 @@ func pollVerify(ctx context.Context, e *env, v *verify.Verifier, wait time.Durat
 			return nil, ctx.Err()
 		case <-time.After(verifyPollInterval):
 		}
+	}
+}
+
+// showMember draws a member on its bar: the checks passed, and the first
+// that has not.
+func showMember(bars ebs.Progress, m verify.Member) {
+	if m.OK() {
+		bars.Done(m.Claim, nil)
+		return
+	}
+	passed := 0
+	for _, c := range m.Checks {
+		if !c.OK {
+			bars.Update(m.Claim, "waiting for "+c.Name, passed*100/len(m.Checks))
+			return
+		}
+		passed++
 	}
 }
 
