@@ -235,5 +235,6 @@ func TestRunbookExistingStatefulSet(t *testing.T) {
 		return "", nil
 	})
 	assertLanded(t, full)
+	assertVerified(t, src, lockFor(t, src)) // the runbook's step 5
 	t.Logf("runbook: %d pods and %d claims kept and adopted by the new StatefulSet(s); applied with field manager %s", len(podUID), len(claimUID), harness.FieldManager)
 }
