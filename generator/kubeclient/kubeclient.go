@@ -48,6 +48,9 @@ func New(o Options) (kubernetes.Interface, string, error) {
 		return nil, "", fmt.Errorf("%w: kubeconfig %s, context %q: %v", ErrCluster, describe(o), name, err)
 	}
 	cfg.Timeout = Timeout
+	// kubectl's rate: the lists of a large migration are paged, and a
+	// poll should not wait on client-go's default of 5 requests a second.
+	cfg.QPS, cfg.Burst = 50, 300
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: context %q: %v", ErrCluster, name, err)

@@ -17,9 +17,6 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/graftctl/graft/generator/record"
@@ -105,95 +102,83 @@ type Verifier struct {
 	Rec  *record.Record
 }
 
-// Run checks every recorded member once.
+// Run checks every recorded member once, on one snapshot of the cluster.
 func (v *Verifier) Run(ctx context.Context) (*Report, error) {
 	ns := v.Spec.Spec.Target.Namespace
 	rep := &Report{Migration: v.Rec.Migration, Namespace: ns, EC2: "skipped"}
-	for _, vol := range v.Rec.Volumes {
-		m, err := v.member(ctx, ns, vol)
-		if err != nil {
-			return nil, err
-		}
-		rep.Members = append(rep.Members, m)
-	}
-	probs, err := v.statefulSets(ctx, ns)
+	snap, err := v.snapshot(ctx, ns)
 	if err != nil {
 		return nil, err
 	}
-	rep.StatefulSets = probs
-	rep.Passed = len(probs) == 0 && !slices.ContainsFunc(rep.Members, func(m Member) bool { return !m.OK() })
+	for _, vol := range v.Rec.Volumes {
+		rep.Members = append(rep.Members, v.member(snap, ns, vol))
+	}
+	rep.StatefulSets = v.statefulSets(snap, ns)
+	rep.Passed = len(rep.StatefulSets) == 0 && !slices.ContainsFunc(rep.Members, func(m Member) bool { return !m.OK() })
 	return rep, nil
 }
 
 // member makes the checks of one recorded volume, stopping at the first
 // that fails: the ones after it are reported as not made.
-func (v *Verifier) member(ctx context.Context, ns string, vol record.Volume) (Member, error) {
+func (v *Verifier) member(snap *snapshot, ns string, vol record.Volume) Member {
 	m := Member{
 		StatefulSet: vol.StatefulSet, Ordinal: vol.Ordinal, Claim: vol.ClaimName(),
 		PersistentVolume: spec.PVName(ns, vol.ClaimName()), Volume: vol.TargetVolume, Zone: vol.TargetZone,
 		Pod: vol.StatefulSet + "-" + strconv.Itoa(vol.Ordinal),
 	}
-	steps := []func(context.Context, *memberState) (Check, error){v.claimBound, v.volume, v.podScheduled, v.podZone, v.podReady, v.attached}
-	st := &memberState{ns: ns, vol: vol, m: &m}
+	steps := []func(*memberState) Check{claimBound, volume, podScheduled, podZone, podReady, attached}
+	st := &memberState{ns: ns, vol: vol, m: &m, snap: snap}
 	failed := ""
 	for i, step := range steps {
 		if failed != "" {
 			m.Checks = append(m.Checks, Check{Name: Checks[i], Message: "not checked: " + failed + " failed first"})
 			continue
 		}
-		c, err := step(ctx, st)
-		if err != nil {
-			return m, err
-		}
+		c := step(st)
 		c.Name = Checks[i]
 		m.Checks = append(m.Checks, c)
 		if !c.OK {
 			failed = c.Name
 		}
 	}
-	return m, nil
+	return m
 }
 
 // memberState carries what one check found to the next.
 type memberState struct {
-	ns  string
-	vol record.Volume
-	m   *Member
-	pvc *corev1.PersistentVolumeClaim
-	pv  *corev1.PersistentVolume
-	pod *corev1.Pod
+	ns   string
+	vol  record.Volume
+	m    *Member
+	snap *snapshot
+	pvc  *corev1.PersistentVolumeClaim
+	pv   *corev1.PersistentVolume
+	pod  *corev1.Pod
 }
 
-func (v *Verifier) claimBound(ctx context.Context, st *memberState) (Check, error) {
-	pvc, err := v.Kube.CoreV1().PersistentVolumeClaims(st.ns).Get(ctx, st.m.Claim, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return Check{Message: fmt.Sprintf("PersistentVolumeClaim %s/%s does not exist", st.ns, st.m.Claim)}, nil
-	}
-	if err != nil {
-		return Check{}, fmt.Errorf("read PersistentVolumeClaim %s/%s: %w", st.ns, st.m.Claim, err)
+func claimBound(st *memberState) Check {
+	pvc, ok := st.snap.pvcs[st.m.Claim]
+	if !ok {
+		return Check{Message: fmt.Sprintf("PersistentVolumeClaim %s/%s does not exist", st.ns, st.m.Claim)}
 	}
 	st.pvc = pvc
 	switch {
 	case pvc.Spec.VolumeName != st.m.PersistentVolume:
-		return Check{Message: fmt.Sprintf("PersistentVolumeClaim %s names volume %q, expected %s", pvc.Name, pvc.Spec.VolumeName, st.m.PersistentVolume)}, nil
+		return Check{Message: fmt.Sprintf("PersistentVolumeClaim %s names volume %q, expected %s", pvc.Name, pvc.Spec.VolumeName, st.m.PersistentVolume)}
 	case pvc.Status.Phase != corev1.ClaimBound:
 		c := Check{Message: fmt.Sprintf("PersistentVolumeClaim %s is %s, expected Bound", pvc.Name, cmp.Or(string(pvc.Status.Phase), "Pending")),
-			Reason: v.lastEvent(ctx, st.ns, "PersistentVolumeClaim", pvc.Name)}
-		if _, err := v.Kube.CoreV1().PersistentVolumes().Get(ctx, st.m.PersistentVolume, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			Reason: st.snap.lastWarning("PersistentVolumeClaim", pvc.Name)}
+		if _, ok := st.snap.pvs[st.m.PersistentVolume]; !ok {
 			c.Message += fmt.Sprintf(": its PersistentVolume %s does not exist", st.m.PersistentVolume)
 		}
-		return c, nil
+		return c
 	}
-	return Check{OK: true}, nil
+	return Check{OK: true}
 }
 
-func (v *Verifier) volume(ctx context.Context, st *memberState) (Check, error) {
-	pv, err := v.Kube.CoreV1().PersistentVolumes().Get(ctx, st.m.PersistentVolume, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return Check{Message: fmt.Sprintf("PersistentVolume %s does not exist", st.m.PersistentVolume)}, nil
-	}
-	if err != nil {
-		return Check{}, fmt.Errorf("read PersistentVolume %s: %w", st.m.PersistentVolume, err)
+func volume(st *memberState) Check {
+	pv, ok := st.snap.pvs[st.m.PersistentVolume]
+	if !ok {
+		return Check{Message: fmt.Sprintf("PersistentVolume %s does not exist", st.m.PersistentVolume)}
 	}
 	st.pv = pv
 	ref := pv.Spec.ClaimRef
@@ -203,11 +188,11 @@ func (v *Verifier) volume(ctx context.Context, st *memberState) (Check, error) {
 		if pv.Spec.CSI != nil {
 			handle = pv.Spec.CSI.VolumeHandle
 		}
-		return Check{Message: fmt.Sprintf("PersistentVolume %s is on volume %q, expected the recorded %s", pv.Name, handle, st.vol.TargetVolume)}, nil
+		return Check{Message: fmt.Sprintf("PersistentVolume %s is on volume %q, expected the recorded %s", pv.Name, handle, st.vol.TargetVolume)}
 	case ref == nil || ref.Namespace != st.ns || ref.Name != st.m.Claim || ref.UID != st.pvc.UID:
-		return Check{Message: fmt.Sprintf("PersistentVolume %s is bound to %s, expected %s/%s (uid %s)", pv.Name, describeRef(ref), st.ns, st.m.Claim, st.pvc.UID)}, nil
+		return Check{Message: fmt.Sprintf("PersistentVolume %s is bound to %s, expected %s/%s (uid %s)", pv.Name, describeRef(ref), st.ns, st.m.Claim, st.pvc.UID)}
 	}
-	return Check{OK: true}, nil
+	return Check{OK: true}
 }
 
 func describeRef(ref *corev1.ObjectReference) string {
@@ -217,32 +202,29 @@ func describeRef(ref *corev1.ObjectReference) string {
 	return fmt.Sprintf("%s/%s (uid %s)", ref.Namespace, ref.Name, ref.UID)
 }
 
-func (v *Verifier) podScheduled(ctx context.Context, st *memberState) (Check, error) {
-	pod, err := v.Kube.CoreV1().Pods(st.ns).Get(ctx, st.m.Pod, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return Check{Message: fmt.Sprintf("pod %s/%s does not exist", st.ns, st.m.Pod), Reason: v.lastEvent(ctx, st.ns, "StatefulSet", st.vol.StatefulSet)}, nil
-	}
-	if err != nil {
-		return Check{}, fmt.Errorf("read pod %s/%s: %w", st.ns, st.m.Pod, err)
+func podScheduled(st *memberState) Check {
+	pod, ok := st.snap.pods[st.m.Pod]
+	if !ok {
+		return Check{Message: fmt.Sprintf("pod %s/%s does not exist", st.ns, st.m.Pod), Reason: st.snap.lastWarning("StatefulSet", st.vol.StatefulSet)}
 	}
 	st.pod = pod
 	if pod.Spec.NodeName == "" {
-		return Check{Message: fmt.Sprintf("pod %s is not scheduled", pod.Name), Reason: v.lastEvent(ctx, st.ns, "Pod", pod.Name)}, nil
+		return Check{Message: fmt.Sprintf("pod %s is not scheduled", pod.Name), Reason: st.snap.lastWarning("Pod", pod.Name)}
 	}
 	st.m.Node = pod.Spec.NodeName
-	return Check{OK: true}, nil
+	return Check{OK: true}
 }
 
-func (v *Verifier) podZone(ctx context.Context, st *memberState) (Check, error) {
-	node, err := v.Kube.CoreV1().Nodes().Get(ctx, st.pod.Spec.NodeName, metav1.GetOptions{})
-	if err != nil {
-		return Check{}, fmt.Errorf("read node %s: %w", st.pod.Spec.NodeName, err)
+func podZone(st *memberState) Check {
+	node, ok := st.snap.nodes[st.pod.Spec.NodeName]
+	if !ok {
+		return Check{Message: fmt.Sprintf("pod %s runs on node %s, which does not exist", st.pod.Name, st.pod.Spec.NodeName)}
 	}
 	key := zoneKey(st.pv)
 	if z := node.Labels[key]; z != st.vol.TargetZone {
-		return Check{Message: fmt.Sprintf("pod %s runs on node %s in zone %q (%s), expected %s, the volume's", st.pod.Name, node.Name, z, key, st.vol.TargetZone)}, nil
+		return Check{Message: fmt.Sprintf("pod %s runs on node %s in zone %q (%s), expected %s, the volume's", st.pod.Name, node.Name, z, key, st.vol.TargetZone)}
 	}
-	return Check{OK: true}, nil
+	return Check{OK: true}
 }
 
 // zoneKey is the zone key of the PV's node affinity, the one its driver
@@ -260,63 +242,36 @@ func zoneKey(pv *corev1.PersistentVolume) string {
 	return spec.TopologyKeyKubernetes
 }
 
-func (v *Verifier) podReady(ctx context.Context, st *memberState) (Check, error) {
+func podReady(st *memberState) Check {
 	for _, c := range st.pod.Status.Conditions {
 		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-			return Check{OK: true}, nil
+			return Check{OK: true}
 		}
 	}
-	return Check{Message: fmt.Sprintf("pod %s is %s and not Ready", st.pod.Name, cmp.Or(string(st.pod.Status.Phase), "Pending")), Reason: v.lastEvent(ctx, st.ns, "Pod", st.pod.Name)}, nil
+	return Check{Message: fmt.Sprintf("pod %s is %s and not Ready", st.pod.Name, cmp.Or(string(st.pod.Status.Phase), "Pending")), Reason: st.snap.lastWarning("Pod", st.pod.Name)}
 }
 
-func (v *Verifier) attached(ctx context.Context, st *memberState) (Check, error) {
-	list, err := v.Kube.StorageV1().VolumeAttachments().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return Check{}, fmt.Errorf("list VolumeAttachments: %w", err)
-	}
-	for _, va := range list.Items {
-		src := va.Spec.Source.PersistentVolumeName
-		if src == nil || *src != st.pv.Name || va.Spec.NodeName != st.pod.Spec.NodeName {
+func attached(st *memberState) Check {
+	for _, va := range st.snap.attachments[st.pv.Name] {
+		if va.Spec.NodeName != st.pod.Spec.NodeName {
 			continue
 		}
 		if va.Status.Attached {
-			return Check{OK: true}, nil
+			return Check{OK: true}
 		}
 		reason := ""
 		if e := va.Status.AttachError; e != nil {
 			reason = e.Message
 		}
-		return Check{Message: fmt.Sprintf("VolumeAttachment %s is not attached yet", va.Name), Reason: reason}, nil
+		return Check{Message: fmt.Sprintf("VolumeAttachment %s is not attached yet", va.Name), Reason: reason}
 	}
-	return Check{Message: fmt.Sprintf("no VolumeAttachment of %s on node %s", st.pv.Name, st.pod.Spec.NodeName), Reason: v.lastEvent(ctx, st.ns, "Pod", st.pod.Name)}, nil
-}
-
-// lastEvent is the message of the newest Warning event of an object, or
-// "" when it has none (or events cannot be read: they only explain).
-func (v *Verifier) lastEvent(ctx context.Context, ns, kind, name string) string {
-	sel := fields.Set{"involvedObject.kind": kind, "involvedObject.name": name, "type": corev1.EventTypeWarning}.AsSelector().String()
-	list, err := v.Kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: sel})
-	if err != nil || len(list.Items) == 0 {
-		return ""
-	}
-	newest := slices.MaxFunc(list.Items, func(a, b corev1.Event) int { return eventTime(a).Compare(eventTime(b).Time) })
-	return newest.Reason + ": " + newest.Message
-}
-
-func eventTime(e corev1.Event) metav1.Time {
-	if !e.LastTimestamp.IsZero() {
-		return e.LastTimestamp
-	}
-	if !e.EventTime.IsZero() {
-		return metav1.Time{Time: e.EventTime.Time}
-	}
-	return e.FirstTimestamp
+	return Check{Message: fmt.Sprintf("no VolumeAttachment of %s on node %s", st.pv.Name, st.pod.Spec.NodeName), Reason: st.snap.lastWarning("Pod", st.pod.Name)}
 }
 
 // statefulSets: each recorded StatefulSet exists and runs no ordinal that
 // the record holds no volume for (scaled beyond the record: that member
 // would start without graft's data).
-func (v *Verifier) statefulSets(ctx context.Context, ns string) ([]Problem, error) {
+func (v *Verifier) statefulSets(snap *snapshot, ns string) []Problem {
 	ordinals := map[string]map[int]bool{}
 	for _, vol := range v.Rec.Volumes {
 		if ordinals[vol.StatefulSet] == nil {
@@ -327,13 +282,10 @@ func (v *Verifier) statefulSets(ctx context.Context, ns string) ([]Problem, erro
 	var out []Problem
 	for _, name := range slices.Sorted(maps.Keys(ordinals)) {
 		obj := "StatefulSet " + ns + "/" + name
-		sts, err := v.Kube.AppsV1().StatefulSets(ns).Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
+		sts, ok := snap.statefulSets[name]
+		if !ok {
 			out = append(out, Problem{Object: obj, Message: "does not exist"})
 			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", obj, err)
 		}
 		start, replicas := 0, 1
 		if sts.Spec.Ordinals != nil {
@@ -348,5 +300,5 @@ func (v *Verifier) statefulSets(ctx context.Context, ns string) ([]Problem, erro
 			}
 		}
 	}
-	return out, nil
+	return out
 }
