@@ -217,9 +217,9 @@ func (k *checker) zoneNodes(ctx context.Context) error {
 		}
 	}
 	type group struct {
-		want  string
-		zone  string
-		sts   *appsv1.StatefulSet
+		want   string
+		zone   string
+		sts    *appsv1.StatefulSet
 		terms  []corev1.NodeSelectorTerm
 		auto   bool
 		driver string

@@ -256,7 +256,7 @@ func TestZoneNodes(t *testing.T) {
 		wantOneFailure(t, run(t, o, objs...), IDZoneNodes, []string{"not tolerated"}, nil)
 	})
 	t.Run("node without a CSINode", func(t *testing.T) {
-		objs := without(prepared(o), func(obj runtime.Object) bool {
+		objs := dropObjs(prepared(o), func(obj runtime.Object) bool {
 			cn, ok := obj.(*storagev1.CSINode)
 			return ok && strings.Contains(cn.Name, zone)
 		})
@@ -309,7 +309,7 @@ func TestZoneNodesAutoMode(t *testing.T) {
 	wantOneFailure(t, run(t, o, objs...), IDZoneNodes, []string{ComputeTypeLabel + "=" + ComputeTypeAuto}, nil)
 }
 
-func without(objs []runtime.Object, drop func(runtime.Object) bool) []runtime.Object {
+func dropObjs(objs []runtime.Object, drop func(runtime.Object) bool) []runtime.Object {
 	var out []runtime.Object
 	for _, o := range objs {
 		if !drop(o) {
@@ -326,7 +326,7 @@ func TestCSIDriver(t *testing.T) {
 	} {
 		t.Run(c.driver, func(t *testing.T) {
 			o := example(t, c.overlay)
-			objs := without(prepared(o), func(obj runtime.Object) bool { _, ok := obj.(*storagev1.CSIDriver); return ok })
+			objs := dropObjs(prepared(o), func(obj runtime.Object) bool { _, ok := obj.(*storagev1.CSIDriver); return ok })
 			// The other driver is installed: it does not stand in.
 			for _, d := range []string{"ebs.csi.aws.com", "ebs.csi.eks.amazonaws.com"} {
 				if d != c.driver {
@@ -426,7 +426,7 @@ func TestStorageClass(t *testing.T) {
 
 func TestNamespace(t *testing.T) {
 	o := example(t, "cassandra-3node")
-	noNS := without(prepared(o), func(obj runtime.Object) bool { _, ok := obj.(*corev1.Namespace); return ok })
+	noNS := dropObjs(prepared(o), func(obj runtime.Object) bool { _, ok := obj.(*corev1.Namespace); return ok })
 	wantOneFailure(t, run(t, o, noNS...), IDNamespace, []string{"namespace cassandra does not exist"}, []string{"kubectl create namespace cassandra"})
 
 	terminating := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "cassandra"}, Status: corev1.NamespaceStatus{Phase: corev1.NamespaceTerminating}}
