@@ -77,6 +77,7 @@ func commands() []*command {
 		cloneCommand(),
 		renderCommand(),
 		checkCommand(),
+		preflightCommand(),
 		publishCommand(),
 		runCommand(),
 		demoCommand(),
