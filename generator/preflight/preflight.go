@@ -647,13 +647,20 @@ func (k *checker) pvcNames(ctx context.Context) error {
 				"PVC %s is being deleted", key)
 		case live.Spec.VolumeName == "":
 			k.fail(IDPVC, object, fix,
-				"PVC %s already exists, %s and bound to no PV, without volumeName: the overlay's claim for PV %s cannot take its place", key, live.Status.Phase, want.Spec.VolumeName)
+				"PVC %s already exists without volumeName (phase %s): the overlay's claim, pre-bound to PV %s, cannot take its place, and the claim may be bound or provisioned to another volume", key, phaseOr(live.Status.Phase), want.Spec.VolumeName)
 		default:
 			k.fail(IDPVC, object, fix,
-				"PVC %s already exists bound to PV %s (%s), the overlay's to %s: a claim's volumeName cannot change", key, live.Spec.VolumeName, live.Status.Phase, want.Spec.VolumeName)
+				"PVC %s already exists with volumeName %s (phase %s), the overlay's has %s: a claim's volumeName cannot change", key, live.Spec.VolumeName, phaseOr(live.Status.Phase), want.Spec.VolumeName)
 		}
 	}
 	return nil
+}
+
+func phaseOr(p corev1.PersistentVolumeClaimPhase) string {
+	if p == "" {
+		return "not set yet"
+	}
+	return string(p)
 }
 
 // ---------------------------------------------------------------------------

@@ -500,13 +500,13 @@ func TestPVCNames(t *testing.T) {
 	})
 	t.Run("bound elsewhere", func(t *testing.T) {
 		wantOneFailure(t, run(t, o, append(prepared(o), mk("pvc-123", corev1.ClaimBound))...), IDPVC,
-			[]string{"bound to PV pvc-123", "the overlay's to " + want.Spec.VolumeName}, []string{"kubectl -n cassandra describe pvc " + want.Name, "runbook"})
+			[]string{"with volumeName pvc-123 (phase Bound)", "the overlay's has " + want.Spec.VolumeName}, []string{"kubectl -n cassandra describe pvc " + want.Name, "runbook"})
 	})
 	t.Run("unbound with another volumeName", func(t *testing.T) {
-		wantOneFailure(t, run(t, o, append(prepared(o), mk("someone-else", corev1.ClaimPending))...), IDPVC, []string{"someone-else", "Pending"}, nil)
+		wantOneFailure(t, run(t, o, append(prepared(o), mk("someone-else", corev1.ClaimPending))...), IDPVC, []string{"volumeName someone-else (phase Pending)"}, nil)
 	})
 	t.Run("unbound without volumeName", func(t *testing.T) {
-		wantOneFailure(t, run(t, o, append(prepared(o), mk("", corev1.ClaimPending))...), IDPVC, []string{"without volumeName"}, nil)
+		wantOneFailure(t, run(t, o, append(prepared(o), mk("", corev1.ClaimPending))...), IDPVC, []string{"without volumeName (phase Pending)"}, nil)
 	})
 	t.Run("same name in another namespace is fine", func(t *testing.T) {
 		pvc := mk("pvc-123", corev1.ClaimBound)
