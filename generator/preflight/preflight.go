@@ -278,9 +278,11 @@ func (k *checker) zoneNodes(ctx context.Context) error {
 			ok = append(ok, n.Name)
 		}
 		object := "PersistentVolume " + strings.Join(g.pvs, ", ")
+		// The zone the record places the volumes in, when the PVs ask for
+		// it; else what they ask for (graft check denies the difference).
 		zone := g.zone
-		if zone == "" {
-			zone = "of " + object
+		if zone == "" || !strings.Contains(g.want, "="+zone) {
+			zone = fmt.Sprintf("%q (the PVs' node affinity; the record says %q)", g.want, g.zone)
 		}
 		if len(ok) > 0 {
 			k.pass(IDZoneNodes, object, "zone %s: %d Ready, schedulable node(s) carry %s and run %s (%s)", zone, len(ok), want, g.driver, strings.Join(firstN(ok, 5), ", "))
