@@ -8,6 +8,7 @@ import (
 	"github.com/graftctl/graft/generator/check"
 	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/lock"
+	"github.com/graftctl/graft/generator/preflight"
 	"github.com/graftctl/graft/generator/publish"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
@@ -72,6 +73,8 @@ var errorTable = []errorRow{
 	{record.ErrInvalid, exitError, "graft.lock is written by graft clone --phase final: restore it (from the overlay's copy or version control) rather than edit it."},
 	{render.ErrInvalid, exitError, "Fix the spec or the base, then %s."},
 	{check.ErrInput, exitError, ""},
+	{preflight.ErrInput, exitError, "Run graft render (and graft check) on the overlay first, then %s."},
+	{preflight.ErrCluster, exitError, "Check that the kubeconfig's identity may get and list what preflight reads (README: graft preflight), then %s."},
 	{publish.ErrDirty, exitError, "Commit or stash the changes of the working copy, then %s."},
 	{publish.ErrConflict, exitError, "Resolve it in the branch (or delete the branch), then %s."},
 	{publish.ErrRejected, exitError, "When the cause above is dealt with, %s."},

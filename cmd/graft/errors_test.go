@@ -17,6 +17,7 @@ import (
 	"github.com/graftctl/graft/generator/check"
 	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/lock"
+	"github.com/graftctl/graft/generator/preflight"
 	"github.com/graftctl/graft/generator/publish"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
@@ -52,6 +53,8 @@ func TestErrorTable(t *testing.T) {
 		{record.ErrInvalid, exitError, "graft.lock is written by graft clone --phase final"},
 		{render.ErrInvalid, exitError, "Fix the spec or the base, then run graft clone again."},
 		{check.ErrInput, exitError, ""},
+		{preflight.ErrInput, exitError, "Run graft render (and graft check) on the overlay first, then run graft clone again."},
+		{preflight.ErrCluster, exitError, "Check that the kubeconfig's identity may get and list what preflight reads (README: graft preflight), then run graft clone again."},
 		{publish.ErrDirty, exitError, "Commit or stash the changes of the working copy, then run graft clone again."},
 		{publish.ErrConflict, exitError, "Resolve it in the branch (or delete the branch), then run graft clone again."},
 		{publish.ErrRejected, exitError, "When the cause above is dealt with, run graft clone again."},

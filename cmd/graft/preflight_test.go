@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -10,11 +11,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/rest"
+	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/yaml"
 
 	"github.com/graftctl/graft/generator/record"
@@ -333,5 +337,29 @@ func TestPreflightPrintWorkflow(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no step runs graft preflight with the kubeconfig from the secret:\n%s", stdout)
+	}
+}
+
+// TestPreflightAPIError: a refused list is an error (exit 2) naming the
+// cluster and the refusal, with the permissions hint; nothing on stdout.
+func TestPreflightAPIError(t *testing.T) {
+	kc := writeKubeconfig(t, "https://127.0.0.1:6443")
+	prev := newKubeClient
+	newKubeClient = func(*rest.Config) (kubernetes.Interface, error) {
+		c := fake.NewClientset(preparedFor(t)...)
+		c.PrependReactor("list", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
+			return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "nodes"}, "", errors.New(`User "ci" cannot list resource "nodes"`))
+		})
+		return c, nil
+	}
+	t.Cleanup(func() { newKubeClient = prev })
+	code, stdout, stderr := graft(t, "preflight", exampleOverlay, "--lock", exampleLock, "--kubeconfig", kc)
+	if code != exitError || stdout != "" {
+		t.Fatalf("exit %d, stdout %q", code, stdout)
+	}
+	for _, want := range []string{"cluster https://127.0.0.1:6443", "listing nodes", `cannot list resource "nodes"`, "may get and list what preflight reads"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr %q lacks %q", stderr, want)
+		}
 	}
 }

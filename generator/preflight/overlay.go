@@ -22,7 +22,7 @@ import (
 
 // ErrInput is wrapped by every error caused by the overlay or the record
 // preflight was given (not by the cluster).
-var ErrInput = errors.New("preflight input")
+var ErrInput = errors.New("invalid overlay for preflight")
 
 // Overlay is what preflight checks the cluster against: the objects of the
 // built overlay that matter to it, and the record.

@@ -37,7 +37,7 @@ import (
 
 // ErrCluster is wrapped by every error talking to the cluster (other than
 // a NotFound, which is a check's answer).
-var ErrCluster = errors.New("cluster")
+var ErrCluster = errors.New("API error")
 
 // Status of a check.
 const (
