@@ -90,7 +90,11 @@ func ParseBuilt(built []byte, rec *record.Record) (*Overlay, error) {
 			sc := &storagev1.StorageClass{}
 			o.StorageClasses, target, namespaced = append(o.StorageClasses, sc), sc, false
 		default:
-			namespaced = !clusterScoped[tm.Kind]
+			// Without a namespace, an object is in "default" only when
+			// its kind is known to be namespaced: kustomize leaves
+			// cluster-scoped objects (of any API, custom ones too)
+			// without one.
+			namespaced = om.Metadata.Namespace != "" || namespacedKinds[tm.Kind]
 		}
 		if target != nil {
 			if err := yaml.Unmarshal(doc, target); err != nil {
@@ -117,13 +121,15 @@ func ParseBuilt(built []byte, rec *record.Record) (*Overlay, error) {
 	return o, nil
 }
 
-// clusterScoped are the kinds, besides those ParseBuilt reads, that have no
-// namespace: an overlay may carry them, and they need none.
-var clusterScoped = map[string]bool{
-	"ClusterRole": true, "ClusterRoleBinding": true, "CustomResourceDefinition": true,
-	"PriorityClass": true, "CSIDriver": true, "Node": true, "VolumeAttributesClass": true,
-	"ValidatingWebhookConfiguration": true, "MutatingWebhookConfiguration": true,
-	"APIService": true, "IngressClass": true, "RuntimeClass": true,
+// namespacedKinds are the built-in namespaced kinds an overlay may carry
+// without a namespace (then they go to "default", as kubectl puts them).
+var namespacedKinds = map[string]bool{
+	"ConfigMap": true, "Secret": true, "Service": true, "ServiceAccount": true, "Pod": true,
+	"Deployment": true, "DaemonSet": true, "ReplicaSet": true, "Job": true, "CronJob": true,
+	"PodDisruptionBudget": true, "Role": true, "RoleBinding": true, "NetworkPolicy": true,
+	"Ingress": true, "HorizontalPodAutoscaler": true, "LimitRange": true, "ResourceQuota": true,
+	"Endpoints": true, "EndpointSlice": true, "PodTemplate": true, "ControllerRevision": true,
+	"Lease": true, "Event": true,
 }
 
 // handleOf is the EBS volume id a PV is on: its CSI volume handle, or the

@@ -766,6 +766,11 @@ func (k *checker) volumeHandles(ctx context.Context) error {
 	for _, want := range k.o.PVs {
 		h := handleOf(want)
 		object := "PersistentVolume " + want.Name
+		if h == "" {
+			k.fail(IDVolumeHandle, object, "run graft render again: graft's PVs name their EBS volume in spec.csi.volumeHandle",
+				"PV %s names no EBS volume (no spec.csi.volumeHandle)", want.Name)
+			continue
+		}
 		var others []string
 		for _, name := range users[h] {
 			if name != want.Name {

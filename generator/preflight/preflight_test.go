@@ -156,11 +156,13 @@ func TestParseBuilt(t *testing.T) {
 	// A Namespace in the overlay, and a namespaced object without one.
 	built := "apiVersion: v1\nkind: Namespace\nmetadata: {name: made}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n" +
 		"apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: pv}\n---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: c, namespace: made}\n"
+	built += "---\napiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {name: cluster-scoped-custom}\n" +
+		"---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: custom}\n"
 	o2, err := ParseBuilt([]byte(built), o.Record)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !o2.Creates["made"] || strings.Join(o2.Namespaces, ",") != "default,made" {
+	if !o2.Creates["made"] || strings.Join(o2.Namespaces, ",") != "custom,default,made" {
 		t.Errorf("creates %v, namespaces %v", o2.Creates, o2.Namespaces)
 	}
 }
@@ -555,6 +557,11 @@ func TestVolumeHandles(t *testing.T) {
 	intree := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "in-tree"},
 		Spec: corev1.PersistentVolumeSpec{PersistentVolumeSource: corev1.PersistentVolumeSource{AWSElasticBlockStore: &corev1.AWSElasticBlockStoreVolumeSource{VolumeID: "aws://us-east-1b/" + h}}}}
 	wantOneFailure(t, run(t, o, append(prepared(o), intree)...), IDVolumeHandle, []string{"PV in-tree"}, nil)
+
+	// A PV of the overlay without a volume is a finding, not a pass.
+	nohandle := example(t, "cassandra-3node")
+	nohandle.PVs[0].Spec.CSI = nil
+	wantOneFailure(t, run(t, nohandle, prepared(nohandle)...), IDVolumeHandle, []string{"names no EBS volume"}, nil)
 
 	// The overlay's own PV on its volume is no conflict.
 	own := o.PVs[1].DeepCopy()
