@@ -9,6 +9,7 @@ import (
 	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/kubeclient"
 	"github.com/graftctl/graft/generator/lock"
+	"github.com/graftctl/graft/generator/preflight"
 	"github.com/graftctl/graft/generator/publish"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
@@ -73,6 +74,8 @@ var errorTable = []errorRow{
 	{record.ErrInvalid, exitError, "graft.lock is written by graft clone --phase final: restore it (from the overlay's copy or version control) rather than edit it."},
 	{render.ErrInvalid, exitError, "Fix the spec or the base, then %s."},
 	{check.ErrInput, exitError, ""},
+	{preflight.ErrInput, exitError, "Run graft render (and graft check) on the overlay first, then %s."},
+	{kubeclient.ErrAPI, exitError, "Check that the kubeconfig's identity may get and list what graft reads (README: graft preflight, graft verify), then %s."},
 	{publish.ErrDirty, exitError, "Commit or stash the changes of the working copy, then %s."},
 	{publish.ErrConflict, exitError, "Resolve it in the branch (or delete the branch), then %s."},
 	{publish.ErrRejected, exitError, "When the cause above is dealt with, %s."},
@@ -80,7 +83,7 @@ var errorTable = []errorRow{
 	{publish.ErrRepo, exitError, ""},
 	{publish.ErrAPI, exitError, "Check the provider's token (GITHUB_TOKEN or GITEA_TOKEN) and its permissions, then %s: the pushed branch is reused."},
 	{publish.ErrInsecureURL, exitError, ""},
-	{kubeclient.ErrCluster, exitError, "Check --kubeconfig and --context (or KUBECONFIG) name the target cluster and that it answers, then %s."},
+	{kubeclient.ErrCluster, exitError, "Check that --kubeconfig and --context (or KUBECONFIG) name the target cluster, its credentials, and that its API server can be reached from here, then %s."},
 	{boundedio.ErrTooLarge, exitError, ""},
 	{boundedio.ErrNotRegular, exitError, ""},
 }

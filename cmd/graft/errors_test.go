@@ -18,6 +18,7 @@ import (
 	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/kubeclient"
 	"github.com/graftctl/graft/generator/lock"
+	"github.com/graftctl/graft/generator/preflight"
 	"github.com/graftctl/graft/generator/publish"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
@@ -53,13 +54,15 @@ func TestErrorTable(t *testing.T) {
 		{record.ErrInvalid, exitError, "graft.lock is written by graft clone --phase final"},
 		{render.ErrInvalid, exitError, "Fix the spec or the base, then run graft clone again."},
 		{check.ErrInput, exitError, ""},
+		{preflight.ErrInput, exitError, "Run graft render (and graft check) on the overlay first, then run graft clone again."},
+		{kubeclient.ErrAPI, exitError, "Check that the kubeconfig's identity may get and list what graft reads (README: graft preflight, graft verify), then run graft clone again."},
 		{publish.ErrDirty, exitError, "Commit or stash the changes of the working copy, then run graft clone again."},
 		{publish.ErrConflict, exitError, "Resolve it in the branch (or delete the branch), then run graft clone again."},
 		{publish.ErrRejected, exitError, "When the cause above is dealt with, run graft clone again."},
 		{publish.ErrNoBaseBranch, exitError, ""},
 		{publish.ErrRepo, exitError, ""},
 		{publish.ErrAPI, exitError, "GITHUB_TOKEN or GITEA_TOKEN"},
-		{kubeclient.ErrCluster, exitError, "Check --kubeconfig and --context (or KUBECONFIG) name the target cluster and that it answers, then run graft clone again."},
+		{kubeclient.ErrCluster, exitError, "Check that --kubeconfig and --context (or KUBECONFIG) name the target cluster, its credentials, and that its API server can be reached from here, then run graft clone again."},
 		{publish.ErrInsecureURL, exitError, ""},
 		{boundedio.ErrTooLarge, exitError, ""},
 		{boundedio.ErrNotRegular, exitError, ""},

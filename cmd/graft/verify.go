@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -22,7 +21,7 @@ func verifyCommand() *command {
 	return &command{
 		name:    "verify",
 		summary: "after sync: check on the cluster that every member runs on its cloned volume, in its zone",
-		usage:   "verify [--wait DURATION] [--kubeconfig FILE] [--context NAME] [--cluster-only] [-o text|json]",
+		usage:   "verify [--wait DURATION] [--kubeconfig FILE] [--context NAME] [--request-timeout D] [--cluster-only] [-o text|json]",
 		outputs: []string{"text", "json"},
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			kube := kubeFlags(fs)
@@ -36,12 +35,15 @@ func verifyCommand() *command {
 				if err != nil {
 					return err
 				}
-				client, name, err := kubeclient.New(*kube)
+				if kube.Timeout <= 0 {
+					return usagef("--request-timeout: %s, expected a positive duration", kube.Timeout)
+				}
+				client, target, err := connect(ctx, *kube)
 				if err != nil {
 					return err
 				}
 				v := &verify.Verifier{Kube: client, Spec: m, Rec: rec}
-				e.stage("verify " + rec.Migration + " on " + name)
+				e.stage("verify " + rec.Migration + " on " + target.String())
 				rep, err := pollVerify(ctx, e, v, *wait)
 				if err != nil {
 					return err
@@ -63,11 +65,13 @@ func verifyCommand() *command {
 	}
 }
 
-// kubeFlags declares --kubeconfig and --context.
+// kubeFlags declares --kubeconfig, --context and --request-timeout, as
+// kubectl has them.
 func kubeFlags(fs *pflag.FlagSet) *kubeclient.Options {
 	o := &kubeclient.Options{}
-	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig of the target cluster (default: KUBECONFIG, then ~/.kube/config)")
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig of the target cluster (default: KUBECONFIG, then ~/.kube/config, as kubectl)")
 	fs.StringVar(&o.Context, "context", "", "kubeconfig context (default: its current context)")
+	fs.DurationVar(&o.Timeout, "request-timeout", kubeclient.DefaultTimeout, "bound of each API call")
 	return o
 }
 
@@ -89,7 +93,7 @@ func pollVerify(ctx context.Context, e *env, v *verify.Verifier, wait time.Durat
 	for {
 		rep, err := v.Run(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", kubeclient.ErrCluster, err)
+			return nil, err
 		}
 		right := 0
 		for _, m := range rep.Members {

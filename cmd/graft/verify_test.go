@@ -25,9 +25,9 @@ current-context: dead
 		args []string
 		want []string
 	}{
-		{"no kubeconfig", []string{"--kubeconfig", filepath.Join(root, "missing")}, []string{"cannot read the cluster", "missing", "Check --kubeconfig and --context"}},
-		{"unknown context", []string{"--kubeconfig", dead, "--context", "prod"}, []string{"cannot read the cluster", `context "prod"`}},
-		{"cluster does not answer", []string{"--kubeconfig", dead, "--cluster-only"}, []string{"cannot read the cluster", "127.0.0.1:1"}},
+		{"no kubeconfig", []string{"--kubeconfig", filepath.Join(root, "missing")}, []string{"cannot reach the cluster", "missing", "Check that --kubeconfig and --context"}},
+		{"unknown context", []string{"--kubeconfig", dead, "--context", "prod"}, []string{"cannot reach the cluster", `"prod" is not a context`}},
+		{"cluster does not answer", []string{"--kubeconfig", dead, "--cluster-only"}, []string{"cannot reach the cluster", "127.0.0.1:1", "not reachable"}},
 		{"negative wait", []string{"--wait", "-1s"}, []string{"--wait -1s: expected a duration of 0 or more"}},
 	}
 	before := listTree(t, root)

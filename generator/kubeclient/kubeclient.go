@@ -1,70 +1,123 @@
-// Package kubeclient connects graft to the target cluster with client-go's
-// standard kubeconfig loading rules: --kubeconfig, then KUBECONFIG, then
-// ~/.kube/config, and --context. It is a support package of the stages
-// that read the cluster (preflight before merge, verify after sync).
+// Package kubeclient finds the target cluster with client-go's standard
+// kubeconfig loading rules, as kubectl does: --kubeconfig, then KUBECONFIG,
+// then ~/.kube/config, and --context. It is a support package of the
+// stages that read the cluster (preflight before merge, verify after sync).
 package kubeclient
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"os"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// ErrCluster is wrapped by every error in reaching or reading the cluster:
-// the kubeconfig, its context, the API server, or a request it refused.
-var ErrCluster = errors.New("cannot read the cluster")
+// ErrCluster is wrapped by every error in finding or reaching the cluster:
+// the kubeconfig, its context, or an API server that does not answer.
+var ErrCluster = errors.New("cannot reach the cluster")
 
-// Timeout bounds every request to the API server.
-const Timeout = 15 * time.Second
+// ErrAPI is wrapped by every error of a request the cluster refused or
+// failed (forbidden, a timeout, a server error), other than not found.
+var ErrAPI = errors.New("the cluster's API failed a request")
 
-// Options name the kubeconfig and its context; empty means the loading
-// rules' defaults.
+// DefaultTimeout bounds every request to the API server.
+const DefaultTimeout = 15 * time.Second
+
+// Options name the kubeconfig and its context (empty: the loading rules'
+// defaults) and bound each request.
 type Options struct {
 	Kubeconfig string
 	Context    string
+	Timeout    time.Duration
 }
 
-// New returns a client of the cluster Options select, and the name of the
-// context it uses (for messages).
-func New(o Options) (kubernetes.Interface, string, error) {
+// Target is the cluster Options select, for messages and reports.
+type Target struct {
+	Server  string `json:"server"`
+	Context string `json:"context"`
+	// Kubeconfig is the file(s) the configuration was read from, in
+	// kubectl's precedence.
+	Kubeconfig string `json:"kubeconfig"`
+}
+
+func (t Target) String() string {
+	return fmt.Sprintf("cluster %s (context %q, kubeconfig %s)", t.Server, t.Context, t.Kubeconfig)
+}
+
+// Config loads the client configuration Options select, each request
+// bounded by o.Timeout and at kubectl's rate (a large migration's lists
+// are paged; a poll should not wait on client-go's default of 5 requests
+// a second).
+func Config(o Options) (*rest.Config, Target, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = o.Kubeconfig
-	overrides := &clientcmd.ConfigOverrides{CurrentContext: o.Context}
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: o.Context})
+	files := o.Kubeconfig
+	if files == "" {
+		files = strings.Join(rules.GetLoadingPrecedence(), string(filepath.ListSeparator))
+	}
+	t := Target{Kubeconfig: files, Context: o.Context}
 	raw, err := cc.RawConfig()
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: kubeconfig %s: %v", ErrCluster, describe(o), err)
+		return nil, t, fmt.Errorf("%w: kubeconfig %s: %v", ErrCluster, files, err)
 	}
-	name := o.Context
-	if name == "" {
-		name = raw.CurrentContext
+	if t.Context == "" {
+		t.Context = raw.CurrentContext
 	}
 	cfg, err := cc.ClientConfig()
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: kubeconfig %s, context %q: %v", ErrCluster, describe(o), name, err)
+		switch {
+		case clientcmd.IsEmptyConfig(err):
+			return nil, t, fmt.Errorf("%w: no kubeconfig: none at %s; pass --kubeconfig FILE or set KUBECONFIG", ErrCluster, files)
+		case o.Context != "" && raw.Contexts[o.Context] == nil:
+			return nil, t, fmt.Errorf("%w: --context: %q is not a context of kubeconfig %s, expected one of %s", ErrCluster, o.Context, files, contextNames(raw.Contexts))
+		}
+		return nil, t, fmt.Errorf("%w: kubeconfig %s, context %q: %v", ErrCluster, files, t.Context, err)
 	}
-	cfg.Timeout = Timeout
-	// kubectl's rate: the lists of a large migration are paged, and a
-	// poll should not wait on client-go's default of 5 requests a second.
+	cfg.Timeout = o.Timeout
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
 	cfg.QPS, cfg.Burst = 50, 300
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, "", fmt.Errorf("%w: context %q: %v", ErrCluster, name, err)
-	}
-	return cs, name, nil
+	t.Server = cfg.Host
+	return cfg, t, nil
 }
 
-// describe names the kubeconfig the loading rules read, for messages.
-func describe(o Options) string {
-	if o.Kubeconfig != "" {
-		return o.Kubeconfig
+func contextNames[V any](m map[string]V) string {
+	if len(m) == 0 {
+		return "none (the kubeconfig has no contexts)"
 	}
-	if env := os.Getenv(clientcmd.RecommendedConfigPathEnvVar); env != "" {
-		return clientcmd.RecommendedConfigPathEnvVar + "=" + env
+	return strings.Join(slices.Sorted(maps.Keys(m)), ", ")
+}
+
+// Reachable asks the API server its version within timeout: the first
+// call, so that an unreachable cluster is one clear error.
+func Reachable(ctx context.Context, c kubernetes.Interface, t Target, timeout time.Duration) error {
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Discovery().ServerVersion()
+		done <- err
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-cctx.Done():
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		err = errors.New("no answer within " + timeout.String())
 	}
-	return clientcmd.RecommendedHomeFile
+	if err != nil {
+		return fmt.Errorf("%w: %s: not reachable: %v", ErrCluster, t, err)
+	}
+	return nil
 }

@@ -11,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/pager"
+
+	"github.com/graftctl/graft/generator/kubeclient"
 )
 
 // snapshot is what one verification reads of the cluster: a few paged
@@ -82,7 +84,7 @@ func (v *Verifier) snapshot(ctx context.Context, ns string) (*snapshot, error) {
 		p := pager.New(pager.ListPageFunc(l.list))
 		err := p.EachListItem(ctx, metav1.ListOptions{}, func(o runtime.Object) error { l.add(o); return nil })
 		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", l.what, err)
+			return nil, fmt.Errorf("%w: list %s: %v", kubeclient.ErrAPI, l.what, err)
 		}
 	}
 	for _, evs := range s.warnings {
