@@ -113,6 +113,25 @@ func assertVerified(t *testing.T, dir, lock string) {
 	}
 }
 
+// assertVerifiedWithoutEC2: without --cluster-only and without AWS
+// credentials (none here, and no instance metadata), verify says EC2 was
+// not read and passes on the cluster alone.
+func assertVerifiedWithoutEC2(t *testing.T, dir, lock string) {
+	t.Helper()
+	cmd := exec.CommandContext(ctxFor(t, 120*time.Second), graftBin, "verify", "--spec", specFor(dir), "--lock", lock, "--kubeconfig", cluster.Kubeconfig, "-o", "json")
+	cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true", "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_PROFILE=", "AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("graft verify without EC2: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	var rep verifyReport
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil || !rep.Passed || !strings.HasPrefix(rep.EC2, "unreachable: ") || !strings.Contains(stderr.String(), "EC2 not read") {
+		t.Fatalf("graft verify without EC2: passed %v, ec2 %q (%v)\n%s", rep.Passed, rep.EC2, err, stderr.String())
+	}
+	t.Logf("graft verify without EC2: passed, ec2 %q", rep.EC2)
+}
+
 // expectVerifyFails runs graft verify until its report names want (in a
 // member's first failed check or a StatefulSet's problem), and requires
 // exit 1.
@@ -175,6 +194,7 @@ func TestVerifyNegative(t *testing.T) {
 		oc := copyOverlay(t, src)
 		landCopy(t, oc)
 		assertVerified(t, oc.dir, oc.lock)
+		assertVerifiedWithoutEC2(t, oc.dir, oc.lock)
 		sts := mustBuild(t, src).firstMember(t).sts
 		scaleUpByOne(t, sts)
 		expectVerifyFails(t, oc.dir, oc.lock, fmt.Sprintf("runs ordinal %d", len(ordinals(sts))))
