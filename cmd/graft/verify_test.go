@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/graftctl/graft/generator/verify"
 )
 
 // TestVerifyErrors: a kubeconfig that names no cluster, a cluster that does
@@ -46,5 +49,34 @@ current-context: dead
 	}
 	if after := listTree(t, root); after != before {
 		t.Errorf("verify wrote something:\n%s\n%s", before, after)
+	}
+}
+
+// recordedBars records what verify draws on the bars.
+type recordedBars struct{ lines []string }
+
+func (b *recordedBars) Update(member, stage string, percent int) {
+	b.lines = append(b.lines, fmt.Sprintf("%s %s %d", member, stage, percent))
+}
+func (b *recordedBars) Done(member string, err error) { b.lines = append(b.lines, member+" done") }
+func (b *recordedBars) Close()                        {}
+
+// TestVerifyBars: a member's bar shows the checks it passed and the one it
+// waits for, and is done once every check passed.
+func TestVerifyBars(t *testing.T) {
+	checks := func(passed int) []verify.Check {
+		var cs []verify.Check
+		for i, name := range verify.Checks {
+			cs = append(cs, verify.Check{Name: name, OK: i < passed})
+		}
+		return cs
+	}
+	bars := &recordedBars{}
+	showMember(bars, verify.Member{Claim: "data-cassandra-0", Checks: checks(0)})
+	showMember(bars, verify.Member{Claim: "data-cassandra-0", Checks: checks(3)})
+	showMember(bars, verify.Member{Claim: "data-cassandra-0", Checks: checks(len(verify.Checks))})
+	want := []string{"data-cassandra-0 waiting for claim-bound 0", "data-cassandra-0 waiting for pod-zone 50", "data-cassandra-0 done"}
+	if strings.Join(bars.lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("bars drew\n%s\nwant\n%s", strings.Join(bars.lines, "\n"), strings.Join(want, "\n"))
 	}
 }
