@@ -2,7 +2,6 @@ package verify_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,20 +16,12 @@ import (
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
 	"github.com/graftctl/graft/generator/verify"
+	"github.com/graftctl/graft/internal/testkit/examples"
 )
 
 func example(t *testing.T) (*spec.Migration, *record.Record) {
 	t.Helper()
-	dir := filepath.Join("..", "..", "testdata", "examples", "cassandra-3node")
-	m, err := spec.Load(filepath.Join(dir, "graft.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := record.Load(filepath.Join(dir, "graft.lock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, rec
+	return examples.Load(t, "cassandra-3node")
 }
 
 // cutOver is the cluster after a good sync of the example: every claim

@@ -88,16 +88,7 @@ func TestAutoModeZoneKey(t *testing.T) {
 			return "", nil
 		})
 		waitPodEvent(t, ns, target.pod(), "didn't match PersistentVolume's node affinity")
-		consistently(t, 3*time.Second, "pod stays unscheduled", func(ctx context.Context) (string, error) {
-			p, err := cluster.Client.CoreV1().Pods(ns).Get(ctx, target.pod(), metav1.GetOptions{})
-			if err != nil {
-				return "", err
-			}
-			if p.Spec.NodeName != "" {
-				return "scheduled to " + p.Spec.NodeName, nil
-			}
-			return "", nil
-		})
+		stayUnscheduled(t, ns, target.pod())
 	})
 }
 

@@ -195,16 +195,7 @@ func wrongZone(t *testing.T, src string, pick func(zone string) string) {
 	})
 	// ... and the pod can go nowhere.
 	waitPodEvent(t, ns, target.pod(), "didn't match PersistentVolume's node affinity")
-	consistently(t, 3*time.Second, "pod stays unscheduled", func(ctx context.Context) (string, error) {
-		p, err := cluster.Client.CoreV1().Pods(ns).Get(ctx, target.pod(), metav1.GetOptions{})
-		if err != nil {
-			return "", err
-		}
-		if p.Spec.NodeName != "" {
-			return "scheduled to " + p.Spec.NodeName, nil
-		}
-		return "", nil
-	})
+	stayUnscheduled(t, ns, target.pod())
 	// graft verify names the member and the scheduler's reason.
 	expectVerifyFails(t, oc.dir, oc.lock, target.claim()+": pod-scheduled: pod "+target.pod()+" is not scheduled (FailedScheduling: ")
 	expectVerifyFails(t, oc.dir, oc.lock, "didn't match PersistentVolume's node affinity")

@@ -568,28 +568,51 @@ func eventMessages(evs []corev1.Event) string {
 // ---------------------------------------------------------------------------
 // graft check.
 
-// graftCheck runs `graft check DIR --lock LOCK` and returns its exit code and
-// output.
-func graftCheck(t *testing.T, dir, lock string) (int, string) {
+// runGraft runs the graft binary with args (and env added to the test's)
+// and returns its exit code and output; it fails the test when graft could
+// not be built or run at all.
+func runGraft(t *testing.T, timeout time.Duration, env []string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	if graftBin == "" {
 		t.Fatalf("graft could not be built: %v", graftErr)
 	}
-	ctx := ctxFor(t, 120*time.Second)
-	cmd := exec.CommandContext(ctx, graftBin, "check", dir, "--lock", lock)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd := exec.CommandContext(ctxFor(t, timeout), graftBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
-		return 0, out.String()
 	case errors.As(err, &ee):
-		return ee.ExitCode(), out.String()
+		code = ee.ExitCode()
 	default:
-		t.Fatalf("graft check: %v\n%s", err, out.String())
-		return -1, ""
+		t.Fatalf("graft %s: %v\n%s", args[0], err, errOut.String())
 	}
+	return code, out.String(), errOut.String()
+}
+
+// graftCheck runs `graft check DIR --lock LOCK` and returns its exit code and
+// output.
+func graftCheck(t *testing.T, dir, lock string) (int, string) {
+	t.Helper()
+	code, stdout, stderr := runGraft(t, 120*time.Second, nil, "check", dir, "--lock", lock)
+	return code, stdout + stderr
+}
+
+// stayUnscheduled requires the pod to stay unscheduled for a few seconds.
+func stayUnscheduled(t *testing.T, ns, pod string) {
+	t.Helper()
+	consistently(t, 3*time.Second, "pod stays unscheduled", func(ctx context.Context) (string, error) {
+		p, err := cluster.Client.CoreV1().Pods(ns).Get(ctx, pod, metav1.GetOptions{})
+		if err != nil {
+			return "", err
+		}
+		if p.Spec.NodeName != "" {
+			return "scheduled to " + p.Spec.NodeName, nil
+		}
+		return "", nil
+	})
 }
 
 // lockFor returns the graft.lock recorded for an overlay: DIR/graft.lock,

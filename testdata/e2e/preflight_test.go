@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,29 +58,13 @@ func (r *preflightReport) failed() []string {
 // the report.
 func graftPreflight(t *testing.T, dir, lock string) (int, *preflightReport) {
 	t.Helper()
-	if graftBin == "" {
-		t.Fatalf("graft could not be built: %v", graftErr)
-	}
-	ctx := ctxFor(t, 60*time.Second)
-	cmd := exec.CommandContext(ctx, graftBin, "preflight", dir, "--lock", lock, "--kubeconfig", cluster.Kubeconfig, "-o", "json")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	default:
-		t.Fatalf("graft preflight: %v\n%s", err, stderr.String())
-	}
+	code, stdout, stderr := runGraft(t, 60*time.Second, nil, "preflight", dir, "--lock", lock, "--kubeconfig", cluster.Kubeconfig, "-o", "json")
 	if code == 2 {
-		t.Fatalf("graft preflight: exit 2 (an error)\n%s", stderr.String())
+		t.Fatalf("graft preflight: exit 2 (an error)\n%s", stderr)
 	}
 	var rep preflightReport
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		t.Fatalf("graft preflight -o json: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("graft preflight -o json: %v\nstdout: %s\nstderr: %s", err, stdout, stderr)
 	}
 	if rep.Kind != "PreflightReport" || rep.Cluster.Server != cluster.APIServer {
 		t.Fatalf("report %s for server %q, want PreflightReport for %s", rep.Kind, rep.Cluster.Server, cluster.APIServer)

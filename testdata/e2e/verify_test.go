@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -74,25 +72,11 @@ func specFor(dir string) string {
 // spec and record against the harness's cluster (there is no EC2 here).
 func graftVerify(t *testing.T, dir, lock string, extra ...string) (int, verifyReport) {
 	t.Helper()
-	if graftBin == "" {
-		t.Fatalf("graft could not be built: %v", graftErr)
-	}
 	args := append([]string{"verify", "--spec", specFor(dir), "--lock", lock, "--kubeconfig", cluster.Kubeconfig, "--cluster-only", "-o", "json"}, extra...)
-	cmd := exec.CommandContext(ctxFor(t, 120*time.Second), graftBin, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("graft verify: %v\n%s", err, stderr.String())
-	}
+	code, stdout, stderr := runGraft(t, 120*time.Second, nil, args...)
 	var rep verifyReport
-	if code == 2 || json.Unmarshal(stdout.Bytes(), &rep) != nil {
-		t.Fatalf("graft verify exited %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	if code == 2 || json.Unmarshal([]byte(stdout), &rep) != nil {
+		t.Fatalf("graft verify exited %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	return code, rep
 }
@@ -118,16 +102,11 @@ func assertVerified(t *testing.T, dir, lock string) {
 // not read and passes on the cluster alone.
 func assertVerifiedWithoutEC2(t *testing.T, dir, lock string) {
 	t.Helper()
-	cmd := exec.CommandContext(ctxFor(t, 120*time.Second), graftBin, "verify", "--spec", specFor(dir), "--lock", lock, "--kubeconfig", cluster.Kubeconfig, "-o", "json")
-	cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true", "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_PROFILE=", "AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("graft verify without EC2: %v\n%s\n%s", err, stdout.String(), stderr.String())
-	}
+	noAWS := []string{"AWS_EC2_METADATA_DISABLED=true", "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_PROFILE=", "AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent"}
+	code, stdout, stderr := runGraft(t, 120*time.Second, noAWS, "verify", "--spec", specFor(dir), "--lock", lock, "--kubeconfig", cluster.Kubeconfig, "-o", "json")
 	var rep verifyReport
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil || !rep.Passed || !strings.HasPrefix(rep.EC2, "unreachable: ") || !strings.Contains(stderr.String(), "EC2 not read") {
-		t.Fatalf("graft verify without EC2: passed %v, ec2 %q (%v)\n%s", rep.Passed, rep.EC2, err, stderr.String())
+	if err := json.Unmarshal([]byte(stdout), &rep); code != 0 || err != nil || !rep.Passed || !strings.HasPrefix(rep.EC2, "unreachable: ") || !strings.Contains(stderr, "EC2 not read") {
+		t.Fatalf("graft verify without EC2: exit %d, passed %v, ec2 %q (%v)\n%s", code, rep.Passed, rep.EC2, err, stderr)
 	}
 	t.Logf("graft verify without EC2: passed, ec2 %q", rep.EC2)
 }

@@ -258,7 +258,11 @@ func (c *Cluster) WaitNodesSchedulable(ctx context.Context, timeout time.Duratio
 // and Ready (what a kubelet would do once the volumes are attached and the
 // containers start), so that OrderedReady StatefulSets create every ordinal.
 // It polls until ctx ends or Stop is called.
-func (c *Cluster) StartKubeletStandIn(ctx context.Context) {
+func (c *Cluster) StartKubeletStandIn(ctx context.Context) { c.standIn(ctx, c.markScheduledPodsReady) }
+
+// standIn runs step every 300ms until ctx ends or Stop is called, for a
+// component the harness stands in for.
+func (c *Cluster) standIn(ctx context.Context, step func(context.Context)) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	c.mu.Lock()
@@ -267,7 +271,7 @@ func (c *Cluster) StartKubeletStandIn(ctx context.Context) {
 	go func() {
 		defer close(done)
 		for {
-			c.markScheduledPodsReady(ctx)
+			step(ctx)
 			select {
 			case <-ctx.Done():
 				return
@@ -313,32 +317,21 @@ func (c *Cluster) markScheduledPodsReady(ctx context.Context) {
 // attached the EBS volume to the instance (there is no EC2 here). The
 // attach/detach controller, which is real, makes the VolumeAttachments. It
 // polls until ctx ends or Stop is called.
-func (c *Cluster) StartAttacherStandIn(ctx context.Context) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	c.mu.Lock()
-	c.preStops = append(c.preStops, func() { cancel(); <-done })
-	c.mu.Unlock()
-	go func() {
-		defer close(done)
-		for {
-			if list, err := c.Client.StorageV1().VolumeAttachments().List(ctx, metav1.ListOptions{}); err == nil {
-				for i := range list.Items {
-					va := &list.Items[i]
-					if va.DeletionTimestamp != nil || va.Status.Attached {
-						continue
-					}
-					va.Status.Attached = true
-					_, _ = c.Client.StorageV1().VolumeAttachments().UpdateStatus(ctx, va, metav1.UpdateOptions{})
-				}
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(300 * time.Millisecond):
-			}
+func (c *Cluster) StartAttacherStandIn(ctx context.Context) { c.standIn(ctx, c.markAttached) }
+
+func (c *Cluster) markAttached(ctx context.Context) {
+	list, err := c.Client.StorageV1().VolumeAttachments().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return
+	}
+	for i := range list.Items {
+		va := &list.Items[i]
+		if va.DeletionTimestamp != nil || va.Status.Attached {
+			continue
 		}
-	}()
+		va.Status.Attached = true
+		_, _ = c.Client.StorageV1().VolumeAttachments().UpdateStatus(ctx, va, metav1.UpdateOptions{})
+	}
 }
 
 func ptr[T any](v T) *T { return &v }
