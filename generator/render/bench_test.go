@@ -1,9 +1,7 @@
 package render_test
 
 import (
-	"bytes"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,27 +96,5 @@ func BenchmarkRender(b *testing.B) {
 				}
 			}
 		})
-	}
-}
-
-// TestLargeOverlayWarns: from LargeOverlay objects on, render warns that
-// the kustomize build is slow and suggests splitting the migration.
-func TestLargeOverlayWarns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds an overlay of 1,000 objects")
-	}
-	for _, c := range []struct {
-		sets, ordinals int
-		warn           bool
-	}{{10, 10, false}, {5, 50, true}} {
-		m, rec, out := syntheticMigration(t, c.sets, c.ordinals)
-		var log bytes.Buffer
-		if _, err := render.Render(m, rec, render.Options{OutDir: out, DryRun: true, Log: slog.New(slog.NewTextHandler(&log, nil))}); err != nil {
-			t.Fatal(err)
-		}
-		warned := strings.Contains(log.String(), "level=WARN") && strings.Contains(log.String(), "one migration per StatefulSet")
-		if objects := 2 * len(rec.Volumes); warned != c.warn {
-			t.Errorf("%d objects: warned %v, want %v; log: %s", objects, warned, c.warn, log.String())
-		}
 	}
 }

@@ -1,0 +1,269 @@
+package render
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/yaml"
+
+	"github.com/graftctl/graft/generator/spec"
+)
+
+// ShardMembers is the most members (StatefulSet pods, each with one PV and
+// one PVC per claim template) one build root holds. An overlay of at most
+// that many members is one root, as it always was; a larger one is split
+// into a workload root (the overlay directory itself: the base, the
+// StatefulSet patches and the namespace) and storage roots of at most
+// ShardMembers members each, which carry their namespace on their objects
+// and have no transformer. kustomize's build is quadratic in the objects of
+// one root (kubernetes-sigs/kustomize#5084), so a root of bounded size
+// builds in bounded time and the whole overlay in linear time; the README's
+// performance table has the measurements behind the size.
+const ShardMembers = 50
+
+// WorkloadRoot is the name of the workload root in Result.Builds: the
+// overlay directory itself.
+const WorkloadRoot = "."
+
+// storageRootPattern matches the directory names of storage roots.
+var storageRootPattern = regexp.MustCompile(`^storage-[0-9]{3,}$`)
+
+// StorageRoot is the directory, inside the overlay directory, of the i-th
+// (from 0) storage root of a split overlay.
+func StorageRoot(i int) string { return fmt.Sprintf("storage-%03d", i+1) }
+
+// StorageRoots lists the storage roots of the overlay directory dir, in
+// apply order: its subdirectories named as StorageRoot names them whose
+// kustomization.yaml graft wrote for the migration that wrote dir's. An
+// overlay of one root has none.
+func StorageRoots(dir string) ([]string, error) {
+	migration, ok := owner(filepath.Join(dir, KustomizationFile))
+	if !ok {
+		return nil, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var roots []string
+	for _, e := range entries {
+		if !e.IsDir() || !storageRootPattern.MatchString(e.Name()) {
+			continue
+		}
+		o, ok := owner(filepath.Join(dir, e.Name(), KustomizationFile))
+		if !ok || o != migration {
+			return nil, fmt.Errorf("%s is named as a storage root of migration %q's overlay but its %s was not written by graft for that migration", filepath.Join(dir, e.Name()), migration, KustomizationFile)
+		}
+		roots = append(roots, e.Name())
+	}
+	return roots, nil
+}
+
+// podKey names one member: a StatefulSet pod.
+type podKey struct {
+	sts     string
+	ordinal int
+}
+
+// shard groups members (sorted by claim name) into storage roots of at
+// most ShardMembers pods, in the order of the spec's StatefulSets and then
+// of their ordinals, so that new ordinals go into the last roots and the
+// others keep theirs. Each root's members stay sorted by claim name.
+func shard(m *spec.Migration, members []member) [][]member {
+	byPod := map[podKey][]member{}
+	for _, mb := range members {
+		k := podKey{mb.vol.StatefulSet, mb.vol.Ordinal}
+		byPod[k] = append(byPod[k], mb)
+	}
+	var pods []podKey
+	for _, sts := range m.Spec.Target.StatefulSets {
+		for o := sts.Ordinals.Start; o < sts.Ordinals.Start+sts.Replicas; o++ {
+			pods = append(pods, podKey{sts.Name, o})
+		}
+	}
+	var shards [][]member
+	for i := 0; i < len(pods); i += ShardMembers {
+		var s []member
+		for _, p := range pods[i:min(i+ShardMembers, len(pods))] {
+			s = append(s, byPod[p]...)
+		}
+		sort.Slice(s, func(i, j int) bool { return s[i].vol.ClaimName() < s[j].vol.ClaimName() })
+		shards = append(shards, s)
+	}
+	return shards
+}
+
+// newKustomization is a kustomization graft writes: kustomize's type, and
+// the legacy sort order, so that every kustomize client (krusty, Flux,
+// kubectl and Argo CD's kustomize) orders storage before workloads.
+func newKustomization(namespace string, resources ...string) types.Kustomization {
+	return types.Kustomization{
+		TypeMeta: types.TypeMeta{
+			APIVersion: types.KustomizationVersion,
+			Kind:       types.KustomizationKind,
+		},
+		Namespace:   namespace,
+		Resources:   resources,
+		SortOptions: &types.SortOptions{Order: types.LegacySortOrder},
+	}
+}
+
+// storageFiles writes into files, under dir ("" for the overlay directory
+// itself), the PV and PVC files of members, and the StorageClass when
+// withClass; it returns their names, for a kustomization's resources.
+func (r *renderer) storageFiles(files map[string][]byte, dir string, members []member, withClass bool, wave int) ([]string, error) {
+	pvs := make([]any, 0, len(members))
+	pvcs := make([]any, 0, len(members))
+	for _, mb := range members {
+		pvs = append(pvs, r.persistentVolume(mb))
+		pvcs = append(pvcs, r.persistentVolumeClaim(mb))
+	}
+	var err error
+	if files[path.Join(dir, PVFile)], err = marshalDocuments(pvs); err != nil {
+		return nil, err
+	}
+	if files[path.Join(dir, PVCFile)], err = marshalDocuments(pvcs); err != nil {
+		return nil, err
+	}
+	names := []string{PVFile, PVCFile}
+	if withClass {
+		if files[path.Join(dir, StorageClassFile)], err = marshalDocuments([]any{r.storageClass(wave)}); err != nil {
+			return nil, err
+		}
+		names = append(names, StorageClassFile)
+	}
+	return names, nil
+}
+
+// storageRoots writes the storage roots of a split overlay: each a
+// kustomization of its PVs and PVCs (the first also of the declared
+// StorageClass), without namespace or any transformer. It returns the
+// roots' directories.
+func (r *renderer) storageRoots(files map[string][]byte, shards [][]member, wave int) ([]string, error) {
+	roots := make([]string, 0, len(shards))
+	for i, s := range shards {
+		dir := StorageRoot(i)
+		resources, err := r.storageFiles(files, dir, s, i == 0 && r.m.Spec.Target.Binding.DeclaresStorageClass(), wave)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.writeKustomization(files, dir, newKustomization("", resources...)); err != nil {
+			return nil, err
+		}
+		roots = append(roots, dir)
+	}
+	return roots, nil
+}
+
+// writeKustomization writes dir's kustomization.yaml, graft's marker first.
+func (r *renderer) writeKustomization(files map[string][]byte, dir string, k types.Kustomization) error {
+	data, err := yaml.Marshal(k)
+	if err != nil {
+		return err
+	}
+	files[path.Join(dir, KustomizationFile)] = append([]byte(ownerLine(r.m.Metadata.Name)), data...)
+	return nil
+}
+
+// rootsOf lists the build roots among files (relative paths): the
+// directories holding a kustomization.yaml, WorkloadRoot for the top.
+func rootsOf(files map[string][]byte) []string {
+	var roots []string
+	for name := range files {
+		if path.Base(name) == KustomizationFile {
+			roots = append(roots, path.Dir(name))
+		}
+	}
+	slices.Sort(roots)
+	return roots
+}
+
+// writeFiles writes files (relative slash paths) under dir.
+func writeFiles(ctx context.Context, dir string, files map[string][]byte) error {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("render: %w", err)
+		}
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("render: %w", err)
+		}
+		if err := os.WriteFile(p, files[name], 0o644); err != nil {
+			return fmt.Errorf("render: %w", err)
+		}
+	}
+	return nil
+}
+
+// buildRoots builds every root of the overlay in dir, at most GOMAXPROCS
+// at a time, and returns each root's output by its name. The first
+// failure stops the builds not yet started.
+func buildRoots(ctx context.Context, dir string, roots []string) (map[string][]byte, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	out := make([][]byte, len(roots))
+	for i, root := range roots {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			built, err := buildContext(gctx, filepath.Join(dir, filepath.FromSlash(root)))
+			if err != nil && gctx.Err() == nil {
+				if root != WorkloadRoot {
+					err = fmt.Errorf("storage root %s: %w", root, err)
+				}
+			}
+			out[i] = built
+			return err
+		})
+	}
+	err := g.Wait()
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return nil, fmt.Errorf("render: %w; nothing was written", ctxErr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: the overlay does not build, nothing was written: %v", ErrInvalid, err)
+	}
+	builds := make(map[string][]byte, len(roots))
+	for i, root := range roots {
+		builds[root] = out[i]
+	}
+	return builds, nil
+}
+
+// joinBuilds is the output of every root, in apply order: the storage
+// roots, then the workload root; each stream ends in a newline, and the
+// next begins with a document separator.
+func joinBuilds(builds map[string][]byte) []byte {
+	if len(builds) == 1 {
+		return builds[WorkloadRoot]
+	}
+	roots := slices.Sorted(maps.Keys(builds))
+	roots = append(slices.DeleteFunc(roots, func(r string) bool { return r == WorkloadRoot }), WorkloadRoot)
+	var out []byte
+	for _, r := range roots {
+		b := builds[r]
+		if len(b) == 0 {
+			continue
+		}
+		if len(out) > 0 {
+			out = append(out, "---\n"...)
+		}
+		out = append(out, b...)
+		if !strings.HasSuffix(string(b), "\n") {
+			out = append(out, '\n')
+		}
+	}
+	return out
+}
