@@ -38,9 +38,9 @@ func large(t testing.TB, repo string, n int) (*spec.Migration, *record.Record) {
 // the graft.lock written beside it.
 type policyGate struct{}
 
-func (policyGate) Check(ctx context.Context, dir string, built []byte, _ *record.Record) (Verdict, error) {
+func (policyGate) Check(ctx context.Context, dir string, builds map[string][]byte, _ *record.Record) (Verdict, error) {
 	rep, _, err := check.LoadAndCheck(ctx, func() (*check.Input, error) {
-		in, err := check.LoadBuilt(dir, built)
+		in, err := check.LoadBuilds(dir, builds)
 		if err != nil {
 			return nil, err
 		}

@@ -70,6 +70,20 @@ func StorageRoots(dir string) ([]string, error) {
 	return roots, nil
 }
 
+// OverlayOf returns the overlay directory that dir is a storage root of,
+// if it is one: its name is a storage root's, and graft wrote its
+// kustomization.yaml and its parent's for the same migration.
+func OverlayOf(dir string) (string, bool) {
+	dir = filepath.Clean(dir)
+	if !storageRootPattern.MatchString(filepath.Base(dir)) {
+		return "", false
+	}
+	parent := filepath.Dir(dir)
+	o, ok := owner(filepath.Join(dir, KustomizationFile))
+	po, pok := owner(filepath.Join(parent, KustomizationFile))
+	return parent, ok && pok && o == po
+}
+
 // podKey names one member: a StatefulSet pod.
 type podKey struct {
 	sts     string
