@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -19,8 +21,16 @@ import (
 // members, a split overlay above render.ShardMembers, into a temporary
 // GitOps tree, with its graft.lock inside.
 func splitOverlay(t testing.TB, replicas int) (string, *render.Result) {
+	return grownOverlay(t, "cassandra-3node", "cassandra-single", replicas)
+}
+
+// grownOverlay renders an example with perSet members in each of its
+// StatefulSets (ordinal o's volumes are a copy of recorded ordinal o modulo
+// the recorded ones, with their own ids) into a temporary GitOps tree, the
+// base copied to base/, and writes graft.lock inside the overlay.
+func grownOverlay(t testing.TB, example, base string, perSet int) (string, *render.Result) {
 	t.Helper()
-	ex := "../../testdata/examples/cassandra-3node"
+	ex := filepath.Join("../../testdata/examples", example)
 	m, err := spec.Load(filepath.Join(ex, "graft.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -30,18 +40,28 @@ func splitOverlay(t testing.TB, replicas int) (string, *render.Result) {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
-	testkit.CopyDir(t, "../../testdata/bases/cassandra-single", filepath.Join(root, "base"))
+	testkit.CopyDir(t, filepath.Join("../../testdata/bases", base), filepath.Join(root, "base"))
 	m.Spec.GitOps.Base, m.Spec.GitOps.OverlayPath = "../../base", "overlays/big"
-	m.Spec.Target.StatefulSets[0].Replicas = replicas
-	three := rec.Volumes
+	recorded := map[string][]record.Volume{}
+	for _, v := range rec.Volumes {
+		recorded[v.StatefulSet+"/"+v.ClaimTemplate] = append(recorded[v.StatefulSet+"/"+v.ClaimTemplate], v)
+	}
 	rec.Volumes = nil
-	for o := range replicas {
-		v := three[o%len(three)]
-		v.Ordinal = o
-		v.SourceInstance = fmt.Sprintf("i-%017x", o)
-		v.SourceVolume = fmt.Sprintf("vol-1%016x", o)
-		v.TargetVolume = fmt.Sprintf("vol-0%016x", o)
-		rec.Volumes = append(rec.Volumes, v)
+	for i, sts := range m.Spec.Target.StatefulSets {
+		m.Spec.Target.StatefulSets[i].Replicas = perSet
+		templates := len(m.Spec.Source.Devices)
+		for o := sts.Ordinals.Start; o < sts.Ordinals.Start+perSet; o++ {
+			for _, d := range m.Spec.Source.Devices {
+				vols := recorded[sts.Name+"/"+d.ClaimTemplate]
+				v := vols[(o-sts.Ordinals.Start)%len(vols)]
+				n := len(rec.Volumes)
+				v.Ordinal = o
+				v.SourceInstance = fmt.Sprintf("i-%017x", n/templates)
+				v.SourceVolume = fmt.Sprintf("vol-1%016x", n)
+				v.TargetVolume = fmt.Sprintf("vol-0%016x", n)
+				rec.Volumes = append(rec.Volumes, v)
+			}
+		}
 	}
 	out := filepath.Join(root, "overlays", "big")
 	res, err := render.Render(m, rec, render.Options{OutDir: out})
@@ -144,4 +164,56 @@ func TestSplitOverlayFindingsNameTheirRoot(t *testing.T) {
 			t.Errorf("no finding names %s; findings: %v", want, rep.Findings)
 		}
 	}
+}
+
+// BenchmarkCheckRoots checks a split overlay of about 1,000 members × 2
+// claim templates (the 6-node racks example grown to 334 members in each
+// of its 3 StatefulSets: 21 storage roots and the workload) as one input:
+// from the directory, every root built (graft check DIR); with render's
+// builds at hand (graft publish and run); and conftest test --combine on
+// the same documents (every root's build, the kustomizations, graft.lock).
+func BenchmarkCheckRoots(b *testing.B) {
+	defer debug.SetGCPercent(debug.SetGCPercent(GCPercent))
+	out, res := grownOverlay(b, "cassandra-6node-racks", "cassandra-racks", 334)
+	lockPath := filepath.Join(out, lock)
+	run := func(b *testing.B, load func() (*Input, error)) {
+		for b.Loop() {
+			rep, _, err := LoadAndCheck(b.Context(), func() (*Input, error) {
+				in, err := load()
+				if err != nil {
+					return nil, err
+				}
+				_, err = in.AddRecord(lockPath)
+				return in, err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if rep.Count(LevelDeny) != 0 || rep.Objects < 4000 {
+				b.Fatalf("%d denied over %d objects", rep.Count(LevelDeny), rep.Objects)
+			}
+		}
+	}
+	b.Run("dir", func(b *testing.B) {
+		run(b, func() (*Input, error) { return Load(context.Background(), []string{out}, nil) })
+	})
+	b.Run("builds", func(b *testing.B) {
+		run(b, func() (*Input, error) { return LoadBuilds(out, res.Builds) })
+	})
+	b.Run("conftest", func(b *testing.B) {
+		bin := conftestPath(b)
+		built := filepath.Join(b.TempDir(), "built.yaml")
+		testkit.WriteFile(b, built, string(res.Built))
+		files := []string{built, lockPath}
+		for name := range res.Files {
+			if filepath.Base(name) == render.KustomizationFile {
+				files = append(files, filepath.Join(out, name))
+			}
+		}
+		for b.Loop() {
+			if out, err := exec.Command(bin, conftestArgs(files)...).CombinedOutput(); err != nil {
+				b.Fatalf("conftest: %v\n%.2000s", err, out)
+			}
+		}
+	})
 }
