@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strings"
 
+	yamlv2 "go.yaml.in/yaml/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -472,7 +473,10 @@ func marshalDocuments(objs []any) ([]byte, error) {
 		if md, ok := u["metadata"].(map[string]any); ok {
 			delete(md, "creationTimestamp")
 		}
-		data, err := yaml.Marshal(u)
+		// yaml.v2 directly, as sigs.k8s.io/yaml.Marshal ends: the same
+		// bytes without its JSON round trip, whose parse of one-line JSON
+		// allocates most of a render.
+		data, err := yamlv2.Marshal(u)
 		if err != nil {
 			return nil, err
 		}
