@@ -28,9 +28,20 @@ import (
 // ShardMembers members each, which carry their namespace on their objects
 // and have no transformer. kustomize's build is quadratic in the objects of
 // one root (kubernetes-sigs/kustomize#5084), so a root of bounded size
-// builds in bounded time and the whole overlay in linear time; the README's
-// performance table has the measurements behind the size.
+// builds in bounded time and the whole overlay in linear time; the README
+// has the measurements behind the size.
 const ShardMembers = 50
+
+// ShardObjects bounds the PVs and PVCs of one root: with more than two
+// claim templates, a root holds fewer members (at least one), since the
+// build's cost is in its objects.
+const ShardObjects = 4 * ShardMembers
+
+// shardSize is the most members one root holds when each has templates
+// claim templates.
+func shardSize(templates int) int {
+	return max(1, min(ShardMembers, ShardObjects/(2*max(1, templates))))
+}
 
 // WorkloadRoot is the name of the workload root in Result.Builds: the
 // overlay directory itself.
@@ -91,7 +102,7 @@ type podKey struct {
 }
 
 // shard groups members (sorted by claim name) into storage roots of at
-// most ShardMembers pods, in the order of the spec's StatefulSets and then
+// most shardSize pods, in the order of the spec's StatefulSets and then
 // of their ordinals, so that new ordinals go into the last roots and the
 // others keep theirs. Each root's members stay sorted by claim name.
 func shard(m *spec.Migration, members []member) [][]member {
@@ -107,9 +118,10 @@ func shard(m *spec.Migration, members []member) [][]member {
 		}
 	}
 	var shards [][]member
-	for i := 0; i < len(pods); i += ShardMembers {
+	size := shardSize(len(m.Spec.Source.Devices))
+	for i := 0; i < len(pods); i += size {
 		var s []member
-		for _, p := range pods[i:min(i+ShardMembers, len(pods))] {
+		for _, p := range pods[i:min(i+size, len(pods))] {
 			s = append(s, byPod[p]...)
 		}
 		sort.Slice(s, func(i, j int) bool { return s[i].vol.ClaimName() < s[j].vol.ClaimName() })
