@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -230,5 +231,32 @@ func checkFluxRoots(t *testing.T, res *render.Result, roots int) {
 	}
 	if !slices.Contains(deps, "infra") || workload.Spec["targetNamespace"] != nil || workload.Spec["path"] != "./overlays/big" {
 		t.Errorf("workload Kustomization: dependsOn %v (want infra too), targetNamespace %v, path %v", deps, workload.Spec["targetNamespace"], workload.Spec["path"])
+	}
+}
+
+// TestRootsKustomizeCLI: every root of a split overlay builds under
+// `kubectl kustomize` (Argo CD's and kubectl's kustomize) exactly as krusty
+// built it for render.
+func TestRootsKustomizeCLI(t *testing.T) {
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Fatalf("kubectl is needed to compare with the kustomize command line (.ci/run installs it): %v", err)
+	}
+	m, rec, out := syntheticMigration(t, 2, 40)
+	res, err := render.Render(m, rec, render.Options{OutDir: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Builds) < 3 {
+		t.Fatalf("%d roots, want a split overlay", len(res.Builds))
+	}
+	for root, want := range res.Builds {
+		got, err := exec.Command(kubectl, "kustomize", filepath.Join(out, root)).Output()
+		if err != nil {
+			t.Fatalf("kubectl kustomize %s: %v", root, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: kubectl kustomize and krusty differ:\n--- kubectl\n%.2000s\n--- krusty\n%.2000s", root, got, want)
+		}
 	}
 }
