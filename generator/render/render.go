@@ -181,13 +181,14 @@ func buildIn(ctx context.Context, dir string, files map[string][]byte) (map[stri
 	return buildRoots(ctx, dir, rootsOf(files))
 }
 
-// Build runs kustomize (krusty) on dir and returns the built YAML.
+// Build runs kustomize (krusty) on dir and returns the built YAML, as
+// `kustomize build` writes it (asYAML).
 func Build(dir string) ([]byte, error) {
 	resources, err := build(dir)
 	if err != nil {
 		return nil, err
 	}
-	return resources.AsYaml()
+	return asYAML(resources)
 }
 
 // buildOverlay is Build; tests slow it down.
