@@ -43,8 +43,8 @@ func (f *deliveryFlags) validate() error {
 // writes graft.lock into the overlay directory before it checks.
 type policyGate struct{}
 
-func (policyGate) Check(ctx context.Context, overlayDir string, built []byte, _ *record.Record) (publish.Verdict, error) {
-	rep, err := checkOverlay(ctx, overlayDir, built, lockIn(overlayDir))
+func (policyGate) Check(ctx context.Context, overlayDir string, builds map[string][]byte, _ *record.Record) (publish.Verdict, error) {
+	rep, err := checkOverlay(ctx, overlayDir, builds, lockIn(overlayDir))
 	if err != nil {
 		return publish.Verdict{}, err
 	}

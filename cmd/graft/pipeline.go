@@ -85,7 +85,7 @@ func (p *pipeline) renderAndCheck(ctx context.Context, s *stages, rec *record.Re
 		return s.failed(stageRender, "", err)
 	}
 	e.stage(stageCheck)
-	verdict, err := checkOverlay(ctx, res.overlayDir, rendered.Built, res.recordPath)
+	verdict, err := checkOverlay(ctx, res.overlayDir, rendered.Builds, res.recordPath)
 	if err != nil {
 		return s.failed(stageCheck, "", err)
 	}

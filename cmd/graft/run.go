@@ -48,11 +48,11 @@ func runCommand() *command {
 	}
 }
 
-// checkOverlay runs the policies on an overlay directory, given its build
-// output, and its record.
-func checkOverlay(ctx context.Context, overlayDir string, built []byte, lockPath string) (*check.Report, error) {
+// checkOverlay runs the policies on an overlay directory, given the build
+// output of each of its roots (render.Result.Builds), and its record.
+func checkOverlay(ctx context.Context, overlayDir string, builds map[string][]byte, lockPath string) (*check.Report, error) {
 	rep, _, err := check.LoadAndCheck(ctx, func() (*check.Input, error) {
-		in, err := check.LoadBuilt(overlayDir, built)
+		in, err := check.LoadBuilds(overlayDir, builds)
 		if err != nil {
 			return nil, err
 		}

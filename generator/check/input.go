@@ -16,6 +16,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	yamlv3 "go.yaml.in/yaml/v3"
+	"golang.org/x/sync/errgroup"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/yaml"
 
@@ -243,6 +244,9 @@ func (in *Input) add(p string, stdin io.Reader) error {
 		return fmt.Errorf("%w: %w", ErrInput, err)
 	}
 	if info.IsDir() {
+		if overlay, ok := render.OverlayOf(p); ok {
+			return fmt.Errorf("%w: %s is a storage root of the overlay %s, which graft checks as a whole (the rules compare every root's objects): check %s", ErrInput, p, overlay, overlay)
+		}
 		return in.addKustomization(p)
 	}
 	// A file named on the command line may be a FIFO (bash's <(…)) or a
@@ -350,43 +354,108 @@ func kustomizationFile(dir string) string {
 
 // LoadBuilt reads the kustomize directory dir whose build output is already
 // at hand (render returns it), so that it is not built a second time. The
-// limits of Load apply.
+// limits of Load apply. A split overlay needs every root's build: see
+// LoadBuilds.
 func LoadBuilt(dir string, built []byte) (*Input, error) {
+	return LoadBuilds(dir, map[string][]byte{render.WorkloadRoot: built})
+}
+
+// LoadBuilds reads the overlay directory dir with the build output of each
+// of its roots at hand (render.Result.Builds: by the root's directory
+// relative to dir, render.WorkloadRoot for dir itself). The roots given
+// must be exactly the overlay's.
+func LoadBuilds(dir string, builds map[string][]byte) (*Input, error) {
 	in := newInput(context.Background())
-	dir = filepath.Clean(dir)
-	declared, err := in.indexTree(dir)
-	if err != nil {
-		return nil, err
-	}
-	if err := in.addBuilt(dir, built, declared); err != nil {
-		return nil, err
-	}
-	if err := in.addBases(dir); err != nil {
+	if err := in.addOverlay(filepath.Clean(dir), builds); err != nil {
 		return nil, err
 	}
 	return in, nil
 }
 
 // addKustomization admits and indexes the files of dir's kustomization
-// tree, then builds it with krusty and adds it.
+// tree, then builds it with krusty and adds it; an overlay graft split into
+// build roots is added as one input, every root built (see addOverlay).
 func (in *Input) addKustomization(dir string) error {
-	declared, err := in.indexTree(dir)
+	return in.addOverlay(dir, nil)
+}
+
+// addOverlay adds the kustomize directory dir and, when it is a split
+// overlay of graft's, its storage roots (render.StorageRoots), as one
+// input: the cross-document rules see every root's objects, each
+// attributed to its root's file. Every root's files are admitted and
+// indexed first; the roots are built (unless builds holds their output) in
+// parallel, on GOMAXPROCS.
+func (in *Input) addOverlay(dir string, builds map[string][]byte) error {
+	storage, err := render.StorageRoots(dir)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %v", ErrInput, err)
 	}
-	// krusty takes no context: the build runs while ctx lives; its input
-	// is bounded already.
-	built, err := untilDone(in.context(), func() ([]byte, error) { return render.Build(dir) })
-	if err != nil {
-		if ctxErr := in.context().Err(); ctxErr != nil {
-			return ctxErr
+	roots := append(storage, render.WorkloadRoot)
+	dirs := make([]string, len(roots))
+	declared := make([]map[string]bool, len(roots))
+	for i, r := range roots {
+		dirs[i] = filepath.Join(dir, r)
+		if declared[i], err = in.indexTree(dirs[i]); err != nil {
+			return err
 		}
-		return fmt.Errorf("%w: kustomize build %s: %v", ErrInput, dir, err)
 	}
-	if err := in.addBuilt(dir, built, declared); err != nil {
-		return err
+	built := make([][]byte, len(roots))
+	if builds == nil {
+		if built, err = in.buildRoots(dirs); err != nil {
+			return err
+		}
+	} else {
+		for i, r := range roots {
+			if built[i] = builds[r]; built[i] == nil {
+				return fmt.Errorf("%w: %s: no build output of its root %s given (the overlay's roots are %v)", ErrInput, dir, r, roots)
+			}
+		}
+		if len(builds) != len(roots) {
+			return fmt.Errorf("%w: %s: build outputs of %d roots given, the overlay has %d (%v)", ErrInput, dir, len(builds), len(roots), roots)
+		}
+	}
+	for i := range roots {
+		if err := in.addBuilt(dirs[i], built[i], declared[i]); err != nil {
+			return err
+		}
+	}
+	if len(storage) > 0 {
+		// The storage roots take their base from the workload root, which
+		// graft wrote and must list one.
+		in.graftOverlays[dir] = true
+		for _, d := range dirs[:len(storage)] {
+			in.graftOverlays[d] = false
+		}
 	}
 	return in.addBases(dir)
+}
+
+// buildRoots builds the kustomize directories dirs with krusty, at most
+// GOMAXPROCS at a time, while the input's context lives.
+func (in *Input) buildRoots(dirs []string) ([][]byte, error) {
+	built := make([][]byte, len(dirs))
+	_, err := untilDone(in.context(), func() (struct{}, error) {
+		var g errgroup.Group
+		g.SetLimit(runtime.GOMAXPROCS(0))
+		for i, d := range dirs {
+			g.Go(func() error {
+				if err := in.context().Err(); err != nil {
+					return err
+				}
+				b, err := render.Build(d)
+				if err != nil {
+					return fmt.Errorf("%w: kustomize build %s: %v", ErrInput, d, err)
+				}
+				built[i] = b
+				return nil
+			})
+		}
+		return struct{}{}, g.Wait()
+	})
+	if ctxErr := in.context().Err(); ctxErr != nil {
+		return nil, ctxErr
+	}
+	return built, err
 }
 
 // indexTree records where the objects of dir's kustomization tree are

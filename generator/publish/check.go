@@ -11,12 +11,13 @@ import (
 // nothing is committed or pushed then.
 var ErrDenied = errors.New("the policy check denied the overlay")
 
-// Checker runs graft's policy check on a rendered overlay directory, its
-// kustomize build output (render already built it; building it again
-// would double publish's time) and its record. cmd/graft wires in the
+// Checker runs graft's policy check on a rendered overlay directory, the
+// kustomize build output of each of its roots (render.Result.Builds:
+// render already built them; building them again would double publish's
+// time) and its record. cmd/graft wires in the
 // real policy engine; tests use fakes.
 type Checker interface {
-	Check(ctx context.Context, overlayDir string, built []byte, rec *record.Record) (Verdict, error)
+	Check(ctx context.Context, overlayDir string, builds map[string][]byte, rec *record.Record) (Verdict, error)
 }
 
 // Verdict is the outcome of the policy check.

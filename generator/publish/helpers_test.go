@@ -114,13 +114,17 @@ type buildChecker struct {
 	before func(call int)
 }
 
-func (c *buildChecker) Check(_ context.Context, dir string, built []byte, rec *record.Record) (Verdict, error) {
+func (c *buildChecker) Check(_ context.Context, dir string, builds map[string][]byte, rec *record.Record) (Verdict, error) {
 	c.mu.Lock()
 	c.calls++
 	n := c.calls
 	c.mu.Unlock()
 	if c.before != nil {
 		c.before(n)
+	}
+	var built []byte
+	for _, b := range builds {
+		built = append(built, b...)
 	}
 	if !bytes.Contains(built, []byte("kind: PersistentVolumeClaim")) {
 		return Verdict{}, fmt.Errorf("the build output handed to the checker holds no PVC:\n%s", built)

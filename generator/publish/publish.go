@@ -445,7 +445,7 @@ func (p *publisher) apply(ctx context.Context) (Verdict, bool, error) {
 	}
 	p.log.Info("overlay rendered", "path", g.OverlayPath, "volumes", len(p.rec.Volumes))
 	checkStart := time.Now()
-	v, err := p.opts.Checker.Check(ctx, overlay, rendered.Built, p.rec)
+	v, err := p.opts.Checker.Check(ctx, overlay, rendered.Builds, p.rec)
 	p.times.Check += time.Since(checkStart)
 	if err != nil {
 		return v, false, fmt.Errorf("policy check: %w", err)

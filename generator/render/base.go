@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -119,18 +121,7 @@ func removeStaleBuilds(m *spec.Migration, parent string, files map[string][]byte
 			continue
 		}
 		dir := filepath.Join(parent, e.Name())
-		inside, err := os.ReadDir(dir)
-		if err != nil || len(inside) > len(files) {
-			continue
-		}
-		ours := true
-		for _, f := range inside {
-			if _, ok := files[f.Name()]; !ok || !f.Type().IsRegular() {
-				ours = false
-				break
-			}
-		}
-		if o, ok := owner(filepath.Join(dir, KustomizationFile)); !ours || !ok || o != m.Metadata.Name {
+		if o, ok := owner(filepath.Join(dir, KustomizationFile)); !onlyFiles(dir, files) || !ok || o != m.Metadata.Name {
 			continue
 		}
 		if checkKeep(dir, keep) != nil { // the record given by --lock, say
@@ -190,3 +181,37 @@ func recoverDir(m *spec.Migration, dst string, keep []string) error {
 	}
 	return err
 }
+
+// onlyFiles reports whether dir holds nothing but regular files named as
+// files names them (relative slash paths) and the directories that hold
+// them (a split overlay's roots).
+func onlyFiles(dir string, files map[string][]byte) bool {
+	dirs := map[string]bool{}
+	for name := range files {
+		for d := path.Dir(name); d != "."; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	n := 0
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if n++; n > len(files)+len(dirs)+1 {
+			return fs.SkipAll
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if _, ok := files[rel]; (ok && d.Type().IsRegular()) || (dirs[rel] && d.IsDir()) {
+			return nil
+		}
+		return errNotOurs
+	})
+	return err == nil && n <= len(files)+len(dirs)+1
+}
+
+// errNotOurs stops onlyFiles at an entry render would not have written.
+var errNotOurs = errors.New("not a file of the overlay")

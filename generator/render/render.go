@@ -14,11 +14,13 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 
+	yamlv2 "go.yaml.in/yaml/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -71,20 +73,18 @@ type Options struct {
 	Log *slog.Logger
 }
 
-// LargeOverlay is the number of PersistentVolumes and claims from which an
-// overlay's kustomize build takes seconds. The build's time grows with the
-// square of the number of objects (kustomize's name-reference and
-// duplicate checks compare every pair, kubernetes-sigs/kustomize#5084;
-// BenchmarkRender measures it, the README's performance table has the
-// figures). Argo CD and Flux run the same build on every sync.
-const LargeOverlay = 1000
-
 // Result of a render.
 type Result struct {
 	// Files holds the overlay's files by name, as written.
 	Files map[string][]byte
-	// Built is the output of kustomize build on the overlay.
+	// Built is the output of kustomize build on the overlay: with several
+	// roots, every root's output in apply order (the storage roots, then
+	// the workload root).
 	Built []byte
+	// Builds holds each root's kustomize build output by its directory
+	// relative to the overlay directory (WorkloadRoot for the overlay
+	// directory itself).
+	Builds map[string][]byte
 }
 
 // Render renders, builds and (unless DryRun) writes the overlay.
@@ -102,10 +102,6 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 	files, err := Files(m, rec, opts.OutDir)
 	if err != nil {
 		return nil, err
-	}
-	if n := 2 * len(rec.Volumes); n >= LargeOverlay && opts.Log != nil {
-		opts.Log.Warn("a large overlay: its kustomize build takes time that grows with the square of its objects (about 3.5 s for 1,000, 80 s for 4,000 on two cores), here and in Argo CD or Flux on every sync; consider one migration per StatefulSet",
-			"objects", n)
 	}
 	if err := prepareOutDir(ctx, m, files, opts); err != nil {
 		return nil, err
@@ -130,11 +126,11 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 		return nil, fmt.Errorf("render: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	built, err := buildIn(ctx, tmp, files)
+	builds, err := buildIn(ctx, tmp, files)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Files: files, Built: built}
+	res := &Result{Files: files, Built: joinBuilds(builds), Builds: builds}
 	if opts.DryRun {
 		return res, nil
 	}
@@ -177,33 +173,22 @@ func prepareOutDir(ctx context.Context, m *spec.Migration, files map[string][]by
 	return nil
 }
 
-// buildIn writes the overlay's files into dir and builds it.
-func buildIn(ctx context.Context, dir string, files map[string][]byte) ([]byte, error) {
-	for _, name := range slices.Sorted(maps.Keys(files)) {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("render: %w", err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), files[name], 0o644); err != nil {
-			return nil, fmt.Errorf("render: %w", err)
-		}
+// buildIn writes the overlay's files into dir and builds every root.
+func buildIn(ctx context.Context, dir string, files map[string][]byte) (map[string][]byte, error) {
+	if err := writeFiles(ctx, dir, files); err != nil {
+		return nil, err
 	}
-	built, err := buildContext(ctx, dir)
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return nil, fmt.Errorf("render: %w; nothing was written", ctxErr)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: the overlay does not build, nothing was written: %v", ErrInvalid, err)
-	}
-	return built, nil
+	return buildRoots(ctx, dir, rootsOf(files))
 }
 
-// Build runs kustomize (krusty) on dir and returns the built YAML.
+// Build runs kustomize (krusty) on dir and returns the built YAML, as
+// `kustomize build` writes it (asYAML).
 func Build(dir string) ([]byte, error) {
 	resources, err := build(dir)
 	if err != nil {
 		return nil, err
 	}
-	return resources.AsYaml()
+	return asYAML(resources)
 }
 
 // buildOverlay is Build; tests slow it down.
@@ -259,35 +244,19 @@ func Files(m *spec.Migration, rec *record.Record, outDir string) (map[string][]b
 	if err != nil {
 		return nil, err
 	}
-	pvs := make([]any, 0, len(members))
-	pvcs := make([]any, 0, len(members))
-	for _, mb := range members {
-		pvs = append(pvs, r.persistentVolume(mb))
-		pvcs = append(pvcs, r.persistentVolumeClaim(mb))
-	}
 	files := map[string][]byte{}
-	if files[PVFile], err = marshalDocuments(pvs); err != nil {
-		return nil, err
-	}
-	if files[PVCFile], err = marshalDocuments(pvcs); err != nil {
-		return nil, err
-	}
-	kust := types.Kustomization{
-		TypeMeta: types.TypeMeta{
-			APIVersion: types.KustomizationVersion,
-			Kind:       types.KustomizationKind,
-		},
-		Namespace: m.Spec.Target.Namespace,
-		Resources: []string{m.Spec.GitOps.Base, PVFile, PVCFile},
-		// The same order under every kustomize client (krusty, Flux,
-		// kubectl and Argo CD's kustomize), with storage before workloads.
-		SortOptions: &types.SortOptions{Order: types.LegacySortOrder},
-	}
-	if m.Spec.Target.Binding.DeclaresStorageClass() {
-		if files[StorageClassFile], err = marshalDocuments([]any{r.storageClass(firstWave(base))}); err != nil {
+	kust := newKustomization(m.Spec.Target.Namespace, m.Spec.GitOps.Base)
+	var roots []string
+	shards := shard(m, members)
+	if len(shards) <= 1 {
+		// One root, as graft always wrote it.
+		resources, err := r.storageFiles(files, "", members, m.Spec.Target.Binding.DeclaresStorageClass(), firstWave(base))
+		if err != nil {
 			return nil, err
 		}
-		kust.Resources = append(kust.Resources, StorageClassFile)
+		kust.Resources = append(kust.Resources, resources...)
+	} else if roots, err = r.storageRoots(files, shards, firstWave(base)); err != nil {
+		return nil, err
 	}
 	for _, set := range m.Spec.Target.StatefulSets {
 		sts := base[set.Name]
@@ -303,13 +272,11 @@ func Files(m *spec.Migration, rec *record.Record, outDir string) (map[string][]b
 			}},
 		})
 	}
-	kustYAML, err := yaml.Marshal(kust)
-	if err != nil {
+	if err := r.writeKustomization(files, "", kust); err != nil {
 		return nil, err
 	}
-	files[KustomizationFile] = append([]byte(ownerLine(m.Metadata.Name)), kustYAML...)
 	if m.Spec.GitOps.EngineObject {
-		name, data, err := r.engineObject(members, base)
+		name, data, err := r.engineObject(members, roots, shards, base)
 		if err != nil {
 			return nil, err
 		}
@@ -419,8 +386,23 @@ func (r *renderer) join(base map[string]baseStatefulSet) ([]member, error) {
 	return members, nil
 }
 
-// engineObject renders the Flux Kustomization or Argo CD Application.
-func (r *renderer) engineObject(members []member, base map[string]baseStatefulSet) (string, []byte, error) {
+// rootRef is what an engine object says of one build root.
+type rootRef struct {
+	// Name is the Flux Kustomization's; Path is the root's directory in
+	// the repository.
+	Name, Path string
+	// Claims are the PVCs the root's Kustomization waits for.
+	Claims []string
+	// DependsOn are the Flux Kustomizations applied before it.
+	DependsOn []string
+	SourceRef string
+	Namespace string
+}
+
+// engineObject renders the Flux Kustomization or Argo CD Application: for
+// a split overlay (roots), Flux Kustomizations of each storage root and of
+// the workload, which depends on them, or one Application of every root.
+func (r *renderer) engineObject(members []member, roots []string, shards [][]member, base map[string]baseStatefulSet) (string, []byte, error) {
 	g := r.m.Spec.GitOps
 	name, tmpl := FluxFile, "flux-kustomization.yaml.tmpl"
 	if g.Engine == spec.EngineArgoCD {
@@ -434,6 +416,21 @@ func (r *renderer) engineObject(members []member, base map[string]baseStatefulSe
 	for _, mb := range members {
 		claims = append(claims, mb.vol.ClaimName())
 	}
+	workload := rootRef{Name: "graft-" + r.m.Metadata.Name, Path: g.OverlayPath, Claims: claims,
+		DependsOn: slices.Clone(g.DependsOn), SourceRef: g.SourceRef, Namespace: r.m.Spec.Target.Namespace}
+	var storage []rootRef
+	for i, root := range roots {
+		ref := workload
+		ref.Name, ref.Path, ref.Claims, ref.DependsOn = workload.Name+"-"+root, path.Join(g.OverlayPath, root), nil, g.DependsOn
+		for _, mb := range shards[i] {
+			ref.Claims = append(ref.Claims, mb.vol.ClaimName())
+		}
+		storage = append(storage, ref)
+		workload.DependsOn = append(workload.DependsOn, ref.Name)
+	}
+	if len(storage) > 0 {
+		workload.Claims = nil // the storage roots' Kustomizations wait for them
+	}
 	wave := firstWave(base)
 	var buf bytes.Buffer
 	err = t.Execute(&buf, map[string]any{
@@ -443,6 +440,8 @@ func (r *renderer) engineObject(members []member, base map[string]baseStatefulSe
 		"BaseBranch":      g.BaseBranch,
 		"Namespace":       r.m.Spec.Target.Namespace,
 		"Claims":          claims,
+		"Storage":         storage,
+		"Workload":        workload,
 		"DependsOn":       g.DependsOn,
 		"PVWave":          wave - 2,
 		"PVCWave":         wave - 1,
@@ -475,7 +474,10 @@ func marshalDocuments(objs []any) ([]byte, error) {
 		if md, ok := u["metadata"].(map[string]any); ok {
 			delete(md, "creationTimestamp")
 		}
-		data, err := yaml.Marshal(u)
+		// yaml.v2 directly, as sigs.k8s.io/yaml.Marshal ends: the same
+		// bytes without its JSON round trip, whose parse of one-line JSON
+		// allocates most of a render.
+		data, err := yamlv2.Marshal(u)
 		if err != nil {
 			return nil, err
 		}
