@@ -101,7 +101,8 @@ func runPreflight(ctx context.Context, e *env, args []string, kube kubeclient.Op
 	return nil
 }
 
-// buildOverlayContext builds dir with kustomize (render.Build), returning
+// buildOverlayContext builds every root of dir with kustomize
+// (render.BuildOverlay), returning
 // as soon as ctx is done (krusty takes no context; its result is dropped).
 func buildOverlayContext(ctx context.Context, dir string) ([]byte, error) {
 	type result struct {
@@ -110,7 +111,7 @@ func buildOverlayContext(ctx context.Context, dir string) ([]byte, error) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		data, err := render.Build(dir)
+		data, err := render.BuildOverlay(dir)
 		done <- result{data, err}
 	}()
 	select {

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -300,4 +301,43 @@ func joinBuilds(builds map[string][]byte) []byte {
 		}
 	}
 	return out
+}
+
+// BuildOverlay builds every root of a migration's overlay directory (its
+// storage roots, in apply order, then the workload root at dir), in
+// parallel, and returns their output as one YAML stream: what the cluster
+// is given, for the stages that read the whole overlay (preflight). An
+// overlay of one root is Build(dir).
+func BuildOverlay(dir string) ([]byte, error) {
+	roots, err := StorageRoots(dir)
+	if err != nil {
+		return nil, err
+	}
+	dirs := append(make([]string, 0, len(roots)+1), dir)
+	for _, r := range roots {
+		dirs = append(dirs, filepath.Join(dir, r))
+	}
+	built := make([][]byte, len(dirs))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, d := range dirs {
+		g.Go(func() (err error) {
+			built[i], err = Build(d)
+			if err != nil {
+				return fmt.Errorf("%s: %w", d, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	for _, b := range append(built[1:], built[0]) {
+		if out.Len() > 0 && len(b) > 0 {
+			out.WriteString("---\n")
+		}
+		out.Write(b)
+	}
+	return out.Bytes(), nil
 }

@@ -260,3 +260,27 @@ func TestRootsKustomizeCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildOverlay: the whole of a split overlay, every root, as one
+// stream: every PV and PVC of the record and the StatefulSets, each once;
+// an overlay of one root is its build.
+func TestBuildOverlay(t *testing.T) {
+	for _, c := range []struct{ sets, ordinals int }{{1, 3}, {3, 40}} {
+		m, rec, out := syntheticMigration(t, c.sets, c.ordinals)
+		res, err := render.Render(m, rec, render.Options{OutDir: out})
+		if err != nil {
+			t.Fatal(err)
+		}
+		built, err := render.BuildOverlay(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs := parseBuilt(t, built)
+		if len(objs.pvs) != len(rec.Volumes) || len(objs.pvcs) != len(rec.Volumes) || len(objs.sets) != c.sets {
+			t.Errorf("%dx%d: %d PVs, %d PVCs, %d StatefulSets; want %d, %d, %d", c.sets, c.ordinals, len(objs.pvs), len(objs.pvcs), len(objs.sets), len(rec.Volumes), len(rec.Volumes), c.sets)
+		}
+		if len(res.Builds) == 1 && !bytes.Equal(built, res.Builds[render.WorkloadRoot]) {
+			t.Errorf("one root: BuildOverlay differs from its build")
+		}
+	}
+}
