@@ -265,10 +265,14 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 		"--pvclaimbinder-sync-period=2s",
 		// The PV controller's reclaim decisions, for the tests to read.
 		"--vmodule=pv_controller=3",
+		// A split migration's 120 claims take four writes each to bind:
+		// at the default 20 requests a second that alone is half a minute.
+		"--kube-api-qps=200", "--kube-api-burst=400",
 	)...); err != nil {
 		return nil, err
 	}
-	if err := c.start("kube-scheduler", []int{schedPort}, o.KubeCP, componentArgs("kube-scheduler", schedKC, schedPort, filepath.Join(o.Dir, "scheduler-certs"))...); err != nil {
+	if err := c.start("kube-scheduler", []int{schedPort}, o.KubeCP, componentArgs("kube-scheduler", schedKC, schedPort, filepath.Join(o.Dir, "scheduler-certs"),
+		"--kube-api-qps=200", "--kube-api-burst=400")...); err != nil {
 		return nil, err
 	}
 	insecure := &tls.Config{InsecureSkipVerify: true} // self-signed serving certs of local components

@@ -1,0 +1,192 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/graftctl/graft/testdata/e2e/harness"
+)
+
+// splitMembers is the size of the split migration: three storage roots of
+// at most 50 members (50, 50, 20) and the workload root.
+const splitMembers = 120
+
+// TestSplitOverlay (issue 13): a 120-member migration that graft renders as
+// a workload root and three storage roots passes graft check as one
+// overlay, and applied root by root in Flux's order (every storage
+// Kustomization, wait: true on its claims, then the workload's, which
+// depends on them) binds every claim to its PV and schedules every pod in
+// its volume's zone; graft verify then passes.
+func TestSplitOverlay(t *testing.T) {
+	specPath, lock := splitMigration(t)
+	if code, stdout, stderr := runGraft(t, 120*time.Second, nil, "render", "--spec", specPath); code != 0 {
+		t.Fatalf("graft render: exit %d\n%s%s", code, stdout, stderr)
+	}
+	overlay := filepath.Join(filepath.Dir(specPath), "overlays", "cassandra-split")
+	storage, _ := filepath.Glob(filepath.Join(overlay, "storage-*"))
+	if len(storage) != 3 {
+		t.Fatalf("storage roots %v, want 3 (50, 50 and 20 members)", storage)
+	}
+	if code, out := graftCheck(t, overlay, lock); code != 0 {
+		t.Fatalf("graft check of the split overlay: exit %d\n%s", code, out)
+	}
+	var all []*unstructured.Unstructured
+	var namespaces []string
+	for _, root := range storage {
+		objs := kustomizeRoot(t, root)
+		for _, u := range objs {
+			if u.GetKind() != "PersistentVolume" && u.GetKind() != "PersistentVolumeClaim" {
+				t.Fatalf("storage root %s holds a %s", root, u.GetKind())
+			}
+		}
+		all = append(all, objs...)
+	}
+	b, err := parseBuilt(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	namespaces = b.namespaces
+	registerReset(t, namespaces)
+	ensureNamespaces(t, namespaces)
+	start := time.Now()
+	// Flux: the storage Kustomizations first, each Ready once its claims
+	// are Bound (wait: true, health checks on its PVCs).
+	for _, root := range storage {
+		objs := kustomizeRoot(t, root)
+		mustApply(t, objs)
+		waitClaimsBound(t, objs)
+	}
+	t.Logf("storage roots applied and Bound in %s", time.Since(start).Round(time.Millisecond))
+	// Then the workload's, which dependsOn all of them.
+	workload := kustomizeRoot(t, overlay)
+	mustApply(t, workload)
+	full, err := parseBuilt(append(all, workload...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(full.pvcs) != splitMembers || len(full.pvs) != splitMembers || len(full.stss) != 1 {
+		t.Fatalf("%d PVCs, %d PVs, %d StatefulSets; want %d, %d, 1", len(full.pvcs), len(full.pvs), len(full.stss), splitMembers, splitMembers)
+	}
+	assertLanded(t, full)
+	t.Logf("landed in %s", time.Since(start).Round(time.Millisecond))
+	assertVerified(t, overlay, lock)
+	t.Logf("split overlay: %d members in %d storage roots and the workload root landed and verified in %s", splitMembers, len(storage), time.Since(start).Round(time.Millisecond))
+}
+
+// kustomizeRoot builds one root with kubectl kustomize, as Argo CD builds
+// each source and Flux each Kustomization.
+func kustomizeRoot(t *testing.T, dir string) []*unstructured.Unstructured {
+	t.Helper()
+	objs, err := harness.Kustomize(ctxFor(t, 60*time.Second), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+// waitClaimsBound waits until every PVC among objs is Bound.
+func waitClaimsBound(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	eventually(t, 60*time.Second, "the storage root's claims Bound", func(ctx context.Context) (string, error) {
+		for _, u := range objs {
+			if u.GetKind() != "PersistentVolumeClaim" {
+				continue
+			}
+			pvc, err := cluster.Client.CoreV1().PersistentVolumeClaims(u.GetNamespace()).Get(ctx, u.GetName(), metav1.GetOptions{})
+			if err != nil {
+				return err.Error(), nil
+			}
+			if pvc.Status.Phase != corev1.ClaimBound {
+				return fmt.Sprintf("PVC %s/%s is %s", pvc.Namespace, pvc.Name, pvc.Status.Phase), nil
+			}
+		}
+		return "", nil
+	})
+}
+
+// splitMigration writes a spec and a record of splitMembers members of one
+// StatefulSet in the three zones of us-east-1 (the example base, its
+// replicas patched by graft), and returns their paths.
+func splitMigration(t *testing.T) (specPath, lock string) {
+	t.Helper()
+	root := t.TempDir()
+	copyTree(t, filepath.Join(repoRoot, "testdata", "bases", "cassandra-single"), filepath.Join(root, "base"))
+	// 120 pods of the example's size (2 CPUs, 8Gi) fill more nodes than the
+	// harness registers in a zone: this base's pods request a tenth.
+	stsFile := filepath.Join(root, "base", "statefulset.yaml")
+	data, err := os.ReadFile(stsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := strings.Replace(strings.Replace(string(data), `cpu: "2"`, `cpu: 100m`, 1), "memory: 8Gi", "memory: 512Mi", 1)
+	if small == string(data) {
+		t.Fatal("the base's requests changed: update splitMigration")
+	}
+	if err := os.WriteFile(stsFile, []byte(small), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := fmt.Sprintf(`apiVersion: graft.graftctl.io/v1alpha1
+kind: Migration
+metadata:
+  name: cassandra-split
+spec:
+  source:
+    region: us-east-1
+    filters:
+      - name: tag:app
+        values: [cassandra]
+    devices:
+      - name: /dev/xvdf
+        claimTemplate: data
+  mapping:
+    tagRegex:
+      tag: Name
+      pattern: '^cassandra-(?P<ordinal>[0-9]+)$'
+  target:
+    namespace: cassandra-split
+    statefulSets:
+      - name: cassandra
+        replicas: %d
+  gitops:
+    engine: flux
+    base: ../../base
+`, splitMembers)
+	var rec strings.Builder
+	rec.WriteString("apiVersion: graft.graftctl.io/v1alpha1\nkind: Lock\nmigration: cassandra-split\nsourceRegion: us-east-1\ntargetRegion: us-east-1\nvolumes:\n")
+	for o := range splitMembers {
+		zone := "us-east-1" + string(rune('a'+o%3))
+		fmt.Fprintf(&rec, `  - statefulSet: cassandra
+    ordinal: %d
+    claimTemplate: data
+    sourceInstance: i-%017x
+    sourceDevice: /dev/xvdf
+    sourceVolume: vol-%017x
+    sourceZone: %s
+    snapshots:
+      final: snap-%017x
+    targetVolume: vol-%017x
+    targetZone: %s
+    sizeGiB: 500
+    volumeType: gp3
+    encrypted: false
+    fsType: ext4
+`, o, 0x1000+o, 0x2000+o, zone, 0x3000+o, 0x4000+o, zone)
+	}
+	specPath, lock = filepath.Join(root, "graft.yaml"), filepath.Join(root, "graft.lock")
+	if err := os.WriteFile(specPath, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lock, []byte(rec.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return specPath, lock
+}
