@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -98,8 +99,9 @@ func checkDir(t *testing.T, load func() (*Input, error), lockPath string) (*Repo
 // only one build, refuses it rather than check a part.
 func TestSplitOverlayIsOneInput(t *testing.T) {
 	out, res := splitOverlay(t, 120)
-	if len(res.Builds) != 4 {
-		t.Fatalf("%d roots, want 3 storage roots and the workload", len(res.Builds))
+	roots := (120 + render.ShardMembers - 1) / render.ShardMembers
+	if len(res.Builds) != roots+1 {
+		t.Fatalf("%d roots, want %d storage roots and the workload", len(res.Builds), roots)
 	}
 	ctx := context.Background()
 	rep, in := checkDir(t, func() (*Input, error) { return Load(ctx, []string{out}, nil) }, filepath.Join(out, lock))
@@ -111,8 +113,8 @@ func TestSplitOverlayIsOneInput(t *testing.T) {
 		k, _ := kindName(d.Contents)
 		kinds[k]++
 	}
-	if kinds["PersistentVolume"] != 120 || kinds["PersistentVolumeClaim"] != 120 || kinds["StatefulSet"] != 1 || kinds["Kustomization"] != 4 {
-		t.Errorf("the input holds %v; want 120 PVs and PVCs, the StatefulSet and 4 kustomizations", kinds)
+	if kinds["PersistentVolume"] != 120 || kinds["PersistentVolumeClaim"] != 120 || kinds["StatefulSet"] != 1 || kinds["Kustomization"] != roots+1 {
+		t.Errorf("the input holds %v; want 120 PVs and PVCs, the StatefulSet and %d kustomizations", kinds, roots+1)
 	}
 	_, built := checkDir(t, func() (*Input, error) { return LoadBuilds(out, res.Builds) }, filepath.Join(out, lock))
 	if len(built.Docs) != len(in.Docs) {
@@ -140,17 +142,23 @@ func TestSplitOverlayFindingsNameTheirRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The first PV of storage-002 is cassandra-50's, recorded in us-east-1c.
+	// storage-002 holds a PV recorded in us-east-1c.
 	if !bytes.Contains(data, []byte("- us-east-1c\n")) {
 		t.Fatalf("%s has no us-east-1c zone", pvFile)
 	}
 	testkit.WriteFile(t, pvFile, strings.Replace(string(data), "- us-east-1c\n", "- us-east-1a\n", 1))
-	pvcFile := filepath.Join(out, "storage-003", render.PVCFile)
+	// The last storage root's first claim names a PV no root has.
+	last := render.StorageRoot((120 - 1) / render.ShardMembers)
+	pvcFile := filepath.Join(out, last, render.PVCFile)
 	data, err = os.ReadFile(pvcFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.WriteFile(t, pvcFile, strings.Replace(string(data), "volumeName: cassandra-data-cassandra-100", "volumeName: cassandra-data-cassandra-999", 1))
+	broken := regexp.MustCompile(`volumeName: cassandra-data-cassandra-[0-9]+`).ReplaceAllLiteralString(string(data), "volumeName: cassandra-data-cassandra-999")
+	if broken == string(data) {
+		t.Fatalf("%s names no volume", pvcFile)
+	}
+	testkit.WriteFile(t, pvcFile, broken)
 	rep, _ := checkDir(t, func() (*Input, error) { return Load(context.Background(), []string{out}, nil) }, filepath.Join(out, lock))
 	files := map[string]bool{}
 	for _, f := range rep.Findings {

@@ -166,9 +166,19 @@ func try(path string, me Holder) (l *Lock, retry bool, err error) {
 	return l, false, nil
 }
 
-// refusal explains who holds the lock.
+// holderWait bounds how long a refusal waits for the holder to write its
+// name, which it does right after it takes the lock.
+const holderWait = time.Second
+
+// refusal explains who holds the lock. A refusal that reads the file
+// before the holder has written its name waits a moment for it (bounded
+// by holderWait), so that it can say who holds the lock.
 func refusal(path string, f *os.File) error {
 	h, ok := readHolder(f)
+	for deadline := time.Now().Add(holderWait); !ok && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		h, ok = readHolder(f)
+	}
 	switch {
 	case !ok:
 		return fmt.Errorf("%w: another graft command holds the lock %s (it has not written its name yet); wait for it to finish", ErrHeld, path)

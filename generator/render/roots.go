@@ -31,7 +31,7 @@ import (
 // one root (kubernetes-sigs/kustomize#5084), so a root of bounded size
 // builds in bounded time and the whole overlay in linear time; the README
 // has the measurements behind the size.
-const ShardMembers = 50
+const ShardMembers = 25
 
 // ShardObjects bounds the PVs and PVCs of one root: with more than two
 // claim templates, a root holds fewer members (at least one), since the

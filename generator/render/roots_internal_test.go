@@ -93,7 +93,7 @@ func TestRootsBuiltInParallelAllOrNothing(t *testing.T) {
 // templates, and fewer of more, so that no root exceeds ShardObjects PVs
 // and PVCs (but always one member, whatever its templates).
 func TestShardSize(t *testing.T) {
-	for templates, want := range map[int]int{1: ShardMembers, 2: ShardMembers, 3: 33, 4: 25, 8: 12, 100: 1, 1000: 1} {
+	for templates, want := range map[int]int{1: ShardMembers, 2: ShardMembers, 3: ShardObjects / 6, 4: ShardObjects / 8, 8: ShardObjects / 16, 100: 1, 1000: 1} {
 		got := shardSize(templates)
 		if got != want || (got > 1 && 2*templates*got > ShardObjects) {
 			t.Errorf("shardSize(%d) = %d, want %d", templates, got, want)

@@ -21,6 +21,12 @@ import (
 )
 
 // kustomizationOf reads a kustomization graft wrote, marker line first.
+// storageRootsFor is how many storage roots a migration of members members
+// of up to two claim templates is split into.
+func storageRootsFor(members int) int {
+	return (members + render.ShardMembers - 1) / render.ShardMembers
+}
+
 func kustomizationOf(t *testing.T, data []byte, migration string) types.Kustomization {
 	t.Helper()
 	line, rest, _ := bytes.Cut(data, []byte("\n"))
@@ -39,7 +45,7 @@ func kustomizationOf(t *testing.T, data []byte, migration string) types.Kustomiz
 // exactly one root, and the builds of all roots hold every object once.
 func TestRootsLayout(t *testing.T) {
 	for _, c := range []struct{ sets, ordinals, roots int }{
-		{1, render.ShardMembers, 0}, {1, render.ShardMembers + 1, 2}, {3, 40, 3}, {2, 75, 3},
+		{1, render.ShardMembers, 0}, {1, render.ShardMembers + 1, 2}, {3, 40, storageRootsFor(120)}, {2, 75, storageRootsFor(150)},
 	} {
 		t.Run(fmt.Sprintf("%dx%d", c.sets, c.ordinals), func(t *testing.T) {
 			m, rec, out := syntheticMigration(t, c.sets, c.ordinals)
@@ -138,8 +144,8 @@ func TestRootsReplacedAsOne(t *testing.T) {
 	}
 	rec.Volumes = full
 	must(t, renderErr(render.Render(m, rec, render.Options{OutDir: out})))
-	if roots, err := render.StorageRoots(out); err != nil || len(roots) != 3 {
-		t.Errorf("grown to 120 members: storage roots %v (%v), want 3", roots, err)
+	if roots, err := render.StorageRoots(out); err != nil || len(roots) != storageRootsFor(120) {
+		t.Errorf("grown to 120 members: storage roots %v (%v), want %d", roots, err, storageRootsFor(120))
 	}
 	// A foreign directory named as a storage root is not graft's.
 	must(t, os.MkdirAll(filepath.Join(out, "storage-999"), 0o755))
@@ -164,10 +170,14 @@ func TestRootsEngineObjects(t *testing.T) {
 				t.Fatal(err)
 			}
 			if engine == spec.EngineArgoCD {
-				checkArgoSources(t, res.Files[render.ArgoFile], []string{"overlays/big/storage-001", "overlays/big/storage-002", "overlays/big/storage-003", "overlays/big"})
+				var sources []string
+				for i := range storageRootsFor(120) {
+					sources = append(sources, "overlays/big/"+render.StorageRoot(i))
+				}
+				checkArgoSources(t, res.Files[render.ArgoFile], append(sources, "overlays/big"))
 				return
 			}
-			checkFluxRoots(t, res, 3)
+			checkFluxRoots(t, res, storageRootsFor(120))
 		})
 	}
 }

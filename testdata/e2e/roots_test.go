@@ -16,12 +16,16 @@ import (
 	"github.com/graftctl/graft/testdata/e2e/harness"
 )
 
-// splitMembers is the size of the split migration: three storage roots of
-// at most 50 members (50, 50, 20) and the workload root.
-const splitMembers = 120
+// splitMembers is the size of the split migration, and splitRoots its
+// storage roots: graft's render.ShardMembers is 25, so 25, 25, 25, 25 and
+// 20 members, and the workload root.
+const (
+	splitMembers = 120
+	splitRoots   = 5
+)
 
 // TestSplitOverlay (issue 13): a 120-member migration that graft renders as
-// a workload root and three storage roots passes graft check as one
+// a workload root and five storage roots passes graft check as one
 // overlay, and applied root by root in Flux's order (every storage
 // Kustomization, wait: true on its claims, then the workload's, which
 // depends on them) binds every claim to its PV and schedules every pod in
@@ -33,8 +37,8 @@ func TestSplitOverlay(t *testing.T) {
 	}
 	overlay := filepath.Join(filepath.Dir(specPath), "overlays", "cassandra-split")
 	storage, _ := filepath.Glob(filepath.Join(overlay, "storage-*"))
-	if len(storage) != 3 {
-		t.Fatalf("storage roots %v, want 3 (50, 50 and 20 members)", storage)
+	if len(storage) != splitRoots {
+		t.Fatalf("storage roots %v, want %d (at most 25 members each)", storage, splitRoots)
 	}
 	if code, out := graftCheck(t, overlay, lock); code != 0 {
 		t.Fatalf("graft check of the split overlay: exit %d\n%s", code, out)
