@@ -6,8 +6,6 @@ import (
 	"os"
 
 	"github.com/spf13/pflag"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/graftctl/graft/generator/check"
 	"github.com/graftctl/graft/generator/kubeclient"
@@ -15,12 +13,6 @@ import (
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
 )
-
-// newKubeClient makes the clientset preflight reads the cluster with;
-// tests replace it with client-go's fake.
-var newKubeClient = func(cfg *rest.Config) (kubernetes.Interface, error) {
-	return kubernetes.NewForConfig(cfg)
-}
 
 func preflightCommand() *command {
 	return &command{
@@ -123,18 +115,4 @@ func buildOverlayContext(ctx context.Context, dir string) ([]byte, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-}
-
-// connect makes the clientset of the cluster o selects and checks that it
-// answers (preflight and verify).
-func connect(ctx context.Context, o kubeclient.Options) (kubernetes.Interface, kubeclient.Target, error) {
-	cfg, target, err := kubeclient.Config(o)
-	if err != nil {
-		return nil, target, err
-	}
-	client, err := newKubeClient(cfg)
-	if err != nil {
-		return nil, target, fmt.Errorf("%w: %s: %v", kubeclient.ErrCluster, target, err)
-	}
-	return client, target, kubeclient.Reachable(ctx, client, target, cfg.Timeout)
 }

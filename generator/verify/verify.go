@@ -111,7 +111,7 @@ func (v *Verifier) Run(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	for _, vol := range v.Rec.Volumes {
-		rep.Members = append(rep.Members, v.member(snap, ns, vol))
+		rep.Members = append(rep.Members, member(snap, ns, vol))
 	}
 	rep.StatefulSets = v.statefulSets(snap, ns)
 	rep.Passed = len(rep.StatefulSets) == 0 && !slices.ContainsFunc(rep.Members, func(m Member) bool { return !m.OK() })
@@ -120,7 +120,7 @@ func (v *Verifier) Run(ctx context.Context) (*Report, error) {
 
 // member makes the checks of one recorded volume, stopping at the first
 // that fails: the ones after it are reported as not made.
-func (v *Verifier) member(snap *snapshot, ns string, vol record.Volume) Member {
+func member(snap *snapshot, ns string, vol record.Volume) Member {
 	m := Member{
 		StatefulSet: vol.StatefulSet, Ordinal: vol.Ordinal, Claim: vol.ClaimName(),
 		PersistentVolume: spec.PVName(ns, vol.ClaimName()), Volume: vol.TargetVolume, Zone: vol.TargetZone,
