@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/graftctl/graft/generator/kubeclient"
-
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -24,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/graftctl/graft/generator/kubeclient"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
 )

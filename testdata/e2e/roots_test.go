@@ -138,32 +138,25 @@ func splitMigration(t *testing.T) (specPath, lock string) {
 	if err := os.WriteFile(stsFile, []byte(small), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	spec := fmt.Sprintf(`apiVersion: graft.graftctl.io/v1alpha1
-kind: Migration
-metadata:
-  name: cassandra-split
-spec:
-  source:
-    region: us-east-1
-    filters:
-      - name: tag:app
-        values: [cassandra]
-    devices:
-      - name: /dev/xvdf
-        claimTemplate: data
-  mapping:
-    tagRegex:
-      tag: Name
-      pattern: '^cassandra-(?P<ordinal>[0-9]+)$'
-  target:
-    namespace: cassandra-split
-    statefulSets:
-      - name: cassandra
-        replicas: %d
-  gitops:
-    engine: flux
-    base: ../../base
-`, splitMembers)
+	// The 3-node example's spec, grown to splitMembers members in a
+	// namespace of its own, rendered beside this base.
+	example, err := os.ReadFile(filepath.Join(repoRoot, "testdata", "examples", "cassandra-3node", "graft.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := string(example)
+	for _, r := range [][2]string{
+		{"name: cassandra-3node\n", "name: cassandra-split\n"},
+		{"namespace: cassandra\n", "namespace: cassandra-split\n"},
+		{"replicas: 3\n", fmt.Sprintf("replicas: %d\n", splitMembers)},
+		{"base: ../../testdata/bases/cassandra-single\n", "base: ../../base\n"},
+		{"overlayPath: overlays/cassandra-3node\n", "overlayPath: overlays/cassandra-split\n"},
+	} {
+		if !strings.Contains(spec, r[0]) {
+			t.Fatalf("the example spec has no %q: update splitMigration", r[0])
+		}
+		spec = strings.Replace(spec, r[0], r[1], 1)
+	}
 	var rec strings.Builder
 	rec.WriteString("apiVersion: graft.graftctl.io/v1alpha1\nkind: Lock\nmigration: cassandra-split\nsourceRegion: us-east-1\ntargetRegion: us-east-1\nvolumes:\n")
 	for o := range splitMembers {
