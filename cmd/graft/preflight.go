@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/check"
 	"github.com/graftctl/graft/generator/kubeclient"
 	"github.com/graftctl/graft/generator/preflight"
@@ -94,25 +95,13 @@ func runPreflight(ctx context.Context, e *env, args []string, kube kubeclient.Op
 }
 
 // buildOverlayContext builds every root of dir with kustomize
-// (render.BuildOverlay), returning
-// as soon as ctx is done (krusty takes no context; its result is dropped).
+// (render.BuildOverlay), returning as soon as ctx is done.
 func buildOverlayContext(ctx context.Context, dir string) ([]byte, error) {
-	type result struct {
-		data []byte
-		err  error
+	data, err := boundedio.UntilDone(ctx, func() ([]byte, error) { return render.BuildOverlay(dir) })
+	// UntilDone returns ctx.Err() itself when ctx is done; any other error
+	// is the build's.
+	if err != nil && err != ctx.Err() {
+		return nil, fmt.Errorf("%w: kustomize build %s: %v", check.ErrInput, dir, err)
 	}
-	done := make(chan result, 1)
-	go func() {
-		data, err := render.BuildOverlay(dir)
-		done <- result{data, err}
-	}()
-	select {
-	case r := <-done:
-		if r.err != nil {
-			return nil, fmt.Errorf("%w: kustomize build %s: %v", check.ErrInput, dir, r.err)
-		}
-		return r.data, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return data, err
 }

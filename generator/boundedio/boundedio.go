@@ -209,3 +209,26 @@ func kind(m os.FileMode) string {
 	}
 	return "mode " + m.String()
 }
+
+// UntilDone runs f and returns its result, or ctx.Err() as soon as ctx is
+// done: for work that takes no context (a krusty build, a YAML parse),
+// which then runs on in the background until it finishes. It must only
+// read, since its result is dropped.
+func UntilDone[T any](ctx context.Context, f func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := f()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}

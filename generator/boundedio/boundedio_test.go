@@ -111,3 +111,19 @@ func TestReadFile(t *testing.T) {
 		t.Errorf("RegularFile(regular): %d %v", n, err)
 	}
 }
+
+// TestUntilDone: f's result when it finishes first; ctx.Err() at once when
+// ctx is done first, with f left to finish in the background.
+func TestUntilDone(t *testing.T) {
+	if v, err := boundedio.UntilDone(context.Background(), func() (int, error) { return 7, nil }); v != 7 || err != nil {
+		t.Errorf("finished: %d %v", v, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	release := make(chan struct{})
+	defer close(release)
+	go cancel()
+	v, err := boundedio.UntilDone(ctx, func() (int, error) { <-release; return 7, nil })
+	if v != 0 || err != context.Canceled {
+		t.Errorf("cancelled: %d %v, want 0 and context.Canceled", v, err)
+	}
+}

@@ -192,7 +192,7 @@ func (in *Input) Files() []string { return append([]string(nil), in.files...) }
 // ctx.Err() as soon as ctx is done, even while a read of stdin is blocked;
 // the Input keeps ctx for AddRecord.
 func Load(ctx context.Context, paths []string, stdin io.Reader) (*Input, error) {
-	return untilDone(ctx, func() (*Input, error) {
+	return boundedio.UntilDone(ctx, func() (*Input, error) {
 		in := newInput(ctx)
 		for _, p := range paths {
 			if err := in.add(p, stdin); err != nil {
@@ -201,27 +201,6 @@ func Load(ctx context.Context, paths []string, stdin io.Reader) (*Input, error) 
 		}
 		return in, nil
 	})
-}
-
-// untilDone runs f and returns its result, or ctx.Err() as soon as ctx is
-// done; f's reads honour ctx too, so it ends soon after.
-func untilDone[T any](ctx context.Context, f func() (T, error)) (T, error) {
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := f()
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-ctx.Done():
-		var zero T
-		return zero, ctx.Err()
-	}
 }
 
 func (in *Input) add(p string, stdin io.Reader) error {
@@ -434,7 +413,7 @@ func (in *Input) addOverlay(dir string, builds map[string][]byte) error {
 // GOMAXPROCS at a time, while the input's context lives.
 func (in *Input) buildRoots(dirs []string) ([][]byte, error) {
 	built := make([][]byte, len(dirs))
-	_, err := untilDone(in.context(), func() (struct{}, error) {
+	_, err := boundedio.UntilDone(in.context(), func() (struct{}, error) {
 		var g errgroup.Group
 		g.SetLimit(runtime.GOMAXPROCS(0))
 		for i, d := range dirs {
@@ -713,7 +692,7 @@ func (in *Input) indexLines(p string) {
 // context the Input was loaded with, and the limits of package boundedio.
 func (in *Input) AddRecord(path string) (*record.Record, error) {
 	ctx := in.context()
-	return untilDone(ctx, func() (*record.Record, error) {
+	return boundedio.UntilDone(ctx, func() (*record.Record, error) {
 		data, err := record.ReadFile(ctx, path)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInput, err)
@@ -815,7 +794,7 @@ func (in *Input) addBases(dir string) error {
 		return fmt.Errorf("%w: %s: the overlay lists no base in resources: expected the local kustomize directory spec.gitops.base names (graft render lists it first), to compare the overlay's mounts with the base's", ErrInput, kustomizationFile(dir))
 	}
 	for _, base := range in.bases[dir] {
-		built, err := untilDone(in.context(), func() ([]byte, error) { return render.Build(base) })
+		built, err := boundedio.UntilDone(in.context(), func() ([]byte, error) { return render.Build(base) })
 		if err != nil {
 			if ctxErr := in.context().Err(); ctxErr != nil {
 				return ctxErr

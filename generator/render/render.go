@@ -32,6 +32,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/graftctl/graft/generator/atomic"
+	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
 	"github.com/graftctl/graft/templates"
@@ -194,26 +195,11 @@ func Build(dir string) ([]byte, error) {
 // buildOverlay is Build; tests slow it down.
 var buildOverlay = Build
 
-// buildContext is Build that returns as soon as ctx is done. krusty takes
-// no context, so the build runs on in the background until it finishes;
-// it only reads, and its result is dropped.
+// buildContext is Build that returns as soon as ctx is done
+// (boundedio.UntilDone: krusty takes no context).
 func buildContext(ctx context.Context, dir string) ([]byte, error) {
-	type result struct {
-		data []byte
-		err  error
-	}
-	done := make(chan result, 1)
 	b := buildOverlay
-	go func() {
-		data, err := b(dir)
-		done <- result{data, err}
-	}()
-	select {
-	case r := <-done:
-		return r.data, r.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return boundedio.UntilDone(ctx, func() ([]byte, error) { return b(dir) })
 }
 
 func build(dir string) (resmap.ResMap, error) {
