@@ -418,15 +418,7 @@ func TestMotoClusterTags(t *testing.T) {
 				}
 			}
 			m := motoClusterSpec(t, name, driver)
-			eng := ebs.New(m, ebs.Options{Source: client, Log: testLogger(t)})
-			inv, err := eng.Discover(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := eng.Plan(ctx, inv)
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := discoverAndPlan(t, ctx, ebs.New(m, ebs.Options{Source: client, Log: testLogger(t)}))
 			if p.Retag != 12 || p.Calls["CreateTags"] != 12 || p.ToCreate[ownership.RoleVolume] != 0 {
 				t.Errorf("plan: retag %d, CreateTags %d, volumes to create %d; want 12, 12, 0", p.Retag, p.Calls["CreateTags"], p.ToCreate[ownership.RoleVolume])
 			}

@@ -1390,7 +1390,13 @@ func TestSimPartitionReachesTheRecord(t *testing.T) {
 // discoverAndPlan discovers the simulated source and plans its clone.
 func (e *simEnv) discoverAndPlan(t *testing.T, ctx context.Context) *ebs.Plan {
 	t.Helper()
-	eng := e.engine()
+	return discoverAndPlan(t, ctx, e.engine())
+}
+
+// discoverAndPlan discovers with eng and plans the clone (the simulator's
+// and moto's tests).
+func discoverAndPlan(t *testing.T, ctx context.Context, eng *ebs.Engine) *ebs.Plan {
+	t.Helper()
 	inv, err := eng.Discover(ctx)
 	if err != nil {
 		t.Fatal(err)
