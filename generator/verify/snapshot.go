@@ -31,6 +31,14 @@ type snapshot struct {
 	warnings map[string][]*corev1.Event
 }
 
+// listing is one paged list of a snapshot: what it lists, the call, and
+// where each item goes.
+type listing struct {
+	what string
+	list func(context.Context, metav1.ListOptions) (runtime.Object, error)
+	add  func(runtime.Object)
+}
+
 func (v *Verifier) snapshot(ctx context.Context, ns string) (*snapshot, error) {
 	s := &snapshot{
 		pvcs: map[string]*corev1.PersistentVolumeClaim{}, pvs: map[string]*corev1.PersistentVolume{},
@@ -39,11 +47,7 @@ func (v *Verifier) snapshot(ctx context.Context, ns string) (*snapshot, error) {
 		warnings: map[string][]*corev1.Event{},
 	}
 	core, storage, apps := v.Kube.CoreV1(), v.Kube.StorageV1(), v.Kube.AppsV1()
-	lists := []struct {
-		what string
-		list func(context.Context, metav1.ListOptions) (runtime.Object, error)
-		add  func(runtime.Object)
-	}{
+	lists := []listing{
 		{"PersistentVolumeClaims in " + ns, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			return core.PersistentVolumeClaims(ns).List(ctx, o)
 		}, func(o runtime.Object) { p := o.(*corev1.PersistentVolumeClaim); s.pvcs[p.Name] = p }},
@@ -67,19 +71,15 @@ func (v *Verifier) snapshot(ctx context.Context, ns string) (*snapshot, error) {
 				s.attachments[*pv] = append(s.attachments[*pv], va)
 			}
 		}},
+		{"Warning events in " + ns, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = "type=" + corev1.EventTypeWarning
+			return core.Events(ns).List(ctx, o)
+		}, func(o runtime.Object) {
+			e := o.(*corev1.Event)
+			k := e.InvolvedObject.Kind + "/" + e.InvolvedObject.Name
+			s.warnings[k] = append(s.warnings[k], e)
+		}},
 	}
-	lists = append(lists, struct {
-		what string
-		list func(context.Context, metav1.ListOptions) (runtime.Object, error)
-		add  func(runtime.Object)
-	}{"Warning events in " + ns, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-		o.FieldSelector = "type=" + corev1.EventTypeWarning
-		return core.Events(ns).List(ctx, o)
-	}, func(o runtime.Object) {
-		e := o.(*corev1.Event)
-		k := e.InvolvedObject.Kind + "/" + e.InvolvedObject.Name
-		s.warnings[k] = append(s.warnings[k], e)
-	}})
 	for _, l := range lists {
 		p := pager.New(pager.ListPageFunc(l.list))
 		err := p.EachListItem(ctx, metav1.ListOptions{}, func(o runtime.Object) error { l.add(o); return nil })
