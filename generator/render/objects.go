@@ -38,8 +38,9 @@ type member struct {
 	wave int
 }
 
-// PVName is the cluster-wide name of the PersistentVolume bound to a claim.
-func PVName(namespace, claim string) string { return namespace + "-" + claim }
+// PVName is the cluster-wide name of the PersistentVolume bound to a claim
+// (spec.PVName, the one rule).
+func PVName(namespace, claim string) string { return spec.PVName(namespace, claim) }
 
 func (mb member) labels(migration string) map[string]string {
 	return map[string]string{
