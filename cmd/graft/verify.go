@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"strings"
 	"time"
 
@@ -52,7 +50,7 @@ func verifyCommand() *command {
 					readInitialization(ctx, e, rep, m.Spec.Target.Region)
 				}
 				if e.output == "json" {
-					err = writeJSON(e.stdout, rep)
+					err = rep.WriteJSON(e.stdout)
 				} else {
 					err = rep.WriteText(e.stdout, e.colorOut)
 				}
@@ -150,10 +148,4 @@ func readInitialization(ctx context.Context, e *env, rep *verify.Report, region 
 		rep.EC2 = "unreachable: " + msg
 		e.log.Warn("EC2 not read: the cluster was checked alone", "err", msg)
 	}
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

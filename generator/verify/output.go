@@ -1,11 +1,20 @@
 package verify
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 
 	"github.com/graftctl/graft/generator/ansi"
 )
+
+// WriteJSON writes the report as indented JSON (the README documents each
+// field).
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
 
 // WriteText writes the report for a person: a line per member (✓ when
 // every check passed, else ✗ and the first check that failed, with the
