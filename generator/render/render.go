@@ -385,6 +385,14 @@ type rootRef struct {
 	Namespace string
 }
 
+// maxEngineObjectName is the longest name of a Flux Kustomization or an
+// Argo CD Application that graft writes. Flux labels every object a
+// Kustomization applies with kustomize.toolkit.fluxcd.io/name: <its name>
+// (fluxcd/flux2#2004: a longer name fails every apply), and Argo CD's label
+// tracking writes the Application's name into app.kubernetes.io/instance;
+// a label value has at most 63 characters.
+const maxEngineObjectName = 63
+
 // engineObject renders the Flux Kustomization or Argo CD Application: for
 // a split overlay (roots), Flux Kustomizations of each storage root and of
 // the workload, which depends on them, or one Application of every root.
@@ -416,6 +424,16 @@ func (r *renderer) engineObject(members []member, roots []string, shards [][]mem
 	}
 	if len(storage) > 0 {
 		workload.Claims = nil // the storage roots' Kustomizations wait for them
+	}
+	objects := []rootRef{workload}
+	if g.Engine == spec.EngineFlux {
+		objects = append(objects, storage...) // Argo CD's roots are sources of one Application
+	}
+	for _, ref := range objects {
+		if len(ref.Name) > maxEngineObjectName {
+			return "", nil, fmt.Errorf("%w: metadata.name: %q names the %s object %q, %d characters; expected at most %d (a shorter migration name): the engine writes that name as a label value on every object it applies",
+				ErrInvalid, r.m.Metadata.Name, g.Engine, ref.Name, len(ref.Name), maxEngineObjectName)
+		}
 	}
 	wave := firstWave(base)
 	var buf bytes.Buffer

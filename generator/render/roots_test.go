@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -292,5 +293,43 @@ func TestBuildOverlay(t *testing.T) {
 		if len(res.Builds) == 1 && !bytes.Equal(built, res.Builds[render.WorkloadRoot]) {
 			t.Errorf("one root: BuildOverlay differs from its build")
 		}
+	}
+}
+
+// TestEngineObjectNameLength: a migration name that makes one of the
+// Flux Kustomizations or the Argo CD Application longer than a label value
+// (63 characters) is refused, naming metadata.name, and nothing is written;
+// the longest name that fits renders.
+func TestEngineObjectNameLength(t *testing.T) {
+	for _, tc := range []struct {
+		engine  string
+		members int
+		fits    int // the longest migration name that renders
+	}{
+		{spec.EngineFlux, 10, 63 - len("graft-")},
+		{spec.EngineFlux, 120, 63 - len("graft-") - len("-storage-001")},
+		{spec.EngineArgoCD, 120, 63 - len("graft-")},
+	} {
+		t.Run(fmt.Sprintf("%s/members=%d", tc.engine, tc.members), func(t *testing.T) {
+			for _, n := range []int{tc.fits, tc.fits + 1} {
+				m, rec, out := syntheticMigration(t, 2, tc.members/2)
+				m.Metadata.Name = strings.Repeat("a", n)
+				rec.Migration = m.Metadata.Name
+				m.Spec.GitOps.Engine, m.Spec.GitOps.EngineObject = tc.engine, true
+				_, err := render.Render(m, rec, render.Options{OutDir: out})
+				if n == tc.fits {
+					if err != nil {
+						t.Fatalf("name of %d characters: %v", n, err)
+					}
+					continue
+				}
+				if !errors.Is(err, render.ErrInvalid) || !strings.Contains(err.Error(), "metadata.name") || !strings.Contains(err.Error(), "at most 63") {
+					t.Fatalf("name of %d characters: %v; want ErrInvalid naming metadata.name and the limit", n, err)
+				}
+				if _, statErr := os.Stat(out); !errors.Is(statErr, fs.ErrNotExist) {
+					t.Errorf("a refused render left %s behind (%v)", out, statErr)
+				}
+			}
+		})
 	}
 }
