@@ -431,8 +431,9 @@ func (r *renderer) engineObject(members []member, roots []string, shards [][]mem
 	}
 	for _, ref := range objects {
 		if len(ref.Name) > maxEngineObjectName {
-			return "", nil, fmt.Errorf("%w: metadata.name: %q names the %s object %q, %d characters; expected at most %d (a shorter migration name): the engine writes that name as a label value on every object it applies",
-				ErrInvalid, r.m.Metadata.Name, g.Engine, ref.Name, len(ref.Name), maxEngineObjectName)
+			fits := maxEngineObjectName - (len(ref.Name) - len(r.m.Metadata.Name))
+			return "", nil, fmt.Errorf("%w: metadata.name: %q names the %s object %q, %d characters; expected at most %d, so a migration name of at most %d characters: the engine writes that name as a label value on every object it applies",
+				ErrInvalid, r.m.Metadata.Name, g.Engine, ref.Name, len(ref.Name), maxEngineObjectName, fits)
 		}
 	}
 	wave := firstWave(base)

@@ -323,7 +323,7 @@ func TestEngineObjectNameLength(t *testing.T) {
 					}
 					continue
 				}
-				if !errors.Is(err, render.ErrInvalid) || !strings.Contains(err.Error(), "metadata.name") || !strings.Contains(err.Error(), "at most 63") {
+				if !errors.Is(err, render.ErrInvalid) || !strings.Contains(err.Error(), "metadata.name") || !strings.Contains(err.Error(), fmt.Sprintf("expected at most 63, so a migration name of at most %d characters", tc.fits)) {
 					t.Fatalf("name of %d characters: %v; want ErrInvalid naming metadata.name and the limit", n, err)
 				}
 				if _, statErr := os.Stat(out); !errors.Is(statErr, fs.ErrNotExist) {
