@@ -281,3 +281,28 @@ func ElasticsearchNameProblems(es, nodeSet string, count int) (esProblem, nodeSe
 	}
 	return esProblem, nodeSetProblem
 }
+
+// The resources graft patches, as the operators' CRDs name them.
+const (
+	// CassandraDatacenterAPIVersion and CassandraDatacenterKind: cass-operator's
+	// apis/cassandra/v1beta1 (groupversion_info.go).
+	CassandraDatacenterAPIVersion = "cassandra.datastax.com/v1beta1"
+	CassandraDatacenterKind       = "CassandraDatacenter"
+	// ElasticsearchAPIVersion and ElasticsearchKind: ECK's
+	// pkg/apis/elasticsearch/v1.
+	ElasticsearchAPIVersion = "elasticsearch.k8s.elastic.co/v1"
+	ElasticsearchKind       = "Elasticsearch"
+
+	// DeletePVCAnnotation, set to "false", keeps cass-operator from
+	// deleting the datacenter's PVCs when the CassandraDatacenter is
+	// deleted; by default it deletes them
+	// (apis/cassandra/v1beta1/cassandradatacenter_types.go
+	// DeletePVCAnnotation; pkg/reconciliation/reconcile_datacenter.go).
+	DeletePVCAnnotation = "cassandra.datastax.com/delete-pvc"
+	// VolumeClaimDeletePolicyRetain is ECK's spec.volumeClaimDeletePolicy
+	// that keeps the PVCs when the Elasticsearch resource is deleted (the
+	// default, DeleteOnScaledownAndClusterDeletion, deletes them)
+	// (pkg/apis/elasticsearch/v1/elasticsearch_types.go
+	// DeleteOnScaledownOnlyPolicy, ECK 2.0 and later).
+	VolumeClaimDeletePolicyRetain = "DeleteOnScaledownOnly"
+)
