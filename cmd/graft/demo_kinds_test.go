@@ -103,3 +103,51 @@ func TestRenderRecordsWorkload(t *testing.T) {
 		t.Errorf("the recorded record differs from the example's (what graft writes):\n%s", got)
 	}
 }
+
+// TestPlanShowsDerivedStatefulSets: for an operator workload graft plan
+// says, before the plan, the StatefulSets graft derived and where their
+// members go; -o json stays the plan alone.
+func TestPlanShowsDerivedStatefulSets(t *testing.T) {
+	s := newCLISim(t)
+	must(t, os.WriteFile(s.spec, []byte(`apiVersion: graft.graftctl.io/v1alpha1
+kind: Migration
+metadata: {name: cli}
+spec:
+  source:
+    region: us-east-1
+    filters: [{name: tag:app, values: [cassandra]}]
+    devices: [{name: /dev/xvdf, claimTemplate: server-data}]
+  mapping: {sort: {by: privateIp}}
+  target:
+    namespace: cassandra
+    workload:
+      kind: cass-operator
+      cassandraDatacenter:
+        name: dc1
+        clusterName: Test Cluster
+        size: 3
+        racks:
+          - {name: r1, zone: us-east-1a, sourceZone: us-east-1a}
+          - {name: r2, zone: us-east-1b, sourceZone: us-east-1b}
+          - {name: r3, zone: us-east-1c, sourceZone: us-east-1c}
+  gitops: {base: ../../base}
+`), 0o644))
+	code, stdout, stderr := graft(t, "plan", "--spec", s.spec)
+	if code != exitOK {
+		t.Fatalf("plan: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		`Workload cass-operator CassandraDatacenter dc1 (cluster "Test Cluster")`,
+		"rack r2: StatefulSet testcluster-dc1-r2-sts, 1 member(s) in us-east-1b, claims server-data-testcluster-dc1-r2-sts-<ordinal>",
+		"testcluster-dc1-r3-sts",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("plan lacks %q:\n%s", want, stdout)
+		}
+	}
+	code, stdout, _ = graft(t, "plan", "--spec", s.spec, "-o", "json")
+	if code != exitOK || strings.Contains(stdout, "Workload") || !strings.HasPrefix(strings.TrimSpace(stdout), "{") {
+		t.Errorf("plan -o json: exit %d\n%s", code, stdout)
+	}
+	s.nothingCreated(t)
+}
