@@ -103,7 +103,11 @@ func runDemo(ctx context.Context, e *env, workdir string, k demoKind) error {
 		e.log.Info("legacy node", "name", n.Name, "instance", n.InstanceID, "zone", n.Zone, "volume", n.DataVolumes["/dev/xvdf"])
 	}
 
-	e.stage("the GitOps repository: a bare repo whose main branch holds " + k.baseDir + " (" + k.baseWhat + ")")
+	what := ""
+	if k.files != nil {
+		what = " (" + k.baseWhat + ")"
+	}
+	e.stage("the GitOps repository: a bare repo whose main branch holds " + k.baseDir + what)
 	repo := filepath.Join(workdir, "gitops.git")
 	if err := seedDemoRepoOf(ctx, workdir, repo, k); err != nil {
 		return fmt.Errorf("demo repository: %w", err)
