@@ -303,6 +303,6 @@ const (
 	// that keeps the PVCs when the Elasticsearch resource is deleted (the
 	// default, DeleteOnScaledownAndClusterDeletion, deletes them)
 	// (pkg/apis/elasticsearch/v1/elasticsearch_types.go
-	// DeleteOnScaledownOnlyPolicy, ECK 2.0 and later).
+	// DeleteOnScaledownOnlyPolicy, ECK 1.5.0 and later).
 	VolumeClaimDeletePolicyRetain = "DeleteOnScaledownOnly"
 )
