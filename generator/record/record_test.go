@@ -185,6 +185,7 @@ func FuzzParse(f *testing.F) {
 	if data, err := os.ReadFile("../../testdata/policy/pass/flux-3node-partition/graft.lock"); err == nil {
 		f.Add(data)
 	}
+	f.Add([]byte(cassLock)) // a workload (workload_test.go)
 	f.Add([]byte(""))
 	f.Add([]byte("# only a comment\n"))
 	f.Add([]byte("apiVersion: graft.graftctl.io/v1alpha1\nkind: Lock\nmigration: m\n---\nkind: Lock\n"))

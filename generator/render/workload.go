@@ -100,7 +100,7 @@ func (r *renderer) findResource(resources resmap.ResMap, apiVersion, kind, name,
 
 // claimSpec decodes the claim spec at path in obj; ok is false when there
 // is none.
-func claimSpec(obj map[string]any, path ...string) (corev1.PersistentVolumeClaimSpec, bool, error) {
+func claimSpec(obj any, path ...string) (corev1.PersistentVolumeClaimSpec, bool, error) {
 	var cs corev1.PersistentVolumeClaimSpec
 	v, ok := lookup(obj, path...)
 	if !ok || v == nil {
@@ -258,7 +258,7 @@ func (r *renderer) readCassandraDatacenter(resources resmap.ResMap) (targetBase,
 	}
 	templates[workload.CassandraDataClaim] = newClaimTemplate(0, data)
 	for i, v := range list(cr, "spec", "storageConfig", "additionalVolumes") {
-		cs, ok, err := claimSpec(v.(map[string]any), "pvcSpec")
+		cs, ok, err := claimSpec(v, "pvcSpec")
 		if err != nil {
 			return targetBase{}, err
 		}
@@ -312,7 +312,7 @@ func (r *renderer) readElasticsearch(resources resmap.ResMap) (targetBase, error
 		}
 		templates := map[string]claimTemplate{}
 		for k, vct := range list(nodeSets[j], "volumeClaimTemplates") {
-			cs, _, err := claimSpec(vct.(map[string]any), "spec")
+			cs, _, err := claimSpec(vct, "spec")
 			if err != nil {
 				return targetBase{}, err
 			}

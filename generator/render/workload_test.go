@@ -1,8 +1,11 @@
 package render_test
 
 import (
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -191,7 +194,7 @@ func TestWorkloadBaseMismatch(t *testing.T) {
 		{"cass-operator-6node", "cassandradatacenter.yaml", "name: dc1", "name: dc2", `spec.target.workload.cassandraDatacenter.name: "dc1", expected a cassandra.datastax.com/v1beta1 CassandraDatacenter named so in the base`},
 		{"cass-operator-6node", "cassandradatacenter.yaml", "      - name: commitlog\n", "      - name: commit-log\n", `spec.source.devices[1].claimTemplate: "commitlog", expected server-data or the name of an entry of spec.storageConfig.additionalVolumes with a pvcSpec`},
 		{"cass-operator-6node", "cassandradatacenter.yaml", "    - name: r1\n", "    - name: r1\n      nodeAffinityLabels:\n        topology.kubernetes.io/zone: us-east-1c\n", `spec.target.workload.cassandraDatacenter.racks[0].zone: "us-east-1a", expected us-east-1c, the zone rack r1's nodeAffinityLabels pin it to`},
-		{"cass-operator-6node", "cassandradatacenter.yaml", "  datacenterName: x\n", "", ""},
+		{"cass-operator-6node", "cassandradatacenter.yaml", "      - name: commitlog\n        mountPath: /var/lib/cassandra/commitlog\n", "      - commitlog\n      - name: x\n        mountPath: /x\n", `spec.source.devices[1].claimTemplate: "commitlog", expected server-data or the name of an entry of spec.storageConfig.additionalVolumes with a pvcSpec`},
 		{"cass-operator-6node", "cassandradatacenter.yaml", "  size: 6\n", "  size: 6\n  datacenterName: DC1\n", `spec.target.workload.cassandraDatacenter.datacenterName: "", expected "DC1", spec.datacenterName of the base's CassandraDatacenter dc1`},
 		{"eck-logging", "elasticsearch.yaml", "    - name: warm\n", "    - name: cold\n", `spec.target.workload.elasticsearch.nodeSets[1].name: "warm", expected a nodeSet of the base's Elasticsearch logging (it has hot, cold)`},
 		{"eck-logging", "elasticsearch.yaml", "            name: elasticsearch-data\n          spec:\n            accessModes: [ReadWriteOnce]\n            resources:\n              requests:\n                storage: 500Gi\n    - name: warm", "            name: data\n          spec:\n            accessModes: [ReadWriteOnce]\n            resources:\n              requests:\n                storage: 500Gi\n    - name: warm", `spec.target.workload.elasticsearch.nodeSets[0].claimTemplate: "elasticsearch-data", expected a volumeClaimTemplate of nodeSet hot in the base's Elasticsearch logging (it has data)`},
@@ -266,5 +269,49 @@ func TestClaimsOnlyWithoutBase(t *testing.T) {
 	}
 	if strings.Contains(string(res.Files[render.KustomizationFile]), "../") {
 		t.Errorf("kustomization.yaml names a base:\n%s", res.Files[render.KustomizationFile])
+	}
+}
+
+// TestCassOperatorSplitOverlay: a datacenter large enough to be split into
+// storage roots keeps its CassandraDatacenter patch in the workload root
+// (the overlay directory), and the patch sets spec.size to the spec's, so
+// that the operator makes exactly the members graft cloned.
+func TestCassOperatorSplitOverlay(t *testing.T) {
+	root, m, rec := copyExample(t, "cass-operator-6node")
+	dc := m.Spec.Target.Workload.CassandraDatacenter
+	dc.Size = 60
+	m.Spec.Target.StatefulSets = nil
+	m.Default()
+	must(t, m.Validate())
+	proto := rec.Volumes
+	rec.Volumes = nil
+	n := 0
+	for _, sts := range m.Spec.Target.StatefulSets {
+		for o := range sts.Replicas {
+			for _, p := range proto[:2] { // commitlog and server-data of one member
+				v := p
+				n++
+				v.StatefulSet, v.Ordinal, v.TargetZone, v.SourceZone = sts.Name, o, sts.Zone, sts.Zone
+				v.SourceVolume, v.TargetVolume = fmt.Sprintf("vol-%017x", n), fmt.Sprintf("vol-%017x", n+100000)
+				rec.Volumes = append(rec.Volumes, v)
+			}
+		}
+	}
+	res, err := render.Render(m, rec, render.Options{OutDir: filepath.Join(root, "overlays", "x"), DryRun: true})
+	must(t, err)
+	if _, ok := res.Files["storage-001/"+render.KustomizationFile]; !ok {
+		t.Fatalf("60 members are not split into storage roots: %v", slices.Sorted(maps.Keys(res.Files)))
+	}
+	if _, ok := res.Files["cassandradatacenter-dc1.patch.yaml"]; !ok || !strings.Contains(string(res.Files[render.KustomizationFile]), "cassandradatacenter-dc1.patch.yaml") {
+		t.Fatalf("the CassandraDatacenter patch is not in the workload root")
+	}
+	sets, err := opsim.FromYAML(res.Builds[render.WorkloadRoot])
+	must(t, err)
+	if len(sets) != 3 || *sets[0].Spec.Replicas != 20 || *sets[2].Spec.Replicas != 20 {
+		t.Errorf("the operator makes %d StatefulSets of the patched datacenter: %+v", len(sets), sets)
+	}
+	objs := parseBuilt(t, res.Built)
+	if len(objs.pvcs) != 120 {
+		t.Errorf("%d PVCs built, want 120", len(objs.pvcs))
 	}
 }
