@@ -255,6 +255,14 @@ func TestClaimsOnlyWithoutBase(t *testing.T) {
 	root, m, rec := copyExample(t, "bitnami-claims-only")
 	must(t, os.RemoveAll(filepath.Join(root, "base")))
 	m.Spec.GitOps.Base = ""
+	// With either engine object (the Argo CD one orders by the
+	// StatefulSets' waves, of which there are none here).
+	g := &m.Spec.GitOps
+	g.Engine, g.SourceRef, g.DependsOn = spec.EngineArgoCD, "https://example.com/org/gitops.git", nil
+	if _, err := render.Render(m, rec, render.Options{OutDir: filepath.Join(root, "overlays", "argo")}); err != nil {
+		t.Fatalf("claims-only with an Argo CD Application: %v", err)
+	}
+	g.Engine, g.SourceRef = spec.EngineFlux, "flux-system"
 	res, err := render.Render(m, rec, render.Options{OutDir: filepath.Join(root, "overlays", "x")})
 	must(t, err)
 	objs := parseBuilt(t, res.Built)
