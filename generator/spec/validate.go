@@ -303,7 +303,7 @@ func (v *validator) target(t *Target, sourceRegion string) {
 	field := t.statefulSetField
 	for i, sts := range t.StatefulSets {
 		replicasOK := sts.Replicas >= 1 && sts.Replicas <= MaxReplicas
-		if !replicasOK {
+		if !replicasOK && !v.has(field(i, "replicas")) { // a datacenter's size is reported once
 			v.add(field(i, "replicas"), sts.Replicas, fmt.Sprintf("1 to %d", MaxReplicas))
 		}
 		if sts.Ordinals.Start < 0 {

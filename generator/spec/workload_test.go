@@ -173,7 +173,7 @@ func TestWorkloadValidationErrors(t *testing.T) {
 		{"cluster name without letters", rack(cassOperator, "clusterName: Test_Cluster", "clusterName: '2024'"),
 			[]string{`spec.target.workload.cassandraDatacenter.clusterName: "2024", expected a cluster name with at least one letter`}},
 		{"size smaller than the racks", rack(cassOperator, "size: 7", "size: 2"),
-			[]string{`spec.target.workload.cassandraDatacenter.size: 2, expected 3 to 30000`, `spec.target.workload.cassandraDatacenter.size: 0, expected 1 to 10000`}},
+			[]string{`spec.target.workload.cassandraDatacenter.size: 2, expected 3 to 30000: at least one node per rack`}},
 		{"rack without zone", rack(cassOperator, "{name: r1, zone: us-east-1a, sourceZone: us-east-1a}", "{name: r1, sourceZone: us-east-1a}"),
 			[]string{`spec.target.workload.cassandraDatacenter.racks[0].zone: missing, expected the target zone of the rack`}},
 		{"rack in another region", rack(cassOperator, "{name: r1, zone: us-east-1a,", "{name: r1, zone: eu-west-1a,"),
