@@ -20,7 +20,6 @@ import (
 	"github.com/graftctl/graft/generator/publish"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
-	"github.com/graftctl/graft/templates"
 )
 
 // demoSpec is the migration `graft demo` runs: the 3-node Cassandra the
@@ -71,27 +70,32 @@ func demoCommand() *command {
 	return &command{
 		name:    "demo",
 		summary: "run the whole pipeline offline: a simulated EC2 cluster into a local GitOps repository",
-		usage:   "demo [--workdir DIR]",
+		usage:   "demo [--workdir DIR] [--kind " + strings.Join(spec.WorkloadKinds, "|") + "]",
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			workdir := fs.String("workdir", "", "where the demo leaves everything it makes (default: a new temporary directory)")
+			kind := fs.String("kind", spec.WorkloadStatefulSet, "the target workload: "+strings.Join(spec.WorkloadKinds, ", ")+" (spec.target.workload.kind)")
 			return func(ctx context.Context, e *env, args []string) error {
-				return runDemo(ctx, e, *workdir)
+				k, ok := demoKinds[*kind]
+				if !ok {
+					return usagef("--kind %q: expected one of %s", *kind, strings.Join(spec.WorkloadKinds, ", "))
+				}
+				return runDemo(ctx, e, *workdir, k)
 			}
 		},
 	}
 }
 
-func runDemo(ctx context.Context, e *env, workdir string) error {
+func runDemo(ctx context.Context, e *env, workdir string, k demoKind) error {
 	start := time.Now()
-	workdir, release, err := demoWorkdir(ctx, e, workdir)
+	workdir, release, err := demoWorkdir(ctx, e, workdir, k.migration)
 	if err != nil {
 		return err
 	}
 	defer release()
 
-	e.stage("the legacy cluster: 3 Cassandra nodes on EC2 (graft's in-process simulator), one per zone")
+	e.stage(fmt.Sprintf("the legacy cluster: 3 %s nodes on EC2 (graft's in-process simulator), one per zone", k.app))
 	sim := ec2sim.New(ec2sim.Options{Region: "us-east-1"})
-	cluster, err := sim.SeedCluster(ec2sim.ClusterSpec{Name: "cassandra", Nodes: 3})
+	cluster, err := sim.SeedCluster(ec2sim.ClusterSpec{Name: k.nodeName, Nodes: 3})
 	if err != nil {
 		return err
 	}
@@ -99,14 +103,18 @@ func runDemo(ctx context.Context, e *env, workdir string) error {
 		e.log.Info("legacy node", "name", n.Name, "instance", n.InstanceID, "zone", n.Zone, "volume", n.DataVolumes["/dev/xvdf"])
 	}
 
-	e.stage("the GitOps repository: a bare repo whose main branch holds base/cassandra")
+	what := ""
+	if k.files != nil {
+		what = " (" + k.baseWhat + ")"
+	}
+	e.stage("the GitOps repository: a bare repo whose main branch holds " + k.baseDir + what)
 	repo := filepath.Join(workdir, "gitops.git")
-	if err := seedDemoRepo(ctx, workdir, repo); err != nil {
+	if err := seedDemoRepoOf(ctx, workdir, repo, k); err != nil {
 		return fmt.Errorf("demo repository: %w", err)
 	}
 
 	specPath := filepath.Join(workdir, spec.DefaultFile)
-	if err := atomic.WriteFileContext(ctx, specPath, demoSpecYAML(repo), 0o644); err != nil {
+	if err := atomic.WriteFileContext(ctx, specPath, specWithRepo(k.spec, repo), 0o644); err != nil {
 		return err
 	}
 	e.specPath, e.lockPath = specPath, ""
@@ -130,7 +138,7 @@ func runDemo(ctx context.Context, e *env, workdir string) error {
 // demoWorkdir makes workdir (a new temporary directory if "") and takes
 // its lock: two demos into one workdir, the second is refused by the lock,
 // not merged into the first. It must be empty.
-func demoWorkdir(ctx context.Context, e *env, workdir string) (string, func(), error) {
+func demoWorkdir(ctx context.Context, e *env, workdir, migration string) (string, func(), error) {
 	if workdir == "" {
 		dir, err := os.MkdirTemp("", "graft-demo-")
 		if err != nil {
@@ -149,7 +157,7 @@ func demoWorkdir(ctx context.Context, e *env, workdir string) (string, func(), e
 		return "", nil, err
 	}
 	lockPath := lock.Path(filepath.Join(workdir, record.DefaultFile))
-	l, err := acquireLock(e, lockPath, lock.Holder{Migration: "cassandra-demo", Command: "demo"})
+	l, err := acquireLock(e, lockPath, lock.Holder{Migration: migration, Command: "demo"})
 	if err != nil {
 		return "", nil, err
 	}
@@ -228,6 +236,11 @@ func verdictLine(v publish.Verdict) string {
 // seedDemoRepo creates the bare repository and commits the demo base to its
 // main branch, through a scratch clone.
 func seedDemoRepo(ctx context.Context, workdir, repo string) error {
+	return seedDemoRepoOf(ctx, workdir, repo, demoKinds[spec.WorkloadStatefulSet])
+}
+
+// seedDemoRepoOf is seedDemoRepo with the base of the demo kind k.
+func seedDemoRepoOf(ctx context.Context, workdir, repo string, k demoKind) error {
 	if err := git(ctx, workdir, "init", "--quiet", "--bare", "--initial-branch=main", repo); err != nil {
 		return err
 	}
@@ -239,16 +252,16 @@ func seedDemoRepo(ctx context.Context, workdir, repo string) error {
 	if err := git(ctx, scratch, "init", "--quiet", "--initial-branch=main"); err != nil {
 		return err
 	}
-	if err := os.CopyFS(scratch, templates.DemoBase()); err != nil {
+	if err := os.CopyFS(scratch, k.base()); err != nil {
 		return err
 	}
-	readme := "# GitOps repository (graft demo)\n\n`base/cassandra` is the Cassandra StatefulSet; graft adds overlays under `overlays/`.\n"
+	readme := "# GitOps repository (graft demo)\n\n`" + k.baseDir + "` is the " + k.baseWhat + "; graft adds overlays under `overlays/`.\n"
 	if err := os.WriteFile(filepath.Join(scratch, "README.md"), []byte(readme), 0o644); err != nil {
 		return err
 	}
 	for _, args := range [][]string{
 		{"add", "."},
-		{"-c", "user.name=graft demo", "-c", "user.email=demo@graft.invalid", "commit", "--quiet", "-m", "base: Cassandra StatefulSet"},
+		{"-c", "user.name=graft demo", "-c", "user.email=demo@graft.invalid", "commit", "--quiet", "-m", "base: " + k.baseWhat},
 		{"push", "--quiet", repo, "main"},
 	} {
 		if err := git(ctx, scratch, args...); err != nil {
@@ -268,11 +281,14 @@ func git(ctx context.Context, dir string, args ...string) error {
 	return nil
 }
 
-// demoSpecYAML is demoSpec with spec.gitops.repo set to repo, written by
+// demoSpecYAML is demoSpec with its repository set (specWithRepo).
+func demoSpecYAML(repo string) []byte { return specWithRepo(demoSpec, repo) }
+
+// specWithRepo is a demo spec with spec.gitops.repo set to repo, written by
 // the YAML encoder: a path is data, whatever it holds (": ", " #", quotes).
-func demoSpecYAML(repo string) []byte {
+func specWithRepo(specText, repo string) []byte {
 	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(demoSpec), &doc); err != nil {
+	if err := yaml.Unmarshal([]byte(specText), &doc); err != nil {
 		panic(err) // demoSpec is a constant
 	}
 	node := &doc

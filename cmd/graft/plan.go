@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 
 	"github.com/spf13/pflag"
+
+	"github.com/graftctl/graft/generator/spec"
 )
 
 func planCommand() *command {
@@ -14,7 +18,7 @@ func planCommand() *command {
 		outputs: []string{"text", "json"},
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			return func(ctx context.Context, e *env, args []string) error {
-				_, eng, _, err := newEngine(ctx, e)
+				m, eng, _, err := newEngine(ctx, e)
 				if err != nil {
 					return err
 				}
@@ -32,8 +36,44 @@ func planCommand() *command {
 				if e.output == "json" {
 					return p.WriteJSON(e.stdout)
 				}
+				if err := writeWorkload(e.stdout, m); err != nil {
+					return err
+				}
 				return p.WriteTextColor(e.stdout, e.colorOut)
 			}
 		},
 	}
+}
+
+// writeWorkload says, before the plan, which StatefulSets an operator will
+// create for the spec's workload, as graft derived them: the names the
+// claims are given, so that a reviewer sees them before anything is
+// cloned. It writes nothing for the kinds that list their StatefulSets.
+func writeWorkload(w io.Writer, m *spec.Migration) error {
+	t := &m.Spec.Target
+	if !t.Derives() {
+		return nil
+	}
+	what := "cass-operator CassandraDatacenter " + t.Workload.CassandraDatacenter.Name + " (cluster " + fmt.Sprintf("%q", t.Workload.CassandraDatacenter.ClusterName) + ")"
+	if t.WorkloadKind() == spec.WorkloadECK {
+		what = "ECK Elasticsearch " + t.Workload.Elasticsearch.Name
+	}
+	if _, err := fmt.Fprintf(w, "Workload %s: graft derives the StatefulSets the operator creates:\n", what); err != nil {
+		return err
+	}
+	for _, g := range m.Spec.Groups() {
+		sts, _ := m.Spec.StatefulSet(g.StatefulSet)
+		if _, err := fmt.Fprintf(w, "  %s %s: StatefulSet %s, %d member(s) in %s, claims %s-%s-<ordinal>\n", groupWord(t), g.Name, g.StatefulSet, sts.Replicas, g.Zone, g.ClaimTemplates[0], g.StatefulSet); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintln(w)
+	return err
+}
+
+func groupWord(t *spec.Target) string {
+	if t.WorkloadKind() == spec.WorkloadECK {
+		return "nodeSet"
+	}
+	return "rack"
 }

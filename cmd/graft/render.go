@@ -48,8 +48,8 @@ func renderCommand() *command {
 }
 
 // renderOverlay renders the overlay and then records in graft.lock the
-// binding it rendered (spec.target.binding), which the gate holds the
-// overlay to. The record is written after the overlay is in place, so a
+// binding (spec.target.binding) and the workload (spec.target.workload)
+// it rendered, which the gate holds the overlay to. The record is written after the overlay is in place, so a
 // failure in between leaves an overlay that the gate denies, never one it
 // passes on an old binding.
 func renderOverlay(ctx context.Context, e *env, m *spec.Migration, rec *record.Record, opts render.Options) (*render.Result, error) {
@@ -58,15 +58,16 @@ func renderOverlay(ctx context.Context, e *env, m *spec.Migration, rec *record.R
 		return res, err
 	}
 	want := record.BindingOf(&m.Spec.Target)
-	if rec.Binding != nil && *rec.Binding == *want {
+	wantWorkload := record.WorkloadOf(&m.Spec)
+	if rec.Binding != nil && *rec.Binding == *want && record.EqualWorkloads(rec.Workload, wantWorkload) {
 		return res, nil
 	}
-	rec.Binding = want
+	rec.Binding, rec.Workload = want, wantWorkload
 	path := record.Path(e.specPath, e.lockPath)
 	if err := rec.Write(path); err != nil {
-		return nil, fmt.Errorf("the overlay is written, but its binding is not recorded in %s (graft check denies the overlay until it is; run graft render again): %w", path, err)
+		return nil, fmt.Errorf("the overlay is written, but its binding and workload are not recorded in %s (graft check denies the overlay until they are; run graft render again): %w", path, err)
 	}
-	e.log.Info("binding recorded", "record", path, "mode", want.Mode, "storageClass", want.StorageClassName)
+	e.log.Info("binding recorded", "record", path, "mode", want.Mode, "storageClass", want.StorageClassName, "workload", m.Spec.Target.WorkloadKind())
 	return res, nil
 }
 

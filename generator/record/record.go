@@ -53,6 +53,10 @@ type Record struct {
 	// from the spec for the gate. Absent is the static mode, as every
 	// record before binding modes meant.
 	Binding *Binding `yaml:"binding,omitempty" json:"binding,omitempty"`
+	// Workload is what creates the StatefulSets (spec.target.workload),
+	// written by graft render (and clone) for the gate. Absent is kind
+	// statefulset: the base holds them.
+	Workload *Workload `yaml:"workload,omitempty" json:"workload,omitempty"`
 	// Volumes holds one entry per member and claim template, sorted by
 	// StatefulSet, ordinal and claim template.
 	Volumes []Volume `yaml:"volumes" json:"volumes"`
@@ -132,6 +136,7 @@ func New(m *spec.Migration) *Record {
 		SourceRegion: m.Spec.Source.Region,
 		TargetRegion: m.Spec.Target.Region,
 		Binding:      BindingOf(&m.Spec.Target),
+		Workload:     WorkloadOf(&m.Spec),
 	}
 }
 
@@ -250,7 +255,10 @@ func Parse(data []byte) (*Record, error) {
 func yamlMessage(err error) string {
 	return spec.YAMLMessage(err,
 		"in type record.Record", "at the top level of the record",
-		"in type record.Volume", "in a volumes entry of the record")
+		"in type record.Volume", "in a volumes entry of the record",
+		"in type record.Workload", "in the workload of the record",
+		"in type record.Resource", "in workload.resource of the record",
+		"in type record.Group", "in a workload.groups entry of the record")
 }
 
 // ValidationError lists every problem found in a record, each with its
@@ -287,6 +295,9 @@ func (r *Record) Validate() error {
 	}
 	if r.Binding != nil {
 		validateBinding(*r.Binding, add)
+	}
+	if r.Workload != nil {
+		r.validateWorkload(add)
 	}
 	seen := map[string]int{}
 	targets := map[string]int{}

@@ -14,6 +14,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/kustomize/api/resmap"
 
 	"github.com/graftctl/graft/generator/atomic"
 	"github.com/graftctl/graft/generator/spec"
@@ -22,6 +23,15 @@ import (
 // readBase builds the kustomize base and indexes its StatefulSets and their
 // claim templates.
 func readBase(dir string) (map[string]baseStatefulSet, error) {
+	resources, err := buildBase(dir)
+	if err != nil {
+		return nil, err
+	}
+	return indexStatefulSets(resources)
+}
+
+// buildBase builds the kustomize base at dir.
+func buildBase(dir string) (resmap.ResMap, error) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("%w: spec.gitops.base: %s is not a directory; expected the kustomize base, relative to the overlay directory", ErrInvalid, dir)
 	}
@@ -29,6 +39,12 @@ func readBase(dir string) (map[string]baseStatefulSet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: spec.gitops.base: %s does not build: %v", ErrInvalid, dir, err)
 	}
+	return resources, nil
+}
+
+// indexStatefulSets indexes the StatefulSets of a built base and their
+// claim templates.
+func indexStatefulSets(resources resmap.ResMap) (map[string]baseStatefulSet, error) {
 	out := map[string]baseStatefulSet{}
 	for _, res := range resources.Resources() {
 		if res.GetKind() != "StatefulSet" {
@@ -55,20 +71,7 @@ func readBase(dir string) (map[string]baseStatefulSet, error) {
 			}
 		}
 		for i, t := range sts.Spec.VolumeClaimTemplates {
-			ct := claimTemplate{
-				index:       i,
-				hasSelector: t.Spec.Selector != nil,
-				accessModes: t.Spec.AccessModes,
-				volumeMode:  corev1.PersistentVolumeFilesystem,
-			}
-			if len(ct.accessModes) == 0 {
-				ct.accessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}
-			}
-			if t.Spec.VolumeMode != nil {
-				ct.volumeMode = *t.Spec.VolumeMode
-			}
-			ct.request = t.Spec.Resources.Requests[corev1.ResourceStorage]
-			b.templates[t.Name] = ct
+			b.templates[t.Name] = newClaimTemplate(i, t.Spec)
 		}
 		out[sts.Name] = b
 	}
@@ -215,3 +218,23 @@ func onlyFiles(dir string, files map[string][]byte) bool {
 
 // errNotOurs stops onlyFiles at an entry render would not have written.
 var errNotOurs = errors.New("not a file of the overlay")
+
+// newClaimTemplate is what render needs of the claim spec of template i:
+// its access modes (default ReadWriteOnce), volume mode (default
+// Filesystem), request, and whether it has a selector.
+func newClaimTemplate(i int, spec corev1.PersistentVolumeClaimSpec) claimTemplate {
+	ct := claimTemplate{
+		index:       i,
+		hasSelector: spec.Selector != nil,
+		accessModes: spec.AccessModes,
+		volumeMode:  corev1.PersistentVolumeFilesystem,
+	}
+	if len(ct.accessModes) == 0 {
+		ct.accessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}
+	}
+	if spec.VolumeMode != nil {
+		ct.volumeMode = *spec.VolumeMode
+	}
+	ct.request = spec.Resources.Requests[corev1.ResourceStorage]
+	return ct
+}

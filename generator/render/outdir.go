@@ -33,14 +33,20 @@ func checkOutDir(m *spec.Migration, outDir, baseDir string, force, dryRun bool) 
 	if err != nil {
 		return fmt.Errorf("%w: %s %s: %v", ErrInvalid, outField, outDir, err)
 	}
-	base, err := filepath.EvalSymlinks(baseDir)
-	if err != nil {
-		return fmt.Errorf("%w: spec.gitops.base %s: %v", ErrInvalid, baseDir, err)
-	}
-	if base, err = filepath.Abs(base); err != nil {
-		return err
+	// A claims-only overlay may have no base (spec.gitops.base ""): then
+	// there is none to keep apart from the overlay.
+	hasBase := m.Spec.GitOps.Base != ""
+	base := ""
+	if hasBase {
+		if base, err = filepath.EvalSymlinks(baseDir); err != nil {
+			return fmt.Errorf("%w: spec.gitops.base %s: %v", ErrInvalid, baseDir, err)
+		}
+		if base, err = filepath.Abs(base); err != nil {
+			return err
+		}
 	}
 	switch {
+	case !hasBase:
 	case within(out, base):
 		return fmt.Errorf("%w: %s %s is the kustomize base %s or lies inside it (spec.gitops.base %q resolves there from it); graft never writes into the base: choose another --out, apart from the base",
 			ErrInvalid, outField, outDir, base, m.Spec.GitOps.Base)
@@ -70,7 +76,7 @@ func checkOutDir(m *spec.Migration, outDir, baseDir string, force, dryRun bool) 
 			}
 		}
 	}
-	if root := workTree(filepath.Dir(out)); root != "" {
+	if root := workTree(filepath.Dir(out)); root != "" && hasBase {
 		if !within(base, root) {
 			return fmt.Errorf("%w: spec.gitops.base %q resolves to %s, outside the repository %s that holds the overlay %s; expected a base inside the repository (Flux and Argo CD read nothing else)",
 				ErrInvalid, m.Spec.GitOps.Base, base, root, outDir)

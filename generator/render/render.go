@@ -221,17 +221,18 @@ func Files(m *spec.Migration, rec *record.Record, outDir string) (map[string][]b
 		return nil, err
 	}
 	basePath := filepath.Join(outDir, filepath.FromSlash(m.Spec.GitOps.Base))
-	base, err := readBase(basePath)
+	r := &renderer{m: m, rec: rec}
+	tb, err := r.readTargetBase(basePath)
 	if err != nil {
 		return nil, err
 	}
-	r := &renderer{m: m, rec: rec}
+	base := tb.sets
 	members, err := r.join(base)
 	if err != nil {
 		return nil, err
 	}
 	files := map[string][]byte{}
-	kust := newKustomization(m.Spec.Target.Namespace, m.Spec.GitOps.Base)
+	kust := newKustomization(m.Spec.Target.Namespace, r.workloadResources()...)
 	var roots []string
 	shards := shard(m, members)
 	if len(shards) <= 1 {
@@ -244,7 +245,7 @@ func Files(m *spec.Migration, rec *record.Record, outDir string) (map[string][]b
 	} else if roots, err = r.storageRoots(files, shards, firstWave(base)); err != nil {
 		return nil, err
 	}
-	for _, set := range m.Spec.Target.StatefulSets {
+	for _, set := range r.patchedStatefulSets() {
 		sts := base[set.Name]
 		name := "statefulset-" + set.Name + ".patch.yaml"
 		if files[name], err = yaml.Marshal(r.statefulSetPatch(set, sts)); err != nil {
@@ -257,6 +258,9 @@ func Files(m *spec.Migration, rec *record.Record, outDir string) (map[string][]b
 				Name: set.Name,
 			}},
 		})
+	}
+	if err := r.workloadPatch(files, &kust, tb); err != nil {
+		return nil, err
 	}
 	if err := r.writeKustomization(files, "", kust); err != nil {
 		return nil, err
@@ -359,6 +363,11 @@ func (r *renderer) join(base map[string]baseStatefulSet) ([]member, error) {
 	for _, v := range r.rec.Volumes {
 		sts := base[v.StatefulSet]
 		t := sts.templates[v.ClaimTemplate]
+		if t.request.IsZero() {
+			// No template to follow (claims-only without a base): the
+			// claim asks for its volume's size.
+			t.request = *resource.NewQuantity(int64(v.SizeGiB)<<30, resource.BinarySI)
+		}
 		if size := int64(v.SizeGiB) << 30; t.request.Value() > size {
 			add("volumeClaimTemplate "+v.ClaimTemplate+" of "+v.StatefulSet+" resources.requests.storage", t.request.String(),
 				fmt.Sprintf("at most the size of volume %s (%dGi) that %s binds", v.TargetVolume, v.SizeGiB, v.ClaimName()))

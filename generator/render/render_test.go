@@ -60,6 +60,9 @@ func load(t testing.TB, dir string) (*spec.Migration, *record.Record) {
 	if rec.Binding == nil && want.Mode != spec.BindingStatic || rec.Binding != nil && *rec.Binding != *want {
 		t.Fatalf("%s/graft.lock binding %+v, want %+v (what graft render records for the spec)", dir, rec.Binding, want)
 	}
+	if w := record.WorkloadOf(&m.Spec); !record.EqualWorkloads(rec.Workload, w) {
+		t.Fatalf("%s/graft.lock workload %+v, want %+v (what graft render records for the spec)", dir, rec.Workload, w)
+	}
 	return m, rec
 }
 
@@ -194,6 +197,10 @@ func TestNames(t *testing.T) {
 				t.Fatal(err)
 			}
 			objs := parseBuilt(t, built)
+			if !m.Spec.Target.PatchesStatefulSets() {
+				// The operator or the chart creates the StatefulSets.
+				objs.sets = workloadStatefulSets(t, m, built)
+			}
 			zones := map[string]string{}
 			for _, v := range rec.Volumes {
 				zones[v.ClaimName()] = v.TargetZone
@@ -218,6 +225,9 @@ func TestNames(t *testing.T) {
 					t.Errorf("StatefulSet %s in namespace %q, want %q", sts.Name, sts.Namespace, m.Spec.Target.Namespace)
 				}
 				for _, tmpl := range sts.Spec.VolumeClaimTemplates {
+					if m.Spec.Target.WorkloadKind() == spec.WorkloadClaimsOnly {
+						break // graft does not patch a chart's templates
+					}
 					// The static mode selects graft's PVs; the provisioned
 					// mode must not (the provisioner refuses a selector).
 					if (tmpl.Spec.Selector == nil) != m.Spec.Target.Binding.Provisioned() || tmpl.Spec.StorageClassName == nil || *tmpl.Spec.StorageClassName != m.Spec.Target.StorageClassName {

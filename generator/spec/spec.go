@@ -155,8 +155,12 @@ type Target struct {
 	// region makes clone copy the snapshots.
 	Region string `yaml:"region,omitempty" json:"region,omitempty"`
 	// Namespace of the StatefulSets.
-	Namespace    string        `yaml:"namespace" json:"namespace"`
-	StatefulSets []StatefulSet `yaml:"statefulSets" json:"statefulSets"`
+	Namespace string `yaml:"namespace" json:"namespace"`
+	// Workload says what creates the StatefulSets (default: the base
+	// holds them). For kinds cass-operator and eck graft derives
+	// StatefulSets from it, and they must not be listed.
+	Workload     *Workload     `yaml:"workload,omitempty" json:"workload,omitempty"`
+	StatefulSets []StatefulSet `yaml:"statefulSets,omitempty" json:"statefulSets,omitempty"`
 	// StorageClassName on PVs, PVCs and templates (default "", which turns
 	// dynamic provisioning off for these claims; binding mode provisioned
 	// needs a class).
@@ -225,7 +229,10 @@ type GitOps struct {
 	// Engine is flux, argocd or none (default none).
 	Engine string `yaml:"engine,omitempty" json:"engine,omitempty"`
 	// Base is the kustomize base, relative to the overlay directory, as it
-	// appears in kustomization.yaml resources.
+	// appears in kustomization.yaml resources. Optional for workload kind
+	// claims-only, whose overlay holds only the claims: there it is read
+	// (the chart's rendered StatefulSets, say) to check the names and
+	// claim templates, and is not a resource of the overlay.
 	Base string `yaml:"base" json:"base"`
 	// OverlayPath is the overlay directory inside the repository (default
 	// overlays/<name>); render writes there unless --out says otherwise.

@@ -493,6 +493,9 @@ func FuzzParse(f *testing.F) {
 			f.Add(data)
 		}
 	}
+	f.Add([]byte(cassOperator))
+	f.Add([]byte(eck))
+	f.Add([]byte(strings.Replace(cassOperator, "size: 7", "size: 7\n        datacenterName: DC_1\n        operatorVersion: v1.22.0", 1)))
 	f.Add([]byte("apiVersion: [\n"))
 	f.Add([]byte(strings.Replace(valid, "claimTemplate: data\n", "claimTemplate: data\n        partition: 128\n", 1)))
 	f.Add([]byte("spec:\n  target:\n    statefulSets:\n      - replicas: 99999999\n"))

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/graftctl/graft/generator/workload"
 )
 
 // Default fills every optional field with its documented default.
@@ -22,6 +24,9 @@ func (m *Migration) Default() {
 		s.Target.TopologyKey = TopologyKeyKubernetes
 	}
 	s.Target.Binding.setDefaults()
+	if w := s.Target.Workload; w != nil {
+		w.setDefaults(&s.Target)
+	}
 	if c := s.Target.Cluster; c != nil && c.StorageDriver == "" {
 		c.StorageDriver = StorageDriverEBSCSI
 	}
@@ -224,15 +229,16 @@ func (m *Migration) Validate() error {
 	v.dnsLabel("metadata.name", m.Metadata.Name)
 	s := &m.Spec
 	v.source(&s.Source)
+	v.workload(s)
 	v.target(&s.Target, s.Source.Region)
 	v.binding(s)
-	v.mapping(&s.Mapping, s.Target.StatefulSets)
+	v.mapping(&s.Mapping, &s.Target)
 	// PVC names are derived from device and StatefulSet names: check them
 	// only once those are valid, so one typo is reported once.
-	if !v.has("spec.source.devices", "spec.target.statefulSets") {
+	if !v.has("spec.source.devices", "spec.target.statefulSets", "spec.target.workload") {
 		v.claimNames(s)
 	}
-	v.gitops(&s.GitOps)
+	v.gitops(&s.GitOps, s.Target.WorkloadKind())
 	for i, arg := range s.Hooks.BeforeFinal {
 		if i == 0 && strings.TrimSpace(arg) == "" {
 			v.add("spec.hooks.beforeFinal[0]", arg, "a command name")
@@ -287,29 +293,52 @@ func (v *validator) target(t *Target, sourceRegion string) {
 		v.add("spec.target.region", t.Region, "an AWS region such as us-east-1")
 	}
 	v.dnsLabel("spec.target.namespace", t.Namespace)
-	if len(t.StatefulSets) == 0 {
+	if len(t.StatefulSets) == 0 && !t.Derives() && !v.has("spec.target.workload.kind") {
 		v.add("spec.target.statefulSets", nil, "at least one StatefulSet")
 	}
 	names := map[string]int{}
 	sourceZones := map[string]int{}
+	// For the workload kinds that derive the StatefulSets, each problem is
+	// reported at the rack or nodeSet it comes from.
+	field := t.statefulSetField
 	for i, sts := range t.StatefulSets {
-		field := fmt.Sprintf("spec.target.statefulSets[%d]", i)
-		v.dnsLabel(field+".name", sts.Name)
-		v.unique(names, i, field+".name", sts.Name, "a StatefulSet not already listed (it is spec.target.statefulSets[%d])")
-		if sts.Replicas < 1 || sts.Replicas > MaxReplicas {
-			v.add(field+".replicas", sts.Replicas, fmt.Sprintf("1 to %d", MaxReplicas))
+		replicasOK := sts.Replicas >= 1 && sts.Replicas <= MaxReplicas
+		if !replicasOK && !v.has(field(i, "replicas")) { // a datacenter's size is reported once
+			v.add(field(i, "replicas"), sts.Replicas, fmt.Sprintf("1 to %d", MaxReplicas))
 		}
 		if sts.Ordinals.Start < 0 {
-			v.add(field+".ordinals.start", sts.Ordinals.Start, "0 or more")
+			v.add(field(i, "ordinals.start"), sts.Ordinals.Start, "0 or more")
+		}
+		last := max(0, sts.Ordinals.Start)
+		if replicasOK {
+			last += sts.Replicas - 1
+		}
+		if t.Derives() && v.has(t.namingFields(i)...) {
+			// The rack's or nodeSet's name, or what all names derive
+			// from, is reported already.
+		} else if problem := workload.StatefulSetNameProblem(sts.Name, last); problem != "" {
+			value := any(sts.Name)
+			if sts.Name == "" {
+				value = nil
+			}
+			v.add(field(i, "name"), value, problem+t.statefulSetNote())
+		} else {
+			if j, dup := names[sts.Name]; dup {
+				v.add(field(i, "name"), sts.Name, fmt.Sprintf("a StatefulSet not already listed (it is %s)", strings.TrimSuffix(field(j, "name"), ".name"))+t.statefulSetNote())
+			}
+			names[sts.Name] = i
 		}
 		if sts.Zone != "" && !ZoneInRegion(sts.Zone, t.Region) {
-			v.add(field+".zone", sts.Zone, fmt.Sprintf("a zone of the target region %s", t.Region))
+			v.add(field(i, "zone"), sts.Zone, fmt.Sprintf("a zone of the target region %s", t.Region))
 		}
 		if sts.SourceZone != "" {
 			if !ZoneInRegion(sts.SourceZone, sourceRegion) {
-				v.add(field+".sourceZone", sts.SourceZone, fmt.Sprintf("a zone of the source region %s", sourceRegion))
+				v.add(field(i, "sourceZone"), sts.SourceZone, fmt.Sprintf("a zone of the source region %s", sourceRegion))
 			} else {
-				v.unique(sourceZones, i, field+".sourceZone", sts.SourceZone, "a zone no other StatefulSet draws from (spec.target.statefulSets[%d] does)")
+				if j, dup := sourceZones[sts.SourceZone]; dup {
+					v.add(field(i, "sourceZone"), sts.SourceZone, fmt.Sprintf("a zone no other StatefulSet draws from (%s does)", strings.TrimSuffix(field(j, "sourceZone"), ".sourceZone")))
+				}
+				sourceZones[sts.SourceZone] = i
 			}
 		}
 	}
@@ -373,8 +402,9 @@ func (v *validator) volume(vol *Volume, region string) {
 	}
 }
 
-func (v *validator) mapping(mp *Mapping, sets []StatefulSet) {
+func (v *validator) mapping(mp *Mapping, t *Target) {
 	const f = "spec.mapping"
+	sets := t.StatefulSets
 	set := 0
 	for _, present := range []bool{mp.TagRegex != nil, len(mp.Table) > 0, mp.Sort != nil} {
 		if present {
@@ -445,7 +475,7 @@ func (v *validator) mapping(mp *Mapping, sets []StatefulSet) {
 		if len(sets) > 1 {
 			for i, sts := range sets {
 				if sts.SourceZone == "" {
-					v.add(fmt.Sprintf("spec.target.statefulSets[%d].sourceZone", i), nil, "a source zone: the sort mapping assigns instances to StatefulSets by zone when there are several")
+					v.add(t.statefulSetField(i, "sourceZone"), nil, "a source zone: the sort mapping assigns instances to StatefulSets by zone when there are several")
 				}
 			}
 		}
@@ -475,12 +505,14 @@ func (v *validator) claimNames(s *Spec) {
 	}
 }
 
-func (v *validator) gitops(g *GitOps) {
+func (v *validator) gitops(g *GitOps, kind string) {
 	const f = "spec.gitops"
 	v.oneOf(f+".engine", g.Engine, []string{EngineFlux, EngineArgoCD, EngineNone})
 	v.oneOf(f+".provider", g.Provider, []string{ProviderGitHub, ProviderGitea, ProviderNone})
 	baseOK := false
 	switch {
+	case g.Base == "" && kind == WorkloadClaimsOnly:
+		// The overlay holds only the claims; there is nothing to patch.
 	case g.Base == "":
 		v.add(f+".base", nil, "the kustomize base, relative to the overlay directory (for example ../../base/cassandra)")
 	case hasControl(g.Base):

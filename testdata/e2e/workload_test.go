@@ -1,0 +1,517 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/yaml"
+
+	"github.com/graftctl/graft/testdata/e2e/harness"
+)
+
+// Issue 15: operator- and chart-managed StatefulSets. The operators cannot
+// run here (no kubelet, no images), so each test creates the StatefulSets
+// exactly as the operator would name and shape them — transliterated below
+// from the operators' code, independently of graft's own implementation
+// (generator/workload), which the test cross-checks against the record —
+// after graft's PVs and PVCs are in place, and shows that the StatefulSet
+// controller adopts graft's claims (no claim is created, none is
+// replaced), that they bind, and that every pod is scheduled in its rack's
+// or nodeSet's zone.
+
+// exampleFiles is what the test reads of an overlay's example: the
+// record's workload, and the spec's base and namespace.
+type exampleFiles struct {
+	Workload *struct {
+		Kind   string `json:"kind"`
+		Groups []struct {
+			Name        string `json:"name"`
+			StatefulSet string `json:"statefulSet"`
+			Zone        string `json:"zone"`
+		} `json:"groups"`
+	} `json:"workload"`
+	Spec struct {
+		Target struct {
+			Namespace string `json:"namespace"`
+		} `json:"target"`
+		GitOps struct {
+			Base string `json:"base"`
+		} `json:"gitops"`
+	} `json:"spec"`
+}
+
+// readExample reads the example of an overlay directory: its record and
+// spec, merged (the record has workload, the spec has spec). ok is false
+// when the overlay has no example.
+func readExample(dir string) (exampleFiles, bool) {
+	var ex exampleFiles
+	src := filepath.Join(repoRoot, "testdata", "examples", filepath.Base(dir))
+	lock, err := os.ReadFile(filepath.Join(src, "graft.lock"))
+	if err != nil {
+		return ex, false
+	}
+	spec, err := os.ReadFile(filepath.Join(src, "graft.yaml"))
+	if err != nil {
+		return ex, false
+	}
+	if yaml.Unmarshal(lock, &ex) != nil || yaml.Unmarshal(spec, &ex) != nil {
+		return ex, false
+	}
+	return ex, true
+}
+
+// isWorkloadOverlay reports whether the overlay at dir is of an operator
+// or chart workload (its example's record says a kind): TestWorkloadKinds
+// lands those, TestExampleOverlays the others.
+func isWorkloadOverlay(dir string) bool {
+	ex, ok := readExample(dir)
+	return ok && ex.Workload != nil
+}
+
+// workloadOverlayDirs are the example overlays of the workload kinds.
+func workloadOverlayDirs() []string {
+	matches, _ := filepath.Glob(filepath.Join(repoRoot, "overlays", "*", "kustomization.yaml"))
+	var dirs []string
+	for _, m := range matches {
+		if isWorkloadOverlay(filepath.Dir(m)) {
+			dirs = append(dirs, filepath.Dir(m))
+		}
+	}
+	sort.Strings(dirs)
+	return dirs
+}
+
+// TestWorkloadKinds: for every example overlay of kind cass-operator, eck
+// and claims-only.
+func TestWorkloadKinds(t *testing.T) {
+	dirs := workloadOverlayDirs()
+	kinds := map[string]bool{}
+	for _, dir := range dirs {
+		ex, _ := readExample(dir)
+		kinds[ex.Workload.Kind] = true
+		t.Run(filepath.Base(dir), func(t *testing.T) { landWorkload(t, dir, ex) })
+	}
+	for _, k := range []string{"cass-operator", "eck", "claims-only"} {
+		if !kinds[k] {
+			t.Errorf("no example overlay of workload kind %s in %s/overlays", k, repoRoot)
+		}
+	}
+}
+
+func landWorkload(t *testing.T, dir string, ex exampleFiles) {
+	start := time.Now()
+	if code, out := graftCheck(t, dir, lockFor(t, dir)); code != 0 {
+		t.Errorf("graft check %s: exit %d, want 0\n%s", dir, code, out)
+	}
+	objs, err := harness.Kustomize(ctxFor(t, 60*time.Second), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := ex.Spec.Target.Namespace
+	// What graft applies (its storage), and the operator's resource.
+	var storage []*unstructured.Unstructured
+	var resource *unstructured.Unstructured
+	for _, u := range objs {
+		switch u.GetKind() {
+		case "PersistentVolume", "PersistentVolumeClaim", "StorageClass":
+			storage = append(storage, u)
+		case "CassandraDatacenter", "Elasticsearch":
+			if resource != nil {
+				t.Fatalf("the overlay holds two resources: %s and %s", harness.Ref(resource), harness.Ref(u))
+			}
+			resource = u
+		default:
+			t.Fatalf("a %s overlay holds %s; expected graft's storage and (cass-operator, eck) the operator's resource", ex.Workload.Kind, harness.Ref(u))
+		}
+	}
+	var stss []*appsv1.StatefulSet
+	switch ex.Workload.Kind {
+	case "cass-operator":
+		if resource == nil || resource.GetKind() != "CassandraDatacenter" {
+			t.Fatalf("a cass-operator overlay without its CassandraDatacenter")
+		}
+		stss = cassOperatorStatefulSets(t, resource)
+	case "eck":
+		if resource == nil || resource.GetKind() != "Elasticsearch" {
+			t.Fatalf("an eck overlay without its Elasticsearch")
+		}
+		stss = eckStatefulSets(t, resource)
+	case "claims-only":
+		if resource != nil {
+			t.Fatalf("a claims-only overlay holds %s", harness.Ref(resource))
+		}
+		stss = chartStatefulSets(t, dir, ex)
+	default:
+		t.Fatalf("unknown workload kind %q", ex.Workload.Kind)
+	}
+	// The operator's names are the record's: graft named the claims so.
+	var names, recorded []string
+	for _, s := range stss {
+		s.Namespace = ns
+		names = append(names, s.Name)
+	}
+	for _, g := range ex.Workload.Groups {
+		recorded = append(recorded, g.StatefulSet)
+	}
+	if !slices.Equal(names, recorded) {
+		t.Fatalf("the operator would create StatefulSets %v, graft recorded %v", names, recorded)
+	}
+
+	b, err := parseBuilt(storage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.stss = stss
+	if !slices.Contains(b.namespaces, ns) {
+		b.namespaces = append(b.namespaces, ns)
+	}
+	// 1. graft's PVs and PVCs first, as the cut-over applies them, and
+	//    every claim Bound before any StatefulSet exists.
+	if errs := deploy(t, b); len(errs) > 0 {
+		t.Fatalf("server-side apply failed:\n%s", harness.JoinApplyErrors(errs))
+	}
+	c := cluster.Client
+	uids := map[string]types.UID{}
+	eventually(t, 90*time.Second, "graft's claims bound before the StatefulSets exist", func(ctx context.Context) (string, error) {
+		for key, want := range b.pvcs {
+			pvc, err := c.CoreV1().PersistentVolumeClaims(want.Namespace).Get(ctx, want.Name, metav1.GetOptions{})
+			if err != nil {
+				return fmt.Sprintf("PVC %s: %v", key, err), nil
+			}
+			if pvc.Status.Phase != corev1.ClaimBound {
+				return fmt.Sprintf("PVC %s is %s", key, pvc.Status.Phase), nil
+			}
+			uids[key] = pvc.UID
+		}
+		return "", nil
+	})
+	// 2. The StatefulSets, as the operator creates them.
+	ctx := ctxFor(t, 60*time.Second)
+	for _, s := range stss {
+		if _, err := c.AppsV1().StatefulSets(s.Namespace).Create(ctx, s, metav1.CreateOptions{FieldManager: "operator"}); err != nil {
+			t.Fatalf("creating StatefulSet %s as the operator would: %v", s.Name, err)
+		}
+	}
+	// 3. Bound, every ordinal on graft's claim, scheduled in its PV's zone,
+	//    nothing else provisioned or claimed.
+	assertLanded(t, b)
+	// 4. Adopted, not replaced: the claims are the ones graft applied.
+	for key, uid := range uids {
+		pvc, err := c.CoreV1().PersistentVolumeClaims(b.pvcs[key].Namespace).Get(ctx, b.pvcs[key].Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pvc.UID != uid {
+			t.Errorf("PVC %s was replaced (uid %s, graft's was %s)", key, pvc.UID, uid)
+		}
+	}
+	// 5. Each rack's or nodeSet's pods run in its zone (the operator's
+	//    affinity, from graft's patch of its resource).
+	for _, g := range ex.Workload.Groups {
+		if g.Zone == "" {
+			continue // claims-only: each member where its volume is (3.)
+		}
+		s := stss[slices.Index(recorded, g.StatefulSet)]
+		for _, o := range ordinals(s) {
+			pod, err := c.CoreV1().Pods(s.Namespace).Get(ctx, podName(s.Name, o), metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			node, err := c.CoreV1().Nodes().Get(ctx, pod.Spec.NodeName, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if z := node.Labels[harness.ZoneLabel]; z != g.Zone {
+				t.Errorf("pod %s of %s %s is in zone %s, want %s", pod.Name, ex.Workload.Kind, g.Name, z, g.Zone)
+			}
+			if zone := requiredZoneOf(pod.Spec.Affinity); zone != g.Zone {
+				t.Errorf("pod %s requires zone %q of its node, want %q (the rack's or nodeSet's)", pod.Name, zone, g.Zone)
+			}
+		}
+	}
+	t.Logf("%s overlay %s: %d PVs, %d PVCs adopted by %d StatefulSets in %s",
+		ex.Workload.Kind, filepath.Base(dir), len(b.pvs), len(b.pvcs), len(stss), time.Since(start).Round(time.Millisecond))
+}
+
+// requiredZoneOf is the one zone a pod's required node affinity names
+// (every term), "" otherwise.
+func requiredZoneOf(a *corev1.Affinity) string {
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return ""
+	}
+	zone := ""
+	for i, term := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+		z := ""
+		for _, e := range term.MatchExpressions {
+			if e.Key == harness.ZoneLabel && e.Operator == corev1.NodeSelectorOpIn && len(e.Values) == 1 {
+				z = e.Values[0]
+			}
+		}
+		if z == "" || (i > 0 && z != zone) {
+			return ""
+		}
+		zone = z
+	}
+	return zone
+}
+
+// ---- cass-operator, transliterated (k8ssandra/cass-operator) ----
+
+var (
+	dns1035Label    = regexp.MustCompile(`[a-z]([-a-z0-9]*[a-z0-9])?`)
+	dns1035Full     = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+	dns1123Sub      = regexp.MustCompile(`[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*`)
+	dns1123SubFull  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	labelValueParts = regexp.MustCompile(`(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?`)
+)
+
+// cleanupForKubernetes: apis/cassandra/v1beta1/cassandradatacenter_types.go.
+func cleanupForKubernetes(in string) string {
+	if len(in) <= 63 && dns1035Full.MatchString(in) {
+		return in
+	}
+	in = strings.ReplaceAll(strings.ToLower(in), "_", "-")
+	return strings.Join(dns1035Label.FindAllString(in, -1), "")
+}
+
+// cleanupSubdomain: the same file.
+func cleanupSubdomain(in string) string {
+	if len(in) <= 253 && dns1123SubFull.MatchString(in) {
+		return in
+	}
+	in = strings.ReplaceAll(strings.ToLower(in), "_", "-")
+	return strings.Join(dns1123Sub.FindAllString(in, -1), "")
+}
+
+// cleanLabelValue: the same file.
+func cleanLabelValue(v string) string {
+	return strings.Join(labelValueParts.FindAllString(strings.ReplaceAll(v, " ", ""), -1), "")
+}
+
+// splitRacks: the same file.
+func splitRacks(nodes, racks int) []int {
+	per, extra := nodes/racks, nodes%racks
+	out := make([]int, racks)
+	for i := range out {
+		out[i] = per
+		if i < extra {
+			out[i]++
+		}
+	}
+	return out
+}
+
+type cassDC struct {
+	Metadata metav1.ObjectMeta `json:"metadata"`
+	Spec     struct {
+		ClusterName        string            `json:"clusterName"`
+		Size               int               `json:"size"`
+		NodeAffinityLabels map[string]string `json:"nodeAffinityLabels"`
+		Racks              []struct {
+			Name               string            `json:"name"`
+			Zone               string            `json:"zone"`
+			NodeAffinityLabels map[string]string `json:"nodeAffinityLabels"`
+		} `json:"racks"`
+		StorageConfig struct {
+			CassandraDataVolumeClaimSpec *corev1.PersistentVolumeClaimSpec `json:"cassandraDataVolumeClaimSpec"`
+			AdditionalVolumes            []struct {
+				Name      string                            `json:"name"`
+				MountPath string                            `json:"mountPath"`
+				PVCSpec   *corev1.PersistentVolumeClaimSpec `json:"pvcSpec"`
+			} `json:"additionalVolumes"`
+		} `json:"storageConfig"`
+	} `json:"spec"`
+	Status struct {
+		DatacenterName string `json:"datacenterName"`
+	} `json:"status"`
+}
+
+// cassOperatorStatefulSets: pkg/reconciliation/construct_statefulset.go
+// newStatefulSetForCassandraDatacenter (v1.23 and later): one StatefulSet
+// per rack, NewNamespacedNameForStatefulSet's name, the rack labels,
+// serviceName GetAllPodsServiceName, Parallel pods, server-data and the
+// additional volumes with a pvcSpec, and the pods required on nodes with
+// the rack's nodeAffinityLabels (rackNodeAffinitylabels,
+// construct_podtemplatespec.go calculateNodeAffinity).
+func cassOperatorStatefulSets(t *testing.T, u *unstructured.Unstructured) []*appsv1.StatefulSet {
+	t.Helper()
+	dc, err := typed[cassDC](u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dc.Spec.StorageConfig.CassandraDataVolumeClaimSpec == nil {
+		t.Fatalf("CassandraDatacenter %s: StorageConfig.cassandraDataVolumeClaimSpec is required", dc.Metadata.Name)
+	}
+	resourceName := cleanupForKubernetes(dc.Metadata.Name) // LabelResourceName, no status yet
+	if dc.Status.DatacenterName != "" {
+		resourceName = cleanupForKubernetes(dc.Status.DatacenterName)
+	}
+	counts := splitRacks(dc.Spec.Size, len(dc.Spec.Racks))
+	var out []*appsv1.StatefulSet
+	for i, rack := range dc.Spec.Racks {
+		labels := map[string]string{
+			"cassandra.datastax.com/cluster":    cleanLabelValue(dc.Spec.ClusterName),
+			"cassandra.datastax.com/datacenter": cleanLabelValue(dc.Metadata.Name),
+			"cassandra.datastax.com/rack":       cleanLabelValue(rack.Name),
+		}
+		templates := []corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "server-data", Labels: maps.Clone(labels)}, Spec: *dc.Spec.StorageConfig.CassandraDataVolumeClaimSpec}}
+		mounts := []corev1.VolumeMount{{Name: "server-data", MountPath: "/var/lib/cassandra"}}
+		for _, av := range dc.Spec.StorageConfig.AdditionalVolumes {
+			if av.PVCSpec != nil {
+				templates = append(templates, corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: av.Name, Labels: maps.Clone(labels)}, Spec: *av.PVCSpec})
+				mounts = append(mounts, corev1.VolumeMount{Name: av.Name, MountPath: av.MountPath})
+			}
+		}
+		affinity := map[string]string{}
+		maps.Copy(affinity, dc.Spec.NodeAffinityLabels)
+		maps.Copy(affinity, rack.NodeAffinityLabels)
+		if rack.Zone != "" {
+			affinity[harness.ZoneLabel] = rack.Zone
+		}
+		var reqs []corev1.NodeSelectorRequirement
+		for _, k := range slices.Sorted(maps.Keys(affinity)) {
+			reqs = append(reqs, corev1.NodeSelectorRequirement{Key: k, Operator: corev1.NodeSelectorOpIn, Values: []string{affinity[k]}})
+		}
+		var podAffinity *corev1.Affinity
+		if len(reqs) > 0 {
+			podAffinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: reqs}}}}}
+		}
+		replicas := int32(counts[i])
+		out = append(out, &appsv1.StatefulSet{
+			ObjectMeta: metav1.ObjectMeta{Name: cleanupForKubernetes(dc.Spec.ClusterName) + "-" + resourceName + "-" + cleanupSubdomain(rack.Name) + "-sts", Labels: maps.Clone(labels)},
+			Spec: appsv1.StatefulSetSpec{
+				Selector:            &metav1.LabelSelector{MatchLabels: maps.Clone(labels)},
+				Replicas:            &replicas,
+				ServiceName:         cleanupForKubernetes(dc.Spec.ClusterName) + "-" + resourceName + "-all-pods-service",
+				PodManagementPolicy: appsv1.ParallelPodManagement,
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: maps.Clone(labels)},
+					Spec: corev1.PodSpec{
+						Affinity:   podAffinity,
+						Containers: []corev1.Container{{Name: "cassandra", Image: "cr.k8ssandra.io/k8ssandra/cass-management-api:4.1", VolumeMounts: mounts}},
+					},
+				},
+				VolumeClaimTemplates: templates,
+				MinReadySeconds:      5,
+			},
+		})
+	}
+	return out
+}
+
+// ---- ECK, transliterated (elastic/cloud-on-k8s) ----
+
+type eckES struct {
+	Metadata metav1.ObjectMeta `json:"metadata"`
+	Spec     struct {
+		NodeSets []struct {
+			Name                 string                         `json:"name"`
+			Count                int32                          `json:"count"`
+			PodTemplate          corev1.PodTemplateSpec         `json:"podTemplate"`
+			VolumeClaimTemplates []corev1.PersistentVolumeClaim `json:"volumeClaimTemplates"`
+		} `json:"nodeSets"`
+	} `json:"spec"`
+}
+
+// eckStatefulSets: pkg/controller/elasticsearch/nodespec/statefulset.go
+// BuildStatefulSet: <es>-es-<nodeSet> (pkg/apis/elasticsearch/v1/name.go
+// StatefulSet), serviceName the same (HeadlessServiceName), count
+// replicas, Parallel pods, the nodeSet's podTemplate (its affinity) and
+// volumeClaimTemplates (default elasticsearch-data).
+func eckStatefulSets(t *testing.T, u *unstructured.Unstructured) []*appsv1.StatefulSet {
+	t.Helper()
+	es, err := typed[eckES](u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*appsv1.StatefulSet
+	for _, ns := range es.Spec.NodeSets {
+		name := es.Metadata.Name + "-es-" + ns.Name
+		labels := map[string]string{"elasticsearch.k8s.elastic.co/cluster-name": es.Metadata.Name, "elasticsearch.k8s.elastic.co/statefulset-name": name}
+		templates := ns.VolumeClaimTemplates
+		if len(templates) == 0 {
+			templates = []corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "elasticsearch-data"}}}
+		}
+		var mounts []corev1.VolumeMount
+		for _, tm := range templates {
+			mounts = append(mounts, corev1.VolumeMount{Name: tm.Name, MountPath: "/usr/share/elasticsearch/" + strings.TrimPrefix(tm.Name, "elasticsearch-")})
+		}
+		pod := ns.PodTemplate
+		pod.Labels = maps.Clone(labels)
+		pod.Spec.Containers = []corev1.Container{{Name: "elasticsearch", Image: "docker.elastic.co/elasticsearch/elasticsearch:8", VolumeMounts: mounts}}
+		replicas := ns.Count
+		out = append(out, &appsv1.StatefulSet{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: maps.Clone(labels)},
+			Spec: appsv1.StatefulSetSpec{
+				Selector:             &metav1.LabelSelector{MatchLabels: maps.Clone(labels)},
+				Replicas:             &replicas,
+				ServiceName:          name,
+				PodManagementPolicy:  appsv1.ParallelPodManagement,
+				Template:             pod,
+				VolumeClaimTemplates: templates,
+			},
+		})
+	}
+	return out
+}
+
+// chartStatefulSets are the StatefulSets of the chart's rendered manifests,
+// the claims-only example's base (which graft reads and does not deploy),
+// in the release namespace.
+func chartStatefulSets(t *testing.T, dir string, ex exampleFiles) []*appsv1.StatefulSet {
+	t.Helper()
+	if ex.Spec.GitOps.Base == "" {
+		t.Fatalf("the claims-only example %s has no base to take the chart's StatefulSet from", filepath.Base(dir))
+	}
+	objs, err := harness.Kustomize(ctxFor(t, 60*time.Second), filepath.Join(dir, filepath.FromSlash(ex.Spec.GitOps.Base)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*appsv1.StatefulSet
+	for _, u := range objs {
+		if u.GetKind() != "StatefulSet" {
+			continue
+		}
+		s, err := typed[appsv1.StatefulSet](u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		t.Fatalf("the chart base of %s holds no StatefulSet", filepath.Base(dir))
+	}
+	return out
+}
+
+// TestWorkloadNamingOracle: the transliterations above give the names
+// cass-operator's own tests give (pkg/reconciliation/construct_statefulset
+// and cassandradatacenter_types tests), so that a StatefulSet the test
+// creates is named as the operator would.
+func TestWorkloadNamingOracle(t *testing.T) {
+	for in, want := range map[string]string{"Test_Cluster": "test-cluster", "Prod Cluster": "prodcluster", "cluster1": "cluster1"} {
+		if got := cleanupForKubernetes(in); got != want {
+			t.Errorf("cleanupForKubernetes(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := fmt.Sprint(splitRacks(7, 3)); got != "[3 2 2]" {
+		t.Errorf("splitRacks(7, 3) = %s", got)
+	}
+	if got := cleanupSubdomain("Rack_1"); got != "rack-1" {
+		t.Errorf("cleanupSubdomain = %q", got)
+	}
+}
