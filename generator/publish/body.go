@@ -36,6 +36,11 @@ type BodyData struct {
 	// FinalDone: every volume comes from a final snapshot.
 	FinalDone    bool
 	StatefulSets []StatefulSetRow
+	// Workload is spec.target.workload's kind (statefulset when graft's
+	// overlay patches the StatefulSets) and, for an operator, the resource
+	// that creates them ("CassandraDatacenter dc1").
+	WorkloadKind     string
+	WorkloadResource string
 	Summary      Summary
 	// Plan is the plan's summary as text, when the caller has one.
 	Plan         string
@@ -148,6 +153,10 @@ func newBodyData(m *spec.Migration, rec *record.Record, branch, base, plan strin
 		Verdict:        v,
 	}
 	d.FinalDone = d.Summary.Volumes > 0 && d.Summary.Final == d.Summary.Volumes
+	d.WorkloadKind = m.Spec.Target.WorkloadKind()
+	if w := record.WorkloadOf(&m.Spec); w != nil && w.Resource != nil {
+		d.WorkloadResource = w.Resource.Kind + " " + w.Resource.Name
+	}
 	for _, s := range m.Spec.Target.StatefulSets {
 		d.StatefulSets = append(d.StatefulSets, StatefulSetRow{Name: s.Name, Replicas: s.Replicas, First: s.Ordinals.Start, Last: s.Ordinals.Start + s.Replicas - 1})
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/internal/testkit/examples"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -76,5 +77,36 @@ func TestBodyMultipleStatefulSets(t *testing.T) {
 	}
 	if strings.Contains(body, "#### Plan") {
 		t.Error("an empty plan has a section")
+	}
+}
+
+// TestBodyWorkloadKinds: the cut-over checklist of an operator's or a
+// chart's migration has no orphan step (there is no StatefulSet of graft's
+// to orphan): it asks that the operator's resource not run yet, or that the
+// chart be installed once the claims are Bound, naming the StatefulSets.
+func TestBodyWorkloadKinds(t *testing.T) {
+	for _, tc := range []struct {
+		example string
+		want    []string
+	}{
+		{"cass-operator-6node", []string{"**The CassandraDatacenter dc1 does not run yet**", "get CassandraDatacenter dc1", "`prodcluster-dc1-r1-sts`"}},
+		{"eck-logging", []string{"**The Elasticsearch logging does not run yet**", "`logging-es-hot`"}},
+		{"bitnami-claims-only", []string{"**Install the chart (or start the operator) after the sync**", "`cassandra`"}},
+	} {
+		t.Run(tc.example, func(t *testing.T) {
+			m, rec := examples.Load(t, tc.example)
+			body, err := RenderBody(newBodyData(m, rec, "graft/x", "main", "", Verdict{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(body, want) {
+					t.Errorf("body lacks %q:\n%s", want, body)
+				}
+			}
+			if strings.Contains(body, "--cascade=orphan") {
+				t.Errorf("an operator's or a chart's migration is told to orphan a StatefulSet:\n%s", body)
+			}
+		})
 	}
 }
