@@ -41,7 +41,7 @@ type BodyData struct {
 	// that creates them ("CassandraDatacenter dc1").
 	WorkloadKind     string
 	WorkloadResource string
-	Summary      Summary
+	Summary          Summary
 	// Plan is the plan's summary as text, when the caller has one.
 	Plan         string
 	Members      []MemberRow
