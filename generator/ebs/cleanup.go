@@ -76,7 +76,7 @@ func (e *Engine) planCleanup(ctx context.Context, rec *record.Record) (*CleanupP
 			t := tagMap(s.Tags)
 			it := CleanupItem{Kind: "snapshot", ID: aws.ToString(s.SnapshotId), Region: r.region, Member: t[ownership.TagMember], Role: t[ownership.TagRole], Phase: t[ownership.TagPhase], State: string(s.State)}
 			switch {
-			case t[ownership.TagMigration] != e.m.Metadata.Name || (t[ownership.TagRole] != ownership.RoleSnapshot && t[ownership.TagRole] != ownership.RoleCopy):
+			case t[ownership.TagMigration] != e.m.Metadata.Name || !snapshotRole(t[ownership.TagRole]):
 				continue
 			case s.State == types.SnapshotStatePending:
 				it.Keep = "still pending (a clone may be running); run cleanup again when it completes"
@@ -199,7 +199,7 @@ func (e *Engine) recheck(ctx context.Context, c *api, it CleanupItem) (string, e
 		if why := gone(ok, err); why != "" || err != nil {
 			return why, err
 		}
-		if why := owned(s.Tags, ownership.RoleSnapshot, ownership.RoleCopy); why != "" {
+		if why := owned(s.Tags, ownership.RoleSnapshot, ownership.RoleCopy, ownership.RoleShareCopy); why != "" {
 			return why, nil
 		}
 		if s.State != types.SnapshotStateCompleted && s.State != types.SnapshotStateError {

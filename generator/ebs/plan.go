@@ -116,6 +116,9 @@ func (e *Engine) Plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 }
 
 func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
+	if err := e.checkShareKeys(ctx, inv); err != nil {
+		return nil, err
+	}
 	x, err := e.lookup(ctx)
 	if err != nil {
 		return nil, err

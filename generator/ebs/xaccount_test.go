@@ -1,0 +1,245 @@
+package ebs_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/graftctl/graft/generator/ebs"
+	"github.com/graftctl/graft/generator/ec2sim"
+	"github.com/graftctl/graft/generator/ownership"
+	"github.com/graftctl/graft/generator/record"
+	"github.com/graftctl/graft/generator/spec"
+)
+
+const xTarget = "111122223333"
+
+// xEnv is a cross-account migration on the simulator: the legacy cluster
+// in the source account (simEnv's), the EKS side in xTarget.
+type xEnv struct {
+	*simEnv
+	dst                *ec2sim.Sim
+	shareKey, dstKey   string
+	noSourceKMS, noDst bool
+}
+
+// xCase: the source volumes are encrypted with the aws/ebs key (cmk "")
+// or with a customer-managed key of the source account.
+type xCase struct {
+	simCase
+	// SourceCMK encrypts the source volumes with a customer-managed key
+	// whose policy admits the target (instead of aws/ebs).
+	SourceCMK bool
+	// ShareKey overrides the share key's spec (nil: admits the target).
+	ShareKey *ec2sim.KeySpec
+	// NoShareKey leaves spec.target.account.shareKmsKeyId unset.
+	NoShareKey bool
+}
+
+func newXSim(t testing.TB, c xCase) *xEnv {
+	t.Helper()
+	x := &xEnv{}
+	extra := c.ExtraSpec
+	c.ExtraSpec = func(y string) string {
+		acct := fmt.Sprintf("    account:\n      id: '%s'\n      profile: eks\n      kmsKeyId: %s\n", xTarget, x.dstKey)
+		if !c.NoShareKey {
+			acct += "      shareKmsKeyId: " + x.shareKey + "\n"
+		}
+		y = strings.Replace(y, "  target:\n", "  target:\n"+acct, 1)
+		if extra != nil {
+			y = extra(y)
+		}
+		return y
+	}
+	// prep makes the keys and the target account before newSimWith
+	// parses the spec, which names them.
+	x.simEnv = newSimWith(t, c.simCase, func(sim *ec2sim.Sim) string {
+		ks := ec2sim.KeySpec{Alias: "alias/graft-share", AllowAccounts: []string{xTarget}}
+		if c.ShareKey != nil {
+			ks = *c.ShareKey
+		}
+		x.shareKey = sim.AddKMSKey(ks)
+		x.dst = sim.NewAccount(xTarget, "us-east-1")
+		x.dstKey = x.dst.AddKMSKey(ec2sim.KeySpec{Alias: "alias/eks-ebs"})
+		if c.SourceCMK {
+			return sim.AddKMSKey(ec2sim.KeySpec{AllowAccounts: []string{xTarget}})
+		}
+		return ""
+	})
+	t.Cleanup(func() { assertSourceUntouched(t, x.dst, x.cl) })
+	return x
+}
+
+func (x *xEnv) opts(o *ebs.Options) {
+	o.Target = x.dst
+	if !x.noSourceKMS {
+		o.SourceKMS = x.sim.KMS()
+	}
+	o.TargetKMS = x.dst.KMS()
+}
+
+func (x *xEnv) cloneX(ctx context.Context, phase string) (*ebs.CloneResult, error) {
+	return x.clone(ctx, phase, x.opts)
+}
+
+func (x *xEnv) cloneAllX(ctx context.Context) error {
+	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
+		if _, err := x.cloneX(ctx, phase); err != nil {
+			return fmt.Errorf("%s: %w", phase, err)
+		}
+	}
+	return nil
+}
+
+// assertXEndState: in the source account one snapshot per source volume
+// and phase (and one share copy when the volumes use aws/ebs), none
+// shared, no volume made; in the target account one copy per source
+// volume and phase, one volume per member and template, each in the record
+// and encrypted with the target's key; nothing else in either.
+func (x *xEnv) assertXEndState(shareCopies bool) {
+	t := x.t
+	t.Helper()
+	rec, err := record.Load(x.lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := x.cl.DataVolumeIDs()
+	if len(rec.Volumes) != len(data) {
+		t.Errorf("record has %d volumes, want %d", len(rec.Volumes), len(data))
+	}
+	count := func(sim *ec2sim.Sim, want map[string]bool) []string {
+		groups := map[string][]string{}
+		var ids []string
+		for _, s := range sim.Snapshots() {
+			tags := tagMap(s.Tags)
+			id := aws.ToString(s.SnapshotId)
+			if tags[ownership.TagMigration] != "sim" {
+				t.Errorf("untagged snapshot %s in %s", id, sim.AccountID())
+				continue
+			}
+			ids = append(ids, id)
+			role := tags[ownership.TagRole]
+			if !want[role] {
+				t.Errorf("snapshot %s of role %s in account %s", id, role, sim.AccountID())
+			}
+			src := aws.ToString(s.VolumeId)
+			if role != ownership.RoleSnapshot {
+				src = tags[ownership.TagSourceVolume]
+			}
+			if s.State != types.SnapshotStateCompleted {
+				t.Errorf("snapshot %s is %s", id, s.State)
+			}
+			k := role + " " + tags[ownership.TagPhase] + " " + src
+			groups[k] = append(groups[k], id)
+		}
+		n := 0
+		for r := range want {
+			if want[r] {
+				n++
+			}
+		}
+		if len(groups) != 2*len(data)*n {
+			t.Errorf("account %s: %d distinct (role, phase, source) snapshot keys, want %d: %v", sim.AccountID(), len(groups), 2*len(data)*n, groups)
+		}
+		for k, g := range groups {
+			if len(g) != 1 {
+				t.Errorf("account %s: %d snapshots for %s: %v", sim.AccountID(), len(g), k, g)
+			}
+		}
+		return ids
+	}
+	srcIDs := count(x.sim, map[string]bool{ownership.RoleSnapshot: true, ownership.RoleShareCopy: shareCopies})
+	dstIDs := count(x.dst, map[string]bool{ownership.RoleCopy: true})
+	if sh := x.sim.Shares(); len(sh) > 0 {
+		t.Errorf("shares left in the source account: %v", sh)
+	}
+	if leaked := x.sim.Leaked(srcIDs...); len(leaked) > 0 {
+		t.Errorf("leaked in the source account (no volume is made there): %v", leaked)
+	}
+	referenced := map[string]bool{}
+	var refIDs []string
+	for _, v := range rec.Volumes {
+		referenced[v.TargetVolume] = true
+		refIDs = append(refIDs, v.TargetVolume)
+		if v.KMSKeyID != x.dstKey || v.CopiedSnapshot == "" {
+			t.Errorf("record volume %s: key %s (want the target's %s), copy %q", v.TargetVolume, v.KMSKeyID, x.dstKey, v.CopiedSnapshot)
+		}
+	}
+	vols := map[string][]string{}
+	for _, v := range x.dst.Volumes() {
+		tags := tagMap(v.Tags)
+		k := tags[ownership.TagMember] + " " + tags[ownership.TagClaimTemplate]
+		vols[k] = append(vols[k], aws.ToString(v.VolumeId))
+		if !referenced[aws.ToString(v.VolumeId)] {
+			t.Errorf("leaked volume %s (%s): not in the record", aws.ToString(v.VolumeId), k)
+		}
+	}
+	if len(vols) != len(data) {
+		t.Errorf("%d member/template volume keys in the target, want %d", len(vols), len(data))
+	}
+	for k, ids := range vols {
+		if len(ids) != 1 {
+			t.Errorf("%d volumes for %s: %v", len(ids), k, ids)
+		}
+	}
+	if leaked := x.dst.Leaked(append(refIDs, dstIDs...)...); len(leaked) > 0 {
+		t.Errorf("leaked in the target account: %v", leaked)
+	}
+	x.assertSourceSnapshotsOnlyShared()
+}
+
+// assertSourceSnapshotsOnlyShared is the source-untouched audit of the
+// snapshots graft made in the source account: after its create, the only
+// mutating calls on each are the share and its removal
+// (ModifySnapshotAttribute) and, for its own duplicates, DeleteSnapshot.
+func (x *xEnv) assertSourceSnapshotsOnlyShared() {
+	t := x.t
+	t.Helper()
+	created := map[string]bool{}
+	for _, c := range x.sim.Calls() {
+		if !c.Mutating || c.DryRun {
+			continue
+		}
+		switch c.Op {
+		case ec2sim.OpCreateSnapshot, ec2sim.OpCreateSnapshots, ec2sim.OpCopySnapshot:
+			for _, id := range c.Writes {
+				created[id] = true
+			}
+		case ec2sim.OpModifySnapshotAttribute, ec2sim.OpDeleteSnapshot:
+		default:
+			t.Errorf("mutating call %s in the source account writes %v", c.Op, c.Writes)
+		}
+	}
+	for _, c := range x.sim.Calls() {
+		if c.Op == ec2sim.OpModifySnapshotAttribute {
+			for _, id := range c.Writes {
+				if !created[id] {
+					t.Errorf("ModifySnapshotAttribute on %s, which graft did not create", id)
+				}
+			}
+		}
+	}
+}
+
+func TestSimCrossAccountBothPhases(t *testing.T) {
+	x := newXSim(t, xCase{simCase: simCase{Nodes: 3, Devices: 2, NoHook: true}})
+	ctx := ctxT(t, 30*time.Second)
+	if err := x.cloneAllX(ctx); err != nil {
+		t.Fatal(err)
+	}
+	x.assertXEndState(true)
+	if n := x.sim.Count(ec2sim.OpModifySnapshotAttribute); n != 2*2*6 {
+		t.Errorf("%d ModifySnapshotAttribute calls, want a share and its removal per share copy (24)", n)
+	}
+	// A third run changes nothing.
+	before := x.sim.ProcessMutations()
+	res, err := x.cloneX(ctx, spec.PhaseFinal)
+	if err != nil || len(res.Created) != 0 || x.sim.ProcessMutations() != before {
+		t.Errorf("re-run: %v, created %v, mutations %d -> %d", err, res.Created, before, x.sim.ProcessMutations())
+	}
+}
