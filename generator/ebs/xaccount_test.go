@@ -2,12 +2,14 @@ package ebs_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/graftctl/graft/generator/ebs"
@@ -242,4 +244,196 @@ func TestSimCrossAccountBothPhases(t *testing.T) {
 	if err != nil || len(res.Created) != 0 || x.sim.ProcessMutations() != before {
 		t.Errorf("re-run: %v, created %v, mutations %d -> %d", err, res.Created, before, x.sim.ProcessMutations())
 	}
+}
+
+// TestSimCrossAccountKillAtEveryStep crashes the process right after each
+// state-changing call of the cross-account flow in turn (in either
+// account: the snapshot, the share copy, the share, the target copy, the
+// unshare, the volume, fast snapshot restore), re-runs it, and checks the
+// end state: 0 duplicates, 0 leaks, no share left, the source untouched.
+func TestSimCrossAccountKillAtEveryStep(t *testing.T) {
+	c := xCase{simCase: simCase{Nodes: 2, Devices: 2, FSR: true, Snapshot: 2 * time.Minute}}
+	ref := newXSim(t, c)
+	if err := ref.cloneAllX(ctxT(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	ref.assertXEndState(true)
+	steps := ref.sim.ProcessMutations()
+	byAcct, total := map[string]int{}, 0
+	for _, s := range []*ec2sim.Sim{ref.sim, ref.dst} {
+		for _, call := range s.Calls() {
+			if call.Mutated {
+				byAcct[s.AccountID()+" "+call.Op]++
+				total++
+			}
+		}
+	}
+	t.Logf("%d state-changing steps: %v", steps, byAcct)
+	for _, op := range []string{"123456789012 CreateSnapshots", "123456789012 CopySnapshot", "123456789012 ModifySnapshotAttribute", xTarget + " CopySnapshot", xTarget + " CreateVolume", xTarget + " EnableFastSnapshotRestores"} {
+		if byAcct[op] == 0 {
+			t.Fatalf("the reference run made no %s: %v", op, byAcct)
+		}
+	}
+	if steps != total {
+		t.Fatalf("%d process mutations, %d in the two accounts' logs", steps, total)
+	}
+	for k := 1; k <= steps; k++ {
+		t.Run(fmt.Sprintf("after_%02d", k), func(t *testing.T) {
+			t.Parallel()
+			x := newXSim(t, c)
+			ctx := ctxT(t, 60*time.Second)
+			x.sim.CrashAfter(k)
+			err := x.cloneAllX(ctx)
+			if !x.sim.Crashed() {
+				t.Fatalf("crash point %d did not fire (err %v)", k, err)
+			}
+			if err == nil {
+				t.Fatal("the run reported success after a crash")
+			}
+			x.sim.Revive()
+			if err := x.cloneAllX(ctx); err != nil {
+				t.Fatalf("re-run after crash: %v", err)
+			}
+			x.assertXEndState(true)
+			if d := append(x.sim.Duplicates(ownership.TagMember, ownership.TagRole, ownership.TagPhase, ownership.TagSourceVolume), x.dst.Duplicates(ownership.TagMember, ownership.TagRole, ownership.TagPhase, ownership.TagClaimTemplate)...); len(d) > 0 {
+				t.Errorf("duplicates: %v", d)
+			}
+		})
+	}
+}
+
+// TestSimCrossAccountCustomerKey: source volumes encrypted with a
+// customer-managed key that admits the target are shared as they are (no
+// share copy).
+func TestSimCrossAccountCustomerKey(t *testing.T) {
+	x := newXSim(t, xCase{simCase: simCase{Nodes: 2, Devices: 1, NoHook: true}, SourceCMK: true})
+	if err := x.cloneAllX(ctxT(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	x.assertXEndState(false)
+	if n := x.sim.Count(ec2sim.OpCopySnapshot); n != 0 {
+		t.Errorf("%d copies in the source account, want none", n)
+	}
+}
+
+// TestSimCrossAccountKeyProblems: every key the target cannot use stops the
+// run before anything is created, with the key, the account and what is
+// missing; graft never changes a key.
+func TestSimCrossAccountKeyProblems(t *testing.T) {
+	partial := &ec2sim.KeySpec{AllowAccounts: []string{xTarget}, AllowActions: []string{"kms:Decrypt", "kms:DescribeKey", "kms:ReEncrypt*", "kms:GenerateDataKey*"}}
+	cases := []struct {
+		name string
+		c    xCase
+		want []string
+		// grant fixes it: a grant of the missing operations to the target.
+		grant bool
+	}{
+		{"aws/ebs without a share key", xCase{NoShareKey: true}, []string{"AWS-managed aws/ebs key", "spec.target.account.shareKmsKeyId", xTarget}, false},
+		{"share key without the target", xCase{ShareKey: &ec2sim.KeySpec{}}, []string{"neither its key policy nor a grant allows account " + xTarget, "kms:CreateGrant", "kms:Decrypt", "arn:aws:iam::" + xTarget + ":root"}, true},
+		{"missing grant", xCase{ShareKey: partial}, []string{"allows account " + xTarget + " kms:CreateGrant;"}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.c.simCase = simCase{Nodes: 1, Devices: 1, NoHook: true}
+			x := newXSim(t, tc.c)
+			ctx := ctxT(t, 30*time.Second)
+			_, err := x.cloneX(ctx, spec.PhasePrecopy)
+			if err == nil || !errors.Is(err, ebs.ErrInput) {
+				t.Fatalf("want an input error, got %v", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+			if n := x.sim.ProcessMutations(); n != 0 {
+				t.Errorf("%d state changes before the key check failed", n)
+			}
+			// Plan says the same, and changes nothing either.
+			eng := x.engine(x.opts)
+			inv, derr := eng.Discover(ctx)
+			if derr != nil {
+				t.Fatal(derr)
+			}
+			if _, perr := eng.Plan(ctx, inv); perr == nil || !strings.Contains(perr.Error(), tc.want[0]) {
+				t.Errorf("plan: %v", perr)
+			}
+			if !tc.grant {
+				return
+			}
+			if err := x.sim.GrantKMSKey(x.shareKey, xTarget); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := x.cloneX(ctx, spec.PhasePrecopy); err != nil {
+				t.Fatalf("after the grant: %v", err)
+			}
+		})
+	}
+}
+
+// TestSimCrossAccountKeyPolicyUnreadable: when the source credentials may
+// read neither the key policy nor its grants, the target's DescribeKey
+// decides: a key that does not admit the target stops the run.
+func TestSimCrossAccountKeyPolicyUnreadable(t *testing.T) {
+	x := newXSim(t, xCase{simCase: simCase{Nodes: 1, Devices: 1, NoHook: true}, ShareKey: &ec2sim.KeySpec{}})
+	x.sim.DenyOperation(ec2sim.OpKMSGetKeyPolicy)
+	x.sim.DenyOperation(ec2sim.OpKMSListGrants)
+	_, err := x.cloneX(ctxT(t, 30*time.Second), spec.PhasePrecopy)
+	if err == nil || !strings.Contains(err.Error(), "cannot describe it (AccessDeniedException)") || !strings.Contains(err.Error(), x.shareKey) {
+		t.Fatalf("want the target's DescribeKey refusal, got %v", err)
+	}
+}
+
+func TestSimCrossAccountCleanup(t *testing.T) {
+	x := newXSim(t, xCase{simCase: simCase{Nodes: 2, Devices: 1, NoHook: true}})
+	ctx := ctxT(t, 30*time.Second)
+	if err := x.cloneAllX(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A share a stopped run left behind.
+	left := ""
+	for _, s := range x.sim.Snapshots() {
+		if tagMap(s.Tags)[ownership.TagRole] == ownership.RoleShareCopy {
+			left = aws.ToString(s.SnapshotId)
+			break
+		}
+	}
+	if _, err := x.sim.ModifySnapshotAttribute(ctx, shareInput(left, xTarget)); err != nil {
+		t.Fatal(err)
+	}
+	eng := x.engine(x.opts)
+	rec, err := record.Load(x.lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := eng.PlanCleanup(ctx, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cp.Delete) == 0 || cp.Delete[0].Kind != "share" || cp.Delete[0].ID != left || cp.Delete[0].Side != "source" {
+		t.Fatalf("the share is not removed first: %+v", cp.Delete)
+	}
+	var buf strings.Builder
+	_ = cp.WriteText(&buf)
+	if !strings.Contains(buf.String(), "(source)") || !strings.Contains(buf.String(), "(target)") {
+		t.Errorf("cleanup plan text:\n%s", buf.String())
+	}
+	if _, err := eng.Cleanup(ctx, cp); err != nil {
+		t.Fatal(err)
+	}
+	if sh := x.sim.Shares(); len(sh) > 0 {
+		t.Errorf("shares left: %v", sh)
+	}
+	if n := len(x.sim.Snapshots()) + len(x.dst.Snapshots()); n != 0 {
+		t.Errorf("%d snapshots left after cleanup", n)
+	}
+	if n := len(x.dst.Volumes()); n != 2 {
+		t.Errorf("%d volumes in the target after cleanup, want the 2 the record references", n)
+	}
+	x.assertSourceSnapshotsOnlyShared()
+}
+
+func shareInput(snap, acct string) *ec2.ModifySnapshotAttributeInput {
+	return &ec2.ModifySnapshotAttributeInput{SnapshotId: aws.String(snap), Attribute: types.SnapshotAttributeNameCreateVolumePermission,
+		CreateVolumePermission: &types.CreateVolumePermissionModifications{Add: []types.CreateVolumePermission{{UserId: aws.String(acct)}}}}
 }
