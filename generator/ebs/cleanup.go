@@ -22,7 +22,7 @@ type CleanupItem struct {
 	Region string `json:"region"`
 	// Side is "source" or "target" in a cross-account migration (the
 	// account the item is in), else "".
-	Side string `json:"side,omitempty"`
+	Side   string `json:"side,omitempty"`
 	Member string `json:"member"`
 	Role   string `json:"role"`
 	Phase  string `json:"phase,omitempty"`
