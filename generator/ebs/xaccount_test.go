@@ -437,3 +437,67 @@ func shareInput(snap, acct string) *ec2.ModifySnapshotAttributeInput {
 	return &ec2.ModifySnapshotAttributeInput{SnapshotId: aws.String(snap), Attribute: types.SnapshotAttributeNameCreateVolumePermission,
 		CreateVolumePermission: &types.CreateVolumePermissionModifications{Add: []types.CreateVolumePermission{{UserId: aws.String(acct)}}}}
 }
+
+// TestSimCrossAccountIAMPolicies: every call each account's credentials
+// made in a cross-account run (EC2 and KMS) is allowed by that account's
+// policy, and no policy allows what only the other account does.
+func TestSimCrossAccountIAMPolicies(t *testing.T) {
+	x := newXSim(t, xCase{simCase: simCase{Nodes: 2, Devices: 2, FSR: true, NoHook: true}})
+	ctx := ctxT(t, 30*time.Second)
+	if err := x.cloneAllX(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eng := x.engine(x.opts)
+	rec, _ := record.Load(x.lock)
+	cp, err := eng.PlanCleanup(ctx, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Cleanup(ctx, cp); err != nil {
+		t.Fatal(err)
+	}
+	pols := ebs.CrossAccountIAMPolicies(x.m)
+	actions := func(d ebs.PolicyDocument) map[string]bool {
+		out := map[string]bool{}
+		for _, st := range d.Statement {
+			for _, a := range st.Action {
+				out[a] = true
+			}
+		}
+		return out
+	}
+	for _, side := range []struct {
+		name  string
+		sim   *ec2sim.Sim
+		doc   ebs.PolicyDocument
+		never []string
+	}{
+		{"source", x.sim, pols.Source, []string{"ec2:CreateVolume", "ec2:EnableFastSnapshotRestores", "ec2:DeleteVolume"}},
+		{"target", x.dst, pols.Target, []string{"ec2:CreateSnapshot", "ec2:CreateSnapshots", "ec2:ModifySnapshotAttribute", "ec2:DescribeInstances", "kms:GetKeyPolicy"}},
+	} {
+		allowed := actions(side.doc)
+		for op := range side.sim.Stats().Calls {
+			a := "ec2:" + op
+			if strings.HasPrefix(op, "kms:") {
+				a = op
+			}
+			if !allowed[a] {
+				t.Errorf("the %s account called %s, which its policy does not allow", side.name, a)
+			}
+		}
+		for _, a := range side.never {
+			if allowed[a] {
+				t.Errorf("the %s policy allows %s", side.name, a)
+			}
+		}
+	}
+	var buf strings.Builder
+	if err := pols.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"ec2:Add/userId": [` + "\n", `"` + xTarget + `"`, `"arn:aws:iam::` + xTarget + `:root"`, `"kms:CreateGrant"`, x.shareKey} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("policies lack %q:\n%s", want, buf.String())
+		}
+	}
+}
