@@ -80,7 +80,9 @@ func CrossAccountIAMPolicies(m *spec.Migration) CrossAccountPolicies {
 	ownTag := map[string]any{"aws:ResourceTag/" + ownership.TagMigration: m.Metadata.Name}
 	reqTag := map[string]any{"aws:RequestTag/" + ownership.TagMigration: m.Metadata.Name}
 	srcSnaps, dstSnaps := arn(src, "", "snapshot/*"), arn(dst, "", "snapshot/*")
-	via := func(r string) map[string]any { return map[string]any{"kms:ViaService": fmt.Sprintf("ec2.%s.amazonaws.com", r)} }
+	via := func(r string) map[string]any {
+		return map[string]any{"kms:ViaService": fmt.Sprintf("ec2.%s.amazonaws.com", r)}
+	}
 	grant := func(r string) map[string]map[string]any {
 		return map[string]map[string]any{"StringEquals": via(r), "Bool": {"kms:GrantIsForAWSResource": true}}
 	}
