@@ -501,3 +501,57 @@ func TestSimCrossAccountIAMPolicies(t *testing.T) {
 		}
 	}
 }
+
+// TestSimCrossAccountPlanMatchesClone: the plan's mutating calls of each
+// account are the calls clone then makes there, and the text lists each
+// account's steps. With -v it logs the budget of a 6-node, 2-device
+// cross-account migration.
+func TestSimCrossAccountPlanMatchesClone(t *testing.T) {
+	x := newXSim(t, xCase{simCase: simCase{Nodes: 6, Devices: 2, NoHook: true}})
+	ctx := ctxT(t, 30*time.Second)
+	eng := x.engine(x.opts)
+	inv, err := eng.Discover(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := eng.Plan(ctx, inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.sim.ProcessMutations() != 0 {
+		t.Fatal("plan changed something")
+	}
+	if len(pl.Accounts) != 2 || pl.Accounts[1].Account != xTarget {
+		t.Fatalf("accounts: %+v", pl.Accounts)
+	}
+	var buf strings.Builder
+	if err := pl.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"source account (us-east-1)", "target account " + xTarget, "share-copy", "ModifySnapshotAttribute", "remove each share"} {
+		if !strings.Contains(buf.String(), w) {
+			t.Errorf("plan text lacks %q", w)
+		}
+	}
+	t.Logf("6 nodes, 2 devices, cross-account: budget %s\n%s", ebs.FormatCounts(pl.Calls), buf.String())
+	if err := x.cloneAllX(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, sim := range []*ec2sim.Sim{x.sim, x.dst} {
+		got := map[string]int{}
+		for _, c := range sim.Calls() {
+			if c.Mutating && !c.DryRun && c.Code == "" {
+				got[c.Op]++
+			}
+		}
+		want := map[string]int{}
+		for op, n := range pl.Accounts[i].Calls {
+			if op != "DryRun" && (strings.HasPrefix(op, "Create") || strings.HasPrefix(op, "Copy") || strings.HasPrefix(op, "Modify") || strings.HasSuffix(op, "FastSnapshotRestores") && !strings.HasPrefix(op, "Describe")) {
+				want[op] = n
+			}
+		}
+		if ebs.FormatCounts(got) != ebs.FormatCounts(want) {
+			t.Errorf("%s account: clone made %s, the plan said %s", pl.Accounts[i].Side, ebs.FormatCounts(got), ebs.FormatCounts(want))
+		}
+	}
+}
