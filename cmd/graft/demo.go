@@ -71,17 +71,18 @@ func demoCommand() *command {
 	return &command{
 		name:    "demo",
 		summary: "run the whole pipeline offline: a simulated EC2 cluster into a local GitOps repository",
-		usage:   "demo [--workdir DIR]",
+		usage:   "demo [--workdir DIR] [--cross-account]",
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			workdir := fs.String("workdir", "", "where the demo leaves everything it makes (default: a new temporary directory)")
+			xacct := fs.Bool("cross-account", false, "the EKS side in a second (simulated) AWS account: share, copy under its key, unshare")
 			return func(ctx context.Context, e *env, args []string) error {
-				return runDemo(ctx, e, *workdir)
+				return runDemo(ctx, e, *workdir, *xacct)
 			}
 		},
 	}
 }
 
-func runDemo(ctx context.Context, e *env, workdir string) error {
+func runDemo(ctx context.Context, e *env, workdir string, crossAccount bool) error {
 	start := time.Now()
 	workdir, release, err := demoWorkdir(ctx, e, workdir)
 	if err != nil {
@@ -91,7 +92,8 @@ func runDemo(ctx context.Context, e *env, workdir string) error {
 
 	e.stage("the legacy cluster: 3 Cassandra nodes on EC2 (graft's in-process simulator), one per zone")
 	sim := ec2sim.New(ec2sim.Options{Region: "us-east-1"})
-	cluster, err := sim.SeedCluster(ec2sim.ClusterSpec{Name: "cassandra", Nodes: 3})
+	x := newDemoXAccount(crossAccount, sim)
+	cluster, err := sim.SeedCluster(x.cluster(ec2sim.ClusterSpec{Name: "cassandra", Nodes: 3}))
 	if err != nil {
 		return err
 	}
@@ -106,7 +108,7 @@ func runDemo(ctx context.Context, e *env, workdir string) error {
 	}
 
 	specPath := filepath.Join(workdir, spec.DefaultFile)
-	if err := atomic.WriteFileContext(ctx, specPath, demoSpecYAML(repo), 0o644); err != nil {
+	if err := atomic.WriteFileContext(ctx, specPath, x.spec(demoSpecYAML(repo)), 0o644); err != nil {
 		return err
 	}
 	e.specPath, e.lockPath = specPath, ""
@@ -114,7 +116,7 @@ func runDemo(ctx context.Context, e *env, workdir string) error {
 	if err != nil {
 		return err
 	}
-	eng := ebs.New(m, ebs.Options{Source: sim, Clock: sim.Clock(), Log: e.log})
+	eng := ebs.New(m, x.options(ebs.Options{Source: sim, Clock: sim.Clock(), Log: e.log}))
 	p := &pipeline{stages: newStages(e, m, eng, nil, "demo"), yes: true}
 	res, err := p.run(ctx)
 	if err != nil {
@@ -122,6 +124,9 @@ func runDemo(ctx context.Context, e *env, workdir string) error {
 	}
 	if untouched := sim.MutatingCallsOn(cluster.SourceIDs()...); len(untouched) > 0 {
 		return fmt.Errorf("the demo changed a source volume or instance (%d calls); this is a bug", len(untouched))
+	}
+	if err := x.check(cluster); err != nil {
+		return err
 	}
 	d := demoResult{workdir: workdir, specPath: specPath, repo: repo, m: m, res: res, start: start, simulated: sim.Elapsed()}
 	return d.print(ctx, e)
