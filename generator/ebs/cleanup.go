@@ -196,8 +196,7 @@ func (e *Engine) Cleanup(ctx context.Context, cp *CleanupPlan) ([]string, error)
 		}
 		switch it.Kind {
 		case "share":
-			_, err = c.ModifySnapshotAttribute(ctx, &ec2.ModifySnapshotAttributeInput{SnapshotId: aws.String(it.ID), Attribute: types.SnapshotAttributeNameCreateVolumePermission,
-				CreateVolumePermission: &types.CreateVolumePermissionModifications{Remove: []types.CreateVolumePermission{{UserId: aws.String(e.targetAccount())}}}})
+			_, err = c.ModifySnapshotAttribute(ctx, shareInput(it.ID, e.targetAccount(), false))
 		case "snapshot":
 			_, err = c.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(it.ID)})
 		case "volume":

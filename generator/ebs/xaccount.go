@@ -203,16 +203,12 @@ func (r *cloneRun) setShare(ctx context.Context, mb Member, d Device, snap strin
 	if has == on {
 		return nil
 	}
-	perm := []types.CreateVolumePermission{{UserId: aws.String(acct)}}
-	mod := &types.CreateVolumePermissionModifications{Remove: perm}
 	verb := "unshare"
 	if on {
-		mod = &types.CreateVolumePermissionModifications{Add: perm}
 		verb = "share"
 		e.opts.Progress.Update(mb.Key(), d.ClaimTemplate+" share", 0)
 	}
-	if _, err := e.src.ModifySnapshotAttribute(ctx, &ec2.ModifySnapshotAttributeInput{SnapshotId: aws.String(snap),
-		Attribute: types.SnapshotAttributeNameCreateVolumePermission, CreateVolumePermission: mod}); err != nil {
+	if _, err := e.src.ModifySnapshotAttribute(ctx, shareInput(snap, acct, on)); err != nil {
 		if on {
 			return createError("ModifySnapshotAttribute (share with account "+acct+")", mb, snap, err)
 		}
@@ -223,6 +219,18 @@ func (r *cloneRun) setShare(ctx context.Context, mb Member, d Device, snap strin
 	}
 	e.log.Info(verb+"d snapshot with the target account", "member", mb.Key(), "claimTemplate", d.ClaimTemplate, "snapshot", snap, "account", acct)
 	return nil
+}
+
+// shareInput is the ModifySnapshotAttribute call adding (on) or removing
+// account's createVolumePermission, in the OperationType and UserIds form
+// (which EC2 and moto both take).
+func shareInput(snap, account string, on bool) *ec2.ModifySnapshotAttributeInput {
+	op := types.OperationTypeRemove
+	if on {
+		op = types.OperationTypeAdd
+	}
+	return &ec2.ModifySnapshotAttributeInput{SnapshotId: aws.String(snap), Attribute: types.SnapshotAttributeNameCreateVolumePermission,
+		OperationType: op, UserIds: []string{account}}
 }
 
 // sharedWithTarget reports whether a snapshot of c's account carries the
