@@ -64,6 +64,13 @@ func engineFor(ctx context.Context, e *env, m *spec.Migration) (*ebs.Engine, *eb
 // clients. Like newEC2Client, a variable only for the command tests.
 var newCrossAccountClients = func(ctx context.Context, log *slog.Logger, m *spec.Migration, counter *ebs.CallCounter) (ebs.EC2, ebs.KMS, ebs.KMS, error) {
 	acct := m.Spec.Target.Account
+	// The target must be another account than the source credentials'.
+	switch id, err := ebs.CallerAccount(ctx, ebs.ClientOptions{Region: m.Spec.Source.Region, Log: log}); {
+	case err != nil:
+		return nil, nil, nil, err
+	case id == acct.ID:
+		return nil, nil, nil, fmt.Errorf("%w: spec.target.account.id %s is the account of the source credentials: within one account leave spec.target.account out", ebs.ErrInput, acct.ID)
+	}
 	dst, err := ebs.NewClient(ctx, ebs.ClientOptions{Region: m.Spec.Target.Region, Counter: counter, Log: log, Account: acct})
 	if err != nil {
 		return nil, nil, nil, err

@@ -148,6 +148,20 @@ func LoadConfig(ctx context.Context, opts ClientOptions) (aws.Config, error) {
 	return cfg, nil
 }
 
+// CallerAccount is the account of the credentials LoadConfig finds for
+// opts (STS GetCallerIdentity, which needs no permission).
+func CallerAccount(ctx context.Context, opts ClientOptions) (string, error) {
+	cfg, err := LoadConfig(ctx, opts)
+	if err != nil {
+		return "", err
+	}
+	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", fmt.Errorf("GetCallerIdentity: %w", err)
+	}
+	return aws.ToString(id.Account), nil
+}
+
 // accountCredentialSource names where the target account's credentials
 // come from, for messages (never the credentials).
 func accountCredentialSource(a *spec.Account) string {
