@@ -123,6 +123,11 @@ func CrossAccountIAMPolicies(m *spec.Migration) CrossAccountPolicies {
 		add(&source, Statement{Sid: "GraftKMSShareKeyEncryptThroughEC2", Action: []string{"kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptTo"},
 			Resource: keyOr(acct.ShareKMSKeyID), Condition: map[string]map[string]any{"StringEquals": via(src)}})
 	}
+	if acct.RoleARN != "" {
+		// The source credentials assume the target account's role (whose
+		// trust policy must let them, with the external id if set).
+		add(&source, Statement{Sid: "GraftAssumeTheTargetAccountRole", Action: []string{"sts:AssumeRole"}, Resource: []string{acct.RoleARN}})
+	}
 	add(&source, Statement{Sid: "GraftKMSReadKeysPoliciesAndGrants", Action: []string{"kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListGrants"}, Resource: []string{"*"}})
 
 	target := PolicyDocument{Version: "2012-10-17"}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,8 @@ type xCase struct {
 	ShareKey *ec2sim.KeySpec
 	// NoShareKey leaves spec.target.account.shareKmsKeyId unset.
 	NoShareKey bool
+	// TargetRegion puts the target account in another region.
+	TargetRegion string
 }
 
 func newXSim(t testing.TB, c xCase) *xEnv {
@@ -66,7 +69,11 @@ func newXSim(t testing.TB, c xCase) *xEnv {
 			ks = *c.ShareKey
 		}
 		x.shareKey = sim.AddKMSKey(ks)
-		x.dst = sim.NewAccount(xTarget, "us-east-1")
+		region := c.TargetRegion
+		if region == "" {
+			region = "us-east-1"
+		}
+		x.dst = sim.NewAccount(xTarget, region)
 		x.dstKey = x.dst.AddKMSKey(ec2sim.KeySpec{Alias: "alias/eks-ebs"})
 		if c.SourceCMK {
 			return sim.AddKMSKey(ec2sim.KeySpec{AllowAccounts: []string{xTarget}})
@@ -491,6 +498,17 @@ func TestSimCrossAccountIAMPolicies(t *testing.T) {
 			}
 		}
 	}
+	if actions(pols.Source)["sts:AssumeRole"] {
+		t.Error("the source policy allows sts:AssumeRole with a profile for the target")
+	}
+	role := *x.m
+	acct := *role.Spec.Target.Account
+	acct.Profile, acct.RoleARN = "", "arn:aws:iam::"+xTarget+":role/graft-target"
+	role.Spec.Target.Account = &acct
+	rp := ebs.CrossAccountIAMPolicies(&role)
+	if i := slices.IndexFunc(rp.Source.Statement, func(st ebs.Statement) bool { return slices.Contains(st.Action, "sts:AssumeRole") }); i < 0 || !slices.Equal(rp.Source.Statement[i].Resource, []string{acct.RoleARN}) {
+		t.Errorf("the source policy does not allow assuming exactly the target role: %+v", rp.Source.Statement)
+	}
 	var buf strings.Builder
 	if err := pols.WriteJSON(&buf); err != nil {
 		t.Fatal(err)
@@ -552,6 +570,24 @@ func TestSimCrossAccountPlanMatchesClone(t *testing.T) {
 		}
 		if ebs.FormatCounts(got) != ebs.FormatCounts(want) {
 			t.Errorf("%s account: clone made %s, the plan said %s", pl.Accounts[i].Side, ebs.FormatCounts(got), ebs.FormatCounts(want))
+		}
+	}
+}
+
+// TestSimCrossAccountCrossRegion: the target account in another region
+// copies the shared snapshot across regions in the same step.
+func TestSimCrossAccountCrossRegion(t *testing.T) {
+	x := newXSim(t, xCase{TargetRegion: "us-west-2", simCase: simCase{Nodes: 2, Devices: 2, NoHook: true, ExtraSpec: func(y string) string {
+		return strings.Replace(y, "  target:\n", "  target:\n    region: us-west-2\n    zones: {us-east-1a: us-west-2a, us-east-1b: us-west-2b, us-east-1c: us-west-2c}\n", 1)
+	}}})
+	if err := x.cloneAllX(ctxT(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	x.assertXEndState(true)
+	rec, _ := record.Load(x.lock)
+	for _, v := range rec.Volumes {
+		if !strings.HasPrefix(v.TargetZone, "us-west-2") || !strings.Contains(v.KMSKeyID, ":us-west-2:"+xTarget+":") {
+			t.Errorf("volume %+v", v)
 		}
 	}
 }
