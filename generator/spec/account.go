@@ -121,6 +121,9 @@ func (v *validator) account(t *Target, sourceRegion string) {
 	if k := a.ShareKMSKeyID; k != "" && accountIDPattern.MatchString(a.ID) && arnAccount(k) == a.ID {
 		v.add(f+".shareKmsKeyId", k, "a customer-managed key of the source account (it encrypts the copy graft shares), not of the target account "+a.ID)
 	}
+	if k := t.Volume.KMSKeyID; k != "" && accountIDPattern.MatchString(a.ID) && arnAccount(k) != "" && arnAccount(k) != a.ID {
+		v.add("spec.target.volume.kmsKeyId", k, fmt.Sprintf("a key of the target account %s (spec.target.account.id): the volumes are made there, not in account %s", a.ID, arnAccount(k)))
+	}
 	if a.KMSKeyID != "" && t.Volume.KMSKeyID != "" && a.KMSKeyID != t.Volume.KMSKeyID {
 		v.add(f+".kmsKeyId", a.KMSKeyID, "the same key as spec.target.volume.kmsKeyId ("+t.Volume.KMSKeyID+"), or leave one of the two unset: the copy in the target account and the volumes made from it use one key")
 	}

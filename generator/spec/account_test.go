@@ -70,6 +70,11 @@ func TestTargetAccountValidation(t *testing.T) {
 			t.Fatalf("no problem at %s expecting %q in:\n%v", c.field, c.want, err)
 		})
 	}
+	// The volume key of a cross-account migration is the target account's.
+	y0 := strings.Replace(string(withAccount(id+"      profile: p\n")), "      - name: cassandra\n        replicas: 3\n", "      - name: cassandra\n        replicas: 3\n    volume: {kmsKeyId: 'arn:aws:kms:us-east-1:999988887777:key/1234abcd-12ab-34cd-56ef-1234567890ab'}\n", 1)
+	if _, err := spec.Parse([]byte(y0)); err == nil || !strings.Contains(err.Error(), "a key of the target account 111122223333") {
+		t.Fatalf("a volume key of another account: %v", err)
+	}
 	// The copy key and the volume key are one key.
 	y := strings.Replace(string(withAccount(id+"      profile: p\n      kmsKeyId: "+key+"\n")), "      - name: cassandra\n        replicas: 3\n", "      - name: cassandra\n        replicas: 3\n    volume: {kmsKeyId: alias/other}\n", 1)
 	if _, err := spec.Parse([]byte(y)); err == nil || !strings.Contains(err.Error(), "spec.target.volume.kmsKeyId") {
