@@ -203,12 +203,13 @@ func (pl *planner) phase(pm *PlanMember, mb Member, d *memberDecision, phase str
 	}
 	first, s0, v0, f0, l0 := len(pm.Actions), pl.settleSnaps, pl.settleVols, pl.fsrSnaps, len(pl.fsrLarge)
 	x0 := pl.x
-	left := pl.snapshots(pm, mb, d, phase, toCreate, calls)
-	left += pl.shareActions(pm, d, phase, toCreate, calls)
-	left += pl.copyActions(pm, d, phase, toCreate, calls)
-	left += pl.volumes(pm, mb, d, toCreate, calls)
+	srcLeft := pl.snapshots(pm, mb, d, phase, toCreate, calls)
+	srcLeft += pl.shareActions(pm, d, phase, toCreate, calls)
+	dstLeft := pl.copyActions(pm, d, phase, toCreate, calls)
+	dstLeft += pl.volumes(pm, mb, d, toCreate, calls)
 	if !stop {
-		return left
+		pl.x.time(phase, srcLeft, dstLeft)
+		return srcLeft + dstLeft
 	}
 	pl.settleSnaps, pl.settleVols, pl.fsrSnaps, pl.fsrLarge, pl.x = s0, v0, f0, pl.fsrLarge[:l0], x0
 	for i := first; i < len(pm.Actions); i++ {

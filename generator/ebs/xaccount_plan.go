@@ -15,6 +15,7 @@ import (
 
 	"github.com/graftctl/graft/generator/ownership"
 	"github.com/graftctl/graft/generator/snaptime"
+	"github.com/graftctl/graft/generator/spec"
 )
 
 // PlanAccount is one account's part of a cross-account plan.
@@ -31,11 +32,27 @@ type PlanAccount struct {
 	// MutatingFloor is the time the account's own mutating bucket
 	// imposes on its calls (EC2's buckets are per account and region).
 	MutatingFloor Duration `json:"mutatingFloor"`
+	// Precopy and Final are the time of the account's steps in each phase
+	// (the longest member's): the source's snapshots and share copies come
+	// before the target's copies and volumes.
+	Precopy Duration `json:"precopy"`
+	Final   Duration `json:"final"`
 }
 
-// xPlan counts a cross-account plan's calls that are the source's.
+// xPlan counts a cross-account plan's calls that are the source's, and
+// the time each account's steps take per phase (the longest member's).
 type xPlan struct {
 	shareCopies, shares, attrChecks, srcSettle, srcDryRun int
+	srcPrecopy, srcFinal, dstPrecopy, dstFinal            time.Duration
+}
+
+// time records a member's time left in each account in a phase.
+func (x *xPlan) time(phase string, src, dst time.Duration) {
+	if phase == spec.PhasePrecopy {
+		x.srcPrecopy, x.dstPrecopy = max(x.srcPrecopy, src), max(x.dstPrecopy, dst)
+		return
+	}
+	x.srcFinal, x.dstFinal = max(x.srcFinal, src), max(x.dstFinal, dst)
 }
 
 // shareActions adds a member's share copies and shares of a phase (a
@@ -81,8 +98,12 @@ func (pl *planner) shareActions(pm *PlanMember, d *memberDecision, phase string,
 		toCreate[roleShare]++
 		calls["ModifySnapshotAttribute"] += 2
 		pl.x.shares += 2
+		what := "snapshot"
+		if n == 2 {
+			what = "share copy"
+		}
 		pm.Actions = append(pm.Actions, Action{Phase: phase, Role: roleShare, Op: "ModifySnapshotAttribute", ClaimTemplate: c.d.ClaimTemplate, SourceVolume: c.d.VolumeID,
-			Detail: fmt.Sprintf("share the %s snapshot of %s with account %s (createVolumePermission), removed once its copy there completed", phase, c.d.VolumeID, acct)})
+			Detail: fmt.Sprintf("share the %s %s of %s with account %s (createVolumePermission), removed once its copy there completed", phase, what, c.d.VolumeID, acct)})
 	}
 	return left
 }
@@ -163,8 +184,10 @@ func (pl *planner) accounts(inv *Inventory, pollCalls int) {
 		dstSteps = append(dstSteps, "fast snapshot restore on each copy until its volume exists (Enable/DisableFastSnapshotRestores)")
 	}
 	p.Accounts = []PlanAccount{
-		{Side: "source", Region: s.Source.Region, Steps: srcSteps, Calls: src, MutatingFloor: Duration(bucketFloor(mut(src), e.limits))},
-		{Side: "target", Account: acct.ID, Region: s.Target.Region, Steps: dstSteps, Calls: dst, MutatingFloor: Duration(bucketFloor(mut(dst), e.limits))},
+		{Side: "source", Region: s.Source.Region, Steps: srcSteps, Calls: src, MutatingFloor: Duration(bucketFloor(mut(src), e.limits)),
+			Precopy: Duration(pl.x.srcPrecopy.Round(time.Second)), Final: Duration(pl.x.srcFinal.Round(time.Second))},
+		{Side: "target", Account: acct.ID, Region: s.Target.Region, Steps: dstSteps, Calls: dst, MutatingFloor: Duration(bucketFloor(mut(dst), e.limits)),
+			Precopy: Duration(pl.x.dstPrecopy.Round(time.Second)), Final: Duration(pl.x.dstFinal.Round(time.Second))},
 	}
 	// Each account has its own bucket: the floor is the larger account's,
 	// not that of all calls together.
@@ -184,7 +207,7 @@ func (p *Plan) writeAccounts(w io.Writer) {
 		if a.Side == "target" {
 			who = "target account " + a.Account
 		}
-		fmt.Fprintf(w, "  %s (%s): %s; mutating-bucket floor %s\n", who, a.Region, FormatCounts(a.Calls), time.Duration(a.MutatingFloor))
+		fmt.Fprintf(w, "  %s (%s): %s; precopy ~%s, final ~%s; mutating-bucket floor %s\n", who, a.Region, FormatCounts(a.Calls), time.Duration(a.Precopy), time.Duration(a.Final), time.Duration(a.MutatingFloor))
 		for i, st := range a.Steps {
 			fmt.Fprintf(w, "    %d. %s\n", i+1, st)
 		}

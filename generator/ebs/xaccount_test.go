@@ -542,6 +542,11 @@ func TestSimCrossAccountPlanMatchesClone(t *testing.T) {
 	if len(pl.Accounts) != 2 || pl.Accounts[1].Account != xTarget {
 		t.Fatalf("accounts: %+v", pl.Accounts)
 	}
+	for _, a := range pl.Accounts {
+		if a.Precopy <= 0 || a.Final <= 0 || a.Precopy+a.Final > pl.Precopy+pl.Final {
+			t.Errorf("%s account's time: precopy %s, final %s (the plan's: %s, %s)", a.Side, time.Duration(a.Precopy), time.Duration(a.Final), time.Duration(pl.Precopy), time.Duration(pl.Final))
+		}
+	}
 	var buf strings.Builder
 	if err := pl.WriteText(&buf); err != nil {
 		t.Fatal(err)
