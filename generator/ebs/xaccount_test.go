@@ -26,9 +26,10 @@ const xTarget = "111122223333"
 // in the source account (simEnv's), the EKS side in xTarget.
 type xEnv struct {
 	*simEnv
-	dst                *ec2sim.Sim
-	shareKey, dstKey   string
-	noSourceKMS, noDst bool
+	dst              *ec2sim.Sim
+	shareKey, dstKey string
+	// noSourceKMS runs the engine without a source KMS client.
+	noSourceKMS bool
 }
 
 // xCase: the source volumes are encrypted with the aws/ebs key (cmk "")
@@ -593,6 +594,23 @@ func TestSimCrossAccountCrossRegion(t *testing.T) {
 	for _, v := range rec.Volumes {
 		if !strings.HasPrefix(v.TargetZone, "us-west-2") || !strings.Contains(v.KMSKeyID, ":us-west-2:"+xTarget+":") {
 			t.Errorf("volume %+v", v)
+		}
+	}
+}
+
+// TestSimCrossAccountWithoutSourceKMS: without a KMS client for the source
+// account graft goes by the spec: volumes encrypted with a key other than
+// shareKmsKeyId get a share copy under it.
+func TestSimCrossAccountWithoutSourceKMS(t *testing.T) {
+	x := newXSim(t, xCase{simCase: simCase{Nodes: 2, Devices: 1, NoHook: true}})
+	x.noSourceKMS = true
+	if err := x.cloneAllX(ctxT(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	x.assertXEndState(true)
+	for _, c := range x.sim.Calls() {
+		if strings.HasPrefix(c.Op, "kms:") {
+			t.Fatalf("a KMS call in the source account: %s", c.Op)
 		}
 	}
 }
