@@ -64,6 +64,11 @@ func (e *Engine) checkShareKeys(ctx context.Context, inv *Inventory) error {
 		return nil
 	}
 	acct := e.m.Spec.Target.Account
+	if e.dst == e.src {
+		// Fail closed: never make the target account's resources with the
+		// source account's client.
+		return fmt.Errorf("internal error: spec.target.account %s is set but the engine has no EC2 client of that account (Options.Target)", acct.ID)
+	}
 	e.xkeys = map[string]shareKey{}
 	if e.opts.SourceKMS == nil {
 		return nil

@@ -614,3 +614,13 @@ func TestSimCrossAccountWithoutSourceKMS(t *testing.T) {
 		}
 	}
 }
+
+// TestSimCrossAccountNeedsTheTargetClient: an engine without the target
+// account's client refuses to run rather than use the source's.
+func TestSimCrossAccountNeedsTheTargetClient(t *testing.T) {
+	x := newXSim(t, xCase{simCase: simCase{Nodes: 1, Devices: 1, NoHook: true}})
+	_, err := x.clone(ctxT(t, 30*time.Second), spec.PhasePrecopy)
+	if err == nil || !strings.Contains(err.Error(), "no EC2 client of that account") || x.sim.ProcessMutations() != 0 {
+		t.Fatalf("clone without the target client: %v (%d changes)", err, x.sim.ProcessMutations())
+	}
+}
