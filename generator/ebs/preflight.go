@@ -139,7 +139,9 @@ func (e *Engine) copyDryRuns(r *dryRuns, mb Member, d *memberDecision, x *existi
 	e.copyStepDryRuns(r, mb, d.shareCopies, e.src, "share copy", x, phase)
 	if e.crossAccount() {
 		// The target account cannot name a snapshot not yet shared with
-		// it; checkShareKeys proved its keys instead.
+		// it; checkShareKeys proved its keys instead. The share is proved
+		// on a snapshot of the migration that exists.
+		e.shareDryRuns(r, mb, x, phase)
 		return
 	}
 	e.copyStepDryRuns(r, mb, d.copies, e.dst, "", x, phase)

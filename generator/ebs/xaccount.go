@@ -41,6 +41,7 @@ import (
 
 	"github.com/graftctl/graft/generator/kmskey"
 	"github.com/graftctl/graft/generator/ownership"
+	"github.com/graftctl/graft/generator/spec"
 )
 
 // roleShare counts the shares clone adds (CloneResult.Created, plan).
@@ -231,6 +232,34 @@ func shareInput(snap, account string, on bool) *ec2.ModifySnapshotAttributeInput
 	}
 	return &ec2.ModifySnapshotAttributeInput{SnapshotId: aws.String(snap), Attribute: types.SnapshotAttributeNameCreateVolumePermission,
 		OperationType: op, UserIds: []string{account}}
+}
+
+// shareDryRuns proves the share (ModifySnapshotAttribute with DryRun) on a
+// completed snapshot of the member that graft would share, of the phase or
+// the precopy one: the final phase is proved before it creates anything;
+// a first precopy has nothing to name yet.
+func (e *Engine) shareDryRuns(r *dryRuns, mb Member, x *existing, phase string) {
+	acct := e.targetAccount()
+	for _, dev := range mb.Devices {
+		role := ownership.RoleSnapshot
+		if e.needsShareCopy(dev) {
+			role = ownership.RoleShareCopy
+		}
+		for _, ph := range []string{phase, spec.PhasePrecopy} {
+			s, ok := x.snap(snapKey(role, mb.Key(), ph, dev.VolumeID))
+			if !ok || s.State != types.SnapshotStateCompleted {
+				continue
+			}
+			id := aws.ToString(s.SnapshotId)
+			in := shareInput(id, acct, true)
+			in.DryRun = aws.Bool(true)
+			r.add("ModifySnapshotAttribute", "ModifySnapshotAttribute (share) of "+id+" with account "+acct, func(ctx context.Context) error {
+				_, err := e.src.ModifySnapshotAttribute(ctx, in)
+				return err
+			})
+			return
+		}
+	}
 }
 
 // sharedWithTarget reports whether a snapshot of c's account carries the

@@ -218,7 +218,7 @@ func (p *Plan) writeAccounts(w io.Writer) {
 func srcDryRuns(checks []dryRunCheck) int {
 	n := 0
 	for _, c := range checks {
-		if strings.HasPrefix(c.what, "CreateSnapshot") || strings.Contains(c.what, "(share copy)") {
+		if strings.HasPrefix(c.what, "CreateSnapshot") || strings.HasPrefix(c.what, "ModifySnapshotAttribute") || strings.Contains(c.what, "(share copy)") {
 			n++
 		}
 	}

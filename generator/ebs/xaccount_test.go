@@ -243,7 +243,13 @@ func TestSimCrossAccountBothPhases(t *testing.T) {
 		t.Fatal(err)
 	}
 	x.assertXEndState(true)
-	if n := x.sim.Count(ec2sim.OpModifySnapshotAttribute); n != 2*2*6 {
+	n := 0
+	for _, c := range x.sim.Calls() {
+		if c.Op == ec2sim.OpModifySnapshotAttribute && !c.DryRun {
+			n++
+		}
+	}
+	if n != 2*2*6 {
 		t.Errorf("%d ModifySnapshotAttribute calls, want a share and its removal per share copy (24)", n)
 	}
 	// A third run changes nothing.
@@ -622,5 +628,25 @@ func TestSimCrossAccountNeedsTheTargetClient(t *testing.T) {
 	_, err := x.clone(ctxT(t, 30*time.Second), spec.PhasePrecopy)
 	if err == nil || !strings.Contains(err.Error(), "no EC2 client of that account") || x.sim.ProcessMutations() != 0 {
 		t.Fatalf("clone without the target client: %v (%d changes)", err, x.sim.ProcessMutations())
+	}
+}
+
+// TestSimCrossAccountShareProvedBeforeTheFinalPhase: without permission to
+// share, the final phase stops at its dry run, before the hook, a snapshot
+// or a copy: the precopy snapshots it shares exist to prove it on.
+func TestSimCrossAccountShareProvedBeforeTheFinalPhase(t *testing.T) {
+	x := newXSim(t, xCase{simCase: simCase{Nodes: 2, Devices: 1}})
+	ctx := ctxT(t, 30*time.Second)
+	if _, err := x.cloneX(ctx, spec.PhasePrecopy); err != nil {
+		t.Fatal(err)
+	}
+	x.sim.DenyOperation(ec2sim.OpModifySnapshotAttribute)
+	before := x.sim.ProcessMutations()
+	_, err := x.cloneX(ctx, spec.PhaseFinal)
+	if !errors.Is(err, ebs.ErrDryRun) || !strings.Contains(err.Error(), "ModifySnapshotAttribute (share)") || !strings.Contains(err.Error(), "UnauthorizedOperation") {
+		t.Fatalf("final phase without the share permission: %v", err)
+	}
+	if x.sim.ProcessMutations() != before || len(x.hook) != 0 {
+		t.Fatalf("the final phase changed something (%d -> %d) or ran the hook (%v) before its dry run failed", before, x.sim.ProcessMutations(), x.hook)
 	}
 }
