@@ -4,6 +4,7 @@ package ebs
 
 import (
 	"context"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -41,6 +42,14 @@ func (r *cloneRun) copyStage(ctx context.Context, d *memberDecision, steps []cop
 		e.setCopySource(&in, mb, phase, c.d, snap)
 		e.opts.Progress.Update(mb.Key(), phase+" "+what, 0)
 		res, err := client.CopySnapshot(ctx, &in)
+		if err != nil && role == ownership.RoleCopy && e.crossAccount() && strings.HasPrefix(errorCode(err), "InvalidSnapshot.NotFound") {
+			// Another run removed the share after its copy completed.
+			var adopted *types.Snapshot
+			if res, adopted, err = r.copyUnshared(ctx, d, c, &in); adopted != nil {
+				out[c.d.VolumeID] = aws.ToString(adopted.SnapshotId)
+				continue
+			}
+		}
 		if err != nil {
 			return nil, createError("CopySnapshot", mb, snap, err)
 		}

@@ -234,6 +234,39 @@ func shareInput(snap, account string, on bool) *ec2.ModifySnapshotAttributeInput
 		OperationType: op, UserIds: []string{account}}
 }
 
+// unsharedRetries bounds copyUnshared.
+const unsharedRetries = 3
+
+// copyUnshared handles a target copy refused with InvalidSnapshot.NotFound:
+// another run (another machine) made the copy of this key and removed the
+// share once it completed, between this run's share and its copy. It
+// adopts a copy of the key that the target account now lists, else shares
+// the snapshot again and retries, at most unsharedRetries times.
+func (r *cloneRun) copyUnshared(ctx context.Context, d *memberDecision, c copyStep, in *ec2.CopySnapshotInput) (*ec2.CopySnapshotOutput, *types.Snapshot, error) {
+	e, mb := r.e, d.mb
+	var err error
+	for range unsharedRetries {
+		snaps, lerr := e.listSnapshots(ctx, e.dst, tagFilter(ownership.TagMember, mb.Key()), tagFilter(ownership.TagRole, ownership.RoleCopy), tagFilter(ownership.TagPhase, d.phase))
+		if lerr != nil {
+			return nil, nil, lerr
+		}
+		if live, _ := groupSnapshots(snaps); len(live[c.key]) > 0 {
+			w := live[c.key][0]
+			r.x.setSnap(c.key, w)
+			e.log.Warn("another graft run copied this snapshot into the target account first; adopting its copy", "member", mb.Key(), "key", c.key, "adopted", aws.ToString(w.SnapshotId))
+			return nil, &w, nil
+		}
+		if err := r.setShare(ctx, mb, c.d, aws.ToString(in.SourceSnapshotId), true); err != nil {
+			return nil, nil, err
+		}
+		var res *ec2.CopySnapshotOutput
+		if res, err = e.dst.CopySnapshot(ctx, in); err == nil || !strings.HasPrefix(errorCode(err), "InvalidSnapshot.NotFound") {
+			return res, nil, err
+		}
+	}
+	return nil, nil, err
+}
+
 // shareDryRuns proves the share (ModifySnapshotAttribute with DryRun) on a
 // completed snapshot of the member that graft would share, of the phase or
 // the precopy one: the final phase is proved before it creates anything;

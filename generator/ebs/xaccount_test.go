@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -648,5 +649,103 @@ func TestSimCrossAccountShareProvedBeforeTheFinalPhase(t *testing.T) {
 	}
 	if x.sim.ProcessMutations() != before || len(x.hook) != 0 {
 		t.Fatalf("the final phase changed something (%d -> %d) or ran the hook (%v) before its dry run failed", before, x.sim.ProcessMutations(), x.hook)
+	}
+}
+
+// cloneOnX is cloneOn across accounts: both phases as one machine.
+func (x *xEnv) cloneOnX(ctx context.Context, machine, lock string) error {
+	ctx = context.WithValue(ctx, machineKey{}, machine)
+	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
+		eng := x.engine(x.opts)
+		inv, err := eng.Discover(ctx)
+		if err != nil {
+			return err
+		}
+		rec := record.New(x.m)
+		if r, err := record.Load(lock); err == nil {
+			rec = r
+		}
+		if _, err = eng.Clone(ctx, inv, ebs.CloneOptions{Phase: phase, Record: rec, RecordPath: lock, RunHook: x.runHook}); err != nil {
+			return fmt.Errorf("%s %s: %w", machine, phase, err)
+		}
+	}
+	return nil
+}
+
+// TestSimCrossAccountTwoMachinesConverge is TestSimTwoMachinesConverge
+// across accounts: run A paused at each of its mutating calls (in either
+// account) while run B runs to its end or half-way; then both finish. One
+// of everything remains, nothing is left shared, and both records agree.
+// The race it guards: B removes the share once its copy completed, between
+// A's share and A's copy (copyUnshared).
+func TestSimCrossAccountTwoMachinesConverge(t *testing.T) {
+	c := xCase{simCase: simCase{Nodes: 1, Devices: 2, Snapshot: 2 * time.Minute}}
+	ref := newXSim(t, c)
+	if err := ref.cloneOnX(ctxT(t, 30*time.Second), "A", ref.lock); err != nil {
+		t.Fatal(err)
+	}
+	ref.assertXEndState(true)
+	steps := 0
+	for _, s := range []*ec2sim.Sim{ref.sim, ref.dst} {
+		for _, call := range s.Calls() {
+			if call.Mutating {
+				steps++
+			}
+		}
+	}
+	for k := 1; k <= steps; k++ {
+		for _, j := range []int{0, steps / 2} {
+			t.Run(fmt.Sprintf("A%02d_B%02d", k, j), func(t *testing.T) {
+				t.Parallel()
+				x := newXSim(t, c)
+				ctx := ctxT(t, 60*time.Second)
+				m := newMachines(map[string]int{"A": k, "B": j})
+				x.sim.OnCall(m.hook)
+				x.dst.OnCall(m.hook)
+				lockA, lockB := x.lock, filepath.Join(t.TempDir(), "graft.lock")
+				doneA, doneB := make(chan error, 1), make(chan error, 1)
+				go func() { doneA <- x.cloneOnX(ctx, "A", lockA) }()
+				var errA, errB error
+				aDone := false
+				select {
+				case <-m.reached["A"]:
+				case errA = <-doneA:
+					aDone = true
+				}
+				go func() { doneB <- x.cloneOnX(ctx, "B", lockB) }()
+				bDone := false
+				select {
+				case <-m.reached["B"]:
+				case errB = <-doneB:
+					bDone = true
+				}
+				m.resume("A")
+				if !aDone {
+					errA = <-doneA
+				}
+				m.resume("B")
+				if !bDone {
+					errB = <-doneB
+				}
+				if errA != nil || errB != nil {
+					t.Fatalf("run A: %v\nrun B: %v", errA, errB)
+				}
+				x.assertXEndState(true)
+				ra, err := record.Load(lockA)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rb, err := record.Load(lockB)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range ra.Volumes {
+					a, b := ra.Volumes[i], rb.Volumes[i]
+					if a.TargetVolume != b.TargetVolume || a.CopiedSnapshot != b.CopiedSnapshot {
+						t.Errorf("records disagree: A %s %s, B %s %s", a.TargetVolume, a.CopiedSnapshot, b.TargetVolume, b.CopiedSnapshot)
+					}
+				}
+			})
+		}
 	}
 }
