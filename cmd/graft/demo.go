@@ -70,22 +70,23 @@ func demoCommand() *command {
 	return &command{
 		name:    "demo",
 		summary: "run the whole pipeline offline: a simulated EC2 cluster into a local GitOps repository",
-		usage:   "demo [--workdir DIR] [--kind " + strings.Join(spec.WorkloadKinds, "|") + "]",
+		usage:   "demo [--workdir DIR] [--kind " + strings.Join(spec.WorkloadKinds, "|") + "] [--cross-account]",
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			workdir := fs.String("workdir", "", "where the demo leaves everything it makes (default: a new temporary directory)")
 			kind := fs.String("kind", spec.WorkloadStatefulSet, "the target workload: "+strings.Join(spec.WorkloadKinds, ", ")+" (spec.target.workload.kind)")
+			xacct := fs.Bool("cross-account", false, "the EKS side in a second (simulated) AWS account: share, copy under its key, unshare")
 			return func(ctx context.Context, e *env, args []string) error {
 				k, ok := demoKinds[*kind]
 				if !ok {
 					return usagef("--kind %q: expected one of %s", *kind, strings.Join(spec.WorkloadKinds, ", "))
 				}
-				return runDemo(ctx, e, *workdir, k)
+				return runDemo(ctx, e, *workdir, k, *xacct)
 			}
 		},
 	}
 }
 
-func runDemo(ctx context.Context, e *env, workdir string, k demoKind) error {
+func runDemo(ctx context.Context, e *env, workdir string, k demoKind, crossAccount bool) error {
 	start := time.Now()
 	workdir, release, err := demoWorkdir(ctx, e, workdir, k.migration)
 	if err != nil {
@@ -95,7 +96,8 @@ func runDemo(ctx context.Context, e *env, workdir string, k demoKind) error {
 
 	e.stage(fmt.Sprintf("the legacy cluster: 3 %s nodes on EC2 (graft's in-process simulator), one per zone", k.app))
 	sim := ec2sim.New(ec2sim.Options{Region: "us-east-1"})
-	cluster, err := sim.SeedCluster(ec2sim.ClusterSpec{Name: k.nodeName, Nodes: 3})
+	x := newDemoXAccount(crossAccount, sim)
+	cluster, err := sim.SeedCluster(x.cluster(ec2sim.ClusterSpec{Name: k.nodeName, Nodes: 3}))
 	if err != nil {
 		return err
 	}
@@ -114,7 +116,7 @@ func runDemo(ctx context.Context, e *env, workdir string, k demoKind) error {
 	}
 
 	specPath := filepath.Join(workdir, spec.DefaultFile)
-	if err := atomic.WriteFileContext(ctx, specPath, specWithRepo(k.spec, repo), 0o644); err != nil {
+	if err := atomic.WriteFileContext(ctx, specPath, x.spec(specWithRepo(k.spec, repo)), 0o644); err != nil {
 		return err
 	}
 	e.specPath, e.lockPath = specPath, ""
@@ -122,7 +124,7 @@ func runDemo(ctx context.Context, e *env, workdir string, k demoKind) error {
 	if err != nil {
 		return err
 	}
-	eng := ebs.New(m, ebs.Options{Source: sim, Clock: sim.Clock(), Log: e.log})
+	eng := ebs.New(m, x.options(ebs.Options{Source: sim, Clock: sim.Clock(), Log: e.log}))
 	p := &pipeline{stages: newStages(e, m, eng, nil, "demo"), yes: true}
 	res, err := p.run(ctx)
 	if err != nil {
@@ -130,6 +132,9 @@ func runDemo(ctx context.Context, e *env, workdir string, k demoKind) error {
 	}
 	if untouched := sim.MutatingCallsOn(cluster.SourceIDs()...); len(untouched) > 0 {
 		return fmt.Errorf("the demo changed a source volume or instance (%d calls); this is a bug", len(untouched))
+	}
+	if err := x.check(cluster); err != nil {
+		return err
 	}
 	d := demoResult{workdir: workdir, specPath: specPath, repo: repo, m: m, res: res, start: start, simulated: sim.Elapsed()}
 	return d.print(ctx, e)

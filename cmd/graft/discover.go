@@ -47,10 +47,44 @@ func engineFor(ctx context.Context, e *env, m *spec.Migration) (*ebs.Engine, *eb
 			return nil, nil, err
 		}
 	}
+	opts := ebs.Options{Source: src, Target: dst, Clock: clock, Log: e.log}
+	if m.Spec.Target.CrossAccount() {
+		if opts.Target, opts.SourceKMS, opts.TargetKMS, err = newCrossAccountClients(ctx, e.log, m, counter); err != nil {
+			return nil, nil, err
+		}
+	}
 	if ep := ebs.EndpointOverride(); ep != "" {
 		e.log.Info("using the EC2 endpoint from the environment", "endpoint", ep)
 	}
-	return ebs.New(m, ebs.Options{Source: src, Target: dst, Clock: clock, Log: e.log}), counter, nil
+	return ebs.New(m, opts), counter, nil
+}
+
+// newCrossAccountClients builds, for spec.target.account, the target
+// account's EC2 client (its profile or role) and both accounts' KMS
+// clients. Like newEC2Client, a variable only for the command tests.
+var newCrossAccountClients = func(ctx context.Context, log *slog.Logger, m *spec.Migration, counter *ebs.CallCounter) (ebs.EC2, ebs.KMS, ebs.KMS, error) {
+	acct := m.Spec.Target.Account
+	// The target must be another account than the source credentials'.
+	switch id, err := ebs.CallerAccount(ctx, ebs.ClientOptions{Region: m.Spec.Source.Region, Log: log}); {
+	case err != nil:
+		return nil, nil, nil, err
+	case id == acct.ID:
+		return nil, nil, nil, fmt.Errorf("%w: spec.target.account.id %s is the account of the source credentials: within one account leave spec.target.account out", ebs.ErrInput, acct.ID)
+	}
+	dst, err := ebs.NewClient(ctx, ebs.ClientOptions{Region: m.Spec.Target.Region, Counter: counter, Log: log, Account: acct})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	srcKMS, err := ebs.NewKMSClient(ctx, ebs.ClientOptions{Region: m.Spec.Source.Region, Log: log})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	dstKMS, err := ebs.NewKMSClient(ctx, ebs.ClientOptions{Region: m.Spec.Target.Region, Log: log, Account: acct})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	log.Info("target account", "account", acct.ID, "credentials", map[bool]string{true: "profile " + acct.Profile, false: "role " + acct.RoleARN}[acct.Profile != ""])
+	return dst, srcKMS, dstKMS, nil
 }
 
 func discoverCommand() *command {

@@ -12,13 +12,18 @@ import (
 func iamPolicyCommand() *command {
 	return &command{
 		name:    "iam-policy",
-		summary: "print the least-privilege IAM policy graft needs for the spec",
+		summary: "print the least-privilege IAM policy graft needs for the spec (one per account across accounts)",
 		usage:   "iam-policy",
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			return func(ctx context.Context, e *env, args []string) error {
 				m, err := spec.LoadContext(ctx, e.specPath)
 				if err != nil {
 					return err
+				}
+				if m.Spec.Target.CrossAccount() {
+					// One policy per account, and the statement the shared
+					// key's policy needs (see README, Cross-account migrations).
+					return ebs.CrossAccountIAMPolicies(m).WriteJSON(e.stdout)
 				}
 				return ebs.IAMPolicy(m).WriteJSON(e.stdout)
 			}

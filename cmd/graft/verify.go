@@ -9,6 +9,7 @@ import (
 
 	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/kubeclient"
+	"github.com/graftctl/graft/generator/spec"
 	"github.com/graftctl/graft/generator/verify"
 )
 
@@ -47,7 +48,7 @@ func verifyCommand() *command {
 					return err
 				}
 				if !*clusterOnly {
-					readInitialization(ctx, e, rep, m.Spec.Target.Region)
+					readInitialization(ctx, e, rep, m.Spec.Target.Region, m.Spec.Target.Account)
 				}
 				if e.output == "json" {
 					err = rep.WriteJSON(e.stdout)
@@ -137,9 +138,10 @@ func showMember(bars ebs.Progress, m verify.Member) {
 
 // readInitialization adds the volumes' EBS initialization to rep. EC2 only
 // informs: when it cannot be reached, verify says so and checks the
-// cluster alone.
-func readInitialization(ctx context.Context, e *env, rep *verify.Report, region string) {
-	api, err := ebs.NewClient(ctx, ebs.ClientOptions{Region: region, Log: e.log})
+// cluster alone. The volumes are in the target account (spec.target.account,
+// nil within one account).
+func readInitialization(ctx context.Context, e *env, rep *verify.Report, region string, acct *spec.Account) {
+	api, err := ebs.NewClient(ctx, ebs.ClientOptions{Region: region, Log: e.log, Account: acct})
 	if err == nil {
 		err = verify.ReadInitialization(ctx, api, rep)
 	}

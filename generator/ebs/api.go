@@ -267,4 +267,16 @@ func (a *api) CreateTags(ctx context.Context, in *ec2.CreateTagsInput, optFns ..
 	})
 }
 
+func (a *api) ModifySnapshotAttribute(ctx context.Context, in *ec2.ModifySnapshotAttributeInput, optFns ...func(*ec2.Options)) (*ec2.ModifySnapshotAttributeOutput, error) {
+	return do(ctx, a, "ModifySnapshotAttribute", true, func(ctx context.Context) (*ec2.ModifySnapshotAttributeOutput, error) {
+		return a.ec2.ModifySnapshotAttribute(ctx, in, optFns...)
+	})
+}
+
+func (a *api) DescribeSnapshotAttribute(ctx context.Context, in *ec2.DescribeSnapshotAttributeInput, optFns ...func(*ec2.Options)) (*ec2.DescribeSnapshotAttributeOutput, error) {
+	return do(ctx, a, "DescribeSnapshotAttribute", false, func(ctx context.Context) (*ec2.DescribeSnapshotAttributeOutput, error) {
+		return a.ec2.DescribeSnapshotAttribute(ctx, in, optFns...)
+	})
+}
+
 var _ EC2 = (*api)(nil)

@@ -17,9 +17,12 @@ import (
 
 // CleanupItem is one resource cleanup would delete, or keeps and why.
 type CleanupItem struct {
-	Kind   string `json:"kind"` // snapshot or volume
+	Kind   string `json:"kind"` // snapshot, volume, or share (the target account's createVolumePermission on a source snapshot)
 	ID     string `json:"id"`
 	Region string `json:"region"`
+	// Side is "source" or "target" in a cross-account migration (the
+	// account the item is in), else "".
+	Side   string `json:"side,omitempty"`
 	Member string `json:"member"`
 	Role   string `json:"role"`
 	Phase  string `json:"phase,omitempty"`
@@ -57,16 +60,21 @@ func (e *Engine) planCleanup(ctx context.Context, rec *record.Record) (*CleanupP
 			sources[v.SourceVolume] = true
 		}
 	}
-	regions := []struct {
-		c      *api
-		region string
-	}{{e.src, e.m.Spec.Source.Region}}
-	if e.dst != e.src {
-		regions = append(regions, struct {
-			c      *api
-			region string
-		}{e.dst, e.m.Spec.Target.Region})
+	type side struct {
+		c            *api
+		region, side string
 	}
+	regions := []side{{e.src, e.m.Spec.Source.Region, ""}}
+	if e.dst != e.src {
+		regions = append(regions, side{e.dst, e.m.Spec.Target.Region, ""})
+	}
+	if e.crossAccount() {
+		regions[0].side = "source"
+		if len(regions) > 1 {
+			regions[1].side = "target"
+		}
+	}
+	var shares []CleanupItem
 	for _, r := range regions {
 		snaps, err := e.listSnapshots(ctx, r.c)
 		if err != nil {
@@ -74,9 +82,20 @@ func (e *Engine) planCleanup(ctx context.Context, rec *record.Record) (*CleanupP
 		}
 		for _, s := range snaps {
 			t := tagMap(s.Tags)
-			it := CleanupItem{Kind: "snapshot", ID: aws.ToString(s.SnapshotId), Region: r.region, Member: t[ownership.TagMember], Role: t[ownership.TagRole], Phase: t[ownership.TagPhase], State: string(s.State)}
+			it := CleanupItem{Kind: "snapshot", ID: aws.ToString(s.SnapshotId), Region: r.region, Side: r.side, Member: t[ownership.TagMember], Role: t[ownership.TagRole], Phase: t[ownership.TagPhase], State: string(s.State)}
+			if r.side == "source" && t[ownership.TagMigration] == e.m.Metadata.Name && snapshotRole(t[ownership.TagRole]) {
+				shared, err := e.sharedWithTarget(ctx, r.c, it.ID)
+				if err != nil {
+					return nil, fmt.Errorf("DescribeSnapshotAttribute of %s: %w", it.ID, err)
+				}
+				if shared {
+					sh := it
+					sh.Kind = "share"
+					shares = append(shares, sh)
+				}
+			}
 			switch {
-			case t[ownership.TagMigration] != e.m.Metadata.Name || (t[ownership.TagRole] != ownership.RoleSnapshot && t[ownership.TagRole] != ownership.RoleCopy):
+			case t[ownership.TagMigration] != e.m.Metadata.Name || !snapshotRole(t[ownership.TagRole]):
 				continue
 			case s.State == types.SnapshotStatePending:
 				it.Keep = "still pending (a clone may be running); run cleanup again when it completes"
@@ -86,6 +105,25 @@ func (e *Engine) planCleanup(ctx context.Context, rec *record.Record) (*CleanupP
 			}
 		}
 	}
+	// A share goes first: the target account loses access before the
+	// snapshot is deleted (and also when the snapshot is kept). A share
+	// whose target copy is still pending stays: a clone may be copying it.
+	pending := map[string]bool{}
+	for _, it := range cp.Keep {
+		if it.Side == "target" && it.Role == ownership.RoleCopy {
+			pending[it.Member+"|"+it.Phase] = true
+		}
+	}
+	var remove []CleanupItem
+	for _, sh := range shares {
+		if pending[sh.Member+"|"+sh.Phase] {
+			sh.Keep = "its copy in the target account is still pending (a clone may be running); run cleanup again when it completes"
+			cp.Keep = append(cp.Keep, sh)
+			continue
+		}
+		remove = append(remove, sh)
+	}
+	cp.Delete = append(remove, cp.Delete...)
 	vols, err := e.listVolumes(ctx, e.dst)
 	if err != nil {
 		return nil, err
@@ -96,7 +134,7 @@ func (e *Engine) planCleanup(ctx context.Context, rec *record.Record) (*CleanupP
 		if t[ownership.TagMigration] != e.m.Metadata.Name || t[ownership.TagRole] != ownership.RoleVolume {
 			continue
 		}
-		it := CleanupItem{Kind: "volume", ID: id, Region: e.m.Spec.Target.Region, Member: t[ownership.TagMember], Role: t[ownership.TagRole], Phase: t[ownership.TagPhase], State: string(v.State)}
+		it := CleanupItem{Kind: "volume", ID: id, Region: e.m.Spec.Target.Region, Side: regions[len(regions)-1].side, Member: t[ownership.TagMember], Role: t[ownership.TagRole], Phase: t[ownership.TagPhase], State: string(v.State)}
 		switch {
 		case rec == nil:
 			it.Keep = "there is no graft.lock to tell which volumes are in use"
@@ -139,7 +177,7 @@ func (e *Engine) Cleanup(ctx context.Context, cp *CleanupPlan) ([]string, error)
 	var deleted, failed []string
 	for _, it := range cp.Delete {
 		c := e.src
-		if it.Region != e.m.Spec.Source.Region {
+		if it.Side == "target" || (it.Side == "" && it.Region != e.m.Spec.Source.Region) {
 			c = e.dst
 		}
 		why, err := e.recheck(ctx, c, it)
@@ -157,6 +195,8 @@ func (e *Engine) Cleanup(ctx context.Context, cp *CleanupPlan) ([]string, error)
 			continue
 		}
 		switch it.Kind {
+		case "share":
+			_, err = c.ModifySnapshotAttribute(ctx, shareInput(it.ID, e.targetAccount(), false))
 		case "snapshot":
 			_, err = c.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(it.ID)})
 		case "volume":
@@ -194,12 +234,23 @@ func (e *Engine) recheck(ctx context.Context, c *api, it CleanupItem) (string, e
 		return fmt.Sprintf("its %s tag is %q, not %s", ownership.TagRole, t[ownership.TagRole], strings.Join(roles, " or "))
 	}
 	switch it.Kind {
+	case "share":
+		s, ok, err := describeOne(ctx, c, snapshotKind, it.ID)
+		if why := gone(ok, err); why != "" || err != nil {
+			return why, err
+		}
+		if why := owned(s.Tags, ownership.RoleSnapshot, ownership.RoleShareCopy); why != "" {
+			return why, nil
+		}
+		if shared, err := e.sharedWithTarget(ctx, c, it.ID); err != nil || !shared {
+			return "it is no longer shared", err
+		}
 	case "snapshot":
 		s, ok, err := describeOne(ctx, c, snapshotKind, it.ID)
 		if why := gone(ok, err); why != "" || err != nil {
 			return why, err
 		}
-		if why := owned(s.Tags, ownership.RoleSnapshot, ownership.RoleCopy); why != "" {
+		if why := owned(s.Tags, ownership.RoleSnapshot, ownership.RoleCopy, ownership.RoleShareCopy); why != "" {
 			return why, nil
 		}
 		if s.State != types.SnapshotStateCompleted && s.State != types.SnapshotStateError {
@@ -243,9 +294,19 @@ func (cp *CleanupPlan) WriteText(w io.Writer) error {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  KIND\tID\tREGION\tMEMBER\tROLE\tPHASE\tSTATE")
 		for _, it := range cp.Delete {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.Kind, it.ID, it.Region, it.Member, it.Role, it.Phase, it.State)
+			region := it.Region
+			if it.Side != "" {
+				region += " (" + it.Side + ")"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.Kind, it.ID, region, it.Member, it.Role, it.Phase, it.State)
 		}
 		tw.Flush()
+		for _, it := range cp.Delete {
+			if it.Kind == "share" {
+				fmt.Fprintln(w, "  (a share is removed, not deleted: the target account's createVolumePermission on the source snapshot)")
+				break
+			}
+		}
 	}
 	if len(cp.Keep) > 0 {
 		fmt.Fprintf(w, "Kept (%d):\n", len(cp.Keep))

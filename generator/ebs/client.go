@@ -18,10 +18,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/graftctl/graft/generator/spec"
 )
 
 // ErrCredentials is wrapped when no AWS credentials can be found.
@@ -42,6 +47,12 @@ type ClientOptions struct {
 	// back to IMDSv1" while it looks for credentials), so that they do not
 	// reach the terminal as unformatted lines; nil drops them.
 	Log *slog.Logger
+	// Account, if set, is the other AWS account the client works in
+	// (spec.target.account): its credentials come from Account.Profile (a
+	// named profile), or from assuming Account.RoleARN with the standard
+	// chain's credentials; and they must be that account's (STS
+	// GetCallerIdentity checks). graft never logs or writes credentials.
+	Account *spec.Account
 }
 
 // sdkLogger passes the SDK's log lines to graft's logger at debug level.
@@ -62,6 +73,29 @@ func (l sdkLogger) Logf(c logging.Classification, format string, v ...any) {
 // It retrieves the credentials once, so that missing credentials fail here
 // with one clear message instead of on the first call.
 func NewClient(ctx context.Context, opts ClientOptions) (*ec2.Client, error) {
+	cfg, err := LoadConfig(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return ec2.NewFromConfig(cfg), nil
+}
+
+// NewKMSClient builds the KMS client of the same credentials and region
+// (the cross-account key checks); AWS_ENDPOINT_URL_KMS points it at an
+// emulator.
+func NewKMSClient(ctx context.Context, opts ClientOptions) (*kms.Client, error) {
+	opts.Counter = nil // it counts EC2's calls
+	cfg, err := LoadConfig(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return kms.NewFromConfig(cfg), nil
+}
+
+// LoadConfig is the SDK configuration NewClient builds its client from:
+// the standard chain, or the target account's profile or role
+// (ClientOptions.Account), with the credentials retrieved once.
+func LoadConfig(ctx context.Context, opts ClientOptions) (aws.Config, error) {
 	loadOpts := []func(*config.LoadOptions) error{
 		config.WithRegion(opts.Region),
 		config.WithRetryer(func() aws.Retryer { return newRetryer(opts) }),
@@ -70,19 +104,71 @@ func NewClient(ctx context.Context, opts ClientOptions) (*ec2.Client, error) {
 	if opts.Counter != nil {
 		loadOpts = append(loadOpts, config.WithAPIOptions([]func(*middleware.Stack) error{opts.Counter.AddTo}))
 	}
+	a := opts.Account
+	if a != nil && a.Profile != "" {
+		loadOpts = append(loadOpts, config.WithSharedConfigProfile(a.Profile))
+	}
 	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
+		if a != nil && a.Profile != "" {
+			return aws.Config{}, fmt.Errorf("load AWS configuration of spec.target.account.profile %q: %w", a.Profile, err)
+		}
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	if cfg.Credentials == nil {
-		return nil, fmt.Errorf("%w: the SDK's chain (environment, shared config and SSO, instance or pod role) found none", ErrCredentials)
+		return aws.Config{}, fmt.Errorf("%w: the SDK's chain (environment, shared config and SSO, instance or pod role) found none", ErrCredentials)
+	}
+	if a != nil && a.RoleARN != "" {
+		// The standard chain's credentials assume the target account's role.
+		prov := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), a.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = a.SessionNameOrDefault()
+			if a.ExternalID != "" {
+				o.ExternalID = aws.String(a.ExternalID)
+			}
+		})
+		cfg.Credentials = aws.NewCredentialsCache(prov)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if _, err := cfg.Credentials.Retrieve(cctx); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrCredentials, firstLine(err.Error()))
+		if a != nil {
+			return aws.Config{}, fmt.Errorf("%w for the target account %s (%s): %s", ErrCredentials, a.ID, accountCredentialSource(a), firstLine(err.Error()))
+		}
+		return aws.Config{}, fmt.Errorf("%w: %s", ErrCredentials, firstLine(err.Error()))
 	}
-	return ec2.NewFromConfig(cfg), nil
+	if a != nil {
+		id, err := sts.NewFromConfig(cfg).GetCallerIdentity(cctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			return aws.Config{}, fmt.Errorf("%w for the target account %s (%s): GetCallerIdentity: %s", ErrCredentials, a.ID, accountCredentialSource(a), firstLine(err.Error()))
+		}
+		if got := aws.ToString(id.Account); got != a.ID {
+			return aws.Config{}, fmt.Errorf("%w: the credentials of %s are of account %s, not spec.target.account.id %s", ErrInput, accountCredentialSource(a), got, a.ID)
+		}
+	}
+	return cfg, nil
+}
+
+// CallerAccount is the account of the credentials LoadConfig finds for
+// opts (STS GetCallerIdentity, which needs no permission).
+func CallerAccount(ctx context.Context, opts ClientOptions) (string, error) {
+	cfg, err := LoadConfig(ctx, opts)
+	if err != nil {
+		return "", err
+	}
+	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", fmt.Errorf("GetCallerIdentity: %w", err)
+	}
+	return aws.ToString(id.Account), nil
+}
+
+// accountCredentialSource names where the target account's credentials
+// come from, for messages (never the credentials).
+func accountCredentialSource(a *spec.Account) string {
+	if a.Profile != "" {
+		return "profile " + a.Profile
+	}
+	return "role " + a.RoleARN
 }
 
 // newRetryer is the SDK's standard retryer minus throttling. graft

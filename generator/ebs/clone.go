@@ -94,6 +94,9 @@ func (e *Engine) Clone(ctx context.Context, inv *Inventory, opts CloneOptions) (
 	if opts.Phase == spec.PhaseFinal && opts.Record == nil {
 		opts.Record = record.New(e.m)
 	}
+	if err := e.checkShareKeys(ctx, inv); err != nil {
+		return nil, err
+	}
 	x, err := e.lookup(ctx)
 	if err != nil {
 		return nil, err
@@ -199,9 +202,20 @@ func (r *cloneRun) member(ctx context.Context, mb Member) error {
 	for _, dev := range mb.Devices {
 		origin[dev.VolumeID] = snaps[dev.VolumeID]
 	}
-	copied, err := r.copySnapshots(ctx, d, snaps)
+	from := snaps // what the copies are made of
+	if e.crossAccount() {
+		if from, err = r.shareSnapshots(ctx, d, snaps); err != nil {
+			return err
+		}
+	}
+	copied, err := r.copySnapshots(ctx, d, from)
 	if err != nil {
 		return err
+	}
+	if e.crossAccount() {
+		if err := r.unshareSnapshots(ctx, d, from); err != nil {
+			return err
+		}
 	}
 	for v, id := range copied {
 		copies[v] = id

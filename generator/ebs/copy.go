@@ -4,6 +4,7 @@ package ebs
 
 import (
 	"context"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -15,33 +16,49 @@ import (
 // any other run's in one listing (settleSnapshots), and waits for them to
 // complete. It returns the copies by source volume.
 func (r *cloneRun) copySnapshots(ctx context.Context, d *memberDecision, snaps map[string]string) (map[string]string, error) {
+	return r.copyStage(ctx, d, d.copies, r.e.dst, r.dstPol, ownership.RoleCopy, "copy", snaps)
+}
+
+// copyStage makes the copies steps (of role, by client c, polled by pol)
+// of the snapshots (by source volume), settles and waits for them: the
+// target copies (copySnapshots) and, in a cross-account migration, the
+// source account's share copies (shareSnapshots).
+func (r *cloneRun) copyStage(ctx context.Context, d *memberDecision, steps []copyStep, client *api, pol *poller, role, what string, snaps map[string]string) (map[string]string, error) {
 	e, phase, mb := r.e, d.phase, d.mb
 	out := map[string]string{}
 	mine := map[string]types.Snapshot{} // key -> the copy this run made
 	byKey := map[string]copyStep{}
-	for _, c := range d.copies {
+	for _, c := range steps {
 		byKey[c.key] = c
 		if c.exists != nil {
 			out[c.d.VolumeID] = aws.ToString(c.exists.SnapshotId)
 			continue
 		}
-		if err := r.deleteFailed(ctx, e.dst, c.failed); err != nil {
+		if err := r.deleteFailed(ctx, client, c.failed); err != nil {
 			return nil, err
 		}
 		snap := snaps[c.d.VolumeID]
 		in := *c.create
 		e.setCopySource(&in, mb, phase, c.d, snap)
-		e.opts.Progress.Update(mb.Key(), phase+" copy", 0)
-		res, err := e.dst.CopySnapshot(ctx, &in)
+		e.opts.Progress.Update(mb.Key(), phase+" "+what, 0)
+		res, err := client.CopySnapshot(ctx, &in)
+		if err != nil && role == ownership.RoleCopy && e.crossAccount() && strings.HasPrefix(errorCode(err), "InvalidSnapshot.NotFound") {
+			// Another run removed the share after its copy completed.
+			var adopted *types.Snapshot
+			if res, adopted, err = r.copyUnshared(ctx, d, c, &in); adopted != nil {
+				out[c.d.VolumeID] = aws.ToString(adopted.SnapshotId)
+				continue
+			}
+		}
 		if err != nil {
 			return nil, createError("CopySnapshot", mb, snap, err)
 		}
-		r.count(ownership.RoleCopy)
+		r.count(role)
 		now := e.clock.Now()
 		mine[c.key] = types.Snapshot{SnapshotId: res.SnapshotId, StartTime: &now, State: types.SnapshotStatePending, Tags: res.Tags}
 	}
 	if len(mine) > 0 {
-		won, err := r.settleSnapshots(ctx, e.dst, mb, ownership.RoleCopy, phase, mine, true)
+		won, err := r.settleSnapshots(ctx, client, mb, role, phase, mine, true)
 		if err != nil {
 			return nil, err
 		}
@@ -50,12 +67,12 @@ func (r *cloneRun) copySnapshots(ctx context.Context, d *memberDecision, snaps m
 		}
 	}
 	wait := func() error {
-		for _, c := range d.copies {
+		for _, c := range steps {
 			id := out[c.d.VolumeID]
 			if c.exists != nil && c.exists.State == types.SnapshotStateCompleted && id == aws.ToString(c.exists.SnapshotId) {
 				continue
 			}
-			if err := r.waitSnapshot(ctx, r.dstPol, mb, c.d, id, "copy", func(p int) { e.opts.Progress.Update(mb.Key(), phase+" copy", p) }); err != nil {
+			if err := r.waitSnapshot(ctx, pol, mb, c.d, id, what, func(p int) { e.opts.Progress.Update(mb.Key(), phase+" "+what, p) }); err != nil {
 				return err
 			}
 		}
@@ -74,7 +91,7 @@ func (r *cloneRun) copySnapshots(ctx context.Context, d *memberDecision, snaps m
 	if len(mine) == 0 {
 		return out, nil
 	}
-	won, err := r.settleSnapshots(ctx, e.dst, mb, ownership.RoleCopy, phase, mine, false)
+	won, err := r.settleSnapshots(ctx, client, mb, role, phase, mine, false)
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,13 @@ type memberDecision struct {
 	multi *ec2.CreateSnapshotsInput
 	// hook: the beforeFinal hook runs before the snapshots are taken.
 	hook bool
-	// copies has one step per device whose snapshot is copied.
+	// shareCopies has one step per device whose snapshot is encrypted
+	// with the AWS-managed aws/ebs key, in a cross-account migration: it is
+	// copied in the source account under spec.target.account.shareKmsKeyId
+	// before it is shared (xaccount.go).
+	shareCopies []copyStep
+	// copies has one step per device whose snapshot is copied (into the
+	// target region, key or account).
 	copies []copyStep
 	// vols has one step per device (final phase only).
 	vols []volStep
@@ -164,6 +170,7 @@ func (e *Engine) decide(inv *Inventory, mb Member, x *existing, phase string) *m
 			origin[st.d.VolumeID] = aws.ToString(st.exists.SnapshotId)
 		}
 	}
+	e.decideShareCopies(d, x, origin)
 	e.decideCopies(d, x, origin)
 	if phase != spec.PhaseFinal {
 		return d

@@ -18,8 +18,13 @@ type Options struct {
 	// Source is the EC2 client of the source region.
 	Source EC2
 	// Target is the EC2 client of the target region; nil means Source
-	// (the regions are the same).
+	// (the regions are the same). With spec.target.account it is the
+	// target account's client, and required.
 	Target EC2
+	// SourceKMS and TargetKMS are the KMS clients of the source and target
+	// accounts (their regions), for the checks of a cross-account
+	// migration's keys (xaccount_kms.go); nil skips that side's checks.
+	SourceKMS, TargetKMS KMS
 	// Clock drives every wait, poll and rate limit (default WallClock).
 	Clock Clock
 	// Limits of the client-side token buckets (default DefaultLimits).
@@ -56,6 +61,9 @@ type Engine struct {
 	log    *slog.Logger
 	clock  Clock
 	limits Limits
+	// xkeys is what the cross-account key checks found, by the source
+	// volumes' key (checkShareKeys); nil without spec.target.account.
+	xkeys map[string]shareKey
 }
 
 // New returns an engine for the migration.
@@ -79,10 +87,10 @@ func New(m *spec.Migration, opts Options) *Engine {
 	e := &Engine{m: m, opts: opts, stats: stats, log: opts.Log, clock: opts.Clock, limits: limits}
 	mut, desc := newLimiters(limits)
 	e.src = newAPI(opts.Source, opts.Clock, limits, stats, mut, desc)
-	if opts.Target == nil || m.Spec.Target.Region == m.Spec.Source.Region {
+	if opts.Target == nil || (m.Spec.Target.Region == m.Spec.Source.Region && !m.Spec.Target.CrossAccount()) {
 		e.dst = e.src
 	} else {
-		// EC2's buckets are per region: the target region has its own.
+		// EC2's buckets are per account and region: the target has its own.
 		tm, td := newLimiters(limits)
 		e.dst = newAPI(opts.Target, opts.Clock, limits, stats, tm, td)
 	}
@@ -112,3 +120,7 @@ func (e *Engine) readOnly() *Engine {
 }
 
 func (e *Engine) crossRegion() bool { return e.m.Spec.Target.Region != e.m.Spec.Source.Region }
+
+// crossAccount reports whether the target is another AWS account
+// (spec.target.account).
+func (e *Engine) crossAccount() bool { return e.m.Spec.Target.CrossAccount() }

@@ -46,7 +46,7 @@ func volKey(member, template string) string { return member + "|" + template }
 func snapKeyOf(s types.Snapshot) string {
 	t := tagMap(s.Tags)
 	src := aws.ToString(s.VolumeId)
-	if t[ownership.TagRole] == ownership.RoleCopy {
+	if t[ownership.TagRole] == ownership.RoleCopy || t[ownership.TagRole] == ownership.RoleShareCopy {
 		src = t[ownership.TagSourceVolume]
 	}
 	return snapKey(t[ownership.TagRole], t[ownership.TagMember], t[ownership.TagPhase], src)

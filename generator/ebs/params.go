@@ -49,8 +49,15 @@ func volumeParams(s *spec.Spec, mb Member, d Device) VolumeParams {
 	// Without a spec key the new volume keeps the source's, which graft
 	// sends explicitly; a key ARN is regional, so across regions the copy
 	// takes the target region's default key (unknown without KMS).
-	if p.KMSKeyID == "" && p.Encrypted && s.Target.Region == s.Source.Region {
+	if p.KMSKeyID == "" && p.Encrypted && s.Target.Region == s.Source.Region && !s.Target.CrossAccount() {
 		p.KMSKeyID = d.KMSKeyID
+	}
+	// In another account the copy and the volume take the target
+	// account's key (spec.Target.CopyKMSKeyID; none: its default key),
+	// never the source's, which is another account's.
+	if s.Target.CrossAccount() {
+		p.KMSKeyID = s.Target.CopyKMSKeyID()
+		p.Encrypted = p.Encrypted || p.KMSKeyID != ""
 	}
 	return p
 }
@@ -144,9 +151,11 @@ func (e *Engine) volumeProblems(inv *Inventory) []Problem {
 }
 
 // needsCopy reports whether a device's snapshot must be copied: to
-// another region, or to re-encrypt with a key other than the source's.
+// another region, into the target account (which then owns the snapshot
+// its volumes come from, under its own key, whatever becomes of the share
+// and the source key), or to re-encrypt with a key other than the source's.
 func (e *Engine) needsCopy(d Device) bool {
-	if e.crossRegion() {
+	if e.crossRegion() || e.crossAccount() {
 		return true
 	}
 	k := e.m.Spec.Target.Volume.KMSKeyID

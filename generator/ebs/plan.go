@@ -1,6 +1,7 @@
 package ebs
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -52,6 +53,9 @@ type Plan struct {
 	// Binding is spec.target.binding and what it means after the
 	// cut-over (spec.Target.Explain).
 	Binding PlanBinding `json:"binding"`
+	// Accounts splits the steps, the call budget and the mutating-bucket
+	// floor by account in a cross-account migration (absent otherwise).
+	Accounts []PlanAccount `json:"accounts,omitempty"`
 }
 
 // PlanBinding is how the claims will bind.
@@ -116,6 +120,9 @@ func (e *Engine) Plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 }
 
 func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
+	if err := e.checkShareKeys(ctx, inv); err != nil {
+		return nil, err
+	}
 	x, err := e.lookup(ctx)
 	if err != nil {
 		return nil, err
@@ -124,7 +131,9 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 		p: &Plan{Migration: inv.Migration, SourceRegion: inv.SourceRegion, TargetRegion: inv.TargetRegion,
 			ToCreate: map[string]int{}, Existing: map[string]int{}, Calls: map[string]int{}}}
 	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
-		pl.dryRun += len(e.dryRunChecks(inv, x, phase))
+		checks := e.dryRunChecks(inv, x, phase)
+		pl.dryRun += len(checks)
+		pl.x.srcDryRun += srcDryRuns(checks)
 	}
 	for _, mb := range inv.Members {
 		pl.member(inv, mb, x)
@@ -158,6 +167,8 @@ type planner struct {
 	copies                  bool
 	precopyLeft             bool
 	zonesBySet              map[string]map[string]bool
+	// x counts the cross-account steps (xaccount_plan.go).
+	x xPlan
 }
 
 // member adds one member's actions of both phases.
@@ -191,13 +202,16 @@ func (pl *planner) phase(pm *PlanMember, mb Member, d *memberDecision, phase str
 		toCreate, calls = map[string]int{}, map[string]int{}
 	}
 	first, s0, v0, f0, l0 := len(pm.Actions), pl.settleSnaps, pl.settleVols, pl.fsrSnaps, len(pl.fsrLarge)
-	left := pl.snapshots(pm, mb, d, phase, toCreate, calls)
-	left += pl.copyActions(pm, d, phase, toCreate, calls)
-	left += pl.volumes(pm, mb, d, toCreate, calls)
+	x0 := pl.x
+	srcLeft := pl.snapshots(pm, mb, d, phase, toCreate, calls)
+	srcLeft += pl.shareActions(pm, d, phase, toCreate, calls)
+	dstLeft := pl.copyActions(pm, d, phase, toCreate, calls)
+	dstLeft += pl.volumes(pm, mb, d, toCreate, calls)
 	if !stop {
-		return left
+		pl.x.time(phase, srcLeft, dstLeft)
+		return srcLeft + dstLeft
 	}
-	pl.settleSnaps, pl.settleVols, pl.fsrSnaps, pl.fsrLarge = s0, v0, f0, pl.fsrLarge[:l0]
+	pl.settleSnaps, pl.settleVols, pl.fsrSnaps, pl.fsrLarge, pl.x = s0, v0, f0, pl.fsrLarge[:l0], x0
 	for i := first; i < len(pm.Actions); i++ {
 		if pm.Actions[i].Exists == "" {
 			pm.Actions[i].Stopped = true
@@ -237,6 +251,7 @@ func (pl *planner) snapshots(pm *PlanMember, mb Member, d *memberDecision, phase
 	}
 	if !d.allExist() {
 		pl.settleSnaps += 2
+		pl.x.srcSettle += 2
 	}
 	return snapTime
 }
@@ -252,6 +267,9 @@ func (pl *planner) copyActions(pm *PlanMember, d *memberDecision, phase string, 
 		why := "re-encrypt with " + s.Target.Volume.KMSKeyID
 		if e.crossRegion() {
 			why = fmt.Sprintf("copy to %s", s.Target.Region)
+		}
+		if e.crossAccount() {
+			why = fmt.Sprintf("copy of the shared snapshot into account %s (%s), under %s", s.Target.Account.ID, s.Target.Region, cmp.Or(s.Target.CopyKMSKeyID(), "its default EBS key"))
 		}
 		a := Action{Phase: phase, Role: ownership.RoleCopy, Op: "CopySnapshot", ClaimTemplate: c.d.ClaimTemplate, SourceVolume: c.d.VolumeID,
 			Detail: fmt.Sprintf("copy of the %s snapshot of %s: %s", phase, c.d.VolumeID, why)}
@@ -356,8 +374,8 @@ func (pl *planner) budget(inv *Inventory) {
 	p.Precopy, p.Final = Duration(precopy.Round(time.Second)), Duration(final.Round(time.Second))
 	rounds := int((precopy+final)/e.opts.PollInterval) + 2
 	regions := 1
-	if e.crossRegion() {
-		regions = 2
+	if e.crossRegion() || e.crossAccount() {
+		regions = 2 // each region (or account) is polled
 	}
 	p.Calls["DescribeSnapshots"] = regions * (rounds*perRound + 1)
 	p.Calls["DescribeVolumes"] = int(math.Ceil(float64(inv.volumeCount())/volumeIDBatch)) + int(time.Duration(p.MutatingFloor)/(2*time.Second)) + 4
@@ -365,6 +383,7 @@ func (pl *planner) budget(inv *Inventory) {
 	p.Calls["DescribeVolumes"] += pl.settleVols
 	p.Calls["DescribeInstances"] = 2 * max(1, int(math.Ceil(float64(members)/1000)))
 	p.Calls["DescribeAvailabilityZones"] = 2
+	pl.accounts(inv, rounds*perRound+1)
 	p.Assumptions = append(p.Assumptions,
 		"members run concurrently, so a phase lasts as long as its largest volume",
 		snaptime.Summary()+" (EBS gives no guarantee: measure with the precopy phase)",
@@ -378,7 +397,7 @@ func (pl *planner) warn(inv *Inventory, x *existing) {
 	e, p, s := pl.e, pl.p, &pl.e.m.Spec
 	if e.crossRegion() {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("cross-region copy: every snapshot is copied from %s to %s; the first copy is full, later ones incremental, and inter-region transfer is billed", s.Source.Region, s.Target.Region))
-	} else if pl.copies {
+	} else if pl.copies && !e.crossAccount() {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("KMS re-encryption: spec.target.volume.kmsKeyId (%s) is not the source volumes' key (or is an alias graft cannot compare), so every snapshot is copied with it; a re-encrypting copy is a full copy", s.Target.Volume.KMSKeyID))
 	}
 	if pl.fsrSnaps > 0 {
@@ -509,6 +528,7 @@ func (p *Plan) WriteTextColor(w io.Writer, pal ansi.Palette) error {
 		fmt.Fprintf(w, "%s %d existing volume(s) lack the cluster tags (marked ~); clone adds them with CreateTags, changing no other tag.\n", pal.Yellow("Tag:"), p.Retag)
 	}
 	fmt.Fprintf(w, "API calls (budget): %s\n", FormatCounts(p.Calls))
+	p.writeAccounts(w)
 	fmt.Fprintf(w, "Expected time: precopy phase ~%s, final phase ~%s (mutating-bucket floor %s)\n", time.Duration(p.Precopy), time.Duration(p.Final), time.Duration(p.MutatingFloor))
 	for _, a := range p.Assumptions {
 		fmt.Fprintf(w, "  assuming %s\n", a)

@@ -43,6 +43,9 @@ func (e *Engine) preflight(ctx context.Context, inv *Inventory, x *existing, pha
 
 // DryRun runs only the DryRun checks and reports what they proved.
 func (e *Engine) DryRun(ctx context.Context, inv *Inventory, phase string) ([]string, error) {
+	if err := e.checkShareKeys(ctx, inv); err != nil {
+		return nil, err
+	}
 	x, err := e.lookup(ctx)
 	if err != nil {
 		return nil, err
@@ -133,7 +136,19 @@ func (e *Engine) snapshotDryRuns(r *dryRuns, mb Member, d *memberDecision) {
 }
 
 func (e *Engine) copyDryRuns(r *dryRuns, mb Member, d *memberDecision, x *existing, phase string) {
-	for _, c := range d.copies {
+	e.copyStepDryRuns(r, mb, d.shareCopies, e.src, "share copy", x, phase)
+	if e.crossAccount() {
+		// The target account cannot name a snapshot not yet shared with
+		// it; checkShareKeys proved its keys instead. The share is proved
+		// on a snapshot of the migration that exists.
+		e.shareDryRuns(r, mb, x, phase)
+		return
+	}
+	e.copyStepDryRuns(r, mb, d.copies, e.dst, "", x, phase)
+}
+
+func (e *Engine) copyStepDryRuns(r *dryRuns, mb Member, steps []copyStep, client *api, label string, x *existing, phase string) {
+	for _, c := range steps {
 		if c.create == nil {
 			continue
 		}
@@ -150,13 +165,16 @@ func (e *Engine) copyDryRuns(r *dryRuns, mb Member, d *memberDecision, x *existi
 			continue
 		}
 		in.SourceSnapshotId = aws.String(src)
-		kind := fmt.Sprintf("CopySnapshot %t %s", aws.ToBool(in.Encrypted), aws.ToString(in.KmsKeyId))
+		kind := fmt.Sprintf("CopySnapshot %s %t %s", label, aws.ToBool(in.Encrypted), aws.ToString(in.KmsKeyId))
 		what := "CopySnapshot of " + src + " to " + e.m.Spec.Target.Region
+		if label != "" {
+			what = "CopySnapshot (" + label + ") of " + src + " in " + e.m.Spec.Source.Region
+		}
 		if in.KmsKeyId != nil {
 			what += " with KMS key " + aws.ToString(in.KmsKeyId)
 		}
 		r.add(kind, what, func(ctx context.Context) error {
-			_, err := e.dst.CopySnapshot(ctx, &in)
+			_, err := client.CopySnapshot(ctx, &in)
 			return err
 		})
 	}

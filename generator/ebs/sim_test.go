@@ -62,7 +62,12 @@ type simEnv struct {
 
 // newSim seeds the cluster and registers the check every simulator test
 // ends with: no mutating call on a source volume or instance.
-func newSim(t testing.TB, c simCase) *simEnv {
+func newSim(t testing.TB, c simCase) *simEnv { t.Helper(); return newSimWith(t, c, nil) }
+
+// newSimWith is newSim with prep run on the simulator before it seeds the
+// cluster: it may add keys and accounts, and returns the KMS key of the
+// source volumes ("": the aws/ebs key).
+func newSimWith(t testing.TB, c simCase, prep func(*ec2sim.Sim) string) *simEnv {
 	t.Helper()
 	o := ec2sim.Options{IdleWindow: c.IdleWindow, ListLag: c.ListLag}
 	if o.IdleWindow == 0 {
@@ -73,9 +78,13 @@ func newSim(t testing.TB, c simCase) *simEnv {
 		o.SnapshotDuration = func(ec2sim.SnapInfo) time.Duration { return d }
 	}
 	sim := ec2sim.New(o)
-	devs := []ec2sim.DeviceSpec{{Device: "/dev/xvdf", VolumeSpec: ec2sim.VolumeSpec{SizeGiB: 200, Type: types.VolumeTypeGp3, Encrypted: !c.Unencrypted}}}
+	key := ""
+	if prep != nil {
+		key = prep(sim)
+	}
+	devs := []ec2sim.DeviceSpec{{Device: "/dev/xvdf", VolumeSpec: ec2sim.VolumeSpec{SizeGiB: 200, Type: types.VolumeTypeGp3, Encrypted: !c.Unencrypted, KMSKeyID: key}}}
 	if c.Devices == 2 {
-		devs = append(devs, ec2sim.DeviceSpec{Device: "/dev/xvdg", VolumeSpec: ec2sim.VolumeSpec{SizeGiB: 50, Type: types.VolumeTypeGp3, Encrypted: !c.Unencrypted}})
+		devs = append(devs, ec2sim.DeviceSpec{Device: "/dev/xvdg", VolumeSpec: ec2sim.VolumeSpec{SizeGiB: 50, Type: types.VolumeTypeGp3, Encrypted: !c.Unencrypted, KMSKeyID: key}})
 	}
 	cl, err := sim.SeedCluster(ec2sim.ClusterSpec{Name: "cassandra", Nodes: c.Nodes, Devices: devs, Tags: map[string]string{"app": "cassandra"}})
 	if err != nil {

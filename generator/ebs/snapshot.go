@@ -269,7 +269,7 @@ func (r *cloneRun) settleSnapshots(ctx context.Context, c *api, mb Member, role,
 // deleteOwnSnapshot deletes a snapshot this run created and lost.
 func (r *cloneRun) deleteOwnSnapshot(ctx context.Context, c *api, s types.Snapshot) error {
 	t := tagMap(s.Tags)
-	if t[ownership.TagMigration] != r.e.m.Metadata.Name || (t[ownership.TagRole] != ownership.RoleSnapshot && t[ownership.TagRole] != ownership.RoleCopy) {
+	if t[ownership.TagMigration] != r.e.m.Metadata.Name || !snapshotRole(t[ownership.TagRole]) {
 		return fmt.Errorf("snapshot %s is not one of graft's of %s; not deleted", aws.ToString(s.SnapshotId), r.e.m.Metadata.Name)
 	}
 	_, err := c.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: s.SnapshotId})

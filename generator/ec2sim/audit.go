@@ -126,11 +126,21 @@ func (s *Sim) Throttles() int {
 	return s.throttled + s.injected
 }
 
-// Mutations returns how many calls changed state so far (what CrashAfter counts).
+// Mutations returns how many calls to this simulator changed state so far
+// (what CrashAfter counts, for a simulator without linked ones; see
+// ProcessMutations).
 func (s *Sim) Mutations() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.mutations
+}
+
+// ProcessMutations returns how many calls changed state in this simulator
+// and every linked one (NewRegion, NewAccount): what CrashAfter counts.
+func (s *Sim) ProcessMutations() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.mutations
 }
 
 // Snapshots returns every existing snapshot as DescribeSnapshots shows it.

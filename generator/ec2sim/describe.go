@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -606,20 +607,57 @@ func (s *Sim) snapshotField(sn *snapshot) fieldFunc {
 	}
 }
 
+// foreignSnapshotField is snapshotField for another account's view of a
+// snapshot shared with it: without the owner's tags.
+func (s *Sim) foreignSnapshotField(sn *snapshot) fieldFunc {
+	f := s.snapshotField(sn)
+	return func(name string) ([]string, bool) {
+		if _, ok := tagField(nil, name); ok {
+			return nil, true
+		}
+		return f(name)
+	}
+}
+
 // DescribeSnapshots lists the account's snapshots; paginated.
 func (s *Sim) DescribeSnapshots(ctx context.Context, in *ec2.DescribeSnapshotsInput, _ ...func(*ec2.Options)) (*ec2.DescribeSnapshotsOutput, error) {
 	if in == nil {
 		in = &ec2.DescribeSnapshotsInput{}
 	}
 	return run(s, ctx, OpDescribeSnapshots, in.DryRun, in.SnapshotIds, nil, func(c *call) (*ec2.DescribeSnapshotsOutput, error) {
-		// Every snapshot is the account's: other owners have none.
+		// The account's own snapshots (OwnerIds self or its id, or none
+		// given), and those other accounts share with it (OwnerIds naming
+		// them, or RestorableByUserIds self or its id), as EC2 lists them.
+		self := func(o string) bool { return o == "self" || o == s.opt.AccountID }
 		listed := s.snapshots
-		if len(in.OwnerIds) > 0 && !slices.ContainsFunc(in.OwnerIds, func(o string) bool { return o == "self" || o == s.opt.AccountID }) {
-			listed = nil
+		if len(in.OwnerIds) > 0 && !slices.ContainsFunc(in.OwnerIds, self) {
+			listed = map[string]*snapshot{}
+		}
+		var others []string
+		for _, o := range in.OwnerIds {
+			if !self(o) {
+				others = append(others, o)
+			}
+		}
+		// Every id EC2 knows for this caller: its own and those shared with it.
+		shared, owners := s.sharedWithMe(nil)
+		known := maps.Clone(s.snapshots)
+		maps.Copy(known, shared)
+		if len(others) > 0 || slices.ContainsFunc(in.RestorableByUserIds, self) || (len(in.SnapshotIds) > 0 && len(in.OwnerIds) == 0) {
+			sel, _ := s.sharedWithMe(others)
+			all := maps.Clone(listed)
+			maps.Copy(all, sel)
+			listed = all
+		}
+		field := func(sn *snapshot) fieldFunc {
+			if o := owners[sn.id]; o != nil {
+				return o.foreignSnapshotField(sn)
+			}
+			return s.snapshotField(sn)
 		}
 		q := query{OpDescribeSnapshots, in.Filters, in.SnapshotIds, in.MaxResults, in.NextToken, 1000}
-		pg, next, err := list(s, c, q, listed, &snapshot{}, s.snapshotField,
-			func() error { return checkIDs(snapshotIDs, in.SnapshotIds, s.snapshots) },
+		pg, next, err := list(s, c, q, listed, &snapshot{}, field,
+			func() error { return checkIDs(snapshotIDs, in.SnapshotIds, known) },
 			func(sn *snapshot) bool { return s.lagging(sn.start, c.At) })
 		if err != nil {
 			return nil, err
@@ -627,6 +665,12 @@ func (s *Sim) DescribeSnapshots(ctx context.Context, in *ec2.DescribeSnapshotsIn
 		now := s.clock.Now()
 		out := &ec2.DescribeSnapshotsOutput{NextToken: next, Snapshots: []types.Snapshot{}}
 		for _, sn := range pg {
+			if o := owners[sn.id]; o != nil {
+				d := o.describeSnapshot(sn, now)
+				d.Tags = nil // tags are the owner's: another account does not see them
+				out.Snapshots = append(out.Snapshots, d)
+				continue
+			}
 			out.Snapshots = append(out.Snapshots, s.describeSnapshot(sn, now))
 		}
 		return out, nil

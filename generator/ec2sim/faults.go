@@ -104,15 +104,17 @@ func (s *Sim) SetLatency(f func(op string) time.Duration) {
 
 // CrashAfter arms a crash point: the nth call from now that changes state
 // is applied, then returns ErrCrash, and so does every later call until
-// Revive. n <= 0 disarms it.
+// Revive. n <= 0 disarms it. The crash is the process's: it counts the
+// state-changing calls of every linked simulator (NewRegion, NewAccount)
+// together, and once it fired all of them fail until Revive.
 func (s *Sim) CrashAfter(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if n <= 0 {
-		s.crashAt = 0
+		s.w.crashAt = 0
 		return
 	}
-	s.crashAt = s.mutations + n
+	s.w.crashAt = s.w.mutations + n
 }
 
 // CrashWhen arms a crash point on the first state-changing call f accepts
@@ -120,14 +122,14 @@ func (s *Sim) CrashAfter(n int) {
 func (s *Sim) CrashWhen(f func(Call) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.crashWhen = f
+	s.w.crashWhen = f
 }
 
 // Crashed reports whether a crash point fired.
 func (s *Sim) Crashed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.crashed
+	return s.w.crashed
 }
 
 // Revive brings the "process" back after a crash and disarms the crash
@@ -135,7 +137,7 @@ func (s *Sim) Crashed() bool {
 func (s *Sim) Revive() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.crashed, s.crashAt, s.crashWhen = false, 0, nil
+	s.w.crashed, s.w.crashAt, s.w.crashWhen = false, 0, nil
 }
 
 // DenyOperation makes op fail with UnauthorizedOperation (also under DryRun).

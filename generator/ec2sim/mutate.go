@@ -20,7 +20,7 @@ type tokenEntry struct {
 
 // DefaultKMSKey returns the ARN standing for the region's aws/ebs key.
 func (s *Sim) DefaultKMSKey() string {
-	return fmt.Sprintf("arn:aws:kms:%s:%s:key/00000000-0000-4000-8000-0000000ebs00", s.opt.Region, s.opt.AccountID)
+	return defaultKMSKey(s.opt.Region, s.opt.AccountID)
 }
 
 func missing(name string) error {
@@ -212,10 +212,15 @@ func (s *Sim) CopySnapshot(ctx context.Context, in *ec2.CopySnapshotInput, _ ...
 		if err := snapshotIDs.malformed(srcID); err != nil {
 			return nil, err
 		}
+		// The source: a snapshot of this account in region, or one another
+		// account shares with this one (NewAccount).
 		peer := s.peers[region]
 		var src *snapshot
 		if peer != nil {
 			src = peer.snapshots[srcID]
+		}
+		if src == nil {
+			src, peer = s.sharedSnapshot(srcID, region)
 		}
 		if src == nil {
 			return nil, apiErr("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist in region %s.", srcID, region)
@@ -253,9 +258,12 @@ func (s *Sim) CopySnapshot(ctx context.Context, in *ec2.CopySnapshotInput, _ ...
 		if err := s.authorize(c, srcKey, kms); err != nil {
 			return nil, err
 		}
+		if err := s.keysUsable(srcKey, kms); err != nil {
+			return nil, err
+		}
 		desc := aws.ToString(in.Description)
 		desc = cmp.Or(desc, fmt.Sprintf("[Copied %s from %s]", srcID, region))
-		info := SnapInfo{VolumeID: src.volumeID, SizeGiB: src.size, Copy: true, CrossRegion: peer != s}
+		info := SnapInfo{VolumeID: src.volumeID, SizeGiB: src.size, Copy: true, CrossRegion: peer.opt.Region != s.opt.Region}
 		sn := s.newSnapshot(c, "vol-ffffffff", src.size, enc, kms, desc, tags, info, src.volumeID, srcID)
 		return &ec2.CopySnapshotOutput{SnapshotId: aws.String(sn.id), Tags: tagList(sn.tags)}, nil
 	})
@@ -393,11 +401,18 @@ func (s *Sim) CreateVolume(ctx context.Context, in *ec2.CreateVolumeInput, _ ...
 			}
 		}
 		var sn *snapshot
+		foreign := false // sn is another account's, shared with this one
 		if id := aws.ToString(in.SnapshotId); id != "" {
-			if err := checkID(snapshotIDs, id, s.snapshots); err != nil {
-				return nil, err
+			// A snapshot of this account, or one another account shares
+			// with it.
+			sn, _ = s.sharedSnapshot(id, s.opt.Region)
+			foreign = sn != nil
+			if sn == nil {
+				if err := checkID(snapshotIDs, id, s.snapshots); err != nil {
+					return nil, err
+				}
+				sn = s.snapshots[id]
 			}
-			sn = s.snapshots[id]
 			if st, _ := sn.state(c.At); st != types.SnapshotStateCompleted {
 				return nil, apiErr("IncorrectState", "Snapshot is in invalid state - %s", st)
 			}
@@ -439,7 +454,7 @@ func (s *Sim) CreateVolume(ctx context.Context, in *ec2.CreateVolumeInput, _ ...
 		kms := ""
 		if enc {
 			kms = aws.ToString(in.KmsKeyId)
-			if kms == "" && sn != nil && sn.encrypted {
+			if kms == "" && sn != nil && sn.encrypted && !foreign {
 				kms = sn.kms
 			}
 			if kms == "" {
@@ -451,6 +466,9 @@ func (s *Sim) CreateVolume(ctx context.Context, in *ec2.CreateVolumeInput, _ ...
 			srcKey = sn.kms
 		}
 		if err := s.authorize(c, srcKey, kms); err != nil {
+			return nil, err
+		}
+		if err := s.keysUsable(srcKey, kms); err != nil {
 			return nil, err
 		}
 		v := &volume{

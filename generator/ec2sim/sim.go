@@ -139,9 +139,7 @@ type Sim struct {
 	throttleP    float64
 	throttleOps  map[string]bool
 	latency      func(op string) time.Duration
-	crashAt      int
-	crashWhen    func(Call) bool
-	crashed      bool
+	w            *world // shared with linked regions and accounts
 	denyOps      map[string]bool
 	denyKeys     map[string]bool
 	snapFate     map[string]fateRule // volume id -> fate of its future snapshots
@@ -207,6 +205,7 @@ func New(o Options) *Sim {
 		s.zones = append(s.zones, zone{name: z, id: fmt.Sprintf("%s-az%d", prefix, i+1)})
 	}
 	s.peers[o.Region] = s
+	s.w = &world{keys: map[string]*kmsKey{}, sims: []*Sim{s}}
 	s.clock.addSource(s.nextEvent)
 	return s
 }
@@ -223,6 +222,8 @@ func (s *Sim) NewRegion(region string, zones ...string) *Sim {
 	p.mu = s.mu
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	p.w = s.w
+	s.w.sims = append(s.w.sims, p)
 	for _, q := range s.peers {
 		q.peers[region] = p
 		p.peers[q.opt.Region] = q
@@ -403,7 +404,7 @@ func run[O any](s *Sim, ctx context.Context, op string, dryRun *bool, reads, wri
 }
 
 func (s *Sim) gate(c *call) error {
-	if s.crashed {
+	if s.w.crashed {
 		return ErrCrash
 	}
 	if s.throttleP > 0 && (len(s.throttleOps) == 0 || s.throttleOps[c.Op]) && s.frng.Float64() < s.throttleP {
@@ -434,8 +435,10 @@ func (s *Sim) after(c *call, err error) error {
 	}
 	if c.Mutated {
 		s.mutations++
-		if (s.crashAt > 0 && s.mutations == s.crashAt) || (s.crashWhen != nil && s.crashWhen(c.Call)) {
-			s.crashed = true
+		w := s.w
+		w.mutations++
+		if (w.crashAt > 0 && w.mutations == w.crashAt) || (w.crashWhen != nil && w.crashWhen(c.Call)) {
+			w.crashed = true
 			return ErrCrash
 		}
 	}

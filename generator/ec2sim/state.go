@@ -68,6 +68,8 @@ type snapshot struct {
 	forced                         types.SnapshotState
 	tags                           map[string]string
 	seq                            int
+	// sharedWith are the accounts with createVolumePermission.
+	sharedWith map[string]bool
 }
 
 func (sn *snapshot) state(now time.Time) (types.SnapshotState, int) {

@@ -62,3 +62,46 @@ func Parse(s string) Ref {
 	}
 	return Ref{Name: s}
 }
+
+// SnapshotShareActions are the KMS actions another account needs on the
+// key of an encrypted snapshot shared with it, to copy the snapshot (or
+// create a volume from it): EBS describes the key, creates a grant for
+// itself, and decrypts and re-encrypts the data keys. Amazon EBS's
+// "Share a snapshot" guide lists them; graft checks a shared key's policy
+// and grants for them, and generator/ec2sim enforces the same list.
+var SnapshotShareActions = []string{
+	"kms:CreateGrant",
+	"kms:Decrypt",
+	"kms:DescribeKey",
+	"kms:GenerateDataKeyWithoutPlaintext",
+	"kms:ReEncryptFrom",
+}
+
+// AWSManagedEBSAlias is the alias of the AWS-managed key EBS encrypts with
+// by default. Its key policy cannot be changed, so a snapshot encrypted
+// with it cannot be shared with another account.
+const AWSManagedEBSAlias = "alias/aws/ebs"
+
+// Account is the account of a key or alias ARN, or "" for a bare key id
+// or alias.
+func Account(s string) string {
+	parts := strings.SplitN(s, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "kms" {
+		return ""
+	}
+	return parts[4]
+}
+
+// ActionCovers reports whether a policy action (or grant operation
+// "kms:"+op) pattern such as "kms:*", "kms:ReEncrypt*" or "*" covers the
+// action, case-insensitively as IAM compares actions.
+func ActionCovers(pattern, action string) bool {
+	p, a := strings.ToLower(pattern), strings.ToLower(action)
+	if p == "*" {
+		return true
+	}
+	if pre, ok := strings.CutSuffix(p, "*"); ok {
+		return strings.HasPrefix(a, pre)
+	}
+	return p == a
+}

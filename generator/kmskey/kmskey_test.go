@@ -76,3 +76,25 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+func TestActionCovers(t *testing.T) {
+	for _, c := range []struct {
+		pattern, action string
+		want            bool
+	}{
+		{"kms:*", "kms:Decrypt", true},
+		{"*", "kms:CreateGrant", true},
+		{"kms:ReEncrypt*", "kms:ReEncryptFrom", true},
+		{"kms:generatedatakey*", "kms:GenerateDataKeyWithoutPlaintext", true},
+		{"kms:Decrypt", "kms:DescribeKey", false},
+		{"kms:Encrypt", "kms:Decrypt", false},
+		{"ec2:*", "kms:Decrypt", false},
+	} {
+		if got := kmskey.ActionCovers(c.pattern, c.action); got != c.want {
+			t.Errorf("ActionCovers(%q, %q) = %v", c.pattern, c.action, got)
+		}
+	}
+	if kmskey.Account("arn:aws:kms:us-east-1:111122223333:key/abc") != "111122223333" || kmskey.Account("abc") != "" || kmskey.Account("arn:aws:iam::111122223333:root") != "" {
+		t.Error("Account")
+	}
+}

@@ -25,6 +25,10 @@ const (
 	RoleSnapshot = "snapshot"
 	RoleCopy     = "copy"
 	RoleVolume   = "volume"
+	// RoleShareCopy is a copy in the source account under
+	// spec.target.account.shareKmsKeyId of a snapshot encrypted with the
+	// AWS-managed aws/ebs key, which cannot be shared (cross-account).
+	RoleShareCopy = "share-copy"
 )
 
 // MemberKey names a member of a StatefulSet in tags and messages:

@@ -177,6 +177,9 @@ type Target struct {
 	// StatefulSet names no zone (default: the source zone itself).
 	Zones  map[string]string `yaml:"zones,omitempty" json:"zones,omitempty"`
 	Volume Volume            `yaml:"volume" json:"volume"`
+	// Account is the target AWS account when it is not the source's
+	// (optional; see account.go).
+	Account *Account `yaml:"account,omitempty" json:"account,omitempty"`
 }
 
 // StatefulSet is one target StatefulSet, e.g. one cass-operator rack.

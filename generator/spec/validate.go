@@ -355,6 +355,7 @@ func (v *validator) target(t *Target, sourceRegion string) {
 	}
 	v.volume(&t.Volume, t.Region)
 	v.cluster(t)
+	v.account(t, sourceRegion)
 }
 
 func (v *validator) volume(vol *Volume, region string) {

@@ -1,0 +1,4 @@
+package ebs
+
+// ShareInputForTest is shareInput, for the moto test in package ebs_test.
+var ShareInputForTest = shareInput
