@@ -192,14 +192,23 @@ deny contains f if {
 	f := denied("GRAFT070", record_doc, "workload.groups", object.get(workload_obj, "groups", "unset"), "one group per StatefulSet the workload creates", "no StatefulSet the record's volumes are for")
 }
 
-# group_defects: what is wrong with one group of the record.
+# group_defects: what is wrong with one group of the record. A group of
+# kind claims-only may leave the zone out: its members keep their own
+# zones (each volume's targetZone, GRAFT021).
 group_defects(g) := [d |
 	some d in [
 		["statefulSet", "the name of the StatefulSet the workload creates"],
 		["zone", "the zone of the group's volumes"],
 	]
 	not nonempty_string(object.get(g, d[0], null))
+	group_field_required(g, d[0])
 ]
+
+group_field_required(_, "statefulSet")
+
+group_field_required(_, "zone") if operator_kind
+
+group_field_required(g, "zone") if "zone" in object.keys(g)
 
 deny contains f if {
 	managed_kind
@@ -458,6 +467,7 @@ deny contains f if {
 	managed_kind
 	some i, v in record_volumes
 	g := group_by_sts[v.statefulSet][0].g
+	nonempty_string(g.zone)
 	v.targetZone != g.zone
 	f := denied("GRAFT072", record_doc, sprintf("volumes[%d].targetZone", [i]), v.targetZone, g.zone, sprintf("the zone of StatefulSet %s's group, where its pods are pinned", [v.statefulSet]))
 }

@@ -339,13 +339,22 @@ test_graft070_no_groups if {
 }
 
 test_graft070_group_fields if {
-	some f in findings(claims_patched([rm(claims_lock, "/workload/groups/0/zone")]))
+	some f in findings(cass_patched([rm(c_lock, "/workload/groups/0/zone")]))
 	f.id == "GRAFT070"
 	f.field == "workload.groups[0].zone"
 	"GRAFT070" in ids(claims_patched([op("replace", claims_lock, "/workload/groups/0/claimTemplates", [])]))
 	"GRAFT070" in ids(claims_patched([op("replace", claims_lock, "/workload/groups/0/claimTemplates", "data")]))
+	"GRAFT070" in ids(claims_patched([rm(claims_lock, "/workload/groups/0/statefulSet")]))
 	"GRAFT070" in ids(cass_patched([rm(c_lock, "/workload/groups/1/name")]))
 	"GRAFT070" in ids(eck_patched([rm(c_lock, "/workload/groups/1/name")]))
+}
+
+test_graft070_claims_only_group_without_zone if {
+	# The members keep their own zones, the record's targetZone each.
+	inp := claims_patched([rm(claims_lock, "/workload/groups/0/zone")])
+	ids(inp) == set()
+	ids(json.patch(inp, [op("replace", 0, "/spec/nodeAffinity/required/nodeSelectorTerms/0/matchExpressions/0/values", ["us-east-1b"])])) == {"GRAFT021"}
+	ids(claims_patched([op("replace", claims_lock, "/workload/groups/0/zone", "")])) == {"GRAFT070"}
 }
 
 test_graft070_group_twice if {
