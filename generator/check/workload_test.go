@@ -36,7 +36,9 @@ func TestWorkloadRecordFailsClosed(t *testing.T) {
 		{"no groups", "cass-operator", func(t *testing.T, lk map[string]any) { set(t, lk, []any{}, "workload", "groups") }},
 		{"rack without zone", "cass-operator", func(t *testing.T, lk map[string]any) { del(t, lk, "workload", "groups", "1", "zone") }},
 		{"nodeSet unnamed", "eck", func(t *testing.T, lk map[string]any) { del(t, lk, "workload", "groups", "0", "name") }},
-		{"no claim templates", "claims-only", func(t *testing.T, lk map[string]any) { set(t, lk, []any{}, "workload", "groups", "0", "claimTemplates") }},
+		{"no claim templates", "claims-only", func(t *testing.T, lk map[string]any) {
+			set(t, lk, []any{}, "workload", "groups", "0", "claimTemplates")
+		}},
 		{"group twice", "claims-only", func(t *testing.T, lk map[string]any) {
 			groups := get(lk, "workload", "groups").([]any)
 			set(t, lk, append(groups, clone(t, groups[0].(map[string]any))), "workload", "groups")
