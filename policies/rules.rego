@@ -52,4 +52,5 @@ rules := {
 	"GRAFT073": {"level": "deny", "title": "the operator does not delete the claims with its resource: cass-operator's delete-pvc annotation is \"false\", ECK's volumeClaimDeletePolicy DeleteOnScaledownOnly"},
 	"GRAFT074": {"level": "deny", "title": "the resource's claim spec for each recorded claim template has graft's class, a request the volumes hold, and binds graft's volumes as the binding mode says"},
 	"GRAFT075": {"level": "deny", "title": "the operator runs exactly the members graft.lock records volumes for"},
+	"GRAFT076": {"level": "warn", "title": "a CassandraDatacenter's spec.datacenterName override names the StatefulSets only for cass-operator before v1.23"},
 }

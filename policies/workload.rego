@@ -822,3 +822,19 @@ deny contains f if {
 	not record_by_claim[claim_name(t, m.sts, o)]
 	f := denied("GRAFT075", cr_doc, m.field, m.n, sprintf("the members graft.lock records volumes for (claim %s has none)", [claim_name(t, m.sts, o)]), sprintf("%s: member %s-%d would start on an empty volume, as a new node", [m.what, m.sts, o]))
 }
+
+# ------------------------------------- GRAFT076: cass-operator before v1.23
+
+# cass-operator v1.14 to v1.22 named the StatefulSets after the Cassandra
+# datacenter name, spec.datacenterName when set (SanitizedName, before
+# "Change default labels to use Kubernetes resource name" #698, v1.23.0);
+# since v1.23 after metadata.name. The gate proves the current names; with
+# an override that cleans up to another name, an older operator would
+# create StatefulSets that adopt none of graft's claims.
+warn contains f if {
+	workload_kind == "cass-operator"
+	o := object.get(cr_spec, "datacenterName", "")
+	nonempty_string(o)
+	cleanup_for_kubernetes(o) != cleanup_for_kubernetes(cass_label_name(cr))
+	f := warned("GRAFT076", cr_doc, "spec.datacenterName", o, sprintf("cass-operator v1.23 or later, which names the StatefulSets after %s", [cleanup_for_kubernetes(cass_label_name(cr))]), sprintf("cass-operator before v1.23 names them after the override (%s-...-sts): none would adopt graft's claims", [cleanup_for_kubernetes(o)]))
+}

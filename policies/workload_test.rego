@@ -709,3 +709,35 @@ test_claims_only_stray_claim if {
 	inp := array.concat(claims, [{"path": "x.yaml", "contents": c}])
 	"GRAFT003" in ids(inp)
 }
+
+# --- GRAFT076: cass-operator before v1.23
+
+test_graft076_datacenter_name_override if {
+	inp := cass_patched([op("add", c_cr, "/spec/datacenterName", "DC East")])
+	ids(inp) == {"GRAFT076"}
+	some f in findings(inp)
+	f.level == "warn"
+	f.field == "spec.datacenterName"
+
+	# An override that cleans up to the resource's name names the same.
+	ids(cass_patched([op("add", c_cr, "/spec/datacenterName", "DC1")])) == set()
+}
+
+# --- Argo CD: the claims sync before the resource the operator reads
+
+test_graft043_claims_before_the_resource if {
+	opts := "Prune=false,Delete=false"
+	inp := cass_patched([
+		op("add", c_pv0, "/metadata/annotations/argocd.argoproj.io~1sync-options", opts),
+		op("add", c_pv0 + 1, "/metadata/annotations/argocd.argoproj.io~1sync-options", opts),
+		op("add", c_pvc0, "/metadata/annotations/argocd.argoproj.io~1sync-options", opts),
+		op("add", c_pvc0 + 1, "/metadata/annotations/argocd.argoproj.io~1sync-options", opts),
+		op("add", c_pv0, "/metadata/annotations/argocd.argoproj.io~1sync-wave", "-2"),
+		op("add", c_pv0 + 1, "/metadata/annotations/argocd.argoproj.io~1sync-wave", "-2"),
+		op("add", c_pvc0, "/metadata/annotations/argocd.argoproj.io~1sync-wave", "-1"),
+		op("add", c_pvc0 + 1, "/metadata/annotations/argocd.argoproj.io~1sync-wave", "-1"),
+	])
+	ids(inp) == set()
+	late := json.patch(inp, [op("add", c_cr, "/metadata/annotations/argocd.argoproj.io~1sync-wave", "-3")])
+	ids(late) == {"GRAFT043"}
+}

@@ -509,6 +509,12 @@ var failFixtures = []failFixture{
 		f.addPatchOp(eckPatch, map[string]any{"op": "replace", "path": "/spec/nodeSets/0/count", "value": 1})
 		return []string{eckPatch}
 	}},
+	{name: "GRAFT076-datacenter-name-override", from: "cass-operator", edit: func(t *testing.T, f *fixtureFiles) []string {
+		// The legacy datacenter's name; cass-operator before v1.23 would
+		// name the StatefulSets after it.
+		f.addPatchOp(cassPatch, map[string]any{"op": "add", "path": "/spec/datacenterName", "value": "us-east"})
+		return []string{cassPatch}
+	}},
 	{name: "GRAFT040-reclaim-delete", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
 		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-data-cassandra-0"), "Delete", "spec", "persistentVolumeReclaimPolicy")
 		return []string{pvFile}
