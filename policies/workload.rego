@@ -294,8 +294,7 @@ cleanup_subdomain(s) := s if {
 # of status.datacenterName when set, else of metadata.name (since v1.23,
 # "Change default labels to use Kubernetes resource name" #698; for a new
 # datacenter both are metadata.name: constructor.go sets the status to it).
-cass_sts_name(cluster, dc, rack) := concat("", [cleanup_for_kubernetes(cluster), "-", cleanup_for_kubernetes(dc), "-", cleanup_subdomain(rack), "-sts"])
-
+# Older releases: cass_cr_sts below.
 cass_label_name(d) := n if {
 	n := d.status.datacenterName
 	nonempty_string(n)
@@ -317,17 +316,100 @@ eck_max_name := 36
 
 eck_max_suffix := 27
 
-# The StatefulSet the record's own facts name for a group.
-recorded_sts_name(g) := cass_sts_name(workload_obj.clusterName, record_resource.name, g.name) if workload_kind == "cass-operator"
+# cass-operator's naming changed with its releases
+# (pkg/reconciliation/construct_statefulset.go at each tag, as
+# generator/workload's CassOperator* eras): before v1.13 the rack is taken
+# as written; before v1.14 the datacenter part is metadata.name as
+# written; v1.14-v1.22 CleanupForKubernetes(spec.datacenterName, else
+# metadata.name) (SanitizedName, "Allow DC names override" #475); since
+# v1.23 LabelResourceName. graft.lock's workload.operatorVersion names
+# the release (absent: the current naming); its key is major*10000+minor.
+cass_version_pattern := `^v?([0-9]{1,4})\.([0-9]{1,4})(\.[0-9]{1,4})?$`
 
-recorded_sts_name(g) := eck_sts_name(record_resource.name, g.name) if workload_kind == "eck"
+cass_oldest := 10010
+
+cass_version_key := 10023 if object.get(workload_obj, "operatorVersion", "") == ""
+
+cass_version_key := k if {
+	v := workload_obj.operatorVersion
+	nonempty_string(v)
+	m := regex.find_all_string_submatch_n(cass_version_pattern, v, 1)
+	count(m) == 1
+	k := (to_number(m[0][1]) * 10000) + to_number(m[0][2])
+}
+
+cass_override_or_name(d) := n if {
+	n := d.spec.datacenterName
+	nonempty_string(n)
+} else := object.get(d, ["metadata", "name"], "")
+
+cass_dc_part(d) := cleanup_for_kubernetes(cass_label_name(d)) if cass_version_key >= 10023
+
+cass_dc_part(d) := cleanup_for_kubernetes(cass_override_or_name(d)) if {
+	cass_version_key >= 10014
+	cass_version_key < 10023
+}
+
+cass_dc_part(d) := object.get(d, ["metadata", "name"], "") if cass_version_key < 10014
+
+cass_rack_part(rack) := cleanup_subdomain(rack) if cass_version_key >= 10013
+
+cass_rack_part(rack) := rack if cass_version_key < 10013
+
+# The StatefulSet cass-operator names for a rack of CassandraDatacenter d.
+cass_cr_sts(d, rack) := concat("", [cleanup_for_kubernetes(object.get(d, ["spec", "clusterName"], "")), "-", cass_dc_part(d), "-", cass_rack_part(rack), "-sts"])
+
+cass_era := "v1.23 or later" if cass_version_key >= 10023
+
+cass_era := sprintf("%s (before v1.23)", [workload_obj.operatorVersion]) if cass_version_key < 10023
+
+deny contains f if {
+	workload_kind == "cass-operator"
+	not cass_version_ok
+	f := denied("GRAFT070", record_doc, "workload.operatorVersion", object.get(workload_obj, "operatorVersion", "unset"), "a cass-operator release from v1.10 (such as v1.22.1), or none for the current naming", "the gate cannot tell how that operator names its StatefulSets")
+}
+
+cass_version_ok if cass_version_key >= cass_oldest
+
+# The StatefulSet the operator names for a group: from the resource in
+# the input, or, without it, from the record's own facts (GRAFT071 denies
+# the missing resource too).
+record_cr := {"metadata": {"name": record_resource.name}, "spec": {"clusterName": workload_obj.clusterName}}
+
+operator_sts_name(g) := cass_cr_sts(cr, g.name) if {
+	workload_kind == "cass-operator"
+	cass_rack_index(g)
+}
+
+operator_sts_name(g) := cass_cr_sts(record_cr, g.name) if {
+	workload_kind == "cass-operator"
+	not cr_doc
+}
+
+operator_sts_name(g) := eck_sts_name(cr.metadata.name, g.name) if {
+	workload_kind == "eck"
+	eck_nodeset_index(g)
+}
+
+operator_sts_name(g) := eck_sts_name(record_resource.name, g.name) if {
+	workload_kind == "eck"
+	not cr_doc
+}
+
+named_from := sprintf("%s %s", [cr.kind, cr.metadata.name]) if cr_doc
+
+named_from := "graft.lock's workload" if not cr_doc
+
+operator_era := concat("", ["cass-operator ", cass_era]) if workload_kind == "cass-operator"
+
+operator_era := "ECK" if workload_kind == "eck"
 
 deny contains f if {
 	operator_kind
 	some i, g in record_groups
-	want := recorded_sts_name(g)
+	want := operator_sts_name(g)
 	g.statefulSet != want
-	f := denied("GRAFT071", record_doc, sprintf("workload.groups[%d].statefulSet", [i]), g.statefulSet, want, sprintf("%s names the StatefulSet of %s %s so", [workload_kind, group_noun, g.name]))
+	f := denied("GRAFT071", record_doc, sprintf("workload.groups[%d].statefulSet", [i]), g.statefulSet, want, sprintf("%s names the StatefulSet of %s %s so, from %s", [operator_era, group_noun, g.name, named_from]))
 }
 
 deny contains f if {
@@ -377,14 +459,6 @@ deny contains f if {
 	f := denied("GRAFT071", cr_doc, "spec.clusterName", found, workload_obj.clusterName, "cass-operator names the StatefulSets after it, and Cassandra refuses to start on data of another cluster name")
 }
 
-deny contains f if {
-	workload_kind == "cass-operator"
-	found := cleanup_for_kubernetes(cass_label_name(cr))
-	want := cleanup_for_kubernetes(record_resource.name)
-	found != want
-	f := denied("GRAFT071", cr_doc, "status.datacenterName", cass_label_name(cr), record_resource.name, sprintf("cass-operator names the StatefulSets after the status's datacenter name when set (%s), not %s", [found, want]))
-}
-
 # cass_rack_index: the index of the CassandraDatacenter's rack a group is.
 cass_rack_index(g) := j if {
 	some j, r in cass_racks(cr)
@@ -432,7 +506,7 @@ deny contains f if {
 cass_creates := {[d, n] |
 	some d in api_docs("CassandraDatacenter", "cassandra.datastax.com/v1beta1")
 	some r in cass_racks(d.contents)
-	n := cass_sts_name(object.get(d.contents, ["spec", "clusterName"], ""), cass_label_name(d.contents), r.name)
+	n := cass_cr_sts(d.contents, r.name)
 	n in record_sts_names
 }
 
@@ -828,11 +902,13 @@ deny contains f if {
 # cass-operator v1.14 to v1.22 named the StatefulSets after the Cassandra
 # datacenter name, spec.datacenterName when set (SanitizedName, before
 # "Change default labels to use Kubernetes resource name" #698, v1.23.0);
-# since v1.23 after metadata.name. The gate proves the current names; with
-# an override that cleans up to another name, an older operator would
-# create StatefulSets that adopt none of graft's claims.
+# since v1.23 after metadata.name. With no older operatorVersion recorded
+# the gate proves the current names; with an override that cleans up to
+# another name, an older operator would create StatefulSets that adopt
+# none of graft's claims.
 warn contains f if {
 	workload_kind == "cass-operator"
+	cass_version_key >= 10023
 	o := object.get(cr_spec, "datacenterName", "")
 	nonempty_string(o)
 	cleanup_for_kubernetes(o) != cleanup_for_kubernetes(cass_label_name(cr))

@@ -398,8 +398,55 @@ test_graft071_cleanup_subdomain if {
 }
 
 test_graft071_cass_sts_name if {
-	graft.cass_sts_name("Prod Cluster_1", "DC.East", "Rack_1.A") == "prodcluster-1-dceast-rack-1.a-sts"
-	graft.cass_sts_name("Cluster1", "dc1", "r1") == cass_sts1
+	dc := {"metadata": {"name": "DC.East"}, "spec": {"clusterName": "Prod Cluster_1"}}
+	graft.cass_cr_sts(dc, "Rack_1.A") == "prodcluster-1-dceast-rack-1.a-sts" with input as cass
+	graft.cass_cr_sts(cassdc, "r1") == cass_sts1 with input as cass
+}
+
+# The naming of older cass-operator releases, as graft.lock's
+# workload.operatorVersion names the release.
+cass_at(version) := cass_patched([op("add", c_lock, "/workload/operatorVersion", version)])
+
+test_graft071_cass_operator_versions if {
+	dc := {"metadata": {"name": "DC_1", "namespace": "db"}, "spec": {"clusterName": "Prod Cluster", "datacenterName": "East DC"}, "status": {"datacenterName": "West"}}
+	graft.cass_cr_sts(dc, "Rack_1") == "prodcluster-west-rack-1-sts" with input as cass
+	graft.cass_cr_sts(dc, "Rack_1") == "prodcluster-west-rack-1-sts" with input as cass_at("v1.23.0")
+	graft.cass_cr_sts(dc, "Rack_1") == "prodcluster-eastdc-rack-1-sts" with input as cass_at("v1.22.4")
+	graft.cass_cr_sts(dc, "Rack_1") == "prodcluster-eastdc-rack-1-sts" with input as cass_at("1.14")
+	graft.cass_cr_sts(dc, "Rack_1") == "prodcluster-DC_1-rack-1-sts" with input as cass_at("v1.13.1")
+	graft.cass_cr_sts(dc, "Rack_1") == "prodcluster-DC_1-Rack_1-sts" with input as cass_at("v1.10")
+	graft.cass_cr_sts(cassdc, "r1") == cass_sts1 with input as cass_at("v1.22.4")
+
+	# The release is named in the finding.
+	some f in findings(json.patch(cass_at("v1.20.0"), [op("replace", c_lock, "/workload/groups/1/statefulSet", "cluster1-dc1-r2")]))
+	f.id == "GRAFT071"
+	contains(f.msg, "cass-operator v1.20.0 (before v1.23) names the StatefulSet of rack r2 so, from CassandraDatacenter dc1")
+}
+
+test_graft071_datacenter_name_override_of_an_older_operator if {
+	# v1.14-v1.22 name the StatefulSets after spec.datacenterName: the
+	# record says so, and the gate proves those names.
+	s1 := "cluster1-eastdc-r1-sts"
+	s2 := "cluster1-eastdc-r2-sts"
+	dc := json.patch(cassdc, [{"op": "add", "path": "/spec/datacenterName", "value": "East DC"}])
+	w := json.patch(cass_workload, [
+		{"op": "add", "path": "/operatorVersion", "value": "v1.22.1"},
+		{"op": "replace", "path": "/groups/0/statefulSet", "value": s1},
+		{"op": "replace", "path": "/groups/1/statefulSet", "value": s2},
+	])
+	inp := w_input([{"path": "dc.yaml", "contents": dc}], w, [[s1, "server-data", 0, "us-east-1a", "1"], [s2, "server-data", 0, "us-east-1b", "2"]])
+	ids(inp) == set()
+
+	# Recorded for the current naming, the same names are not the operator's.
+	current := json.patch(inp, [rm(3 + 2, "/workload/operatorVersion")])
+	ids(current) == {"GRAFT071", "GRAFT076"}
+}
+
+test_graft070_operator_version if {
+	ids(cass_at("latest")) == {"GRAFT070"}
+	ids(cass_at("v1.9.0")) == {"GRAFT070"}
+	ids(cass_at(1.22)) == {"GRAFT070"}
+	ids(cass_at("")) == set()
 }
 
 # A hostile cluster name passes when the record derives the operator's
@@ -492,7 +539,8 @@ test_graft071_resource_cluster_name if {
 test_graft071_status_datacenter_name if {
 	inp := cass_patched([op("add", c_cr, "/status", {"datacenterName": "DC East"})])
 	some f in findings(inp)
-	f.field == "status.datacenterName"
+	f.field == "workload.groups[0].statefulSet"
+	f.expected == "cluster1-dceast-r1-sts"
 	ids(inp) == {"GRAFT071"}
 	ids(cass_patched([op("add", c_cr, "/status", {"datacenterName": "dc1"})])) == set()
 }

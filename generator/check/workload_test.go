@@ -32,6 +32,7 @@ func TestWorkloadRecordFailsClosed(t *testing.T) {
 		{"claims-only with a resource", "claims-only", func(t *testing.T, lk map[string]any) {
 			set(t, lk, map[string]any{"apiVersion": "cassandra.datastax.com/v1beta1", "kind": "CassandraDatacenter", "name": "dc1"}, "workload", "resource")
 		}},
+		{"unknown cass-operator release", "cass-operator", func(t *testing.T, lk map[string]any) { set(t, lk, "v1.9", "workload", "operatorVersion") }},
 		{"cluster name unset", "cass-operator", func(t *testing.T, lk map[string]any) { del(t, lk, "workload", "clusterName") }},
 		{"no groups", "cass-operator", func(t *testing.T, lk map[string]any) { set(t, lk, []any{}, "workload", "groups") }},
 		{"rack without zone", "cass-operator", func(t *testing.T, lk map[string]any) { del(t, lk, "workload", "groups", "1", "zone") }},
