@@ -328,7 +328,10 @@ cass_version_pattern := `^v?([0-9]{1,4})\.([0-9]{1,4})(\.[0-9]{1,4})?$`
 
 cass_oldest := 10010
 
-cass_version_key := 10023 if object.get(workload_obj, "operatorVersion", "") == ""
+# Without a release recorded: the one the gate was checked against.
+cass_current := 10033
+
+cass_version_key := cass_current if object.get(workload_obj, "operatorVersion", "") == ""
 
 cass_version_key := k if {
 	v := workload_obj.operatorVersion
@@ -642,6 +645,17 @@ deny contains f if {
 	v := object.get(annotations(cr), cass_delete_pvc, "unset")
 	v != "false"
 	f := denied("GRAFT073", cr_doc, akey(cass_delete_pvc), v, "false", "cass-operator deletes the datacenter's claims when the CassandraDatacenter is deleted unless the annotation is \"false\"")
+}
+
+# The annotation is honoured since v1.25.0 ("Allow to skip PVC deletion
+# when deleting the CassandraDatacenter", #781): an older release deletes
+# the claims whatever it says.
+cass_delete_pvc_since := 10025
+
+deny contains f if {
+	workload_kind == "cass-operator"
+	cass_version_key < cass_delete_pvc_since
+	f := denied("GRAFT073", record_doc, "workload.operatorVersion", workload_obj.operatorVersion, "v1.25 or later, which honours cassandra.datastax.com/delete-pvc (#781)", "an older cass-operator deletes the datacenter's claims when the CassandraDatacenter is deleted, and cannot be told not to")
 }
 
 # ECK's default, DeleteOnScaledownAndClusterDeletion, owns the PVCs by the

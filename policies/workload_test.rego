@@ -435,7 +435,10 @@ test_graft071_datacenter_name_override_of_an_older_operator if {
 		{"op": "replace", "path": "/groups/1/statefulSet", "value": s2},
 	])
 	inp := w_input([{"path": "dc.yaml", "contents": dc}], w, [[s1, "server-data", 0, "us-east-1a", "1"], [s2, "server-data", 0, "us-east-1b", "2"]])
-	ids(inp) == set()
+
+	# Names proven; but that release deletes the claims with the
+	# datacenter (GRAFT073).
+	ids(inp) == {"GRAFT073"}
 
 	# Recorded for the current naming, the same names are not the operator's.
 	current := json.patch(inp, [rm(3 + 2, "/workload/operatorVersion")])
@@ -444,7 +447,7 @@ test_graft071_datacenter_name_override_of_an_older_operator if {
 
 test_graft070_operator_version if {
 	ids(cass_at("latest")) == {"GRAFT070"}
-	ids(cass_at("v1.9.0")) == {"GRAFT070"}
+	ids(cass_at("v1.9.0")) == {"GRAFT070", "GRAFT073"}
 	ids(cass_at(1.22)) == {"GRAFT070"}
 	ids(cass_at("")) == set()
 }
@@ -656,6 +659,14 @@ test_graft073_delete_pvc_true if {
 
 	# The operator compares the string: "False" deletes.
 	ids(cass_patched([op("replace", c_cr, "/metadata/annotations/cassandra.datastax.com~1delete-pvc", "False")])) == {"GRAFT073"}
+}
+
+test_graft073_operator_without_the_annotation if {
+	inp := cass_at("v1.24.0")
+	ids(inp) == {"GRAFT073"}
+	some f in findings(inp)
+	f.field == "workload.operatorVersion"
+	ids(cass_at("v1.25.0")) == set()
 }
 
 test_graft073_volume_claim_delete_policy if {
