@@ -290,9 +290,10 @@ sts_start(s) := object.get(s, ["spec", "ordinals", "start"], 0)
 
 sts_replicas(s) := object.get(s, ["spec", "replicas"], 1)
 
-# expected_list has one entry per PVC the StatefulSet controller will look
-# for: <template>-<statefulset>-<ordinal> in the StatefulSet's namespace.
-expected_list := [e |
+# statefulset_expected_list has one entry per PVC the StatefulSet
+# controller will look for: <template>-<statefulset>-<ordinal> in the
+# StatefulSet's namespace.
+statefulset_expected_list := [e |
 	some ct in claim_templates
 	s := ct.sts.contents
 	r := sts_replicas(s)
@@ -315,6 +316,10 @@ expected_list := [e |
 		"ordinal": o,
 	}
 ]
+
+# With a workload kind an operator or chart creates the StatefulSets
+# (workload.rego): one entry more per claim graft.lock records for them.
+expected_list := array.concat(statefulset_expected_list, workload_expected_list)
 
 expected_keys := {e.k | some e in expected_list}
 

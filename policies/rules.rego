@@ -46,4 +46,11 @@ rules := {
 	"GRAFT060": {"level": "deny", "title": "graft.lock's binding is static or provisioned; a provisioned one names its class, and no claim template graft binds has a selector"},
 	"GRAFT061": {"level": "deny", "title": "the provisioned mode's StorageClass is in the input, with the volumes' driver, expansion allowed and WaitForFirstConsumer, or graft.lock says the cluster has it"},
 	"GRAFT062": {"level": "warn", "title": "the provisioned mode's StorageClass retains the volumes it provisions"},
+	"GRAFT070": {"level": "deny", "title": "graft.lock's workload is a known kind, names the resource its kind patches, and puts every volume in a group with a StatefulSet, a zone and claim templates"},
+	"GRAFT071": {"level": "deny", "title": "each group's StatefulSet is the one the operator names from the resource in the input, which is the recorded resource, once"},
+	"GRAFT072": {"level": "deny", "title": "each rack or nodeSet is pinned to its group's zone, where its volumes are"},
+	"GRAFT073": {"level": "deny", "title": "the operator does not delete the claims with its resource: cass-operator's delete-pvc annotation is \"false\", ECK's volumeClaimDeletePolicy DeleteOnScaledownOnly"},
+	"GRAFT074": {"level": "deny", "title": "the resource's claim spec for each recorded claim template has graft's class, a request the volumes hold, and binds graft's volumes as the binding mode says"},
+	"GRAFT075": {"level": "deny", "title": "the operator runs exactly the members graft.lock records volumes for"},
+	"GRAFT076": {"level": "warn", "title": "a CassandraDatacenter's spec.datacenterName override names the StatefulSets only for cass-operator before v1.23"},
 }

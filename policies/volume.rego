@@ -132,7 +132,10 @@ claim_expected(e) if {
 
 member_of(v) := sprintf("member %s-%d, claim template %s", [v.statefulSet, v.ordinal, v.claimTemplate])
 
+# Only for kind statefulset: an operator or a chart creates the other
+# kinds' StatefulSets (workload.rego, GRAFT070-GRAFT075).
 deny contains f if {
+	statefulset_kind
 	some i, v in record_volumes
 	not v.statefulSet in overlay_sts_names
 	f := denied(

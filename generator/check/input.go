@@ -788,9 +788,13 @@ const BaseMountsKind = "BaseMounts"
 // policies compare with the built overlay's. A base that does not build
 // is an error (ErrInput, exit 2): the overlay cannot be compared with it,
 // and the gate fails closed rather than pass it unchecked; so is an
-// overlay graft wrote that lists no base directory at all.
+// overlay graft wrote that lists no base directory at all, unless no
+// StatefulSet is in the input: then there are no mounts to compare (the
+// workload kinds whose operator or chart creates the StatefulSets; kind
+// claims-only needs no base), and the policies deny a record whose
+// StatefulSet is missing (GRAFT036).
 func (in *Input) addBases(dir string) error {
-	if len(in.bases[dir]) == 0 && in.graftOverlays[dir] {
+	if len(in.bases[dir]) == 0 && in.graftOverlays[dir] && in.hasStatefulSet() {
 		return fmt.Errorf("%w: %s: the overlay lists no base in resources: expected the local kustomize directory spec.gitops.base names (graft render lists it first), to compare the overlay's mounts with the base's", ErrInput, kustomizationFile(dir))
 	}
 	for _, base := range in.bases[dir] {
@@ -814,6 +818,17 @@ func (in *Input) addBases(dir string) error {
 		in.baseDocs = append(in.baseDocs, Document{Path: base, Contents: baseMounts(base, docs)})
 	}
 	return nil
+}
+
+// hasStatefulSet reports whether an apps/v1 StatefulSet is among the
+// documents.
+func (in *Input) hasStatefulSet() bool {
+	for _, d := range in.Docs {
+		if o, _ := d.Contents.(map[string]any); o["kind"] == "StatefulSet" && o["apiVersion"] == "apps/v1" {
+			return true
+		}
+	}
+	return false
 }
 
 // baseMounts returns the BaseMounts document of a built base: for each

@@ -381,6 +381,13 @@ func TestLoadBaseMounts(t *testing.T) {
 			t.Errorf("%s: %v, want an input error naming the missing base", dir, err)
 		}
 	}
+	// Without a StatefulSet in it (kind claims-only: the chart creates
+	// it) there are no mounts to compare, and no base is needed.
+	claims := kustomization(t, filepath.Join(root, "claims"), "resources:\n- persistentvolumes.yaml\n")
+	writeFile(t, filepath.Join(claims, "persistentvolumes.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+	if in, err := Load(ctx, []string{claims}, nil); err != nil || len(in.baseDocs) != 0 {
+		t.Errorf("an overlay of claims only: %v, want it loaded without a base", err)
+	}
 
 	// A base that does not build is an input error, naming the base.
 	broken := kustomization(t, filepath.Join(root, "broken"), "resources:\n- missing.yaml\n")

@@ -61,8 +61,13 @@ func (m *mutable) has(kind string) bool {
 }
 
 // selects reports whether the first StatefulSet's first claim template
-// has a selector (the static binding mode).
+// has a selector (the static binding mode); without a StatefulSet,
+// whether an operator's resource is there to select graft's PVs (a
+// claims-only overlay has nothing that reads their labels).
 func (m *mutable) selects() bool {
+	if !m.has("StatefulSet") {
+		return (m.has("CassandraDatacenter") || m.has("Elasticsearch")) && str(m.first("Lock"), "binding", "mode") != "provisioned"
+	}
 	_, ok := dig(m.first("StatefulSet"), "spec", "volumeClaimTemplates").([]any)[0].(map[string]any)["spec"].(map[string]any)["selector"]
 	return ok
 }
@@ -74,14 +79,30 @@ func (m *mutable) inStorageClass(value any, path ...string) {
 	}
 }
 
+// first returns the first object of a kind; an overlay without one (a
+// workload kind has no StatefulSet) skips the mutation.
 func (m *mutable) first(kind string) map[string]any {
 	for _, d := range m.docs {
 		if c, ok := d.Contents.(map[string]any); ok && c["kind"] == kind {
 			return c
 		}
 	}
-	m.t.Fatalf("no %s", kind)
+	m.t.Skipf("no %s in this overlay", kind)
 	return nil
+}
+
+// inFirst sets a field of the first object of a kind, if the overlay has
+// one.
+func (m *mutable) inFirst(kind string, value any, path ...string) {
+	if m.has(kind) {
+		set(m.t, m.first(kind), value, path...)
+	}
+}
+
+// workload returns graft.lock's workload, or nil.
+func (m *mutable) workload() map[string]any {
+	w, _ := get(m.first("Lock"), "workload").(map[string]any)
+	return w
 }
 
 func (m *mutable) nth(kind string, n int) map[string]any {
@@ -278,7 +299,13 @@ var mutations = []mutation{
 	{"record only", func(m *mutable) { m.keep("Lock") }},
 	{"service only", func(m *mutable) { m.keep("Lock", "Service") }},
 	{"storage dropped", func(m *mutable) { m.keep("Lock", "Service", "StatefulSet", "Kustomization") }},
-	{"statefulsets dropped", func(m *mutable) { m.keep("Lock", "PersistentVolume", "PersistentVolumeClaim", "Kustomization") }},
+	// (A claims-only overlay has no workload of its own to drop: the chart
+	// may be released from anywhere.)
+	{"statefulsets dropped", func(m *mutable) {
+		if m.has("StatefulSet") || m.has("CassandraDatacenter") || m.has("Elasticsearch") {
+			m.keep("Lock", "PersistentVolume", "PersistentVolumeClaim", "Kustomization")
+		}
+	}},
 	{"one pv dropped", func(m *mutable) { m.drop(m.first("PersistentVolume")) }},
 	{"record emptied", func(m *mutable) { set(m.t, m.first("Lock"), []any{}, "volumes") }},
 	{"sts duplicated", func(m *mutable) {
@@ -336,6 +363,169 @@ var mutations = []mutation{
 		set(m.t, m.first("StatefulSet"), map[string]any{"kind": "PersistentVolumeClaim", "name": "seed"}, "spec", "volumeClaimTemplates", "0", "spec", "dataSourceRef")
 	}},
 	{"claimRef kind", func(m *mutable) { set(m.t, m.first("PersistentVolume"), "Pod", "spec", "claimRef", "kind") }},
+	// The workload kinds (issue 15): the operator's resource and the
+	// record's workload.
+	{"delete-pvc annotation removed", func(m *mutable) {
+		if m.has("CassandraDatacenter") {
+			del(m.t, m.first("CassandraDatacenter"), "metadata", "annotations", "cassandra.datastax.com/delete-pvc")
+		}
+	}},
+	{"delete-pvc annotation true", func(m *mutable) {
+		m.inFirst("CassandraDatacenter", "true", "metadata", "annotations", "cassandra.datastax.com/delete-pvc")
+	}},
+	{"delete-pvc annotation False", func(m *mutable) {
+		m.inFirst("CassandraDatacenter", "False", "metadata", "annotations", "cassandra.datastax.com/delete-pvc")
+	}},
+	{"volumeClaimDeletePolicy default", func(m *mutable) {
+		if m.has("Elasticsearch") {
+			del(m.t, m.first("Elasticsearch"), "spec", "volumeClaimDeletePolicy")
+		}
+	}},
+	{"volumeClaimDeletePolicy with cluster deletion", func(m *mutable) {
+		m.inFirst("Elasticsearch", "DeleteOnScaledownAndClusterDeletion", "spec", "volumeClaimDeletePolicy")
+	}},
+	{"rack zone changed", func(m *mutable) {
+		m.inFirst("CassandraDatacenter", "us-east-1z", "spec", "racks", "0", "nodeAffinityLabels", spec.TopologyKeyKubernetes)
+	}},
+	{"rack zone removed", func(m *mutable) {
+		if m.has("CassandraDatacenter") {
+			del(m.t, m.first("CassandraDatacenter"), "spec", "racks", "0", "nodeAffinityLabels")
+		}
+	}},
+	{"nodeSet zone changed", func(m *mutable) {
+		m.inFirst("Elasticsearch", []any{"us-east-1z"}, "spec", "nodeSets", "0", "podTemplate", "spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms", "0", "matchExpressions", "0", "values")
+	}},
+	{"nodeSet pod template removed", func(m *mutable) {
+		if m.has("Elasticsearch") {
+			del(m.t, m.first("Elasticsearch"), "spec", "nodeSets", "0", "podTemplate")
+		}
+	}},
+	{"rack renamed", func(m *mutable) { m.inFirst("CassandraDatacenter", "r9", "spec", "racks", "0", "name") }},
+	{"nodeSet renamed", func(m *mutable) { m.inFirst("Elasticsearch", "data-z", "spec", "nodeSets", "0", "name") }},
+	{"resource renamed", func(m *mutable) {
+		for _, k := range []string{"CassandraDatacenter", "Elasticsearch"} {
+			if m.has(k) {
+				set(m.t, m.first(k), str(m.first(k), "metadata", "name")+"x", "metadata", "name")
+			}
+		}
+	}},
+	{"resource dropped", func(m *mutable) {
+		for _, k := range []string{"CassandraDatacenter", "Elasticsearch"} {
+			if m.has(k) {
+				m.drop(m.first(k))
+			}
+		}
+	}},
+	{"resource cluster name", func(m *mutable) {
+		if m.has("CassandraDatacenter") {
+			dc := m.first("CassandraDatacenter")
+			set(m.t, dc, strings.ToLower(str(dc, "spec", "clusterName")), "spec", "clusterName")
+		}
+	}},
+	{"resource status datacenter name", func(m *mutable) {
+		m.inFirst("CassandraDatacenter", map[string]any{"datacenterName": "dc-renamed"}, "status")
+	}},
+	{"size reduced", func(m *mutable) {
+		if m.has("CassandraDatacenter") {
+			dc := m.first("CassandraDatacenter")
+			set(m.t, dc, float64(num(dc, "spec", "size")-1), "spec", "size")
+		}
+	}},
+	{"size grown", func(m *mutable) {
+		if m.has("CassandraDatacenter") {
+			dc := m.first("CassandraDatacenter")
+			set(m.t, dc, float64(num(dc, "spec", "size")+1), "spec", "size")
+		}
+	}},
+	{"size a string", func(m *mutable) { m.inFirst("CassandraDatacenter", "3", "spec", "size") }},
+	{"nodeSet count reduced", func(m *mutable) {
+		if m.has("Elasticsearch") {
+			es := m.first("Elasticsearch")
+			set(m.t, es, float64(num(es, "spec", "nodeSets", "0", "count")-1), "spec", "nodeSets", "0", "count")
+		}
+	}},
+	{"nodeSet count grown", func(m *mutable) {
+		if m.has("Elasticsearch") {
+			es := m.first("Elasticsearch")
+			set(m.t, es, float64(num(es, "spec", "nodeSets", "0", "count")+1), "spec", "nodeSets", "0", "count")
+		}
+	}},
+	{"claim spec class", func(m *mutable) {
+		m.inFirst("CassandraDatacenter", "gp3", "spec", "storageConfig", "cassandraDataVolumeClaimSpec", "storageClassName")
+		m.inFirst("Elasticsearch", "gp3", "spec", "nodeSets", "0", "volumeClaimTemplates", "0", "spec", "storageClassName")
+	}},
+	{"claim spec selector removed", func(m *mutable) {
+		if m.has("CassandraDatacenter") {
+			del(m.t, m.first("CassandraDatacenter"), "spec", "storageConfig", "cassandraDataVolumeClaimSpec", "selector")
+		}
+		if m.has("Elasticsearch") {
+			del(m.t, m.first("Elasticsearch"), "spec", "nodeSets", "0", "volumeClaimTemplates", "0", "spec", "selector")
+		}
+	}},
+	{"claim spec renamed", func(m *mutable) {
+		m.inFirst("Elasticsearch", "data", "spec", "nodeSets", "0", "volumeClaimTemplates", "0", "metadata", "name")
+	}},
+	{"resource replaced by Argo CD", func(m *mutable) {
+		for _, k := range []string{"CassandraDatacenter", "Elasticsearch"} {
+			m.inFirst(k, "Replace=true", "metadata", "annotations", "argocd.argoproj.io/sync-options")
+		}
+	}},
+	{"record workload removed", func(m *mutable) {
+		if m.workload() != nil {
+			del(m.t, m.first("Lock"), "workload")
+		}
+	}},
+	{"record kind changed", func(m *mutable) {
+		if w := m.workload(); w != nil {
+			next := map[string]string{"cass-operator": "eck", "eck": "claims-only", "claims-only": "cass-operator"}
+			w["kind"] = next[w["kind"].(string)]
+		}
+	}},
+	{"record kind claims-only", func(m *mutable) {
+		if w := m.workload(); w != nil && w["kind"] != "claims-only" {
+			// Recorded as a chart's claims, with nothing else to betray it.
+			w["kind"] = "claims-only"
+			delete(w, "resource")
+			delete(w, "clusterName")
+		}
+	}},
+	{"record kind statefulset", func(m *mutable) {
+		if w := m.workload(); w != nil {
+			w["kind"] = "statefulset"
+		}
+	}},
+	{"record kind unknown", func(m *mutable) {
+		if w := m.workload(); w != nil {
+			w["kind"] = "helm"
+		}
+	}},
+	{"record group statefulSet renamed", func(m *mutable) {
+		if w := m.workload(); w != nil {
+			g := get(w, "groups", "0").(map[string]any)
+			g["statefulSet"] = g["statefulSet"].(string) + "-0"
+		}
+	}},
+	{"record group zone", func(m *mutable) {
+		if w := m.workload(); w != nil {
+			get(w, "groups", "0").(map[string]any)["zone"] = "us-east-1z"
+		}
+	}},
+	{"record group claim template", func(m *mutable) {
+		if w := m.workload(); w != nil {
+			get(w, "groups", "0").(map[string]any)["claimTemplates"] = []any{"other"}
+		}
+	}},
+	{"record cluster name", func(m *mutable) {
+		if w := m.workload(); w != nil && w["clusterName"] != nil {
+			w["clusterName"] = "Other"
+		}
+	}},
+	{"record resource renamed", func(m *mutable) {
+		if w := m.workload(); w != nil && w["resource"] != nil {
+			r := w["resource"].(map[string]any)
+			r["name"] = r["name"].(string) + "x"
+		}
+	}},
 	{"claimRef resourceVersion", func(m *mutable) { set(m.t, m.first("PersistentVolume"), "1", "spec", "claimRef", "resourceVersion") }},
 	{"pvc beta storage class", func(m *mutable) {
 		set(m.t, m.first("PersistentVolumeClaim"), "gp3", "metadata", "annotations", "volume.beta.kubernetes.io/storage-class")

@@ -1,0 +1,802 @@
+# Workload kinds (workload.rego): one small input per kind that passes
+# every rule, and one or more corruptions per rule, each expecting exactly
+# its rule.
+package graft_test
+
+import data.graft
+
+# --- builders: the claims of a StatefulSet an operator or chart creates
+
+w_labels(sts, t, o) := {
+	"graft.graftctl.io/migration": "m",
+	"graft.graftctl.io/statefulset": sts,
+	"graft.graftctl.io/claim-template": t,
+	"graft.graftctl.io/ordinal": sprintf("%d", [o]),
+}
+
+# vol is a hex digit unique per member and template.
+w_pv(sts, t, o, zone, vol) := {
+	"apiVersion": "v1",
+	"kind": "PersistentVolume",
+	"metadata": {
+		"name": sprintf("db-%s-%s-%d", [t, sts, o]),
+		"labels": w_labels(sts, t, o),
+		"annotations": {
+			"kustomize.toolkit.fluxcd.io/prune": "disabled",
+			"graft.graftctl.io/source-instance": sprintf("i-0%s", [vol]),
+			"graft.graftctl.io/source-volume": sprintf("vol-0b%s", [vol]),
+			"graft.graftctl.io/source-zone": zone,
+		},
+	},
+	"spec": {
+		"accessModes": ["ReadWriteOnce"],
+		"volumeMode": "Filesystem",
+		"capacity": {"storage": "100Gi"},
+		"storageClassName": "",
+		"persistentVolumeReclaimPolicy": "Retain",
+		"claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": "db", "name": sprintf("%s-%s-%d", [t, sts, o])},
+		"csi": {"driver": "ebs.csi.aws.com", "volumeHandle": sprintf("vol-0a%s", [vol]), "fsType": "ext4"},
+		"nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [{"key": zone_key, "operator": "In", "values": [zone]}]}]}},
+	},
+}
+
+w_pvc(sts, t, o) := {
+	"apiVersion": "v1",
+	"kind": "PersistentVolumeClaim",
+	"metadata": {
+		"name": sprintf("%s-%s-%d", [t, sts, o]),
+		"namespace": "db",
+		"labels": w_labels(sts, t, o),
+		"annotations": {"kustomize.toolkit.fluxcd.io/prune": "disabled"},
+	},
+	"spec": {
+		"accessModes": ["ReadWriteOnce"],
+		"volumeMode": "Filesystem",
+		"storageClassName": "",
+		"volumeName": sprintf("db-%s-%s-%d", [t, sts, o]),
+		"resources": {"requests": {"storage": "100Gi"}},
+	},
+}
+
+w_entry(sts, t, o, zone, vol) := {
+	"statefulSet": sts, "ordinal": o, "claimTemplate": t,
+	"sourceInstance": sprintf("i-0%s", [vol]), "sourceDevice": "/dev/xvdf",
+	"sourceVolume": sprintf("vol-0b%s", [vol]), "sourceZone": zone,
+	"targetVolume": sprintf("vol-0a%s", [vol]), "targetZone": zone,
+	"sizeGiB": 100, "volumeType": "gp3", "encrypted": true, "fsType": "ext4",
+}
+
+w_lock(workload, entries) := {
+	"apiVersion": "graft.graftctl.io/v1alpha1", "kind": "Lock", "migration": "m",
+	"sourceRegion": "us-east-1", "targetRegion": "us-east-1",
+	"workload": workload,
+	"volumes": entries,
+}
+
+# members: [statefulSet, claim template, ordinal, zone, volume digit]
+w_input(cr_docs, workload, members) := array.concat(
+	array.concat(cr_docs, [{"path": "persistentvolumes.yaml", "contents": w_pv(m[0], m[1], m[2], m[3], m[4])} | some m in members]),
+	array.concat(
+		[{"path": "persistentvolumeclaims.yaml", "contents": w_pvc(m[0], m[1], m[2])} | some m in members],
+		[{"path": "graft.lock", "contents": w_lock(workload, [w_entry(m[0], m[1], m[2], m[3], m[4]) | some m in members])}],
+	),
+)
+
+zone_pin(z) := {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": zone_key, "operator": "In", "values": [z]}]}]}}}
+
+# --- cass-operator: cluster Cluster1, datacenter dc1, racks r1 (a), r2 (b)
+
+cass_sts1 := "cluster1-dc1-r1-sts"
+
+cass_sts2 := "cluster1-dc1-r2-sts"
+
+cassdc := {
+	"apiVersion": "cassandra.datastax.com/v1beta1",
+	"kind": "CassandraDatacenter",
+	"metadata": {"name": "dc1", "namespace": "db", "annotations": {"cassandra.datastax.com/delete-pvc": "false"}},
+	"spec": {
+		"clusterName": "Cluster1",
+		"serverType": "cassandra",
+		"serverVersion": "4.1.5",
+		"size": 2,
+		"racks": [
+			{"name": "r1", "nodeAffinityLabels": {zone_key: "us-east-1a"}},
+			{"name": "r2", "nodeAffinityLabels": {zone_key: "us-east-1b"}},
+		],
+		"storageConfig": {"cassandraDataVolumeClaimSpec": {
+			"accessModes": ["ReadWriteOnce"],
+			"storageClassName": "",
+			"resources": {"requests": {"storage": "100Gi"}},
+			"selector": {"matchLabels": {"graft.graftctl.io/migration": "m", "graft.graftctl.io/claim-template": "server-data"}},
+		}},
+	},
+}
+
+cass_workload := {
+	"kind": "cass-operator",
+	"resource": {"apiVersion": "cassandra.datastax.com/v1beta1", "kind": "CassandraDatacenter", "name": "dc1"},
+	"clusterName": "Cluster1",
+	"groups": [
+		{"name": "r1", "statefulSet": cass_sts1, "zone": "us-east-1a", "claimTemplates": ["server-data"]},
+		{"name": "r2", "statefulSet": cass_sts2, "zone": "us-east-1b", "claimTemplates": ["server-data"]},
+	],
+}
+
+cass_members := [
+	[cass_sts1, "server-data", 0, "us-east-1a", "1"],
+	[cass_sts2, "server-data", 0, "us-east-1b", "2"],
+]
+
+cass := w_input([{"path": "base/cassandradatacenter.yaml", "contents": cassdc}], cass_workload, cass_members)
+
+# Indexes into cass (and eck, claims below): the resource, then PVs,
+# PVCs, the record.
+c_cr := 0
+
+c_pv0 := 1
+
+c_pvc0 := 3
+
+c_lock := 5
+
+cass_patched(ops) := json.patch(cass, ops)
+
+# --- eck: Elasticsearch quickstart, nodeSets data-a (a), data-b (b)
+
+eck_sts1 := "quickstart-es-data-a"
+
+eck_sts2 := "quickstart-es-data-b"
+
+eck_template(z) := {
+	"metadata": {"name": "elasticsearch-data"},
+	"spec": {
+		"accessModes": ["ReadWriteOnce"],
+		"storageClassName": "",
+		"resources": {"requests": {"storage": "100Gi"}},
+		"selector": {"matchLabels": {"graft.graftctl.io/migration": "m", "graft.graftctl.io/claim-template": "elasticsearch-data"}},
+	},
+}
+
+es := {
+	"apiVersion": "elasticsearch.k8s.elastic.co/v1",
+	"kind": "Elasticsearch",
+	"metadata": {"name": "quickstart", "namespace": "db"},
+	"spec": {
+		"version": "8.15.0",
+		"volumeClaimDeletePolicy": "DeleteOnScaledownOnly",
+		"nodeSets": [
+			{"name": "data-a", "count": 1, "podTemplate": {"spec": {"affinity": zone_pin("us-east-1a")}}, "volumeClaimTemplates": [eck_template("us-east-1a")]},
+			{"name": "data-b", "count": 1, "podTemplate": {"spec": {"affinity": zone_pin("us-east-1b")}}, "volumeClaimTemplates": [eck_template("us-east-1b")]},
+		],
+	},
+}
+
+eck_workload := {
+	"kind": "eck",
+	"resource": {"apiVersion": "elasticsearch.k8s.elastic.co/v1", "kind": "Elasticsearch", "name": "quickstart"},
+	"groups": [
+		{"name": "data-a", "statefulSet": eck_sts1, "zone": "us-east-1a", "claimTemplates": ["elasticsearch-data"]},
+		{"name": "data-b", "statefulSet": eck_sts2, "zone": "us-east-1b", "claimTemplates": ["elasticsearch-data"]},
+	],
+}
+
+eck := w_input(
+	[{"path": "base/elasticsearch.yaml", "contents": es}],
+	eck_workload,
+	[[eck_sts1, "elasticsearch-data", 0, "us-east-1a", "1"], [eck_sts2, "elasticsearch-data", 0, "us-east-1b", "2"]],
+)
+
+eck_patched(ops) := json.patch(eck, ops)
+
+# --- claims-only: a chart's StatefulSet cassandra, members 0 and 1 in a
+
+claims_workload := {
+	"kind": "claims-only",
+	"groups": [{"statefulSet": "cassandra", "zone": "us-east-1a", "claimTemplates": ["data"]}],
+}
+
+claims := w_input([], claims_workload, [["cassandra", "data", 0, "us-east-1a", "1"], ["cassandra", "data", 1, "us-east-1a", "2"]])
+
+# claims has no resource: PVs at 0, 1, PVCs at 2, 3, the record at 4.
+claims_lock := 4
+
+claims_patched(ops) := json.patch(claims, ops)
+
+# --- passing inputs
+
+test_cass_operator_passes if {
+	ids(cass) == set()
+}
+
+test_eck_passes if {
+	ids(eck) == set()
+}
+
+test_claims_only_passes if {
+	ids(claims) == set()
+}
+
+test_workload_claims_are_expected if {
+	graft.expected[sprintf("db/server-data-%s-0", [cass_sts1])] with input as cass
+	graft.workload_kind == "statefulset" with input as base
+	count(graft.workload_expected_list) == 0 with input as base
+}
+
+# The datacenter's default rack is "default"; an additional volume is a
+# claim template of its own, with its own claim spec.
+test_cass_operator_default_rack_and_additional_volume_passes if {
+	sts := "cluster1-dc1-default-sts"
+	dc := json.patch(cassdc, [
+		{"op": "remove", "path": "/spec/racks"},
+		{"op": "replace", "path": "/spec/size", "value": 1},
+		{"op": "add", "path": "/spec/nodeAffinityLabels", "value": {zone_key: "us-east-1a"}},
+		{"op": "add", "path": "/spec/storageConfig/additionalVolumes", "value": [{
+			"name": "commitlog", "mountPath": "/var/lib/cassandra/commitlog",
+			"pvcSpec": {
+				"accessModes": ["ReadWriteOnce"], "storageClassName": "",
+				"resources": {"requests": {"storage": "100Gi"}},
+				"selector": {"matchLabels": {"graft.graftctl.io/migration": "m", "graft.graftctl.io/claim-template": "commitlog"}},
+			},
+		}]},
+	])
+	w := json.patch(cass_workload, [{"op": "replace", "path": "/groups", "value": [{"name": "default", "statefulSet": sts, "zone": "us-east-1a", "claimTemplates": ["server-data", "commitlog"]}]}])
+	inp := w_input([{"path": "dc.yaml", "contents": dc}], w, [[sts, "server-data", 0, "us-east-1a", "1"], [sts, "commitlog", 0, "us-east-1a", "2"]])
+	ids(inp) == set()
+
+	# The claim spec of the additional volume selects the data volumes too.
+	bad := json.patch(inp, [op("replace", 0, "/spec/storageConfig/additionalVolumes/0/pvcSpec/selector/matchLabels/graft.graftctl.io~1claim-template", "server-data")])
+	ids(bad) == {"GRAFT074"}
+
+	# No additional volume of the recorded template's name.
+	gone := json.patch(inp, [op("replace", 0, "/spec/storageConfig/additionalVolumes/0/name", "hints")])
+	some f in findings(gone)
+	f.id == "GRAFT074"
+	f.field == "spec.storageConfig.additionalVolumes"
+	ids(gone) == {"GRAFT074"}
+}
+
+# The deprecated rack zone pins failure-domain.beta.kubernetes.io/zone.
+test_cass_operator_deprecated_rack_zone if {
+	ok := cass_patched([op("add", c_cr, "/spec/racks/0/zone", "us-east-1a")])
+	ids(ok) == set()
+	bad := cass_patched([op("add", c_cr, "/spec/racks/0/zone", "us-east-1b")])
+	some f in findings(bad)
+	f.field == "spec.racks[0].zone"
+	ids(bad) == {"GRAFT072"}
+}
+
+# A StatefulSet of the chart that kustomize inflates into the input is
+# judged as a StatefulSet, not as a claim of the workload.
+test_claims_only_with_inflated_statefulset if {
+	s := json.patch(sts, [
+		{"op": "replace", "path": "/spec/volumeClaimTemplates/0/spec/selector/matchLabels/graft.graftctl.io~1claim-template", "value": "data"},
+	])
+	inp := array.concat([{"path": "chart.yaml", "contents": s}], claims)
+	ids(inp) == set()
+	count(graft.workload_expected_list) == 0 with input as inp
+	ids(json.patch(inp, [op("replace", 0, "/spec/replicas", 1)])) == {"GRAFT004"}
+}
+
+test_provisioned_workload_passes if {
+	inp := cass_patched([
+		rm(c_cr, "/spec/storageConfig/cassandraDataVolumeClaimSpec/selector"),
+		op("add", c_lock, "/binding", {"mode": "provisioned", "storageClassName": "gp3", "storageClass": "existing"}),
+		op("replace", c_cr, "/spec/storageConfig/cassandraDataVolumeClaimSpec/storageClassName", "gp3"),
+		op("replace", c_pv0, "/spec/storageClassName", "gp3"),
+		op("replace", c_pv0 + 1, "/spec/storageClassName", "gp3"),
+		op("replace", c_pvc0, "/spec/storageClassName", "gp3"),
+		op("replace", c_pvc0 + 1, "/spec/storageClassName", "gp3"),
+	])
+	ids(inp) == set()
+	bad := json.patch(inp, [op("add", c_cr, "/spec/storageConfig/cassandraDataVolumeClaimSpec/selector", {"matchLabels": {"a": "b"}})])
+	ids(bad) == {"GRAFT074"}
+}
+
+# --- GRAFT070: the record's workload
+
+test_graft070_workload_not_an_object if {
+	ids(cass_patched([op("replace", c_lock, "/workload", "cass-operator")])) == {"GRAFT003", "GRAFT070", "GRAFT071"}
+}
+
+test_graft070_unknown_kind if {
+	inp := claims_patched([op("replace", claims_lock, "/workload/kind", "helm")])
+	ids(inp) == {"GRAFT003", "GRAFT070"}
+	some f in findings(inp)
+	f.id == "GRAFT070"
+	f.field == "workload.kind"
+	f.found == "helm"
+}
+
+test_graft070_kind_unset if {
+	ids(claims_patched([rm(claims_lock, "/workload/kind")])) == {"GRAFT003", "GRAFT070"}
+}
+
+test_graft070_resource_kind if {
+	# The record's resource is not the kind's: the datacenter in the input
+	# is not the one recorded either.
+	inp := cass_patched([op("replace", c_lock, "/workload/resource/kind", "Elasticsearch")])
+	some f in findings(inp)
+	f.id == "GRAFT070"
+	f.field == "workload.resource.kind"
+	"GRAFT070" in ids(inp)
+}
+
+test_graft070_resource_name_unset if {
+	"GRAFT070" in ids(cass_patched([rm(c_lock, "/workload/resource/name")]))
+}
+
+test_graft070_claims_only_with_resource if {
+	ids(claims_patched([op("add", claims_lock, "/workload/resource", {"kind": "CassandraDatacenter", "name": "dc1"})])) == {"GRAFT070"}
+}
+
+test_graft070_cluster_name_unset if {
+	ids(cass_patched([rm(c_lock, "/workload/clusterName")])) == {"GRAFT070"}
+}
+
+test_graft070_no_groups if {
+	"GRAFT070" in ids(claims_patched([op("replace", claims_lock, "/workload/groups", [])]))
+	"GRAFT070" in ids(claims_patched([rm(claims_lock, "/workload/groups")]))
+}
+
+test_graft070_group_fields if {
+	some f in findings(cass_patched([rm(c_lock, "/workload/groups/0/zone")]))
+	f.id == "GRAFT070"
+	f.field == "workload.groups[0].zone"
+	"GRAFT070" in ids(claims_patched([op("replace", claims_lock, "/workload/groups/0/claimTemplates", [])]))
+	"GRAFT070" in ids(claims_patched([op("replace", claims_lock, "/workload/groups/0/claimTemplates", "data")]))
+	"GRAFT070" in ids(claims_patched([rm(claims_lock, "/workload/groups/0/statefulSet")]))
+	"GRAFT070" in ids(cass_patched([rm(c_lock, "/workload/groups/1/name")]))
+	"GRAFT070" in ids(eck_patched([rm(c_lock, "/workload/groups/1/name")]))
+}
+
+test_graft070_claims_only_group_without_zone if {
+	# The members keep their own zones, the record's targetZone each.
+	inp := claims_patched([rm(claims_lock, "/workload/groups/0/zone")])
+	ids(inp) == set()
+	ids(json.patch(inp, [op("replace", 0, "/spec/nodeAffinity/required/nodeSelectorTerms/0/matchExpressions/0/values", ["us-east-1b"])])) == {"GRAFT021"}
+	ids(claims_patched([op("replace", claims_lock, "/workload/groups/0/zone", "")])) == {"GRAFT070"}
+}
+
+test_graft070_group_twice if {
+	inp := claims_patched([op("add", claims_lock, "/workload/groups/-", {"statefulSet": "cassandra", "zone": "us-east-1b", "claimTemplates": ["data"]})])
+	ids(inp) == {"GRAFT070"}
+}
+
+test_graft070_volume_of_no_group if {
+	inp := claims_patched([op("replace", claims_lock, "/workload/groups/0/statefulSet", "cassandra-0")])
+	"GRAFT070" in ids(inp)
+}
+
+test_graft070_volume_of_no_template if {
+	inp := claims_patched([op("replace", claims_lock, "/workload/groups/0/claimTemplates", ["commitlog"])])
+	"GRAFT070" in ids(inp)
+}
+
+# --- GRAFT071: names
+
+# Hostile names, cleaned up as cass-operator's CleanupForKubernetes and
+# CleanupSubdomain do (the expected values are the operator's functions'
+# output, computed with its code).
+test_graft071_cleanup_for_kubernetes if {
+	every pair in [
+		["Cluster1", "cluster1"], ["My_Cluster", "my-cluster"], ["My Cluster", "mycluster"],
+		["dc.one", "dcone"], ["1dc", "dc"], ["-a-", "a"], ["Rack_1.A", "rack-1a"], ["Rack 1", "rack"],
+		["a..b", "ab"], ["DC1_", "dc1"], ["_x_", "x"], ["ÄBc", "bc"], ["x__y", "x--y"], ["r.1", "r"], ["", ""],
+	] {
+		graft.cleanup_for_kubernetes(pair[0]) == pair[1]
+	}
+}
+
+test_graft071_cleanup_subdomain if {
+	every pair in [
+		["Cluster1", "cluster1"], ["My_Cluster", "my-cluster"], ["My Cluster", "mycluster"],
+		["dc.one", "dc.one"], ["1dc", "1dc"], ["-a-", "a"], ["Rack_1.A", "rack-1.a"], ["Rack 1", "rack1"],
+		["a..b", "ab"], ["a.b-", "a.b"], ["ÄBc", "bc"], ["R.1", "r.1"], ["", ""],
+	] {
+		graft.cleanup_subdomain(pair[0]) == pair[1]
+	}
+}
+
+test_graft071_cass_sts_name if {
+	dc := {"metadata": {"name": "DC.East"}, "spec": {"clusterName": "Prod Cluster_1"}}
+	graft.cass_cr_sts(dc, "Rack_1.A") == "prodcluster-1-dceast-rack-1.a-sts" with input as cass
+	graft.cass_cr_sts(cassdc, "r1") == cass_sts1 with input as cass
+}
+
+# The naming of older cass-operator releases, as graft.lock's
+# workload.operatorVersion names the release.
+cass_at(version) := cass_patched([op("add", c_lock, "/workload/operatorVersion", version)])
+
+test_graft071_cass_operator_versions if {
+	dc := {"metadata": {"name": "DC_1", "namespace": "db"}, "spec": {"clusterName": "Prod Cluster", "datacenterName": "East DC"}, "status": {"datacenterName": "West"}}
+	graft.cass_cr_sts(dc, "Rack_1") == "prodcluster-west-rack-1-sts" with input as cass
+	graft.cass_cr_sts(dc, "Rack_1") == "prodcluster-west-rack-1-sts" with input as cass_at("v1.23.0")
+	graft.cass_cr_sts(dc, "Rack_1") == "prodcluster-eastdc-rack-1-sts" with input as cass_at("v1.22.4")
+	graft.cass_cr_sts(dc, "Rack_1") == "prodcluster-eastdc-rack-1-sts" with input as cass_at("1.14")
+	graft.cass_cr_sts(dc, "Rack_1") == "prodcluster-DC_1-rack-1-sts" with input as cass_at("v1.13.1")
+	graft.cass_cr_sts(dc, "Rack_1") == "prodcluster-DC_1-Rack_1-sts" with input as cass_at("v1.10")
+	graft.cass_cr_sts(cassdc, "r1") == cass_sts1 with input as cass_at("v1.22.4")
+
+	# The release is named in the finding.
+	some f in findings(json.patch(cass_at("v1.20.0"), [op("replace", c_lock, "/workload/groups/1/statefulSet", "cluster1-dc1-r2")]))
+	f.id == "GRAFT071"
+	contains(f.msg, "cass-operator v1.20.0 (before v1.23) names the StatefulSet of rack r2 so, from CassandraDatacenter dc1")
+}
+
+test_graft071_datacenter_name_override_of_an_older_operator if {
+	# v1.14-v1.22 name the StatefulSets after spec.datacenterName: the
+	# record says so, and the gate proves those names.
+	s1 := "cluster1-eastdc-r1-sts"
+	s2 := "cluster1-eastdc-r2-sts"
+	dc := json.patch(cassdc, [{"op": "add", "path": "/spec/datacenterName", "value": "East DC"}])
+	w := json.patch(cass_workload, [
+		{"op": "add", "path": "/operatorVersion", "value": "v1.22.1"},
+		{"op": "replace", "path": "/groups/0/statefulSet", "value": s1},
+		{"op": "replace", "path": "/groups/1/statefulSet", "value": s2},
+	])
+	inp := w_input([{"path": "dc.yaml", "contents": dc}], w, [[s1, "server-data", 0, "us-east-1a", "1"], [s2, "server-data", 0, "us-east-1b", "2"]])
+
+	# Names proven; but that release deletes the claims with the
+	# datacenter (GRAFT073).
+	ids(inp) == {"GRAFT073"}
+
+	# Recorded for the current naming, the same names are not the operator's.
+	current := json.patch(inp, [rm(3 + 2, "/workload/operatorVersion")])
+	ids(current) == {"GRAFT071", "GRAFT076"}
+}
+
+test_graft070_operator_version if {
+	ids(cass_at("latest")) == {"GRAFT070"}
+	ids(cass_at("v1.9.0")) == {"GRAFT070", "GRAFT073"}
+	ids(cass_at(1.22)) == {"GRAFT070"}
+	ids(cass_at("")) == set()
+}
+
+# A hostile cluster name passes when the record derives the operator's
+# name from it.
+test_graft071_hostile_cluster_name_passes if {
+	name := "My_Cluster Prod"
+	s1 := "my-clusterprod-dc1-r1-sts"
+	s2 := "my-clusterprod-dc1-r2-sts"
+	dc := json.patch(cassdc, [{"op": "replace", "path": "/spec/clusterName", "value": name}])
+	w := json.patch(cass_workload, [
+		{"op": "replace", "path": "/clusterName", "value": name},
+		{"op": "replace", "path": "/groups/0/statefulSet", "value": s1},
+		{"op": "replace", "path": "/groups/1/statefulSet", "value": s2},
+	])
+	ids(w_input([{"path": "dc.yaml", "contents": dc}], w, [[s1, "server-data", 0, "us-east-1a", "1"], [s2, "server-data", 0, "us-east-1b", "2"]])) == set()
+}
+
+test_graft071_recorded_sts_not_the_operators if {
+	# The record's StatefulSet keeps the uncleaned cluster name.
+	inp := cass_patched([op("replace", c_lock, "/workload/clusterName", "cluster1")])
+	some f in findings(inp)
+	f.id == "GRAFT071"
+	f.field == "spec.clusterName"
+	f.found == "Cluster1"
+	f.expected == "cluster1"
+	ids(inp) == {"GRAFT071"}
+}
+
+test_graft071_group_sts_renamed if {
+	inp := cass_patched([op("replace", c_lock, "/workload/groups/0/statefulSet", "Cluster1-dc1-r1-sts")])
+	"GRAFT071" in ids(inp)
+	some f in findings(inp)
+	f.id == "GRAFT071"
+	f.field == "workload.groups[0].statefulSet"
+	f.expected == cass_sts1
+}
+
+test_graft071_eck_group_sts_renamed if {
+	inp := eck_patched([op("replace", c_lock, "/workload/groups/1/statefulSet", "quickstart-data-b")])
+	some f in findings(inp)
+	f.field == "workload.groups[1].statefulSet"
+	f.expected == eck_sts2
+}
+
+test_graft071_eck_name_too_long if {
+	long := "quickstart-with-a-name-that-is-too-long"
+	w := json.patch(eck_workload, [{"op": "replace", "path": "/resource/name", "value": long}])
+	"GRAFT071" in ids(eck_patched([op("replace", c_lock, "/workload", w)]))
+	some f in findings(eck_patched([op("replace", c_lock, "/workload", w)]))
+	f.field == "workload.resource.name"
+	f.id == "GRAFT071"
+}
+
+test_graft071_eck_nodeset_name_too_long if {
+	long := "data-nodes-in-zone-a-1234567"
+	inp := eck_patched([op("replace", c_lock, "/workload/groups/0/name", long)])
+	some f in findings(inp)
+	f.field == "workload.groups[0].name"
+	f.id == "GRAFT071"
+}
+
+test_graft071_resource_missing if {
+	inp := array.slice(cass, 1, count(cass))
+	ids(inp) == {"GRAFT071"}
+	some f in findings(inp)
+	f.field == "workload.resource.name"
+	f.kind == "Lock"
+}
+
+test_graft071_resource_of_another_name if {
+	inp := cass_patched([op("replace", c_cr, "/metadata/name", "dc2")])
+	ids(inp) == {"GRAFT071"}
+	some f in findings(inp)
+	contains(f.found, "found: dc2")
+}
+
+test_graft071_resource_twice if {
+	second := json.patch(cassdc, [{"op": "replace", "path": "/metadata/namespace", "value": "other"}])
+	inp := array.concat(cass, [{"path": "x.yaml", "contents": second}])
+	"GRAFT071" in ids(inp)
+}
+
+test_graft071_resource_cluster_name if {
+	inp := cass_patched([op("replace", c_cr, "/spec/clusterName", "Cluster2")])
+	some f in findings(inp)
+	f.field == "spec.clusterName"
+	ids(inp) == {"GRAFT071"}
+}
+
+test_graft071_status_datacenter_name if {
+	inp := cass_patched([op("add", c_cr, "/status", {"datacenterName": "DC East"})])
+	some f in findings(inp)
+	f.field == "workload.groups[0].statefulSet"
+	f.expected == "cluster1-dceast-r1-sts"
+	ids(inp) == {"GRAFT071"}
+	ids(cass_patched([op("add", c_cr, "/status", {"datacenterName": "dc1"})])) == set()
+}
+
+test_graft071_rack_renamed if {
+	inp := cass_patched([op("replace", c_cr, "/spec/racks/1/name", "rack2")])
+	some f in findings(inp)
+	f.field == "spec.racks"
+	ids(inp) == {"GRAFT071"}
+}
+
+test_graft071_nodeset_renamed if {
+	inp := eck_patched([op("replace", c_cr, "/spec/nodeSets/1/name", "data-c")])
+	some f in findings(inp)
+	f.field == "spec.nodeSets"
+	ids(inp) == {"GRAFT071"}
+}
+
+test_graft071_statefulset_of_the_operator if {
+	s := json.patch(sts, [{"op": "replace", "path": "/metadata/name", "value": cass_sts1}])
+	inp := array.concat(cass, [{"path": "sts.yaml", "contents": s}])
+	some f in findings(inp)
+	f.id == "GRAFT071"
+	f.kind == "StatefulSet"
+}
+
+test_graft071_resource_recorded_as_another_kind if {
+	# The datacenter's claims recorded as a chart's: its protections would
+	# go unchecked.
+	w := {"kind": "claims-only", "groups": [
+		{"statefulSet": cass_sts1, "zone": "us-east-1a", "claimTemplates": ["server-data"]},
+		{"statefulSet": cass_sts2, "zone": "us-east-1b", "claimTemplates": ["server-data"]},
+	]}
+	inp := cass_patched([
+		op("replace", c_lock, "/workload", w),
+		op("replace", c_cr, "/metadata/annotations/cassandra.datastax.com~1delete-pvc", "true"),
+	])
+	ids(inp) == {"GRAFT071"}
+	some f in findings(inp)
+	f.kind == "CassandraDatacenter"
+	we := {"kind": "claims-only", "groups": [
+		{"statefulSet": eck_sts1, "zone": "us-east-1a", "claimTemplates": ["elasticsearch-data"]},
+		{"statefulSet": eck_sts2, "zone": "us-east-1b", "claimTemplates": ["elasticsearch-data"]},
+	]}
+	ids(eck_patched([op("replace", c_lock, "/workload", we)])) == {"GRAFT071"}
+}
+
+# --- GRAFT072: zones
+
+test_graft072_record_zone_of_group if {
+	inp := cass_patched([op("replace", c_lock, "/workload/groups/0/zone", "us-east-1c")])
+	some f in findings(inp)
+	f.field == "volumes[0].targetZone"
+	"GRAFT072" in ids(inp)
+}
+
+test_graft072_rack_zone if {
+	inp := cass_patched([op("replace", c_cr, "/spec/racks/0/nodeAffinityLabels/topology.kubernetes.io~1zone", "us-east-1b")])
+	ids(inp) == {"GRAFT072"}
+	some f in findings(inp)
+	f.field == `spec.racks[0].nodeAffinityLabels["topology.kubernetes.io/zone"]`
+}
+
+test_graft072_rack_not_pinned if {
+	inp := cass_patched([rm(c_cr, "/spec/racks/1/nodeAffinityLabels")])
+	ids(inp) == {"GRAFT072"}
+	some f in findings(inp)
+	f.field == "spec.racks[1].nodeAffinityLabels"
+}
+
+test_graft072_datacenter_zone if {
+	# A datacenter-wide zone the rack does not override.
+	inp := cass_patched([
+		op("add", c_cr, "/spec/nodeAffinityLabels", {"topology.ebs.csi.aws.com/zone": "us-east-1a"}),
+	])
+	some f in findings(inp)
+	f.field == `spec.nodeAffinityLabels["topology.ebs.csi.aws.com/zone"]`
+	ids(inp) == {"GRAFT072"}
+}
+
+test_graft072_rack_affinity if {
+	inp := cass_patched([op("add", c_cr, "/spec/racks/0/affinity", zone_pin("us-east-1b"))])
+	some f in findings(inp)
+	f.field == "spec.racks[0].affinity.nodeAffinity"
+	ids(inp) == {"GRAFT072"}
+}
+
+test_graft072_pod_template if {
+	inp := cass_patched([op("add", c_cr, "/spec/podTemplateSpec", {"spec": {"nodeSelector": {zone_key: "us-east-1a"}}})])
+	some f in findings(inp)
+	f.field == "spec.podTemplateSpec.spec"
+	ids(inp) == {"GRAFT072"}
+}
+
+test_graft072_nodeset_zone if {
+	inp := eck_patched([op("replace", c_cr, "/spec/nodeSets/0/podTemplate/spec/affinity", zone_pin("us-east-1b"))])
+	ids(inp) == {"GRAFT072"}
+	ids(eck_patched([rm(c_cr, "/spec/nodeSets/1/podTemplate")])) == {"GRAFT072"}
+}
+
+# --- GRAFT073: protections
+
+test_graft073_delete_pvc_unset if {
+	inp := cass_patched([rm(c_cr, "/metadata/annotations")])
+	ids(inp) == {"GRAFT073"}
+	some f in findings(inp)
+	f.field == `metadata.annotations["cassandra.datastax.com/delete-pvc"]`
+	f.found == "unset"
+}
+
+test_graft073_delete_pvc_true if {
+	ids(cass_patched([op("replace", c_cr, "/metadata/annotations/cassandra.datastax.com~1delete-pvc", "true")])) == {"GRAFT073"}
+
+	# The operator compares the string: "False" deletes.
+	ids(cass_patched([op("replace", c_cr, "/metadata/annotations/cassandra.datastax.com~1delete-pvc", "False")])) == {"GRAFT073"}
+}
+
+test_graft073_operator_without_the_annotation if {
+	inp := cass_at("v1.24.0")
+	ids(inp) == {"GRAFT073"}
+	some f in findings(inp)
+	f.field == "workload.operatorVersion"
+	ids(cass_at("v1.25.0")) == set()
+}
+
+test_graft073_volume_claim_delete_policy if {
+	ids(eck_patched([rm(c_cr, "/spec/volumeClaimDeletePolicy")])) == {"GRAFT073"}
+	ids(eck_patched([op("replace", c_cr, "/spec/volumeClaimDeletePolicy", "DeleteOnScaledownAndClusterDeletion")])) == {"GRAFT073"}
+}
+
+test_graft044_resource_replaced if {
+	# (The annotation also marks the overlay as Argo CD's, whose PVs lack
+	# its protections: GRAFT042.)
+	some f in findings(cass_patched([op("add", c_cr, "/metadata/annotations/argocd.argoproj.io~1sync-options", "Prune=false, Replace=true")]))
+	f.id == "GRAFT044"
+	f.kind == "CassandraDatacenter"
+	ids(eck_patched([op("add", c_cr, "/metadata/annotations", {"kustomize.toolkit.fluxcd.io/force": "enabled"})])) == {"GRAFT044"}
+}
+
+# --- GRAFT074: the resource's claim spec
+
+test_graft074_class if {
+	inp := cass_patched([op("replace", c_cr, "/spec/storageConfig/cassandraDataVolumeClaimSpec/storageClassName", "gp3")])
+	ids(inp) == {"GRAFT074"}
+	some f in findings(inp)
+	f.field == "spec.storageConfig.cassandraDataVolumeClaimSpec.storageClassName"
+	ids(cass_patched([rm(c_cr, "/spec/storageConfig/cassandraDataVolumeClaimSpec/storageClassName")])) == {"GRAFT074"}
+	ids(eck_patched([op("replace", c_cr, "/spec/nodeSets/1/volumeClaimTemplates/0/spec/storageClassName", "gp2")])) == {"GRAFT074"}
+}
+
+test_graft074_claim_spec_missing if {
+	ids(cass_patched([rm(c_cr, "/spec/storageConfig")])) == {"GRAFT074"}
+	inp := eck_patched([op("replace", c_cr, "/spec/nodeSets/0/volumeClaimTemplates/0/metadata/name", "data")])
+	ids(inp) == {"GRAFT074"}
+	some f in findings(inp)
+	f.field == "spec.nodeSets[0].volumeClaimTemplates"
+}
+
+test_graft074_request if {
+	ids(cass_patched([op("replace", c_cr, "/spec/storageConfig/cassandraDataVolumeClaimSpec/resources/requests/storage", "200Gi")])) == {"GRAFT074"}
+	ids(cass_patched([rm(c_cr, "/spec/storageConfig/cassandraDataVolumeClaimSpec/resources")])) == {"GRAFT074"}
+}
+
+test_graft074_data_source if {
+	ids(eck_patched([op("add", c_cr, "/spec/nodeSets/0/volumeClaimTemplates/0/spec/dataSource", {"kind": "VolumeSnapshot", "name": "s"})])) == {"GRAFT074"}
+}
+
+test_graft074_selector if {
+	ids(cass_patched([rm(c_cr, "/spec/storageConfig/cassandraDataVolumeClaimSpec/selector")])) == {"GRAFT074"}
+	ids(cass_patched([op("replace", c_cr, "/spec/storageConfig/cassandraDataVolumeClaimSpec/selector/matchLabels/graft.graftctl.io~1migration", "other")])) == {"GRAFT074"}
+}
+
+# --- GRAFT075: the members the operator runs
+
+test_graft075_size_reduced if {
+	inp := cass_patched([op("replace", c_cr, "/spec/size", 1)])
+	"GRAFT075" in ids(inp)
+	some f in findings(inp)
+	f.id == "GRAFT075"
+	f.field == "spec.size"
+}
+
+test_graft075_size_grown if {
+	# 3 nodes over 2 racks: r1 runs 2, and its member 1 has no volume.
+	inp := cass_patched([op("replace", c_cr, "/spec/size", 3)])
+	ids(inp) == {"GRAFT075"}
+	some f in findings(inp)
+	contains(f.msg, "member cluster1-dc1-r1-sts-1 would start on an empty volume")
+}
+
+test_graft075_size_not_a_number if {
+	ids(cass_patched([op("replace", c_cr, "/spec/size", "2")])) == {"GRAFT075"}
+	ids(cass_patched([rm(c_cr, "/spec/size")])) == {"GRAFT075"}
+}
+
+test_graft075_split_racks if {
+	# SplitRacks(7, 3) is [3, 2, 2].
+	[graft.split_racks(7, 3, 0), graft.split_racks(7, 3, 1), graft.split_racks(7, 3, 2)] == [3, 2, 2]
+	[graft.split_racks(2, 2, 0), graft.split_racks(2, 2, 1)] == [1, 1]
+}
+
+test_graft075_nodeset_count if {
+	ids(eck_patched([op("replace", c_cr, "/spec/nodeSets/0/count", 0)])) == {"GRAFT075"}
+	ids(eck_patched([op("replace", c_cr, "/spec/nodeSets/0/count", 2)])) == {"GRAFT075"}
+	ids(eck_patched([rm(c_cr, "/spec/nodeSets/0/count")])) == {"GRAFT075"}
+}
+
+# --- the StatefulSet-only rules and the other kinds
+
+test_record_without_statefulset_still_denied_for_statefulset_kind if {
+	inp := array.slice(base, 1, count(base))
+	"GRAFT036" in ids(inp)
+}
+
+test_claims_only_missing_claim if {
+	inp := json.patch(claims, [{"op": "remove", "path": "/3"}])
+	"GRAFT036" in ids(inp)
+}
+
+test_claims_only_stray_claim if {
+	c := json.patch(w_pvc("cassandra", "data", 2), [{"op": "replace", "path": "/spec/volumeName", "value": "db-data-cassandra-1"}])
+	inp := array.concat(claims, [{"path": "x.yaml", "contents": c}])
+	"GRAFT003" in ids(inp)
+}
+
+# --- GRAFT076: cass-operator before v1.23
+
+test_graft076_datacenter_name_override if {
+	inp := cass_patched([op("add", c_cr, "/spec/datacenterName", "DC East")])
+	ids(inp) == {"GRAFT076"}
+	some f in findings(inp)
+	f.level == "warn"
+	f.field == "spec.datacenterName"
+
+	# An override that cleans up to the resource's name names the same.
+	ids(cass_patched([op("add", c_cr, "/spec/datacenterName", "DC1")])) == set()
+}
+
+# --- Argo CD: the claims sync before the resource the operator reads
+
+test_graft043_claims_before_the_resource if {
+	opts := "Prune=false,Delete=false"
+	inp := cass_patched([
+		op("add", c_pv0, "/metadata/annotations/argocd.argoproj.io~1sync-options", opts),
+		op("add", c_pv0 + 1, "/metadata/annotations/argocd.argoproj.io~1sync-options", opts),
+		op("add", c_pvc0, "/metadata/annotations/argocd.argoproj.io~1sync-options", opts),
+		op("add", c_pvc0 + 1, "/metadata/annotations/argocd.argoproj.io~1sync-options", opts),
+		op("add", c_pv0, "/metadata/annotations/argocd.argoproj.io~1sync-wave", "-2"),
+		op("add", c_pv0 + 1, "/metadata/annotations/argocd.argoproj.io~1sync-wave", "-2"),
+		op("add", c_pvc0, "/metadata/annotations/argocd.argoproj.io~1sync-wave", "-1"),
+		op("add", c_pvc0 + 1, "/metadata/annotations/argocd.argoproj.io~1sync-wave", "-1"),
+	])
+	ids(inp) == set()
+	late := json.patch(inp, [op("add", c_cr, "/metadata/annotations/argocd.argoproj.io~1sync-wave", "-3")])
+	ids(late) == {"GRAFT043"}
+}
