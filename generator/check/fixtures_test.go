@@ -777,33 +777,12 @@ func fixtureInput(t testing.TB, dir string) *Input {
 	return in
 }
 
-// addFixtureRecord adds a fixture's graft.lock. A record with a workload
-// (issue 15) that this branch's record package does not decode yet is
-// given to the policies as the document conftest reads, so that the gate
-// is tested on it; any other refusal fails the test.
+// addFixtureRecord adds a fixture's graft.lock.
 func addFixtureRecord(t testing.TB, in *Input, path string) {
 	t.Helper()
-	_, err := in.AddRecord(path)
-	if err == nil {
-		return
-	}
-	if !strings.Contains(err.Error(), "field workload not found") {
+	if _, err := in.AddRecord(path); err != nil {
 		t.Fatal(err)
 	}
-	data, rerr := os.ReadFile(path)
-	if rerr != nil {
-		t.Fatal(rerr)
-	}
-	docs, derr := decodeYAML(data)
-	if derr != nil || len(docs) != 1 {
-		t.Fatalf("%s: %v", path, derr)
-	}
-	in.files = append(in.files, path)
-	if err := in.addDoc(path, docs[0]); err != nil {
-		t.Fatal(err)
-	}
-	in.raw[path] = data
-	in.recordPath = path
 }
 
 func ruleIDs(rep *Report) []string {

@@ -83,8 +83,7 @@ func TestWorkloadRecordFailsClosed(t *testing.T) {
 				}
 				return
 			}
-			// Accepted, or (before the record decodes a workload) given
-			// to the policies as conftest reads it: GRAFT070 denies it.
+			// Accepted: GRAFT070 denies it.
 			in, err = Load(ctx, []string{dir}, nil)
 			if err != nil {
 				t.Fatal(err)

@@ -21,6 +21,11 @@ type Workload struct {
 	// ClusterName is the CassandraDatacenter's spec.clusterName
 	// (cass-operator only).
 	ClusterName string `yaml:"clusterName,omitempty" json:"clusterName,omitempty"`
+	// OperatorVersion is the cass-operator release the spec names
+	// (cass-operator only; absent: the current naming). The gate names the
+	// StatefulSets as that release does, and denies one that cannot be
+	// told to keep the claims.
+	OperatorVersion string `yaml:"operatorVersion,omitempty" json:"operatorVersion,omitempty"`
 	// Groups holds one entry per StatefulSet, in the spec's order.
 	Groups []Group `yaml:"groups" json:"groups"`
 }
@@ -56,7 +61,7 @@ func WorkloadOf(s *spec.Spec) *Workload {
 	case spec.WorkloadCassOperator:
 		if dc := t.Workload.CassandraDatacenter; dc != nil {
 			w.Resource = &Resource{APIVersion: workload.CassandraDatacenterAPIVersion, Kind: workload.CassandraDatacenterKind, Name: dc.Name}
-			w.ClusterName = dc.ClusterName
+			w.ClusterName, w.OperatorVersion = dc.ClusterName, dc.OperatorVersion
 		}
 	case spec.WorkloadECK:
 		if es := t.Workload.Elasticsearch; es != nil {
@@ -112,6 +117,9 @@ func (r *Record) validateWorkload(add func(field string, value any, expected str
 		add(f+".clusterName", nil, "the CassandraDatacenter's spec.clusterName")
 	case w.Kind != spec.WorkloadCassOperator && w.ClusterName != "":
 		add(f+".clusterName", w.ClusterName, "absent unless kind is cass-operator")
+	}
+	if _, ok := workload.ParseCassOperatorVersion(w.OperatorVersion); !ok || w.OperatorVersion != "" && w.Kind != spec.WorkloadCassOperator {
+		add(f+".operatorVersion", w.OperatorVersion, "a cass-operator release such as v1.25.0, and only with kind cass-operator")
 	}
 	if len(w.Groups) == 0 {
 		add(f+".groups", nil, "one group per StatefulSet")

@@ -322,6 +322,8 @@ func (v *validator) cassandraDatacenter(s *Spec, dc *CassandraDatacenter) {
 		v.add(f+".operatorVersion", dc.OperatorVersion, "a cass-operator release such as v1.32.0")
 	case version.Less(workload.CassOperatorOldest):
 		v.add(f+".operatorVersion", dc.OperatorVersion, fmt.Sprintf("%s or later (graft knows the StatefulSet naming of those releases)", workload.CassOperatorOldest))
+	case version.Less(workload.CassOperatorKeepsClaims):
+		v.add(f+".operatorVersion", dc.OperatorVersion, fmt.Sprintf("%s or later: an older cass-operator deletes the datacenter's claims whenever the CassandraDatacenter is deleted and ignores cassandra.datastax.com/delete-pvc (cass-operator #781); upgrade the operator before the cut-over", workload.CassOperatorKeepsClaims))
 	case dc.DatacenterName != "" && version.Less(workload.CassOperatorDatacenterName):
 		v.add(f+".datacenterName", dc.DatacenterName, fmt.Sprintf("absent: cass-operator %s has no spec.datacenterName (it came in %s)", version, workload.CassOperatorDatacenterName))
 	}

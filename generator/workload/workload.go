@@ -143,6 +143,12 @@ var (
 	// metadata.name. A datacenter that graft's migration creates has no
 	// status yet, so it is metadata.name.
 	CassOperatorLabelResourceName = CassOperatorVersion{1, 23}
+	// CassOperatorKeepsClaims (v1.25.0, #781) is the first release that
+	// honours the annotation cassandra.datastax.com/delete-pvc: "false"
+	// (pkg/reconciliation/reconcile_datacenter.go deletePVCs); an older one
+	// deletes the datacenter's claims whenever the CassandraDatacenter is
+	// deleted. graft requires it (the gate's GRAFT073 denies older ones).
+	CassOperatorKeepsClaims = CassOperatorVersion{1, 25}
 )
 
 // Less reports whether v is older than o.
@@ -155,10 +161,10 @@ func (v CassOperatorVersion) String() string { return fmt.Sprintf("v%d.%d", v.Ma
 var versionPattern = regexp.MustCompile(`^v?([0-9]{1,4})\.([0-9]{1,4})(\.[0-9]{1,4})?$`)
 
 // ParseCassOperatorVersion reads v1.32, 1.32.0 or v1.32.0; "" is the
-// current naming (CassOperatorLabelResourceName and later).
+// current naming (CassOperatorKeepsClaims and later).
 func ParseCassOperatorVersion(s string) (CassOperatorVersion, bool) {
 	if s == "" {
-		return CassOperatorLabelResourceName, true
+		return CassOperatorKeepsClaims, true
 	}
 	m := versionPattern.FindStringSubmatch(s)
 	if m == nil {
