@@ -200,21 +200,30 @@ func (e *Engine) decideCopies(d *memberDecision, x *existing, origin map[string]
 		if !e.needsCopy(dev) {
 			continue
 		}
-		cs := copyStep{d: dev, key: snapKey(ownership.RoleCopy, mb.Key(), phase, dev.VolumeID)}
-		if sn, ok := x.snap(cs.key); ok {
-			cs.exists = &sn
-			origin[dev.VolumeID] = aws.ToString(sn.SnapshotId)
-		} else {
-			x.mu.Lock()
-			if f, ok := x.failed[cs.key]; ok {
-				cs.failed = &f
-			}
-			x.mu.Unlock()
-			cs.create = e.copySnapshotInput(mb, phase, dev, origin[dev.VolumeID])
-			delete(origin, dev.VolumeID) // the copy, not yet made, is the origin
-		}
-		d.copies = append(d.copies, cs)
+		d.copies = append(d.copies, decideCopy(x, origin, dev, snapKey(ownership.RoleCopy, mb.Key(), phase, dev.VolumeID),
+			func(snap string) *ec2.CopySnapshotInput { return e.copySnapshotInput(mb, phase, dev, snap) }))
 	}
+}
+
+// decideCopy decides one copy of dev's snapshot (tagged with key) and
+// updates origin: the existing copy becomes the origin of what follows
+// it; a copy still to make (input, of the origin so far) leaves no origin
+// until it is made. A copy that failed earlier is kept in the step.
+func decideCopy(x *existing, origin map[string]string, dev Device, key string, input func(snap string) *ec2.CopySnapshotInput) copyStep {
+	cs := copyStep{d: dev, key: key}
+	if sn, ok := x.snap(key); ok {
+		cs.exists = &sn
+		origin[dev.VolumeID] = aws.ToString(sn.SnapshotId)
+		return cs
+	}
+	x.mu.Lock()
+	if f, ok := x.failed[key]; ok {
+		cs.failed = &f
+	}
+	x.mu.Unlock()
+	cs.create = input(origin[dev.VolumeID])
+	delete(origin, dev.VolumeID) // the copy, not yet made, is the origin
+	return cs
 }
 
 func deviceList(ds []Device) string {

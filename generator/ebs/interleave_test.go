@@ -70,6 +70,36 @@ func (m *machines) resume(name string) {
 	}
 }
 
+// interleave runs A until it reaches its pause (or ends), then B until it
+// reaches its own, then lets A and B finish, in that order, and returns
+// their errors.
+func (m *machines) interleave(runA, runB func() error) (errA, errB error) {
+	doneA, doneB := make(chan error, 1), make(chan error, 1)
+	go func() { doneA <- runA() }()
+	aDone := false
+	select {
+	case <-m.reached["A"]:
+	case errA = <-doneA:
+		aDone = true
+	}
+	go func() { doneB <- runB() }()
+	bDone := false
+	select {
+	case <-m.reached["B"]:
+	case errB = <-doneB:
+		bDone = true
+	}
+	m.resume("A")
+	if !aDone {
+		errA = <-doneA
+	}
+	m.resume("B")
+	if !bDone {
+		errB = <-doneB
+	}
+	return errA, errB
+}
+
 // cloneOn runs discover and both phases as one machine, with its own
 // record, as `graft clone --phase precopy && graft clone --phase final`.
 func (e *simEnv) cloneOn(ctx context.Context, machine, lock string) error {
@@ -130,30 +160,7 @@ func TestSimTwoMachinesConverge(t *testing.T) {
 					m := newMachines(map[string]int{"A": k, "B": j})
 					e.sim.OnCall(m.hook)
 					lockA, lockB := e.lock, filepath.Join(t.TempDir(), "graft.lock")
-					doneA, doneB := make(chan error, 1), make(chan error, 1)
-					go func() { doneA <- e.cloneOn(ctx, "A", lockA) }()
-					var errA, errB error
-					aDone := false
-					select {
-					case <-m.reached["A"]:
-					case errA = <-doneA:
-						aDone = true
-					}
-					go func() { doneB <- e.cloneOn(ctx, "B", lockB) }()
-					bDone := false
-					select {
-					case <-m.reached["B"]:
-					case errB = <-doneB:
-						bDone = true
-					}
-					m.resume("A")
-					if !aDone {
-						errA = <-doneA
-					}
-					m.resume("B")
-					if !bDone {
-						errB = <-doneB
-					}
+					errA, errB := m.interleave(func() error { return e.cloneOn(ctx, "A", lockA) }, func() error { return e.cloneOn(ctx, "B", lockB) })
 					if errA != nil || errB != nil {
 						t.Fatalf("run A: %v\nrun B: %v", errA, errB)
 					}

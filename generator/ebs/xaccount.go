@@ -89,20 +89,8 @@ func (e *Engine) decideShareCopies(d *memberDecision, x *existing, origin map[st
 		if c, ok := x.snap(snapKey(ownership.RoleCopy, mb.Key(), phase, dev.VolumeID)); ok && c.State == types.SnapshotStateCompleted {
 			continue
 		}
-		cs := copyStep{d: dev, key: snapKey(ownership.RoleShareCopy, mb.Key(), phase, dev.VolumeID)}
-		if sn, ok := x.snap(cs.key); ok {
-			cs.exists = &sn
-			origin[dev.VolumeID] = aws.ToString(sn.SnapshotId)
-		} else {
-			x.mu.Lock()
-			if f, ok := x.failed[cs.key]; ok {
-				cs.failed = &f
-			}
-			x.mu.Unlock()
-			cs.create = e.shareCopyInput(mb, phase, dev, origin[dev.VolumeID])
-			delete(origin, dev.VolumeID)
-		}
-		d.shareCopies = append(d.shareCopies, cs)
+		d.shareCopies = append(d.shareCopies, decideCopy(x, origin, dev, snapKey(ownership.RoleShareCopy, mb.Key(), phase, dev.VolumeID),
+			func(snap string) *ec2.CopySnapshotInput { return e.shareCopyInput(mb, phase, dev, snap) }))
 	}
 }
 

@@ -703,30 +703,7 @@ func TestSimCrossAccountTwoMachinesConverge(t *testing.T) {
 				x.sim.OnCall(m.hook)
 				x.dst.OnCall(m.hook)
 				lockA, lockB := x.lock, filepath.Join(t.TempDir(), "graft.lock")
-				doneA, doneB := make(chan error, 1), make(chan error, 1)
-				go func() { doneA <- x.cloneOnX(ctx, "A", lockA) }()
-				var errA, errB error
-				aDone := false
-				select {
-				case <-m.reached["A"]:
-				case errA = <-doneA:
-					aDone = true
-				}
-				go func() { doneB <- x.cloneOnX(ctx, "B", lockB) }()
-				bDone := false
-				select {
-				case <-m.reached["B"]:
-				case errB = <-doneB:
-					bDone = true
-				}
-				m.resume("A")
-				if !aDone {
-					errA = <-doneA
-				}
-				m.resume("B")
-				if !bDone {
-					errB = <-doneB
-				}
+				errA, errB := m.interleave(func() error { return x.cloneOnX(ctx, "A", lockA) }, func() error { return x.cloneOnX(ctx, "B", lockB) })
 				if errA != nil || errB != nil {
 					t.Fatalf("run A: %v\nrun B: %v", errA, errB)
 				}
