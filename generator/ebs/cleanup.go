@@ -52,38 +52,67 @@ func (e *Engine) PlanCleanup(ctx context.Context, rec *record.Record) (*CleanupP
 
 func (e *Engine) planCleanup(ctx context.Context, rec *record.Record) (*CleanupPlan, error) {
 	cp := &CleanupPlan{}
-	referenced := map[string]string{}
-	sources := map[string]bool{}
-	if rec != nil {
-		for _, v := range rec.Volumes {
-			referenced[v.TargetVolume] = v.ClaimName()
-			sources[v.SourceVolume] = true
+	sides := e.cleanupSides()
+	shares, err := e.planSnapshotCleanup(ctx, cp, sides)
+	if err != nil {
+		return nil, err
+	}
+	cp.Delete = append(cp.sharesToRemove(shares), cp.Delete...)
+	if err := e.planVolumeCleanup(ctx, cp, rec, sides[len(sides)-1].side); err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		cp.Notes = append(cp.Notes, "no graft.lock: only snapshots are considered; volumes are kept")
+	}
+	for _, it := range cp.Delete {
+		if it.Kind == "snapshot" && it.Phase == "precopy" {
+			cp.Notes = append(cp.Notes, "deleting precopy snapshots before the final phase makes the final snapshots full ones")
+			break
 		}
 	}
-	type side struct {
-		c            *api
-		region, side string
-	}
-	regions := []side{{e.src, e.m.Spec.Source.Region, ""}}
+	return cp, nil
+}
+
+// cleanupSide is one region (and, across accounts, one account) whose
+// snapshots cleanup lists.
+type cleanupSide struct {
+	c            *api
+	region, side string
+}
+
+// cleanupSides are the source region and, when it differs, the target's;
+// across accounts they are named "source" and "target".
+func (e *Engine) cleanupSides() []cleanupSide {
+	sides := []cleanupSide{{e.src, e.m.Spec.Source.Region, ""}}
 	if e.dst != e.src {
-		regions = append(regions, side{e.dst, e.m.Spec.Target.Region, ""})
+		sides = append(sides, cleanupSide{e.dst, e.m.Spec.Target.Region, ""})
 	}
 	if e.crossAccount() {
-		regions[0].side = "source"
-		if len(regions) > 1 {
-			regions[1].side = "target"
+		sides[0].side = "source"
+		if len(sides) > 1 {
+			sides[1].side = "target"
 		}
 	}
+	return sides
+}
+
+// planSnapshotCleanup sorts the migration's snapshots on every side into
+// cp's Delete and Keep (a pending one is kept), and returns the source
+// snapshots still shared with the target account.
+func (e *Engine) planSnapshotCleanup(ctx context.Context, cp *CleanupPlan, sides []cleanupSide) ([]CleanupItem, error) {
 	var shares []CleanupItem
-	for _, r := range regions {
+	for _, r := range sides {
 		snaps, err := e.listSnapshots(ctx, r.c)
 		if err != nil {
 			return nil, err
 		}
 		for _, s := range snaps {
 			t := tagMap(s.Tags)
+			if t[ownership.TagMigration] != e.m.Metadata.Name || !snapshotRole(t[ownership.TagRole]) {
+				continue
+			}
 			it := CleanupItem{Kind: "snapshot", ID: aws.ToString(s.SnapshotId), Region: r.region, Side: r.side, Member: t[ownership.TagMember], Role: t[ownership.TagRole], Phase: t[ownership.TagPhase], State: string(s.State)}
-			if r.side == "source" && t[ownership.TagMigration] == e.m.Metadata.Name && snapshotRole(t[ownership.TagRole]) {
+			if r.side == "source" {
 				shared, err := e.sharedWithTarget(ctx, r.c, it.ID)
 				if err != nil {
 					return nil, fmt.Errorf("DescribeSnapshotAttribute of %s: %w", it.ID, err)
@@ -94,20 +123,22 @@ func (e *Engine) planCleanup(ctx context.Context, rec *record.Record) (*CleanupP
 					shares = append(shares, sh)
 				}
 			}
-			switch {
-			case t[ownership.TagMigration] != e.m.Metadata.Name || !snapshotRole(t[ownership.TagRole]):
-				continue
-			case s.State == types.SnapshotStatePending:
+			if s.State == types.SnapshotStatePending {
 				it.Keep = "still pending (a clone may be running); run cleanup again when it completes"
 				cp.Keep = append(cp.Keep, it)
-			default:
-				cp.Delete = append(cp.Delete, it)
+				continue
 			}
+			cp.Delete = append(cp.Delete, it)
 		}
 	}
-	// A share goes first: the target account loses access before the
-	// snapshot is deleted (and also when the snapshot is kept). A share
-	// whose target copy is still pending stays: a clone may be copying it.
+	return shares, nil
+}
+
+// sharesToRemove are the shares cleanup removes, first of all: the target
+// account loses access before the snapshot is deleted (and also when the
+// snapshot is kept). A share whose target copy is still pending stays, in
+// Keep: a clone may be copying it.
+func (cp *CleanupPlan) sharesToRemove(shares []CleanupItem) []CleanupItem {
 	pending := map[string]bool{}
 	for _, it := range cp.Keep {
 		if it.Side == "target" && it.Role == ownership.RoleCopy {
@@ -123,10 +154,24 @@ func (e *Engine) planCleanup(ctx context.Context, rec *record.Record) (*CleanupP
 		}
 		remove = append(remove, sh)
 	}
-	cp.Delete = append(remove, cp.Delete...)
+	return remove
+}
+
+// planVolumeCleanup sorts the migration's volumes in the target region
+// into cp's Delete and Keep: kept without a record, when it is a source
+// volume, referenced by the record, attached, or not available.
+func (e *Engine) planVolumeCleanup(ctx context.Context, cp *CleanupPlan, rec *record.Record, side string) error {
+	referenced := map[string]string{}
+	sources := map[string]bool{}
+	if rec != nil {
+		for _, v := range rec.Volumes {
+			referenced[v.TargetVolume] = v.ClaimName()
+			sources[v.SourceVolume] = true
+		}
+	}
 	vols, err := e.listVolumes(ctx, e.dst)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, v := range vols {
 		t := tagMap(v.Tags)
@@ -134,7 +179,7 @@ func (e *Engine) planCleanup(ctx context.Context, rec *record.Record) (*CleanupP
 		if t[ownership.TagMigration] != e.m.Metadata.Name || t[ownership.TagRole] != ownership.RoleVolume {
 			continue
 		}
-		it := CleanupItem{Kind: "volume", ID: id, Region: e.m.Spec.Target.Region, Side: regions[len(regions)-1].side, Member: t[ownership.TagMember], Role: t[ownership.TagRole], Phase: t[ownership.TagPhase], State: string(v.State)}
+		it := CleanupItem{Kind: "volume", ID: id, Region: e.m.Spec.Target.Region, Side: side, Member: t[ownership.TagMember], Role: t[ownership.TagRole], Phase: t[ownership.TagPhase], State: string(v.State)}
 		switch {
 		case rec == nil:
 			it.Keep = "there is no graft.lock to tell which volumes are in use"
@@ -153,16 +198,7 @@ func (e *Engine) planCleanup(ctx context.Context, rec *record.Record) (*CleanupP
 			cp.Delete = append(cp.Delete, it)
 		}
 	}
-	if rec == nil {
-		cp.Notes = append(cp.Notes, "no graft.lock: only snapshots are considered; volumes are kept")
-	}
-	for _, it := range cp.Delete {
-		if it.Kind == "snapshot" && it.Phase == "precopy" {
-			cp.Notes = append(cp.Notes, "deleting precopy snapshots before the final phase makes the final snapshots full ones")
-			break
-		}
-	}
-	return cp, nil
+	return nil
 }
 
 // Cleanup deletes the plan's Delete items. Time passes between the plan

@@ -226,32 +226,37 @@ func (r *cloneRun) member(ctx context.Context, mb Member) error {
 	}
 	var entries []record.Volume
 	for i, v := range d.vols {
-		dev := v.d
 		prog.Update(mb.Key(), fmt.Sprintf("volume %d/%d", i+1, len(d.vols)), 100*i/len(d.vols))
-		vol, err := r.volume(ctx, d, v, origin[dev.VolumeID])
+		vol, err := r.volume(ctx, d, v, origin[v.d.VolumeID])
 		if err != nil {
 			return err
 		}
-		ent := record.Volume{
-			StatefulSet: mb.StatefulSet, Ordinal: mb.Ordinal, ClaimTemplate: dev.ClaimTemplate,
-			SourceInstance: mb.Instance, SourceDevice: dev.Device, SourceVolume: dev.VolumeID, SourceZone: mb.Zone,
-			Snapshots:      map[string]string{spec.PhaseFinal: snaps[dev.VolumeID]},
-			CopiedSnapshot: copies[dev.VolumeID],
-			TargetVolume:   aws.ToString(vol.VolumeId), TargetZone: aws.ToString(vol.AvailabilityZone),
-			SizeGiB: aws.ToInt32(vol.Size), VolumeType: string(vol.VolumeType), IOPS: aws.ToInt32(vol.Iops),
-			Throughput: aws.ToInt32(vol.Throughput), Encrypted: aws.ToBool(vol.Encrypted), KMSKeyID: aws.ToString(vol.KmsKeyId),
-			FSType: dev.FSType, Partition: dev.Partition,
-		}
-		if r.e.m.Spec.Target.Cluster != nil {
-			ent.CSIDriver = r.e.m.Spec.Target.Storage().CSIDriver
-			ent.ClusterTags = clusterTags(vol.Tags, r.e.m.Spec.Target.Storage().Tags)
-		}
-		if pre, ok := r.x.snap(snapKey(ownership.RoleSnapshot, mb.Key(), spec.PhasePrecopy, dev.VolumeID)); ok {
-			ent.Snapshots[spec.PhasePrecopy] = aws.ToString(pre.SnapshotId)
-		}
-		entries = append(entries, ent)
+		entries = append(entries, r.recordEntry(mb, v.d, vol, snaps[v.d.VolumeID], copies[v.d.VolumeID]))
 	}
 	return r.writeRecord(entries)
+}
+
+// recordEntry is graft.lock's entry for the volume vol made for dev of
+// mb, from the final snapshot snap (through the copy copied, if any).
+func (r *cloneRun) recordEntry(mb Member, dev Device, vol types.Volume, snap, copied string) record.Volume {
+	ent := record.Volume{
+		StatefulSet: mb.StatefulSet, Ordinal: mb.Ordinal, ClaimTemplate: dev.ClaimTemplate,
+		SourceInstance: mb.Instance, SourceDevice: dev.Device, SourceVolume: dev.VolumeID, SourceZone: mb.Zone,
+		Snapshots:      map[string]string{spec.PhaseFinal: snap},
+		CopiedSnapshot: copied,
+		TargetVolume:   aws.ToString(vol.VolumeId), TargetZone: aws.ToString(vol.AvailabilityZone),
+		SizeGiB: aws.ToInt32(vol.Size), VolumeType: string(vol.VolumeType), IOPS: aws.ToInt32(vol.Iops),
+		Throughput: aws.ToInt32(vol.Throughput), Encrypted: aws.ToBool(vol.Encrypted), KMSKeyID: aws.ToString(vol.KmsKeyId),
+		FSType: dev.FSType, Partition: dev.Partition,
+	}
+	if r.e.m.Spec.Target.Cluster != nil {
+		ent.CSIDriver = r.e.m.Spec.Target.Storage().CSIDriver
+		ent.ClusterTags = clusterTags(vol.Tags, r.e.m.Spec.Target.Storage().Tags)
+	}
+	if pre, ok := r.x.snap(snapKey(ownership.RoleSnapshot, mb.Key(), spec.PhasePrecopy, dev.VolumeID)); ok {
+		ent.Snapshots[spec.PhasePrecopy] = aws.ToString(pre.SnapshotId)
+	}
+	return ent
 }
 
 func (r *cloneRun) writeRecord(entries []record.Volume) error {

@@ -159,34 +159,12 @@ func (pl *planner) accounts(inv *Inventory, pollCalls int) {
 			delete(src, op)
 		}
 	}
-	mut := func(c map[string]int) int {
-		n := 0
-		for _, op := range []string{"CreateSnapshot", "CreateSnapshots", "CopySnapshot", "ModifySnapshotAttribute", "CreateVolume", "EnableFastSnapshotRestores", "DisableFastSnapshotRestores", "CreateTags", "DryRun"} {
-			n += c[op]
-		}
-		return n
-	}
 	acct := s.Target.Account
-	srcSteps := []string{"snapshot each data volume (CreateSnapshots per instance, or CreateSnapshot)"}
-	if pl.x.shareCopies > 0 || p.Existing[ownership.RoleShareCopy] > 0 {
-		srcSteps = append(srcSteps, "copy each snapshot under "+e.shareKMSKey()+" (CopySnapshot): the source volumes use aws/ebs, which cannot be shared")
-	}
-	srcSteps = append(srcSteps,
-		"check the shared key admits account "+acct.ID+" (kms:DescribeKey, kms:GetKeyPolicy, kms:ListGrants; graft never changes a key)",
-		"share each snapshot with account "+acct.ID+" (ModifySnapshotAttribute add createVolumePermission, after DescribeSnapshotAttribute)",
-		"remove each share once the target's copy completed (ModifySnapshotAttribute remove)")
-	dstSteps := []string{
-		"check the shared key is usable from account " + acct.ID + " (kms:DescribeKey)",
-		"copy each shared snapshot under " + cmp.Or(s.Target.CopyKMSKeyID(), "the account's default EBS key") + " (CopySnapshot)",
-		"create each volume in its target zone from the copy (CreateVolume)",
-	}
-	if p.Calls["EnableFastSnapshotRestores"] > 0 {
-		dstSteps = append(dstSteps, "fast snapshot restore on each copy until its volume exists (Enable/DisableFastSnapshotRestores)")
-	}
+	srcSteps, dstSteps := pl.accountSteps()
 	p.Accounts = []PlanAccount{
-		{Side: "source", Region: s.Source.Region, Steps: srcSteps, Calls: src, MutatingFloor: Duration(bucketFloor(mut(src), e.limits)),
+		{Side: "source", Region: s.Source.Region, Steps: srcSteps, Calls: src, MutatingFloor: Duration(bucketFloor(mutatingCalls(src), e.limits)),
 			Precopy: Duration(pl.x.srcPrecopy.Round(time.Second)), Final: Duration(pl.x.srcFinal.Round(time.Second))},
-		{Side: "target", Account: acct.ID, Region: s.Target.Region, Steps: dstSteps, Calls: dst, MutatingFloor: Duration(bucketFloor(mut(dst), e.limits)),
+		{Side: "target", Account: acct.ID, Region: s.Target.Region, Steps: dstSteps, Calls: dst, MutatingFloor: Duration(bucketFloor(mutatingCalls(dst), e.limits)),
 			Precopy: Duration(pl.x.dstPrecopy.Round(time.Second)), Final: Duration(pl.x.dstFinal.Round(time.Second))},
 	}
 	// Each account has its own bucket: the floor is the larger account's,
@@ -198,6 +176,39 @@ func (pl *planner) accounts(inv *Inventory, pollCalls int) {
 		p.MutatingFloor = f
 	}
 	p.Warnings = append(p.Warnings, fmt.Sprintf("cross-account: the snapshots are shared with account %s only while it copies them; the first copy into it is a full copy (and a re-encrypting share copy, when there is one, too)", acct.ID))
+}
+
+// mutatingCalls counts the calls of c that draw on EC2's mutating bucket.
+func mutatingCalls(c map[string]int) int {
+	n := 0
+	for _, op := range []string{"CreateSnapshot", "CreateSnapshots", "CopySnapshot", "ModifySnapshotAttribute", "CreateVolume", "EnableFastSnapshotRestores", "DisableFastSnapshotRestores", "CreateTags", "DryRun"} {
+		n += c[op]
+	}
+	return n
+}
+
+// accountSteps are the steps of a cross-account migration in the source
+// and in the target account, as the plan lists them.
+func (pl *planner) accountSteps() (src, dst []string) {
+	e, p, s := pl.e, pl.p, &pl.e.m.Spec
+	acct := s.Target.Account
+	src = []string{"snapshot each data volume (CreateSnapshots per instance, or CreateSnapshot)"}
+	if pl.x.shareCopies > 0 || p.Existing[ownership.RoleShareCopy] > 0 {
+		src = append(src, "copy each snapshot under "+e.shareKMSKey()+" (CopySnapshot): the source volumes use aws/ebs, which cannot be shared")
+	}
+	src = append(src,
+		"check the shared key admits account "+acct.ID+" (kms:DescribeKey, kms:GetKeyPolicy, kms:ListGrants; graft never changes a key)",
+		"share each snapshot with account "+acct.ID+" (ModifySnapshotAttribute add createVolumePermission, after DescribeSnapshotAttribute)",
+		"remove each share once the target's copy completed (ModifySnapshotAttribute remove)")
+	dst = []string{
+		"check the shared key is usable from account " + acct.ID + " (kms:DescribeKey)",
+		"copy each shared snapshot under " + cmp.Or(s.Target.CopyKMSKeyID(), "the account's default EBS key") + " (CopySnapshot)",
+		"create each volume in its target zone from the copy (CreateVolume)",
+	}
+	if p.Calls["EnableFastSnapshotRestores"] > 0 {
+		dst = append(dst, "fast snapshot restore on each copy until its volume exists (Enable/DisableFastSnapshotRestores)")
+	}
+	return src, dst
 }
 
 // writeAccounts writes the per-account part of the plan.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -349,11 +350,7 @@ func (s *Sim) DescribeSnapshotAttribute(ctx context.Context, in *ec2.DescribeSna
 		}
 		out := &ec2.DescribeSnapshotAttributeOutput{SnapshotId: aws.String(id), CreateVolumePermissions: []types.CreateVolumePermission{}}
 		sn := s.snapshots[id]
-		accts := make([]string, 0, len(sn.sharedWith))
-		for a := range sn.sharedWith {
-			accts = append(accts, a)
-		}
-		slices.Sort(accts)
+		accts := slices.Sorted(maps.Keys(sn.sharedWith))
 		for _, a := range accts {
 			out.CreateVolumePermissions = append(out.CreateVolumePermissions, types.CreateVolumePermission{UserId: aws.String(a)})
 		}
@@ -454,11 +451,7 @@ func (k *KMS) ListGrants(ctx context.Context, in *kms.ListGrantsInput, _ ...func
 			return nil, kmsErr("AccessDeniedException", "ListGrants of %s: only its account %s may list its grants", key.arn, key.account)
 		}
 		out := &kms.ListGrantsOutput{Grants: []kmstypes.GrantListEntry{}}
-		accts := make([]string, 0, len(key.grants))
-		for a := range key.grants {
-			accts = append(accts, a)
-		}
-		slices.Sort(accts)
+		accts := slices.Sorted(maps.Keys(key.grants))
 		for i, a := range accts {
 			var ops []kmstypes.GrantOperation
 			for _, op := range key.grants[a] {
@@ -485,11 +478,7 @@ func (key *kmsKey) policyDoc() map[string]any {
 		return map[string]any{"Version": "2012-10-17", "Id": "auto-ebs-2", "Statement": sts}
 	}
 	sts = append(sts, map[string]any{"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": map[string]any{"AWS": "arn:aws:iam::" + key.account + ":root"}, "Action": "kms:*", "Resource": "*"})
-	accts := make([]string, 0, len(key.policy))
-	for a := range key.policy {
-		accts = append(accts, a)
-	}
-	slices.Sort(accts)
+	accts := slices.Sorted(maps.Keys(key.policy))
 	for _, a := range accts {
 		var use, grant []string
 		for _, act := range key.policy[a] {
