@@ -251,8 +251,12 @@ func LoadAndCheck(ctx context.Context, load func() (*Input, error)) (*Report, *I
 
 // Check evaluates every rule once over the whole input.
 func (e *Engine) Check(ctx context.Context, in *Input) (*Report, error) {
+	// The schema rules (Go) run beside the policies' evaluation.
+	schema := make(chan []Finding, 1)
+	go func() { schema <- schemaFindings(in.Docs) }()
 	value, err := in.astValue()
 	if err != nil {
+		<-schema
 		return nil, fmt.Errorf("%w: %v", ErrInput, err)
 	}
 	type result struct {
@@ -285,6 +289,7 @@ func (e *Engine) Check(ctx context.Context, in *Input) (*Report, error) {
 		})
 	}
 	wg.Wait()
+	schemaFound := <-schema
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -306,7 +311,7 @@ func (e *Engine) Check(ctx context.Context, in *Input) (*Report, error) {
 			}
 		}
 	}
-	rep.Findings = append(rep.Findings, schemaFindings(in.Docs)...)
+	rep.Findings = append(rep.Findings, schemaFound...)
 	for i := range rep.Findings {
 		in.locate(&rep.Findings[i])
 	}
