@@ -35,6 +35,9 @@ func asYAML(rm resmap.ResMap) ([]byte, error) {
 }
 
 func resourceYAML(res *resource.Resource) ([]byte, error) {
+	if out, ok := emitNode(res.YNode()); ok {
+		return out, nil
+	}
 	if m, err := res.Map(); err == nil && plainValue(m, 0) {
 		return marshalMap(m)
 	}

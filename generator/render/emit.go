@@ -9,6 +9,7 @@ import (
 	"unicode"
 
 	yamlv2 "go.yaml.in/yaml/v2"
+	yamlv3 "go.yaml.in/yaml/v3"
 
 	"github.com/graftctl/graft/generator/boundedio"
 )
@@ -328,4 +329,176 @@ func (l yamlKeys) Less(i, j int) bool {
 		return ar[i] < br[i]
 	}
 	return len(ar) < len(br)
+}
+
+// emitNode is emitYAML of the map a resource's node decodes to
+// (kyaml's RNode.Map), written from the node itself, without decoding it:
+// the same bytes, for a node of mappings with string keys, sequences, and
+// scalars tagged !!str, !!null, !!bool (true, false) or !!int (in decimal);
+// any other node (a float, an alias, a merge key, a key given twice, a
+// string emitYAML leaves to yaml.v2) it reports false for.
+func emitNode(n *yamlv3.Node) ([]byte, bool) {
+	if n == nil || n.Kind != yamlv3.MappingNode {
+		return nil, false
+	}
+	if len(n.Content) == 0 {
+		return []byte("{}\n"), true
+	}
+	e := emitter{buf: make([]byte, 0, 1024)}
+	if !e.nodeMapBody(n, 0, false, 0) {
+		return nil, false
+	}
+	return e.buf, true
+}
+
+func (e *emitter) nodeMapBody(n *yamlv3.Node, indent int, inline bool, depth int) bool {
+	if depth > boundedio.MaxDepth || len(n.Content)%2 != 0 {
+		return false
+	}
+	keys := make([]string, 0, len(n.Content)/2)
+	values := make(map[string]*yamlv3.Node, len(n.Content)/2)
+	for i := 0; i < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Kind != yamlv3.ScalarNode || k.ShortTag() != "!!str" {
+			return false
+		}
+		if _, dup := values[k.Value]; dup {
+			return false
+		}
+		keys = append(keys, k.Value)
+		values[k.Value] = n.Content[i+1]
+	}
+	sort.Sort(yamlKeys(keys))
+	if !consistentOrder(keys) {
+		return false
+	}
+	for i, k := range keys {
+		if i > 0 || !inline {
+			e.indent(indent)
+		}
+		ks, ok := scalarString(k, true)
+		if !ok {
+			return false
+		}
+		e.buf = append(e.buf, ks...)
+		e.buf = append(e.buf, ':')
+		v := values[k]
+		switch v.Kind {
+		case yamlv3.MappingNode:
+			if len(v.Content) == 0 {
+				e.buf = append(e.buf, " {}\n"...)
+				continue
+			}
+			e.buf = append(e.buf, '\n')
+			if !e.nodeMapBody(v, indent+2, false, depth+1) {
+				return false
+			}
+		case yamlv3.SequenceNode:
+			if len(v.Content) == 0 {
+				e.buf = append(e.buf, " []\n"...)
+				continue
+			}
+			e.buf = append(e.buf, '\n')
+			if !e.nodeListBody(v, indent, false, depth+1) {
+				return false
+			}
+		default:
+			e.buf = append(e.buf, ' ')
+			if !e.nodeScalar(v) {
+				return false
+			}
+			e.buf = append(e.buf, '\n')
+		}
+	}
+	return true
+}
+
+func (e *emitter) nodeListBody(n *yamlv3.Node, indent int, inline bool, depth int) bool {
+	if depth > boundedio.MaxDepth {
+		return false
+	}
+	for i, item := range n.Content {
+		if i > 0 || !inline {
+			e.indent(indent)
+		}
+		e.buf = append(e.buf, "- "...)
+		switch item.Kind {
+		case yamlv3.MappingNode:
+			if len(item.Content) == 0 {
+				e.buf = append(e.buf, "{}\n"...)
+				continue
+			}
+			if !e.nodeMapBody(item, indent+2, true, depth+1) {
+				return false
+			}
+		case yamlv3.SequenceNode:
+			if len(item.Content) == 0 {
+				e.buf = append(e.buf, "[]\n"...)
+				continue
+			}
+			if !e.nodeListBody(item, indent+2, true, depth+1) {
+				return false
+			}
+		default:
+			if !e.nodeScalar(item) {
+				return false
+			}
+			e.buf = append(e.buf, '\n')
+		}
+	}
+	return true
+}
+
+// nodeScalar writes a scalar node as yaml.v2 writes the value it decodes
+// to.
+func (e *emitter) nodeScalar(n *yamlv3.Node) bool {
+	if n.Kind != yamlv3.ScalarNode {
+		return false
+	}
+	switch n.ShortTag() {
+	case "!!str":
+		s, ok := scalarString(n.Value, false)
+		if !ok {
+			return false
+		}
+		e.buf = append(e.buf, s...)
+	case "!!null":
+		switch n.Value {
+		case "", "~", "null", "Null", "NULL":
+			e.buf = append(e.buf, "null"...)
+		default:
+			return false
+		}
+	case "!!bool":
+		if n.Value != "true" && n.Value != "false" {
+			return false
+		}
+		e.buf = append(e.buf, n.Value...)
+	case "!!int":
+		if !decimal(n.Value) {
+			return false
+		}
+		e.buf = append(e.buf, n.Value...)
+	default:
+		return false
+	}
+	return true
+}
+
+// decimal: an integer in canonical decimal within the int64 range (0, or
+// an optional minus, a nonzero digit and at most 17 more digits).
+func decimal(s string) bool {
+	t := strings.TrimPrefix(s, "-")
+	if t == "0" {
+		return s == "0"
+	}
+	if t == "" || len(t) > 18 || t[0] < '1' || t[0] > '9' {
+		return false
+	}
+	for i := 1; i < len(t); i++ {
+		if t[i] < '0' || t[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	yamlv2 "go.yaml.in/yaml/v2"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // emitStrings are scalars chosen to trip a YAML writer: YAML 1.1 bools and
@@ -108,5 +109,58 @@ func TestEmitYAMLIsYAMLv2(t *testing.T) {
 	if !ok || !bytes.Equal(got, want) {
 		t.Errorf("a PV: written %v\n%s\nyaml.v2:\n%s", ok, got, want)
 	}
-	_ = fmt.Sprint
+}
+
+// TestEmitNodeIsEmitOfMap: a resource's node is written as the map it
+// decodes to would be (kyaml's RNode.Map, then yaml.v2), or declined, on
+// random trees written by yaml.v3 (plain, quoted and tagged scalars of
+// every kind: ints in other bases, YAML 1.1 words, floats, nulls) and read
+// back as kustomize reads them.
+func TestEmitNodeIsEmitOfMap(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	extra := []string{"0x1F", "0o17", "+5", "007", "1_000", "1.5", "1e3", ".inf", "~", "null", "Null", "", "true", "True", "yes", "2001-12-14", "-0", "-12", "12345678901234567890",
+		"5", "0", "-7", "false", "abc", "NULL", "'quoted'", `"0"`, "!!str 12", "!!int 12"}
+	written := 0
+	for i := range 5000 {
+		m := map[string]any{}
+		for range 1 + r.IntN(5) {
+			m[emitStrings[r.IntN(len(emitStrings))]] = randomValue(r, 0)
+		}
+		var buf bytes.Buffer
+		data, err := yamlv2.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf.Write(data)
+		// Scalars as a hand-written file has them: unquoted, so that
+		// they are read as ints, floats, bools and nulls.
+		fmt.Fprintf(&buf, "zz: %s\n", extra[r.IntN(len(extra))])
+		if r.IntN(2) == 0 {
+			fmt.Fprintf(&buf, "zzlist: [%s, %s]\n", extra[r.IntN(len(extra))], extra[r.IntN(len(extra))])
+		}
+		node, err := kyaml.Parse(buf.String())
+		if err != nil {
+			continue // a key given twice, which kustomize refuses too
+		}
+		got, ok := emitNode(node.YNode())
+		if !ok {
+			continue
+		}
+		decoded, err := node.Map()
+		if err != nil {
+			t.Fatalf("tree %d: written, but does not decode: %v\n%s", i, err, buf.String())
+		}
+		want, err := yamlv2.Marshal(decoded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		written++
+		if !bytes.Equal(got, want) {
+			t.Fatalf("tree %d:\n%s\nemitNode:\n%s\nthe decoded map through yaml.v2:\n%s", i, buf.String(), got, want)
+		}
+	}
+	t.Logf("%d of 5000 written", written)
+	if written < 500 {
+		t.Errorf("only %d of 5000 written: the fast path is barely used", written)
+	}
 }
