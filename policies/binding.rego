@@ -163,9 +163,17 @@ deny contains f if {
 	f := denied("GRAFT014", d, "spec.accessModes", modes, ["ReadWriteOnce"], "an EBS volume attaches to one node")
 }
 
+# modes_differ: the modes of a and b (claims, claim templates, PVs) may
+# differ. When neither field differs as written, the sorted access modes
+# and the volume modes are equal too, and the rules below compare nothing.
+modes_differ(a, b) if object.get(a, ["spec", "accessModes"], []) != object.get(b, ["spec", "accessModes"], [])
+
+modes_differ(a, b) if object.get(a, ["spec", "volumeMode"], "Filesystem") != object.get(b, ["spec", "volumeMode"], "Filesystem")
+
 deny contains f if {
 	some p in bound_pairs
 	expected[p.k]
+	modes_differ(p.pvc.contents, p.pv.contents)
 	some pair in [
 		["spec.accessModes", access_modes(p.pvc.contents), access_modes(p.pv.contents)],
 		["spec.volumeMode", volume_mode(p.pvc.contents), volume_mode(p.pv.contents)],
@@ -177,6 +185,7 @@ deny contains f if {
 deny contains f if {
 	some p in bound_pairs
 	e := expected[p.k][0]
+	modes_differ(e.template, p.pv.contents)
 	some pair in [
 		["accessModes", access_modes(e.template), access_modes(p.pv.contents)],
 		["volumeMode", volume_mode(e.template), volume_mode(p.pv.contents)],

@@ -66,8 +66,11 @@ deny contains f if {
 # GRAFT044
 forcing_options := {"replace=true", "force=true"}
 
+# The objects whose annotations the GitOps engines read, once.
+storage_and_sts_docs := array.concat(storage_docs, sts_docs)
+
 deny contains f if {
-	some d in array.concat(storage_docs, sts_docs)
+	some d in storage_and_sts_docs
 	v := d.contents.metadata.annotations[argo_sync_options]
 	some o in split(v, ",")
 	lower(trim_space(o)) in forcing_options
@@ -75,7 +78,7 @@ deny contains f if {
 }
 
 deny contains f if {
-	some d in array.concat(storage_docs, sts_docs)
+	some d in storage_and_sts_docs
 	v := d.contents.metadata.annotations[flux_force]
 	v == "enabled"
 	f := denied("GRAFT044", d, akey(flux_force), v, "unset or disabled", "Flux would delete and re-create the object")
@@ -118,12 +121,21 @@ warn contains f if {
 	f := warned("GRAFT046", d, akey(a), "unset", "the provenance graft.lock records", "a reviewer cannot tell where the volume came from")
 }
 
+# provenance_agrees: the PV's three provenance annotations are graft.lock's
+# (the rule below then has nothing to report).
+provenance_agrees(ann, rec) if {
+	ann["graft.graftctl.io/source-volume"] == rec.sourceVolume
+	ann["graft.graftctl.io/source-instance"] == rec.sourceInstance
+	ann["graft.graftctl.io/source-zone"] == rec.sourceZone
+}
+
 warn contains f if {
 	some c in claimed_pvs
 	d := c.d
 	rec := c.rec
 	rec != null
 	ann := d.contents.metadata.annotations
+	not provenance_agrees(ann, rec)
 	some pair in [
 		["graft.graftctl.io/source-volume", rec.sourceVolume],
 		["graft.graftctl.io/source-instance", rec.sourceInstance],

@@ -23,10 +23,8 @@ deny contains f if {
 }
 
 # The driver is the one graft.lock records for the PV's claim
-# (ebs.csi.aws.com when it records none, or has no entry).
-pv_record(pv) := record_by_claim[pv.spec.claimRef.name][0]
-
-pv_record(pv) := null if not record_by_claim[pv.spec.claimRef.name]
+# (ebs.csi.aws.com when it records none, or has no entry): pv_record, in
+# mount.rego (defined once: each definition is evaluated on every call).
 
 wrong_driver(driver, want) if driver != want
 

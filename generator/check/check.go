@@ -26,6 +26,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/loader"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/graftctl/graft/policies"
 )
@@ -123,6 +124,10 @@ func (r *Report) Rule(id string) (Rule, bool) {
 // over all the rules.
 type Engine struct {
 	parts []rego.PreparedEvalQuery
+	// share: the parts may share the values of the helper rules (see
+	// sharedCache); false when a helper reads deny or warn, whose values
+	// differ between the parts.
+	share bool
 }
 
 // query asks for everything in one evaluation.
@@ -148,7 +153,7 @@ func NewFromFS(ctx context.Context, fsys fs.FS) (*Engine, error) {
 	}
 	n := min(runtime.GOMAXPROCS(0), 2, counts[LevelDeny], counts[LevelWarn])
 	n = max(n, 1)
-	e := &Engine{}
+	e := &Engine{share: n > 1 && !readsResults(modules)}
 	for part := range n {
 		opts := []func(*rego.Rego){rego.Query(query)}
 		seen := map[string]int{}
@@ -188,6 +193,89 @@ func resultRule(r *ast.Rule) string {
 		}
 	}
 	return ""
+}
+
+// readsResults reports whether a rule other than the deny and warn rules
+// (a helper) may read deny or warn: any variable or reference of that name.
+func readsResults(modules map[string]*ast.Module) bool {
+	found := false
+	for _, m := range modules {
+		for _, r := range m.Rules {
+			if resultRule(r) != "" {
+				continue
+			}
+			ast.WalkVars(r, func(v ast.Var) bool {
+				if v == LevelDeny || v == LevelWarn {
+					found = true
+				}
+				return found
+			})
+		}
+	}
+	return found
+}
+
+// sharedCache lets the parts of one check share what they evaluate: each
+// part holds its own cache of OPA's (topdown.NewVirtualCache), and the
+// value of a helper rule or function, which is the same in every part,
+// is also put in a cache the parts share, where a part looks before it
+// evaluates the rule itself. The deny and warn rules, which differ between
+// the parts, are never shared, and nothing is under a with statement (a
+// pushed frame), whose values hold only there.
+type sharedCache struct {
+	mu   sync.RWMutex
+	base topdown.VirtualCache
+}
+
+type partCache struct {
+	shared *sharedCache
+	local  topdown.VirtualCache
+	depth  int
+}
+
+func newPartCache(shared *sharedCache) *partCache {
+	return &partCache{shared: shared, local: topdown.NewVirtualCache()}
+}
+
+// shareable: a ref into the policies' package, to anything but deny or
+// warn.
+func shareable(ref ast.Ref) bool {
+	if len(ref) < 3 || !ref[0].Equal(ast.DefaultRootDocument) {
+		return false
+	}
+	pkg, ok1 := ref[1].Value.(ast.String)
+	name, ok2 := ref[2].Value.(ast.String)
+	return ok1 && ok2 && string(pkg) == policies.Namespace && name != LevelDeny && name != LevelWarn
+}
+
+func (c *partCache) Push() { c.depth++; c.local.Push() }
+
+func (c *partCache) Pop() { c.depth--; c.local.Pop() }
+
+func (c *partCache) Keys() []ast.Ref { return c.local.Keys() }
+
+func (c *partCache) Get(ref ast.Ref) (*ast.Term, bool) {
+	v, undefined := c.local.Get(ref)
+	if v != nil || undefined || c.depth > 0 || !shareable(ref) {
+		return v, undefined
+	}
+	c.shared.mu.RLock()
+	v, undefined = c.shared.base.Get(ref)
+	c.shared.mu.RUnlock()
+	if v != nil || undefined {
+		c.local.Put(ref, v)
+	}
+	return v, undefined
+}
+
+func (c *partCache) Put(ref ast.Ref, value *ast.Term) {
+	c.local.Put(ref, value)
+	if c.depth > 0 || !shareable(ref) {
+		return
+	}
+	c.shared.mu.Lock()
+	c.shared.base.Put(ref, value)
+	c.shared.mu.Unlock()
 }
 
 // LoadModules parses the policies of fsys with OPA's loader, tests
@@ -251,8 +339,12 @@ func LoadAndCheck(ctx context.Context, load func() (*Input, error)) (*Report, *I
 
 // Check evaluates every rule once over the whole input.
 func (e *Engine) Check(ctx context.Context, in *Input) (*Report, error) {
+	// The schema rules (Go) run beside the policies' evaluation.
+	schema := make(chan []Finding, 1)
+	go func() { schema <- schemaFindings(in.Docs) }()
 	value, err := in.astValue()
 	if err != nil {
+		<-schema
 		return nil, fmt.Errorf("%w: %v", ErrInput, err)
 	}
 	type result struct {
@@ -263,9 +355,14 @@ func (e *Engine) Check(ctx context.Context, in *Input) (*Report, error) {
 	outs := make([]result, len(e.parts))
 	errs := make([]error, len(e.parts))
 	var wg sync.WaitGroup
+	shared := &sharedCache{base: topdown.NewVirtualCache()}
 	for i, pq := range e.parts {
 		wg.Go(func() {
-			rs, err := pq.Eval(ctx, rego.EvalParsedInput(value))
+			opts := []rego.EvalOption{rego.EvalParsedInput(value)}
+			if e.share {
+				opts = append(opts, rego.EvalVirtualCache(newPartCache(shared)))
+			}
+			rs, err := pq.Eval(ctx, opts...)
 			if err != nil {
 				errs[i] = fmt.Errorf("evaluate policies: %w", err)
 				return
@@ -285,6 +382,7 @@ func (e *Engine) Check(ctx context.Context, in *Input) (*Report, error) {
 		})
 	}
 	wg.Wait()
+	schemaFound := <-schema
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -306,7 +404,7 @@ func (e *Engine) Check(ctx context.Context, in *Input) (*Report, error) {
 			}
 		}
 	}
-	rep.Findings = append(rep.Findings, schemaFindings(in.Docs)...)
+	rep.Findings = append(rep.Findings, schemaFound...)
 	for i := range rep.Findings {
 		in.locate(&rep.Findings[i])
 	}

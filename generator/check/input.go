@@ -701,14 +701,25 @@ func (in *Input) AddRecord(path string) (*record.Record, error) {
 			return nil, err
 		}
 		// From the one read: the record, validated, for graft; its
-		// document as conftest decodes it, for the policies.
-		rec, err := record.ParseFile(path, data)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInput, err)
+		// document as conftest decodes it, for the policies. The two
+		// parses of a large record run side by side.
+		type parsed struct {
+			rec *record.Record
+			err error
 		}
-		docs, err := decodeYAML(data)
-		if err != nil || len(docs) != 1 {
-			return nil, fmt.Errorf("%w: %s: not one YAML document: %v", ErrInput, path, err)
+		done := make(chan parsed, 1)
+		go func() {
+			rec, err := record.ParseFile(path, data)
+			done <- parsed{rec, err}
+		}()
+		docs, decodeErr := decodeYAML(data)
+		p := <-done
+		if p.err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInput, p.err)
+		}
+		rec := p.rec
+		if decodeErr != nil || len(docs) != 1 {
+			return nil, fmt.Errorf("%w: %s: not one YAML document: %v", ErrInput, path, decodeErr)
 		}
 		in.files = append(in.files, path)
 		if err := in.addDoc(path, docs[0]); err != nil {

@@ -180,11 +180,14 @@ func TestSplitOverlayFindingsNameTheirRoot(t *testing.T) {
 // from the directory, every root built (graft check DIR); with render's
 // builds at hand (graft publish and run); and conftest test --combine on
 // the same documents (every root's build, the kustomizations, graft.lock).
+// cpu-s/op is graft's CPU time of one check.
 func BenchmarkCheckRoots(b *testing.B) {
 	defer debug.SetGCPercent(debug.SetGCPercent(GCPercent))
 	out, res := grownOverlay(b, "cassandra-6node-racks", "cassandra-racks", 334)
 	lockPath := filepath.Join(out, lock)
 	run := func(b *testing.B, load func() (*Input, error)) {
+		c0 := cpuTime()
+		defer func() { b.ReportMetric((cpuTime()-c0).Seconds()/float64(b.N), "cpu-s/op") }()
 		for b.Loop() {
 			rep, _, err := LoadAndCheck(b.Context(), func() (*Input, error) {
 				in, err := load()

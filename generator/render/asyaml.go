@@ -35,10 +35,21 @@ func asYAML(rm resmap.ResMap) ([]byte, error) {
 }
 
 func resourceYAML(res *resource.Resource) ([]byte, error) {
+	if out, ok := emitNode(res.YNode()); ok {
+		return out, nil
+	}
 	if m, err := res.Map(); err == nil && plainValue(m, 0) {
-		return yamlv2.Marshal(m)
+		return marshalMap(m)
 	}
 	return res.AsYAML()
+}
+
+// marshalMap is yamlv2.Marshal(m), written by emitYAML when it can.
+func marshalMap(m map[string]any) ([]byte, error) {
+	if out, ok := emitYAML(m); ok {
+		return out, nil
+	}
+	return yamlv2.Marshal(m)
 }
 
 // plainValue reports whether v is made only of what a JSON round trip

@@ -20,7 +20,6 @@ import (
 	"sort"
 	"strings"
 
-	yamlv2 "go.yaml.in/yaml/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -488,10 +487,10 @@ func marshalDocuments(objs []any) ([]byte, error) {
 		if md, ok := u["metadata"].(map[string]any); ok {
 			delete(md, "creationTimestamp")
 		}
-		// yaml.v2 directly, as sigs.k8s.io/yaml.Marshal ends: the same
-		// bytes without its JSON round trip, whose parse of one-line JSON
-		// allocates most of a render.
-		data, err := yamlv2.Marshal(u)
+		// yaml.v2's bytes, as sigs.k8s.io/yaml.Marshal ends, without its
+		// JSON round trip, whose parse of one-line JSON allocates most of a
+		// render; written by emitYAML when it can (see there).
+		data, err := marshalMap(u)
 		if err != nil {
 			return nil, err
 		}
