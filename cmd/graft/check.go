@@ -63,7 +63,7 @@ func checkCommand() *command {
 					if region == "" {
 						region = rec.SourceRegion
 					}
-					api, err := ebs.NewClient(ctx, ebs.ClientOptions{Region: region, Log: e.log})
+					api, err := ebs.NewClient(ctx, ebs.ClientOptions{Region: region, Log: e.log, Account: liveAccount(ctx, e, rec)})
 					if err != nil {
 						return fmt.Errorf("--live: %w", err)
 					}
@@ -147,4 +147,22 @@ func checkInputs(ctx context.Context, e *env, args []string) ([]string, string, 
 		return paths, inDir[0], nil
 	}
 	return nil, "", usagef("%d PATHs hold a %s (%v): check one overlay at a time, or pass --lock", len(inDir), record.DefaultFile, inDir)
+}
+
+// liveAccount is the AWS account the record's volumes are in when it is
+// not the credentials' own: spec.target.account of the spec (--spec,
+// default graft.yaml) of the same migration, since the record does not
+// name the account. Without such a spec the standard credential chain's
+// account is read (set AWS_PROFILE to the target account's).
+func liveAccount(ctx context.Context, e *env, rec *record.Record) *spec.Account {
+	data, err := spec.ReadFile(ctx, e.specPath)
+	if err != nil {
+		return nil
+	}
+	m, err := spec.Parse(data)
+	if err != nil || m.Metadata.Name != rec.Migration {
+		e.log.Warn("--live: the spec is not this migration's; its volumes are read with the standard credential chain", "spec", e.specPath, "migration", rec.Migration)
+		return nil
+	}
+	return m.Spec.Target.Account
 }

@@ -223,3 +223,34 @@ func TestCheckDefaultsFromSpec(t *testing.T) {
 		t.Errorf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }
+
+// TestCheckLiveTargetAccount: across accounts the record's volumes are in
+// the target account, so --live reads them with spec.target.account's
+// credentials (here a profile that does not exist, which the error names),
+// not the standard chain's; a spec of another migration is not used.
+func TestCheckLiveTargetAccount(t *testing.T) {
+	noAWS(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	data, err := os.ReadFile("../../testdata/examples/cassandra-3node/graft.yaml")
+	must(t, err)
+	for _, tc := range []struct{ name, want string }{
+		{"cassandra-3node", "graft-missing-target-profile"},
+		{"another-migration", "no EC2 endpoint"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := strings.Replace(string(data), "\n  name: cassandra-3node\n", "\n  name: "+tc.name+"\n", 1)
+			doc = strings.Replace(doc, "  target:\n", "  target:\n    account:\n      id: '111122223333'\n      profile: graft-missing-target-profile\n", 1)
+			specPath := filepath.Join(t.TempDir(), "graft.yaml")
+			must(t, os.WriteFile(specPath, []byte(doc), 0o644))
+			t.Setenv("AWS_ENDPOINT_URL_EC2", "http://127.0.0.1:1") // nothing listens: the standard chain's client fails to connect
+			code, _, stderr := graftIn(t, nil, "--spec", specPath, "check", fixture("pass", "flux-3node"), "--live")
+			if code != exitError || !strings.Contains(stderr, "--live") {
+				t.Fatalf("exit %d\n%s", code, stderr)
+			}
+			if got := strings.Contains(stderr, "graft-missing-target-profile"); got != (tc.want == "graft-missing-target-profile") {
+				t.Errorf("the target profile named: %t, want %t\n%s", got, !got, stderr)
+			}
+		})
+	}
+}
