@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
@@ -35,7 +36,11 @@ type Overlay struct {
 	// in, sorted; Creates those the overlay declares a Namespace for.
 	Namespaces []string
 	Creates    map[string]bool
-	Record     *record.Record
+	// Custom are the objects of kinds that are not built into Kubernetes
+	// (an operator's resource graft patches, such as a
+	// CassandraDatacenter): the cluster must serve their kind.
+	Custom []metav1.TypeMeta
+	Record *record.Record
 }
 
 // ParseBuilt reads the output of kustomize build (render.Build) and the
@@ -95,6 +100,9 @@ func ParseBuilt(built []byte, rec *record.Record) (*Overlay, error) {
 			// cluster-scoped objects (of any API, custom ones too)
 			// without one.
 			namespaced = om.Metadata.Namespace != "" || namespacedKinds[tm.Kind]
+			if gv, err := schema.ParseGroupVersion(tm.APIVersion); err == nil && !builtinGroup(gv.Group) {
+				o.Custom = append(o.Custom, tm)
+			}
 		}
 		if target != nil {
 			if err := yaml.Unmarshal(doc, target); err != nil {
@@ -119,6 +127,13 @@ func ParseBuilt(built []byte, rec *record.Record) (*Overlay, error) {
 		return nil, fmt.Errorf("%w: the built overlay has %d PersistentVolumes and %d PersistentVolumeClaims, expected graft's (is it graft's overlay?)", ErrInput, len(o.PVs), len(o.PVCs))
 	}
 	return o, nil
+}
+
+// builtinGroup reports whether Kubernetes itself serves the API group:
+// the core group, and the groups named *.k8s.io or without a dot (apps,
+// batch, policy, autoscaling), as Kubernetes names its own.
+func builtinGroup(g string) bool {
+	return g == "" || !strings.Contains(g, ".") || strings.HasSuffix(g, ".k8s.io")
 }
 
 // namespacedKinds are the built-in namespaced kinds an overlay may carry

@@ -10,6 +10,7 @@
 package preflight
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -25,6 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/pager"
@@ -51,6 +53,7 @@ const (
 	IDPVC          = "pvc-name"
 	IDStatefulSet  = "statefulset"
 	IDVolumeHandle = "volume-handle"
+	IDServedKind   = "served-kind"
 )
 
 // Labels preflight reads on nodes.
@@ -110,7 +113,7 @@ func Run(ctx context.Context, c kubernetes.Interface, o *Overlay, opts Options) 
 	}
 	k := &checker{c: c, o: o, opts: opts}
 	for _, step := range []func(context.Context) error{
-		k.zoneNodes, k.csiDrivers, k.storageClass, k.namespaces, k.pvNames, k.pvcNames, k.statefulSets, k.volumeHandles,
+		k.zoneNodes, k.csiDrivers, k.storageClass, k.namespaces, k.servedKinds, k.pvNames, k.pvcNames, k.statefulSets, k.volumeHandles,
 	} {
 		if err := step(ctx); err != nil {
 			return nil, err
@@ -807,4 +810,59 @@ func (k *checker) volumeHandles(ctx context.Context) error {
 // Drivers of the record's volumes, for the command's messages.
 func Drivers(rec *record.Record) []string {
 	return (&Overlay{Record: rec}).drivers()
+}
+
+// ---------------------------------------------------------------------------
+// Kinds the cluster must serve.
+
+// operatorOf names who installs the kinds of a group, for the fix.
+var operatorOf = map[string]string{
+	"cassandra.datastax.com":      "cass-operator (k8ssandra): its CRDs",
+	"elasticsearch.k8s.elastic.co": "ECK: its CRDs (eck-operator-crds)",
+}
+
+// servedKinds: the cluster serves the kind of every custom object of the
+// overlay (an operator's resource), found by discovery; without its CRD
+// the sync fails on that object, and the operator, absent, creates no
+// StatefulSet to adopt graft's claims.
+func (k *checker) servedKinds(ctx context.Context) error {
+	seen := map[metav1.TypeMeta]bool{}
+	for _, tm := range k.o.Custom {
+		if seen[tm] {
+			continue
+		}
+		seen[tm] = true
+		object := tm.Kind + " (" + tm.APIVersion + ")"
+		served, err := k.serves(ctx, tm)
+		if err != nil {
+			return err
+		}
+		if served {
+			k.pass(IDServedKind, object, "the cluster serves %s %s", tm.APIVersion, tm.Kind)
+			continue
+		}
+		gv, _ := schema.ParseGroupVersion(tm.APIVersion)
+		who := cmp.Or(operatorOf[gv.Group], "the CRD (or the operator) that defines it")
+		k.fail(IDServedKind, object, "install "+who+" before the sync (kubectl api-resources --api-group="+gv.Group+" lists it then)",
+			"the cluster does not serve %s %s: applying the overlay fails on it", tm.APIVersion, tm.Kind)
+	}
+	return nil
+}
+
+// serves asks discovery whether the cluster serves tm's kind; a group
+// version it does not know is not served. (Discovery takes no context:
+// the client's own timeout, kubeclient's, bounds the call.)
+func (k *checker) serves(ctx context.Context, tm metav1.TypeMeta) (bool, error) {
+	list, _, err := get(ctx, k, "the API resources of "+tm.APIVersion, func(context.Context) (*metav1.APIResourceList, error) {
+		return k.c.Discovery().ServerResourcesForGroupVersion(tm.APIVersion)
+	})
+	if err != nil || list == nil {
+		return false, err
+	}
+	for _, r := range list.APIResources {
+		if r.Kind == tm.Kind && !strings.Contains(r.Name, "/") {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -658,3 +658,40 @@ func TestOrphanCommand(t *testing.T) {
 		t.Error(got)
 	}
 }
+
+// TestServedKinds: an operator's resource in the overlay (the
+// CassandraDatacenter, the Elasticsearch) needs its kind served by the
+// cluster; without the CRD the check fails naming the operator to install,
+// with it the check passes. An overlay of built-in kinds only has none.
+func TestServedKinds(t *testing.T) {
+	for _, tc := range []struct{ example, apiVersion, kind, resource, who string }{
+		{"cass-operator-6node", "cassandra.datastax.com/v1beta1", "CassandraDatacenter", "cassandradatacenters", "cass-operator"},
+		{"eck-logging", "elasticsearch.k8s.elastic.co/v1", "Elasticsearch", "elasticsearches", "ECK"},
+	} {
+		t.Run(tc.example, func(t *testing.T) {
+			o := example(t, tc.example)
+			c := fake.NewClientset(prepared(o)...)
+			rs, err := Run(context.Background(), c, o, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := only(rs, IDServedKind)
+			if len(got) != 1 || got[0].Status != Fail || !strings.Contains(got[0].Object, tc.kind) || !strings.Contains(got[0].Fix, tc.who) {
+				t.Fatalf("without the CRD: %+v", got)
+			}
+			c.Resources = []*metav1.APIResourceList{{GroupVersion: tc.apiVersion, APIResources: []metav1.APIResource{
+				{Name: tc.resource, Kind: tc.kind, Namespaced: true}, {Name: tc.resource + "/status", Kind: tc.kind, Namespaced: true},
+			}}}
+			rs, err = Run(context.Background(), c, o, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := only(rs, IDServedKind); len(got) != 1 || got[0].Status != Pass {
+				t.Fatalf("with the CRD: %+v", got)
+			}
+		})
+	}
+	if o := example(t, "cassandra-3node"); len(o.Custom) != 0 || len(only(run(t, o, prepared(o)...), IDServedKind)) != 0 {
+		t.Errorf("an overlay of built-in kinds has custom objects %v", o.Custom)
+	}
+}
