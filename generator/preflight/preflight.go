@@ -817,7 +817,7 @@ func Drivers(rec *record.Record) []string {
 
 // operatorOf names who installs the kinds of a group, for the fix.
 var operatorOf = map[string]string{
-	"cassandra.datastax.com":      "cass-operator (k8ssandra): its CRDs",
+	"cassandra.datastax.com":       "cass-operator (k8ssandra): its CRDs",
 	"elasticsearch.k8s.elastic.co": "ECK: its CRDs (eck-operator-crds)",
 }
 
