@@ -61,53 +61,9 @@ func ParseBuilt(built []byte, rec *record.Record) (*Overlay, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: built overlay, document %d: %v", ErrInput, i, err)
 		}
-		var tm metav1.TypeMeta
-		var om struct {
-			Metadata metav1.ObjectMeta `json:"metadata"`
-		}
-		if err := yaml.Unmarshal(doc, &tm); err != nil {
-			return nil, fmt.Errorf("%w: built overlay, document %d: %v", ErrInput, i, err)
-		}
-		if tm.Kind == "" {
-			continue // an empty document
-		}
-		if err := yaml.Unmarshal(doc, &om); err != nil {
-			return nil, fmt.Errorf("%w: built overlay, %s: %v", ErrInput, tm.Kind, err)
-		}
-		name := om.Metadata.Name
-		ns := cmp.Or(om.Metadata.Namespace, metav1.NamespaceDefault)
-		namespaced := true
-		var target any
-		switch tm.Kind {
-		case "Namespace":
-			o.Creates[name] = true
-			namespaced = false
-		case "PersistentVolume":
-			pv := &corev1.PersistentVolume{}
-			o.PVs, target, namespaced = append(o.PVs, pv), pv, false
-		case "PersistentVolumeClaim":
-			pvc := &corev1.PersistentVolumeClaim{}
-			o.PVCs, target = append(o.PVCs, pvc), pvc
-		case "StatefulSet":
-			sts := &appsv1.StatefulSet{}
-			o.StatefulSets, target = append(o.StatefulSets, sts), sts
-		case "StorageClass":
-			sc := &storagev1.StorageClass{}
-			o.StorageClasses, target, namespaced = append(o.StorageClasses, sc), sc, false
-		default:
-			// Without a namespace, an object is in "default" only when
-			// its kind is known to be namespaced: kustomize leaves
-			// cluster-scoped objects (of any API, custom ones too)
-			// without one.
-			namespaced = om.Metadata.Namespace != "" || namespacedKinds[tm.Kind]
-			if gv, err := schema.ParseGroupVersion(tm.APIVersion); err == nil && !builtinGroup(gv.Group) {
-				o.Custom = append(o.Custom, tm)
-			}
-		}
-		if target != nil {
-			if err := yaml.Unmarshal(doc, target); err != nil {
-				return nil, fmt.Errorf("%w: built overlay, %s %s: %v", ErrInput, tm.Kind, name, err)
-			}
+		ns, namespaced, err := o.add(doc, i)
+		if err != nil {
+			return nil, err
 		}
 		if namespaced {
 			nss[ns] = true
@@ -127,6 +83,59 @@ func ParseBuilt(built []byte, rec *record.Record) (*Overlay, error) {
 		return nil, fmt.Errorf("%w: the built overlay has %d PersistentVolumes and %d PersistentVolumeClaims, expected graft's (is it graft's overlay?)", ErrInput, len(o.PVs), len(o.PVCs))
 	}
 	return o, nil
+}
+
+// add reads the i-th document of the build into o, and returns the
+// namespace it lives in, if it is namespaced.
+func (o *Overlay) add(doc []byte, i int) (ns string, namespaced bool, err error) {
+	var tm metav1.TypeMeta
+	var om struct {
+		Metadata metav1.ObjectMeta `json:"metadata"`
+	}
+	if err := yaml.Unmarshal(doc, &tm); err != nil {
+		return "", false, fmt.Errorf("%w: built overlay, document %d: %v", ErrInput, i, err)
+	}
+	if tm.Kind == "" {
+		return "", false, nil // an empty document
+	}
+	if err := yaml.Unmarshal(doc, &om); err != nil {
+		return "", false, fmt.Errorf("%w: built overlay, %s: %v", ErrInput, tm.Kind, err)
+	}
+	name := om.Metadata.Name
+	ns, namespaced = cmp.Or(om.Metadata.Namespace, metav1.NamespaceDefault), true
+	var target any
+	switch tm.Kind {
+	case "Namespace":
+		o.Creates[name] = true
+		namespaced = false
+	case "PersistentVolume":
+		pv := &corev1.PersistentVolume{}
+		o.PVs, target, namespaced = append(o.PVs, pv), pv, false
+	case "PersistentVolumeClaim":
+		pvc := &corev1.PersistentVolumeClaim{}
+		o.PVCs, target = append(o.PVCs, pvc), pvc
+	case "StatefulSet":
+		sts := &appsv1.StatefulSet{}
+		o.StatefulSets, target = append(o.StatefulSets, sts), sts
+	case "StorageClass":
+		sc := &storagev1.StorageClass{}
+		o.StorageClasses, target, namespaced = append(o.StorageClasses, sc), sc, false
+	default:
+		// Without a namespace, an object is in "default" only when
+		// its kind is known to be namespaced: kustomize leaves
+		// cluster-scoped objects (of any API, custom ones too)
+		// without one.
+		namespaced = om.Metadata.Namespace != "" || namespacedKinds[tm.Kind]
+		if gv, err := schema.ParseGroupVersion(tm.APIVersion); err == nil && !builtinGroup(gv.Group) {
+			o.Custom = append(o.Custom, tm)
+		}
+	}
+	if target != nil {
+		if err := yaml.Unmarshal(doc, target); err != nil {
+			return "", false, fmt.Errorf("%w: built overlay, %s %s: %v", ErrInput, tm.Kind, name, err)
+		}
+	}
+	return ns, namespaced, nil
 }
 
 // builtinGroup reports whether Kubernetes itself serves the API group:
