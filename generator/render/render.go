@@ -131,6 +131,7 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 		return nil, err
 	}
 	res := &Result{Files: files, Built: joinBuilds(builds), Builds: builds}
+	warnNamespaceOrder(m, builds, opts.Log)
 	if opts.DryRun {
 		return res, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"path"
@@ -340,4 +341,28 @@ func BuildOverlay(dir string) ([]byte, error) {
 		out.Write(b)
 	}
 	return out.Bytes(), nil
+}
+
+// warnNamespaceOrder warns when Flux would wait forever on a split
+// overlay: the base declares the target namespace, so the workload root
+// creates it, but the workload's Kustomization depends on the storage
+// roots', whose claims cannot be applied before the namespace exists.
+// Without spec.gitops.dependsOn (a Kustomization that makes the namespace
+// first) nothing else does, unless the namespace exists already.
+func warnNamespaceOrder(m *spec.Migration, builds map[string][]byte, log *slog.Logger) {
+	g := m.Spec.GitOps
+	if log == nil || len(builds) < 2 || g.Engine != spec.EngineFlux || len(g.DependsOn) > 0 {
+		return
+	}
+	ns := m.Spec.Target.Namespace
+	for _, doc := range bytes.Split(builds[WorkloadRoot], []byte("\n---\n")) {
+		var obj struct {
+			Kind     string
+			Metadata struct{ Name string }
+		}
+		if yaml.Unmarshal(doc, &obj) == nil && obj.Kind == "Namespace" && obj.Metadata.Name == ns {
+			log.Warn("the base declares Namespace "+ns+", which only the workload root applies; under Flux the storage roots come first, and their claims wait for the namespace: create it before (a Kustomization listed in spec.gitops.dependsOn), or make sure it exists", "namespace", ns)
+			return
+		}
+	}
 }

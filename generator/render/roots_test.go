@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -329,6 +330,40 @@ func TestEngineObjectNameLength(t *testing.T) {
 				if _, statErr := os.Stat(out); !errors.Is(statErr, fs.ErrNotExist) {
 					t.Errorf("a refused render left %s behind (%v)", out, statErr)
 				}
+			}
+		})
+	}
+}
+
+// TestNamespaceOrderWarning: a split overlay under Flux whose base declares
+// the target namespace is warned about (the storage roots' claims would
+// wait for a namespace only the workload root applies), unless
+// spec.gitops.dependsOn names what creates it first; one root is never.
+func TestNamespaceOrderWarning(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		ordinals  int
+		dependsOn []string
+		warn      bool
+	}{
+		{"split", 30, nil, true},
+		{"split with dependsOn", 30, []string{"namespaces"}, false},
+		{"one root", 5, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, rec, out := syntheticMigration(t, 2, tc.ordinals)
+			base := filepath.Join(filepath.Dir(filepath.Dir(out)), "base")
+			must(t, os.WriteFile(filepath.Join(base, "namespace.yaml"), []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: db\n"), 0o644))
+			kust, err := os.ReadFile(filepath.Join(base, "kustomization.yaml"))
+			must(t, err)
+			must(t, os.WriteFile(filepath.Join(base, "kustomization.yaml"), append(kust, "  - namespace.yaml\n"...), 0o644))
+			m.Spec.GitOps.Engine, m.Spec.GitOps.DependsOn = spec.EngineFlux, tc.dependsOn
+			var logs bytes.Buffer
+			if _, err := render.Render(m, rec, render.Options{OutDir: out, DryRun: true, Log: slog.New(slog.NewTextHandler(&logs, nil))}); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(logs.String(), "the base declares Namespace db"); got != tc.warn {
+				t.Errorf("warned %t, want %t:\n%s", got, tc.warn, logs.String())
 			}
 		})
 	}
