@@ -278,6 +278,11 @@ func (v ValidationError) Error() string {
 // Unwrap lets errors.Is(err, ErrInvalid) hold.
 func (v ValidationError) Unwrap() error { return ErrInvalid }
 
+// Add records the problem at field: its value and what was expected.
+func (v *ValidationError) Add(field string, value any, expected string) {
+	*v = append(*v, spec.FieldError{Field: field, Value: value, Expected: expected})
+}
+
 var (
 	volumeID   = regexp.MustCompile(`^vol-[0-9a-f]+$`)
 	snapshotID = regexp.MustCompile(`^snap-[0-9a-f]+$`)
@@ -287,9 +292,7 @@ var (
 // Validate checks the record on its own; render checks it against the spec.
 func (r *Record) Validate() error {
 	var errs ValidationError
-	add := func(field string, value any, expected string) {
-		errs = append(errs, spec.FieldError{Field: field, Value: value, Expected: expected})
-	}
+	add := errs.Add
 	if r.APIVersion != APIVersion {
 		add("apiVersion", r.APIVersion, fmt.Sprintf("%q", APIVersion))
 	}

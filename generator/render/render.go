@@ -285,9 +285,7 @@ type renderer struct {
 // What it finds is a problem in the record (graft.lock), and is worded so.
 func crossCheck(m *spec.Migration, rec *record.Record) error {
 	var errs record.ValidationError
-	add := func(field string, value any, expected string) {
-		errs = append(errs, spec.FieldError{Field: field, Value: value, Expected: expected})
-	}
+	add := errs.Add
 	if rec.Migration != m.Metadata.Name {
 		add("graft.lock migration", rec.Migration, fmt.Sprintf("%q, the spec's metadata.name", m.Metadata.Name))
 	}
@@ -341,9 +339,7 @@ func crossCheck(m *spec.Migration, rec *record.Record) error {
 // checks that the template can take the volume.
 func (r *renderer) join(base map[string]baseStatefulSet) ([]member, error) {
 	var errs spec.ValidationError
-	add := func(field string, value any, expected string) {
-		errs = append(errs, spec.FieldError{Field: field, Value: value, Expected: expected})
-	}
+	add := errs.Add
 	for _, set := range r.m.Spec.Target.StatefulSets {
 		sts, ok := base[set.Name]
 		if !ok {

@@ -212,9 +212,7 @@ func (r *renderer) readCassandraDatacenter(resources resmap.ResMap) (targetBase,
 		return targetBase{}, err
 	}
 	var errs spec.ValidationError
-	add := func(field string, value any, expected string) {
-		errs = append(errs, spec.FieldError{Field: field, Value: value, Expected: expected})
-	}
+	add := errs.Add
 	where := fmt.Sprintf("the base's CassandraDatacenter %s", dc.Name)
 	if got := str(cr, "spec", "clusterName"); got != dc.ClusterName {
 		add(f+".clusterName", dc.ClusterName, fmt.Sprintf("%q, spec.clusterName of %s (the operator names the StatefulSets after it)", got, where))
@@ -293,9 +291,7 @@ func (r *renderer) readElasticsearch(resources resmap.ResMap) (targetBase, error
 		return targetBase{}, err
 	}
 	var errs spec.ValidationError
-	add := func(field string, value any, expected string) {
-		errs = append(errs, spec.FieldError{Field: field, Value: value, Expected: expected})
-	}
+	add := errs.Add
 	where := fmt.Sprintf("the base's Elasticsearch %s", es.Name)
 	nodeSets := list(cr, "spec", "nodeSets")
 	sets := map[string]baseStatefulSet{}

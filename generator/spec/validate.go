@@ -100,6 +100,11 @@ type ValidationError []FieldError
 
 func (v ValidationError) Error() string { return FormatProblems("the migration spec", v) }
 
+// Add records the problem at field: its value and what was expected.
+func (v *ValidationError) Add(field string, value any, expected string) {
+	*v = append(*v, FieldError{Field: field, Value: value, Expected: expected})
+}
+
 // FormatProblems is the message of the problems found in a document (what,
 // such as "the migration spec"): their count, then one line each.
 func FormatProblems(what string, errs []FieldError) string {
@@ -173,9 +178,7 @@ var SortKeys = []string{"launchTime", "privateIp", "instanceId"}
 
 type validator struct{ errs ValidationError }
 
-func (v *validator) add(field string, value any, expected string) {
-	v.errs = append(v.errs, FieldError{Field: field, Value: value, Expected: expected})
-}
+func (v *validator) add(field string, value any, expected string) { v.errs.Add(field, value, expected) }
 
 // unique reports value at field when an earlier entry, whose index seen
 // holds, has it too (expected names that index with %d); then it records
