@@ -73,13 +73,7 @@ func (s *Sim) NewAccount(accountID, region string, zones ...string) *Sim {
 	o := s.opt
 	o.AccountID, o.Region, o.Zones = accountID, region, zones
 	o.Seed = s.opt.Seed + uint64(len(s.w.sims))*104729
-	p := New(o)
-	p.mu = s.mu
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p.w = s.w
-	s.w.sims = append(s.w.sims, p)
-	return p
+	return s.linked(o, nil)
 }
 
 // AddKMSKey adds a customer-managed key of s's account and region and

@@ -218,15 +218,26 @@ func (s *Sim) NewRegion(region string, zones ...string) *Sim {
 	o := s.opt
 	o.Region, o.Zones = region, zones
 	o.Seed = s.opt.Seed + uint64(len(s.peers))*7919
+	return s.linked(o, func(p *Sim) {
+		for _, q := range s.peers {
+			q.peers[region] = p
+			p.peers[q.opt.Region] = q
+		}
+	})
+}
+
+// linked makes the simulator of o and links it into s's world: one lock,
+// one clock, the accounts' keys and every linked simulator (for the crash
+// point and the audits); link, if set, runs under the lock too.
+func (s *Sim) linked(o Options, link func(p *Sim)) *Sim {
 	p := New(o)
 	p.mu = s.mu
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p.w = s.w
 	s.w.sims = append(s.w.sims, p)
-	for _, q := range s.peers {
-		q.peers[region] = p
-		p.peers[q.opt.Region] = q
+	if link != nil {
+		link(p)
 	}
 	return p
 }
