@@ -24,7 +24,7 @@ import (
 
 // demoSpec is the migration `graft demo` runs: the 3-node Cassandra the
 // simulator is seeded with, into the base of the demo's GitOps repository.
-// demoSpecYAML fills in the repository.
+// specWithRepo fills in the repository.
 const demoSpec = `# graft demo: a 3-node Cassandra on EC2 (simulated) into a StatefulSet.
 apiVersion: graft.graftctl.io/v1alpha1
 kind: Migration
@@ -59,7 +59,7 @@ spec:
     engine: flux
     base: ../../base/cassandra
     overlayPath: overlays/cassandra-demo
-    repo: "" # set by demoSpecYAML
+    repo: "" # set by the demo
     baseBranch: main
     provider: none
     engineObject: true
@@ -285,9 +285,6 @@ func git(ctx context.Context, dir string, args ...string) error {
 	}
 	return nil
 }
-
-// demoSpecYAML is demoSpec with its repository set (specWithRepo).
-func demoSpecYAML(repo string) []byte { return specWithRepo(demoSpec, repo) }
 
 // specWithRepo is a demo spec with spec.gitops.repo set to repo, written by
 // the YAML encoder: a path is data, whatever it holds (": ", " #", quotes).

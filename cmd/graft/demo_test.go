@@ -85,16 +85,16 @@ func BenchmarkDemo(b *testing.B) {
 // when the path has YAML syntax in it.
 func TestDemoSpecIsData(t *testing.T) {
 	for _, repo := range []string{"/tmp/a: b #c/gitops.git", "/tmp/'x\" y/[z]/gitops.git", "/tmp/plain/gitops.git"} {
-		m, err := spec.Parse(demoSpecYAML(repo))
+		m, err := spec.Parse(specWithRepo(demoSpec, repo))
 		if err != nil {
-			t.Fatalf("repo %q: %v\n%s", repo, err, demoSpecYAML(repo))
+			t.Fatalf("repo %q: %v\n%s", repo, err, specWithRepo(demoSpec, repo))
 		}
 		if m.Spec.GitOps.Repo != repo {
 			t.Errorf("spec.gitops.repo = %q, want %q", m.Spec.GitOps.Repo, repo)
 		}
 	}
-	if !bytes.HasPrefix(demoSpecYAML("/r"), []byte("# graft demo:")) {
-		t.Errorf("the demo spec lost its comments:\n%s", demoSpecYAML("/r"))
+	if !bytes.HasPrefix(specWithRepo(demoSpec, "/r"), []byte("# graft demo:")) {
+		t.Errorf("the demo spec lost its comments:\n%s", specWithRepo(demoSpec, "/r"))
 	}
 }
 
