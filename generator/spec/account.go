@@ -4,7 +4,8 @@ import (
 	"cmp"
 	"fmt"
 	"regexp"
-	"strings"
+
+	"github.com/graftctl/graft/generator/kmskey"
 )
 
 // Account is the AWS account the target cluster runs in, when it is not
@@ -118,11 +119,11 @@ func (v *validator) account(t *Target, sourceRegion string) {
 	}
 	v.accountKey(f+".kmsKeyId", a.KMSKeyID, t.Region, a.ID, "the target account")
 	v.accountKey(f+".shareKmsKeyId", a.ShareKMSKeyID, sourceRegion, "", "the source account")
-	if k := a.ShareKMSKeyID; k != "" && accountIDPattern.MatchString(a.ID) && arnAccount(k) == a.ID {
+	if k := a.ShareKMSKeyID; k != "" && accountIDPattern.MatchString(a.ID) && kmskey.Account(k) == a.ID {
 		v.add(f+".shareKmsKeyId", k, "a customer-managed key of the source account (it encrypts the copy graft shares), not of the target account "+a.ID)
 	}
-	if k := t.Volume.KMSKeyID; k != "" && accountIDPattern.MatchString(a.ID) && arnAccount(k) != "" && arnAccount(k) != a.ID {
-		v.add("spec.target.volume.kmsKeyId", k, fmt.Sprintf("a key of the target account %s (spec.target.account.id): the volumes are made there, not in account %s", a.ID, arnAccount(k)))
+	if k := t.Volume.KMSKeyID; k != "" && accountIDPattern.MatchString(a.ID) && kmskey.Account(k) != "" && kmskey.Account(k) != a.ID {
+		v.add("spec.target.volume.kmsKeyId", k, fmt.Sprintf("a key of the target account %s (spec.target.account.id): the volumes are made there, not in account %s", a.ID, kmskey.Account(k)))
 	}
 	if a.KMSKeyID != "" && t.Volume.KMSKeyID != "" && a.KMSKeyID != t.Volume.KMSKeyID {
 		v.add(f+".kmsKeyId", a.KMSKeyID, "the same key as spec.target.volume.kmsKeyId ("+t.Volume.KMSKeyID+"), or leave one of the two unset: the copy in the target account and the volumes made from it use one key")
@@ -143,19 +144,10 @@ func (v *validator) accountKey(field, key, region, account, whose string) {
 		return
 	}
 	if account != "" && accountIDPattern.MatchString(account) {
-		if acct := arnAccount(key); acct != "" && acct != account {
+		if acct := kmskey.Account(key); acct != "" && acct != account {
 			v.add(field, key, fmt.Sprintf("a key of %s %s, not of account %s", whose, account, acct))
 		}
 	}
-}
-
-// arnAccount is the account field of an ARN, or "".
-func arnAccount(s string) string {
-	parts := strings.SplitN(s, ":", 6)
-	if len(parts) < 6 || parts[0] != "arn" {
-		return ""
-	}
-	return parts[4]
 }
 
 func emptyNil(s string) any {
