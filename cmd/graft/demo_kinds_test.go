@@ -27,14 +27,7 @@ func TestDemoKinds(t *testing.T) {
 		{spec.WorkloadClaimsOnly, "claims-only-demo", nil, "data-cassandra-2"},
 	} {
 		t.Run(c.kind, func(t *testing.T) {
-			work := filepath.Join(t.TempDir(), "demo")
-			code, stdout, stderr := graft(t, "demo", "--kind", c.kind, "--workdir", work)
-			if code != exitOK {
-				t.Fatalf("graft demo --kind %s: exit %d\n%s\n%s", c.kind, code, stdout, stderr)
-			}
-			if !strings.Contains(stdout, "verdict     pass (0 denied") {
-				t.Errorf("demo output lacks a passing verdict:\n%s", stdout)
-			}
+			work, _, _ := demoOK(t, "--kind", c.kind)
 			branch := "graft/" + c.migration
 			out, err := exec.Command("git", "-C", filepath.Join(work, "gitops.git"), "ls-tree", "-r", "--name-only", branch).CombinedOutput()
 			if err != nil {
