@@ -22,50 +22,6 @@ import (
 	"github.com/graftctl/graft/generator/spec"
 )
 
-// demoSpec is the migration `graft demo` runs: the 3-node Cassandra the
-// simulator is seeded with, into the base of the demo's GitOps repository.
-// specWithRepo fills in the repository.
-const demoSpec = `# graft demo: a 3-node Cassandra on EC2 (simulated) into a StatefulSet.
-apiVersion: graft.graftctl.io/v1alpha1
-kind: Migration
-metadata:
-  name: cassandra-demo
-spec:
-  source:
-    region: us-east-1
-    filters:
-      - name: tag:app
-        values: [cassandra]
-    devices:
-      - name: /dev/xvdf
-        claimTemplate: data
-        fsType: ext4
-  mapping:
-    tagRegex:
-      tag: Name
-      pattern: '^cassandra-(?P<ordinal>[0-9]+)$'
-  target:
-    namespace: cassandra
-    statefulSets:
-      - name: cassandra
-        replicas: 3
-    volume:
-      type: gp3
-      iops: 4000
-      throughput: 250
-      initialization:
-        rateMiBps: 300
-  gitops:
-    engine: flux
-    base: ../../base/cassandra
-    overlayPath: overlays/cassandra-demo
-    repo: "" # set by the demo
-    baseBranch: main
-    provider: none
-    engineObject: true
-    ciWorkflow: true
-`
-
 func demoCommand() *command {
 	return &command{
 		name:    "demo",
@@ -106,7 +62,7 @@ func runDemo(ctx context.Context, e *env, workdir string, k demoKind, crossAccou
 	}
 
 	what := ""
-	if k.files != nil {
+	if k.repo != "" {
 		what = " (" + k.baseWhat + ")"
 	}
 	e.stage("the GitOps repository: a bare repo whose main branch holds " + k.baseDir + what)
@@ -291,7 +247,7 @@ func git(ctx context.Context, dir string, args ...string) error {
 func specWithRepo(specText, repo string) []byte {
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(specText), &doc); err != nil {
-		panic(err) // demoSpec is a constant
+		panic(err) // the demo specs are fixed at build time
 	}
 	node := &doc
 	for _, key := range []string{"spec", "gitops", "repo"} {
@@ -309,7 +265,8 @@ func specWithRepo(specText, repo string) []byte {
 }
 
 // mappingValue is the value of key in the mapping n (or the document n
-// holds); it panics if there is none, as demoSpec is a constant.
+// holds); it panics if there is none, as the demo specs are fixed at
+// build time.
 func mappingValue(n *yaml.Node, key string) *yaml.Node {
 	if n.Kind == yaml.DocumentNode {
 		n = n.Content[0]
@@ -319,5 +276,5 @@ func mappingValue(n *yaml.Node, key string) *yaml.Node {
 			return n.Content[i+1]
 		}
 	}
-	panic("demoSpec has no " + key)
+	panic("the demo spec has no " + key)
 }

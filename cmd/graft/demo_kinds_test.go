@@ -27,14 +27,7 @@ func TestDemoKinds(t *testing.T) {
 		{spec.WorkloadClaimsOnly, "claims-only-demo", nil, "data-cassandra-2"},
 	} {
 		t.Run(c.kind, func(t *testing.T) {
-			work := filepath.Join(t.TempDir(), "demo")
-			code, stdout, stderr := graft(t, "demo", "--kind", c.kind, "--workdir", work)
-			if code != exitOK {
-				t.Fatalf("graft demo --kind %s: exit %d\n%s\n%s", c.kind, code, stdout, stderr)
-			}
-			if !strings.Contains(stdout, "verdict     pass (0 denied") {
-				t.Errorf("demo output lacks a passing verdict:\n%s", stdout)
-			}
+			work, _, _ := demoOK(t, "--kind", c.kind)
 			branch := "graft/" + c.migration
 			out, err := exec.Command("git", "-C", filepath.Join(work, "gitops.git"), "ls-tree", "-r", "--name-only", branch).CombinedOutput()
 			if err != nil {
@@ -106,40 +99,19 @@ func TestRenderRecordsWorkload(t *testing.T) {
 
 // TestPlanShowsDerivedStatefulSets: for an operator workload graft plan
 // says, before the plan, the StatefulSets graft derived and where their
-// members go; -o json stays the plan alone.
+// members go; -o json stays the plan alone. The spec is the cass-operator
+// demo's.
 func TestPlanShowsDerivedStatefulSets(t *testing.T) {
 	s := newCLISim(t)
-	must(t, os.WriteFile(s.spec, []byte(`apiVersion: graft.graftctl.io/v1alpha1
-kind: Migration
-metadata: {name: cli}
-spec:
-  source:
-    region: us-east-1
-    filters: [{name: tag:app, values: [cassandra]}]
-    devices: [{name: /dev/xvdf, claimTemplate: server-data}]
-  mapping: {sort: {by: privateIp}}
-  target:
-    namespace: cassandra
-    workload:
-      kind: cass-operator
-      cassandraDatacenter:
-        name: dc1
-        clusterName: Test Cluster
-        size: 3
-        racks:
-          - {name: r1, zone: us-east-1a, sourceZone: us-east-1a}
-          - {name: r2, zone: us-east-1b, sourceZone: us-east-1b}
-          - {name: r3, zone: us-east-1c, sourceZone: us-east-1c}
-  gitops: {base: ../../base}
-`), 0o644))
+	must(t, os.WriteFile(s.spec, []byte(demoKinds[spec.WorkloadCassOperator].spec), 0o644))
 	code, stdout, stderr := graft(t, "plan", "--spec", s.spec)
 	if code != exitOK {
 		t.Fatalf("plan: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	for _, want := range []string{
-		`Workload cass-operator CassandraDatacenter dc1 (cluster "Test Cluster")`,
-		"rack r2: StatefulSet testcluster-dc1-r2-sts, 1 member(s) in us-east-1b, claims server-data-testcluster-dc1-r2-sts-<ordinal>",
-		"testcluster-dc1-r3-sts",
+		`Workload cass-operator CassandraDatacenter dc1 (cluster "Demo Cluster")`,
+		"rack r2: StatefulSet democluster-dc1-r2-sts, 1 member(s) in us-east-1b, claims server-data-democluster-dc1-r2-sts-<ordinal>",
+		"democluster-dc1-r3-sts",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("plan lacks %q:\n%s", want, stdout)

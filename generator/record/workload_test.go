@@ -2,11 +2,13 @@ package record_test
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/internal/testkit/examples"
 )
 
 // cassLock is a record of a two-rack cass-operator migration, one node
@@ -79,43 +81,32 @@ func TestWorkloadRecord(t *testing.T) {
 }
 
 // TestWorkloadOf: the record's workload is the spec's, as the contract
-// shapes it; a statefulset spec records none.
+// shapes it: every example's record holds the workload of its spec (none
+// for a statefulset spec).
 func TestWorkloadOf(t *testing.T) {
-	m, err := spec.Parse([]byte(`apiVersion: graft.graftctl.io/v1alpha1
-kind: Migration
-metadata: {name: cass}
-spec:
-  source:
-    region: us-east-1
-    filters: [{name: tag:app, values: [cassandra]}]
-    devices: [{name: /dev/xvdf, claimTemplate: server-data}]
-  mapping: {sort: {by: privateIp}}
-  target:
-    namespace: cassandra
-    workload:
-      kind: cass-operator
-      cassandraDatacenter:
-        name: dc1
-        clusterName: Cluster1
-        size: 2
-        racks:
-          - {name: r1, zone: us-east-1a, sourceZone: us-east-1a}
-          - {name: r2, zone: us-east-1b, sourceZone: us-east-1b}
-  gitops: {base: ../../base}
-`))
+	entries, err := os.ReadDir(examples.Dir(""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := record.Parse([]byte(cassLock))
-	if err != nil {
-		t.Fatal(err)
+	kinds := map[string]bool{}
+	for _, e := range entries {
+		m, want := examples.Load(t, e.Name())
+		got := record.New(m).Workload
+		if !record.EqualWorkloads(got, want.Workload) {
+			t.Errorf("%s: WorkloadOf = %+v, want %+v", e.Name(), got, want.Workload)
+		}
+		if kind := m.Spec.Target.WorkloadKind(); kind != spec.WorkloadStatefulSet {
+			kinds[kind] = true
+			m.Spec.Target.Workload = nil
+			if got := record.WorkloadOf(&m.Spec); got != nil {
+				t.Errorf("%s: statefulset workload recorded as %+v", e.Name(), got)
+			}
+		} else if got != nil {
+			t.Errorf("%s: statefulset workload recorded as %+v", e.Name(), got)
+		}
 	}
-	if got := record.New(m).Workload; !record.EqualWorkloads(got, want.Workload) {
-		t.Errorf("WorkloadOf = %+v, want %+v", got, want.Workload)
-	}
-	m.Spec.Target.Workload = nil
-	if got := record.WorkloadOf(&m.Spec); got != nil {
-		t.Errorf("statefulset workload recorded as %+v", got)
+	if len(kinds) != len(spec.WorkloadKinds)-1 {
+		t.Errorf("the examples hold workload kinds %v, want every kind of %v", kinds, spec.WorkloadKinds)
 	}
 }
 

@@ -375,22 +375,29 @@ func TestValidationErrors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := spec.Parse(edit(t, c.change))
-			if err == nil {
-				t.Fatal("spec accepted")
-			}
-			var verr spec.ValidationError
-			if !errors.As(err, &verr) || !errors.Is(err, spec.ErrInvalid) {
-				t.Fatalf("error %T is not a ValidationError wrapping ErrInvalid: %v", err, err)
-			}
-			if len(verr) != len(c.want) {
-				t.Errorf("got %d problems, want %d:\n%v", len(verr), len(c.want), err)
-			}
-			for _, w := range c.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("missing %q in\n%v", w, err)
-				}
-			}
+			wantProblems(t, err, c.want)
 		})
+	}
+}
+
+// wantProblems fails the test unless err is a ValidationError wrapping
+// ErrInvalid that holds len(want) problems, and its message each of want.
+func wantProblems(t *testing.T, err error, want []string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("spec accepted")
+	}
+	var verr spec.ValidationError
+	if !errors.As(err, &verr) || !errors.Is(err, spec.ErrInvalid) {
+		t.Fatalf("error %T is not a ValidationError wrapping ErrInvalid: %v", err, err)
+	}
+	if len(verr) != len(want) {
+		t.Errorf("got %d problems, want %d:\n%v", len(verr), len(want), err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("missing %q in\n%v", w, err)
+		}
 	}
 }
 
@@ -493,9 +500,9 @@ func FuzzParse(f *testing.F) {
 			f.Add(data)
 		}
 	}
-	f.Add([]byte(cassOperator))
-	f.Add([]byte(eck))
-	f.Add([]byte(strings.Replace(cassOperator, "size: 7", "size: 7\n        datacenterName: DC_1\n        operatorVersion: v1.22.0", 1)))
+	f.Add([]byte(cassOperator(f)))
+	f.Add([]byte(eck(f)))
+	f.Add([]byte(strings.Replace(cassOperator(f), "size: 7", "size: 7\n        datacenterName: DC_1\n        operatorVersion: v1.22.0", 1)))
 	f.Add([]byte("apiVersion: [\n"))
 	f.Add([]byte(strings.Replace(valid, "claimTemplate: data\n", "claimTemplate: data\n        partition: 128\n", 1)))
 	f.Add([]byte("spec:\n  target:\n    statefulSets:\n      - replicas: 99999999\n"))

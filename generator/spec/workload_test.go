@@ -6,71 +6,21 @@ import (
 	"testing"
 
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/internal/testkit/examples"
 )
 
-// cassOperator is a valid cass-operator spec: three racks, seven nodes.
-const cassOperator = `
-apiVersion: graft.graftctl.io/v1alpha1
-kind: Migration
-metadata:
-  name: cass
-spec:
-  source:
-    region: us-east-1
-    filters:
-      - name: tag:app
-        values: [cassandra]
-    devices:
-      - name: /dev/xvdf
-        claimTemplate: server-data
-  mapping:
-    sort:
-      by: privateIp
-  target:
-    namespace: cassandra
-    workload:
-      kind: cass-operator
-      cassandraDatacenter:
-        name: dc1
-        clusterName: Test_Cluster
-        size: 7
-        racks:
-          - {name: r1, zone: us-east-1a, sourceZone: us-east-1a}
-          - {name: Rack_2, zone: us-east-1b, sourceZone: us-east-1b}
-          - {name: r3, zone: us-east-1c, sourceZone: us-east-1c}
-  gitops:
-    base: ../../base
-`
+// cassOperator is the cass-operator example (three racks, two devices)
+// with names the operator cleans up (cluster Test_Cluster, rack Rack_2) and
+// seven nodes, which it spreads unevenly.
+func cassOperator(t testing.TB) string {
+	return examples.Text(t, "cass-operator-6node", "graft.yaml",
+		"clusterName: Prod Cluster", "clusterName: Test_Cluster", "size: 6", "size: 7", "{name: r2,", "{name: Rack_2,")
+}
 
-const eck = `
-apiVersion: graft.graftctl.io/v1alpha1
-kind: Migration
-metadata:
-  name: es
-spec:
-  source:
-    region: us-east-1
-    filters:
-      - name: tag:app
-        values: [elasticsearch]
-    devices:
-      - name: /dev/xvdf
-        claimTemplate: elasticsearch-data
-  mapping:
-    sort:
-      by: privateIp
-  target:
-    namespace: elastic
-    workload:
-      kind: eck
-      elasticsearch:
-        name: quickstart
-        nodeSets:
-          - {name: hot-a, count: 2, zone: us-east-1a, sourceZone: us-east-1a}
-          - {name: hot-b, count: 1, zone: us-east-1b, sourceZone: us-east-1b}
-  gitops:
-    base: ../../base
-`
+// eck is the ECK example: nodeSets hot (two nodes) and warm (one).
+func eck(t testing.TB) string {
+	return examples.Text(t, "eck-logging", "graft.yaml")
+}
 
 func parseOK(t *testing.T, doc string) *spec.Migration {
 	t.Helper()
@@ -84,7 +34,7 @@ func parseOK(t *testing.T, doc string) *spec.Migration {
 // TestCassOperatorDerivesStatefulSets: the racks become StatefulSets named
 // as cass-operator names them, with spec.size spread as it spreads it.
 func TestCassOperatorDerivesStatefulSets(t *testing.T) {
-	m := parseOK(t, cassOperator)
+	m := parseOK(t, cassOperator(t))
 	want := []spec.StatefulSet{
 		{Name: "test-cluster-dc1-r1-sts", Replicas: 3, Zone: "us-east-1a", SourceZone: "us-east-1a"},
 		{Name: "test-cluster-dc1-rack-2-sts", Replicas: 2, Zone: "us-east-1b", SourceZone: "us-east-1b"},
@@ -103,7 +53,7 @@ func TestCassOperatorDerivesStatefulSets(t *testing.T) {
 		t.Errorf("claim %s", c)
 	}
 	groups := m.Spec.Groups()
-	if len(groups) != 3 || groups[1].Name != "Rack_2" || groups[1].StatefulSet != want[1].Name || groups[1].Zone != "us-east-1b" || strings.Join(groups[1].ClaimTemplates, ",") != "server-data" {
+	if len(groups) != 3 || groups[1].Name != "Rack_2" || groups[1].StatefulSet != want[1].Name || groups[1].Zone != "us-east-1b" || strings.Join(groups[1].ClaimTemplates, ",") != "commitlog,server-data" {
 		t.Errorf("Groups = %+v", groups)
 	}
 	// Validating again (a defaulted spec) still passes.
@@ -122,7 +72,7 @@ func TestCassOperatorVersions(t *testing.T) {
 		"v1.32.0": "test-cluster-dc1-r1-sts",
 		"":        "test-cluster-dc1-r1-sts",
 	} {
-		doc := strings.Replace(cassOperator, "        size: 7\n", "        size: 7\n        datacenterName: DC_East\n        operatorVersion: \""+version+"\"\n", 1)
+		doc := strings.Replace(cassOperator(t), "        size: 7\n", "        size: 7\n        datacenterName: DC_East\n        operatorVersion: \""+version+"\"\n", 1)
 		m := parseOK(t, doc)
 		if got := m.Spec.Target.StatefulSets[0].Name; got != want {
 			t.Errorf("operatorVersion %q: %s, want %s", version, got, want)
@@ -131,9 +81,9 @@ func TestCassOperatorVersions(t *testing.T) {
 }
 
 func TestECKDerivesStatefulSets(t *testing.T) {
-	m := parseOK(t, eck)
+	m := parseOK(t, eck(t))
 	got := m.Spec.Target.StatefulSets
-	if len(got) != 2 || got[0].Name != "quickstart-es-hot-a" || got[0].Replicas != 2 || got[1].Name != "quickstart-es-hot-b" || got[1].Zone != "us-east-1b" {
+	if len(got) != 2 || got[0].Name != "logging-es-hot" || got[0].Replicas != 2 || got[1].Name != "logging-es-warm" || got[1].Zone != "us-east-1b" {
 		t.Fatalf("StatefulSets = %+v", got)
 	}
 	if ct := m.Spec.Target.Workload.Elasticsearch.NodeSets[0].ClaimTemplate; ct != "elasticsearch-data" {
@@ -158,47 +108,47 @@ func TestWorkloadValidationErrors(t *testing.T) {
 		doc  string
 		want []string
 	}{
-		{"unknown kind", rack(cassOperator, "kind: cass-operator", "kind: k8ssandra"),
+		{"unknown kind", rack(cassOperator(t), "kind: cass-operator", "kind: k8ssandra"),
 			[]string{`spec.target.workload.kind: "k8ssandra", expected one of statefulset, cass-operator, eck, claims-only`, `spec.target.workload.cassandraDatacenter: "set", expected absent unless kind is cass-operator`}},
-		{"no datacenter", rack(eck, "kind: eck", "kind: cass-operator"),
+		{"no datacenter", rack(eck(t), "kind: eck", "kind: cass-operator"),
 			[]string{`spec.target.workload.cassandraDatacenter: missing`, `spec.target.workload.elasticsearch: "set", expected absent unless kind is eck`}},
-		{"StatefulSets listed too", rack(cassOperator, "  gitops:\n", "    statefulSets:\n      - {name: cassandra, replicas: 7}\n  gitops:\n"),
+		{"StatefulSets listed too", rack(cassOperator(t), "  gitops:\n", "    statefulSets:\n      - {name: cassandra, replicas: 7}\n  gitops:\n"),
 			[]string{`spec.target.statefulSets: "cassandra", expected absent: with workload kind cass-operator graft derives the StatefulSets`}},
-		{"no server-data device", rack(cassOperator, "claimTemplate: server-data", "claimTemplate: data"),
-			[]string{`spec.source.devices[].claimTemplate: "data", expected a device with claimTemplate server-data`}},
-		{"rack with a dot", rack(cassOperator, "name: r1,", "name: rack.a,"),
+		{"no server-data device", rack(cassOperator(t), "claimTemplate: server-data", "claimTemplate: data"),
+			[]string{`spec.source.devices[].claimTemplate: "data,commitlog", expected a device with claimTemplate server-data`}},
+		{"rack with a dot", rack(cassOperator(t), "name: r1,", "name: rack.a,"),
 			[]string{`spec.target.workload.cassandraDatacenter.racks[0].name: "test-cluster-dc1-rack.a-sts", expected a DNS-1123 label`}},
-		{"racks that clean up alike", rack(cassOperator, "name: r3,", "name: rack_2,"),
+		{"racks that clean up alike", rack(cassOperator(t), "name: r3,", "name: rack_2,"),
 			[]string{`spec.target.workload.cassandraDatacenter.racks[2].name: "rack-2", expected a rack whose cleaned-up name differs from racks[1]'s`}},
-		{"names too long for the revision label", rack(cassOperator, "clusterName: Test_Cluster", "clusterName: "+strings.Repeat("Long_", 8)),
+		{"names too long for the revision label", rack(cassOperator(t), "clusterName: Test_Cluster", "clusterName: "+strings.Repeat("Long_", 8)),
 			[]string{`spec.target.workload.cassandraDatacenter.racks[1].name: "long-long-long-long-long-long-long-long-dc1-rack-2-sts", expected a StatefulSet name of at most 52 characters (this one has 54)`}},
-		{"cluster name without letters", rack(cassOperator, "clusterName: Test_Cluster", "clusterName: '2024'"),
+		{"cluster name without letters", rack(cassOperator(t), "clusterName: Test_Cluster", "clusterName: '2024'"),
 			[]string{`spec.target.workload.cassandraDatacenter.clusterName: "2024", expected a cluster name with at least one letter`}},
-		{"size smaller than the racks", rack(cassOperator, "size: 7", "size: 2"),
+		{"size smaller than the racks", rack(cassOperator(t), "size: 7", "size: 2"),
 			[]string{`spec.target.workload.cassandraDatacenter.size: 2, expected 3 to 30000: at least one node per rack`}},
-		{"rack without zone", rack(cassOperator, "{name: r1, zone: us-east-1a, sourceZone: us-east-1a}", "{name: r1, sourceZone: us-east-1a}"),
+		{"rack without zone", rack(cassOperator(t), "{name: r1, zone: us-east-1a, sourceZone: us-east-1a}", "{name: r1, sourceZone: us-east-1a}"),
 			[]string{`spec.target.workload.cassandraDatacenter.racks[0].zone: missing, expected the target zone of the rack`}},
-		{"rack in another region", rack(cassOperator, "{name: r1, zone: us-east-1a,", "{name: r1, zone: eu-west-1a,"),
+		{"rack in another region", rack(cassOperator(t), "{name: r1, zone: us-east-1a,", "{name: r1, zone: eu-west-1a,"),
 			[]string{`spec.target.workload.cassandraDatacenter.racks[0].zone: "eu-west-1a", expected a zone of the target region us-east-1`}},
-		{"two racks from one source zone", rack(cassOperator, "zone: us-east-1b, sourceZone: us-east-1b", "zone: us-east-1b, sourceZone: us-east-1a"),
+		{"two racks from one source zone", rack(cassOperator(t), "zone: us-east-1b, sourceZone: us-east-1b", "zone: us-east-1b, sourceZone: us-east-1a"),
 			[]string{`spec.target.workload.cassandraDatacenter.racks[1].sourceZone: "us-east-1a", expected a zone no other StatefulSet draws from (spec.target.workload.cassandraDatacenter.racks[0] does)`}},
-		{"operator that deletes the claims", rack(cassOperator, "size: 7", "size: 7\n        operatorVersion: v1.24.2"),
+		{"operator that deletes the claims", rack(cassOperator(t), "size: 7", "size: 7\n        operatorVersion: v1.24.2"),
 			[]string{`spec.target.workload.cassandraDatacenter.operatorVersion: "v1.24.2", expected v1.25 or later: an older cass-operator deletes the datacenter's claims`}},
-		{"operator too old", rack(cassOperator, "size: 7", "size: 7\n        operatorVersion: v1.9.0"),
+		{"operator too old", rack(cassOperator(t), "size: 7", "size: 7\n        operatorVersion: v1.9.0"),
 			[]string{`spec.target.workload.cassandraDatacenter.operatorVersion: "v1.9.0", expected v1.10 or later`}},
-		{"bad operator version", rack(cassOperator, "size: 7", "size: 7\n        operatorVersion: latest"),
+		{"bad operator version", rack(cassOperator(t), "size: 7", "size: 7\n        operatorVersion: latest"),
 			[]string{`spec.target.workload.cassandraDatacenter.operatorVersion: "latest", expected a cass-operator release`}},
-		{"v1.10 is refused before its naming", rack(cassOperator, "size: 7", "size: 7\n        operatorVersion: v1.10.0"),
+		{"v1.10 is refused before its naming", rack(cassOperator(t), "size: 7", "size: 7\n        operatorVersion: v1.10.0"),
 			[]string{`spec.target.workload.cassandraDatacenter.operatorVersion: "v1.10.0", expected v1.25 or later`}},
-		{"elasticsearch name too long", rack(eck, "name: quickstart", "name: "+strings.Repeat("q", 37)),
+		{"elasticsearch name too long", rack(eck(t), "name: logging\n", "name: "+strings.Repeat("q", 37)+"\n"),
 			[]string{`spec.target.workload.elasticsearch.name: "` + strings.Repeat("q", 37) + `", expected an Elasticsearch name of at most 36 characters`}},
-		{"nodeSet in upper case", rack(eck, "name: hot-a,", "name: Hot_A,"),
+		{"nodeSet in upper case", rack(eck(t), "name: hot,", "name: Hot_A,"),
 			[]string{`spec.target.workload.elasticsearch.nodeSets[0].name: "Hot_A", expected a DNS-1123 subdomain, as ECK requires of a nodeSet name`}},
-		{"nodeSet with a dot", rack(eck, "name: hot-a,", "name: hot.a,"),
-			[]string{`spec.target.workload.elasticsearch.nodeSets[0].name: "quickstart-es-hot.a", expected a DNS-1123 label`}},
-		{"nodeSet claim template not the device's", rack(eck, "count: 1, zone: us-east-1b,", "count: 1, claimTemplate: data, zone: us-east-1b,"),
+		{"nodeSet with a dot", rack(eck(t), "name: hot,", "name: hot.a,"),
+			[]string{`spec.target.workload.elasticsearch.nodeSets[0].name: "logging-es-hot.a", expected a DNS-1123 label`}},
+		{"nodeSet claim template not the device's", rack(eck(t), "count: 1, zone: us-east-1b,", "count: 1, claimTemplate: data, zone: us-east-1b,"),
 			[]string{`spec.target.workload.elasticsearch.nodeSets[1].claimTemplate: "data", expected "elasticsearch-data", spec.source.devices[0].claimTemplate`}},
-		{"nodeSet without count", rack(eck, "count: 2, ", ""),
+		{"nodeSet without count", rack(eck(t), "count: 2, ", ""),
 			[]string{`spec.target.workload.elasticsearch.nodeSets[0].count: 0, expected 1 to 10000`}},
 		{"datacenter on a statefulset workload", rack(valid, "    namespace: cassandra\n", "    namespace: cassandra\n    workload:\n      kind: statefulset\n      cassandraDatacenter: {name: dc1}\n"),
 			[]string{`spec.target.workload.cassandraDatacenter: "set", expected absent unless kind is cass-operator`}},
@@ -210,18 +160,7 @@ func TestWorkloadValidationErrors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := spec.Parse([]byte(c.doc))
-			var verr spec.ValidationError
-			if !errors.As(err, &verr) {
-				t.Fatalf("error %v is not a ValidationError", err)
-			}
-			if len(verr) != len(c.want) {
-				t.Errorf("got %d problems, want %d:\n%v", len(verr), len(c.want), err)
-			}
-			for _, w := range c.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("missing %q in\n%v", w, err)
-				}
-			}
+			wantProblems(t, err, c.want)
 		})
 	}
 }
@@ -229,12 +168,12 @@ func TestWorkloadValidationErrors(t *testing.T) {
 // TestWorkloadDecodesStrictly: an unknown field of the workload is an
 // error naming it.
 func TestWorkloadDecodesStrictly(t *testing.T) {
-	doc := strings.Replace(cassOperator, "        size: 7\n", "        size: 7\n        seeds: 3\n", 1)
+	doc := strings.Replace(cassOperator(t), "        size: 7\n", "        size: 7\n        seeds: 3\n", 1)
 	_, err := spec.Parse([]byte(doc))
 	if err == nil || !errors.Is(err, spec.ErrInvalid) || !strings.Contains(err.Error(), "seeds") {
 		t.Fatalf("err = %v", err)
 	}
-	doc = strings.Replace(cassOperator, "size: 7", "size: 7.5", 1)
+	doc = strings.Replace(cassOperator(t), "size: 7", "size: 7.5", 1)
 	if _, err := spec.Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), "size: 7.5, expected a whole number") {
 		t.Fatalf("err = %v", err)
 	}

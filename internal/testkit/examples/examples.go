@@ -5,8 +5,10 @@
 package examples
 
 import (
+	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/graftctl/graft/generator/record"
@@ -34,4 +36,27 @@ func Load(t testing.TB, name string) (*spec.Migration, *record.Record) {
 		t.Fatal(err)
 	}
 	return m, rec
+}
+
+// Text is the file of the example name (graft.yaml or graft.lock) with
+// edits applied: pairs of a text and what replaces its first occurrence,
+// in order. An edit whose text is not there fails the test: a fixture
+// built from an example does not drift from it unseen.
+func Text(t testing.TB, name, file string, edits ...string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(Dir(name), file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(edits)%2 != 0 {
+		t.Fatalf("examples.Text(%s, %s): %d edits, expected pairs of from and to", name, file, len(edits))
+	}
+	text := string(data)
+	for i := 0; i < len(edits); i += 2 {
+		if !strings.Contains(text, edits[i]) {
+			t.Fatalf("example %s/%s: no %q to replace", name, file, edits[i])
+		}
+		text = strings.Replace(text, edits[i], edits[i+1], 1)
+	}
+	return text
 }
