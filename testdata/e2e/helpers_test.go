@@ -36,6 +36,18 @@ type built struct {
 	namespaces []string // of every namespaced object
 }
 
+// byKind splits objs into those of kind and the rest, each in their order.
+func byKind(objs []*unstructured.Unstructured, kind string) (of, rest []*unstructured.Unstructured) {
+	for _, o := range objs {
+		if o.GetKind() == kind {
+			of = append(of, o)
+		} else {
+			rest = append(rest, o)
+		}
+	}
+	return of, rest
+}
+
 func nsName(ns, name string) string { return ns + "/" + name }
 
 func parseBuilt(objs []*unstructured.Unstructured) (*built, error) {

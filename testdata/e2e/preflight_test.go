@@ -282,21 +282,7 @@ func TestPreflight(t *testing.T) {
 		oc := copyOverlay(t, src)
 		withoutStatefulSetPatch(t, oc.dir)
 		pre := mustBuild(t, oc.dir)
-		ctx := ctxFor(t, 60*time.Second)
-		orphan := metav1.DeletePropagationOrphan
-		for _, sts := range b.stss {
-			if err := c.AppsV1().StatefulSets(sts.Namespace).Delete(ctx, sts.Name, metav1.DeleteOptions{PropagationPolicy: &orphan}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		eventually(t, 30*time.Second, "StatefulSets deleted", func(ctx context.Context) (string, error) {
-			for _, sts := range b.stss {
-				if _, err := c.AppsV1().StatefulSets(sts.Namespace).Get(ctx, sts.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-					return "StatefulSet " + sts.Name + " still there", nil
-				}
-			}
-			return "", nil
-		})
+		orphanStatefulSets(t, b.stss, 30*time.Second)
 		mustApply(t, []*unstructured.Unstructured{objectOf(t, pre, "StatefulSet")})
 		cmdWant := "kubectl delete statefulset " + m.sts.Name + " -n " + ns + " --cascade=orphan"
 		// graft's own PVs and PVCs, already there and bound, are a

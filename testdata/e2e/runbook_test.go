@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/graftctl/graft/testdata/e2e/harness"
@@ -93,14 +93,7 @@ func TestRunbookExistingStatefulSet(t *testing.T) {
 
 	// 1. The existing state: graft's PVs and PVCs, and the StatefulSet as
 	//    the base has it, running on them (claims adopted by name).
-	var storage, workload []*unstructured.Unstructured
-	for _, o := range pre.objs {
-		if o.GetKind() == "StatefulSet" {
-			workload = append(workload, o)
-		} else {
-			storage = append(storage, o)
-		}
-	}
+	workload, storage := byKind(pre.objs, "StatefulSet")
 	mustApply(t, storage)
 	eventually(t, 60*time.Second, "graft's claims bound", func(ctx context.Context) (string, error) {
 		for key, want := range pre.pvcs {
@@ -150,18 +143,8 @@ func TestRunbookExistingStatefulSet(t *testing.T) {
 	}
 
 	// 3. kubectl delete statefulset NAME --cascade=orphan
-	orphan := metav1.DeletePropagationOrphan
-	for _, sts := range full.stss {
-		if err := c.AppsV1().StatefulSets(sts.Namespace).Delete(ctx, sts.Name, metav1.DeleteOptions{PropagationPolicy: &orphan}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	eventually(t, 60*time.Second, "StatefulSets deleted, pods orphaned", func(ctx context.Context) (string, error) {
-		for _, sts := range full.stss {
-			if _, err := c.AppsV1().StatefulSets(sts.Namespace).Get(ctx, sts.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-				return "StatefulSet " + sts.Name + " still there", nil
-			}
-		}
+	orphanStatefulSets(t, full.stss, 60*time.Second)
+	eventually(t, 60*time.Second, "pods orphaned", func(ctx context.Context) (string, error) {
 		for key, uid := range podUID {
 			ns, name, _ := strings.Cut(key, "/")
 			p, err := c.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
@@ -237,4 +220,27 @@ func TestRunbookExistingStatefulSet(t *testing.T) {
 	assertLanded(t, full)
 	assertVerified(t, src, lockFor(t, src)) // the runbook's step 5
 	t.Logf("runbook: %d pods and %d claims kept and adopted by the new StatefulSet(s); applied with field manager %s", len(podUID), len(claimUID), harness.FieldManager)
+}
+
+// orphanStatefulSets deletes the StatefulSets as the runbook's
+// `kubectl delete statefulset NAME --cascade=orphan` does (their pods and
+// claims stay) and waits until they are gone.
+func orphanStatefulSets(t *testing.T, stss []*appsv1.StatefulSet, timeout time.Duration) {
+	t.Helper()
+	c := cluster.Client
+	ctx := ctxFor(t, timeout)
+	orphan := metav1.DeletePropagationOrphan
+	for _, sts := range stss {
+		if err := c.AppsV1().StatefulSets(sts.Namespace).Delete(ctx, sts.Name, metav1.DeleteOptions{PropagationPolicy: &orphan}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, timeout, "StatefulSets deleted", func(ctx context.Context) (string, error) {
+		for _, sts := range stss {
+			if _, err := c.AppsV1().StatefulSets(sts.Namespace).Get(ctx, sts.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+				return "StatefulSet " + sts.Name + " still there", nil
+			}
+		}
+		return "", nil
+	})
 }
