@@ -612,6 +612,26 @@ func graftCheck(t *testing.T, dir, lock string) (int, string) {
 	return code, stdout + stderr
 }
 
+// waitClaimsBound waits until every PVC among objs is Bound.
+func waitClaimsBound(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	eventually(t, 60*time.Second, "the claims Bound", func(ctx context.Context) (string, error) {
+		for _, u := range objs {
+			if u.GetKind() != "PersistentVolumeClaim" {
+				continue
+			}
+			pvc, err := cluster.Client.CoreV1().PersistentVolumeClaims(cmp.Or(u.GetNamespace(), "default")).Get(ctx, u.GetName(), metav1.GetOptions{})
+			if err != nil {
+				return err.Error(), nil
+			}
+			if pvc.Status.Phase != corev1.ClaimBound {
+				return fmt.Sprintf("PVC %s/%s is %s", pvc.Namespace, pvc.Name, pvc.Status.Phase), nil
+			}
+		}
+		return "", nil
+	})
+}
+
 // stayUnscheduled requires the pod to stay unscheduled for a few seconds.
 func stayUnscheduled(t *testing.T, ns, pod string) {
 	t.Helper()

@@ -259,15 +259,7 @@ func TestPreflight(t *testing.T) {
 
 	t.Run("the applied overlay is a re-apply", func(t *testing.T) {
 		mustApply(t, b.objs)
-		eventually(t, 60*time.Second, "graft's claims bound", func(ctx context.Context) (string, error) {
-			for key, want := range b.pvcs {
-				pvc, err := c.CoreV1().PersistentVolumeClaims(want.Namespace).Get(ctx, want.Name, metav1.GetOptions{})
-				if err != nil || pvc.Status.Phase != corev1.ClaimBound {
-					return "PVC " + key + " not bound", nil
-				}
-			}
-			return "", nil
-		})
+		waitClaimsBound(t, b.objs)
 		code, rep := graftPreflight(t, src, lock)
 		if code != 0 || !rep.Passed {
 			t.Fatalf("preflight of the overlay already applied: exit %d, failed %q", code, rep.failed())

@@ -95,15 +95,7 @@ func TestRunbookExistingStatefulSet(t *testing.T) {
 	//    the base has it, running on them (claims adopted by name).
 	workload, storage := byKind(pre.objs, "StatefulSet")
 	mustApply(t, storage)
-	eventually(t, 60*time.Second, "graft's claims bound", func(ctx context.Context) (string, error) {
-		for key, want := range pre.pvcs {
-			pvc, err := c.CoreV1().PersistentVolumeClaims(want.Namespace).Get(ctx, want.Name, metav1.GetOptions{})
-			if err != nil || pvc.Status.Phase != corev1.ClaimBound {
-				return "PVC " + key + " not bound", nil
-			}
-		}
-		return "", nil
-	})
+	waitClaimsBound(t, storage)
 	mustApply(t, workload)
 	assertLanded(t, pre)
 

@@ -279,13 +279,11 @@ func operatorStatefulSets(t *testing.T, objs ...map[string]any) []*appsv1.Statef
 		t.Fatalf("opsim could not be built: %v", opsimErr)
 	}
 	var stream bytes.Buffer
+	enc := json.NewEncoder(&stream) // a JSON stream, one object a line
 	for _, o := range objs {
-		doc, err := yaml.Marshal(o)
-		if err != nil {
+		if err := enc.Encode(o); err != nil {
 			t.Fatal(err)
 		}
-		stream.WriteString("---\n")
-		stream.Write(doc)
 	}
 	cmd := exec.CommandContext(ctxFor(t, 30*time.Second), opsimBin)
 	cmd.Stdin = &stream

@@ -23,6 +23,9 @@ func TestRun(t *testing.T) {
 		stderr   string
 	}{
 		{"elasticsearch", es, 0, []string{"logs-es-hot", "logs-es-warm"}, ""},
+		{"a JSON stream", `{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}}
+{"apiVersion": "elasticsearch.k8s.elastic.co/v1", "kind": "Elasticsearch", "metadata": {"name": "logs"}, "spec": {"nodeSets": [{"name": "hot", "count": 1}]}}
+`, 0, []string{"logs-es-hot"}, ""},
 		{"no operator resource", "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n", 0, []string{}, ""},
 		{"not YAML", "kind: [\n", 2, nil, "want a YAML or JSON stream of Kubernetes objects"},
 	} {
