@@ -632,6 +632,29 @@ func waitClaimsBound(t *testing.T, objs []*unstructured.Unstructured) {
 	})
 }
 
+// orphanStatefulSets deletes the StatefulSets as the runbook's
+// `kubectl delete statefulset NAME --cascade=orphan` does (their pods and
+// claims stay) and waits until they are gone.
+func orphanStatefulSets(t *testing.T, stss []*appsv1.StatefulSet, timeout time.Duration) {
+	t.Helper()
+	c := cluster.Client
+	ctx := ctxFor(t, timeout)
+	orphan := metav1.DeletePropagationOrphan
+	for _, sts := range stss {
+		if err := c.AppsV1().StatefulSets(sts.Namespace).Delete(ctx, sts.Name, metav1.DeleteOptions{PropagationPolicy: &orphan}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, timeout, "StatefulSets deleted", func(ctx context.Context) (string, error) {
+		for _, sts := range stss {
+			if _, err := c.AppsV1().StatefulSets(sts.Namespace).Get(ctx, sts.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+				return "StatefulSet " + sts.Name + " still there", nil
+			}
+		}
+		return "", nil
+	})
+}
+
 // stayUnscheduled requires the pod to stay unscheduled for a few seconds.
 func stayUnscheduled(t *testing.T, ns, pod string) {
 	t.Helper()

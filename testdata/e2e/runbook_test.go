@@ -9,9 +9,7 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -212,27 +210,4 @@ func TestRunbookExistingStatefulSet(t *testing.T) {
 	assertLanded(t, full)
 	assertVerified(t, src, lockFor(t, src)) // the runbook's step 5
 	t.Logf("runbook: %d pods and %d claims kept and adopted by the new StatefulSet(s); applied with field manager %s", len(podUID), len(claimUID), harness.FieldManager)
-}
-
-// orphanStatefulSets deletes the StatefulSets as the runbook's
-// `kubectl delete statefulset NAME --cascade=orphan` does (their pods and
-// claims stay) and waits until they are gone.
-func orphanStatefulSets(t *testing.T, stss []*appsv1.StatefulSet, timeout time.Duration) {
-	t.Helper()
-	c := cluster.Client
-	ctx := ctxFor(t, timeout)
-	orphan := metav1.DeletePropagationOrphan
-	for _, sts := range stss {
-		if err := c.AppsV1().StatefulSets(sts.Namespace).Delete(ctx, sts.Name, metav1.DeleteOptions{PropagationPolicy: &orphan}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	eventually(t, timeout, "StatefulSets deleted", func(ctx context.Context) (string, error) {
-		for _, sts := range stss {
-			if _, err := c.AppsV1().StatefulSets(sts.Namespace).Get(ctx, sts.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-				return "StatefulSet " + sts.Name + " still there", nil
-			}
-		}
-		return "", nil
-	})
 }
