@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -259,7 +260,7 @@ func TestZoneNodes(t *testing.T) {
 		wantOneFailure(t, run(t, o, objs...), IDZoneNodes, []string{"not tolerated"}, nil)
 	})
 	t.Run("node without a CSINode", func(t *testing.T) {
-		objs := dropObjs(prepared(o), func(obj runtime.Object) bool {
+		objs := slices.DeleteFunc(prepared(o), func(obj runtime.Object) bool {
 			cn, ok := obj.(*storagev1.CSINode)
 			return ok && strings.Contains(cn.Name, zone)
 		})
@@ -312,16 +313,6 @@ func TestZoneNodesAutoMode(t *testing.T) {
 	wantOneFailure(t, run(t, o, objs...), IDZoneNodes, []string{ComputeTypeLabel + "=" + ComputeTypeAuto}, nil)
 }
 
-func dropObjs(objs []runtime.Object, drop func(runtime.Object) bool) []runtime.Object {
-	var out []runtime.Object
-	for _, o := range objs {
-		if !drop(o) {
-			out = append(out, o)
-		}
-	}
-	return out
-}
-
 func TestCSIDriver(t *testing.T) {
 	for _, c := range []struct{ overlay, driver string }{
 		{"cassandra-3node", "ebs.csi.aws.com"},
@@ -329,7 +320,7 @@ func TestCSIDriver(t *testing.T) {
 	} {
 		t.Run(c.driver, func(t *testing.T) {
 			o := example(t, c.overlay)
-			objs := dropObjs(prepared(o), func(obj runtime.Object) bool { _, ok := obj.(*storagev1.CSIDriver); return ok })
+			objs := slices.DeleteFunc(prepared(o), func(obj runtime.Object) bool { _, ok := obj.(*storagev1.CSIDriver); return ok })
 			// The other driver is installed: it does not stand in.
 			for _, d := range []string{"ebs.csi.aws.com", "ebs.csi.eks.amazonaws.com"} {
 				if d != c.driver {
@@ -429,7 +420,7 @@ func TestStorageClass(t *testing.T) {
 
 func TestNamespace(t *testing.T) {
 	o := example(t, "cassandra-3node")
-	noNS := dropObjs(prepared(o), func(obj runtime.Object) bool { _, ok := obj.(*corev1.Namespace); return ok })
+	noNS := slices.DeleteFunc(prepared(o), func(obj runtime.Object) bool { _, ok := obj.(*corev1.Namespace); return ok })
 	wantOneFailure(t, run(t, o, noNS...), IDNamespace, []string{"namespace cassandra does not exist"}, []string{"kubectl create namespace cassandra"})
 
 	terminating := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "cassandra"}, Status: corev1.NamespaceStatus{Phase: corev1.NamespaceTerminating}}

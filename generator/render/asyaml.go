@@ -20,9 +20,15 @@ import (
 // yaml.v2 at once; any other resource (a float, a timestamp, bytes that are
 // not UTF-8, a tree deeper than boundedio.MaxDepth) goes kustomize's way.
 func asYAML(rm resmap.ResMap) ([]byte, error) {
+	return yamlStream(rm.Resources(), resourceYAML)
+}
+
+// yamlStream is one multi-document YAML stream of items, each written by
+// document, a document separator between two.
+func yamlStream[T any](items []T, document func(T) ([]byte, error)) ([]byte, error) {
 	var buf bytes.Buffer
-	for i, res := range rm.Resources() {
-		out, err := resourceYAML(res)
+	for i, item := range items {
+		out, err := document(item)
 		if err != nil {
 			return nil, err
 		}

@@ -474,8 +474,7 @@ func firstWave(base map[string]baseStatefulSet) int {
 // objects are turned into maps first, to drop the empty status and
 // creationTimestamp that the typed marshaller always emits.
 func marshalDocuments(objs []any) ([]byte, error) {
-	var buf bytes.Buffer
-	for i, obj := range objs {
+	return yamlStream(objs, func(obj any) ([]byte, error) {
 		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 		if err != nil {
 			return nil, err
@@ -487,16 +486,8 @@ func marshalDocuments(objs []any) ([]byte, error) {
 		// yaml.v2's bytes, as sigs.k8s.io/yaml.Marshal ends, without its
 		// JSON round trip, whose parse of one-line JSON allocates most of a
 		// render; written by emitYAML when it can (see there).
-		data, err := marshalMap(u)
-		if err != nil {
-			return nil, err
-		}
-		if i > 0 {
-			buf.WriteString("---\n")
-		}
-		buf.Write(data)
-	}
-	return buf.Bytes(), nil
+		return marshalMap(u)
+	})
 }
 
 // claimTemplate is what render needs of a base volumeClaimTemplate.

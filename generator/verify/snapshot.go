@@ -48,24 +48,12 @@ func (v *Verifier) snapshot(ctx context.Context, ns string) (*snapshot, error) {
 	}
 	core, storage, apps := v.Kube.CoreV1(), v.Kube.StorageV1(), v.Kube.AppsV1()
 	lists := []listing{
-		{"PersistentVolumeClaims in " + ns, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return core.PersistentVolumeClaims(ns).List(ctx, o)
-		}, func(o runtime.Object) { p := o.(*corev1.PersistentVolumeClaim); s.pvcs[p.Name] = p }},
-		{"PersistentVolumes", func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return core.PersistentVolumes().List(ctx, o)
-		}, func(o runtime.Object) { p := o.(*corev1.PersistentVolume); s.pvs[p.Name] = p }},
-		{"pods in " + ns, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return core.Pods(ns).List(ctx, o)
-		}, func(o runtime.Object) { p := o.(*corev1.Pod); s.pods[p.Name] = p }},
-		{"nodes", func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return core.Nodes().List(ctx, o)
-		}, func(o runtime.Object) { n := o.(*corev1.Node); s.nodes[n.Name] = n }},
-		{"StatefulSets in " + ns, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return apps.StatefulSets(ns).List(ctx, o)
-		}, func(o runtime.Object) { st := o.(*appsv1.StatefulSet); s.statefulSets[st.Name] = st }},
-		{"VolumeAttachments", func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return storage.VolumeAttachments().List(ctx, o)
-		}, func(o runtime.Object) {
+		{"PersistentVolumeClaims in " + ns, listFunc(core.PersistentVolumeClaims(ns).List), byName(s.pvcs)},
+		{"PersistentVolumes", listFunc(core.PersistentVolumes().List), byName(s.pvs)},
+		{"pods in " + ns, listFunc(core.Pods(ns).List), byName(s.pods)},
+		{"nodes", listFunc(core.Nodes().List), byName(s.nodes)},
+		{"StatefulSets in " + ns, listFunc(apps.StatefulSets(ns).List), byName(s.statefulSets)},
+		{"VolumeAttachments", listFunc(storage.VolumeAttachments().List), func(o runtime.Object) {
 			va := o.(*storagev1.VolumeAttachment)
 			if pv := va.Spec.Source.PersistentVolumeName; pv != nil {
 				s.attachments[*pv] = append(s.attachments[*pv], va)
@@ -91,6 +79,19 @@ func (v *Verifier) snapshot(ctx context.Context, ns string) (*snapshot, error) {
 		slices.SortFunc(evs, func(a, b *corev1.Event) int { return eventTime(b).Compare(eventTime(a).Time) })
 	}
 	return s, nil
+}
+
+// listFunc is a typed client's List as a listing's list.
+func listFunc[L runtime.Object](list func(context.Context, metav1.ListOptions) (L, error)) func(context.Context, metav1.ListOptions) (runtime.Object, error) {
+	return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return list(ctx, o) }
+}
+
+// byName is a listing's add that keeps each object in m by its name.
+func byName[T any, P interface {
+	*T
+	GetName() string
+}](m map[string]P) func(runtime.Object) {
+	return func(o runtime.Object) { p := o.(P); m[p.GetName()] = p }
 }
 
 // lastWarning is the newest Warning event of an object, as "Reason:

@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -106,7 +107,7 @@ func TestVerifyNamesTheCause(t *testing.T) {
 			return append(objs, event(ns, "PersistentVolumeClaim", claim0, "FailedBinding", "volume is bound to another claim"))
 		}},
 		{"PV missing", verify.CheckVolume, "PersistentVolume " + pv0 + " does not exist", "", func(objs []runtime.Object) []runtime.Object {
-			return drop(objs, func(o runtime.Object) bool { p, ok := o.(*corev1.PersistentVolume); return ok && p.Name == pv0 })
+			return slices.DeleteFunc(objs, func(o runtime.Object) bool { p, ok := o.(*corev1.PersistentVolume); return ok && p.Name == pv0 })
 		}},
 		{"PV missing, claim pending", verify.CheckClaimBound, "is Pending, expected Bound: its PersistentVolume " + pv0 + " does not exist", "", func(objs []runtime.Object) []runtime.Object {
 			for _, o := range objs {
@@ -114,7 +115,7 @@ func TestVerifyNamesTheCause(t *testing.T) {
 					c.Status.Phase = corev1.ClaimPending
 				}
 			}
-			return drop(objs, func(o runtime.Object) bool { p, ok := o.(*corev1.PersistentVolume); return ok && p.Name == pv0 })
+			return slices.DeleteFunc(objs, func(o runtime.Object) bool { p, ok := o.(*corev1.PersistentVolume); return ok && p.Name == pv0 })
 		}},
 		{"PV on another volume", verify.CheckVolume, "expected the recorded " + rec.Volumes[0].TargetVolume, "", func(objs []runtime.Object) []runtime.Object {
 			for _, o := range objs {
@@ -224,14 +225,4 @@ func TestVerifyStatefulSetBeyondTheRecord(t *testing.T) {
 func event(ns, kind, name, reason, msg string) *corev1.Event {
 	return &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: name + "." + reason, Namespace: ns}, Type: corev1.EventTypeWarning,
 		InvolvedObject: corev1.ObjectReference{Kind: kind, Name: name, Namespace: ns}, Reason: reason, Message: msg, LastTimestamp: metav1.Now()}
-}
-
-func drop(objs []runtime.Object, f func(runtime.Object) bool) []runtime.Object {
-	var out []runtime.Object
-	for _, o := range objs {
-		if !f(o) {
-			out = append(out, o)
-		}
-	}
-	return out
 }

@@ -73,22 +73,7 @@ func TestAutoModeZoneKey(t *testing.T) {
 		if auto == 0 || ebs == 0 {
 			t.Fatalf("zone %s has %d Auto Mode nodes and %d nodes labelled %s: want both", zone, auto, ebs, harness.EBSZoneLabel)
 		}
-		if errs := deploy(t, b); len(errs) > 0 {
-			t.Fatalf("apply: %v", errs)
-		}
-		ns := target.sts.Namespace
-		eventually(t, 60*time.Second, "claim bound despite the wrong key", func(ctx context.Context) (string, error) {
-			pvc, err := cluster.Client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, target.claim(), metav1.GetOptions{})
-			if err != nil {
-				return err.Error(), nil
-			}
-			if pvc.Status.Phase != corev1.ClaimBound || pvc.Spec.VolumeName != target.pv.Name {
-				return fmt.Sprintf("PVC %s on %q", pvc.Status.Phase, pvc.Spec.VolumeName), nil
-			}
-			return "", nil
-		})
-		waitPodEvent(t, ns, target.pod(), "didn't match PersistentVolume's node affinity")
-		stayUnscheduled(t, ns, target.pod())
+		deployBoundUnschedulable(t, b, target, "the wrong key")
 	})
 }
 

@@ -178,27 +178,34 @@ func wrongZone(t *testing.T, src string, pick func(zone string) string) {
 	if _, z, _ := pvZone(b.pvs[target.pv.Name]); z != wrong {
 		t.Fatalf("built overlay has PV %s in %s, want the corrupted %s", target.pv.Name, z, wrong)
 	}
+	deployBoundUnschedulable(t, b, target, "the wrong zone")
+	// graft verify names the member and the scheduler's reason.
+	expectVerifyFails(t, oc.dir, oc.lock, target.claim()+": pod-scheduled: pod "+target.pod()+" is not scheduled (FailedScheduling: ")
+	expectVerifyFails(t, oc.dir, oc.lock, "didn't match PersistentVolume's node affinity")
+}
+
+// deployBoundUnschedulable applies b, whose target member's PV its pod
+// cannot be scheduled by (why): the claim binds to the PV all the same, and
+// the pod can go nowhere, the scheduler saying that no node matches the
+// PV's node affinity.
+func deployBoundUnschedulable(t *testing.T, b *built, target member, why string) {
+	t.Helper()
 	if errs := deploy(t, b); len(errs) > 0 {
 		t.Fatalf("apply: %v", errs)
 	}
 	ns := target.sts.Namespace
-	// The claim binds to the PV all the same ...
-	eventually(t, 60*time.Second, "claim bound despite the wrong zone", func(ctx context.Context) (string, error) {
+	eventually(t, 60*time.Second, "claim bound despite "+why, func(ctx context.Context) (string, error) {
 		pvc, err := cluster.Client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, target.claim(), metav1.GetOptions{})
 		if err != nil {
 			return err.Error(), nil
 		}
-		if pvc.Status.Phase != corev1.ClaimBound {
-			return "PVC " + string(pvc.Status.Phase), nil
+		if pvc.Status.Phase != corev1.ClaimBound || pvc.Spec.VolumeName != target.pv.Name {
+			return fmt.Sprintf("PVC %s on %q", pvc.Status.Phase, pvc.Spec.VolumeName), nil
 		}
 		return "", nil
 	})
-	// ... and the pod can go nowhere.
 	waitPodEvent(t, ns, target.pod(), "didn't match PersistentVolume's node affinity")
 	stayUnscheduled(t, ns, target.pod())
-	// graft verify names the member and the scheduler's reason.
-	expectVerifyFails(t, oc.dir, oc.lock, target.claim()+": pod-scheduled: pod "+target.pod()+" is not scheduled (FailedScheduling: ")
-	expectVerifyFails(t, oc.dir, oc.lock, "didn't match PersistentVolume's node affinity")
 }
 
 // A wrong claim name (an ordinal off by the replica count, PV and PVC renamed
@@ -313,14 +320,7 @@ func TestGateMissingClaimRef(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pvs, rest []*unstructured.Unstructured
-	for _, o := range b.objs {
-		if o.GetKind() == "PersistentVolume" {
-			pvs = append(pvs, o)
-		} else {
-			rest = append(rest, o)
-		}
-	}
+	pvs, rest := byKind(b.objs, "PersistentVolume")
 	mustApply(t, append([]*unstructured.Unstructured{{Object: u}}, pvs...))
 	c := cluster.Client
 	eventually(t, 60*time.Second, "the competing claim takes graft's PV", func(ctx context.Context) (string, error) {

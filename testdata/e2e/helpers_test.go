@@ -36,6 +36,18 @@ type built struct {
 	namespaces []string // of every namespaced object
 }
 
+// byKind splits objs into those of kind and the rest, each in their order.
+func byKind(objs []*unstructured.Unstructured, kind string) (of, rest []*unstructured.Unstructured) {
+	for _, o := range objs {
+		if o.GetKind() == kind {
+			of = append(of, o)
+		} else {
+			rest = append(rest, o)
+		}
+	}
+	return of, rest
+}
+
 func nsName(ns, name string) string { return ns + "/" + name }
 
 func parseBuilt(objs []*unstructured.Unstructured) (*built, error) {
@@ -598,6 +610,49 @@ func graftCheck(t *testing.T, dir, lock string) (int, string) {
 	t.Helper()
 	code, stdout, stderr := runGraft(t, 120*time.Second, nil, "check", dir, "--lock", lock)
 	return code, stdout + stderr
+}
+
+// waitClaimsBound waits until every PVC among objs is Bound.
+func waitClaimsBound(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	eventually(t, 60*time.Second, "the claims Bound", func(ctx context.Context) (string, error) {
+		for _, u := range objs {
+			if u.GetKind() != "PersistentVolumeClaim" {
+				continue
+			}
+			pvc, err := cluster.Client.CoreV1().PersistentVolumeClaims(cmp.Or(u.GetNamespace(), "default")).Get(ctx, u.GetName(), metav1.GetOptions{})
+			if err != nil {
+				return err.Error(), nil
+			}
+			if pvc.Status.Phase != corev1.ClaimBound {
+				return fmt.Sprintf("PVC %s/%s is %s", pvc.Namespace, pvc.Name, pvc.Status.Phase), nil
+			}
+		}
+		return "", nil
+	})
+}
+
+// orphanStatefulSets deletes the StatefulSets as the runbook's
+// `kubectl delete statefulset NAME --cascade=orphan` does (their pods and
+// claims stay) and waits until they are gone.
+func orphanStatefulSets(t *testing.T, stss []*appsv1.StatefulSet, timeout time.Duration) {
+	t.Helper()
+	c := cluster.Client
+	ctx := ctxFor(t, timeout)
+	orphan := metav1.DeletePropagationOrphan
+	for _, sts := range stss {
+		if err := c.AppsV1().StatefulSets(sts.Namespace).Delete(ctx, sts.Name, metav1.DeleteOptions{PropagationPolicy: &orphan}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, timeout, "StatefulSets deleted", func(ctx context.Context) (string, error) {
+		for _, sts := range stss {
+			if _, err := c.AppsV1().StatefulSets(sts.Namespace).Get(ctx, sts.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+				return "StatefulSet " + sts.Name + " still there", nil
+			}
+		}
+		return "", nil
+	})
 }
 
 // stayUnscheduled requires the pod to stay unscheduled for a few seconds.

@@ -24,6 +24,11 @@ var (
 	repoRoot string // the graft repository (../.. of this module)
 	graftBin string // graft built from repoRoot, or "" with graftErr set
 	graftErr error
+	// opsimBin is graft's internal/opsim/cmd/opsim, built from repoRoot
+	// (or "" with opsimErr set): the StatefulSets the operators would
+	// create, for TestWorkloadKinds (workload_test.go).
+	opsimBin string
+	opsimErr error
 	zones    []string // zones with (self-managed EBS CSI) nodes
 	// autoZones are the zones with EKS Auto Mode nodes: those of the
 	// overlays' PVs of Auto Mode's driver.
@@ -51,17 +56,10 @@ func run(m *testing.M) int {
 		return 2
 	}
 
-	// graft itself, from the repository under test.
-	t0 := time.Now()
-	graftBin = filepath.Join(tmp, "graft")
-	build := exec.Command("go", "build", "-o", graftBin, "./cmd/graft")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		graftBin, graftErr = "", fmt.Errorf("go build ./cmd/graft in %s: %v\n%s", repoRoot, err, out)
-		fmt.Fprintln(os.Stderr, "e2e: WARNING:", graftErr, "(tests that need graft will fail)")
-	} else {
-		fmt.Printf("e2e: built graft in %s\n", time.Since(t0).Round(time.Millisecond))
-	}
+	// graft itself, and the operators' simulation, from the repository
+	// under test.
+	graftBin, graftErr = buildFromRepo(tmp, "./cmd/graft")
+	opsimBin, opsimErr = buildFromRepo(tmp, "./internal/opsim/cmd/opsim")
 
 	// Zones: three in us-east-1, plus every zone an overlay's PVs name.
 	zoneSet := map[string]bool{"us-east-1a": true, "us-east-1b": true, "us-east-1c": true}
@@ -156,6 +154,23 @@ func run(m *testing.M) int {
 	}
 	fmt.Printf("e2e: TIMING suite (TestMain start to end): %s\n", time.Since(suiteStart).Round(time.Millisecond))
 	return code
+}
+
+// buildFromRepo builds the command pkg of the graft repository into dir
+// and returns its path, or "" and why not (which tests that need it
+// report; the others run).
+func buildFromRepo(dir, pkg string) (string, error) {
+	start := time.Now()
+	bin := filepath.Join(dir, filepath.Base(pkg))
+	build := exec.Command("go", "build", "-o", bin, pkg)
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		err = fmt.Errorf("go build %s in %s: %v\n%s", pkg, repoRoot, err, out)
+		fmt.Fprintln(os.Stderr, "e2e: WARNING:", err, "(tests that need it will fail)")
+		return "", err
+	}
+	fmt.Printf("e2e: built %s in %s\n", filepath.Base(pkg), time.Since(start).Round(time.Millisecond))
+	return bin, nil
 }
 
 // findRepoRoot returns the graft repository: $GRAFT_REPO, or the directory

@@ -259,15 +259,7 @@ func TestPreflight(t *testing.T) {
 
 	t.Run("the applied overlay is a re-apply", func(t *testing.T) {
 		mustApply(t, b.objs)
-		eventually(t, 60*time.Second, "graft's claims bound", func(ctx context.Context) (string, error) {
-			for key, want := range b.pvcs {
-				pvc, err := c.CoreV1().PersistentVolumeClaims(want.Namespace).Get(ctx, want.Name, metav1.GetOptions{})
-				if err != nil || pvc.Status.Phase != corev1.ClaimBound {
-					return "PVC " + key + " not bound", nil
-				}
-			}
-			return "", nil
-		})
+		waitClaimsBound(t, b.objs)
 		code, rep := graftPreflight(t, src, lock)
 		if code != 0 || !rep.Passed {
 			t.Fatalf("preflight of the overlay already applied: exit %d, failed %q", code, rep.failed())
@@ -282,21 +274,7 @@ func TestPreflight(t *testing.T) {
 		oc := copyOverlay(t, src)
 		withoutStatefulSetPatch(t, oc.dir)
 		pre := mustBuild(t, oc.dir)
-		ctx := ctxFor(t, 60*time.Second)
-		orphan := metav1.DeletePropagationOrphan
-		for _, sts := range b.stss {
-			if err := c.AppsV1().StatefulSets(sts.Namespace).Delete(ctx, sts.Name, metav1.DeleteOptions{PropagationPolicy: &orphan}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		eventually(t, 30*time.Second, "StatefulSets deleted", func(ctx context.Context) (string, error) {
-			for _, sts := range b.stss {
-				if _, err := c.AppsV1().StatefulSets(sts.Namespace).Get(ctx, sts.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-					return "StatefulSet " + sts.Name + " still there", nil
-				}
-			}
-			return "", nil
-		})
+		orphanStatefulSets(t, b.stss, 30*time.Second)
 		mustApply(t, []*unstructured.Unstructured{objectOf(t, pre, "StatefulSet")})
 		cmdWant := "kubectl delete statefulset " + m.sts.Name + " -n " + ns + " --cascade=orphan"
 		// graft's own PVs and PVCs, already there and bound, are a

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/graftctl/graft/testdata/e2e/harness"
@@ -95,26 +92,6 @@ func kustomizeRoot(t *testing.T, dir string) []*unstructured.Unstructured {
 		t.Fatal(err)
 	}
 	return objs
-}
-
-// waitClaimsBound waits until every PVC among objs is Bound.
-func waitClaimsBound(t *testing.T, objs []*unstructured.Unstructured) {
-	t.Helper()
-	eventually(t, 60*time.Second, "the storage root's claims Bound", func(ctx context.Context) (string, error) {
-		for _, u := range objs {
-			if u.GetKind() != "PersistentVolumeClaim" {
-				continue
-			}
-			pvc, err := cluster.Client.CoreV1().PersistentVolumeClaims(u.GetNamespace()).Get(ctx, u.GetName(), metav1.GetOptions{})
-			if err != nil {
-				return err.Error(), nil
-			}
-			if pvc.Status.Phase != corev1.ClaimBound {
-				return fmt.Sprintf("PVC %s/%s is %s", pvc.Namespace, pvc.Name, pvc.Status.Phase), nil
-			}
-		}
-		return "", nil
-	})
 }
 
 // splitMigration writes a spec and a record of splitMembers members of one

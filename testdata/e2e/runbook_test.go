@@ -10,9 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/graftctl/graft/testdata/e2e/harness"
@@ -93,24 +91,9 @@ func TestRunbookExistingStatefulSet(t *testing.T) {
 
 	// 1. The existing state: graft's PVs and PVCs, and the StatefulSet as
 	//    the base has it, running on them (claims adopted by name).
-	var storage, workload []*unstructured.Unstructured
-	for _, o := range pre.objs {
-		if o.GetKind() == "StatefulSet" {
-			workload = append(workload, o)
-		} else {
-			storage = append(storage, o)
-		}
-	}
+	workload, storage := byKind(pre.objs, "StatefulSet")
 	mustApply(t, storage)
-	eventually(t, 60*time.Second, "graft's claims bound", func(ctx context.Context) (string, error) {
-		for key, want := range pre.pvcs {
-			pvc, err := c.CoreV1().PersistentVolumeClaims(want.Namespace).Get(ctx, want.Name, metav1.GetOptions{})
-			if err != nil || pvc.Status.Phase != corev1.ClaimBound {
-				return "PVC " + key + " not bound", nil
-			}
-		}
-		return "", nil
-	})
+	waitClaimsBound(t, storage)
 	mustApply(t, workload)
 	assertLanded(t, pre)
 
@@ -150,18 +133,8 @@ func TestRunbookExistingStatefulSet(t *testing.T) {
 	}
 
 	// 3. kubectl delete statefulset NAME --cascade=orphan
-	orphan := metav1.DeletePropagationOrphan
-	for _, sts := range full.stss {
-		if err := c.AppsV1().StatefulSets(sts.Namespace).Delete(ctx, sts.Name, metav1.DeleteOptions{PropagationPolicy: &orphan}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	eventually(t, 60*time.Second, "StatefulSets deleted, pods orphaned", func(ctx context.Context) (string, error) {
-		for _, sts := range full.stss {
-			if _, err := c.AppsV1().StatefulSets(sts.Namespace).Get(ctx, sts.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-				return "StatefulSet " + sts.Name + " still there", nil
-			}
-		}
+	orphanStatefulSets(t, full.stss, 60*time.Second)
+	eventually(t, 60*time.Second, "pods orphaned", func(ctx context.Context) (string, error) {
 		for key, uid := range podUID {
 			ns, name, _ := strings.Cut(key, "/")
 			p, err := c.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})

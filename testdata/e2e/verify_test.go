@@ -16,22 +16,15 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// verifyReport is `graft verify -o json` as the README documents it.
+// verifyReport is what the tests read of `graft verify -o json` (the
+// README documents all of it).
 type verifyReport struct {
-	Migration string `json:"migration"`
-	Namespace string `json:"namespace"`
-	Passed    bool   `json:"passed"`
-	EC2       string `json:"ec2"`
-	Members   []struct {
-		StatefulSet      string `json:"statefulSet"`
-		Ordinal          int    `json:"ordinal"`
-		Claim            string `json:"claim"`
-		PersistentVolume string `json:"persistentVolume"`
-		Volume           string `json:"volume"`
-		Zone             string `json:"zone"`
-		Pod              string `json:"pod"`
-		Node             string `json:"node"`
-		Checks           []struct {
+	Passed  bool   `json:"passed"`
+	EC2     string `json:"ec2"`
+	Members []struct {
+		Claim  string `json:"claim"`
+		Node   string `json:"node"`
+		Checks []struct {
 			Name    string `json:"name"`
 			OK      bool   `json:"ok"`
 			Message string `json:"message"`

@@ -1,15 +1,15 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
-	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -25,9 +25,10 @@ import (
 
 // Issue 15: operator- and chart-managed StatefulSets. The operators cannot
 // run here (no kubelet, no images), so each test creates the StatefulSets
-// exactly as the operator would name and shape them — transliterated below
-// from the operators' code, independently of graft's own implementation
-// (generator/workload), which the test cross-checks against the record —
+// exactly as the operator would name and shape them — by graft's
+// internal/opsim (the opsim command TestMain builds: this module cannot
+// import graft's packages), the one transliteration of the operators' code,
+// tied to the operators' own test values by TestWorkloadNamingOracle —
 // after graft's PVs and PVCs are in place, and shows that the StatefulSet
 // controller adopts graft's claims (no claim is created, none is
 // replaced), that they bind, and that every pod is scheduled in its rack's
@@ -144,12 +145,12 @@ func landWorkload(t *testing.T, dir string, ex exampleFiles) {
 		if resource == nil || resource.GetKind() != "CassandraDatacenter" {
 			t.Fatalf("a cass-operator overlay without its CassandraDatacenter")
 		}
-		stss = cassOperatorStatefulSets(t, resource)
+		stss = operatorStatefulSets(t, resource.Object)
 	case "eck":
 		if resource == nil || resource.GetKind() != "Elasticsearch" {
 			t.Fatalf("an eck overlay without its Elasticsearch")
 		}
-		stss = eckStatefulSets(t, resource)
+		stss = operatorStatefulSets(t, resource.Object)
 	case "claims-only":
 		if resource != nil {
 			t.Fatalf("a claims-only overlay holds %s", harness.Ref(resource))
@@ -269,204 +270,34 @@ func requiredZoneOf(a *corev1.Affinity) string {
 	return zone
 }
 
-// ---- cass-operator, transliterated (k8ssandra/cass-operator) ----
-
-var (
-	dns1035Label    = regexp.MustCompile(`[a-z]([-a-z0-9]*[a-z0-9])?`)
-	dns1035Full     = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
-	dns1123Sub      = regexp.MustCompile(`[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*`)
-	dns1123SubFull  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
-	labelValueParts = regexp.MustCompile(`(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?`)
-)
-
-// cleanupForKubernetes: apis/cassandra/v1beta1/cassandradatacenter_types.go.
-func cleanupForKubernetes(in string) string {
-	if len(in) <= 63 && dns1035Full.MatchString(in) {
-		return in
-	}
-	in = strings.ReplaceAll(strings.ToLower(in), "_", "-")
-	return strings.Join(dns1035Label.FindAllString(in, -1), "")
-}
-
-// cleanupSubdomain: the same file.
-func cleanupSubdomain(in string) string {
-	if len(in) <= 253 && dns1123SubFull.MatchString(in) {
-		return in
-	}
-	in = strings.ReplaceAll(strings.ToLower(in), "_", "-")
-	return strings.Join(dns1123Sub.FindAllString(in, -1), "")
-}
-
-// cleanLabelValue: the same file.
-func cleanLabelValue(v string) string {
-	return strings.Join(labelValueParts.FindAllString(strings.ReplaceAll(v, " ", ""), -1), "")
-}
-
-// splitRacks: the same file.
-func splitRacks(nodes, racks int) []int {
-	per, extra := nodes/racks, nodes%racks
-	out := make([]int, racks)
-	for i := range out {
-		out[i] = per
-		if i < extra {
-			out[i]++
-		}
-	}
-	return out
-}
-
-type cassDC struct {
-	Metadata metav1.ObjectMeta `json:"metadata"`
-	Spec     struct {
-		ClusterName        string            `json:"clusterName"`
-		Size               int               `json:"size"`
-		NodeAffinityLabels map[string]string `json:"nodeAffinityLabels"`
-		Racks              []struct {
-			Name               string            `json:"name"`
-			Zone               string            `json:"zone"`
-			NodeAffinityLabels map[string]string `json:"nodeAffinityLabels"`
-		} `json:"racks"`
-		StorageConfig struct {
-			CassandraDataVolumeClaimSpec *corev1.PersistentVolumeClaimSpec `json:"cassandraDataVolumeClaimSpec"`
-			AdditionalVolumes            []struct {
-				Name      string                            `json:"name"`
-				MountPath string                            `json:"mountPath"`
-				PVCSpec   *corev1.PersistentVolumeClaimSpec `json:"pvcSpec"`
-			} `json:"additionalVolumes"`
-		} `json:"storageConfig"`
-	} `json:"spec"`
-	Status struct {
-		DatacenterName string `json:"datacenterName"`
-	} `json:"status"`
-}
-
-// cassOperatorStatefulSets: pkg/reconciliation/construct_statefulset.go
-// newStatefulSetForCassandraDatacenter (v1.23 and later): one StatefulSet
-// per rack, NewNamespacedNameForStatefulSet's name, the rack labels,
-// serviceName GetAllPodsServiceName, Parallel pods, server-data and the
-// additional volumes with a pvcSpec, and the pods required on nodes with
-// the rack's nodeAffinityLabels (rackNodeAffinitylabels,
-// construct_podtemplatespec.go calculateNodeAffinity).
-func cassOperatorStatefulSets(t *testing.T, u *unstructured.Unstructured) []*appsv1.StatefulSet {
+// operatorStatefulSets are the StatefulSets cass-operator and ECK would
+// create for the resources objs (CassandraDatacenters, Elasticsearch):
+// opsim's, without a namespace of their own where the resource has none.
+func operatorStatefulSets(t *testing.T, objs ...map[string]any) []*appsv1.StatefulSet {
 	t.Helper()
-	dc, err := typed[cassDC](u)
+	if opsimBin == "" {
+		t.Fatalf("opsim could not be built: %v", opsimErr)
+	}
+	var stream bytes.Buffer
+	enc := json.NewEncoder(&stream) // a JSON stream, one object a line
+	for _, o := range objs {
+		if err := enc.Encode(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.CommandContext(ctxFor(t, 30*time.Second), opsimBin)
+	cmd.Stdin = &stream
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("opsim: %v\n%s", err, errOut.String())
 	}
-	if dc.Spec.StorageConfig.CassandraDataVolumeClaimSpec == nil {
-		t.Fatalf("CassandraDatacenter %s: StorageConfig.cassandraDataVolumeClaimSpec is required", dc.Metadata.Name)
+	var sets []*appsv1.StatefulSet
+	if err := json.Unmarshal(out, &sets); err != nil {
+		t.Fatalf("opsim's output: %v\n%s", err, out)
 	}
-	resourceName := cleanupForKubernetes(dc.Metadata.Name) // LabelResourceName, no status yet
-	if dc.Status.DatacenterName != "" {
-		resourceName = cleanupForKubernetes(dc.Status.DatacenterName)
-	}
-	counts := splitRacks(dc.Spec.Size, len(dc.Spec.Racks))
-	var out []*appsv1.StatefulSet
-	for i, rack := range dc.Spec.Racks {
-		labels := map[string]string{
-			"cassandra.datastax.com/cluster":    cleanLabelValue(dc.Spec.ClusterName),
-			"cassandra.datastax.com/datacenter": cleanLabelValue(dc.Metadata.Name),
-			"cassandra.datastax.com/rack":       cleanLabelValue(rack.Name),
-		}
-		templates := []corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "server-data", Labels: maps.Clone(labels)}, Spec: *dc.Spec.StorageConfig.CassandraDataVolumeClaimSpec}}
-		mounts := []corev1.VolumeMount{{Name: "server-data", MountPath: "/var/lib/cassandra"}}
-		for _, av := range dc.Spec.StorageConfig.AdditionalVolumes {
-			if av.PVCSpec != nil {
-				templates = append(templates, corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: av.Name, Labels: maps.Clone(labels)}, Spec: *av.PVCSpec})
-				mounts = append(mounts, corev1.VolumeMount{Name: av.Name, MountPath: av.MountPath})
-			}
-		}
-		affinity := map[string]string{}
-		maps.Copy(affinity, dc.Spec.NodeAffinityLabels)
-		maps.Copy(affinity, rack.NodeAffinityLabels)
-		if rack.Zone != "" {
-			affinity[harness.ZoneLabel] = rack.Zone
-		}
-		var reqs []corev1.NodeSelectorRequirement
-		for _, k := range slices.Sorted(maps.Keys(affinity)) {
-			reqs = append(reqs, corev1.NodeSelectorRequirement{Key: k, Operator: corev1.NodeSelectorOpIn, Values: []string{affinity[k]}})
-		}
-		var podAffinity *corev1.Affinity
-		if len(reqs) > 0 {
-			podAffinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: reqs}}}}}
-		}
-		replicas := int32(counts[i])
-		out = append(out, &appsv1.StatefulSet{
-			ObjectMeta: metav1.ObjectMeta{Name: cleanupForKubernetes(dc.Spec.ClusterName) + "-" + resourceName + "-" + cleanupSubdomain(rack.Name) + "-sts", Labels: maps.Clone(labels)},
-			Spec: appsv1.StatefulSetSpec{
-				Selector:            &metav1.LabelSelector{MatchLabels: maps.Clone(labels)},
-				Replicas:            &replicas,
-				ServiceName:         cleanupForKubernetes(dc.Spec.ClusterName) + "-" + resourceName + "-all-pods-service",
-				PodManagementPolicy: appsv1.ParallelPodManagement,
-				Template: corev1.PodTemplateSpec{
-					ObjectMeta: metav1.ObjectMeta{Labels: maps.Clone(labels)},
-					Spec: corev1.PodSpec{
-						Affinity:   podAffinity,
-						Containers: []corev1.Container{{Name: "cassandra", Image: "cr.k8ssandra.io/k8ssandra/cass-management-api:4.1", VolumeMounts: mounts}},
-					},
-				},
-				VolumeClaimTemplates: templates,
-				MinReadySeconds:      5,
-			},
-		})
-	}
-	return out
-}
-
-// ---- ECK, transliterated (elastic/cloud-on-k8s) ----
-
-type eckES struct {
-	Metadata metav1.ObjectMeta `json:"metadata"`
-	Spec     struct {
-		NodeSets []struct {
-			Name                 string                         `json:"name"`
-			Count                int32                          `json:"count"`
-			PodTemplate          corev1.PodTemplateSpec         `json:"podTemplate"`
-			VolumeClaimTemplates []corev1.PersistentVolumeClaim `json:"volumeClaimTemplates"`
-		} `json:"nodeSets"`
-	} `json:"spec"`
-}
-
-// eckStatefulSets: pkg/controller/elasticsearch/nodespec/statefulset.go
-// BuildStatefulSet: <es>-es-<nodeSet> (pkg/apis/elasticsearch/v1/name.go
-// StatefulSet), serviceName the same (HeadlessServiceName), count
-// replicas, Parallel pods, the nodeSet's podTemplate (its affinity) and
-// volumeClaimTemplates (default elasticsearch-data).
-func eckStatefulSets(t *testing.T, u *unstructured.Unstructured) []*appsv1.StatefulSet {
-	t.Helper()
-	es, err := typed[eckES](u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*appsv1.StatefulSet
-	for _, ns := range es.Spec.NodeSets {
-		name := es.Metadata.Name + "-es-" + ns.Name
-		labels := map[string]string{"elasticsearch.k8s.elastic.co/cluster-name": es.Metadata.Name, "elasticsearch.k8s.elastic.co/statefulset-name": name}
-		templates := ns.VolumeClaimTemplates
-		if len(templates) == 0 {
-			templates = []corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "elasticsearch-data"}}}
-		}
-		var mounts []corev1.VolumeMount
-		for _, tm := range templates {
-			mounts = append(mounts, corev1.VolumeMount{Name: tm.Name, MountPath: "/usr/share/elasticsearch/" + strings.TrimPrefix(tm.Name, "elasticsearch-")})
-		}
-		pod := ns.PodTemplate
-		pod.Labels = maps.Clone(labels)
-		pod.Spec.Containers = []corev1.Container{{Name: "elasticsearch", Image: "docker.elastic.co/elasticsearch/elasticsearch:8", VolumeMounts: mounts}}
-		replicas := ns.Count
-		out = append(out, &appsv1.StatefulSet{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: maps.Clone(labels)},
-			Spec: appsv1.StatefulSetSpec{
-				Selector:             &metav1.LabelSelector{MatchLabels: maps.Clone(labels)},
-				Replicas:             &replicas,
-				ServiceName:          name,
-				PodManagementPolicy:  appsv1.ParallelPodManagement,
-				Template:             pod,
-				VolumeClaimTemplates: templates,
-			},
-		})
-	}
-	return out
+	return sets
 }
 
 // chartStatefulSets are the StatefulSets of the chart's rendered manifests,
@@ -498,20 +329,30 @@ func chartStatefulSets(t *testing.T, dir string, ex exampleFiles) []*appsv1.Stat
 	return out
 }
 
-// TestWorkloadNamingOracle: the transliterations above give the names
-// cass-operator's own tests give (pkg/reconciliation/construct_statefulset
-// and cassandradatacenter_types tests), so that a StatefulSet the test
-// creates is named as the operator would.
+// TestWorkloadNamingOracle: the StatefulSets the tests above create are
+// named and sized with the values cass-operator's own tests give
+// (pkg/reconciliation/construct_statefulset and cassandradatacenter_types
+// tests: CleanupForKubernetes of the cluster, CleanupSubdomain of the
+// rack, SplitRacks), so that a StatefulSet the test creates is named as
+// the operator would.
 func TestWorkloadNamingOracle(t *testing.T) {
-	for in, want := range map[string]string{"Test_Cluster": "test-cluster", "Prod Cluster": "prodcluster", "cluster1": "cluster1"} {
-		if got := cleanupForKubernetes(in); got != want {
-			t.Errorf("cleanupForKubernetes(%q) = %q, want %q", in, got, want)
+	racks := []any{map[string]any{"name": "Rack_1"}, map[string]any{"name": "r2"}, map[string]any{"name": "r3"}}
+	for cluster, want := range map[string]string{"Test_Cluster": "test-cluster", "Prod Cluster": "prodcluster", "cluster1": "cluster1"} {
+		dc := map[string]any{
+			"apiVersion": "cassandra.datastax.com/v1beta1",
+			"kind":       "CassandraDatacenter",
+			"metadata":   map[string]any{"name": "dc1"},
+			"spec": map[string]any{"clusterName": cluster, "size": 7, "racks": racks,
+				"storageConfig": map[string]any{"cassandraDataVolumeClaimSpec": map[string]any{}}},
 		}
-	}
-	if got := fmt.Sprint(splitRacks(7, 3)); got != "[3 2 2]" {
-		t.Errorf("splitRacks(7, 3) = %s", got)
-	}
-	if got := cleanupSubdomain("Rack_1"); got != "rack-1" {
-		t.Errorf("cleanupSubdomain = %q", got)
+		var got []string
+		for _, s := range operatorStatefulSets(t, dc) {
+			got = append(got, fmt.Sprintf("%s x%d (%s)", s.Name, *s.Spec.Replicas, s.Spec.ServiceName))
+		}
+		service := want + "-dc1-all-pods-service"
+		wantSets := []string{want + "-dc1-rack-1-sts x3 (" + service + ")", want + "-dc1-r2-sts x2 (" + service + ")", want + "-dc1-r3-sts x2 (" + service + ")"}
+		if !slices.Equal(got, wantSets) {
+			t.Errorf("cluster %q, racks Rack_1, r2, r3, size 7: StatefulSets %v, want %v", cluster, got, wantSets)
+		}
 	}
 }
