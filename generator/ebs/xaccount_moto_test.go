@@ -123,10 +123,7 @@ func TestMotoCrossAccount(t *testing.T) {
 	lock := t.TempDir() + "/graft.lock"
 	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
 		eng := ebs.New(m, ebs.Options{Source: src, Target: dst, PollInterval: 100 * time.Millisecond, Log: testLogger(t)})
-		inv, err := eng.Discover(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		inv := discover(t, ctx, eng)
 		rec := record.New(m)
 		if r, err := record.Load(lock); err == nil {
 			rec = r
