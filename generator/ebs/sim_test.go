@@ -1193,11 +1193,14 @@ func TestSimPlanMatchesClone(t *testing.T) {
 			want := map[string]int{}
 			refused := map[string]bool{}
 			reused := map[string]string{} // member + template -> volume
+			existing := map[string]int{}  // role -> resources reused, both phases
 			for _, pm := range plan.Members {
 				multi := false
 				for _, a := range pm.Actions {
 					if a.Refused != "" {
 						refused[pm.Member] = true
+					} else if a.Exists != "" {
+						existing[a.Role]++
 					}
 				}
 				for _, a := range pm.Actions {
@@ -1220,6 +1223,9 @@ func TestSimPlanMatchesClone(t *testing.T) {
 			}
 			if len(refused) != tc.refuse {
 				t.Errorf("plan refuses %d members, want %d:\n%s", len(refused), tc.refuse, text.String())
+			}
+			if fmt.Sprint(plan.Existing) != fmt.Sprint(existing) {
+				t.Errorf("plan counts %v existing, its actions name %v", plan.Existing, existing)
 			}
 			if strings.Contains(tc.name, "missing final snapshot") && (!strings.Contains(text.String(), "  - final   snapshot") || plan.ToCreate[ownership.RoleSnapshot] != 0) {
 				t.Errorf("plan does not show the snapshots clone will not make with -:\n%s", text.String())

@@ -1,7 +1,9 @@
 package ebs_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -480,6 +482,46 @@ func TestSimCrossAccountPlanMatchesClone(t *testing.T) {
 		}
 		if ebs.FormatCounts(got) != ebs.FormatCounts(want) {
 			t.Errorf("%s account: clone made %s, the plan said %s", pl.Accounts[i].Side, ebs.FormatCounts(got), ebs.FormatCounts(want))
+		}
+	}
+}
+
+// TestSimCrossAccountPlanJSON: the plan's JSON holds its budget (calls,
+// mutating-bucket floor, phase times) at the top and each account's
+// beside its side and steps, under the same keys.
+func TestSimCrossAccountPlanJSON(t *testing.T) {
+	x := newXSim(t, xCase{simCase: simCase{Nodes: 2, Devices: 1, NoHook: true}})
+	pl := discoverAndPlan(t, ctxT(t, 30*time.Second), x.engine(x.opts))
+	var buf bytes.Buffer
+	if err := pl.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Budget   map[string]any   `json:"Budget"`
+		Calls    map[string]int   `json:"calls"`
+		Floor    string           `json:"mutatingFloor"`
+		Precopy  string           `json:"precopy"`
+		Final    string           `json:"final"`
+		Accounts []map[string]any `json:"accounts"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Budget != nil || doc.Calls["CreateVolume"] != 2 || doc.Floor == "" || doc.Precopy != time.Duration(pl.Precopy).String() || doc.Final != time.Duration(pl.Final).String() {
+		t.Errorf("the plan's budget in JSON: %s", buf.String())
+	}
+	for i, a := range doc.Accounts {
+		var keys []string
+		for k := range a {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		want := []string{"calls", "final", "mutatingFloor", "precopy", "region", "side", "steps"}
+		if i == 1 {
+			want = []string{"account", "calls", "final", "mutatingFloor", "precopy", "region", "side", "steps"}
+		}
+		if !slices.Equal(keys, want) {
+			t.Errorf("account %d's keys in JSON: %v, want %v", i, keys, want)
 		}
 	}
 }
