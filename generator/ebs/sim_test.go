@@ -189,20 +189,21 @@ func (e *simEnv) clone(ctx context.Context, phase string, opts ...func(*ebs.Opti
 
 // cloneRecordedAt is clone with the record at lock.
 func (e *simEnv) cloneRecordedAt(ctx context.Context, phase, lock string, opts ...func(*ebs.Options)) (*ebs.CloneResult, error) {
-	return e.cloneWith(ctx, e.engine(opts...), phase, lock)
+	return cloneRecorded(ctx, e.engine(opts...), e.m, phase, lock, e.runHook)
 }
 
-// cloneWith is cloneRecordedAt with the engine eng.
-func (e *simEnv) cloneWith(ctx context.Context, eng *ebs.Engine, phase, lock string) (*ebs.CloneResult, error) {
+// cloneRecorded runs discover and one phase of eng with the record at lock
+// (a new one of m while there is none), as a new graft process would.
+func cloneRecorded(ctx context.Context, eng *ebs.Engine, m *spec.Migration, phase, lock string, hook func(context.Context, []string) ([]byte, error)) (*ebs.CloneResult, error) {
 	inv, err := eng.Discover(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rec := record.New(e.m)
+	rec := record.New(m)
 	if r, err := record.Load(lock); err == nil {
 		rec = r
 	}
-	return eng.Clone(ctx, inv, ebs.CloneOptions{Phase: phase, Record: rec, RecordPath: lock, RunHook: e.runHook})
+	return eng.Clone(ctx, inv, ebs.CloneOptions{Phase: phase, Record: rec, RecordPath: lock, RunHook: hook})
 }
 
 // cloneAll runs both phases, as `graft clone --phase precopy && graft
@@ -468,7 +469,7 @@ func TestSimThrottled30Percent(t *testing.T) {
 	var stats *ebs.Stats
 	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
 		eng := e.engine()
-		if _, err := e.cloneWith(ctx, eng, phase, e.lock); err != nil {
+		if _, err := cloneRecorded(ctx, eng, e.m, phase, e.lock, e.runHook); err != nil {
 			t.Fatalf("%s with 30%% throttling: %v", phase, err)
 		}
 		stats = eng.Stats()
