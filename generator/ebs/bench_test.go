@@ -48,10 +48,7 @@ func measureClone(tb testing.TB, members, devices int, T time.Duration, snapshot
 		}
 	}
 	eng := e.engine()
-	inv, err := eng.Discover(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	inv := discover(tb, ctx, eng)
 	e.sim.ResetAudit()
 	start, wall := e.sim.Now(), time.Now()
 	if _, err := eng.Clone(ctx, inv, ebs.CloneOptions{Phase: spec.PhaseFinal, RecordPath: e.lock}); err != nil {

@@ -45,28 +45,31 @@ func TestClientRetriesNoThrottling(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	status.Store(503)
-	code.Store("RequestLimitExceeded")
-	if _, err := c.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{}); err == nil {
-		t.Fatal("no error")
-	}
-	if n := hits.Load(); n != 1 {
-		t.Errorf("a throttled call went out %d times, want once (graft's loop retries it)", n)
-	}
-	if th := counter.Throttles()["DescribeVolumes"]; th != 1 {
-		t.Errorf("counter: %d throttles", th)
-	}
-
-	hits.Store(0)
-	status.Store(500)
-	code.Store("InternalError")
-	if _, err := c.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{}); err == nil {
-		t.Fatal("no error")
-	}
-	if n := hits.Load(); n != 3 {
-		t.Errorf("a 500 went out %d times, want MaxAttempts = 3", n)
-	}
-	if n := counter.Calls()["DescribeVolumes"]; n != 3 {
-		t.Errorf("counter: %d calls, want 3", n)
+	for _, tc := range []struct {
+		what     string
+		status   int32
+		code     string
+		attempts int32
+		why      string
+		// counted is what the counter counts of the call, after it and
+		// the ones before: want.
+		counted func() map[string]int
+		want    int
+	}{
+		{"a throttled call", 503, "RequestLimitExceeded", 1, "graft's loop retries it", counter.Throttles, 1},
+		{"a 500", 500, "InternalError", 3, "MaxAttempts", counter.Calls, 3},
+	} {
+		hits.Store(0)
+		status.Store(tc.status)
+		code.Store(tc.code)
+		if _, err := c.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{}); err == nil {
+			t.Fatalf("%s: no error", tc.what)
+		}
+		if n := hits.Load(); n != tc.attempts {
+			t.Errorf("%s went out %d times, want %d (%s)", tc.what, n, tc.attempts, tc.why)
+		}
+		if n := tc.counted()["DescribeVolumes"]; n != tc.want {
+			t.Errorf("%s: the counter counts %d, want %d", tc.what, n, tc.want)
+		}
 	}
 }

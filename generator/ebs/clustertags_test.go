@@ -15,7 +15,6 @@ import (
 	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/ec2sim"
 	"github.com/graftctl/graft/generator/ownership"
-	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
 )
 
@@ -159,10 +158,7 @@ func TestSimReusedVolumeGetsClusterTags(t *testing.T) {
 					t.Errorf("volume %s lost graft's or the spec's tags: %v", id, tags)
 				}
 			}
-			rec, err := record.Load(e.lock)
-			if err != nil {
-				t.Fatal(err)
-			}
+			rec := loadRecord(t, e.lock)
 			for _, v := range rec.Volumes {
 				if !maps.Equal(v.ClusterTags, want) || v.CSIDriver != e.m.Spec.Target.Storage().CSIDriver {
 					t.Errorf("record %s: clusterTags %v csiDriver %q, want %v %q", v.ClaimName(), v.ClusterTags, v.CSIDriver, want, e.m.Spec.Target.Storage().CSIDriver)
@@ -328,10 +324,7 @@ func TestSimCrashAtCreateTagsResumes(t *testing.T) {
 			}
 		}
 	}
-	rec, err := record.Load(e.lock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := loadRecord(t, e.lock)
 	for _, v := range rec.Volumes {
 		if !maps.Equal(v.ClusterTags, want) {
 			t.Errorf("record %s: clusterTags %v, want %v", v.ClaimName(), v.ClusterTags, want)

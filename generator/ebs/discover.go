@@ -172,12 +172,7 @@ func (e *Engine) volumeFacts(members []Member, vols map[string]types.Volume, dst
 			case attached == 0:
 				add(ProblemUnattached, "volume %s (device %s of %s) is not attached to %s (state %s)", d.VolumeID, d.Device, mb.Instance, mb.Instance, v.State)
 			}
-			d.SizeGiB = aws.ToInt32(v.Size)
-			d.Type = string(v.VolumeType)
-			d.IOPS = aws.ToInt32(v.Iops)
-			d.Throughput = aws.ToInt32(v.Throughput)
-			d.Encrypted = aws.ToBool(v.Encrypted)
-			d.KMSKeyID = aws.ToString(v.KmsKeyId)
+			d.VolumeAttrs = volumeAttrs(v)
 		}
 		mb.TargetZone = e.m.Spec.TargetZone(mb.StatefulSet, mb.Zone)
 		if !dstZones[mb.TargetZone] {

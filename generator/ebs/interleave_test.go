@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/graftctl/graft/generator/ebs"
+	"github.com/graftctl/graft/generator/ec2sim"
 	"github.com/graftctl/graft/generator/record"
-	"github.com/graftctl/graft/generator/spec"
 )
 
 type machineKey struct{}
@@ -74,51 +74,83 @@ func (m *machines) resume(name string) {
 // reaches its own, then lets A and B finish, in that order, and returns
 // their errors.
 func (m *machines) interleave(runA, runB func() error) (errA, errB error) {
-	doneA, doneB := make(chan error, 1), make(chan error, 1)
-	go func() { doneA <- runA() }()
-	aDone := false
-	select {
-	case <-m.reached["A"]:
-	case errA = <-doneA:
-		aDone = true
-	}
-	go func() { doneB <- runB() }()
-	bDone := false
-	select {
-	case <-m.reached["B"]:
-	case errB = <-doneB:
-		bDone = true
-	}
+	waitA := m.start("A", runA)
+	waitB := m.start("B", runB)
 	m.resume("A")
-	if !aDone {
-		errA = <-doneA
-	}
+	errA = waitA()
 	m.resume("B")
-	if !bDone {
-		errB = <-doneB
+	return errA, waitB()
+}
+
+// start runs the machine name until it reaches its pause or ends, and
+// returns what waits for its end.
+func (m *machines) start(name string, run func() error) (wait func() error) {
+	done := make(chan error, 1)
+	go func() { done <- run() }()
+	select {
+	case <-m.reached[name]:
+		return func() error { return <-done }
+	case err := <-done:
+		return func() error { return err }
 	}
-	return errA, errB
 }
 
 // cloneOn runs discover and both phases as one machine, with its own
 // record, as `graft clone --phase precopy && graft clone --phase final`.
-func (e *simEnv) cloneOn(ctx context.Context, machine, lock string) error {
-	ctx = context.WithValue(ctx, machineKey{}, machine)
-	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
-		eng := e.engine()
-		inv, err := eng.Discover(ctx)
-		if err != nil {
-			return err
-		}
-		rec := record.New(e.m)
-		if r, err := record.Load(lock); err == nil {
-			rec = r
-		}
-		if _, err = eng.Clone(ctx, inv, ebs.CloneOptions{Phase: phase, Record: rec, RecordPath: lock, RunHook: e.runHook}); err != nil {
-			return fmt.Errorf("%s %s: %w", machine, phase, err)
-		}
+func (e *simEnv) cloneOn(ctx context.Context, machine, lock string, opts ...func(*ebs.Options)) error {
+	if err := e.clonePhasesAt(context.WithValue(ctx, machineKey{}, machine), lock, opts...); err != nil {
+		return fmt.Errorf("%s %w", machine, err)
 	}
 	return nil
+}
+
+// twoMachines runs cloneOn as machines A and B at once on the accounts
+// sims, A with e's record and B with its own: A pauses at its k-th
+// mutating call (in any of the accounts) while B runs to its j-th (0: to
+// its end), then A finishes, then B. Both must succeed; it returns A's
+// record and B's.
+func (e *simEnv) twoMachines(t *testing.T, k, j int, sims []*ec2sim.Sim, opts ...func(*ebs.Options)) (ra, rb *record.Record) {
+	t.Helper()
+	ctx := ctxT(t, 60*time.Second)
+	m := newMachines(map[string]int{"A": k, "B": j})
+	for _, s := range sims {
+		s.OnCall(m.hook)
+	}
+	lockB := filepath.Join(t.TempDir(), "graft.lock")
+	errA, errB := m.interleave(func() error { return e.cloneOn(ctx, "A", e.lock, opts...) }, func() error { return e.cloneOn(ctx, "B", lockB, opts...) })
+	if errA != nil || errB != nil {
+		t.Fatalf("run A: %v\nrun B: %v", errA, errB)
+	}
+	return loadRecord(t, e.lock), loadRecord(t, lockB)
+}
+
+// assertRecordsAgree checks that two runs' records name the same claims,
+// volumes, copies and snapshots.
+func assertRecordsAgree(t *testing.T, ra, rb *record.Record) {
+	t.Helper()
+	if len(ra.Volumes) != len(rb.Volumes) {
+		t.Fatalf("records: A has %d volumes, B %d", len(ra.Volumes), len(rb.Volumes))
+	}
+	for i := range ra.Volumes {
+		a, b := ra.Volumes[i], rb.Volumes[i]
+		if a.ClaimName() != b.ClaimName() || a.TargetVolume != b.TargetVolume || a.CopiedSnapshot != b.CopiedSnapshot || fmt.Sprint(a.Snapshots) != fmt.Sprint(b.Snapshots) {
+			t.Errorf("records disagree:\nA %s %s %s %v\nB %s %s %s %v", a.ClaimName(), a.TargetVolume, a.CopiedSnapshot, a.Snapshots, b.ClaimName(), b.TargetVolume, b.CopiedSnapshot, b.Snapshots)
+		}
+	}
+}
+
+// mutatingCalls counts the mutating calls (DryRun included) in the
+// accounts' logs.
+func mutatingCalls(sims ...*ec2sim.Sim) int {
+	n := 0
+	for _, s := range sims {
+		for _, call := range s.Calls() {
+			if call.Mutating {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // TestSimTwoMachinesConverge runs graft clone (precopy, then final) twice
@@ -138,12 +170,7 @@ func TestSimTwoMachinesConverge(t *testing.T) {
 			t.Fatal(err)
 		}
 		ref.assertEndState(true)
-		steps := 0
-		for _, call := range ref.sim.Calls() {
-			if call.Mutating {
-				steps++
-			}
-		}
+		steps := mutatingCalls(ref.sim)
 		if steps < 8 {
 			t.Fatalf("only %d mutating calls in one run", steps)
 		}
@@ -156,32 +183,9 @@ func TestSimTwoMachinesConverge(t *testing.T) {
 				t.Run(fmt.Sprintf("lag%s/A%02d_B%02d", lag, k, j), func(t *testing.T) {
 					t.Parallel()
 					e := newSim(t, c)
-					ctx := ctxT(t, 60*time.Second)
-					m := newMachines(map[string]int{"A": k, "B": j})
-					e.sim.OnCall(m.hook)
-					lockA, lockB := e.lock, filepath.Join(t.TempDir(), "graft.lock")
-					errA, errB := m.interleave(func() error { return e.cloneOn(ctx, "A", lockA) }, func() error { return e.cloneOn(ctx, "B", lockB) })
-					if errA != nil || errB != nil {
-						t.Fatalf("run A: %v\nrun B: %v", errA, errB)
-					}
+					ra, rb := e.twoMachines(t, k, j, []*ec2sim.Sim{e.sim})
 					e.assertEndState(true) // A's record, and what exists
-					ra, err := record.Load(lockA)
-					if err != nil {
-						t.Fatal(err)
-					}
-					rb, err := record.Load(lockB)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if len(ra.Volumes) != len(rb.Volumes) {
-						t.Fatalf("records: A has %d volumes, B %d", len(ra.Volumes), len(rb.Volumes))
-					}
-					for i := range ra.Volumes {
-						a, b := ra.Volumes[i], rb.Volumes[i]
-						if a.ClaimName() != b.ClaimName() || a.TargetVolume != b.TargetVolume || a.CopiedSnapshot != b.CopiedSnapshot || fmt.Sprint(a.Snapshots) != fmt.Sprint(b.Snapshots) {
-							t.Errorf("records disagree:\nA %s %s %s %v\nB %s %s %s %v", a.ClaimName(), a.TargetVolume, a.CopiedSnapshot, a.Snapshots, b.ClaimName(), b.TargetVolume, b.CopiedSnapshot, b.Snapshots)
-						}
-					}
+					assertRecordsAgree(t, ra, rb)
 				})
 			}
 		}

@@ -69,14 +69,10 @@ type Device struct {
 	ClaimTemplate string `json:"claimTemplate"`
 	FSType        string `json:"fsType"`
 	// Partition is spec.source.devices[].partition (0: the whole device).
-	Partition  int    `json:"partition,omitempty"`
-	VolumeID   string `json:"volumeId"`
-	SizeGiB    int32  `json:"sizeGiB"`
-	Type       string `json:"type"`
-	IOPS       int32  `json:"iops,omitempty"`
-	Throughput int32  `json:"throughput,omitempty"`
-	Encrypted  bool   `json:"encrypted"`
-	KMSKeyID   string `json:"kmsKeyId,omitempty"`
+	Partition int    `json:"partition,omitempty"`
+	VolumeID  string `json:"volumeId"`
+	// VolumeAttrs are the source volume's.
+	VolumeAttrs
 }
 
 // Sort orders the members by StatefulSet and ordinal. It leaves each

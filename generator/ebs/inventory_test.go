@@ -2,9 +2,13 @@ package ebs_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/graftctl/graft/generator/boundedio"
@@ -36,4 +40,42 @@ func TestLoadInventoryIsBounded(t *testing.T) {
 		_, err := ebs.LoadInventory(ctx, path)
 		return err
 	})
+}
+
+// TestInventoryJSON: a device's volume attributes are written flat beside
+// its name and volume id, under the inventory's keys, and read back as
+// they were.
+func TestInventoryJSON(t *testing.T) {
+	inv := &ebs.Inventory{Migration: "m", SourceRegion: "us-east-1", TargetRegion: "us-east-1", Members: []ebs.Member{{
+		StatefulSet: "cassandra", Instance: "i-1", Zone: "us-east-1a", TargetZone: "us-east-1a",
+		Devices: []ebs.Device{{Device: "/dev/xvdf", ClaimTemplate: "data", FSType: "xfs", VolumeID: "vol-1",
+			VolumeAttrs: ebs.VolumeAttrs{SizeGiB: 200, Type: "gp3", IOPS: 4000, Throughput: 250, Encrypted: true, KMSKeyID: "alias/k"}}},
+	}}}
+	path := filepath.Join(t.TempDir(), ebs.InventoryFile)
+	if err := inv.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Members []struct {
+			Devices []map[string]any `json:"devices"`
+		} `json:"members"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"claimTemplate", "device", "encrypted", "fsType", "iops", "kmsKeyId", "sizeGiB", "throughput", "type", "volumeId"}
+	if got := slices.Sorted(maps.Keys(doc.Members[0].Devices[0])); !slices.Equal(got, want) {
+		t.Errorf("a device's keys: %v, want %v\n%s", got, want, raw)
+	}
+	back, err := ebs.LoadInventory(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, inv) {
+		t.Errorf("read back:\n%+v\nwant\n%+v", back, inv)
+	}
 }

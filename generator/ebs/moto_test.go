@@ -60,10 +60,7 @@ func TestMotoDiscoverPlanCloneRender(t *testing.T) {
 	eng := ebs.New(m, ebs.Options{Source: client, PollInterval: 100 * time.Millisecond, Log: testLogger(t)})
 
 	// discover
-	inv, err := eng.Discover(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := discover(t, ctx, eng)
 	if len(inv.Members) != 6 {
 		t.Fatalf("discover: %d members, want 6", len(inv.Members))
 	}
@@ -281,10 +278,7 @@ func TestMotoCloneKeepsSourceKey(t *testing.T) {
 		t.Fatalf("spec has a key: %q", m.Spec.Target.Volume.KMSKeyID)
 	}
 	eng := ebs.New(m, ebs.Options{Source: client, PollInterval: 100 * time.Millisecond, Log: testLogger(t)})
-	inv, err := eng.Discover(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := discover(t, ctx, eng)
 	rec := record.New(m)
 	if _, err := eng.Clone(ctx, inv, ebs.CloneOptions{Phase: spec.PhaseFinal, Record: rec}); err != nil {
 		t.Fatal(err)
@@ -362,12 +356,9 @@ func TestMotoClusterTags(t *testing.T) {
 	clone := func(t *testing.T, m *spec.Migration) (*record.Record, error) {
 		t.Helper()
 		eng := ebs.New(m, ebs.Options{Source: client, PollInterval: 100 * time.Millisecond, Log: testLogger(t)})
-		inv, err := eng.Discover(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		inv := discover(t, ctx, eng)
 		rec := record.New(m)
-		_, err = eng.Clone(ctx, inv, ebs.CloneOptions{Phase: spec.PhaseFinal, Record: rec})
+		_, err := eng.Clone(ctx, inv, ebs.CloneOptions{Phase: spec.PhaseFinal, Record: rec})
 		return rec, err
 	}
 	// assertTagged checks the record's volumes as moto holds them.

@@ -20,24 +20,37 @@ import (
 // VolumeParams are the parameters of one new volume, after defaults from
 // the source volume.
 type VolumeParams struct {
-	Zone       string `json:"zone"`
+	Zone string `json:"zone"`
+	VolumeAttrs
+	// InitRateMiBps is the provisioned initialization rate (0: none).
+	InitRateMiBps int32 `json:"initRateMiBps,omitempty"`
+	FSR           bool  `json:"fastSnapshotRestore,omitempty"`
+}
+
+// VolumeAttrs are the EBS attributes of a volume: a source volume's as
+// discover found them (Device), a new one's as clone asks for them
+// (VolumeParams).
+type VolumeAttrs struct {
 	SizeGiB    int32  `json:"sizeGiB"`
 	Type       string `json:"type"`
 	IOPS       int32  `json:"iops,omitempty"`
 	Throughput int32  `json:"throughput,omitempty"`
 	Encrypted  bool   `json:"encrypted"`
 	KMSKeyID   string `json:"kmsKeyId,omitempty"`
-	// InitRateMiBps is the provisioned initialization rate (0: none).
-	InitRateMiBps int32 `json:"initRateMiBps,omitempty"`
-	FSR           bool  `json:"fastSnapshotRestore,omitempty"`
+}
+
+// volumeAttrs are v's attributes.
+func volumeAttrs(v types.Volume) VolumeAttrs {
+	return VolumeAttrs{SizeGiB: aws.ToInt32(v.Size), Type: string(v.VolumeType), IOPS: aws.ToInt32(v.Iops),
+		Throughput: aws.ToInt32(v.Throughput), Encrypted: aws.ToBool(v.Encrypted), KMSKeyID: aws.ToString(v.KmsKeyId)}
 }
 
 // volumeParams derives a device's new-volume parameters from the spec and
 // the source volume.
 func volumeParams(s *spec.Spec, mb Member, d Device) VolumeParams {
 	v := s.Target.Volume
-	p := VolumeParams{Zone: mb.TargetZone, SizeGiB: d.SizeGiB, Type: v.Type, IOPS: v.IOPS, Throughput: v.Throughput,
-		Encrypted: v.Encrypted || d.Encrypted, KMSKeyID: v.KMSKeyID,
+	p := VolumeParams{Zone: mb.TargetZone, VolumeAttrs: VolumeAttrs{SizeGiB: d.SizeGiB, Type: v.Type, IOPS: v.IOPS, Throughput: v.Throughput,
+		Encrypted: v.Encrypted || d.Encrypted, KMSKeyID: v.KMSKeyID},
 		InitRateMiBps: v.Initialization.RateMiBps, FSR: v.Initialization.FastSnapshotRestore}
 	p.Type = cmp.Or(p.Type, d.Type)
 	if p.IOPS == 0 && p.Type == d.Type && takesIOPS(p.Type) {

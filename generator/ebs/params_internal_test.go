@@ -42,7 +42,7 @@ func TestVolumeParamsIOPSLimits(t *testing.T) {
 	}
 	atMost := regexp.MustCompile(`at most (\d+);`)
 	for _, c := range cases {
-		p := VolumeParams{Type: c.typ, SizeGiB: c.size, IOPS: c.iops}
+		p := VolumeParams{VolumeAttrs: VolumeAttrs{Type: c.typ, SizeGiB: c.size, IOPS: c.iops}}
 		why := p.check()
 		if (why == "") != c.ok {
 			t.Errorf("%s %d GiB %d IOPS: check = %q, want ok=%v", c.typ, c.size, c.iops, why, c.ok)
@@ -69,10 +69,10 @@ func TestVolumeParamsIOPSLimits(t *testing.T) {
 		if int32(n) != c.most {
 			t.Errorf("%s %d GiB: message says at most %d, want %d", c.typ, c.size, n, c.most)
 		}
-		if w := (VolumeParams{Type: c.typ, SizeGiB: c.size, IOPS: int32(n)}).check(); w != "" {
+		if w := (VolumeParams{VolumeAttrs: VolumeAttrs{Type: c.typ, SizeGiB: c.size, IOPS: int32(n)}}).check(); w != "" {
 			t.Errorf("%s %d GiB: the message's limit %d is itself refused: %q", c.typ, c.size, n, w)
 		}
-		if w := (VolumeParams{Type: c.typ, SizeGiB: c.size, IOPS: int32(n) + 1}).check(); w == "" {
+		if w := (VolumeParams{VolumeAttrs: VolumeAttrs{Type: c.typ, SizeGiB: c.size, IOPS: int32(n) + 1}}).check(); w == "" {
 			t.Errorf("%s %d GiB: %d, one above the message's limit, is accepted", c.typ, c.size, n+1)
 		}
 	}

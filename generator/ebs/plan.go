@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/graftctl/graft/generator/ansi"
 	"github.com/graftctl/graft/generator/ownership"
@@ -37,14 +38,9 @@ type Plan struct {
 	// (CreateTags): graft made them before spec.target.cluster asked for
 	// the tags.
 	Retag int `json:"retag,omitempty"`
-	// Calls is the API-call budget of both phases, by operation.
-	Calls map[string]int `json:"calls"`
-	// MutatingFloor is the time EC2's mutating bucket (burst 100, refill
-	// 5/s) alone imposes on the final phase.
-	MutatingFloor Duration `json:"mutatingFloor"`
-	// Precopy and Final are the expected durations of the phases.
-	Precopy Duration `json:"precopy"`
-	Final   Duration `json:"final"`
+	// Budget is the API-call budget and the expected durations of the
+	// phases.
+	Budget
 	// Assumptions behind the durations.
 	Assumptions []string `json:"assumptions"`
 	Warnings    []string `json:"warnings"`
@@ -56,6 +52,20 @@ type Plan struct {
 	// Accounts splits the steps, the call budget and the mutating-bucket
 	// floor by account in a cross-account migration (absent otherwise).
 	Accounts []PlanAccount `json:"accounts,omitempty"`
+}
+
+// Budget is the API calls and the time of a plan, or of one account's
+// part of a cross-account plan.
+type Budget struct {
+	// Calls is the API-call budget of both phases, by operation.
+	Calls map[string]int `json:"calls"`
+	// MutatingFloor is the time EC2's mutating bucket (burst 100, refill
+	// 5/s; one per account and region) alone imposes on the final phase.
+	MutatingFloor Duration `json:"mutatingFloor"`
+	// Precopy and Final are the expected durations of the phases (of an
+	// account: of its own steps, the longest member's).
+	Precopy Duration `json:"precopy"`
+	Final   Duration `json:"final"`
 }
 
 // PlanBinding is how the claims will bind.
@@ -129,7 +139,7 @@ func (e *Engine) plan(ctx context.Context, inv *Inventory) (*Plan, error) {
 	}
 	pl := &planner{e: e, zonesBySet: map[string]map[string]bool{},
 		p: &Plan{Migration: inv.Migration, SourceRegion: inv.SourceRegion, TargetRegion: inv.TargetRegion,
-			ToCreate: map[string]int{}, Existing: map[string]int{}, Calls: map[string]int{}}}
+			ToCreate: map[string]int{}, Existing: map[string]int{}, Budget: Budget{Calls: map[string]int{}}}}
 	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
 		checks := e.dryRunChecks(inv, x, phase)
 		pl.dryRun += len(checks)
@@ -227,11 +237,7 @@ func (pl *planner) snapshots(pm *PlanMember, mb Member, d *memberDecision, phase
 	for _, st := range d.snaps {
 		a := Action{Phase: phase, Role: ownership.RoleSnapshot, Op: st.op(d), ClaimTemplate: st.d.ClaimTemplate, SourceVolume: st.d.VolumeID,
 			Detail: fmt.Sprintf("snapshot of %s (%s, %d GiB) on %s", st.d.VolumeID, st.d.Device, st.d.SizeGiB, mb.Instance)}
-		if st.exists != nil {
-			a.Exists = aws.ToString(st.exists.SnapshotId)
-			pl.p.Existing[ownership.RoleSnapshot]++
-		} else {
-			toCreate[ownership.RoleSnapshot]++
+		if pl.tally(&a, ownership.RoleSnapshot, snapshotID(st.exists), toCreate) {
 			t := snaptime.Full(st.d.SizeGiB)
 			if phase == spec.PhaseFinal {
 				// After the precopy phase the final snapshot is incremental.
@@ -273,11 +279,7 @@ func (pl *planner) copyActions(pm *PlanMember, d *memberDecision, phase string, 
 		}
 		a := Action{Phase: phase, Role: ownership.RoleCopy, Op: "CopySnapshot", ClaimTemplate: c.d.ClaimTemplate, SourceVolume: c.d.VolumeID,
 			Detail: fmt.Sprintf("copy of the %s snapshot of %s: %s", phase, c.d.VolumeID, why)}
-		if c.exists != nil {
-			a.Exists = aws.ToString(c.exists.SnapshotId)
-			pl.p.Existing[ownership.RoleCopy]++
-		} else {
-			toCreate[ownership.RoleCopy]++
+		if pl.tally(&a, ownership.RoleCopy, snapshotID(c.exists), toCreate) {
 			calls["CopySnapshot"]++
 			copiesLeft = true
 			copyTimeLeft = max(copyTimeLeft, snaptime.Copy(c.d.SizeGiB, e.crossRegion()))
@@ -316,11 +318,7 @@ func (pl *planner) volumes(pm *PlanMember, mb Member, d *memberDecision, toCreat
 			a.Exists = aws.ToString(v.exists.VolumeId)
 			a.Refused = v.refusal(mb)
 			pl.p.Refused++
-		case v.exists != nil:
-			a.Exists = aws.ToString(v.exists.VolumeId)
-			pl.p.Existing[ownership.RoleVolume]++
-		default:
-			toCreate[ownership.RoleVolume]++
+		case pl.tally(&a, ownership.RoleVolume, volumeID(v.exists), toCreate):
 			calls["CreateVolume"]++
 			pl.settleVols++
 			volLeft = max(volLeft, time.Minute)
@@ -336,6 +334,34 @@ func (pl *planner) volumes(pm *PlanMember, mb Member, d *memberDecision, toCreat
 		}
 	}
 	return volLeft
+}
+
+// tally counts the resource of role that a is about: one an earlier run
+// made (id, which a then names) or one to create, which it reports.
+func (pl *planner) tally(a *Action, role, id string, toCreate map[string]int) (create bool) {
+	if id != "" {
+		a.Exists = id
+		pl.p.Existing[role]++
+		return false
+	}
+	toCreate[role]++
+	return true
+}
+
+// snapshotID is the id of s ("": none).
+func snapshotID(s *types.Snapshot) string {
+	if s == nil {
+		return ""
+	}
+	return aws.ToString(s.SnapshotId)
+}
+
+// volumeID is the id of v ("": none).
+func volumeID(v *types.Volume) string {
+	if v == nil {
+		return ""
+	}
+	return aws.ToString(v.VolumeId)
 }
 
 // tagAction is the action adding the cluster tags a volume an earlier run

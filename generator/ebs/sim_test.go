@@ -184,38 +184,61 @@ func (e *simEnv) runHook(_ context.Context, argv []string) ([]byte, error) {
 // clone runs discover and one phase with a fresh engine, as a new process
 // would, loading the record from disk.
 func (e *simEnv) clone(ctx context.Context, phase string, opts ...func(*ebs.Options)) (*ebs.CloneResult, error) {
-	eng := e.engine(opts...)
+	return e.cloneRecordedAt(ctx, phase, e.lock, opts...)
+}
+
+// cloneRecordedAt is clone with the record at lock.
+func (e *simEnv) cloneRecordedAt(ctx context.Context, phase, lock string, opts ...func(*ebs.Options)) (*ebs.CloneResult, error) {
+	return cloneRecorded(ctx, e.engine(opts...), e.m, phase, lock, e.runHook)
+}
+
+// cloneRecorded runs discover and one phase of eng with the record at lock
+// (a new one of m while there is none), as a new graft process would.
+func cloneRecorded(ctx context.Context, eng *ebs.Engine, m *spec.Migration, phase, lock string, hook func(context.Context, []string) ([]byte, error)) (*ebs.CloneResult, error) {
 	inv, err := eng.Discover(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rec := record.New(e.m)
-	if r, err := record.Load(e.lock); err == nil {
+	rec := record.New(m)
+	if r, err := record.Load(lock); err == nil {
 		rec = r
 	}
-	return eng.Clone(ctx, inv, ebs.CloneOptions{Phase: phase, Record: rec, RecordPath: e.lock, RunHook: e.runHook})
+	return eng.Clone(ctx, inv, ebs.CloneOptions{Phase: phase, Record: rec, RecordPath: lock, RunHook: hook})
 }
 
-func (e *simEnv) cloneAll(ctx context.Context) error {
+// cloneAll runs both phases, as `graft clone --phase precopy && graft
+// clone --phase final`.
+func (e *simEnv) cloneAll(ctx context.Context, opts ...func(*ebs.Options)) error {
+	return e.clonePhasesAt(ctx, e.lock, opts...)
+}
+
+func (e *simEnv) clonePhasesAt(ctx context.Context, lock string, opts ...func(*ebs.Options)) error {
 	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
-		if _, err := e.clone(ctx, phase); err != nil {
+		if _, err := e.cloneRecordedAt(ctx, phase, lock, opts...); err != nil {
 			return fmt.Errorf("%s: %w", phase, err)
 		}
 	}
 	return nil
 }
 
-// cloneAndRecord runs both phases and returns the record they wrote,
-// which must hold volumes entries.
-func (e *simEnv) cloneAndRecord(t *testing.T, ctx context.Context, volumes int) *record.Record {
+// loadRecord loads the record at path.
+func loadRecord(t testing.TB, path string) *record.Record {
 	t.Helper()
-	if err := e.cloneAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rec, err := record.Load(e.lock)
+	rec, err := record.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rec
+}
+
+// cloneAndRecord runs both phases and returns the record they wrote,
+// which must hold volumes entries.
+func (e *simEnv) cloneAndRecord(t *testing.T, ctx context.Context, volumes int, opts ...func(*ebs.Options)) *record.Record {
+	t.Helper()
+	if err := e.cloneAll(ctx, opts...); err != nil {
+		t.Fatal(err)
+	}
+	rec := loadRecord(t, e.lock)
 	if len(rec.Volumes) != volumes {
 		t.Fatalf("record has %d volumes, want %d", len(rec.Volumes), volumes)
 	}
@@ -228,71 +251,10 @@ func (e *simEnv) cloneAndRecord(t *testing.T, ctx context.Context, volumes int) 
 func (e *simEnv) assertEndState(copies bool) {
 	t := e.t
 	t.Helper()
-	rec, err := record.Load(e.lock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := e.cl.DataVolumeIDs()
-	if len(rec.Volumes) != len(data) {
-		t.Errorf("record has %d volumes, want %d", len(rec.Volumes), len(data))
-	}
-	groups := map[string][]string{}
-	for _, s := range e.sim.Snapshots() {
-		tags := tagMap(s.Tags)
-		if tags[ownership.TagMigration] != "sim" {
-			t.Errorf("untagged snapshot %s", aws.ToString(s.SnapshotId))
-			continue
-		}
-		src := aws.ToString(s.VolumeId)
-		if tags[ownership.TagRole] == ownership.RoleCopy {
-			src = tags[ownership.TagSourceVolume]
-		}
-		if s.State != types.SnapshotStateCompleted {
-			t.Errorf("snapshot %s is %s", aws.ToString(s.SnapshotId), s.State)
-		}
-		k := tags[ownership.TagRole] + " " + tags[ownership.TagPhase] + " " + src
-		groups[k] = append(groups[k], aws.ToString(s.SnapshotId))
-	}
-	want := 2 * len(data)
-	if copies {
-		want *= 2
-	}
-	if len(groups) != want {
-		t.Errorf("%d distinct (role, phase, source) snapshot keys, want %d", len(groups), want)
-	}
-	for k, ids := range groups {
-		if len(ids) != 1 {
-			t.Errorf("%d snapshots for %s: %v", len(ids), k, ids)
-		}
-	}
-	referenced := map[string]bool{}
-	for _, v := range rec.Volumes {
-		referenced[v.TargetVolume] = true
-	}
-	vols := map[string][]string{}
-	for _, v := range e.sim.Volumes() {
-		tags := tagMap(v.Tags)
-		if tags[ownership.TagMigration] == "" {
-			continue // a source volume
-		}
-		k := tags[ownership.TagMember] + " " + tags[ownership.TagClaimTemplate]
-		vols[k] = append(vols[k], aws.ToString(v.VolumeId))
-		if !referenced[aws.ToString(v.VolumeId)] {
-			t.Errorf("leaked volume %s (%s): not in the record", aws.ToString(v.VolumeId), k)
-		}
-	}
-	if len(vols) != len(data) {
-		t.Errorf("%d member/template volume keys, want %d", len(vols), len(data))
-	}
-	for k, ids := range vols {
-		if len(ids) != 1 {
-			t.Errorf("%d volumes for %s: %v", len(ids), k, ids)
-		}
-	}
-	var snapIDs []string
-	for _, s := range e.sim.Snapshots() {
-		snapIDs = append(snapIDs, aws.ToString(s.SnapshotId))
-	}
+	rec := e.finishedRecord()
+	data := len(e.cl.DataVolumeIDs())
+	snapIDs := assertOneSnapshotEach(t, e.sim, map[string]bool{ownership.RoleSnapshot: true, ownership.RoleCopy: copies}, data)
+	volIDs := assertOneVolumeEach(t, e.sim, rec, data)
 	out, err := e.sim.DescribeFastSnapshotRestores(context.Background(), nil)
 	if err == nil {
 		for _, f := range out.FastSnapshotRestores {
@@ -301,14 +263,128 @@ func (e *simEnv) assertEndState(copies bool) {
 			}
 		}
 	}
+	if leaked := e.sim.Leaked(append(volIDs, snapIDs...)...); len(leaked) > 0 {
+		t.Errorf("leaked in account %s: %v", e.sim.AccountID(), leaked)
+	}
+}
+
+// finishedRecord loads the record, which must hold one volume per source
+// data volume.
+func (e *simEnv) finishedRecord() *record.Record {
+	t := e.t
+	t.Helper()
+	rec := loadRecord(t, e.lock)
+	if data := e.cl.DataVolumeIDs(); len(rec.Volumes) != len(data) {
+		t.Errorf("record has %d volumes, want %d", len(rec.Volumes), len(data))
+	}
+	return rec
+}
+
+// assertOneSnapshotEach checks the snapshots in sim: each is the
+// migration's, completed and of a role that roles wants, and there is
+// exactly one per role, phase and source volume (a copy's source is its
+// graft:source-volume tag): two phases of each of volumes source volumes
+// per wanted role. It returns their ids.
+func assertOneSnapshotEach(t testing.TB, sim *ec2sim.Sim, roles map[string]bool, volumes int) []string {
+	t.Helper()
+	groups := map[string][]string{}
 	var ids []string
-	for id := range referenced {
+	for _, s := range sim.Snapshots() {
+		tags := tagMap(s.Tags)
+		id := aws.ToString(s.SnapshotId)
+		if tags[ownership.TagMigration] != "sim" {
+			t.Errorf("untagged snapshot %s in account %s", id, sim.AccountID())
+			continue
+		}
 		ids = append(ids, id)
+		role := tags[ownership.TagRole]
+		if !roles[role] {
+			t.Errorf("snapshot %s of role %s in account %s", id, role, sim.AccountID())
+		}
+		src := aws.ToString(s.VolumeId)
+		if role != ownership.RoleSnapshot {
+			src = tags[ownership.TagSourceVolume]
+		}
+		if s.State != types.SnapshotStateCompleted {
+			t.Errorf("snapshot %s is %s", id, s.State)
+		}
+		k := role + " " + tags[ownership.TagPhase] + " " + src
+		groups[k] = append(groups[k], id)
 	}
-	ids = append(ids, snapIDs...)
-	if leaked := e.sim.Leaked(ids...); len(leaked) > 0 {
-		t.Errorf("leaked: %v", leaked)
+	want := 0
+	for _, wanted := range roles {
+		if wanted {
+			want += 2 * volumes
+		}
 	}
+	if len(groups) != want {
+		t.Errorf("account %s: %d distinct (role, phase, source) snapshot keys, want %d: %v", sim.AccountID(), len(groups), want, groups)
+	}
+	for k, g := range groups {
+		if len(g) != 1 {
+			t.Errorf("account %s: %d snapshots for %s: %v", sim.AccountID(), len(g), k, g)
+		}
+	}
+	return ids
+}
+
+// assertOneVolumeEach checks the migration's volumes in sim (the ones
+// tagged with a migration; the rest are source volumes): exactly one per
+// member and claim template, volumes of those keys, each in rec. It
+// returns the volumes rec references.
+func assertOneVolumeEach(t testing.TB, sim *ec2sim.Sim, rec *record.Record, volumes int) []string {
+	t.Helper()
+	referenced := map[string]bool{}
+	var refIDs []string
+	for _, v := range rec.Volumes {
+		referenced[v.TargetVolume] = true
+		refIDs = append(refIDs, v.TargetVolume)
+	}
+	vols := map[string][]string{}
+	for _, v := range sim.Volumes() {
+		tags := tagMap(v.Tags)
+		if tags[ownership.TagMigration] == "" {
+			continue // a source volume
+		}
+		k := tags[ownership.TagMember] + " " + tags[ownership.TagClaimTemplate]
+		vols[k] = append(vols[k], aws.ToString(v.VolumeId))
+		if !referenced[aws.ToString(v.VolumeId)] {
+			t.Errorf("leaked volume %s (%s) in account %s: not in the record", aws.ToString(v.VolumeId), k, sim.AccountID())
+		}
+	}
+	if len(vols) != volumes {
+		t.Errorf("%d member/template volume keys in account %s, want %d", len(vols), sim.AccountID(), volumes)
+	}
+	for k, ids := range vols {
+		if len(ids) != 1 {
+			t.Errorf("%d volumes for %s: %v", len(ids), k, ids)
+		}
+	}
+	return refIDs
+}
+
+// killAndResume crashes the process after its k-th state-changing call
+// (in any account), checks that run then fails, revives the process and
+// runs it again, which must finish.
+func (e *simEnv) killAndResume(t *testing.T, k int, run func() error) {
+	t.Helper()
+	e.sim.CrashAfter(k)
+	err := run()
+	if !e.sim.Crashed() {
+		t.Fatalf("crash point %d did not fire (err %v)", k, err)
+	}
+	if err == nil {
+		t.Fatal("the run reported success after a crash")
+	}
+	e.sim.Revive()
+	if err := run(); err != nil {
+		t.Fatalf("re-run after crash: %v", err)
+	}
+}
+
+// toUSWest2 moves spec.target to us-west-2, zone by zone.
+func toUSWest2(y string) string {
+	return strings.Replace(y, "  target:\n", "  target:\n    region: us-west-2\n    zones: {us-east-1a: us-west-2a, us-east-1b: us-west-2b, us-east-1c: us-west-2c}\n", 1)
 }
 
 func ctxT(t testing.TB, d time.Duration) context.Context {
@@ -380,18 +456,7 @@ func TestSimKillAtEveryStep(t *testing.T) {
 			t.Parallel()
 			e := newSim(t, c)
 			ctx := ctxT(t, 30*time.Second)
-			e.sim.CrashAfter(k)
-			err := e.cloneAll(ctx)
-			if !e.sim.Crashed() {
-				t.Fatalf("crash point %d did not fire (err %v)", k, err)
-			}
-			if err == nil {
-				t.Fatal("the run reported success after a crash")
-			}
-			e.sim.Revive()
-			if err := e.cloneAll(ctx); err != nil {
-				t.Fatalf("re-run after crash: %v", err)
-			}
+			e.killAndResume(t, k, func() error { return e.cloneAll(ctx) })
 			e.assertEndState(true)
 		})
 	}
@@ -404,15 +469,7 @@ func TestSimThrottled30Percent(t *testing.T) {
 	var stats *ebs.Stats
 	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
 		eng := e.engine()
-		inv, err := eng.Discover(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec := record.New(e.m)
-		if r, err := record.Load(e.lock); err == nil {
-			rec = r
-		}
-		if _, err := eng.Clone(ctx, inv, ebs.CloneOptions{Phase: phase, Record: rec, RecordPath: e.lock, RunHook: e.runHook}); err != nil {
+		if _, err := cloneRecorded(ctx, eng, e.m, phase, e.lock, e.runHook); err != nil {
 			t.Fatalf("%s with 30%% throttling: %v", phase, err)
 		}
 		stats = eng.Stats()
@@ -449,10 +506,7 @@ func TestSimIdempotentParameterMismatch(t *testing.T) {
 func TestSimIdempotentParameterMismatchReal(t *testing.T) {
 	e := newSim(t, simCase{Nodes: 1, Devices: 1, NoHook: true})
 	ctx := ctxT(t, 30*time.Second)
-	if err := e.cloneAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rec, _ := record.Load(e.lock)
+	rec := e.cloneAndRecord(t, ctx, 1)
 	if _, err := e.sim.DeleteVolume(ctx, deleteVolumeInput(rec.Volumes[0].TargetVolume)); err != nil {
 		t.Fatal(err)
 	}
@@ -470,7 +524,7 @@ func TestSimIdempotentParameterMismatchReal(t *testing.T) {
 	if len(codes) != 3 || codes[1] != "IdempotentParameterMismatch" || codes[2] != "" {
 		t.Errorf("CreateVolume results: %q, want success, mismatch, success with a new token", codes)
 	}
-	rec, _ = record.Load(e.lock)
+	rec = loadRecord(t, e.lock)
 	if rec.Volumes[0].IOPS != 5000 {
 		t.Errorf("record IOPS %d", rec.Volumes[0].IOPS)
 	}
@@ -556,7 +610,7 @@ func TestSimCancelIsResumable(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Only final snapshots: one per volume and phase, no precopy.
-	rec, _ := record.Load(e.lock)
+	rec := loadRecord(t, e.lock)
 	if len(rec.Volumes) != 8 {
 		t.Fatalf("record: %d volumes", len(rec.Volumes))
 	}
@@ -580,10 +634,7 @@ func TestSimDryRunCreatesNothing(t *testing.T) {
 	e := newSim(t, simCase{Nodes: 3, Devices: 2, KMSKey: simKey})
 	ctx := ctxT(t, 30*time.Second)
 	eng := e.engine()
-	inv, err := eng.Discover(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := discover(t, ctx, eng)
 	proved, err := eng.DryRun(ctx, inv, spec.PhaseFinal)
 	if err != nil {
 		t.Fatal(err)
@@ -599,9 +650,7 @@ func TestSimDryRunCreatesNothing(t *testing.T) {
 }
 
 func TestSimCrossRegion(t *testing.T) {
-	e := newSim(t, simCase{Nodes: 2, Devices: 2, NoHook: true, ExtraSpec: func(y string) string {
-		return strings.Replace(y, "  target:\n", "  target:\n    region: us-west-2\n    zones: {us-east-1a: us-west-2a, us-east-1b: us-west-2b, us-east-1c: us-west-2c}\n", 1)
-	}})
+	e := newSim(t, simCase{Nodes: 2, Devices: 2, NoHook: true, ExtraSpec: toUSWest2})
 	west := e.sim.NewRegion("us-west-2")
 	ctx := ctxT(t, 30*time.Second)
 	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
@@ -609,7 +658,7 @@ func TestSimCrossRegion(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rec, _ := record.Load(e.lock)
+	rec := loadRecord(t, e.lock)
 	for _, v := range rec.Volumes {
 		if !strings.HasPrefix(v.TargetZone, "us-west-2") || v.CopiedSnapshot == "" {
 			t.Errorf("volume %+v", v)
@@ -624,10 +673,7 @@ func TestSimCrossRegion(t *testing.T) {
 func TestSimCleanup(t *testing.T) {
 	e := newSim(t, simCase{Nodes: 2, Devices: 1, NoHook: true})
 	ctx := ctxT(t, 30*time.Second)
-	if err := e.cloneAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rec, _ := record.Load(e.lock)
+	rec := e.cloneAndRecord(t, ctx, 2)
 	// An extra graft volume that the record does not reference (say, from
 	// a run whose record was lost), and one untagged volume.
 	extra := createVolume(t, e.sim, map[string]string{ownership.TagMigration: "sim", ownership.TagRole: ownership.RoleVolume, ownership.TagMember: "cassandra/9", ownership.TagClaimTemplate: "data"})
@@ -696,14 +742,11 @@ func TestSimDiscoverAndPlanChangeNothing(t *testing.T) {
 		t.Helper()
 		e.sim.ResetAudit()
 		eng := e.engine()
-		inv, err := eng.Discover(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		inv := discover(t, ctx, eng)
 		if _, err := eng.Plan(ctx, inv); err != nil {
 			t.Fatal(err)
 		}
-		rec, _ := record.Load(e.lock)
+		rec, _ := record.Load(e.lock) // before the first clone: none (nil)
 		if _, err := eng.PlanCleanup(ctx, rec); err != nil {
 			t.Fatal(err)
 		}
@@ -728,10 +771,7 @@ func TestSimDiscoverAndPlanChangeNothing(t *testing.T) {
 func TestSimCleanupRechecksBeforeDeleting(t *testing.T) {
 	e := newSim(t, simCase{Nodes: 2, Devices: 1, NoHook: true})
 	ctx := ctxT(t, 30*time.Second)
-	if err := e.cloneAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rec, _ := record.Load(e.lock)
+	rec := e.cloneAndRecord(t, ctx, 2)
 	extra := map[string]string{ownership.TagMigration: "sim", ownership.TagRole: ownership.RoleVolume, ownership.TagMember: "cassandra/9", ownership.TagClaimTemplate: "data"}
 	attached := createVolume(t, e.sim, extra)
 	retagged := createVolume(t, e.sim, extra)
@@ -849,7 +889,7 @@ func TestSimFSRDisabledWhenCreateVolumeFails(t *testing.T) {
 	if _, err := e.clone(ctx, spec.PhaseFinal); err != nil {
 		t.Fatal(err)
 	}
-	rec, _ := record.Load(e.lock)
+	rec := loadRecord(t, e.lock)
 	if len(rec.Volumes) != 2 {
 		t.Errorf("record: %d volumes", len(rec.Volumes))
 	}
@@ -861,10 +901,7 @@ func TestSimFSRDisabledWhenCreateVolumeFails(t *testing.T) {
 func TestSimExistingVolumeMismatch(t *testing.T) {
 	e := newSim(t, simCase{Nodes: 1, Devices: 1, NoHook: true, KMSKey: simKey})
 	ctx := ctxT(t, 30*time.Second)
-	if err := e.cloneAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rec, _ := record.Load(e.lock)
+	rec := e.cloneAndRecord(t, ctx, 1)
 	vol := rec.Volumes[0].TargetVolume
 	const otherKey = "arn:aws:kms:us-east-1:123456789012:key/ffffffff-12ab-34cd-56ef-1234567890ab"
 	e.m.Spec.Target.Volume.IOPS = 5000
@@ -896,10 +933,7 @@ func TestSimReusedVolumeWrongKey(t *testing.T) {
 	e := newSim(t, simCase{Nodes: 1, Devices: 1, NoHook: true})
 	ctx := ctxT(t, 30*time.Second)
 	eng := e.engine()
-	inv, err := eng.Discover(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := discover(t, ctx, eng)
 	mb, d := inv.Members[0], inv.Members[0].Devices[0]
 	if !d.Encrypted || d.KMSKeyID == "" {
 		t.Fatalf("source volume not encrypted: %+v", d)
@@ -1131,7 +1165,7 @@ func TestSimPlanMatchesClone(t *testing.T) {
 		}},
 		{name: "missing final copy", setup: func(t *testing.T, e *simEnv, ctx context.Context) {
 			complete(t, e, ctx)
-			rec, _ := record.Load(e.lock)
+			rec := loadRecord(t, e.lock)
 			// The record's volume goes too, so that the copy is needed again.
 			for _, v := range rec.Volumes[:1] {
 				if _, err := e.sim.DeleteVolume(ctx, deleteVolumeInput(v.TargetVolume)); err != nil {
@@ -1160,11 +1194,14 @@ func TestSimPlanMatchesClone(t *testing.T) {
 			want := map[string]int{}
 			refused := map[string]bool{}
 			reused := map[string]string{} // member + template -> volume
+			existing := map[string]int{}  // role -> resources reused, both phases
 			for _, pm := range plan.Members {
 				multi := false
 				for _, a := range pm.Actions {
 					if a.Refused != "" {
 						refused[pm.Member] = true
+					} else if a.Exists != "" {
+						existing[a.Role]++
 					}
 				}
 				for _, a := range pm.Actions {
@@ -1187,6 +1224,9 @@ func TestSimPlanMatchesClone(t *testing.T) {
 			}
 			if len(refused) != tc.refuse {
 				t.Errorf("plan refuses %d members, want %d:\n%s", len(refused), tc.refuse, text.String())
+			}
+			if fmt.Sprint(plan.Existing) != fmt.Sprint(existing) {
+				t.Errorf("plan counts %v existing, its actions name %v", plan.Existing, existing)
 			}
 			if strings.Contains(tc.name, "missing final snapshot") && (!strings.Contains(text.String(), "  - final   snapshot") || plan.ToCreate[ownership.RoleSnapshot] != 0) {
 				t.Errorf("plan does not show the snapshots clone will not make with -:\n%s", text.String())
@@ -1222,10 +1262,7 @@ func TestSimPlanMatchesClone(t *testing.T) {
 				t.Fatalf("err = %v", err)
 			}
 			if tc.phase == spec.PhaseFinal && tc.refuse == 0 {
-				rec, err := record.Load(e.lock)
-				if err != nil {
-					t.Fatal(err)
-				}
+				rec := loadRecord(t, e.lock)
 				for _, v := range rec.Volumes {
 					k := fmt.Sprintf("%s/%d %s", v.StatefulSet, v.Ordinal, v.ClaimTemplate)
 					if id, ok := reused[k]; ok && id != v.TargetVolume {
@@ -1296,9 +1333,7 @@ func (r *recorder) CreateVolume(ctx context.Context, in *ec2.CreateVolumeInput, 
 // with Encrypted: true while the real copy of an unencrypted volume went
 // without it).
 func TestSimDryRunProvesTheCallsCloneMakes(t *testing.T) {
-	e := newSim(t, simCase{Nodes: 2, Devices: 1, NoHook: true, Unencrypted: true, ExtraSpec: func(y string) string {
-		return strings.Replace(y, "  target:\n", "  target:\n    region: us-west-2\n    zones: {us-east-1a: us-west-2a, us-east-1b: us-west-2b, us-east-1c: us-west-2c}\n", 1)
-	}})
+	e := newSim(t, simCase{Nodes: 2, Devices: 1, NoHook: true, Unencrypted: true, ExtraSpec: toUSWest2})
 	rec := &recorder{EC2: e.sim.NewRegion("us-west-2")}
 	ctx := ctxT(t, 30*time.Second)
 	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
@@ -1404,12 +1439,19 @@ func (e *simEnv) discoverAndPlan(t *testing.T, ctx context.Context) *ebs.Plan {
 
 // discoverAndPlan discovers with eng and plans the clone (the simulator's
 // and moto's tests).
-func discoverAndPlan(t *testing.T, ctx context.Context, eng *ebs.Engine) *ebs.Plan {
+// discover runs eng's discover, which must succeed.
+func discover(t testing.TB, ctx context.Context, eng *ebs.Engine) *ebs.Inventory {
 	t.Helper()
 	inv, err := eng.Discover(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return inv
+}
+
+func discoverAndPlan(t *testing.T, ctx context.Context, eng *ebs.Engine) *ebs.Plan {
+	t.Helper()
+	inv := discover(t, ctx, eng)
 	p, err := eng.Plan(ctx, inv)
 	if err != nil {
 		t.Fatal(err)

@@ -42,7 +42,6 @@ import (
 
 	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/ebs/ebstest"
-	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
 )
 
@@ -123,20 +122,11 @@ func TestMotoCrossAccount(t *testing.T) {
 	lock := t.TempDir() + "/graft.lock"
 	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
 		eng := ebs.New(m, ebs.Options{Source: src, Target: dst, PollInterval: 100 * time.Millisecond, Log: testLogger(t)})
-		inv, err := eng.Discover(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec := record.New(m)
-		if r, err := record.Load(lock); err == nil {
-			rec = r
-		}
-		if _, err := eng.Clone(ctx, inv, ebs.CloneOptions{Phase: phase, Record: rec, RecordPath: lock}); err != nil {
+		if _, err := cloneRecorded(ctx, eng, m, phase, lock, nil); err != nil {
 			t.Fatalf("%s: %v", phase, err)
 		}
 	}
-	rec, err := record.Load(lock)
-	if err != nil || len(rec.Volumes) != len(cl.DataVolumes) {
-		t.Fatalf("record: %v, %d volumes", err, len(rec.Volumes))
+	if rec := loadRecord(t, lock); len(rec.Volumes) != len(cl.DataVolumes) {
+		t.Fatalf("record: %d volumes, want %d", len(rec.Volumes), len(cl.DataVolumes))
 	}
 }

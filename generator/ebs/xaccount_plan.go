@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/graftctl/graft/generator/ownership"
@@ -27,16 +26,11 @@ type PlanAccount struct {
 	Region  string `json:"region"`
 	// Steps are the account's steps, in order.
 	Steps []string `json:"steps"`
-	// Calls is the account's part of Plan.Calls.
-	Calls map[string]int `json:"calls"`
-	// MutatingFloor is the time the account's own mutating bucket
-	// imposes on its calls (EC2's buckets are per account and region).
-	MutatingFloor Duration `json:"mutatingFloor"`
-	// Precopy and Final are the time of the account's steps in each phase
-	// (the longest member's): the source's snapshots and share copies come
-	// before the target's copies and volumes.
-	Precopy Duration `json:"precopy"`
-	Final   Duration `json:"final"`
+	// Budget is the account's part of Plan.Calls, the time its own
+	// mutating bucket imposes on them, and the time of its steps in each
+	// phase: the source's snapshots and share copies come before the
+	// target's copies and volumes.
+	Budget
 }
 
 // xPlan counts a cross-account plan's calls that are the source's, and
@@ -68,11 +62,7 @@ func (pl *planner) shareActions(pm *PlanMember, d *memberDecision, phase string,
 	for _, c := range d.shareCopies {
 		a := Action{Phase: phase, Role: ownership.RoleShareCopy, Op: "CopySnapshot", ClaimTemplate: c.d.ClaimTemplate, SourceVolume: c.d.VolumeID,
 			Detail: fmt.Sprintf("copy of the %s snapshot of %s in the source account under %s (it is encrypted with aws/ebs, which cannot be shared)", phase, c.d.VolumeID, e.shareKMSKey())}
-		if c.exists != nil {
-			a.Exists = aws.ToString(c.exists.SnapshotId)
-			pl.p.Existing[ownership.RoleShareCopy]++
-		} else {
-			toCreate[ownership.RoleShareCopy]++
+		if pl.tally(&a, ownership.RoleShareCopy, snapshotID(c.exists), toCreate) {
 			calls["CopySnapshot"]++
 			pl.x.shareCopies++
 			left = max(left, snaptime.Copy(c.d.SizeGiB, false))
@@ -162,10 +152,8 @@ func (pl *planner) accounts(inv *Inventory, pollCalls int) {
 	acct := s.Target.Account
 	srcSteps, dstSteps := pl.accountSteps()
 	p.Accounts = []PlanAccount{
-		{Side: "source", Region: s.Source.Region, Steps: srcSteps, Calls: src, MutatingFloor: Duration(bucketFloor(mutatingCalls(src), e.limits)),
-			Precopy: Duration(pl.x.srcPrecopy.Round(time.Second)), Final: Duration(pl.x.srcFinal.Round(time.Second))},
-		{Side: "target", Account: acct.ID, Region: s.Target.Region, Steps: dstSteps, Calls: dst, MutatingFloor: Duration(bucketFloor(mutatingCalls(dst), e.limits)),
-			Precopy: Duration(pl.x.dstPrecopy.Round(time.Second)), Final: Duration(pl.x.dstFinal.Round(time.Second))},
+		{Side: "source", Region: s.Source.Region, Steps: srcSteps, Budget: e.accountBudget(src, pl.x.srcPrecopy, pl.x.srcFinal)},
+		{Side: "target", Account: acct.ID, Region: s.Target.Region, Steps: dstSteps, Budget: e.accountBudget(dst, pl.x.dstPrecopy, pl.x.dstFinal)},
 	}
 	// Each account has its own bucket: the floor is the larger account's,
 	// not that of all calls together.
@@ -176,6 +164,13 @@ func (pl *planner) accounts(inv *Inventory, pollCalls int) {
 		p.MutatingFloor = f
 	}
 	p.Warnings = append(p.Warnings, fmt.Sprintf("cross-account: the snapshots are shared with account %s only while it copies them; the first copy into it is a full copy (and a re-encrypting share copy, when there is one, too)", acct.ID))
+}
+
+// accountBudget is one account's budget: its calls, the floor its own
+// mutating bucket imposes on them, and the time of its steps.
+func (e *Engine) accountBudget(calls map[string]int, precopy, final time.Duration) Budget {
+	return Budget{Calls: calls, MutatingFloor: Duration(bucketFloor(mutatingCalls(calls), e.limits)),
+		Precopy: Duration(precopy.Round(time.Second)), Final: Duration(final.Round(time.Second))}
 }
 
 // mutatingCalls counts the calls of c that draw on EC2's mutating bucket.

@@ -1,10 +1,11 @@
 package ebs_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -17,7 +18,6 @@ import (
 	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/ec2sim"
 	"github.com/graftctl/graft/generator/ownership"
-	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
 )
 
@@ -98,14 +98,7 @@ func (x *xEnv) cloneX(ctx context.Context, phase string) (*ebs.CloneResult, erro
 	return x.clone(ctx, phase, x.opts)
 }
 
-func (x *xEnv) cloneAllX(ctx context.Context) error {
-	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
-		if _, err := x.cloneX(ctx, phase); err != nil {
-			return fmt.Errorf("%s: %w", phase, err)
-		}
-	}
-	return nil
-}
+func (x *xEnv) cloneAllX(ctx context.Context) error { return x.cloneAll(ctx, x.opts) }
 
 // assertXEndState: in the source account one snapshot per source volume
 // and phase (and one share copy when the volumes use aws/ebs), none
@@ -115,89 +108,22 @@ func (x *xEnv) cloneAllX(ctx context.Context) error {
 func (x *xEnv) assertXEndState(shareCopies bool) {
 	t := x.t
 	t.Helper()
-	rec, err := record.Load(x.lock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := x.cl.DataVolumeIDs()
-	if len(rec.Volumes) != len(data) {
-		t.Errorf("record has %d volumes, want %d", len(rec.Volumes), len(data))
-	}
-	count := func(sim *ec2sim.Sim, want map[string]bool) []string {
-		groups := map[string][]string{}
-		var ids []string
-		for _, s := range sim.Snapshots() {
-			tags := tagMap(s.Tags)
-			id := aws.ToString(s.SnapshotId)
-			if tags[ownership.TagMigration] != "sim" {
-				t.Errorf("untagged snapshot %s in %s", id, sim.AccountID())
-				continue
-			}
-			ids = append(ids, id)
-			role := tags[ownership.TagRole]
-			if !want[role] {
-				t.Errorf("snapshot %s of role %s in account %s", id, role, sim.AccountID())
-			}
-			src := aws.ToString(s.VolumeId)
-			if role != ownership.RoleSnapshot {
-				src = tags[ownership.TagSourceVolume]
-			}
-			if s.State != types.SnapshotStateCompleted {
-				t.Errorf("snapshot %s is %s", id, s.State)
-			}
-			k := role + " " + tags[ownership.TagPhase] + " " + src
-			groups[k] = append(groups[k], id)
-		}
-		n := 0
-		for r := range want {
-			if want[r] {
-				n++
-			}
-		}
-		if len(groups) != 2*len(data)*n {
-			t.Errorf("account %s: %d distinct (role, phase, source) snapshot keys, want %d: %v", sim.AccountID(), len(groups), 2*len(data)*n, groups)
-		}
-		for k, g := range groups {
-			if len(g) != 1 {
-				t.Errorf("account %s: %d snapshots for %s: %v", sim.AccountID(), len(g), k, g)
-			}
-		}
-		return ids
-	}
-	srcIDs := count(x.sim, map[string]bool{ownership.RoleSnapshot: true, ownership.RoleShareCopy: shareCopies})
-	dstIDs := count(x.dst, map[string]bool{ownership.RoleCopy: true})
+	rec := x.finishedRecord()
+	data := len(x.cl.DataVolumeIDs())
+	srcIDs := assertOneSnapshotEach(t, x.sim, map[string]bool{ownership.RoleSnapshot: true, ownership.RoleShareCopy: shareCopies}, data)
+	dstIDs := assertOneSnapshotEach(t, x.dst, map[string]bool{ownership.RoleCopy: true}, data)
 	if sh := x.sim.Shares(); len(sh) > 0 {
 		t.Errorf("shares left in the source account: %v", sh)
 	}
 	if leaked := x.sim.Leaked(srcIDs...); len(leaked) > 0 {
 		t.Errorf("leaked in the source account (no volume is made there): %v", leaked)
 	}
-	referenced := map[string]bool{}
-	var refIDs []string
 	for _, v := range rec.Volumes {
-		referenced[v.TargetVolume] = true
-		refIDs = append(refIDs, v.TargetVolume)
 		if v.KMSKeyID != x.dstKey || v.CopiedSnapshot == "" {
 			t.Errorf("record volume %s: key %s (want the target's %s), copy %q", v.TargetVolume, v.KMSKeyID, x.dstKey, v.CopiedSnapshot)
 		}
 	}
-	vols := map[string][]string{}
-	for _, v := range x.dst.Volumes() {
-		tags := tagMap(v.Tags)
-		k := tags[ownership.TagMember] + " " + tags[ownership.TagClaimTemplate]
-		vols[k] = append(vols[k], aws.ToString(v.VolumeId))
-		if !referenced[aws.ToString(v.VolumeId)] {
-			t.Errorf("leaked volume %s (%s): not in the record", aws.ToString(v.VolumeId), k)
-		}
-	}
-	if len(vols) != len(data) {
-		t.Errorf("%d member/template volume keys in the target, want %d", len(vols), len(data))
-	}
-	for k, ids := range vols {
-		if len(ids) != 1 {
-			t.Errorf("%d volumes for %s: %v", len(ids), k, ids)
-		}
-	}
+	refIDs := assertOneVolumeEach(t, x.dst, rec, data)
 	if leaked := x.dst.Leaked(append(refIDs, dstIDs...)...); len(leaked) > 0 {
 		t.Errorf("leaked in the target account: %v", leaked)
 	}
@@ -297,18 +223,7 @@ func TestSimCrossAccountKillAtEveryStep(t *testing.T) {
 			t.Parallel()
 			x := newXSim(t, c)
 			ctx := ctxT(t, 60*time.Second)
-			x.sim.CrashAfter(k)
-			err := x.cloneAllX(ctx)
-			if !x.sim.Crashed() {
-				t.Fatalf("crash point %d did not fire (err %v)", k, err)
-			}
-			if err == nil {
-				t.Fatal("the run reported success after a crash")
-			}
-			x.sim.Revive()
-			if err := x.cloneAllX(ctx); err != nil {
-				t.Fatalf("re-run after crash: %v", err)
-			}
+			x.killAndResume(t, k, func() error { return x.cloneAllX(ctx) })
 			x.assertXEndState(true)
 			if d := append(x.sim.Duplicates(ownership.TagMember, ownership.TagRole, ownership.TagPhase, ownership.TagSourceVolume), x.dst.Duplicates(ownership.TagMember, ownership.TagRole, ownership.TagPhase, ownership.TagClaimTemplate)...); len(d) > 0 {
 				t.Errorf("duplicates: %v", d)
@@ -366,11 +281,7 @@ func TestSimCrossAccountKeyProblems(t *testing.T) {
 			}
 			// Plan says the same, and changes nothing either.
 			eng := x.engine(x.opts)
-			inv, derr := eng.Discover(ctx)
-			if derr != nil {
-				t.Fatal(derr)
-			}
-			if _, perr := eng.Plan(ctx, inv); perr == nil || !strings.Contains(perr.Error(), tc.want[0]) {
+			if _, perr := eng.Plan(ctx, discover(t, ctx, eng)); perr == nil || !strings.Contains(perr.Error(), tc.want[0]) {
 				t.Errorf("plan: %v", perr)
 			}
 			if !tc.grant {
@@ -402,9 +313,7 @@ func TestSimCrossAccountKeyPolicyUnreadable(t *testing.T) {
 func TestSimCrossAccountCleanup(t *testing.T) {
 	x := newXSim(t, xCase{simCase: simCase{Nodes: 2, Devices: 1, NoHook: true}})
 	ctx := ctxT(t, 30*time.Second)
-	if err := x.cloneAllX(ctx); err != nil {
-		t.Fatal(err)
-	}
+	rec := x.cloneAndRecord(t, ctx, 2, x.opts)
 	// A share a stopped run left behind.
 	left := ""
 	for _, s := range x.sim.Snapshots() {
@@ -417,10 +326,6 @@ func TestSimCrossAccountCleanup(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng := x.engine(x.opts)
-	rec, err := record.Load(x.lock)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cp, err := eng.PlanCleanup(ctx, rec)
 	if err != nil {
 		t.Fatal(err)
@@ -459,11 +364,8 @@ func shareInput(snap, acct string) *ec2.ModifySnapshotAttributeInput {
 func TestSimCrossAccountIAMPolicies(t *testing.T) {
 	x := newXSim(t, xCase{simCase: simCase{Nodes: 2, Devices: 2, FSR: true, NoHook: true}})
 	ctx := ctxT(t, 30*time.Second)
-	if err := x.cloneAllX(ctx); err != nil {
-		t.Fatal(err)
-	}
+	rec := x.cloneAndRecord(t, ctx, 4, x.opts)
 	eng := x.engine(x.opts)
-	rec, _ := record.Load(x.lock)
 	cp, err := eng.PlanCleanup(ctx, rec)
 	if err != nil {
 		t.Fatal(err)
@@ -536,10 +438,7 @@ func TestSimCrossAccountPlanMatchesClone(t *testing.T) {
 	x := newXSim(t, xCase{simCase: simCase{Nodes: 6, Devices: 2, NoHook: true}})
 	ctx := ctxT(t, 30*time.Second)
 	eng := x.engine(x.opts)
-	inv, err := eng.Discover(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := discover(t, ctx, eng)
 	pl, err := eng.Plan(ctx, inv)
 	if err != nil {
 		t.Fatal(err)
@@ -587,17 +486,55 @@ func TestSimCrossAccountPlanMatchesClone(t *testing.T) {
 	}
 }
 
+// TestSimCrossAccountPlanJSON: the plan's JSON holds its budget (calls,
+// mutating-bucket floor, phase times) at the top and each account's
+// beside its side and steps, under the same keys.
+func TestSimCrossAccountPlanJSON(t *testing.T) {
+	x := newXSim(t, xCase{simCase: simCase{Nodes: 2, Devices: 1, NoHook: true}})
+	pl := discoverAndPlan(t, ctxT(t, 30*time.Second), x.engine(x.opts))
+	var buf bytes.Buffer
+	if err := pl.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Budget   map[string]any   `json:"Budget"`
+		Calls    map[string]int   `json:"calls"`
+		Floor    string           `json:"mutatingFloor"`
+		Precopy  string           `json:"precopy"`
+		Final    string           `json:"final"`
+		Accounts []map[string]any `json:"accounts"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Budget != nil || doc.Calls["CreateVolume"] != 2 || doc.Floor == "" || doc.Precopy != time.Duration(pl.Precopy).String() || doc.Final != time.Duration(pl.Final).String() {
+		t.Errorf("the plan's budget in JSON: %s", buf.String())
+	}
+	for i, a := range doc.Accounts {
+		var keys []string
+		for k := range a {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		want := []string{"calls", "final", "mutatingFloor", "precopy", "region", "side", "steps"}
+		if i == 1 {
+			want = []string{"account", "calls", "final", "mutatingFloor", "precopy", "region", "side", "steps"}
+		}
+		if !slices.Equal(keys, want) {
+			t.Errorf("account %d's keys in JSON: %v, want %v", i, keys, want)
+		}
+	}
+}
+
 // TestSimCrossAccountCrossRegion: the target account in another region
 // copies the shared snapshot across regions in the same step.
 func TestSimCrossAccountCrossRegion(t *testing.T) {
-	x := newXSim(t, xCase{TargetRegion: "us-west-2", simCase: simCase{Nodes: 2, Devices: 2, NoHook: true, ExtraSpec: func(y string) string {
-		return strings.Replace(y, "  target:\n", "  target:\n    region: us-west-2\n    zones: {us-east-1a: us-west-2a, us-east-1b: us-west-2b, us-east-1c: us-west-2c}\n", 1)
-	}}})
+	x := newXSim(t, xCase{TargetRegion: "us-west-2", simCase: simCase{Nodes: 2, Devices: 2, NoHook: true, ExtraSpec: toUSWest2}})
 	if err := x.cloneAllX(ctxT(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	x.assertXEndState(true)
-	rec, _ := record.Load(x.lock)
+	rec := loadRecord(t, x.lock)
 	for _, v := range rec.Volumes {
 		if !strings.HasPrefix(v.TargetZone, "us-west-2") || !strings.Contains(v.KMSKeyID, ":us-west-2:"+xTarget+":") {
 			t.Errorf("volume %+v", v)
@@ -652,26 +589,6 @@ func TestSimCrossAccountShareProvedBeforeTheFinalPhase(t *testing.T) {
 	}
 }
 
-// cloneOnX is cloneOn across accounts: both phases as one machine.
-func (x *xEnv) cloneOnX(ctx context.Context, machine, lock string) error {
-	ctx = context.WithValue(ctx, machineKey{}, machine)
-	for _, phase := range []string{spec.PhasePrecopy, spec.PhaseFinal} {
-		eng := x.engine(x.opts)
-		inv, err := eng.Discover(ctx)
-		if err != nil {
-			return err
-		}
-		rec := record.New(x.m)
-		if r, err := record.Load(lock); err == nil {
-			rec = r
-		}
-		if _, err = eng.Clone(ctx, inv, ebs.CloneOptions{Phase: phase, Record: rec, RecordPath: lock, RunHook: x.runHook}); err != nil {
-			return fmt.Errorf("%s %s: %w", machine, phase, err)
-		}
-	}
-	return nil
-}
-
 // TestSimCrossAccountTwoMachinesConverge is TestSimTwoMachinesConverge
 // across accounts: run A paused at each of its mutating calls (in either
 // account) while run B runs to its end or half-way; then both finish. One
@@ -681,47 +598,19 @@ func (x *xEnv) cloneOnX(ctx context.Context, machine, lock string) error {
 func TestSimCrossAccountTwoMachinesConverge(t *testing.T) {
 	c := xCase{simCase: simCase{Nodes: 1, Devices: 2, Snapshot: 2 * time.Minute}}
 	ref := newXSim(t, c)
-	if err := ref.cloneOnX(ctxT(t, 30*time.Second), "A", ref.lock); err != nil {
+	if err := ref.cloneOn(ctxT(t, 30*time.Second), "A", ref.lock, ref.opts); err != nil {
 		t.Fatal(err)
 	}
 	ref.assertXEndState(true)
-	steps := 0
-	for _, s := range []*ec2sim.Sim{ref.sim, ref.dst} {
-		for _, call := range s.Calls() {
-			if call.Mutating {
-				steps++
-			}
-		}
-	}
+	steps := mutatingCalls(ref.sim, ref.dst)
 	for k := 1; k <= steps; k++ {
 		for _, j := range []int{0, steps / 2} {
 			t.Run(fmt.Sprintf("A%02d_B%02d", k, j), func(t *testing.T) {
 				t.Parallel()
 				x := newXSim(t, c)
-				ctx := ctxT(t, 60*time.Second)
-				m := newMachines(map[string]int{"A": k, "B": j})
-				x.sim.OnCall(m.hook)
-				x.dst.OnCall(m.hook)
-				lockA, lockB := x.lock, filepath.Join(t.TempDir(), "graft.lock")
-				errA, errB := m.interleave(func() error { return x.cloneOnX(ctx, "A", lockA) }, func() error { return x.cloneOnX(ctx, "B", lockB) })
-				if errA != nil || errB != nil {
-					t.Fatalf("run A: %v\nrun B: %v", errA, errB)
-				}
+				ra, rb := x.twoMachines(t, k, j, []*ec2sim.Sim{x.sim, x.dst}, x.opts)
 				x.assertXEndState(true)
-				ra, err := record.Load(lockA)
-				if err != nil {
-					t.Fatal(err)
-				}
-				rb, err := record.Load(lockB)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for i := range ra.Volumes {
-					a, b := ra.Volumes[i], rb.Volumes[i]
-					if a.TargetVolume != b.TargetVolume || a.CopiedSnapshot != b.CopiedSnapshot {
-						t.Errorf("records disagree: A %s %s, B %s %s", a.TargetVolume, a.CopiedSnapshot, b.TargetVolume, b.CopiedSnapshot)
-					}
-				}
+				assertRecordsAgree(t, ra, rb)
 			})
 		}
 	}

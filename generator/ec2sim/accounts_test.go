@@ -35,13 +35,17 @@ func copyShared(ctx context.Context, dst *Sim, snap, key string) (string, error)
 }
 
 // twoAccounts seeds one encrypted volume with a completed snapshot in the
-// source account, encrypted with key ("" : the aws/ebs key), and returns
-// both accounts and the snapshot.
-func twoAccounts(t *testing.T, key string) (src, dst *Sim, snap string) {
+// source account, encrypted with a new key of the spec key (nil: the
+// aws/ebs key), and returns both accounts and the snapshot.
+func twoAccounts(t *testing.T, key *KeySpec) (src, dst *Sim, snap string) {
 	t.Helper()
 	src = newSim(t, Options{})
+	cmk := ""
+	if key != nil {
+		cmk = src.AddKMSKey(*key)
+	}
 	dst = src.NewAccount(targetAcct, "us-east-1")
-	vol, err := src.AddVolume(VolumeSpec{SizeGiB: 10, Type: types.VolumeTypeGp3, Encrypted: true, KMSKeyID: key, Zone: "us-east-1a"})
+	vol, err := src.AddVolume(VolumeSpec{SizeGiB: 10, Type: types.VolumeTypeGp3, Encrypted: true, KMSKeyID: cmk, Zone: "us-east-1a"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,14 +54,7 @@ func twoAccounts(t *testing.T, key string) (src, dst *Sim, snap string) {
 
 func TestShareAndCopyAcrossAccounts(t *testing.T) {
 	ctx := t.Context()
-	src := newSim(t, Options{})
-	cmk := src.AddKMSKey(KeySpec{Alias: "alias/share", AllowAccounts: []string{targetAcct}})
-	dst := src.NewAccount(targetAcct, "us-east-1")
-	vol, err := src.AddVolume(VolumeSpec{SizeGiB: 10, Type: types.VolumeTypeGp3, Encrypted: true, KMSKeyID: cmk, Zone: "us-east-1a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap := completedSnapshot(t, src, vol)
+	src, dst, snap := twoAccounts(t, &KeySpec{Alias: "alias/share", AllowAccounts: []string{targetAcct}})
 	dstKey := dst.AddKMSKey(KeySpec{})
 
 	// Not shared yet: the target account does not see it.
@@ -110,7 +107,7 @@ func TestShareAndCopyAcrossAccounts(t *testing.T) {
 }
 
 func TestAWSManagedKeyCannotBeShared(t *testing.T) {
-	src, _, snap := twoAccounts(t, "")
+	src, _, snap := twoAccounts(t, nil)
 	err := share(t.Context(), src, snap, types.OperationTypeAdd, targetAcct)
 	if ErrorCode(err) != "InvalidParameter" || !strings.Contains(err.Error(), "AWS Managed") {
 		t.Fatalf("sharing an aws/ebs snapshot: %v", err)
@@ -185,14 +182,7 @@ func TestKeyWithoutTheTargetAccount(t *testing.T) {
 // shared snapshot directly, once it is shared, with its own key.
 func TestVolumeFromSharedSnapshot(t *testing.T) {
 	ctx := t.Context()
-	src := newSim(t, Options{})
-	cmk := src.AddKMSKey(KeySpec{AllowAccounts: []string{targetAcct}})
-	dst := src.NewAccount(targetAcct, "us-east-1")
-	vol, err := src.AddVolume(VolumeSpec{SizeGiB: 10, Type: types.VolumeTypeGp3, Encrypted: true, KMSKeyID: cmk, Zone: "us-east-1a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap := completedSnapshot(t, src, vol)
+	src, dst, snap := twoAccounts(t, &KeySpec{AllowAccounts: []string{targetAcct}})
 	in := &ec2.CreateVolumeInput{SnapshotId: aws.String(snap), AvailabilityZone: aws.String("us-east-1a")}
 	if _, err := dst.CreateVolume(ctx, in); ErrorCode(err) != "InvalidSnapshot.NotFound" {
 		t.Fatalf("a volume from an unshared snapshot: %v", err)
@@ -210,14 +200,7 @@ func TestVolumeFromSharedSnapshot(t *testing.T) {
 // once it fired both fail until Revive.
 func TestCrashIsTheProcesss(t *testing.T) {
 	ctx := t.Context()
-	src := newSim(t, Options{})
-	cmk := src.AddKMSKey(KeySpec{AllowAccounts: []string{targetAcct}})
-	dst := src.NewAccount(targetAcct, "us-east-1")
-	vol, err := src.AddVolume(VolumeSpec{SizeGiB: 10, Type: types.VolumeTypeGp3, Encrypted: true, KMSKeyID: cmk, Zone: "us-east-1a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap := completedSnapshot(t, src, vol)
+	src, dst, snap := twoAccounts(t, &KeySpec{AllowAccounts: []string{targetAcct}})
 	src.CrashAfter(2)
 	if err := share(ctx, src, snap, types.OperationTypeAdd, targetAcct); err != nil {
 		t.Fatal(err)

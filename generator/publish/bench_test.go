@@ -33,6 +33,19 @@ func large(t testing.TB, repo string, n int) (*spec.Migration, *record.Record) {
 	return m, rec
 }
 
+// largeRemote is a fresh remote (with a git identity) and the example
+// grown to n members pointed at it; short tests (what says what) skip it.
+func largeRemote(t *testing.T, n int, what string) (*gitopsRemote, *spec.Migration, *record.Record) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip(what)
+	}
+	hermeticGit(t, true)
+	r := newRemote(t)
+	m, rec := large(t, r.bare, n)
+	return r, m, rec
+}
+
 // policyGate is graft's policy check as `graft publish` runs it (cmd/graft
 // adapts generator/check the same way): on the overlay's build output and
 // the graft.lock written beside it.
@@ -94,12 +107,7 @@ func BenchmarkPublish(b *testing.B) {
 // bounded, the record complete); the time of 1,000 is the benchmark's
 // business.
 func TestPublishLarge(t *testing.T) {
-	if testing.Short() {
-		t.Skip("large publish")
-	}
-	hermeticGit(t, true)
-	r := newRemote(t)
-	m, rec := large(t, r.bare, 300)
+	r, m, rec := largeRemote(t, 300, "large publish")
 	prov := &fakeProvider{}
 	start := time.Now()
 	res, err := Publish(context.Background(), m, rec, Options{Checker: &buildChecker{}, NewProvider: func(string) (Provider, error) { return prov, nil }})

@@ -38,12 +38,7 @@ func (g *tamperedGate) Check(ctx context.Context, dir string, builds map[string]
 // split overlay, every root committed; the gate sees every root's build,
 // and a denial in one storage root alone stops the publish.
 func TestPublishSplitOverlay(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a 120-member publish")
-	}
-	hermeticGit(t, true)
-	r := newRemote(t)
-	m, rec := large(t, r.bare, 120)
+	r, m, rec := largeRemote(t, 120, "a 120-member publish")
 	gate := &tamperedGate{root: "storage-002", old: "- us-east-1c\n", new: "- us-east-1a\n"}
 	if _, err := Publish(context.Background(), m, rec, Options{Checker: gate}); !errors.Is(err, ErrDenied) {
 		t.Fatalf("a zone changed in storage-002's build: err = %v, want ErrDenied", err)
