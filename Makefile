@@ -47,8 +47,8 @@ e2e:
 gitea:
 	bash testdata/gitea/run.sh
 
-## bench: the benchmarks each issue names, in one run (about 5 minutes: the
-## 1,000-member render and publish each take over a minute, see README).
+## bench: the benchmarks each issue names, in one run (README's Performance
+## section has the figures and the command that measured them).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
 
