@@ -9,10 +9,10 @@ import (
 	"slices"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
-	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/graftctl/graft/policies"
 )
@@ -42,7 +42,7 @@ func findingsOf(t *testing.T, e *Engine, in *Input, share bool) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shared := &sharedCache{base: topdown.NewVirtualCache()}
+	shared := newSharedCache(e.complete)
 	var out []string
 	for _, pq := range e.parts {
 		opts := []rego.EvalOption{rego.EvalParsedInput(value)}
@@ -139,5 +139,66 @@ func TestNoSharingWhenAHelperReadsResults(t *testing.T) {
 		if want := name == "reads others"; e.share != want || len(e.parts) != 2 {
 			t.Errorf("%s: share %v over %d parts, want share %v over 2", name, e.share, len(e.parts), want)
 		}
+	}
+}
+
+// TestCompleteRuleEvaluatedOnce: a part that needs a complete helper rule
+// another part is evaluating waits for its value rather than evaluating
+// it too; a part never waits for itself; a part that ends without a value
+// releases the rule, and the part waiting evaluates it.
+func TestCompleteRuleEvaluatedOnce(t *testing.T) {
+	ref := ast.MustParseRef("data." + policies.Namespace + ".pv_docs")
+	value := ast.StringTerm("v")
+	shared := newSharedCache(map[string]bool{"pv_docs": true})
+	a, b := newPartCache(shared), newPartCache(shared)
+	if v, _ := a.Get(ref); v != nil {
+		t.Fatal("a value before any part put one")
+	}
+	if v, _ := a.Get(ref); v != nil {
+		t.Fatal("the owner got a value it has not put")
+	}
+	got := make(chan *ast.Term, 1)
+	go func() { v, _ := b.Get(ref); got <- v }()
+	select {
+	case v := <-got:
+		t.Fatalf("the second part did not wait for the owner: got %v", v)
+	case <-time.After(50 * time.Millisecond):
+	}
+	a.Put(ref, value)
+	select {
+	case v := <-got:
+		if v == nil || !v.Equal(value) {
+			t.Fatalf("the second part got %v, want the owner's %v", v, value)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second part still waits after the owner put the value")
+	}
+
+	// An owner that ends without a value releases the rule.
+	other := ast.MustParseRef("data." + policies.Namespace + ".pvc_docs")
+	shared = newSharedCache(map[string]bool{"pvc_docs": true})
+	a, b = newPartCache(shared), newPartCache(shared)
+	a.Get(other)
+	go func() { v, _ := b.Get(other); got <- v }()
+	time.Sleep(20 * time.Millisecond)
+	a.done()
+	select {
+	case v := <-got:
+		if v != nil {
+			t.Fatalf("got %v from an owner that put nothing", v)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second part still waits after the owner ended")
+	}
+	// A function's value (a longer ref) is never waited for.
+	fn := ast.MustParseRef(`data.` + policies.Namespace + `.pv_docs["x"]`)
+	shared = newSharedCache(map[string]bool{"pv_docs": true})
+	newPartCache(shared).Get(fn)
+	done := make(chan struct{})
+	go func() { newPartCache(shared).Get(fn); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a part waits for a ref that is not a complete rule")
 	}
 }
