@@ -3,10 +3,10 @@ package check
 import (
 	"cmp"
 	"context"
-	"maps"
-	"slices"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
