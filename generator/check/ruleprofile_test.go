@@ -57,9 +57,14 @@ func BenchmarkRuleProfile(b *testing.B) {
 		var lines []string
 		var total int64
 		byRule := map[string]int64{}
+		evals := map[string]int{}
+		totalEvals := 0
 		for _, s := range all {
 			total += s.ExprTimeNs
-			byRule[ruleAt(modules, s.Location.File, s.Location.Row)] += s.ExprTimeNs
+			r := ruleAt(modules, s.Location.File, s.Location.Row)
+			byRule[r] += s.ExprTimeNs
+			evals[r] += s.NumEval + s.NumRedo
+			totalEvals += s.NumEval + s.NumRedo
 		}
 		for i, s := range all[:min(len(all), 15)] {
 			lines = append(lines, fmt.Sprintf("%2d. %7.1f ms  eval %6d redo %6d  %s:%d %s", i+1, float64(s.ExprTimeNs)/1e6, s.NumEval, s.NumRedo, filepath.Base(s.Location.File), s.Location.Row, s.Location.Text))
@@ -68,6 +73,11 @@ func BenchmarkRuleProfile(b *testing.B) {
 		lines = append(lines, fmt.Sprintf("rules, by the time of their expressions (of %.1f ms):", float64(total)/1e6))
 		for i, r := range rules[:min(len(rules), 15)] {
 			lines = append(lines, fmt.Sprintf("%2d. %7.1f ms  %s", i+1, float64(byRule[r])/1e6, r))
+		}
+		byEvals := slices.SortedFunc(maps.Keys(evals), func(a, b string) int { return cmp.Compare(evals[b], evals[a]) })
+		lines = append(lines, fmt.Sprintf("rules, by the evaluations and redos of their expressions (of %d; the same on any machine):", totalEvals))
+		for i, r := range byEvals[:min(len(byEvals), 15)] {
+			lines = append(lines, fmt.Sprintf("%2d. %7d  %s", i+1, evals[r], r))
 		}
 		b.Logf("costliest expressions:\n%s", strings.Join(lines, "\n"))
 	}
