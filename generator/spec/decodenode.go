@@ -3,6 +3,7 @@ package spec
 import (
 	"reflect"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -92,24 +93,50 @@ func knownFields(n *yaml.Node, t reflect.Type, budget *int) bool {
 // fieldOf finds the field of struct type t that YAML key names, as
 // yaml.v3 does; false too when t has an inline field.
 func fieldOf(t reflect.Type, key string) (reflect.StructField, bool) {
-	var found reflect.StructField
-	ok := false
+	fs := fieldsOf(t)
+	if fs.inline {
+		return reflect.StructField{}, false
+	}
+	f, ok := fs.strict[key]
+	return f, ok
+}
+
+// structFields are a struct type's fields by YAML key: strict as yaml.v3
+// names them (no "-"), loose as yamlField finds them (the first exported
+// field of the name), and whether one is inline.
+type structFields struct {
+	strict, loose map[string]reflect.StructField
+	inline        bool
+}
+
+// fieldCache holds structFields by type: a record of thousands of volumes
+// looks its fields up for every key.
+var fieldCache sync.Map
+
+func fieldsOf(t reflect.Type) *structFields {
+	if fs, ok := fieldCache.Load(t); ok {
+		return fs.(*structFields)
+	}
+	fs := &structFields{strict: map[string]reflect.StructField{}, loose: map[string]reflect.StructField{}}
 	for i := range t.NumField() {
 		f := t.Field(i)
-		tag := f.Tag.Get("yaml")
-		name, opts, _ := strings.Cut(tag, ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		if strings.Contains(","+opts+",", ",inline,") {
-			return reflect.StructField{}, false
-		}
-		if !f.IsExported() || name == "-" {
-			continue
+			fs.inline = true
 		}
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
-		if name == key {
-			found, ok = f, true
+		if !f.IsExported() {
+			continue
+		}
+		if _, dup := fs.loose[name]; !dup {
+			fs.loose[name] = f
+		}
+		if name != "-" {
+			fs.strict[name] = f
 		}
 	}
-	return found, ok
+	fieldCache.Store(t, fs)
+	return fs
 }
