@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -78,6 +79,15 @@ func BenchmarkRuleProfile(b *testing.B) {
 		lines = append(lines, fmt.Sprintf("rules, by the evaluations and redos of their expressions (of %d; the same on any machine):", totalEvals))
 		for i, r := range byEvals[:min(len(byEvals), 15)] {
 			lines = append(lines, fmt.Sprintf("%2d. %7d  %s", i+1, evals[r], r))
+		}
+		if f := os.Getenv("GRAFT_PROFILE_DUMP"); f != "" {
+			var dump []string
+			for _, s := range all {
+				dump = append(dump, fmt.Sprintf("%s:%d\t%d\t%d\t%d\t%q", filepath.Base(s.Location.File), s.Location.Row, s.NumEval, s.NumRedo, s.ExprTimeNs/1000, s.Location.Text))
+			}
+			if err := os.WriteFile(f, []byte(strings.Join(dump, "\n")+"\n"), 0o644); err != nil {
+				b.Fatal(err)
+			}
 		}
 		b.Logf("costliest expressions:\n%s", strings.Join(lines, "\n"))
 	}
