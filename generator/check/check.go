@@ -28,6 +28,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/loader"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/graftctl/graft/policies"
 )
@@ -156,7 +157,10 @@ func NewFromFS(ctx context.Context, fsys fs.FS) (*Engine, error) {
 	}
 	n := min(runtime.GOMAXPROCS(0), 2, counts[LevelDeny], counts[LevelWarn])
 	n = max(n, 1)
-	e := &Engine{share: n > 1 && !readsResults(modules), complete: completeRules(modules)}
+	e := &Engine{share: n > 1 && !readsResults(modules), complete: completeRules(modules), parts: make([]rego.PreparedEvalQuery, n)}
+	// The parts are compiled concurrently: for a small input compiling is
+	// most of a check.
+	var g errgroup.Group
 	for part := range n {
 		opts := []func(*rego.Rego){rego.Query(query)}
 		seen := map[string]int{}
@@ -183,11 +187,17 @@ func NewFromFS(ctx context.Context, fsys fs.FS) (*Engine, error) {
 			m.Rules = rules
 			opts = append(opts, rego.ParsedModule(m))
 		}
-		pq, err := rego.New(opts...).PrepareForEval(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("compile policies: %w", err)
-		}
-		e.parts = append(e.parts, pq)
+		g.Go(func() error {
+			pq, err := rego.New(opts...).PrepareForEval(ctx)
+			if err != nil {
+				return fmt.Errorf("compile policies: %w", err)
+			}
+			e.parts[part] = pq
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return e, nil
 }
