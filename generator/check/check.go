@@ -121,9 +121,10 @@ func (r *Report) Rule(id string) (Rule, bool) {
 // Engine evaluates the policies. It is safe for concurrent use.
 //
 // The deny and warn rules are split between parts (one per CPU, at most
-// two), each prepared with every helper rule; the parts are evaluated
-// concurrently and their results united, which is the value of the sets
-// over all the rules.
+// two), each prepared with every helper rule (from one compilation of the
+// policies when the parts share their helpers: compileOnce); the parts are
+// evaluated concurrently and their results united, which is the value of
+// the sets over all the rules.
 type Engine struct {
 	parts []rego.PreparedEvalQuery
 	// share: the parts may share the values of the helper rules (see
@@ -158,6 +159,12 @@ func NewFromFS(ctx context.Context, fsys fs.FS) (*Engine, error) {
 	n := min(runtime.GOMAXPROCS(0), 2, counts[LevelDeny], counts[LevelWarn])
 	n = max(n, 1)
 	e := &Engine{share: n > 1 && !readsResults(modules), complete: completeRules(modules), parts: make([]rego.PreparedEvalQuery, n)}
+	if e.share && !definesPartRules(modules) {
+		if err := e.compileOnce(ctx, modules, names); err != nil {
+			return nil, err
+		}
+		return e, nil
+	}
 	// The parts are compiled concurrently: for a small input compiling is
 	// most of a check.
 	var g errgroup.Group
@@ -200,6 +207,80 @@ func NewFromFS(ctx context.Context, fsys fs.FS) (*Engine, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// partRule names the deny or warn rules of one part in compileOnce's
+// modules.
+func partRule(level string, part int) string { return fmt.Sprintf("%s_part%d", level, part) }
+
+// isPartRule reports whether name is a partRule.
+func isPartRule(name string) bool {
+	for _, level := range []string{LevelDeny, LevelWarn} {
+		if rest, ok := strings.CutPrefix(name, level+"_part"); ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// definesPartRules reports whether the policies have a rule named like a
+// partRule (compileOnce would merge it with a part's rules).
+func definesPartRules(modules map[string]*ast.Module) bool {
+	for _, m := range modules {
+		for _, r := range m.Rules {
+			if isPartRule(r.Head.Name.String()) || (len(r.Head.Reference) > 0 && isPartRule(r.Head.Reference[0].String())) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// compileOnce prepares the parts from one compilation of the policies:
+// the deny and warn rules of part k are renamed partRule(level, k), and
+// part k's query reads those under the names deny and warn. The helpers,
+// most of the policies, are compiled once instead of once per part; it
+// serves only parts that share their helpers (no helper reads deny or
+// warn, which the renaming would hide).
+func (e *Engine) compileOnce(ctx context.Context, modules map[string]*ast.Module, names []string) error {
+	n := len(e.parts)
+	opts := []func(*rego.Rego){}
+	seen := map[string]int{}
+	for _, name := range names {
+		m := modules[name].Copy()
+		for _, r := range m.Rules {
+			level := resultRule(r)
+			if level == "" {
+				continue
+			}
+			part := seen[level] % n
+			seen[level]++
+			renamed := partRule(level, part)
+			r.Head.Name = ast.Var(renamed)
+			r.Head.Reference = ast.Ref{ast.VarTerm(renamed)}
+		}
+		opts = append(opts, rego.ParsedModule(m))
+	}
+	var compiler *ast.Compiler
+	for part := range n {
+		q := fmt.Sprintf(`result := {"deny": data.%[1]s.%[2]s, "warn": data.%[1]s.%[3]s, "rules": data.%[1]s.rules}`, policies.Namespace, partRule(LevelDeny, part), partRule(LevelWarn, part))
+		partOpts := []func(*rego.Rego){rego.Query(q)}
+		if compiler == nil {
+			partOpts = append(partOpts, opts...)
+			partOpts = append(partOpts, rego.CompilerHook(func(c *ast.Compiler) { compiler = c }))
+		} else {
+			partOpts = append(partOpts, rego.Compiler(compiler))
+		}
+		pq, err := rego.New(partOpts...).PrepareForEval(ctx)
+		if err != nil {
+			return fmt.Errorf("compile policies: %w", err)
+		}
+		if compiler == nil {
+			return errors.New("compile policies: no compiler")
+		}
+		e.parts[part] = pq
+	}
+	return nil
 }
 
 // resultRule is the level of a deny or warn rule, else "".
@@ -303,7 +384,7 @@ func shareable(ref ast.Ref) bool {
 	}
 	pkg, ok1 := ref[1].Value.(ast.String)
 	name, ok2 := ref[2].Value.(ast.String)
-	return ok1 && ok2 && string(pkg) == policies.Namespace && name != LevelDeny && name != LevelWarn
+	return ok1 && ok2 && string(pkg) == policies.Namespace && name != LevelDeny && name != LevelWarn && !isPartRule(string(name))
 }
 
 // completeRule is the name of the complete helper rule ref is, else "".

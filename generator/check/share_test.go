@@ -111,6 +111,9 @@ func TestShareable(t *testing.T) {
 		"data." + policies.Namespace + ".deny":       false,
 		"data." + policies.Namespace + ".deny.x":     false,
 		"data." + policies.Namespace + ".warn":       false,
+		"data." + policies.Namespace + ".deny_part1": false,
+		"data." + policies.Namespace + ".warn_part0": false,
+		"data." + policies.Namespace + ".deny_party": true,
 		"data." + policies.Namespace:                 false,
 		"data.other.pv_docs":                         false,
 		"input.x.y":                                  false,
@@ -200,5 +203,51 @@ func TestCompleteRuleEvaluatedOnce(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("a part waits for a ref that is not a complete rule")
+	}
+}
+
+// TestPartsCompiledOnce: sharing parts come from one compilation of the
+// policies (each part's compiler holds every part's renamed rules), and a
+// policy with a rule of a part's name is compiled per part instead; both
+// find every deny and warn rule's values.
+func TestPartsCompiledOnce(t *testing.T) {
+	two := engineOf(t, 2)
+	names := map[string]bool{}
+	for _, m := range two.parts[0].Modules() {
+		for _, r := range m.Rules {
+			names[r.Head.Name.String()] = true
+		}
+	}
+	if !names[partRule(LevelDeny, 0)] || !names[partRule(LevelDeny, 1)] || !names[partRule(LevelWarn, 1)] || names[LevelDeny] {
+		t.Error("the first part's compilation does not hold the renamed rules of both parts")
+	}
+	if n := len(two.parts[1].Modules()); n != 0 {
+		t.Errorf("the second part compiled %d modules of its own, want none (it reuses the first part's compiler)", n)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	for _, extra := range []string{"", "deny_part0 := 1\n"} {
+		fsys := fstest.MapFS{"p.rego": {Data: []byte("package " + policies.Namespace + "\n\n" + extra +
+			"rules := {}\n\ndeny contains \"a\" if input\n\ndeny contains \"b\" if input\n\ndeny contains \"c\" if input\n\nwarn contains \"d\" if input\n\nwarn contains \"e\" if input\n")}}
+		e, err := NewFromFS(context.Background(), fsys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, pq := range e.parts {
+			rs, err := pq.Eval(context.Background(), rego.EvalInput(true))
+			if err != nil || len(rs) != 1 {
+				t.Fatalf("%q: %d results, %v", extra, len(rs), err)
+			}
+			res := rs[0].Bindings["result"].(map[string]any)
+			for _, level := range []string{"deny", "warn"} {
+				for _, v := range res[level].([]any) {
+					got = append(got, level+":"+v.(string))
+				}
+			}
+		}
+		slices.Sort(got)
+		if want := []string{"deny:a", "deny:b", "deny:c", "warn:d", "warn:e"}; !slices.Equal(got, want) {
+			t.Errorf("%q: the parts find %v, want %v", extra, got, want)
+		}
 	}
 }
