@@ -319,6 +319,13 @@ test_graft039_recorded_partition_pass if {
 	ids(patched([op("add", i_lock, "/volumes/0/partition", 0), pv0_partition("0")])) == set()
 }
 
+# A whole number written as a float is that partition; the bounds hold.
+test_graft039_recorded_partition_as_a_float if {
+	ids(patched([op("add", i_lock, "/volumes/0/partition", 2.0), pv0_partition("2")])) == set()
+	ids(patched([op("add", i_lock, "/volumes/0/partition", 128), pv0_partition("128")])) == set()
+	ids(patched([op("add", i_lock, "/volumes/0/partition", 0.0)])) == set()
+}
+
 test_graft039_pv_lacks_the_records_partition if {
 	what(partitioned([])) == {["GRAFT039", "spec.csi.volumeAttributes.partition", "unset"]}
 	what(partitioned([pv0_partition("0")])) == {["GRAFT039", "spec.csi.volumeAttributes.partition", "unset"]}

@@ -341,14 +341,12 @@ claimed_pvs := [{"d": d, "e": e, "rec": rec} |
 
 # pv_zone is the single zone of a PV's required node affinity, when the
 # affinity has the one shape graft accepts.
+# (Array patterns: [x] := a holds for an array a of one element only.)
 pv_zone(pv) := z if {
-	terms := pv.spec.nodeAffinity.required.nodeSelectorTerms
-	count(terms) == 1
-	exprs := [e | some e in object.get(terms[0], "matchExpressions", []); e.key in zone_keys]
-	count(exprs) == 1
-	exprs[0].operator == "In"
-	count(exprs[0].values) == 1
-	z := exprs[0].values[0]
+	[term] := pv.spec.nodeAffinity.required.nodeSelectorTerms
+	[expr] := [e | some e in object.get(term, "matchExpressions", []); e.key in zone_keys]
+	expr.operator == "In"
+	[z] := expr.values
 }
 
 pod_spec(s) := object.get(s, ["spec", "template", "spec"], {})

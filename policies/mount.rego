@@ -286,16 +286,14 @@ pv_partition(pv) := object.get(pv, ["spec", "csi", "volumeAttributes", "partitio
 # writes.
 recorded_partition(null) := "0"
 
-recorded_partition(rec) := format_int(p, 10) if {
-	is_object(rec)
-	p := object.get(rec, "partition", 0)
-	is_number(p)
-	p >= 0
-	p <= max_partition
-	p == floor(p)
-}
+recorded_partition(rec) := partition_names[object.get(rec, "partition", 0)] if is_object(rec)
 
 max_partition := 128
+
+# The partitions a record may name, whole numbers from 0 to max_partition,
+# as the PV's volumeAttributes write them: a lookup (1.0 finds 1; 1.5, -1,
+# "1" and 129 find nothing).
+partition_names := {p: format_int(p, 10) | some p in numbers.range(0, max_partition)}
 
 has_record(pv) if record_by_claim[pv.spec.claimRef.name]
 

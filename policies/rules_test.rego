@@ -220,6 +220,25 @@ test_graft020_two_terms if {
 	ids(patched([op("add", i_pv0, "/spec/nodeAffinity/required/nodeSelectorTerms/-", term)])) == {"GRAFT020"}
 }
 
+# The zone's shape, exactly: one term, one zone expression, one value; a
+# value, a term or an expression that is not a list is no zone either.
+test_graft020_shapes_that_are_not_one_zone if {
+	values := concat("", [affinity_path, "/values"])
+	every o in [
+		op("replace", i_pv0, values, "us-east-1a"),
+		op("replace", i_pv0, values, "a"),
+		op("replace", i_pv0, values, {"z": "us-east-1a"}),
+		op("replace", i_pv0, values, []),
+		op("replace", i_pv0, "/spec/nodeAffinity/required/nodeSelectorTerms", {"0": {}}),
+		op("replace", i_pv0, "/spec/nodeAffinity/required/nodeSelectorTerms", "t"),
+		op("replace", i_pv0, "/spec/nodeAffinity/required/nodeSelectorTerms", []),
+		op("replace", i_pv0, "/spec/nodeAffinity/required/nodeSelectorTerms/0/matchExpressions", "e"),
+		op("replace", i_pv0, concat("", [affinity_path, "/operator"]), "NotIn"),
+	] {
+		"GRAFT020" in ids(patched([o]))
+	}
+}
+
 test_graft020_ebs_key_passes if {
 	ids(patched([op("replace", i_pv0, concat("", [affinity_path, "/key"]), "topology.ebs.csi.aws.com/zone")])) == set()
 }

@@ -100,8 +100,14 @@ func decodeStream(data []byte) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return nodeValues(nodes, len(data))
+}
+
+// nodeValues decodes the top nodes of a stream of size bytes (see
+// decodeStream), within its alias budget.
+func nodeValues(nodes []*yamlv3.Node, size int) ([]any, error) {
 	out := make([]any, 0, len(nodes))
-	budget := aliasBudget(len(data))
+	budget := aliasBudget(size)
 	for _, n := range nodes {
 		v, err := nodeValue(n, 0, &budget)
 		if err != nil {

@@ -68,8 +68,10 @@ type Input struct {
 	// graftOverlays are the kustomize directories of the input that graft
 	// wrote (graft.lock inside, or its PV or PVC file in resources).
 	graftOverlays map[string]bool
-	// recordPath is the record's file.
+	// recordPath is the record's file, recordNode its document's node
+	// (AddRecord's parse, for the lines of its volumes).
 	recordPath string
+	recordNode *yamlv3.Node
 	// ctx bounds the reads (Load's context; Background for LoadBuilt).
 	ctx context.Context
 	// total is the bytes read and nfiles the files of kustomize
@@ -82,7 +84,10 @@ type Input struct {
 func (in *Input) recordLine(volume string) int {
 	if in.records == nil {
 		in.records = map[string]int{}
-		nodes, err := splitYAML(in.raw[in.recordPath])
+		nodes, err := []*yamlv3.Node{in.recordNode}, error(nil)
+		if in.recordNode == nil {
+			nodes, err = splitYAML(in.raw[in.recordPath])
+		}
 		if err == nil && len(nodes) == 1 {
 			if vols := mapValue(nodes[0], "volumes"); vols != nil {
 				for _, v := range vols.Content {
@@ -700,27 +705,29 @@ func (in *Input) AddRecord(path string) (*record.Record, error) {
 		if err := in.count(path, int64(len(data))); err != nil {
 			return nil, err
 		}
-		// From the one read: the record, validated, for graft; its
-		// document as conftest decodes it, for the policies. The two
-		// parses of a large record run side by side.
-		type parsed struct {
-			rec *record.Record
-			err error
+		// One parse of the file, its documents' nodes; from them the
+		// record, validated, for graft (record.ParseNode, which parses
+		// the bytes again only to explain an error), and its document as
+		// conftest decodes it, for the policies.
+		raw, parseErr := documentNodes(data)
+		var rec *record.Record
+		if parseErr == nil && len(raw) == 1 {
+			rec, err = record.ParseNode(path, data, raw[0])
+		} else {
+			rec, err = record.ParseFile(path, data)
 		}
-		done := make(chan parsed, 1)
-		go func() {
-			rec, err := record.ParseFile(path, data)
-			done <- parsed{rec, err}
-		}()
-		docs, decodeErr := decodeYAML(data)
-		p := <-done
-		if p.err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInput, p.err)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInput, err)
 		}
-		rec := p.rec
+		nodes, decodeErr := contentNodes(raw), parseErr
+		var docs []any
+		if decodeErr == nil {
+			docs, decodeErr = nodeValues(nodes, len(data))
+		}
 		if decodeErr != nil || len(docs) != 1 {
 			return nil, fmt.Errorf("%w: %s: not one YAML document: %v", ErrInput, path, decodeErr)
 		}
+		in.recordNode = nodes[0]
 		in.files = append(in.files, path)
 		if err := in.addDoc(path, docs[0]); err != nil {
 			return nil, err
@@ -733,29 +740,63 @@ func (in *Input) AddRecord(path string) (*record.Record, error) {
 
 // splitYAML parses a YAML stream into its non-empty documents.
 func splitYAML(data []byte) ([]*yamlv3.Node, error) {
+	docs, err := documentNodes(data)
+	if err != nil {
+		return nil, err
+	}
+	return contentNodes(docs), nil
+}
+
+// documentNodes parses a YAML stream into its documents, empty ones too;
+// a document with content after boundedio.MaxDocuments that are neither
+// empty nor null is an error.
+func documentNodes(data []byte) ([]*yamlv3.Node, error) {
 	dec := yamlv3.NewDecoder(bytes.NewReader(data))
 	var out []*yamlv3.Node
+	nonEmpty := 0
 	for {
-		var doc yamlv3.Node
-		err := dec.Decode(&doc)
+		doc := &yamlv3.Node{}
+		err := dec.Decode(doc)
 		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		if len(doc.Content) == 0 {
-			continue
+		if len(doc.Content) > 0 {
+			if nonEmpty >= boundedio.MaxDocuments {
+				return nil, tooManyDocuments()
+			}
+			if content(doc) != nil {
+				nonEmpty++
+			}
 		}
-		if len(out) >= boundedio.MaxDocuments {
-			return nil, tooManyDocuments()
-		}
-		n := doc.Content[0]
-		if n.Kind == yamlv3.ScalarNode && n.Tag == "!!null" {
-			continue
-		}
-		out = append(out, n)
+		out = append(out, doc)
 	}
+}
+
+// contentNodes are the top nodes of the documents that are neither empty
+// nor null.
+func contentNodes(docs []*yamlv3.Node) []*yamlv3.Node {
+	var out []*yamlv3.Node
+	for _, doc := range docs {
+		if n := content(doc); n != nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// content is the top node of a document, nil for an empty or null one.
+func content(doc *yamlv3.Node) *yamlv3.Node {
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	n := doc.Content[0]
+	if n.Kind == yamlv3.ScalarNode && n.Tag == "!!null" {
+		return nil
+	}
+	return n
 }
 
 func nodeKindName(n *yamlv3.Node) (string, string) {

@@ -219,6 +219,22 @@ func ParseFile(path string, data []byte) (*Record, error) {
 	return r, nil
 }
 
+// ParseNode is ParseFile for data whose one YAML document the caller has
+// parsed already (doc, by a yaml.v3 Decoder; data holds no other): the
+// record is decoded from doc (spec.DecodeNode), not parsed a second and a
+// third time. What DecodeNode cannot vouch for, every error among it, is
+// ParseFile's: the same record, the same messages.
+func ParseNode(path string, data []byte, doc *yaml.Node) (*Record, error) {
+	var r Record
+	if int64(len(data)) > boundedio.MaxFileBytes || !spec.DecodeNode(doc, &r) {
+		return ParseFile(path, data)
+	}
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &r, nil
+}
+
 // expected says what a record is, for the errors about its form.
 var expected = fmt.Sprintf("one YAML document with apiVersion %s and kind %s, as `graft clone` writes it", APIVersion, Kind)
 

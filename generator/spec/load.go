@@ -186,15 +186,6 @@ func isInteger(k reflect.Kind) bool {
 
 // yamlField finds the field of struct type t that YAML key names.
 func yamlField(t reflect.Type, key string) (reflect.StructField, bool) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		if name == key && f.IsExported() {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
+	f, ok := fieldsOf(t).loose[key]
+	return f, ok
 }
