@@ -22,7 +22,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/loader"
@@ -121,18 +120,15 @@ func (r *Report) Rule(id string) (Rule, bool) {
 // Engine evaluates the policies. It is safe for concurrent use.
 //
 // The deny and warn rules are split between parts (one per CPU, at most
-// two), each prepared with every helper rule (from one compilation of the
-// policies when the parts share their helpers: compileOnce); the parts are
-// evaluated concurrently and their results united, which is the value of
-// the sets over all the rules.
+// two), each prepared with every helper rule; the parts are evaluated
+// concurrently and their results united, which is the value of the sets
+// over all the rules.
 type Engine struct {
 	parts []rego.PreparedEvalQuery
 	// share: the parts may share the values of the helper rules (see
 	// sharedCache); false when a helper reads deny or warn, whose values
 	// differ between the parts.
 	share bool
-	// complete are the package's complete helper rules (see sharedCache).
-	complete map[string]bool
 }
 
 // query asks for everything in one evaluation.
@@ -158,13 +154,7 @@ func NewFromFS(ctx context.Context, fsys fs.FS) (*Engine, error) {
 	}
 	n := min(runtime.GOMAXPROCS(0), 2, counts[LevelDeny], counts[LevelWarn])
 	n = max(n, 1)
-	e := &Engine{share: n > 1 && !readsResults(modules), complete: completeRules(modules), parts: make([]rego.PreparedEvalQuery, n)}
-	if e.share && !definesPartRules(modules) {
-		if err := e.compileOnce(ctx, modules, names); err != nil {
-			return nil, err
-		}
-		return e, nil
-	}
+	e := &Engine{share: n > 1 && !readsResults(modules), parts: make([]rego.PreparedEvalQuery, n)}
 	// The parts are compiled concurrently: for a small input compiling is
 	// most of a check.
 	var g errgroup.Group
@@ -184,13 +174,6 @@ func NewFromFS(ctx context.Context, fsys fs.FS) (*Engine, error) {
 				}
 				rules = append(rules, r)
 			}
-			if part%2 == 1 {
-				// The odd parts evaluate their rules in the reverse
-				// order (a set's value does not depend on it), so that
-				// the parts start on different helpers, each evaluated
-				// once for both (sharedCache).
-				slices.Reverse(rules)
-			}
 			m.Rules = rules
 			opts = append(opts, rego.ParsedModule(m))
 		}
@@ -209,80 +192,6 @@ func NewFromFS(ctx context.Context, fsys fs.FS) (*Engine, error) {
 	return e, nil
 }
 
-// partRule names the deny or warn rules of one part in compileOnce's
-// modules.
-func partRule(level string, part int) string { return fmt.Sprintf("%s_part%d", level, part) }
-
-// isPartRule reports whether name is a partRule.
-func isPartRule(name string) bool {
-	for _, level := range []string{LevelDeny, LevelWarn} {
-		if rest, ok := strings.CutPrefix(name, level+"_part"); ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
-			return true
-		}
-	}
-	return false
-}
-
-// definesPartRules reports whether the policies have a rule named like a
-// partRule (compileOnce would merge it with a part's rules).
-func definesPartRules(modules map[string]*ast.Module) bool {
-	for _, m := range modules {
-		for _, r := range m.Rules {
-			if isPartRule(r.Head.Name.String()) || (len(r.Head.Reference) > 0 && isPartRule(r.Head.Reference[0].String())) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// compileOnce prepares the parts from one compilation of the policies:
-// the deny and warn rules of part k are renamed partRule(level, k), and
-// part k's query reads those under the names deny and warn. The helpers,
-// most of the policies, are compiled once instead of once per part; it
-// serves only parts that share their helpers (no helper reads deny or
-// warn, which the renaming would hide).
-func (e *Engine) compileOnce(ctx context.Context, modules map[string]*ast.Module, names []string) error {
-	n := len(e.parts)
-	opts := []func(*rego.Rego){}
-	seen := map[string]int{}
-	for _, name := range names {
-		m := modules[name].Copy()
-		for _, r := range m.Rules {
-			level := resultRule(r)
-			if level == "" {
-				continue
-			}
-			part := seen[level] % n
-			seen[level]++
-			renamed := partRule(level, part)
-			r.Head.Name = ast.Var(renamed)
-			r.Head.Reference = ast.Ref{ast.VarTerm(renamed)}
-		}
-		opts = append(opts, rego.ParsedModule(m))
-	}
-	var compiler *ast.Compiler
-	for part := range n {
-		q := fmt.Sprintf(`result := {"deny": data.%[1]s.%[2]s, "warn": data.%[1]s.%[3]s, "rules": data.%[1]s.rules}`, policies.Namespace, partRule(LevelDeny, part), partRule(LevelWarn, part))
-		partOpts := []func(*rego.Rego){rego.Query(q)}
-		if compiler == nil {
-			partOpts = append(partOpts, opts...)
-			partOpts = append(partOpts, rego.CompilerHook(func(c *ast.Compiler) { compiler = c }))
-		} else {
-			partOpts = append(partOpts, rego.Compiler(compiler))
-		}
-		pq, err := rego.New(partOpts...).PrepareForEval(ctx)
-		if err != nil {
-			return fmt.Errorf("compile policies: %w", err)
-		}
-		if compiler == nil {
-			return errors.New("compile policies: no compiler")
-		}
-		e.parts[part] = pq
-	}
-	return nil
-}
-
 // resultRule is the level of a deny or warn rule, else "".
 func resultRule(r *ast.Rule) string {
 	if name := r.Head.Name.String(); len(r.Head.Args) == 0 && (name == LevelDeny || name == LevelWarn) {
@@ -294,23 +203,6 @@ func resultRule(r *ast.Rule) string {
 		}
 	}
 	return ""
-}
-
-// completeRules are the names of the complete rules of the policies'
-// package without arguments (name := value), but deny and warn.
-func completeRules(modules map[string]*ast.Module) map[string]bool {
-	out := map[string]bool{}
-	for _, m := range modules {
-		if m.Package.Path.String() != "data."+policies.Namespace {
-			continue
-		}
-		for _, r := range m.Rules {
-			if len(r.Head.Args) == 0 && len(r.Head.Reference) == 1 && r.Head.RuleKind() == ast.SingleValue && resultRule(r) == "" {
-				out[r.Head.Name.String()] = true
-			}
-		}
-	}
-	return out
 }
 
 // readsResults reports whether a rule other than the deny and warn rules
@@ -340,40 +232,19 @@ func readsResults(modules map[string]*ast.Module) bool {
 // evaluates the rule itself. The deny and warn rules, which differ between
 // the parts, are never shared, and nothing is under a with statement (a
 // pushed frame), whose values hold only there.
-//
-// A complete helper rule (no arguments, one value) is evaluated by one
-// part only: the first part to miss it in the shared cache owns it until
-// it puts its value (or ends its evaluation), and another part that needs
-// it meanwhile waits for that value instead of evaluating it too. The
-// parts need no helper of each other in a cycle (Rego has no recursion),
-// and the wait is bounded (waitOwner): at worst a part evaluates the rule
-// itself, as without sharing.
 type sharedCache struct {
-	mu   sync.Mutex
+	mu   sync.RWMutex
 	base topdown.VirtualCache
-	// complete are the complete helper rules, by name; inflight holds the
-	// ones a part owns, closed when it puts the value or ends.
-	complete map[string]bool
-	inflight map[string]chan struct{}
 }
-
-func newSharedCache(complete map[string]bool) *sharedCache {
-	return &sharedCache{base: topdown.NewVirtualCache(), complete: complete, inflight: map[string]chan struct{}{}}
-}
-
-// waitOwner bounds how long a part waits for the part that owns a rule.
-const waitOwner = 10 * time.Second
 
 type partCache struct {
 	shared *sharedCache
 	local  topdown.VirtualCache
 	depth  int
-	// owned are the rules this part is evaluating for the others.
-	owned map[string]chan struct{}
 }
 
 func newPartCache(shared *sharedCache) *partCache {
-	return &partCache{shared: shared, local: topdown.NewVirtualCache(), owned: map[string]chan struct{}{}}
+	return &partCache{shared: shared, local: topdown.NewVirtualCache()}
 }
 
 // shareable: a ref into the policies' package, to anything but deny or
@@ -384,19 +255,7 @@ func shareable(ref ast.Ref) bool {
 	}
 	pkg, ok1 := ref[1].Value.(ast.String)
 	name, ok2 := ref[2].Value.(ast.String)
-	return ok1 && ok2 && string(pkg) == policies.Namespace && name != LevelDeny && name != LevelWarn && !isPartRule(string(name))
-}
-
-// completeRule is the name of the complete helper rule ref is, else "".
-func (c *partCache) completeRule(ref ast.Ref) string {
-	if len(ref) != 3 {
-		return ""
-	}
-	name, _ := ref[2].Value.(ast.String)
-	if !c.shared.complete[string(name)] {
-		return ""
-	}
-	return string(name)
+	return ok1 && ok2 && string(pkg) == policies.Namespace && name != LevelDeny && name != LevelWarn
 }
 
 func (c *partCache) Push() { c.depth++; c.local.Push() }
@@ -410,36 +269,13 @@ func (c *partCache) Get(ref ast.Ref) (*ast.Term, bool) {
 	if v != nil || undefined || c.depth > 0 || !shareable(ref) {
 		return v, undefined
 	}
-	name := c.completeRule(ref)
-	for range 3 {
-		c.shared.mu.Lock()
-		v, undefined = c.shared.base.Get(ref)
-		if v != nil || undefined {
-			c.shared.mu.Unlock()
-			c.local.Put(ref, v)
-			return v, undefined
-		}
-		if name == "" || c.owned[name] != nil {
-			c.shared.mu.Unlock()
-			return nil, false
-		}
-		busy, ok := c.shared.inflight[name]
-		if !ok {
-			// This part evaluates it (and puts it, or releases it).
-			busy = make(chan struct{})
-			c.shared.inflight[name] = busy
-			c.owned[name] = busy
-			c.shared.mu.Unlock()
-			return nil, false
-		}
-		c.shared.mu.Unlock()
-		select {
-		case <-busy:
-		case <-time.After(waitOwner):
-			return nil, false
-		}
+	c.shared.mu.RLock()
+	v, undefined = c.shared.base.Get(ref)
+	c.shared.mu.RUnlock()
+	if v != nil || undefined {
+		c.local.Put(ref, v)
 	}
-	return nil, false
+	return v, undefined
 }
 
 func (c *partCache) Put(ref ast.Ref, value *ast.Term) {
@@ -449,28 +285,6 @@ func (c *partCache) Put(ref ast.Ref, value *ast.Term) {
 	}
 	c.shared.mu.Lock()
 	c.shared.base.Put(ref, value)
-	if name := c.completeRule(ref); name != "" {
-		c.release(name)
-	}
-	c.shared.mu.Unlock()
-}
-
-// release ends this part's ownership of a rule (under the lock).
-func (c *partCache) release(name string) {
-	if busy, ok := c.owned[name]; ok {
-		close(busy)
-		delete(c.owned, name)
-		delete(c.shared.inflight, name)
-	}
-}
-
-// done releases every rule this part still owns: its evaluation ended
-// without a value for them (an error), and the others evaluate them.
-func (c *partCache) done() {
-	c.shared.mu.Lock()
-	for name := range c.owned {
-		c.release(name)
-	}
 	c.shared.mu.Unlock()
 }
 
@@ -551,14 +365,12 @@ func (e *Engine) Check(ctx context.Context, in *Input) (*Report, error) {
 	outs := make([]result, len(e.parts))
 	errs := make([]error, len(e.parts))
 	var wg sync.WaitGroup
-	shared := newSharedCache(e.complete)
+	shared := &sharedCache{base: topdown.NewVirtualCache()}
 	for i, pq := range e.parts {
 		wg.Go(func() {
 			opts := []rego.EvalOption{rego.EvalParsedInput(value)}
 			if e.share {
-				pc := newPartCache(shared)
-				defer pc.done()
-				opts = append(opts, rego.EvalVirtualCache(pc))
+				opts = append(opts, rego.EvalVirtualCache(newPartCache(shared)))
 			}
 			rs, err := pq.Eval(ctx, opts...)
 			if err != nil {

@@ -9,10 +9,10 @@ import (
 	"slices"
 	"testing"
 	"testing/fstest"
-	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/graftctl/graft/policies"
 )
@@ -42,7 +42,7 @@ func findingsOf(t *testing.T, e *Engine, in *Input, share bool) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shared := newSharedCache(e.complete)
+	shared := &sharedCache{base: topdown.NewVirtualCache()}
 	var out []string
 	for _, pq := range e.parts {
 		opts := []rego.EvalOption{rego.EvalParsedInput(value)}
@@ -111,9 +111,6 @@ func TestShareable(t *testing.T) {
 		"data." + policies.Namespace + ".deny":       false,
 		"data." + policies.Namespace + ".deny.x":     false,
 		"data." + policies.Namespace + ".warn":       false,
-		"data." + policies.Namespace + ".deny_part1": false,
-		"data." + policies.Namespace + ".warn_part0": false,
-		"data." + policies.Namespace + ".deny_party": true,
 		"data." + policies.Namespace:                 false,
 		"data.other.pv_docs":                         false,
 		"input.x.y":                                  false,
@@ -141,113 +138,6 @@ func TestNoSharingWhenAHelperReadsResults(t *testing.T) {
 		}
 		if want := name == "reads others"; e.share != want || len(e.parts) != 2 {
 			t.Errorf("%s: share %v over %d parts, want share %v over 2", name, e.share, len(e.parts), want)
-		}
-	}
-}
-
-// TestCompleteRuleEvaluatedOnce: a part that needs a complete helper rule
-// another part is evaluating waits for its value rather than evaluating
-// it too; a part never waits for itself; a part that ends without a value
-// releases the rule, and the part waiting evaluates it.
-func TestCompleteRuleEvaluatedOnce(t *testing.T) {
-	ref := ast.MustParseRef("data." + policies.Namespace + ".pv_docs")
-	value := ast.StringTerm("v")
-	shared := newSharedCache(map[string]bool{"pv_docs": true})
-	a, b := newPartCache(shared), newPartCache(shared)
-	if v, _ := a.Get(ref); v != nil {
-		t.Fatal("a value before any part put one")
-	}
-	if v, _ := a.Get(ref); v != nil {
-		t.Fatal("the owner got a value it has not put")
-	}
-	got := make(chan *ast.Term, 1)
-	go func() { v, _ := b.Get(ref); got <- v }()
-	select {
-	case v := <-got:
-		t.Fatalf("the second part did not wait for the owner: got %v", v)
-	case <-time.After(50 * time.Millisecond):
-	}
-	a.Put(ref, value)
-	select {
-	case v := <-got:
-		if v == nil || !v.Equal(value) {
-			t.Fatalf("the second part got %v, want the owner's %v", v, value)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the second part still waits after the owner put the value")
-	}
-
-	// An owner that ends without a value releases the rule.
-	other := ast.MustParseRef("data." + policies.Namespace + ".pvc_docs")
-	shared = newSharedCache(map[string]bool{"pvc_docs": true})
-	a, b = newPartCache(shared), newPartCache(shared)
-	a.Get(other)
-	go func() { v, _ := b.Get(other); got <- v }()
-	time.Sleep(20 * time.Millisecond)
-	a.done()
-	select {
-	case v := <-got:
-		if v != nil {
-			t.Fatalf("got %v from an owner that put nothing", v)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the second part still waits after the owner ended")
-	}
-	// A function's value (a longer ref) is never waited for.
-	fn := ast.MustParseRef(`data.` + policies.Namespace + `.pv_docs["x"]`)
-	shared = newSharedCache(map[string]bool{"pv_docs": true})
-	newPartCache(shared).Get(fn)
-	done := make(chan struct{})
-	go func() { newPartCache(shared).Get(fn); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("a part waits for a ref that is not a complete rule")
-	}
-}
-
-// TestPartsCompiledOnce: sharing parts come from one compilation of the
-// policies (each part's compiler holds every part's renamed rules), and a
-// policy with a rule of a part's name is compiled per part instead; both
-// find every deny and warn rule's values.
-func TestPartsCompiledOnce(t *testing.T) {
-	two := engineOf(t, 2)
-	names := map[string]bool{}
-	for _, m := range two.parts[0].Modules() {
-		for _, r := range m.Rules {
-			names[r.Head.Name.String()] = true
-		}
-	}
-	if !names[partRule(LevelDeny, 0)] || !names[partRule(LevelDeny, 1)] || !names[partRule(LevelWarn, 1)] || names[LevelDeny] {
-		t.Error("the first part's compilation does not hold the renamed rules of both parts")
-	}
-	if n := len(two.parts[1].Modules()); n != 0 {
-		t.Errorf("the second part compiled %d modules of its own, want none (it reuses the first part's compiler)", n)
-	}
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-	for _, extra := range []string{"", "deny_part0 := 1\n"} {
-		fsys := fstest.MapFS{"p.rego": {Data: []byte("package " + policies.Namespace + "\n\n" + extra +
-			"rules := {}\n\ndeny contains \"a\" if input\n\ndeny contains \"b\" if input\n\ndeny contains \"c\" if input\n\nwarn contains \"d\" if input\n\nwarn contains \"e\" if input\n")}}
-		e, err := NewFromFS(context.Background(), fsys)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, pq := range e.parts {
-			rs, err := pq.Eval(context.Background(), rego.EvalInput(true))
-			if err != nil || len(rs) != 1 {
-				t.Fatalf("%q: %d results, %v", extra, len(rs), err)
-			}
-			res := rs[0].Bindings["result"].(map[string]any)
-			for _, level := range []string{"deny", "warn"} {
-				for _, v := range res[level].([]any) {
-					got = append(got, level+":"+v.(string))
-				}
-			}
-		}
-		slices.Sort(got)
-		if want := []string{"deny:a", "deny:b", "deny:c", "warn:d", "warn:e"}; !slices.Equal(got, want) {
-			t.Errorf("%q: the parts find %v, want %v", extra, got, want)
 		}
 	}
 }
