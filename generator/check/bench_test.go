@@ -9,13 +9,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"syscall"
 	"testing"
 	"time"
 
 	"sigs.k8s.io/yaml"
 
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/internal/testkit"
 )
 
 // synthetic writes a built overlay of sets StatefulSets × ordinals members
@@ -156,8 +156,7 @@ func BenchmarkCheck(b *testing.B) {
 	for _, size := range benchSizes {
 		overlay, lockPath := synthetic(b, size.sets, size.ordinals)
 		b.Run(fmt.Sprintf("members=%d", size.sets*size.ordinals), func(b *testing.B) {
-			c0 := cpuTime()
-			defer func() { b.ReportMetric((cpuTime()-c0).Seconds()/float64(b.N), "cpu-s/op") }()
+			defer testkit.ReportCPU(b)()
 			for b.Loop() {
 				rep, _, err := LoadAndCheck(b.Context(), func() (*Input, error) {
 					in, err := Load(context.Background(), []string{overlay}, nil)
@@ -194,17 +193,6 @@ func BenchmarkConftest(b *testing.B) {
 	}
 }
 
-// cpuTime is the CPU time this process has used: the scale test measures
-// it rather than wall time, so that other work on a shared machine does not
-// decide the verdict.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // TestCheckScales guards the policies' linearity in a normal test run: a
 // join that scans every pair would cost about 100× for 10× the objects;
 // the test allows 15× (the goal is 12×, and a shared machine's CPU ratios
@@ -223,11 +211,11 @@ func TestCheckScales(t *testing.T) {
 		var minCPU, minWall time.Duration
 		for range 3 {
 			runtime.GC()
-			c0, w0 := cpuTime(), time.Now()
+			c0, w0 := testkit.CPUTime(), time.Now()
 			if rep := checkFiles(t, e, overlay, lockPath); len(rep.Findings) != 0 {
 				t.Fatalf("synthetic overlay has findings: %s", rep.Findings[0].Message)
 			}
-			c, w := cpuTime()-c0, time.Since(w0)
+			c, w := testkit.CPUTime()-c0, time.Since(w0)
 			if minCPU == 0 || c < minCPU {
 				minCPU = c
 			}

@@ -186,8 +186,7 @@ func BenchmarkCheckRoots(b *testing.B) {
 	out, res := grownOverlay(b, "cassandra-6node-racks", "cassandra-racks", 334)
 	lockPath := filepath.Join(out, lock)
 	run := func(b *testing.B, load func() (*Input, error)) {
-		c0 := cpuTime()
-		defer func() { b.ReportMetric((cpuTime()-c0).Seconds()/float64(b.N), "cpu-s/op") }()
+		defer testkit.ReportCPU(b)()
 		for b.Loop() {
 			rep, _, err := LoadAndCheck(b.Context(), func() (*Input, error) {
 				in, err := load()

@@ -7,13 +7,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/internal/testkit"
 )
 
 // syntheticMigration builds a GitOps tree with a base of sets StatefulSets
@@ -85,16 +85,6 @@ spec:
 	return m, rec, filepath.Join(root, "overlays", "big")
 }
 
-// cpuTime is the CPU time this process has used, user and system: on a
-// shared machine it says more about the cost than wall time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkRender renders, builds with krusty (every root, in parallel)
 // and writes overlays of 100 and 1,000 members (10 StatefulSets, 2 claim
 // templates each); the targets are in the README's performance
@@ -105,13 +95,12 @@ func BenchmarkRender(b *testing.B) {
 			m, rec, out := syntheticMigration(b, 10, ordinals)
 			b.ReportAllocs()
 			b.ResetTimer()
-			c0 := cpuTime()
+			defer testkit.ReportCPU(b)()
 			for i := 0; i < b.N; i++ {
 				if _, err := render.Render(m, rec, render.Options{OutDir: out}); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric((cpuTime()-c0).Seconds()/float64(b.N), "cpu-s/op")
 		})
 	}
 }

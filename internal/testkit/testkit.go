@@ -186,3 +186,10 @@ func SeedRemote(t testing.TB, bare string, tree Tree) (seed string) {
 	Git(t, seed, "push", "--quiet", "origin", "main")
 	return seed
 }
+
+// ReportCPU starts measuring the CPU time of b's iterations; the func it
+// returns reports it as cpu-s/op (defer it once the set-up is done).
+func ReportCPU(b *testing.B) func() {
+	c0 := CPUTime()
+	return func() { b.ReportMetric((CPUTime()-c0).Seconds()/float64(b.N), "cpu-s/op") }
+}
