@@ -186,23 +186,11 @@ func BenchmarkCheckRoots(b *testing.B) {
 	out, res := grownOverlay(b, "cassandra-6node-racks", "cassandra-racks", 334)
 	lockPath := filepath.Join(out, lock)
 	run := func(b *testing.B, load func() (*Input, error)) {
-		defer testkit.ReportCPU(b)()
-		for b.Loop() {
-			rep, _, err := LoadAndCheck(b.Context(), func() (*Input, error) {
-				in, err := load()
-				if err != nil {
-					return nil, err
-				}
-				_, err = in.AddRecord(lockPath)
-				return in, err
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
+		benchLoadAndCheck(b, lockPath, load, func(rep *Report) {
 			if rep.Count(LevelDeny) != 0 || rep.Objects < 4000 {
 				b.Fatalf("%d denied over %d objects", rep.Count(LevelDeny), rep.Objects)
 			}
-		}
+		})
 	}
 	b.Run("dir", func(b *testing.B) {
 		run(b, func() (*Input, error) { return Load(context.Background(), []string{out}, nil) })
