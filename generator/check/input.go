@@ -709,9 +709,9 @@ func (in *Input) AddRecord(path string) (*record.Record, error) {
 		// record, validated, for graft (record.ParseNode, which parses
 		// the bytes again only to explain an error), and its document as
 		// conftest decodes it, for the policies.
-		raw, parseErr := documentNodes(data)
+		raw, total, parseErr := documentNodes(data)
 		var rec *record.Record
-		if parseErr == nil && len(raw) == 1 {
+		if parseErr == nil && total == 1 && len(raw) == 1 {
 			rec, err = record.ParseNode(path, data, raw[0])
 		} else {
 			rec, err = record.ParseFile(path, data)
@@ -740,49 +740,47 @@ func (in *Input) AddRecord(path string) (*record.Record, error) {
 
 // splitYAML parses a YAML stream into its non-empty documents.
 func splitYAML(data []byte) ([]*yamlv3.Node, error) {
-	docs, err := documentNodes(data)
+	docs, _, err := documentNodes(data)
 	if err != nil {
 		return nil, err
 	}
 	return contentNodes(docs), nil
 }
 
-// documentNodes parses a YAML stream into its documents, empty ones too;
-// a document with content after boundedio.MaxDocuments that are neither
-// empty nor null is an error.
-func documentNodes(data []byte) ([]*yamlv3.Node, error) {
+// documentNodes parses a YAML stream into its documents that are neither
+// empty nor null (their document nodes), and counts every document, empty
+// ones too (which it does not keep: a stream of empty documents costs no
+// memory); a document with content after boundedio.MaxDocuments kept ones
+// is an error.
+func documentNodes(data []byte) (docs []*yamlv3.Node, total int, err error) {
 	dec := yamlv3.NewDecoder(bytes.NewReader(data))
-	var out []*yamlv3.Node
-	nonEmpty := 0
 	for {
 		doc := &yamlv3.Node{}
 		err := dec.Decode(doc)
 		if errors.Is(err, io.EOF) {
-			return out, nil
+			return docs, total, nil
 		}
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		if len(doc.Content) > 0 {
-			if nonEmpty >= boundedio.MaxDocuments {
-				return nil, tooManyDocuments()
-			}
-			if content(doc) != nil {
-				nonEmpty++
-			}
+		total++
+		if len(doc.Content) == 0 {
+			continue
 		}
-		out = append(out, doc)
+		if len(docs) >= boundedio.MaxDocuments {
+			return nil, 0, tooManyDocuments()
+		}
+		if content(doc) != nil {
+			docs = append(docs, doc)
+		}
 	}
 }
 
-// contentNodes are the top nodes of the documents that are neither empty
-// nor null.
+// contentNodes are the top nodes of documentNodes' documents.
 func contentNodes(docs []*yamlv3.Node) []*yamlv3.Node {
-	var out []*yamlv3.Node
-	for _, doc := range docs {
-		if n := content(doc); n != nil {
-			out = append(out, n)
-		}
+	out := make([]*yamlv3.Node, len(docs))
+	for i, doc := range docs {
+		out[i] = doc.Content[0]
 	}
 	return out
 }

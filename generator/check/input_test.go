@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/graftctl/graft/generator/boundedio"
+	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
+	"github.com/graftctl/graft/internal/testkit"
 )
 
 // zeros is an endless reader, like /dev/zero on stdin.
@@ -398,5 +400,31 @@ func TestLoadBaseMounts(t *testing.T) {
 	}
 	if len(in.baseDocs) != 0 {
 		t.Errorf("broken base: %d BaseMounts documents added", len(in.baseDocs))
+	}
+}
+
+// TestDocumentNodesKeepsNoEmptyDocument: a stream of empty and null
+// documents, as many as the file's bytes allow, is counted but not kept
+// (memory is bounded by the documents with content, which are bounded by
+// boundedio.MaxDocuments); and graft.lock with a second, empty document is
+// judged by record.ParseFile, not the one-document fast path.
+func TestDocumentNodesKeepsNoEmptyDocument(t *testing.T) {
+	docs, total, err := documentNodes([]byte(strings.Repeat("---\n", 50000) + strings.Repeat("--- ~\n", 50000) + "--- {a: 1}\n"))
+	if err != nil || len(docs) != 1 || total != 100001 {
+		t.Fatalf("kept %d documents of %d (err %v), want 1 of 100001", len(docs), total, err)
+	}
+	lock := filepath.Join(fixtureRoot, "pass", "flux-3node", "graft.lock")
+	data, err := os.ReadFile(lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, extra := range []string{"", "---\n", "--- ~\n"} {
+		path := filepath.Join(t.TempDir(), "graft.lock")
+		testkit.WriteFile(t, path, string(data)+extra)
+		_, gotErr := newInput(context.Background()).AddRecord(path)
+		_, wantErr := record.ParseFile(path, []byte(string(data)+extra))
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Errorf("graft.lock + %q: AddRecord says %v, record.ParseFile %v", extra, gotErr, wantErr)
+		}
 	}
 }
