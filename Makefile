@@ -12,8 +12,11 @@ export PATH := $(CURDIR)/$(CACHE)/bin:$(PATH)
 
 all: build
 
+## build: without a symbol table or DWARF (-s -w), as CLIs ship: linking takes
+## half the time and the binary is a quarter smaller; stack traces keep their
+## function names and lines.
 build:
-	$(GO) build -o $(BIN)/graft ./cmd/graft
+	$(GO) build -ldflags='-s -w' -o $(BIN)/graft ./cmd/graft
 
 ## demo: the README's first command — graft's main job, offline, in seconds.
 demo: build
