@@ -71,6 +71,7 @@ var errorTable = []errorRow{
 	{ebs.ErrDiscovery, exitError, "Check spec.source (filters, devices) and spec.mapping, then %s."},
 	{ebs.ErrInput, exitError, "Fix the spec or the account as named above, then %s."},
 	{spec.ErrInvalid, exitError, "Fix the spec where named above (graft init writes a commented example), then %s."},
+	{spec.ErrNoSpec, exitError, "graft init writes a commented spec to start from (or name another with --spec FILE); then %s."},
 	{record.ErrInvalid, exitError, "graft.lock is written by graft clone --phase final: restore it (from the overlay's copy or version control) rather than edit it."},
 	{render.ErrInvalid, exitError, "Fix the spec or the base, then %s."},
 	{check.ErrInput, exitError, ""},

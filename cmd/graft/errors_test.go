@@ -51,6 +51,7 @@ func TestErrorTable(t *testing.T) {
 		{ebs.ErrDiscovery, exitError, "Check spec.source (filters, devices) and spec.mapping, then run graft clone again."},
 		{ebs.ErrInput, exitError, "Fix the spec or the account as named above, then run graft clone again."},
 		{spec.ErrInvalid, exitError, "graft init writes a commented example"},
+		{spec.ErrNoSpec, exitError, "graft init writes a commented spec to start from (or name another with --spec FILE); then run graft clone again."},
 		{record.ErrInvalid, exitError, "graft.lock is written by graft clone --phase final"},
 		{render.ErrInvalid, exitError, "Fix the spec or the base, then run graft clone again."},
 		{check.ErrInput, exitError, ""},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"reflect"
 	"strings"
 
@@ -20,6 +21,10 @@ const DefaultFile = "graft.yaml"
 // ErrInvalid is wrapped by every error caused by the spec's content, so that
 // callers can tell bad input from an I/O failure.
 var ErrInvalid = errors.New("invalid migration spec")
+
+// ErrNoSpec is wrapped by the error of a spec file that does not exist
+// (with fs.ErrNotExist).
+var ErrNoSpec = errors.New("no migration spec")
 
 // Load reads, decodes, defaults and validates the spec at path.
 func Load(path string) (*Migration, error) { return LoadContext(context.Background(), path) }
@@ -44,6 +49,9 @@ func ReadFile(ctx context.Context, path string) ([]byte, error) {
 	data, err := boundedio.ReadFile(ctx, path, boundedio.MaxSpecBytes)
 	if errors.Is(err, boundedio.ErrTooLarge) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %w", ErrNoSpec, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read spec: %w", err)
