@@ -107,7 +107,7 @@ func TestCheckBadInput(t *testing.T) {
 		{[]string{"check", fixture("pass", "flux-3node"), "--lock", corrupt}, "invalid graft.lock"},
 		{[]string{"check", fixture("pass", "flux-3node"), "--lock", invalid}, "targetVolume"},
 		{[]string{"check", fixture("pass", "flux-3node"), "-o", "yaml"}, `"yaml" is not a format of this command`},
-		{[]string{"check", filepath.Join(tmp, "does-not-exist")}, "no such file"},
+		{[]string{"check", filepath.Join(tmp, "does-not-exist")}, filepath.Join(tmp, "does-not-exist") + " does not exist: expected an overlay directory, a YAML file or - for stdin"},
 		{[]string{"check", tmp, "--lock", goodLock}, "without a kustomization.yaml"},
 		{[]string{"check", "--spec", filepath.Join(tmp, "none.yaml")}, "no PATH given and no spec"},
 		{[]string{"check", "-", "-", "--lock", goodLock}, "stdin) may be given once"},

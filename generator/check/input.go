@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -224,6 +225,9 @@ func (in *Input) add(p string, stdin io.Reader) error {
 	}
 	p = filepath.Clean(p)
 	info, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %s does not exist: expected an overlay directory, a YAML file or - for stdin", ErrInput, p)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInput, err)
 	}
