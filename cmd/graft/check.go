@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 
 	"github.com/spf13/pflag"
 
@@ -42,9 +41,6 @@ func checkCommand() *command {
 				paths, lockPath, err := checkInputs(ctx, e, args)
 				if err != nil {
 					return err
-				}
-				if os.Getenv("GOGC") == "" {
-					defer debug.SetGCPercent(debug.SetGCPercent(check.GCPercent))
 				}
 				var rec *record.Record
 				rep, in, err := check.LoadAndCheck(ctx, func() (*check.Input, error) {

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/internal/gctarget"
 	"github.com/graftctl/graft/internal/testkit"
 )
 
@@ -152,7 +153,7 @@ var benchSizes = []struct{ sets, ordinals int }{{10, 10}, {10, 100}}
 // the command's GC target. cpu-s/op is the CPU time of one check (on a
 // shared machine it says more about the cost than wall time).
 func BenchmarkCheck(b *testing.B) {
-	defer debug.SetGCPercent(debug.SetGCPercent(GCPercent))
+	defer gctarget.Apply()()
 	for _, size := range benchSizes {
 		overlay, lockPath := synthetic(b, size.sets, size.ordinals)
 		b.Run(fmt.Sprintf("members=%d", size.sets*size.ordinals), func(b *testing.B) {

@@ -313,13 +313,6 @@ func LoadModules(fsys fs.FS, tests bool) (map[string]*ast.Module, error) {
 	return modules, nil
 }
 
-// GCPercent is the garbage-collector target `graft check` runs with. A
-// check allocates mostly short-lived values (decoded YAML, Rego terms), so
-// collecting less often than Go's default of 100 trades memory for time
-// (BenchmarkCheck measures it; the README's performance table has the
-// figures).
-const GCPercent = 300
-
 // LoadAndCheck compiles the embedded policies while load reads the input,
 // then checks it; it returns the report and the input.
 func LoadAndCheck(ctx context.Context, load func() (*Input, error)) (*Report, *Input, error) {

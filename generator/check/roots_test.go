@@ -8,13 +8,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"strings"
 	"testing"
 
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/internal/gctarget"
 	"github.com/graftctl/graft/internal/testkit"
 )
 
@@ -182,7 +182,7 @@ func TestSplitOverlayFindingsNameTheirRoot(t *testing.T) {
 // the same documents (every root's build, the kustomizations, graft.lock).
 // cpu-s/op is graft's CPU time of one check.
 func BenchmarkCheckRoots(b *testing.B) {
-	defer debug.SetGCPercent(debug.SetGCPercent(GCPercent))
+	defer gctarget.Apply()()
 	out, res := grownOverlay(b, "cassandra-6node-racks", "cassandra-racks", 334)
 	lockPath := filepath.Join(out, lock)
 	run := func(b *testing.B, load func() (*Input, error)) {

@@ -11,6 +11,7 @@ import (
 	"github.com/graftctl/graft/generator/check"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/internal/gctarget"
 )
 
 // large returns the example migration grown to n members.
@@ -74,6 +75,7 @@ func (policyGate) Check(ctx context.Context, dir string, builds map[string][]byt
 // target is under 3 s for 1,000 members, excluding the network; the
 // metrics split the time into render, check and git.
 func BenchmarkPublish(b *testing.B) {
+	defer gctarget.Apply()()
 	hermeticGit(b, true)
 	for _, n := range []int{100, 1000} {
 		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {

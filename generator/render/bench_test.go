@@ -14,6 +14,7 @@ import (
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/internal/gctarget"
 	"github.com/graftctl/graft/internal/testkit"
 )
 
@@ -91,6 +92,7 @@ spec:
 // templates each); the targets are in the README's performance
 // table. cpu-s/op is the CPU time of one render.
 func BenchmarkRender(b *testing.B) {
+	defer gctarget.Apply()()
 	for _, ordinals := range []int{10, 100} {
 		b.Run(fmt.Sprintf("members=%d", 10*ordinals), func(b *testing.B) {
 			m, rec, out := syntheticMigration(b, 10, ordinals)
