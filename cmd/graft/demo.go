@@ -174,7 +174,7 @@ graft demo finished in %s (simulated EC2 time: %s).
 Look around:
   git -C %s log --stat %s
   kubectl kustomize %s
-  graft check %s
+  %s check %s
 
 With real AWS:
   graft init                       # a commented spec: filters, devices, mapping, StatefulSets, repo
@@ -183,8 +183,33 @@ With real AWS:
   graft iam-policy                 # the least-privilege IAM policy for the spec
 `, time.Since(d.start).Round(time.Millisecond), d.simulated.Round(time.Second),
 		d.specPath, d.res.inventoryPath, d.res.recordPath, d.repo, branch, publish.ShortCommit(pub.Commit), overlay,
-		verdictLine(pub.Verdict), body, d.repo, branch, overlay, overlay)
+		verdictLine(pub.Verdict), body, d.repo, branch, overlay, selfCommand(os.Args[0], os.Executable, exec.LookPath), overlay)
 	return nil
+}
+
+// selfCommand is how the user's shell runs this graft again, for the
+// commands the demo suggests: "graft", unless this binary was started by a
+// path (make demo runs bin/graft) and "graft" on PATH is not it, or there
+// is none; then the path it was started by. A binary of another name (a
+// test binary) says "graft".
+func selfCommand(arg0 string, executable func() (string, error), lookPath func(string) (string, error)) string {
+	if filepath.Base(arg0) != "graft" || !strings.ContainsRune(arg0, filepath.Separator) {
+		return "graft"
+	}
+	self, err := executable()
+	if err != nil {
+		return "graft"
+	}
+	if onPath, err := lookPath("graft"); err == nil && sameFile(onPath, self) {
+		return "graft"
+	}
+	return arg0
+}
+
+func sameFile(a, b string) bool {
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 func verdictLine(v publish.Verdict) string {

@@ -123,3 +123,40 @@ func TestDemoSpecIsData(t *testing.T) {
 func TestDemoInAWorkdirWithYAMLSyntax(t *testing.T) {
 	demoIn(t, filepath.Join(t.TempDir(), "a: b #c"))
 }
+
+// TestDemoSuggestsTheGraftItRan: the commands the demo suggests run this
+// graft: after make demo (bin/graft, not on PATH) they say bin/graft;
+// "graft" when that is this binary on PATH, or when graft was found on
+// PATH in the first place.
+func TestDemoSuggestsTheGraftItRan(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin", "graft")
+	other := filepath.Join(dir, "other", "graft")
+	for _, p := range []string{bin, other} {
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		must(t, os.WriteFile(p, []byte(p), 0o755))
+	}
+	relative := filepath.Join("bin", "graft")
+	t.Chdir(dir)
+	found := func(p string) func(string) (string, error) {
+		return func(string) (string, error) { return p, nil }
+	}
+	notFound := func(string) (string, error) { return "", exec.ErrNotFound }
+	executable := func() (string, error) { return bin, nil }
+	for _, c := range []struct {
+		arg0   string
+		lookup func(string) (string, error)
+		want   string
+	}{
+		{relative, notFound, relative},
+		{relative, found(other), relative},
+		{relative, found(bin), "graft"},
+		{bin, found(bin), "graft"},
+		{"graft", notFound, "graft"},
+		{filepath.Join(dir, "graft.test"), notFound, "graft"},
+	} {
+		if got := selfCommand(c.arg0, executable, c.lookup); got != c.want {
+			t.Errorf("started as %s: suggests %q, expected %q", c.arg0, got, c.want)
+		}
+	}
+}
