@@ -147,6 +147,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		printCommandHelp(stdout, cmd, fs)
 		return exitOK
 	}
+	if err := refuseEmpty(fs); err != nil {
+		fmt.Fprintf(stderr, "graft %s: %v\nRun 'graft help %s' for usage.\n", name, err, name)
+		return exitError
+	}
 	level, err := parseLevel(g.logLevel)
 	if err != nil {
 		fmt.Fprintf(stderr, "graft %s: %v\n", name, err)
@@ -230,6 +234,20 @@ func commandFlags(cmd *command, g *globals) (*pflag.FlagSet, *bool, func(context
 	bindGlobals(fs, g)
 	help := fs.BoolP("help", "h", false, "show help for the command")
 	return fs, help, cmd.setup(fs)
+}
+
+// refuseEmpty refuses a string flag given an empty value (--out "", or
+// --spec= from an unset shell variable): each has a default or a meaning
+// when it is left out, and "" would silently stand for that default, or
+// for no file at all.
+func refuseEmpty(fs *pflag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *pflag.Flag) {
+		if err == nil && f.Value.Type() == "string" && f.Value.String() == "" {
+			err = fmt.Errorf("--%s: an empty value, expected %s; leave --%s out for its default", f.Name, f.Usage, f.Name)
+		}
+	})
+	return err
 }
 
 func parseLevel(s string) (slog.Level, error) {

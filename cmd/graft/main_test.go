@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/pflag"
+
 	"github.com/graftctl/graft/internal/testkit"
 )
 
@@ -276,6 +278,32 @@ func TestRenderOutRefused(t *testing.T) {
 			specPath = filepath.Join(root, "graft.yaml")
 			args := c.setup(t, root, specPath)
 			wantRenderRefused(t, root, c.want, append([]string{"--spec", specPath}, args...)...)
+		})
+	}
+}
+
+// TestEmptyFlagValuesRefused: a string flag given an empty value (an unset
+// shell variable: --out "$OUT") is a usage error naming the flag, for
+// every flag of every command, before anything is read or written; it
+// never silently means the flag's default.
+func TestEmptyFlagValuesRefused(t *testing.T) {
+	for _, c := range commands() {
+		var g globals
+		fs, _, _ := commandFlags(c, &g)
+		fs.VisitAll(func(f *pflag.Flag) {
+			if f.Value.Type() != "string" {
+				return
+			}
+			dir := t.TempDir()
+			args := []string{c.name, "--spec", filepath.Join(dir, "graft.yaml"), "--" + f.Name + "="}
+			code, stdout, stderr := graft(t, args...)
+			want := "graft " + c.name + ": --" + f.Name + ": an empty value, expected "
+			if code != exitError || !strings.Contains(stderr, want) || stdout != "" {
+				t.Errorf("graft %v: exit %d, stdout %q, stderr %q; want exit 2 and %q", args, code, stdout, stderr, want)
+			}
+			if left, _ := os.ReadDir(dir); len(left) > 0 {
+				t.Errorf("graft %v left %v behind", args, left)
+			}
 		})
 	}
 }
