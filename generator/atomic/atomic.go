@@ -10,8 +10,14 @@ import (
 	"path/filepath"
 )
 
+// umask is the process's umask: the files and directories put in place
+// get the permissions that os.WriteFile and os.Mkdir would give them, not
+// those of the private temporary file or directory they were written in.
+var umask = processUmask()
+
 // WriteFile writes data to a temporary file in the directory of path,
-// syncs it and renames it over path.
+// syncs it and renames it over path. The file gets perm less the umask,
+// as with os.WriteFile.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
 	return WriteFileContext(context.Background(), path, data, perm)
 }
@@ -37,7 +43,7 @@ func WriteFileContext(ctx context.Context, path string, data []byte, perm os.Fil
 		_ = tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err = tmp.Chmod(perm); err != nil {
+	if err = tmp.Chmod(perm &^ umask); err != nil {
 		_ = tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}

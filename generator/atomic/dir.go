@@ -29,7 +29,7 @@ var step = func(string) {}
 // Only directories are moved: a file or a symlink at src or dst is
 // refused, never followed, and so is anything already at Aside(dst),
 // whether dst exists or not (RecoverDir clears what is the caller's; the
-// rest is not deleted).
+// rest is not deleted). The directory in place gets dirMode(dst).
 func ReplaceDir(src, dst string) error {
 	src, dst = filepath.Clean(src), filepath.Clean(dst)
 	if err := isDir(src); err != nil {
@@ -47,6 +47,9 @@ func ReplaceDir(src, dst string) error {
 		return fmt.Errorf("replace %s: %w", dst, err)
 	default:
 		old = Aside(dst)
+	}
+	if err := os.Chmod(src, dirMode(dst)); err != nil {
+		return fmt.Errorf("replace %s: %w", dst, err)
 	}
 	if err := syncTree(src); err != nil {
 		return fmt.Errorf("replace %s: %w", dst, err)
@@ -73,6 +76,16 @@ func ReplaceDir(src, dst string) error {
 		}
 	}
 	return nil
+}
+
+// dirMode is the permissions the directory put in place at dst gets: those
+// of the directory it replaces, or those os.Mkdir gives a new one (0777
+// less the umask), never the 0700 of os.MkdirTemp, where it was written.
+func dirMode(dst string) fs.FileMode {
+	if fi, err := os.Lstat(dst); err == nil && fi.IsDir() {
+		return fi.Mode().Perm()
+	}
+	return fs.ModePerm &^ umask
 }
 
 // RecoverDir finishes what an interrupted ReplaceDir left at dst: the
