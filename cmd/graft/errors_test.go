@@ -53,7 +53,7 @@ func TestErrorTable(t *testing.T) {
 		{spec.ErrInvalid, exitError, "graft init writes a commented example"},
 		{spec.ErrNoSpec, exitError, "graft init writes a commented spec to start from (or name another with --spec FILE); then run graft clone again."},
 		{record.ErrInvalid, exitError, "graft.lock is written by graft clone --phase final"},
-		{render.ErrInvalid, exitError, "Fix the spec or the base, then run graft clone again."},
+		{render.ErrInvalid, exitError, "Fix what is named above (the spec, the base or the output directory), then run graft clone again."},
 		{check.ErrInput, exitError, ""},
 		{preflight.ErrInput, exitError, "Run graft render (and graft check) on the overlay first, then run graft clone again."},
 		{kubeclient.ErrAPI, exitError, "Check that the kubeconfig's identity may get and list what graft reads (README: graft preflight, graft verify), then run graft clone again."},
