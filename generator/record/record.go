@@ -371,8 +371,13 @@ func (r *Record) Validate() error {
 		if v.SizeGiB < 1 {
 			add(f+".sizeGiB", v.SizeGiB, "1 or more")
 		}
+		if !spec.ZoneInRegion(v.SourceZone, r.SourceRegion) {
+			add(f+".sourceZone", v.SourceZone, fmt.Sprintf("a zone of the source region %s", r.SourceRegion))
+		}
 		if v.FSType == "" {
 			add(f+".fsType", nil, "a filesystem type")
+		} else if !slices.Contains(spec.FSTypes, v.FSType) {
+			add(f+".fsType", v.FSType, "one of "+strings.Join(spec.FSTypes, ", ")+", as spec.source.devices[].fsType")
 		}
 		if !spec.ValidDevicePartition(v.Partition) {
 			add(f+".partition", v.Partition, spec.DevicePartitionExpected)
