@@ -365,29 +365,35 @@ func (r *Record) Validate() error {
 				add(f+".snapshots", phase, "only precopy and final")
 			}
 		}
-		if !spec.ZoneInRegion(v.TargetZone, r.TargetRegion) {
-			add(f+".targetZone", v.TargetZone, fmt.Sprintf("a zone of the target region %s", r.TargetRegion))
-		}
-		if v.SizeGiB < 1 {
-			add(f+".sizeGiB", v.SizeGiB, "1 or more")
-		}
-		if !spec.ZoneInRegion(v.SourceZone, r.SourceRegion) {
-			add(f+".sourceZone", v.SourceZone, fmt.Sprintf("a zone of the source region %s", r.SourceRegion))
-		}
-		if v.FSType == "" {
-			add(f+".fsType", nil, "a filesystem type")
-		} else if !slices.Contains(spec.FSTypes, v.FSType) {
-			add(f+".fsType", v.FSType, "one of "+strings.Join(spec.FSTypes, ", ")+", as spec.source.devices[].fsType")
-		}
-		if !spec.ValidDevicePartition(v.Partition) {
-			add(f+".partition", v.Partition, spec.DevicePartitionExpected)
-		}
+		r.validateDisk(f, v, add)
 		validateCluster(f, v, add)
 	}
 	if len(errs) == 0 {
 		return nil
 	}
 	return errs
+}
+
+// validateDisk checks what a volume records of its disk: the zones, the
+// size, the filesystem and the partition.
+func (r *Record) validateDisk(f string, v Volume, add func(field string, value any, expected string)) {
+	if !spec.ZoneInRegion(v.TargetZone, r.TargetRegion) {
+		add(f+".targetZone", v.TargetZone, fmt.Sprintf("a zone of the target region %s", r.TargetRegion))
+	}
+	if v.SizeGiB < 1 {
+		add(f+".sizeGiB", v.SizeGiB, "1 or more")
+	}
+	if !spec.ZoneInRegion(v.SourceZone, r.SourceRegion) {
+		add(f+".sourceZone", v.SourceZone, fmt.Sprintf("a zone of the source region %s", r.SourceRegion))
+	}
+	if v.FSType == "" {
+		add(f+".fsType", nil, "a filesystem type")
+	} else if !slices.Contains(spec.FSTypes, v.FSType) {
+		add(f+".fsType", v.FSType, "one of "+strings.Join(spec.FSTypes, ", ")+", as spec.source.devices[].fsType")
+	}
+	if !spec.ValidDevicePartition(v.Partition) {
+		add(f+".partition", v.Partition, spec.DevicePartitionExpected)
+	}
 }
 
 // validateBinding checks the recorded binding by the spec's rule.
