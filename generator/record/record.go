@@ -256,7 +256,7 @@ func Parse(data []byte) (*Record, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w: the file is empty (or only comments); expected %s", ErrInvalid, expected)
 		}
-		return nil, fmt.Errorf("%w: %s", ErrInvalid, yamlMessage(err))
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, spec.TypeMessage(err, data, reflect.TypeFor[Record](), recordTypes...))
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
@@ -273,15 +273,18 @@ func Parse(data []byte) (*Record, error) {
 	return &r, nil
 }
 
-// yamlMessage names the record's types as the file's parts.
-func yamlMessage(err error) string {
-	return spec.YAMLMessage(err,
-		"in type record.Record", "at the top level of the record",
-		"in type record.Volume", "in a volumes entry of the record",
-		"in type record.Workload", "in the workload of the record",
-		"in type record.Resource", "in workload.resource of the record",
-		"in type record.Group", "in a workload.groups entry of the record")
+// recordTypes names the record's types in yaml.v3's messages as the
+// file's parts.
+var recordTypes = []string{
+	"in type record.Record", "at the top level of the record",
+	"in type record.Volume", "in a volumes entry of the record",
+	"in type record.Workload", "in the workload of the record",
+	"in type record.Resource", "in workload.resource of the record",
+	"in type record.Group", "in a workload.groups entry of the record",
 }
+
+// yamlMessage names the record's types as the file's parts.
+func yamlMessage(err error) string { return spec.YAMLMessage(err, recordTypes...) }
 
 // ValidationError lists every problem found in a record, each with its
 // field path (volumes[2].targetVolume).

@@ -82,7 +82,7 @@ func Decode(data []byte) (*Migration, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w: the document is empty; run `graft init` for an example", ErrInvalid)
 		}
-		return nil, fmt.Errorf("%w: %s", ErrInvalid, yamlMessage(err))
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, TypeMessage(err, data, reflect.TypeOf(m), specTypes...))
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
@@ -96,11 +96,12 @@ func Decode(data []byte) (*Migration, error) {
 	return &m, nil
 }
 
+// specTypes names the spec's types in yaml.v3's messages as graft does.
+var specTypes = []string{"not found in type spec.", "is not a field of "}
+
 // yamlMessage makes yaml.v3's messages read as graft's, naming the spec's
 // types by their YAML paths.
-func yamlMessage(err error) string {
-	return YAMLMessage(err, "not found in type spec.", "is not a field of ")
-}
+func yamlMessage(err error) string { return YAMLMessage(err, specTypes...) }
 
 // YAMLMessage makes a yaml.v3 decoding error read as graft's: it drops the
 // package prefix, puts every problem on one line, and replaces each old

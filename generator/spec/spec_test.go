@@ -420,7 +420,18 @@ func TestDecodeErrors(t *testing.T) {
 		{"unknown field with its line", strings.Replace(valid, "    region: us-east-1\n", "    region: us-east-1\n    regoin: us-east-2\n", 1),
 			`line 9: field regoin is not a field of Source`},
 		{"duplicate field", strings.Replace(valid, "kind: Migration\n", "kind: Migration\nkind: Migration\n", 1), `mapping key "kind" already defined`},
-		{"wrong type", strings.Replace(valid, "replicas: 3", "replicas: three", 1), "cannot unmarshal !!str `three` into int"},
+		// Each value of the wrong kind names its field, its value and what the field takes.
+		{"wrong type", strings.Replace(valid, "replicas: 3", "replicas: three", 1), `line 23: spec.target.statefulSets[0].replicas: "three", expected a whole number`},
+		{"a quoted number", strings.Replace(valid, "replicas: 3", "replicas: '3'", 1), `line 23: spec.target.statefulSets[0].replicas: "3", expected a whole number`},
+		{"a number too large", strings.Replace(valid, "replicas: 3", "replicas: 99999999999999999999", 1), `line 23: spec.target.statefulSets[0].replicas: 99999999999999999999, expected a whole number`},
+		{"over int32", strings.Replace(valid, "  gitops:", "    volume:\n      iops: 4000000000000\n  gitops:", 1), `line 25: spec.target.volume.iops: 4000000000000, expected a whole number from -2147483648 to 2147483647`},
+		{"a list for a string", strings.Replace(valid, "namespace: cassandra", "namespace: [cassandra]", 1), `line 20: spec.target.namespace: a list, expected a string`},
+		{"a mapping for a list", strings.Replace(valid, "    filters:\n      - name: tag:app\n        values: [cassandra]", "    filters: {name: tag:app}", 1), `line 9: spec.source.filters: a mapping, expected a list`},
+		{"a scalar for a mapping", strings.Replace(valid, "  gitops:\n    base: ../../base", "  gitops: ../../base", 1), `line 24: spec.gitops: "../../base", expected a mapping (key: value lines)`},
+		{"a word for a bool", strings.Replace(valid, "    base: ../../base", "    base: ../../base\n    engineObject: maybe", 1), `line 26: spec.gitops.engineObject: "maybe", expected true or false`},
+		{"a map value of the wrong kind", strings.Replace(valid, "  gitops:", "    volume:\n      tags: {team: [a]}\n  gitops:", 1), `line 25: spec.target.volume.tags[team]: a list, expected a string`},
+		{"an unknown field beside a wrong type", strings.Replace(strings.Replace(valid, "replicas: 3", "replicas: x", 1), "    region: us-east-1\n", "    region: us-east-1\n    regoin: us-east-2\n", 1),
+			`line 9: field regoin is not a field of Source; line 24: spec.target.statefulSets[0].replicas: "x", expected a whole number`},
 		// yaml.v3 would truncate these to 2 and 3 without a word.
 		{"a float for an integer", strings.Replace(valid, "replicas: 3", "replicas: 2.5", 1), "line 23: field replicas: 2.5, expected a whole number"},
 		{"a float through an alias", strings.Replace(strings.Replace(valid, "replicas: 3", "replicas: *r", 1), "values: [cassandra]", "values: [cassandra, &r 3.5]", 1), "line 23: field replicas: 3.5, expected a whole number"},
@@ -433,7 +444,21 @@ func TestDecodeErrors(t *testing.T) {
 			if err == nil || !errors.Is(err, spec.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want ErrInvalid containing %q", err, c.want)
 			}
+			if err != nil && strings.Contains(err.Error(), "cannot unmarshal") {
+				t.Errorf("error %v: yaml.v3's bare message, which names no field", err)
+			}
 		})
+	}
+}
+
+// TestDecodeErrorsThroughAliases: a value of the wrong kind reached
+// through an alias is named at the alias, by the field it is used for.
+func TestDecodeErrorsThroughAliases(t *testing.T) {
+	doc := strings.Replace(valid, "        values: [cassandra]\n", "        values: [cassandra, &v [x]]\n      - name: tag:x\n        values: [*v, y, *v]\n", 1)
+	_, err := spec.Parse([]byte(doc))
+	want := `line 11: spec.source.filters[0].values[1]: a list, expected a string; line 13: spec.source.filters[1].values[0]: a list, expected a string; line 13: spec.source.filters[1].values[2]: a list, expected a string`
+	if err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("error %v, want it to end %q", err, want)
 	}
 }
 
