@@ -307,3 +307,24 @@ func TestEmptyFlagValuesRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestSpecOrLockADirectory: --spec or --lock naming a directory is bad
+// input that says what it is and what the flag takes, not a bare "read .:
+// is a directory".
+func TestSpecOrLockADirectory(t *testing.T) {
+	root, specPath := exampleTree(t, "cassandra-3node")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"render", "--spec", root}, root + ": not a regular file (a directory); expected a file; the spec is one YAML file (--spec FILE, default graft.yaml)"},
+		{[]string{"iam-policy", "--spec", root}, "the spec is one YAML file (--spec FILE"},
+		{[]string{"render", "--spec", specPath, "--lock", root, "--dry-run"}, root + ": not a regular file (a directory); expected a file; the record is one file (--lock FILE, default graft.lock beside the spec)"},
+	}
+	for _, c := range cases {
+		code, stdout, stderr := graft(t, c.args...)
+		if code != exitError || stdout != "" || !strings.Contains(stderr, c.want) {
+			t.Errorf("graft %v: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.args, code, stdout, stderr, c.want)
+		}
+	}
+}

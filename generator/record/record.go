@@ -205,6 +205,9 @@ func ReadFile(ctx context.Context, path string) ([]byte, error) {
 		if errors.Is(err, boundedio.ErrTooLarge) {
 			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
+		if errors.Is(err, boundedio.ErrNotRegular) {
+			return nil, fmt.Errorf("read record: %w; the record is one file (--lock FILE, default %s beside the spec)", err, DefaultFile)
+		}
 		return nil, fmt.Errorf("read record: %w", err)
 	}
 	return data, nil

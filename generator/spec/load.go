@@ -53,6 +53,9 @@ func ReadFile(ctx context.Context, path string) ([]byte, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %w", ErrNoSpec, err)
 	}
+	if errors.Is(err, boundedio.ErrNotRegular) {
+		return nil, fmt.Errorf("%w: %w; the spec is one YAML file (--spec FILE, default %s)", ErrInvalid, err, DefaultFile)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read spec: %w", err)
 	}
