@@ -435,6 +435,7 @@ func TestDecodeErrors(t *testing.T) {
 		// yaml.v3 would truncate these to 2 and 3 without a word.
 		{"a float for an integer", strings.Replace(valid, "replicas: 3", "replicas: 2.5", 1), "line 23: field replicas: 2.5, expected a whole number"},
 		{"a float through an alias", strings.Replace(strings.Replace(valid, "replicas: 3", "replicas: *r", 1), "values: [cassandra]", "values: [cassandra, &r 3.5]", 1), "line 23: field replicas: 3.5, expected a whole number"},
+		{"a tab for indentation", strings.Replace(valid, "    namespace: cassandra", "\tnamespace: cassandra", 1), "line 20: found character that cannot start any token (line 20 holds a tab: YAML indents with spaces, never tabs)"},
 		{"empty document", "", "the document is empty"},
 		{"two documents", valid + "---\nkind: Migration\n", "a second YAML document"},
 	}

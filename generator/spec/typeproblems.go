@@ -35,7 +35,8 @@ func (p typeProblem) String() string {
 var unmarshalLine = regexp.MustCompile(`^line \d+: cannot unmarshal `)
 
 // TypeMessage is YAMLMessage for an error of decoding data into a value of
-// type t, with yaml.v3's "cannot unmarshal" lines replaced by one line per
+// type t: a syntax error on a line with a tab says that YAML does not indent
+// with tabs, and yaml.v3's "cannot unmarshal" lines replaced by one line per
 // value of the wrong kind that names its field, its value and what the
 // field takes (a whole number from 1 to 2147483647, true or false, a list,
 // a mapping), each once. Where that walk finds nothing, yaml.v3's lines
@@ -44,7 +45,7 @@ func TypeMessage(err error, data []byte, t reflect.Type, oldnew ...string) strin
 	msg := YAMLMessage(err, oldnew...)
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
-		return msg
+		return msg + tabHint(msg, data)
 	}
 	problems := typeProblems(data, t)
 	if len(problems) == 0 {
@@ -61,6 +62,20 @@ func TypeMessage(err error, data []byte, t reflect.Type, oldnew ...string) strin
 	}
 	slices.SortStableFunc(lines, func(a, b string) int { return cmp.Compare(lineOf(a), lineOf(b)) })
 	return strings.Join(slices.Compact(lines), "; ")
+}
+
+// tabHint says why yaml.v3 found "a character that cannot start any
+// token" on a line that holds a tab: YAML indents with spaces only.
+func tabHint(msg string, data []byte) string {
+	n := lineOf(msg)
+	if n < 1 || !strings.Contains(msg, "cannot start any token") {
+		return ""
+	}
+	lines := bytes.Split(data, []byte("\n"))
+	if n > len(lines) || !bytes.Contains(lines[n-1], []byte("\t")) {
+		return ""
+	}
+	return fmt.Sprintf(" (line %d holds a tab: YAML indents with spaces, never tabs)", n)
 }
 
 // lineOf is the line a message line names ("line 24: …"), 0 if none.
