@@ -189,11 +189,14 @@ func report(ctx context.Context, e *env, name string, err error) int {
 		f findingError
 		u usageError
 	)
+	// A stage's own prefix ("render: replace …") would say the command's
+	// name twice: graft render: render: replace ….
+	msg := strings.TrimPrefix(err.Error(), name+": ")
 	switch {
 	case errors.As(err, &f):
 		// The command printed its report; say why it exits 1 as well
 		// (graft run names the stage and what to do).
-		if msg := err.Error(); msg != "" {
+		if msg != "" {
 			fmt.Fprintf(e.stderr, "%s %s\n", e.failedAs(name), msg)
 		}
 		e.hint(name, err)
@@ -203,9 +206,9 @@ func report(ctx context.Context, e *env, name string, err error) int {
 		fmt.Fprintf(e.stderr, "%s interrupted (SIGINT or SIGTERM); nothing more was written\n", e.failedAs(name))
 		return exitError
 	case errors.As(err, &u):
-		fmt.Fprintf(e.stderr, "%s %v\nRun 'graft help %s' for usage.\n", e.failedAs(name), err, name)
+		fmt.Fprintf(e.stderr, "%s %s\nRun 'graft help %s' for usage.\n", e.failedAs(name), msg, name)
 	default:
-		fmt.Fprintf(e.stderr, "%s %v\n", e.failedAs(name), err)
+		fmt.Fprintf(e.stderr, "%s %s\n", e.failedAs(name), msg)
 		e.hint(name, err)
 	}
 	return codeOf(err)

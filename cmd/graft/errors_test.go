@@ -120,6 +120,13 @@ func TestReportKinds(t *testing.T) {
 			t.Errorf("the demo, which starts over, says:\n%s", msg)
 		}
 	}
+	// A stage's error that starts with the command's name says it once.
+	if _, out := reportOf(t, "render", fmt.Errorf("render: replace %s: is a symlink", "x")); out != "graft render: replace x: is a symlink\n" {
+		t.Errorf("an error with the command's prefix: %q", out)
+	}
+	if _, out := reportOf(t, "render", usagef("render: nope")); !strings.HasPrefix(out, "graft render: nope\n") {
+		t.Errorf("a usage error with the command's prefix: %q", out)
+	}
 	denied := s.failed(stagePublish, "", fmt.Errorf("%w (1 denied)", publish.ErrDenied))
 	denied.finding = true
 	if code, out := reportOf(t, "run", denied); code != exitFinding || strings.Count(out, "The overlay was not pushed") != 1 {
