@@ -106,8 +106,43 @@ func bindGlobals(fs *pflag.FlagSet, g *globals) {
 	fs.BoolVar(&g.noColor, "no-color", false, "no colour (also NO_COLOR set to anything); progress bars stay on a terminal")
 }
 
-// run parses args, runs one command and returns the process exit code.
+// run parses args, runs one command and returns the process exit code. A
+// command that succeeded but whose data could not all be written to stdout
+// (a full disk, a closed pipe) exits 2 and says so: its output is not what
+// the user asked for.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	out := &stdoutWriter{w: stdout}
+	code := dispatch(ctx, args, stdin, out, stderr)
+	if code == exitOK && out.err != nil {
+		fmt.Fprintf(stderr, "graft: cannot write the output to stdout: %v\n", out.err)
+		return exitError
+	}
+	return code
+}
+
+// stdoutWriter is stdout as the commands write to it: it keeps the first
+// write error, for run.
+type stdoutWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stdoutWriter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		s.err = err
+	}
+	return n, err
+}
+
+// dispatch parses args and runs one command; run adds the check of stdout.
+func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var before, g globals
 	top := pflag.NewFlagSet("graft", pflag.ContinueOnError)
 	top.SetOutput(io.Discard)
@@ -289,6 +324,9 @@ func checkOutput(cmd *command, g *globals) error {
 }
 
 func isTerminal(v any) bool {
+	if s, ok := v.(*stdoutWriter); ok {
+		v = s.w
+	}
 	f, ok := v.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -325,6 +326,29 @@ func TestSpecOrLockADirectory(t *testing.T) {
 		code, stdout, stderr := graft(t, c.args...)
 		if code != exitError || stdout != "" || !strings.Contains(stderr, c.want) {
 			t.Errorf("graft %v: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.args, code, stdout, stderr, c.want)
+		}
+	}
+}
+
+// fullWriter fails every write, as stdout on a full disk does.
+type fullWriter struct{}
+
+func (fullWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// TestStdoutWriteFailureExits2: a command whose data cannot be written to
+// stdout does not exit 0 as if the user had it; a command that reports
+// the failure itself says it once.
+func TestStdoutWriteFailureExits2(t *testing.T) {
+	_, specPath := exampleTree(t, "cassandra-3node")
+	for _, args := range [][]string{
+		{"version"}, {"help"}, {"help", "render"}, {"render", "--help"}, {"--help"},
+		{"iam-policy", "--spec", specPath}, {"check", "--print-workflow"},
+		{"render", "--spec", specPath, "--dry-run"},
+	} {
+		var stderr bytes.Buffer
+		code := run(context.Background(), args, strings.NewReader(""), fullWriter{}, &stderr)
+		if code != exitError || strings.Count(stderr.String(), "no space left on device") != 1 {
+			t.Errorf("graft %v to a full stdout: exit %d, stderr %q; want exit 2 and the failure once", args, code, stderr.String())
 		}
 	}
 }
