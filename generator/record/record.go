@@ -337,8 +337,8 @@ func (r *Record) Validate() error {
 		if v.StatefulSet == "" {
 			add(f+".statefulSet", nil, "a StatefulSet name")
 		}
-		if v.Ordinal < 0 {
-			add(f+".ordinal", v.Ordinal, "0 or more")
+		if v.Ordinal < 0 || v.Ordinal > spec.MaxOrdinal {
+			add(f+".ordinal", v.Ordinal, fmt.Sprintf("0 to %d", spec.MaxOrdinal))
 		}
 		if v.ClaimTemplate == "" {
 			add(f+".claimTemplate", nil, "a claim template name")

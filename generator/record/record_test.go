@@ -78,6 +78,8 @@ func TestInvalid(t *testing.T) {
 		{"provisioned without class", "volumes:", "binding:\n  mode: provisioned\n  storageClassName: \"\"\n  storageClass: declare\nvolumes:", `binding.storageClassName: "", expected the StorageClass that provisions new ordinals`},
 		{"provisioned without source", "volumes:", "binding:\n  mode: provisioned\n  storageClassName: gp3\nvolumes:", `binding.storageClass: "", expected one of declare, existing`},
 		{"static with a source", "volumes:", "binding:\n  mode: static\n  storageClassName: \"\"\n  storageClass: existing\nvolumes:", `binding.storageClass: "existing", expected unset`},
+		{"ordinal past int32", "ordinal: 0", "ordinal: 2147483648", `volumes[0].ordinal: 2147483648, expected 0 to 2147483647`},
+		{"negative ordinal", "ordinal: 0", "ordinal: -1", `volumes[0].ordinal: -1, expected 0 to 2147483647`},
 		{"filesystem graft does not mount", "fsType: ext4", "fsType: ntfs", `volumes[0].fsType: "ntfs", expected one of ext3, ext4, xfs, btrfs`},
 		{"filesystem in another case", "fsType: ext4", "fsType: EXT4", `volumes[0].fsType: "EXT4", expected one of`},
 		{"source zone outside the source region", "sourceZone: us-east-1a", "sourceZone: eu-west-1a", `volumes[0].sourceZone: "eu-west-1a", expected a zone of the source region us-east-1`},

@@ -260,6 +260,16 @@ func TestValidationErrors(t *testing.T) {
 			`spec.target.statefulSets[0].ordinals.start: -1, expected 0 or more`,
 			`spec.target.statefulSets[1].name: "cassandra", expected a StatefulSet not already listed`,
 			`expected a named group (?P<statefulset>...) since there are several StatefulSets`}},
+		// StatefulSet ordinals are int32: a start past them wrapped the last ordinal around.
+		{"ordinals past int32", func(d map[string]any) {
+			at(d, "spec", "target")["statefulSets"] = []any{
+				map[string]any{"name": "cassandra", "replicas": 3, "ordinals": map[string]any{"start": int64(9223372036854775807)}},
+				map[string]any{"name": "cassandra2", "replicas": 3, "ordinals": map[string]any{"start": 2147483646}},
+				map[string]any{"name": "cassandra3", "replicas": 3, "ordinals": map[string]any{"start": 2147483645}},
+			}
+		}, []string{`spec.target.statefulSets[0].ordinals.start: 9223372036854775807, expected at most 2147483645, so that the last of its 3 ordinals is at most 2147483647`,
+			`spec.target.statefulSets[1].ordinals.start: 2147483646, expected at most 2147483645`,
+			`expected a named group (?P<statefulset>...) since there are several StatefulSets`}},
 		{"no statefulsets and bad namespace", func(d map[string]any) {
 			delete(at(d, "spec", "target"), "statefulSets")
 			at(d, "spec", "target")["namespace"] = "Prod"

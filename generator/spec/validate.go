@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"maps"
+	"math"
 	"net/url"
 	"path"
 	"regexp"
@@ -173,6 +174,12 @@ var (
 // MaxReplicas bounds a StatefulSet's size, and so every loop over members.
 const MaxReplicas = 10000
 
+// MaxOrdinal is the highest ordinal a StatefulSet's pod can have:
+// apps/v1 spec.ordinals.start is an int32, and the StatefulSet controller
+// reads a pod's ordinal from its name as an int32 (getParentNameAndOrdinal
+// in kubernetes pkg/controller/statefulset/stateful_set_utils.go).
+const MaxOrdinal = math.MaxInt32
+
 // SortKeys are the documented orders of the sort mapping (besides tag:<key>).
 var SortKeys = []string{"launchTime", "privateIp", "instanceId"}
 
@@ -309,10 +316,13 @@ func (v *validator) target(t *Target, sourceRegion string) {
 		if !replicasOK && !v.has(field(i, "replicas")) { // a datacenter's size is reported once
 			v.add(field(i, "replicas"), sts.Replicas, fmt.Sprintf("1 to %d", MaxReplicas))
 		}
-		if sts.Ordinals.Start < 0 {
+		n := max(1, min(sts.Replicas, MaxReplicas))
+		if top := MaxOrdinal - n + 1; sts.Ordinals.Start < 0 {
 			v.add(field(i, "ordinals.start"), sts.Ordinals.Start, "0 or more")
+		} else if sts.Ordinals.Start > top {
+			v.add(field(i, "ordinals.start"), sts.Ordinals.Start, fmt.Sprintf("at most %d, so that the last of its %d ordinals is at most %d", top, n, MaxOrdinal))
 		}
-		last := max(0, sts.Ordinals.Start)
+		last := min(max(0, sts.Ordinals.Start), MaxOrdinal)
 		if replicasOK {
 			last += sts.Replicas - 1
 		}
