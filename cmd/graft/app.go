@@ -47,6 +47,37 @@ type env struct {
 	// colorOut and colorErr colour what is written to stdout and stderr:
 	// each is on only when its own stream is a terminal (see colorFor).
 	colorOut, colorErr ansi.Palette
+	// specData is the spec file as readSpec read it, once per command.
+	specData []byte
+	specRead bool
+}
+
+// readSpec reads the spec file (--spec) once per command; every later read
+// gets the same bytes. So a spec on a pipe (--spec <(…), /dev/stdin), which
+// a second read finds empty, is read once, and the spec whose migration the
+// lock names is the spec the command runs, even if the file changes.
+func (e *env) readSpec(ctx context.Context) ([]byte, error) {
+	if !e.specRead {
+		data, err := spec.ReadFile(ctx, e.specPath)
+		if err != nil {
+			return nil, err
+		}
+		e.specData, e.specRead = data, true
+	}
+	return e.specData, nil
+}
+
+// loadSpec is spec.LoadContext of --spec, through readSpec.
+func (e *env) loadSpec(ctx context.Context) (*spec.Migration, error) {
+	data, err := e.readSpec(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := spec.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", e.specPath, err)
+	}
+	return m, nil
 }
 
 // command is one graft verb.
@@ -397,7 +428,7 @@ func printCommandHelp(w io.Writer, cmd *command, fs *pflag.FlagSet) {
 // spec is reported as the command itself would report it, without leaving
 // a lock file behind.
 func lockMigration(ctx context.Context, e *env, command string) (*lock.Lock, error) {
-	data, err := spec.ReadFile(ctx, e.specPath)
+	data, err := e.readSpec(ctx)
 	if err != nil {
 		return nil, err
 	}

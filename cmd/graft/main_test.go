@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -350,5 +352,34 @@ func TestStdoutWriteFailureExits2(t *testing.T) {
 		if code != exitError || strings.Count(stderr.String(), "no space left on device") != 1 {
 			t.Errorf("graft %v to a full stdout: exit %d, stderr %q; want exit 2 and the failure once", args, code, stderr.String())
 		}
+	}
+}
+
+// TestSpecOnAPipe: a spec given on a pipe (--spec <(…), /dev/stdin) is
+// read once per command: the migration lock and the command read the same
+// bytes, and the second read does not find the pipe empty (or wait for a
+// writer that never comes).
+func TestSpecOnAPipe(t *testing.T) {
+	root, specPath := exampleTree(t, "cassandra-3node")
+	data, err := os.ReadFile(specPath)
+	must(t, err)
+	fifo := filepath.Join(t.TempDir(), "spec.fifo")
+	must(t, syscall.Mkfifo(fifo, 0o600))
+	go func() { // one writer, once, as a shell's <(cat graft.yaml)
+		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			_, _ = f.Write(data)
+			f.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	out := filepath.Join(root, "overlays", "from-a-pipe")
+	code := run(ctx, []string{"render", "--spec", fifo, "--lock", filepath.Join(root, "graft.lock"), "--out", out}, strings.NewReader(""), &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("render --spec FIFO: exit %d\n%s", code, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(out, "kustomization.yaml")); err != nil {
+		t.Errorf("render --spec FIFO wrote no overlay: %v", err)
 	}
 }
