@@ -96,9 +96,9 @@ func defaultOverlayDir(specPath string, m *spec.Migration) string {
 // directory (a pipe: --spec <(…), /dev/stdin) is nothing render could
 // delete, and is left out.
 func migrationFiles(e *env) []string {
-	files := []string{record.Path(e.specPath, e.lockPath), ebs.InventoryPath(e.specPath)}
-	if fi, err := os.Stat(e.specPath); err != nil || fi.Mode().IsRegular() {
-		files = append(files, e.specPath)
+	files := []string{e.specPath, record.Path(e.specPath, e.lockPath), ebs.InventoryPath(e.specPath)}
+	if fi, err := os.Stat(e.specPath); err == nil && !fi.Mode().IsRegular() {
+		files = files[1:]
 	}
 	return files
 }
