@@ -383,3 +383,16 @@ func TestSpecOnAPipe(t *testing.T) {
 		t.Errorf("render --spec FIFO wrote no overlay: %v", err)
 	}
 }
+
+// TestInitNeverReplacesADevice: graft init --force writes only a regular
+// file (or through a symlink to one): a FIFO or a device at --spec (graft
+// init --spec /dev/null --force, as root, replaced /dev/null with the
+// example) is refused with exit 2 and left as it was.
+func TestInitNeverReplacesADevice(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "graft.yaml")
+	must(t, syscall.Mkfifo(fifo, 0o644))
+	code, _, stderr := graft(t, "init", "--spec", fifo, "--force")
+	if fi, err := os.Lstat(fifo); code != exitError || !strings.Contains(stderr, "is a FIFO; graft writes only regular files") || err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("init --force over a FIFO: exit %d, %q; the FIFO is now %v (%v)", code, stderr, fi.Mode(), err)
+	}
+}
