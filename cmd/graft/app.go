@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -180,6 +182,7 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	top.SetInterspersed(false)
 	bindGlobals(top, &before)
 	help := top.BoolP("help", "h", false, "show help")
+	countValues(top)
 	if err := top.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "graft: %v\nRun 'graft help' for usage.\n", err)
 		return exitError
@@ -202,18 +205,22 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return exitError
 	}
 	fs, cmdHelp, runner := commandFlags(cmd, &g)
+	countValues(fs)
 	// Re-apply what was set before the command name, so that both
 	// `graft --spec x render` and `graft render --spec x` work.
-	top.Visit(func(f *pflag.Flag) { _ = fs.Set(f.Name, f.Value.String()) })
+	top.Visit(func(f *pflag.Flag) {
+		for _, v := range f.Value.(*countedValue).values {
+			_ = fs.Set(f.Name, v)
+		}
+	})
 	if err := fs.Parse(rest); err != nil {
 		fmt.Fprintf(stderr, "graft %s: %v\nRun 'graft help %s' for usage.\n", name, err, name)
 		return exitError
 	}
 	if *cmdHelp {
-		printCommandHelp(stdout, cmd, fs)
-		return exitOK
+		return runHelp(stdout, stderr, []string{name}) // fs's values are wrapped
 	}
-	if err := refuseEmpty(fs); err != nil {
+	if err := checkValues(fs); err != nil {
 		fmt.Fprintf(stderr, "graft %s: %v\nRun 'graft help %s' for usage.\n", name, err, name)
 		return exitError
 	}
@@ -305,18 +312,58 @@ func commandFlags(cmd *command, g *globals) (*pflag.FlagSet, *bool, func(context
 	return fs, help, cmd.setup(fs)
 }
 
-// refuseEmpty refuses a string flag given an empty value (--out "", or
-// --spec= from an unset shell variable): each has a default or a meaning
-// when it is left out, and "" would silently stand for that default, or
-// for no file at all.
-func refuseEmpty(fs *pflag.FlagSet) error {
+// countedValue is a flag's value that keeps every value the flag was
+// given, for checkValues.
+type countedValue struct {
+	pflag.Value
+	values []string
+}
+
+func (c *countedValue) Set(s string) error {
+	c.values = append(c.values, s)
+	return c.Value.Set(s)
+}
+
+// countValues makes every flag of fs keep the values it is given.
+func countValues(fs *pflag.FlagSet) {
+	fs.VisitAll(func(f *pflag.Flag) { f.Value = &countedValue{Value: f.Value} })
+}
+
+// checkValues refuses a flag given twice with different values (pflag
+// keeps the last one without a word: --phase precopy … --phase final, or
+// graft --spec a.yaml render --spec b.yaml), and a string flag given an
+// empty value (--out "", or --spec= from an unset shell variable): each
+// has a default or a meaning when it is left out, and "" would silently
+// stand for that default, or for no file at all.
+func checkValues(fs *pflag.FlagSet) error {
 	var err error
 	fs.Visit(func(f *pflag.Flag) {
-		if err == nil && f.Value.Type() == "string" && f.Value.String() == "" {
+		if err != nil {
+			return
+		}
+		if c, ok := f.Value.(*countedValue); ok {
+			if distinct := slices.Compact(slices.Sorted(slices.Values(c.values))); len(distinct) > 1 {
+				err = fmt.Errorf("--%s: given %d times, with %s; expected it once", f.Name, len(c.values), quoteAll(c.values))
+				return
+			}
+		}
+		if f.Value.Type() == "string" && f.Value.String() == "" {
 			err = fmt.Errorf("--%s: an empty value, expected %s; leave --%s out for its default", f.Name, f.Usage, f.Name)
 		}
 	})
 	return err
+}
+
+// quoteAll is values quoted and joined: "a", "b" and "c".
+func quoteAll(values []string) string {
+	q := make([]string, len(values))
+	for i, v := range values {
+		q[i] = strconv.Quote(v)
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
 }
 
 func parseLevel(s string) (slog.Level, error) {

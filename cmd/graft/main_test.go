@@ -299,6 +299,9 @@ func TestEmptyFlagValuesRefused(t *testing.T) {
 			}
 			dir := t.TempDir()
 			args := []string{c.name, "--spec", filepath.Join(dir, "graft.yaml"), "--" + f.Name + "="}
+			if f.Name == "spec" {
+				args = []string{c.name, "--spec="}
+			}
 			code, stdout, stderr := graft(t, args...)
 			want := "graft " + c.name + ": --" + f.Name + ": an empty value, expected "
 			if code != exitError || !strings.Contains(stderr, want) || stdout != "" {
@@ -394,5 +397,37 @@ func TestInitNeverReplacesADevice(t *testing.T) {
 	code, _, stderr := graft(t, "init", "--spec", fifo, "--force")
 	if fi, err := os.Lstat(fifo); code != exitError || !strings.Contains(stderr, "is a FIFO; graft writes only regular files") || err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 		t.Errorf("init --force over a FIFO: exit %d, %q; the FIFO is now %v (%v)", code, stderr, fi.Mode(), err)
+	}
+}
+
+// TestRepeatedFlagRefused: a flag given twice with different values is a
+// usage error naming both (pflag keeps the last without a word), before,
+// after or on both sides of the command name; the same value twice is
+// harmless.
+func TestRepeatedFlagRefused(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"clone", "--spec", a, "--phase", "precopy", "--phase", "final"}, `--phase: given 2 times, with "precopy" and "final"; expected it once`},
+		{[]string{"--spec", a, "render", "--spec", b}, `--spec: given 2 times, with "` + a + `" and "` + b + `"`},
+		{[]string{"--spec", a, "--spec", b, "render"}, `--spec: given 2 times`},
+		{[]string{"-o", "json", "plan", "--spec", a, "--output", "text"}, `--output: given 2 times, with "json" and "text"`},
+		{[]string{"render", "--spec", a, "--dry-run", "--dry-run=false"}, `--dry-run: given 2 times, with "true" and "false"`},
+	} {
+		code, stdout, stderr := graft(t, c.args...)
+		if code != exitError || stdout != "" || !strings.Contains(stderr, c.want) {
+			t.Errorf("graft %v: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.args, code, stdout, stderr, c.want)
+		}
+	}
+	if left, _ := os.ReadDir(dir); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+	for _, args := range [][]string{{"version", "--no-color", "--no-color"}, {"--log-level", "warn", "version", "--log-level", "warn"}} {
+		if code, _, stderr := graft(t, args...); code != exitOK {
+			t.Errorf("graft %v: exit %d, %q; the same value twice is harmless", args, code, stderr)
+		}
 	}
 }
