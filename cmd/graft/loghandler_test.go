@@ -291,4 +291,31 @@ func TestColorFor(t *testing.T) {
 			t.Errorf("colorFor(tty %t, --no-color %t, NO_COLOR=%q) = %t, want %t", c.tty, c.flag, c.noColor, got, c.want)
 		}
 	}
+	// TERM=dumb: neither colour nor progress bars, on a terminal too.
+	term := func(v string) func(string) string {
+		return func(k string) string {
+			if k == "TERM" {
+				return v
+			}
+			return ""
+		}
+	}
+	for _, c := range []struct {
+		term        string
+		color, bars bool
+	}{
+		{"dumb", false, false},
+		{"xterm-256color", true, true},
+		{"", true, true},
+	} {
+		if got := colorFor(true, false, term(c.term)); got != c.color {
+			t.Errorf("colorFor on a terminal, TERM=%q: %t, want %t", c.term, got, c.color)
+		}
+		if got := barsFor(true, term(c.term)); got != c.bars {
+			t.Errorf("barsFor on a terminal, TERM=%q: %t, want %t", c.term, got, c.bars)
+		}
+	}
+	if barsFor(false, term("xterm")) {
+		t.Error("barsFor off a terminal: true")
+	}
 }
