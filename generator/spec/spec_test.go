@@ -428,7 +428,9 @@ func TestDecodeErrors(t *testing.T) {
 	cases := []struct{ name, doc, want string }{
 		{"malformed YAML", "apiVersion: [unclosed\n", "invalid migration spec"},
 		{"unknown field with its line", strings.Replace(valid, "    region: us-east-1\n", "    region: us-east-1\n    regoin: us-east-2\n", 1),
-			`line 9: field regoin is not a field of Source`},
+			`line 9: field regoin is not a field of Source (did you mean region?)`},
+		{"a field in the wrong case", strings.Replace(valid, "    statefulSets:", "    statefulsets:", 1), `line 21: field statefulsets is not a field of Target (did you mean statefulSets?)`},
+		{"a field in the singular", strings.Replace(valid, "    statefulSets:", "    statefulSet:", 1), `line 21: field statefulSet is not a field of Target (did you mean statefulSets?)`},
 		{"duplicate field", strings.Replace(valid, "kind: Migration\n", "kind: Migration\nkind: Migration\n", 1), `mapping key "kind" already defined`},
 		// Each value of the wrong kind names its field, its value and what the field takes.
 		{"wrong type", strings.Replace(valid, "replicas: 3", "replicas: three", 1), `line 23: spec.target.statefulSets[0].replicas: "three", expected a whole number`},
@@ -441,7 +443,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"a word for a bool", strings.Replace(valid, "    base: ../../base", "    base: ../../base\n    engineObject: maybe", 1), `line 26: spec.gitops.engineObject: "maybe", expected true or false`},
 		{"a map value of the wrong kind", strings.Replace(valid, "  gitops:", "    volume:\n      tags: {team: [a]}\n  gitops:", 1), `line 25: spec.target.volume.tags[team]: a list, expected a string`},
 		{"an unknown field beside a wrong type", strings.Replace(strings.Replace(valid, "replicas: 3", "replicas: x", 1), "    region: us-east-1\n", "    region: us-east-1\n    regoin: us-east-2\n", 1),
-			`line 9: field regoin is not a field of Source; line 24: spec.target.statefulSets[0].replicas: "x", expected a whole number`},
+			`line 9: field regoin is not a field of Source (did you mean region?); line 24: spec.target.statefulSets[0].replicas: "x", expected a whole number`},
 		// yaml.v3 would truncate these to 2 and 3 without a word.
 		{"a float for an integer", strings.Replace(valid, "replicas: 3", "replicas: 2.5", 1), "line 23: field replicas: 2.5, expected a whole number"},
 		{"a float through an alias", strings.Replace(strings.Replace(valid, "replicas: 3", "replicas: *r", 1), "values: [cassandra]", "values: [cassandra, &r 3.5]", 1), "line 23: field replicas: 3.5, expected a whole number"},
@@ -459,6 +461,15 @@ func TestDecodeErrors(t *testing.T) {
 				t.Errorf("error %v: yaml.v3's bare message, which names no field", err)
 			}
 		})
+	}
+}
+
+// TestUnknownFieldNoGuess: a field like none of its type's gets no
+// suggestion.
+func TestUnknownFieldNoGuess(t *testing.T) {
+	_, err := spec.Parse([]byte(strings.Replace(valid, "    statefulSets:", "    members: 3\n    statefulSets:", 1)))
+	if err == nil || !strings.HasSuffix(err.Error(), "line 21: field members is not a field of Target") {
+		t.Errorf("error %v, want it to end with the field, and no guess", err)
 	}
 }
 

@@ -36,17 +36,19 @@ var unmarshalLine = regexp.MustCompile(`^line \d+: cannot unmarshal `)
 
 // TypeMessage is YAMLMessage for an error of decoding data into a value of
 // type t: a syntax error on a line with a tab says that YAML does not indent
-// with tabs, and yaml.v3's "cannot unmarshal" lines replaced by one line per
+// with tabs, a field the type does not have names the one it most likely
+// meant (statefulset: did you mean statefulSets?), and yaml.v3's "cannot unmarshal" lines replaced by one line per
 // value of the wrong kind that names its field, its value and what the
 // field takes (a whole number from 1 to 2147483647, true or false, a list,
 // a mapping), each once. Where that walk finds nothing, yaml.v3's lines
 // stay.
 func TypeMessage(err error, data []byte, t reflect.Type, oldnew ...string) string {
-	msg := YAMLMessage(err, oldnew...)
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
+		msg := YAMLMessage(err, oldnew...)
 		return msg + tabHint(msg, data)
 	}
+	msg := YAMLMessage(&yaml.TypeError{Errors: suggestFields(te.Errors, t)}, oldnew...)
 	problems := typeProblems(data, t)
 	if len(problems) == 0 {
 		return msg
@@ -76,6 +78,79 @@ func tabHint(msg string, data []byte) string {
 		return ""
 	}
 	return fmt.Sprintf(" (line %d holds a tab: YAML indents with spaces, never tabs)", n)
+}
+
+// unknownField matches yaml.v3's message of a field its type does not
+// have: "line 22: field statefulset not found in type spec.Target".
+var unknownField = regexp.MustCompile(`^(line \d+: field (\S+) not found in type (\S+))$`)
+
+// suggestFields adds to each message of an unknown field the field of
+// that type it most likely meant, if one is close (a case, a letter or two
+// off): field statefulset … (did you mean statefulSets?).
+func suggestFields(msgs []string, root reflect.Type) []string {
+	types := map[string]reflect.Type{}
+	structTypes(root, types, 0)
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = m
+		g := unknownField.FindStringSubmatch(m)
+		if g == nil || types[g[3]] == nil {
+			continue
+		}
+		if near := nearestField(g[2], types[g[3]]); near != "" {
+			out[i] = fmt.Sprintf("%s (did you mean %s?)", m, near)
+		}
+	}
+	return out
+}
+
+// structTypes collects the struct types reachable from t, by name.
+func structTypes(t reflect.Type, into map[string]reflect.Type, depth int) {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || into[t.String()] != nil || depth > 20 {
+		return
+	}
+	into[t.String()] = t
+	for i := range t.NumField() {
+		structTypes(t.Field(i).Type, into, depth+1)
+	}
+}
+
+// nearestField is the YAML name of t's field closest to key: the same but
+// for case, or a few edits away (one for a key of up to five letters, two
+// for a longer one); "" if none is.
+func nearestField(key string, t reflect.Type) string {
+	best, bestDist := "", min(2, max(1, len(key)/3))+1
+	for name := range fieldsOf(t).strict {
+		d := editDistance(strings.ToLower(key), strings.ToLower(name))
+		if d < bestDist || d == bestDist && name < best {
+			best, bestDist = name, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // lineOf is the line a message line names ("line 24: …"), 0 if none.
