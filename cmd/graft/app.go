@@ -348,7 +348,7 @@ func checkValues(fs *pflag.FlagSet) error {
 			}
 		}
 		if f.Value.Type() == "string" && f.Value.String() == "" {
-			err = fmt.Errorf("--%s: an empty value, expected %s; leave --%s out for its default", f.Name, f.Usage, f.Name)
+			err = fmt.Errorf("--%s: an empty value, expected %s (or no --%s at all, for its default)", f.Name, f.Usage, f.Name)
 		}
 	})
 	return err

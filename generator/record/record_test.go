@@ -73,7 +73,7 @@ func TestInvalid(t *testing.T) {
 		{"cluster tag bad name", "fsType: ext4", "fsType: ext4\n    clusterTags:\n      eks:eks-cluster-name: -x", `volumes[0].clusterTags[eks:eks-cluster-name]: "-x", expected an EKS cluster name`},
 		{"partition as a string", "fsType: ext4", "fsType: ext4\n    partition: \"1\"", `line 26: volumes[0].partition: "1", expected a whole number`},
 		{"a list for a zone", "targetZone: us-east-1a", "targetZone: [us-east-1a]", `volumes[0].targetZone: a list, expected a string`},
-		{"a list for the migration, beside an unknown field", "migration: cassandra-3node\n", "x: 1\nmigration: [cassandra-3node]\n", `line 4: field x not found at the top level of the record; line 5: migration: a list, expected a string`},
+		{"a list for the migration, beside an unknown field", "migration: cassandra-3node\n", "x: 1\nmigration: [cassandra-3node]\n", "2 problems:\n  - line 4: field x not found at the top level of the record\n  - line 5: migration: a list, expected a string"},
 		{"unknown binding mode", "volumes:", "binding:\n  mode: dynamic\n  storageClassName: gp3\nvolumes:", `binding.mode: "dynamic", expected one of static, provisioned`},
 		{"provisioned without class", "volumes:", "binding:\n  mode: provisioned\n  storageClassName: \"\"\n  storageClass: declare\nvolumes:", `binding.storageClassName: "", expected the StorageClass that provisions new ordinals`},
 		{"provisioned without source", "volumes:", "binding:\n  mode: provisioned\n  storageClassName: gp3\nvolumes:", `binding.storageClass: "", expected one of declare, existing`},

@@ -443,7 +443,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"a word for a bool", strings.Replace(valid, "    base: ../../base", "    base: ../../base\n    engineObject: maybe", 1), `line 26: spec.gitops.engineObject: "maybe", expected true or false`},
 		{"a map value of the wrong kind", strings.Replace(valid, "  gitops:", "    volume:\n      tags: {team: [a]}\n  gitops:", 1), `line 25: spec.target.volume.tags[team]: a list, expected a string`},
 		{"an unknown field beside a wrong type", strings.Replace(strings.Replace(valid, "replicas: 3", "replicas: x", 1), "    region: us-east-1\n", "    region: us-east-1\n    regoin: us-east-2\n", 1),
-			`line 9: field regoin is not a field of Source (did you mean region?); line 24: spec.target.statefulSets[0].replicas: "x", expected a whole number`},
+			"2 problems:\n  - line 9: field regoin is not a field of Source (did you mean region?)\n  - line 24: spec.target.statefulSets[0].replicas: \"x\", expected a whole number"},
 		// yaml.v3 would truncate these to 2 and 3 without a word.
 		{"a float for an integer", strings.Replace(valid, "replicas: 3", "replicas: 2.5", 1), "line 23: field replicas: 2.5, expected a whole number"},
 		{"a float through an alias", strings.Replace(strings.Replace(valid, "replicas: 3", "replicas: *r", 1), "values: [cassandra]", "values: [cassandra, &r 3.5]", 1), "line 23: field replicas: 3.5, expected a whole number"},
@@ -478,7 +478,7 @@ func TestUnknownFieldNoGuess(t *testing.T) {
 func TestDecodeErrorsThroughAliases(t *testing.T) {
 	doc := strings.Replace(valid, "        values: [cassandra]\n", "        values: [cassandra, &v [x]]\n      - name: tag:x\n        values: [*v, y, *v]\n", 1)
 	_, err := spec.Parse([]byte(doc))
-	want := `line 11: spec.source.filters[0].values[1]: a list, expected a string; line 13: spec.source.filters[1].values[0]: a list, expected a string; line 13: spec.source.filters[1].values[2]: a list, expected a string`
+	want := "3 problems:\n  - line 11: spec.source.filters[0].values[1]: a list, expected a string\n  - line 13: spec.source.filters[1].values[0]: a list, expected a string\n  - line 13: spec.source.filters[1].values[2]: a list, expected a string"
 	if err == nil || !strings.HasSuffix(err.Error(), want) {
 		t.Errorf("error %v, want it to end %q", err, want)
 	}

@@ -41,7 +41,7 @@ var unmarshalLine = regexp.MustCompile(`^line \d+: cannot unmarshal `)
 // value of the wrong kind that names its field, its value and what the
 // field takes (a whole number from 1 to 2147483647, true or false, a list,
 // a mapping), each once. Where that walk finds nothing, yaml.v3's lines
-// stay.
+// stay. Several problems are listed one a line, in the order of the file.
 func TypeMessage(err error, data []byte, t reflect.Type, oldnew ...string) string {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
@@ -63,7 +63,11 @@ func TypeMessage(err error, data []byte, t reflect.Type, oldnew ...string) strin
 		lines = append(lines, p.String())
 	}
 	slices.SortStableFunc(lines, func(a, b string) int { return cmp.Compare(lineOf(a), lineOf(b)) })
-	return strings.Join(slices.Compact(lines), "; ")
+	lines = slices.Compact(lines)
+	if len(lines) == 1 {
+		return lines[0]
+	}
+	return fmt.Sprintf("%d problems:\n  - %s", len(lines), strings.Join(lines, "\n  - "))
 }
 
 // tabHint says why yaml.v3 found "a character that cannot start any
