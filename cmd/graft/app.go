@@ -121,6 +121,38 @@ func commands() []*command {
 	}
 }
 
+// commandNames are the names graft takes as a command.
+func commandNames() []string {
+	names := []string{"help"}
+	for _, c := range commands() {
+		names = append(names, c.name)
+	}
+	return names
+}
+
+// didYouMean is "; did you mean X?" for the one of names closest to word
+// (spec.Nearest), or "".
+func didYouMean(word string, names []string) string {
+	if near := spec.Nearest(word, names); near != "" {
+		return fmt.Sprintf("; did you mean %q?", near)
+	}
+	return ""
+}
+
+// didYouMeanFlag is didYouMean for pflag's error of an unknown long flag.
+func didYouMeanFlag(err error, fs *pflag.FlagSet) string {
+	name, ok := strings.CutPrefix(err.Error(), "unknown flag: --")
+	if !ok {
+		return ""
+	}
+	var names []string
+	fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+	if near := spec.Nearest(name, names); near != "" {
+		return fmt.Sprintf("; did you mean --%s?", near)
+	}
+	return ""
+}
+
 func findCommand(name string) *command {
 	for _, c := range commands() {
 		if c.name == name {
@@ -184,7 +216,7 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	help := top.BoolP("help", "h", false, "show help")
 	countValues(top)
 	if err := top.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "graft: %v\nRun 'graft help' for usage.\n", err)
+		fmt.Fprintf(stderr, "graft: %v%s\nRun 'graft help' for usage.\n", err, didYouMeanFlag(err, top))
 		return exitError
 	}
 	rest := top.Args()
@@ -201,7 +233,7 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	cmd := findCommand(name)
 	if cmd == nil {
-		fmt.Fprintf(stderr, "graft: unknown command %q\nRun 'graft help' for the list of commands.\n", name)
+		fmt.Fprintf(stderr, "graft: unknown command %q%s\nRun 'graft help' for the list of commands.\n", name, didYouMean(name, commandNames()))
 		return exitError
 	}
 	fs, cmdHelp, runner := commandFlags(cmd, &g)
@@ -214,7 +246,7 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 	})
 	if err := fs.Parse(rest); err != nil {
-		fmt.Fprintf(stderr, "graft %s: %v\nRun 'graft help %s' for usage.\n", name, err, name)
+		fmt.Fprintf(stderr, "graft %s: %v%s\nRun 'graft help %s' for usage.\n", name, err, didYouMeanFlag(err, fs), name)
 		return exitError
 	}
 	if *cmdHelp {
@@ -416,7 +448,7 @@ func runHelp(stdout, stderr io.Writer, args []string) int {
 	}
 	cmd := findCommand(args[0])
 	if cmd == nil {
-		fmt.Fprintf(stderr, "graft help: unknown command %q\nRun 'graft help' for the list of commands.\n", args[0])
+		fmt.Fprintf(stderr, "graft help: unknown command %q%s\nRun 'graft help' for the list of commands.\n", args[0], didYouMean(args[0], commandNames()))
 		return exitError
 	}
 	var g globals

@@ -38,6 +38,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"version", "--log-level", "loud"}, `--log-level: "loud" is not a level`},
 		{[]string{"version", "extra"}, "version takes no arguments"},
 		{[]string{"help", "frobnicate"}, `unknown command "frobnicate"`},
+		// A near miss names what was most likely meant.
+		{[]string{"rendr"}, `graft: unknown command "rendr"; did you mean "render"?`},
+		{[]string{"help", "preflght"}, `unknown command "preflght"; did you mean "preflight"?`},
+		{[]string{"render", "--dryrun"}, `graft render: unknown flag: --dryrun; did you mean --dry-run?`},
+		{[]string{"--log-levl", "debug", "version"}, `graft: unknown flag: --log-levl; did you mean --log-level?`},
 	}
 	for _, c := range cases {
 		code, stdout, stderr := graft(t, c.args...)

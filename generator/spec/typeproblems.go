@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"regexp"
@@ -122,14 +123,19 @@ func structTypes(t reflect.Type, into map[string]reflect.Type, depth int) {
 	}
 }
 
-// nearestField is the YAML name of t's field closest to key: the same but
-// for case, or a few edits away (one for a key of up to five letters, two
-// for a longer one); "" if none is.
+// nearestField is the YAML name of t's field closest to key (Nearest).
 func nearestField(key string, t reflect.Type) string {
-	best, bestDist := "", min(2, max(1, len(key)/3))+1
-	for name := range fieldsOf(t).strict {
-		d := editDistance(strings.ToLower(key), strings.ToLower(name))
-		if d < bestDist || d == bestDist && name < best {
+	return Nearest(key, slices.Collect(maps.Keys(fieldsOf(t).strict)))
+}
+
+// Nearest is the one of names closest to word, for a "did you mean": the
+// same but for case, or a few edits away (one for a word of up to five
+// letters, two for a longer one); "" if none is. Ties go to the first in
+// sorted order.
+func Nearest(word string, names []string) string {
+	best, bestDist := "", min(2, max(1, len(word)/3))+1
+	for _, name := range slices.Sorted(slices.Values(names)) {
+		if d := editDistance(strings.ToLower(word), strings.ToLower(name)); d < bestDist {
 			best, bestDist = name, d
 		}
 	}
