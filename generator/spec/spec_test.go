@@ -464,6 +464,16 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
+// TestDecodeErrorsBounded: a spec with a value of the wrong kind in a
+// hundred places lists twenty of them, not a hundred lines.
+func TestDecodeErrorsBounded(t *testing.T) {
+	filters := strings.Repeat("      - name: tag:x\n        values: [[x]]\n", 100)
+	_, err := spec.Parse([]byte(strings.Replace(valid, "    filters:\n", "    filters:\n"+filters, 1)))
+	if err == nil || strings.Count(err.Error(), "a list, expected a string") != 20 {
+		t.Errorf("error %v, want 20 problems listed", err)
+	}
+}
+
 // TestUnknownFieldNoGuess: a field like none of its type's gets no
 // suggestion.
 func TestUnknownFieldNoGuess(t *testing.T) {

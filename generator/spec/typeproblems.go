@@ -190,12 +190,18 @@ type typeWalk struct {
 	problems []typeProblem
 }
 
+// maxTypeProblems bounds the problems one message lists (a value of the
+// wrong kind behind an alias used a million times is not a million lines).
+const maxTypeProblems = 20
+
 func (w *typeWalk) add(n *yaml.Node, field, value, expected string) {
-	w.problems = append(w.problems, typeProblem{line: n.Line, field: cmp.Or(field, "the document"), value: value, expected: expected})
+	if len(w.problems) < maxTypeProblems {
+		w.problems = append(w.problems, typeProblem{line: n.Line, field: cmp.Or(field, "the document"), value: value, expected: expected})
+	}
 }
 
 func (w *typeWalk) walk(n *yaml.Node, t reflect.Type, field string) {
-	if w.budget--; w.budget < 0 {
+	if w.budget--; w.budget < 0 || len(w.problems) >= maxTypeProblems {
 		return
 	}
 	for t.Kind() == reflect.Pointer {
