@@ -296,9 +296,10 @@ func withUmask(t *testing.T, m os.FileMode) {
 	t.Cleanup(func() { umask = prev })
 }
 
-// TestReplaceDirMode: the directory put in place keeps the permissions of
-// the one it replaces, or gets those of os.Mkdir under the umask; never the
-// 0700 of the os.MkdirTemp directory it was written in.
+// TestReplaceDirMode: the directory put in place gets the permissions of
+// os.Mkdir under the umask, whether it is new or replaces one (a 0700
+// overlay an earlier render left is healed); never the 0700 of the
+// os.MkdirTemp directory it was written in.
 func TestReplaceDirMode(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -309,8 +310,8 @@ func TestReplaceDirMode(t *testing.T) {
 		{"new, umask 022", 0o022, 0, 0o755},
 		{"new, umask 027", 0o027, 0, 0o750},
 		{"new, umask 077", 0o077, 0, 0o700},
-		{"replaces a 0750 directory", 0o022, 0o750, 0o750},
-		{"replaces a 0775 directory", 0o077, 0o775, 0o775},
+		{"replaces a 0700 directory", 0o022, 0o700, 0o755},
+		{"replaces a 0775 directory", 0o077, 0o775, 0o700},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
