@@ -120,6 +120,10 @@ func checkInputs(ctx context.Context, e *env, args []string) ([]string, string, 
 	if stdin > 1 {
 		return nil, "", usagef("- (stdin) may be given once")
 	}
+	if stdin == 1 && e.stdinIsTerminal {
+		// Else graft waits in silence for what a person never meant to type.
+		e.log.Warn("reading the overlay's YAML from the terminal (stdin); end it with Ctrl-D, or stop with Ctrl-C and pipe it in: graft render --dry-run | graft check -")
+	}
 	if e.lockPath != "" {
 		return paths, e.lockPath, nil
 	}
