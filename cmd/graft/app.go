@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -49,6 +50,8 @@ type env struct {
 	// colorOut and colorErr colour what is written to stdout and stderr:
 	// each is on only when its own stream is a terminal (see colorFor).
 	colorOut, colorErr ansi.Palette
+	// jsonLogs is --log-format json: report writes the error as JSON too.
+	jsonLogs bool
 	// specData is the spec file as readSpec read it, once per command.
 	specData []byte
 	specRead bool
@@ -286,10 +289,29 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 // report says why a command failed, on stderr, and returns its exit code:
 // the one place where an error becomes an exit code and a message. The
 // code, and the hint line that follows the message, come from errorTable.
+//
+// With --log-format json, where every line of stderr is a JSON object, the
+// error is one more: level ERROR, its message and hint as msg, the command
+// and the exit code.
 func report(ctx context.Context, e *env, name string, err error) int {
 	if err == nil {
 		return exitOK
 	}
+	if !e.jsonLogs {
+		return reportText(ctx, e, name, err)
+	}
+	var text bytes.Buffer
+	plain := *e
+	plain.stderr, plain.colorErr = &text, ansi.Palette{}
+	code := reportText(ctx, &plain, name, err)
+	if msg := strings.TrimSpace(text.String()); msg != "" {
+		e.log.Error(strings.TrimPrefix(msg, "graft "+name+": "), "command", name, "exit", code)
+	}
+	return code
+}
+
+// reportText is report as lines of text on e.stderr.
+func reportText(ctx context.Context, e *env, name string, err error) int {
 	var (
 		f findingError
 		u usageError

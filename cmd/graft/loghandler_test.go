@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -317,5 +318,29 @@ func TestColorFor(t *testing.T) {
 	}
 	if barsFor(false, term("xterm")) {
 		t.Error("barsFor off a terminal: true")
+	}
+}
+
+// TestJSONLogsErrorIsJSON: with --log-format json every line of stderr is
+// a JSON object, the command's error too (level ERROR, the message and
+// its hint, the command, the exit code).
+func TestJSONLogsErrorIsJSON(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"render", "--spec", filepath.Join(dir, "graft.yaml")},
+		{"render", "--spec", filepath.Join(dir, "graft.yaml"), "stray"},
+		{"check", filepath.Join(dir, "missing")},
+	} {
+		code, _, stderr := graft(t, append([]string{"--log-format", "json"}, args...)...)
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		var last map[string]any
+		for _, l := range lines {
+			if err := json.Unmarshal([]byte(l), &last); err != nil {
+				t.Errorf("graft %v: stderr line %q is not JSON: %v", args, l, err)
+			}
+		}
+		if code != exitError || last["level"] != "ERROR" || last["exit"] != float64(exitError) || last["command"] != args[0] || last["msg"] == "" {
+			t.Errorf("graft %v: exit %d, last record %v", args, code, last)
+		}
 	}
 }

@@ -26,6 +26,7 @@ func newEnv(g globals, level slog.Level, stdin io.Reader, stdout, stderr io.Writ
 		stderr:           stderr,
 		logs:             &logWriter{to: stderr},
 		stderrIsTerminal: barsFor(errTTY, getenv),
+		jsonLogs:         format == logJSON,
 		stdinIsTerminal:  isTerminal(stdin),
 		colorOut:         ansi.New(colorFor(isTerminal(stdout), g.noColor, getenv)),
 		colorErr:         ansi.New(colorFor(errTTY, g.noColor, getenv)),
