@@ -316,7 +316,7 @@ func (r *Record) Validate() error {
 	var errs ValidationError
 	add := errs.Add
 	if r.APIVersion != APIVersion {
-		add("apiVersion", r.APIVersion, fmt.Sprintf("%q", APIVersion))
+		add("apiVersion", r.APIVersion, spec.APIVersionExpected(r.APIVersion))
 	}
 	if r.Kind != Kind {
 		add("kind", r.Kind, fmt.Sprintf("%q", Kind))

@@ -59,6 +59,8 @@ func TestInvalid(t *testing.T) {
 	cases := []struct{ name, from, to, want string }{
 		{"unknown field", "kind: Lock", "kind: Lock\nextra: 1", "field extra not found"},
 		{"wrong kind", "kind: Lock", "kind: Lok", `kind: "Lok", expected "Lock"`},
+		{"a newer graft's record", "apiVersion: graft.graftctl.io/v1alpha1", "apiVersion: graft.graftctl.io/v1beta1", `apiVersion: "graft.graftctl.io/v1beta1", expected "graft.graftctl.io/v1alpha1" (another version of graft wrote it, and this one reads only graft.graftctl.io/v1alpha1: run the graft that wrote it)`},
+		{"another group's document", "apiVersion: graft.graftctl.io/v1alpha1", "apiVersion: v1", `apiVersion: "v1", expected "graft.graftctl.io/v1alpha1"`},
 		{"bad target volume", "targetVolume: vol-", "targetVolume: disk-", `targetVolume: "disk-`},
 		{"zone outside region", "targetZone: us-east-1a", "targetZone: eu-west-1a", `targetZone: "eu-west-1a", expected a zone of the target region`},
 		{"corrupt", "volumes:", "volumes: [", "invalid graft.lock"},

@@ -171,6 +171,18 @@ var (
 	initRateRange   = [2]int32{100, 300}
 )
 
+// APIVersionExpected is what an apiVersion other than graft's is
+// expected to be: graft's, and when it is another version of graft's
+// group (a file of a newer or older graft), that this graft reads only
+// its own.
+func APIVersionExpected(got string) string {
+	want := strconv.Quote(APIVersion)
+	if strings.HasPrefix(got, Group+"/") {
+		return want + " (another version of graft wrote it, and this one reads only " + APIVersion + ": run the graft that wrote it)"
+	}
+	return want
+}
+
 // MaxReplicas bounds a StatefulSet's size, and so every loop over members.
 const MaxReplicas = 10000
 
@@ -231,7 +243,7 @@ func (v *validator) oneOf(field, value string, allowed []string) {
 func (m *Migration) Validate() error {
 	v := &validator{}
 	if m.APIVersion != APIVersion {
-		v.add("apiVersion", m.APIVersion, strconv.Quote(APIVersion))
+		v.add("apiVersion", m.APIVersion, APIVersionExpected(m.APIVersion))
 	}
 	if m.Kind != Kind {
 		v.add("kind", m.Kind, strconv.Quote(Kind))
