@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -471,6 +472,35 @@ func TestDecodeErrorsBounded(t *testing.T) {
 	_, err := spec.Parse([]byte(strings.Replace(valid, "    filters:\n", "    filters:\n"+filters, 1)))
 	if err == nil || strings.Count(err.Error(), "a list, expected a string") != 20 {
 		t.Errorf("error %v, want 20 problems listed", err)
+	}
+}
+
+// TestMembersBounded: a spec of 130 KB asking for 30 million members (3,000
+// StatefulSets of 10,000 replicas) is refused at once, naming the bound,
+// instead of validating every member (graft iam-policy took minutes and
+// 6 GB); so are claims over MaxClaims.
+func TestMembersBounded(t *testing.T) {
+	var sets strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&sets, "      - name: c%d\n        replicas: 10000\n", i)
+	}
+	doc := strings.Replace(valid, "      - name: cassandra\n        replicas: 3\n", sets.String(), 1)
+	doc = strings.Replace(doc, "'^cassandra-(?P<ordinal>[0-9]+)$'", "'^(?P<statefulset>c[0-9]+)-(?P<ordinal>[0-9]+)$'", 1)
+	start := time.Now()
+	_, err := spec.Parse([]byte(doc))
+	if err == nil || !strings.Contains(err.Error(), "spec.target.statefulSets: 30000000, expected at most 10000 members in all (the sum of their replicas)") {
+		t.Errorf("error %v, want the members bound", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("refusing it took %v", d)
+	}
+	devices := strings.Repeat("      - name: /dev/xvdX\n        claimTemplate: tX\n", 1)
+	doc = strings.Replace(valid, "replicas: 3", "replicas: 10000", 1)
+	for _, d := range []string{"g", "h"} {
+		doc = strings.Replace(doc, "        claimTemplate: data\n", "        claimTemplate: data\n"+strings.NewReplacer("X", d).Replace(devices), 1)
+	}
+	if _, err := spec.Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), "spec.source.devices: 3, expected at most 20000 claims in all (10000 members × 3 devices is 30000)") {
+		t.Errorf("error %v, want the claims bound", err)
 	}
 }
 

@@ -186,6 +186,36 @@ func APIVersionExpected(got string) string {
 // MaxReplicas bounds a StatefulSet's size, and so every loop over members.
 const MaxReplicas = 10000
 
+// MaxMembers bounds the members of a migration, all StatefulSets together,
+// and MaxClaims its claims (members × devices): the sizes graft is built
+// and measured for (README, Performance), and the bound of every loop over
+// them. 3,000 StatefulSets of 10,000 replicas each fit in a spec of 130 KB.
+const (
+	MaxMembers = 10000
+	MaxClaims  = 2 * MaxMembers
+)
+
+// members is the number of members of t's StatefulSets, each counted up to
+// MaxReplicas.
+func (t *Target) members() int {
+	n := 0
+	for _, sts := range t.StatefulSets {
+		n += min(max(sts.Replicas, 0), MaxReplicas)
+	}
+	return n
+}
+
+// size refuses a migration over MaxMembers or MaxClaims, before any check
+// that loops over its members.
+func (v *validator) size(s *Spec) {
+	n := s.Target.members()
+	if n > MaxMembers {
+		v.add("spec.target.statefulSets", n, fmt.Sprintf("at most %d members in all (the sum of their replicas)", MaxMembers))
+	} else if c := n * len(s.Source.Devices); c > MaxClaims {
+		v.add("spec.source.devices", len(s.Source.Devices), fmt.Sprintf("at most %d claims in all (%d members × %d devices is %d)", MaxClaims, n, len(s.Source.Devices), c))
+	}
+}
+
 // MaxOrdinal is the highest ordinal a StatefulSet's pod can have:
 // apps/v1 spec.ordinals.start is an int32, and the StatefulSet controller
 // reads a pod's ordinal from its name as an int32 (getParentNameAndOrdinal
@@ -253,6 +283,7 @@ func (m *Migration) Validate() error {
 	v.source(&s.Source)
 	v.workload(s)
 	v.target(&s.Target, s.Source.Region)
+	v.size(s)
 	v.binding(s)
 	v.mapping(&s.Mapping, &s.Target)
 	// PVC names are derived from device and StatefulSet names: check them
@@ -484,7 +515,7 @@ func (v *validator) mapping(mp *Mapping, t *Target) {
 			slots[slot] = i
 		}
 		for _, sts := range sets {
-			if sts.Replicas > MaxReplicas {
+			if sts.Replicas > MaxReplicas || t.members() > MaxMembers {
 				continue
 			}
 			for o := sts.Ordinals.Start; o < sts.Ordinals.Start+sts.Replicas; o++ {
