@@ -52,6 +52,8 @@ type env struct {
 	colorOut, colorErr ansi.Palette
 	// jsonLogs is --log-format json: report writes the error as JSON too.
 	jsonLogs bool
+	// redact hides secrets in the errors and logs graft prints.
+	redact redactor
 	// specData is the spec file as readSpec read it, once per command.
 	specData []byte
 	specRead bool
@@ -318,7 +320,7 @@ func reportText(ctx context.Context, e *env, name string, err error) int {
 	)
 	// A stage's own prefix ("render: replace …") would say the command's
 	// name twice: graft render: render: replace ….
-	msg := strings.TrimPrefix(err.Error(), name+": ")
+	msg := e.redact.redact(strings.TrimPrefix(err.Error(), name+": "))
 	switch {
 	case errors.As(err, &f):
 		// The command printed its report; say why it exits 1 as well

@@ -31,7 +31,8 @@ func newEnv(g globals, level slog.Level, stdin io.Reader, stdout, stderr io.Writ
 		colorOut:         ansi.New(colorFor(isTerminal(stdout), g.noColor, getenv)),
 		colorErr:         ansi.New(colorFor(errTTY, g.noColor, getenv)),
 	}
-	e.log = slog.New(newLogHandler(format, e.logs, level, e.colorErr, terminalWidth(stderr)))
+	e.redact = newRedactor(getenv)
+	e.log = slog.New(redactHandler{newLogHandler(format, e.logs, level, e.colorErr, terminalWidth(stderr)), e.redact})
 	return e, nil
 }
 
