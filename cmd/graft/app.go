@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -47,6 +50,41 @@ type env struct {
 	// colorOut and colorErr colour what is written to stdout and stderr:
 	// each is on only when its own stream is a terminal (see colorFor).
 	colorOut, colorErr ansi.Palette
+	// jsonLogs is --log-format json: report writes the error as JSON too.
+	jsonLogs bool
+	// redact hides secrets in the errors and logs graft prints.
+	redact redactor
+	// specData is the spec file as readSpec read it, once per command.
+	specData []byte
+	specRead bool
+}
+
+// readSpec reads the spec file (--spec) once per command; every later read
+// gets the same bytes. So a spec on a pipe (--spec <(…), /dev/stdin), which
+// a second read finds empty, is read once, and the spec whose migration the
+// lock names is the spec the command runs, even if the file changes.
+func (e *env) readSpec(ctx context.Context) ([]byte, error) {
+	if !e.specRead {
+		data, err := spec.ReadFile(ctx, e.specPath)
+		if err != nil {
+			return nil, err
+		}
+		e.specData, e.specRead = data, true
+	}
+	return e.specData, nil
+}
+
+// loadSpec is spec.LoadContext of --spec, through readSpec.
+func (e *env) loadSpec(ctx context.Context) (*spec.Migration, error) {
+	data, err := e.readSpec(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := spec.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", e.specPath, err)
+	}
+	return m, nil
 }
 
 // command is one graft verb.
@@ -88,6 +126,38 @@ func commands() []*command {
 	}
 }
 
+// commandNames are the names graft takes as a command.
+func commandNames() []string {
+	names := []string{"help"}
+	for _, c := range commands() {
+		names = append(names, c.name)
+	}
+	return names
+}
+
+// didYouMean is "; did you mean X?" for the one of names closest to word
+// (spec.Nearest), or "".
+func didYouMean(word string, names []string) string {
+	if near := spec.Nearest(word, names); near != "" {
+		return fmt.Sprintf("; did you mean %q?", near)
+	}
+	return ""
+}
+
+// didYouMeanFlag is didYouMean for pflag's error of an unknown long flag.
+func didYouMeanFlag(err error, fs *pflag.FlagSet) string {
+	name, ok := strings.CutPrefix(err.Error(), "unknown flag: --")
+	if !ok {
+		return ""
+	}
+	var names []string
+	fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+	if near := spec.Nearest(name, names); near != "" {
+		return fmt.Sprintf("; did you mean --%s?", near)
+	}
+	return ""
+}
+
 func findCommand(name string) *command {
 	for _, c := range commands() {
 		if c.name == name {
@@ -106,16 +176,52 @@ func bindGlobals(fs *pflag.FlagSet, g *globals) {
 	fs.BoolVar(&g.noColor, "no-color", false, "no colour (also NO_COLOR set to anything); progress bars stay on a terminal")
 }
 
-// run parses args, runs one command and returns the process exit code.
+// run parses args, runs one command and returns the process exit code. A
+// command that succeeded but whose data could not all be written to stdout
+// (a full disk, a closed pipe) exits 2 and says so: its output is not what
+// the user asked for.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	out := &stdoutWriter{w: stdout}
+	code := dispatch(ctx, args, stdin, out, stderr)
+	if code == exitOK && out.err != nil {
+		fmt.Fprintf(stderr, "graft: cannot write the output to stdout: %v\n", out.err)
+		return exitError
+	}
+	return code
+}
+
+// stdoutWriter is stdout as the commands write to it: it keeps the first
+// write error, for run.
+type stdoutWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stdoutWriter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		s.err = err
+	}
+	return n, err
+}
+
+// dispatch parses args and runs one command; run adds the check of stdout.
+func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var before, g globals
 	top := pflag.NewFlagSet("graft", pflag.ContinueOnError)
 	top.SetOutput(io.Discard)
 	top.SetInterspersed(false)
 	bindGlobals(top, &before)
 	help := top.BoolP("help", "h", false, "show help")
+	countValues(top)
 	if err := top.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "graft: %v\nRun 'graft help' for usage.\n", err)
+		fmt.Fprintf(stderr, "graft: %v%s\nRun 'graft help' for usage.\n", err, didYouMeanFlag(err, top))
 		return exitError
 	}
 	rest := top.Args()
@@ -132,20 +238,28 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	cmd := findCommand(name)
 	if cmd == nil {
-		fmt.Fprintf(stderr, "graft: unknown command %q\nRun 'graft help' for the list of commands.\n", name)
+		fmt.Fprintf(stderr, "graft: unknown command %q%s\nRun 'graft help' for the list of commands.\n", name, didYouMean(name, commandNames()))
 		return exitError
 	}
 	fs, cmdHelp, runner := commandFlags(cmd, &g)
+	countValues(fs)
 	// Re-apply what was set before the command name, so that both
 	// `graft --spec x render` and `graft render --spec x` work.
-	top.Visit(func(f *pflag.Flag) { _ = fs.Set(f.Name, f.Value.String()) })
+	top.Visit(func(f *pflag.Flag) {
+		for _, v := range f.Value.(*countedValue).values {
+			_ = fs.Set(f.Name, v)
+		}
+	})
 	if err := fs.Parse(rest); err != nil {
-		fmt.Fprintf(stderr, "graft %s: %v\nRun 'graft help %s' for usage.\n", name, err, name)
+		fmt.Fprintf(stderr, "graft %s: %v%s\nRun 'graft help %s' for usage.\n", name, err, didYouMeanFlag(err, fs), name)
 		return exitError
 	}
 	if *cmdHelp {
-		printCommandHelp(stdout, cmd, fs)
-		return exitOK
+		return runHelp(stdout, stderr, []string{name}) // fs's values are wrapped
+	}
+	if err := checkValues(fs); err != nil {
+		fmt.Fprintf(stderr, "graft %s: %v\nRun 'graft help %s' for usage.\n", name, err, name)
+		return exitError
 	}
 	level, err := parseLevel(g.logLevel)
 	if err != nil {
@@ -177,19 +291,41 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // report says why a command failed, on stderr, and returns its exit code:
 // the one place where an error becomes an exit code and a message. The
 // code, and the hint line that follows the message, come from errorTable.
+//
+// With --log-format json, where every line of stderr is a JSON object, the
+// error is one more: level ERROR, its message and hint as msg, the command
+// and the exit code.
 func report(ctx context.Context, e *env, name string, err error) int {
 	if err == nil {
 		return exitOK
 	}
+	if !e.jsonLogs {
+		return reportText(ctx, e, name, err)
+	}
+	var text bytes.Buffer
+	plain := *e
+	plain.stderr, plain.colorErr = &text, ansi.Palette{}
+	code := reportText(ctx, &plain, name, err)
+	if msg := strings.TrimSpace(text.String()); msg != "" {
+		e.log.Error(strings.TrimPrefix(msg, "graft "+name+": "), "command", name, "exit", code)
+	}
+	return code
+}
+
+// reportText is report as lines of text on e.stderr.
+func reportText(ctx context.Context, e *env, name string, err error) int {
 	var (
 		f findingError
 		u usageError
 	)
+	// A stage's own prefix ("render: replace …") would say the command's
+	// name twice: graft render: render: replace ….
+	msg := e.redact.redact(strings.TrimPrefix(err.Error(), name+": "))
 	switch {
 	case errors.As(err, &f):
 		// The command printed its report; say why it exits 1 as well
 		// (graft run names the stage and what to do).
-		if msg := err.Error(); msg != "" {
+		if msg != "" {
 			fmt.Fprintf(e.stderr, "%s %s\n", e.failedAs(name), msg)
 		}
 		e.hint(name, err)
@@ -199,9 +335,9 @@ func report(ctx context.Context, e *env, name string, err error) int {
 		fmt.Fprintf(e.stderr, "%s interrupted (SIGINT or SIGTERM); nothing more was written\n", e.failedAs(name))
 		return exitError
 	case errors.As(err, &u):
-		fmt.Fprintf(e.stderr, "%s %v\nRun 'graft help %s' for usage.\n", e.failedAs(name), err, name)
+		fmt.Fprintf(e.stderr, "%s %s\nRun 'graft help %s' for usage.\n", e.failedAs(name), msg, name)
 	default:
-		fmt.Fprintf(e.stderr, "%s %v\n", e.failedAs(name), err)
+		fmt.Fprintf(e.stderr, "%s %s\n", e.failedAs(name), msg)
 		e.hint(name, err)
 	}
 	return codeOf(err)
@@ -230,6 +366,60 @@ func commandFlags(cmd *command, g *globals) (*pflag.FlagSet, *bool, func(context
 	bindGlobals(fs, g)
 	help := fs.BoolP("help", "h", false, "show help for the command")
 	return fs, help, cmd.setup(fs)
+}
+
+// countedValue is a flag's value that keeps every value the flag was
+// given, for checkValues.
+type countedValue struct {
+	pflag.Value
+	values []string
+}
+
+func (c *countedValue) Set(s string) error {
+	c.values = append(c.values, s)
+	return c.Value.Set(s)
+}
+
+// countValues makes every flag of fs keep the values it is given.
+func countValues(fs *pflag.FlagSet) {
+	fs.VisitAll(func(f *pflag.Flag) { f.Value = &countedValue{Value: f.Value} })
+}
+
+// checkValues refuses a flag given twice with different values (pflag
+// keeps the last one without a word: --phase precopy … --phase final, or
+// graft --spec a.yaml render --spec b.yaml), and a string flag given an
+// empty value (--out "", or --spec= from an unset shell variable): each
+// has a default or a meaning when it is left out, and "" would silently
+// stand for that default, or for no file at all.
+func checkValues(fs *pflag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *pflag.Flag) {
+		if err != nil {
+			return
+		}
+		if c, ok := f.Value.(*countedValue); ok {
+			if distinct := slices.Compact(slices.Sorted(slices.Values(c.values))); len(distinct) > 1 {
+				err = fmt.Errorf("--%s: given %d times, with %s; expected it once", f.Name, len(c.values), quoteAll(c.values))
+				return
+			}
+		}
+		if f.Value.Type() == "string" && f.Value.String() == "" {
+			err = fmt.Errorf("--%s: an empty value, expected %s (or no --%s at all, for its default)", f.Name, f.Usage, f.Name)
+		}
+	})
+	return err
+}
+
+// quoteAll is values quoted and joined: "a", "b" and "c".
+func quoteAll(values []string) string {
+	q := make([]string, len(values))
+	for i, v := range values {
+		q[i] = strconv.Quote(v)
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -268,6 +458,9 @@ func checkOutput(cmd *command, g *globals) error {
 }
 
 func isTerminal(v any) bool {
+	if s, ok := v.(*stdoutWriter); ok {
+		v = s.w
+	}
 	f, ok := v.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
@@ -279,7 +472,7 @@ func runHelp(stdout, stderr io.Writer, args []string) int {
 	}
 	cmd := findCommand(args[0])
 	if cmd == nil {
-		fmt.Fprintf(stderr, "graft help: unknown command %q\nRun 'graft help' for the list of commands.\n", args[0])
+		fmt.Fprintf(stderr, "graft help: unknown command %q%s\nRun 'graft help' for the list of commands.\n", args[0], didYouMean(args[0], commandNames()))
 		return exitError
 	}
 	var g globals
@@ -338,7 +531,7 @@ func printCommandHelp(w io.Writer, cmd *command, fs *pflag.FlagSet) {
 // spec is reported as the command itself would report it, without leaving
 // a lock file behind.
 func lockMigration(ctx context.Context, e *env, command string) (*lock.Lock, error) {
-	data, err := spec.ReadFile(ctx, e.specPath)
+	data, err := e.readSpec(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -101,7 +101,7 @@ func checkInputs(ctx context.Context, e *env, args []string) ([]string, string, 
 		if _, err := os.Stat(e.specPath); err != nil {
 			return nil, "", usagef("no PATH given and no spec at %s: give an overlay directory, YAML files, or - for stdin", e.specPath)
 		}
-		m, err := spec.LoadContext(ctx, e.specPath)
+		m, err := e.loadSpec(ctx)
 		if err != nil {
 			return nil, "", err
 		}
@@ -119,6 +119,10 @@ func checkInputs(ctx context.Context, e *env, args []string) ([]string, string, 
 	}
 	if stdin > 1 {
 		return nil, "", usagef("- (stdin) may be given once")
+	}
+	if stdin == 1 && e.stdinIsTerminal {
+		// Else graft waits in silence for what a person never meant to type.
+		e.log.Warn("reading the overlay's YAML from the terminal (stdin); end it with Ctrl-D, or stop with Ctrl-C and pipe it in: graft render --dry-run | graft check -")
 	}
 	if e.lockPath != "" {
 		return paths, e.lockPath, nil
@@ -151,7 +155,7 @@ func checkInputs(ctx context.Context, e *env, args []string) ([]string, string, 
 // name the account. Without such a spec the standard credential chain's
 // account is read (set AWS_PROFILE to the target account's).
 func liveAccount(ctx context.Context, e *env, rec *record.Record) *spec.Account {
-	data, err := spec.ReadFile(ctx, e.specPath)
+	data, err := e.readSpec(ctx)
 	if err != nil {
 		return nil
 	}

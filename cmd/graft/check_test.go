@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -252,5 +253,21 @@ func TestCheckLiveTargetAccount(t *testing.T) {
 				t.Errorf("the target profile named: %t, want %t\n%s", got, !got, stderr)
 			}
 		})
+	}
+}
+
+// TestCheckStdinOnATerminalSaysSo: graft check - with the terminal as stdin
+// says it reads the overlay from there and how to end it, instead of
+// waiting in silence; from a pipe it says nothing.
+func TestCheckStdinOnATerminalSaysSo(t *testing.T) {
+	for _, tty := range []bool{true, false} {
+		var logs bytes.Buffer
+		e := &env{stdinIsTerminal: tty, log: slog.New(slog.NewTextHandler(&logs, nil)), globals: globals{lockPath: "graft.lock"}}
+		if _, _, err := checkInputs(context.Background(), e, []string{"-"}); err != nil {
+			t.Fatal(err)
+		}
+		if said := strings.Contains(logs.String(), "end it with Ctrl-D"); said != tty {
+			t.Errorf("stdin a terminal %t: logged %q", tty, logs.String())
+		}
 	}
 }

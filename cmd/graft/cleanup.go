@@ -22,7 +22,7 @@ func cleanupCommand() *command {
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			yes := fs.Bool("yes", false, "delete without asking")
 			return func(ctx context.Context, e *env, args []string) error {
-				m, err := spec.LoadContext(ctx, e.specPath)
+				m, err := e.loadSpec(ctx)
 				if err != nil {
 					return err
 				}

@@ -23,7 +23,7 @@ var newEC2Client = func(ctx context.Context, log *slog.Logger, region string, co
 
 // newEngine loads the spec and builds its engine (engineFor).
 func newEngine(ctx context.Context, e *env) (*spec.Migration, *ebs.Engine, *ebs.CallCounter, error) {
-	m, err := spec.LoadContext(ctx, e.specPath)
+	m, err := e.loadSpec(ctx)
 	if err != nil {
 		return nil, nil, nil, err
 	}

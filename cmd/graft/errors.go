@@ -73,7 +73,7 @@ var errorTable = []errorRow{
 	{spec.ErrInvalid, exitError, "Fix the spec where named above (graft init writes a commented example), then %s."},
 	{spec.ErrNoSpec, exitError, "graft init writes a commented spec to start from (or name another with --spec FILE); then %s."},
 	{record.ErrInvalid, exitError, "graft.lock is written by graft clone --phase final: restore it (from the overlay's copy or version control) rather than edit it."},
-	{render.ErrInvalid, exitError, "Fix the spec or the base, then %s."},
+	{render.ErrInvalid, exitError, "Fix what is named above (the spec, the base or the output directory), then %s."},
 	{check.ErrInput, exitError, ""},
 	{preflight.ErrInput, exitError, "Run graft render (and graft check) on the overlay first, then %s."},
 	{kubeclient.ErrAPI, exitError, "Check that the kubeconfig's identity may get and list what graft reads (README: graft preflight, graft verify), then %s."},

@@ -53,7 +53,7 @@ func TestErrorTable(t *testing.T) {
 		{spec.ErrInvalid, exitError, "graft init writes a commented example"},
 		{spec.ErrNoSpec, exitError, "graft init writes a commented spec to start from (or name another with --spec FILE); then run graft clone again."},
 		{record.ErrInvalid, exitError, "graft.lock is written by graft clone --phase final"},
-		{render.ErrInvalid, exitError, "Fix the spec or the base, then run graft clone again."},
+		{render.ErrInvalid, exitError, "Fix what is named above (the spec, the base or the output directory), then run graft clone again."},
 		{check.ErrInput, exitError, ""},
 		{preflight.ErrInput, exitError, "Run graft render (and graft check) on the overlay first, then run graft clone again."},
 		{kubeclient.ErrAPI, exitError, "Check that the kubeconfig's identity may get and list what graft reads (README: graft preflight, graft verify), then run graft clone again."},
@@ -119,6 +119,13 @@ func TestReportKinds(t *testing.T) {
 		if !strings.Contains(strings.ToLower(msg), "run graft demo again (into a new --workdir)") || strings.Contains(msg, "resume") || strings.Contains(msg, "found by their tags") {
 			t.Errorf("the demo, which starts over, says:\n%s", msg)
 		}
+	}
+	// A stage's error that starts with the command's name says it once.
+	if _, out := reportOf(t, "render", fmt.Errorf("render: replace %s: is a symlink", "x")); out != "graft render: replace x: is a symlink\n" {
+		t.Errorf("an error with the command's prefix: %q", out)
+	}
+	if _, out := reportOf(t, "render", usagef("render: nope")); !strings.HasPrefix(out, "graft render: nope\n") {
+		t.Errorf("a usage error with the command's prefix: %q", out)
 	}
 	denied := s.failed(stagePublish, "", fmt.Errorf("%w (1 denied)", publish.ErrDenied))
 	denied.finding = true

@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/graftctl/graft/generator/ebs"
-	"github.com/graftctl/graft/generator/spec"
 )
 
 func iamPolicyCommand() *command {
@@ -16,7 +15,7 @@ func iamPolicyCommand() *command {
 		usage:   "iam-policy",
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			return func(ctx context.Context, e *env, args []string) error {
-				m, err := spec.LoadContext(ctx, e.specPath)
+				m, err := e.loadSpec(ctx)
 				if err != nil {
 					return err
 				}

@@ -17,6 +17,7 @@ import (
 	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/ec2sim"
 	"github.com/graftctl/graft/generator/lock"
+	"github.com/graftctl/graft/internal/testkit"
 )
 
 // childEnv makes the test binary run graft itself (main's work, against a
@@ -186,5 +187,40 @@ func TestLockedCommands(t *testing.T) {
 	}
 	if code, _, stderr := graft(t, "check", "--spec", specPath, filepath.Join(root, "base")); code == exitError && strings.Contains(stderr, "locked") {
 		t.Errorf("check is refused by the lock: %s", stderr)
+	}
+}
+
+// TestRenderKeepsALiveBuild: a render removes the build directory a killed
+// render left beside the overlay, but never one a live render holds (a
+// render of the same migration under another --lock, or from a copy of the
+// spec, whose migration lock is another file): removing it under that
+// render would place a partial overlay, or fail it.
+func TestRenderKeepsALiveBuild(t *testing.T) {
+	root, specPath := exampleTree(t, "cassandra-3node")
+	overlay := filepath.Join(root, "overlays", "cassandra-3node")
+	if code, _, stderr := graft(t, "render", "--spec", specPath); code != exitOK {
+		t.Fatalf("render: exit %d\n%s", code, stderr)
+	}
+	// The live render's build directory: this migration's overlay, being
+	// built, its directory held as render holds it.
+	build := filepath.Join(root, "overlays", ".graft-render-live")
+	testkit.CopyDir(t, overlay, build)
+	held, ok, err := lock.TryDir(build)
+	if err != nil || !ok {
+		t.Fatalf("hold %s: ok %v, %v", build, ok, err)
+	}
+	code, _, stderr := graft(t, "render", "--spec", specPath, "--lock", filepath.Join(root, "graft.lock"))
+	if code != exitOK {
+		t.Fatalf("render beside a live build: exit %d\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(build, "kustomization.yaml")); err != nil || strings.Contains(stderr, "removed the build directory") {
+		t.Fatalf("render removed the live render's build directory (%v):\n%s", err, stderr)
+	}
+	// Once its render is gone (killed: the kernel drops its lock), the
+	// directory is a leftover, and the next render removes it.
+	held.Release()
+	code, _, stderr = graft(t, "render", "--spec", specPath)
+	if _, err := os.Stat(build); code != exitOK || !os.IsNotExist(err) || !strings.Contains(stderr, "removed the build directory") {
+		t.Errorf("render beside a killed render's build: exit %d, %s: %v\n%s", code, build, err, stderr)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -289,6 +290,57 @@ func TestColorFor(t *testing.T) {
 	} {
 		if got := colorFor(c.tty, c.flag, env(c.noColor)); got != c.want {
 			t.Errorf("colorFor(tty %t, --no-color %t, NO_COLOR=%q) = %t, want %t", c.tty, c.flag, c.noColor, got, c.want)
+		}
+	}
+	// TERM=dumb: neither colour nor progress bars, on a terminal too.
+	term := func(v string) func(string) string {
+		return func(k string) string {
+			if k == "TERM" {
+				return v
+			}
+			return ""
+		}
+	}
+	for _, c := range []struct {
+		term        string
+		color, bars bool
+	}{
+		{"dumb", false, false},
+		{"xterm-256color", true, true},
+		{"", true, true},
+	} {
+		if got := colorFor(true, false, term(c.term)); got != c.color {
+			t.Errorf("colorFor on a terminal, TERM=%q: %t, want %t", c.term, got, c.color)
+		}
+		if got := barsFor(true, term(c.term)); got != c.bars {
+			t.Errorf("barsFor on a terminal, TERM=%q: %t, want %t", c.term, got, c.bars)
+		}
+	}
+	if barsFor(false, term("xterm")) {
+		t.Error("barsFor off a terminal: true")
+	}
+}
+
+// TestJSONLogsErrorIsJSON: with --log-format json every line of stderr is
+// a JSON object, the command's error too (level ERROR, the message and
+// its hint, the command, the exit code).
+func TestJSONLogsErrorIsJSON(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"render", "--spec", filepath.Join(dir, "graft.yaml")},
+		{"render", "--spec", filepath.Join(dir, "graft.yaml"), "stray"},
+		{"check", filepath.Join(dir, "missing")},
+	} {
+		code, _, stderr := graft(t, append([]string{"--log-format", "json"}, args...)...)
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		var last map[string]any
+		for _, l := range lines {
+			if err := json.Unmarshal([]byte(l), &last); err != nil {
+				t.Errorf("graft %v: stderr line %q is not JSON: %v", args, l, err)
+			}
+		}
+		if code != exitError || last["level"] != "ERROR" || last["exit"] != float64(exitError) || last["command"] != args[0] || last["msg"] == "" {
+			t.Errorf("graft %v: exit %d, last record %v", args, code, last)
 		}
 	}
 }

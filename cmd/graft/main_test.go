@@ -3,10 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/graftctl/graft/internal/testkit"
 )
@@ -32,6 +38,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"version", "--log-level", "loud"}, `--log-level: "loud" is not a level`},
 		{[]string{"version", "extra"}, "version takes no arguments"},
 		{[]string{"help", "frobnicate"}, `unknown command "frobnicate"`},
+		// A near miss names what was most likely meant.
+		{[]string{"rendr"}, `graft: unknown command "rendr"; did you mean "render"?`},
+		{[]string{"help", "preflght"}, `unknown command "preflght"; did you mean "preflight"?`},
+		{[]string{"render", "--dryrun"}, `graft render: unknown flag: --dryrun; did you mean --dry-run?`},
+		{[]string{"--log-levl", "debug", "version"}, `graft: unknown flag: --log-levl; did you mean --log-level?`},
 	}
 	for _, c := range cases {
 		code, stdout, stderr := graft(t, c.args...)
@@ -275,7 +286,157 @@ func TestRenderOutRefused(t *testing.T) {
 			root, _ = filepath.EvalSymlinks(root)
 			specPath = filepath.Join(root, "graft.yaml")
 			args := c.setup(t, root, specPath)
-			wantRenderRefused(t, root, c.want, append([]string{"--spec", specPath}, args...)...)
+			if !slices.Contains(args, "--spec") { // a flag is given once
+				args = append([]string{"--spec", specPath}, args...)
+			}
+			wantRenderRefused(t, root, c.want, args...)
 		})
+	}
+}
+
+// TestEmptyFlagValuesRefused: a string flag given an empty value (an unset
+// shell variable: --out "$OUT") is a usage error naming the flag, for
+// every flag of every command, before anything is read or written; it
+// never silently means the flag's default.
+func TestEmptyFlagValuesRefused(t *testing.T) {
+	for _, c := range commands() {
+		var g globals
+		fs, _, _ := commandFlags(c, &g)
+		fs.VisitAll(func(f *pflag.Flag) {
+			if f.Value.Type() != "string" {
+				return
+			}
+			dir := t.TempDir()
+			args := []string{c.name, "--spec", filepath.Join(dir, "graft.yaml"), "--" + f.Name + "="}
+			if f.Name == "spec" {
+				args = []string{c.name, "--spec="}
+			}
+			code, stdout, stderr := graft(t, args...)
+			want := "graft " + c.name + ": --" + f.Name + ": an empty value, expected "
+			if code != exitError || !strings.Contains(stderr, want) || stdout != "" {
+				t.Errorf("graft %v: exit %d, stdout %q, stderr %q; want exit 2 and %q", args, code, stdout, stderr, want)
+			}
+			if left, _ := os.ReadDir(dir); len(left) > 0 {
+				t.Errorf("graft %v left %v behind", args, left)
+			}
+		})
+	}
+}
+
+// TestSpecOrLockADirectory: --spec or --lock naming a directory is bad
+// input that says what it is and what the flag takes, not a bare "read .:
+// is a directory".
+func TestSpecOrLockADirectory(t *testing.T) {
+	root, specPath := exampleTree(t, "cassandra-3node")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"render", "--spec", root}, root + ": not a regular file (a directory); expected a file; the spec is one YAML file (--spec FILE, default graft.yaml)"},
+		{[]string{"iam-policy", "--spec", root}, "the spec is one YAML file (--spec FILE"},
+		{[]string{"render", "--spec", specPath, "--lock", root, "--dry-run"}, root + ": not a regular file (a directory); expected a file; the record is one file (--lock FILE, default graft.lock beside the spec)"},
+	}
+	for _, c := range cases {
+		code, stdout, stderr := graft(t, c.args...)
+		if code != exitError || stdout != "" || !strings.Contains(stderr, c.want) {
+			t.Errorf("graft %v: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.args, code, stdout, stderr, c.want)
+		}
+	}
+}
+
+// fullWriter fails every write, as stdout on a full disk does.
+type fullWriter struct{}
+
+func (fullWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// TestStdoutWriteFailureExits2: a command whose data cannot be written to
+// stdout does not exit 0 as if the user had it; a command that reports
+// the failure itself says it once.
+func TestStdoutWriteFailureExits2(t *testing.T) {
+	_, specPath := exampleTree(t, "cassandra-3node")
+	for _, args := range [][]string{
+		{"version"}, {"help"}, {"help", "render"}, {"render", "--help"}, {"--help"},
+		{"iam-policy", "--spec", specPath}, {"check", "--print-workflow"},
+		{"render", "--spec", specPath, "--dry-run"},
+	} {
+		var stderr bytes.Buffer
+		code := run(context.Background(), args, strings.NewReader(""), fullWriter{}, &stderr)
+		if code != exitError || strings.Count(stderr.String(), "no space left on device") != 1 {
+			t.Errorf("graft %v to a full stdout: exit %d, stderr %q; want exit 2 and the failure once", args, code, stderr.String())
+		}
+	}
+}
+
+// TestSpecOnAPipe: a spec given on a pipe (--spec <(…), /dev/stdin) is
+// read once per command: the migration lock and the command read the same
+// bytes, and the second read does not find the pipe empty (or wait for a
+// writer that never comes).
+func TestSpecOnAPipe(t *testing.T) {
+	root, specPath := exampleTree(t, "cassandra-3node")
+	data, err := os.ReadFile(specPath)
+	must(t, err)
+	fifo := filepath.Join(t.TempDir(), "spec.fifo")
+	must(t, syscall.Mkfifo(fifo, 0o600))
+	go func() { // one writer, once, as a shell's <(cat graft.yaml)
+		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			_, _ = f.Write(data)
+			f.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	out := filepath.Join(root, "overlays", "from-a-pipe")
+	code := run(ctx, []string{"render", "--spec", fifo, "--lock", filepath.Join(root, "graft.lock"), "--out", out}, strings.NewReader(""), &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("render --spec FIFO: exit %d\n%s", code, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(out, "kustomization.yaml")); err != nil {
+		t.Errorf("render --spec FIFO wrote no overlay: %v", err)
+	}
+}
+
+// TestInitNeverReplacesADevice: graft init --force writes only a regular
+// file (or through a symlink to one): a FIFO or a device at --spec (graft
+// init --spec /dev/null --force, as root, replaced /dev/null with the
+// example) is refused with exit 2 and left as it was.
+func TestInitNeverReplacesADevice(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "graft.yaml")
+	must(t, syscall.Mkfifo(fifo, 0o644))
+	code, _, stderr := graft(t, "init", "--spec", fifo, "--force")
+	if fi, err := os.Lstat(fifo); code != exitError || !strings.Contains(stderr, "is a FIFO; graft writes only regular files") || err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("init --force over a FIFO: exit %d, %q; the FIFO is now %v (%v)", code, stderr, fi.Mode(), err)
+	}
+}
+
+// TestRepeatedFlagRefused: a flag given twice with different values is a
+// usage error naming both (pflag keeps the last without a word), before,
+// after or on both sides of the command name; the same value twice is
+// harmless.
+func TestRepeatedFlagRefused(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"clone", "--spec", a, "--phase", "precopy", "--phase", "final"}, `--phase: given 2 times, with "precopy" and "final"; expected it once`},
+		{[]string{"--spec", a, "render", "--spec", b}, `--spec: given 2 times, with "` + a + `" and "` + b + `"`},
+		{[]string{"--spec", a, "--spec", b, "render"}, `--spec: given 2 times`},
+		{[]string{"-o", "json", "plan", "--spec", a, "--output", "text"}, `--output: given 2 times, with "json" and "text"`},
+		{[]string{"render", "--spec", a, "--dry-run", "--dry-run=false"}, `--dry-run: given 2 times, with "true" and "false"`},
+	} {
+		code, stdout, stderr := graft(t, c.args...)
+		if code != exitError || stdout != "" || !strings.Contains(stderr, c.want) {
+			t.Errorf("graft %v: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.args, code, stdout, stderr, c.want)
+		}
+	}
+	if left, _ := os.ReadDir(dir); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+	for _, args := range [][]string{{"version", "--no-color", "--no-color"}, {"--log-level", "warn", "version", "--log-level", "warn"}} {
+		if code, _, stderr := graft(t, args...); code != exitOK {
+			t.Errorf("graft %v: exit %d, %q; the same value twice is harmless", args, code, stderr)
+		}
 	}
 }

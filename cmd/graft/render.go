@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/pflag"
@@ -73,7 +74,7 @@ func renderOverlay(ctx context.Context, e *env, m *spec.Migration, rec *record.R
 
 // loadSpecAndRecord reads the spec and its record, as --spec and --lock say.
 func loadSpecAndRecord(ctx context.Context, e *env) (*spec.Migration, *record.Record, error) {
-	m, err := spec.LoadContext(ctx, e.specPath)
+	m, err := e.loadSpec(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -91,7 +92,13 @@ func defaultOverlayDir(specPath string, m *spec.Migration) string {
 }
 
 // migrationFiles are the files of the migration render must never delete:
-// the spec, the record and the inventory.
+// the spec, the record and the inventory. A spec that is no file of a
+// directory (a pipe: --spec <(…), /dev/stdin) is nothing render could
+// delete, and is left out.
 func migrationFiles(e *env) []string {
-	return []string{e.specPath, record.Path(e.specPath, e.lockPath), ebs.InventoryPath(e.specPath)}
+	files := []string{e.specPath, record.Path(e.specPath, e.lockPath), ebs.InventoryPath(e.specPath)}
+	if fi, err := os.Stat(e.specPath); err == nil && !fi.Mode().IsRegular() {
+		files = files[1:]
+	}
+	return files
 }

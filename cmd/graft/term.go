@@ -11,8 +11,8 @@ import (
 )
 
 // newEnv builds what a command runs with from the parsed global flags and
-// the process's streams: the one place that looks at terminals, NO_COLOR
-// and --log-format.
+// the process's streams: the one place that looks at terminals, NO_COLOR,
+// TERM=dumb and --log-format.
 func newEnv(g globals, level slog.Level, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) (*env, error) {
 	errTTY := isTerminal(stderr)
 	format, err := resolveLogFormat(g.logFormat, errTTY)
@@ -25,12 +25,14 @@ func newEnv(g globals, level slog.Level, stdin io.Reader, stdout, stderr io.Writ
 		stdout:           stdout,
 		stderr:           stderr,
 		logs:             &logWriter{to: stderr},
-		stderrIsTerminal: errTTY,
+		stderrIsTerminal: barsFor(errTTY, getenv),
+		jsonLogs:         format == logJSON,
 		stdinIsTerminal:  isTerminal(stdin),
 		colorOut:         ansi.New(colorFor(isTerminal(stdout), g.noColor, getenv)),
 		colorErr:         ansi.New(colorFor(errTTY, g.noColor, getenv)),
 	}
-	e.log = slog.New(newLogHandler(format, e.logs, level, e.colorErr, terminalWidth(stderr)))
+	e.redact = newRedactor(getenv)
+	e.log = slog.New(redactHandler{newLogHandler(format, e.logs, level, e.colorErr, terminalWidth(stderr)), e.redact})
 	return e, nil
 }
 
@@ -48,8 +50,18 @@ func terminalWidth(w io.Writer) int {
 }
 
 // colorFor says whether a stream gets colour: only a terminal, never with
-// --no-color, and never when NO_COLOR is set to a non-empty value
-// (https://no-color.org).
+// --no-color, never when NO_COLOR is set to a non-empty value
+// (https://no-color.org), and never on a terminal that says it is dumb.
 func colorFor(terminal, noColor bool, getenv func(string) string) bool {
-	return terminal && !noColor && getenv("NO_COLOR") == ""
+	return terminal && !noColor && getenv("NO_COLOR") == "" && !dumbTerminal(getenv)
 }
+
+// barsFor says whether progress bars are drawn on stderr: on a terminal
+// that can move its cursor. A dumb one (TERM=dumb: Emacs's shell, some CI
+// consoles) would print every redraw's escape codes as text.
+func barsFor(terminal bool, getenv func(string) string) bool {
+	return terminal && !dumbTerminal(getenv)
+}
+
+// dumbTerminal is TERM=dumb: a terminal without colour or cursor motion.
+func dumbTerminal(getenv func(string) string) bool { return getenv("TERM") == "dumb" }

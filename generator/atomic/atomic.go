@@ -5,13 +5,24 @@ package atomic
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
 
+// umask is the process's umask: the files and directories put in place
+// get the permissions that os.WriteFile and os.Mkdir would give them, not
+// those of the private temporary file or directory they were written in.
+var umask = processUmask()
+
 // WriteFile writes data to a temporary file in the directory of path,
-// syncs it and renames it over path.
+// syncs it and renames it over path. The file gets perm less the umask,
+// as with os.WriteFile. A symlink at path is written through (the file
+// it leads to is replaced, the link stays); anything at path that is not
+// a regular file (a device such as /dev/null, a FIFO, a directory, a
+// dangling symlink) is refused, never replaced.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
 	return WriteFileContext(context.Background(), path, data, perm)
 }
@@ -23,10 +34,17 @@ func WriteFileContext(ctx context.Context, path string, data []byte, perm os.Fil
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	name := path
+	if path, err = writeTarget(path); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("write %s: the directory %s does not exist; expected an existing directory", name, dir)
+	}
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", name, err)
 	}
 	defer func() {
 		if err != nil {
@@ -37,7 +55,7 @@ func WriteFileContext(ctx context.Context, path string, data []byte, perm os.Fil
 		_ = tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err = tmp.Chmod(perm); err != nil {
+	if err = tmp.Chmod(perm &^ umask); err != nil {
 		_ = tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -59,4 +77,47 @@ func WriteFileContext(ctx context.Context, path string, data []byte, perm os.Fil
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// writeTarget is the file WriteFile replaces for path: path, or the file a
+// symlink there leads to; an error for anything but a regular file or
+// nothing at path.
+func writeTarget(path string) (string, error) {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return path, nil
+	case err != nil:
+		return "", err
+	case fi.Mode()&fs.ModeSymlink != 0:
+		real, err := filepath.EvalSymlinks(path)
+		if err != nil {
+			return "", fmt.Errorf("%s is a symlink that leads to no file (%v); expected a regular file, or a symlink to one", path, err)
+		}
+		if fi, err = os.Stat(real); err != nil {
+			return "", err
+		}
+		path = real
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is a %s; graft writes only regular files, and would replace it", path, describeMode(fi.Mode()))
+	}
+	return path, nil
+}
+
+// describeMode names what a file that is not regular is.
+func describeMode(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	case m&fs.ModeNamedPipe != 0:
+		return "FIFO"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	}
+	return "special file (" + m.Type().String() + ")"
 }

@@ -52,3 +52,24 @@ func TestWriteFileContextDone(t *testing.T) {
 		t.Errorf("temporary files left behind: %v", entries)
 	}
 }
+
+// TestWriteFileUmask: the file gets perm less the umask, as with
+// os.WriteFile, whether it is new or replaces one.
+func TestWriteFileUmask(t *testing.T) {
+	for _, c := range []struct{ umask, perm, want os.FileMode }{
+		{0o022, 0o644, 0o644},
+		{0o077, 0o644, 0o600},
+		{0o027, 0o666, 0o640},
+	} {
+		withUmask(t, c.umask)
+		path := filepath.Join(t.TempDir(), "graft.yaml")
+		for range 2 {
+			if err := WriteFile(path, []byte("x\n"), c.perm); err != nil {
+				t.Fatal(err)
+			}
+			if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != c.want {
+				t.Errorf("umask %#o, perm %#o: mode %#o (%v), want %#o", c.umask, c.perm, fi.Mode().Perm(), err, c.want)
+			}
+		}
+	}
+}

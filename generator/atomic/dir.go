@@ -29,7 +29,7 @@ var step = func(string) {}
 // Only directories are moved: a file or a symlink at src or dst is
 // refused, never followed, and so is anything already at Aside(dst),
 // whether dst exists or not (RecoverDir clears what is the caller's; the
-// rest is not deleted).
+// rest is not deleted). The directory in place gets dirMode().
 func ReplaceDir(src, dst string) error {
 	src, dst = filepath.Clean(src), filepath.Clean(dst)
 	if err := isDir(src); err != nil {
@@ -47,6 +47,9 @@ func ReplaceDir(src, dst string) error {
 		return fmt.Errorf("replace %s: %w", dst, err)
 	default:
 		old = Aside(dst)
+	}
+	if err := os.Chmod(src, dirMode()); err != nil {
+		return fmt.Errorf("replace %s: %w", dst, err)
 	}
 	if err := syncTree(src); err != nil {
 		return fmt.Errorf("replace %s: %w", dst, err)
@@ -74,6 +77,12 @@ func ReplaceDir(src, dst string) error {
 	}
 	return nil
 }
+
+// dirMode is the permissions the directory put in place gets: those
+// os.Mkdir gives a new one (0777 less the umask), as the directory is new,
+// never the 0700 of os.MkdirTemp, where it was written (which an overlay
+// rendered before kept, and so heals).
+func dirMode() fs.FileMode { return fs.ModePerm &^ umask }
 
 // RecoverDir finishes what an interrupted ReplaceDir left at dst: the
 // previous content set aside and nothing in its place is moved back; a

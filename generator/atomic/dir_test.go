@@ -287,3 +287,54 @@ func TestReplaceDirRollback(t *testing.T) {
 		t.Errorf("%s left after the rollback", Aside(dst))
 	}
 }
+
+// withUmask runs the test with the package's umask set to m.
+func withUmask(t *testing.T, m os.FileMode) {
+	t.Helper()
+	prev := umask
+	umask = m
+	t.Cleanup(func() { umask = prev })
+}
+
+// TestReplaceDirMode: the directory put in place gets the permissions of
+// os.Mkdir under the umask, whether it is new or replaces one (a 0700
+// overlay an earlier render left is healed); never the 0700 of the
+// os.MkdirTemp directory it was written in.
+func TestReplaceDirMode(t *testing.T) {
+	cases := []struct {
+		name     string
+		umask    os.FileMode
+		existing os.FileMode // 0: no directory at dst
+		want     os.FileMode
+	}{
+		{"new, umask 022", 0o022, 0, 0o755},
+		{"new, umask 027", 0o027, 0, 0o750},
+		{"new, umask 077", 0o077, 0, 0o700},
+		{"replaces a 0700 directory", 0o022, 0o700, 0o755},
+		{"replaces a 0775 directory", 0o077, 0o775, 0o700},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			withUmask(t, c.umask)
+			root := t.TempDir()
+			src, err := os.MkdirTemp(root, ".build-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tree(t, src, newFiles)
+			dst := filepath.Join(root, "overlay")
+			if c.existing != 0 {
+				tree(t, dst, oldFiles)
+				if err := os.Chmod(dst, c.existing); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := ReplaceDir(src, dst); err != nil {
+				t.Fatal(err)
+			}
+			if fi, err := os.Stat(dst); err != nil || fi.Mode().Perm() != c.want {
+				t.Errorf("%s: mode %v (%v), want %v", dst, fi.Mode().Perm(), err, c.want)
+			}
+		})
+	}
+}

@@ -136,7 +136,8 @@ func read(ctx context.Context, r io.Reader, name string, limit, sizeHint int64, 
 
 // ReadFile reads the file at path (any kind: a regular file, a FIFO, a
 // device), at most limit bytes, honouring ctx: also while the open blocks
-// (a FIFO nobody writes to).
+// (a FIFO nobody writes to). A directory is refused with an error wrapping
+// ErrNotRegular.
 func ReadFile(ctx context.Context, path string, limit int64) ([]byte, error) {
 	type opened struct {
 		f   *os.File
@@ -166,6 +167,9 @@ func ReadFile(ctx context.Context, path string, limit int64) ([]byte, error) {
 	info, err := f.Stat()
 	if err != nil {
 		return nil, err
+	}
+	if info.IsDir() {
+		return nil, fmt.Errorf("%s: %w (%s); expected a file", path, ErrNotRegular, kind(info.Mode()))
 	}
 	var size int64
 	if info.Mode().IsRegular() {

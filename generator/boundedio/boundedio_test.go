@@ -127,3 +127,12 @@ func TestUntilDone(t *testing.T) {
 		t.Errorf("cancelled: %d %v, want 0 and context.Canceled", v, err)
 	}
 }
+
+// TestReadFileDirectory: a directory is refused as not a file, naming it.
+func TestReadFileDirectory(t *testing.T) {
+	dir := t.TempDir()
+	_, err := boundedio.ReadFile(context.Background(), dir, 1<<20)
+	if !errors.Is(err, boundedio.ErrNotRegular) || !strings.Contains(err.Error(), dir+": not a regular file (a directory); expected a file") {
+		t.Errorf("ReadFile(dir): %v", err)
+	}
+}

@@ -21,3 +21,5 @@ func alive(int) bool { return true }
 const openFlags = 0
 
 func ownFile(*os.File, string) error { return errUnsupported }
+
+func notWritable(err error) bool { return errors.Is(err, os.ErrPermission) }

@@ -72,3 +72,9 @@ func ownFile(f *os.File, path string) error {
 	}
 	return nil
 }
+
+// notWritable reports whether err says the lock file may not be created
+// there: no permission, or a read-only filesystem.
+func notWritable(err error) bool {
+	return errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EROFS)
+}

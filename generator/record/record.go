@@ -205,6 +205,9 @@ func ReadFile(ctx context.Context, path string) ([]byte, error) {
 		if errors.Is(err, boundedio.ErrTooLarge) {
 			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
+		if errors.Is(err, boundedio.ErrNotRegular) {
+			return nil, fmt.Errorf("read record: %w; the record is one file (--lock FILE, default %s beside the spec)", err, DefaultFile)
+		}
 		return nil, fmt.Errorf("read record: %w", err)
 	}
 	return data, nil
@@ -256,7 +259,7 @@ func Parse(data []byte) (*Record, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w: the file is empty (or only comments); expected %s", ErrInvalid, expected)
 		}
-		return nil, fmt.Errorf("%w: %s", ErrInvalid, yamlMessage(err))
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, spec.TypeMessage(err, data, reflect.TypeFor[Record](), recordTypes...))
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
@@ -273,15 +276,18 @@ func Parse(data []byte) (*Record, error) {
 	return &r, nil
 }
 
-// yamlMessage names the record's types as the file's parts.
-func yamlMessage(err error) string {
-	return spec.YAMLMessage(err,
-		"in type record.Record", "at the top level of the record",
-		"in type record.Volume", "in a volumes entry of the record",
-		"in type record.Workload", "in the workload of the record",
-		"in type record.Resource", "in workload.resource of the record",
-		"in type record.Group", "in a workload.groups entry of the record")
+// recordTypes names the record's types in yaml.v3's messages as the
+// file's parts.
+var recordTypes = []string{
+	"in type record.Record", "at the top level of the record",
+	"in type record.Volume", "in a volumes entry of the record",
+	"in type record.Workload", "in the workload of the record",
+	"in type record.Resource", "in workload.resource of the record",
+	"in type record.Group", "in a workload.groups entry of the record",
 }
+
+// yamlMessage names the record's types as the file's parts.
+func yamlMessage(err error) string { return spec.YAMLMessage(err, recordTypes...) }
 
 // ValidationError lists every problem found in a record, each with its
 // field path (volumes[2].targetVolume).
@@ -310,7 +316,7 @@ func (r *Record) Validate() error {
 	var errs ValidationError
 	add := errs.Add
 	if r.APIVersion != APIVersion {
-		add("apiVersion", r.APIVersion, fmt.Sprintf("%q", APIVersion))
+		add("apiVersion", r.APIVersion, spec.APIVersionExpected(r.APIVersion))
 	}
 	if r.Kind != Kind {
 		add("kind", r.Kind, fmt.Sprintf("%q", Kind))
@@ -331,8 +337,8 @@ func (r *Record) Validate() error {
 		if v.StatefulSet == "" {
 			add(f+".statefulSet", nil, "a StatefulSet name")
 		}
-		if v.Ordinal < 0 {
-			add(f+".ordinal", v.Ordinal, "0 or more")
+		if v.Ordinal < 0 || v.Ordinal > spec.MaxOrdinal {
+			add(f+".ordinal", v.Ordinal, fmt.Sprintf("0 to %d", spec.MaxOrdinal))
 		}
 		if v.ClaimTemplate == "" {
 			add(f+".claimTemplate", nil, "a claim template name")
@@ -365,24 +371,35 @@ func (r *Record) Validate() error {
 				add(f+".snapshots", phase, "only precopy and final")
 			}
 		}
-		if !spec.ZoneInRegion(v.TargetZone, r.TargetRegion) {
-			add(f+".targetZone", v.TargetZone, fmt.Sprintf("a zone of the target region %s", r.TargetRegion))
-		}
-		if v.SizeGiB < 1 {
-			add(f+".sizeGiB", v.SizeGiB, "1 or more")
-		}
-		if v.FSType == "" {
-			add(f+".fsType", nil, "a filesystem type")
-		}
-		if !spec.ValidDevicePartition(v.Partition) {
-			add(f+".partition", v.Partition, spec.DevicePartitionExpected)
-		}
+		r.validateDisk(f, v, add)
 		validateCluster(f, v, add)
 	}
 	if len(errs) == 0 {
 		return nil
 	}
 	return errs
+}
+
+// validateDisk checks what a volume records of its disk: the zones, the
+// size, the filesystem and the partition.
+func (r *Record) validateDisk(f string, v Volume, add func(field string, value any, expected string)) {
+	if !spec.ZoneInRegion(v.TargetZone, r.TargetRegion) {
+		add(f+".targetZone", v.TargetZone, fmt.Sprintf("a zone of the target region %s", r.TargetRegion))
+	}
+	if v.SizeGiB < 1 {
+		add(f+".sizeGiB", v.SizeGiB, "1 or more")
+	}
+	if !spec.ZoneInRegion(v.SourceZone, r.SourceRegion) {
+		add(f+".sourceZone", v.SourceZone, fmt.Sprintf("a zone of the source region %s", r.SourceRegion))
+	}
+	if v.FSType == "" {
+		add(f+".fsType", nil, "a filesystem type")
+	} else if !slices.Contains(spec.FSTypes, v.FSType) {
+		add(f+".fsType", v.FSType, "one of "+strings.Join(spec.FSTypes, ", ")+", as spec.source.devices[].fsType")
+	}
+	if !spec.ValidDevicePartition(v.Partition) {
+		add(f+".partition", v.Partition, spec.DevicePartitionExpected)
+	}
 }
 
 // validateBinding checks the recorded binding by the spec's rule.

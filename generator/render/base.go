@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/kustomize/api/resmap"
 
 	"github.com/graftctl/graft/generator/atomic"
+	"github.com/graftctl/graft/generator/lock"
 	"github.com/graftctl/graft/generator/spec"
 )
 
@@ -130,9 +131,16 @@ func removeStaleBuilds(m *spec.Migration, parent string, files map[string][]byte
 		if checkKeep(dir, keep) != nil { // the record given by --lock, say
 			continue
 		}
+		// A live render holds its build directory (lock.TryDir): only
+		// one whose lock is free was left by a render that was killed.
+		held, free, err := lock.TryDir(dir)
+		if err != nil || !free {
+			continue
+		}
 		if err := os.RemoveAll(dir); err == nil && log != nil {
 			log.Warn("removed the build directory of a render that was killed", "dir", dir)
 		}
+		held.Release()
 	}
 }
 

@@ -32,6 +32,7 @@ import (
 
 	"github.com/graftctl/graft/generator/atomic"
 	"github.com/graftctl/graft/generator/boundedio"
+	"github.com/graftctl/graft/generator/lock"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
 	"github.com/graftctl/graft/templates"
@@ -126,6 +127,17 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 		return nil, fmt.Errorf("render: %w", err)
 	}
 	defer os.RemoveAll(tmp)
+	// Held until the overlay is in place, so that a concurrent render
+	// (another --lock, another copy of the spec) does not remove it as a
+	// killed render's leftover (removeStaleBuilds).
+	held, ok, err := lock.TryDir(tmp)
+	if err == nil && !ok {
+		err = errors.New("held by another process")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("render: lock the build directory %s: %w", tmp, err)
+	}
+	defer held.Release()
 	builds, err := buildIn(ctx, tmp, files)
 	if err != nil {
 		return nil, err

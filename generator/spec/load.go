@@ -53,6 +53,9 @@ func ReadFile(ctx context.Context, path string) ([]byte, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %w", ErrNoSpec, err)
 	}
+	if errors.Is(err, boundedio.ErrNotRegular) {
+		return nil, fmt.Errorf("%w: %w; the spec is one YAML file (--spec FILE, default %s)", ErrInvalid, err, DefaultFile)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read spec: %w", err)
 	}
@@ -82,7 +85,7 @@ func Decode(data []byte) (*Migration, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w: the document is empty; run `graft init` for an example", ErrInvalid)
 		}
-		return nil, fmt.Errorf("%w: %s", ErrInvalid, yamlMessage(err))
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, TypeMessage(err, data, reflect.TypeOf(m), specTypes...))
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
@@ -96,11 +99,12 @@ func Decode(data []byte) (*Migration, error) {
 	return &m, nil
 }
 
+// specTypes names the spec's types in yaml.v3's messages as graft does.
+var specTypes = []string{"not found in type spec.", "is not a field of "}
+
 // yamlMessage makes yaml.v3's messages read as graft's, naming the spec's
 // types by their YAML paths.
-func yamlMessage(err error) string {
-	return YAMLMessage(err, "not found in type spec.", "is not a field of ")
-}
+func yamlMessage(err error) string { return YAMLMessage(err, specTypes...) }
 
 // YAMLMessage makes a yaml.v3 decoding error read as graft's: it drops the
 // package prefix, puts every problem on one line, and replaces each old

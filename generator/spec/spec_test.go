@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -260,6 +261,16 @@ func TestValidationErrors(t *testing.T) {
 			`spec.target.statefulSets[0].ordinals.start: -1, expected 0 or more`,
 			`spec.target.statefulSets[1].name: "cassandra", expected a StatefulSet not already listed`,
 			`expected a named group (?P<statefulset>...) since there are several StatefulSets`}},
+		// StatefulSet ordinals are int32: a start past them wrapped the last ordinal around.
+		{"ordinals past int32", func(d map[string]any) {
+			at(d, "spec", "target")["statefulSets"] = []any{
+				map[string]any{"name": "cassandra", "replicas": 3, "ordinals": map[string]any{"start": int64(9223372036854775807)}},
+				map[string]any{"name": "cassandra2", "replicas": 3, "ordinals": map[string]any{"start": 2147483646}},
+				map[string]any{"name": "cassandra3", "replicas": 3, "ordinals": map[string]any{"start": 2147483645}},
+			}
+		}, []string{`spec.target.statefulSets[0].ordinals.start: 9223372036854775807, expected at most 2147483645, so that the last of its 3 ordinals is at most 2147483647`,
+			`spec.target.statefulSets[1].ordinals.start: 2147483646, expected at most 2147483645`,
+			`expected a named group (?P<statefulset>...) since there are several StatefulSets`}},
 		{"no statefulsets and bad namespace", func(d map[string]any) {
 			delete(at(d, "spec", "target"), "statefulSets")
 			at(d, "spec", "target")["namespace"] = "Prod"
@@ -418,12 +429,26 @@ func TestDecodeErrors(t *testing.T) {
 	cases := []struct{ name, doc, want string }{
 		{"malformed YAML", "apiVersion: [unclosed\n", "invalid migration spec"},
 		{"unknown field with its line", strings.Replace(valid, "    region: us-east-1\n", "    region: us-east-1\n    regoin: us-east-2\n", 1),
-			`line 9: field regoin is not a field of Source`},
+			`line 9: field regoin is not a field of Source (did you mean region?)`},
+		{"a field in the wrong case", strings.Replace(valid, "    statefulSets:", "    statefulsets:", 1), `line 21: field statefulsets is not a field of Target (did you mean statefulSets?)`},
+		{"a field in the singular", strings.Replace(valid, "    statefulSets:", "    statefulSet:", 1), `line 21: field statefulSet is not a field of Target (did you mean statefulSets?)`},
 		{"duplicate field", strings.Replace(valid, "kind: Migration\n", "kind: Migration\nkind: Migration\n", 1), `mapping key "kind" already defined`},
-		{"wrong type", strings.Replace(valid, "replicas: 3", "replicas: three", 1), "cannot unmarshal !!str `three` into int"},
+		// Each value of the wrong kind names its field, its value and what the field takes.
+		{"wrong type", strings.Replace(valid, "replicas: 3", "replicas: three", 1), `line 23: spec.target.statefulSets[0].replicas: "three", expected a whole number`},
+		{"a quoted number", strings.Replace(valid, "replicas: 3", "replicas: '3'", 1), `line 23: spec.target.statefulSets[0].replicas: "3", expected a whole number`},
+		{"a number too large", strings.Replace(valid, "replicas: 3", "replicas: 99999999999999999999", 1), `line 23: spec.target.statefulSets[0].replicas: 99999999999999999999, expected a whole number`},
+		{"over int32", strings.Replace(valid, "  gitops:", "    volume:\n      iops: 4000000000000\n  gitops:", 1), `line 25: spec.target.volume.iops: 4000000000000, expected a whole number from -2147483648 to 2147483647`},
+		{"a list for a string", strings.Replace(valid, "namespace: cassandra", "namespace: [cassandra]", 1), `line 20: spec.target.namespace: a list, expected a string`},
+		{"a mapping for a list", strings.Replace(valid, "    filters:\n      - name: tag:app\n        values: [cassandra]", "    filters: {name: tag:app}", 1), `line 9: spec.source.filters: a mapping, expected a list`},
+		{"a scalar for a mapping", strings.Replace(valid, "  gitops:\n    base: ../../base", "  gitops: ../../base", 1), `line 24: spec.gitops: "../../base", expected a mapping (key: value lines)`},
+		{"a word for a bool", strings.Replace(valid, "    base: ../../base", "    base: ../../base\n    engineObject: maybe", 1), `line 26: spec.gitops.engineObject: "maybe", expected true or false`},
+		{"a map value of the wrong kind", strings.Replace(valid, "  gitops:", "    volume:\n      tags: {team: [a]}\n  gitops:", 1), `line 25: spec.target.volume.tags[team]: a list, expected a string`},
+		{"an unknown field beside a wrong type", strings.Replace(strings.Replace(valid, "replicas: 3", "replicas: x", 1), "    region: us-east-1\n", "    region: us-east-1\n    regoin: us-east-2\n", 1),
+			"2 problems:\n  - line 9: field regoin is not a field of Source (did you mean region?)\n  - line 24: spec.target.statefulSets[0].replicas: \"x\", expected a whole number"},
 		// yaml.v3 would truncate these to 2 and 3 without a word.
 		{"a float for an integer", strings.Replace(valid, "replicas: 3", "replicas: 2.5", 1), "line 23: field replicas: 2.5, expected a whole number"},
 		{"a float through an alias", strings.Replace(strings.Replace(valid, "replicas: 3", "replicas: *r", 1), "values: [cassandra]", "values: [cassandra, &r 3.5]", 1), "line 23: field replicas: 3.5, expected a whole number"},
+		{"a tab for indentation", strings.Replace(valid, "    namespace: cassandra", "\tnamespace: cassandra", 1), "line 20: found character that cannot start any token (line 20 holds a tab: YAML indents with spaces, never tabs)"},
 		{"empty document", "", "the document is empty"},
 		{"two documents", valid + "---\nkind: Migration\n", "a second YAML document"},
 	}
@@ -433,7 +458,69 @@ func TestDecodeErrors(t *testing.T) {
 			if err == nil || !errors.Is(err, spec.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want ErrInvalid containing %q", err, c.want)
 			}
+			if err != nil && strings.Contains(err.Error(), "cannot unmarshal") {
+				t.Errorf("error %v: yaml.v3's bare message, which names no field", err)
+			}
 		})
+	}
+}
+
+// TestDecodeErrorsBounded: a spec with a value of the wrong kind in a
+// hundred places lists twenty of them, not a hundred lines.
+func TestDecodeErrorsBounded(t *testing.T) {
+	filters := strings.Repeat("      - name: tag:x\n        values: [[x]]\n", 100)
+	_, err := spec.Parse([]byte(strings.Replace(valid, "    filters:\n", "    filters:\n"+filters, 1)))
+	if err == nil || strings.Count(err.Error(), "a list, expected a string") != 20 {
+		t.Errorf("error %v, want 20 problems listed", err)
+	}
+}
+
+// TestMembersBounded: a spec of 130 KB asking for 30 million members (3,000
+// StatefulSets of 10,000 replicas) is refused at once, naming the bound,
+// instead of validating every member (graft iam-policy took minutes and
+// 6 GB); so are claims over MaxClaims.
+func TestMembersBounded(t *testing.T) {
+	var sets strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&sets, "      - name: c%d\n        replicas: 10000\n", i)
+	}
+	doc := strings.Replace(valid, "      - name: cassandra\n        replicas: 3\n", sets.String(), 1)
+	doc = strings.Replace(doc, "'^cassandra-(?P<ordinal>[0-9]+)$'", "'^(?P<statefulset>c[0-9]+)-(?P<ordinal>[0-9]+)$'", 1)
+	start := time.Now()
+	_, err := spec.Parse([]byte(doc))
+	if err == nil || !strings.Contains(err.Error(), "spec.target.statefulSets: 30000000, expected at most 10000 members in all (the sum of their replicas)") {
+		t.Errorf("error %v, want the members bound", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("refusing it took %v", d)
+	}
+	devices := strings.Repeat("      - name: /dev/xvdX\n        claimTemplate: tX\n", 1)
+	doc = strings.Replace(valid, "replicas: 3", "replicas: 10000", 1)
+	for _, d := range []string{"g", "h"} {
+		doc = strings.Replace(doc, "        claimTemplate: data\n", "        claimTemplate: data\n"+strings.NewReplacer("X", d).Replace(devices), 1)
+	}
+	if _, err := spec.Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), "spec.source.devices: 3, expected at most 20000 claims in all (10000 members × 3 devices is 30000)") {
+		t.Errorf("error %v, want the claims bound", err)
+	}
+}
+
+// TestUnknownFieldNoGuess: a field like none of its type's gets no
+// suggestion.
+func TestUnknownFieldNoGuess(t *testing.T) {
+	_, err := spec.Parse([]byte(strings.Replace(valid, "    statefulSets:", "    members: 3\n    statefulSets:", 1)))
+	if err == nil || !strings.HasSuffix(err.Error(), "line 21: field members is not a field of Target") {
+		t.Errorf("error %v, want it to end with the field, and no guess", err)
+	}
+}
+
+// TestDecodeErrorsThroughAliases: a value of the wrong kind reached
+// through an alias is named at the alias, by the field it is used for.
+func TestDecodeErrorsThroughAliases(t *testing.T) {
+	doc := strings.Replace(valid, "        values: [cassandra]\n", "        values: [cassandra, &v [x]]\n      - name: tag:x\n        values: [*v, y, *v]\n", 1)
+	_, err := spec.Parse([]byte(doc))
+	want := "3 problems:\n  - line 11: spec.source.filters[0].values[1]: a list, expected a string\n  - line 13: spec.source.filters[1].values[0]: a list, expected a string\n  - line 13: spec.source.filters[1].values[2]: a list, expected a string"
+	if err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("error %v, want it to end %q", err, want)
 	}
 }
 

@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"maps"
+	"math"
 	"net/url"
 	"path"
 	"regexp"
@@ -170,8 +171,56 @@ var (
 	initRateRange   = [2]int32{100, 300}
 )
 
+// APIVersionExpected is what an apiVersion other than graft's is
+// expected to be: graft's, and when it is another version of graft's
+// group (a file of a newer or older graft), that this graft reads only
+// its own.
+func APIVersionExpected(got string) string {
+	want := strconv.Quote(APIVersion)
+	if strings.HasPrefix(got, Group+"/") {
+		return want + " (another version of graft wrote it, and this one reads only " + APIVersion + ": run the graft that wrote it)"
+	}
+	return want
+}
+
 // MaxReplicas bounds a StatefulSet's size, and so every loop over members.
 const MaxReplicas = 10000
+
+// MaxMembers bounds the members of a migration, all StatefulSets together,
+// and MaxClaims its claims (members × devices): the sizes graft is built
+// and measured for (README, Performance), and the bound of every loop over
+// them. 3,000 StatefulSets of 10,000 replicas each fit in a spec of 130 KB.
+const (
+	MaxMembers = 10000
+	MaxClaims  = 2 * MaxMembers
+)
+
+// members is the number of members of t's StatefulSets, each counted up to
+// MaxReplicas.
+func (t *Target) members() int {
+	n := 0
+	for _, sts := range t.StatefulSets {
+		n += min(max(sts.Replicas, 0), MaxReplicas)
+	}
+	return n
+}
+
+// size refuses a migration over MaxMembers or MaxClaims, before any check
+// that loops over its members.
+func (v *validator) size(s *Spec) {
+	n := s.Target.members()
+	if n > MaxMembers {
+		v.add("spec.target.statefulSets", n, fmt.Sprintf("at most %d members in all (the sum of their replicas)", MaxMembers))
+	} else if c := n * len(s.Source.Devices); c > MaxClaims {
+		v.add("spec.source.devices", len(s.Source.Devices), fmt.Sprintf("at most %d claims in all (%d members × %d devices is %d)", MaxClaims, n, len(s.Source.Devices), c))
+	}
+}
+
+// MaxOrdinal is the highest ordinal a StatefulSet's pod can have:
+// apps/v1 spec.ordinals.start is an int32, and the StatefulSet controller
+// reads a pod's ordinal from its name as an int32 (getParentNameAndOrdinal
+// in kubernetes pkg/controller/statefulset/stateful_set_utils.go).
+const MaxOrdinal = math.MaxInt32
 
 // SortKeys are the documented orders of the sort mapping (besides tag:<key>).
 var SortKeys = []string{"launchTime", "privateIp", "instanceId"}
@@ -224,7 +273,7 @@ func (v *validator) oneOf(field, value string, allowed []string) {
 func (m *Migration) Validate() error {
 	v := &validator{}
 	if m.APIVersion != APIVersion {
-		v.add("apiVersion", m.APIVersion, strconv.Quote(APIVersion))
+		v.add("apiVersion", m.APIVersion, APIVersionExpected(m.APIVersion))
 	}
 	if m.Kind != Kind {
 		v.add("kind", m.Kind, strconv.Quote(Kind))
@@ -234,6 +283,7 @@ func (m *Migration) Validate() error {
 	v.source(&s.Source)
 	v.workload(s)
 	v.target(&s.Target, s.Source.Region)
+	v.size(s)
 	v.binding(s)
 	v.mapping(&s.Mapping, &s.Target)
 	// PVC names are derived from device and StatefulSet names: check them
@@ -309,10 +359,13 @@ func (v *validator) target(t *Target, sourceRegion string) {
 		if !replicasOK && !v.has(field(i, "replicas")) { // a datacenter's size is reported once
 			v.add(field(i, "replicas"), sts.Replicas, fmt.Sprintf("1 to %d", MaxReplicas))
 		}
-		if sts.Ordinals.Start < 0 {
+		n := max(1, min(sts.Replicas, MaxReplicas))
+		if top := MaxOrdinal - n + 1; sts.Ordinals.Start < 0 {
 			v.add(field(i, "ordinals.start"), sts.Ordinals.Start, "0 or more")
+		} else if sts.Ordinals.Start > top {
+			v.add(field(i, "ordinals.start"), sts.Ordinals.Start, fmt.Sprintf("at most %d, so that the last of its %d ordinals is at most %d", top, n, MaxOrdinal))
 		}
-		last := max(0, sts.Ordinals.Start)
+		last := min(max(0, sts.Ordinals.Start), MaxOrdinal)
 		if replicasOK {
 			last += sts.Replicas - 1
 		}
@@ -462,7 +515,7 @@ func (v *validator) mapping(mp *Mapping, t *Target) {
 			slots[slot] = i
 		}
 		for _, sts := range sets {
-			if sts.Replicas > MaxReplicas {
+			if sts.Replicas > MaxReplicas || t.members() > MaxMembers {
 				continue
 			}
 			for o := sts.Ordinals.Start; o < sts.Ordinals.Start+sts.Replicas; o++ {

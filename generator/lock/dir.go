@@ -1,0 +1,49 @@
+package lock
+
+import (
+	"fmt"
+	"os"
+)
+
+// DirLock is a held flock(2) on a directory: a work directory of a live
+// command (render's build directory), which another command must not take
+// for the leftover of one that was killed.
+type DirLock struct{ f *os.File }
+
+// TryDir takes an exclusive flock(2) on the directory at path without
+// waiting. ok is false when another command holds it: the directory is in
+// use, not left behind. The kernel releases the lock however its holder
+// ends, SIGKILL included, so a directory whose lock can be taken belongs
+// to no live command. Where graft cannot take such a lock (not unix),
+// TryDir returns an error: the caller must treat the directory as in use.
+func TryDir(path string) (l *DirLock, ok bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, false, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.IsDir() {
+		err = fmt.Errorf("%s is not a directory", path)
+	}
+	if err != nil {
+		f.Close()
+		return nil, false, err
+	}
+	got, err := flock(f)
+	if err != nil || !got {
+		f.Close()
+		if err != nil {
+			return nil, false, fmt.Errorf("lock %s: %w", path, err)
+		}
+		return nil, false, nil
+	}
+	return &DirLock{f: f}, true, nil
+}
+
+// Release releases the lock; a nil DirLock is released already.
+func (l *DirLock) Release() {
+	if l != nil && l.f != nil {
+		l.f.Close()
+		l.f = nil
+	}
+}
