@@ -53,4 +53,5 @@ rules := {
 	"GRAFT074": {"level": "deny", "title": "the resource's claim spec for each recorded claim template has graft's class, a request the volumes hold, and binds graft's volumes as the binding mode says"},
 	"GRAFT075": {"level": "deny", "title": "the operator runs exactly the members graft.lock records volumes for"},
 	"GRAFT076": {"level": "warn", "title": "a CassandraDatacenter's spec.datacenterName override names the StatefulSets only for cass-operator before v1.23"},
+	"GRAFT077": {"level": "deny", "title": "the Flux Kustomization or Argo CD Application applies the overlay as built: no transformation of its own, no other tool than kustomize"},
 }

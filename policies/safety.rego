@@ -145,3 +145,65 @@ warn contains f if {
 	v != pair[1]
 	f := warned("GRAFT046", d, akey(pair[0]), v, pair[1], "the provenance disagrees with graft.lock")
 }
+
+# GRAFT077: the GitOps engine applies the overlay as the gate built it.
+# A Flux Kustomization builds its path with kustomize and then applies its
+# own transformations (fluxcd/pkg kustomize.Generator: targetNamespace,
+# patches, images, and since v1 namePrefix, nameSuffix and components;
+# commonMetadata overrides any label or annotation of the same key, the
+# prune protection included; postBuild substitutes variables in every
+# object). An Argo CD Application does the same through
+# spec.source.kustomize, or renders the path without kustomize at all
+# (directory, helm, plugin). None of those transformations is in the
+# input, so an object the gate proved right could be applied otherwise:
+# only the fields that change no object are allowed.
+flux_spec_fields := {
+	"interval", "retryInterval", "timeout", "path", "prune", "wait", "force",
+	"sourceRef", "dependsOn", "healthChecks", "healthCheckExprs",
+	"serviceAccountName", "suspend", "kubeConfig", "decryption", "deletionPolicy",
+}
+
+deny contains f if {
+	some d in flux_kustomization_docs
+	some k, v in object.get(d.contents, "spec", {})
+	not k in flux_spec_fields
+	f := denied(
+		"GRAFT077", d, sprintf("spec.%s", [k]), v, "unset",
+		"Flux would transform the built overlay after the gate checked it (or does what graft cannot check), so the objects applied are not the ones proven right",
+	)
+}
+
+# The fields of an Application's kustomize source that change no object.
+argo_kustomize_fields := {"version", "kubeVersion", "apiVersions"}
+
+# Argo CD renders a source with kustomize when its path holds a
+# kustomization and it names no other tool.
+argo_source_tools := {"directory", "helm", "plugin", "chart"}
+
+# argo_sources: [field, source] of an Application's source and sources.
+argo_sources(app) := array.concat(
+	[["spec.source", s] | s := object.get(app, ["spec", "source"], null); is_object(s)],
+	[[sprintf("spec.sources[%d]", [i]), s] | some i, s in object.get(app, ["spec", "sources"], []); is_object(s)],
+)
+
+deny contains f if {
+	some d in argo_application_docs
+	some [field, src] in argo_sources(d.contents)
+	some k, v in object.get(src, "kustomize", {})
+	not k in argo_kustomize_fields
+	f := denied(
+		"GRAFT077", d, sprintf("%s.kustomize.%s", [field, k]), v, "unset",
+		"Argo CD would transform the built overlay after the gate checked it, so the objects applied are not the ones proven right",
+	)
+}
+
+deny contains f if {
+	some d in argo_application_docs
+	some [field, src] in argo_sources(d.contents)
+	some k in argo_source_tools
+	v := src[k]
+	f := denied(
+		"GRAFT077", d, sprintf("%s.%s", [field, k]), v, "unset: the overlay is built with kustomize",
+		"Argo CD would render the source with another tool than kustomize, so the objects applied are not the ones proven right",
+	)
+}

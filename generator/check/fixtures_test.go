@@ -537,6 +537,12 @@ var failFixtures = []failFixture{
 		set(t, f.obj(pvFile, "PersistentVolume", "db-data-cassandra-2"), "Prune=false,Delete=false,Replace=true", "metadata", "annotations", "argocd.argoproj.io/sync-options")
 		return []string{pvFile}
 	}},
+	{name: "GRAFT077-flux-common-metadata", from: "flux-racks", edit: func(t *testing.T, f *fixtureFiles) []string {
+		// Flux overrides every object's annotation of the key: the claims
+		// would lose their prune protection after the gate saw them.
+		set(t, f.obj(render.FluxFile, "Kustomization", "graft-cassandra-6node-racks"), map[string]any{"annotations": map[string]any{"kustomize.toolkit.fluxcd.io/prune": "enabled"}}, "spec", "commonMetadata")
+		return []string{render.FluxFile}
+	}},
 	{name: "GRAFT045-common-labels", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
 		set(t, f.obj(render.KustomizationFile, "Kustomization", ""), map[string]any{"team": "data"}, "commonLabels")
 		return []string{render.KustomizationFile}

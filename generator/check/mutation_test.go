@@ -99,6 +99,18 @@ func (m *mutable) inFirst(kind string, value any, path ...string) {
 	}
 }
 
+// engineObject returns the first object of a kind whose apiVersion has
+// the prefix (the Flux Kustomization or Argo CD Application beside the
+// overlay), or nil.
+func (m *mutable) engineObject(kind, apiPrefix string) map[string]any {
+	for _, d := range m.docs {
+		if c, ok := d.Contents.(map[string]any); ok && c["kind"] == kind && strings.HasPrefix(str(c, "apiVersion"), apiPrefix) {
+			return c
+		}
+	}
+	return nil
+}
+
 // workload returns graft.lock's workload, or nil.
 func (m *mutable) workload() map[string]any {
 	w, _ := get(m.first("Lock"), "workload").(map[string]any)
@@ -524,6 +536,23 @@ var mutations = []mutation{
 		if w := m.workload(); w != nil && w["resource"] != nil {
 			r := w["resource"].(map[string]any)
 			r["name"] = r["name"].(string) + "x"
+		}
+	}},
+	// The engine object beside the overlay transforms what it applies.
+	{"engine transforms the overlay", func(m *mutable) {
+		if app := m.engineObject("Application", "argoproj.io/"); app != nil {
+			set(m.t, app, map[string]any{"commonAnnotations": map[string]any{"argocd.argoproj.io/sync-options": "Prune=true"}}, "spec", "source", "kustomize")
+		}
+		if ks := m.engineObject("Kustomization", "kustomize.toolkit.fluxcd.io/"); ks != nil {
+			set(m.t, ks, map[string]any{"annotations": map[string]any{"kustomize.toolkit.fluxcd.io/prune": "enabled"}}, "spec", "commonMetadata")
+		}
+	}},
+	{"engine renders with another tool", func(m *mutable) {
+		if app := m.engineObject("Application", "argoproj.io/"); app != nil {
+			set(m.t, app, map[string]any{"recurse": true}, "spec", "source", "directory")
+		}
+		if ks := m.engineObject("Kustomization", "kustomize.toolkit.fluxcd.io/"); ks != nil {
+			set(m.t, ks, "other", "spec", "targetNamespace")
 		}
 	}},
 	{"claimRef resourceVersion", func(m *mutable) { set(m.t, m.first("PersistentVolume"), "1", "spec", "claimRef", "resourceVersion") }},
