@@ -97,3 +97,15 @@ test_graft077_argo_other_tool if {
 	graft077(inp) == {["spec.source.directory", `{"recurse":true}`]}
 	graft077(with_argo(argo_sources_app, [{"op": "add", "path": "/spec/sources/0/helm", "value": {}}])) == {["spec.sources[0].helm", "{}"]}
 }
+
+# --- GRAFT044: a hook is deleted and re-created at every sync
+
+test_graft044_storage_as_a_hook if {
+	inp := argocd_patched([op("add", i_pvc0, "/metadata/annotations/argocd.argoproj.io~1hook", "PreSync")])
+	what(inp) == {["GRAFT044", `metadata.annotations["argocd.argoproj.io/hook"]`, "PreSync"]}
+	ids(argocd_patched([op("add", i_pv1, "/metadata/annotations/argocd.argoproj.io~1hook", "Skip")])) == {"GRAFT044"}
+	# Helm's hook annotation, which Argo CD takes for its own, on the
+	# StatefulSet; both annotations on one object are two findings.
+	inp2 := argocd_patched([op("add", i_sts, "/metadata/annotations", {"helm.sh/hook": "post-install", "argocd.argoproj.io/hook": "Sync"})])
+	count([f | some f in findings(inp2); f.id == "GRAFT044"]) == 2
+}

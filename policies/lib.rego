@@ -340,11 +340,16 @@ claimed_pvs := [{"d": d, "e": e, "rec": rec} |
 # ---------------------------------------------------------------- zones
 
 # pv_zone is the single zone of a PV's required node affinity, when the
-# affinity has the one shape graft accepts.
+# affinity has the one shape graft accepts: one term, whose one expression
+# on any zone key (the beta label's too: the term ANDs its expressions, so
+# a second zone there leaves no node) is on a key the EBS nodes carry, and
+# no matchFields (a node by name, in a zone the gate cannot know).
 # (Array patterns: [x] := a holds for an array a of one element only.)
 pv_zone(pv) := z if {
 	[term] := pv.spec.nodeAffinity.required.nodeSelectorTerms
-	[expr] := [e | some e in object.get(term, "matchExpressions", []); e.key in zone_keys]
+	count(object.get(term, "matchFields", [])) == 0
+	[expr] := [e | some e in object.get(term, "matchExpressions", []); e.key in pod_zone_keys]
+	expr.key in zone_keys
 	expr.operator == "In"
 	[z] := expr.values
 }
@@ -367,7 +372,16 @@ node_affinity_allows(ps, _) if {
 
 node_affinity_allows(ps, z) if {
 	some term in ps.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms
-	every e in object.get(term, "matchExpressions", []) {
+	term_allows(term, z)
+}
+
+# term_allows: a node selector term admits nodes of zone z. An empty term
+# matches no node (MatchNodeSelectorTerms, k8s.io/component-helpers), and
+# one with matchFields names nodes whose zone the gate cannot know.
+term_allows(term, z) if {
+	count(object.get(term, "matchExpressions", [])) > 0
+	count(object.get(term, "matchFields", [])) == 0
+	every e in term.matchExpressions {
 		expr_allows(e, z)
 	}
 }

@@ -80,6 +80,22 @@ deny contains f if {
 	f := denied("GRAFT002", d, "metadata.name", sprintf("%d StatefulSets named %s", [count(g), k]), "one", "duplicate StatefulSet: which one is applied depends on the order")
 }
 
+# graft.lock records one volume per claim: with two, which one the member
+# gets is not stated (graft check's record validation refuses it first;
+# this is what conftest has).
+deny contains f if {
+	some k, g in record_by_claim
+	count(g) > 1
+	some e in record_entries
+	e.k == k
+	f := denied(
+		"GRAFT002", record_doc, sprintf("volumes[%d]", [e.i]),
+		sprintf("claim %s, which %d entries of graft.lock record a volume for", [k, count(g)]),
+		"one entry per claim",
+		"duplicate record entry: the member's volume is ambiguous",
+	)
+}
+
 # The StatefulSet controller keeps one claim template per name (the last
 # one wins), so a second template of a name replaces the first's claims.
 deny contains f if {

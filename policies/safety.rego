@@ -84,6 +84,23 @@ deny contains f if {
 	f := denied("GRAFT044", d, akey(flux_force), v, "unset or disabled", "Flux would delete and re-create the object")
 }
 
+# A hook is no resource of the Application: Argo CD creates it in its sync
+# phase and deletes it by its hook-delete-policy (BeforeHookCreation, the
+# default, deletes it at every sync before creating it again), or never
+# applies it (Skip); Argo CD takes Helm's hook annotation for its own.
+hook_annotations := {"argocd.argoproj.io/hook", "helm.sh/hook"}
+
+hook_findings(d, what) := {f |
+	some k in hook_annotations
+	v := annotations(d.contents)[k]
+	f := denied("GRAFT044", d, akey(k), v, "unset", sprintf("Argo CD would delete and re-create the %s at every sync as a hook, or skip it", [what]))
+}
+
+deny contains f if {
+	some d in storage_and_sts_docs
+	some f in hook_findings(d, "object")
+}
+
 deny contains f if {
 	some d in flux_kustomization_docs
 	d.contents.spec.force == true

@@ -679,6 +679,10 @@ deny contains f if {
 }
 
 deny contains f if {
+	some f in hook_findings(cr_doc, sprintf("%s, and the operator its claims,", [cr.kind]))
+}
+
+deny contains f if {
 	annotations(cr)[flux_force] == "enabled"
 	f := denied("GRAFT044", cr_doc, akey(flux_force), "enabled", "unset or disabled", sprintf("Flux would delete and re-create the %s, and the operator its claims", [cr.kind]))
 }

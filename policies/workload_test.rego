@@ -800,3 +800,10 @@ test_graft043_claims_before_the_resource if {
 	late := json.patch(inp, [op("add", c_cr, "/metadata/annotations/argocd.argoproj.io~1sync-wave", "-3")])
 	ids(late) == {"GRAFT043"}
 }
+
+test_graft044_resource_as_a_hook if {
+	some f in findings(cass_patched([op("add", c_cr, "/metadata/annotations/helm.sh~1hook", "pre-install")]))
+	f.id == "GRAFT044"
+	f.kind == "CassandraDatacenter"
+	f.field == `metadata.annotations["helm.sh/hook"]`
+}

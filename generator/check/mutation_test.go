@@ -555,6 +555,38 @@ var mutations = []mutation{
 			set(m.t, ks, "other", "spec", "targetNamespace")
 		}
 	}},
+	// What the scheduler and the PV controller read besides graft's fields.
+	{"pv zone label of another zone", func(m *mutable) {
+		set(m.t, m.first("PersistentVolume"), "eu-north-1z", "metadata", "labels", "topology.kubernetes.io/zone")
+	}},
+	{"pv second zone on the beta key", func(m *mutable) {
+		pv := m.first("PersistentVolume")
+		exprs := get(pv, zoneValues[:len(zoneValues)-1]...).([]any)
+		beta := map[string]any{"key": "failure-domain.beta.kubernetes.io/zone", "operator": "In", "values": []any{"eu-north-1z"}}
+		set(m.t, pv, append(exprs, beta), zoneValues[:len(zoneValues)-1]...)
+	}},
+	{"pod nodeName", func(m *mutable) {
+		set(m.t, m.first("StatefulSet"), "ip-10-0-0-1.ec2.internal", "spec", "template", "spec", "nodeName")
+	}},
+	{"pod affinity empty term", func(m *mutable) {
+		set(m.t, m.first("StatefulSet"), []any{map[string]any{}}, "spec", "template", "spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
+	}},
+	{"pvc marked bound", func(m *mutable) {
+		set(m.t, m.first("PersistentVolumeClaim"), "yes", "metadata", "annotations", "pv.kubernetes.io/bind-completed")
+	}},
+	{"record claim twice", func(m *mutable) {
+		lock := m.first("Lock")
+		vols := get(lock, "volumes").([]any)
+		again := clone(m.t, vols[0].(map[string]any))
+		again["targetZone"] = "eu-north-1z"
+		set(m.t, lock, append(vols, again), "volumes")
+	}},
+	{"pvc as an Argo CD hook", func(m *mutable) {
+		set(m.t, m.first("PersistentVolumeClaim"), "PreSync", "metadata", "annotations", "argocd.argoproj.io/hook")
+	}},
+	{"pv as a Helm hook", func(m *mutable) {
+		set(m.t, m.first("PersistentVolume"), "pre-install", "metadata", "annotations", "helm.sh/hook")
+	}},
 	{"claimRef resourceVersion", func(m *mutable) { set(m.t, m.first("PersistentVolume"), "1", "spec", "claimRef", "resourceVersion") }},
 	{"pvc beta storage class", func(m *mutable) {
 		set(m.t, m.first("PersistentVolumeClaim"), "gp3", "metadata", "annotations", "volume.beta.kubernetes.io/storage-class")
