@@ -149,3 +149,26 @@ deny contains f if {
 	r < want
 	f := denied("GRAFT004", d, "spec.replicas", r, sprintf("at least %d, so that ordinal %d graft.lock records is a member (start %d)", [want, max(os), start]), sprintf("member %s-%d would never start, and its volume would not be used", [n, max(os)]))
 }
+
+# GRAFT079: the namespace of a claim, and of the StatefulSet or operator
+# resource that looks for it, is stated. An object without one is applied
+# where the applier says (Argo CD's destination.namespace, kubectl's -n or
+# context), not in "default" as the rules would assume, while each PV's
+# claimRef names its claim's namespace: the claims would never bind.
+namespace_stated(o) if {
+	is_string(o.metadata.namespace)
+	o.metadata.namespace != ""
+}
+
+# The StatefulSets graft delivers to, and the operator's resource.
+claim_owner_docs := array.concat([d | some d in sts_docs; d.contents.metadata.name in record_sts_names], cr_docs)
+
+deny contains f if {
+	some d in array.concat(pvc_docs, claim_owner_docs)
+	not namespace_stated(d.contents)
+	f := denied(
+		"GRAFT079", d, "metadata.namespace", object.get(d.contents, ["metadata", "namespace"], "unset"),
+		"the namespace its claims' PersistentVolumes name in their claimRef",
+		"the object would be applied in whatever namespace the applier defaults to, where no volume is reserved for its claims",
+	)
+}

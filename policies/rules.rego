@@ -54,4 +54,6 @@ rules := {
 	"GRAFT075": {"level": "deny", "title": "the operator runs exactly the members graft.lock records volumes for"},
 	"GRAFT076": {"level": "warn", "title": "a CassandraDatacenter's spec.datacenterName override names the StatefulSets only for cass-operator before v1.23"},
 	"GRAFT077": {"level": "deny", "title": "the Flux Kustomization or Argo CD Application applies the overlay as built: no transformation of its own, no other tool than kustomize"},
+	"GRAFT078": {"level": "deny", "title": "no pod template volume names a claim graft delivers"},
+	"GRAFT079": {"level": "deny", "title": "every claim, and the StatefulSet or operator resource that looks for it, states its namespace"},
 }

@@ -630,3 +630,30 @@ test_graft002_record_entry_twice if {
 		["GRAFT002", "volumes[2]", "claim data-cassandra-1, which 2 entries of graft.lock record a volume for"],
 	}
 }
+
+# --- GRAFT079: namespaces stated
+
+test_graft079_claim_namespace_unstated if {
+	# Without a namespace the claim is applied where the applier says,
+	# while its PV's claimRef names db.
+	inp := patched([rm(i_pvc0, "/metadata/namespace"), op("replace", i_pv0, "/spec/claimRef/namespace", "default")])
+	"GRAFT079" in ids(inp)
+	some f in findings(inp)
+	f.id == "GRAFT079"
+	f.kind == "PersistentVolumeClaim"
+	f.found == "unset"
+	"GRAFT079" in ids(patched([op("replace", i_pvc1, "/metadata/namespace", "")]))
+}
+
+test_graft079_statefulset_namespace_unstated if {
+	# Everything in "default", as the rules would read it: only the
+	# StatefulSet's unstated namespace is wrong.
+	inp := patched([
+		rm(i_sts, "/metadata/namespace"),
+		op("replace", i_pvc0, "/metadata/namespace", "default"),
+		op("replace", i_pvc1, "/metadata/namespace", "default"),
+		op("replace", i_pv0, "/spec/claimRef/namespace", "default"),
+		op("replace", i_pv1, "/spec/claimRef/namespace", "default"),
+	])
+	what(inp) == {["GRAFT079", "metadata.namespace", "unset"]}
+}

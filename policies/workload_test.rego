@@ -807,3 +807,10 @@ test_graft044_resource_as_a_hook if {
 	f.kind == "CassandraDatacenter"
 	f.field == `metadata.annotations["helm.sh/hook"]`
 }
+
+test_graft079_resource_namespace_unstated if {
+	inp := cass_patched([rm(c_cr, "/metadata/namespace")])
+	some f in findings(inp)
+	f.id == "GRAFT079"
+	f.kind == "CassandraDatacenter"
+}

@@ -543,6 +543,28 @@ var failFixtures = []failFixture{
 		set(t, f.obj(render.FluxFile, "Kustomization", "graft-cassandra-6node-racks"), map[string]any{"annotations": map[string]any{"kustomize.toolkit.fluxcd.io/prune": "enabled"}}, "spec", "commonMetadata")
 		return []string{render.FluxFile}
 	}},
+	{name: "GRAFT078-pod-volume-of-a-claim", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		// A "backup" volume of member 0's claim in every member's pod.
+		file := "statefulset-cassandra.patch.yaml"
+		f.addPatchOp(file, map[string]any{"op": "add", "path": "/spec/template/spec/volumes", "value": []any{
+			map[string]any{"name": "backup", "persistentVolumeClaim": map[string]any{"claimName": "data-cassandra-0"}},
+		}})
+		return []string{file}
+	}},
+	// Applied without namespaces, the objects land where the applier
+	// defaults to; read as "default", even with the PVs' claimRefs there
+	// nothing but the unstated namespaces is wrong.
+	{name: "GRAFT079-namespace-unstated", from: "flux-3node", built: true, edit: func(t *testing.T, f *fixtureFiles) []string {
+		for _, d := range f.docs["overlay.yaml"] {
+			switch k, _ := kindName(d); k {
+			case "PersistentVolumeClaim", "StatefulSet":
+				del(t, d, "metadata", "namespace")
+			case "PersistentVolume":
+				set(t, d, "default", "spec", "claimRef", "namespace")
+			}
+		}
+		return []string{"overlay.yaml"}
+	}},
 	{name: "GRAFT045-common-labels", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
 		set(t, f.obj(render.KustomizationFile, "Kustomization", ""), map[string]any{"team": "data"}, "commonLabels")
 		return []string{render.KustomizationFile}

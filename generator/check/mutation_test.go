@@ -587,6 +587,25 @@ var mutations = []mutation{
 	{"pv as a Helm hook", func(m *mutable) {
 		set(m.t, m.first("PersistentVolume"), "pre-install", "metadata", "annotations", "helm.sh/hook")
 	}},
+	{"pod volume of a delivered claim", func(m *mutable) {
+		sts := m.first("StatefulSet")
+		vols, _ := get(sts, "spec", "template", "spec", "volumes").([]any)
+		claim := map[string]any{"name": "backup", "persistentVolumeClaim": map[string]any{"claimName": str(m.first("PersistentVolumeClaim"), "metadata", "name")}}
+		set(m.t, sts, append(vols, claim), "spec", "template", "spec", "volumes")
+	}},
+	// Applied where the applier defaults to: every object in "default" as
+	// the rules read an unstated namespace, the claims' PVs included.
+	{"namespaces unstated", func(m *mutable) {
+		for _, d := range m.docs {
+			c, _ := d.Contents.(map[string]any)
+			switch c["kind"] {
+			case "PersistentVolumeClaim", "StatefulSet", "CassandraDatacenter", "Elasticsearch":
+				del(m.t, c, "metadata", "namespace")
+			case "PersistentVolume":
+				set(m.t, c, "default", "spec", "claimRef", "namespace")
+			}
+		}
+	}},
 	{"claimRef resourceVersion", func(m *mutable) { set(m.t, m.first("PersistentVolume"), "1", "spec", "claimRef", "resourceVersion") }},
 	{"pvc beta storage class", func(m *mutable) {
 		set(m.t, m.first("PersistentVolumeClaim"), "gp3", "metadata", "annotations", "volume.beta.kubernetes.io/storage-class")
