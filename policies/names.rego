@@ -45,6 +45,18 @@ deny contains f if {
 	)
 }
 
+deny contains f if {
+	some ct in claim_templates
+	r := sts_replicas(ct.sts.contents)
+	is_number(r)
+	r > max_members
+	f := denied(
+		"GRAFT001", ct.sts, "spec.replicas", r,
+		sprintf("at most %d, the most members an input holds claims for", [max_members]),
+		sprintf("members of claim template %s would have no claim, so the controller would provision empty volumes", [ct.template.metadata.name]),
+	)
+}
+
 # GRAFT002: duplicates.
 deny contains f if {
 	some k, g in pvc_index

@@ -657,3 +657,32 @@ test_graft079_statefulset_namespace_unstated if {
 	])
 	what(inp) == {["GRAFT079", "metadata.namespace", "unset"]}
 }
+
+# More members than any input holds claims for: denied once, without
+# enumerating two billion claims.
+test_graft001_replicas_beyond_any_input if {
+	inp := patched([op("replace", i_sts, "/spec/replicas", 2000000000)])
+	what(inp) == {["GRAFT001", "spec.replicas", "2000000000"]}
+}
+
+# --- GRAFT043: the wave as Argo CD reads it (gitops-engine syncwaves.Wave)
+
+test_graft043_wave_argo_cannot_read if {
+	# strconv.Atoi reads no fraction or exponent: Argo CD syncs the PV in
+	# wave 0, with the StatefulSet.
+	every w in ["-1.5", "-2.0", "-1e0", " -1"] {
+		ids(argocd_patched([op("replace", i_pv0, "/metadata/annotations/argocd.argoproj.io~1sync-wave", w)])) == {"GRAFT043"}
+	}
+	ids(argocd_patched([op("replace", i_pv0, "/metadata/annotations/argocd.argoproj.io~1sync-wave", "-02")])) == set()
+	ids(argocd_patched([op("add", i_sts, "/metadata/annotations", {"argocd.argoproj.io/sync-wave": "+1"})])) == set()
+}
+
+test_graft043_helm_hook_weight_sets_the_wave if {
+	# Without a sync-wave Argo CD takes Helm's hook weight: this
+	# StatefulSet syncs in wave -5, before the PVs (-2) and PVCs (-1).
+	inp := argocd_patched([op("add", i_sts, "/metadata/annotations", {"helm.sh/hook-weight": "-5"})])
+	ids(inp) == {"GRAFT043"}
+	count([f | some f in findings(inp); f.id == "GRAFT043"]) == 4
+	# A PV whose wave Argo CD cannot read falls back to its hook weight.
+	graft.sync_wave({"metadata": {"annotations": {"argocd.argoproj.io/sync-wave": "x", "helm.sh/hook-weight": "-3"}}}) == -3
+}

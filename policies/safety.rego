@@ -39,7 +39,12 @@ deny contains f if {
 	f := denied("GRAFT042", d, akey(argo_sync_options), object.get(annotations(d.contents), argo_sync_options, "unset"), "Prune=false,Delete=false", sprintf("without %s Argo CD may delete the object", [want]))
 }
 
-wave_valid(o) if is_number(sync_wave(o))
+# An annotation Argo CD cannot read as an integer ("-1.5", "1e0", " -1")
+# does not set the wave: Argo CD takes the Helm hook weight or 0.
+wave_unreadable(o) if {
+	v := annotations(o)[argo_sync_wave]
+	not argo_int(v)
+}
 
 # GRAFT043
 storage_sts(d) := pv_claim(d.contents).sts_doc if d.contents.kind == "PersistentVolume"
@@ -49,8 +54,8 @@ storage_sts(d) := expected[key(ns(d.contents), d.contents.metadata.name)][0].sts
 deny contains f if {
 	"argocd" in engines
 	some d in storage_docs
-	not wave_valid(d.contents)
-	f := denied("GRAFT043", d, akey(argo_sync_wave), annotations(d.contents)[argo_sync_wave], "an integer", "the sync wave is not a number")
+	wave_unreadable(d.contents)
+	f := denied("GRAFT043", d, akey(argo_sync_wave), annotations(d.contents)[argo_sync_wave], "an integer, as strconv.Atoi reads it", sprintf("Argo CD cannot read the sync wave, and syncs the object in wave %d (Helm's hook weight, else 0)", [sync_wave(d.contents)]))
 }
 
 deny contains f if {

@@ -907,7 +907,14 @@ deny contains f if {
 
 deny contains f if {
 	some m in group_members
+	m.n > max_members
+	f := denied("GRAFT075", cr_doc, m.field, m.n, sprintf("at most %d, the most members an input holds claims for", [max_members]), sprintf("%s: members of %s would start on empty volumes, as new nodes", [m.what, m.sts]))
+}
+
+deny contains f if {
+	some m in group_members
 	m.n > 0
+	m.n <= max_members
 	g := group_by_sts[m.sts][0].g
 	some o in numbers.range(0, m.n - 1)
 	some t in group_templates(g)

@@ -814,3 +814,10 @@ test_graft079_resource_namespace_unstated if {
 	f.id == "GRAFT079"
 	f.kind == "CassandraDatacenter"
 }
+
+test_graft075_members_beyond_any_input if {
+	inp := eck_patched([op("replace", c_cr, "/spec/nodeSets/0/count", 2000000000)])
+	ids(inp) == {"GRAFT075"}
+	count([f | some f in findings(inp); f.id == "GRAFT075"; f.found == "2000000000"; startswith(f.expected, "at most 100000")]) == 1
+	"GRAFT075" in ids(cass_patched([op("replace", c_cr, "/spec/size", 2000000000)]))
+}

@@ -606,6 +606,29 @@ var mutations = []mutation{
 			}
 		}
 	}},
+	// More members than any input holds claims for (denied at once, not
+	// after enumerating two billion claims).
+	{"members beyond any input", func(m *mutable) {
+		m.inFirst("StatefulSet", float64(2000000000), "spec", "replicas")
+		m.inFirst("CassandraDatacenter", float64(2000000000), "spec", "size")
+		if m.has("Elasticsearch") {
+			set(m.t, m.first("Elasticsearch"), float64(2000000000), "spec", "nodeSets", "0", "count")
+		}
+	}},
+	// Argo CD's waves as gitops-engine reads them.
+	{"pv wave Argo CD cannot read", func(m *mutable) {
+		pv := m.first("PersistentVolume")
+		if w := str(pv, "metadata", "annotations", "argocd.argoproj.io/sync-wave"); w != "" {
+			set(m.t, pv, w+".0", "metadata", "annotations", "argocd.argoproj.io/sync-wave")
+		}
+	}},
+	{"sts wave from the Helm hook weight", func(m *mutable) {
+		if str(m.first("PersistentVolume"), "metadata", "annotations", "argocd.argoproj.io/sync-wave") != "" {
+			for _, k := range []string{"StatefulSet", "CassandraDatacenter", "Elasticsearch"} {
+				m.inFirst(k, "-9", "metadata", "annotations", "helm.sh/hook-weight")
+			}
+		}
+	}},
 	{"claimRef resourceVersion", func(m *mutable) { set(m.t, m.first("PersistentVolume"), "1", "spec", "claimRef", "resourceVersion") }},
 	{"pvc beta storage class", func(m *mutable) {
 		set(m.t, m.first("PersistentVolumeClaim"), "gp3", "metadata", "annotations", "volume.beta.kubernetes.io/storage-class")
