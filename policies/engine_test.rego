@@ -109,3 +109,16 @@ test_graft044_storage_as_a_hook if {
 	inp2 := argocd_patched([op("add", i_sts, "/metadata/annotations", {"helm.sh/hook": "post-install", "argocd.argoproj.io/hook": "Sync"})])
 	count([f | some f in findings(inp2); f.id == "GRAFT044"]) == 2
 }
+
+# --- GRAFT080: owned objects are garbage collected
+
+owner := [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "cassandra", "uid": "0b0e1f5a-0000-4000-8000-000000000000"}]
+
+test_graft080_owner_references if {
+	inp := patched([op("add", i_pvc0, "/metadata/ownerReferences", owner)])
+	what(inp) == {["GRAFT080", "metadata.ownerReferences", json.marshal(owner)]}
+	ids(patched([op("add", i_pv1, "/metadata/ownerReferences", owner)])) == {"GRAFT080"}
+	ids(patched([op("add", i_sts, "/metadata/ownerReferences", owner)])) == {"GRAFT080"}
+	# No owner is no owner.
+	ids(patched([op("add", i_pv1, "/metadata/ownerReferences", null), op("add", i_pvc1, "/metadata/ownerReferences", [])])) == set()
+}

@@ -56,4 +56,5 @@ rules := {
 	"GRAFT077": {"level": "deny", "title": "the Flux Kustomization or Argo CD Application applies the overlay as built: no transformation of its own, no other tool than kustomize"},
 	"GRAFT078": {"level": "deny", "title": "no pod template volume names a claim graft delivers"},
 	"GRAFT079": {"level": "deny", "title": "every claim, and the StatefulSet or operator resource that looks for it, states its namespace"},
+	"GRAFT080": {"level": "deny", "title": "no ownerReferences on the PVs, PVCs, StatefulSets or the operator's resource"},
 }

@@ -229,3 +229,21 @@ deny contains f if {
 		"Argo CD would render the source with another tool than kustomize, so the objects applied are not the ones proven right",
 	)
 }
+
+# GRAFT080: no ownerReferences on the storage, the StatefulSets or the
+# operator's resource. The garbage collector deletes an object all of
+# whose owners are absent, and an owner is found by uid, which no manifest
+# can know before the owner is created: the claims (and the PVs with them)
+# would be deleted as soon as they are applied, or with their owner, as
+# the StatefulSet controller's own retention policy Delete does.
+owned_docs := array.concat(storage_and_sts_docs, cr_docs)
+
+deny contains f if {
+	some d in owned_docs
+	refs := d.contents.metadata.ownerReferences
+	not refs in {null, []}
+	f := denied(
+		"GRAFT080", d, "metadata.ownerReferences", refs, "unset",
+		"the garbage collector would delete the object when its owner is absent (an owner uid no manifest can know) or deleted",
+	)
+}

@@ -821,3 +821,9 @@ test_graft075_members_beyond_any_input if {
 	count([f | some f in findings(inp); f.id == "GRAFT075"; f.found == "2000000000"; startswith(f.expected, "at most 100000")]) == 1
 	"GRAFT075" in ids(cass_patched([op("replace", c_cr, "/spec/size", 2000000000)]))
 }
+
+test_graft080_resource_owner_references if {
+	some f in findings(cass_patched([op("add", c_cr, "/metadata/ownerReferences", [{"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "u"}])]))
+	f.id == "GRAFT080"
+	f.kind == "CassandraDatacenter"
+}

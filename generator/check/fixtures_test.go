@@ -565,6 +565,14 @@ var failFixtures = []failFixture{
 		}
 		return []string{"overlay.yaml"}
 	}},
+	{name: "GRAFT080-claim-owned", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		// Owned by a StatefulSet uid no manifest can know: the garbage
+		// collector deletes the claim.
+		set(t, f.obj(pvcFile, "PersistentVolumeClaim", "data-cassandra-0"), []any{map[string]any{
+			"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "cassandra", "uid": "0b0e1f5a-0000-4000-8000-000000000000",
+		}}, "metadata", "ownerReferences")
+		return []string{pvcFile}
+	}},
 	{name: "GRAFT045-common-labels", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
 		set(t, f.obj(render.KustomizationFile, "Kustomization", ""), map[string]any{"team": "data"}, "commonLabels")
 		return []string{render.KustomizationFile}

@@ -629,6 +629,10 @@ var mutations = []mutation{
 			}
 		}
 	}},
+	{"claim owned", func(m *mutable) {
+		owner := []any{map[string]any{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "cassandra", "uid": "0b0e1f5a-0000-4000-8000-000000000000"}}
+		set(m.t, m.first("PersistentVolumeClaim"), owner, "metadata", "ownerReferences")
+	}},
 	{"claimRef resourceVersion", func(m *mutable) { set(m.t, m.first("PersistentVolume"), "1", "spec", "claimRef", "resourceVersion") }},
 	{"pvc beta storage class", func(m *mutable) {
 		set(m.t, m.first("PersistentVolumeClaim"), "gp3", "metadata", "annotations", "volume.beta.kubernetes.io/storage-class")
