@@ -827,3 +827,10 @@ test_graft080_resource_owner_references if {
 	f.id == "GRAFT080"
 	f.kind == "CassandraDatacenter"
 }
+
+test_graft072_operator_pod_template_node_name if {
+	inp := cass_patched([op("add", c_cr, "/spec/podTemplateSpec", {"spec": {"nodeName": "ip-10-0-0-1.ec2.internal"}})])
+	what(inp) == {["GRAFT072", "spec.podTemplateSpec.spec.nodeName", "ip-10-0-0-1.ec2.internal"]}
+	inp2 := eck_patched([op("add", c_cr, "/spec/nodeSets/0/podTemplate/spec/nodeName", "ip-10-0-0-1.ec2.internal")])
+	what(inp2) == {["GRAFT072", "spec.nodeSets[0].podTemplate.spec.nodeName", "ip-10-0-0-1.ec2.internal"]}
+}

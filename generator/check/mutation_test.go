@@ -568,6 +568,10 @@ var mutations = []mutation{
 	{"pod nodeName", func(m *mutable) {
 		set(m.t, m.first("StatefulSet"), "ip-10-0-0-1.ec2.internal", "spec", "template", "spec", "nodeName")
 	}},
+	{"operator pod template nodeName", func(m *mutable) {
+		m.inFirst("CassandraDatacenter", "ip-10-0-0-1.ec2.internal", "spec", "podTemplateSpec", "spec", "nodeName")
+		m.inFirst("Elasticsearch", "ip-10-0-0-1.ec2.internal", "spec", "nodeSets", "0", "podTemplate", "spec", "nodeName")
+	}},
 	{"pod affinity empty term", func(m *mutable) {
 		set(m.t, m.first("StatefulSet"), []any{map[string]any{}}, "spec", "template", "spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
 	}},
