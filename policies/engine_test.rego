@@ -122,3 +122,12 @@ test_graft080_owner_references if {
 	# No owner is no owner.
 	ids(patched([op("add", i_pv1, "/metadata/ownerReferences", null), op("add", i_pvc1, "/metadata/ownerReferences", [])])) == set()
 }
+
+# Flux reads its force flag from labels too, in any case (AnyInMetadata).
+test_graft044_flux_force_in_a_label_or_another_case if {
+	inp := patched([op("add", i_pv0, "/metadata/labels/kustomize.toolkit.fluxcd.io~1force", "enabled")])
+	what(inp) == {["GRAFT044", `metadata.labels["kustomize.toolkit.fluxcd.io/force"]`, "enabled"]}
+	ids(patched([op("add", i_pvc0, "/metadata/annotations/kustomize.toolkit.fluxcd.io~1force", "Enabled")])) == {"GRAFT044"}
+	ids(patched([op("add", i_sts, "/metadata/labels", {"kustomize.toolkit.fluxcd.io/force": "ENABLED"})])) == {"GRAFT044"}
+	ids(patched([op("add", i_pvc0, "/metadata/annotations/kustomize.toolkit.fluxcd.io~1force", "disabled")])) == set()
+}

@@ -82,11 +82,20 @@ deny contains f if {
 	f := denied("GRAFT044", d, akey(argo_sync_options), annotations(d.contents)[argo_sync_options], "no Replace=true or Force=true", "Argo CD would delete and re-create the object")
 }
 
+# Flux reads its per-object flags from the labels as well as the
+# annotations, in any case (fluxcd/pkg ssa AnyInMetadata: EqualFold).
+flux_forced(o) := {[akey(flux_force), v] |
+	v := annotations(o)[flux_force]
+	lower(v) == "enabled"
+} | {[sprintf("metadata.labels[%s]", [json.marshal(flux_force)]), v] |
+	v := labels(o)[flux_force]
+	lower(v) == "enabled"
+}
+
 deny contains f if {
 	some d in storage_and_sts_docs
-	v := d.contents.metadata.annotations[flux_force]
-	v == "enabled"
-	f := denied("GRAFT044", d, akey(flux_force), v, "unset or disabled", "Flux would delete and re-create the object")
+	some [field, v] in flux_forced(d.contents)
+	f := denied("GRAFT044", d, field, v, "unset or disabled", "Flux would delete and re-create the object")
 }
 
 # A hook is no resource of the Application: Argo CD creates it in its sync

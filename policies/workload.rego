@@ -696,8 +696,8 @@ deny contains f if {
 }
 
 deny contains f if {
-	annotations(cr)[flux_force] == "enabled"
-	f := denied("GRAFT044", cr_doc, akey(flux_force), "enabled", "unset or disabled", sprintf("Flux would delete and re-create the %s, and the operator its claims", [cr.kind]))
+	some [field, v] in flux_forced(cr)
+	f := denied("GRAFT044", cr_doc, field, v, "unset or disabled", sprintf("Flux would delete and re-create the %s, and the operator its claims", [cr.kind]))
 }
 
 # ------------------------------------------- GRAFT074: the resource's claim spec

@@ -834,3 +834,9 @@ test_graft072_operator_pod_template_node_name if {
 	inp2 := eck_patched([op("add", c_cr, "/spec/nodeSets/0/podTemplate/spec/nodeName", "ip-10-0-0-1.ec2.internal")])
 	what(inp2) == {["GRAFT072", "spec.nodeSets[0].podTemplate.spec.nodeName", "ip-10-0-0-1.ec2.internal"]}
 }
+
+test_graft044_resource_forced_by_a_label if {
+	some f in findings(eck_patched([op("add", c_cr, "/metadata/labels", {"kustomize.toolkit.fluxcd.io/force": "Enabled"})]))
+	f.id == "GRAFT044"
+	f.kind == "Elasticsearch"
+}

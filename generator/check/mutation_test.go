@@ -585,6 +585,9 @@ var mutations = []mutation{
 		again["targetZone"] = "eu-north-1z"
 		set(m.t, lock, append(vols, again), "volumes")
 	}},
+	{"pv forced by a Flux label", func(m *mutable) {
+		set(m.t, m.first("PersistentVolume"), "Enabled", "metadata", "labels", "kustomize.toolkit.fluxcd.io/force")
+	}},
 	{"pvc as an Argo CD hook", func(m *mutable) {
 		set(m.t, m.first("PersistentVolumeClaim"), "PreSync", "metadata", "annotations", "argocd.argoproj.io/hook")
 	}},
