@@ -83,6 +83,22 @@ deny contains f if {
 	f := denied("GRAFT012", d, "spec.claimRef.resourceVersion", v, "unset", "a resourceVersion pins a version of a claim object that does not exist yet")
 }
 
+# The PV controller's own record of a binding, on an object it has not
+# bound: a claim marked pv.kubernetes.io/bind-completed is synced as bound
+# (syncBoundClaim), and since the volume is pre-bound by name only (no
+# claimRef.uid) the controller marks it Lost, for good; a volume marked
+# pv.kubernetes.io/bound-by-controller is one the controller may unbind
+# by clearing its claimRef altogether (unbindVolume), after which any
+# claim may take it.
+binding_state_annotations := {"pv.kubernetes.io/bind-completed", "pv.kubernetes.io/bound-by-controller"}
+
+deny contains f if {
+	some d in storage_docs
+	some k in binding_state_annotations
+	v := annotations(d.contents)[k]
+	f := denied("GRAFT012", d, akey(k), v, "unset", "the annotation is the PV controller's record of a binding it made; on a claim it makes the pre-bound claim Lost, on a volume it lets the controller drop the claimRef")
+}
+
 # GRAFT013
 pvc_class(p) := p.spec.storageClassName if is_string(p.spec.storageClassName)
 

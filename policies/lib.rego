@@ -290,19 +290,46 @@ sts_start(s) := object.get(s, ["spec", "ordinals", "start"], 0)
 
 sts_replicas(s) := object.get(s, ["spec", "replicas"], 1)
 
+# The most members whose claims an input can hold: graft check reads at
+# most 200,000 documents (boundedio.MaxDocuments), a PV and a PVC per
+# member. A StatefulSet or operator group that runs more has members
+# without a claim whatever the input holds; its claims are not
+# enumerated (replicas: 2000000000 would keep the gate busy for hours):
+# GRAFT001 and GRAFT075 deny it once, and of its members only those with
+# a claim in the input or graft.lock are expected claims.
+max_members := 100000
+
+# member_ordinals: the ordinals of StatefulSet s whose claims of template
+# t are expected.
+member_ordinals(s, _) := numbers.range(sts_start(s), (sts_start(s) + sts_replicas(s)) - 1) if {
+	sts_replicas(s) <= max_members
+}
+
+member_ordinals(s, t) := os if {
+	sts_replicas(s) > max_members
+	prefix := concat("-", [t, s.metadata.name, ""])
+	names := {e.d.contents.metadata.name | some e in pvc_entries; ns(e.d.contents) == ns(s)} | record_keys
+	os := {o |
+		some n in names
+		startswith(n, prefix)
+		suffix := substring(n, count(prefix), -1)
+		regex.match(`^(0|[1-9][0-9]*)$`, suffix)
+		o := to_number(suffix)
+		in_range(s, o)
+	}
+}
+
 # statefulset_expected_list has one entry per PVC the StatefulSet
 # controller will look for: <template>-<statefulset>-<ordinal> in the
 # StatefulSet's namespace.
 statefulset_expected_list := [e |
 	some ct in claim_templates
 	s := ct.sts.contents
-	r := sts_replicas(s)
-	r > 0
-	start := sts_start(s)
+	sts_replicas(s) > 0
 	namespace := ns(s)
 	sts := s.metadata.name
 	template := ct.template.metadata.name
-	some o in numbers.range(start, (start + r) - 1)
+	some o in member_ordinals(s, template)
 	name := claim_name(template, sts, o)
 	e := {
 		"k": key(namespace, name),
@@ -340,11 +367,16 @@ claimed_pvs := [{"d": d, "e": e, "rec": rec} |
 # ---------------------------------------------------------------- zones
 
 # pv_zone is the single zone of a PV's required node affinity, when the
-# affinity has the one shape graft accepts.
+# affinity has the one shape graft accepts: one term, whose one expression
+# on any zone key (the beta label's too: the term ANDs its expressions, so
+# a second zone there leaves no node) is on a key the EBS nodes carry, and
+# no matchFields (a node by name, in a zone the gate cannot know).
 # (Array patterns: [x] := a holds for an array a of one element only.)
 pv_zone(pv) := z if {
 	[term] := pv.spec.nodeAffinity.required.nodeSelectorTerms
-	[expr] := [e | some e in object.get(term, "matchExpressions", []); e.key in zone_keys]
+	count(object.get(term, "matchFields", [])) == 0
+	[expr] := [e | some e in object.get(term, "matchExpressions", []); e.key in pod_zone_keys]
+	expr.key in zone_keys
 	expr.operator == "In"
 	[z] := expr.values
 }
@@ -367,7 +399,16 @@ node_affinity_allows(ps, _) if {
 
 node_affinity_allows(ps, z) if {
 	some term in ps.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms
-	every e in object.get(term, "matchExpressions", []) {
+	term_allows(term, z)
+}
+
+# term_allows: a node selector term admits nodes of zone z. An empty term
+# matches no node (MatchNodeSelectorTerms, k8s.io/component-helpers), and
+# one with matchFields names nodes whose zone the gate cannot know.
+term_allows(term, z) if {
+	count(object.get(term, "matchExpressions", [])) > 0
+	count(object.get(term, "matchFields", [])) == 0
+	every e in term.matchExpressions {
 		expr_allows(e, z)
 	}
 }
@@ -515,7 +556,22 @@ sync_options(o) := {trim_space(x) | some x in split(annotations(o)[argo_sync_opt
 
 sync_options(o) := set() if not annotations(o)[argo_sync_options]
 
-sync_wave(o) := to_number(object.get(annotations(o), argo_sync_wave, "0"))
+# sync_wave is the wave Argo CD syncs o in (gitops-engine
+# syncwaves.Wave): the sync-wave annotation as strconv.Atoi reads it (an
+# integer, no fraction or exponent), else Helm's hook weight read the same
+# way (helmhook.Weight), else 0.
+helm_hook_weight := "helm.sh/hook-weight"
+
+argo_int(s) := to_number(trim_prefix(s, "+")) if {
+	is_string(s)
+	regex.match(`^[+-]?[0-9]{1,18}$`, s)
+}
+
+sync_wave(o) := w if {
+	w := argo_int(annotations(o)[argo_sync_wave])
+} else := w if {
+	w := argo_int(annotations(o)[helm_hook_weight])
+} else := 0
 
 # ---------------------------------------------------------------- results
 

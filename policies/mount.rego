@@ -325,3 +325,27 @@ deny contains f if {
 	not recorded_partition(v)
 	f := denied("GRAFT039", record_doc, sprintf("volumes[%d].partition", [i]), object.get(v, "partition", "unset"), sprintf("a partition number from 1 to %d, or none for the whole volume", [max_partition]), "the partition the volume's PV must mount is unknown")
 }
+
+# GRAFT078: each member gets its own claims through the claim templates
+# (the StatefulSet controller names them <template>-<sts>-<ordinal>). A
+# volume of the pod template that names a claim graft delivers by
+# claimName gives every member that one claim: the members whose volumes
+# are in other zones can never be scheduled, and those that are may write
+# another member's data. The controller replaces a pod volume named like a
+# claim template, so only the others are read.
+delivered_claim_keys := pvc_keys | expected_keys
+
+deny contains f if {
+	some d in sts_docs
+	ps := pod_spec(d.contents)
+	templates := {t.metadata.name | some t in object.get(d.contents, ["spec", "volumeClaimTemplates"], [])}
+	some i, v in object.get(ps, "volumes", [])
+	not v.name in templates
+	c := v.persistentVolumeClaim.claimName
+	key(ns(d.contents), c) in delivered_claim_keys
+	f := denied(
+		"GRAFT078", d, sprintf("spec.template.spec.volumes[%d].persistentVolumeClaim.claimName", [i]), c,
+		"no claim graft delivers: each member mounts its own through the claim templates",
+		sprintf("every member of %s would mount the volume of claim %s", [d.contents.metadata.name, c]),
+	)
+}

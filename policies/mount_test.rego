@@ -146,3 +146,27 @@ test_graft019_base_mount_path_spelling if {
 	inp := with_base([base_mount({})], [op("replace", i_sts, concat("", [mount_path, "/mountPath"]), 7)])
 	what(inp) == {["GRAFT019", "spec.template.spec.containers[0].volumeMounts[0].mountPath", "7"]}
 }
+
+# --- GRAFT078: a pod template volume that names a claim graft delivers
+
+pod_volume(v) := op("add", i_sts, "/spec/template/spec/volumes", [v])
+
+test_graft078_pod_volume_of_a_delivered_claim if {
+	inp := patched([pod_volume({"name": "backup", "persistentVolumeClaim": {"claimName": "data-cassandra-1"}})])
+	what(inp) == {["GRAFT078", "spec.template.spec.volumes[0].persistentVolumeClaim.claimName", "data-cassandra-1"]}
+	# A claim the StatefulSet's template would give a member the record
+	# does not hold, too.
+	ids(patched([
+		op("replace", i_sts, "/spec/replicas", 3),
+		pod_volume({"name": "x", "persistentVolumeClaim": {"claimName": "data-cassandra-2"}}),
+	])) == {"GRAFT001", "GRAFT078"}
+}
+
+test_graft078_other_pod_volumes_pass if {
+	ids(patched([op("add", i_sts, "/spec/template/spec/volumes", [
+		# The controller replaces a volume named like a claim template.
+		{"name": "data", "persistentVolumeClaim": {"claimName": "data-cassandra-0"}},
+		{"name": "shared", "persistentVolumeClaim": {"claimName": "shared-config"}},
+		{"name": "scratch", "emptyDir": {}},
+	])])) == set()
+}

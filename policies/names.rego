@@ -45,6 +45,18 @@ deny contains f if {
 	)
 }
 
+deny contains f if {
+	some ct in claim_templates
+	r := sts_replicas(ct.sts.contents)
+	is_number(r)
+	r > max_members
+	f := denied(
+		"GRAFT001", ct.sts, "spec.replicas", r,
+		sprintf("at most %d, the most members an input holds claims for", [max_members]),
+		sprintf("members of claim template %s would have no claim, so the controller would provision empty volumes", [ct.template.metadata.name]),
+	)
+}
+
 # GRAFT002: duplicates.
 deny contains f if {
 	some k, g in pvc_index
@@ -78,6 +90,22 @@ deny contains f if {
 	count(g) > 1
 	some d in g
 	f := denied("GRAFT002", d, "metadata.name", sprintf("%d StatefulSets named %s", [count(g), k]), "one", "duplicate StatefulSet: which one is applied depends on the order")
+}
+
+# graft.lock records one volume per claim: with two, which one the member
+# gets is not stated (graft check's record validation refuses it first;
+# this is what conftest has).
+deny contains f if {
+	some k, g in record_by_claim
+	count(g) > 1
+	some e in record_entries
+	e.k == k
+	f := denied(
+		"GRAFT002", record_doc, sprintf("volumes[%d]", [e.i]),
+		sprintf("claim %s, which %d entries of graft.lock record a volume for", [k, count(g)]),
+		"one entry per claim",
+		"duplicate record entry: the member's volume is ambiguous",
+	)
 }
 
 # The StatefulSet controller keeps one claim template per name (the last
@@ -132,4 +160,27 @@ deny contains f if {
 	want := (max(os) + 1) - start
 	r < want
 	f := denied("GRAFT004", d, "spec.replicas", r, sprintf("at least %d, so that ordinal %d graft.lock records is a member (start %d)", [want, max(os), start]), sprintf("member %s-%d would never start, and its volume would not be used", [n, max(os)]))
+}
+
+# GRAFT079: the namespace of a claim, and of the StatefulSet or operator
+# resource that looks for it, is stated. An object without one is applied
+# where the applier says (Argo CD's destination.namespace, kubectl's -n or
+# context), not in "default" as the rules would assume, while each PV's
+# claimRef names its claim's namespace: the claims would never bind.
+namespace_stated(o) if {
+	is_string(o.metadata.namespace)
+	o.metadata.namespace != ""
+}
+
+# The StatefulSets graft delivers to, and the operator's resource.
+claim_owner_docs := array.concat([d | some d in sts_docs; d.contents.metadata.name in record_sts_names], cr_docs)
+
+deny contains f if {
+	some d in array.concat(pvc_docs, claim_owner_docs)
+	not namespace_stated(d.contents)
+	f := denied(
+		"GRAFT079", d, "metadata.namespace", object.get(d.contents, ["metadata", "namespace"], "unset"),
+		"the namespace its claims' PersistentVolumes name in their claimRef",
+		"the object would be applied in whatever namespace the applier defaults to, where no volume is reserved for its claims",
+	)
 }

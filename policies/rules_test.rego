@@ -547,3 +547,142 @@ test_graft017_selector_on_ordinal if {
 	])
 	ids(appended(other)) == {"GRAFT017"}
 }
+
+# --- zones the scheduler reads besides the PV's one zone expression
+
+# The term ANDs its expressions: a second zone, on the beta key, leaves no
+# node; matchFields names nodes the gate cannot place in a zone.
+test_graft020_second_zone_on_the_beta_key if {
+	beta := {"key": "failure-domain.beta.kubernetes.io/zone", "operator": "In", "values": ["us-east-1b"]}
+	ids(patched([op("add", i_pv0, "/spec/nodeAffinity/required/nodeSelectorTerms/0/matchExpressions/-", beta)])) == {"GRAFT020"}
+	# The beta key alone is no zone graft states.
+	ids(patched([op("replace", i_pv0, concat("", [affinity_path, "/key"]), "failure-domain.beta.kubernetes.io/zone")])) == {"GRAFT020"}
+}
+
+test_graft020_match_fields if {
+	fields := [{"key": "metadata.name", "operator": "In", "values": ["ip-10-0-0-1.ec2.internal"]}]
+	ids(patched([op("add", i_pv0, "/spec/nodeAffinity/required/nodeSelectorTerms/0/matchFields", fields)])) == {"GRAFT020"}
+	ids(patched([op("add", i_pv0, "/spec/nodeAffinity/required/nodeSelectorTerms/0/matchFields", [])])) == set()
+}
+
+pv_label(k, v) := op("add", i_pv0, sprintf("/metadata/labels/%s", [replace(k, "/", "~1")]), v)
+
+test_graft020_zone_label_of_another_zone if {
+	inp := patched([pv_label("topology.kubernetes.io/zone", "us-east-1b")])
+	what(inp) == {["GRAFT020", `metadata.labels["topology.kubernetes.io/zone"]`, "us-east-1b"]}
+	every l in [
+		pv_label("failure-domain.beta.kubernetes.io/zone", "us-east-1c"),
+		pv_label("topology.kubernetes.io/region", "eu-west-1"),
+		pv_label("failure-domain.beta.kubernetes.io/region", "us-east-"),
+		pv_label("topology.kubernetes.io/region", "us-east-1a"),
+	] {
+		ids(patched([l])) == {"GRAFT020"}
+	}
+}
+
+test_graft020_zone_labels_that_hold_the_zone_pass if {
+	ids(patched([
+		pv_label("topology.kubernetes.io/zone", "us-east-1a"),
+		pv_label("failure-domain.beta.kubernetes.io/zone", "us-east-1b__us-east-1a"),
+		pv_label("topology.kubernetes.io/region", "us-east-1"),
+		op("add", i_pv1, "/metadata/labels/topology.kubernetes.io~1region", "us-west-2__us-east-1"),
+	])) == set()
+	# A Local Zone is named after its region too.
+	graft.zone_in_region("us-east-1-bos-1a", "us-east-1")
+	not graft.zone_in_region("us-east-11a", "us-east-1")
+}
+
+# An empty term matches no node; a term with matchFields names nodes the
+# gate cannot place; a nodeName bypasses the scheduler.
+pod_terms(ts) := op("add", i_sts, "/spec/template/spec/affinity", {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": ts}}})
+
+test_graft022_pod_affinity_terms_that_admit_no_known_zone if {
+	ids(patched([pod_terms([{}])])) == {"GRAFT022"}
+	ids(patched([pod_terms([{"matchExpressions": []}])])) == {"GRAFT022"}
+	ids(patched([pod_terms([{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}])])) == {"GRAFT022"}
+	# One term that admits the zone is enough (terms are ORed).
+	ids(patched([pod_terms([{}, {"matchExpressions": [{"key": "kubernetes.io/arch", "operator": "In", "values": ["arm64"]}]}])])) == set()
+}
+
+test_graft022_node_name if {
+	inp := patched([op("add", i_sts, "/spec/template/spec/nodeName", "ip-10-0-0-1.ec2.internal")])
+	what(inp) == {["GRAFT022", "spec.template.spec.nodeName", "ip-10-0-0-1.ec2.internal"]}
+	ids(patched([op("add", i_sts, "/spec/template/spec/nodeName", "")])) == set()
+}
+
+# --- the PV controller's binding state
+
+test_graft012_claim_marked_bound if {
+	inp := patched([op("add", i_pvc0, "/metadata/annotations/pv.kubernetes.io~1bind-completed", "yes")])
+	what(inp) == {["GRAFT012", `metadata.annotations["pv.kubernetes.io/bind-completed"]`, "yes"]}
+	ids(patched([op("add", i_pv1, "/metadata/annotations/pv.kubernetes.io~1bound-by-controller", "yes")])) == {"GRAFT012"}
+	ids(patched([op("add", i_pvc1, "/metadata/annotations/pv.kubernetes.io~1bound-by-controller", "yes")])) == {"GRAFT012"}
+}
+
+# --- the record
+
+test_graft002_record_entry_twice if {
+	# The same claim again, with another zone: which is the member's?
+	dup := json.patch(entry(1), [{"op": "replace", "path": "/targetZone", "value": "us-east-1a"}])
+	inp := patched([op("add", i_lock, "/volumes/-", dup)])
+	what(inp) == {
+		["GRAFT002", "volumes[1]", "claim data-cassandra-1, which 2 entries of graft.lock record a volume for"],
+		["GRAFT002", "volumes[2]", "claim data-cassandra-1, which 2 entries of graft.lock record a volume for"],
+	}
+}
+
+# --- GRAFT079: namespaces stated
+
+test_graft079_claim_namespace_unstated if {
+	# Without a namespace the claim is applied where the applier says,
+	# while its PV's claimRef names db.
+	inp := patched([rm(i_pvc0, "/metadata/namespace"), op("replace", i_pv0, "/spec/claimRef/namespace", "default")])
+	"GRAFT079" in ids(inp)
+	some f in findings(inp)
+	f.id == "GRAFT079"
+	f.kind == "PersistentVolumeClaim"
+	f.found == "unset"
+	"GRAFT079" in ids(patched([op("replace", i_pvc1, "/metadata/namespace", "")]))
+}
+
+test_graft079_statefulset_namespace_unstated if {
+	# Everything in "default", as the rules would read it: only the
+	# StatefulSet's unstated namespace is wrong.
+	inp := patched([
+		rm(i_sts, "/metadata/namespace"),
+		op("replace", i_pvc0, "/metadata/namespace", "default"),
+		op("replace", i_pvc1, "/metadata/namespace", "default"),
+		op("replace", i_pv0, "/spec/claimRef/namespace", "default"),
+		op("replace", i_pv1, "/spec/claimRef/namespace", "default"),
+	])
+	what(inp) == {["GRAFT079", "metadata.namespace", "unset"]}
+}
+
+# More members than any input holds claims for: denied once, without
+# enumerating two billion claims.
+test_graft001_replicas_beyond_any_input if {
+	inp := patched([op("replace", i_sts, "/spec/replicas", 2000000000)])
+	what(inp) == {["GRAFT001", "spec.replicas", "2000000000"]}
+}
+
+# --- GRAFT043: the wave as Argo CD reads it (gitops-engine syncwaves.Wave)
+
+test_graft043_wave_argo_cannot_read if {
+	# strconv.Atoi reads no fraction or exponent: Argo CD syncs the PV in
+	# wave 0, with the StatefulSet.
+	every w in ["-1.5", "-2.0", "-1e0", " -1"] {
+		ids(argocd_patched([op("replace", i_pv0, "/metadata/annotations/argocd.argoproj.io~1sync-wave", w)])) == {"GRAFT043"}
+	}
+	ids(argocd_patched([op("replace", i_pv0, "/metadata/annotations/argocd.argoproj.io~1sync-wave", "-02")])) == set()
+	ids(argocd_patched([op("add", i_sts, "/metadata/annotations", {"argocd.argoproj.io/sync-wave": "+1"})])) == set()
+}
+
+test_graft043_helm_hook_weight_sets_the_wave if {
+	# Without a sync-wave Argo CD takes Helm's hook weight: this
+	# StatefulSet syncs in wave -5, before the PVs (-2) and PVCs (-1).
+	inp := argocd_patched([op("add", i_sts, "/metadata/annotations", {"helm.sh/hook-weight": "-5"})])
+	ids(inp) == {"GRAFT043"}
+	count([f | some f in findings(inp); f.id == "GRAFT043"]) == 4
+	# A PV whose wave Argo CD cannot read falls back to its hook weight.
+	graft.sync_wave({"metadata": {"annotations": {"argocd.argoproj.io/sync-wave": "x", "helm.sh/hook-weight": "-3"}}}) == -3
+}

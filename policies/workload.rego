@@ -613,6 +613,19 @@ deny contains f if {
 	f := denied("GRAFT072", cr_doc, "spec.podTemplateSpec.spec", sort(pinned_zones(s)), sprintf("a nodeSelector and required node affinity that allow %s", [x.g.zone]), sprintf("the pods of rack %s could never run next to their volumes", [x.g.name]))
 }
 
+# A nodeName in the operator's pod template bypasses the scheduler, as in
+# a StatefulSet's (GRAFT022): every member would go to that one node.
+operator_pod_templates := [["spec.podTemplateSpec.spec.nodeName", as_object(object.get(cr_spec, "podTemplateSpec", null))]] if workload_kind == "cass-operator"
+
+operator_pod_templates := [[sprintf("spec.nodeSets[%d].podTemplate.spec.nodeName", [j]), as_object(object.get(n, "podTemplate", null))] | some j, n in cr_spec.nodeSets] if workload_kind == "eck"
+
+deny contains f if {
+	some [field, t] in operator_pod_templates
+	n := t.spec.nodeName
+	n != ""
+	f := denied("GRAFT072", cr_doc, field, n, "unset", "every member would run on that one node, and a member whose volume is in another zone could never attach it")
+}
+
 # ECK: the nodeSet's pod template pins the zone, and allows no other.
 eck_group_nodesets := [{"g": g, "j": j, "s": {"spec": {"template": as_object(object.get(ns_obj, "podTemplate", null))}}} |
 	workload_kind == "eck"
@@ -679,8 +692,12 @@ deny contains f if {
 }
 
 deny contains f if {
-	annotations(cr)[flux_force] == "enabled"
-	f := denied("GRAFT044", cr_doc, akey(flux_force), "enabled", "unset or disabled", sprintf("Flux would delete and re-create the %s, and the operator its claims", [cr.kind]))
+	some f in hook_findings(cr_doc, sprintf("%s, and the operator its claims,", [cr.kind]))
+}
+
+deny contains f if {
+	some [field, v] in flux_forced(cr)
+	f := denied("GRAFT044", cr_doc, field, v, "unset or disabled", sprintf("Flux would delete and re-create the %s, and the operator its claims", [cr.kind]))
 }
 
 # ------------------------------------------- GRAFT074: the resource's claim spec
@@ -903,7 +920,14 @@ deny contains f if {
 
 deny contains f if {
 	some m in group_members
+	m.n > max_members
+	f := denied("GRAFT075", cr_doc, m.field, m.n, sprintf("at most %d, the most members an input holds claims for", [max_members]), sprintf("%s: members of %s would start on empty volumes, as new nodes", [m.what, m.sts]))
+}
+
+deny contains f if {
+	some m in group_members
 	m.n > 0
+	m.n <= max_members
 	g := group_by_sts[m.sts][0].g
 	some o in numbers.range(0, m.n - 1)
 	some t in group_templates(g)

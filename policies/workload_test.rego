@@ -800,3 +800,43 @@ test_graft043_claims_before_the_resource if {
 	late := json.patch(inp, [op("add", c_cr, "/metadata/annotations/argocd.argoproj.io~1sync-wave", "-3")])
 	ids(late) == {"GRAFT043"}
 }
+
+test_graft044_resource_as_a_hook if {
+	some f in findings(cass_patched([op("add", c_cr, "/metadata/annotations/helm.sh~1hook", "pre-install")]))
+	f.id == "GRAFT044"
+	f.kind == "CassandraDatacenter"
+	f.field == `metadata.annotations["helm.sh/hook"]`
+}
+
+test_graft079_resource_namespace_unstated if {
+	inp := cass_patched([rm(c_cr, "/metadata/namespace")])
+	some f in findings(inp)
+	f.id == "GRAFT079"
+	f.kind == "CassandraDatacenter"
+}
+
+test_graft075_members_beyond_any_input if {
+	inp := eck_patched([op("replace", c_cr, "/spec/nodeSets/0/count", 2000000000)])
+	ids(inp) == {"GRAFT075"}
+	count([f | some f in findings(inp); f.id == "GRAFT075"; f.found == "2000000000"; startswith(f.expected, "at most 100000")]) == 1
+	"GRAFT075" in ids(cass_patched([op("replace", c_cr, "/spec/size", 2000000000)]))
+}
+
+test_graft080_resource_owner_references if {
+	some f in findings(cass_patched([op("add", c_cr, "/metadata/ownerReferences", [{"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "u"}])]))
+	f.id == "GRAFT080"
+	f.kind == "CassandraDatacenter"
+}
+
+test_graft072_operator_pod_template_node_name if {
+	inp := cass_patched([op("add", c_cr, "/spec/podTemplateSpec", {"spec": {"nodeName": "ip-10-0-0-1.ec2.internal"}})])
+	what(inp) == {["GRAFT072", "spec.podTemplateSpec.spec.nodeName", "ip-10-0-0-1.ec2.internal"]}
+	inp2 := eck_patched([op("add", c_cr, "/spec/nodeSets/0/podTemplate/spec/nodeName", "ip-10-0-0-1.ec2.internal")])
+	what(inp2) == {["GRAFT072", "spec.nodeSets[0].podTemplate.spec.nodeName", "ip-10-0-0-1.ec2.internal"]}
+}
+
+test_graft044_resource_forced_by_a_label if {
+	some f in findings(eck_patched([op("add", c_cr, "/metadata/labels", {"kustomize.toolkit.fluxcd.io/force": "Enabled"})]))
+	f.id == "GRAFT044"
+	f.kind == "Elasticsearch"
+}

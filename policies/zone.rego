@@ -38,8 +38,48 @@ deny contains f if {
 	f := denied(
 		"GRAFT020", d, "spec.nodeAffinity",
 		object.get(d.contents, ["spec", "nodeAffinity"], "unset"),
-		sprintf("required.nodeSelectorTerms with one term holding one expression on %s, operator In, one zone", [concat(" or ", sort(zone_keys))]),
+		sprintf("required.nodeSelectorTerms with one term, no matchFields, holding one zone expression, on %s, operator In, one zone", [concat(" or ", sort(zone_keys))]),
 		"the volume's zone must be stated once, so pods are scheduled where the volume is",
+	)
+}
+
+# The scheduler's VolumeZone plugin reads a PV's zone and region labels
+# (GA and beta) as well as its node affinity, and admits only nodes that
+# carry one of the label's zones ("__" separates several,
+# LabelZonesToSet): a label naming another zone leaves the member no node.
+pv_zone_labels := {"topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone"}
+
+pv_region_labels := {"topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region"}
+
+label_values(v) := {x | some x in split(v, "__")}
+
+# AWS zones are named after their region: us-east-1a, us-east-1-bos-1a.
+zone_in_region(z, r) if {
+	startswith(z, r)
+	regex.match(`^([a-z]|-[a-z0-9-]+)$`, substring(z, count(r), -1))
+}
+
+label_allows_zone(k, v, z) if {
+	k in pv_zone_labels
+	z in label_values(v)
+}
+
+label_allows_zone(k, v, z) if {
+	k in pv_region_labels
+	some r in label_values(v)
+	zone_in_region(z, r)
+}
+
+deny contains f if {
+	some d in pv_docs
+	z := pv_zone(d.contents)
+	some k, v in labels(d.contents)
+	k in pv_zone_labels | pv_region_labels
+	not label_allows_zone(k, v, z)
+	f := denied(
+		"GRAFT020", d, sprintf("metadata.labels[%s]", [json.marshal(k)]), v,
+		sprintf("unset, or a value that holds %s, the zone of the node affinity", [z]),
+		"the scheduler's VolumeZone plugin would admit only nodes of the label's zone, where the volume is not: the member would never be scheduled",
 	)
 }
 
@@ -65,6 +105,19 @@ deny contains f if {
 		"GRAFT022", d, pv_zone_field, z,
 		sprintf("a zone the pod template of StatefulSet %s allows (%s)", [e.sts, concat(", ", sort(pinned_zones(e.sts_doc.contents)))]),
 		sprintf("pod %s-%d could never be scheduled next to its volume", [e.sts, e.ordinal]),
+	)
+}
+
+# A nodeName in the pod template bypasses the scheduler, which places each
+# member next to its volume: every member would be sent to that node,
+# whatever zone its volume is in.
+deny contains f if {
+	some d in {ct.sts | some ct in claim_templates}
+	n := pod_spec(d.contents).nodeName
+	n != ""
+	f := denied(
+		"GRAFT022", d, "spec.template.spec.nodeName", n, "unset",
+		"every member would run on that one node, and a member whose volume is in another zone could never attach it",
 	)
 }
 

@@ -537,6 +537,42 @@ var failFixtures = []failFixture{
 		set(t, f.obj(pvFile, "PersistentVolume", "db-data-cassandra-2"), "Prune=false,Delete=false,Replace=true", "metadata", "annotations", "argocd.argoproj.io/sync-options")
 		return []string{pvFile}
 	}},
+	{name: "GRAFT077-flux-common-metadata", from: "flux-racks", edit: func(t *testing.T, f *fixtureFiles) []string {
+		// Flux overrides every object's annotation of the key: the claims
+		// would lose their prune protection after the gate saw them.
+		set(t, f.obj(render.FluxFile, "Kustomization", "graft-cassandra-6node-racks"), map[string]any{"annotations": map[string]any{"kustomize.toolkit.fluxcd.io/prune": "enabled"}}, "spec", "commonMetadata")
+		return []string{render.FluxFile}
+	}},
+	{name: "GRAFT078-pod-volume-of-a-claim", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		// A "backup" volume of member 0's claim in every member's pod.
+		file := "statefulset-cassandra.patch.yaml"
+		f.addPatchOp(file, map[string]any{"op": "add", "path": "/spec/template/spec/volumes", "value": []any{
+			map[string]any{"name": "backup", "persistentVolumeClaim": map[string]any{"claimName": "data-cassandra-0"}},
+		}})
+		return []string{file}
+	}},
+	// Applied without namespaces, the objects land where the applier
+	// defaults to; read as "default", even with the PVs' claimRefs there
+	// nothing but the unstated namespaces is wrong.
+	{name: "GRAFT079-namespace-unstated", from: "flux-3node", built: true, edit: func(t *testing.T, f *fixtureFiles) []string {
+		for _, d := range f.docs["overlay.yaml"] {
+			switch k, _ := kindName(d); k {
+			case "PersistentVolumeClaim", "StatefulSet":
+				del(t, d, "metadata", "namespace")
+			case "PersistentVolume":
+				set(t, d, "default", "spec", "claimRef", "namespace")
+			}
+		}
+		return []string{"overlay.yaml"}
+	}},
+	{name: "GRAFT080-claim-owned", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		// Owned by a StatefulSet uid no manifest can know: the garbage
+		// collector deletes the claim.
+		set(t, f.obj(pvcFile, "PersistentVolumeClaim", "data-cassandra-0"), []any{map[string]any{
+			"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "cassandra", "uid": "0b0e1f5a-0000-4000-8000-000000000000",
+		}}, "metadata", "ownerReferences")
+		return []string{pvcFile}
+	}},
 	{name: "GRAFT045-common-labels", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
 		set(t, f.obj(render.KustomizationFile, "Kustomization", ""), map[string]any{"team": "data"}, "commonLabels")
 		return []string{render.KustomizationFile}

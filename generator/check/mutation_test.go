@@ -99,6 +99,18 @@ func (m *mutable) inFirst(kind string, value any, path ...string) {
 	}
 }
 
+// engineObject returns the first object of a kind whose apiVersion has
+// the prefix (the Flux Kustomization or Argo CD Application beside the
+// overlay), or nil.
+func (m *mutable) engineObject(kind, apiPrefix string) map[string]any {
+	for _, d := range m.docs {
+		if c, ok := d.Contents.(map[string]any); ok && c["kind"] == kind && strings.HasPrefix(str(c, "apiVersion"), apiPrefix) {
+			return c
+		}
+	}
+	return nil
+}
+
 // workload returns graft.lock's workload, or nil.
 func (m *mutable) workload() map[string]any {
 	w, _ := get(m.first("Lock"), "workload").(map[string]any)
@@ -525,6 +537,108 @@ var mutations = []mutation{
 			r := w["resource"].(map[string]any)
 			r["name"] = r["name"].(string) + "x"
 		}
+	}},
+	// The engine object beside the overlay transforms what it applies.
+	{"engine transforms the overlay", func(m *mutable) {
+		if app := m.engineObject("Application", "argoproj.io/"); app != nil {
+			set(m.t, app, map[string]any{"commonAnnotations": map[string]any{"argocd.argoproj.io/sync-options": "Prune=true"}}, "spec", "source", "kustomize")
+		}
+		if ks := m.engineObject("Kustomization", "kustomize.toolkit.fluxcd.io/"); ks != nil {
+			set(m.t, ks, map[string]any{"annotations": map[string]any{"kustomize.toolkit.fluxcd.io/prune": "enabled"}}, "spec", "commonMetadata")
+		}
+	}},
+	{"engine renders with another tool", func(m *mutable) {
+		if app := m.engineObject("Application", "argoproj.io/"); app != nil {
+			set(m.t, app, map[string]any{"recurse": true}, "spec", "source", "directory")
+		}
+		if ks := m.engineObject("Kustomization", "kustomize.toolkit.fluxcd.io/"); ks != nil {
+			set(m.t, ks, "other", "spec", "targetNamespace")
+		}
+	}},
+	// What the scheduler and the PV controller read besides graft's fields.
+	{"pv zone label of another zone", func(m *mutable) {
+		set(m.t, m.first("PersistentVolume"), "eu-north-1z", "metadata", "labels", "topology.kubernetes.io/zone")
+	}},
+	{"pv second zone on the beta key", func(m *mutable) {
+		pv := m.first("PersistentVolume")
+		exprs := get(pv, zoneValues[:len(zoneValues)-1]...).([]any)
+		beta := map[string]any{"key": "failure-domain.beta.kubernetes.io/zone", "operator": "In", "values": []any{"eu-north-1z"}}
+		set(m.t, pv, append(exprs, beta), zoneValues[:len(zoneValues)-1]...)
+	}},
+	{"pod nodeName", func(m *mutable) {
+		set(m.t, m.first("StatefulSet"), "ip-10-0-0-1.ec2.internal", "spec", "template", "spec", "nodeName")
+	}},
+	{"operator pod template nodeName", func(m *mutable) {
+		m.inFirst("CassandraDatacenter", "ip-10-0-0-1.ec2.internal", "spec", "podTemplateSpec", "spec", "nodeName")
+		m.inFirst("Elasticsearch", "ip-10-0-0-1.ec2.internal", "spec", "nodeSets", "0", "podTemplate", "spec", "nodeName")
+	}},
+	{"pod affinity empty term", func(m *mutable) {
+		set(m.t, m.first("StatefulSet"), []any{map[string]any{}}, "spec", "template", "spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
+	}},
+	{"pvc marked bound", func(m *mutable) {
+		set(m.t, m.first("PersistentVolumeClaim"), "yes", "metadata", "annotations", "pv.kubernetes.io/bind-completed")
+	}},
+	{"record claim twice", func(m *mutable) {
+		lock := m.first("Lock")
+		vols := get(lock, "volumes").([]any)
+		again := clone(m.t, vols[0].(map[string]any))
+		again["targetZone"] = "eu-north-1z"
+		set(m.t, lock, append(vols, again), "volumes")
+	}},
+	{"pv forced by a Flux label", func(m *mutable) {
+		set(m.t, m.first("PersistentVolume"), "Enabled", "metadata", "labels", "kustomize.toolkit.fluxcd.io/force")
+	}},
+	{"pvc as an Argo CD hook", func(m *mutable) {
+		set(m.t, m.first("PersistentVolumeClaim"), "PreSync", "metadata", "annotations", "argocd.argoproj.io/hook")
+	}},
+	{"pv as a Helm hook", func(m *mutable) {
+		set(m.t, m.first("PersistentVolume"), "pre-install", "metadata", "annotations", "helm.sh/hook")
+	}},
+	{"pod volume of a delivered claim", func(m *mutable) {
+		sts := m.first("StatefulSet")
+		vols, _ := get(sts, "spec", "template", "spec", "volumes").([]any)
+		claim := map[string]any{"name": "backup", "persistentVolumeClaim": map[string]any{"claimName": str(m.first("PersistentVolumeClaim"), "metadata", "name")}}
+		set(m.t, sts, append(vols, claim), "spec", "template", "spec", "volumes")
+	}},
+	// Applied where the applier defaults to: every object in "default" as
+	// the rules read an unstated namespace, the claims' PVs included.
+	{"namespaces unstated", func(m *mutable) {
+		for _, d := range m.docs {
+			c, _ := d.Contents.(map[string]any)
+			switch c["kind"] {
+			case "PersistentVolumeClaim", "StatefulSet", "CassandraDatacenter", "Elasticsearch":
+				del(m.t, c, "metadata", "namespace")
+			case "PersistentVolume":
+				set(m.t, c, "default", "spec", "claimRef", "namespace")
+			}
+		}
+	}},
+	// More members than any input holds claims for (denied at once, not
+	// after enumerating two billion claims).
+	{"members beyond any input", func(m *mutable) {
+		m.inFirst("StatefulSet", float64(2000000000), "spec", "replicas")
+		m.inFirst("CassandraDatacenter", float64(2000000000), "spec", "size")
+		if m.has("Elasticsearch") {
+			set(m.t, m.first("Elasticsearch"), float64(2000000000), "spec", "nodeSets", "0", "count")
+		}
+	}},
+	// Argo CD's waves as gitops-engine reads them.
+	{"pv wave Argo CD cannot read", func(m *mutable) {
+		pv := m.first("PersistentVolume")
+		if w := str(pv, "metadata", "annotations", "argocd.argoproj.io/sync-wave"); w != "" {
+			set(m.t, pv, w+".0", "metadata", "annotations", "argocd.argoproj.io/sync-wave")
+		}
+	}},
+	{"sts wave from the Helm hook weight", func(m *mutable) {
+		if str(m.first("PersistentVolume"), "metadata", "annotations", "argocd.argoproj.io/sync-wave") != "" {
+			for _, k := range []string{"StatefulSet", "CassandraDatacenter", "Elasticsearch"} {
+				m.inFirst(k, "-9", "metadata", "annotations", "helm.sh/hook-weight")
+			}
+		}
+	}},
+	{"claim owned", func(m *mutable) {
+		owner := []any{map[string]any{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "cassandra", "uid": "0b0e1f5a-0000-4000-8000-000000000000"}}
+		set(m.t, m.first("PersistentVolumeClaim"), owner, "metadata", "ownerReferences")
 	}},
 	{"claimRef resourceVersion", func(m *mutable) { set(m.t, m.first("PersistentVolume"), "1", "spec", "claimRef", "resourceVersion") }},
 	{"pvc beta storage class", func(m *mutable) {
