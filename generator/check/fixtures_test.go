@@ -247,6 +247,13 @@ var failFixtures = []failFixture{
 		f.addPatchOp(file, map[string]any{"op": "replace", "path": "/spec/replicas", "value": 2})
 		return []string{file}
 	}},
+	{name: "GRAFT005-invalid-type", from: "none-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		// A string where the StatefulSet's type has a number: every Rego
+		// rule that reads replicas would be undefined.
+		file := "statefulset-cassandra.patch.yaml"
+		f.addPatchOp(file, map[string]any{"op": "replace", "path": "/spec/replicas", "value": "3"})
+		return []string{file}
+	}},
 	{name: "GRAFT010-dangling-volume-name", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
 		set(t, f.obj(pvcFile, "PersistentVolumeClaim", "data-cassandra-1"), "cassandra-data-cassandra-9", "spec", "volumeName")
 		return []string{pvcFile}
@@ -737,6 +744,16 @@ func TestFixturesUpToDate(t *testing.T) {
 	if *update {
 		writeFixtures(t, want, "fail")
 		return
+	}
+	// A fixture directory the corruptions above do not make would be
+	// deleted by -update: every one must be made here.
+	for _, kind := range []string{"pass", "fail"} {
+		for _, dir := range fixtureDirs(t, kind) {
+			name := kind + "/" + filepath.Base(dir)
+			if _, ok := want[name]; !ok && !strings.HasPrefix(dir, workloadRoot) {
+				t.Errorf("%s is not made by the fixtures' generator (-update would delete it): add it to passFixtures or failFixtures", name)
+			}
+		}
 	}
 	for dir, files := range want {
 		entries, err := os.ReadDir(filepath.Join(fixtureRoot, dir))
