@@ -211,8 +211,11 @@ func TestEBSBadInput(t *testing.T) {
 	}
 }
 
-func TestEBSNoCredentials(t *testing.T) {
-	dir := t.TempDir()
+// noAWSCredentials clears every source of the SDK's credential chain and
+// points EC2 at a port nothing listens on; it returns a spec in a fresh
+// directory.
+func noAWSCredentials(t *testing.T) (dir, specPath string) {
+	dir = t.TempDir()
 	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
 		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
 		t.Setenv(k, "")
@@ -221,10 +224,40 @@ func TestEBSNoCredentials(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_ENDPOINT_URL_EC2", "http://127.0.0.1:9") // never reached
-	specPath := filepath.Join(dir, "graft.yaml")
+	t.Setenv("AWS_ENDPOINT_URL_EC2", "http://127.0.0.1:9") // nothing listens
+	specPath = filepath.Join(dir, "graft.yaml")
 	r := strings.NewReplacer("REGION", "us-east-1", "APPS", "cassandra", "ZONE", "", "TYPE", "gp3", "IOPS", "4000", "THROUGHPUT", "250")
 	must(t, os.WriteFile(specPath, []byte(r.Replace(cliSpec)), 0o644))
+	return dir, specPath
+}
+
+// TestEBSUnreachable: credentials but no way to EC2 is not "invalid
+// input": the message says EC2 cannot be reached and what to check.
+func TestEBSUnreachable(t *testing.T) {
+	_, specPath := noAWSCredentials(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+	t.Setenv("AWS_MAX_ATTEMPTS", "1")
+	code, _, errOut := graft(t, "discover", "--spec", specPath)
+	if code != exitError || !strings.Contains(errOut, "cannot reach EC2 in region us-east-1") || strings.Contains(errOut, "invalid input") ||
+		!strings.Contains(errOut, "AWS_ENDPOINT_URL_EC2 and the network path to EC2") {
+		t.Errorf("discover with EC2 unreachable: exit %d\n%s", code, errOut)
+	}
+}
+
+// TestEBSMissingProfile: an AWS_PROFILE that no shared config file holds is
+// named, with the files it was looked for in.
+func TestEBSMissingProfile(t *testing.T) {
+	dir, specPath := noAWSCredentials(t)
+	t.Setenv("AWS_PROFILE", "nosuch")
+	code, _, errOut := graft(t, "discover", "--spec", specPath)
+	if code != exitError || !strings.Contains(errOut, `no AWS credentials: AWS_PROFILE "nosuch" is a profile in none of the shared config files (`+filepath.Join(dir, "config")+", "+filepath.Join(dir, "credentials")+")") {
+		t.Errorf("discover with a missing profile: exit %d\n%s", code, errOut)
+	}
+}
+
+func TestEBSNoCredentials(t *testing.T) {
+	dir, specPath := noAWSCredentials(t)
 	for _, cmd := range []string{"discover", "plan", "clone", "cleanup"} {
 		code, _, errOut := graft(t, cmd, "--spec", specPath, "--yes")
 		if cmd == "discover" || cmd == "plan" {

@@ -69,6 +69,7 @@ var errorTable = []errorRow{
 	{ebs.ErrDryRun, exitError, "Fix the permissions or parameters named above, then %s."},
 	{ebs.ErrMembersFailed, exitError, "Fix what is named above and %s: members that finished are not repeated."},
 	{ebs.ErrDiscovery, exitError, "Check spec.source (filters, devices) and spec.mapping, then %s."},
+	{ebs.ErrUnreachable, exitError, "Check the region (spec.source.region, spec.target.region), AWS_ENDPOINT_URL_EC2 and the network path to EC2 (a proxy, a VPC endpoint), then %s."},
 	{ebs.ErrInput, exitError, "Fix the spec or the account as named above, then %s."},
 	{spec.ErrInvalid, exitError, "Fix the spec where named above (graft init writes a commented example), then %s."},
 	{spec.ErrNoSpec, exitError, "graft init writes a commented spec to start from (or name another with --spec FILE); then %s."},

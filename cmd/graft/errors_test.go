@@ -49,6 +49,7 @@ func TestErrorTable(t *testing.T) {
 		{ebs.ErrDryRun, exitError, "Fix the permissions or parameters named above, then run graft clone again."},
 		{ebs.ErrMembersFailed, exitError, "Fix what is named above and run graft clone again: members that finished are not repeated."},
 		{ebs.ErrDiscovery, exitError, "Check spec.source (filters, devices) and spec.mapping, then run graft clone again."},
+		{ebs.ErrUnreachable, exitError, "Check the region (spec.source.region, spec.target.region), AWS_ENDPOINT_URL_EC2 and the network path to EC2 (a proxy, a VPC endpoint), then run graft clone again."},
 		{ebs.ErrInput, exitError, "Fix the spec or the account as named above, then run graft clone again."},
 		{spec.ErrInvalid, exitError, "graft init writes a commented example"},
 		{spec.ErrNoSpec, exitError, "graft init writes a commented spec to start from (or name another with --spec FILE); then run graft clone again."},

@@ -109,6 +109,18 @@ func LoadConfig(ctx context.Context, opts ClientOptions) (aws.Config, error) {
 		loadOpts = append(loadOpts, config.WithSharedConfigProfile(a.Profile))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if missing := (config.SharedConfigProfileNotExistError{}); errors.As(err, &missing) {
+		from := "AWS_PROFILE"
+		if a != nil && a.Profile != "" {
+			from = "spec.target.account.profile"
+		}
+		files := missing.Filename
+		if len(files) == 0 {
+			files = []string{cmp.Or(os.Getenv("AWS_CONFIG_FILE"), config.DefaultSharedConfigFilename()),
+				cmp.Or(os.Getenv("AWS_SHARED_CREDENTIALS_FILE"), config.DefaultSharedCredentialsFilename())}
+		}
+		return aws.Config{}, fmt.Errorf("%w: %s %q is a profile in none of the shared config files (%s)", ErrCredentials, from, missing.Profile, strings.Join(files, ", "))
+	}
 	if err != nil {
 		if a != nil && a.Profile != "" {
 			return aws.Config{}, fmt.Errorf("load AWS configuration of spec.target.account.profile %q: %w", a.Profile, err)

@@ -3,6 +3,7 @@ package ebs
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/graftctl/graft/generator/spec"
 )
@@ -181,11 +183,14 @@ func (e *Engine) volumeFacts(members []Member, vols map[string]types.Volume, dst
 	}
 }
 
-// zones lists the availability zones of a region. An error here is almost
-// always a wrong region (or one not enabled for the account), or a client
-// that answers for another region.
+// zones lists the availability zones of a region: graft's first EC2 call.
+// An error here is almost always a wrong region (or one not enabled for the
+// account), a client that answers for another region, or no way to EC2.
 func (e *Engine) zones(ctx context.Context, c *api, region string) (map[string]bool, error) {
 	out, err := c.DescribeAvailabilityZones(ctx, &ec2.DescribeAvailabilityZonesInput{})
+	if sendErr := (*smithyhttp.RequestSendError)(nil); errors.As(err, &sendErr) {
+		return nil, fmt.Errorf("%w in region %s (the SDK's retries included): %w", ErrUnreachable, region, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: region %s: cannot list its availability zones (is the region right, and enabled for this account?): %w", ErrInput, region, err)
 	}

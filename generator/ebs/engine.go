@@ -13,6 +13,11 @@ import (
 // or the user's choices rather than by a failure of EC2 or the machine.
 var ErrInput = errors.New("invalid input")
 
+// ErrUnreachable is wrapped when EC2 cannot be reached at all: no answer,
+// not even an error status (a wrong region's endpoint does not resolve, a
+// proxy or a VPC endpoint is missing, AWS_ENDPOINT_URL_EC2 points nowhere).
+var ErrUnreachable = errors.New("cannot reach EC2")
+
 // Options configure an Engine.
 type Options struct {
 	// Source is the EC2 client of the source region.
