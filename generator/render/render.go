@@ -301,6 +301,9 @@ func crossCheck(m *spec.Migration, rec *record.Record) error {
 	if rec.Migration != m.Metadata.Name {
 		add("graft.lock migration", rec.Migration, fmt.Sprintf("%q, the spec's metadata.name", m.Metadata.Name))
 	}
+	if rec.SourceRegion != m.Spec.Source.Region {
+		add("graft.lock sourceRegion", rec.SourceRegion, fmt.Sprintf("%q, the spec's spec.source.region", m.Spec.Source.Region))
+	}
 	if rec.TargetRegion != m.Spec.Target.Region {
 		add("graft.lock targetRegion", rec.TargetRegion, fmt.Sprintf("%q, the spec's target region", m.Spec.Target.Region))
 	}

@@ -512,6 +512,12 @@ func TestBadInput(t *testing.T) {
 		{"record of another migration", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
 			rec.Migration = "other"
 		}, `graft.lock migration: "other", expected "cassandra-3node"`},
+		{"record of another source region", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
+			rec.SourceRegion = "eu-west-1"
+		}, `graft.lock sourceRegion: "eu-west-1", expected "us-east-1", the spec's spec.source.region`},
+		{"record of another target region", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
+			rec.TargetRegion = "eu-west-1"
+		}, `graft.lock targetRegion: "eu-west-1", expected "us-east-1", the spec's target region`},
 		{"record missing a member", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) {
 			rec.Volumes = rec.Volumes[:2]
 		}, `graft.lock volumes: "data-cassandra-2", expected a cloned volume for every member`},
