@@ -1,6 +1,7 @@
 package ebs
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -149,8 +150,16 @@ func LoadInventory(ctx context.Context, path string) (*Inventory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read inventory: %w", err)
 	}
+	// Strict, as graft writes it: a field it does not know (a hand edit's
+	// typo) or a second value is an error, not silently dropped.
 	var inv Inventory
-	if err := json.Unmarshal(data, &inv); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(&inv)
+	if err == nil && dec.Decode(new(json.RawMessage)) != io.EOF {
+		err = errors.New("more after the inventory's JSON object")
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w (graft discover rewrites it)", path, err)
 	}
 	return &inv, nil

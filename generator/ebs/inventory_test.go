@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/graftctl/graft/generator/boundedio"
@@ -77,5 +78,31 @@ func TestInventoryJSON(t *testing.T) {
 	}
 	if !reflect.DeepEqual(back, inv) {
 		t.Errorf("read back:\n%+v\nwant\n%+v", back, inv)
+	}
+}
+
+// TestLoadInventoryIsStrict: a field graft does not write (a hand edit's
+// typo) or anything after the object is an error naming the file, not
+// silently dropped; what graft wrote reads back.
+func TestLoadInventoryIsStrict(t *testing.T) {
+	dir := t.TempDir()
+	good := `{"migration": "m", "sourceRegion": "us-east-1", "targetRegion": "us-east-1", "members": []}`
+	for name, c := range map[string]struct{ text, want string }{
+		"as written":    {good, ""},
+		"unknown field": {`{"migration": "m", "memebrs": []}`, `unknown field "memebrs"`},
+		"second value":  {good + "\n{}", "more after the inventory's JSON object"},
+		"trailing junk": {good + "}", "more after the inventory's JSON object"},
+	} {
+		path := filepath.Join(dir, name+".json")
+		if err := os.WriteFile(path, []byte(c.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ebs.LoadInventory(context.Background(), path)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), path)):
+			t.Errorf("%s: %v, expected an error naming %s and saying %q", name, err, path, c.want)
+		}
 	}
 }
