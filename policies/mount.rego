@@ -122,6 +122,36 @@ deny contains f if {
 	)
 }
 
+# An init container runs on the member's claims before the application,
+# at every start of the pod. One the base does not have mounting a claim
+# template (a patch that adds a "clean" or "restore" step) could change the
+# data graft delivers; the base's own (a chown, say) are its own. With a
+# BaseMounts document, every init container mount of a claim template
+# must be one the base has: the same init container, the same template.
+base_init_mounts := {[n, m.container, m.claimTemplate] |
+	some b in base_mount_docs
+	some n, ms in object.get(b.contents, "initContainerMounts", {})
+	is_array(ms)
+	some m in ms
+}
+
+deny contains f if {
+	count(base_mount_docs) > 0
+	some ct in claim_templates
+	n := ct.sts.contents.metadata.name
+	n in base_sts_names
+	some i, c in object.get(pod_spec(ct.sts.contents), "initContainers", [])
+	some j, m in object.get(c, "volumeMounts", [])
+	m.name == ct.template.metadata.name
+	not [n, object.get(c, "name", ""), m.name] in base_init_mounts
+	f := denied(
+		"GRAFT019", ct.sts, sprintf("spec.template.spec.initContainers[%d].volumeMounts[%d]", [i, j]),
+		sprintf("init container %s mounting claim template %s", [json.marshal(object.get(c, "name", "")), m.name]),
+		sprintf("no init container mount of claim template %s but the base's (%s)", [m.name, show(sort([x | some [n2, x, t] in base_init_mounts; n2 == n; t == m.name]))]),
+		"an init container the base does not have would run on the member's data before the application, at every start",
+	)
+}
+
 named_containers(s, name) := [i | some i, c in object.get(pod_spec(s), "containers", []); c.name == name]
 
 container_mounts(s, i, t) := [{"c": i, "m": j, "mount": m} |

@@ -170,3 +170,36 @@ test_graft078_other_pod_volumes_pass if {
 		{"name": "scratch", "emptyDir": {}},
 	])])) == set()
 }
+
+# with_base_inits: a base whose init containers mount as inits says.
+with_base_inits(inits, ops) := json.patch(appended(object.union(base_mounts_doc([base_mount({})]), {"initContainerMounts": {"cassandra": inits}})), ops)
+
+init_of(name) := {"name": name, "volumeMounts": [{"name": "data", "mountPath": "/data"}]}
+
+add_init(name) := op("add", i_sts, "/spec/template/spec/initContainers", [init_of(name)])
+
+test_graft019_base_init_container_mounts if {
+	# The base's init container, mounting the claim as the base does.
+	ids(with_base_inits([{"container": "chown", "claimTemplate": "data"}], [add_init("chown")])) == set()
+	# No init container at all, with or without the base's.
+	ids(with_base_inits([{"container": "chown", "claimTemplate": "data"}], [])) == set()
+
+	# One the base does not have.
+	inp := with_base_inits([{"container": "chown", "claimTemplate": "data"}], [add_init("wipe")])
+	what(inp) == {["GRAFT019", "spec.template.spec.initContainers[0].volumeMounts[0]", `init container "wipe" mounting claim template data`]}
+	some f in graft.deny with input as inp
+	f.expected == `no init container mount of claim template data but the base's (["chown"])`
+
+	# A base document without the list (none of its init containers
+	# mounts a claim), and one whose entry is not a list: fail closed.
+	ids(with_base([base_mount({})], [add_init("chown")])) == {"GRAFT019"}
+	bad := json.patch(appended(object.union(base_mounts_doc([base_mount({})]), {"initContainerMounts": {"cassandra": "x"}})), [add_init("chown")])
+	ids(bad) == {"GRAFT019"}
+
+	# An init container mount of another volume is not the claim's.
+	other := {"name": "wipe", "volumeMounts": [{"name": "scratch", "mountPath": "/s"}]}
+	ids(with_base_inits([], [op("add", i_sts, "/spec/template/spec/initContainers", [other])])) == set()
+
+	# Without a base there is nothing to compare with.
+	ids(patched([add_init("wipe")])) == set()
+}

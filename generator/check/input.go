@@ -887,9 +887,11 @@ func (in *Input) hasStatefulSet() bool {
 
 // baseMounts returns the BaseMounts document of a built base: for each
 // apps/v1 StatefulSet, by name without namespace, the volumeMounts of its
-// claim templates in its regular containers.
+// claim templates in its regular containers, and which init containers
+// mount which claim templates.
 func baseMounts(base string, docs []any) map[string]any {
 	sets := map[string]any{}
+	inits := map[string]any{}
 	for _, d := range docs {
 		o, _ := d.(map[string]any)
 		if o["kind"] != "StatefulSet" || o["apiVersion"] != "apps/v1" {
@@ -903,6 +905,7 @@ func baseMounts(base string, docs []any) map[string]any {
 				templates[n] = true
 			}
 		}
+		inits[name] = initContainerMounts(o, templates, inits[name])
 		mounts, _ := sets[name].([]any)
 		if mounts == nil {
 			mounts = []any{}
@@ -945,11 +948,33 @@ func baseMounts(base string, docs []any) map[string]any {
 		sets[name] = mounts
 	}
 	return map[string]any{
-		"apiVersion":   "graft.graftctl.io/v1alpha1",
-		"kind":         BaseMountsKind,
-		"base":         filepath.ToSlash(base),
-		"statefulSets": sets,
+		"apiVersion":          "graft.graftctl.io/v1alpha1",
+		"kind":                BaseMountsKind,
+		"base":                filepath.ToSlash(base),
+		"statefulSets":        sets,
+		"initContainerMounts": inits,
 	}
+}
+
+// initContainerMounts appends to have (a []any, or nil) the init
+// containers of StatefulSet o that mount a claim template, as
+// {"container", "claimTemplate"} entries.
+func initContainerMounts(o map[string]any, templates map[string]bool, have any) []any {
+	out, _ := have.([]any)
+	if out == nil {
+		out = []any{}
+	}
+	containers, _ := dig(o, "spec", "template", "spec", "initContainers").([]any)
+	for _, c := range containers {
+		cname, _ := dig(c, "name").(string)
+		vms, _ := dig(c, "volumeMounts").([]any)
+		for _, vm := range vms {
+			if t, _ := dig(vm, "name").(string); templates[t] {
+				out = append(out, map[string]any{"container": cname, "claimTemplate": t})
+			}
+		}
+	}
+	return out
 }
 
 // cleanMountPath is a mount path as the policies compare it: path.Clean's

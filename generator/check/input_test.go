@@ -325,6 +325,7 @@ func TestLoadBaseMounts(t *testing.T) {
 			map[string]any{"container": "backup", "claimTemplate": "data", "mountPath": "/backup", "subPath": "snaps", "subPathExpr": "", "readOnly": true, "nested": []any{}},
 			map[string]any{"container": "backup", "claimTemplate": "data", "mountPath": "/expr", "subPath": "", "subPathExpr": "$(POD_NAME)", "readOnly": false, "nested": []any{}},
 		}},
+		"initContainerMounts": map[string]any{"db": []any{map[string]any{"container": "init", "claimTemplate": "data"}}},
 	}
 	if got := in.baseDocs[0].Contents; !reflect.DeepEqual(got, want) {
 		t.Errorf("BaseMounts document\n%#v\nwant\n%#v", got, want)

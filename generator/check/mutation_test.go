@@ -194,6 +194,11 @@ var mutations = []mutation{
 		over := map[string]any{"name": "scratch", "mountPath": str(sts, append(mainMount, "mountPath")...) + "/data"}
 		set(m.t, sts, append(mounts, over), "spec", "template", "spec", "containers", "0", "volumeMounts")
 	}},
+	{"init container mounts the claim", func(m *mutable) {
+		sts := m.first("StatefulSet")
+		wipe := map[string]any{"name": "wipe", "image": "busybox", "volumeMounts": []any{map[string]any{"name": str(sts, append(mainMount, "name")...), "mountPath": "/data"}}}
+		set(m.t, sts, []any{wipe}, "spec", "template", "spec", "initContainers")
+	}},
 	{"mount read-only beside a root sidecar", func(m *mutable) { set(m.t, withRootSidecar(m), true, append(mainMount, "readOnly")...) }},
 	{"pv zone", func(m *mutable) {
 		set(m.t, m.first("PersistentVolume"), []any{"eu-north-1z"}, append(zoneValues, "values")...)
