@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/graftctl/graft/generator/boundedio"
 )
 
 // umask is the process's umask: the files and directories put in place
@@ -100,24 +102,7 @@ func writeTarget(path string) (string, error) {
 		path = real
 	}
 	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("%s is a %s; graft writes only regular files, and would replace it", path, describeMode(fi.Mode()))
+		return "", fmt.Errorf("%s is %s; graft writes only regular files, and would replace it", path, boundedio.FileKind(fi.Mode()))
 	}
 	return path, nil
-}
-
-// describeMode names what a file that is not regular is.
-func describeMode(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "directory"
-	case m&fs.ModeCharDevice != 0:
-		return "character device"
-	case m&fs.ModeDevice != 0:
-		return "device"
-	case m&fs.ModeNamedPipe != 0:
-		return "FIFO"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	}
-	return "special file (" + m.Type().String() + ")"
 }

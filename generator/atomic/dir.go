@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/graftctl/graft/generator/boundedio"
 )
 
 // AsideSuffix names the sibling of a directory where ReplaceDir sets the
@@ -131,16 +133,9 @@ func isDir(path string) error {
 	case fi.Mode()&fs.ModeSymlink != 0:
 		return fmt.Errorf("%s is a symlink; expected a directory (graft does not follow it)", path)
 	case !fi.IsDir():
-		return fmt.Errorf("%s is a %s; expected a directory", path, kind(fi.Mode()))
+		return fmt.Errorf("%s is %s; expected a directory", path, boundedio.FileKind(fi.Mode()))
 	}
 	return nil
-}
-
-func kind(m fs.FileMode) string {
-	if m.IsRegular() {
-		return "file"
-	}
-	return "special file (" + m.Type().String() + ")"
 }
 
 // syncTree syncs every regular file and directory under dir (symlinks are

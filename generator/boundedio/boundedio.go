@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 )
 
@@ -169,7 +170,7 @@ func ReadFile(ctx context.Context, path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if info.IsDir() {
-		return nil, fmt.Errorf("%s: %w (%s); expected a file", path, ErrNotRegular, kind(info.Mode()))
+		return nil, fmt.Errorf("%s: %w (%s); expected a file", path, ErrNotRegular, FileKind(info.Mode()))
 	}
 	var size int64
 	if info.Mode().IsRegular() {
@@ -193,25 +194,32 @@ func RegularFile(path string) (int64, error) {
 		return 0, err
 	}
 	if !info.Mode().IsRegular() {
-		return 0, fmt.Errorf("%s: %w (%s): graft reads only regular files in a directory", path, ErrNotRegular, kind(info.Mode()))
+		return 0, fmt.Errorf("%s: %w (%s): graft reads only regular files in a directory", path, ErrNotRegular, FileKind(info.Mode()))
 	}
 	return info.Size(), nil
 }
 
-func kind(m os.FileMode) string {
+// FileKind names what kind of file m is, with its article: "a regular
+// file", "a directory", "a FIFO" and so on, for messages that say why a
+// path is not what graft expected there.
+func FileKind(m fs.FileMode) string {
 	switch {
+	case m.IsRegular():
+		return "a file"
 	case m.IsDir():
 		return "a directory"
-	case m&os.ModeNamedPipe != 0:
+	case m&fs.ModeSymlink != 0:
+		return "a symlink"
+	case m&fs.ModeNamedPipe != 0:
 		return "a FIFO"
-	case m&os.ModeSocket != 0:
+	case m&fs.ModeSocket != 0:
 		return "a socket"
-	case m&os.ModeCharDevice != 0:
+	case m&fs.ModeCharDevice != 0:
 		return "a character device"
-	case m&os.ModeDevice != 0:
+	case m&fs.ModeDevice != 0:
 		return "a device"
 	}
-	return "mode " + m.String()
+	return "a special file (" + m.Type().String() + ")"
 }
 
 // UntilDone runs f and returns its result, or ctx.Err() as soon as ctx is
