@@ -278,7 +278,7 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if !cmd.takesPaths && len(fs.Args()) > 0 {
 		return report(ctx, e, name, usagef("%s takes no arguments, got %q", name, fs.Args()))
 	}
-	if cmd.locks {
+	if cmd.locks && !dryRun(fs) {
 		l, err := lockMigration(ctx, e, cmd.name)
 		if err != nil {
 			return report(ctx, e, name, err)
@@ -286,6 +286,15 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		defer l.Release()
 	}
 	return report(ctx, e, name, runner(ctx, e, fs.Args()))
+}
+
+// dryRun tells whether the command was asked to write nothing
+// (--dry-run): then it only reads, as plan does, and takes no lock, so it
+// runs beside a command that holds the migration, and where graft may not
+// create the lock file. What it reads, graft writes atomically.
+func dryRun(fs *pflag.FlagSet) bool {
+	f := fs.Lookup("dry-run")
+	return f != nil && f.Value.String() == "true"
 }
 
 // report says why a command failed, on stderr, and returns its exit code:

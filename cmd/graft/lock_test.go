@@ -188,6 +188,13 @@ func TestLockedCommands(t *testing.T) {
 	if code, _, stderr := graft(t, "check", "--spec", specPath, filepath.Join(root, "base")); code == exitError && strings.Contains(stderr, "locked") {
 		t.Errorf("check is refused by the lock: %s", stderr)
 	}
+	// A dry run writes nothing, so it takes no lock.
+	if code, stdout, stderr := graft(t, "render", "--dry-run", "--spec", specPath); code != exitOK || !strings.Contains(stdout, "kind: PersistentVolume") {
+		t.Errorf("render --dry-run while locked: exit %d\n%s", code, stderr)
+	}
+	if _, _, stderr := graft(t, "clone", "--dry-run", "--spec", specPath); strings.Contains(stderr, "locked") {
+		t.Errorf("clone --dry-run is refused by the lock: %s", stderr)
+	}
 }
 
 // TestRenderKeepsALiveBuild: a render removes the build directory a killed
