@@ -5,7 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"regexp"
-	"strings"
+
+	"github.com/graftctl/graft/generator/publish"
 )
 
 // secretEnv are the environment variables graft knows hold secrets: their
@@ -22,22 +23,24 @@ const minSecret = 8
 // the credentials.
 var processOutput = regexp.MustCompile(`(process output: )[^\n]*`)
 
-// redactor hides secrets in what graft prints on stderr.
-type redactor struct{ values *strings.Replacer }
+// redactor hides secrets in what graft prints on stderr: publish's
+// redactor (the secrets, and those in URLs' user-info) over the values of
+// secretEnv, and the SDK's echo of a credential process's output.
+type redactor struct{ values func(string) string }
 
 func newRedactor(getenv func(string) string) redactor {
-	var pairs []string
+	var secrets []string
 	for _, k := range secretEnv {
 		if v := getenv(k); len(v) >= minSecret {
-			pairs = append(pairs, v, "***")
+			secrets = append(secrets, v)
 		}
 	}
-	return redactor{strings.NewReplacer(pairs...)}
+	return redactor{publish.Redactor(secrets...)}
 }
 
 func (r redactor) redact(s string) string {
 	if r.values != nil {
-		s = r.values.Replace(s)
+		s = r.values(s)
 	}
 	return processOutput.ReplaceAllString(s, "${1}(not shown: it may hold credentials)")
 }

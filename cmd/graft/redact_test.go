@@ -52,4 +52,11 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	if !strings.Contains(stderr.String(), "process output: (not shown: it may hold credentials)") {
 		t.Errorf("the credential_process error says nothing of what it hid: %q", stderr.String())
 	}
+	// A token in a URL's user-info is hidden too, in the environment or not.
+	stderr.Reset()
+	report(t.Context(), e, "publish", errors.New("git push https://x-access-token:ghs_SEKRET0123456789@example.com/o/r.git: denied"))
+	leaks("a URL's user-info", stderr.String())
+	if !strings.Contains(stderr.String(), "https://***@example.com/o/r.git") {
+		t.Errorf("the URL's user-info is not shown as ***: %q", stderr.String())
+	}
 }

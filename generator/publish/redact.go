@@ -104,6 +104,11 @@ func (r *redactor) String(s string) string {
 	return urlUserInfo.ReplaceAllStringFunc(s, redactUserInfo)
 }
 
+// Redactor returns the function that removes secrets from text as graft's
+// own output is cleaned: the given secrets, and the secrets of URLs'
+// user-info (see redactor).
+func Redactor(secrets ...string) func(string) string { return newRedactor(secrets...).String }
+
 // RedactURL returns a URL fit for printing: without its password or token
 // (see redactor).
 func RedactURL(u string) string { return (&redactor{}).String(u) }
