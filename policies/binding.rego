@@ -94,8 +94,9 @@ binding_state_annotations := {"pv.kubernetes.io/bind-completed", "pv.kubernetes.
 
 deny contains f if {
 	some d in storage_docs
+	a := annotations(d.contents)
 	some k in binding_state_annotations
-	v := annotations(d.contents)[k]
+	v := a[k]
 	f := denied("GRAFT012", d, akey(k), v, "unset", "the annotation is the PV controller's record of a binding it made; on a claim it makes the pre-bound claim Lost, on a volume it lets the controller drop the claimRef")
 }
 

@@ -70,11 +70,14 @@ label_allows_zone(k, v, z) if {
 	zone_in_region(z, r)
 }
 
+pv_topology_labels := pv_zone_labels | pv_region_labels
+
 deny contains f if {
 	some d in pv_docs
+	ls := labels(d.contents)
+	some k in pv_topology_labels
+	v := ls[k]
 	z := pv_zone(d.contents)
-	some k, v in labels(d.contents)
-	k in pv_zone_labels | pv_region_labels
 	not label_allows_zone(k, v, z)
 	f := denied(
 		"GRAFT020", d, sprintf("metadata.labels[%s]", [json.marshal(k)]), v,
