@@ -169,3 +169,22 @@ func TestPollByID(t *testing.T) {
 		t.Errorf("an unknown id: %+v (%v), want not found and no error", st, ok)
 	}
 }
+
+// TestLookupDevice: a spec's device matches the instance's attachment in
+// either spelling of its slot (EC2 reports the name it was attached as),
+// the exact name first, and never another slot.
+func TestLookupDevice(t *testing.T) {
+	devs := map[string]bdm{"/dev/xvdf": {volume: "vol-f"}, "/dev/sdg": {volume: "vol-g"}, "/dev/sda1": {volume: "vol-root"}}
+	for _, tc := range []struct{ name, found, volume string }{
+		{"/dev/xvdf", "/dev/xvdf", "vol-f"},
+		{"/dev/sdf", "/dev/xvdf", "vol-f"},
+		{"/dev/xvdg", "/dev/sdg", "vol-g"},
+		{"/dev/sdh", "", ""},
+		{"/dev/xvdf1", "", ""},
+	} {
+		name, b, ok := lookupDevice(devs, tc.name)
+		if name != tc.found || b.volume != tc.volume || ok != (tc.found != "") {
+			t.Errorf("lookupDevice(%s) = %q, %q, %v; want %q, %q", tc.name, name, b.volume, ok, tc.found, tc.volume)
+		}
+	}
+}

@@ -274,22 +274,17 @@ func findInstance(insts []instance, id string) *instance {
 	return nil
 }
 
-// lookupDevice finds a device by name. EC2 reports the name given at
-// attach time; /dev/sdf and /dev/xvdf name the same slot, so either spelling
-// in the spec matches either on the instance.
+// lookupDevice finds a device by name, in either spelling of its slot
+// (spec.DeviceSlot): EC2 reports the name given at attach time, so /dev/sdf
+// in the spec matches /dev/xvdf on the instance, and the other way round.
 func lookupDevice(devs map[string]bdm, name string) (string, bdm, bool) {
 	if b, ok := devs[name]; ok {
 		return name, b, true
 	}
-	alt := ""
-	switch {
-	case strings.HasPrefix(name, "/dev/sd"):
-		alt = "/dev/xvd" + strings.TrimPrefix(name, "/dev/sd")
-	case strings.HasPrefix(name, "/dev/xvd"):
-		alt = "/dev/sd" + strings.TrimPrefix(name, "/dev/xvd")
-	}
-	if b, ok := devs[alt]; ok && alt != "" {
-		return alt, b, true
+	for n, b := range devs {
+		if spec.DeviceSlot(n) == spec.DeviceSlot(name) {
+			return n, b, true
+		}
 	}
 	return "", bdm{}, false
 }

@@ -162,6 +162,15 @@ func TestValidationErrors(t *testing.T) {
 			}
 		}, []string{`spec.source.devices[1].name: "/dev/xvdf", expected a device not already listed`,
 			`spec.source.devices[1].claimTemplate: "data", expected a claim template not already used`}},
+		{"two spellings of one attachment slot", func(d map[string]any) {
+			at(d, "spec", "source")["devices"] = []any{
+				map[string]any{"name": "/dev/sdf", "claimTemplate": "data"},
+				map[string]any{"name": "/dev/xvdf", "claimTemplate": "logs"},
+			}
+		}, []string{`spec.source.devices[1].name: "/dev/xvdf", expected a device not already listed (spec.source.devices[0] is /dev/sdf, the same attachment: EC2 takes /dev/sdX and /dev/xvdX for one slot)`}},
+		{"the operating system's NVMe name", func(d map[string]any) {
+			at(d, "spec", "source")["devices"] = []any{map[string]any{"name": "/dev/nvme1n1", "claimTemplate": "data"}}
+		}, []string{`spec.source.devices[0].name: "/dev/nvme1n1", expected the name EC2 reports for the attachment, such as /dev/sdf or /dev/xvdf`}},
 		{"a duplicate names the entry that has it first", func(d map[string]any) {
 			at(d, "spec", "source")["devices"] = []any{
 				map[string]any{"name": "/dev/xvdf", "claimTemplate": "data"},

@@ -152,6 +152,22 @@ const MaxDevicePartition = 128
 // DevicePartitionExpected says what a partition may be, for the errors about it.
 var DevicePartitionExpected = fmt.Sprintf("a partition number from 1 to %d, or 0 (or no partition) for the whole device", MaxDevicePartition)
 
+// nvmeExpected explains why an NVMe name is refused: the OS of a Nitro
+// instance names its EBS volumes /dev/nvmeXn1, in the order it finds them,
+// while EC2 (DescribeInstances' BlockDeviceMappings, which discover reads)
+// reports only the name the volume was attached as.
+const nvmeExpected = "the name EC2 reports for the attachment, such as /dev/sdf or /dev/xvdf (aws ec2 describe-instances --query 'Reservations[].Instances[].BlockDeviceMappings'); /dev/nvme* is the operating system's name on Nitro instances, which EC2 does not know (lsblk -o NAME,SERIAL shows the volume id of each)"
+
+// DeviceSlot is the attachment slot a device name names: EC2 takes
+// /dev/sdf and /dev/xvdf for the same slot, and reports the name the volume
+// was attached as, so both spellings name one device.
+func DeviceSlot(name string) string {
+	if rest, ok := strings.CutPrefix(name, "/dev/sd"); ok {
+		return "/dev/xvd" + rest
+	}
+	return name
+}
+
 // ValidDevicePartition reports whether p is a partition number graft accepts: 0
 // for the whole device, or 1 to MaxDevicePartition.
 func ValidDevicePartition(p int) bool { return p >= 0 && p <= MaxDevicePartition }
@@ -326,10 +342,19 @@ func (v *validator) source(src *Source) {
 	templates := map[string]int{}
 	for i, d := range src.Devices {
 		field := fmt.Sprintf("spec.source.devices[%d]", i)
-		if !devicePattern.MatchString(d.Name) {
+		switch {
+		case !devicePattern.MatchString(d.Name):
 			v.add(field+".name", d.Name, "a device name such as /dev/xvdf")
-		} else {
-			v.unique(devices, i, field+".name", d.Name, "a device not already listed (it is spec.source.devices[%d])")
+		case strings.HasPrefix(d.Name, "/dev/nvme"):
+			v.add(field+".name", d.Name, nvmeExpected)
+		default:
+			slot := DeviceSlot(d.Name)
+			if j, dup := devices[slot]; dup && src.Devices[j].Name == d.Name {
+				v.add(field+".name", d.Name, fmt.Sprintf("a device not already listed (it is spec.source.devices[%d])", j))
+			} else if dup {
+				v.add(field+".name", d.Name, fmt.Sprintf("a device not already listed (spec.source.devices[%d] is %s, the same attachment: EC2 takes /dev/sdX and /dev/xvdX for one slot)", j, src.Devices[j].Name))
+			}
+			devices[slot] = i
 		}
 		v.dnsLabel(field+".claimTemplate", d.ClaimTemplate)
 		v.unique(templates, i, field+".claimTemplate", d.ClaimTemplate, "a claim template not already used (spec.source.devices[%d] uses it)")
