@@ -125,7 +125,7 @@ func (e *Engine) dataDevices(members []Member, insts []instance, add problemFunc
 		for _, d := range src.Devices {
 			name, b, ok := lookupDevice(in.devices, d.Name)
 			if !ok {
-				add(ProblemMissingDevice, "instance %s (%s) has no device %s (spec.source.devices, claim template %s); it has %s", in.id, mb.Key(), d.Name, d.ClaimTemplate, strings.Join(slices.Sorted(maps.Keys(in.devices)), ", "))
+				add(ProblemMissingDevice, "instance %s (%s) has no EBS device %s (spec.source.devices, claim template %s); it has %s. Name the device as EC2 reports its attachment; data on an instance store volume (not EBS) cannot be snapshotted", in.id, mb.Key(), d.Name, d.ClaimTemplate, strings.Join(slices.Sorted(maps.Keys(in.devices)), ", "))
 				continue
 			}
 			used[name] = true

@@ -1548,3 +1548,40 @@ func TestSimPlanSaysWhichPolicyTheTagsSatisfy(t *testing.T) {
 		})
 	}
 }
+
+// TestSimDeviceNames: the spec's /dev/sdf finds the volume EC2 reports as
+// /dev/xvdf (one slot), and a device the instances do not have is a named
+// problem that lists what they have, before anything is created.
+func TestSimDeviceNames(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 2, Devices: 1, NoHook: true, ExtraSpec: func(y string) string {
+		return strings.Replace(y, "name: /dev/xvdf,", "name: /dev/sdf,", 1)
+	}})
+	ctx := ctxT(t, 30*time.Second)
+	inv, err := e.engine().Discover(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mb := range inv.Members {
+		if len(mb.Devices) != 1 || mb.Devices[0].Device != "/dev/xvdf" || mb.Devices[0].VolumeID == "" {
+			t.Fatalf("member %s: devices %+v, want /dev/xvdf with its volume", mb.Key(), mb.Devices)
+		}
+	}
+	e = newSim(t, simCase{Nodes: 2, Devices: 1, NoHook: true, ExtraSpec: func(y string) string {
+		return strings.Replace(y, "name: /dev/xvdf,", "name: /dev/sdb,", 1)
+	}})
+	_, err = e.engine().Discover(ctx)
+	var derr *ebs.DiscoveryError
+	if !errors.As(err, &derr) {
+		t.Fatalf("discover accepted a device the instances do not have: %v", err)
+	}
+	for _, want := range []string{ebs.ProblemMissingDevice, "has no EBS device /dev/sdb", "it has /dev/xvda, /dev/xvdf", "instance store"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message lacks %q:\n%v", want, err)
+		}
+	}
+	for _, c := range e.sim.Calls() {
+		if c.Mutating {
+			t.Errorf("a refused discover made a mutating call: %+v", c)
+		}
+	}
+}
