@@ -379,3 +379,25 @@ deny contains f if {
 		sprintf("every member of %s would mount the volume of claim %s", [d.contents.metadata.name, c]),
 	)
 }
+
+# GRAFT090: the kubelet gives a volume that supports fsGroup (the EBS CSI
+# driver's, whose CSIDriver says fsGroupPolicy ReadWriteOnceWithFSType;
+# graft always sets csi.fsType) the pod's fsGroup before it mounts it. With
+# fsGroupChangePolicy Always, the default, it walks every file and
+# directory of the volume at every mount to change their group and mode
+# (k8s.io/kubernetes pkg/volume/volume_linux.go, SetVolumeOwnership;
+# KEP-695); OnRootMismatch walks it only while the volume's root does not
+# match. A migrated volume holds all the node's data, so each pod start
+# would wait for a walk of millions of files.
+warn contains f if {
+	some d in {ct.sts | some ct in claim_templates}
+	sc := pod_spec(d.contents).securityContext
+	sc.fsGroup != null
+	policy := object.get(sc, "fsGroupChangePolicy", "Always")
+	policy != "OnRootMismatch"
+	f := warned(
+		"GRAFT090", d, "spec.template.spec.securityContext.fsGroupChangePolicy",
+		object.get(sc, "fsGroupChangePolicy", "unset"), "OnRootMismatch",
+		sprintf("with fsGroup %v and policy %s the kubelet changes the group and mode of every file on the migrated volumes at each start of a pod, which on a volume of millions of files delays the start by minutes to hours", [sc.fsGroup, policy]),
+	)
+}

@@ -57,4 +57,5 @@ rules := {
 	"GRAFT078": {"level": "deny", "title": "no pod template volume names a claim graft delivers"},
 	"GRAFT079": {"level": "deny", "title": "every claim, and the StatefulSet or operator resource that looks for it, states its namespace"},
 	"GRAFT080": {"level": "deny", "title": "no ownerReferences on the PVs, PVCs, StatefulSets or the operator's resource"},
+	"GRAFT090": {"level": "warn", "title": "a pod template that sets fsGroup sets fsGroupChangePolicy OnRootMismatch, so the kubelet does not walk every file of the migrated volumes at each start"},
 }

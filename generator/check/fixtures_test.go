@@ -580,6 +580,11 @@ var failFixtures = []failFixture{
 		}}, "metadata", "ownerReferences")
 		return []string{pvcFile}
 	}},
+	{name: "GRAFT090-fs-group-walks-the-volume", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+		file := "statefulset-cassandra.patch.yaml"
+		f.addPatchOp(file, map[string]any{"op": "add", "path": "/spec/template/spec/securityContext", "value": map[string]any{"fsGroup": 999}})
+		return []string{file}
+	}},
 	{name: "GRAFT045-common-labels", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
 		set(t, f.obj(render.KustomizationFile, "Kustomization", ""), map[string]any{"team": "data"}, "commonLabels")
 		return []string{render.KustomizationFile}
