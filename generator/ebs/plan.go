@@ -445,6 +445,9 @@ func (pl *planner) warn(inv *Inventory, x *existing) {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("%s moves from %s to %s: make sure the cluster has nodes in %s", mb.Key(), mb.Zone, mb.TargetZone, mb.TargetZone))
 		}
 	}
+	if w := otherVolumesWarning(inv); w != "" {
+		p.Warnings = append(p.Warnings, w)
+	}
 	for _, z := range slices.Sorted(maps.Keys(zonesOf(inv))) {
 		if _, mapped := s.Target.Zones[z]; !mapped && e.crossRegion() {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("source zone %s has no spec.target.zones entry", z))
@@ -463,6 +466,32 @@ func (pl *planner) warn(inv *Inventory, x *existing) {
 			}
 		}
 	}
+}
+
+// otherVolumesWarning names the members with attached EBS volumes, besides
+// the root, that spec.source.devices does not name (up to three, and how
+// many): graft neither snapshots nor migrates them, which is right for
+// scratch space and wrong for data that spans volumes (a RAID or LVM set)
+// or lives in a second directory (Cassandra's commitlog, hints).
+func otherVolumesWarning(inv *Inventory) string {
+	var named []string
+	n := 0
+	for _, mb := range inv.Members {
+		if len(mb.OtherVolumes) == 0 {
+			continue
+		}
+		if n++; len(named) < 3 {
+			named = append(named, fmt.Sprintf("%s: %s", mb.Key(), strings.Join(mb.OtherVolumes, ", ")))
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	more := ""
+	if n > len(named) {
+		more = fmt.Sprintf("; %d more", n-len(named))
+	}
+	return fmt.Sprintf("not migrated: %d member(s) have attached EBS volumes that spec.source.devices does not name (%s%s); if the application keeps data there (a RAID or LVM set, a commitlog or hints directory), name each device in spec.source.devices", n, strings.Join(named, "; "), more)
 }
 
 func zonesOf(inv *Inventory) map[string]bool {

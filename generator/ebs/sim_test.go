@@ -1585,3 +1585,36 @@ func TestSimDeviceNames(t *testing.T) {
 		}
 	}
 }
+
+// TestSimPlanNamesVolumesLeftBehind: an attached EBS volume that
+// spec.source.devices does not name is not migrated, and the plan says so
+// by member and volume; with every device named it says nothing of it.
+func TestSimPlanNamesVolumesLeftBehind(t *testing.T) {
+	ctx := ctxT(t, 30*time.Second)
+	warnings := func(e *simEnv) string {
+		t.Helper()
+		eng := e.engine()
+		p, err := eng.Plan(ctx, discover(t, ctx, eng))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(p.Warnings, "\n")
+	}
+	e := newSim(t, simCase{Nodes: 5, Devices: 2, NoHook: true, ExtraSpec: func(y string) string {
+		return strings.Replace(y, "      - {name: /dev/xvdg, claimTemplate: commitlog, fsType: xfs}\n", "", 1)
+	}})
+	got := warnings(e)
+	for _, want := range []string{
+		"not migrated: 5 member(s) have attached EBS volumes that spec.source.devices does not name",
+		"cassandra/0: " + e.cl.Nodes[0].DataVolumes["/dev/xvdg"],
+		"; 2 more)",
+		"a RAID or LVM set",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("plan warnings lack %q:\n%s", want, got)
+		}
+	}
+	if got := warnings(newSim(t, simCase{Nodes: 2, Devices: 2, NoHook: true})); strings.Contains(got, "not migrated") {
+		t.Errorf("every device is named, yet the plan warns:\n%s", got)
+	}
+}
