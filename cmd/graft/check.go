@@ -35,7 +35,7 @@ func checkCommand() *command {
 					if err != nil {
 						return err
 					}
-					_, err = e.stdout.Write(data)
+					_, err = e.stdout.Write(pinInstall(data))
 					return err
 				}
 				paths, lockPath, err := checkInputs(ctx, e, args)

@@ -85,6 +85,27 @@ func TestCheckPrintWorkflow(t *testing.T) {
 	}
 }
 
+// TestPrintedWorkflowsPinGraft: a released graft's workflows (the check
+// gate, printed or committed by publish, and preflight's) install that very
+// version; a development build's install @latest.
+func TestPrintedWorkflowsPinGraft(t *testing.T) {
+	defer func(v string) { version = v }(version)
+	for _, tc := range []struct{ version, want string }{
+		{"v1.4.2", "go install github.com/graftctl/graft/cmd/graft@v1.4.2\n"},
+		{"v0.0.0-20261201120000-0123456789ab", "go install github.com/graftctl/graft/cmd/graft@v0.0.0-20261201120000-0123456789ab\n"},
+		{"", "go install github.com/graftctl/graft/cmd/graft@latest\n"},
+		{"1.4.2", "go install github.com/graftctl/graft/cmd/graft@latest\n"},
+	} {
+		version = tc.version
+		for _, cmd := range []string{"check", "preflight"} {
+			code, stdout, stderr := graftIn(t, nil, cmd, "--print-workflow")
+			if code != exitOK || !strings.Contains(stdout, tc.want) || strings.Count(stdout, "go install ") != 1 {
+				t.Errorf("version %q, %s --print-workflow: exit %d, want one %q\n%s%s", tc.version, cmd, code, tc.want, stdout, stderr)
+			}
+		}
+	}
+}
+
 // Bad input: a clear message and exit 2.
 func TestCheckBadInput(t *testing.T) {
 	tmp := t.TempDir()

@@ -92,7 +92,7 @@ func deliver(ctx context.Context, e *env, m *spec.Migration, rec *record.Record,
 			return publish.NewProvider(kind, remoteURL, publish.ProviderOptions{})
 		},
 		Plan:       planSummary,
-		CIWorkflow: workflow,
+		CIWorkflow: pinInstall(workflow),
 		Secrets:    secrets,
 		Log:        e.log,
 	})

@@ -30,7 +30,7 @@ func preflightCommand() *command {
 					if len(args) > 0 {
 						return usagef("--print-workflow takes no PATH, got %q", args)
 					}
-					_, err := e.stdout.Write(preflight.Workflow)
+					_, err := e.stdout.Write(pinInstall(preflight.Workflow))
 					return err
 				}
 				if len(args) > 1 {
