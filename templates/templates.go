@@ -1,6 +1,7 @@
 // Package templates embeds the manifests and texts graft fills in: the Flux
-// Kustomization and Argo CD Application for an overlay, the CI gate
-// workflow for the GitOps repository, and the pull-request body.
+// Kustomization and Argo CD Application for an overlay, the check and
+// preflight workflows for the GitOps repository (which share the script
+// that finds the overlays a change touches), and the pull-request body.
 package templates
 
 import (
@@ -12,7 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-//go:embed *.tmpl *.yaml
+//go:embed *.tmpl *.yaml *.sh
 var files embed.FS
 
 // ExampleSpec is the commented spec `graft init` writes.
@@ -48,3 +49,42 @@ func Quoted(s string) string {
 
 // Raw returns the bytes of an embedded file as it is.
 func Raw(name string) ([]byte, error) { return files.ReadFile(name) }
+
+// Workflows graft prints for a GitOps repository, and the script both use
+// to find the overlays a change touches (FindOverlays).
+const (
+	PreflightWorkflow = "preflight-gate.yaml"
+	FindOverlays      = "find-overlays.sh"
+)
+
+// findOverlaysLine is where a workflow's step runs FindOverlays.
+const findOverlaysLine = "# graft:find-overlays"
+
+// Workflow returns an embedded workflow with FindOverlays in place of its
+// "# graft:find-overlays" line, indented as that line is, so the one
+// script decides for every workflow which overlays a change touches.
+func Workflow(name string) ([]byte, error) {
+	data, err := files.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	script, err := files.ReadFile(FindOverlays)
+	if err != nil {
+		return nil, err
+	}
+	var out strings.Builder
+	for line := range strings.Lines(string(data)) {
+		indent, found := strings.CutSuffix(strings.TrimSuffix(line, "\n"), findOverlaysLine)
+		if !found || strings.TrimSpace(indent) != "" {
+			out.WriteString(line)
+			continue
+		}
+		for s := range strings.Lines(string(script)) {
+			if s != "\n" {
+				out.WriteString(indent)
+			}
+			out.WriteString(s)
+		}
+	}
+	return []byte(out.String()), nil
+}

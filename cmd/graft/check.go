@@ -31,7 +31,7 @@ func checkCommand() *command {
 					if len(args) > 0 {
 						return usagef("--print-workflow takes no PATH, got %q", args)
 					}
-					data, err := templates.Raw(templates.CIWorkflow)
+					data, err := templates.Workflow(templates.CIWorkflow)
 					if err != nil {
 						return err
 					}

@@ -65,7 +65,7 @@ func (policyGate) Check(ctx context.Context, overlayDir string, builds map[strin
 // request.
 func deliver(ctx context.Context, e *env, m *spec.Migration, rec *record.Record, f deliveryFlags, plan *ebs.Plan) (*publish.Result, error) {
 	kind := cmp.Or(f.provider, m.Spec.GitOps.Provider)
-	workflow, err := templates.Raw(templates.CIWorkflow)
+	workflow, err := templates.Workflow(templates.CIWorkflow)
 	if err != nil {
 		return nil, err
 	}

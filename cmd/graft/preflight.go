@@ -13,6 +13,7 @@ import (
 	"github.com/graftctl/graft/generator/preflight"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
+	"github.com/graftctl/graft/templates"
 )
 
 func preflightCommand() *command {
@@ -30,7 +31,11 @@ func preflightCommand() *command {
 					if len(args) > 0 {
 						return usagef("--print-workflow takes no PATH, got %q", args)
 					}
-					_, err := e.stdout.Write(pinInstall(preflight.Workflow))
+					data, err := templates.Workflow(templates.PreflightWorkflow)
+					if err != nil {
+						return err
+					}
+					_, err = e.stdout.Write(pinInstall(data))
 					return err
 				}
 				if len(args) > 1 {

@@ -25,7 +25,12 @@ func TestPrintWorkflowGatesSplitOverlays(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
-	script := workflowStep(t, stdout, "Find changed overlays")
+	script := workflowStep(t, stdout, "graft-check", "Find changed overlays")
+	// preflight's workflow finds overlays with the very same script.
+	_, preflightWorkflow, _ := graftIn(t, nil, "preflight", "--print-workflow")
+	if got := workflowStep(t, preflightWorkflow, "graft-preflight", "Find changed overlays"); strings.Replace(got, "to preflight:", "to check:", 1) != script {
+		t.Errorf("preflight's workflow finds overlays otherwise than check's:\n%s", got)
+	}
 	repo := t.TempDir()
 	marker := render.Marker + " Migration big: edit graft.yaml.\nresources: []\n"
 	for name, data := range map[string]string{
@@ -108,7 +113,7 @@ func TestWorkflowFailsOnARemovedOverlay(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
-	script := workflowStep(t, stdout, "graft check")
+	script := workflowStep(t, stdout, "graft-check", "graft check")
 	dir := t.TempDir()
 	testkit.WriteFile(t, filepath.Join(dir, "overlays/kept/kustomization.yaml"), "resources: []\n")
 	testkit.WriteFile(t, filepath.Join(dir, "overlays.txt"), "overlays/gone\noverlays/kept\n")
@@ -129,8 +134,8 @@ func TestWorkflowFailsOnARemovedOverlay(t *testing.T) {
 	}
 }
 
-// workflowStep is the run script of the graft-check job's step name.
-func workflowStep(t *testing.T, workflow, name string) string {
+// workflowStep is the run script of a job's step.
+func workflowStep(t *testing.T, workflow, job, name string) string {
 	t.Helper()
 	var wf struct {
 		Jobs map[string]struct {
@@ -140,7 +145,7 @@ func workflowStep(t *testing.T, workflow, name string) string {
 	if err := yaml.Unmarshal([]byte(workflow), &wf); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range wf.Jobs["graft-check"].Steps {
+	for _, s := range wf.Jobs[job].Steps {
 		if s.Name == name {
 			return s.Run
 		}
