@@ -560,6 +560,52 @@ var mutations = []mutation{
 			set(m.t, ks, "other", "spec", "targetNamespace")
 		}
 	}},
+	// The engine object applies another directory than the one checked
+	// (GRAFT081), or one the gate cannot resolve.
+	{"engine applies another directory", func(m *mutable) {
+		if app := m.engineObject("Application", "argoproj.io/"); app != nil {
+			set(m.t, app, "overlays/elsewhere", "spec", "source", "path")
+		}
+		if ks := m.engineObject("Kustomization", "kustomize.toolkit.fluxcd.io/"); ks != nil {
+			set(m.t, ks, "./overlays/elsewhere", "spec", "path")
+		}
+	}},
+	{"engine path through ..", func(m *mutable) {
+		if app := m.engineObject("Application", "argoproj.io/"); app != nil {
+			set(m.t, app, "x/../"+str(app, "spec", "source", "path"), "spec", "source", "path")
+		}
+		if ks := m.engineObject("Kustomization", "kustomize.toolkit.fluxcd.io/"); ks != nil {
+			set(m.t, ks, "./x/../"+str(ks, "spec", "path"), "spec", "path")
+		}
+	}},
+	// Flux skips the object, or keeps the cluster's (GRAFT082).
+	{"pv not reconciled by Flux", func(m *mutable) {
+		set(m.t, m.first("PersistentVolume"), "Disabled", "metadata", "annotations", "kustomize.toolkit.fluxcd.io/reconcile")
+	}},
+	{"pvc applied by Flux only if absent", func(m *mutable) {
+		set(m.t, m.first("PersistentVolumeClaim"), "IfNotPresent", "metadata", "labels", "kustomize.toolkit.fluxcd.io/ssa")
+	}},
+	{"engine object not reconciled", func(m *mutable) {
+		if ks := m.engineObject("Kustomization", "kustomize.toolkit.fluxcd.io/"); ks != nil {
+			set(m.t, ks, "Ignore", "metadata", "annotations", "kustomize.toolkit.fluxcd.io/ssa")
+		}
+	}},
+	// Argo CD drops what the cluster's API does not know (GRAFT082).
+	{"pv applied without validation", func(m *mutable) {
+		pv := m.first("PersistentVolume")
+		if o := str(pv, "metadata", "annotations", "argocd.argoproj.io/sync-options"); o != "" {
+			set(m.t, pv, o+",Validate=false", "metadata", "annotations", "argocd.argoproj.io/sync-options")
+		}
+		if app := m.engineObject("Application", "argoproj.io/"); app != nil {
+			opts, _ := get(app, "spec", "syncPolicy", "syncOptions").([]any)
+			set(m.t, app, append(opts, "Validate=false"), "spec", "syncPolicy", "syncOptions")
+		}
+	}},
+	// The operator runs no member (GRAFT075).
+	{"operator runs no member", func(m *mutable) {
+		m.inFirst("CassandraDatacenter", true, "spec", "stopped")
+		m.inFirst("Elasticsearch", "false", "metadata", "annotations", "eck.k8s.elastic.co/managed")
+	}},
 	// What the scheduler and the PV controller read besides graft's fields.
 	{"pv zone label of another zone", func(m *mutable) {
 		set(m.t, m.first("PersistentVolume"), "eu-north-1z", "metadata", "labels", "topology.kubernetes.io/zone")
