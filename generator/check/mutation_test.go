@@ -787,3 +787,55 @@ func TestMutationsDenied(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitOverlayEngineObjects: the Flux Kustomizations and the Argo CD
+// Application render writes for a split overlay apply exactly its build
+// roots, the storage roots first (GRAFT081), and pass; a storage root
+// left out of the workload Kustomization's dependsOn, or out of the
+// Application's sources, is denied by GRAFT081 alone.
+func TestSplitOverlayEngineObjects(t *testing.T) {
+	for _, c := range []struct {
+		example, base string
+		corrupt       func(m *mutable)
+	}{
+		{"cassandra-6node-racks", "cassandra-racks", func(m *mutable) {
+			for _, d := range m.docs {
+				ks, _ := d.Contents.(map[string]any)
+				if ks["kind"] != "Kustomization" || !strings.HasPrefix(str(ks, "apiVersion"), "kustomize.toolkit.fluxcd.io/") || strings.Contains(str(ks, "spec", "path"), "storage-") {
+					continue
+				}
+				deps := get(ks, "spec", "dependsOn").([]any)
+				set(m.t, ks, deps[:len(deps)-1], "spec", "dependsOn")
+			}
+		}},
+		{"cassandra-argocd-ordinals", "cassandra-single", func(m *mutable) {
+			app := m.engineObject("Application", "argoproj.io/")
+			sources := get(app, "spec", "sources").([]any)
+			set(m.t, app, sources[1:], "spec", "sources")
+		}},
+	} {
+		t.Run(c.example, func(t *testing.T) {
+			out, res := grownOverlay(t, c.example, c.base, 30)
+			if len(res.Builds) < 3 {
+				t.Fatalf("%d roots, want a split overlay", len(res.Builds))
+			}
+			rep, in := checkDir(t, func() (*Input, error) { return Load(context.Background(), []string{out}, nil) }, filepath.Join(out, lock))
+			if len(rep.Findings) != 0 {
+				t.Fatalf("the split overlay has findings: %v", rep.Findings)
+			}
+			m := &mutable{t: t, docs: copyDocs(t, in.Docs)}
+			before, _ := json.Marshal(m.docs)
+			c.corrupt(m)
+			if after, _ := json.Marshal(m.docs); string(after) == string(before) {
+				t.Fatal("nothing corrupted")
+			}
+			rep, err := engine(t).Check(context.Background(), &Input{Docs: m.docs, baseDocs: in.baseDocs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ids := ruleIDs(rep); len(ids) != 1 || ids[0] != "GRAFT081" {
+				t.Errorf("rules %v fired, want GRAFT081 alone", ids)
+			}
+		})
+	}
+}
