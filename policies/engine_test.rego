@@ -306,3 +306,13 @@ test_graft077_respect_ignore_differences if {
 	# Without the option the differences are only not shown.
 	ids(with_argo(argo_app, [{"op": "add", "path": "/spec/ignoreDifferences", "value": ignored}])) == set()
 }
+
+test_graft081_engine_objects_of_one_name if {
+	# The storage root's Kustomization named as the workload's: only one
+	# of them exists in the cluster.
+	inp := with_split_flux(json.patch(flux_storage_ks, [{"op": "replace", "path": "/metadata/name", "value": "graft-m"}]), flux_workload_ks)
+	{[f.field, f.found] | some f in graft.deny with input as inp; f.id == "GRAFT081"; f.field == "metadata.name"} == {["metadata.name", "graft-m"]}
+	count([f | some f in graft.deny with input as inp; f.id == "GRAFT081"; f.field == "metadata.name"]) == 1
+	# In another namespace it is another Kustomization.
+	ids(with_split_flux(json.patch(flux_storage_ks, [{"op": "replace", "path": "/metadata/name", "value": "graft-m"}, {"op": "replace", "path": "/metadata/namespace", "value": "apps"}, {"op": "add", "path": "/spec/sourceRef/namespace", "value": "flux-system"}]), json.patch(flux_workload_ks, [{"op": "replace", "path": "/spec/dependsOn/1", "value": {"name": "graft-m", "namespace": "apps"}}]))) == set()
+}

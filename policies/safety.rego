@@ -538,6 +538,21 @@ deny contains f if {
 	f := denied("GRAFT081", x.d, x.field, x.path, "every build root a source of one Application", sprintf("Argo CD orders sync waves within one Application only (%s): the StatefulSet could sync before its claims exist", [concat(", ", sort(root_apps))]))
 }
 
+# An engine object is one per kind, namespace and name in the cluster: of
+# two Kustomizations (or Applications) of one name, the one applied last
+# replaces the other, and its roots are never applied.
+engine_doc_keys := [[d.contents.kind, flux_ns(d.contents), object.get(d.contents, ["metadata", "name"], "")] |
+	some d in array.concat(flux_kustomization_docs, argo_application_docs)
+]
+
+deny contains f if {
+	some d in array.concat(flux_kustomization_docs, argo_application_docs)
+	k := [d.contents.kind, flux_ns(d.contents), object.get(d.contents, ["metadata", "name"], "")]
+	n := count([x | some x in engine_doc_keys; x == k])
+	n > 1
+	f := denied("GRAFT081", d, "metadata.name", k[2], sprintf("a name no other %s in namespace %q has", [k[0], k[1]]), sprintf("%d %ss of one name: the one applied last replaces the others, whose roots are never applied", [n, k[0]]))
+}
+
 # One source: the Kustomizations of graft's roots name one sourceRef (its
 # namespace defaults to the Kustomization's) and one kubeConfig; an
 # Application's sources one repoURL and targetRevision. Roots from two
