@@ -210,6 +210,9 @@ test_graft081_root_missing_or_twice if {
 		{"op": "replace", "path": sprintf("/%d/path", [count(base)]), "value": "/srv/gitops/overlays/m/storage-001/kustomization.yaml"},
 	])
 	graft081(outside) == {["spec.path", "no path of the engine applies overlays/m/storage-001"]}
+	# A root of another directory than the repository's keeps its path.
+	elsewhere := array.concat(outside, [{"path": "/srv/other/kustomization.yaml", "contents": storage_root.contents}])
+	["spec.path", "no path of the engine applies srv/other"] in graft081(elsewhere)
 	# The workload root twice, and no storage root.
 	inp2 := with_split_flux(json.patch(flux_storage_ks, [{"op": "replace", "path": "/spec/path", "value": "overlays/m"}]), flux_workload_ks)
 	graft081(inp2) == {["spec.path", "overlays/m"], ["spec.path", "./overlays/m"], ["spec.path", "no path of the engine applies overlays/m/storage-001"]}

@@ -491,7 +491,8 @@ deny contains f if {
 
 repo_path(r) := r if repo_prefix == ""
 
-repo_path(r) := substring(r, count(repo_prefix) + 1, -1) if repo_prefix != ""
+# A root outside the repository root keeps the path graft check was given.
+repo_path(r) := trim_prefix(r, concat("", [repo_prefix, "/"])) if repo_prefix != ""
 
 deny contains f if {
 	repo_prefix
