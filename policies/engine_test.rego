@@ -319,3 +319,17 @@ test_graft081_engine_objects_of_one_name if {
 	# In another namespace it is another Kustomization.
 	ids(with_split_flux(json.patch(flux_storage_ks, [{"op": "replace", "path": "/metadata/name", "value": "graft-m"}, {"op": "replace", "path": "/metadata/namespace", "value": "apps"}, {"op": "add", "path": "/spec/sourceRef/namespace", "value": "flux-system"}]), json.patch(flux_workload_ks, [{"op": "replace", "path": "/spec/dependsOn/1", "value": {"name": "graft-m", "namespace": "apps"}}]))) == set()
 }
+
+test_graft081_path_too_short_for_the_base if {
+	# "m" ends overlays/m, but from m the base two levels up is outside
+	# the repository: m is only a tail of the overlay's path.
+	with_base := json.patch(with_flux([{"op": "replace", "path": "/spec/path", "value": "./m"}]), [{"op": "replace", "path": sprintf("/%d/contents/resources/0", [i_kust]), "value": "../../bases/cassandra"}])
+	graft081(with_base) == {["spec.path", "./m"]}
+	ids(json.patch(with_flux([]), [{"op": "replace", "path": sprintf("/%d/contents/resources/0", [i_kust]), "value": "../../bases/cassandra"}])) == set()
+	# The levels a path reaches, however it gets there.
+	graft.path_low("../../bases/cassandra") == 2
+	graft.path_low("a/../../b/../../c") == 2
+	graft.path_low("base") == 0
+	# Remote and absolute resources are not the repository's.
+	ids(json.patch(with_flux([{"op": "replace", "path": "/spec/path", "value": "./m"}]), [{"op": "replace", "path": sprintf("/%d/contents/resources/0", [i_kust]), "value": "https://example.com/../../../x"}])) == set()
+}

@@ -516,6 +516,44 @@ deny contains f if {
 	)
 }
 
+# A root's kustomization may list directories above it (graft's base,
+# "../../bases/cassandra"), which the engine resolves from its path within
+# the repository: an engine path too short for them is not the overlay's
+# repository path (only a tail of it), or one the engine cannot build
+# (Flux's loader keeps to the source root, fluxcd/pkg kustomize; Argo CD
+# clones the repository and nothing above it).
+path_steps(parts) := [s | some c in parts; s := path_step(c)]
+
+path_step("..") := -1
+
+path_step(c) := 1 if c != ".."
+
+# path_low: how many levels above its directory a relative path reaches
+# (0 for none).
+path_low(p) := 0 - min(array.concat([0], [sum(array.slice(st, 0, i + 1)) | st := path_steps(path_parts(p)); some i, _ in st]))
+
+kustomization_dirs := ["resources", "bases", "components"]
+
+deny contains f if {
+	repo_prefix
+	some [i, r, q] in path_matches
+	q == repo_prefix
+	x := engine_paths[i]
+	some e in root_entries
+	e.k == r
+	some field in kustomization_dirs
+	some res in as_array(object.get(e.d.contents, field, null))
+	is_string(res)
+	not contains(res, "://")
+	not startswith(res, "/")
+	up := path_low(res)
+	up > count(path_parts(x.path))
+	f := denied(
+		"GRAFT081", x.d, x.field, x.path, sprintf("the overlay's repository path, from which %s's %s entry %s stays in the repository (%d levels above it)", [e.d.path, field, res, up]),
+		"from this path the overlay's base resolves outside the repository: the path is not the overlay's (only a tail of it), or the engine cannot build it",
+	)
+}
+
 # One engine applies every root: Flux's Kustomizations and Argo CD's
 # Applications do not wait for one another, and Argo CD orders sync waves
 # within one Application only (its sources are synced together).
