@@ -578,6 +578,14 @@ var mutations = []mutation{
 			set(m.t, ks, "./x/../"+str(ks, "spec", "path"), "spec", "path")
 		}
 	}},
+	{"engine path a tail of the overlay's", func(m *mutable) {
+		if app := m.engineObject("Application", "argoproj.io/"); app != nil {
+			set(m.t, app, filepath.Base(str(app, "spec", "source", "path")), "spec", "source", "path")
+		}
+		if ks := m.engineObject("Kustomization", "kustomize.toolkit.fluxcd.io/"); ks != nil {
+			set(m.t, ks, "./"+filepath.Base(str(ks, "spec", "path")), "spec", "path")
+		}
+	}},
 	// Flux skips the object, or keeps the cluster's (GRAFT082).
 	{"pv not reconciled by Flux", func(m *mutable) {
 		set(m.t, m.first("PersistentVolume"), "Disabled", "metadata", "annotations", "kustomize.toolkit.fluxcd.io/reconcile")
