@@ -380,7 +380,7 @@ deny contains f if {
 	)
 }
 
-# GRAFT090: the kubelet gives a volume that supports fsGroup (the EBS CSI
+# GRAFT084: the kubelet gives a volume that supports fsGroup (the EBS CSI
 # driver's, whose CSIDriver says fsGroupPolicy ReadWriteOnceWithFSType;
 # graft always sets csi.fsType) the pod's fsGroup before it mounts it. With
 # fsGroupChangePolicy Always, the default, it walks every file and
@@ -396,7 +396,7 @@ warn contains f if {
 	policy := object.get(sc, "fsGroupChangePolicy", "Always")
 	policy != "OnRootMismatch"
 	f := warned(
-		"GRAFT090", d, "spec.template.spec.securityContext.fsGroupChangePolicy",
+		"GRAFT084", d, "spec.template.spec.securityContext.fsGroupChangePolicy",
 		object.get(sc, "fsGroupChangePolicy", "unset"), "OnRootMismatch",
 		sprintf("with fsGroup %v and policy %s the kubelet changes the group and mode of every file on the migrated volumes at each start of a pod, which on a volume of millions of files delays the start by minutes to hours", [sc.fsGroup, policy]),
 	)

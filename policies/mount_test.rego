@@ -206,15 +206,15 @@ test_graft019_base_init_container_mounts if {
 
 security_context(sc) := op("add", i_sts, "/spec/template/spec/securityContext", sc)
 
-test_graft090_fs_group_change_policy if {
+test_graft084_fs_group_change_policy if {
 	# fsGroup without a policy (Always), and with Always.
 	inp := patched([security_context({"fsGroup": 999})])
-	ids(inp) == {"GRAFT090"}
+	ids(inp) == {"GRAFT084"}
 	some f in graft.warn with input as inp
 	f.field == "spec.template.spec.securityContext.fsGroupChangePolicy"
 	f.found == "unset"
 	f.expected == "OnRootMismatch"
-	ids(patched([security_context({"fsGroup": 999, "fsGroupChangePolicy": "Always"})])) == {"GRAFT090"}
+	ids(patched([security_context({"fsGroup": 999, "fsGroupChangePolicy": "Always"})])) == {"GRAFT084"}
 
 	# OnRootMismatch, no fsGroup, or a null one: nothing to walk.
 	ids(patched([security_context({"fsGroup": 999, "fsGroupChangePolicy": "OnRootMismatch"})])) == set()

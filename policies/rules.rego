@@ -57,5 +57,8 @@ rules := {
 	"GRAFT078": {"level": "deny", "title": "no pod template volume names a claim graft delivers"},
 	"GRAFT079": {"level": "deny", "title": "every claim, and the StatefulSet or operator resource that looks for it, states its namespace"},
 	"GRAFT080": {"level": "deny", "title": "no ownerReferences on the PVs, PVCs, StatefulSets or the operator's resource"},
-	"GRAFT090": {"level": "warn", "title": "a pod template that sets fsGroup sets fsGroupChangePolicy OnRootMismatch, so the kubelet does not walk every file of the migrated volumes at each start"},
+	"GRAFT081": {"level": "deny", "title": "the Flux Kustomizations or the Argo CD Application apply exactly graft's build roots, each once, from one source, storage before the workload"},
+	"GRAFT082": {"level": "deny", "title": "the engine applies every PV, PVC, StatefulSet, operator resource and Flux Kustomization as written: no Flux reconcile: disabled or ssa: Ignore/IfNotPresent, no Argo CD Validate=false"},
+	"GRAFT083": {"level": "warn", "title": "a Flux Kustomization of the overlay is not suspended"},
+	"GRAFT084": {"level": "warn", "title": "a pod template that sets fsGroup sets fsGroupChangePolicy OnRootMismatch, so the kubelet does not walk every file of the migrated volumes at each start"},
 }

@@ -457,13 +457,13 @@ test_graft042_flux if {
 }
 
 test_graft042_flux_engine_object if {
-	flux := {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": {"name": "x"}, "spec": {"prune": true}}
-	inp := array.concat(patched([
+	flux := {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": {"name": "x"}, "spec": {"prune": true, "path": "./overlays/m"}}
+	inp := array.concat(at_m(patched([
 		rm(i_pv0, "/metadata/annotations/kustomize.toolkit.fluxcd.io~1prune"),
 		rm(i_pv1, "/metadata/annotations/kustomize.toolkit.fluxcd.io~1prune"),
 		rm(i_pvc0, "/metadata/annotations/kustomize.toolkit.fluxcd.io~1prune"),
 		rm(i_pvc1, "/metadata/annotations/kustomize.toolkit.fluxcd.io~1prune"),
-	]), [{"path": "flux.yaml", "contents": flux}])
+	])), [{"path": "flux.yaml", "contents": flux}])
 	ids(inp) == {"GRAFT042"}
 }
 
@@ -472,8 +472,8 @@ test_graft042_argocd if {
 }
 
 test_graft042_argocd_application if {
-	app := {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "x"}, "spec": {"syncPolicy": {"syncOptions": ["PruneLast=true"]}}}
-	ids(appended(app)) == {"GRAFT042", "GRAFT043"}
+	app := {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "x"}, "spec": {"source": {"path": "overlays/m"}, "syncPolicy": {"syncOptions": ["PruneLast=true"]}}}
+	ids(array.concat(at_m(base), [{"path": "app.yaml", "contents": app}])) == {"GRAFT042", "GRAFT043"}
 }
 
 test_graft043_wave if {
@@ -497,13 +497,13 @@ test_graft044_flux_force if {
 }
 
 test_graft044_flux_kustomization_force if {
-	flux := {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": {"name": "x"}, "spec": {"force": true}}
-	ids(appended(flux)) == {"GRAFT044"}
+	flux := {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": {"name": "x"}, "spec": {"force": true, "path": "overlays/m"}}
+	ids(array.concat(at_m(base), [{"path": "flux.yaml", "contents": flux}])) == {"GRAFT044"}
 }
 
 test_graft044_application_replace if {
-	app := {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "x"}, "spec": {"syncPolicy": {"syncOptions": ["Replace=true"]}}}
-	ids(array.concat(argocd, [{"path": "app.yaml", "contents": app}])) == {"GRAFT044"}
+	app := {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "x"}, "spec": {"source": {"path": "overlays/m"}, "syncPolicy": {"syncOptions": ["Replace=true"]}}}
+	ids(array.concat(at_m(argocd), [{"path": "app.yaml", "contents": app}])) == {"GRAFT044"}
 }
 
 test_graft045_common_labels if {

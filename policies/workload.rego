@@ -952,3 +952,27 @@ warn contains f if {
 	cleanup_for_kubernetes(o) != cleanup_for_kubernetes(cass_label_name(cr))
 	f := warned("GRAFT076", cr_doc, "spec.datacenterName", o, sprintf("cass-operator v1.23 or later, which names the StatefulSets after %s", [cleanup_for_kubernetes(cass_label_name(cr))]), sprintf("cass-operator before v1.23 names them after the override (%s-...-sts): none would adopt graft's claims", [cleanup_for_kubernetes(o)]))
 }
+
+# A stopped datacenter runs no member: cass-operator takes its node count
+# as 0 (pkg/reconciliation/reconcile_racks.go CalculateRackInformation)
+# and scales every rack's StatefulSet to 0 replicas (CheckRackScale). The
+# claims stay, but no recorded member starts, so what the gate proves,
+# the members running on graft's volumes, is not what is delivered.
+deny contains f if {
+	workload_kind == "cass-operator"
+	cr_spec.stopped == true
+	f := denied("GRAFT075", cr_doc, "spec.stopped", true, "unset or false", "cass-operator would scale every rack to 0 replicas: no member graft.lock records volumes for would run (the claims are kept; start the datacenter to run them)")
+}
+
+# ECK skips an unmanaged Elasticsearch entirely: no StatefulSet is created
+# or updated (pkg/controller/common/unmanaged.go IsUnmanaged:
+# eck.k8s.elastic.co/managed "false", or the legacy
+# common.k8s.elastic.co/pause "true").
+eck_unmanaged := {"eck.k8s.elastic.co/managed": "false", "common.k8s.elastic.co/pause": "true"}
+
+deny contains f if {
+	workload_kind == "eck"
+	some k, v in eck_unmanaged
+	annotations(cr)[k] == v
+	f := denied("GRAFT075", cr_doc, akey(k), v, "unset", "ECK would not reconcile the Elasticsearch: no StatefulSet of its nodeSets would be created or updated, and no recorded member would run")
+}

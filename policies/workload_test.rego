@@ -840,3 +840,27 @@ test_graft044_resource_forced_by_a_label if {
 	f.id == "GRAFT044"
 	f.kind == "Elasticsearch"
 }
+
+# --- GRAFT075: an operator that runs no member
+
+test_graft075_datacenter_stopped if {
+	inp := cass_patched([op("add", c_cr, "/spec/stopped", true)])
+	what(inp) == {["GRAFT075", "spec.stopped", "true"]}
+	ids(cass_patched([op("add", c_cr, "/spec/stopped", false)])) == set()
+}
+
+test_graft075_elasticsearch_unmanaged if {
+	inp := eck_patched([op("add", c_cr, "/metadata/annotations", {"eck.k8s.elastic.co/managed": "false"})])
+	what(inp) == {["GRAFT075", `metadata.annotations["eck.k8s.elastic.co/managed"]`, "false"]}
+	ids(eck_patched([op("add", c_cr, "/metadata/annotations", {"common.k8s.elastic.co/pause": "true"})])) == {"GRAFT075"}
+	ids(eck_patched([op("add", c_cr, "/metadata/annotations", {"eck.k8s.elastic.co/managed": "true"})])) == set()
+}
+
+# --- GRAFT082 on the operator's resource
+
+test_graft082_resource_skipped_or_unvalidated if {
+	inp := cass_patched([op("add", c_cr, "/metadata/labels", {"kustomize.toolkit.fluxcd.io/reconcile": "Disabled"})])
+	what(inp) == {["GRAFT082", `metadata.labels["kustomize.toolkit.fluxcd.io/reconcile"]`, "Disabled"]}
+	inp2 := cass_patched([op("add", c_cr, "/metadata/annotations/argocd.argoproj.io~1sync-options", "Validate=false")])
+	["GRAFT082", `metadata.annotations["argocd.argoproj.io/sync-options"]`, "Validate=false"] in what(inp2)
+}

@@ -44,7 +44,12 @@ func conftestPath(t testing.TB) string {
 // built fixture, its files as they are).
 func conftestFiles(t testing.TB, dir string) []string {
 	t.Helper()
-	out := t.TempDir()
+	// The files keep their repository path under the temporary directory:
+	// the engine object names the overlay by it (GRAFT081).
+	out := filepath.Join(t.TempDir(), strings.TrimLeft(filepath.ToSlash(filepath.Clean(dir)), "./"))
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	var files []string
 	copyFile := func(src string) {
 		data, err := os.ReadFile(src)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -580,7 +581,23 @@ var failFixtures = []failFixture{
 		}}, "metadata", "ownerReferences")
 		return []string{pvcFile}
 	}},
-	{name: "GRAFT090-fs-group-walks-the-volume", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
+	{name: "GRAFT081-flux-applies-another-directory", from: "flux-racks", edit: func(t *testing.T, f *fixtureFiles) []string {
+		// The Kustomization applies the directory the pass fixture was
+		// rendered for, not this one: the gate checked another.
+		set(t, f.obj(render.FluxFile, "Kustomization", "graft-cassandra-6node-racks"), "./"+fixtureRepoPath("pass", "flux-racks"), "spec", "path")
+		return []string{render.FluxFile}
+	}},
+	{name: "GRAFT082-pv-not-reconciled", from: "flux-racks", edit: func(t *testing.T, f *fixtureFiles) []string {
+		// Flux skips the volume: the member's claim binds whatever PV of
+		// that name the cluster has, or none.
+		set(t, f.obj(pvFile, "PersistentVolume", "cassandra-server-data-prod-dc1-r1-sts-0"), "disabled", "metadata", "annotations", "kustomize.toolkit.fluxcd.io/reconcile")
+		return []string{pvFile}
+	}},
+	{name: "GRAFT083-flux-suspended", from: "flux-racks", edit: func(t *testing.T, f *fixtureFiles) []string {
+		set(t, f.obj(render.FluxFile, "Kustomization", "graft-cassandra-6node-racks"), true, "spec", "suspend")
+		return []string{render.FluxFile}
+	}},
+	{name: "GRAFT084-fs-group-walks-the-volume", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
 		file := "statefulset-cassandra.patch.yaml"
 		f.addPatchOp(file, map[string]any{"op": "add", "path": "/spec/template/spec/securityContext", "value": map[string]any{"fsGroup": 999}})
 		return []string{file}
@@ -651,7 +668,8 @@ func passFiles(t *testing.T, pf passFixture) map[string][]byte {
 		t.Fatal(err)
 	}
 	m.Spec.GitOps.Base = pf.base
-	m.Spec.GitOps.OverlayPath = "overlays/" + pf.name
+	// The engine object names the fixture by its repository path (GRAFT081).
+	m.Spec.GitOps.OverlayPath = fixtureRepoPath("pass", pf.name)
 	if pf.engineNone {
 		m.Spec.GitOps.Engine = spec.EngineNone
 		m.Spec.GitOps.EngineObject = false
@@ -691,6 +709,21 @@ func passFiles(t *testing.T, pf passFixture) map[string][]byte {
 	return files
 }
 
+// fixtureRepoPath is a fixture directory's path in the repository.
+func fixtureRepoPath(kind, name string) string { return "testdata/policy/" + kind + "/" + name }
+
+// movedFixture is a pass fixture's files as a fail fixture's: the engine
+// object names the directory the fixture is written to.
+func movedFixture(files map[string][]byte, from, to string) map[string][]byte {
+	out := maps.Clone(files)
+	for _, name := range []string{render.FluxFile, render.ArgoFile} {
+		if data, ok := out[name]; ok {
+			out[name] = bytes.ReplaceAll(data, []byte(from), []byte(to))
+		}
+	}
+	return out
+}
+
 // handFiles reads a hand-written fixture directory.
 func handFiles(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
@@ -724,7 +757,7 @@ func wantFixtures(t *testing.T) map[string]map[string][]byte {
 		writeFixtures(t, out, "pass")
 	}
 	for _, ff := range failFixtures {
-		src := pass[ff.from]
+		src := movedFixture(pass[ff.from], fixtureRepoPath("pass", ff.from), fixtureRepoPath("fail", ff.name))
 		if ff.built {
 			built, err := render.Build(filepath.Join(fixtureRoot, "pass", ff.from))
 			if err != nil {

@@ -560,6 +560,60 @@ var mutations = []mutation{
 			set(m.t, ks, "other", "spec", "targetNamespace")
 		}
 	}},
+	// The engine object applies another directory than the one checked
+	// (GRAFT081), or one the gate cannot resolve.
+	{"engine applies another directory", func(m *mutable) {
+		if app := m.engineObject("Application", "argoproj.io/"); app != nil {
+			set(m.t, app, "overlays/elsewhere", "spec", "source", "path")
+		}
+		if ks := m.engineObject("Kustomization", "kustomize.toolkit.fluxcd.io/"); ks != nil {
+			set(m.t, ks, "./overlays/elsewhere", "spec", "path")
+		}
+	}},
+	{"engine path through ..", func(m *mutable) {
+		if app := m.engineObject("Application", "argoproj.io/"); app != nil {
+			set(m.t, app, "x/../"+str(app, "spec", "source", "path"), "spec", "source", "path")
+		}
+		if ks := m.engineObject("Kustomization", "kustomize.toolkit.fluxcd.io/"); ks != nil {
+			set(m.t, ks, "./x/../"+str(ks, "spec", "path"), "spec", "path")
+		}
+	}},
+	{"engine path a tail of the overlay's", func(m *mutable) {
+		if app := m.engineObject("Application", "argoproj.io/"); app != nil {
+			set(m.t, app, filepath.Base(str(app, "spec", "source", "path")), "spec", "source", "path")
+		}
+		if ks := m.engineObject("Kustomization", "kustomize.toolkit.fluxcd.io/"); ks != nil {
+			set(m.t, ks, "./"+filepath.Base(str(ks, "spec", "path")), "spec", "path")
+		}
+	}},
+	// Flux skips the object, or keeps the cluster's (GRAFT082).
+	{"pv not reconciled by Flux", func(m *mutable) {
+		set(m.t, m.first("PersistentVolume"), "Disabled", "metadata", "annotations", "kustomize.toolkit.fluxcd.io/reconcile")
+	}},
+	{"pvc applied by Flux only if absent", func(m *mutable) {
+		set(m.t, m.first("PersistentVolumeClaim"), "IfNotPresent", "metadata", "labels", "kustomize.toolkit.fluxcd.io/ssa")
+	}},
+	{"engine object not reconciled", func(m *mutable) {
+		if ks := m.engineObject("Kustomization", "kustomize.toolkit.fluxcd.io/"); ks != nil {
+			set(m.t, ks, "Ignore", "metadata", "annotations", "kustomize.toolkit.fluxcd.io/ssa")
+		}
+	}},
+	// Argo CD drops what the cluster's API does not know (GRAFT082).
+	{"pv applied without validation", func(m *mutable) {
+		pv := m.first("PersistentVolume")
+		if o := str(pv, "metadata", "annotations", "argocd.argoproj.io/sync-options"); o != "" {
+			set(m.t, pv, o+",Validate=false", "metadata", "annotations", "argocd.argoproj.io/sync-options")
+		}
+		if app := m.engineObject("Application", "argoproj.io/"); app != nil {
+			opts, _ := get(app, "spec", "syncPolicy", "syncOptions").([]any)
+			set(m.t, app, append(opts, "Validate=false"), "spec", "syncPolicy", "syncOptions")
+		}
+	}},
+	// The operator runs no member (GRAFT075).
+	{"operator runs no member", func(m *mutable) {
+		m.inFirst("CassandraDatacenter", true, "spec", "stopped")
+		m.inFirst("Elasticsearch", "false", "metadata", "annotations", "eck.k8s.elastic.co/managed")
+	}},
 	// What the scheduler and the PV controller read besides graft's fields.
 	{"pv zone label of another zone", func(m *mutable) {
 		set(m.t, m.first("PersistentVolume"), "eu-north-1z", "metadata", "labels", "topology.kubernetes.io/zone")
@@ -739,5 +793,57 @@ func TestMutationsDenied(t *testing.T) {
 		if applied[mu.name] == 0 {
 			t.Errorf("mutation %q applied to no overlay", mu.name)
 		}
+	}
+}
+
+// TestSplitOverlayEngineObjects: the Flux Kustomizations and the Argo CD
+// Application render writes for a split overlay apply exactly its build
+// roots, the storage roots first (GRAFT081), and pass; a storage root
+// left out of the workload Kustomization's dependsOn, or out of the
+// Application's sources, is denied by GRAFT081 alone.
+func TestSplitOverlayEngineObjects(t *testing.T) {
+	for _, c := range []struct {
+		example, base string
+		corrupt       func(m *mutable)
+	}{
+		{"cassandra-6node-racks", "cassandra-racks", func(m *mutable) {
+			for _, d := range m.docs {
+				ks, _ := d.Contents.(map[string]any)
+				if ks["kind"] != "Kustomization" || !strings.HasPrefix(str(ks, "apiVersion"), "kustomize.toolkit.fluxcd.io/") || strings.Contains(str(ks, "spec", "path"), "storage-") {
+					continue
+				}
+				deps := get(ks, "spec", "dependsOn").([]any)
+				set(m.t, ks, deps[:len(deps)-1], "spec", "dependsOn")
+			}
+		}},
+		{"cassandra-argocd-ordinals", "cassandra-single", func(m *mutable) {
+			app := m.engineObject("Application", "argoproj.io/")
+			sources := get(app, "spec", "sources").([]any)
+			set(m.t, app, sources[1:], "spec", "sources")
+		}},
+	} {
+		t.Run(c.example, func(t *testing.T) {
+			out, res := grownOverlay(t, c.example, c.base, 30)
+			if len(res.Builds) < 3 {
+				t.Fatalf("%d roots, want a split overlay", len(res.Builds))
+			}
+			rep, in := checkDir(t, func() (*Input, error) { return Load(context.Background(), []string{out}, nil) }, filepath.Join(out, lock))
+			if len(rep.Findings) != 0 {
+				t.Fatalf("the split overlay has findings: %v", rep.Findings)
+			}
+			m := &mutable{t: t, docs: copyDocs(t, in.Docs)}
+			before, _ := json.Marshal(m.docs)
+			c.corrupt(m)
+			if after, _ := json.Marshal(m.docs); string(after) == string(before) {
+				t.Fatal("nothing corrupted")
+			}
+			rep, err := engine(t).Check(context.Background(), &Input{Docs: m.docs, baseDocs: in.baseDocs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ids := ruleIDs(rep); len(ids) != 1 || ids[0] != "GRAFT081" {
+				t.Errorf("rules %v fired, want GRAFT081 alone", ids)
+			}
+		})
 	}
 }
