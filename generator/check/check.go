@@ -407,6 +407,17 @@ func (e *Engine) Check(ctx context.Context, in *Input) (*Report, error) {
 			}
 		}
 	}
+	// The policies saw repository paths (repoPaths); a finding names the
+	// file as it was given.
+	given := map[string]string{}
+	for p, repo := range repoPaths(in.documents()) {
+		given[repo] = p
+	}
+	for i := range rep.Findings {
+		if p, ok := given[rep.Findings[i].File]; ok {
+			rep.Findings[i].File = p
+		}
+	}
 	rep.Findings = append(rep.Findings, schemaFound...)
 	for i := range rep.Findings {
 		in.locate(&rep.Findings[i])

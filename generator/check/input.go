@@ -151,11 +151,61 @@ func (in *Input) documents() []Document {
 // Value is the input as the policies see it.
 func (in *Input) Value() []any {
 	docs := in.documents()
+	paths := repoPaths(docs)
 	out := make([]any, len(docs))
 	for i, d := range docs {
-		out[i] = map[string]any{"path": d.Path, "contents": d.Contents}
+		out[i] = map[string]any{"path": paths[d.Path], "contents": d.Contents}
 	}
 	return out
+}
+
+// repoPaths maps each document's path to the path the policies see: its
+// path in its git repository (below the nearest directory that holds a
+// .git) when it is in one, else its absolute path; stdin stays "-". The
+// rule that proves the engine applies the directory checked (GRAFT081)
+// compares the engine's repository path with the end of the overlay's, so
+// `graft check .` from inside the overlay reads as `graft check
+// overlays/x` from the repository root. Findings name files as given
+// (Check maps them back).
+func repoPaths(docs []Document) map[string]string {
+	out := map[string]string{}
+	roots := map[string]string{} // directory -> its repository root, "" for none
+	for _, d := range docs {
+		if _, done := out[d.Path]; done {
+			continue
+		}
+		out[d.Path] = d.Path
+		if d.Path == Stdin || d.Path == "" {
+			continue
+		}
+		abs, err := filepath.Abs(d.Path)
+		if err != nil {
+			continue
+		}
+		out[d.Path] = filepath.ToSlash(abs)
+		if root := repoRoot(filepath.Dir(abs), roots); root != "" {
+			if rel, err := filepath.Rel(root, abs); err == nil {
+				out[d.Path] = filepath.ToSlash(rel)
+			}
+		}
+	}
+	return out
+}
+
+// repoRoot is the nearest directory at or above dir that holds a .git
+// (a repository's directory, or a worktree's file), or "".
+func repoRoot(dir string, memo map[string]string) string {
+	if root, ok := memo[dir]; ok {
+		return root
+	}
+	root := ""
+	if _, err := os.Lstat(filepath.Join(dir, ".git")); err == nil {
+		root = dir
+	} else if parent := filepath.Dir(dir); parent != dir {
+		root = repoRoot(parent, memo)
+	}
+	memo[dir] = root
+	return root
 }
 
 // astValue is Value as OPA takes it. The documents are converted in
@@ -163,6 +213,7 @@ func (in *Input) Value() []any {
 // of a check.
 func (in *Input) astValue() (ast.Value, error) {
 	docs := in.documents()
+	paths := repoPaths(docs)
 	terms := make([]*ast.Term, len(docs))
 	errs := make([]error, len(docs))
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(docs)/256))
@@ -177,7 +228,7 @@ func (in *Input) astValue() (ast.Value, error) {
 					continue
 				}
 				terms[i] = ast.ObjectTerm(
-					ast.Item(ast.InternedTerm("path"), ast.StringTerm(d.Path)),
+					ast.Item(ast.InternedTerm("path"), ast.StringTerm(paths[d.Path])),
 					ast.Item(ast.InternedTerm("contents"), ast.NewTerm(contents)),
 				)
 			}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -214,4 +215,69 @@ func BenchmarkCheckRoots(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestCheckFromInsideTheOverlay: the policies see each file by its path in
+// its repository, so `graft check .` inside an overlay proves which
+// directory the engine applies (GRAFT081) as `graft check overlays/x` from
+// the repository root does; a finding still names the file as given.
+func TestCheckFromInsideTheOverlay(t *testing.T) {
+	for _, tc := range []struct {
+		dir  string
+		want []string // rule ids
+	}{
+		{filepath.Join("..", "..", "testdata", "policy", "pass", "flux-racks"), nil},
+		{filepath.Join("..", "..", "testdata", "policy", "fail", "GRAFT081-flux-applies-another-directory"), []string{"GRAFT081"}},
+	} {
+		t.Run(filepath.Base(tc.dir), func(t *testing.T) {
+			t.Chdir(tc.dir)
+			rep, _ := checkDir(t, func() (*Input, error) { return Load(context.Background(), []string{"."}, nil) }, lock)
+			var ids []string
+			for _, f := range rep.Findings {
+				ids = append(ids, f.ID)
+				if f.File != render.FluxFile {
+					t.Errorf("finding %s names %q, want the file as given (%s)", f.ID, f.File, render.FluxFile)
+				}
+			}
+			if !slices.Equal(ids, tc.want) {
+				t.Errorf("findings %v, want %v: %v", ids, tc.want, rep.Findings)
+			}
+		})
+	}
+}
+
+// TestRepoPaths: a file's path for the policies is its path below the
+// nearest directory holding .git (a repository's directory or a worktree's
+// file), else its absolute path; stdin stays "-".
+func TestRepoPaths(t *testing.T) {
+	tmp := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(tmp, "repo", ".git"), 0o755))
+	must(os.MkdirAll(filepath.Join(tmp, "worktree"), 0o755))
+	testkit.WriteFile(t, filepath.Join(tmp, "worktree", ".git"), "gitdir: /elsewhere\n")
+	t.Chdir(tmp)
+	docs := []Document{
+		{Path: "repo/overlays/x/kustomization.yaml"},
+		{Path: "worktree/overlays/y/pv.yaml"},
+		{Path: "plain/z/kustomization.yaml"},
+		{Path: Stdin},
+	}
+	got := repoPaths(docs)
+	abs, err := filepath.Abs("plain/z/kustomization.yaml")
+	must(err)
+	for p, want := range map[string]string{
+		"repo/overlays/x/kustomization.yaml": "overlays/x/kustomization.yaml",
+		"worktree/overlays/y/pv.yaml":        "overlays/y/pv.yaml",
+		"plain/z/kustomization.yaml":         filepath.ToSlash(abs),
+		Stdin:                                Stdin,
+	} {
+		if got[p] != want {
+			t.Errorf("repoPaths[%s] = %q, want %q", p, got[p], want)
+		}
+	}
 }
