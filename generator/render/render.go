@@ -19,6 +19,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -151,11 +152,61 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("render: %w; nothing was written", err)
 	}
-	if err := atomic.ReplaceDir(tmp, filepath.Clean(opts.OutDir)); err != nil {
-		return nil, fmt.Errorf("render: %w", err)
+	if err := replaceOutDir(ctx, m, tmp, opts); err != nil {
+		return nil, err
 	}
 	placed = true
 	return res, nil
+}
+
+// replaceWait bounds how long a render waits for another one to finish
+// swapping its overlay into the same parent directory (lockParent): a
+// swap is two renames and the removal of the previous overlay.
+const replaceWait = 30 * time.Second
+
+// lockParent holds parent, the directory the overlay is swapped into,
+// against every other render, so that deciding whether the output
+// directory may be replaced and replacing it are one step: two renders
+// (two migrations, two records, two copies of a spec) that target one
+// output directory at once cannot both decide it is free, and the second
+// cannot set the first's overlay aside and delete it. A parent that does
+// not exist yet holds nothing to decide about: nil, and no lock.
+func lockParent(ctx context.Context, parent string) (*lock.DirLock, error) {
+	if _, err := os.Stat(parent); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	held, ok, err := lock.WaitDir(ctx, parent, replaceWait)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("render: lock %s, where the overlay is written: %w", parent, err)
+	case !ok:
+		return nil, fmt.Errorf("render: %s, where the overlay is written, has been held by another graft render for %s; wait for it to finish and run again", parent, replaceWait)
+	}
+	return held, nil
+}
+
+// replaceOutDir puts the overlay built in tmp in place at opts.OutDir.
+// Another render may have written there while this one built, so under
+// the parent's lock the output directory is decided about again (an
+// interrupted replace finished, another migration's overlay refused)
+// before it is replaced.
+func replaceOutDir(ctx context.Context, m *spec.Migration, tmp string, opts Options) error {
+	dst := filepath.Clean(opts.OutDir)
+	held, err := lockParent(ctx, filepath.Dir(dst))
+	if err != nil {
+		return err
+	}
+	defer held.Release()
+	if err := recoverDir(m, dst, opts.Keep); err != nil {
+		return err
+	}
+	if err := checkReplace(m, opts.OutDir, opts.Force); err != nil {
+		return err
+	}
+	if err := atomic.ReplaceDir(tmp, dst); err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	return nil
 }
 
 // prepareOutDir checks that the overlay may be written to opts.OutDir
@@ -176,6 +227,11 @@ func prepareOutDir(ctx context.Context, m *spec.Migration, files map[string][]by
 	if opts.DryRun {
 		return nil
 	}
+	held, err := lockParent(ctx, filepath.Dir(filepath.Clean(opts.OutDir)))
+	if err != nil {
+		return err
+	}
+	defer held.Release()
 	if err := recoverDir(m, filepath.Clean(opts.OutDir), opts.Keep); err != nil {
 		return err
 	}
