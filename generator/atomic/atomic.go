@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/graftctl/graft/generator/boundedio"
 )
@@ -41,12 +42,12 @@ func WriteFileContext(ctx context.Context, path string, data []byte, perm os.Fil
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+tmpInfix+"*")
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("write %s: the directory %s does not exist; expected an existing directory", name, dir)
 	}
 	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
+		return fmt.Errorf("write %s: %w", name, cause(err))
 	}
 	defer func() {
 		if err != nil {
@@ -55,18 +56,18 @@ func WriteFileContext(ctx context.Context, path string, data []byte, perm os.Fil
 	}()
 	if _, err = tmp.Write(data); err != nil {
 		_ = tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, cause(err))
 	}
 	if err = tmp.Chmod(perm &^ umask); err != nil {
 		_ = tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, cause(err))
 	}
 	if err = tmp.Sync(); err != nil {
 		_ = tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, cause(err))
 	}
 	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, cause(err))
 	}
 	if err = ctx.Err(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -79,6 +80,21 @@ func WriteFileContext(ctx context.Context, path string, data []byte, perm os.Fil
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// tmpInfix names the temporary file WriteFile writes in:
+// .graft.lock.tmp-123 for graft.lock.
+const tmpInfix = ".tmp-"
+
+// cause is err without the name of the temporary file it happened to (a
+// write's "write .graft.lock.tmp-123: no space left on device"): messages
+// name the file graft writes, and the cause.
+func cause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && strings.Contains(filepath.Base(pe.Path), tmpInfix) {
+		return pe.Err
+	}
+	return err
 }
 
 // writeTarget is the file WriteFile replaces for path: path, or the file a

@@ -144,6 +144,17 @@ func try(path string, me Holder) (l *Lock, retry bool, err error) {
 		return nil, true, nil
 	}
 	l = &Lock{path: path, f: f}
+	defer func() {
+		// Not taken after all (another host's file, or the holder could
+		// not be written: a full disk): the file goes, unless it names
+		// another host's holder, as a release removes it, still locked.
+		if err != nil && !errors.Is(err, ErrHeld) {
+			_ = os.Remove(path)
+		}
+		if err != nil {
+			l = nil
+		}
+	}()
 	if prev, ok := readHolder(f); ok {
 		if prev.Host != me.Host {
 			// On another host the kernel's lock may not reach this one
