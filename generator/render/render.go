@@ -108,6 +108,9 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 	if err := prepareOutDir(ctx, m, files, opts); err != nil {
 		return nil, err
 	}
+	if opts.DryRun {
+		return dryRunBuild(ctx, m, files, opts)
+	}
 	parent := filepath.Dir(filepath.Clean(opts.OutDir))
 	cleanupParent, err := ensureDir(parent)
 	if err != nil {
@@ -145,9 +148,6 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 	}
 	res := &Result{Files: files, Built: joinBuilds(builds), Builds: builds}
 	warnNamespaceOrder(m, builds, opts.Log)
-	if opts.DryRun {
-		return res, nil
-	}
 	// The last moment to stop: after this the new overlay is in place.
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("render: %w; nothing was written", err)
@@ -157,6 +157,80 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 	}
 	placed = true
 	return res, nil
+}
+
+// dryRunBuild builds the overlay without writing beside it: in a
+// temporary directory of the system's (os.TempDir), with the entries of
+// its kustomizations that lead out of the overlay (the base) made
+// absolute, as they resolve from OutDir. So a dry run writes nothing in
+// the repository, not even for a moment, and works in a read-only
+// checkout.
+func dryRunBuild(ctx context.Context, m *spec.Migration, files map[string][]byte, opts Options) (*Result, error) {
+	out, err := realPath(opts.OutDir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s %s: %v", ErrInvalid, outField, opts.OutDir, err)
+	}
+	tmp, err := os.MkdirTemp("", "graft-dry-run-*")
+	if err != nil {
+		return nil, fmt.Errorf("render --dry-run: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	realTmp, err := filepath.EvalSymlinks(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("render --dry-run: %w", err)
+	}
+	anchored, err := anchorOutside(files, out, realTmp)
+	if err != nil {
+		return nil, err
+	}
+	builds, err := buildIn(ctx, tmp, anchored)
+	if err != nil {
+		return nil, err
+	}
+	warnNamespaceOrder(m, builds, opts.Log)
+	return &Result{Files: files, Built: joinBuilds(builds), Builds: builds}, nil
+}
+
+// anchorOutside is files with the resources and components of each
+// kustomization that lie outside the overlay directory out given relative
+// to the directory dir instead (both absolute, symlinks resolved), so that
+// the overlay builds from dir as it does from out. (kustomize takes no
+// absolute path of a base.)
+func anchorOutside(files map[string][]byte, out, dir string) (map[string][]byte, error) {
+	anchored := maps.Clone(files)
+	for name, data := range files {
+		if path.Base(name) != KustomizationFile {
+			continue
+		}
+		var k types.Kustomization
+		if err := yaml.Unmarshal(data, &k); err != nil {
+			return nil, fmt.Errorf("render: %s: %w", name, err)
+		}
+		root := filepath.Join(out, filepath.FromSlash(path.Dir(name)))
+		changed := false
+		for _, entries := range [][]string{k.Resources, k.Components} {
+			for i, e := range entries {
+				p := filepath.Join(root, filepath.FromSlash(e))
+				if filepath.IsAbs(e) || within(p, out) {
+					continue
+				}
+				rel, err := filepath.Rel(filepath.Join(dir, filepath.FromSlash(path.Dir(name))), p)
+				if err != nil {
+					return nil, fmt.Errorf("render: %s: %w", name, err)
+				}
+				entries[i], changed = filepath.ToSlash(rel), true
+			}
+		}
+		if !changed {
+			continue
+		}
+		b, err := yaml.Marshal(&k)
+		if err != nil {
+			return nil, fmt.Errorf("render: %s: %w", name, err)
+		}
+		anchored[name] = b
+	}
+	return anchored, nil
 }
 
 // replaceWait bounds how long a render waits for another one to finish
