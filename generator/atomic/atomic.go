@@ -11,8 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/graftctl/graft/generator/boundedio"
+	"github.com/graftctl/graft/generator/lock"
 )
 
 // umask is the process's umask: the files and directories put in place
@@ -42,6 +45,7 @@ func WriteFileContext(ctx context.Context, path string, data []byte, perm os.Fil
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	dir := filepath.Dir(path)
+	removeStaleTemps(dir, filepath.Base(path))
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+tmpInfix+"*")
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("write %s: the directory %s does not exist; expected an existing directory", name, dir)
@@ -54,6 +58,9 @@ func WriteFileContext(ctx context.Context, path string, data []byte, perm os.Fil
 			_ = os.Remove(tmp.Name())
 		}
 	}()
+	// Held while the file is written (until it is closed), so that a
+	// concurrent write does not take it for a killed one's leftover.
+	_, _ = lock.TryFile(tmp)
 	if _, err = tmp.Write(data); err != nil {
 		_ = tmp.Close()
 		return fmt.Errorf("write %s: %w", path, cause(err))
@@ -80,6 +87,39 @@ func WriteFileContext(ctx context.Context, path string, data []byte, perm os.Fil
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// maxStaleTemps bounds the leftovers one write looks at.
+const maxStaleTemps = 100
+
+// staleAge is how old a temporary file must be to be taken for a
+// leftover: a write holds its file from a moment after creating it.
+const staleAge = 10 * time.Second
+
+// removeStaleTemps removes the temporary files a write of base in dir
+// that was killed (SIGKILL, a crash) left there: a hidden copy that a
+// `git add -A` would commit beside the record. A file of that name is
+// such a leftover only if it is a regular file older than staleAge that
+// no live write holds (each holds its own, lock.TryFile); anything else
+// is left as it is.
+func removeStaleTemps(dir, base string) {
+	names, err := filepath.Glob(filepath.Join(dir, "."+base+tmpInfix+"*"))
+	if err != nil {
+		return
+	}
+	for _, name := range names[:min(len(names), maxStaleTemps)] {
+		if fi, err := os.Lstat(name); err != nil || !fi.Mode().IsRegular() || time.Since(fi.ModTime()) < staleAge {
+			continue
+		}
+		f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			continue
+		}
+		if free, err := lock.TryFile(f); err == nil && free {
+			_ = os.Remove(name)
+		}
+		f.Close()
+	}
 }
 
 // tmpInfix names the temporary file WriteFile writes in:

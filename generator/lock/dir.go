@@ -71,3 +71,11 @@ func WaitDir(ctx context.Context, path string, max time.Duration) (l *DirLock, o
 		}
 	}
 }
+
+// TryFile takes an exclusive flock(2) on the open file f without waiting,
+// held until f is closed: the mark of a file a live command is still
+// writing (atomic's temporary file), which another must not take for the
+// leftover of one that was killed. ok is false when another holds it;
+// where graft cannot lock (not unix), an error, and the file must be
+// treated as in use.
+func TryFile(f *os.File) (ok bool, err error) { return flock(f) }
