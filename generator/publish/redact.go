@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/url"
 	"regexp"
@@ -103,8 +104,13 @@ func (r *redactor) add(secret string) {
 	// logfmt does), JSON (as the JSON log does), escape what the secret
 	// as written does not; each form is hidden too.
 	forms := []string{secret, quoted(strconv.Quote(secret)), quoted(strconv.QuoteToASCII(secret))}
-	if j, err := json.Marshal(secret); err == nil {
-		forms = append(forms, quoted(string(j)))
+	for _, html := range []bool{true, false} { // encoding/json's default, and slog's JSON
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(html)
+		if enc.Encode(secret) == nil {
+			forms = append(forms, quoted(strings.TrimSuffix(b.String(), "\n")))
+		}
 	}
 	for _, f := range forms {
 		if !slices.Contains(r.secrets, f) {

@@ -1,10 +1,12 @@
 package publish
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -174,6 +176,14 @@ func TestRedactorQuotedAndNested(t *testing.T) {
 		if got := r(in); strings.Contains(got, "SEKRET") || strings.Contains(got, "yy") {
 			t.Errorf("Redactor(%q) = %q; want the secret hidden whole", in, got)
 		}
+	}
+	// As slog's JSON handler writes it: HTML as it is, a control byte as
+	// \u0001, U+2028 escaped.
+	mixed := "SEKRET<b>&\x01\"é\u2028z"
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("m", "k", mixed)
+	if got := Redactor(mixed)(logged.String()); strings.Contains(got, "SEKRET") {
+		t.Errorf("a secret in a JSON log line: %s", got)
 	}
 	if got := DataRedactor()("https://git@example.com/r https://u:pw123456@example.com"); got != "https://git@example.com/r https://u:***@example.com" {
 		t.Errorf("DataRedactor: %q; want the user name kept and the password hidden", got)
