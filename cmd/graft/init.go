@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/graftctl/graft/generator/atomic"
+	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/templates"
 )
 
@@ -24,9 +25,14 @@ func initCommand() *command {
 				if err != nil {
 					return err
 				}
-				if _, err := os.Stat(e.specPath); err == nil && !*force {
+				// What is no file (a directory, a device) is never
+				// overwritten: --force would not help, so it is not offered.
+				switch fi, err := os.Stat(e.specPath); {
+				case err == nil && !fi.Mode().IsRegular():
+					return fmt.Errorf("--spec %s is %s; graft writes only regular files, and would replace it: name a file with --spec", e.specPath, boundedio.FileKind(fi.Mode()))
+				case err == nil && !*force:
 					return fmt.Errorf("%s already exists; pass --force to overwrite it, or --spec to write elsewhere", e.specPath)
-				} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+				case err != nil && !errors.Is(err, os.ErrNotExist):
 					return err
 				}
 				if err := atomic.WriteFile(e.specPath, data, 0o644); err != nil {

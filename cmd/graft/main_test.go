@@ -407,6 +407,14 @@ func TestInitNeverReplacesADevice(t *testing.T) {
 	if fi, err := os.Lstat(fifo); code != exitError || !strings.Contains(stderr, "is a FIFO; graft writes only regular files") || err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 		t.Errorf("init --force over a FIFO: exit %d, %q; the FIFO is now %v (%v)", code, stderr, fi.Mode(), err)
 	}
+	// Without --force, what is no file is named as such, and --force
+	// (which would not help) is not offered.
+	for _, p := range []string{fifo, t.TempDir()} {
+		code, _, stderr := graft(t, "init", "--spec", p)
+		if code != exitError || !strings.Contains(stderr, "graft writes only regular files") || strings.Contains(stderr, "--force") {
+			t.Errorf("init --spec %s: exit %d, %q; want exit 2 naming what it is, and no --force", p, code, stderr)
+		}
+	}
 }
 
 // TestRepeatedFlagRefused: a flag given twice with different values is a
