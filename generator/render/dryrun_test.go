@@ -2,6 +2,7 @@ package render_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -41,6 +42,14 @@ func TestDryRunWritesNothingBeside(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a file as the output directory", func(t *testing.T) {
+		m, rec, out := syntheticMigration(t, 1, 3)
+		must(t, os.MkdirAll(filepath.Dir(out), 0o755))
+		must(t, os.WriteFile(out, []byte("notes\n"), 0o644))
+		if _, err := render.Render(m, rec, render.Options{OutDir: out, DryRun: true}); !errors.Is(err, render.ErrInvalid) {
+			t.Errorf("a dry run into a file: %v; want ErrInvalid, as the render itself", err)
+		}
+	})
 	t.Run("read-only checkout", func(t *testing.T) {
 		m, rec, out := syntheticMigration(t, 1, 3)
 		root := filepath.Dir(filepath.Dir(out)) // holds base/ and overlays/
