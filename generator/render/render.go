@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -128,7 +129,11 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 	// base path resolves exactly as it will from OutDir.
 	tmp, err := os.MkdirTemp(parent, buildPrefix+"*")
 	if err != nil {
-		return nil, fmt.Errorf("render: %w", err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // its path is the build directory's, which the user never named
+		}
+		return nil, fmt.Errorf("render: %s %s: cannot make the directory the overlay is built in beside it, in %s: %w", outField, opts.OutDir, parent, err)
 	}
 	defer os.RemoveAll(tmp)
 	// Held until the overlay is in place, so that a concurrent render
