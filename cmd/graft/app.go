@@ -18,6 +18,7 @@ import (
 
 	"github.com/graftctl/graft/generator/ansi"
 	"github.com/graftctl/graft/generator/lock"
+	"github.com/graftctl/graft/generator/publish"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
 )
@@ -52,8 +53,6 @@ type env struct {
 	colorOut, colorErr ansi.Palette
 	// jsonLogs is --log-format json: report writes the error as JSON too.
 	jsonLogs bool
-	// redact hides secrets in the errors and logs graft prints.
-	redact redactor
 	// specData is the spec file as readSpec read it, once per command.
 	specData []byte
 	specRead bool
@@ -180,13 +179,23 @@ func bindGlobals(fs *pflag.FlagSet, g *globals) {
 // command that succeeded but whose data could not all be written to stdout
 // (a full disk, a closed pipe) exits 2 and says so: its output is not what
 // the user asked for.
+//
+// Every byte written to stdout and stderr goes through a redactWriter made
+// here, once: the secrets of secretEnv never reach either, whatever path
+// writes them (a flag error, a log line, a progress bar, the data).
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	secrets := secretValues(os.Getenv)
 	out := &stdoutWriter{w: stdout}
-	code := dispatch(ctx, args, stdin, out, stderr)
+	dataOut := newRedactWriter(out, publish.DataRedactor(secrets...))
+	statusOut := newRedactWriter(stderr, statusRedactor(secrets))
+	in := &flushingReader{r: stdin, flush: []*redactWriter{statusOut, dataOut}}
+	code := dispatch(ctx, args, in, dataOut, statusOut)
+	_ = dataOut.Flush() // an error is out.err
 	if code == exitOK && out.err != nil {
-		fmt.Fprintf(stderr, "graft: cannot write the output to stdout: %v\n", out.err)
-		return exitError
+		fmt.Fprintf(statusOut, "graft: cannot write the output to stdout: %v\n", out.err)
+		code = exitError
 	}
+	_ = statusOut.Flush()
 	return code
 }
 
@@ -329,7 +338,7 @@ func reportText(ctx context.Context, e *env, name string, err error) int {
 	)
 	// A stage's own prefix ("render: replace …") would say the command's
 	// name twice: graft render: render: replace ….
-	msg := e.redact.redact(strings.TrimPrefix(err.Error(), name+": "))
+	msg := strings.TrimPrefix(err.Error(), name+": ")
 	switch {
 	case errors.As(err, &f):
 		// The command printed its report; say why it exits 1 as well
@@ -467,10 +476,7 @@ func checkOutput(cmd *command, g *globals) error {
 }
 
 func isTerminal(v any) bool {
-	if s, ok := v.(*stdoutWriter); ok {
-		v = s.w
-	}
-	f, ok := v.(*os.File)
+	f, ok := underlying(v).(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 

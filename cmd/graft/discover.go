@@ -105,6 +105,9 @@ func discoverCommand() *command {
 					return err
 				}
 				path := ebs.InventoryPath(e.specPath)
+				if _, err := savedInventory(ctx, path, inv.Migration); err != nil {
+					return err
+				}
 				if err := ctx.Err(); err != nil {
 					return fmt.Errorf("interrupted; %s was not written: %w", path, err)
 				}
@@ -129,7 +132,7 @@ func discoverAndCompare(ctx context.Context, e *env, eng *ebs.Engine) (*ebs.Inve
 	if err != nil {
 		return nil, nil, err
 	}
-	saved, err := ebs.LoadInventory(ctx, ebs.InventoryPath(e.specPath))
+	saved, err := savedInventory(ctx, ebs.InventoryPath(e.specPath), inv.Migration)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -137,4 +140,19 @@ func discoverAndCompare(ctx context.Context, e *env, eng *ebs.Engine) (*ebs.Inve
 		return inv, nil, nil
 	}
 	return inv, inv.Diff(saved), nil
+}
+
+// savedInventory is the inventory saved at path, nil if there is none. One
+// of another migration is refused: two specs in one directory share the
+// file (as they share graft.lock), and it is neither what this
+// migration's reviewer saw nor graft's to overwrite.
+func savedInventory(ctx context.Context, path, migration string) (*ebs.Inventory, error) {
+	saved, err := ebs.LoadInventory(ctx, path)
+	if err != nil || saved == nil {
+		return saved, err
+	}
+	if saved.Migration != migration {
+		return nil, fmt.Errorf("%s is the inventory of migration %q, not %q: two specs in one directory share it, and graft never replaces another migration's files; give each spec a directory of its own", path, saved.Migration, migration)
+	}
+	return saved, nil
 }

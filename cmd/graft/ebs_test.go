@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -274,5 +275,33 @@ func TestEBSNoCredentials(t *testing.T) {
 	code, _, errOut := graft(t, "cleanup", "--spec", specPath, "--lock", bad, "--yes")
 	if code != 2 || !strings.Contains(errOut, bad) || strings.Contains(errOut, "no AWS credentials") {
 		t.Errorf("cleanup with a broken record: exit %d\n%s", code, errOut)
+	}
+}
+
+// TestTwoSpecsInOneDirectory: two migrations' specs in one directory share
+// graft.inventory.json (as they share graft.lock): the second's discover,
+// plan or clone refuses the first's inventory by name, and replaces
+// nothing. Before, its discover overwrote the inventory the first
+// migration's reviewer saw.
+func TestTwoSpecsInOneDirectory(t *testing.T) {
+	s := newCLISim(t)
+	if code, _, stderr := graft(t, "discover", "--spec", s.spec); code != exitOK {
+		t.Fatalf("discover: %d %s", code, stderr)
+	}
+	data, err := os.ReadFile(s.spec)
+	must(t, err)
+	other := filepath.Join(filepath.Dir(s.spec), "other.yaml")
+	must(t, os.WriteFile(other, bytes.Replace(data, []byte("metadata: {name: cli}"), []byte("metadata: {name: other}"), 1), 0o644))
+	inventory := filepath.Join(filepath.Dir(s.spec), ebs.InventoryFile)
+	before, err := os.ReadFile(inventory)
+	must(t, err)
+	for _, args := range [][]string{{"discover"}, {"plan"}, {"clone", "--phase", "precopy", "--yes"}} {
+		code, _, stderr := graft(t, append(args, "--spec", other)...)
+		if code != exitError || !strings.Contains(stderr, `is the inventory of migration "cli", not "other"`) {
+			t.Errorf("%v of the second spec: exit %d, %s; want exit 2 naming the first migration's inventory", args, code, stderr)
+		}
+	}
+	if after, err := os.ReadFile(inventory); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("the first migration's inventory was replaced (%v)", err)
 	}
 }

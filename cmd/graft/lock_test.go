@@ -231,3 +231,46 @@ func TestRenderKeepsALiveBuild(t *testing.T) {
 		t.Errorf("render beside a killed render's build: exit %d, %s: %v\n%s", code, build, err, stderr)
 	}
 }
+
+// TestConcurrentRendersOfTwoMigrations races two real `graft render` of two
+// migrations (each with its own spec, record and lock) into one --out:
+// each time exactly one overlay is put in place, whole, and the other
+// render exits 2 naming the migration whose overlay is there; nothing else
+// is left beside it.
+func TestConcurrentRendersOfTwoMigrations(t *testing.T) {
+	rootA, specA := exampleTree(t, "cassandra-3node")
+	_, specB := exampleTree(t, "cassandra-3node")
+	for _, f := range []string{specB, filepath.Join(filepath.Dir(specB), "graft.lock")} {
+		data, err := os.ReadFile(f)
+		must(t, err)
+		data = bytes.Replace(data, []byte(": cassandra-3node\n"), []byte(": other-3node\n"), 1)
+		must(t, os.WriteFile(f, data, 0o644))
+	}
+	names := map[string]string{specA: "cassandra-3node", specB: "other-3node"}
+	for round := range 3 {
+		out := filepath.Join(rootA, "overlays", fmt.Sprintf("x%d", round))
+		a, aErr := graftProcess(t, "render", "--spec", specA, "--out", out)
+		b, bErr := graftProcess(t, "render", "--spec", specB, "--out", out)
+		ca, cb := exitCode(t, a), exitCode(t, b)
+		winner, loserErr := specA, bErr.String()
+		if ca != exitOK {
+			winner, loserErr = specB, aErr.String()
+			ca, cb = cb, ca
+		}
+		if ca != exitOK || cb != exitError {
+			t.Fatalf("round %d: exits %d and %d, want 0 and 2\n%s\n%s", round, ca, cb, aErr, bErr)
+		}
+		if want := fmt.Sprintf("is the overlay of migration %q", names[winner]); !strings.Contains(loserErr, want) {
+			t.Errorf("round %d: the refused render says %q; want %q", round, loserErr, want)
+		}
+		data, err := os.ReadFile(filepath.Join(out, "kustomization.yaml"))
+		if err != nil || !strings.Contains(string(data), "Migration "+names[winner]+":") {
+			t.Errorf("round %d: the overlay in place is not %s's (%v):\n%.300s", round, names[winner], err, data)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(rootA, "overlays"))
+	must(t, err)
+	if len(entries) != 3 {
+		t.Errorf("overlays/ holds %d entries, want the 3 overlays (a build or aside directory left?)", len(entries))
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/internal/testkit"
 )
 
@@ -400,12 +401,47 @@ func TestSpecOnAPipe(t *testing.T) {
 // file (or through a symlink to one): a FIFO or a device at --spec (graft
 // init --spec /dev/null --force, as root, replaced /dev/null with the
 // example) is refused with exit 2 and left as it was.
+// TestInitNeverReplacesGraftData: init --force never overwrites a record
+// (the only list of the volumes a clone created) or an inventory given as
+// --spec by mistake; before, graft init --spec graft.lock --force replaced
+// the record with the example spec.
+func TestInitNeverReplacesGraftData(t *testing.T) {
+	root, _ := exampleTree(t, "cassandra-3node")
+	lock := filepath.Join(root, "graft.lock")
+	before, err := os.ReadFile(lock)
+	must(t, err)
+	code, _, stderr := graft(t, "init", "--spec", lock, "--force")
+	if code != exitError || !strings.Contains(stderr, `is the record of migration "cassandra-3node"; graft init never overwrites it`) {
+		t.Errorf("init --force over graft.lock: exit %d, %s", code, stderr)
+	}
+	if after, err := os.ReadFile(lock); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("the record changed (%v)", err)
+	}
+	inventory := filepath.Join(root, ebs.InventoryFile)
+	must(t, (&ebs.Inventory{Migration: "cassandra-3node", SourceRegion: "us-east-1"}).WriteFile(inventory))
+	if code, _, stderr := graft(t, "init", "--spec", inventory, "--force"); code != exitError || !strings.Contains(stderr, `is the inventory of migration "cassandra-3node"`) {
+		t.Errorf("init --force over the inventory: exit %d, %s", code, stderr)
+	}
+	spec := filepath.Join(root, "graft.yaml")
+	if code, _, stderr := graft(t, "init", "--spec", spec, "--force"); code != exitOK {
+		t.Errorf("init --force over a spec: exit %d, %s", code, stderr)
+	}
+}
+
 func TestInitNeverReplacesADevice(t *testing.T) {
 	fifo := filepath.Join(t.TempDir(), "graft.yaml")
 	must(t, syscall.Mkfifo(fifo, 0o644))
 	code, _, stderr := graft(t, "init", "--spec", fifo, "--force")
 	if fi, err := os.Lstat(fifo); code != exitError || !strings.Contains(stderr, "is a FIFO; graft writes only regular files") || err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 		t.Errorf("init --force over a FIFO: exit %d, %q; the FIFO is now %v (%v)", code, stderr, fi.Mode(), err)
+	}
+	// Without --force, what is no file is named as such, and --force
+	// (which would not help) is not offered.
+	for _, p := range []string{fifo, t.TempDir()} {
+		code, _, stderr := graft(t, "init", "--spec", p)
+		if code != exitError || !strings.Contains(stderr, "graft writes only regular files") || strings.Contains(stderr, "--force") {
+			t.Errorf("init --spec %s: exit %d, %q; want exit 2 naming what it is, and no --force", p, code, stderr)
+		}
 	}
 }
 

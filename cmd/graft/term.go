@@ -31,14 +31,13 @@ func newEnv(g globals, level slog.Level, stdin io.Reader, stdout, stderr io.Writ
 		colorOut:         ansi.New(colorFor(isTerminal(stdout), g.noColor, getenv)),
 		colorErr:         ansi.New(colorFor(errTTY, g.noColor, getenv)),
 	}
-	e.redact = newRedactor(getenv)
-	e.log = slog.New(redactHandler{newLogHandler(format, e.logs, level, e.colorErr, terminalWidth(stderr)), e.redact})
+	e.log = slog.New(newLogHandler(format, e.logs, level, e.colorErr, terminalWidth(stderr)))
 	return e, nil
 }
 
 // terminalWidth is the width of w when it is a terminal, else 0.
 func terminalWidth(w io.Writer) int {
-	f, ok := w.(*os.File)
+	f, ok := underlying(w).(*os.File)
 	if !ok {
 		return 0
 	}

@@ -3,11 +3,15 @@
 package atomic
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/graftctl/graft/generator/lock"
 )
 
 // TestWriteFileNeverReplacesWhatIsNoFile: WriteFile writes through a
@@ -64,5 +68,54 @@ func TestWriteFileNeverReplacesWhatIsNoFile(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 5 {
 		t.Errorf("left behind: %v", entries)
+	}
+}
+
+// TestWriteFileRemovesKilledWritesTemps: the temporary file a killed write
+// left beside the file is removed by the next write of it; one a live
+// write holds, a recent one, a directory or another file's are not.
+func TestWriteFileRemovesKilledWritesTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "graft.lock")
+	old := time.Now().Add(-time.Hour)
+	mk := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("half"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	killed := mk(".graft.lock.tmp-1")
+	live := mk(".graft.lock.tmp-2")
+	f, err := os.Open(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if ok, err := lock.TryFile(f); !ok || err != nil {
+		t.Fatalf("TryFile: %v %v", ok, err)
+	}
+	recent := filepath.Join(dir, ".graft.lock.tmp-3")
+	if err := os.WriteFile(recent, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other := mk(".graft.inventory.json.tmp-4")
+	asDir := filepath.Join(dir, ".graft.lock.tmp-5")
+	if err := os.Mkdir(asDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(path, []byte("new\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(killed); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the killed write's temporary file is left (%v)", err)
+	}
+	for _, p := range []string{live, recent, other, asDir} {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s was removed (%v)", p, err)
+		}
 	}
 }

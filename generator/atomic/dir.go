@@ -57,6 +57,10 @@ func ReplaceDir(src, dst string) error {
 		return fmt.Errorf("replace %s: %w", dst, err)
 	}
 	if old != "" {
+		swapped, err := swapDirs(src, dst, old)
+		if err != nil || swapped {
+			return err
+		}
 		if err := os.Rename(dst, old); err != nil {
 			return fmt.Errorf("replace %s: %w", dst, err)
 		}
@@ -78,6 +82,42 @@ func ReplaceDir(src, dst string) error {
 		}
 	}
 	return nil
+}
+
+// exchangeDirs is exchange; tests make it fail as on a filesystem that
+// cannot exchange.
+var exchangeDirs = exchange
+
+// swapDirs replaces the directory dst with src where the kernel can swap
+// two directories in one step, so that dst is never missing: src is
+// renamed to old (the aside path), exchanged with dst, and what is then at
+// old (the previous content) removed. Killed after the first rename, the
+// new content is at old beside the complete previous dst; killed after
+// the exchange, the previous content is at old beside the complete new
+// dst: in both RecoverDir removes old. swapped is false, and src is back
+// where it was, when the filesystem cannot exchange.
+func swapDirs(src, dst, old string) (swapped bool, err error) {
+	if err := os.Rename(src, old); err != nil {
+		return false, fmt.Errorf("replace %s: %w", dst, err)
+	}
+	step("new aside")
+	if err := exchangeDirs(old, dst); err != nil {
+		if rerr := os.Rename(old, src); rerr != nil {
+			return false, fmt.Errorf("replace %s: %w (and moving the new content back to %s: %v)", dst, err, src, rerr)
+		}
+		if exchangeUnsupported(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("replace %s: %w", dst, err)
+	}
+	step("exchanged")
+	if err := syncParent(dst); err != nil {
+		return true, fmt.Errorf("replace %s: %w", dst, err)
+	}
+	if err := os.RemoveAll(old); err != nil {
+		return true, fmt.Errorf("replace %s: remove the previous content at %s: %w", dst, old, err)
+	}
+	return true, nil
 }
 
 // dirMode is the permissions the directory put in place gets: those

@@ -105,10 +105,22 @@ func replaceCrashing(src, dst string) (crashed bool, err error) {
 	return false, ReplaceDir(src, dst)
 }
 
+// twoRenames makes ReplaceDir swap as on a filesystem that cannot
+// exchange two directories: the previous one set aside, then the new one
+// put in place.
+func twoRenames(t *testing.T) {
+	t.Helper()
+	prev := exchangeDirs
+	exchangeDirs = func(string, string) error { return unsupportedExchange }
+	t.Cleanup(func() { exchangeDirs = prev })
+}
+
 // TestReplaceDirCrash: killed between any two steps, ReplaceDir leaves the
 // old directory or the new one after RecoverDir, never neither, and never
-// a copy beside it.
+// a copy beside it (here where the filesystem cannot exchange two
+// directories; TestReplaceDirExchange where it can).
 func TestReplaceDirCrash(t *testing.T) {
+	twoRenames(t)
 	for _, c := range []struct {
 		at   string
 		want map[string]string
@@ -267,6 +279,7 @@ func TestReplaceDirRefused(t *testing.T) {
 // TestReplaceDirRollback: if the new directory cannot be put in place, the
 // old one is put back.
 func TestReplaceDirRollback(t *testing.T) {
+	twoRenames(t)
 	root := t.TempDir()
 	src, dst := filepath.Join(root, ".build"), filepath.Join(root, "overlay")
 	tree(t, src, newFiles)
@@ -337,4 +350,73 @@ func TestReplaceDirMode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReplaceDirExchange: where the kernel can swap two directories,
+// ReplaceDir never leaves dst missing, not even between its steps, and
+// killed at any step it leaves dst whole (the old or the new), with what
+// is beside it cleared by RecoverDir. Before, between setting the old
+// directory aside and putting the new one in place, dst did not exist.
+func TestReplaceDirExchange(t *testing.T) {
+	root := t.TempDir()
+	probe := filepath.Join(root, "probe")
+	tree(t, probe+"-a", oldFiles)
+	tree(t, probe+"-b", newFiles)
+	if err := exchange(probe+"-a", probe+"-b"); exchangeUnsupported(err) {
+		t.Skipf("the filesystem cannot exchange directories (%v)", err)
+	}
+	for _, c := range []struct {
+		at   string
+		want map[string]string
+	}{
+		{"new aside", oldFiles}, // the new set aside, the old still in place
+		{"exchanged", newFiles}, // the new in place, the old aside
+	} {
+		t.Run(c.at, func(t *testing.T) {
+			root := t.TempDir()
+			src, dst := filepath.Join(root, ".build"), filepath.Join(root, "overlay")
+			tree(t, src, newFiles)
+			tree(t, dst, oldFiles)
+			var missing []string
+			step = func(s string) {
+				if got := content(t, dst); !same(got, oldFiles) && !same(got, newFiles) {
+					missing = append(missing, s)
+				}
+				if s == c.at {
+					panic(crash(s))
+				}
+			}
+			t.Cleanup(func() { step = func(string) {} })
+			if crashed, err := replaceCrashing(src, dst); !crashed {
+				t.Fatalf("ReplaceDir did not reach step %q (err %v)", c.at, err)
+			}
+			if len(missing) > 0 {
+				t.Errorf("%s was not whole at steps %v", dst, missing)
+			}
+			if err := RecoverDir(dst, func(string, bool) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if got := content(t, dst); !same(got, c.want) {
+				t.Errorf("after recovery %s holds %v, want %v", dst, got, c.want)
+			}
+			if entries, _ := os.ReadDir(root); len(entries) != 1 {
+				t.Errorf("left beside it: %v", entries)
+			}
+		})
+	}
+	t.Run("whole", func(t *testing.T) {
+		root := t.TempDir()
+		src, dst := filepath.Join(root, ".build"), filepath.Join(root, "overlay")
+		tree(t, src, newFiles)
+		tree(t, dst, oldFiles)
+		if err := ReplaceDir(src, dst); err != nil {
+			t.Fatal(err)
+		}
+		if got := content(t, dst); !same(got, newFiles) {
+			t.Errorf("%s holds %v, want %v", dst, got, newFiles)
+		}
+		if entries, _ := os.ReadDir(root); len(entries) != 1 {
+			t.Errorf("left beside it: %v", entries)
+		}
+	})
 }

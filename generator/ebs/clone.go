@@ -269,7 +269,7 @@ func (r *cloneRun) writeRecord(entries []record.Volume) error {
 		return nil
 	}
 	if err := r.opts.Record.Write(r.opts.RecordPath); err != nil {
-		return fmt.Errorf("write %s: %w", r.opts.RecordPath, err)
+		return err // atomic names the file and the cause
 	}
 	return nil
 }

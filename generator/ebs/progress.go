@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/vbauerster/cupwriter"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 )
@@ -85,8 +86,18 @@ type bar struct {
 //
 // The bars refresh even when w is not a terminal (mpb's auto refresh), so
 // that the lines written through them are never held back or dropped.
+//
+// A w that wraps a file (graft's redacting stderr) and tells its
+// descriptor (Fd) is drawn as that file is: on a terminal, with the
+// cursor moves and the terminal's size (cupwriter's SetTermFd).
 func NewBarProgress(w io.Writer, members []string) Progress {
-	return newBarProgress(w, members, mpb.WithOutput(w), mpb.WithAutoRefresh())
+	out := mpb.WithOutput(w)
+	if f, ok := w.(interface{ Fd() uintptr }); ok {
+		cw := cupwriter.New(w, false)
+		cw.SetTermFd(int(f.Fd()))
+		out = mpb.WithConsoleWriter(cw)
+	}
+	return newBarProgress(w, members, out, mpb.WithAutoRefresh())
 }
 
 // newBarProgress is NewBarProgress with the container's options, so that a

@@ -1,8 +1,10 @@
 package lock
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"time"
 )
 
 // DirLock is a held flock(2) on a directory: a work directory of a live
@@ -47,3 +49,33 @@ func (l *DirLock) Release() {
 		l.f = nil
 	}
 }
+
+// waitPoll is how often WaitDir tries again.
+const waitPoll = 20 * time.Millisecond
+
+// WaitDir is TryDir until it takes the lock, ctx is done, or max has
+// passed: a directory another command holds only for a moment (render
+// holds an overlay's parent while it swaps the overlay in) is waited for,
+// within a bound. ok is false when the time ran out with the lock held.
+func WaitDir(ctx context.Context, path string, max time.Duration) (l *DirLock, ok bool, err error) {
+	deadline := time.Now().Add(max)
+	for {
+		l, ok, err := TryDir(path)
+		if err != nil || ok || !time.Now().Before(deadline) {
+			return l, ok, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		case <-time.After(waitPoll):
+		}
+	}
+}
+
+// TryFile takes an exclusive flock(2) on the open file f without waiting,
+// held until f is closed: the mark of a file a live command is still
+// writing (atomic's temporary file), which another must not take for the
+// leftover of one that was killed. ok is false when another holds it;
+// where graft cannot lock (not unix), an error, and the file must be
+// treated as in use.
+func TryFile(f *os.File) (ok bool, err error) { return flock(f) }

@@ -1,9 +1,12 @@
 package lock
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestTryDir: a directory held by TryDir cannot be taken again (flock is
@@ -41,4 +44,29 @@ func TestTryDir(t *testing.T) {
 	if _, ok, err := TryDir(file); ok || err == nil {
 		t.Errorf("TryDir of a file: ok %v, %v; want an error", ok, err)
 	}
+}
+
+// TestWaitDir: WaitDir takes a directory once its holder lets it go, gives
+// up when its bound passes with the lock still held, and stops at once
+// when its context is done.
+func TestWaitDir(t *testing.T) {
+	dir := t.TempDir()
+	held, ok, err := TryDir(dir)
+	if err != nil || !ok {
+		t.Fatalf("TryDir: %v %v", ok, err)
+	}
+	if _, ok, err := WaitDir(context.Background(), dir, 100*time.Millisecond); err != nil || ok {
+		t.Errorf("WaitDir on a held directory: ok %v, %v; want false once the bound passed", ok, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := WaitDir(ctx, dir, time.Minute); !errors.Is(err, context.Canceled) {
+		t.Errorf("WaitDir with a done context: %v, want context.Canceled", err)
+	}
+	time.AfterFunc(100*time.Millisecond, held.Release)
+	l, ok, err := WaitDir(context.Background(), dir, 10*time.Second)
+	if err != nil || !ok {
+		t.Fatalf("WaitDir after the holder let go: %v %v", ok, err)
+	}
+	l.Release()
 }

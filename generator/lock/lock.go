@@ -116,6 +116,9 @@ func try(path string, me Holder) (l *Lock, retry bool, err error) {
 		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&os.ModeSymlink != 0 {
 			return nil, false, fmt.Errorf("lock the migration: %s is a symlink; graft keeps its lock only in a regular file of its own, never through a link (it would overwrite the file linked to): remove %s and run again", path, path)
 		}
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, false, fmt.Errorf("lock the migration: the directory %s does not exist; expected an existing directory, where the record (graft.lock, or --lock FILE) is and its lock %s goes", filepath.Dir(path), filepath.Base(path))
+		}
 		if notWritable(err) {
 			return nil, false, fmt.Errorf("lock the migration: %w; every command that writes takes its lock in a file beside the record (graft.lock): run where you may write there, or name a record elsewhere with --lock", err)
 		}
@@ -144,6 +147,17 @@ func try(path string, me Holder) (l *Lock, retry bool, err error) {
 		return nil, true, nil
 	}
 	l = &Lock{path: path, f: f}
+	defer func() {
+		// Not taken after all (another host's file, or the holder could
+		// not be written: a full disk): the file goes, unless it names
+		// another host's holder, as a release removes it, still locked.
+		if err != nil && !errors.Is(err, ErrHeld) {
+			_ = os.Remove(path)
+		}
+		if err != nil {
+			l = nil
+		}
+	}()
 	if prev, ok := readHolder(f); ok {
 		if prev.Host != me.Host {
 			// On another host the kernel's lock may not reach this one

@@ -259,3 +259,13 @@ func TestPathIsOneForEveryNameOfTheRecord(t *testing.T) {
 		t.Errorf("Path of a new record through a symlinked directory = %s, want %s", fresh, want)
 	}
 }
+
+// TestAcquireMissingDirectory: a record in a directory that does not exist
+// (a mistyped --lock) is named, with what was expected.
+func TestAcquireMissingDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "no", "such")
+	_, err := Acquire(filepath.Join(dir, "graft.lock"+Suffix), Holder{Command: "render"})
+	if err == nil || !strings.Contains(err.Error(), "the directory "+dir+" does not exist; expected an existing directory") {
+		t.Errorf("Acquire in a missing directory: %v", err)
+	}
+}

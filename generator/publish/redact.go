@@ -1,8 +1,12 @@
 package publish
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/url"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -16,7 +20,12 @@ const Redacted = "***"
 // usually not secret (ssh://git@host), so only the password goes
 // (ssh://user:***@host), and the user name too when it looks like a token.
 type redactor struct {
+	// secrets are the values to hide, and the forms in which a message may
+	// quote them (see add), longest first.
 	secrets []string
+	// keepUsers keeps a URL's user name that does not look like a token,
+	// and hides only its password (see DataRedactor).
+	keepUsers bool
 }
 
 var urlUserInfo = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s]+)@`)
@@ -40,7 +49,7 @@ func looksLikeToken(user string) bool {
 // redactUserInfo is the replacement for one urlUserInfo match
 // (scheme://user-info@), read with net/url. User-info net/url cannot read
 // goes whole.
-func redactUserInfo(m string) string {
+func (r *redactor) redactUserInfo(m string) string {
 	sm := urlUserInfo.FindStringSubmatch(m)
 	scheme := sm[1]
 	u, err := url.Parse(strings.ToLower(scheme) + sm[2] + "@host")
@@ -50,7 +59,7 @@ func redactUserInfo(m string) string {
 	user := u.User.Username()
 	_, hasPassword := u.User.Password()
 	switch {
-	case u.Scheme == "http" || u.Scheme == "https" || looksLikeToken(user):
+	case looksLikeToken(user), !r.keepUsers && (u.Scheme == "http" || u.Scheme == "https"):
 		return scheme + Redacted + "@"
 	case hasPassword:
 		return scheme + url.User(user).String() + ":" + Redacted + "@"
@@ -88,10 +97,33 @@ func newRedactor(secrets ...string) *redactor {
 func (r *redactor) add(secret string) {
 	// Very short values would redact ordinary words; no real token is
 	// that short.
-	if len(secret) >= 4 {
-		r.secrets = append(r.secrets, secret)
+	if len(secret) < 4 {
+		return
 	}
+	// A message may quote the secret: Go's %q and strconv.Quote (as
+	// logfmt does), JSON (as the JSON log does), escape what the secret
+	// as written does not; each form is hidden too.
+	forms := []string{secret, quoted(strconv.Quote(secret)), quoted(strconv.QuoteToASCII(secret))}
+	for _, html := range []bool{true, false} { // encoding/json's default, and slog's JSON
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(html)
+		if enc.Encode(secret) == nil {
+			forms = append(forms, quoted(strings.TrimSuffix(b.String(), "\n")))
+		}
+	}
+	for _, f := range forms {
+		if !slices.Contains(r.secrets, f) {
+			r.secrets = append(r.secrets, f)
+		}
+	}
+	// Longest first: a secret that holds another is hidden whole, not
+	// around the shorter one's ***.
+	slices.SortStableFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
 }
+
+// quoted is q without its surrounding quotes.
+func quoted(q string) string { return q[1 : len(q)-1] }
 
 // String returns s without secrets.
 func (r *redactor) String(s string) string {
@@ -101,13 +133,23 @@ func (r *redactor) String(s string) string {
 	for _, sec := range r.secrets {
 		s = strings.ReplaceAll(s, sec, Redacted)
 	}
-	return urlUserInfo.ReplaceAllStringFunc(s, redactUserInfo)
+	return urlUserInfo.ReplaceAllStringFunc(s, r.redactUserInfo)
 }
 
 // Redactor returns the function that removes secrets from text as graft's
 // own output is cleaned: the given secrets, and the secrets of URLs'
 // user-info (see redactor).
 func Redactor(secrets ...string) func(string) string { return newRedactor(secrets...).String }
+
+// DataRedactor is Redactor for data that must stay as written but for its
+// secrets (what graft prints on stdout): the given secrets, the passwords
+// of URLs' user-info and user names that look like tokens; a user name
+// that does not (https://git@host) stays.
+func DataRedactor(secrets ...string) func(string) string {
+	r := newRedactor(secrets...)
+	r.keepUsers = true
+	return r.String
+}
 
 // RedactURL returns a URL fit for printing: without its password or token
 // (see redactor).

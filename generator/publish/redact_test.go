@@ -1,8 +1,12 @@
 package publish
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -161,4 +165,36 @@ func TestRedactURLUserInfoAnyScheme(t *testing.T) {
 			t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
+}
+
+// TestRedactorQuotedAndNested: a secret is hidden in the forms a message
+// quotes it in (%q, JSON), and a secret that holds another is hidden whole.
+func TestRedactorQuotedAndNested(t *testing.T) {
+	short, long := "SEKRETabcd", "xx-SEKRETabcd-\"yy\"\n"
+	r := Redactor(short, long)
+	for _, in := range []string{long, fmt.Sprintf("%q", long), string(mustJSON(t, long))} {
+		if got := r(in); strings.Contains(got, "SEKRET") || strings.Contains(got, "yy") {
+			t.Errorf("Redactor(%q) = %q; want the secret hidden whole", in, got)
+		}
+	}
+	// As slog's JSON handler writes it: HTML as it is, a control byte as
+	// \u0001, U+2028 escaped.
+	mixed := "SEKRET<b>&\x01\"é\u2028z"
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("m", "k", mixed)
+	if got := Redactor(mixed)(logged.String()); strings.Contains(got, "SEKRET") {
+		t.Errorf("a secret in a JSON log line: %s", got)
+	}
+	if got := DataRedactor()("https://git@example.com/r https://u:pw123456@example.com"); got != "https://git@example.com/r https://u:***@example.com" {
+		t.Errorf("DataRedactor: %q; want the user name kept and the password hidden", got)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

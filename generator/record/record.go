@@ -180,7 +180,7 @@ func (r *Record) Marshal() ([]byte, error) {
 func (r *Record) Write(path string) error {
 	data, err := r.Marshal()
 	if err != nil {
-		return err
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return atomic.WriteFile(path, data, 0o644)
 }

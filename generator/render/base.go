@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -125,6 +127,20 @@ func removeStaleBuilds(m *spec.Migration, parent string, files map[string][]byte
 			continue
 		}
 		dir := filepath.Join(parent, e.Name())
+		if isEmptyDir(dir) {
+			// Killed before it wrote anything: nothing in it to tell
+			// whose it is, and nothing to lose. A live render holds its
+			// directory from a moment after making it: one made less
+			// than staleBuild ago may be that.
+			if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < staleBuild {
+				continue
+			}
+			if held, free, err := lock.TryDir(dir); err == nil && free {
+				_ = os.Remove(dir)
+				held.Release()
+			}
+			continue
+		}
 		if o, ok := owner(filepath.Join(dir, KustomizationFile)); !onlyFiles(dir, files) || !ok || o != m.Metadata.Name {
 			continue
 		}
@@ -142,6 +158,21 @@ func removeStaleBuilds(m *spec.Migration, parent string, files map[string][]byte
 		}
 		held.Release()
 	}
+}
+
+// staleBuild is how old an empty build directory must be to be taken for
+// a killed render's.
+const staleBuild = 10 * time.Second
+
+// isEmptyDir reports whether dir is a directory with nothing in it.
+func isEmptyDir(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	return len(names) == 0 && errors.Is(err, io.EOF)
 }
 
 // recoverDir finishes what an interrupted atomic.ReplaceDir left at dst

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
 )
@@ -32,6 +33,9 @@ func checkOutDir(m *spec.Migration, outDir, baseDir string, force, dryRun bool) 
 	out, err := realPath(outDir)
 	if err != nil {
 		return fmt.Errorf("%w: %s %s: %v", ErrInvalid, outField, outDir, err)
+	}
+	if fi, err := os.Stat(out); err == nil && !fi.IsDir() {
+		return fmt.Errorf("%w: %s %s is %s; expected a directory (or nothing there, for graft to make)", ErrInvalid, outField, outDir, boundedio.FileKind(fi.Mode()))
 	}
 	// A claims-only overlay may have no base (spec.gitops.base ""): then
 	// there is none to keep apart from the overlay.

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -107,6 +109,9 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 	if err := prepareOutDir(ctx, m, files, opts); err != nil {
 		return nil, err
 	}
+	if opts.DryRun {
+		return dryRunBuild(ctx, m, files, opts)
+	}
 	parent := filepath.Dir(filepath.Clean(opts.OutDir))
 	cleanupParent, err := ensureDir(parent)
 	if err != nil {
@@ -124,7 +129,11 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 	// base path resolves exactly as it will from OutDir.
 	tmp, err := os.MkdirTemp(parent, buildPrefix+"*")
 	if err != nil {
-		return nil, fmt.Errorf("render: %w", err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // its path is the build directory's, which the user never named
+		}
+		return nil, fmt.Errorf("render: %s %s: cannot make the directory the overlay is built in beside it, in %s: %w", outField, opts.OutDir, parent, err)
 	}
 	defer os.RemoveAll(tmp)
 	// Held until the overlay is in place, so that a concurrent render
@@ -144,18 +153,139 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 	}
 	res := &Result{Files: files, Built: joinBuilds(builds), Builds: builds}
 	warnNamespaceOrder(m, builds, opts.Log)
-	if opts.DryRun {
-		return res, nil
-	}
 	// The last moment to stop: after this the new overlay is in place.
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("render: %w; nothing was written", err)
 	}
-	if err := atomic.ReplaceDir(tmp, filepath.Clean(opts.OutDir)); err != nil {
-		return nil, fmt.Errorf("render: %w", err)
+	if err := replaceOutDir(ctx, m, tmp, opts); err != nil {
+		return nil, err
 	}
 	placed = true
 	return res, nil
+}
+
+// dryRunBuild builds the overlay without writing beside it: in a
+// temporary directory of the system's (os.TempDir), with the entries of
+// its kustomizations that lead out of the overlay (the base) made
+// absolute, as they resolve from OutDir. So a dry run writes nothing in
+// the repository, not even for a moment, and works in a read-only
+// checkout.
+func dryRunBuild(ctx context.Context, m *spec.Migration, files map[string][]byte, opts Options) (*Result, error) {
+	out, err := realPath(opts.OutDir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s %s: %v", ErrInvalid, outField, opts.OutDir, err)
+	}
+	tmp, err := os.MkdirTemp("", "graft-dry-run-*")
+	if err != nil {
+		return nil, fmt.Errorf("render --dry-run: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	realTmp, err := filepath.EvalSymlinks(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("render --dry-run: %w", err)
+	}
+	anchored, err := anchorOutside(files, out, realTmp)
+	if err != nil {
+		return nil, err
+	}
+	builds, err := buildIn(ctx, tmp, anchored)
+	if err != nil {
+		return nil, err
+	}
+	warnNamespaceOrder(m, builds, opts.Log)
+	return &Result{Files: files, Built: joinBuilds(builds), Builds: builds}, nil
+}
+
+// anchorOutside is files with the resources and components of each
+// kustomization that lie outside the overlay directory out given relative
+// to the directory dir instead (both absolute, symlinks resolved), so that
+// the overlay builds from dir as it does from out. (kustomize takes no
+// absolute path of a base.)
+func anchorOutside(files map[string][]byte, out, dir string) (map[string][]byte, error) {
+	anchored := maps.Clone(files)
+	for name, data := range files {
+		if path.Base(name) != KustomizationFile {
+			continue
+		}
+		var k types.Kustomization
+		if err := yaml.Unmarshal(data, &k); err != nil {
+			return nil, fmt.Errorf("render: %s: %w", name, err)
+		}
+		root := filepath.Join(out, filepath.FromSlash(path.Dir(name)))
+		changed := false
+		for _, entries := range [][]string{k.Resources, k.Components} {
+			for i, e := range entries {
+				p := filepath.Join(root, filepath.FromSlash(e))
+				if filepath.IsAbs(e) || within(p, out) {
+					continue
+				}
+				rel, err := filepath.Rel(filepath.Join(dir, filepath.FromSlash(path.Dir(name))), p)
+				if err != nil {
+					return nil, fmt.Errorf("render: %s: %w", name, err)
+				}
+				entries[i], changed = filepath.ToSlash(rel), true
+			}
+		}
+		if !changed {
+			continue
+		}
+		b, err := yaml.Marshal(&k)
+		if err != nil {
+			return nil, fmt.Errorf("render: %s: %w", name, err)
+		}
+		anchored[name] = b
+	}
+	return anchored, nil
+}
+
+// replaceWait bounds how long a render waits for another one to finish
+// swapping its overlay into the same parent directory (lockParent): a
+// swap is two renames and the removal of the previous overlay.
+const replaceWait = 30 * time.Second
+
+// lockParent holds parent, the directory the overlay is swapped into,
+// against every other render, so that deciding whether the output
+// directory may be replaced and replacing it are one step: two renders
+// (two migrations, two records, two copies of a spec) that target one
+// output directory at once cannot both decide it is free, and the second
+// cannot set the first's overlay aside and delete it. A parent that does
+// not exist yet holds nothing to decide about: nil, and no lock.
+func lockParent(ctx context.Context, parent string) (*lock.DirLock, error) {
+	if _, err := os.Stat(parent); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	held, ok, err := lock.WaitDir(ctx, parent, replaceWait)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("render: lock %s, where the overlay is written: %w", parent, err)
+	case !ok:
+		return nil, fmt.Errorf("render: %s, where the overlay is written, has been held by another graft render for %s; wait for it to finish and run again", parent, replaceWait)
+	}
+	return held, nil
+}
+
+// replaceOutDir puts the overlay built in tmp in place at opts.OutDir.
+// Another render may have written there while this one built, so under
+// the parent's lock the output directory is decided about again (an
+// interrupted replace finished, another migration's overlay refused)
+// before it is replaced.
+func replaceOutDir(ctx context.Context, m *spec.Migration, tmp string, opts Options) error {
+	dst := filepath.Clean(opts.OutDir)
+	held, err := lockParent(ctx, filepath.Dir(dst))
+	if err != nil {
+		return err
+	}
+	defer held.Release()
+	if err := recoverDir(m, dst, opts.Keep); err != nil {
+		return err
+	}
+	if err := checkReplace(m, opts.OutDir, opts.Force); err != nil {
+		return err
+	}
+	if err := atomic.ReplaceDir(tmp, dst); err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	return nil
 }
 
 // prepareOutDir checks that the overlay may be written to opts.OutDir
@@ -176,6 +306,11 @@ func prepareOutDir(ctx context.Context, m *spec.Migration, files map[string][]by
 	if opts.DryRun {
 		return nil
 	}
+	held, err := lockParent(ctx, filepath.Dir(filepath.Clean(opts.OutDir)))
+	if err != nil {
+		return err
+	}
+	defer held.Release()
 	if err := recoverDir(m, filepath.Clean(opts.OutDir), opts.Keep); err != nil {
 		return err
 	}

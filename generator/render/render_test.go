@@ -763,6 +763,16 @@ func TestOutDirNeverReplaced(t *testing.T) {
 			m.Spec.GitOps.Base = "../x.graft-old"
 			return out
 		}, true, "is the kustomize base %ROOT%/overlays/x.graft-old or lies inside it"},
+		{"a file, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			out := filepath.Join(root, "overlays", "x")
+			write(t, out, "notes\n")
+			return out
+		}, true, "%ROOT%/overlays/x is a file; expected a directory"},
+		{"a symlink to a file, --force", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
+			write(t, filepath.Join(root, "overlays", "notes"), "notes\n")
+			must(t, os.Symlink("notes", filepath.Join(root, "overlays", "x")))
+			return filepath.Join(root, "overlays", "x")
+		}, true, "%ROOT%/overlays/x is a file; expected a directory"},
 		{"a base outside the repository", func(t *testing.T, root string, m *spec.Migration, rec *record.Record) string {
 			mkdir(t, filepath.Join(root, "repo", ".git"))
 			m.Spec.GitOps.Base = "../../../base"

@@ -225,9 +225,17 @@ func rootsOf(files map[string][]byte) []string {
 	return roots
 }
 
-// writeFiles writes files (relative slash paths) under dir.
+// writeFiles writes files (relative slash paths) under dir. The
+// overlay's kustomization.yaml, which carries graft's marker, goes first:
+// a build directory a killed render left holds it as soon as it holds
+// anything, so the next render can tell it is its own and remove it
+// (removeStaleBuilds).
 func writeFiles(ctx context.Context, dir string, files map[string][]byte) error {
-	for _, name := range slices.Sorted(maps.Keys(files)) {
+	names := slices.Sorted(maps.Keys(files))
+	if i := slices.Index(names, KustomizationFile); i > 0 {
+		names = append([]string{KustomizationFile}, slices.Delete(names, i, i+1)...)
+	}
+	for _, name := range names {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("render: %w", err)
 		}

@@ -1,0 +1,88 @@
+package render
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestConcurrentRendersOfTwoMigrations: two renders of two migrations into
+// one output directory at once, both past their first look at it (it does
+// not exist yet) before either writes: one overlay is put in place, whole,
+// and the other render refuses with ErrInvalid naming the overlay's
+// migration. Before, the second set the first's overlay aside, put its own
+// in place and deleted the first's: both succeeded.
+func TestConcurrentRendersOfTwoMigrations(t *testing.T) {
+	root, m, rec := exampleTree(t)
+	out := filepath.Join(root, "overlays", "x")
+	mB, recB := *m, *rec
+	mB.Metadata.Name, recB.Migration = "other", "other"
+
+	// Each build waits until both renders are building.
+	var arrived sync.WaitGroup
+	arrived.Add(2)
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	prev := buildOverlay
+	t.Cleanup(func() { buildOverlay = prev })
+	buildOverlay = func(dir string) ([]byte, error) {
+		mu.Lock()
+		build := firstElem(dir, root)
+		first := !seen[build]
+		seen[build] = true
+		mu.Unlock()
+		if first {
+			arrived.Done()
+			waited := make(chan struct{})
+			go func() { arrived.Wait(); close(waited) }()
+			select {
+			case <-waited:
+			case <-time.After(20 * time.Second):
+				return nil, errors.New("the other render never built")
+			}
+		}
+		return prev(dir)
+	}
+	errs := make([]error, 2)
+	var done sync.WaitGroup
+	for i, run := range []func() error{
+		func() error { _, err := RenderContext(context.Background(), m, rec, Options{OutDir: out}); return err },
+		func() error {
+			_, err := RenderContext(context.Background(), &mB, &recB, Options{OutDir: out})
+			return err
+		},
+	} {
+		done.Add(1)
+		go func() { defer done.Done(); errs[i] = run() }()
+	}
+	done.Wait()
+	if (errs[0] == nil) == (errs[1] == nil) {
+		t.Fatalf("renders: %v and %v; want exactly one refused", errs[0], errs[1])
+	}
+	winner, loser := m.Metadata.Name, errs[1]
+	if errs[0] != nil {
+		winner, loser = mB.Metadata.Name, errs[0]
+	}
+	if !errors.Is(loser, ErrInvalid) || !strings.Contains(loser.Error(), `is the overlay of migration "`+winner+`"`) {
+		t.Errorf("the refused render says %v; want ErrInvalid naming migration %q", loser, winner)
+	}
+	if o, ok := owner(filepath.Join(out, KustomizationFile)); !ok || o != winner {
+		t.Errorf("the overlay in place is migration %q's (%v), want %q's", o, ok, winner)
+	}
+	entries, _ := os.ReadDir(filepath.Join(root, "overlays"))
+	if len(entries) != 1 {
+		t.Errorf("overlays/ holds %d entries, want only x (a build or aside directory left?)", len(entries))
+	}
+}
+
+// firstElem is the build directory dir lies in, under root: the build of
+// one render, whatever root of its overlay is built.
+func firstElem(dir, root string) string {
+	rel, _ := filepath.Rel(filepath.Join(root, "overlays"), dir)
+	return strings.SplitN(filepath.ToSlash(rel), "/", 2)[0]
+}
