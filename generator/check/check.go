@@ -407,23 +407,27 @@ func (e *Engine) Check(ctx context.Context, in *Input) (*Report, error) {
 			}
 		}
 	}
-	// The policies saw repository paths (repoPaths); a finding names the
-	// file as it was given.
-	given := map[string]string{}
-	for p, repo := range repoPaths(in.documents()) {
-		given[repo] = p
-	}
-	for i := range rep.Findings {
-		if p, ok := given[rep.Findings[i].File]; ok {
-			rep.Findings[i].File = p
-		}
-	}
+	in.nameFilesAsGiven(rep.Findings)
 	rep.Findings = append(rep.Findings, schemaFound...)
 	for i := range rep.Findings {
 		in.locate(&rep.Findings[i])
 	}
 	rep.Sort()
 	return rep, nil
+}
+
+// nameFilesAsGiven: the policies saw repository paths (repoPaths); a
+// finding names the file as it was given.
+func (in *Input) nameFilesAsGiven(findings []Finding) {
+	given := map[string]string{}
+	for p, repo := range repoPaths(in.documents()) {
+		given[repo] = p
+	}
+	for i := range findings {
+		if p, ok := given[findings[i].File]; ok {
+			findings[i].File = p
+		}
+	}
 }
 
 // Add appends findings (for example from the live check) and re-sorts.
