@@ -3,55 +3,14 @@
 package main
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/internal/testkit"
 )
-
-// smallDisk mounts a tmpfs of size bytes and returns its directory; the
-// test is skipped where mount is not permitted. It is unmounted when the
-// test ends.
-func smallDisk(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		t.Skipf("cannot mount a small tmpfs (%v): the full-disk tests need root", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
-// fillDisk fills the filesystem of dir, but for about free bytes, with the
-// file it returns; removing it frees the disk again.
-func fillDisk(t *testing.T, dir string, free int64) string {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	must(t, err)
-	defer f.Close()
-	chunk := make([]byte, 4096)
-	var n int64
-	for range 1 << 20 { // bounded: 4 GiB at most
-		m, err := f.Write(chunk)
-		n += int64(m)
-		if errors.Is(err, syscall.ENOSPC) {
-			break
-		}
-		must(t, err)
-	}
-	must(t, f.Truncate(max(n-free, 0)))
-	return path
-}
 
 // TestFullDisk: a render, a discover and a final clone that run out of
 // space (at every point from the first file to the last) exit 2 naming
@@ -61,7 +20,7 @@ func fillDisk(t *testing.T, dir string, free int64) string {
 func TestFullDisk(t *testing.T) {
 	const tmpInfix = ".tmp-"
 	t.Run("render", func(t *testing.T) {
-		disk := smallDisk(t, "2m")
+		disk := testkit.SmallDisk(t, "2m")
 		src, _ := exampleTree(t, "cassandra-3node")
 		failed := 0
 		defer func() { t.Logf("%d renders ran out of space", failed) }()
@@ -70,7 +29,7 @@ func TestFullDisk(t *testing.T) {
 			must(t, os.RemoveAll(root))
 			testkit.CopyDir(t, src, root)
 			specPath := filepath.Join(root, "graft.yaml")
-			filler := fillDisk(t, disk, free)
+			filler := testkit.FillDisk(t, disk, free)
 			before := treeState(t, root)
 			code, _, stderr := graft(t, "render", "--spec", specPath)
 			if code == exitOK {
@@ -92,7 +51,7 @@ func TestFullDisk(t *testing.T) {
 		}
 	})
 	t.Run("discover and clone", func(t *testing.T) {
-		disk := smallDisk(t, "2m")
+		disk := testkit.SmallDisk(t, "2m")
 		s := newCLISim(t)
 		data, err := os.ReadFile(s.spec)
 		must(t, err)
@@ -102,7 +61,7 @@ func TestFullDisk(t *testing.T) {
 		lockPath := filepath.Join(filepath.Dir(specPath), "graft.lock")
 		for _, args := range [][]string{{"discover"}, {"clone", "--phase", "final", "--yes"}} {
 			for _, free := range []int64{0, 4 << 10, 8 << 10} {
-				filler := fillDisk(t, disk, free)
+				filler := testkit.FillDisk(t, disk, free)
 				before := treeState(t, filepath.Dir(specPath))
 				code, _, stderr := graft(t, append(args, "--spec", specPath)...)
 				if code != exitOK {

@@ -7,10 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/graftctl/graft/generator/render"
+	"github.com/graftctl/graft/internal/testkit"
 )
 
 // TestDryRunReadOnlyCheckout: a dry run needs no directory it may write
@@ -22,14 +22,7 @@ func TestDryRunReadOnlyCheckout(t *testing.T) {
 	root := filepath.Dir(filepath.Dir(out)) // holds base/ and overlays/
 	want, err := render.Render(m, rec, render.Options{OutDir: out, DryRun: true})
 	must(t, err)
-	ro := t.TempDir()
-	if err := syscall.Mount(root, ro, "", syscall.MS_BIND, ""); err != nil {
-		t.Skipf("cannot bind-mount (%v): needs root", err)
-	}
-	t.Cleanup(func() { _ = syscall.Unmount(ro, 0) })
-	if err := syscall.Mount("", ro, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
-		t.Skipf("cannot remount read-only (%v)", err)
-	}
+	ro := testkit.ReadOnlyView(t, root)
 	rel, err := filepath.Rel(root, out)
 	must(t, err)
 	got, err := render.Render(m, rec, render.Options{OutDir: filepath.Join(ro, rel), DryRun: true})
@@ -48,14 +41,7 @@ func TestRenderReadOnlyParent(t *testing.T) {
 	m, rec, out := syntheticMigration(t, 1, 3)
 	must(t, os.MkdirAll(filepath.Dir(out), 0o755))
 	root := filepath.Dir(filepath.Dir(out))
-	ro := t.TempDir()
-	if err := syscall.Mount(root, ro, "", syscall.MS_BIND, ""); err != nil {
-		t.Skipf("cannot bind-mount (%v): needs root", err)
-	}
-	t.Cleanup(func() { _ = syscall.Unmount(ro, 0) })
-	if err := syscall.Mount("", ro, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
-		t.Skipf("cannot remount read-only (%v)", err)
-	}
+	ro := testkit.ReadOnlyView(t, root)
 	rel, err := filepath.Rel(root, out)
 	must(t, err)
 	roOut := filepath.Join(ro, rel)
