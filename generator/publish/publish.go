@@ -48,8 +48,9 @@ var (
 	ErrRejected = errors.New("the push was rejected")
 	// ErrConflict: the base branch cannot be merged into graft/<migration>.
 	ErrConflict = errors.New("the base branch conflicts with the migration branch")
-	// ErrRepo: the repository argument is not a working copy or a URL.
-	ErrRepo = errors.New("not a git repository")
+	// ErrRepo: the GitOps repository cannot be used as given: not a working
+	// copy nor a URL, or a --remote it does not have.
+	ErrRepo = errors.New("invalid GitOps repository")
 )
 
 // BranchPrefix starts the name of every branch graft pushes.
@@ -170,7 +171,7 @@ func newPublisher(m *spec.Migration, rec *record.Record, opts Options) (*publish
 	}
 	p.opts.Repo = cmp.Or(p.opts.Repo, m.Spec.GitOps.Repo)
 	if p.opts.Repo == "" {
-		return nil, fmt.Errorf("%w: no repository: set spec.gitops.repo or pass --repo", ErrRepo)
+		return nil, fmt.Errorf("%w: none given: set spec.gitops.repo or pass --repo", ErrRepo)
 	}
 	p.base = cmp.Or(opts.BaseBranch, m.Spec.GitOps.BaseBranch, "main")
 	p.branch = Branch(m.Metadata.Name)
