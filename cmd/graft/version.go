@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/mod/semver"
@@ -37,7 +38,7 @@ func pinInstall(workflow []byte) []byte {
 	if !semver.IsValid(v) {
 		return workflow
 	}
-	return bytes.ReplaceAll(workflow, []byte(latestInstall), []byte("github.com/graftctl/graft/cmd/graft@"+v))
+	return bytes.ReplaceAll(workflow, []byte(latestInstall), []byte(strings.TrimSuffix(latestInstall, "latest")+v))
 }
 
 func versionCommand() *command {

@@ -345,7 +345,8 @@ func (e *Engine) Check(ctx context.Context, in *Input) (*Report, error) {
 	// The schema rules (Go) run beside the policies' evaluation.
 	schema := make(chan []Finding, 1)
 	go func() { schema <- schemaFindings(in.Docs) }()
-	value, err := in.astValue()
+	paths := repoPaths(in.documents())
+	value, err := in.policyValue(paths)
 	if err != nil {
 		<-schema
 		return nil, fmt.Errorf("%w: %v", ErrInput, err)
@@ -407,7 +408,7 @@ func (e *Engine) Check(ctx context.Context, in *Input) (*Report, error) {
 			}
 		}
 	}
-	in.nameFilesAsGiven(rep.Findings)
+	nameFilesAsGiven(paths, rep.Findings)
 	rep.Findings = append(rep.Findings, schemaFound...)
 	for i := range rep.Findings {
 		in.locate(&rep.Findings[i])
@@ -416,11 +417,11 @@ func (e *Engine) Check(ctx context.Context, in *Input) (*Report, error) {
 	return rep, nil
 }
 
-// nameFilesAsGiven: the policies saw repository paths (repoPaths); a
-// finding names the file as it was given.
-func (in *Input) nameFilesAsGiven(findings []Finding) {
+// nameFilesAsGiven: the policies saw repository paths (paths, from
+// repoPaths); a finding names the file as it was given.
+func nameFilesAsGiven(paths map[string]string, findings []Finding) {
 	given := map[string]string{}
-	for p, repo := range repoPaths(in.documents()) {
+	for p, repo := range paths {
 		given[repo] = p
 	}
 	for i := range findings {

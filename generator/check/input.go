@@ -208,12 +208,16 @@ func repoRoot(dir string, memo map[string]string) string {
 	return root
 }
 
-// astValue is Value as OPA takes it. The documents are converted in
-// parallel: at thousands of objects the conversion is a measurable share
-// of a check.
+// astValue is Value as OPA takes it.
 func (in *Input) astValue() (ast.Value, error) {
+	return in.policyValue(repoPaths(in.documents()))
+}
+
+// policyValue is Value as OPA takes it, each document's path given by
+// paths (repoPaths). The documents are converted in parallel: at thousands
+// of objects the conversion is a measurable share of a check.
+func (in *Input) policyValue(paths map[string]string) (ast.Value, error) {
 	docs := in.documents()
-	paths := repoPaths(docs)
 	terms := make([]*ast.Term, len(docs))
 	errs := make([]error, len(docs))
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(docs)/256))
