@@ -25,17 +25,9 @@ func checkCommand() *command {
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			live := fs.Bool("live", false, "also check graft.lock against EC2: each volume exists, is available, in its zone, of its size and encryption")
 			failOnWarn := fs.Bool("fail-on-warn", false, "exit 1 on warnings too")
-			printWorkflow := fs.Bool("print-workflow", false, "print the GitHub Actions workflow that runs graft check on every changed overlay, and exit")
+			printWorkflow := printWorkflowFlag(fs, templates.CIWorkflow, "print the GitHub Actions workflow that runs graft check on every changed overlay, and exit")
 			return func(ctx context.Context, e *env, args []string) error {
-				if *printWorkflow {
-					if len(args) > 0 {
-						return usagef("--print-workflow takes no PATH, got %q", args)
-					}
-					data, err := templates.Workflow(templates.CIWorkflow)
-					if err != nil {
-						return err
-					}
-					_, err = e.stdout.Write(pinInstall(data))
+				if printed, err := printWorkflow(e, args); printed {
 					return err
 				}
 				paths, lockPath, err := checkInputs(ctx, e, args)

@@ -25,17 +25,9 @@ func preflightCommand() *command {
 		outputs:    preflight.Formats,
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			kube := kubeFlags(fs)
-			printWorkflow := fs.Bool("print-workflow", false, "print the GitHub Actions workflow that runs graft preflight on the overlays a pull request changes, and exit")
+			printWorkflow := printWorkflowFlag(fs, templates.PreflightWorkflow, "print the GitHub Actions workflow that runs graft preflight on the overlays a pull request changes, and exit")
 			return func(ctx context.Context, e *env, args []string) error {
-				if *printWorkflow {
-					if len(args) > 0 {
-						return usagef("--print-workflow takes no PATH, got %q", args)
-					}
-					data, err := templates.Workflow(templates.PreflightWorkflow)
-					if err != nil {
-						return err
-					}
-					_, err = e.stdout.Write(pinInstall(data))
+				if printed, err := printWorkflow(e, args); printed {
 					return err
 				}
 				if len(args) > 1 {

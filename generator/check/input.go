@@ -960,47 +960,10 @@ func baseMounts(base string, docs []any) map[string]any {
 				templates[n] = true
 			}
 		}
-		inits[name] = initContainerMounts(o, templates, inits[name])
-		mounts, _ := sets[name].([]any)
-		if mounts == nil {
-			mounts = []any{}
-		}
-		containers, _ := dig(o, "spec", "template", "spec", "containers").([]any)
-		for _, c := range containers {
-			cname, _ := dig(c, "name").(string)
-			vms, _ := dig(c, "volumeMounts").([]any)
-			for _, vm := range vms {
-				m, _ := vm.(map[string]any)
-				t, _ := m["name"].(string)
-				if !templates[t] {
-					continue
-				}
-				mp, _ := m["mountPath"].(string)
-				subPath, _ := m["subPath"].(string)
-				subPathExpr, _ := m["subPathExpr"].(string)
-				// The container's other mounts at or under this one (a
-				// config volume inside the data directory): the base's, so
-				// not a volume the overlay lays over the data.
-				nested := []any{}
-				for _, other := range vms {
-					o, _ := other.(map[string]any)
-					op, _ := o["mountPath"].(string)
-					if o["name"] != t && op != "" && mp != "" && underPath(op, mp) {
-						nested = append(nested, cleanMountPath(op))
-					}
-				}
-				mounts = append(mounts, map[string]any{
-					"container":     cname,
-					"claimTemplate": t,
-					"mountPath":     mp,
-					"subPath":       subPath,
-					"subPathExpr":   subPathExpr,
-					"readOnly":      m["readOnly"] != nil && m["readOnly"] != false,
-					"nested":        nested,
-				})
-			}
-		}
-		sets[name] = mounts
+		inits[name] = claimMounts(o, "initContainers", templates, inits[name], func(cname, t string, _ map[string]any, _ []any) any {
+			return map[string]any{"container": cname, "claimTemplate": t}
+		})
+		sets[name] = claimMounts(o, "containers", templates, sets[name], regularMount)
 	}
 	return map[string]any{
 		"apiVersion":          "graft.graftctl.io/v1alpha1",
@@ -1011,25 +974,54 @@ func baseMounts(base string, docs []any) map[string]any {
 	}
 }
 
-// initContainerMounts appends to have (a []any, or nil) the init
-// containers of StatefulSet o that mount a claim template, as
-// {"container", "claimTemplate"} entries.
-func initContainerMounts(o map[string]any, templates map[string]bool, have any) []any {
+// claimMounts appends to have (a []any, or nil) an entry for each
+// volumeMount of a claim template in StatefulSet o's pod-template list
+// field (containers or initContainers), as entry makes it from the
+// container's name, the template, the mount and the container's mounts.
+func claimMounts(o map[string]any, field string, templates map[string]bool, have any, entry func(container, template string, mount map[string]any, mounts []any) any) []any {
 	out, _ := have.([]any)
 	if out == nil {
 		out = []any{}
 	}
-	containers, _ := dig(o, "spec", "template", "spec", "initContainers").([]any)
+	containers, _ := dig(o, "spec", "template", "spec", field).([]any)
 	for _, c := range containers {
 		cname, _ := dig(c, "name").(string)
 		vms, _ := dig(c, "volumeMounts").([]any)
 		for _, vm := range vms {
-			if t, _ := dig(vm, "name").(string); templates[t] {
-				out = append(out, map[string]any{"container": cname, "claimTemplate": t})
+			m, _ := vm.(map[string]any)
+			if t, _ := m["name"].(string); templates[t] {
+				out = append(out, entry(cname, t, m, vms))
 			}
 		}
 	}
 	return out
+}
+
+// regularMount is a regular container's mount of claim template t, as the
+// policies read it, with the container's other mounts at or under it (a
+// config volume inside the data directory): the base's, so not a volume
+// the overlay lays over the data.
+func regularMount(container, t string, m map[string]any, mounts []any) any {
+	mp, _ := m["mountPath"].(string)
+	subPath, _ := m["subPath"].(string)
+	subPathExpr, _ := m["subPathExpr"].(string)
+	nested := []any{}
+	for _, other := range mounts {
+		o, _ := other.(map[string]any)
+		op, _ := o["mountPath"].(string)
+		if o["name"] != t && op != "" && mp != "" && underPath(op, mp) {
+			nested = append(nested, cleanMountPath(op))
+		}
+	}
+	return map[string]any{
+		"container":     container,
+		"claimTemplate": t,
+		"mountPath":     mp,
+		"subPath":       subPath,
+		"subPathExpr":   subPathExpr,
+		"readOnly":      m["readOnly"] != nil && m["readOnly"] != false,
+		"nested":        nested,
+	}
 }
 
 // cleanMountPath is a mount path as the policies compare it: path.Clean's
