@@ -130,3 +130,56 @@ func TestKilledBuildLeftoversGo(t *testing.T) {
 		t.Errorf("a build stopped at its first file holds no marker (%q, %v): kustomization.yaml must be written first", o, ok)
 	}
 }
+
+// TestParentRemovedBesideARender: a render that fails beside this one
+// removes the parent directory it made while that is still empty, which
+// can be just after this render made (or found) it and before it makes
+// its build directory there. The render makes it again and puts the
+// overlay in place; before, it failed with "no such file or directory".
+// A parent that keeps vanishing is a named error, after a bounded number
+// of attempts, and leaves nothing behind.
+func TestParentRemovedBesideARender(t *testing.T) {
+	root, m, rec := exampleTree(t)
+	parent := filepath.Join(root, "overlays")
+	out := filepath.Join(parent, "x")
+	if err := os.RemoveAll(parent); err != nil {
+		t.Fatal(err)
+	}
+	removals := 0
+	removeParent := func(dir string, times int) func() {
+		return func() {
+			if removals < times {
+				if err := os.Remove(dir); err != nil {
+					t.Errorf("remove the empty parent as a failing render would: %v", err)
+				}
+				removals++
+			}
+		}
+	}
+	t.Cleanup(func() { testHookBuildDir = func() {} })
+
+	testHookBuildDir = removeParent(parent, 2)
+	if _, err := Render(m, rec, Options{OutDir: out}); err != nil {
+		t.Fatalf("a render whose parent another render removed failed: %v", err)
+	}
+	if removals != 2 {
+		t.Fatalf("the parent was removed %d times, want 2", removals)
+	}
+	if o, ok := owner(filepath.Join(out, KustomizationFile)); !ok || o != m.Metadata.Name {
+		t.Errorf("the overlay is not in place (owner %q, %v)", o, ok)
+	}
+
+	out2 := filepath.Join(root, "elsewhere", "y")
+	removals = 0
+	testHookBuildDir = removeParent(filepath.Dir(out2), buildDirAttempts)
+	_, err := Render(m, rec, Options{OutDir: out2})
+	if err == nil || !strings.Contains(err.Error(), "cannot make the directory the overlay is built in") || !strings.Contains(err.Error(), filepath.Dir(out2)) {
+		t.Fatalf("a parent that always vanishes: err %v, want the build directory's error naming %s", err, filepath.Dir(out2))
+	}
+	if removals != buildDirAttempts {
+		t.Errorf("made the parent %d times, want %d", removals, buildDirAttempts)
+	}
+	if _, err := os.Lstat(filepath.Dir(out2)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed render left %s behind (%v)", filepath.Dir(out2), err)
+	}
+}

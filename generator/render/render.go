@@ -112,11 +112,11 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 	if opts.DryRun {
 		return dryRunBuild(ctx, m, files, opts)
 	}
-	parent := filepath.Dir(filepath.Clean(opts.OutDir))
-	cleanupParent, err := ensureDir(parent)
+	tmp, cleanupParent, err := makeBuildDir(opts.OutDir)
 	if err != nil {
 		return nil, err
 	}
+	defer os.RemoveAll(tmp)
 	// Nothing is left behind unless the overlay is in place: a dry run, a
 	// failure or a signal removes the directories made for it.
 	placed := false
@@ -125,17 +125,6 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 			cleanupParent()
 		}
 	}()
-	// The overlay is built in a sibling directory, so that its relative
-	// base path resolves exactly as it will from OutDir.
-	tmp, err := os.MkdirTemp(parent, buildPrefix+"*")
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err // its path is the build directory's, which the user never named
-		}
-		return nil, fmt.Errorf("render: %s %s: cannot make the directory the overlay is built in beside it, in %s: %w", outField, opts.OutDir, parent, err)
-	}
-	defer os.RemoveAll(tmp)
 	// Held until the overlay is in place, so that a concurrent render
 	// (another --lock, another copy of the spec) does not remove it as a
 	// killed render's leftover (removeStaleBuilds).
@@ -251,17 +240,54 @@ const replaceWait = 30 * time.Second
 // cannot set the first's overlay aside and delete it. A parent that does
 // not exist yet holds nothing to decide about: nil, and no lock.
 func lockParent(ctx context.Context, parent string) (*lock.DirLock, error) {
-	if _, err := os.Stat(parent); errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
 	held, ok, err := lock.WaitDir(ctx, parent, replaceWait)
 	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// Not made yet, or removed by a render that failed beside this
+		// one while it was still empty.
+		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("render: lock %s, where the overlay is written: %w", parent, err)
 	case !ok:
 		return nil, fmt.Errorf("render: %s, where the overlay is written, has been held by another graft render for %s; wait for it to finish and run again", parent, replaceWait)
 	}
 	return held, nil
+}
+
+// buildDirAttempts bounds how often makeBuildDir makes the parent again.
+const buildDirAttempts = 5
+
+// testHookBuildDir runs between making the parent and the build directory
+// in it: the moment a failing render beside this one may remove the
+// parent it made (ensureDir's cleanup), which tests recreate.
+var testHookBuildDir = func() {}
+
+// makeBuildDir makes outDir's parent where needed (ensureDir) and the
+// directory the overlay is built in inside it, a sibling of the overlay so that its
+// relative base path resolves exactly as it will from OutDir. A render
+// that fails beside this one removes the parent it made while it is
+// empty, which can be between the two steps: then both are made again,
+// buildDirAttempts times at most.
+func makeBuildDir(outDir string) (tmp string, cleanupParent func(), err error) {
+	parent := filepath.Dir(filepath.Clean(outDir))
+	for attempt := 1; ; attempt++ {
+		if cleanupParent, err = ensureDir(parent); err != nil {
+			return "", nil, err
+		}
+		testHookBuildDir()
+		tmp, err = os.MkdirTemp(parent, buildPrefix+"*")
+		if err == nil {
+			return tmp, cleanupParent, nil
+		}
+		cleanupParent()
+		if !errors.Is(err, fs.ErrNotExist) || attempt == buildDirAttempts {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err // its path is the build directory's, which the user never named
+			}
+			return "", nil, fmt.Errorf("render: %s %s: cannot make the directory the overlay is built in beside it, in %s: %w", outField, outDir, parent, err)
+		}
+	}
 }
 
 // replaceOutDir puts the overlay built in tmp in place at opts.OutDir.
