@@ -116,11 +116,12 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
 	// Nothing is left behind unless the overlay is in place: a dry run, a
-	// failure or a signal removes the directories made for it.
+	// failure or a signal removes the directories made for it, the build
+	// directory first.
 	placed := false
 	defer func() {
+		os.RemoveAll(tmp)
 		if !placed {
 			cleanupParent()
 		}
