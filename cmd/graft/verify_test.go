@@ -75,7 +75,7 @@ func TestVerifyBars(t *testing.T) {
 	showMember(bars, verify.Member{Claim: "data-cassandra-0", Checks: checks(0)})
 	showMember(bars, verify.Member{Claim: "data-cassandra-0", Checks: checks(3)})
 	showMember(bars, verify.Member{Claim: "data-cassandra-0", Checks: checks(len(verify.Checks))})
-	want := []string{"data-cassandra-0 waiting for claim-bound 0", "data-cassandra-0 waiting for pod-zone 50", "data-cassandra-0 done"}
+	want := []string{"data-cassandra-0 waiting for claim-bound 0", "data-cassandra-0 waiting for pod-claim 42", "data-cassandra-0 done"}
 	if strings.Join(bars.lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("bars drew\n%s\nwant\n%s", strings.Join(bars.lines, "\n"), strings.Join(want, "\n"))
 	}

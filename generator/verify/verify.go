@@ -15,8 +15,11 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/graftctl/graft/generator/record"
@@ -29,13 +32,14 @@ const (
 	CheckClaimBound   = "claim-bound"
 	CheckVolume       = "volume"
 	CheckPodScheduled = "pod-scheduled"
+	CheckPodClaim     = "pod-claim"
 	CheckPodZone      = "pod-zone"
 	CheckPodReady     = "pod-ready"
 	CheckAttached     = "attached"
 )
 
 // Checks lists the checks of a member, in order.
-var Checks = []string{CheckClaimBound, CheckVolume, CheckPodScheduled, CheckPodZone, CheckPodReady, CheckAttached}
+var Checks = []string{CheckClaimBound, CheckVolume, CheckPodScheduled, CheckPodClaim, CheckPodZone, CheckPodReady, CheckAttached}
 
 // Report is the result of one verification.
 type Report struct {
@@ -126,7 +130,7 @@ func member(snap *snapshot, ns string, vol record.Volume) Member {
 		PersistentVolume: spec.PVName(ns, vol.ClaimName()), Volume: vol.TargetVolume, Zone: vol.TargetZone,
 		Pod: vol.StatefulSet + "-" + strconv.Itoa(vol.Ordinal),
 	}
-	steps := []func(*memberState) Check{claimBound, volume, podScheduled, podZone, podReady, attached}
+	steps := []func(*memberState) Check{claimBound, volume, podScheduled, podClaim, podZone, podReady, attached}
 	st := &memberState{ns: ns, vol: vol, m: &m, snap: snap}
 	failed := ""
 	for i, step := range steps {
@@ -162,6 +166,8 @@ func claimBound(st *memberState) Check {
 	}
 	st.pvc = pvc
 	switch {
+	case pvc.DeletionTimestamp != nil:
+		return Check{Message: fmt.Sprintf("PersistentVolumeClaim %s is being deleted%s: the member loses it when its pod stops", pvc.Name, finalizers(pvc.Finalizers))}
 	case pvc.Spec.VolumeName != st.m.PersistentVolume:
 		return Check{Message: fmt.Sprintf("PersistentVolumeClaim %s names volume %q, expected %s", pvc.Name, pvc.Spec.VolumeName, st.m.PersistentVolume)}
 	case pvc.Status.Phase != corev1.ClaimBound:
@@ -191,8 +197,25 @@ func volume(st *memberState) Check {
 		return Check{Message: fmt.Sprintf("PersistentVolume %s is on volume %q, expected the recorded %s", pv.Name, handle, st.vol.TargetVolume)}
 	case ref == nil || ref.Namespace != st.ns || ref.Name != st.m.Claim || ref.UID != st.pvc.UID:
 		return Check{Message: fmt.Sprintf("PersistentVolume %s is bound to %s, expected %s/%s (uid %s)", pv.Name, describeRef(ref), st.ns, st.m.Claim, st.pvc.UID)}
+	case pv.DeletionTimestamp != nil:
+		return Check{Message: fmt.Sprintf("PersistentVolume %s is being deleted%s", pv.Name, finalizers(pv.Finalizers))}
+	case pv.Spec.PersistentVolumeReclaimPolicy != corev1.PersistentVolumeReclaimRetain:
+		// Changed on the cluster after the gate passed Retain (kubectl
+		// patch, another controller): deleting the claim would now have
+		// the driver delete the EBS volume, with the data.
+		return Check{Message: fmt.Sprintf("PersistentVolume %s has reclaim policy %q, expected Retain: deleting its claim would delete EBS volume %s and the data on it", pv.Name, pv.Spec.PersistentVolumeReclaimPolicy, st.vol.TargetVolume)}
+	case pv.Status.Phase != corev1.VolumeBound:
+		return Check{Message: fmt.Sprintf("PersistentVolume %s is %s, expected Bound", pv.Name, cmp.Or(string(pv.Status.Phase), "Pending")), Reason: pv.Status.Message}
 	}
 	return Check{OK: true}
+}
+
+// finalizers says which finalizers hold an object being deleted.
+func finalizers(fs []string) string {
+	if len(fs) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (held by %s)", strings.Join(fs, ", "))
 }
 
 func describeRef(ref *corev1.ObjectReference) string {
@@ -213,6 +236,32 @@ func podScheduled(st *memberState) Check {
 	}
 	st.m.Node = pod.Spec.NodeName
 	return Check{OK: true}
+}
+
+// podClaim: the pod is the StatefulSet's, and mounts the member's claim.
+// A pod of another controller holds the name the StatefulSet's own pod
+// needs; a pod of the StatefulSet that mounts another claim (its
+// template names another claim template, or a pod volume replaces it)
+// runs on another volume while graft's stays Bound and unused.
+func podClaim(st *memberState) Check {
+	pod := st.pod
+	if ref := metav1.GetControllerOf(pod); ref == nil || ref.Kind != "StatefulSet" || ref.Name != st.vol.StatefulSet {
+		owner := "no controller"
+		if ref != nil {
+			owner = ref.Kind + " " + ref.Name
+		}
+		return Check{Message: fmt.Sprintf("pod %s is controlled by %s, expected StatefulSet %s", pod.Name, owner, st.vol.StatefulSet)}
+	}
+	var claims []string
+	for _, v := range pod.Spec.Volumes {
+		if c := v.PersistentVolumeClaim; c != nil {
+			if c.ClaimName == st.m.Claim {
+				return Check{OK: true}
+			}
+			claims = append(claims, c.ClaimName)
+		}
+	}
+	return Check{Message: fmt.Sprintf("pod %s does not mount claim %s (it mounts %s): it runs without the data graft cloned", pod.Name, st.m.Claim, cmp.Or(strings.Join(claims, ", "), "no claim"))}
 }
 
 func podZone(st *memberState) Check {
@@ -243,6 +292,9 @@ func zoneKey(pv *corev1.PersistentVolume) string {
 }
 
 func podReady(st *memberState) Check {
+	if st.pod.DeletionTimestamp != nil {
+		return Check{Message: fmt.Sprintf("pod %s is terminating", st.pod.Name), Reason: st.snap.lastWarning("Pod", st.pod.Name)}
+	}
 	for _, c := range st.pod.Status.Conditions {
 		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
 			return Check{OK: true}
@@ -287,6 +339,7 @@ func (v *Verifier) statefulSets(snap *snapshot, ns string) []Problem {
 			out = append(out, Problem{Object: obj, Message: "does not exist"})
 			continue
 		}
+		out = append(out, stsProblems(obj, sts)...)
 		start, replicas := 0, 1
 		if sts.Spec.Ordinals != nil {
 			start = int(sts.Spec.Ordinals.Start)
@@ -297,6 +350,29 @@ func (v *Verifier) statefulSets(snap *snapshot, ns string) []Problem {
 		for o := start; o < start+replicas; o++ {
 			if !ordinals[name][o] {
 				out = append(out, Problem{Object: obj, Message: fmt.Sprintf("runs ordinal %d (replicas %d from %d), which graft.lock holds no volume for", o, replicas, start)})
+			}
+		}
+	}
+	return out
+}
+
+// stsProblems: the StatefulSet is not being deleted, and does not delete
+// the claims it adopted (the gate denies persistentVolumeClaimRetentionPolicy
+// Delete in the overlay, GRAFT041; an operator's StatefulSet, or one
+// patched on the cluster, is seen only here).
+func stsProblems(obj string, sts *appsv1.StatefulSet) []Problem {
+	var out []Problem
+	if sts.DeletionTimestamp != nil {
+		out = append(out, Problem{Object: obj, Message: "is being deleted" + finalizers(sts.Finalizers)})
+	}
+	if p := sts.Spec.PersistentVolumeClaimRetentionPolicy; p != nil {
+		for _, f := range []struct {
+			field  string
+			policy appsv1.PersistentVolumeClaimRetentionPolicyType
+			when   string
+		}{{"whenDeleted", p.WhenDeleted, "deleting the StatefulSet"}, {"whenScaled", p.WhenScaled, "scaling it down"}} {
+			if f.policy == appsv1.DeletePersistentVolumeClaimRetentionPolicyType {
+				out = append(out, Problem{Object: obj, Message: fmt.Sprintf("persistentVolumeClaimRetentionPolicy.%s is Delete, expected Retain: %s deletes graft's claims: their volumes are left Released, and a member started again no longer has its data", f.field, f.when)})
 			}
 		}
 	}

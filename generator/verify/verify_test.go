@@ -30,7 +30,7 @@ func example(t *testing.T) (*spec.Migration, *record.Record) {
 // node of its volume's zone, Ready, its volume attached.
 func cutOver(m *spec.Migration, rec *record.Record) []runtime.Object {
 	ns := m.Spec.Target.Namespace
-	three := int32(3)
+	three, yes := int32(3), true
 	objs := []runtime.Object{&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "cassandra", Namespace: ns}, Spec: appsv1.StatefulSetSpec{Replicas: &three}}}
 	for _, v := range rec.Volumes {
 		claim, pv := v.ClaimName(), spec.PVName(ns, v.ClaimName())
@@ -39,14 +39,18 @@ func cutOver(m *spec.Migration, rec *record.Record) []runtime.Object {
 		objs = append(objs,
 			&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: claim, Namespace: ns, UID: uid},
 				Spec: corev1.PersistentVolumeClaimSpec{VolumeName: pv}, Status: corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimBound}},
-			&corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: pv}, Spec: corev1.PersistentVolumeSpec{
-				ClaimRef:               &corev1.ObjectReference{Namespace: ns, Name: claim, UID: uid},
-				PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{Driver: spec.CSIDriverEBS, VolumeHandle: v.TargetVolume}},
+			&corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: pv}, Status: corev1.PersistentVolumeStatus{Phase: corev1.VolumeBound}, Spec: corev1.PersistentVolumeSpec{
+				ClaimRef:                      &corev1.ObjectReference{Namespace: ns, Name: claim, UID: uid},
+				PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+				PersistentVolumeSource:        corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{Driver: spec.CSIDriverEBS, VolumeHandle: v.TargetVolume}},
 				NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{
 					{Key: spec.TopologyKeyKubernetes, Operator: corev1.NodeSelectorOpIn, Values: []string{v.TargetZone}}}}}}},
 			}},
 			&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node, Labels: map[string]string{spec.TopologyKeyKubernetes: v.TargetZone}}},
-			&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: pod, Namespace: ns}, Spec: corev1.PodSpec{NodeName: node},
+			&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: pod, Namespace: ns, OwnerReferences: []metav1.OwnerReference{
+				{APIVersion: "apps/v1", Kind: "StatefulSet", Name: v.StatefulSet, UID: "uid-sts", Controller: &yes}}},
+				Spec: corev1.PodSpec{NodeName: node, Volumes: []corev1.Volume{{Name: v.ClaimTemplate, VolumeSource: corev1.VolumeSource{
+					PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}}}},
 				Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}},
 			&storagev1.VolumeAttachment{ObjectMeta: metav1.ObjectMeta{Name: "va-" + pv}, Spec: storagev1.VolumeAttachmentSpec{
 				Attacher: spec.CSIDriverEBS, NodeName: node, Source: storagev1.VolumeAttachmentSource{PersistentVolumeName: &pv}},
@@ -141,6 +145,32 @@ func TestVerifyNamesTheCause(t *testing.T) {
 			}
 			return append(objs, event(ns, "Pod", "cassandra-0", "FailedScheduling", "0/3 nodes are available: 3 node(s) didn't match PersistentVolume's node affinity."))
 		}},
+		{"claim being deleted", verify.CheckClaimBound, "is being deleted (held by kubernetes.io/pvc-protection)", "", editClaim(claim0, func(c *corev1.PersistentVolumeClaim) {
+			now := metav1.Now()
+			c.DeletionTimestamp, c.Finalizers = &now, []string{"kubernetes.io/pvc-protection"}
+		})},
+		{"PV reclaim policy Delete on the cluster", verify.CheckVolume, `has reclaim policy "Delete", expected Retain: deleting its claim would delete EBS volume ` + rec.Volumes[0].TargetVolume, "", editPV(pv0, func(p *corev1.PersistentVolume) {
+			p.Spec.PersistentVolumeReclaimPolicy = corev1.PersistentVolumeReclaimDelete
+		})},
+		{"PV released", verify.CheckVolume, "is Released, expected Bound", "", editPV(pv0, func(p *corev1.PersistentVolume) { p.Status.Phase = corev1.VolumeReleased })},
+		{"PV being deleted", verify.CheckVolume, "is being deleted", "", editPV(pv0, func(p *corev1.PersistentVolume) {
+			now := metav1.Now()
+			p.DeletionTimestamp = &now
+		})},
+		{"pod of another controller", verify.CheckPodClaim, "is controlled by ReplicaSet impostor, expected StatefulSet cassandra", "", editPod("cassandra-0", func(p *corev1.Pod) {
+			p.OwnerReferences[0].Kind, p.OwnerReferences[0].Name = "ReplicaSet", "impostor"
+		})},
+		{"orphan pod", verify.CheckPodClaim, "is controlled by no controller", "", editPod("cassandra-0", func(p *corev1.Pod) { p.OwnerReferences = nil })},
+		{"pod mounts another claim", verify.CheckPodClaim, "does not mount claim " + claim0 + " (it mounts scratch-cassandra-0)", "", editPod("cassandra-0", func(p *corev1.Pod) {
+			p.Spec.Volumes[0].PersistentVolumeClaim.ClaimName = "scratch-cassandra-0"
+		})},
+		{"pod mounts no claim", verify.CheckPodClaim, "(it mounts no claim)", "", editPod("cassandra-0", func(p *corev1.Pod) {
+			p.Spec.Volumes[0].VolumeSource = corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
+		})},
+		{"pod terminating", verify.CheckPodReady, "is terminating", "", editPod("cassandra-0", func(p *corev1.Pod) {
+			now := metav1.Now()
+			p.DeletionTimestamp = &now
+		})},
 		{"pod in another zone", verify.CheckPodZone, "expected " + rec.Volumes[0].TargetZone, "", func(objs []runtime.Object) []runtime.Object {
 			for _, o := range objs {
 				if p, ok := o.(*corev1.Pod); ok && p.Name == "cassandra-0" {
@@ -222,7 +252,75 @@ func TestVerifyStatefulSetBeyondTheRecord(t *testing.T) {
 	}
 }
 
+// TestVerifyStatefulSetThatDeletesClaims: a StatefulSet on the cluster
+// that would delete graft's claims (a retention policy of Delete, which an
+// operator or a patch on the cluster can set where the gate never saw it)
+// or that is being deleted fails, each named.
+func TestVerifyStatefulSetThatDeletesClaims(t *testing.T) {
+	m, rec := example(t)
+	for _, c := range []struct {
+		name string
+		edit func(*appsv1.StatefulSet)
+		want []string
+	}{
+		{"whenScaled Delete", func(s *appsv1.StatefulSet) {
+			s.Spec.PersistentVolumeClaimRetentionPolicy = &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{WhenDeleted: appsv1.RetainPersistentVolumeClaimRetentionPolicyType, WhenScaled: appsv1.DeletePersistentVolumeClaimRetentionPolicyType}
+		}, []string{"persistentVolumeClaimRetentionPolicy.whenScaled is Delete, expected Retain: scaling it down deletes graft's claims"}},
+		{"both Delete", func(s *appsv1.StatefulSet) {
+			s.Spec.PersistentVolumeClaimRetentionPolicy = &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{WhenDeleted: appsv1.DeletePersistentVolumeClaimRetentionPolicyType, WhenScaled: appsv1.DeletePersistentVolumeClaimRetentionPolicyType}
+		}, []string{"whenDeleted is Delete", "whenScaled is Delete"}},
+		{"being deleted", func(s *appsv1.StatefulSet) {
+			now := metav1.Now()
+			s.DeletionTimestamp, s.Finalizers = &now, []string{"foregroundDeletion"}
+		}, []string{"is being deleted (held by foregroundDeletion)"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			objs := cutOver(m, rec)
+			c.edit(objs[0].(*appsv1.StatefulSet))
+			rep := run(t, m, rec, objs)
+			if rep.Passed || len(rep.StatefulSets) != len(c.want) {
+				t.Fatalf("passed %v, problems %+v; want %q", rep.Passed, rep.StatefulSets, c.want)
+			}
+			for i, w := range c.want {
+				if p := rep.StatefulSets[i]; p.Object != "StatefulSet "+m.Spec.Target.Namespace+"/cassandra" || !strings.Contains(p.Message, w) {
+					t.Errorf("problem %d: %+v, want %q", i, p, w)
+				}
+			}
+		})
+	}
+	objs := cutOver(m, rec)
+	objs[0].(*appsv1.StatefulSet).Spec.PersistentVolumeClaimRetentionPolicy = &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{WhenDeleted: appsv1.RetainPersistentVolumeClaimRetentionPolicyType, WhenScaled: appsv1.RetainPersistentVolumeClaimRetentionPolicyType}
+	if rep := run(t, m, rec, objs); !rep.Passed {
+		t.Errorf("a StatefulSet that retains its claims failed: %+v", rep.StatefulSets)
+	}
+}
+
 func event(ns, kind, name, reason, msg string) *corev1.Event {
 	return &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: name + "." + reason, Namespace: ns}, Type: corev1.EventTypeWarning,
 		InvolvedObject: corev1.ObjectReference{Kind: kind, Name: name, Namespace: ns}, Reason: reason, Message: msg, LastTimestamp: metav1.Now()}
+}
+
+// editClaim, editPV and editPod are cases' edits of one object of the
+// cut-over cluster.
+func editClaim(name string, edit func(*corev1.PersistentVolumeClaim)) func([]runtime.Object) []runtime.Object {
+	return editObject(func(c *corev1.PersistentVolumeClaim) bool { return c.Name == name }, edit)
+}
+
+func editPV(name string, edit func(*corev1.PersistentVolume)) func([]runtime.Object) []runtime.Object {
+	return editObject(func(p *corev1.PersistentVolume) bool { return p.Name == name }, edit)
+}
+
+func editPod(name string, edit func(*corev1.Pod)) func([]runtime.Object) []runtime.Object {
+	return editObject(func(p *corev1.Pod) bool { return p.Name == name }, edit)
+}
+
+func editObject[T runtime.Object](match func(T) bool, edit func(T)) func([]runtime.Object) []runtime.Object {
+	return func(objs []runtime.Object) []runtime.Object {
+		for _, o := range objs {
+			if t, ok := o.(T); ok && match(t) {
+				edit(t)
+			}
+		}
+		return objs
+	}
 }
