@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/graftctl/graft/testdata/e2e/harness"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 )
 
@@ -84,6 +87,10 @@ func graftVerify(t *testing.T, dir, lock string, extra ...string) (int, verifyRe
 	return code, rep
 }
 
+// verifyChecks are graft verify's checks of a member, in order (README,
+// "After sync: graft verify").
+var verifyChecks = []string{"claim-bound", "volume", "pod-scheduled", "pod-claim", "pod-zone", "pod-ready", "attached"}
+
 // assertVerified: after an overlay landed, graft verify passes for every
 // recorded member (pods are Ready by the kubelet stand-in, volumes
 // attached by the attacher stand-in: see harness).
@@ -94,8 +101,12 @@ func assertVerified(t *testing.T, dir, lock string) {
 		t.Fatalf("graft verify %s: exit %d, passed %v, %d members, EC2 %q:\n%s", dir, code, rep.Passed, len(rep.Members), rep.EC2, strings.Join(rep.failed(), "\n"))
 	}
 	for _, m := range rep.Members {
-		if m.Node == "" || len(m.Checks) != 6 {
-			t.Errorf("member %s: node %q, %d checks", m.Claim, m.Node, len(m.Checks))
+		var names []string
+		for _, c := range m.Checks {
+			names = append(names, c.Name)
+		}
+		if m.Node == "" || !slices.Equal(names, verifyChecks) {
+			t.Errorf("member %s: node %q, checks %v, want %v", m.Claim, m.Node, names, verifyChecks)
 		}
 	}
 }
@@ -180,6 +191,30 @@ func TestVerifyNegative(t *testing.T) {
 		sts := mustBuild(t, src).firstMember(t).sts
 		scaleUpByOne(t, sts)
 		expectVerifyFails(t, oc.dir, oc.lock, fmt.Sprintf("runs ordinal %d", len(ordinals(sts))))
+	})
+	// What the gate passed, changed on the cluster afterwards: a PV's
+	// reclaim policy set to Delete, then the StatefulSet told to delete
+	// its claims on scale-down. Each is named, by the API server's objects.
+	t.Run("changed-on-the-cluster", func(t *testing.T) {
+		oc := copyOverlay(t, src)
+		landCopy(t, oc)
+		assertVerified(t, oc.dir, oc.lock)
+		m := mustBuild(t, src).firstMember(t)
+		ctx := ctxFor(t, 30*time.Second)
+		c := cluster.Client
+		if _, err := c.CoreV1().PersistentVolumes().Patch(ctx, m.pv.Name, types.MergePatchType, []byte(`{"spec":{"persistentVolumeReclaimPolicy":"Delete"}}`), metav1.PatchOptions{FieldManager: "kubectl"}); err != nil {
+			t.Fatal(err)
+		}
+		expectVerifyFails(t, oc.dir, oc.lock, m.claim()+`: volume: PersistentVolume `+m.pv.Name+` has reclaim policy "Delete", expected Retain`)
+		if _, err := c.CoreV1().PersistentVolumes().Patch(ctx, m.pv.Name, types.MergePatchType, []byte(`{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}`), metav1.PatchOptions{FieldManager: "kubectl"}); err != nil {
+			t.Fatal(err)
+		}
+		assertVerified(t, oc.dir, oc.lock)
+		patch := []byte(`{"spec":{"persistentVolumeClaimRetentionPolicy":{"whenDeleted":"Retain","whenScaled":"Delete"}}}`)
+		if _, err := c.AppsV1().StatefulSets(m.sts.Namespace).Patch(ctx, m.sts.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "kubectl"}); err != nil {
+			t.Fatal(err)
+		}
+		expectVerifyFails(t, oc.dir, oc.lock, "StatefulSet "+m.sts.Namespace+"/"+m.sts.Name+": persistentVolumeClaimRetentionPolicy.whenScaled is Delete, expected Retain")
 	})
 }
 
