@@ -14,7 +14,7 @@ import (
 )
 
 // verifyPollInterval is how often --wait reads the cluster again.
-const verifyPollInterval = 2 * time.Second
+var verifyPollInterval = 2 * time.Second
 
 func verifyCommand() *command {
 	return &command{
@@ -92,7 +92,17 @@ func pollVerify(ctx context.Context, e *env, v *verify.Verifier, wait time.Durat
 	for {
 		rep, err := v.Run(ctx)
 		if err != nil {
-			return nil, err
+			// Within --wait, a request the cluster could not answer for
+			// a moment (an API server restarting, throttling) is made
+			// again at the next poll; a refusal, or the last poll, ends it.
+			if ctx.Err() != nil || !kubeclient.Transient(err) || !time.Now().Add(verifyPollInterval).Before(deadline) {
+				return nil, err
+			}
+			e.log.Warn("the cluster did not answer; reading it again", "err", err)
+			if err := sleepCtx(ctx, verifyPollInterval); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		right := 0
 		for _, m := range rep.Members {
@@ -111,11 +121,19 @@ func pollVerify(ctx context.Context, e *env, v *verify.Verifier, wait time.Durat
 		if rep.Passed || wait == 0 || !time.Now().Add(verifyPollInterval).Before(deadline) {
 			return rep, nil
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(verifyPollInterval):
+		if err := sleepCtx(ctx, verifyPollInterval); err != nil {
+			return nil, err
 		}
+	}
+}
+
+// sleepCtx waits d, or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
 	}
 }
 

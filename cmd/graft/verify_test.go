@@ -1,13 +1,27 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/graftctl/graft/generator/verify"
+	"github.com/graftctl/graft/internal/testkit/examples"
 )
 
 // TestVerifyErrors: a kubeconfig that names no cluster, a cluster that does
@@ -78,5 +92,57 @@ func TestVerifyBars(t *testing.T) {
 	want := []string{"data-cassandra-0 waiting for claim-bound 0", "data-cassandra-0 waiting for pod-claim 42", "data-cassandra-0 done"}
 	if strings.Join(bars.lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("bars drew\n%s\nwant\n%s", strings.Join(bars.lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestVerifyWaitsOutTransientErrors: within --wait, a list the API server
+// could not answer for a moment (503, a broken connection) is read again
+// at the next poll, and verify goes on to pass; a refusal (403) ends it at
+// once, as does a transient error at the last poll.
+func TestVerifyWaitsOutTransientErrors(t *testing.T) {
+	prev := verifyPollInterval
+	verifyPollInterval = 10 * time.Millisecond
+	t.Cleanup(func() { verifyPollInterval = prev })
+	m, rec := examples.Load(t, "cassandra-3node")
+	pvcs := schema.GroupResource{Resource: "persistentvolumeclaims"}
+	for _, c := range []struct {
+		name     string
+		fail     error
+		failures int
+		wait     time.Duration
+		fails    bool
+		wantRuns int // 0: any
+	}{
+		{"service unavailable twice", apierrors.NewServiceUnavailable("etcd leader changed"), 2, time.Minute, false, 3},
+		{"connection reset", &url.Error{Op: "Get", URL: "https://k/api", Err: syscall.ECONNRESET}, 1, time.Minute, false, 2},
+		{"forbidden", apierrors.NewForbidden(pvcs, "", errors.New("RBAC")), 1, time.Minute, true, 1},
+		{"unavailable without --wait", apierrors.NewServiceUnavailable("etcd leader changed"), 1, 0, true, 1},
+		{"unavailable at the last poll", apierrors.NewServiceUnavailable("etcd leader changed"), 1000, 50 * time.Millisecond, true, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			client := fake.NewClientset(examples.CutOver(m, rec)...)
+			runs := 0
+			client.PrependReactor("list", "persistentvolumeclaims", func(k8stesting.Action) (bool, runtime.Object, error) {
+				runs++
+				if runs <= c.failures {
+					return true, nil, c.fail
+				}
+				return false, nil, nil
+			})
+			var logs bytes.Buffer
+			e := &env{stderr: &logs, log: slog.New(slog.NewTextHandler(&logs, nil))}
+			rep, err := pollVerify(context.Background(), e, &verify.Verifier{Kube: client, Spec: m, Rec: rec}, c.wait)
+			switch {
+			case !c.fails && (err != nil || !rep.Passed):
+				t.Fatalf("err %v, report %+v; want a pass after %d failures", err, rep, c.failures)
+			case c.fails && (err == nil || !strings.Contains(err.Error(), "the cluster's API failed a request: list PersistentVolumeClaims") || !strings.Contains(err.Error(), c.fail.Error())):
+				t.Fatalf("err %v; want the API's error %q", err, c.fail)
+			case c.wantRuns > 0 && runs != c.wantRuns:
+				t.Errorf("listed the claims %d times, want %d", runs, c.wantRuns)
+			}
+			if !c.fails && !strings.Contains(logs.String(), "reading it again") {
+				t.Errorf("no warning of the failed read:\n%s", logs.String())
+			}
+		})
 	}
 }

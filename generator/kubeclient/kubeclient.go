@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -120,4 +122,25 @@ func Reachable(ctx context.Context, c kubernetes.Interface, t Target, timeout ti
 		return fmt.Errorf("%w: %s: not reachable: %v", ErrCluster, t, err)
 	}
 	return nil
+}
+
+// Transient reports whether err, from a request to the API server, may
+// pass if the request is made again: the server was briefly unable
+// (timeouts, 429 and 5xx, which client-go retries only when the server
+// sends Retry-After) or the connection broke (an API server restarting
+// during an upgrade, a load balancer changing). Refusals (unauthorized,
+// forbidden, invalid) are not.
+func Transient(err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case apierrors.IsServerTimeout(err), apierrors.IsTimeout(err), apierrors.IsTooManyRequests(err),
+		apierrors.IsServiceUnavailable(err), apierrors.IsInternalError(err), apierrors.IsUnexpectedServerError(err):
+		return true
+	case utilnet.IsConnectionReset(err), utilnet.IsConnectionRefused(err), utilnet.IsProbableEOF(err), utilnet.IsTimeout(err):
+		return true
+	}
+	// A request that ran into its own bound (Options.Timeout), not the
+	// command's context.
+	return errors.Is(err, context.DeadlineExceeded)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/graftctl/graft/generator/ansi"
 	"github.com/graftctl/graft/generator/verify"
+	"github.com/graftctl/graft/internal/testkit/examples"
 )
 
 type volumeStatus struct {
@@ -37,7 +38,7 @@ func (f *volumeStatus) DescribeVolumeStatus(_ context.Context, in *ec2.DescribeV
 // the text says it; an EC2 error leaves the report as it was.
 func TestReadInitialization(t *testing.T) {
 	m, rec := example(t)
-	rep := run(t, m, rec, cutOver(m, rec))
+	rep := run(t, m, rec, examples.CutOver(m, rec))
 	v0 := rec.Volumes[0].TargetVolume
 	api := &volumeStatus{status: map[string]*types.InitializationStatusDetails{
 		v0: {InitializationType: types.InitializationTypeProvisionedRate, Progress: aws.Int64(42), EstimatedTimeToCompleteInSeconds: aws.Int64(600)},
@@ -58,7 +59,7 @@ func TestReadInitialization(t *testing.T) {
 	if out := buf.String(); !strings.Contains(out, "initialization 42% (provisioned-rate), about 600s left") || !strings.Contains(out, "PASS: 3 of 3 members cut over (EC2 checked)") {
 		t.Errorf("text:\n%s", out)
 	}
-	rep2 := run(t, m, rec, cutOver(m, rec))
+	rep2 := run(t, m, rec, examples.CutOver(m, rec))
 	if err := verify.ReadInitialization(context.Background(), &volumeStatus{err: errors.New("no credentials")}, rep2); err == nil || rep2.EC2 != "skipped" || rep2.Members[0].Initialization != nil {
 		t.Errorf("EC2 error: %v, EC2 %q", err, rep2.EC2)
 	}

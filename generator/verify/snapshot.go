@@ -72,7 +72,7 @@ func (v *Verifier) snapshot(ctx context.Context, ns string) (*snapshot, error) {
 		p := pager.New(pager.ListPageFunc(l.list))
 		err := p.EachListItem(ctx, metav1.ListOptions{}, func(o runtime.Object) error { l.add(o); return nil })
 		if err != nil {
-			return nil, fmt.Errorf("%w: list %s: %v", kubeclient.ErrAPI, l.what, err)
+			return nil, fmt.Errorf("%w: list %s: %w", kubeclient.ErrAPI, l.what, err)
 		}
 	}
 	for _, evs := range s.warnings {

@@ -11,7 +11,6 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/graftctl/graft/generator/record"
@@ -23,41 +22,6 @@ import (
 func example(t *testing.T) (*spec.Migration, *record.Record) {
 	t.Helper()
 	return examples.Load(t, "cassandra-3node")
-}
-
-// cutOver is the cluster after a good sync of the example: every claim
-// Bound to graft's PV, which claims it back by uid, every pod on a Ready
-// node of its volume's zone, Ready, its volume attached.
-func cutOver(m *spec.Migration, rec *record.Record) []runtime.Object {
-	ns := m.Spec.Target.Namespace
-	three, yes := int32(3), true
-	objs := []runtime.Object{&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "cassandra", Namespace: ns}, Spec: appsv1.StatefulSetSpec{Replicas: &three}}}
-	for _, v := range rec.Volumes {
-		claim, pv := v.ClaimName(), spec.PVName(ns, v.ClaimName())
-		uid := types.UID("uid-" + claim)
-		pod, node := v.StatefulSet+"-"+string(rune('0'+v.Ordinal)), "node-"+v.TargetZone
-		objs = append(objs,
-			&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: claim, Namespace: ns, UID: uid},
-				Spec: corev1.PersistentVolumeClaimSpec{VolumeName: pv}, Status: corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimBound}},
-			&corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: pv}, Status: corev1.PersistentVolumeStatus{Phase: corev1.VolumeBound}, Spec: corev1.PersistentVolumeSpec{
-				ClaimRef:                      &corev1.ObjectReference{Namespace: ns, Name: claim, UID: uid},
-				PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
-				PersistentVolumeSource:        corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{Driver: spec.CSIDriverEBS, VolumeHandle: v.TargetVolume}},
-				NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{
-					{Key: spec.TopologyKeyKubernetes, Operator: corev1.NodeSelectorOpIn, Values: []string{v.TargetZone}}}}}}},
-			}},
-			&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node, Labels: map[string]string{spec.TopologyKeyKubernetes: v.TargetZone}}},
-			&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: pod, Namespace: ns, OwnerReferences: []metav1.OwnerReference{
-				{APIVersion: "apps/v1", Kind: "StatefulSet", Name: v.StatefulSet, UID: "uid-sts", Controller: &yes}}},
-				Spec: corev1.PodSpec{NodeName: node, Volumes: []corev1.Volume{{Name: v.ClaimTemplate, VolumeSource: corev1.VolumeSource{
-					PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}}}},
-				Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}},
-			&storagev1.VolumeAttachment{ObjectMeta: metav1.ObjectMeta{Name: "va-" + pv}, Spec: storagev1.VolumeAttachmentSpec{
-				Attacher: spec.CSIDriverEBS, NodeName: node, Source: storagev1.VolumeAttachmentSource{PersistentVolumeName: &pv}},
-				Status: storagev1.VolumeAttachmentStatus{Attached: true}},
-		)
-	}
-	return objs
 }
 
 func run(t *testing.T, m *spec.Migration, rec *record.Record, objs []runtime.Object) *verify.Report {
@@ -72,7 +36,7 @@ func run(t *testing.T, m *spec.Migration, rec *record.Record, objs []runtime.Obj
 
 func TestVerifyPassesAfterACutOver(t *testing.T) {
 	m, rec := example(t)
-	rep := run(t, m, rec, cutOver(m, rec))
+	rep := run(t, m, rec, examples.CutOver(m, rec))
 	if !rep.Passed || len(rep.Members) != len(rec.Volumes) {
 		t.Fatalf("report %+v, want passed with %d members", rep, len(rec.Volumes))
 	}
@@ -200,7 +164,7 @@ func TestVerifyNamesTheCause(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			rep := run(t, m, rec, c.edit(cutOver(m, rec)))
+			rep := run(t, m, rec, c.edit(examples.CutOver(m, rec)))
 			if rep.Passed {
 				t.Fatal("passed")
 			}
@@ -239,7 +203,7 @@ func TestVerifyNamesTheCause(t *testing.T) {
 // is named.
 func TestVerifyStatefulSetBeyondTheRecord(t *testing.T) {
 	m, rec := example(t)
-	objs := cutOver(m, rec)
+	objs := examples.CutOver(m, rec)
 	four := int32(4)
 	objs[0].(*appsv1.StatefulSet).Spec.Replicas = &four
 	rep := run(t, m, rec, objs)
@@ -275,7 +239,7 @@ func TestVerifyStatefulSetThatDeletesClaims(t *testing.T) {
 		}, []string{"is being deleted (held by foregroundDeletion)"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			objs := cutOver(m, rec)
+			objs := examples.CutOver(m, rec)
 			c.edit(objs[0].(*appsv1.StatefulSet))
 			rep := run(t, m, rec, objs)
 			if rep.Passed || len(rep.StatefulSets) != len(c.want) {
@@ -288,7 +252,7 @@ func TestVerifyStatefulSetThatDeletesClaims(t *testing.T) {
 			}
 		})
 	}
-	objs := cutOver(m, rec)
+	objs := examples.CutOver(m, rec)
 	objs[0].(*appsv1.StatefulSet).Spec.PersistentVolumeClaimRetentionPolicy = &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{WhenDeleted: appsv1.RetainPersistentVolumeClaimRetentionPolicyType, WhenScaled: appsv1.RetainPersistentVolumeClaimRetentionPolicyType}
 	if rep := run(t, m, rec, objs); !rep.Passed {
 		t.Errorf("a StatefulSet that retains its claims failed: %+v", rep.StatefulSets)
