@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/spf13/pflag"
 
@@ -18,10 +19,16 @@ func cleanupCommand() *command {
 		name:    "cleanup",
 		locks:   true,
 		summary: "delete graft's intermediate snapshots and unrecorded volumes of this migration",
-		usage:   "cleanup [--yes]",
+		usage:   "cleanup [--yes] [--volume ID]…",
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			yes := fs.Bool("yes", false, "delete without asking")
+			volumes := fs.StringArray("volume", nil, "also delete this graft volume of the migration that graft.lock cannot account for (repeatable); never a recorded, attached or source volume")
 			return func(ctx context.Context, e *env, args []string) error {
+				for _, id := range *volumes {
+					if !record.IsVolumeID(id) {
+						return usagef("--volume %q: expected an EBS volume id (vol- and hexadecimal digits)", id)
+					}
+				}
 				m, err := e.loadSpec(ctx)
 				if err != nil {
 					return err
@@ -35,8 +42,11 @@ func cleanupCommand() *command {
 				if err != nil {
 					return err
 				}
-				cp, err := eng.PlanCleanup(ctx, rec)
+				cp, err := eng.PlanCleanup(ctx, rec, *volumes...)
 				if err != nil {
+					return err
+				}
+				if err := namedVolumesPlanned(cp, *volumes, m); err != nil {
 					return err
 				}
 				if err := cp.WriteText(e.stdout); err != nil {
@@ -56,7 +66,7 @@ func cleanupCommand() *command {
 				if rec, err = loadRecordIfAny(lock, m); err != nil {
 					return err
 				}
-				again, err := eng.PlanCleanup(ctx, rec)
+				again, err := eng.PlanCleanup(ctx, rec, *volumes...)
 				if err != nil {
 					return err
 				}
@@ -79,6 +89,23 @@ func loadRecordIfAny(path string, m *spec.Migration) (*record.Record, error) {
 		return nil, nil
 	}
 	return loadOrNewRecord(path, m)
+}
+
+// namedVolumesPlanned: every volume named with --volume is in the plan's
+// Delete; else a usage error says why it is not (the plan's reason to
+// keep it, or that it is not one of the migration's volumes), and nothing
+// is deleted.
+func namedVolumesPlanned(cp *ebs.CleanupPlan, named []string, m *spec.Migration) error {
+	for _, id := range named {
+		if slices.ContainsFunc(cp.Delete, func(it ebs.CleanupItem) bool { return it.ID == id }) {
+			continue
+		}
+		if i := slices.IndexFunc(cp.Keep, func(it ebs.CleanupItem) bool { return it.ID == id }); i >= 0 {
+			return usagef("--volume %s: graft cleanup does not delete it: %s; nothing was deleted", id, cp.Keep[i].Keep)
+		}
+		return usagef("--volume %s: not a volume of migration %s in %s (tags graft:migration=%s, graft:role=volume); nothing was deleted", id, m.Metadata.Name, m.Spec.Target.Region, m.Metadata.Name)
+	}
+	return nil
 }
 
 // intersectCleanup keeps the items of planned that fresh still lists.

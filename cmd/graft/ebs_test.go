@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -144,6 +145,23 @@ func TestEBSCommands(t *testing.T) {
 	code, out, errOut = graft(t, "cleanup", "--spec", s.spec, "--yes")
 	if code != 0 || !strings.Contains(out, "graft cleanup will delete 24 resource(s)") {
 		t.Fatalf("cleanup: %d\n%s\n%s", code, out, errOut)
+	}
+	// --volume names only what cleanup may delete: a recorded volume, one
+	// that is not the migration's and a malformed id are refused (exit 2),
+	// and nothing is deleted.
+	recorded := regexp.MustCompile(`targetVolume: (vol-[0-9a-f]+)`).FindStringSubmatch(string(lock))[1]
+	for _, c := range []struct{ id, want string }{
+		{recorded, "--volume " + recorded + ": graft cleanup does not delete it: the record references it (PVC "},
+		{"vol-0123456789abcdef0", "--volume vol-0123456789abcdef0: not a volume of migration cli in "},
+		{"vol-XYZ", `--volume "vol-XYZ": expected an EBS volume id`},
+	} {
+		code, out, errOut := graft(t, "cleanup", "--spec", s.spec, "--yes", "--volume", c.id)
+		if code != 2 || !strings.Contains(errOut, c.want) || strings.Contains(errOut, "deleted") && !strings.Contains(errOut, "nothing was deleted") {
+			t.Errorf("cleanup --volume %s: exit %d\n%s\n%s\nwant exit 2 with %q", c.id, code, out, errOut, c.want)
+		}
+	}
+	if after, err := os.ReadFile(filepath.Join(filepath.Dir(s.spec), "graft.lock")); err != nil || !bytes.Equal(after, lock) {
+		t.Errorf("graft.lock changed by a refused cleanup (%v)", err)
 	}
 	code, out, _ = graft(t, "iam-policy", "--spec", s.spec)
 	var pol ebs.PolicyDocument

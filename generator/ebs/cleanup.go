@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -41,16 +42,23 @@ type CleanupPlan struct {
 
 // PlanCleanup finds graft's intermediate resources of this migration:
 // every snapshot and copy tagged graft:migration=<name> (both regions), and
-// every graft volume of the migration that the record does not reference.
-// Anything without the tag is never listed; volumes the record references,
-// attached volumes and source volumes are kept. rec may be nil (no
+// every graft volume of the migration that no clone adopts: a duplicate
+// that lost to the volume the record references, or one in the error
+// state (planVolumeCleanup). Anything without the tag is never listed;
+// volumes the record references or cannot account for, attached volumes
+// and source volumes are kept. rec may be nil (no
 // graft.lock): then no volume is deleted at all. It changes nothing (it runs
 // on read-only clients).
-func (e *Engine) PlanCleanup(ctx context.Context, rec *record.Record) (*CleanupPlan, error) {
-	return e.readOnly().planCleanup(ctx, rec)
+//
+// named are volumes the user names for deletion (graft cleanup --volume)
+// although the record cannot account for them: each is deleted still only
+// if it is this migration's, unattached, available (or in error), not a
+// source volume and not recorded; else it is in Keep, with the reason.
+func (e *Engine) PlanCleanup(ctx context.Context, rec *record.Record, named ...string) (*CleanupPlan, error) {
+	return e.readOnly().planCleanup(ctx, rec, named)
 }
 
-func (e *Engine) planCleanup(ctx context.Context, rec *record.Record) (*CleanupPlan, error) {
+func (e *Engine) planCleanup(ctx context.Context, rec *record.Record, named []string) (*CleanupPlan, error) {
 	cp := &CleanupPlan{}
 	sides := e.cleanupSides()
 	shares, err := e.planSnapshotCleanup(ctx, cp, sides)
@@ -58,7 +66,7 @@ func (e *Engine) planCleanup(ctx context.Context, rec *record.Record) (*CleanupP
 		return nil, err
 	}
 	cp.Delete = append(cp.sharesToRemove(shares), cp.Delete...)
-	if err := e.planVolumeCleanup(ctx, cp, rec, sides[len(sides)-1].side); err != nil {
+	if err := e.planVolumeCleanup(ctx, cp, rec, sides[len(sides)-1].side, named); err != nil {
 		return nil, err
 	}
 	if rec == nil {
@@ -158,9 +166,18 @@ func (cp *CleanupPlan) sharesToRemove(shares []CleanupItem) []CleanupItem {
 }
 
 // planVolumeCleanup sorts the migration's volumes in the target region
-// into cp's Delete and Keep: kept without a record, when it is a source
-// volume, referenced by the record, attached, or not available.
-func (e *Engine) planVolumeCleanup(ctx context.Context, cp *CleanupPlan, rec *record.Record, side string) error {
+// into cp's Delete and Keep. A volume is deleted only when graft's own
+// rule would never adopt it: the key's winner (volumeWins, the rule every
+// clone applies) is the volume the record references, so this one is a
+// duplicate that lost, or it is in the error state. Kept, with the reason:
+// every volume without a record, a source volume, one the record
+// references, one attached or not available, and one the record cannot
+// account for: of a member and claim template the record holds no volume
+// of, or of a key whose winner is not the recorded volume. Those may be
+// another clone's, whose graft.lock this is not (an older checkout's, a
+// lost one), and in use by the cluster while its pod is down; graft
+// cannot tell, so it keeps them unless the user names them.
+func (e *Engine) planVolumeCleanup(ctx context.Context, cp *CleanupPlan, rec *record.Record, side string, named []string) error {
 	referenced := map[string]string{}
 	sources := map[string]bool{}
 	if rec != nil {
@@ -173,12 +190,20 @@ func (e *Engine) planVolumeCleanup(ctx context.Context, cp *CleanupPlan, rec *re
 	if err != nil {
 		return err
 	}
-	for _, v := range vols {
+	owned := slices.DeleteFunc(vols, func(v types.Volume) bool {
+		t := tagMap(v.Tags)
+		return t[ownership.TagMigration] != e.m.Metadata.Name || t[ownership.TagRole] != ownership.RoleVolume
+	})
+	recorded := map[string]string{} // the recorded volume's id, by key
+	for _, v := range owned {
+		if k, ok := volKeyOf(v); ok && referenced[aws.ToString(v.VolumeId)] != "" {
+			recorded[k] = aws.ToString(v.VolumeId)
+		}
+	}
+	winners := groupVolumes(owned)
+	for _, v := range owned {
 		t := tagMap(v.Tags)
 		id := aws.ToString(v.VolumeId)
-		if t[ownership.TagMigration] != e.m.Metadata.Name || t[ownership.TagRole] != ownership.RoleVolume {
-			continue
-		}
 		it := CleanupItem{Kind: "volume", ID: id, Region: e.m.Spec.Target.Region, Side: side, Member: t[ownership.TagMember], Role: t[ownership.TagRole], Phase: t[ownership.TagPhase], State: string(v.State)}
 		switch {
 		case rec == nil:
@@ -187,10 +212,11 @@ func (e *Engine) planVolumeCleanup(ctx context.Context, cp *CleanupPlan, rec *re
 			it.Keep = "it is a source volume"
 		case referenced[id] != "":
 			it.Keep = "the record references it (PVC " + referenced[id] + ")"
-		case len(v.Attachments) > 0 || v.State == types.VolumeStateInUse:
-			it.Keep = "it is attached"
-		case v.State != types.VolumeStateAvailable && v.State != types.VolumeStateError:
-			it.Keep = "it is " + string(v.State)
+		default:
+			it.Keep = stateKeepReason(v)
+			if it.Keep == "" && !slices.Contains(named, id) {
+				it.Keep = unaccountedReason(v, recorded, winners)
+			}
 		}
 		if it.Keep != "" {
 			cp.Keep = append(cp.Keep, it)
@@ -199,6 +225,37 @@ func (e *Engine) planVolumeCleanup(ctx context.Context, cp *CleanupPlan, rec *re
 		}
 	}
 	return nil
+}
+
+// stateKeepReason says why cleanup keeps graft volume v, whatever the
+// record says, or "": it is attached, or neither available nor in error.
+func stateKeepReason(v types.Volume) string {
+	switch {
+	case len(v.Attachments) > 0 || v.State == types.VolumeStateInUse:
+		return "it is attached"
+	case v.State != types.VolumeStateAvailable && v.State != types.VolumeStateError:
+		return "it is " + string(v.State)
+	}
+	return ""
+}
+
+// unaccountedReason says why cleanup keeps graft volume v, unattached and
+// not recorded, because the record cannot account for it ("" when it can:
+// v is in error, or a duplicate that lost to the recorded volume, and no
+// clone adopts it); see planVolumeCleanup.
+func unaccountedReason(v types.Volume, recorded map[string]string, winners map[string][]types.Volume) string {
+	const another = "a clone whose graft.lock this is not may have made it, and the cluster may use it; run cleanup with that graft.lock, or name it with --volume once you know it is unused"
+	t := tagMap(v.Tags)
+	key := volKey(t[ownership.TagMember], t[ownership.TagClaimTemplate])
+	switch {
+	case v.State == types.VolumeStateError:
+		return ""
+	case recorded[key] == "":
+		return fmt.Sprintf("graft.lock records no volume of its member %s and claim template %s: %s", t[ownership.TagMember], t[ownership.TagClaimTemplate], another)
+	case aws.ToString(winners[key][0].VolumeId) != recorded[key]:
+		return fmt.Sprintf("graft.lock records %s for its member, but a clone now would adopt %s (the oldest): %s", recorded[key], aws.ToString(winners[key][0].VolumeId), another)
+	}
+	return ""
 }
 
 // Cleanup deletes the plan's Delete items. Time passes between the plan

@@ -90,7 +90,7 @@ func createTagsInput(id string, add map[string]string) *ec2.CreateTagsInput {
 // match spec.target.cluster.
 func (e *Engine) foreignRefusal(id string, conflicts []string) string {
 	c := e.m.Spec.Target.Cluster
-	return fmt.Sprintf("graft's volume %s carries cluster tags that do not match spec.target.cluster (name %s, storageDriver %s): %s; it was tagged for another cluster (or by hand), and graft adds missing cluster tags but never changes one: moving a volume between clusters is your decision: set spec.target.cluster to the volume's cluster, or change the volume's tags yourself (aws ec2 create-tags / delete-tags), or delete the volume (graft cleanup deletes it once no record references it), then run graft clone --phase final again",
+	return fmt.Sprintf("graft's volume %s carries cluster tags that do not match spec.target.cluster (name %s, storageDriver %s): %s; it was tagged for another cluster (or by hand), and graft adds missing cluster tags but never changes one: moving a volume between clusters is your decision: set spec.target.cluster to the volume's cluster, or change the volume's tags yourself (aws ec2 create-tags / delete-tags), or delete the volume (graft cleanup --volume %[1]s, once no record references it), then run graft clone --phase final again",
 		id, c.Name, cmp.Or(c.StorageDriver, spec.StorageDriverEBSCSI), strings.Join(conflicts, "; "))
 }
 

@@ -410,7 +410,7 @@ func (v volStep) refusal(mb Member) string {
 		why = append(why, fmt.Sprintf("volume %s carries graft's tags of this member but is a source volume: graft never reuses, tags or changes a source volume; remove graft's tags (graft:*) from it", id))
 	}
 	if len(v.refuse) > 0 {
-		why = append(why, fmt.Sprintf("graft's volume %s already exists but does not match the spec: %s; the spec changed since the volume was created: revert the spec, or delete the volume (graft cleanup deletes it once no record references it)", id, strings.Join(v.refuse, "; ")))
+		why = append(why, fmt.Sprintf("graft's volume %s already exists but does not match the spec: %s; the spec changed since the volume was created: revert the spec, or delete the volume (graft cleanup --volume %[1]s, once no record references it)", id, strings.Join(v.refuse, "; ")))
 	}
 	if v.foreign != "" {
 		why = append(why, v.foreign)

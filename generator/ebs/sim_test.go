@@ -674,9 +674,12 @@ func TestSimCleanup(t *testing.T) {
 	e := newSim(t, simCase{Nodes: 2, Devices: 1, NoHook: true})
 	ctx := ctxT(t, 30*time.Second)
 	rec := e.cloneAndRecord(t, ctx, 2)
-	// An extra graft volume that the record does not reference (say, from
-	// a run whose record was lost), and one untagged volume.
-	extra := createVolume(t, e.sim, map[string]string{ownership.TagMigration: "sim", ownership.TagRole: ownership.RoleVolume, ownership.TagMember: "cassandra/9", ownership.TagClaimTemplate: "data"})
+	// A duplicate of a recorded volume (a run that lost to it and could
+	// not delete its own), a graft volume of a member the record holds
+	// none of (from a run whose record was lost: the cluster may use it),
+	// and one untagged volume.
+	extra := createVolume(t, e.sim, volumeTagsOf(t, e.sim, rec.Volumes[0].TargetVolume))
+	unaccounted := createVolume(t, e.sim, map[string]string{ownership.TagMigration: "sim", ownership.TagRole: ownership.RoleVolume, ownership.TagMember: "cassandra/9", ownership.TagClaimTemplate: "data"})
 	untagged := createVolume(t, e.sim, map[string]string{"team": "data"})
 	otherMigration := createVolume(t, e.sim, map[string]string{ownership.TagMigration: "other", ownership.TagRole: ownership.RoleVolume})
 	if err := e.sim.Clock().Sleep(ctx, time.Minute); err != nil { // let them become available
@@ -707,8 +710,11 @@ func TestSimCleanup(t *testing.T) {
 			t.Errorf("recorded volume %s deleted", v.TargetVolume)
 		}
 	}
-	if left[extra] || !left[untagged] || !left[otherMigration] {
-		t.Errorf("extra gone %v, untagged kept %v, other migration kept %v", !left[extra], left[untagged], left[otherMigration])
+	if left[extra] || !left[unaccounted] || !left[untagged] || !left[otherMigration] {
+		t.Errorf("duplicate gone %v, unaccounted kept %v, untagged kept %v, other migration kept %v", !left[extra], left[unaccounted], left[untagged], left[otherMigration])
+	}
+	if r := keepReason(cp, unaccounted); !strings.Contains(r, "graft.lock records no volume of its member cassandra/9 and claim template data: a clone whose graft.lock this is not may have made it") {
+		t.Errorf("the unaccounted volume is kept with %q", r)
 	}
 	if len(e.sim.Snapshots()) != 0 {
 		t.Errorf("%d snapshots left", len(e.sim.Snapshots()))
@@ -721,6 +727,83 @@ func TestSimCleanup(t *testing.T) {
 	if len(cp.Delete) != 0 {
 		t.Errorf("without a record: delete %v", cp.Delete)
 	}
+}
+
+// TestSimCleanupKeepsWhatTheRecordCannotAccountFor: with a graft.lock
+// that is not the one the volumes were recorded in (an older checkout's),
+// cleanup deletes no volume it cannot prove unused: when the record names
+// a volume that a clone would not adopt now (a newer duplicate), both
+// the recorded one and the key's winner are kept, with the reason.
+func TestSimCleanupKeepsWhatTheRecordCannotAccountFor(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 2, Devices: 1, NoHook: true})
+	ctx := ctxT(t, 30*time.Second)
+	rec := e.cloneAndRecord(t, ctx, 2)
+	winner := rec.Volumes[0].TargetVolume
+	dup := createVolume(t, e.sim, volumeTagsOf(t, e.sim, winner))
+	if err := e.sim.Clock().Sleep(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	other := *rec
+	other.Volumes = slices.Clone(rec.Volumes)
+	other.Volumes[0].TargetVolume = dup // a record that names the duplicate
+	cp, err := e.engine().PlanCleanup(ctx, &other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range cp.Delete {
+		if it.Kind == "volume" {
+			t.Errorf("deletes volume %s", it.ID)
+		}
+	}
+	if r := keepReason(cp, winner); !strings.Contains(r, "graft.lock records "+dup+" for its member, but a clone now would adopt "+winner+" (the oldest)") {
+		t.Errorf("the key's winner is kept with %q", r)
+	}
+	if r := keepReason(cp, dup); !strings.Contains(r, "the record references it") {
+		t.Errorf("the recorded duplicate is kept with %q", r)
+	}
+	// Named (graft cleanup --volume), the winner is deleted; the recorded
+	// one, named too, is still kept.
+	cp, err = e.engine().PlanCleanup(ctx, &other, winner, dup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vols []string
+	for _, it := range cp.Delete {
+		if it.Kind == "volume" {
+			vols = append(vols, it.ID)
+		}
+	}
+	if !slices.Equal(vols, []string{winner}) || !strings.Contains(keepReason(cp, dup), "the record references it") {
+		t.Errorf("with both named: deletes volumes %v, keeps %s with %q; want %s deleted only", vols, dup, keepReason(cp, dup), winner)
+	}
+}
+
+// keepReason is why the plan keeps id ("" when it does not).
+func keepReason(cp *ebs.CleanupPlan, id string) string {
+	for _, it := range cp.Keep {
+		if it.ID == id {
+			return it.Keep
+		}
+	}
+	return ""
+}
+
+// volumeTagsOf are the graft tags of volume id, for a duplicate of it.
+func volumeTagsOf(t *testing.T, sim *ec2sim.Sim, id string) map[string]string {
+	t.Helper()
+	for _, v := range sim.Volumes() {
+		if aws.ToString(v.VolumeId) == id {
+			tags := map[string]string{}
+			for _, tg := range v.Tags {
+				if k := aws.ToString(tg.Key); strings.HasPrefix(k, "graft:") {
+					tags[k] = aws.ToString(tg.Value)
+				}
+			}
+			return tags
+		}
+	}
+	t.Fatalf("no volume %s", id)
+	return nil
 }
 
 func contains(s []string, v string) bool {
@@ -772,7 +855,7 @@ func TestSimCleanupRechecksBeforeDeleting(t *testing.T) {
 	e := newSim(t, simCase{Nodes: 2, Devices: 1, NoHook: true})
 	ctx := ctxT(t, 30*time.Second)
 	rec := e.cloneAndRecord(t, ctx, 2)
-	extra := map[string]string{ownership.TagMigration: "sim", ownership.TagRole: ownership.RoleVolume, ownership.TagMember: "cassandra/9", ownership.TagClaimTemplate: "data"}
+	extra := volumeTagsOf(t, e.sim, rec.Volumes[0].TargetVolume) // duplicates that lost to it
 	attached := createVolume(t, e.sim, extra)
 	retagged := createVolume(t, e.sim, extra)
 	untouched := createVolume(t, e.sim, extra)

@@ -63,7 +63,7 @@ func (r *cloneRun) volume(ctx context.Context, d *memberDecision, v volStep, sna
 	}
 	if diffs := mismatch(vol, p); len(diffs) > 0 {
 		if created {
-			return types.Volume{}, fmt.Errorf("%s %s: graft's new volume %s does not match the spec: %s; EC2 did not apply what graft asked for (with kmsKeyId: the key expected is spec.target.volume.kmsKeyId, else the source volume's); graft does not record it: delete it (graft cleanup) before the next run", mb.Key(), v.d.ClaimTemplate, aws.ToString(vol.VolumeId), strings.Join(diffs, "; "))
+			return types.Volume{}, fmt.Errorf("%s %s: graft's new volume %s does not match the spec: %s; EC2 did not apply what graft asked for (with kmsKeyId: the key expected is spec.target.volume.kmsKeyId, else the source volume's); graft does not record it: delete it (graft cleanup --volume %[3]s) before the next run", mb.Key(), v.d.ClaimTemplate, aws.ToString(vol.VolumeId), strings.Join(diffs, "; "))
 		}
 		v.refuse = diffs
 		return types.Volume{}, errors.New(v.refusal(mb))

@@ -311,6 +311,10 @@ var (
 	instanceID = regexp.MustCompile(`^i-[0-9a-f]+$`)
 )
 
+// IsVolumeID reports whether s has the form of an EBS volume id, as the
+// record's volumes must.
+func IsVolumeID(s string) bool { return volumeID.MatchString(s) }
+
 // Validate checks the record on its own; render checks it against the spec.
 func (r *Record) Validate() error {
 	var errs ValidationError
@@ -350,10 +354,10 @@ func (r *Record) Validate() error {
 		if !instanceID.MatchString(v.SourceInstance) {
 			add(f+".sourceInstance", v.SourceInstance, "an instance id i-…")
 		}
-		if !volumeID.MatchString(v.SourceVolume) {
+		if !IsVolumeID(v.SourceVolume) {
 			add(f+".sourceVolume", v.SourceVolume, "a volume id vol-…")
 		}
-		if !volumeID.MatchString(v.TargetVolume) {
+		if !IsVolumeID(v.TargetVolume) {
 			add(f+".targetVolume", v.TargetVolume, "a volume id vol-…")
 		} else if v.TargetVolume == v.SourceVolume {
 			add(f+".targetVolume", v.TargetVolume, "a cloned volume, never the source volume")
