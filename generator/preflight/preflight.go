@@ -113,7 +113,7 @@ func Run(ctx context.Context, c kubernetes.Interface, o *Overlay, opts Options) 
 	}
 	k := &checker{c: c, o: o, opts: opts}
 	for _, step := range []func(context.Context) error{
-		k.zoneNodes, k.csiDrivers, k.storageClass, k.namespaces, k.servedKinds, k.pvNames, k.pvcNames, k.statefulSets, k.volumeHandles,
+		k.zoneNodes, k.csiDrivers, k.storageClass, k.namespaces, k.servedKinds, k.pvNames, k.pvcNames, k.quotas, k.statefulSets, k.volumeHandles,
 	} {
 		if err := step(ctx); err != nil {
 			return nil, err

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -255,6 +256,37 @@ func TestPreflight(t *testing.T) {
 		}
 		t.Cleanup(func() { deletePV(t, stale) })
 		wantPreflightFailure(t, src, lock, "volume-handle", "volume "+m.pv.Spec.CSI.VolumeHandle, "PV "+stale)
+	})
+
+	t.Run("claims over quota", func(t *testing.T) {
+		ctx := ctxFor(t, 60*time.Second)
+		q := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "preflight-claims", Namespace: ns},
+			Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePersistentVolumeClaims: resource.MustParse("1")}}}
+		if _, err := c.CoreV1().ResourceQuotas(ns).Create(ctx, q, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = c.CoreV1().ResourceQuotas(ns).Delete(context.Background(), q.Name, metav1.DeleteOptions{})
+		})
+		eventually(t, 30*time.Second, "the quota controller counted the claims", func(ctx context.Context) (string, error) {
+			got, err := c.CoreV1().ResourceQuotas(ns).Get(ctx, q.Name, metav1.GetOptions{})
+			if _, counted := got.Status.Used[corev1.ResourcePersistentVolumeClaims]; err != nil || !counted {
+				return "status.used not set", err
+			}
+			return "", nil
+		})
+		wantPreflightFailure(t, src, lock, "quota", fmt.Sprintf("ResourceQuota preflight-claims: persistentvolumeclaims %d wanted, 1 left", len(b.members())))
+		// The API server's admission refuses as preflight said: the
+		// second claim exceeds the quota.
+		for i, name := range []string{"quota-probe-a", "quota-probe-b"} {
+			_, err := c.CoreV1().PersistentVolumeClaims(ns).Create(ctx, claim(ns, name, ""), metav1.CreateOptions{})
+			if err == nil {
+				t.Cleanup(func() { deleteClaim(t, ns, name) })
+			}
+			if i == 0 && err != nil || i == 1 && (!apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "exceeded quota")) {
+				t.Fatalf("claim %s: %v; want the first admitted and the second refused for the quota", name, err)
+			}
+		}
 	})
 
 	t.Run("the applied overlay is a re-apply", func(t *testing.T) {

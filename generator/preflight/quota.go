@@ -1,0 +1,196 @@
+package preflight
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// IDQuota is the check that the overlay's new claims fit the namespaces'
+// ResourceQuotas and LimitRanges.
+const IDQuota = "quota"
+
+// claimDemand is what the overlay's claims that do not exist yet ask of a
+// namespace's ResourceQuotas, by quota resource name.
+type claimDemand map[corev1.ResourceName]resource.Quantity
+
+// The quota resources a claim is counted in (the API server's
+// PersistentVolumeClaim quota evaluator, pkg/quota/v1/evaluator/core/
+// persistent_volume_claims.go): its count and request, overall and for its
+// storage class.
+func (d claimDemand) add(pvc *corev1.PersistentVolumeClaim) {
+	req := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
+	one := resource.MustParse("1")
+	names := []corev1.ResourceName{corev1.ResourcePersistentVolumeClaims, "count/persistentvolumeclaims"}
+	sizes := []corev1.ResourceName{corev1.ResourceRequestsStorage}
+	if c := pvc.Spec.StorageClassName; c != nil && *c != "" {
+		prefix := *c + ".storageclass.storage.k8s.io/"
+		names = append(names, corev1.ResourceName(prefix+"persistentvolumeclaims"))
+		sizes = append(sizes, corev1.ResourceName(prefix+"requests.storage"))
+	}
+	for _, n := range names {
+		q := d[n]
+		q.Add(one)
+		d[n] = q
+	}
+	for _, n := range sizes {
+		q := d[n]
+		q.Add(req)
+		d[n] = q
+	}
+}
+
+// quotas: in each namespace of the overlay's claims, the claims that do
+// not exist yet fit every ResourceQuota (hard minus used, for each
+// resource a claim counts in) and the LimitRanges' bounds on a claim's
+// storage request. The API server's admission refuses a claim that does
+// not, so a sync would stop part way, with some members' claims applied
+// and the others missing. A quota whose used amounts the quota controller
+// has not counted yet is refused by admission too ("status unknown for
+// quota"). Quotas with scopes are not evaluated (scopes select pods, and
+// claims only by VolumeAttributesClass): the result says so.
+func (k *checker) quotas(ctx context.Context) error {
+	byNS := map[string][]*corev1.PersistentVolumeClaim{}
+	for _, pvc := range k.o.PVCs {
+		byNS[pvc.Namespace] = append(byNS[pvc.Namespace], pvc)
+	}
+	for _, ns := range slices.Sorted(maps.Keys(byNS)) {
+		if err := k.namespaceQuota(ctx, ns, byNS[ns]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (k *checker) namespaceQuota(ctx context.Context, ns string, pvcs []*corev1.PersistentVolumeClaim) error {
+	existing, err := list[*corev1.PersistentVolumeClaim](ctx, k, "persistentvolumeclaims in "+ns, func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+		return k.c.CoreV1().PersistentVolumeClaims(ns).List(ctx, opts)
+	})
+	if err != nil {
+		return err
+	}
+	quotas, err := list[*corev1.ResourceQuota](ctx, k, "resourcequotas in "+ns, func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+		return k.c.CoreV1().ResourceQuotas(ns).List(ctx, opts)
+	})
+	if err != nil {
+		return err
+	}
+	limits, err := list[*corev1.LimitRange](ctx, k, "limitranges in "+ns, func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+		return k.c.CoreV1().LimitRanges(ns).List(ctx, opts)
+	})
+	if err != nil {
+		return err
+	}
+	there := map[string]bool{}
+	for _, pvc := range existing {
+		there[pvc.Name] = true
+	}
+	demand := claimDemand{}
+	var fresh []*corev1.PersistentVolumeClaim
+	for _, pvc := range pvcs {
+		if !there[pvc.Name] {
+			demand.add(pvc)
+			fresh = append(fresh, pvc)
+		}
+	}
+	object := "Namespace " + ns
+	problems, skipped := quotaProblems(quotas, demand), []string{}
+	for _, q := range quotas {
+		if len(q.Spec.Scopes) > 0 || q.Spec.ScopeSelector != nil {
+			skipped = append(skipped, q.Name)
+		}
+	}
+	problems = append(problems, limitProblems(limits, fresh)...)
+	if len(problems) > 0 {
+		k.fail(IDQuota, object,
+			fmt.Sprintf("raise the quota or the limit named (kubectl -n %s edit resourcequota NAME / limitrange NAME), or free what the namespace holds, before the sync: the API server refuses a claim beyond them", ns),
+			"the overlay's %d new claim(s) in %s, %s of storage, do not fit: %s", len(fresh), ns, demandStorage(demand), strings.Join(problems, "; "))
+		return nil
+	}
+	msg := fmt.Sprintf("the overlay's %d new claim(s), %s of storage, fit %d ResourceQuota(s) and %d LimitRange(s)", len(fresh), demandStorage(demand), len(quotas)-len(skipped), len(limits))
+	if len(skipped) > 0 {
+		msg += fmt.Sprintf("; not evaluated, having scopes: %s", strings.Join(skipped, ", "))
+	}
+	k.pass(IDQuota, object, "%s", msg)
+	return nil
+}
+
+// quotaProblems says, for each unscoped quota and each resource it bounds
+// that the demand asks for, where the demand exceeds what is left, or
+// the quota controller has not counted what is used.
+func quotaProblems(quotas []*corev1.ResourceQuota, demand claimDemand) []string {
+	var out []string
+	for _, q := range quotas {
+		if len(q.Spec.Scopes) > 0 || q.Spec.ScopeSelector != nil {
+			continue
+		}
+		for _, name := range slices.Sorted(maps.Keys(demand)) {
+			hard, bounded := q.Spec.Hard[name]
+			if !bounded {
+				continue
+			}
+			used, counted := q.Status.Used[name]
+			if !counted {
+				out = append(out, fmt.Sprintf("ResourceQuota %s bounds %s, whose use the quota controller has not counted yet (status.used), so the API server refuses every claim", q.Name, name))
+				continue
+			}
+			left := hard.DeepCopy()
+			left.Sub(used)
+			if want := demand[name]; want.Cmp(left) > 0 {
+				out = append(out, fmt.Sprintf("ResourceQuota %s: %s %s wanted, %s left (hard %s, used %s)", q.Name, name, want.String(), nonNegative(left), hard.String(), used.String()))
+			}
+		}
+	}
+	return out
+}
+
+// limitProblems says which claims' storage requests a LimitRange of type
+// PersistentVolumeClaim bounds out (the LimitRanger admission plugin).
+func limitProblems(limits []*corev1.LimitRange, pvcs []*corev1.PersistentVolumeClaim) []string {
+	var out []string
+	for _, lr := range limits {
+		for _, item := range lr.Spec.Limits {
+			if item.Type != corev1.LimitTypePersistentVolumeClaim {
+				continue
+			}
+			max, hasMax := item.Max[corev1.ResourceStorage]
+			min, hasMin := item.Min[corev1.ResourceStorage]
+			var over, under []string
+			for _, pvc := range pvcs {
+				req := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
+				switch {
+				case hasMax && req.Cmp(max) > 0:
+					over = append(over, pvc.Name+" "+req.String())
+				case hasMin && req.Cmp(min) < 0:
+					under = append(under, pvc.Name+" "+req.String())
+				}
+			}
+			if len(over) > 0 {
+				out = append(out, fmt.Sprintf("LimitRange %s allows a claim at most %s of storage: %s", lr.Name, max.String(), strings.Join(over, ", ")))
+			}
+			if len(under) > 0 {
+				out = append(out, fmt.Sprintf("LimitRange %s requires a claim at least %s of storage: %s", lr.Name, min.String(), strings.Join(under, ", ")))
+			}
+		}
+	}
+	return out
+}
+
+func demandStorage(d claimDemand) string {
+	size := d[corev1.ResourceRequestsStorage]
+	return size.String()
+}
+
+func nonNegative(q resource.Quantity) string {
+	if q.Sign() < 0 {
+		return "0"
+	}
+	return q.String()
+}

@@ -1,0 +1,98 @@
+package preflight
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// quota is a ResourceQuota in the example's namespace, hard and used as
+// "name=quantity" pairs; used nil leaves status.used uncounted.
+func quota(name string, hard, used []string) *corev1.ResourceQuota {
+	q := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "cassandra"}, Spec: corev1.ResourceQuotaSpec{Hard: resources(hard)}}
+	if used != nil {
+		q.Status.Used = resources(used)
+	}
+	return q
+}
+
+func resources(pairs []string) corev1.ResourceList {
+	l := corev1.ResourceList{}
+	for _, p := range pairs {
+		n, v, _ := strings.Cut(p, "=")
+		l[corev1.ResourceName(n)] = resource.MustParse(v)
+	}
+	return l
+}
+
+func pvcLimit(name, min, max string) *corev1.LimitRange {
+	item := corev1.LimitRangeItem{Type: corev1.LimitTypePersistentVolumeClaim, Min: corev1.ResourceList{}, Max: corev1.ResourceList{}}
+	if min != "" {
+		item.Min[corev1.ResourceStorage] = resource.MustParse(min)
+	}
+	if max != "" {
+		item.Max[corev1.ResourceStorage] = resource.MustParse(max)
+	}
+	return &corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "cassandra"}, Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{item}}}
+}
+
+// TestQuota: the example's three new claims of 500Gi each fail against a
+// quota with too few claims or too little storage left, a quota whose use
+// is not counted yet, and a LimitRange that bounds a claim's request, as
+// the API server's admission would refuse them; they pass a quota they
+// fit, a scoped quota (named as not evaluated), and one already holding
+// the overlay's claims from an earlier apply.
+func TestQuota(t *testing.T) {
+	o := example(t, "cassandra-3node")
+	existing := o.PVCs[0].DeepCopy()
+	for _, c := range []struct {
+		name  string
+		objs  []runtime.Object
+		fails []string
+		pass  string
+	}{
+		{name: "no quota", pass: "the overlay's 3 new claim(s), 1500Gi of storage, fit 0 ResourceQuota(s) and 0 LimitRange(s)"},
+		{name: "too few claims left", objs: []runtime.Object{quota("claims", []string{"persistentvolumeclaims=5"}, []string{"persistentvolumeclaims=3"})},
+			fails: []string{"ResourceQuota claims: persistentvolumeclaims 3 wanted, 2 left (hard 5, used 3)"}},
+		{name: "too little storage left", objs: []runtime.Object{quota("storage", []string{"requests.storage=2Ti"}, []string{"requests.storage=1Ti"})},
+			fails: []string{"ResourceQuota storage: requests.storage 1500Gi wanted, 1Ti left (hard 2Ti, used 1Ti)", "1500Gi of storage, do not fit"}},
+		{name: "count quota", objs: []runtime.Object{quota("count", []string{"count/persistentvolumeclaims=2"}, []string{"count/persistentvolumeclaims=0"})},
+			fails: []string{"count/persistentvolumeclaims 3 wanted, 2 left"}},
+		{name: "over-used quota", objs: []runtime.Object{quota("full", []string{"persistentvolumeclaims=1"}, []string{"persistentvolumeclaims=4"})},
+			fails: []string{"persistentvolumeclaims 3 wanted, 0 left (hard 1, used 4)"}},
+		{name: "use not counted yet", objs: []runtime.Object{quota("new", []string{"requests.storage=10Ti"}, nil)},
+			fails: []string{"ResourceQuota new bounds requests.storage, whose use the quota controller has not counted yet"}},
+		{name: "claim above a LimitRange's max", objs: []runtime.Object{pvcLimit("small", "", "100Gi")},
+			fails: []string{"LimitRange small allows a claim at most 100Gi of storage: " + o.PVCs[0].Name + " 500Gi"}},
+		{name: "claim below a LimitRange's min", objs: []runtime.Object{pvcLimit("big", "1Ti", "")},
+			fails: []string{"LimitRange big requires a claim at least 1Ti of storage"}},
+		{name: "fits", objs: []runtime.Object{quota("ok", []string{"persistentvolumeclaims=10", "requests.storage=10Ti", "gp3.storageclass.storage.k8s.io/requests.storage=1Gi"}, []string{"persistentvolumeclaims=7", "requests.storage=1Ti", "gp3.storageclass.storage.k8s.io/requests.storage=0"}), pvcLimit("range", "1Gi", "1Ti")},
+			pass: "fit 1 ResourceQuota(s) and 1 LimitRange(s)"},
+		{name: "scoped quota", objs: []runtime.Object{func() runtime.Object {
+			q := quota("pods-only", []string{"persistentvolumeclaims=0"}, []string{"persistentvolumeclaims=0"})
+			q.Spec.Scopes = []corev1.ResourceQuotaScope{corev1.ResourceQuotaScopeBestEffort}
+			return q
+		}()}, pass: "not evaluated, having scopes: pods-only"},
+		{name: "an earlier apply's claim is not counted again", objs: []runtime.Object{existing, quota("two", []string{"persistentvolumeclaims=3"}, []string{"persistentvolumeclaims=1"})},
+			pass: "the overlay's 2 new claim(s), 1000Gi of storage, fit 1 ResourceQuota(s)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rs := run(t, o, append(prepared(o), c.objs...)...)
+			if c.fails != nil {
+				f := wantOneFailure(t, rs, IDQuota, c.fails, []string{"kubectl -n cassandra edit resourcequota NAME / limitrange NAME"})
+				if f.Object != "Namespace cassandra" {
+					t.Errorf("object %q", f.Object)
+				}
+				return
+			}
+			q := only(rs, IDQuota)
+			if f := failures(rs); len(f) > 0 || len(q) != 1 || !strings.Contains(q[0].Message, c.pass) {
+				t.Fatalf("failures %+v, quota results %+v; want a pass saying %q", f, q, c.pass)
+			}
+		})
+	}
+}
