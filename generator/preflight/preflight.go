@@ -97,6 +97,9 @@ type checker struct {
 	o    *Overlay
 	opts Options
 	out  []Result
+	// claims caches namespaceClaims, by namespace, and pvs clusterPVs.
+	claims map[string]map[string]*corev1.PersistentVolumeClaim
+	pvs    []*corev1.PersistentVolume
 }
 
 // Run runs every check against the cluster. It returns an error (wrapping
@@ -599,15 +602,34 @@ func claimKey(ref *corev1.ObjectReference) string {
 	return ref.Namespace + "/" + ref.Name
 }
 
+// clusterPVs are the cluster's PVs: one paged list, read once for the
+// checks that need them (a get per PV would cost a request per member).
+func (k *checker) clusterPVs(ctx context.Context) ([]*corev1.PersistentVolume, error) {
+	if k.pvs != nil {
+		return k.pvs, nil
+	}
+	pvs, err := list[*corev1.PersistentVolume](ctx, k, "persistentvolumes", func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+		return k.c.CoreV1().PersistentVolumes().List(ctx, opts)
+	})
+	if err != nil {
+		return nil, err
+	}
+	k.pvs = append([]*corev1.PersistentVolume{}, pvs...)
+	return k.pvs, nil
+}
+
 func (k *checker) pvNames(ctx context.Context) error {
+	pvs, err := k.clusterPVs(ctx)
+	if err != nil {
+		return err
+	}
+	byName := map[string]*corev1.PersistentVolume{}
+	for _, pv := range pvs {
+		byName[pv.Name] = pv
+	}
 	for _, want := range k.o.PVs {
 		object := "PersistentVolume " + want.Name
-		live, found, err := get(ctx, k, object, func(ctx context.Context) (*corev1.PersistentVolume, error) {
-			return k.c.CoreV1().PersistentVolumes().Get(ctx, want.Name, metav1.GetOptions{})
-		})
-		if err != nil {
-			return err
-		}
+		live, found := byName[want.Name]
 		if !found {
 			k.pass(IDPV, object, "no PV %s yet", want.Name)
 			continue
@@ -644,16 +666,39 @@ func claimUID(pv *corev1.PersistentVolume) string {
 	return string(pv.Spec.ClaimRef.UID)
 }
 
+// namespaceClaims are the claims in namespace ns, by name: one paged list
+// per namespace (a get per claim would cost a request per member, under
+// client-go's rate limit), read once for the checks that need them.
+func (k *checker) namespaceClaims(ctx context.Context, ns string) (map[string]*corev1.PersistentVolumeClaim, error) {
+	if have, ok := k.claims[ns]; ok {
+		return have, nil
+	}
+	items, err := list[*corev1.PersistentVolumeClaim](ctx, k, "persistentvolumeclaims in "+ns, func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+		return k.c.CoreV1().PersistentVolumeClaims(ns).List(ctx, opts)
+	})
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*corev1.PersistentVolumeClaim{}
+	for _, pvc := range items {
+		byName[pvc.Name] = pvc
+	}
+	if k.claims == nil {
+		k.claims = map[string]map[string]*corev1.PersistentVolumeClaim{}
+	}
+	k.claims[ns] = byName
+	return byName, nil
+}
+
 func (k *checker) pvcNames(ctx context.Context) error {
 	for _, want := range k.o.PVCs {
 		key := want.Namespace + "/" + want.Name
 		object := "PersistentVolumeClaim " + key
-		live, found, err := get(ctx, k, object, func(ctx context.Context) (*corev1.PersistentVolumeClaim, error) {
-			return k.c.CoreV1().PersistentVolumeClaims(want.Namespace).Get(ctx, want.Name, metav1.GetOptions{})
-		})
+		claims, err := k.namespaceClaims(ctx, want.Namespace)
 		if err != nil {
 			return err
 		}
+		live, found := claims[want.Name]
 		if !found {
 			k.pass(IDPVC, object, "no PVC %s yet", key)
 			continue
@@ -769,9 +814,7 @@ func ptrOr(p *string, def string) string {
 // Volume handles used by other PVs.
 
 func (k *checker) volumeHandles(ctx context.Context) error {
-	pvs, err := list[*corev1.PersistentVolume](ctx, k, "persistentvolumes", func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-		return k.c.CoreV1().PersistentVolumes().List(ctx, opts)
-	})
+	pvs, err := k.clusterPVs(ctx)
 	if err != nil {
 		return err
 	}

@@ -70,9 +70,7 @@ func (k *checker) quotas(ctx context.Context) error {
 }
 
 func (k *checker) namespaceQuota(ctx context.Context, ns string, pvcs []*corev1.PersistentVolumeClaim) error {
-	existing, err := list[*corev1.PersistentVolumeClaim](ctx, k, "persistentvolumeclaims in "+ns, func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-		return k.c.CoreV1().PersistentVolumeClaims(ns).List(ctx, opts)
-	})
+	there, err := k.namespaceClaims(ctx, ns)
 	if err != nil {
 		return err
 	}
@@ -88,14 +86,10 @@ func (k *checker) namespaceQuota(ctx context.Context, ns string, pvcs []*corev1.
 	if err != nil {
 		return err
 	}
-	there := map[string]bool{}
-	for _, pvc := range existing {
-		there[pvc.Name] = true
-	}
 	demand := claimDemand{}
 	var fresh []*corev1.PersistentVolumeClaim
 	for _, pvc := range pvcs {
-		if !there[pvc.Name] {
+		if there[pvc.Name] == nil {
 			demand.add(pvc)
 			fresh = append(fresh, pvc)
 		}

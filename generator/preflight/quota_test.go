@@ -1,6 +1,7 @@
 package preflight
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -8,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 // quota is a ResourceQuota in the example's namespace, hard and used as
@@ -94,5 +97,26 @@ func TestQuota(t *testing.T) {
 				t.Fatalf("failures %+v, quota results %+v; want a pass saying %q", f, q, c.pass)
 			}
 		})
+	}
+}
+
+// TestPreflightListsClaimsAndVolumes: the claims and PVs are read with a
+// list per namespace and one for the cluster, shared by the checks, not a
+// get per member (1,000 members would cost 2,000 requests under
+// client-go's rate limit).
+func TestPreflightListsClaimsAndVolumes(t *testing.T) {
+	o := example(t, "cassandra-6node-racks")
+	client := fake.NewClientset(prepared(o)...)
+	calls := map[string]int{}
+	client.PrependReactor("*", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		calls[a.GetVerb()+" "+a.GetResource().Resource]++
+		return false, nil, nil
+	})
+	if _, err := Run(context.Background(), client, o, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(o.PVCs) < 6 || calls["get persistentvolumeclaims"] != 0 || calls["get persistentvolumes"] != 0 ||
+		calls["list persistentvolumeclaims"] != len(o.Namespaces) || calls["list persistentvolumes"] != 1 {
+		t.Errorf("%d claims in %d namespace(s): calls %v; want one list of claims per namespace, one of PVs, no get of either", len(o.PVCs), len(o.Namespaces), calls)
 	}
 }
