@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/check"
@@ -14,6 +15,7 @@ import (
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // Exit codes, the same for every command.
@@ -121,3 +123,18 @@ func hintFor(err error, again string) string {
 	}
 	return fillIn(r.hint, again)
 }
+
+// messageOf is err's message as graft prints it for command name: without
+// a stage's own "name: " prefix (graft render: render: …), and with every
+// rune a terminal would act on escaped (termtext.Lines): an error may end
+// in an SDK's, git's or a forge's text. The message's own lines (a list of
+// problems) are kept; a value in them is quoted or escaped where the
+// message was composed.
+func messageOf(err error, name string) string {
+	return termtext.Lines(strings.TrimPrefix(err.Error(), name+": "))
+}
+
+// errText is the one-line message of a flag error (pflag's, which echoes
+// an unknown flag's name raw) with every rune a terminal would act on
+// escaped, newlines included.
+func errText(err error) string { return termtext.Line(err.Error()) }
