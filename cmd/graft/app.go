@@ -338,7 +338,7 @@ func reportText(ctx context.Context, e *env, name string, err error) int {
 	)
 	// A stage's own prefix ("render: replace …") would say the command's
 	// name twice: graft render: render: replace ….
-	msg := messageOf(err, name)
+	msg := messageOf(err, name, e.colorErr)
 	switch {
 	case errors.As(err, &f):
 		// The command printed its report; say why it exits 1 as well

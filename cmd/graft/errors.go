@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/graftctl/graft/generator/ansi"
 	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/check"
 	"github.com/graftctl/graft/generator/ebs"
@@ -126,12 +127,13 @@ func hintFor(err error, again string) string {
 
 // messageOf is err's message as graft prints it for command name: without
 // a stage's own "name: " prefix (graft render: render: …), and with every
-// rune a terminal would act on escaped (termtext.Lines): an error may end
-// in an SDK's, git's or a forge's text. The message's own lines (a list of
-// problems) are kept; a value in them is quoted or escaped where the
-// message was composed.
-func messageOf(err error, name string) string {
-	return termtext.Lines(strings.TrimPrefix(err.Error(), name+": "))
+// rune a terminal would act on escaped (termtext.LinesKeeping): an error
+// may end in an SDK's, git's or a forge's text. The message's own lines (a
+// list of problems) are kept, and so are the codes of pal, with which a
+// command may have coloured it (publish's denied findings); a value in it
+// is quoted or escaped where the message was composed.
+func messageOf(err error, name string, pal ansi.Palette) string {
+	return termtext.LinesKeeping(strings.TrimPrefix(err.Error(), name+": "), pal.Codes())
 }
 
 // errText is the one-line message of a flag error (pflag's, which echoes

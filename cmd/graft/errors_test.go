@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/graftctl/graft/generator/ansi"
 	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/check"
 	"github.com/graftctl/graft/generator/ebs"
@@ -55,6 +56,20 @@ func TestReportEscapesOutsideText(t *testing.T) {
 		_, out := reportOf(t, "render", c.err)
 		termtexttest.Check(t, c.err.Error(), out, c.lines)
 	}
+	// graft's own colour codes in a message it coloured are kept; the
+	// outside value's are escaped.
+	pal := ansi.New(true)
+	var stderr bytes.Buffer
+	e := &env{stderr: &stderr, colorErr: pal, log: slog.New(slog.NewTextHandler(&stderr, nil))}
+	report(context.Background(), e, "publish", finding("denied\n  %s %s", pal.Red("deny"), hostileLine))
+	if !strings.Contains(stderr.String(), pal.Red("deny")+" ") {
+		t.Errorf("graft's colour codes are lost:\n%q", stderr.String())
+	}
+	plain := stderr.String()
+	for _, c := range pal.Codes() {
+		plain = strings.ReplaceAll(plain, c, "")
+	}
+	termtexttest.Check(t, "a coloured report", plain, 2)
 	for _, args := range [][]string{{"version", "--bo" + h}, {"--bo" + h, "version"}, {"version", "-" + h}} {
 		code, stdout, stderr := graft(t, args...)
 		if code != exitError {

@@ -68,15 +68,39 @@ func Value(s string) string {
 // (\n, \t, \x1b, \u202e, \xff); a safe s is returned as it is. Backslashes
 // are not doubled: Line keeps a line readable, it does not make it a Go
 // string.
-func Line(s string) string {
+func Line(s string) string { return escape(s, false, nil) }
+
+// Lines is Line applied to each line of s: its newlines ("\n") are kept,
+// every other unsafe rune (\r included) is escaped.
+func Lines(s string) string { return escape(s, true, nil) }
+
+// LinesKeeping is Lines that writes the exact escape sequences of keep
+// as they are: graft's own colour codes (ansi.Palette.Codes) in a message
+// it coloured. Any other ESC is escaped; a sequence is kept only whole,
+// so that keep cannot be stretched into a cursor move.
+func LinesKeeping(s string, keep []string) string { return escape(s, true, keep) }
+
+func escape(s string, newlines bool, keep []string) string {
 	if !Unsafe(s) {
 		return s
 	}
 	var b strings.Builder
 	b.Grow(len(s) + 8)
+outer:
 	for i := 0; i < len(s); {
+		if s[i] == '\x1b' {
+			for _, k := range keep {
+				if k != "" && strings.HasPrefix(s[i:], k) {
+					b.WriteString(k)
+					i += len(k)
+					continue outer
+				}
+			}
+		}
 		r, n := utf8.DecodeRuneInString(s[i:])
 		switch {
+		case r == '\n' && newlines:
+			b.WriteByte('\n')
 		case r == utf8.RuneError && n == 1:
 			b.WriteString(`\x`)
 			b.WriteString(strconv.FormatUint(uint64(s[i])>>4, 16))
@@ -92,15 +116,3 @@ func Line(s string) string {
 	return b.String()
 }
 
-// Lines is Line applied to each line of s: its newlines ("\n") are kept,
-// every other unsafe rune (\r included) is escaped.
-func Lines(s string) string {
-	if !Unsafe(s) {
-		return s
-	}
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		lines[i] = Line(l)
-	}
-	return strings.Join(lines, "\n")
-}

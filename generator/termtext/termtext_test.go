@@ -87,3 +87,17 @@ func TestForms(t *testing.T) {
 		t.Errorf("Line left %d newline(s)", n)
 	}
 }
+
+// TestLinesKeeping: the exact codes given pass whole; any other ESC,
+// a partial code, and the other controls are escaped; newlines are kept.
+func TestLinesKeeping(t *testing.T) {
+	red, reset := "\x1b[31m", "\x1b[0m"
+	in := red + "graft x:" + reset + " a\x1b[2Kb\x1b[31\n  - " + red + "deny" + reset + "\x1b[8mhidden"
+	want := red + "graft x:" + reset + ` a\x1b[2Kb\x1b[31` + "\n  - " + red + "deny" + reset + `\x1b[8mhidden`
+	if got := termtext.LinesKeeping(in, []string{red, reset}); got != want {
+		t.Errorf("LinesKeeping:\n got %q\nwant %q", got, want)
+	}
+	if got := termtext.LinesKeeping(in, nil); got != termtext.Lines(in) {
+		t.Errorf("LinesKeeping with no codes is not Lines: %q", got)
+	}
+}
