@@ -115,4 +115,3 @@ outer:
 	}
 	return b.String()
 }
-
