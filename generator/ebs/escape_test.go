@@ -112,3 +112,22 @@ func TestHostileTagsInCleanupText(t *testing.T) {
 	// The heading, the columns' names, two rows and two notes.
 	termtexttest.Check(t, "cleanup's plan", b.String(), 2+2+len(cp.Notes))
 }
+
+// TestHostileHookErrorInMembersFailed: a member's error ends in what its
+// hook or EC2 said; clone's list of stopped members stays one line a
+// member.
+func TestHostileHookErrorInMembersFailed(t *testing.T) {
+	e := newSim(t, simCase{Nodes: 2})
+	ctx := context.Background()
+	if _, err := e.clone(ctx, "precopy"); err != nil {
+		t.Fatal(err)
+	}
+	failing := func(context.Context, []string) ([]byte, error) {
+		return []byte(termtexttest.Hostile), errors.New(termtexttest.Hostile)
+	}
+	_, err := cloneRecorded(ctx, e.engine(), e.m, "final", e.lock, failing)
+	if !errors.Is(err, ebs.ErrMembersFailed) {
+		t.Fatalf("want ErrMembersFailed, got %v", err)
+	}
+	termtexttest.Check(t, "the stopped members", err.Error()+"\n", 1+2)
+}
