@@ -24,7 +24,8 @@
 //     a problem, a warning): every unsafe rune escaped in place, the line
 //     otherwise as it is;
 //   - Lines, for a message of several lines graft writes itself (a list of
-//     problems): Line on each line, graft's own newlines kept.
+//     problems): Line on each line, graft's own newlines kept;
+//     LinesKeeping keeps graft's own colour codes in it as well.
 //
 // Lines alone does not stop a value's newline from starting a line: the
 // code that puts a value into a message quotes it (%q) or escapes it
