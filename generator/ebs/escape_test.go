@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
@@ -130,4 +131,16 @@ func TestHostileHookErrorInMembersFailed(t *testing.T) {
 		t.Fatalf("want ErrMembersFailed, got %v", err)
 	}
 	termtexttest.Check(t, "the stopped members", err.Error()+"\n", 1+2)
+}
+
+// TestHostileZoneNameInError: a zone name as EC2 answers it is quoted in
+// the error that refuses it: one line, no raw control byte.
+func TestHostileZoneNameInError(t *testing.T) {
+	sim := ec2sim.New(ec2sim.Options{IdleWindow: time.Millisecond, Zones: []string{"us-east-1a", termtexttest.Hostile}})
+	m := (&simEnv{t: t}).spec(simCase{Nodes: 1})
+	_, err := ebs.New(m, ebs.Options{Source: sim, Clock: sim.Clock(), Log: testLogger(t), Progress: nopProgress{}}).Discover(context.Background())
+	if !errors.Is(err, ebs.ErrInput) || !strings.Contains(err.Error(), "of another region") {
+		t.Fatalf("want the zone refused, got %v", err)
+	}
+	termtexttest.Check(t, "the zone error", err.Error()+"\n", 1)
 }
