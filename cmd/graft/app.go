@@ -230,7 +230,7 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	help := top.BoolP("help", "h", false, "show help")
 	countValues(top)
 	if err := top.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "graft: %v%s\nRun 'graft help' for usage.\n", err, didYouMeanFlag(err, top))
+		fmt.Fprintf(stderr, "graft: %v%s\nRun 'graft help' for usage.\n", errText(err), didYouMeanFlag(err, top))
 		return exitError
 	}
 	rest := top.Args()
@@ -260,7 +260,7 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 	})
 	if err := fs.Parse(rest); err != nil {
-		fmt.Fprintf(stderr, "graft %s: %v%s\nRun 'graft help %s' for usage.\n", name, err, didYouMeanFlag(err, fs), name)
+		fmt.Fprintf(stderr, "graft %s: %v%s\nRun 'graft help %s' for usage.\n", name, errText(err), didYouMeanFlag(err, fs), name)
 		return exitError
 	}
 	if *cmdHelp {
@@ -338,7 +338,7 @@ func reportText(ctx context.Context, e *env, name string, err error) int {
 	)
 	// A stage's own prefix ("render: replace …") would say the command's
 	// name twice: graft render: render: replace ….
-	msg := strings.TrimPrefix(err.Error(), name+": ")
+	msg := messageOf(err, name, e.colorErr)
 	switch {
 	case errors.As(err, &f):
 		// The command printed its report; say why it exits 1 as well

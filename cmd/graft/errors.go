@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
+	"github.com/graftctl/graft/generator/ansi"
 	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/check"
 	"github.com/graftctl/graft/generator/ebs"
@@ -14,6 +16,7 @@ import (
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // Exit codes, the same for every command.
@@ -121,3 +124,19 @@ func hintFor(err error, again string) string {
 	}
 	return fillIn(r.hint, again)
 }
+
+// messageOf is err's message as graft prints it for command name: without
+// a stage's own "name: " prefix (graft render: render: …), and with every
+// rune a terminal would act on escaped (termtext.LinesKeeping): an error
+// may end in an SDK's, git's or a forge's text. The message's own lines (a
+// list of problems) are kept, and so are the codes of pal, with which a
+// command may have coloured it (publish's denied findings); a value in it
+// is quoted or escaped where the message was composed.
+func messageOf(err error, name string, pal ansi.Palette) string {
+	return termtext.LinesKeeping(strings.TrimPrefix(err.Error(), name+": "), pal.Codes())
+}
+
+// errText is the one-line message of a flag error (pflag's, which echoes
+// an unknown flag's name raw) with every rune a terminal would act on
+// escaped, newlines included.
+func errText(err error) string { return termtext.Line(err.Error()) }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/graftctl/graft/generator/ansi"
 	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/check"
 	"github.com/graftctl/graft/generator/ebs"
@@ -23,6 +24,7 @@ import (
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext/termtexttest"
 	"github.com/graftctl/graft/internal/testkit"
 )
 
@@ -33,6 +35,48 @@ func reportOf(t *testing.T, name string, err error) (int, string) {
 	var stderr bytes.Buffer
 	e := &env{stderr: &stderr, log: slog.New(slog.NewTextHandler(&stderr, nil))}
 	return report(context.Background(), e, name, err), stderr.String()
+}
+
+// TestReportEscapesOutsideText: an error whose text ends in an outside
+// value (an SDK's or git's message, a flag's name as pflag echoes it)
+// reaches stderr with graft's own lines only and no raw control, format or
+// non-UTF-8 byte.
+func TestReportEscapesOutsideText(t *testing.T) {
+	h := termtexttest.Hostile
+	hostileLine := strings.ReplaceAll(h, "\n", " ")
+	for _, c := range []struct {
+		err   error
+		lines int
+	}{
+		{errors.New("DescribeVolumes: " + hostileLine), 1},
+		{fmt.Errorf("2 problem(s):\n  - %s\n  - b", hostileLine), 3},
+		{finding("denied: %s", hostileLine), 1},
+		{usagef("bad: %s", hostileLine), 2},
+	} {
+		_, out := reportOf(t, "render", c.err)
+		termtexttest.Check(t, c.err.Error(), out, c.lines)
+	}
+	// graft's own colour codes in a message it coloured are kept; the
+	// outside value's are escaped.
+	pal := ansi.New(true)
+	var stderr bytes.Buffer
+	e := &env{stderr: &stderr, colorErr: pal, log: slog.New(slog.NewTextHandler(&stderr, nil))}
+	report(context.Background(), e, "publish", finding("denied\n  %s %s", pal.Red("deny"), hostileLine))
+	if !strings.Contains(stderr.String(), pal.Red("deny")+" ") {
+		t.Errorf("graft's colour codes are lost:\n%q", stderr.String())
+	}
+	plain := stderr.String()
+	for _, c := range pal.Codes() {
+		plain = strings.ReplaceAll(plain, c, "")
+	}
+	termtexttest.Check(t, "a coloured report", plain, 2)
+	for _, args := range [][]string{{"version", "--bo" + h}, {"--bo" + h, "version"}, {"version", "-" + h}} {
+		code, stdout, stderr := graft(t, args...)
+		if code != exitError {
+			t.Errorf("graft %q: exit %d, want %d", args, code, exitError)
+		}
+		termtexttest.Check(t, fmt.Sprintf("graft %q", args), stdout+stderr, 2)
+	}
 }
 
 // TestErrorTable: every sentinel of the generator packages maps, through

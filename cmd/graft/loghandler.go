@@ -12,6 +12,7 @@ import (
 
 	"github.com/graftctl/graft/generator/ansi"
 	"github.com/graftctl/graft/generator/ebs"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // levelStage is the level of the line env.stage writes: above info, so that
@@ -235,16 +236,14 @@ func writeAttr(b *strings.Builder, pal ansi.Palette, prefix string, a slog.Attr)
 }
 
 // quoteIfNeeded leaves a plain value as it is and quotes one a reader
-// could not tell where it ends (spaces, quotes, =, control characters) or
-// that is empty.
+// could not tell where it ends (spaces, quotes, =), that is empty, or that
+// termtext finds unsafe on a terminal (control and format characters,
+// bytes that are not UTF-8).
 func quoteIfNeeded(s string) string {
-	if s == "" {
-		return `""`
-	}
-	for _, r := range s {
-		if unicode.IsSpace(r) || r == '"' || r == '=' || !unicode.IsPrint(r) {
-			return strconv.Quote(s)
-		}
+	if s == "" || termtext.Unsafe(s) || strings.IndexFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || r == '"' || r == '='
+	}) >= 0 {
+		return strconv.Quote(s)
 	}
 	return s
 }
@@ -266,10 +265,13 @@ func visibleLen(s string) int {
 }
 
 // oneLine keeps a message on its line: a newline in it would break the
-// one-line-per-event layout.
+// one-line-per-event layout, and is drawn as ⏎. Every other rune a
+// terminal would act on (ESC, C1 controls, bidi overrides, bytes that are
+// not UTF-8) is escaped in place (termtext.Line): a message may carry an
+// outside value.
 func oneLine(s string) string {
-	if !strings.ContainsAny(s, "\r\n") {
-		return s
+	if strings.ContainsAny(s, "\r\n") {
+		s = strings.NewReplacer("\r\n", " ⏎ ", "\n", " ⏎ ", "\r", " ⏎ ").Replace(s)
 	}
-	return strings.NewReplacer("\r\n", " ⏎ ", "\n", " ⏎ ", "\r", " ⏎ ").Replace(s)
+	return termtext.Line(s)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/graftctl/graft/generator/ansi"
 	"github.com/graftctl/graft/generator/ebs"
+	"github.com/graftctl/graft/generator/termtext/termtexttest"
 )
 
 // parseHuman reads one line of the human handler back into the map
@@ -156,6 +158,35 @@ func TestHumanHandlerColour(t *testing.T) {
 	}
 	if strings.Contains(off.String(), "\x1b") {
 		t.Errorf("without colour, an escape code was written:\n%q", off.String())
+	}
+}
+
+// TestHumanHandlerHostileValues: an outside value (a tag, a name, an
+// error's text) in a message, an attribute's key or value, a group, or an
+// attribute added with With cannot add a line or reach the terminal raw:
+// one record is one line, and each value reads back as it was.
+func TestHumanHandlerHostileValues(t *testing.T) {
+	h := termtexttest.Hostile
+	for _, pal := range []ansi.Palette{{}, ansi.New(true)} {
+		var buf bytes.Buffer
+		log := slog.New(newHumanHandler(&buf, humanOptions{Palette: pal}))
+		(&env{log: log}).stage("discover " + h)
+		log.Info("legacy node "+h, "name", h, "bare", "\x9b\x1b", h, "v")
+		log.With("tag", h).WithGroup(h).Warn("w", "k", "v")
+		log.Error("failed", "error", errors.New(h))
+		ebs.NewLogProgress(log).Update(h, h, 50)
+		out := buf.String()
+		if pal.On() {
+			out = sgr.ReplaceAllString(out, "")
+		}
+		termtexttest.Check(t, fmt.Sprintf("colour %t", pal.On()), out, 5)
+		if pal.On() {
+			continue
+		}
+		m := parseHuman(t, strings.Split(out, "\n")[1])
+		if m["name"] != h || m["bare"] != "\x9b\x1b" {
+			t.Errorf("the values do not read back: name=%q bare=%q", m["name"], m["bare"])
+		}
 	}
 }
 

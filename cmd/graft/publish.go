@@ -41,7 +41,7 @@ func publishCommand() *command {
 						if fd.Severity == "deny" {
 							sev = e.colorErr.Red(fd.Severity)
 						}
-						fmt.Fprintf(&b, "\n  %s %s %s: %s", sev, fd.Rule, fd.Resource, fd.Message)
+						fmt.Fprintf(&b, "\n  %s %s %s: %s", sev, oneLine(fd.Rule), oneLine(fd.Resource), oneLine(fd.Message))
 					}
 					return finding("%w%s", err, b.String())
 				}

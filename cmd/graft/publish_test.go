@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/graftctl/graft/generator/termtext/termtexttest"
 	"github.com/graftctl/graft/internal/testkit"
 )
 
@@ -148,4 +149,35 @@ func TestPublishDenied(t *testing.T) {
 	if out, err := testkit.GitErr(t, bare, nil, "rev-parse", "--verify", "--quiet", "refs/heads/graft/cassandra-3node"); err == nil {
 		t.Fatalf("a denied overlay was pushed: %s", out)
 	}
+}
+
+// TestPublishDeniedHostileValues: the denied findings publish lists name
+// what the repository holds (here a zone of the base's node affinity,
+// with a newline and escape sequences): they add no line to stderr and no
+// raw control byte; the list has as many lines as with a plain zone.
+func TestPublishDeniedHostileValues(t *testing.T) {
+	deny := func(zone string) string {
+		bare, specPath := publishEnv(t)
+		sts := filepath.Join(filepath.Dir(specPath), "base", "statefulset.yaml")
+		wc := filepath.Join(t.TempDir(), "wc")
+		pubGit(t, "", "clone", "--quiet", bare, wc)
+		data, err := os.ReadFile(sts)
+		must(t, err)
+		pin := "    spec:\n      affinity:\n        nodeAffinity:\n          requiredDuringSchedulingIgnoredDuringExecution:\n            nodeSelectorTerms:\n              - matchExpressions:\n                  - {key: topology.kubernetes.io/zone, operator: In, values: [" + zone + "]}\n"
+		data = []byte(strings.Replace(string(data), "    spec:\n", pin, 1))
+		must(t, os.WriteFile(filepath.Join(wc, "base", "statefulset.yaml"), data, 0o644))
+		pubGit(t, wc, "commit", "--quiet", "-am", "pin to one zone")
+		pubGit(t, wc, "push", "--quiet", "origin", "main")
+		code, stdout, stderr := graft(t, "--spec", specPath, "publish", "--repo", bare)
+		if code != exitFinding || !strings.Contains(stderr, "GRAFT022") {
+			t.Fatalf("exit %d, want %d and GRAFT022\n%s\n%s", code, exitFinding, stdout, stderr)
+		}
+		return stderr
+	}
+	plain := deny("us-east-1x") // denies all three members, as the hostile zone does
+	hostile := deny(`"us-east-1a\n✓ published\r\e[2K\e[1A\u009b2J\u202e"`)
+	if !strings.Contains(hostile, "✓ published") {
+		t.Fatalf("the hostile zone is not named, so the test shows nothing:\n%s", hostile)
+	}
+	termtexttest.Check(t, "publish's denied findings", hostile, strings.Count(plain, "\n"))
 }

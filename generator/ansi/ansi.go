@@ -34,6 +34,16 @@ func (p Palette) wrap(code, s string) string {
 	return code + s + reset
 }
 
+// Codes are the escape codes the palette writes, none when it is off: a
+// message graft coloured keeps them when termtext escapes the rest
+// (termtext.LinesKeeping).
+func (p Palette) Codes() []string {
+	if !p.on {
+		return nil
+	}
+	return []string{reset, bold, dim, red, green, yellow, cyan}
+}
+
 // Green is for what succeeded or will be created.
 func (p Palette) Green(s string) string { return p.wrap(green, s) }
 

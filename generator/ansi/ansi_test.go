@@ -1,6 +1,7 @@
 package ansi_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/graftctl/graft/generator/ansi"
@@ -30,5 +31,22 @@ func TestPalette(t *testing.T) {
 	}
 	if off.On() || !on.On() {
 		t.Error("On() does not say whether the palette colours")
+	}
+}
+
+// TestCodes: an on palette lists every code it writes; an off one none.
+func TestCodes(t *testing.T) {
+	on := ansi.New(true)
+	codes := on.Codes()
+	for _, s := range []string{on.Green("x"), on.Red("x"), on.Yellow("x"), on.Cyan("x"), on.Bold("x"), on.Dim("x")} {
+		for _, c := range codes {
+			s = strings.ReplaceAll(s, c, "")
+		}
+		if s != "x" {
+			t.Errorf("a code the palette writes is not listed: %q left", s)
+		}
+	}
+	if (ansi.Palette{}).Codes() != nil {
+		t.Error("an off palette lists codes")
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // Limits of one graft run's input.
@@ -59,10 +61,12 @@ func (e *TooLargeError) Error() string {
 	if unit == "" {
 		unit = "bytes"
 	}
+	// Name is often a path: quoted if a terminal would act on it.
+	name := termtext.Value(e.Name)
 	if e.Size < 0 {
-		return fmt.Sprintf("%s: more than %d %s, over graft's limit of %d %s", e.Name, e.Limit, unit, e.Limit, unit)
+		return fmt.Sprintf("%s: more than %d %s, over graft's limit of %d %s", name, e.Limit, unit, e.Limit, unit)
 	}
-	return fmt.Sprintf("%s: %d %s, over graft's limit of %d %s", e.Name, e.Size, unit, e.Limit, unit)
+	return fmt.Sprintf("%s: %d %s, over graft's limit of %d %s", name, e.Size, unit, e.Limit, unit)
 }
 
 // Unwrap lets errors.Is(err, ErrTooLarge) hold.
@@ -153,7 +157,7 @@ func ReadFile(ctx context.Context, path string, limit int64) ([]byte, error) {
 	select {
 	case o := <-ch:
 		if o.err != nil {
-			return nil, o.err
+			return nil, quotePath(o.err)
 		}
 		f = o.f
 	case <-ctx.Done():
@@ -170,7 +174,7 @@ func ReadFile(ctx context.Context, path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if info.IsDir() {
-		return nil, fmt.Errorf("%s: %w (%s); expected a file", path, ErrNotRegular, FileKind(info.Mode()))
+		return nil, fmt.Errorf("%s: %w (%s); expected a file", termtext.Value(path), ErrNotRegular, FileKind(info.Mode()))
 	}
 	var size int64
 	if info.Mode().IsRegular() {
@@ -182,6 +186,16 @@ func ReadFile(ctx context.Context, path string, limit int64) ([]byte, error) {
 	return read(ctx, f, path, limit, size, f)
 }
 
+// quotePath quotes the path of an *fs.PathError ("open <path>: no such
+// file or directory") when a terminal would act on it (a newline, ESC, a
+// bidi override, termtext.Value); errors.Is still sees its cause.
+func quotePath(err error) error {
+	if pe, ok := err.(*fs.PathError); ok && termtext.Unsafe(pe.Path) {
+		return &fs.PathError{Op: pe.Op, Path: termtext.Value(pe.Path), Err: pe.Err}
+	}
+	return err
+}
+
 // ErrNotRegular is wrapped by the error of RegularFile.
 var ErrNotRegular = errors.New("not a regular file")
 
@@ -191,10 +205,10 @@ var ErrNotRegular = errors.New("not a regular file")
 func RegularFile(path string) (int64, error) {
 	info, err := os.Stat(path)
 	if err != nil {
-		return 0, err
+		return 0, quotePath(err)
 	}
 	if !info.Mode().IsRegular() {
-		return 0, fmt.Errorf("%s: %w (%s): graft reads only regular files in a directory", path, ErrNotRegular, FileKind(info.Mode()))
+		return 0, fmt.Errorf("%s: %w (%s): graft reads only regular files in a directory", termtext.Value(path), ErrNotRegular, FileKind(info.Mode()))
 	}
 	return info.Size(), nil
 }

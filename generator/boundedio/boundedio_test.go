@@ -5,14 +5,17 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/graftctl/graft/generator/boundedio"
+	"github.com/graftctl/graft/generator/termtext/termtexttest"
 )
 
 // zeros is an endless reader, like /dev/zero.
@@ -134,5 +137,37 @@ func TestReadFileDirectory(t *testing.T) {
 	_, err := boundedio.ReadFile(context.Background(), dir, 1<<20)
 	if !errors.Is(err, boundedio.ErrNotRegular) || !strings.Contains(err.Error(), dir+": not a regular file (a directory); expected a file") {
 		t.Errorf("ReadFile(dir): %v", err)
+	}
+}
+
+// TestErrorsQuoteUnsafePaths: a path a terminal would act on (a newline
+// that starts a line of its own, ESC) is quoted in every error that names
+// it; a plain path is named as it is.
+func TestErrorsQuoteUnsafePaths(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, termtexttest.Hostile)
+	if err := os.Mkdir(bad, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, errDir := boundedio.ReadFile(context.Background(), bad, 10)
+	_, errMissing := boundedio.ReadFile(context.Background(), bad+"/missing", 10)
+	_, errStat := boundedio.RegularFile(bad + "/missing")
+	_, errDirSize := boundedio.RegularFile(bad)
+	tooLarge := &boundedio.TooLargeError{Name: bad, Size: 20, Limit: 10}
+	for _, err := range []error{errDir, errMissing, errStat, errDirSize, tooLarge} {
+		if err == nil {
+			t.Fatal("no error")
+		}
+		termtexttest.Check(t, "error", err.Error()+"\n", 1)
+		if !strings.Contains(err.Error(), strings.TrimSuffix(strconv.Quote(bad), `"`)) {
+			t.Errorf("%v: the path is not quoted", err)
+		}
+	}
+	if !errors.Is(errMissing, fs.ErrNotExist) || !errors.Is(errDir, boundedio.ErrNotRegular) {
+		t.Errorf("the causes are lost: %v, %v", errMissing, errDir)
+	}
+	_, err := boundedio.ReadFile(context.Background(), filepath.Join(dir, "plain"), 10)
+	if want := filepath.Join(dir, "plain"); !strings.Contains(err.Error(), want+":") {
+		t.Errorf("%v: a plain path is not named as it is", err)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // Document is one element of the policies' input: the shape `conftest test
@@ -281,14 +282,14 @@ func (in *Input) add(p string, stdin io.Reader) error {
 	p = filepath.Clean(p)
 	info, err := os.Stat(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%w: %s does not exist: expected an overlay directory, a YAML file or - for stdin", ErrInput, p)
+		return fmt.Errorf("%w: %s does not exist: expected an overlay directory, a YAML file or - for stdin", ErrInput, termtext.Value(p))
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInput, err)
 	}
 	if info.IsDir() {
 		if overlay, ok := render.OverlayOf(p); ok {
-			return fmt.Errorf("%w: %s is a storage root of the overlay %s, which graft checks as a whole (the rules compare every root's objects): check %s", ErrInput, p, overlay, overlay)
+			return fmt.Errorf("%w: %s is a storage root of the overlay %s, which graft checks as a whole (the rules compare every root's objects): check %s", ErrInput, termtext.Value(p), termtext.Value(overlay), termtext.Value(overlay))
 		}
 		return in.addKustomization(p)
 	}
@@ -371,7 +372,7 @@ func (in *Input) bound1(p string, yamlFile bool) error {
 		return nil // no alias
 	}
 	if _, err := decodeStream(data); errors.Is(err, errDepth) || errors.Is(err, errAliases) {
-		return fmt.Errorf("%w: %s: %w", ErrInput, p, err)
+		return fmt.Errorf("%w: %s: %w", ErrInput, termtext.Value(p), err)
 	}
 	return nil
 }
@@ -450,11 +451,11 @@ func (in *Input) addOverlay(dir string, builds map[string][]byte) error {
 	} else {
 		for i, r := range roots {
 			if built[i] = builds[r]; built[i] == nil {
-				return fmt.Errorf("%w: %s: no build output of its root %s given (the overlay's roots are %v)", ErrInput, dir, r, roots)
+				return fmt.Errorf("%w: %s: no build output of its root %s given (the overlay's roots are %v)", ErrInput, termtext.Value(dir), termtext.Value(r), roots)
 			}
 		}
 		if len(builds) != len(roots) {
-			return fmt.Errorf("%w: %s: build outputs of %d roots given, the overlay has %d (%v)", ErrInput, dir, len(builds), len(roots), roots)
+			return fmt.Errorf("%w: %s: build outputs of %d roots given, the overlay has %d (%v)", ErrInput, termtext.Value(dir), len(builds), len(roots), roots)
 		}
 	}
 	for i := range roots {
@@ -487,7 +488,7 @@ func (in *Input) buildRoots(dirs []string) ([][]byte, error) {
 				}
 				b, err := render.Build(d)
 				if err != nil {
-					return fmt.Errorf("%w: kustomize build %s: %v", ErrInput, d, err)
+					return fmt.Errorf("%w: kustomize build %s: %v", ErrInput, termtext.Value(d), err)
 				}
 				built[i] = b
 				return nil
@@ -506,7 +507,7 @@ func (in *Input) buildRoots(dirs []string) ([][]byte, error) {
 // limits first. It returns the files the tree declares.
 func (in *Input) indexTree(dir string) (map[string]bool, error) {
 	if kustomizationFile(dir) == "" {
-		return nil, fmt.Errorf("%w: %s is a directory without a kustomization.yaml", ErrInput, dir)
+		return nil, fmt.Errorf("%w: %s is a directory without a kustomization.yaml", ErrInput, termtext.Value(dir))
 	}
 	declared := map[string]bool{}
 	in.resources[dir] = nil
@@ -527,7 +528,7 @@ func (in *Input) addBuilt(dir string, built []byte, declared map[string]bool) er
 	in.files = append(in.files, dir)
 	docs, err := decodeYAML(built)
 	if err != nil {
-		return fmt.Errorf("%w: kustomize build %s: %v", ErrInput, dir, err)
+		return fmt.Errorf("%w: kustomize build %s: %v", ErrInput, termtext.Value(dir), err)
 	}
 	for _, contents := range docs {
 		if err := in.addDoc(dir, contents); err != nil {
@@ -569,7 +570,7 @@ func (in *Input) addDoc(p string, contents any) error {
 	// given in the input could stand in for the base (see addBases).
 	if o, ok := contents.(map[string]any); ok && o["kind"] == BaseMountsKind {
 		if v, _ := o["apiVersion"].(string); strings.HasPrefix(v, "graft.graftctl.io/") {
-			return fmt.Errorf("%w: %s: kind %s, apiVersion %s: reserved; expected Kubernetes objects (graft check derives the base's mounts by building the base)", ErrInput, p, BaseMountsKind, v)
+			return fmt.Errorf("%w: %s: kind %s, apiVersion %s: reserved; expected Kubernetes objects (graft check derives the base's mounts by building the base)", ErrInput, termtext.Value(p), BaseMountsKind, termtext.Value(v))
 		}
 	}
 	in.Docs = append(in.Docs, Document{Path: p, Contents: contents})
@@ -596,7 +597,7 @@ func (in *Input) indexKustomization(top, dir string, seen, declared map[string]b
 	in.kustomizations[kfile] = data
 	var k types.Kustomization
 	if err := yaml.Unmarshal(data, &k); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrInput, kfile, err)
+		return fmt.Errorf("%w: %s: %v", ErrInput, termtext.Value(kfile), err)
 	}
 	// The other files krusty reads: patches, generators' sources, CRDs,
 	// replacements, plugin configurations, the OpenAPI schema.
@@ -701,7 +702,7 @@ func (in *Input) indexPatch(obj objectKey, p string) {
 func (in *Input) addYAML(p string, data []byte) error {
 	docs, err := decodeYAML(data)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrInput, p, err)
+		return fmt.Errorf("%w: %s: %v", ErrInput, termtext.Value(p), err)
 	}
 	in.files = append(in.files, p)
 	in.raw[p] = data
@@ -784,7 +785,7 @@ func (in *Input) AddRecord(path string) (*record.Record, error) {
 			docs, decodeErr = nodeValues(nodes, len(data))
 		}
 		if decodeErr != nil || len(docs) != 1 {
-			return nil, fmt.Errorf("%w: %s: not one YAML document: %v", ErrInput, path, decodeErr)
+			return nil, fmt.Errorf("%w: %s: not one YAML document: %v", ErrInput, termtext.Value(path), decodeErr)
 		}
 		in.recordNode = nodes[0]
 		in.files = append(in.files, path)
@@ -904,7 +905,7 @@ const BaseMountsKind = "BaseMounts"
 // StatefulSet is missing (GRAFT036).
 func (in *Input) addBases(dir string) error {
 	if len(in.bases[dir]) == 0 && in.graftOverlays[dir] && in.hasStatefulSet() {
-		return fmt.Errorf("%w: %s: the overlay lists no base in resources: expected the local kustomize directory spec.gitops.base names (graft render lists it first), to compare the overlay's mounts with the base's", ErrInput, kustomizationFile(dir))
+		return fmt.Errorf("%w: %s: the overlay lists no base in resources: expected the local kustomize directory spec.gitops.base names (graft render lists it first), to compare the overlay's mounts with the base's", ErrInput, termtext.Value(kustomizationFile(dir)))
 	}
 	for _, base := range in.bases[dir] {
 		built, err := boundedio.UntilDone(in.context(), func() ([]byte, error) { return render.Build(base) })
@@ -912,14 +913,14 @@ func (in *Input) addBases(dir string) error {
 			if ctxErr := in.context().Err(); ctxErr != nil {
 				return ctxErr
 			}
-			return fmt.Errorf("%w: the base %s of the overlay %s, built to compare its mounts with the overlay's: kustomize build: %v", ErrInput, base, dir, err)
+			return fmt.Errorf("%w: the base %s of the overlay %s, built to compare its mounts with the overlay's: kustomize build: %v", ErrInput, termtext.Value(base), termtext.Value(dir), err)
 		}
 		if err := in.count("kustomize build "+base, int64(len(built))); err != nil {
 			return err
 		}
 		docs, err := decodeYAML(built)
 		if err != nil {
-			return fmt.Errorf("%w: kustomize build %s: %v", ErrInput, base, err)
+			return fmt.Errorf("%w: kustomize build %s: %v", ErrInput, termtext.Value(base), err)
 		}
 		if len(in.Docs)+len(in.baseDocs) >= boundedio.MaxDocuments {
 			return fmt.Errorf("%w: %w", ErrInput, &boundedio.TooLargeError{Name: "the input (up to the base " + base + ")", Size: -1, Limit: boundedio.MaxDocuments, Unit: "YAML documents"})

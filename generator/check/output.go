@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/graftctl/graft/generator/ansi"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // Writer prints a report in one format.
@@ -76,7 +77,10 @@ type textWriter struct {
 	pal ansi.Palette
 }
 
-// NewText writes one line per finding and a summary, for people.
+// NewText writes two lines per finding and a summary, for people. A
+// finding names what the overlay's author wrote (names, labels, file
+// names, values): every rune a terminal would act on is escaped in place
+// (termtext.Line), so that none adds a line or drives the terminal.
 func NewText(w io.Writer) Writer { return textWriter{w: w} }
 
 // NewTextColor is NewText with the levels and the verdict coloured by pal
@@ -92,11 +96,11 @@ func (t textWriter) Write(r *Report) error {
 		} else {
 			level = t.pal.Yellow(level)
 		}
-		fmt.Fprintf(&b, "%s %s %s", level, f.ID, object(f))
+		fmt.Fprintf(&b, "%s %s %s", level, termtext.Line(f.ID), termtext.Line(object(f)))
 		if loc := location(f); loc != "" {
-			fmt.Fprintf(&b, " (%s)", loc)
+			fmt.Fprintf(&b, " (%s)", termtext.Line(loc))
 		}
-		fmt.Fprintf(&b, "\n    %s\n", describe(f))
+		fmt.Fprintf(&b, "\n    %s\n", termtext.Line(describe(f)))
 	}
 	verdict := verdictWord(r)
 	switch {
@@ -257,13 +261,15 @@ type githubWriter struct{ w io.Writer }
 // ::warning annotations with file and line) and a summary line.
 func NewGitHub(w io.Writer) Writer { return githubWriter{w} }
 
-// escapeData and escapeProperty follow the workflow command encoding.
+// escapeData and escapeProperty follow the workflow command encoding;
+// what else a terminal would act on (ESC, which the Actions log renders,
+// C1 controls, bidi overrides) is then escaped as the text report does.
 func escapeData(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+	return termtext.Line(strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s))
 }
 
 func escapeProperty(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
+	return termtext.Line(strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s))
 }
 
 func (g githubWriter) Write(r *Report) error {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/graftctl/graft/generator/ownership"
 	"github.com/graftctl/graft/generator/record"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // CleanupItem is one resource cleanup would delete, or keeps and why.
@@ -278,7 +279,7 @@ func (e *Engine) Cleanup(ctx context.Context, cp *CleanupPlan) ([]string, error)
 			if ctx.Err() != nil {
 				return deleted, ctx.Err()
 			}
-			failed = append(failed, fmt.Sprintf("%s %s: describe before deleting: %v", it.Kind, it.ID, err))
+			failed = append(failed, termtext.Line(fmt.Sprintf("%s %s: describe before deleting: %v", it.Kind, it.ID, err)))
 			continue
 		}
 		if why != "" {
@@ -299,7 +300,7 @@ func (e *Engine) Cleanup(ctx context.Context, cp *CleanupPlan) ([]string, error)
 			if ctx.Err() != nil {
 				return deleted, ctx.Err()
 			}
-			failed = append(failed, fmt.Sprintf("%s %s: %v", it.Kind, it.ID, err))
+			failed = append(failed, termtext.Line(fmt.Sprintf("%s %s: %v", it.Kind, it.ID, err)))
 			continue
 		}
 		e.log.Info("deleted", "kind", it.Kind, "id", it.ID, "member", it.Member)
@@ -378,8 +379,13 @@ func gone(found bool, err error) string {
 	return "it no longer exists"
 }
 
-// WriteText lists the plan.
+// WriteText lists the plan. Its cells are EC2's ids and graft's tags as
+// EC2 returns them (anyone who may tag may write them): each is written
+// as it is when safe, else quoted (termtext.Value); a reason or note that
+// names them has every rune a terminal would act on escaped
+// (termtext.Line).
 func (cp *CleanupPlan) WriteText(w io.Writer) error {
+	v, line := termtext.Value, termtext.Line
 	if len(cp.Delete) == 0 {
 		fmt.Fprintln(w, "Nothing to delete.")
 	} else {
@@ -387,11 +393,11 @@ func (cp *CleanupPlan) WriteText(w io.Writer) error {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  KIND\tID\tREGION\tMEMBER\tROLE\tPHASE\tSTATE")
 		for _, it := range cp.Delete {
-			region := it.Region
+			region := v(it.Region)
 			if it.Side != "" {
-				region += " (" + it.Side + ")"
+				region += " (" + v(it.Side) + ")"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.Kind, it.ID, region, it.Member, it.Role, it.Phase, it.State)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", v(it.Kind), v(it.ID), region, v(it.Member), v(it.Role), v(it.Phase), v(it.State))
 		}
 		tw.Flush()
 		for _, it := range cp.Delete {
@@ -404,11 +410,11 @@ func (cp *CleanupPlan) WriteText(w io.Writer) error {
 	if len(cp.Keep) > 0 {
 		fmt.Fprintf(w, "Kept (%d):\n", len(cp.Keep))
 		for _, it := range cp.Keep {
-			fmt.Fprintf(w, "  %s %s (%s): %s\n", it.Kind, it.ID, it.Member, it.Keep)
+			fmt.Fprintf(w, "  %s %s (%s): %s\n", v(it.Kind), v(it.ID), v(it.Member), line(it.Keep))
 		}
 	}
 	for _, n := range cp.Notes {
-		fmt.Fprintf(w, "Note: %s\n", n)
+		fmt.Fprintf(w, "Note: %s\n", line(n))
 	}
 	return nil
 }

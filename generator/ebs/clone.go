@@ -16,6 +16,7 @@ import (
 	"github.com/graftctl/graft/generator/ownership"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // ErrMembersFailed is wrapped when some members stopped; the others went
@@ -156,7 +157,9 @@ func (e *Engine) Clone(ctx context.Context, inv *Inventory, opts CloneOptions) (
 		}
 		b.WriteString("); the next run resumes them:")
 		for _, f := range failed {
-			fmt.Fprintf(&b, "\n  - %s: %v", f.Member, f.Err)
+			// One line a member: its error may end in a hook's or
+			// EC2's words.
+			fmt.Fprintf(&b, "\n  - %s", termtext.Line(fmt.Sprintf("%s: %v", f.Member, f.Err)))
 		}
 		return res, fmt.Errorf("%w: %s", ErrMembersFailed, b.String())
 	}

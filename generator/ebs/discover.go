@@ -198,7 +198,7 @@ func (e *Engine) zones(ctx context.Context, c *api, region string) (map[string]b
 	for _, z := range out.AvailabilityZones {
 		name := aws.ToString(z.ZoneName)
 		if !spec.ZoneInRegion(name, region) {
-			return nil, fmt.Errorf("%w: region %s: EC2 answered with zone %s of another region; check AWS_REGION, the profile and AWS_ENDPOINT_URL_EC2", ErrInput, region, name)
+			return nil, fmt.Errorf("%w: region %s: EC2 answered with zone %q of another region; check AWS_REGION, the profile and AWS_ENDPOINT_URL_EC2", ErrInput, region, name)
 		}
 		zones[name] = true
 	}

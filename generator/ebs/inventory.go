@@ -19,6 +19,7 @@ import (
 	"github.com/graftctl/graft/generator/atomic"
 	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/ownership"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // InventoryFile is the name of the inventory discover writes beside the
@@ -92,17 +93,21 @@ func (inv *Inventory) WriteJSON(w io.Writer) error {
 	return enc.Encode(inv)
 }
 
-// WriteText writes the inventory as a table.
+// WriteText writes the inventory as a table. Its cells are EC2's values
+// (ids, zones, devices, keys): each is written as it is when safe, else
+// quoted (termtext.Value), so that none can add a row or drive the
+// terminal.
 func (inv *Inventory) WriteText(w io.Writer) error {
-	fmt.Fprintf(w, "Migration %s: %d instances in %s, %d data volumes\n\n", inv.Migration, len(inv.Members), inv.SourceRegion, inv.volumeCount())
+	v := termtext.Value
+	fmt.Fprintf(w, "Migration %s: %d instances in %s, %d data volumes\n\n", v(inv.Migration), len(inv.Members), v(inv.SourceRegion), inv.volumeCount())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MEMBER\tINSTANCE\tZONE\tDEVICE\tTEMPLATE\tVOLUME\tSIZE\tTYPE\tIOPS\tTHROUGHPUT\tENCRYPTED\tKMS KEY")
 	for _, m := range inv.Members {
 		for _, d := range m.Devices {
 			kms := d.KMSKeyID
 			kms = cmp.Or(kms, "-")
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%dGiB\t%s\t%s\t%s\t%t\t%s\n", m.Key(), m.Instance, m.Zone, d.Device, d.ClaimTemplate,
-				d.VolumeID, d.SizeGiB, d.Type, dash(d.IOPS), dashUnit(d.Throughput, "MiB/s"), d.Encrypted, kms)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%dGiB\t%s\t%s\t%s\t%t\t%s\n", v(m.Key()), v(m.Instance), v(m.Zone), v(d.Device), v(d.ClaimTemplate),
+				v(d.VolumeID), d.SizeGiB, v(d.Type), dash(d.IOPS), dashUnit(d.Throughput, "MiB/s"), d.Encrypted, v(kms))
 		}
 	}
 	return tw.Flush()
@@ -197,6 +202,11 @@ func (inv *Inventory) Diff(saved *Inventory) []string {
 			diffs = append(diffs, fmt.Sprintf("%s (%s %s) is new", k, n.inst, n.vol))
 		}
 	}
+	// Each is one line of a list: the saved inventory is a file anyone
+	// may have edited.
+	for i, d := range diffs {
+		diffs[i] = termtext.Line(d)
+	}
 	return diffs
 }
 
@@ -223,7 +233,10 @@ type Problem struct {
 	Message string `json:"message"`
 }
 
-func (p Problem) String() string { return p.Kind + ": " + p.Message }
+// String is the problem on one line: its message may name tags, ids and
+// zones as EC2 returns them, so every rune a terminal would act on (a
+// newline, ESC, a bidi override) is escaped in place (termtext.Line).
+func (p Problem) String() string { return p.Kind + ": " + termtext.Line(p.Message) }
 
 // ErrDiscovery is wrapped by DiscoveryError.
 var ErrDiscovery = errors.New("discovery found problems")
@@ -236,7 +249,7 @@ type DiscoveryError struct {
 
 func (e *DiscoveryError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d problem(s) discovering the source in %s:", len(e.Problems), e.Region)
+	fmt.Fprintf(&b, "%d problem(s) discovering the source in %s:", len(e.Problems), termtext.Value(e.Region))
 	for _, p := range e.Problems {
 		b.WriteString("\n  - ")
 		b.WriteString(p.String())

@@ -19,6 +19,7 @@ import (
 	"github.com/graftctl/graft/generator/ownership"
 	"github.com/graftctl/graft/generator/snaptime"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // Plan is everything clone would create, per member, with the API-call
@@ -545,33 +546,40 @@ func (p *Plan) WriteText(w io.Writer) error { return p.WriteTextColor(w, ansi.Pa
 
 // WriteTextColor is WriteText with the marks, the summary and the warnings
 // coloured by pal (on a terminal): + green, = cyan, ! and ~ yellow, - red.
+//
+// The plan names EC2's ids, zones, keys and tags and the spec's values:
+// a value in a column is written as it is when safe, else quoted
+// (termtext.Value), and a line that names values (a detail, an
+// assumption, a warning) has every rune a terminal would act on escaped
+// in place (termtext.Line), before the palette colours the marks.
 func (p *Plan) WriteTextColor(w io.Writer, pal ansi.Palette) error {
-	fmt.Fprintf(w, "graft plan for %s (%s -> %s). Nothing has been changed.\n", p.Migration, p.SourceRegion, p.TargetRegion)
+	v, line := termtext.Value, termtext.Line
+	fmt.Fprintf(w, "graft plan for %s (%s -> %s). Nothing has been changed.\n", v(p.Migration), v(p.SourceRegion), v(p.TargetRegion))
 	if c := p.Cluster; c != nil {
-		fmt.Fprintf(w, "Cluster %s (%s, driver %s): new volumes are tagged %s, which satisfies %s (attach, detach, modify).\n", c.Name, c.StorageDriver, c.CSIDriver, spec.FormatTags(c.Tags), strings.Join(c.Policies, " and "))
+		fmt.Fprintln(w, line(fmt.Sprintf("Cluster %s (%s, driver %s): new volumes are tagged %s, which satisfies %s (attach, detach, modify).", c.Name, c.StorageDriver, c.CSIDriver, spec.FormatTags(c.Tags), strings.Join(c.Policies, " and "))))
 	}
 	if p.Binding.Explanation != "" {
-		fmt.Fprintf(w, "Binding %s\n", p.Binding.Explanation)
+		fmt.Fprintf(w, "Binding %s\n", line(p.Binding.Explanation))
 	}
 	for _, pm := range p.Members {
-		fmt.Fprintf(w, "\n%s  %s  %s -> %s\n", pm.Member, pm.Instance, pm.SourceZone, pm.TargetZone)
+		fmt.Fprintf(w, "\n%s  %s  %s -> %s\n", v(pm.Member), v(pm.Instance), v(pm.SourceZone), v(pm.TargetZone))
 		for _, a := range pm.Actions {
 			mark := pal.Green("+")
 			tail := ""
 			switch {
 			case a.Refused != "":
 				mark = pal.Yellow("!")
-				tail = "  [exists: " + a.Exists + ", clone refuses it: see the warnings]"
+				tail = "  [exists: " + v(a.Exists) + ", clone refuses it: see the warnings]"
 			case a.Exists != "":
 				mark = pal.Cyan("=")
-				tail = "  [exists: " + a.Exists + "]"
+				tail = "  [exists: " + v(a.Exists) + "]"
 			case a.Stopped:
 				mark = pal.Red("-")
 				tail = "  [not made: clone stops this member at its refused volume]"
 			case a.Role == roleTag:
 				mark = pal.Yellow("~")
 			}
-			fmt.Fprintf(w, "  %s %-7s %-21s %-11s %s%s\n", mark, a.Phase, a.Role, a.ClaimTemplate, a.Detail, tail)
+			fmt.Fprintf(w, "  %s %-7s %-21s %-11s %s%s\n", mark, v(a.Phase), v(a.Role), v(a.ClaimTemplate), line(a.Detail), tail)
 		}
 	}
 	fmt.Fprintf(w, "\n%s %d snapshot(s), %d copy(ies), %d volume(s) to create; %d resource(s) already exist.\n", pal.Bold("Plan:"),
@@ -586,12 +594,12 @@ func (p *Plan) WriteTextColor(w io.Writer, pal ansi.Palette) error {
 	p.writeAccounts(w)
 	fmt.Fprintf(w, "Expected time: precopy phase ~%s, final phase ~%s (mutating-bucket floor %s)\n", time.Duration(p.Precopy), time.Duration(p.Final), time.Duration(p.MutatingFloor))
 	for _, a := range p.Assumptions {
-		fmt.Fprintf(w, "  assuming %s\n", a)
+		fmt.Fprintf(w, "  assuming %s\n", line(a))
 	}
 	if len(p.Warnings) > 0 {
 		fmt.Fprintln(w, "\n"+pal.Yellow("Warnings:"))
 		for _, warn := range p.Warnings {
-			fmt.Fprintf(w, "  %s %s\n", pal.Yellow("!"), warn)
+			fmt.Fprintf(w, "  %s %s\n", pal.Yellow("!"), line(warn))
 		}
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/graftctl/graft/generator/ownership"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // preflight proves, with EC2 DryRun, each kind of mutating call the phase
@@ -36,6 +37,9 @@ func (e *Engine) preflight(ctx context.Context, inv *Inventory, x *existing, pha
 	}
 	if len(fails) > 0 {
 		slices.Sort(fails)
+		for i, f := range fails {
+			fails[i] = termtext.Line(f) // one line a call: EC2's words
+		}
 		return fmt.Errorf("%w (nothing was created):\n  - %s", ErrDryRun, strings.Join(fails, "\n  - "))
 	}
 	return nil

@@ -11,6 +11,8 @@ import (
 	"github.com/vbauerster/cupwriter"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // Progress reports what each member is doing. Implementations must be safe
@@ -107,17 +109,18 @@ func newBarProgress(w io.Writer, members []string, opts ...mpb.ContainerOption) 
 	bp := &barProgress{w: w, p: mpb.New(append([]mpb.ContainerOption{mpb.WithWidth(40)}, opts...)...), bars: map[string]*bar{}}
 	width := 0
 	for _, m := range members {
-		width = max(width, len(m))
+		width = max(width, len(termtext.Value(m)))
 	}
 	for _, m := range members {
 		b := &bar{stage: "waiting"}
 		b.b = bp.p.AddBar(100,
 			mpb.PrependDecorators(
-				decor.Name(m, decor.WC{W: width + 1, C: decor.DindentRight}),
+				// A label is a value: quoted if a terminal would act on it.
+				decor.Name(termtext.Value(m), decor.WC{W: width + 1, C: decor.DindentRight}),
 				decor.Any(func(decor.Statistics) string {
 					b.mu.Lock()
 					defer b.mu.Unlock()
-					return b.stage
+					return termtext.Line(b.stage)
 				}, decor.WC{W: 26, C: decor.DindentRight}),
 			),
 			mpb.AppendDecorators(decor.Percentage(decor.WC{W: 5})),

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/vbauerster/mpb/v8"
+
+	"github.com/graftctl/graft/generator/termtext/termtexttest"
 )
 
 // fakeTerm is a terminal for mpb (its ConsoleWriter): what is written
@@ -287,5 +289,23 @@ func TestBarProgressIsTheLogsWriter(t *testing.T) {
 	}
 	if i, j := strings.Index(out, "line=during"), strings.LastIndex(out, "done"); i < 0 || j < i {
 		t.Errorf("the line written while the bars were live is not above their last frame:\n%q", out)
+	}
+}
+
+// TestBarProgressHostileLabels: a member's label and a stage are drawn
+// escaped: a newline or an escape sequence in them cannot add a line to
+// the bars or move the cursor.
+func TestBarProgressHostileLabels(t *testing.T) {
+	h := termtexttest.Hostile
+	bp, term, wait := drawnBars(t, []string{"cassandra/0", h})
+	bp.Update(h, h, 40)
+	bp.Update("cassandra/0", "copy "+h, 10)
+	wait("both bars updated", func(screen []string) bool {
+		return len(screen) == 2 && strings.Contains(screen[0], `copy x\n✓`) && strings.Contains(screen[1], `"   x\n✓`)
+	})
+	bp.Close()
+	screen := term.lines()
+	if raw := termtexttest.Raw(strings.Join(screen, "\n")); raw != "" || len(screen) != 2 {
+		t.Errorf("%d lines, want 2, raw %q:\n%s", len(screen), raw, strings.Join(screen, "\n"))
 	}
 }

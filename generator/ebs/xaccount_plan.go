@@ -15,6 +15,7 @@ import (
 	"github.com/graftctl/graft/generator/ownership"
 	"github.com/graftctl/graft/generator/snaptime"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // PlanAccount is one account's part of a cross-account plan.
@@ -213,9 +214,9 @@ func (p *Plan) writeAccounts(w io.Writer) {
 		if a.Side == "target" {
 			who = "target account " + a.Account
 		}
-		fmt.Fprintf(w, "  %s (%s): %s; precopy ~%s, final ~%s; mutating-bucket floor %s\n", who, a.Region, FormatCounts(a.Calls), time.Duration(a.Precopy), time.Duration(a.Final), time.Duration(a.MutatingFloor))
+		fmt.Fprintf(w, "  %s (%s): %s; precopy ~%s, final ~%s; mutating-bucket floor %s\n", termtext.Line(who), termtext.Value(a.Region), FormatCounts(a.Calls), time.Duration(a.Precopy), time.Duration(a.Final), time.Duration(a.MutatingFloor))
 		for i, st := range a.Steps {
-			fmt.Fprintf(w, "    %d. %s\n", i+1, st)
+			fmt.Fprintf(w, "    %d. %s\n", i+1, termtext.Line(st))
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/graftctl/graft/generator/ansi"
 	"github.com/graftctl/graft/generator/record"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // ReportKind is the kind of the JSON document preflight prints.
@@ -69,23 +70,29 @@ func WriteJSON(w io.Writer, r *Report) error {
 // WriteText writes the report for a person, as graft check does: one
 // block per check (PASS or FAIL, the id and the object; the message; for a
 // failure, what to do), then the verdict. pal colours it on a terminal.
+//
+// The report names the cluster's objects, labels, taints and the
+// kubeconfig's server and context as they are: every rune a terminal
+// would act on is escaped in place (termtext.Line) or the value quoted
+// (termtext.Value), so that none adds a line or drives the terminal.
 func WriteText(w io.Writer, r *Report, pal ansi.Palette) error {
+	line := termtext.Line
 	var b strings.Builder
 	for _, c := range r.Checks {
 		status := pal.Green("PASS")
 		if c.Status == Fail {
 			status = pal.Red("FAIL")
 		}
-		fmt.Fprintf(&b, "%s %s %s\n    %s\n", status, c.ID, c.Object, c.Message)
+		fmt.Fprintf(&b, "%s %s %s\n    %s\n", status, line(c.ID), line(c.Object), line(c.Message))
 		if c.Fix != "" {
-			fmt.Fprintf(&b, "    fix: %s\n", c.Fix)
+			fmt.Fprintf(&b, "    fix: %s\n", line(c.Fix))
 		}
 	}
 	verdict := pal.Green("PASS:")
 	if !r.Passed {
 		verdict = pal.Red("FAIL:")
 	}
-	fmt.Fprintf(&b, "%s %d failed, %d passed, on cluster %s (context %s)\n", verdict, r.Summary.Failed, r.Summary.Passed, r.Cluster.Server, r.Cluster.Context)
+	fmt.Fprintf(&b, "%s %d failed, %d passed, on cluster %s (context %s)\n", verdict, r.Summary.Failed, r.Summary.Passed, termtext.Value(r.Cluster.Server), termtext.Value(r.Cluster.Context))
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -23,9 +23,11 @@ import (
 	"k8s.io/client-go/rest"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/graftctl/graft/generator/ansi"
 	"github.com/graftctl/graft/generator/kubeclient"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
+	"github.com/graftctl/graft/generator/termtext/termtexttest"
 )
 
 // example builds an example overlay of the repository with render.Build and
@@ -685,4 +687,39 @@ func TestServedKinds(t *testing.T) {
 	if o := example(t, "cassandra-3node"); len(o.Custom) != 0 || len(only(run(t, o, prepared(o)...), IDServedKind)) != 0 {
 		t.Errorf("an overlay of built-in kinds has custom objects %v", o.Custom)
 	}
+}
+
+// TestHostileClusterValuesInText: what the cluster returns (a node's
+// taint) and the kubeconfig's server and context reach the text report
+// escaped: no line is added (a check is two lines, its fix a third, the
+// verdict one) and no raw control byte is written.
+func TestHostileClusterValuesInText(t *testing.T) {
+	h := termtexttest.Hostile
+	o := example(t, "cassandra-3node")
+	zone := o.Record.Volumes[0].TargetZone
+	var objs []runtime.Object
+	for _, obj := range prepared(o) {
+		if n, ok := obj.(*corev1.Node); ok && n.Labels["topology.kubernetes.io/zone"] == zone {
+			n.Spec.Taints = []corev1.Taint{{Key: "dedicated", Value: h, Effect: corev1.TaintEffectNoSchedule}}
+		}
+		objs = append(objs, obj)
+	}
+	rs := run(t, o, objs...)
+	f := wantOneFailure(t, rs, IDZoneNodes, []string{"not tolerated"}, nil)
+	if !strings.Contains(f.Message, h) {
+		t.Fatalf("the taint's value is not in the message, so the test shows nothing: %q", f.Message)
+	}
+	r := NewReport("overlays/x", "graft.lock", Cluster{Server: "https://" + h, Context: h}, rs)
+	var b strings.Builder
+	if err := WriteText(&b, r, ansi.Palette{}); err != nil {
+		t.Fatal(err)
+	}
+	lines := 1
+	for _, c := range rs {
+		lines += 2
+		if c.Fix != "" {
+			lines++
+		}
+	}
+	termtexttest.Check(t, "the preflight report", b.String(), lines)
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/graftctl/graft/generator/termtext/termtexttest"
 )
 
 // fakeForge serves the pull-request endpoints of GitHub's REST API
@@ -450,4 +452,32 @@ func apiBase(p Provider) string {
 		return p.c.base.String()
 	}
 	return ""
+}
+
+// TestForgeErrorBodyIsOneLine: what a forge (or a proxy before it)
+// answers an error with is the forge's text: in graft's error it is one
+// line with no raw control byte, whether it is an error document or a
+// page of text.
+func TestForgeErrorBodyIsOneLine(t *testing.T) {
+	h := termtexttest.Hostile
+	doc, err := json.Marshal(map[string]any{"message": h, "errors": []string{h}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{string(doc), "<html>\n<body>" + h + "</body>\n</html>"} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusBadGateway)
+			_, _ = io.WriteString(w, body)
+		}))
+		p, err := NewGitHub(GitHubOptions{APIURL: srv.URL, Token: "ghp_" + strings.Repeat("x", 20), Owner: "o", Repo: "r"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = p.EnsurePullRequest(context.Background(), PullRequestSpec{Head: "graft/x", Base: "main", Title: "t", Body: "b"})
+		srv.Close()
+		if !errors.Is(err, ErrAPI) || !strings.Contains(err.Error(), `x\n✓ check passed`) {
+			t.Fatalf("err = %v, want an API error that shows the body escaped", err)
+		}
+		termtexttest.Check(t, "the API error", err.Error()+"\n", 1)
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // ErrAPI is wrapped by every error a pull-request provider's API returns.
@@ -76,7 +77,7 @@ var scpLike = regexp.MustCompile(`^(?:[^@/]+@)?([^:/]+):(.+)$`)
 // http, ssh:// or scp-like (git@host:owner/repo.git) form.
 func ParseRemote(raw string) (Remote, error) {
 	bad := func(why string) (Remote, error) {
-		return Remote{}, fmt.Errorf("cannot read owner/repo from remote URL %s: %s", RedactURL(raw), why)
+		return Remote{}, fmt.Errorf("cannot read owner/repo from remote URL %s: %s", termtext.Value(RedactURL(raw)), why)
 	}
 	var r Remote
 	var p string
@@ -164,7 +165,7 @@ func NewProvider(kind, remoteURL string, opts ProviderOptions) (Provider, error)
 				// http remote gives http, allowed for loopback only).
 				api = r.WebURL() + "/api/v3"
 				if r.Scheme == "http" && !isLoopback(r.Host) {
-					return nil, fmt.Errorf("provider github: the remote %s is plain http, and graft sends GITHUB_TOKEN only over https; set GITHUB_API_URL to the https URL of the API", RedactURL(remoteURL))
+					return nil, fmt.Errorf("provider github: the remote %s is plain http, and graft sends GITHUB_TOKEN only over https; set GITHUB_API_URL to the https URL of the API", termtext.Value(RedactURL(remoteURL)))
 				}
 			}
 		}
@@ -182,11 +183,14 @@ type APIError struct {
 	Message  string
 }
 
+// Error is one line: the message is the forge's (an error document, or
+// the body of a proxy's error page), so every rune a terminal would act on
+// is escaped in place (termtext.Line), newlines included.
 func (e *APIError) Error() string {
 	if e.Status == 0 {
-		return fmt.Sprintf("%s API: %s %s: %s", e.Provider, e.Method, e.Path, e.Message)
+		return termtext.Line(fmt.Sprintf("%s API: %s %s: %s", e.Provider, e.Method, e.Path, e.Message))
 	}
-	return fmt.Sprintf("%s API: %s %s: %d %s: %s", e.Provider, e.Method, e.Path, e.Status, http.StatusText(e.Status), e.Message)
+	return termtext.Line(fmt.Sprintf("%s API: %s %s: %d %s: %s", e.Provider, e.Method, e.Path, e.Status, http.StatusText(e.Status), e.Message))
 }
 
 func (e *APIError) Unwrap() error { return ErrAPI }

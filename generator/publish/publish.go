@@ -34,6 +34,7 @@ import (
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // Sentinel errors; every one is bad input or a refusal the user must act
@@ -361,7 +362,7 @@ func (p *publisher) fetch(ctx context.Context) (remoteState, error) {
 	baseRef, branchRef := "refs/heads/"+p.base, "refs/heads/"+p.branch
 	out, err := g.run(ctx, "ls-remote", "--heads", remote, baseRef, branchRef)
 	if err != nil {
-		return remoteState{}, fmt.Errorf("cannot read the remote %s: %w", p.redact.String(p.ws.remoteURL), err)
+		return remoteState{}, fmt.Errorf("cannot read the remote %s: %w", p.shownURL(), err)
 	}
 	have := map[string]bool{}
 	for _, line := range strings.Split(out, "\n") {
@@ -370,7 +371,7 @@ func (p *publisher) fetch(ctx context.Context) (remoteState, error) {
 		}
 	}
 	if !have[baseRef] {
-		return remoteState{}, fmt.Errorf("%w: %s has no branch %q; pass --base-branch or set spec.gitops.baseBranch", ErrNoBaseBranch, p.redact.String(p.ws.remoteURL), p.base)
+		return remoteState{}, fmt.Errorf("%w: %s has no branch %q; pass --base-branch or set spec.gitops.baseBranch", ErrNoBaseBranch, p.shownURL(), p.base)
 	}
 	track := func(ref string) string {
 		return "refs/remotes/" + remote + "/" + strings.TrimPrefix(ref, "refs/heads/")
@@ -380,7 +381,7 @@ func (p *publisher) fetch(ctx context.Context) (remoteState, error) {
 		args = append(args, "+"+branchRef+":"+track(branchRef))
 	}
 	if _, err := g.run(ctx, args...); err != nil {
-		return remoteState{}, fmt.Errorf("cannot fetch from %s: %w", p.redact.String(p.ws.remoteURL), err)
+		return remoteState{}, fmt.Errorf("cannot fetch from %s: %w", p.shownURL(), err)
 	}
 	var st remoteState
 	if st.base, err = g.run(ctx, "rev-parse", "--verify", track(baseRef)+"^{commit}"); err != nil {
@@ -531,14 +532,20 @@ func (p *publisher) push(ctx context.Context, commit string) error {
 				said = append(said, s)
 			}
 		}
-		msg := fmt.Sprintf("%s refused %s %s", p.redact.String(p.ws.remoteURL), p.branch, why)
+		msg := fmt.Sprintf("%s refused %s %s", p.shownURL(), termtext.Value(p.branch), why)
 		if len(said) > 0 {
-			msg += "; the remote said: " + strings.Join(said, " / ")
+			// The remote's words (its hooks'): one line, escaped.
+			msg += "; the remote said: " + termtext.Line(strings.Join(said, " / "))
 		}
 		return fmt.Errorf("%w: %s; is the branch protected? graft never force-pushes: allow pushes to %s* or lift the rule", ErrRejected, msg, BranchPrefix)
 	}
-	return fmt.Errorf("push to %s: %w", p.redact.String(p.ws.remoteURL), err)
+	return fmt.Errorf("push to %s: %w", p.shownURL(), err)
 }
+
+// shownURL is the remote's URL as errors name it: redacted, and quoted if
+// a terminal would act on it (termtext.Value); git config may hold any
+// value.
+func (p *publisher) shownURL() string { return termtext.Value(p.redact.String(p.ws.remoteURL)) }
 
 // ShortCommit abbreviates a commit id to its first 12 hex digits, the form
 // graft prints; a shorter string is returned as it is.

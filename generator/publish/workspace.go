@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // workspace is where graft writes: a temporary linked worktree of the
@@ -59,7 +61,7 @@ func (p *publisher) openRepo(ctx context.Context) (*workspace, error) {
 			return nil, err
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrRepo, abs, err)
+			return nil, fmt.Errorf("%w: %s: %v", ErrRepo, termtext.Value(abs), err)
 		}
 		if bare == "true" {
 			return p.openURL(ctx, abs)
@@ -69,7 +71,7 @@ func (p *publisher) openRepo(ctx context.Context) (*workspace, error) {
 	if looksLikeURL(repo) {
 		return p.openURL(ctx, repo)
 	}
-	return nil, fmt.Errorf("%w: %s is neither a directory nor a repository URL", ErrRepo, p.redact.String(repo))
+	return nil, fmt.Errorf("%w: %s is neither a directory nor a repository URL", ErrRepo, termtext.Value(p.redact.String(repo)))
 }
 
 func looksLikeURL(s string) bool {
@@ -94,11 +96,11 @@ func (p *publisher) openWorkingCopy(ctx context.Context, g *git) (*workspace, er
 			lines = lines[:5]
 		}
 		return nil, fmt.Errorf("%w: %s: %s%s; commit or stash them first (graft leaves the working copy untouched and refuses to publish from a dirty one)",
-			ErrDirty, top, strings.Join(lines, ", "), more)
+			ErrDirty, termtext.Value(top), termtext.Line(strings.Join(lines, ", ")), more)
 	}
 	for _, op := range []string{"MERGE_HEAD", "REBASE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD"} {
 		if _, err := g.run(ctx, "rev-parse", "--verify", "--quiet", op); err == nil {
-			return nil, fmt.Errorf("%w: %s: a merge, rebase, cherry-pick or revert is in progress (%s); finish or abort it first", ErrDirty, top, op)
+			return nil, fmt.Errorf("%w: %s: a merge, rebase, cherry-pick or revert is in progress (%s); finish or abort it first", ErrDirty, termtext.Value(top), op)
 		}
 	}
 	remote, err := p.remote(ctx, g, top)
@@ -134,12 +136,12 @@ func (p *publisher) remote(ctx context.Context, g *git, top string) (string, err
 	if len(remotes) > 0 {
 		have = "its remotes are " + strings.Join(remotes, ", ")
 	}
-	return "", fmt.Errorf("%w: --remote: %q is not a remote of the working copy %s (%s); expected the name of the remote to push to (default origin)", ErrRepo, name, top, have)
+	return "", fmt.Errorf("%w: --remote: %q is not a remote of the working copy %s (%s); expected the name of the remote to push to (default origin)", ErrRepo, name, termtext.Value(top), termtext.Line(have))
 }
 
 func (p *publisher) openURL(ctx context.Context, url string) (*workspace, error) {
 	if p.opts.Remote != "" {
-		return nil, fmt.Errorf("%w: --remote: %q names a remote of a working copy, but the repository %s is a URL or a bare repository, which graft pushes to directly; drop --remote, or pass a working copy as --repo", ErrRepo, p.opts.Remote, p.redact.String(url))
+		return nil, fmt.Errorf("%w: --remote: %q names a remote of a working copy, but the repository %s is a URL or a bare repository, which graft pushes to directly; drop --remote, or pass a working copy as --repo", ErrRepo, p.opts.Remote, termtext.Value(p.redact.String(url)))
 	}
 	tmp, err := os.MkdirTemp("", "graft-publish-")
 	if err != nil {

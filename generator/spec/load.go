@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/graftctl/graft/generator/boundedio"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // DefaultFile is where graft looks for the spec unless --spec says otherwise.
@@ -38,7 +39,7 @@ func LoadContext(ctx context.Context, path string) (*Migration, error) {
 	}
 	m, err := Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", termtext.Value(path), err)
 	}
 	return m, nil
 }
@@ -111,15 +112,27 @@ func yamlMessage(err error) string { return YAMLMessage(err, specTypes...) }
 // string of the oldnew pairs (a Go type name) by its new one (what the
 // type is in the file).
 func YAMLMessage(err error, oldnew ...string) string {
-	msg := err.Error()
-	msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:\n")
-	msg = strings.TrimPrefix(msg, "yaml: ")
+	return strings.Join(yamlLines(err, oldnew...), "; ")
+}
+
+// yamlLines are the problems of a yaml.v3 error, one each, as YAMLMessage
+// words them. Those of a *yaml.TypeError are taken from its list, not cut
+// from its text: yaml.v3 names a field it does not know as written, and a
+// key may hold a newline (or "; "), which would make two problems of one.
+// Every rune a terminal would act on is escaped (termtext.Line).
+func yamlLines(err error, oldnew ...string) []string {
 	names := strings.NewReplacer(oldnew...)
-	lines := strings.Split(msg, "\n")
-	for i, l := range lines {
-		lines[i] = names.Replace(strings.TrimSpace(l))
+	var msgs []string
+	if te, ok := err.(*yaml.TypeError); ok {
+		msgs = te.Errors
+	} else {
+		msgs = strings.Split(strings.TrimPrefix(err.Error(), "yaml: "), "\n")
 	}
-	return strings.Join(lines, "; ")
+	lines := make([]string, len(msgs))
+	for i, l := range msgs {
+		lines[i] = termtext.Line(names.Replace(strings.TrimSpace(l)))
+	}
+	return lines
 }
 
 // maxNumberNodes bounds the nodes WholeNumbers visits (aliases are followed).
@@ -182,7 +195,7 @@ func wholeNumbers(n *yaml.Node, t reflect.Type, field string, budget *int) error
 			}
 		}
 	case n.Kind == yaml.ScalarNode && isInteger(t.Kind()) && n.ShortTag() == "!!float":
-		return fmt.Errorf("line %d: field %s: %s, expected a whole number", n.Line, field, n.Value)
+		return fmt.Errorf("line %d: field %s: %s, expected a whole number", n.Line, termtext.Value(field), n.Value)
 	}
 	return nil
 }

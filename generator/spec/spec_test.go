@@ -15,6 +15,7 @@ import (
 
 	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext/termtexttest"
 	"github.com/graftctl/graft/internal/testkit"
 	"github.com/graftctl/graft/templates"
 )
@@ -681,4 +682,35 @@ func TestFormatProblems(t *testing.T) {
 	if got := spec.ValidationError(errs).Error(); got != strings.Replace(want, "the record (graft.lock)", "the migration spec", 1) {
 		t.Errorf("ValidationError.Error:\n%s", got)
 	}
+}
+
+// TestHostileValuesStayOnTheirLine: a value of graft.yaml (a region named
+// in another field's expected text, a field name yaml.v3 echoes) cannot
+// add a line to the list of problems or reach the terminal raw: each
+// problem is one line, and the message has no raw control, format or
+// non-UTF-8 byte.
+func TestHostileValuesStayOnTheirLine(t *testing.T) {
+	h := termtexttest.Hostile
+	t.Run("validation", func(t *testing.T) {
+		_, err := spec.Parse(edit(t, func(d map[string]any) {
+			at(d, "spec", "target")["region"] = h
+			at(d, "spec", "target")["statefulSets"].([]any)[0].(map[string]any)["zone"] = "us-east-1a"
+			at(d, "metadata")["name"] = h
+		}))
+		var verr spec.ValidationError
+		if !errors.As(err, &verr) || len(verr) < 3 {
+			t.Fatalf("want the region, the zone and the name reported, got %v", err)
+		}
+		termtexttest.Check(t, "the spec's problems", err.Error()+"\n", 1+len(verr))
+	})
+	t.Run("decode", func(t *testing.T) {
+		_, err := spec.Parse(edit(t, func(d map[string]any) {
+			at(d, "spec", "source")[h] = "x"
+			at(d, "spec", "target")["statefulSets"].([]any)[0].(map[string]any)["replicas"] = map[string]any{h: h}
+		}))
+		if err == nil || !errors.Is(err, spec.ErrInvalid) {
+			t.Fatalf("want ErrInvalid, got %v", err)
+		}
+		termtexttest.Check(t, "the spec's decode problems", err.Error()+"\n", 3)
+	})
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // typeProblem is a value of the wrong kind for its field: the line, the
@@ -26,8 +28,10 @@ type typeProblem struct {
 	expected string
 }
 
+// String is one line: a field holds the document's map keys, which
+// termtext.Line escapes as FieldError does.
 func (p typeProblem) String() string {
-	return fmt.Sprintf("line %d: %s: %s, expected %s", p.line, p.field, p.value, p.expected)
+	return termtext.Line(fmt.Sprintf("line %d: %s: %s, expected %s", p.line, p.field, p.value, p.expected))
 }
 
 // unmarshalLine matches yaml.v3's message of a value of the wrong kind,
@@ -49,13 +53,13 @@ func TypeMessage(err error, data []byte, t reflect.Type, oldnew ...string) strin
 		msg := YAMLMessage(err, oldnew...)
 		return msg + tabHint(msg, data)
 	}
-	msg := YAMLMessage(&yaml.TypeError{Errors: suggestFields(te.Errors, t)}, oldnew...)
+	msgs := yamlLines(&yaml.TypeError{Errors: suggestFields(te.Errors, t)}, oldnew...)
 	problems := typeProblems(data, t)
 	if len(problems) == 0 {
-		return msg
+		return strings.Join(msgs, "; ")
 	}
 	var lines []string
-	for _, l := range strings.Split(msg, "; ") {
+	for _, l := range msgs {
 		if !unmarshalLine.MatchString(l) {
 			lines = append(lines, l)
 		}
@@ -279,7 +283,7 @@ func describe(n *yaml.Node) string {
 	if r := []rune(v); len(r) > 40 {
 		v = string(r[:40]) + "…"
 	}
-	if n.ShortTag() == "!!str" {
+	if n.ShortTag() == "!!str" || termtext.Unsafe(v) {
 		return strconv.Quote(v)
 	}
 	return v

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/graftctl/graft/generator/termtext"
 	"github.com/graftctl/graft/generator/workload"
 )
 
@@ -81,8 +82,13 @@ type FieldError struct {
 	Expected string
 }
 
+// Error is one line, whatever the field (a map key from the document),
+// the value or the expected text (which may name other values of the
+// document) hold: the value is quoted, and every rune a terminal would act
+// on (a newline, ESC, a bidi override) is escaped in place (termtext.Line),
+// so that a value cannot forge a line of the list of problems.
 func (e FieldError) Error() string {
-	return fmt.Sprintf("%s: %s, expected %s", e.Field, formatValue(e.Value), e.Expected)
+	return termtext.Line(fmt.Sprintf("%s: %s, expected %s", e.Field, formatValue(e.Value), e.Expected))
 }
 
 func formatValue(v any) string {
