@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/graftctl/graft/generator/ansi"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // WriteJSON writes the report as indented JSON (the README documents each
@@ -38,15 +39,17 @@ func (r *Report) WriteText(w io.Writer, pal ansi.Palette) error {
 			if c.OK {
 				continue
 			}
-			fmt.Fprintf(w, "%s %s/%d  %s: %s%s\n", pal.Red("✗"), m.StatefulSet, m.Ordinal, c.Name, c.Message, init)
+			fmt.Fprintf(w, "%s %s/%d  %s: %s%s\n", pal.Red("✗"), m.StatefulSet, m.Ordinal, c.Name, termtext.Line(c.Message), init)
 			if c.Reason != "" {
-				fmt.Fprintf(w, "    reason: %s\n", c.Reason)
+				// The cluster's words (an event's message, an attach
+				// error): escaped, so they cannot add a line.
+				fmt.Fprintf(w, "    reason: %s\n", termtext.Line(c.Reason))
 			}
 			break
 		}
 	}
 	for _, p := range r.StatefulSets {
-		fmt.Fprintf(w, "%s %s: %s\n", pal.Red("✗"), p.Object, p.Message)
+		fmt.Fprintf(w, "%s %s: %s\n", pal.Red("✗"), p.Object, termtext.Line(p.Message))
 	}
 	verdict := pal.Green("PASS")
 	if !r.Passed {

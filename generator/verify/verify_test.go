@@ -13,8 +13,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/graftctl/graft/generator/ansi"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext/termtexttest"
 	"github.com/graftctl/graft/generator/verify"
 	"github.com/graftctl/graft/internal/testkit/examples"
 )
@@ -286,5 +288,25 @@ func editObject[T runtime.Object](match func(T) bool, edit func(T)) func([]runti
 			}
 		}
 		return objs
+	}
+}
+
+// TestVerifyTextEscapesTheClustersWords: an event's message (any text a
+// controller or a user wrote) in a failed member's reason cannot add a
+// line to verify's report or drive the terminal.
+func TestVerifyTextEscapesTheClustersWords(t *testing.T) {
+	m, rec := example(t)
+	ns := m.Spec.Target.Namespace
+	objs := editPod("cassandra-0", func(p *corev1.Pod) { p.Spec.NodeName = "" })(examples.CutOver(m, rec))
+	objs = append(objs, event(ns, "Pod", "cassandra-0", "FailedScheduling", termtexttest.Hostile))
+	rep := run(t, m, rec, objs)
+	var out strings.Builder
+	if err := rep.WriteText(&out, ansi.Palette{}); err != nil {
+		t.Fatal(err)
+	}
+	// Two right members, the failed one and its reason, the verdict.
+	termtexttest.Check(t, "verify text", out.String(), len(rec.Volumes)+2)
+	if !strings.Contains(out.String(), `reason: FailedScheduling: x\n✓ check passed`) {
+		t.Errorf("the reason is not shown escaped:\n%s", out.String())
 	}
 }
