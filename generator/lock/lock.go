@@ -20,6 +20,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // Suffix is appended to the record's path to name the lock file:
@@ -39,8 +41,11 @@ type Holder struct {
 	Since     time.Time `json:"since"`
 }
 
+// String names the holder for a person; the command and host come from
+// the lock file, which anyone who may write there can write, so they are
+// escaped (termtext.Line, Value): they cannot add a line to the message.
 func (h Holder) String() string {
-	return fmt.Sprintf("graft %s (pid %d on host %s, since %s)", h.Command, h.PID, h.Host, h.Since.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("graft %s (pid %d on host %s, since %s)", termtext.Line(h.Command), h.PID, termtext.Value(h.Host), h.Since.UTC().Format(time.RFC3339))
 }
 
 // Lock is a held migration lock.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/graftctl/graft/generator/termtext/termtexttest"
 	"github.com/graftctl/graft/internal/testkit"
 )
 
@@ -268,4 +269,11 @@ func TestAcquireMissingDirectory(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "the directory "+dir+" does not exist; expected an existing directory") {
 		t.Errorf("Acquire in a missing directory: %v", err)
 	}
+}
+
+// TestHolderIsOneLine: a lock file's command and host, whoever wrote
+// them, are named on one line with nothing a terminal acts on.
+func TestHolderIsOneLine(t *testing.T) {
+	h := Holder{Command: "clone " + termtexttest.Hostile, PID: 7, Host: termtexttest.Hostile, Since: time.Unix(0, 0)}
+	termtexttest.Check(t, "holder", h.String()+"\n", 1)
 }
