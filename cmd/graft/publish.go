@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/graftctl/graft/generator/publish"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 func publishCommand() *command {
@@ -79,10 +80,10 @@ func printPublished(e *env, res *publish.Result) error {
 	}
 	fmt.Fprintf(e.stdout, "check:        %s\n", verdict)
 	switch pr := res.PullRequest; {
-	case pr != nil && pr.Created:
-		fmt.Fprintf(e.stdout, "pull request: %s (#%d, opened)\n", pr.URL, pr.Number)
+	case pr != nil && pr.Created: // the URL is the forge's answer: escaped
+		fmt.Fprintf(e.stdout, "pull request: %s (#%d, opened)\n", termtext.Value(pr.URL), pr.Number)
 	case pr != nil:
-		fmt.Fprintf(e.stdout, "pull request: %s (#%d, updated)\n", pr.URL, pr.Number)
+		fmt.Fprintf(e.stdout, "pull request: %s (#%d, updated)\n", termtext.Value(pr.URL), pr.Number)
 	case res.UpToDate:
 		fmt.Fprintf(e.stdout, "pull request: none needed\n")
 	default:

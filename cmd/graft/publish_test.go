@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/graftctl/graft/generator/publish"
 	"github.com/graftctl/graft/generator/termtext/termtexttest"
 	"github.com/graftctl/graft/internal/testkit"
 )
@@ -180,4 +182,15 @@ func TestPublishDeniedHostileValues(t *testing.T) {
 		t.Fatalf("the hostile zone is not named, so the test shows nothing:\n%s", hostile)
 	}
 	termtexttest.Check(t, "publish's denied findings", hostile, strings.Count(plain, "\n"))
+}
+
+// TestPrintPublishedEscapesTheForgesURL: the pull request's URL is the
+// forge's answer; it cannot add a line to publish's summary or drive the
+// terminal.
+func TestPrintPublishedEscapesTheForgesURL(t *testing.T) {
+	var out bytes.Buffer
+	res := &publish.Result{Branch: "graft/m", BaseBranch: "main", Commit: "abc", Verdict: publish.Verdict{Source: "graft check"},
+		PullRequest: &publish.PullRequest{Number: 7, URL: "https://forge/pr/7" + termtexttest.Hostile, Created: true}}
+	must(t, printPublished(&env{stdout: &out}, res))
+	termtexttest.Check(t, "publish summary", out.String(), 5)
 }
