@@ -252,7 +252,10 @@ test_cass_operator_default_rack_and_additional_volume_passes if {
 	some f in findings(gone)
 	f.id == "GRAFT074"
 	f.field == "spec.storageConfig.additionalVolumes"
-	ids(gone) == {"GRAFT074"}
+
+	# (The unrecorded volume at /var/lib/cassandra/commitlog also hides
+	# what the migrated data volume holds there: GRAFT085.)
+	ids(gone) == {"GRAFT074", "GRAFT085"}
 }
 
 # The deprecated rack zone pins failure-domain.beta.kubernetes.io/zone.
@@ -863,4 +866,189 @@ test_graft082_resource_skipped_or_unvalidated if {
 	what(inp) == {["GRAFT082", `metadata.labels["kustomize.toolkit.fluxcd.io/reconcile"]`, "Disabled"]}
 	inp2 := cass_patched([op("add", c_cr, "/metadata/annotations/argocd.argoproj.io~1sync-options", "Validate=false")])
 	["GRAFT082", `metadata.annotations["argocd.argoproj.io/sync-options"]`, "Validate=false"] in what(inp2)
+}
+
+# --- red team of the operator targets (h-redop3)
+
+# ECK's pause-orchestration skips the node specs: no StatefulSet is made.
+test_graft075_elasticsearch_orchestration_paused if {
+	inp := eck_patched([op("add", c_cr, "/metadata/annotations", {"eck.k8s.elastic.co/pause-orchestration": "true"})])
+	what(inp) == {["GRAFT075", `metadata.annotations["eck.k8s.elastic.co/pause-orchestration"]`, "true"]}
+
+	# "false" (the webhook allows only "true" and "false") orchestrates.
+	ids(eck_patched([op("add", c_cr, "/metadata/annotations", {"eck.k8s.elastic.co/pause-orchestration": "false"})])) == set()
+}
+
+# cass-operator starts a pod that spec.replaceNodes names as the
+# replacement of a ring node.
+test_graft075_replace_nodes if {
+	inp := cass_patched([op("add", c_cr, "/spec/replaceNodes", [sprintf("%s-0", [cass_sts1])])])
+	what(inp) == {["GRAFT075", "spec.replaceNodes", json.marshal([sprintf("%s-0", [cass_sts1])])]}
+	ids(cass_patched([op("add", c_cr, "/spec/replaceNodes", [])])) == set()
+	ids(cass_patched([op("add", c_cr, "/spec/replaceNodes", "x")])) == {"GRAFT075"}
+}
+
+# The datacenter's nodeSelector replaces every rack's pod template
+# nodeSelector.
+test_graft072_datacenter_node_selector if {
+	inp := cass_patched([op("add", c_cr, "/spec/nodeSelector", {zone_key: "us-east-1b"})])
+	what(inp) == {["GRAFT072", "spec.nodeSelector", json.marshal({zone_key: "us-east-1b"})]}
+	count([f | some f in findings(inp); f.id == "GRAFT072"]) == 1
+	ids(cass_patched([op("add", c_cr, "/spec/nodeSelector", {"graft.example/pool": "cassandra"})])) == set()
+	ids(cass_patched([op("add", c_cr, "/spec/nodeSelector", {"topology.ebs.csi.aws.com/zone": "us-east-1a"})])) == {"GRAFT072"}
+}
+
+# Two racks or nodeSets the operator makes one StatefulSet of.
+test_graft071_groups_of_one_statefulset if {
+	dup := cass_patched([
+		op("add", c_cr, "/spec/racks/-", {"name": "R1", "nodeAffinityLabels": {zone_key: "us-east-1a"}}),
+		op("replace", c_cr, "/spec/size", 3),
+	])
+	what(dup) == {["GRAFT071", "spec.racks[2].name", "R1"]}
+	same := cass_patched([
+		op("add", c_cr, "/spec/racks/-", {"name": "r1", "nodeAffinityLabels": {zone_key: "us-east-1a"}}),
+		op("replace", c_cr, "/spec/size", 4),
+	])
+	["GRAFT071", "spec.racks[2].name", "r1"] in what(same)
+	ns := json.patch(es.spec.nodeSets[1], [{"op": "replace", "path": "/name", "value": "data-a"}])
+	inp := eck_patched([op("add", c_cr, "/spec/nodeSets/-", ns)])
+	what(inp) == {["GRAFT071", "spec.nodeSets[2].name", "data-a"]}
+}
+
+# A rack name that is no string: the API server refuses the resource.
+test_graft071_group_name_not_a_string if {
+	inp := cass_patched([op("replace", c_cr, "/spec/racks/0/name", 1)])
+	["GRAFT071", "spec.racks[0].name", "1"] in what(inp)
+	some f in findings(inp)
+	f.field == "spec.racks"
+	contains(f.found, "no rack r1 (1, r2)")
+	"GRAFT071" in ids(eck_patched([rm(c_cr, "/spec/nodeSets/0/name")]))
+}
+
+# --- GRAFT085: the operator mounts the migrated data where it is read
+
+cass_mounting(mounts) := cass_patched([op("add", c_cr, "/spec/podTemplateSpec", {"spec": {"containers": [{"name": "cassandra", "volumeMounts": mounts}]}})])
+
+test_graft085_cass_data_mount_moved if {
+	inp := cass_mounting([{"name": "server-data", "mountPath": "/data"}])
+	what(inp) == {["GRAFT085", "spec.podTemplateSpec.spec.containers[0].volumeMounts[0]", json.marshal([{"from": "spec.podTemplateSpec.spec.containers[0].volumeMounts[0]", "mountPath": "/data", "name": "server-data"}])]}
+	count(findings(inp)) == 1
+
+	# A part of the volume, or read-only.
+	ids(cass_mounting([{"name": "server-data", "mountPath": "/var/lib/cassandra", "subPath": "data"}])) == {"GRAFT085"}
+	ids(cass_mounting([{"name": "server-data", "mountPath": "/var/lib/cassandra", "subPathExpr": "$(POD_NAME)"}])) == {"GRAFT085"}
+	ids(cass_mounting([{"name": "server-data", "mountPath": "/var/lib/cassandra", "readOnly": true}])) == {"GRAFT085"}
+
+	# The operator's own mount, written out (with a trailing slash), and
+	# another container's mounts, pass.
+	ids(cass_mounting([{"name": "server-data", "mountPath": "/var/lib/cassandra/"}])) == set()
+	ids(cass_patched([op("add", c_cr, "/spec/podTemplateSpec", {"spec": {"containers": [{"name": "backup", "volumeMounts": [{"name": "server-data", "mountPath": "/data", "readOnly": true}]}]}})])) == set()
+}
+
+test_graft085_cass_additional_volume_takes_the_data_mount if {
+	inp := cass_patched([op("add", c_cr, "/spec/storageConfig/additionalVolumes", [{"name": "server-data", "mountPath": "/x", "volumeSource": {"emptyDir": {}}}])])
+	what(inp) == {["GRAFT085", "spec.storageConfig.additionalVolumes[0].mountPath", json.marshal([{"from": "spec.storageConfig.additionalVolumes[0].mountPath", "mountPath": "/x", "name": "server-data"}])]}
+}
+
+test_graft085_cass_data_hidden if {
+	# An unmigrated volume under the data directory hides what the
+	# migrated volume holds there.
+	inp := cass_patched([op("add", c_cr, "/spec/storageConfig/additionalVolumes", [{"name": "scratch", "mountPath": "/var/lib/cassandra/data", "volumeSource": {"emptyDir": {}}}])])
+	what(inp) == {["GRAFT085", "spec.storageConfig.additionalVolumes[0].mountPath", json.marshal({"mountPath": "/var/lib/cassandra/data", "name": "scratch"})]}
+	ids(cass_mounting([{"name": "cache", "mountPath": "//var/lib/cassandra/saved_caches"}])) == {"GRAFT085"}
+	ids(cass_mounting([{"name": "cache", "mountPath": "/var/lib/cassandra"}])) == {"GRAFT085"}
+	ids(cass_mounting([{"name": "cache", "mountPath": "/var/lib/cassandra-cache"}])) == set()
+}
+
+# A recorded additional volume (the commit log) under the data directory
+# is migrated too; it may not sit on the data directory itself.
+test_graft085_cass_recorded_volume_below_the_data if {
+	sts0 := "cluster1-dc1-default-sts"
+	av := {
+		"name": "commitlog", "mountPath": "/var/lib/cassandra/commitlog",
+		"pvcSpec": {
+			"accessModes": ["ReadWriteOnce"], "storageClassName": "",
+			"resources": {"requests": {"storage": "100Gi"}},
+			"selector": {"matchLabels": {"graft.graftctl.io/migration": "m", "graft.graftctl.io/claim-template": "commitlog"}},
+		},
+	}
+	dc := json.patch(cassdc, [
+		{"op": "remove", "path": "/spec/racks"},
+		{"op": "replace", "path": "/spec/size", "value": 1},
+		{"op": "add", "path": "/spec/nodeAffinityLabels", "value": {zone_key: "us-east-1a"}},
+		{"op": "add", "path": "/spec/storageConfig/additionalVolumes", "value": [av]},
+	])
+	w := json.patch(cass_workload, [{"op": "replace", "path": "/groups", "value": [{"name": "default", "statefulSet": sts0, "zone": "us-east-1a", "claimTemplates": ["server-data", "commitlog"]}]}])
+	inp := w_input([{"path": "dc.yaml", "contents": dc}], w, [[sts0, "server-data", 0, "us-east-1a", "1"], [sts0, "commitlog", 0, "us-east-1a", "2"]])
+	ids(inp) == set()
+	on := json.patch(inp, [op("replace", 0, "/spec/storageConfig/additionalVolumes/0/mountPath", "/var/lib/cassandra")])
+	what(on) == {
+		["GRAFT085", "spec.storageConfig.additionalVolumes[0].mountPath", json.marshal({"mountPath": "/var/lib/cassandra", "name": "commitlog"})],
+		["GRAFT085", "cass-operator's default mount", json.marshal({"mountPath": "/var/lib/cassandra", "name": "server-data"})],
+	}
+
+	# The pod template's mount of the additional volume is overridden by
+	# the operator's (generateStorageConfigVolumesMount): no finding.
+	moved := json.patch(inp, [op("add", 0, "/spec/podTemplateSpec", {"spec": {"containers": [{"name": "cassandra", "volumeMounts": [{"name": "commitlog", "mountPath": "/elsewhere"}]}]}})])
+	ids(moved) == set()
+}
+
+eck_mounting(mounts) := eck_patched([op("add", c_cr, "/spec/nodeSets/0/podTemplate/spec/containers", [{"name": "elasticsearch", "volumeMounts": mounts}])])
+
+test_graft085_eck_data_mount_moved if {
+	inp := eck_mounting([{"name": "elasticsearch-data", "mountPath": "/data"}])
+	what(inp) == {["GRAFT085", "spec.nodeSets[0].podTemplate.spec.containers[0].volumeMounts[0]", json.marshal([{"from": "spec.nodeSets[0].podTemplate.spec.containers[0].volumeMounts[0]", "mountPath": "/data", "name": "elasticsearch-data"}])]}
+	ids(eck_mounting([{"name": "elasticsearch-data", "mountPath": "/usr/share/elasticsearch/data", "readOnly": true}])) == {"GRAFT085"}
+	ids(eck_mounting([{"name": "elasticsearch-data", "mountPath": "/usr/share/elasticsearch/data"}])) == set()
+	ids(eck_mounting([{"name": "logs", "mountPath": "/usr/share/elasticsearch/logs"}])) == set()
+}
+
+# ECK adds its data mount only if no mount of the container has its path:
+# another volume there takes the data's place.
+test_graft085_eck_data_path_taken if {
+	inp := eck_mounting([{"name": "scratch", "mountPath": "/usr/share/elasticsearch/data"}])
+	what(inp) == {
+		["GRAFT085", "spec.nodeSets[0].podTemplate.spec.containers[0]", "[]"],
+		["GRAFT085", "spec.nodeSets[0].podTemplate.spec.containers[0].volumeMounts[0]", json.marshal({"mountPath": "/usr/share/elasticsearch/data", "name": "scratch"})],
+	} with data.graft.mount_check_field as mount_field_for_test
+	ids(eck_mounting([{"name": "scratch", "mountPath": "/usr/share/elasticsearch/data/nodes"}])) == {"GRAFT085"}
+}
+
+mount_field_for_test(x) := "spec.nodeSets[0].podTemplate.spec.containers[0]" if {
+	not [e | some e in x.mounts; e.m.name == x.t][0]
+} else := graft.mount_check_field(x)
+
+# ECK mounts no claim template but elasticsearch-data: another recorded
+# one must be mounted by the pod template.
+test_graft085_eck_other_template_unmounted if {
+	t := json.patch(eck_template("us-east-1a"), [
+		{"op": "replace", "path": "/metadata/name", "value": "data"},
+		{"op": "replace", "path": "/spec/selector/matchLabels/graft.graftctl.io~1claim-template", "value": "data"},
+	])
+	e := json.patch(es, [{"op": "replace", "path": "/spec/nodeSets", "value": [{"name": "data-a", "count": 1, "podTemplate": {"spec": {"affinity": zone_pin("us-east-1a")}}, "volumeClaimTemplates": [t]}]}])
+	w := json.patch(eck_workload, [{"op": "replace", "path": "/groups", "value": [{"name": "data-a", "statefulSet": eck_sts1, "zone": "us-east-1a", "claimTemplates": ["data"]}]}])
+	inp := w_input([{"path": "es.yaml", "contents": e}], w, [[eck_sts1, "data", 0, "us-east-1a", "1"]])
+	some f in findings(inp)
+	f.id == "GRAFT085"
+	f.field == "spec.nodeSets[0].podTemplate's elasticsearch container"
+	ids(inp) == {"GRAFT085"}
+	mounted := json.patch(inp, [op("add", 0, "/spec/nodeSets/0/podTemplate/spec/containers", [{"name": "elasticsearch", "volumeMounts": [{"name": "data", "mountPath": "/usr/share/elasticsearch/data"}]}])])
+	ids(mounted) == set()
+}
+
+# A pod template volume of the claim template's name is replaced by the
+# claim (StatefulSet controller updateStorage): not denied.
+test_graft085_pod_volume_of_the_template_name_passes if {
+	ids(cass_patched([op("add", c_cr, "/spec/podTemplateSpec", {"spec": {"volumes": [{"name": "server-data", "emptyDir": {}}]}})])) == set()
+	ids(eck_patched([op("add", c_cr, "/spec/nodeSets/0/podTemplate/spec/volumes", [{"name": "elasticsearch-data", "emptyDir": {}}])])) == set()
+}
+
+# ECK creates the StatefulSet an elasticsearch.k8s.elastic.co/recreate-*
+# annotation holds, as written.
+test_graft071_eck_recreate_annotation if {
+	k := sprintf("elasticsearch.k8s.elastic.co/recreate-%s", [eck_sts1])
+	v := json.marshal({"metadata": {"name": eck_sts1, "namespace": "db"}, "spec": {"replicas": 1}})
+	inp := eck_patched([op("add", c_cr, "/metadata/annotations", {k: v})])
+	what(inp) == {["GRAFT071", sprintf(`metadata.annotations["%s"]`, [k]), v]}
+	ids(eck_patched([op("add", c_cr, "/metadata/annotations", {"elasticsearch.k8s.elastic.co/other": "x"})])) == set()
 }
