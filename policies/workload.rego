@@ -713,6 +713,26 @@ deny contains f if {
 	f := denied("GRAFT072", cr_doc, sprintf("spec.nodeSets[%d].podTemplate.spec.affinity.nodeAffinity", [x.j]), sort(pinned_zones(x.s)), [x.g.zone], sprintf("the pods of nodeSet %s must run where its volumes are", [x.g.name]))
 }
 
+# A nodeSet's zoneAwareness with zones adds "<topologyKey> In zones"
+# (the key topology.kubernetes.io/zone unless set) to every required node
+# selector term of its pods (pkg/controller/elasticsearch/nodespec/podspec.go
+# zoneAwarenessSchedulingDirectives, defaults/pod_template.go
+# WithRequiredNodeAffinityMatchExpressions): the zones include the group's.
+deny contains f if {
+	some x in eck_group_nodesets
+	za := cr_spec.nodeSets[x.j].zoneAwareness
+	zones := as_array(object.get(za, "zones", null))
+	count(zones) > 0
+	eck_zone_awareness_key(za) in pod_zone_keys
+	not x.g.zone in zones
+	f := denied("GRAFT072", cr_doc, sprintf("spec.nodeSets[%d].zoneAwareness.zones", [x.j]), zones, sprintf("zones that include %s", [x.g.zone]), sprintf("ECK would require them of the pods of nodeSet %s, which could never run next to their volumes", [x.g.name]))
+}
+
+eck_zone_awareness_key(za) := k if {
+	k := trim_space(za.topologyKey)
+	k != ""
+} else := "topology.kubernetes.io/zone"
+
 eck_pins(s, z) if {
 	pinned_zones(s) == {z}
 	zone_allowed(s, z)
@@ -1252,4 +1272,54 @@ deny contains f if {
 nested_data(templates, n, path, p) if {
 	n in templates
 	clean_mount_path(path) != clean_mount_path(p)
+}
+
+# The application reads its data where its configuration says, which must
+# be where the operator mounts the migrated volumes. ECK writes
+# path.data: /usr/share/elasticsearch/data in the base configuration and
+# merges the nodeSet's config over it (settings/merged_config.go
+# baseConfig, NewMergedESConfig; its webhook only calls the setting
+# reserved): a nodeSet's path.data, flat or nested, is that path, once.
+deny contains f if {
+	some x in eck_group_nodesets
+	cfg := as_object(object.get(cr_spec.nodeSets[x.j], "config", null))
+	some [field, v] in eck_path_data(cfg)
+	not eck_data_path_value(v)
+	f := denied("GRAFT085", cr_doc, sprintf("spec.nodeSets[%d].config.%s", [x.j, field]), v, eck_data_path, sprintf("Elasticsearch would keep the data of nodeSet %s elsewhere than on its migrated volume", [x.g.name]))
+}
+
+eck_path_data(cfg) := [[k, v] |
+	some [k, v] in [["path.data", object.get(cfg, "path.data", null)], ["path.data", object.get(cfg, ["path", "data"], null)]]
+	v != null
+]
+
+eck_data_path_value(v) if clean_mount_path(v) == eck_data_path
+
+eck_data_path_value([v]) if clean_mount_path(v) == eck_data_path
+
+# cass-operator hands spec.config's cassandra-yaml to Cassandra's
+# configuration (pkg/reconciliation/construct_podtemplatespec.go
+# getConfigDataEnVars, the config builder): the data and commit log
+# directories it names are at or under a recorded claim template's mount
+# (Cassandra's defaults, under /var/lib/cassandra, are).
+cass_yaml := as_object(object.get(cr_spec, ["config", "cassandra-yaml"], null))
+
+cass_data_dirs := array.concat(
+	[[sprintf("data_file_directories[%d]", [i]), d] | some i, d in as_array(object.get(cass_yaml, "data_file_directories", null))],
+	[[k, d] | some k in ["commitlog_directory"]; d := object.get(cass_yaml, k, null); d != null],
+) if workload_kind == "cass-operator"
+
+deny contains f if {
+	some [field, d] in cass_data_dirs
+	not cass_dir_on_data(d)
+	f := denied("GRAFT085", cr_doc, sprintf("spec.config.cassandra-yaml.%s", [field]), d, sprintf("a directory at or under %s", [concat(" or ", sort({p | some [t, p] in workload_data_paths; t in cass_mounted_templates}))]), "Cassandra would keep it elsewhere than on the migrated volumes, and start as an empty node")
+}
+
+# A data directory the value of a data_file_directories key names: a
+# string at or under a recorded claim template's path.
+cass_dir_on_data(d) if {
+	is_string(d)
+	some [t, p] in workload_data_paths
+	t in cass_mounted_templates
+	mount_under(d, p)
 }

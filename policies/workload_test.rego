@@ -1048,3 +1048,34 @@ test_graft071_eck_recreate_annotation if {
 	what(inp) == {["GRAFT071", sprintf(`metadata.annotations["%s"]`, [k]), v]}
 	ids(eck_patched([op("add", c_cr, "/metadata/annotations", {"elasticsearch.k8s.elastic.co/other": "x"})])) == set()
 }
+
+# ECK's zoneAwareness zones are required of the nodeSet's pods.
+test_graft072_eck_zone_awareness_zones if {
+	inp := eck_patched([op("add", c_cr, "/spec/nodeSets/0/zoneAwareness", {"zones": ["us-east-1b", "us-east-1c"]})])
+	what(inp) == {["GRAFT072", "spec.nodeSets[0].zoneAwareness.zones", json.marshal(["us-east-1b", "us-east-1c"])]}
+	ids(eck_patched([op("add", c_cr, "/spec/nodeSets/0/zoneAwareness", {"zones": ["us-east-1a", "us-east-1b"]})])) == set()
+	ids(eck_patched([op("add", c_cr, "/spec/nodeSets/0/zoneAwareness", {})])) == set()
+	ids(eck_patched([op("add", c_cr, "/spec/nodeSets/0/zoneAwareness", {"topologyKey": " topology.ebs.csi.aws.com/zone ", "zones": ["us-east-1b"]})])) == {"GRAFT072"}
+
+	# On a key that is no zone key the gate cannot tell the nodes' values.
+	ids(eck_patched([op("add", c_cr, "/spec/nodeSets/0/zoneAwareness", {"topologyKey": "rack", "zones": ["r9"]})])) == set()
+}
+
+# --- GRAFT085: the application's own data directories
+
+test_graft085_eck_path_data if {
+	inp := eck_patched([op("add", c_cr, "/spec/nodeSets/0/config", {"path.data": "/data"})])
+	what(inp) == {["GRAFT085", "spec.nodeSets[0].config.path.data", "/data"]}
+	ids(eck_patched([op("add", c_cr, "/spec/nodeSets/0/config", {"path": {"data": ["/data", "/usr/share/elasticsearch/data"]}})])) == {"GRAFT085"}
+	ids(eck_patched([op("add", c_cr, "/spec/nodeSets/0/config", {"path.data": "/usr/share/elasticsearch/data/"})])) == set()
+	ids(eck_patched([op("add", c_cr, "/spec/nodeSets/0/config", {"path": {"data": ["/usr/share/elasticsearch/data"]}})])) == set()
+	ids(eck_patched([op("add", c_cr, "/spec/nodeSets/0/config", {"node.roles": ["data"]})])) == set()
+}
+
+test_graft085_cass_data_directories if {
+	inp := cass_patched([op("add", c_cr, "/spec/config", {"cassandra-yaml": {"data_file_directories": ["/var/lib/cassandra/data", "/data"]}})])
+	what(inp) == {["GRAFT085", "spec.config.cassandra-yaml.data_file_directories[1]", "/data"]}
+	ids(cass_patched([op("add", c_cr, "/spec/config", {"cassandra-yaml": {"commitlog_directory": "/var/lib/cassandra-commitlog"}})])) == {"GRAFT085"}
+	ids(cass_patched([op("add", c_cr, "/spec/config", {"cassandra-yaml": {"commitlog_directory": 7}})])) == {"GRAFT085"}
+	ids(cass_patched([op("add", c_cr, "/spec/config", {"cassandra-yaml": {"data_file_directories": ["/var/lib/cassandra/data"], "commitlog_directory": "/var/lib/cassandra/commitlog", "num_tokens": 16}})])) == set()
+}

@@ -491,6 +491,16 @@ var mutations = []mutation{
 	{"StatefulSet for ECK to re-create", func(m *mutable) {
 		m.inFirst("Elasticsearch", `{"metadata":{"name":"x-es-data"},"spec":{"replicas":1}}`, "metadata", "annotations", "elasticsearch.k8s.elastic.co/recreate-x-es-data")
 	}},
+	{"nodeSet zoneAwareness of another zone", func(m *mutable) {
+		m.inFirst("Elasticsearch", map[string]any{"zones": []any{"us-east-1z"}}, "spec", "nodeSets", "0", "zoneAwareness")
+	}},
+	{"data directory elsewhere", func(m *mutable) {
+		if m.has("CassandraDatacenter") {
+			dc := m.first("CassandraDatacenter")
+			set(m.t, dc, []any{"/data"}, "spec", "config", "cassandra-yaml", "data_file_directories")
+		}
+		m.inFirst("Elasticsearch", "/data", "spec", "nodeSets", "0", "config", "path.data")
+	}},
 	{"replace nodes", func(m *mutable) {
 		m.inFirst("CassandraDatacenter", []any{"member-0"}, "spec", "replaceNodes")
 	}},
