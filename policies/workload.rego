@@ -573,8 +573,15 @@ cass_creates := {[d, n] |
 	n in record_sts_names
 }
 
+# ECK serves Elasticsearch as v1 and as the older v1beta1, converting one
+# to the other (config/crds/v1/resources/
+# elasticsearch.k8s.elastic.co_elasticsearches.yaml: both served): one of
+# either version creates the StatefulSets.
+eck_api_versions := ["elasticsearch.k8s.elastic.co/v1", "elasticsearch.k8s.elastic.co/v1beta1"]
+
 eck_creates := {[d, n] |
-	some d in api_docs("Elasticsearch", "elasticsearch.k8s.elastic.co/v1")
+	some v in eck_api_versions
+	some d in api_docs("Elasticsearch", v)
 	some s in as_array(object.get(d.contents, ["spec", "nodeSets"], null))
 	n := eck_sts_name(d.contents.metadata.name, s.name)
 	n in record_sts_names

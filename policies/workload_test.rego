@@ -1079,3 +1079,20 @@ test_graft085_cass_data_directories if {
 	ids(cass_patched([op("add", c_cr, "/spec/config", {"cassandra-yaml": {"commitlog_directory": 7}})])) == {"GRAFT085"}
 	ids(cass_patched([op("add", c_cr, "/spec/config", {"cassandra-yaml": {"data_file_directories": ["/var/lib/cassandra/data"], "commitlog_directory": "/var/lib/cassandra/commitlog", "num_tokens": 16}})])) == set()
 }
+
+# An Elasticsearch of the older served version v1beta1 creates the same
+# StatefulSets: recorded as a chart's claims, its default delete policy
+# would go unchecked; recorded as kind eck, it is not the v1 resource.
+test_graft071_elasticsearch_v1beta1 if {
+	we := {"kind": "claims-only", "groups": [
+		{"statefulSet": eck_sts1, "zone": "us-east-1a", "claimTemplates": ["elasticsearch-data"]},
+		{"statefulSet": eck_sts2, "zone": "us-east-1b", "claimTemplates": ["elasticsearch-data"]},
+	]}
+	inp := eck_patched([
+		op("replace", c_lock, "/workload", we),
+		op("replace", c_cr, "/apiVersion", "elasticsearch.k8s.elastic.co/v1beta1"),
+		rm(c_cr, "/spec/volumeClaimDeletePolicy"),
+	])
+	what(inp) == {["GRAFT071", "metadata.name", "quickstart"]}
+	ids(eck_patched([op("replace", c_cr, "/apiVersion", "elasticsearch.k8s.elastic.co/v1beta1")])) == {"GRAFT071"}
+}

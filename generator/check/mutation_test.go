@@ -501,6 +501,15 @@ var mutations = []mutation{
 		}
 		m.inFirst("Elasticsearch", "/data", "spec", "nodeSets", "0", "config", "path.data")
 	}},
+	{"Elasticsearch v1beta1 recorded as claims-only", func(m *mutable) {
+		if w := m.workload(); w != nil && m.has("Elasticsearch") {
+			es := m.first("Elasticsearch")
+			set(m.t, es, "elasticsearch.k8s.elastic.co/v1beta1", "apiVersion")
+			del(m.t, es, "spec", "volumeClaimDeletePolicy")
+			w["kind"] = "claims-only"
+			delete(w, "resource")
+		}
+	}},
 	{"replace nodes", func(m *mutable) {
 		m.inFirst("CassandraDatacenter", []any{"member-0"}, "spec", "replaceNodes")
 	}},
