@@ -462,6 +462,22 @@ deny contains f if {
 	f := denied("GRAFT071", cr_doc, "spec.clusterName", found, workload_obj.clusterName, "cass-operator names the StatefulSets after it, and Cassandra refuses to start on data of another cluster name")
 }
 
+# status.datacenterName in the repository's CassandraDatacenter is not
+# applied: the resource has a status subresource
+# (apis/cassandra/v1beta1/cassandradatacenter_types.go
+# +kubebuilder:subresource:status), so the API server drops a manifest's
+# status, and cass-operator sets a new datacenter's to metadata.name
+# (pkg/reconciliation/constructor.go). A status naming another datacenter
+# is either dropped (the operator names the StatefulSets after
+# metadata.name) or a copy of a live one the gate cannot see: the names
+# derived from it cannot be proven.
+deny contains f if {
+	workload_kind == "cass-operator"
+	n := cr.status.datacenterName
+	cleanup_for_kubernetes(show(n)) != cleanup_for_kubernetes(object.get(cr, ["metadata", "name"], ""))
+	f := denied("GRAFT071", cr_doc, "status.datacenterName", n, sprintf("unset, or %s (metadata.name)", [object.get(cr, ["metadata", "name"], "")]), "the API server drops a manifest's status and cass-operator names a new datacenter's StatefulSets after metadata.name")
+}
+
 # cass_rack_index: the index of the CassandraDatacenter's rack a group is,
 # the first of that name (a second one is denied below: two racks or
 # nodeSets of one StatefulSet name).

@@ -1096,3 +1096,17 @@ test_graft071_elasticsearch_v1beta1 if {
 	what(inp) == {["GRAFT071", "metadata.name", "quickstart"]}
 	ids(eck_patched([op("replace", c_cr, "/apiVersion", "elasticsearch.k8s.elastic.co/v1beta1")])) == {"GRAFT071"}
 }
+
+# The manifest's status is not applied: a status.datacenterName of another
+# name names no StatefulSet of a new datacenter.
+test_graft071_status_datacenter_name_not_applied if {
+	s1 := "cluster1-dceast-r1-sts"
+	s2 := "cluster1-dceast-r2-sts"
+	dc := json.patch(cassdc, [{"op": "add", "path": "/status", "value": {"datacenterName": "DC East"}}])
+	w := json.patch(cass_workload, [
+		{"op": "replace", "path": "/groups/0/statefulSet", "value": s1},
+		{"op": "replace", "path": "/groups/1/statefulSet", "value": s2},
+	])
+	inp := w_input([{"path": "dc.yaml", "contents": dc}], w, [[s1, "server-data", 0, "us-east-1a", "1"], [s2, "server-data", 0, "us-east-1b", "2"]])
+	what(inp) == {["GRAFT071", "status.datacenterName", "DC East"]}
+}
