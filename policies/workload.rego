@@ -1346,3 +1346,34 @@ cass_dir_on_data(d) if {
 	t in cass_mounted_templates
 	mount_under(d, p)
 }
+
+# GRAFT078 on the operator's pod templates: a volume that names a claim
+# graft delivers by claimName puts that one claim in every member's pod
+# (the operators copy the pod template's volumes to every StatefulSet of
+# the resource: cass-operator addVolumes, combineVolumeSlices, and an
+# additional volume's volumeSource; ECK's PodTemplateBuilder keeps the
+# nodeSet's volumes), as in a StatefulSet's (mount.rego). A volume named
+# like one of the StatefulSet's claim templates is replaced by its claim.
+operator_pod_volumes := array.concat(
+	[{"field": sprintf("spec.podTemplateSpec.spec.volumes[%d].persistentVolumeClaim.claimName", [i]), "v": v, "templates": cass_template_names} |
+		some i, v in as_array(object.get(cr_spec, ["podTemplateSpec", "spec", "volumes"], null))
+	],
+	[{"field": sprintf("spec.storageConfig.additionalVolumes[%d].volumeSource.persistentVolumeClaim.claimName", [j]), "v": object.get(av, "volumeSource", {}), "templates": set()} |
+		some j, av in cass_additional
+	],
+) if workload_kind == "cass-operator"
+
+cass_template_names := {cass_data_template} | {av.name | some av in cass_additional; av.pvcSpec}
+
+operator_pod_volumes := [{"field": sprintf("spec.nodeSets[%d].podTemplate.spec.volumes[%d].persistentVolumeClaim.claimName", [j, i]), "v": v, "templates": {object.get(t, ["metadata", "name"], "") | some t in as_array(object.get(n, "volumeClaimTemplates", null))}} |
+	some j, n in as_array(object.get(cr_spec, "nodeSets", null))
+	some i, v in as_array(object.get(n, ["podTemplate", "spec", "volumes"], null))
+] if workload_kind == "eck"
+
+deny contains f if {
+	some x in operator_pod_volumes
+	not object.get(x.v, "name", "") in x.templates
+	c := x.v.persistentVolumeClaim.claimName
+	key(ns(cr), c) in delivered_claim_keys
+	f := denied("GRAFT078", cr_doc, x.field, c, "no claim graft delivers: each member mounts its own through the claim templates", sprintf("every member of %s would mount claim %s, another member's", [cr.kind, c]))
+}

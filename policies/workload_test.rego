@@ -1110,3 +1110,20 @@ test_graft071_status_datacenter_name_not_applied if {
 	inp := w_input([{"path": "dc.yaml", "contents": dc}], w, [[s1, "server-data", 0, "us-east-1a", "1"], [s2, "server-data", 0, "us-east-1b", "2"]])
 	what(inp) == {["GRAFT071", "status.datacenterName", "DC East"]}
 }
+
+# GRAFT078 on the operator's pod template: one member's claim in every pod.
+test_graft078_operator_pod_volume_of_a_delivered_claim if {
+	c := sprintf("server-data-%s-0", [cass_sts1])
+	inp := cass_patched([op("add", c_cr, "/spec/podTemplateSpec", {"spec": {"volumes": [{"name": "old", "persistentVolumeClaim": {"claimName": c}}]}})])
+	what(inp) == {["GRAFT078", "spec.podTemplateSpec.spec.volumes[0].persistentVolumeClaim.claimName", c]}
+	av := cass_patched([op("add", c_cr, "/spec/storageConfig/additionalVolumes", [{"name": "old", "mountPath": "/old", "volumeSource": {"persistentVolumeClaim": {"claimName": c}}}])])
+	what(av) == {["GRAFT078", "spec.storageConfig.additionalVolumes[0].volumeSource.persistentVolumeClaim.claimName", c]}
+	e := sprintf("elasticsearch-data-%s-0", [eck_sts2])
+	inp2 := eck_patched([op("add", c_cr, "/spec/nodeSets/0/podTemplate/spec/volumes", [{"name": "old", "persistentVolumeClaim": {"claimName": e}}])])
+	what(inp2) == {["GRAFT078", "spec.nodeSets[0].podTemplate.spec.volumes[0].persistentVolumeClaim.claimName", e]}
+
+	# A claim graft does not deliver, and a volume of a claim template's
+	# name (replaced by its claim), pass.
+	ids(cass_patched([op("add", c_cr, "/spec/podTemplateSpec", {"spec": {"volumes": [{"name": "old", "persistentVolumeClaim": {"claimName": "shared-config"}}]}})])) == set()
+	ids(eck_patched([op("add", c_cr, "/spec/nodeSets/0/podTemplate/spec/volumes", [{"name": "elasticsearch-data", "persistentVolumeClaim": {"claimName": e}}])])) == set()
+}

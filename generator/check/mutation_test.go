@@ -510,6 +510,14 @@ var mutations = []mutation{
 			delete(w, "resource")
 		}
 	}},
+	{"operator pod volume of a delivered claim", func(m *mutable) {
+		if !m.has("PersistentVolumeClaim") {
+			return
+		}
+		vol := []any{map[string]any{"name": "old", "persistentVolumeClaim": map[string]any{"claimName": str(m.first("PersistentVolumeClaim"), "metadata", "name")}}}
+		m.inFirst("CassandraDatacenter", vol, "spec", "podTemplateSpec", "spec", "volumes")
+		m.inFirst("Elasticsearch", vol, "spec", "nodeSets", "0", "podTemplate", "spec", "volumes")
+	}},
 	{"replace nodes", func(m *mutable) {
 		m.inFirst("CassandraDatacenter", []any{"member-0"}, "spec", "replaceNodes")
 	}},
