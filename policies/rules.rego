@@ -61,4 +61,5 @@ rules := {
 	"GRAFT082": {"level": "deny", "title": "the engine applies every PV, PVC, StatefulSet, operator resource and Flux Kustomization as written: no Flux reconcile: disabled or ssa: Ignore/IfNotPresent, no Argo CD Validate=false"},
 	"GRAFT083": {"level": "warn", "title": "a Flux Kustomization of the overlay is not suspended"},
 	"GRAFT084": {"level": "warn", "title": "a pod template that sets fsGroup sets fsGroupChangePolicy OnRootMismatch, so the kubelet does not walk every file of the migrated volumes at each start"},
+	"GRAFT085": {"level": "deny", "title": "the operator mounts each recorded claim template read-write at its root where the application reads it, with no other volume at or under it"},
 }

@@ -462,15 +462,33 @@ deny contains f if {
 	f := denied("GRAFT071", cr_doc, "spec.clusterName", found, workload_obj.clusterName, "cass-operator names the StatefulSets after it, and Cassandra refuses to start on data of another cluster name")
 }
 
-# cass_rack_index: the index of the CassandraDatacenter's rack a group is.
-cass_rack_index(g) := j if {
-	some j, r in cass_racks(cr)
-	r.name == g.name
+# status.datacenterName in the repository's CassandraDatacenter is not
+# applied: the resource has a status subresource
+# (apis/cassandra/v1beta1/cassandradatacenter_types.go
+# +kubebuilder:subresource:status), so the API server drops a manifest's
+# status, and cass-operator sets a new datacenter's to metadata.name
+# (pkg/reconciliation/constructor.go). A status naming another datacenter
+# is either dropped (the operator names the StatefulSets after
+# metadata.name) or a copy of a live one the gate cannot see: the names
+# derived from it cannot be proven.
+deny contains f if {
+	workload_kind == "cass-operator"
+	n := cr.status.datacenterName
+	cleanup_for_kubernetes(show(n)) != cleanup_for_kubernetes(object.get(cr, ["metadata", "name"], ""))
+	f := denied("GRAFT071", cr_doc, "status.datacenterName", n, sprintf("unset, or %s (metadata.name)", [object.get(cr, ["metadata", "name"], "")]), "the API server drops a manifest's status and cass-operator names a new datacenter's StatefulSets after metadata.name")
 }
 
-eck_nodeset_index(g) := j if {
-	some j, n in as_array(object.get(cr_spec, "nodeSets", null))
-	n.name == g.name
+# cass_rack_index: the index of the CassandraDatacenter's rack a group is,
+# the first of that name (a second one is denied below: two racks or
+# nodeSets of one StatefulSet name).
+cass_rack_index(g) := js[0] if {
+	js := [j | some j, r in cass_racks(cr); r.name == g.name]
+	count(js) > 0
+}
+
+eck_nodeset_index(g) := js[0] if {
+	js := [j | some j, n in as_array(object.get(cr_spec, "nodeSets", null)); n.name == g.name]
+	count(js) > 0
 }
 
 group_index(g) := cass_rack_index(g) if workload_kind == "cass-operator"
@@ -481,9 +499,47 @@ group_list_field := "spec.racks" if workload_kind == "cass-operator"
 
 group_list_field := "spec.nodeSets" if workload_kind == "eck"
 
-cr_group_names := {n.name | some n in cass_racks(cr)} if workload_kind == "cass-operator"
+# The racks or nodeSets of the resource, as the operator lists them.
+cr_groups := cass_racks(cr) if workload_kind == "cass-operator"
 
-cr_group_names := {n.name | some n in as_array(object.get(cr_spec, "nodeSets", null))} if workload_kind == "eck"
+cr_groups := as_array(object.get(cr_spec, "nodeSets", null)) if workload_kind == "eck"
+
+cr_group_names := {show(object.get(n, "name", "unset")) | some n in cr_groups}
+
+# The StatefulSet the operator names for the resource's j-th rack or nodeSet.
+cr_group_sts(n) := cass_cr_sts(cr, n.name) if workload_kind == "cass-operator"
+
+cr_group_sts(n) := eck_sts_name(cr.metadata.name, n.name) if workload_kind == "eck"
+
+# A rack or nodeSet name is a string: the CRDs say so, and a name of
+# another type (a number, a list) makes the API server refuse the resource,
+# so that no StatefulSet is made (and the gate's naming cannot follow it).
+deny contains f if {
+	operator_kind
+	cr_doc
+	some j, n in cr_groups
+	not nonempty_string(object.get(n, "name", null))
+	f := denied("GRAFT071", cr_doc, sprintf("%s[%d].name", [group_list_field, j]), object.get(n, "name", "unset"), sprintf("the name of the %s, a string", [group_noun]), "the operator names the StatefulSet after it")
+}
+
+# Two racks or nodeSets the operator names one StatefulSet (the same name,
+# or names cass-operator's CleanupSubdomain makes one: "R1" and "r1"): the
+# operator creates and scales one StatefulSet for both, so the members
+# graft.lock records for one of them do not run as the gate proves (ECK
+# refuses duplicate nodeSet names, pkg/controller/elasticsearch/validation/
+# validations.go checkNodeSetNameUniqueness, when its webhook runs;
+# cass-operator builds both from GetRacks, and its webhook checks none).
+deny contains f if {
+	operator_kind
+	cr_doc
+	some j, n in cr_groups
+	some k, m in cr_groups
+	j < k
+	nonempty_string(object.get(n, "name", null))
+	nonempty_string(object.get(m, "name", null))
+	cr_group_sts(n) == cr_group_sts(m)
+	f := denied("GRAFT071", cr_doc, sprintf("%s[%d].name", [group_list_field, k]), m.name, sprintf("a %s name no other %s has (%s[%d] is %s)", [group_noun, group_noun, group_list_field, j, show(n.name)]), sprintf("the operator would make one StatefulSet, %s, of both", [cr_group_sts(m)]))
+}
 
 deny contains f if {
 	operator_kind
@@ -503,6 +559,26 @@ deny contains f if {
 	f := denied("GRAFT071", d, "metadata.name", g.statefulSet, sprintf("no StatefulSet of a name %s creates", [workload_kind]), sprintf("%s creates StatefulSet %s from %s %s", [workload_kind, g.statefulSet, record_resource.kind, record_resource.name]))
 }
 
+# ECK keeps the StatefulSet it re-creates after a volume expansion, as
+# JSON, in an annotation of the Elasticsearch named
+# elasticsearch.k8s.elastic.co/recreate-<StatefulSet>, and at the next
+# reconciliation deletes that StatefulSet (orphaning its pods and claims)
+# and creates the one in the annotation as it is written
+# (pkg/controller/common/volume/pvc_expansion.go annotateForRecreation,
+# ssetsToRecreate, RecreateStatefulSets, called first by
+# driver/stateful/nodes.go reconcileNodeSpecs): in the GitOps repository
+# such an annotation is a StatefulSet the gate never judged (any name,
+# claim templates, mounts), made by the operator and re-applied at every
+# sync. Only ECK writes it, on the live resource.
+eck_recreate_prefix := "elasticsearch.k8s.elastic.co/recreate-"
+
+deny contains f if {
+	workload_kind == "eck"
+	some k, v in annotations(cr)
+	startswith(k, eck_recreate_prefix)
+	f := denied("GRAFT071", cr_doc, akey(k), v, "unset: ECK writes it on the live resource", sprintf("ECK would delete StatefulSet %s and create the one the annotation holds, which the gate cannot prove", [trim_prefix(k, eck_recreate_prefix)]))
+}
+
 # A custom resource in the input that creates a StatefulSet the record
 # holds volumes for is the resource the record names, under its kind:
 # recorded as another kind, its protections would go unchecked.
@@ -513,8 +589,15 @@ cass_creates := {[d, n] |
 	n in record_sts_names
 }
 
+# ECK serves Elasticsearch as v1 and as the older v1beta1, converting one
+# to the other (config/crds/v1/resources/
+# elasticsearch.k8s.elastic.co_elasticsearches.yaml: both served): one of
+# either version creates the StatefulSets.
+eck_api_versions := ["elasticsearch.k8s.elastic.co/v1", "elasticsearch.k8s.elastic.co/v1beta1"]
+
 eck_creates := {[d, n] |
-	some d in api_docs("Elasticsearch", "elasticsearch.k8s.elastic.co/v1")
+	some v in eck_api_versions
+	some d in api_docs("Elasticsearch", v)
 	some s in as_array(object.get(d.contents, ["spec", "nodeSets"], null))
 	n := eck_sts_name(d.contents.metadata.name, s.name)
 	n in record_sts_names
@@ -613,6 +696,19 @@ deny contains f if {
 	f := denied("GRAFT072", cr_doc, "spec.podTemplateSpec.spec", sort(pinned_zones(s)), sprintf("a nodeSelector and required node affinity that allow %s", [x.g.zone]), sprintf("the pods of rack %s could never run next to their volumes", [x.g.name]))
 }
 
+# spec.nodeSelector of a CassandraDatacenter replaces the pod template's
+# nodeSelector in every rack's StatefulSet
+# (pkg/reconciliation/construct_statefulset.go
+# newStatefulSetForCassandraDatacenter: template.Spec.NodeSelector =
+# MergeMap({}, dc.Spec.NodeSelector)): it must allow each rack's zone.
+deny contains f if {
+	some x in cass_group_racks
+	sel := object.get(cr_spec, "nodeSelector", null)
+	sel != null
+	not zone_allowed({"spec": {"template": {"spec": {"nodeSelector": sel}}}}, x.g.zone)
+	f := denied("GRAFT072", cr_doc, "spec.nodeSelector", sel, sprintf("a nodeSelector that allows %s", [x.g.zone]), sprintf("cass-operator gives it to the pods of every rack: those of rack %s could never run next to their volumes", [x.g.name]))
+}
+
 # A nodeName in the operator's pod template bypasses the scheduler, as in
 # a StatefulSet's (GRAFT022): every member would go to that one node.
 operator_pod_templates := [["spec.podTemplateSpec.spec.nodeName", as_object(object.get(cr_spec, "podTemplateSpec", null))]] if workload_kind == "cass-operator"
@@ -639,6 +735,26 @@ deny contains f if {
 	not eck_pins(x.s, x.g.zone)
 	f := denied("GRAFT072", cr_doc, sprintf("spec.nodeSets[%d].podTemplate.spec.affinity.nodeAffinity", [x.j]), sort(pinned_zones(x.s)), [x.g.zone], sprintf("the pods of nodeSet %s must run where its volumes are", [x.g.name]))
 }
+
+# A nodeSet's zoneAwareness with zones adds "<topologyKey> In zones"
+# (the key topology.kubernetes.io/zone unless set) to every required node
+# selector term of its pods (pkg/controller/elasticsearch/nodespec/podspec.go
+# zoneAwarenessSchedulingDirectives, defaults/pod_template.go
+# WithRequiredNodeAffinityMatchExpressions): the zones include the group's.
+deny contains f if {
+	some x in eck_group_nodesets
+	za := cr_spec.nodeSets[x.j].zoneAwareness
+	zones := as_array(object.get(za, "zones", null))
+	count(zones) > 0
+	eck_zone_awareness_key(za) in pod_zone_keys
+	not x.g.zone in zones
+	f := denied("GRAFT072", cr_doc, sprintf("spec.nodeSets[%d].zoneAwareness.zones", [x.j]), zones, sprintf("zones that include %s", [x.g.zone]), sprintf("ECK would require them of the pods of nodeSet %s, which could never run next to their volumes", [x.g.name]))
+}
+
+eck_zone_awareness_key(za) := k if {
+	k := trim_space(za.topologyKey)
+	k != ""
+} else := "topology.kubernetes.io/zone"
 
 eck_pins(s, z) if {
 	pinned_zones(s) == {z}
@@ -964,15 +1080,300 @@ deny contains f if {
 	f := denied("GRAFT075", cr_doc, "spec.stopped", true, "unset or false", "cass-operator would scale every rack to 0 replicas: no member graft.lock records volumes for would run (the claims are kept; start the datacenter to run them)")
 }
 
+# spec.replaceNodes (deprecated, still read) names pods cass-operator
+# starts as the replacement of a node of the ring
+# (pkg/reconciliation/reconcile_racks.go startReplacePodsIfReplacePodsSpecified
+# puts every pod of the datacenter it names in status.nodeReplacements,
+# startCassandra then starts it with the replace address of the host id it
+# had): a migrated member must start as itself, on its own data, and the
+# list is read again at every sync of the GitOps engine, which keeps it.
+deny contains f if {
+	workload_kind == "cass-operator"
+	v := object.get(cr_spec, "replaceNodes", null)
+	not empty_list(v)
+	f := denied("GRAFT075", cr_doc, "spec.replaceNodes", v, "unset or empty", "cass-operator would start the members it names as replacements of ring nodes, not as themselves on their migrated data")
+}
+
+empty_list(null)
+
+empty_list(v) if {
+	is_array(v)
+	count(v) == 0
+}
+
 # ECK skips an unmanaged Elasticsearch entirely: no StatefulSet is created
 # or updated (pkg/controller/common/unmanaged.go IsUnmanaged:
 # eck.k8s.elastic.co/managed "false", or the legacy
-# common.k8s.elastic.co/pause "true").
-eck_unmanaged := {"eck.k8s.elastic.co/managed": "false", "common.k8s.elastic.co/pause": "true"}
+# common.k8s.elastic.co/pause "true"). eck.k8s.elastic.co/pause-orchestration
+# "true", the managed annotation's successor, skips the node specs
+# (pkg/controller/elasticsearch/driver/stateful/driver.go: Reconcile returns
+# reconcileCriticalStepsWhilePaused instead of reconcileNodeSpecs;
+# pkg/controller/common/pause_orchestration.go IsOrchestrationPaused): the
+# certificates and services are made, no StatefulSet is.
+eck_unmanaged := {
+	"eck.k8s.elastic.co/managed": "false",
+	"common.k8s.elastic.co/pause": "true",
+	"eck.k8s.elastic.co/pause-orchestration": "true",
+}
 
 deny contains f if {
 	workload_kind == "eck"
 	some k, v in eck_unmanaged
 	annotations(cr)[k] == v
 	f := denied("GRAFT075", cr_doc, akey(k), v, "unset", "ECK would not reconcile the Elasticsearch: no StatefulSet of its nodeSets would be created or updated, and no recorded member would run")
+}
+
+# ------------------------------- GRAFT085: the operator mounts the data
+
+# The operator builds the pod template itself, from its defaults and the
+# resource's pod template: each recorded claim template must end up
+# mounted read-write, at its root, where the application reads it, in the
+# application's container, with no other volume at or under that path
+# (it would hide the migrated files). A mount in the resource's pod
+# template of the claim template's name replaces the operator's (a member
+# would start on an empty directory of the container's own filesystem);
+# a volume of the pod template of that name does not (the StatefulSet
+# controller puts the claim in its place, stateful_set_utils.go
+# updateStorage; ECK's AppendDefaultPVCs only drops the default claim
+# template when the nodeSet has none, and GRAFT074 requires graft's).
+#
+# cass-operator (pkg/reconciliation/construct_podtemplatespec.go
+# buildContainers; combineVolumeMountSlices keeps an override over a
+# default of its name): container "cassandra"; server-data at
+# /var/lib/cassandra unless the pod template's cassandra container mounts
+# server-data itself; an additionalVolumes entry's mountPath overrides
+# both, for its name (generateStorageConfigVolumesMount), and is where an
+# additional claim template is read.
+cass_container := "cassandra"
+
+cass_data_path := "/var/lib/cassandra"
+
+cass_additional := as_array(object.get(cr_spec, ["storageConfig", "additionalVolumes"], null))
+
+cass_additional_names := {av.name | some av in cass_additional}
+
+# The mounts of the pod template's cassandra container, with their fields.
+cass_user_mounts := [{"m": as_object(m), "field": sprintf("spec.podTemplateSpec.spec.containers[%d].volumeMounts[%d]", [i, k])} |
+	some i, c in as_array(object.get(cr_spec, ["podTemplateSpec", "spec", "containers"], null))
+	object.get(c, "name", "") == cass_container
+	some k, m in as_array(object.get(c, "volumeMounts", null))
+]
+
+cass_user_mount_names := {object.get(e.m, "name", "") | some e in cass_user_mounts}
+
+# The cassandra container's mounts as the operator builds them.
+cass_mounts := array.concat(
+	array.concat(
+		[{"m": {"name": av.name, "mountPath": object.get(av, "mountPath", "")}, "field": sprintf("spec.storageConfig.additionalVolumes[%d].mountPath", [j])} | some j, av in cass_additional],
+		[e | some e in cass_user_mounts; not object.get(e.m, "name", "") in cass_additional_names],
+	),
+	[{"m": {"name": cass_data_template, "mountPath": cass_data_path}, "field": "cass-operator's default mount"} |
+		not cass_data_template in cass_additional_names
+		not cass_data_template in cass_user_mount_names
+	],
+) if workload_kind == "cass-operator"
+
+# Where the application reads each recorded claim template: [template,
+# path] pairs. cass-operator: server-data at /var/lib/cassandra, an
+# additional volume with a pvcSpec at its mountPath.
+workload_data_paths := {[cass_data_template, cass_data_path]} | {[av.name, av.mountPath] |
+	some av in cass_additional
+	av.pvcSpec
+	is_string(av.mountPath)
+} if workload_kind == "cass-operator"
+
+# The recorded claim templates of the resource's groups, each with the
+# container's mounts that serve it (one list for cass-operator, whose pod
+# template is one for every rack; one per nodeSet for ECK).
+workload_mount_checks := [{"t": t, "mounts": cass_mounts, "container": "spec.podTemplateSpec's cassandra container", "who": "every rack", "templates": cass_mounted_templates, "paths": {p | some [n, p] in workload_data_paths; n == t}} |
+	some t in cass_mounted_templates
+] if workload_kind == "cass-operator"
+
+cass_mounted_templates := {t |
+	some g in record_groups
+	cass_rack_index(g)
+	some t in group_templates(g)
+	has_claim_spec(g, t)
+}
+
+# ECK (pkg/controller/elasticsearch/nodespec/volumes.go buildVolumes,
+# pkg/controller/common/container/defaulter.go WithVolumeMounts): container
+# "elasticsearch"; elasticsearch-data at /usr/share/elasticsearch/data
+# (volume/defaults.go DefaultDataVolumeMount), unless the nodeSet's pod
+# template's elasticsearch container has a mount of that name or at that
+# path (volumeMountExists compares the names and the paths as written).
+# ECK mounts no other claim template: the pod template must, anywhere.
+eck_container := "elasticsearch"
+
+eck_data_template := "elasticsearch-data"
+
+eck_data_path := "/usr/share/elasticsearch/data"
+
+eck_user_mounts(j) := [{"m": as_object(m), "field": sprintf("spec.nodeSets[%d].podTemplate.spec.containers[%d].volumeMounts[%d]", [j, i, k])} |
+	some i, c in as_array(object.get(cr_spec.nodeSets[j], ["podTemplate", "spec", "containers"], null))
+	object.get(c, "name", "") == eck_container
+	some k, m in as_array(object.get(c, "volumeMounts", null))
+]
+
+eck_mounts(j) := array.concat(us, [{"m": {"name": eck_data_template, "mountPath": eck_data_path}, "field": "ECK's default mount"} |
+	not eck_default_mount_replaced(us)
+]) if us := eck_user_mounts(j)
+
+eck_default_mount_replaced(us) if {
+	some e in us
+	object.get(e.m, "name", "") == eck_data_template
+}
+
+eck_default_mount_replaced(us) if {
+	some e in us
+	object.get(e.m, "mountPath", "") == eck_data_path
+}
+
+workload_mount_checks := [{"t": t, "mounts": eck_mounts(j), "container": sprintf("spec.nodeSets[%d].podTemplate's elasticsearch container", [j]), "who": sprintf("nodeSet %s", [g.name]), "templates": group_templates(g), "paths": eck_paths(t)} |
+	some g in record_groups
+	j := eck_nodeset_index(g)
+	some t in group_templates(g)
+	has_claim_spec(g, t)
+] if workload_kind == "eck"
+
+eck_paths(t) := {eck_data_path} if t == eck_data_template
+
+# Another claim template's path is the pod template's to say.
+eck_paths(t) := set() if t != eck_data_template
+
+# A mount of the claim template, read-write, at its root, at one of its
+# paths (any path when the operator has none for it).
+mounts_data(x) if {
+	some e in x.mounts
+	object.get(e.m, "name", "") == x.t
+	object.get(e.m, "subPath", "") == ""
+	object.get(e.m, "subPathExpr", "") == ""
+	object.get(e.m, "readOnly", false) == false
+	at_data_path(e.m, x.paths)
+}
+
+at_data_path(_, paths) if count(paths) == 0
+
+at_data_path(m, paths) if {
+	some p in paths
+	clean_mount_path(m.mountPath) == clean_mount_path(p)
+}
+
+deny contains f if {
+	some x in workload_mount_checks
+	not mounts_data(x)
+	found := [object.union(e.m, {"from": e.field}) | some e in x.mounts; object.get(e.m, "name", "") == x.t]
+	f := denied("GRAFT085", cr_doc, mount_check_field(x), found, sprintf("%s mounted read-write at its root (no subPath) %s", [x.t, where_read(x.paths)]), sprintf("the members of %s would start without the migrated data of claim template %s (%s)", [x.who, x.t, x.container]))
+}
+
+where_read(paths) := sprintf("at %s, where the application reads it", [concat(" or ", sort(paths))]) if count(paths) > 0
+
+where_read(paths) := "in the container" if count(paths) == 0
+
+# The field a finding points at: the first mount of the claim template
+# the operator keeps, else the pod template's container.
+mount_check_field(x) := fs[0] if {
+	fs := [e.field | some e in x.mounts; object.get(e.m, "name", "") == x.t]
+	count(fs) > 0
+} else := x.container
+
+# No other volume at or under a data path, but another recorded claim
+# template below it (a commit log volume under /var/lib/cassandra is
+# migrated too, as it was mounted on the source).
+deny contains f if {
+	some x in workload_mount_checks
+	some p in x.paths
+	some e in x.mounts
+	n := object.get(e.m, "name", "")
+	n != x.t
+	is_string(e.m.mountPath)
+	mount_under(e.m.mountPath, p)
+	not nested_data(x.templates, n, e.m.mountPath, p)
+	f := denied("GRAFT085", cr_doc, e.field, e.m, sprintf("no other volume at or under %s than a recorded claim template's below it", [p]), sprintf("volume %s would hide the migrated data of claim template %s (%s)", [show(n), x.t, x.who]))
+}
+
+nested_data(templates, n, path, p) if {
+	n in templates
+	clean_mount_path(path) != clean_mount_path(p)
+}
+
+# The application reads its data where its configuration says, which must
+# be where the operator mounts the migrated volumes. ECK writes
+# path.data: /usr/share/elasticsearch/data in the base configuration and
+# merges the nodeSet's config over it (settings/merged_config.go
+# baseConfig, NewMergedESConfig; its webhook only calls the setting
+# reserved): a nodeSet's path.data, flat or nested, is that path, once.
+deny contains f if {
+	some x in eck_group_nodesets
+	cfg := as_object(object.get(cr_spec.nodeSets[x.j], "config", null))
+	some [field, v] in eck_path_data(cfg)
+	not eck_data_path_value(v)
+	f := denied("GRAFT085", cr_doc, sprintf("spec.nodeSets[%d].config.%s", [x.j, field]), v, eck_data_path, sprintf("Elasticsearch would keep the data of nodeSet %s elsewhere than on its migrated volume", [x.g.name]))
+}
+
+eck_path_data(cfg) := [[k, v] |
+	some [k, v] in [["path.data", object.get(cfg, "path.data", null)], ["path.data", object.get(cfg, ["path", "data"], null)]]
+	v != null
+]
+
+eck_data_path_value(v) if clean_mount_path(v) == eck_data_path
+
+eck_data_path_value([v]) if clean_mount_path(v) == eck_data_path
+
+# cass-operator hands spec.config's cassandra-yaml to Cassandra's
+# configuration (pkg/reconciliation/construct_podtemplatespec.go
+# getConfigDataEnVars, the config builder): the data and commit log
+# directories it names are at or under a recorded claim template's mount
+# (Cassandra's defaults, under /var/lib/cassandra, are).
+cass_yaml := as_object(object.get(cr_spec, ["config", "cassandra-yaml"], null))
+
+cass_data_dirs := array.concat(
+	[[sprintf("data_file_directories[%d]", [i]), d] | some i, d in as_array(object.get(cass_yaml, "data_file_directories", null))],
+	[[k, d] | some k in ["commitlog_directory"]; d := object.get(cass_yaml, k, null); d != null],
+) if workload_kind == "cass-operator"
+
+deny contains f if {
+	some [field, d] in cass_data_dirs
+	not cass_dir_on_data(d)
+	f := denied("GRAFT085", cr_doc, sprintf("spec.config.cassandra-yaml.%s", [field]), d, sprintf("a directory at or under %s", [concat(" or ", sort({p | some [t, p] in workload_data_paths; t in cass_mounted_templates}))]), "Cassandra would keep it elsewhere than on the migrated volumes, and start as an empty node")
+}
+
+# A data directory the value of a data_file_directories key names: a
+# string at or under a recorded claim template's path.
+cass_dir_on_data(d) if {
+	is_string(d)
+	some [t, p] in workload_data_paths
+	t in cass_mounted_templates
+	mount_under(d, p)
+}
+
+# GRAFT078 on the operator's pod templates: a volume that names a claim
+# graft delivers by claimName puts that one claim in every member's pod
+# (the operators copy the pod template's volumes to every StatefulSet of
+# the resource: cass-operator addVolumes, combineVolumeSlices, and an
+# additional volume's volumeSource; ECK's PodTemplateBuilder keeps the
+# nodeSet's volumes), as in a StatefulSet's (mount.rego). A volume named
+# like one of the StatefulSet's claim templates is replaced by its claim.
+operator_pod_volumes := array.concat(
+	[{"field": sprintf("spec.podTemplateSpec.spec.volumes[%d].persistentVolumeClaim.claimName", [i]), "v": v, "templates": cass_template_names} |
+		some i, v in as_array(object.get(cr_spec, ["podTemplateSpec", "spec", "volumes"], null))
+	],
+	[{"field": sprintf("spec.storageConfig.additionalVolumes[%d].volumeSource.persistentVolumeClaim.claimName", [j]), "v": object.get(av, "volumeSource", {}), "templates": set()} |
+		some j, av in cass_additional
+	],
+) if workload_kind == "cass-operator"
+
+cass_template_names := {cass_data_template} | {av.name | some av in cass_additional; av.pvcSpec}
+
+operator_pod_volumes := [{"field": sprintf("spec.nodeSets[%d].podTemplate.spec.volumes[%d].persistentVolumeClaim.claimName", [j, i]), "v": v, "templates": {object.get(t, ["metadata", "name"], "") | some t in as_array(object.get(n, "volumeClaimTemplates", null))}} |
+	some j, n in as_array(object.get(cr_spec, "nodeSets", null))
+	some i, v in as_array(object.get(n, ["podTemplate", "spec", "volumes"], null))
+] if workload_kind == "eck"
+
+deny contains f if {
+	some x in operator_pod_volumes
+	not object.get(x.v, "name", "") in x.templates
+	c := x.v.persistentVolumeClaim.claimName
+	key(ns(cr), c) in delivered_claim_keys
+	f := denied("GRAFT078", cr_doc, x.field, c, "no claim graft delivers: each member mounts its own through the claim templates", sprintf("every member of %s would mount claim %s, another member's", [cr.kind, c]))
 }

@@ -252,7 +252,10 @@ test_cass_operator_default_rack_and_additional_volume_passes if {
 	some f in findings(gone)
 	f.id == "GRAFT074"
 	f.field == "spec.storageConfig.additionalVolumes"
-	ids(gone) == {"GRAFT074"}
+
+	# (The unrecorded volume at /var/lib/cassandra/commitlog also hides
+	# what the migrated data volume holds there: GRAFT085.)
+	ids(gone) == {"GRAFT074", "GRAFT085"}
 }
 
 # The deprecated rack zone pins failure-domain.beta.kubernetes.io/zone.
@@ -863,4 +866,264 @@ test_graft082_resource_skipped_or_unvalidated if {
 	what(inp) == {["GRAFT082", `metadata.labels["kustomize.toolkit.fluxcd.io/reconcile"]`, "Disabled"]}
 	inp2 := cass_patched([op("add", c_cr, "/metadata/annotations/argocd.argoproj.io~1sync-options", "Validate=false")])
 	["GRAFT082", `metadata.annotations["argocd.argoproj.io/sync-options"]`, "Validate=false"] in what(inp2)
+}
+
+# --- red team of the operator targets (h-redop3)
+
+# ECK's pause-orchestration skips the node specs: no StatefulSet is made.
+test_graft075_elasticsearch_orchestration_paused if {
+	inp := eck_patched([op("add", c_cr, "/metadata/annotations", {"eck.k8s.elastic.co/pause-orchestration": "true"})])
+	what(inp) == {["GRAFT075", `metadata.annotations["eck.k8s.elastic.co/pause-orchestration"]`, "true"]}
+
+	# "false" (the webhook allows only "true" and "false") orchestrates.
+	ids(eck_patched([op("add", c_cr, "/metadata/annotations", {"eck.k8s.elastic.co/pause-orchestration": "false"})])) == set()
+}
+
+# cass-operator starts a pod that spec.replaceNodes names as the
+# replacement of a ring node.
+test_graft075_replace_nodes if {
+	inp := cass_patched([op("add", c_cr, "/spec/replaceNodes", [sprintf("%s-0", [cass_sts1])])])
+	what(inp) == {["GRAFT075", "spec.replaceNodes", json.marshal([sprintf("%s-0", [cass_sts1])])]}
+	ids(cass_patched([op("add", c_cr, "/spec/replaceNodes", [])])) == set()
+	ids(cass_patched([op("add", c_cr, "/spec/replaceNodes", "x")])) == {"GRAFT075"}
+}
+
+# The datacenter's nodeSelector replaces every rack's pod template
+# nodeSelector.
+test_graft072_datacenter_node_selector if {
+	inp := cass_patched([op("add", c_cr, "/spec/nodeSelector", {zone_key: "us-east-1b"})])
+	what(inp) == {["GRAFT072", "spec.nodeSelector", json.marshal({zone_key: "us-east-1b"})]}
+	count([f | some f in findings(inp); f.id == "GRAFT072"]) == 1
+	ids(cass_patched([op("add", c_cr, "/spec/nodeSelector", {"graft.example/pool": "cassandra"})])) == set()
+	ids(cass_patched([op("add", c_cr, "/spec/nodeSelector", {"topology.ebs.csi.aws.com/zone": "us-east-1a"})])) == {"GRAFT072"}
+}
+
+# Two racks or nodeSets the operator makes one StatefulSet of.
+test_graft071_groups_of_one_statefulset if {
+	dup := cass_patched([
+		op("add", c_cr, "/spec/racks/-", {"name": "R1", "nodeAffinityLabels": {zone_key: "us-east-1a"}}),
+		op("replace", c_cr, "/spec/size", 3),
+	])
+	what(dup) == {["GRAFT071", "spec.racks[2].name", "R1"]}
+	same := cass_patched([
+		op("add", c_cr, "/spec/racks/-", {"name": "r1", "nodeAffinityLabels": {zone_key: "us-east-1a"}}),
+		op("replace", c_cr, "/spec/size", 4),
+	])
+	["GRAFT071", "spec.racks[2].name", "r1"] in what(same)
+	ns := json.patch(es.spec.nodeSets[1], [{"op": "replace", "path": "/name", "value": "data-a"}])
+	inp := eck_patched([op("add", c_cr, "/spec/nodeSets/-", ns)])
+	what(inp) == {["GRAFT071", "spec.nodeSets[2].name", "data-a"]}
+}
+
+# A rack name that is no string: the API server refuses the resource.
+test_graft071_group_name_not_a_string if {
+	inp := cass_patched([op("replace", c_cr, "/spec/racks/0/name", 1)])
+	["GRAFT071", "spec.racks[0].name", "1"] in what(inp)
+	some f in findings(inp)
+	f.field == "spec.racks"
+	contains(f.found, "no rack r1 (1, r2)")
+	"GRAFT071" in ids(eck_patched([rm(c_cr, "/spec/nodeSets/0/name")]))
+}
+
+# --- GRAFT085: the operator mounts the migrated data where it is read
+
+cass_mounting(mounts) := cass_patched([op("add", c_cr, "/spec/podTemplateSpec", {"spec": {"containers": [{"name": "cassandra", "volumeMounts": mounts}]}})])
+
+test_graft085_cass_data_mount_moved if {
+	inp := cass_mounting([{"name": "server-data", "mountPath": "/data"}])
+	what(inp) == {["GRAFT085", "spec.podTemplateSpec.spec.containers[0].volumeMounts[0]", json.marshal([{"from": "spec.podTemplateSpec.spec.containers[0].volumeMounts[0]", "mountPath": "/data", "name": "server-data"}])]}
+	count(findings(inp)) == 1
+
+	# A part of the volume, or read-only.
+	ids(cass_mounting([{"name": "server-data", "mountPath": "/var/lib/cassandra", "subPath": "data"}])) == {"GRAFT085"}
+	ids(cass_mounting([{"name": "server-data", "mountPath": "/var/lib/cassandra", "subPathExpr": "$(POD_NAME)"}])) == {"GRAFT085"}
+	ids(cass_mounting([{"name": "server-data", "mountPath": "/var/lib/cassandra", "readOnly": true}])) == {"GRAFT085"}
+
+	# The operator's own mount, written out (with a trailing slash), and
+	# another container's mounts, pass.
+	ids(cass_mounting([{"name": "server-data", "mountPath": "/var/lib/cassandra/"}])) == set()
+	ids(cass_patched([op("add", c_cr, "/spec/podTemplateSpec", {"spec": {"containers": [{"name": "backup", "volumeMounts": [{"name": "server-data", "mountPath": "/data", "readOnly": true}]}]}})])) == set()
+}
+
+test_graft085_cass_additional_volume_takes_the_data_mount if {
+	inp := cass_patched([op("add", c_cr, "/spec/storageConfig/additionalVolumes", [{"name": "server-data", "mountPath": "/x", "volumeSource": {"emptyDir": {}}}])])
+	what(inp) == {["GRAFT085", "spec.storageConfig.additionalVolumes[0].mountPath", json.marshal([{"from": "spec.storageConfig.additionalVolumes[0].mountPath", "mountPath": "/x", "name": "server-data"}])]}
+}
+
+test_graft085_cass_data_hidden if {
+	# An unmigrated volume under the data directory hides what the
+	# migrated volume holds there.
+	inp := cass_patched([op("add", c_cr, "/spec/storageConfig/additionalVolumes", [{"name": "scratch", "mountPath": "/var/lib/cassandra/data", "volumeSource": {"emptyDir": {}}}])])
+	what(inp) == {["GRAFT085", "spec.storageConfig.additionalVolumes[0].mountPath", json.marshal({"mountPath": "/var/lib/cassandra/data", "name": "scratch"})]}
+	ids(cass_mounting([{"name": "cache", "mountPath": "//var/lib/cassandra/saved_caches"}])) == {"GRAFT085"}
+	ids(cass_mounting([{"name": "cache", "mountPath": "/var/lib/cassandra"}])) == {"GRAFT085"}
+	ids(cass_mounting([{"name": "cache", "mountPath": "/var/lib/cassandra-cache"}])) == set()
+}
+
+# A recorded additional volume (the commit log) under the data directory
+# is migrated too; it may not sit on the data directory itself.
+test_graft085_cass_recorded_volume_below_the_data if {
+	sts0 := "cluster1-dc1-default-sts"
+	av := {
+		"name": "commitlog", "mountPath": "/var/lib/cassandra/commitlog",
+		"pvcSpec": {
+			"accessModes": ["ReadWriteOnce"], "storageClassName": "",
+			"resources": {"requests": {"storage": "100Gi"}},
+			"selector": {"matchLabels": {"graft.graftctl.io/migration": "m", "graft.graftctl.io/claim-template": "commitlog"}},
+		},
+	}
+	dc := json.patch(cassdc, [
+		{"op": "remove", "path": "/spec/racks"},
+		{"op": "replace", "path": "/spec/size", "value": 1},
+		{"op": "add", "path": "/spec/nodeAffinityLabels", "value": {zone_key: "us-east-1a"}},
+		{"op": "add", "path": "/spec/storageConfig/additionalVolumes", "value": [av]},
+	])
+	w := json.patch(cass_workload, [{"op": "replace", "path": "/groups", "value": [{"name": "default", "statefulSet": sts0, "zone": "us-east-1a", "claimTemplates": ["server-data", "commitlog"]}]}])
+	inp := w_input([{"path": "dc.yaml", "contents": dc}], w, [[sts0, "server-data", 0, "us-east-1a", "1"], [sts0, "commitlog", 0, "us-east-1a", "2"]])
+	ids(inp) == set()
+	on := json.patch(inp, [op("replace", 0, "/spec/storageConfig/additionalVolumes/0/mountPath", "/var/lib/cassandra")])
+	what(on) == {
+		["GRAFT085", "spec.storageConfig.additionalVolumes[0].mountPath", json.marshal({"mountPath": "/var/lib/cassandra", "name": "commitlog"})],
+		["GRAFT085", "cass-operator's default mount", json.marshal({"mountPath": "/var/lib/cassandra", "name": "server-data"})],
+	}
+
+	# The pod template's mount of the additional volume is overridden by
+	# the operator's (generateStorageConfigVolumesMount): no finding.
+	moved := json.patch(inp, [op("add", 0, "/spec/podTemplateSpec", {"spec": {"containers": [{"name": "cassandra", "volumeMounts": [{"name": "commitlog", "mountPath": "/elsewhere"}]}]}})])
+	ids(moved) == set()
+}
+
+eck_mounting(mounts) := eck_patched([op("add", c_cr, "/spec/nodeSets/0/podTemplate/spec/containers", [{"name": "elasticsearch", "volumeMounts": mounts}])])
+
+test_graft085_eck_data_mount_moved if {
+	inp := eck_mounting([{"name": "elasticsearch-data", "mountPath": "/data"}])
+	what(inp) == {["GRAFT085", "spec.nodeSets[0].podTemplate.spec.containers[0].volumeMounts[0]", json.marshal([{"from": "spec.nodeSets[0].podTemplate.spec.containers[0].volumeMounts[0]", "mountPath": "/data", "name": "elasticsearch-data"}])]}
+	ids(eck_mounting([{"name": "elasticsearch-data", "mountPath": "/usr/share/elasticsearch/data", "readOnly": true}])) == {"GRAFT085"}
+	ids(eck_mounting([{"name": "elasticsearch-data", "mountPath": "/usr/share/elasticsearch/data"}])) == set()
+	ids(eck_mounting([{"name": "logs", "mountPath": "/usr/share/elasticsearch/logs"}])) == set()
+}
+
+# ECK adds its data mount only if no mount of the container has its path:
+# another volume there takes the data's place.
+test_graft085_eck_data_path_taken if {
+	inp := eck_mounting([{"name": "scratch", "mountPath": "/usr/share/elasticsearch/data"}])
+	what(inp) == {
+		["GRAFT085", "spec.nodeSets[0].podTemplate's elasticsearch container", "[]"],
+		["GRAFT085", "spec.nodeSets[0].podTemplate.spec.containers[0].volumeMounts[0]", json.marshal({"mountPath": "/usr/share/elasticsearch/data", "name": "scratch"})],
+	}
+	ids(eck_mounting([{"name": "scratch", "mountPath": "/usr/share/elasticsearch/data/nodes"}])) == {"GRAFT085"}
+}
+
+# ECK mounts no claim template but elasticsearch-data: another recorded
+# one must be mounted by the pod template.
+test_graft085_eck_other_template_unmounted if {
+	t := json.patch(eck_template("us-east-1a"), [
+		{"op": "replace", "path": "/metadata/name", "value": "data"},
+		{"op": "replace", "path": "/spec/selector/matchLabels/graft.graftctl.io~1claim-template", "value": "data"},
+	])
+	e := json.patch(es, [{"op": "replace", "path": "/spec/nodeSets", "value": [{"name": "data-a", "count": 1, "podTemplate": {"spec": {"affinity": zone_pin("us-east-1a")}}, "volumeClaimTemplates": [t]}]}])
+	w := json.patch(eck_workload, [{"op": "replace", "path": "/groups", "value": [{"name": "data-a", "statefulSet": eck_sts1, "zone": "us-east-1a", "claimTemplates": ["data"]}]}])
+	inp := w_input([{"path": "es.yaml", "contents": e}], w, [[eck_sts1, "data", 0, "us-east-1a", "1"]])
+	some f in findings(inp)
+	f.id == "GRAFT085"
+	f.field == "spec.nodeSets[0].podTemplate's elasticsearch container"
+	ids(inp) == {"GRAFT085"}
+	mounted := json.patch(inp, [op("add", 0, "/spec/nodeSets/0/podTemplate/spec/containers", [{"name": "elasticsearch", "volumeMounts": [{"name": "data", "mountPath": "/usr/share/elasticsearch/data"}]}])])
+	ids(mounted) == set()
+}
+
+# A pod template volume of the claim template's name is replaced by the
+# claim (StatefulSet controller updateStorage): not denied.
+test_graft085_pod_volume_of_the_template_name_passes if {
+	ids(cass_patched([op("add", c_cr, "/spec/podTemplateSpec", {"spec": {"volumes": [{"name": "server-data", "emptyDir": {}}]}})])) == set()
+	ids(eck_patched([op("add", c_cr, "/spec/nodeSets/0/podTemplate/spec/volumes", [{"name": "elasticsearch-data", "emptyDir": {}}])])) == set()
+}
+
+# ECK creates the StatefulSet an elasticsearch.k8s.elastic.co/recreate-*
+# annotation holds, as written.
+test_graft071_eck_recreate_annotation if {
+	k := sprintf("elasticsearch.k8s.elastic.co/recreate-%s", [eck_sts1])
+	v := json.marshal({"metadata": {"name": eck_sts1, "namespace": "db"}, "spec": {"replicas": 1}})
+	inp := eck_patched([op("add", c_cr, "/metadata/annotations", {k: v})])
+	what(inp) == {["GRAFT071", sprintf(`metadata.annotations["%s"]`, [k]), v]}
+	ids(eck_patched([op("add", c_cr, "/metadata/annotations", {"elasticsearch.k8s.elastic.co/other": "x"})])) == set()
+}
+
+# ECK's zoneAwareness zones are required of the nodeSet's pods.
+test_graft072_eck_zone_awareness_zones if {
+	inp := eck_patched([op("add", c_cr, "/spec/nodeSets/0/zoneAwareness", {"zones": ["us-east-1b", "us-east-1c"]})])
+	what(inp) == {["GRAFT072", "spec.nodeSets[0].zoneAwareness.zones", json.marshal(["us-east-1b", "us-east-1c"])]}
+	ids(eck_patched([op("add", c_cr, "/spec/nodeSets/0/zoneAwareness", {"zones": ["us-east-1a", "us-east-1b"]})])) == set()
+	ids(eck_patched([op("add", c_cr, "/spec/nodeSets/0/zoneAwareness", {})])) == set()
+	ids(eck_patched([op("add", c_cr, "/spec/nodeSets/0/zoneAwareness", {"topologyKey": " topology.ebs.csi.aws.com/zone ", "zones": ["us-east-1b"]})])) == {"GRAFT072"}
+
+	# On a key that is no zone key the gate cannot tell the nodes' values.
+	ids(eck_patched([op("add", c_cr, "/spec/nodeSets/0/zoneAwareness", {"topologyKey": "rack", "zones": ["r9"]})])) == set()
+}
+
+# --- GRAFT085: the application's own data directories
+
+test_graft085_eck_path_data if {
+	inp := eck_patched([op("add", c_cr, "/spec/nodeSets/0/config", {"path.data": "/data"})])
+	what(inp) == {["GRAFT085", "spec.nodeSets[0].config.path.data", "/data"]}
+	ids(eck_patched([op("add", c_cr, "/spec/nodeSets/0/config", {"path": {"data": ["/data", "/usr/share/elasticsearch/data"]}})])) == {"GRAFT085"}
+	ids(eck_patched([op("add", c_cr, "/spec/nodeSets/0/config", {"path.data": "/usr/share/elasticsearch/data/"})])) == set()
+	ids(eck_patched([op("add", c_cr, "/spec/nodeSets/0/config", {"path": {"data": ["/usr/share/elasticsearch/data"]}})])) == set()
+	ids(eck_patched([op("add", c_cr, "/spec/nodeSets/0/config", {"node.roles": ["data"]})])) == set()
+}
+
+test_graft085_cass_data_directories if {
+	inp := cass_patched([op("add", c_cr, "/spec/config", {"cassandra-yaml": {"data_file_directories": ["/var/lib/cassandra/data", "/data"]}})])
+	what(inp) == {["GRAFT085", "spec.config.cassandra-yaml.data_file_directories[1]", "/data"]}
+	ids(cass_patched([op("add", c_cr, "/spec/config", {"cassandra-yaml": {"commitlog_directory": "/var/lib/cassandra-commitlog"}})])) == {"GRAFT085"}
+	ids(cass_patched([op("add", c_cr, "/spec/config", {"cassandra-yaml": {"commitlog_directory": 7}})])) == {"GRAFT085"}
+	ids(cass_patched([op("add", c_cr, "/spec/config", {"cassandra-yaml": {"data_file_directories": ["/var/lib/cassandra/data"], "commitlog_directory": "/var/lib/cassandra/commitlog", "num_tokens": 16}})])) == set()
+}
+
+# An Elasticsearch of the older served version v1beta1 creates the same
+# StatefulSets: recorded as a chart's claims, its default delete policy
+# would go unchecked; recorded as kind eck, it is not the v1 resource.
+test_graft071_elasticsearch_v1beta1 if {
+	we := {"kind": "claims-only", "groups": [
+		{"statefulSet": eck_sts1, "zone": "us-east-1a", "claimTemplates": ["elasticsearch-data"]},
+		{"statefulSet": eck_sts2, "zone": "us-east-1b", "claimTemplates": ["elasticsearch-data"]},
+	]}
+	inp := eck_patched([
+		op("replace", c_lock, "/workload", we),
+		op("replace", c_cr, "/apiVersion", "elasticsearch.k8s.elastic.co/v1beta1"),
+		rm(c_cr, "/spec/volumeClaimDeletePolicy"),
+	])
+	what(inp) == {["GRAFT071", "metadata.name", "quickstart"]}
+	ids(eck_patched([op("replace", c_cr, "/apiVersion", "elasticsearch.k8s.elastic.co/v1beta1")])) == {"GRAFT071"}
+}
+
+# The manifest's status is not applied: a status.datacenterName of another
+# name names no StatefulSet of a new datacenter.
+test_graft071_status_datacenter_name_not_applied if {
+	s1 := "cluster1-dceast-r1-sts"
+	s2 := "cluster1-dceast-r2-sts"
+	dc := json.patch(cassdc, [{"op": "add", "path": "/status", "value": {"datacenterName": "DC East"}}])
+	w := json.patch(cass_workload, [
+		{"op": "replace", "path": "/groups/0/statefulSet", "value": s1},
+		{"op": "replace", "path": "/groups/1/statefulSet", "value": s2},
+	])
+	inp := w_input([{"path": "dc.yaml", "contents": dc}], w, [[s1, "server-data", 0, "us-east-1a", "1"], [s2, "server-data", 0, "us-east-1b", "2"]])
+	what(inp) == {["GRAFT071", "status.datacenterName", "DC East"]}
+}
+
+# GRAFT078 on the operator's pod template: one member's claim in every pod.
+test_graft078_operator_pod_volume_of_a_delivered_claim if {
+	c := sprintf("server-data-%s-0", [cass_sts1])
+	inp := cass_patched([op("add", c_cr, "/spec/podTemplateSpec", {"spec": {"volumes": [{"name": "old", "persistentVolumeClaim": {"claimName": c}}]}})])
+	what(inp) == {["GRAFT078", "spec.podTemplateSpec.spec.volumes[0].persistentVolumeClaim.claimName", c]}
+	av := cass_patched([op("add", c_cr, "/spec/storageConfig/additionalVolumes", [{"name": "old", "mountPath": "/old", "volumeSource": {"persistentVolumeClaim": {"claimName": c}}}])])
+	what(av) == {["GRAFT078", "spec.storageConfig.additionalVolumes[0].volumeSource.persistentVolumeClaim.claimName", c]}
+	e := sprintf("elasticsearch-data-%s-0", [eck_sts2])
+	inp2 := eck_patched([op("add", c_cr, "/spec/nodeSets/0/podTemplate/spec/volumes", [{"name": "old", "persistentVolumeClaim": {"claimName": e}}])])
+	what(inp2) == {["GRAFT078", "spec.nodeSets[0].podTemplate.spec.volumes[0].persistentVolumeClaim.claimName", e]}
+
+	# A claim graft does not deliver, and a volume of a claim template's
+	# name (replaced by its claim), pass.
+	ids(cass_patched([op("add", c_cr, "/spec/podTemplateSpec", {"spec": {"volumes": [{"name": "old", "persistentVolumeClaim": {"claimName": "shared-config"}}]}})])) == set()
+	ids(eck_patched([op("add", c_cr, "/spec/nodeSets/0/podTemplate/spec/volumes", [{"name": "elasticsearch-data", "persistentVolumeClaim": {"claimName": e}}])])) == set()
 }

@@ -602,6 +602,15 @@ var failFixtures = []failFixture{
 		f.addPatchOp(file, map[string]any{"op": "add", "path": "/spec/template/spec/securityContext", "value": map[string]any{"fsGroup": 999}})
 		return []string{file}
 	}},
+	{name: "GRAFT085-data-mount-moved", from: "cass-operator", edit: func(t *testing.T, f *fixtureFiles) []string {
+		// The pod template's cassandra container mounts server-data
+		// elsewhere: cass-operator keeps that mount over its own at
+		// /var/lib/cassandra, and Cassandra starts on an empty directory.
+		f.addPatchOp(cassPatch, map[string]any{"op": "add", "path": "/spec/podTemplateSpec", "value": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{
+			"name": "cassandra", "volumeMounts": []any{map[string]any{"name": "server-data", "mountPath": "/data"}},
+		}}}}})
+		return []string{cassPatch}
+	}},
 	{name: "GRAFT045-common-labels", from: "flux-3node", edit: func(t *testing.T, f *fixtureFiles) []string {
 		set(t, f.obj(render.KustomizationFile, "Kustomization", ""), map[string]any{"team": "data"}, "commonLabels")
 		return []string{render.KustomizationFile}

@@ -482,6 +482,75 @@ var mutations = []mutation{
 	{"claim spec renamed", func(m *mutable) {
 		m.inFirst("Elasticsearch", "data", "spec", "nodeSets", "0", "volumeClaimTemplates", "0", "metadata", "name")
 	}},
+	// The operator targets' red team (h-redop3): what lets an operator
+	// run a member without its migrated data, in another zone, or as
+	// another node.
+	{"orchestration paused", func(m *mutable) {
+		m.inFirst("Elasticsearch", "true", "metadata", "annotations", "eck.k8s.elastic.co/pause-orchestration")
+	}},
+	{"StatefulSet for ECK to re-create", func(m *mutable) {
+		m.inFirst("Elasticsearch", `{"metadata":{"name":"x-es-data"},"spec":{"replicas":1}}`, "metadata", "annotations", "elasticsearch.k8s.elastic.co/recreate-x-es-data")
+	}},
+	{"nodeSet zoneAwareness of another zone", func(m *mutable) {
+		m.inFirst("Elasticsearch", map[string]any{"zones": []any{"us-east-1z"}}, "spec", "nodeSets", "0", "zoneAwareness")
+	}},
+	{"data directory elsewhere", func(m *mutable) {
+		if m.has("CassandraDatacenter") {
+			dc := m.first("CassandraDatacenter")
+			set(m.t, dc, []any{"/data"}, "spec", "config", "cassandra-yaml", "data_file_directories")
+		}
+		m.inFirst("Elasticsearch", "/data", "spec", "nodeSets", "0", "config", "path.data")
+	}},
+	{"Elasticsearch v1beta1 recorded as claims-only", func(m *mutable) {
+		if w := m.workload(); w != nil && m.has("Elasticsearch") {
+			es := m.first("Elasticsearch")
+			set(m.t, es, "elasticsearch.k8s.elastic.co/v1beta1", "apiVersion")
+			del(m.t, es, "spec", "volumeClaimDeletePolicy")
+			w["kind"] = "claims-only"
+			delete(w, "resource")
+		}
+	}},
+	{"operator pod volume of a delivered claim", func(m *mutable) {
+		if !m.has("PersistentVolumeClaim") {
+			return
+		}
+		vol := []any{map[string]any{"name": "old", "persistentVolumeClaim": map[string]any{"claimName": str(m.first("PersistentVolumeClaim"), "metadata", "name")}}}
+		m.inFirst("CassandraDatacenter", vol, "spec", "podTemplateSpec", "spec", "volumes")
+		m.inFirst("Elasticsearch", vol, "spec", "nodeSets", "0", "podTemplate", "spec", "volumes")
+	}},
+	{"replace nodes", func(m *mutable) {
+		m.inFirst("CassandraDatacenter", []any{"member-0"}, "spec", "replaceNodes")
+	}},
+	{"datacenter nodeSelector of another zone", func(m *mutable) {
+		m.inFirst("CassandraDatacenter", map[string]any{spec.TopologyKeyKubernetes: "us-east-1z"}, "spec", "nodeSelector")
+	}},
+	{"rack or nodeSet twice", func(m *mutable) {
+		for k, list := range map[string]string{"CassandraDatacenter": "racks", "Elasticsearch": "nodeSets"} {
+			if m.has(k) {
+				o := m.first(k)
+				groups := dig(o, "spec", list).([]any)
+				set(m.t, o, append(groups, groups[0]), "spec", list)
+			}
+		}
+	}},
+	{"data mount moved", func(m *mutable) {
+		m.inFirst("CassandraDatacenter", map[string]any{"spec": map[string]any{"containers": []any{map[string]any{
+			"name": "cassandra", "volumeMounts": []any{map[string]any{"name": "server-data", "mountPath": "/data"}},
+		}}}}, "spec", "podTemplateSpec")
+		m.inFirst("Elasticsearch", []any{map[string]any{
+			"name": "elasticsearch", "volumeMounts": []any{map[string]any{"name": "elasticsearch-data", "mountPath": "/data"}},
+		}}, "spec", "nodeSets", "0", "podTemplate", "spec", "containers")
+	}},
+	{"data hidden by another volume", func(m *mutable) {
+		if m.has("CassandraDatacenter") {
+			dc := m.first("CassandraDatacenter")
+			avs, _ := dig(dc, "spec", "storageConfig", "additionalVolumes").([]any)
+			set(m.t, dc, append(avs, map[string]any{"name": "scratch", "mountPath": "/var/lib/cassandra/data", "volumeSource": map[string]any{"emptyDir": map[string]any{}}}), "spec", "storageConfig", "additionalVolumes")
+		}
+		m.inFirst("Elasticsearch", []any{map[string]any{
+			"name": "elasticsearch", "volumeMounts": []any{map[string]any{"name": "scratch", "mountPath": "/usr/share/elasticsearch/data"}},
+		}}, "spec", "nodeSets", "0", "podTemplate", "spec", "containers")
+	}},
 	{"resource replaced by Argo CD", func(m *mutable) {
 		for _, k := range []string{"CassandraDatacenter", "Elasticsearch"} {
 			m.inFirst(k, "Replace=true", "metadata", "annotations", "argocd.argoproj.io/sync-options")
