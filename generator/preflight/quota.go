@@ -23,17 +23,18 @@ type claimDemand map[corev1.ResourceName]resource.Quantity
 
 // The quota resources a claim is counted in (the API server's
 // PersistentVolumeClaim quota evaluator, pkg/quota/v1/evaluator/core/
-// persistent_volume_claims.go): its count and request, overall and for its
-// storage class.
+// persistent_volume_claims.go, Usage): its count and request, overall and
+// for its storage class. The request is counted in whole bytes, rounded
+// up, as the evaluator counts it.
 func (d claimDemand) add(pvc *corev1.PersistentVolumeClaim) {
 	req := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
+	req.RoundUp(0)
 	one := resource.MustParse("1")
-	names := []corev1.ResourceName{corev1.ResourcePersistentVolumeClaims, "count/persistentvolumeclaims"}
+	names := []corev1.ResourceName{corev1.ResourcePersistentVolumeClaims, pvcObjectCount}
 	sizes := []corev1.ResourceName{corev1.ResourceRequestsStorage}
-	if c := pvc.Spec.StorageClassName; c != nil && *c != "" {
-		prefix := *c + ".storageclass.storage.k8s.io/"
-		names = append(names, corev1.ResourceName(prefix+"persistentvolumeclaims"))
-		sizes = append(sizes, corev1.ResourceName(prefix+"requests.storage"))
+	if c := claimClass(pvc); c != "" {
+		names = append(names, corev1.ResourceName(c+storageClassSuffix+string(corev1.ResourcePersistentVolumeClaims)))
+		sizes = append(sizes, corev1.ResourceName(c+storageClassSuffix+string(corev1.ResourceRequestsStorage)))
 	}
 	for _, n := range names {
 		q := d[n]
@@ -45,6 +46,36 @@ func (d claimDemand) add(pvc *corev1.PersistentVolumeClaim) {
 		q.Add(req)
 		d[n] = q
 	}
+}
+
+const (
+	pvcObjectCount     corev1.ResourceName = "count/persistentvolumeclaims"
+	storageClassSuffix                     = ".storageclass.storage.k8s.io/"
+)
+
+// claimClass is the storage class quota charges a claim to: the beta
+// annotation before spec.storageClassName, as the evaluator reads it
+// (component-helpers' GetPersistentVolumeClaimClass).
+func claimClass(pvc *corev1.PersistentVolumeClaim) string {
+	if c, ok := pvc.Annotations[corev1.BetaStorageClassAnnotation]; ok {
+		return c
+	}
+	if c := pvc.Spec.StorageClassName; c != nil {
+		return *c
+	}
+	return ""
+}
+
+// claimResource: the evaluator's MatchingResources, the quota resource
+// names a claim's admission is judged on: the claim count, the storage
+// request, and either of them for any storage class.
+func claimResource(n corev1.ResourceName) bool {
+	switch n {
+	case corev1.ResourcePersistentVolumeClaims, corev1.ResourceRequestsStorage, pvcObjectCount:
+		return true
+	}
+	return strings.HasSuffix(string(n), storageClassSuffix+string(corev1.ResourcePersistentVolumeClaims)) ||
+		strings.HasSuffix(string(n), storageClassSuffix+string(corev1.ResourceRequestsStorage))
 }
 
 // quotas: in each namespace of the overlay's claims, the claims that do
@@ -116,25 +147,45 @@ func (k *checker) namespaceQuota(ctx context.Context, ns string, pvcs []*corev1.
 	return nil
 }
 
-// quotaProblems says, for each unscoped quota and each resource it bounds
-// that the demand asks for, where the demand exceeds what is left, or
-// the quota controller has not counted what is used.
+// quotaProblems says, for each unscoped quota that bounds a claim
+// resource, where the demand exceeds what is left, or the quota controller
+// has not counted what is used. Admission judges a claim on the quota's
+// status.hard (the controller copies spec.hard there) and refuses every
+// claim while any claim resource status.hard bounds has no status.used,
+// whether or not this claim is counted in it (another class's). A bound
+// of spec.hard the controller has not copied yet is taken as about to
+// hold, and the tighter of the two bounds a resource: what fits now and
+// after the controller's next sync.
 func quotaProblems(quotas []*corev1.ResourceQuota, demand claimDemand) []string {
 	var out []string
 	for _, q := range quotas {
 		if len(q.Spec.Scopes) > 0 || q.Spec.ScopeSelector != nil {
 			continue
 		}
+		bounds := corev1.ResourceList{}
+		for _, hard := range []corev1.ResourceList{q.Spec.Hard, q.Status.Hard} {
+			for name, v := range hard {
+				if b, ok := bounds[name]; claimResource(name) && (!ok || v.Cmp(b) < 0) {
+					bounds[name] = v
+				}
+			}
+		}
+		var uncounted []string
+		for _, name := range slices.Sorted(maps.Keys(bounds)) {
+			if _, counted := q.Status.Used[name]; !counted {
+				uncounted = append(uncounted, string(name))
+			}
+		}
+		if len(uncounted) > 0 {
+			out = append(out, fmt.Sprintf("ResourceQuota %s bounds %s, whose use the quota controller has not counted yet (status.used), so the API server refuses every claim", q.Name, strings.Join(uncounted, ", ")))
+			continue
+		}
 		for _, name := range slices.Sorted(maps.Keys(demand)) {
-			hard, bounded := q.Spec.Hard[name]
+			hard, bounded := bounds[name]
 			if !bounded {
 				continue
 			}
-			used, counted := q.Status.Used[name]
-			if !counted {
-				out = append(out, fmt.Sprintf("ResourceQuota %s bounds %s, whose use the quota controller has not counted yet (status.used), so the API server refuses every claim", q.Name, name))
-				continue
-			}
+			used := q.Status.Used[name]
 			left := hard.DeepCopy()
 			left.Sub(used)
 			if want := demand[name]; want.Cmp(left) > 0 {

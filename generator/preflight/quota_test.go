@@ -14,11 +14,13 @@ import (
 )
 
 // quota is a ResourceQuota in the example's namespace, hard and used as
-// "name=quantity" pairs; used nil leaves status.used uncounted.
+// "name=quantity" pairs; used nil leaves its status uncounted, as the quota
+// controller has not synced it yet (which copies spec.hard to status.hard
+// and counts status.used).
 func quota(name string, hard, used []string) *corev1.ResourceQuota {
 	q := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "cassandra"}, Spec: corev1.ResourceQuotaSpec{Hard: resources(hard)}}
 	if used != nil {
-		q.Status.Used = resources(used)
+		q.Status.Hard, q.Status.Used = resources(hard), resources(used)
 	}
 	return q
 }
@@ -54,6 +56,7 @@ func TestQuota(t *testing.T) {
 	existing := o.PVCs[0].DeepCopy()
 	for _, c := range []struct {
 		name  string
+		edit  func(*Overlay)
 		objs  []runtime.Object
 		fails []string
 		pass  string
@@ -75,6 +78,34 @@ func TestQuota(t *testing.T) {
 			fails: []string{"LimitRange big requires a claim at least 1Ti of storage"}},
 		{name: "fits", objs: []runtime.Object{quota("ok", []string{"persistentvolumeclaims=10", "requests.storage=10Ti", "gp3.storageclass.storage.k8s.io/requests.storage=1Gi"}, []string{"persistentvolumeclaims=7", "requests.storage=1Ti", "gp3.storageclass.storage.k8s.io/requests.storage=0"}), pvcLimit("range", "1Gi", "1Ti")},
 			pass: "fit 1 ResourceQuota(s) and 1 LimitRange(s)"},
+		// Admission judges on status.hard: a spec.hard raised to fit that
+		// the controller has not copied yet does not help yet.
+		{name: "spec raised, status not yet", objs: []runtime.Object{func() runtime.Object {
+			q := quota("raised", []string{"persistentvolumeclaims=2"}, []string{"persistentvolumeclaims=0"})
+			q.Spec.Hard = resources([]string{"persistentvolumeclaims=100"})
+			return q
+		}()}, fails: []string{"ResourceQuota raised: persistentvolumeclaims 3 wanted, 2 left (hard 2, used 0)"}},
+		// A claim is refused while any claim resource of the quota is
+		// uncounted, another class's too.
+		{name: "another class's use not counted", objs: []runtime.Object{func() runtime.Object {
+			q := quota("classes", []string{"persistentvolumeclaims=100", "gold.storageclass.storage.k8s.io/requests.storage=1Ti"}, []string{"persistentvolumeclaims=0"})
+			return q
+		}()}, fails: []string{"ResourceQuota classes bounds gold.storageclass.storage.k8s.io/requests.storage, whose use the quota controller has not counted yet"}},
+		// The beta annotation names the class quota charges, before
+		// spec.storageClassName.
+		{name: "class of the beta annotation", edit: func(o *Overlay) {
+			for _, pvc := range o.PVCs {
+				pvc.Annotations = map[string]string{corev1.BetaStorageClassAnnotation: "gold"}
+			}
+		}, objs: []runtime.Object{quota("gold", []string{"gold.storageclass.storage.k8s.io/persistentvolumeclaims=1"}, []string{"gold.storageclass.storage.k8s.io/persistentvolumeclaims=0"})},
+			fails: []string{"ResourceQuota gold: gold.storageclass.storage.k8s.io/persistentvolumeclaims 3 wanted, 1 left"}},
+		// A request of a fraction of a byte counts as the whole byte.
+		{name: "request rounded up to the byte", edit: func(o *Overlay) {
+			for _, pvc := range o.PVCs {
+				pvc.Spec.Resources.Requests[corev1.ResourceStorage] = resource.MustParse("100m")
+			}
+		}, objs: []runtime.Object{quota("bytes", []string{"requests.storage=2"}, []string{"requests.storage=0"})},
+			fails: []string{"ResourceQuota bytes: requests.storage 3 wanted, 2 left"}},
 		{name: "scoped quota", objs: []runtime.Object{func() runtime.Object {
 			q := quota("pods-only", []string{"persistentvolumeclaims=0"}, []string{"persistentvolumeclaims=0"})
 			q.Spec.Scopes = []corev1.ResourceQuotaScope{corev1.ResourceQuotaScopeBestEffort}
@@ -84,6 +115,11 @@ func TestQuota(t *testing.T) {
 			pass: "the overlay's 2 new claim(s), 1000Gi of storage, fit 1 ResourceQuota(s)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			o := o
+			if c.edit != nil {
+				o = example(t, "cassandra-3node")
+				c.edit(o)
+			}
 			rs := run(t, o, append(prepared(o), c.objs...)...)
 			if c.fails != nil {
 				f := wantOneFailure(t, rs, IDQuota, c.fails, []string{"kubectl -n cassandra edit resourcequota NAME / limitrange NAME"})
