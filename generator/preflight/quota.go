@@ -10,7 +10,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
 )
 
 // IDQuota is the check that the overlay's new claims fit the namespaces'
@@ -85,8 +87,9 @@ func claimResource(n corev1.ResourceName) bool {
 // not, so a sync would stop part way, with some members' claims applied
 // and the others missing. A quota whose used amounts the quota controller
 // has not counted yet is refused by admission too ("status unknown for
-// quota"). Quotas with scopes are not evaluated (scopes select pods, and
-// claims only by VolumeAttributesClass): the result says so.
+// quota"). A quota with scopes counts the claims its scopes select, as
+// the PVC evaluator selects them (quotaSelects); one that selects none of
+// them is named as not applying.
 func (k *checker) quotas(ctx context.Context) error {
 	byNS := map[string][]*corev1.PersistentVolumeClaim{}
 	for _, pvc := range k.o.PVCs {
@@ -126,9 +129,9 @@ func (k *checker) namespaceQuota(ctx context.Context, ns string, pvcs []*corev1.
 		}
 	}
 	object := "Namespace " + ns
-	problems, skipped := quotaProblems(quotas, demand), []string{}
+	problems, skipped := quotaProblems(quotas, fresh), []string{}
 	for _, q := range quotas {
-		if len(q.Spec.Scopes) > 0 || q.Spec.ScopeSelector != nil {
+		if !slices.ContainsFunc(fresh, func(pvc *corev1.PersistentVolumeClaim) bool { return quotaSelects(q, pvc) }) {
 			skipped = append(skipped, q.Name)
 		}
 	}
@@ -141,13 +144,13 @@ func (k *checker) namespaceQuota(ctx context.Context, ns string, pvcs []*corev1.
 	}
 	msg := fmt.Sprintf("the overlay's %d new claim(s), %s of storage, fit %d ResourceQuota(s) and %d LimitRange(s)", len(fresh), demandStorage(demand), len(quotas)-len(skipped), len(limits))
 	if len(skipped) > 0 {
-		msg += fmt.Sprintf("; not evaluated, having scopes: %s", strings.Join(skipped, ", "))
+		msg += fmt.Sprintf("; not applying to them (their scopes select none): %s", strings.Join(skipped, ", "))
 	}
 	k.pass(IDQuota, object, "%s", msg)
 	return nil
 }
 
-// quotaProblems says, for each unscoped quota that bounds a claim
+// quotaProblems says, for each quota that selects a new claim and bounds a claim
 // resource, where the demand exceeds what is left, or the quota controller
 // has not counted what is used. Admission judges a claim on the quota's
 // status.hard (the controller copies spec.hard there) and refuses every
@@ -156,10 +159,16 @@ func (k *checker) namespaceQuota(ctx context.Context, ns string, pvcs []*corev1.
 // of spec.hard the controller has not copied yet is taken as about to
 // hold, and the tighter of the two bounds a resource: what fits now and
 // after the controller's next sync.
-func quotaProblems(quotas []*corev1.ResourceQuota, demand claimDemand) []string {
+func quotaProblems(quotas []*corev1.ResourceQuota, fresh []*corev1.PersistentVolumeClaim) []string {
 	var out []string
 	for _, q := range quotas {
-		if len(q.Spec.Scopes) > 0 || q.Spec.ScopeSelector != nil {
+		demand := claimDemand{}
+		for _, pvc := range fresh {
+			if quotaSelects(q, pvc) {
+				demand.add(pvc)
+			}
+		}
+		if len(demand) == 0 {
 			continue
 		}
 		bounds := corev1.ResourceList{}
@@ -194,6 +203,50 @@ func quotaProblems(quotas []*corev1.ResourceQuota, demand claimDemand) []string 
 		}
 	}
 	return out
+}
+
+// quotaSelects: quota q counts claim pvc, as the PVC evaluator's
+// Matches (pkg/quota/v1/evaluator/core/persistent_volume_claims.go)
+// decides, every scope of the quota matching: a claim matches only the
+// VolumeAttributesClass scope (no pod scope), by the class it names: with
+// Exists when it names one, else as a label selector on the scope's name
+// (a claim of none matches DoesNotExist and NotIn).
+func quotaSelects(q *corev1.ResourceQuota, pvc *corev1.PersistentVolumeClaim) bool {
+	scopes := []corev1.ScopedResourceSelectorRequirement{}
+	for _, sc := range q.Spec.Scopes {
+		scopes = append(scopes, corev1.ScopedResourceSelectorRequirement{ScopeName: sc, Operator: corev1.ScopeSelectorOpExists})
+	}
+	if q.Spec.ScopeSelector != nil {
+		scopes = append(scopes, q.Spec.ScopeSelector.MatchExpressions...)
+	}
+	vac := ""
+	if c := pvc.Spec.VolumeAttributesClassName; c != nil {
+		vac = *c
+	}
+	for _, sc := range scopes {
+		if sc.ScopeName != corev1.ResourceQuotaScopeVolumeAttributesClass {
+			return false
+		}
+		op, known := map[corev1.ScopeSelectorOperator]selection.Operator{
+			corev1.ScopeSelectorOpIn: selection.In, corev1.ScopeSelectorOpNotIn: selection.NotIn,
+			corev1.ScopeSelectorOpExists: selection.Exists, corev1.ScopeSelectorOpDoesNotExist: selection.DoesNotExist,
+		}[sc.Operator]
+		if !known {
+			continue // the API server validates the operators: taken as selecting the claim, the stricter
+		}
+		req, err := labels.NewRequirement(string(sc.ScopeName), op, sc.Values)
+		if err != nil {
+			continue // as above
+		}
+		set := labels.Set{}
+		if vac != "" {
+			set[string(sc.ScopeName)] = vac
+		}
+		if !req.Matches(set) {
+			return false
+		}
+	}
+	return true
 }
 
 // limitProblems says which claims' storage requests a LimitRange of type

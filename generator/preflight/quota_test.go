@@ -34,6 +34,15 @@ func resources(pairs []string) corev1.ResourceList {
 	return l
 }
 
+// vacQuota allows one claim more, of the claims its VolumeAttributesClass
+// scope selects.
+func vacQuota(name string, op corev1.ScopeSelectorOperator, values ...string) *corev1.ResourceQuota {
+	q := quota(name, []string{"persistentvolumeclaims=1"}, []string{"persistentvolumeclaims=0"})
+	q.Spec.ScopeSelector = &corev1.ScopeSelector{MatchExpressions: []corev1.ScopedResourceSelectorRequirement{
+		{ScopeName: corev1.ResourceQuotaScopeVolumeAttributesClass, Operator: op, Values: values}}}
+	return q
+}
+
 func pvcLimit(name, min, max string) *corev1.LimitRange {
 	item := corev1.LimitRangeItem{Type: corev1.LimitTypePersistentVolumeClaim, Min: corev1.ResourceList{}, Max: corev1.ResourceList{}}
 	if min != "" {
@@ -49,7 +58,7 @@ func pvcLimit(name, min, max string) *corev1.LimitRange {
 // quota with too few claims or too little storage left, a quota whose use
 // is not counted yet, and a LimitRange that bounds a claim's request, as
 // the API server's admission would refuse them; they pass a quota they
-// fit, a scoped quota (named as not evaluated), and one already holding
+// fit, a scoped quota that selects none of them (named), and one already holding
 // the overlay's claims from an earlier apply.
 func TestQuota(t *testing.T) {
 	o := example(t, "cassandra-3node")
@@ -110,7 +119,22 @@ func TestQuota(t *testing.T) {
 			q := quota("pods-only", []string{"persistentvolumeclaims=0"}, []string{"persistentvolumeclaims=0"})
 			q.Spec.Scopes = []corev1.ResourceQuotaScope{corev1.ResourceQuotaScopeBestEffort}
 			return q
-		}()}, pass: "not evaluated, having scopes: pods-only"},
+		}()}, pass: "not applying to them (their scopes select none): pods-only"},
+		// The VolumeAttributesClass scope selects claims: one that names
+		// no class is selected by DoesNotExist and NotIn, and admission
+		// counts it.
+		{name: "VolumeAttributesClass DoesNotExist selects the claims", objs: []runtime.Object{
+			vacQuota("no-vac", corev1.ScopeSelectorOpDoesNotExist)}, fails: []string{"ResourceQuota no-vac: persistentvolumeclaims 3 wanted, 1 left"}},
+		{name: "VolumeAttributesClass NotIn selects the claims", objs: []runtime.Object{
+			vacQuota("not-gold", corev1.ScopeSelectorOpNotIn, "gold")}, fails: []string{"ResourceQuota not-gold: persistentvolumeclaims 3 wanted, 1 left"}},
+		{name: "VolumeAttributesClass In selects a claim of the class", edit: func(o *Overlay) {
+			for _, pvc := range o.PVCs {
+				gold := "gold"
+				pvc.Spec.VolumeAttributesClassName = &gold
+			}
+		}, objs: []runtime.Object{vacQuota("gold", corev1.ScopeSelectorOpIn, "gold")}, fails: []string{"ResourceQuota gold: persistentvolumeclaims 3 wanted, 1 left"}},
+		{name: "VolumeAttributesClass In does not select a claim of none", objs: []runtime.Object{vacQuota("gold", corev1.ScopeSelectorOpIn, "gold")},
+			pass: "fit 0 ResourceQuota(s) and 0 LimitRange(s); not applying to them (their scopes select none): gold"},
 		{name: "an earlier apply's claim is not counted again", objs: []runtime.Object{existing, quota("two", []string{"persistentvolumeclaims=3"}, []string{"persistentvolumeclaims=1"})},
 			pass: "the overlay's 2 new claim(s), 1000Gi of storage, fit 1 ResourceQuota(s)"},
 	} {
