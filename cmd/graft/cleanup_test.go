@@ -46,6 +46,12 @@ func TestCleanupReplanned(t *testing.T) {
 		t.Errorf("dropped %+v, kept %v; want vol-a and vol-b kept with their reasons", dropped, reasons)
 	}
 
+	// A share and its snapshot have one id: each is matched by its kind.
+	cp = &ebs.CleanupPlan{Delete: []ebs.CleanupItem{item("share", "snap-1", ""), item("snapshot", "snap-1", "")}}
+	if _, err := replanned(cp, fresh, nil, m); err != nil || len(cp.Delete) != 1 || cp.Delete[0].Kind != "snapshot" {
+		t.Errorf("a share the fresh plan no longer removes: deletes %+v (%v), want the snapshot only", cp.Delete, err)
+	}
+
 	cp = planned()
 	_, err = replanned(cp, fresh, []string{"vol-a"}, m)
 	var ue usageError
