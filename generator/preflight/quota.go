@@ -180,13 +180,21 @@ func quotaProblems(quotas []*corev1.ResourceQuota, fresh []*corev1.PersistentVol
 			}
 		}
 		var uncounted []string
+		synced := true
 		for _, name := range slices.Sorted(maps.Keys(bounds)) {
 			if _, counted := q.Status.Used[name]; !counted {
 				uncounted = append(uncounted, string(name))
+				if _, ok := q.Status.Hard[name]; !ok {
+					synced = false
+				}
 			}
 		}
 		if len(uncounted) > 0 {
-			out = append(out, fmt.Sprintf("ResourceQuota %s bounds %s, whose use the quota controller has not counted yet (status.used), so the API server refuses every claim", q.Name, strings.Join(uncounted, ", ")))
+			then := "so the API server refuses every claim"
+			if !synced {
+				then = "nor copied its spec.hard to status.hard: it holds within moments; run preflight again once status.used is counted"
+			}
+			out = append(out, fmt.Sprintf("ResourceQuota %s bounds %s, whose use the quota controller has not counted yet (status.used), %s", q.Name, strings.Join(uncounted, ", "), then))
 			continue
 		}
 		for _, name := range slices.Sorted(maps.Keys(demand)) {

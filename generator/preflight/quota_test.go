@@ -80,7 +80,14 @@ func TestQuota(t *testing.T) {
 		{name: "over-used quota", objs: []runtime.Object{quota("full", []string{"persistentvolumeclaims=1"}, []string{"persistentvolumeclaims=4"})},
 			fails: []string{"persistentvolumeclaims 3 wanted, 0 left (hard 1, used 4)"}},
 		{name: "use not counted yet", objs: []runtime.Object{quota("new", []string{"requests.storage=10Ti"}, nil)},
-			fails: []string{"ResourceQuota new bounds requests.storage, whose use the quota controller has not counted yet"}},
+			fails: []string{"ResourceQuota new bounds requests.storage, whose use the quota controller has not counted yet", "nor copied its spec.hard to status.hard"}},
+		// status.hard bounds it, status.used does not count it: admission
+		// refuses every claim now.
+		{name: "status.hard without status.used", objs: []runtime.Object{func() runtime.Object {
+			q := quota("half", []string{"requests.storage=10Ti"}, nil)
+			q.Status.Hard = resources([]string{"requests.storage=10Ti"})
+			return q
+		}()}, fails: []string{"ResourceQuota half bounds requests.storage, whose use the quota controller has not counted yet (status.used), so the API server refuses every claim"}},
 		{name: "claim above a LimitRange's max", objs: []runtime.Object{pvcLimit("small", "", "100Gi")},
 			fails: []string{"LimitRange small allows a claim at most 100Gi of storage: " + o.PVCs[0].Name + " 500Gi"}},
 		{name: "claim below a LimitRange's min", objs: []runtime.Object{pvcLimit("big", "1Ti", "")},
