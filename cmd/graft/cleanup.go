@@ -70,7 +70,13 @@ func cleanupCommand() *command {
 				if err != nil {
 					return err
 				}
-				cp.Delete = intersectCleanup(cp.Delete, again.Delete)
+				dropped, err := replanned(cp, again, *volumes, m)
+				if err != nil {
+					return err
+				}
+				for _, it := range dropped {
+					e.log.Warn("cleanup: skipped", "kind", it.Kind, "id", it.ID, "member", it.Member, "reason", it.Keep)
+				}
 				if err := ctx.Err(); err != nil {
 					return fmt.Errorf("interrupted; nothing was deleted: %w", err)
 				}
@@ -108,17 +114,33 @@ func namedVolumesPlanned(cp *ebs.CleanupPlan, named []string, m *spec.Migration)
 	return nil
 }
 
-// intersectCleanup keeps the items of planned that fresh still lists.
-func intersectCleanup(planned, fresh []ebs.CleanupItem) []ebs.CleanupItem {
+// replanned narrows cp.Delete to what the fresh plan, made after the
+// confirmation, still deletes. A volume named with --volume that it no
+// longer deletes (recorded, attached or re-tagged meanwhile) refuses as
+// before the confirmation, and nothing is deleted; every other item it no
+// longer deletes moves to cp.Keep with the fresh plan's reason, and is
+// returned, to be reported (not dropped without a word).
+func replanned(cp, fresh *ebs.CleanupPlan, named []string, m *spec.Migration) ([]ebs.CleanupItem, error) {
+	if err := namedVolumesPlanned(fresh, named, m); err != nil {
+		return nil, err
+	}
 	still := map[string]bool{}
-	for _, it := range fresh {
-		still[it.ID] = true
+	for _, it := range fresh.Delete {
+		still[it.Kind+"|"+it.ID] = true
 	}
-	var out []ebs.CleanupItem
-	for _, it := range planned {
-		if still[it.ID] {
-			out = append(out, it)
+	var keep, dropped []ebs.CleanupItem
+	for _, it := range cp.Delete {
+		if still[it.Kind+"|"+it.ID] {
+			keep = append(keep, it)
+			continue
 		}
+		it.Keep = "changed since the plan: no longer in it; not deleted"
+		if i := slices.IndexFunc(fresh.Keep, func(k ebs.CleanupItem) bool { return k.Kind == it.Kind && k.ID == it.ID }); i >= 0 {
+			it.Keep = "changed since the plan: " + fresh.Keep[i].Keep + "; not deleted"
+		}
+		dropped = append(dropped, it)
 	}
-	return out
+	cp.Delete = keep
+	cp.Keep = append(cp.Keep, dropped...)
+	return dropped, nil
 }

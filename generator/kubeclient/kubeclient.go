@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -129,15 +130,31 @@ func Reachable(ctx context.Context, c kubernetes.Interface, t Target, timeout ti
 // (timeouts, 429 and 5xx, which client-go retries only when the server
 // sends Retry-After) or the connection broke (an API server restarting
 // during an upgrade, a load balancer changing). Refusals (unauthorized,
-// forbidden, invalid) are not.
+// forbidden, invalid, not found) are not, whatever the body they came
+// with: an answer that is not a Status (a proxy's HTML 403, a plain
+// "404 page not found") is judged by its HTTP status code too, not by
+// client-go's mark that the body was unexpected.
 func Transient(err error) bool {
-	switch {
-	case err == nil:
+	if err == nil {
 		return false
-	case apierrors.IsServerTimeout(err), apierrors.IsTimeout(err), apierrors.IsTooManyRequests(err),
-		apierrors.IsServiceUnavailable(err), apierrors.IsInternalError(err), apierrors.IsUnexpectedServerError(err):
-		return true
-	case utilnet.IsConnectionReset(err), utilnet.IsConnectionRefused(err), utilnet.IsProbableEOF(err), utilnet.IsTimeout(err):
+	}
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		switch code := status.Status().Code; {
+		case code == http.StatusTooManyRequests:
+			return true
+		case code == http.StatusNotImplemented, code == http.StatusHTTPVersionNotSupported:
+			return false // the server will not do it, however often asked
+		case code >= 500 && code <= 599:
+			return true
+		case code == 0:
+			// A Status without a code: its reason says.
+			return apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
+				apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err)
+		}
+		return false
+	}
+	if utilnet.IsConnectionReset(err) || utilnet.IsConnectionRefused(err) || utilnet.IsProbableEOF(err) || utilnet.IsTimeout(err) {
 		return true
 	}
 	// A request that ran into its own bound (Options.Timeout), not the

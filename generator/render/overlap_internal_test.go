@@ -3,10 +3,13 @@ package render
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -181,5 +184,59 @@ func TestParentRemovedBesideARender(t *testing.T) {
 	}
 	if _, err := os.Lstat(filepath.Dir(out2)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a failed render left %s behind (%v)", filepath.Dir(out2), err)
+	}
+}
+
+// TestAncestorRemovedWhileTheParentIsMade: a render beside this one that
+// fails removes an ancestor it made while this render's MkdirAll walks
+// down (then it fails: no such file or directory): the parent is made
+// again, a bounded number of times, and the render goes on; an error
+// other than a vanished directory is returned at once.
+func TestAncestorRemovedWhileTheParentIsMade(t *testing.T) {
+	root, m, rec := exampleTree(t)
+	out := filepath.Join(root, "overlays", "x")
+	fresh := func() {
+		t.Helper()
+		if err := os.RemoveAll(filepath.Dir(out)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh()
+	calls, failures := 0, 2
+	vanished := func(err error) func(string) (func(), error) {
+		return func(dir string) (func(), error) {
+			calls++
+			if calls <= failures {
+				return nil, fmt.Errorf("render: %w", &fs.PathError{Op: "mkdir", Path: dir, Err: err})
+			}
+			return ensureDir(dir)
+		}
+	}
+	t.Cleanup(func() { makeParent = ensureDir })
+	makeParent = vanished(syscall.ENOENT)
+	if _, err := Render(m, rec, Options{OutDir: out}); err != nil {
+		t.Fatalf("a render whose parent's ancestor vanished while it was made failed: %v", err)
+	}
+	if calls != failures+1 {
+		t.Errorf("made the parent %d times, want %d", calls, failures+1)
+	}
+	if o, ok := owner(filepath.Join(out, KustomizationFile)); !ok || o != m.Metadata.Name {
+		t.Errorf("the overlay is not in place (owner %q, %v)", o, ok)
+	}
+
+	fresh()
+	calls, failures = 0, buildDirAttempts+5
+	if _, err := Render(m, rec, Options{OutDir: out}); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("an ancestor that always vanishes: %v, want the mkdir error", err)
+	}
+	if calls != buildDirAttempts {
+		t.Errorf("made the parent %d times, want %d (bounded)", calls, buildDirAttempts)
+	}
+
+	fresh()
+	calls, failures = 0, 1
+	makeParent = vanished(syscall.EACCES)
+	if _, err := Render(m, rec, Options{OutDir: out}); err == nil || !errors.Is(err, fs.ErrPermission) || calls != 1 {
+		t.Errorf("permission denied: %v after %d attempt(s), want it returned after 1", err, calls)
 	}
 }

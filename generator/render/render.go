@@ -263,16 +263,25 @@ const buildDirAttempts = 5
 // parent it made (ensureDir's cleanup), which tests recreate.
 var testHookBuildDir = func() {}
 
+// makeParent is ensureDir; tests replace it to fail as a render beside
+// this one makes it fail (an ancestor it made removed while MkdirAll
+// walks down).
+var makeParent = ensureDir
+
 // makeBuildDir makes outDir's parent where needed (ensureDir) and the
 // directory the overlay is built in inside it, a sibling of the overlay so that its
 // relative base path resolves exactly as it will from OutDir. A render
 // that fails beside this one removes the parent it made while it is
-// empty, which can be between the two steps: then both are made again,
-// buildDirAttempts times at most.
+// empty, which can be between the two steps, or while the parent's own
+// ancestors are made (MkdirAll then fails: no such file or directory):
+// then both are made again, buildDirAttempts times at most.
 func makeBuildDir(outDir string) (tmp string, cleanupParent func(), err error) {
 	parent := filepath.Dir(filepath.Clean(outDir))
 	for attempt := 1; ; attempt++ {
-		if cleanupParent, err = ensureDir(parent); err != nil {
+		if cleanupParent, err = makeParent(parent); err != nil {
+			if errors.Is(err, fs.ErrNotExist) && attempt < buildDirAttempts {
+				continue
+			}
 			return "", nil, err
 		}
 		testHookBuildDir()

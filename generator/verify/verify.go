@@ -20,6 +20,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/graftctl/graft/generator/record"
@@ -210,6 +211,14 @@ func volume(st *memberState) Check {
 	return Check{OK: true}
 }
 
+// isAppsV1: an owner reference's apiVersion is the apps group's, whose
+// StatefulSet controller graft's claims are named for (not another
+// group's kind of the same name, such as OpenKruise's).
+func isAppsV1(apiVersion string) bool {
+	gv, err := schema.ParseGroupVersion(apiVersion)
+	return err == nil && gv.Group == appsv1.GroupName
+}
+
 // finalizers says which finalizers hold an object being deleted.
 func finalizers(fs []string) string {
 	if len(fs) == 0 {
@@ -245,12 +254,26 @@ func podScheduled(st *memberState) Check {
 // runs on another volume while graft's stays Bound and unused.
 func podClaim(st *memberState) Check {
 	pod := st.pod
-	if ref := metav1.GetControllerOf(pod); ref == nil || ref.Kind != "StatefulSet" || ref.Name != st.vol.StatefulSet {
+	ref := metav1.GetControllerOf(pod)
+	if ref == nil || ref.Kind != "StatefulSet" || ref.Name != st.vol.StatefulSet || !isAppsV1(ref.APIVersion) {
 		owner := "no controller"
 		if ref != nil {
 			owner = ref.Kind + " " + ref.Name
+			if !isAppsV1(ref.APIVersion) {
+				owner = fmt.Sprintf("%s %s (%s)", ref.Kind, ref.Name, ref.APIVersion)
+			}
 		}
-		return Check{Message: fmt.Sprintf("pod %s is controlled by %s, expected StatefulSet %s", pod.Name, owner, st.vol.StatefulSet)}
+		return Check{Message: fmt.Sprintf("pod %s is controlled by %s, expected StatefulSet %s (apps/v1)", pod.Name, owner, st.vol.StatefulSet)}
+	}
+	// The StatefulSet controller takes a pod as its own only when the
+	// controller reference carries its UID; a pod that names a deleted
+	// StatefulSet of the same name is the garbage collector's to delete.
+	if sts, ok := st.snap.statefulSets[st.vol.StatefulSet]; !ok || sts.UID != ref.UID {
+		current := "which does not exist"
+		if ok {
+			current = fmt.Sprintf("whose uid is %s", sts.UID)
+		}
+		return Check{Message: fmt.Sprintf("pod %s is controlled by StatefulSet %s of uid %s, not the StatefulSet %s %s: the garbage collector deletes it", pod.Name, ref.Name, ref.UID, st.vol.StatefulSet, current)}
 	}
 	var claims []string
 	for _, v := range pod.Spec.Volumes {

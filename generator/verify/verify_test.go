@@ -126,6 +126,12 @@ func TestVerifyNamesTheCause(t *testing.T) {
 		{"pod of another controller", verify.CheckPodClaim, "is controlled by ReplicaSet impostor, expected StatefulSet cassandra", "", editPod("cassandra-0", func(p *corev1.Pod) {
 			p.OwnerReferences[0].Kind, p.OwnerReferences[0].Name = "ReplicaSet", "impostor"
 		})},
+		{"pod of a deleted StatefulSet of the name", verify.CheckPodClaim, "is controlled by StatefulSet cassandra of uid uid-old, not the StatefulSet cassandra whose uid is uid-sts", "", editPod("cassandra-0", func(p *corev1.Pod) {
+			p.OwnerReferences[0].UID = "uid-old"
+		})},
+		{"pod of another group's StatefulSet", verify.CheckPodClaim, "is controlled by StatefulSet cassandra (apps.kruise.io/v1beta1), expected StatefulSet cassandra (apps/v1)", "", editPod("cassandra-0", func(p *corev1.Pod) {
+			p.OwnerReferences[0].APIVersion = "apps.kruise.io/v1beta1"
+		})},
 		{"orphan pod", verify.CheckPodClaim, "is controlled by no controller", "", editPod("cassandra-0", func(p *corev1.Pod) { p.OwnerReferences = nil })},
 		{"pod mounts another claim", verify.CheckPodClaim, "does not mount claim " + claim0 + " (it mounts scratch-cassandra-0)", "", editPod("cassandra-0", func(p *corev1.Pod) {
 			p.Spec.Volumes[0].PersistentVolumeClaim.ClaimName = "scratch-cassandra-0"

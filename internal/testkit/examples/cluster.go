@@ -18,7 +18,7 @@ import (
 func CutOver(m *spec.Migration, rec *record.Record) []runtime.Object {
 	ns := m.Spec.Target.Namespace
 	three, yes := int32(3), true
-	objs := []runtime.Object{&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "cassandra", Namespace: ns}, Spec: appsv1.StatefulSetSpec{Replicas: &three}}}
+	objs := []runtime.Object{&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "cassandra", Namespace: ns, UID: "uid-sts"}, Spec: appsv1.StatefulSetSpec{Replicas: &three}}}
 	for _, v := range rec.Volumes {
 		claim, pv := v.ClaimName(), spec.PVName(ns, v.ClaimName())
 		uid := types.UID("uid-" + claim)
