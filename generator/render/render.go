@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -163,7 +162,7 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 func dryRunBuild(ctx context.Context, m *spec.Migration, files map[string][]byte, opts Options) (*Result, error) {
 	out, err := realPath(opts.OutDir)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s %s: %v", ErrInvalid, outField, opts.OutDir, err)
+		return nil, fmt.Errorf("%w: %s %s: %s", ErrInvalid, outField, shown(opts.OutDir), errLine(err))
 	}
 	tmp, err := os.MkdirTemp("", "graft-dry-run-*")
 	if err != nil {
@@ -520,12 +519,12 @@ func (r *renderer) join(base map[string]baseStatefulSet) ([]member, error) {
 	for _, set := range r.m.Spec.Target.StatefulSets {
 		sts, ok := base[set.Name]
 		if !ok {
-			add("spec.target.statefulSets", set.Name, fmt.Sprintf("a StatefulSet of the base %s (it has %s)", r.m.Spec.GitOps.Base, baseNames(base)))
+			add("spec.target.statefulSets", set.Name, fmt.Sprintf("a StatefulSet of the base %s (it has %s)", shown(r.m.Spec.GitOps.Base), baseNames(base)))
 			continue
 		}
 		for _, d := range r.m.Spec.Source.Devices {
 			if _, ok := sts.templates[d.ClaimTemplate]; !ok {
-				add("spec.source.devices claimTemplate", d.ClaimTemplate, fmt.Sprintf("a volumeClaimTemplate of StatefulSet %s in the base (it has %s)", set.Name, sts.templateNames()))
+				add("spec.source.devices claimTemplate", d.ClaimTemplate, fmt.Sprintf("a volumeClaimTemplate of StatefulSet %s in the base (it has %s)", shown(set.Name), sts.templateNames()))
 			}
 		}
 	}
@@ -691,7 +690,7 @@ func (s baseStatefulSet) templateNames() string {
 	if len(names) == 0 {
 		return "no volumeClaimTemplates"
 	}
-	return strings.Join(names, ", ")
+	return shownList(names, ", ")
 }
 
 func baseNames(base map[string]baseStatefulSet) string {
@@ -699,5 +698,5 @@ func baseNames(base map[string]baseStatefulSet) string {
 	if len(names) == 0 {
 		return "no StatefulSet"
 	}
-	return strings.Join(names, ", ")
+	return shownList(names, ", ")
 }
