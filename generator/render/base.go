@@ -96,7 +96,7 @@ func ensureDir(dir string) (func(), error) {
 		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("render: %w", err)
+		return nil, fmt.Errorf("render: %w", oneLine(err))
 	}
 	return func() {
 		for _, d := range made {
@@ -219,7 +219,7 @@ func recoverDir(m *spec.Migration, dst string, keep []string) error {
 		return nil
 	})
 	if err != nil && !errors.Is(err, ErrInvalid) {
-		return fmt.Errorf("render: %w", err)
+		return fmt.Errorf("render: %w", oneLine(err))
 	}
 	return err
 }

@@ -2,11 +2,13 @@ package render
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/graftctl/graft/generator/spec"
@@ -67,4 +69,22 @@ func TestStorageRootsHostileDir(t *testing.T) {
 		t.Fatal("a storage root graft did not write was taken")
 	}
 	termtexttest.Check(t, "StorageRoots' error", err.Error()+"\n", 1)
+}
+
+// TestEnsureDirHostilePath: the file system's error names the output
+// directory's path; render's error stays one line and still wraps the
+// file system's (errors.Is).
+func TestEnsureDirHostilePath(t *testing.T) {
+	file := filepath.Join(t.TempDir(), termtexttest.Hostile)
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ensureDir(filepath.Join(file, "x"))
+	if err == nil {
+		t.Fatal("made a directory under a file")
+	}
+	termtexttest.Check(t, "ensureDir's error", err.Error()+"\n", 1)
+	if !errors.Is(err, syscall.ENOTDIR) {
+		t.Errorf("the cause is lost: %v", err)
+	}
 }

@@ -133,7 +133,7 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 		err = errors.New("held by another process")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("render: lock the build directory %s: %w", tmp, err)
+		return nil, fmt.Errorf("render: lock the build directory %s: %w", shown(tmp), oneLine(err))
 	}
 	defer held.Release()
 	builds, err := buildIn(ctx, tmp, files)
@@ -309,7 +309,7 @@ func replaceOutDir(ctx context.Context, m *spec.Migration, tmp string, opts Opti
 		return err
 	}
 	if err := atomic.ReplaceDir(tmp, dst); err != nil {
-		return fmt.Errorf("render: %w", err)
+		return fmt.Errorf("render: %w", oneLine(err))
 	}
 	return nil
 }

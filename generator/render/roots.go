@@ -241,10 +241,10 @@ func writeFiles(ctx context.Context, dir string, files map[string][]byte) error 
 		}
 		p := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return fmt.Errorf("render: %w", err)
+			return fmt.Errorf("render: %w", oneLine(err))
 		}
 		if err := os.WriteFile(p, files[name], 0o644); err != nil {
-			return fmt.Errorf("render: %w", err)
+			return fmt.Errorf("render: %w", oneLine(err))
 		}
 	}
 	return nil
