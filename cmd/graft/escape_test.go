@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/spec"
 	"github.com/graftctl/graft/generator/termtext/termtexttest"
 	"github.com/graftctl/graft/internal/testkit/examples"
@@ -68,5 +72,23 @@ func TestWriteWorkloadSafeNames(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q in:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestSavedInventoryHostilePath: the spec's path is the user's, and
+// names the inventory beside it; the refusal of another migration's
+// inventory names it on one line, quoted when unsafe.
+func TestSavedInventoryHostilePath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), termtexttest.Hostile+".inventory.json")
+	if err := (&ebs.Inventory{Migration: "other"}).WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	_, err := savedInventory(context.Background(), path, "mine")
+	if err == nil || !strings.Contains(err.Error(), `"other"`) {
+		t.Fatalf("err = %v, want the refusal of another migration's inventory", err)
+	}
+	termtexttest.Check(t, "the refusal", err.Error()+"\n", 1)
+	if !strings.Contains(err.Error(), strconv.Quote(path)) {
+		t.Errorf("the path is not quoted:\n%s", err)
 	}
 }
