@@ -20,6 +20,7 @@ import (
 	"github.com/graftctl/graft/generator/publish"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 func demoCommand() *command {
@@ -130,7 +131,7 @@ func demoWorkdir(ctx context.Context, e *env, workdir, migration string) (string
 	for _, en := range entries {
 		if en.Name() != filepath.Base(lockPath) {
 			l.Release()
-			return "", nil, fmt.Errorf("--workdir %s is not empty; the demo needs an empty or new directory", workdir)
+			return "", nil, fmt.Errorf("--workdir %s is not empty; the demo needs an empty or new directory", termtext.Value(workdir))
 		}
 	}
 	return workdir, func() { _ = l.Release() }, nil
@@ -159,6 +160,9 @@ func (d demoResult) print(ctx context.Context, e *env) error {
 	if err := atomic.WriteFileContext(ctx, body, []byte(pub.Body), 0o644); err != nil {
 		return err
 	}
+	// The paths are the workdir's (--workdir, or TMPDIR's), quoted when
+	// a terminal would act on them (termtext.Value).
+	v := termtext.Value
 	fmt.Fprintf(e.stdout, `
 graft demo finished in %s (simulated EC2 time: %s).
 
@@ -182,8 +186,8 @@ With real AWS:
   graft run                        # clone, render, check and open the pull request (asks first)
   graft iam-policy                 # the least-privilege IAM policy for the spec
 `, time.Since(d.start).Round(time.Millisecond), d.simulated.Round(time.Second),
-		d.specPath, d.res.inventoryPath, d.res.recordPath, d.repo, branch, publish.ShortCommit(pub.Commit), overlay,
-		verdictLine(pub.Verdict), body, d.repo, branch, overlay, selfCommand(os.Args[0], os.Executable, exec.LookPath), overlay)
+		v(d.specPath), v(d.res.inventoryPath), v(d.res.recordPath), v(d.repo), v(branch), publish.ShortCommit(pub.Commit), v(overlay),
+		verdictLine(pub.Verdict), v(body), v(d.repo), v(branch), v(overlay), v(selfCommand(os.Args[0], os.Executable, exec.LookPath)), v(overlay))
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -90,5 +91,42 @@ func TestSavedInventoryHostilePath(t *testing.T) {
 	termtexttest.Check(t, "the refusal", err.Error()+"\n", 1)
 	if !strings.Contains(err.Error(), strconv.Quote(path)) {
 		t.Errorf("the path is not quoted:\n%s", err)
+	}
+}
+
+// TestDemoHostileWorkdir: --workdir is the user's path; the demo refuses
+// a used one naming it on one line, quoted when unsafe.
+func TestDemoHostileWorkdir(t *testing.T) {
+	work := filepath.Join(t.TempDir(), termtexttest.Hostile)
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, "mine"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := graft(t, "demo", "--workdir", work)
+	if code != exitError || !strings.Contains(stderr, "is not empty") {
+		t.Fatalf("demo into a used workdir: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, strconv.Quote(work)) {
+		t.Errorf("the workdir is not quoted:\n%s", stderr)
+	}
+	termtexttest.Check(t, "demo's stderr", stderr, 1)
+}
+
+// TestDemoSummaryHostileWorkdir: a workdir whose name holds a bidi
+// override and a line separator (the demo's spec takes them) runs; its
+// paths in the summary are quoted, and the summary has the lines of a
+// demo in a plain workdir.
+func TestDemoSummaryHostileWorkdir(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo twice")
+	}
+	_, plain, _ := demoOK(t)
+	work := filepath.Join(t.TempDir(), "demo\u202eexe.txt\u2066\u2028\u200b")
+	stdout, _ := demoIn(t, work)
+	termtexttest.Check(t, "demo's summary", stdout, strings.Count(plain, "\n"))
+	if !strings.Contains(stdout, strconv.Quote(filepath.Join(work, spec.DefaultFile))) {
+		t.Errorf("the spec's path is not quoted:\n%s", stdout)
 	}
 }
