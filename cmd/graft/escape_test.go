@@ -130,3 +130,29 @@ func TestDemoSummaryHostileWorkdir(t *testing.T) {
 		t.Errorf("the spec's path is not quoted:\n%s", stdout)
 	}
 }
+
+// TestRunHostileSpecDir: the overlay and the record are beside the spec,
+// in a directory of the user's naming (here with a bidi override and a
+// line separator, which a spec path may hold); run's closing lines name
+// them quoted, two lines.
+func TestRunHostileSpecDir(t *testing.T) {
+	s := newCLISim(t)
+	dir := filepath.Join(t.TempDir(), "specs\u202eexe.txt\u2066\u2028\u200b")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "graft.yaml")
+	if err := os.Rename(s.spec, p); err != nil {
+		t.Fatal(err)
+	}
+	s.spec = p
+	writeCLIBase(t, s.spec)
+	code, stdout, stderr := graft(t, "run", "--spec", s.spec, "--yes")
+	if code != exitOK {
+		t.Fatalf("run: exit %d\n%s", code, stderr)
+	}
+	termtexttest.Check(t, "run's stdout", stdout, 2)
+	if !strings.Contains(stdout, strconv.Quote(filepath.Join(dir, "graft.lock"))) {
+		t.Errorf("the record's path is not quoted:\n%s", stdout)
+	}
+}
