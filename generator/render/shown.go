@@ -33,17 +33,6 @@ func shownList(names []string, sep string) string {
 func errLine(err error) string { return termtext.Line(err.Error()) }
 
 // oneLine is an error graft did not write (the file system's, naming a
-// path of the output directory; atomic's) as it is when its text is safe,
-// else that error with its text escaped in place (termtext.Line):
-// errors.Is and errors.As still see it.
-func oneLine(err error) error {
-	if err == nil || !termtext.Unsafe(err.Error()) {
-		return err
-	}
-	return lineError{err}
-}
-
-type lineError struct{ err error }
-
-func (e lineError) Error() string { return termtext.Line(e.err.Error()) }
-func (e lineError) Unwrap() error { return e.err }
+// path of the output directory; atomic's) on one line, escaped in place,
+// errors.Is and errors.As still seeing it (termtext.Error).
+func oneLine(err error) error { return termtext.Error(err) }
