@@ -156,3 +156,80 @@ func TestRunHostileSpecDir(t *testing.T) {
 		t.Errorf("the record's path is not quoted:\n%s", stdout)
 	}
 }
+
+// TestHostileSpecPathInErrors: --spec is the user's path (and the record,
+// the inventory and the default overlay are beside it); every refusal
+// naming it has the lines of the same refusal for a plain path, no raw
+// byte, and the path escaped (quoted, as termtext.Value quotes it).
+func TestHostileSpecPathInErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		// prepare fills the spec's directory.
+		prepare func(t *testing.T, dir string)
+	}{
+		{"init over a spec", []string{"init"}, func(t *testing.T, dir string) {
+			must(t, os.WriteFile(filepath.Join(dir, "graft.yaml"), []byte("x: 1\n"), 0o644))
+		}},
+		{"init over a directory", []string{"init"}, func(t *testing.T, dir string) {
+			must(t, os.MkdirAll(filepath.Join(dir, "graft.yaml"), 0o755))
+		}},
+		{"check without a spec", []string{"check"}, func(t *testing.T, dir string) {}},
+		{"check without an overlay", []string{"check"}, func(t *testing.T, dir string) {
+			must(t, os.WriteFile(filepath.Join(dir, "graft.yaml"), []byte(examples.Text(t, "cass-operator-6node", "graft.yaml")), 0o644))
+		}},
+		{"plan with a bad spec", []string{"plan"}, func(t *testing.T, dir string) {
+			must(t, os.WriteFile(filepath.Join(dir, "graft.yaml"), []byte("apiVersion: graft.graftctl.io/v1alpha1\nkind: Migration\nmetadata: {name: Bad_Name}\n"), 0o644))
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var stderrs [2]string
+			var specs [2]string
+			for i, name := range []string{"plain", termtexttest.Hostile} {
+				dir := filepath.Join(t.TempDir(), name)
+				must(t, os.MkdirAll(dir, 0o755))
+				c.prepare(t, dir)
+				specs[i] = filepath.Join(dir, "graft.yaml")
+				code, _, stderr := graft(t, append(c.args, "--spec", specs[i])...)
+				if code == exitOK {
+					t.Fatalf("graft %s --spec %q: exit 0", strings.Join(c.args, " "), specs[i])
+				}
+				stderrs[i] = stderr
+			}
+			if !strings.Contains(stderrs[0], specs[0]) && !strings.Contains(stderrs[0], filepath.Dir(specs[0])) {
+				t.Fatalf("the refusal names no path, the test shows nothing:\n%s", stderrs[0])
+			}
+			termtexttest.Check(t, "the refusal", stderrs[1], strings.Count(stderrs[0], "\n"))
+			// The directory's name, escaped as %q escapes it.
+			if q := strconv.Quote(termtexttest.Hostile); !strings.Contains(stderrs[1], q[1:len(q)-1]) {
+				t.Errorf("the path is not escaped:\n%s", stderrs[1])
+			}
+		})
+	}
+}
+
+// TestChangedSourceHostileSpecDir: the refusal of a changed source names
+// the inventory beside the spec; in a directory of any name it has the
+// lines it has in a plain one.
+func TestChangedSourceHostileSpecDir(t *testing.T) {
+	var stderrs [2]string
+	for i, name := range []string{"plain", termtexttest.Hostile} {
+		s := newCLISim(t)
+		dir := filepath.Join(t.TempDir(), name)
+		must(t, os.MkdirAll(dir, 0o755))
+		p := filepath.Join(dir, "graft.yaml")
+		must(t, os.Rename(s.spec, p))
+		s.spec = p
+		writeCLIBase(t, s.spec)
+		vol := s.cl.Nodes[0].DataVolumes["/dev/xvdf"]
+		discoverAndEdit(t, s, `"volumeId": "`+vol+`"`, `"volumeId": "vol-0123456789abcdef0"`)
+		code, _, stderr := graft(t, "clone", "--phase", "precopy", "--spec", s.spec, "--yes")
+		if code != exitError || !strings.Contains(stderr, "the source changed since") {
+			t.Fatalf("clone: exit %d\n%s", code, stderr)
+		}
+		s.nothingCreated(t)
+		stderrs[i] = stderr
+	}
+	termtexttest.Check(t, "the refusal", stderrs[1], strings.Count(stderrs[0], "\n"))
+}
