@@ -233,3 +233,33 @@ func TestChangedSourceHostileSpecDir(t *testing.T) {
 	}
 	termtexttest.Check(t, "the refusal", stderrs[1], strings.Count(stderrs[0], "\n"))
 }
+
+// TestPreflightHostilePath: preflight's PATH is the user's; a file that is
+// no overlay directory, and one whose kustomization does not build, are
+// refused on the lines of the same refusal for a plain name.
+func TestPreflightHostilePath(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		prepare func(t *testing.T, dir string)
+	}{
+		{"not a directory", func(t *testing.T, dir string) { must(t, os.WriteFile(dir, nil, 0o644)) }},
+		{"does not build", func(t *testing.T, dir string) {
+			must(t, os.MkdirAll(dir, 0o755))
+			must(t, os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte("resources: [missing.yaml]\n"), 0o644))
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var stderrs [2]string
+			for i, name := range []string{"plain", termtexttest.Hostile} {
+				dir := filepath.Join(t.TempDir(), name)
+				c.prepare(t, dir)
+				code, _, stderr := graft(t, "preflight", dir, "--lock", exampleLock, "--request-timeout", "1s")
+				if code == exitOK || (i == 0 && !strings.Contains(stderr, "plain")) {
+					t.Fatalf("preflight %q: exit %d\n%s", dir, code, stderr)
+				}
+				stderrs[i] = stderr
+			}
+			termtexttest.Check(t, "the refusal", stderrs[1], strings.Count(stderrs[0], "\n"))
+		})
+	}
+}
