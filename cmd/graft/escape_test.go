@@ -3,14 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/graftctl/graft/generator/ebs"
+	"github.com/graftctl/graft/generator/kubeclient"
 	"github.com/graftctl/graft/generator/spec"
 	"github.com/graftctl/graft/generator/termtext/termtexttest"
 	"github.com/graftctl/graft/internal/testkit/examples"
@@ -262,4 +268,21 @@ func TestPreflightHostilePath(t *testing.T) {
 			termtexttest.Check(t, "the refusal", stderrs[1], strings.Count(stderrs[0], "\n"))
 		})
 	}
+}
+
+// TestConnectHostileKubeconfig: the kubeconfig names the server, and the
+// client's error may repeat what it holds; connect's refusal is one line.
+func TestConnectHostileKubeconfig(t *testing.T) {
+	kc := filepath.Join(t.TempDir(), termtexttest.Hostile)
+	must(t, os.WriteFile(kc, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:6443/x\\u2028\\u202e\"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: prod, context: {cluster: c, user: u}}]\ncurrent-context: prod\n"), 0o644))
+	old := newKubeClient
+	t.Cleanup(func() { newKubeClient = old })
+	newKubeClient = func(cfg *rest.Config) (kubernetes.Interface, error) {
+		return nil, fmt.Errorf("host %s:\nrefused\x1b[2K", cfg.Host)
+	}
+	_, _, err := connect(context.Background(), kubeclient.Options{Kubeconfig: kc, Timeout: time.Second})
+	if err == nil || !errors.Is(err, kubeclient.ErrCluster) {
+		t.Fatalf("err = %v, want the cluster's refusal", err)
+	}
+	termtexttest.Check(t, "connect's error", err.Error()+"\n", 1)
 }
