@@ -286,3 +286,14 @@ func TestConnectHostileKubeconfig(t *testing.T) {
 	}
 	termtexttest.Check(t, "connect's error", err.Error()+"\n", 1)
 }
+
+// TestDemoGitErrorHostilePath: git's error, which names the workdir's
+// paths, is one line.
+func TestDemoGitErrorHostilePath(t *testing.T) {
+	dir := t.TempDir()
+	err := git(context.Background(), dir, "clone", "--quiet", filepath.Join(dir, termtexttest.Hostile), filepath.Join(dir, "out"))
+	if err == nil {
+		t.Fatal("cloned a repository that is not there")
+	}
+	termtexttest.Check(t, "git's error", err.Error()+"\n", 1)
+}
