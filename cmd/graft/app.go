@@ -21,6 +21,7 @@ import (
 	"github.com/graftctl/graft/generator/publish"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // globals are the flags every command takes.
@@ -81,7 +82,7 @@ func (e *env) loadSpec(ctx context.Context) (*spec.Migration, error) {
 	}
 	m, err := spec.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", e.specPath, err)
+		return nil, fmt.Errorf("%s: %w", termtext.Value(e.specPath), err)
 	}
 	return m, nil
 }

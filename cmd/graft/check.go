@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext"
 	"github.com/graftctl/graft/templates"
 )
 
@@ -91,7 +93,7 @@ func checkInputs(ctx context.Context, e *env, args []string) ([]string, string, 
 	paths := args
 	if len(paths) == 0 {
 		if _, err := os.Stat(e.specPath); err != nil {
-			return nil, "", usagef("no PATH given and no spec at %s: give an overlay directory, YAML files, or - for stdin", e.specPath)
+			return nil, "", usagef("no PATH given and no spec at %s: give an overlay directory, YAML files, or - for stdin", termtext.Value(e.specPath))
 		}
 		m, err := e.loadSpec(ctx)
 		if err != nil {
@@ -99,7 +101,7 @@ func checkInputs(ctx context.Context, e *env, args []string) ([]string, string, 
 		}
 		dir := defaultOverlayDir(e.specPath, m)
 		if _, err := os.Stat(dir); err != nil {
-			return nil, "", fmt.Errorf("%w: no PATH given and the spec's overlay %s does not exist: run graft render first, or give an overlay directory, YAML files or - for stdin", check.ErrInput, dir)
+			return nil, "", fmt.Errorf("%w: no PATH given and the spec's overlay %s does not exist: run graft render first, or give an overlay directory, YAML files or - for stdin", check.ErrInput, termtext.Value(dir))
 		}
 		paths = []string{dir}
 	}
@@ -138,7 +140,7 @@ func checkInputs(ctx context.Context, e *env, args []string) ([]string, string, 
 	case 1:
 		return paths, inDir[0], nil
 	}
-	return nil, "", usagef("%d PATHs hold a %s (%v): check one overlay at a time, or pass --lock", len(inDir), record.DefaultFile, inDir)
+	return nil, "", usagef("%d PATHs hold a %s (%v): check one overlay at a time, or pass --lock", len(inDir), record.DefaultFile, shownPaths(inDir))
 }
 
 // liveAccount is the AWS account the record's volumes are in when it is
@@ -157,4 +159,14 @@ func liveAccount(ctx context.Context, e *env, rec *record.Record) *spec.Account 
 		return nil
 	}
 	return m.Spec.Target.Account
+}
+
+// shownPaths is paths as %v prints them, each quoted when a terminal
+// would act on it (termtext.Value).
+func shownPaths(paths []string) string {
+	q := make([]string, len(paths))
+	for i, p := range paths {
+		q[i] = termtext.Value(p)
+	}
+	return "[" + strings.Join(q, " ") + "]"
 }

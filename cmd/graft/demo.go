@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -20,6 +21,7 @@ import (
 	"github.com/graftctl/graft/generator/publish"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 func demoCommand() *command {
@@ -130,7 +132,7 @@ func demoWorkdir(ctx context.Context, e *env, workdir, migration string) (string
 	for _, en := range entries {
 		if en.Name() != filepath.Base(lockPath) {
 			l.Release()
-			return "", nil, fmt.Errorf("--workdir %s is not empty; the demo needs an empty or new directory", workdir)
+			return "", nil, fmt.Errorf("--workdir %s is not empty; the demo needs an empty or new directory", termtext.Value(workdir))
 		}
 	}
 	return workdir, func() { _ = l.Release() }, nil
@@ -159,6 +161,9 @@ func (d demoResult) print(ctx context.Context, e *env) error {
 	if err := atomic.WriteFileContext(ctx, body, []byte(pub.Body), 0o644); err != nil {
 		return err
 	}
+	// The paths are the workdir's (--workdir, or TMPDIR's), quoted when
+	// a terminal would act on them (termtext.Value).
+	v := termtext.Value
 	fmt.Fprintf(e.stdout, `
 graft demo finished in %s (simulated EC2 time: %s).
 
@@ -182,8 +187,8 @@ With real AWS:
   graft run                        # clone, render, check and open the pull request (asks first)
   graft iam-policy                 # the least-privilege IAM policy for the spec
 `, time.Since(d.start).Round(time.Millisecond), d.simulated.Round(time.Second),
-		d.specPath, d.res.inventoryPath, d.res.recordPath, d.repo, branch, publish.ShortCommit(pub.Commit), overlay,
-		verdictLine(pub.Verdict), body, d.repo, branch, overlay, selfCommand(os.Args[0], os.Executable, exec.LookPath), overlay)
+		v(d.specPath), v(d.res.inventoryPath), v(d.res.recordPath), v(d.repo), v(branch), publish.ShortCommit(pub.Commit), v(overlay),
+		verdictLine(pub.Verdict), v(body), v(d.repo), v(branch), v(overlay), v(selfCommand(os.Args[0], os.Executable, exec.LookPath)), v(overlay))
 	return nil
 }
 
@@ -262,7 +267,9 @@ func git(ctx context.Context, dir string, args ...string) error {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		// The arguments name the workdir's paths, and git's words repeat
+		// them: one escaped line (termtext.Line).
+		return errors.New(termtext.Line(fmt.Sprintf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))))
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // newEC2Client builds the EC2 client of one region and the clock the
@@ -109,7 +110,7 @@ func discoverCommand() *command {
 					return err
 				}
 				if err := ctx.Err(); err != nil {
-					return fmt.Errorf("interrupted; %s was not written: %w", path, err)
+					return fmt.Errorf("interrupted; %s was not written: %w", termtext.Value(path), err)
 				}
 				if err := inv.WriteFile(path); err != nil {
 					return fmt.Errorf("write inventory: %w", err)
@@ -152,7 +153,7 @@ func savedInventory(ctx context.Context, path, migration string) (*ebs.Inventory
 		return saved, err
 	}
 	if saved.Migration != migration {
-		return nil, fmt.Errorf("%s is the inventory of migration %q, not %q: two specs in one directory share it, and graft never replaces another migration's files; give each spec a directory of its own", path, saved.Migration, migration)
+		return nil, fmt.Errorf("%s is the inventory of migration %q, not %q: two specs in one directory share it, and graft never replaces another migration's files; give each spec a directory of its own", termtext.Value(path), saved.Migration, migration)
 	}
 	return saved, nil
 }

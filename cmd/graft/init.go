@@ -12,6 +12,7 @@ import (
 	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/record"
+	"github.com/graftctl/graft/generator/termtext"
 	"github.com/graftctl/graft/templates"
 )
 
@@ -31,12 +32,12 @@ func initCommand() *command {
 				// overwritten: --force would not help, so it is not offered.
 				switch fi, err := os.Stat(e.specPath); {
 				case err == nil && !fi.Mode().IsRegular():
-					return fmt.Errorf("--spec %s is %s; graft writes only regular files, and would replace it: name a file with --spec", e.specPath, boundedio.FileKind(fi.Mode()))
+					return fmt.Errorf("--spec %s is %s; graft writes only regular files, and would replace it: name a file with --spec", termtext.Value(e.specPath), boundedio.FileKind(fi.Mode()))
 				case err == nil && !*force:
-					return fmt.Errorf("%s already exists; pass --force to overwrite it, or --spec to write elsewhere", e.specPath)
+					return fmt.Errorf("%s already exists; pass --force to overwrite it, or --spec to write elsewhere", termtext.Value(e.specPath))
 				case err == nil:
 					if what := graftData(ctx, e.specPath); what != "" {
-						return fmt.Errorf("--spec %s is %s; graft init never overwrites it, --force or not: name another file with --spec", e.specPath, what)
+						return fmt.Errorf("--spec %s is %s; graft init never overwrites it, --force or not: name another file with --spec", termtext.Value(e.specPath), what)
 					}
 				case err != nil && !errors.Is(err, os.ErrNotExist):
 					return err

@@ -8,6 +8,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/graftctl/graft/generator/kubeclient"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // newKubeClient makes the clientset preflight and verify read the cluster
@@ -25,7 +26,7 @@ func connect(ctx context.Context, o kubeclient.Options) (kubernetes.Interface, k
 	}
 	client, err := newKubeClient(cfg)
 	if err != nil {
-		return nil, target, fmt.Errorf("%w: %s: %v", kubeclient.ErrCluster, target, err)
+		return nil, target, fmt.Errorf("%w: %s: %s", kubeclient.ErrCluster, target, termtext.Line(err.Error()))
 	}
 	return client, target, kubeclient.Reachable(ctx, client, target, cfg.Timeout)
 }

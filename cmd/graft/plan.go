@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/spf13/pflag"
 
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 func planCommand() *command {
@@ -54,16 +56,22 @@ func writeWorkload(w io.Writer, m *spec.Migration) error {
 	if !t.Derives() {
 		return nil
 	}
-	what := "cass-operator CassandraDatacenter " + t.Workload.CassandraDatacenter.Name + " (cluster " + fmt.Sprintf("%q", t.Workload.CassandraDatacenter.ClusterName) + ")"
+	// The spec's names are printed as termtext.Value prints them: a rack
+	// or nodeSet name is a free string (cass-operator cleans it up), so
+	// it is quoted when a terminal would act on it, and a line is a line.
+	var what string
 	if t.WorkloadKind() == spec.WorkloadECK {
-		what = "ECK Elasticsearch " + t.Workload.Elasticsearch.Name
+		what = "ECK Elasticsearch " + termtext.Value(t.Workload.Elasticsearch.Name)
+	} else {
+		dc := t.Workload.CassandraDatacenter
+		what = "cass-operator CassandraDatacenter " + termtext.Value(dc.Name) + " (cluster " + strconv.Quote(dc.ClusterName) + ")"
 	}
 	if _, err := fmt.Fprintf(w, "Workload %s: graft derives the StatefulSets the operator creates:\n", what); err != nil {
 		return err
 	}
 	for _, g := range m.Spec.Groups() {
 		sts, _ := m.Spec.StatefulSet(g.StatefulSet)
-		if _, err := fmt.Fprintf(w, "  %s %s: StatefulSet %s, %d member(s) in %s, claims %s-%s-<ordinal>\n", groupWord(t), g.Name, g.StatefulSet, sts.Replicas, g.Zone, g.ClaimTemplates[0], g.StatefulSet); err != nil {
+		if _, err := fmt.Fprintf(w, "  %s %s: StatefulSet %s, %d member(s) in %s, claims %s-%s-<ordinal>\n", groupWord(t), termtext.Value(g.Name), termtext.Value(g.StatefulSet), sts.Replicas, termtext.Value(g.Zone), termtext.Value(g.ClaimTemplates[0]), termtext.Value(g.StatefulSet)); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/graftctl/graft/generator/preflight"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
+	"github.com/graftctl/graft/generator/termtext"
 	"github.com/graftctl/graft/templates"
 )
 
@@ -52,7 +53,7 @@ func runPreflight(ctx context.Context, e *env, args []string, kube kubeclient.Op
 	}
 	dir := paths[0]
 	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
-		return fmt.Errorf("%w: PATH %s: not an overlay directory (a directory with a kustomization.yaml)", check.ErrInput, dir)
+		return fmt.Errorf("%w: PATH %s: not an overlay directory (a directory with a kustomization.yaml)", check.ErrInput, termtext.Value(dir))
 	}
 	rec, err := record.Load(lockPath)
 	if err != nil {
@@ -64,7 +65,7 @@ func runPreflight(ctx context.Context, e *env, args []string, kube kubeclient.Op
 	}
 	overlay, err := preflight.ParseBuilt(built, rec)
 	if err != nil {
-		return fmt.Errorf("%s: %w", dir, err)
+		return fmt.Errorf("%s: %w", termtext.Value(dir), err)
 	}
 
 	client, target, err := connect(ctx, kube)
@@ -98,7 +99,7 @@ func buildOverlayContext(ctx context.Context, dir string) ([]byte, error) {
 	// UntilDone returns ctx.Err() itself when ctx is done; any other error
 	// is the build's.
 	if err != nil && err != ctx.Err() {
-		return nil, fmt.Errorf("%w: kustomize build %s: %v", check.ErrInput, dir, err)
+		return nil, fmt.Errorf("%w: kustomize build %s: %s", check.ErrInput, termtext.Value(dir), termtext.Line(err.Error()))
 	}
 	return data, err
 }

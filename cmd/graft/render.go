@@ -12,6 +12,7 @@ import (
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/render"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 func renderCommand() *command {
@@ -66,7 +67,7 @@ func renderOverlay(ctx context.Context, e *env, m *spec.Migration, rec *record.R
 	rec.Binding, rec.Workload = want, wantWorkload
 	path := record.Path(e.specPath, e.lockPath)
 	if err := rec.Write(path); err != nil {
-		return nil, fmt.Errorf("the overlay is written, but its binding and workload are not recorded in %s (graft check denies the overlay until they are; run graft render again): %w", path, err)
+		return nil, fmt.Errorf("the overlay is written, but its binding and workload are not recorded in %s (graft check denies the overlay until they are; run graft render again): %w", termtext.Value(path), err)
 	}
 	e.log.Info("binding recorded", "record", path, "mode", want.Mode, "storageClass", want.StorageClassName, "workload", m.Spec.Target.WorkloadKind())
 	return res, nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/graftctl/graft/generator/check"
 	"github.com/graftctl/graft/generator/record"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 func runCommand() *command {
@@ -41,7 +42,7 @@ func runCommand() *command {
 				if e.output == "json" {
 					return json.NewEncoder(e.stdout).Encode(map[string]string{"overlay": res.overlayDir, "record": res.recordPath})
 				}
-				fmt.Fprintf(e.stdout, "overlay:      %s\nrecord:       %s\n", res.overlayDir, res.recordPath)
+				fmt.Fprintf(e.stdout, "overlay:      %s\nrecord:       %s\n", termtext.Value(res.overlayDir), termtext.Value(res.recordPath))
 				return nil
 			}
 		},

@@ -13,6 +13,7 @@ import (
 	"github.com/graftctl/graft/generator/ebs"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // stages are the steps that graft clone, graft run and graft demo share:
@@ -68,7 +69,7 @@ func (s *stages) discover(ctx context.Context) (*ebs.Inventory, error) {
 		return nil, s.failed(stageDiscover, "", err)
 	}
 	if len(diffs) > 0 {
-		err := fmt.Errorf("the source changed since %s was written:\n  - %s", s.inventoryPath, strings.Join(diffs, "\n  - "))
+		err := fmt.Errorf("the source changed since %s was written:\n  - %s", termtext.Value(s.inventoryPath), strings.Join(diffs, "\n  - "))
 		se := s.failed(stageDiscover, "", err)
 		se.fix = sourceChangedFix(se.again)
 		return nil, se

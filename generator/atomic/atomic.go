@@ -16,6 +16,7 @@ import (
 
 	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/lock"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // umask is the process's umask: the files and directories put in place
@@ -37,6 +38,9 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 // checks ctx before it starts and again just before the rename, the moment
 // the new content becomes visible.
 func WriteFileContext(ctx context.Context, path string, data []byte, perm os.FileMode) (err error) {
+	// Its errors name path (the user's, or beside the user's spec): one
+	// line whatever it holds (termtext.Error).
+	defer func() { err = termtext.Error(err) }()
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

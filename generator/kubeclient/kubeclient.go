@@ -20,6 +20,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // ErrCluster is wrapped by every error in finding or reaching the cluster:
@@ -50,8 +52,11 @@ type Target struct {
 	Kubeconfig string `json:"kubeconfig"`
 }
 
+// String names the target on one line: the server and the kubeconfig's
+// path come from outside graft (a kubeconfig, KUBECONFIG) and are quoted
+// when a terminal would act on them (termtext.Value).
 func (t Target) String() string {
-	return fmt.Sprintf("cluster %s (context %q, kubeconfig %s)", t.Server, t.Context, t.Kubeconfig)
+	return fmt.Sprintf("cluster %s (context %q, kubeconfig %s)", termtext.Value(t.Server), t.Context, termtext.Value(t.Kubeconfig))
 }
 
 // Config loads the client configuration Options select, each request

@@ -27,6 +27,7 @@ import (
 	"github.com/graftctl/graft/generator/atomic"
 	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // DefaultFile is the record's name beside the spec.
@@ -180,7 +181,7 @@ func (r *Record) Marshal() ([]byte, error) {
 func (r *Record) Write(path string) error {
 	data, err := r.Marshal()
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", termtext.Value(path), err)
 	}
 	return atomic.WriteFile(path, data, 0o644)
 }
@@ -200,7 +201,7 @@ func ReadFile(ctx context.Context, path string) ([]byte, error) {
 	data, err := boundedio.ReadFile(ctx, path, boundedio.MaxFileBytes)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%w: %s does not exist; run `graft clone` first, or pass --lock", ErrInvalid, path)
+			return nil, fmt.Errorf("%w: %s does not exist; run `graft clone` first, or pass --lock", ErrInvalid, termtext.Value(path))
 		}
 		if errors.Is(err, boundedio.ErrTooLarge) {
 			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -217,7 +218,7 @@ func ReadFile(ctx context.Context, path string) ([]byte, error) {
 func ParseFile(path string, data []byte) (*Record, error) {
 	r, err := Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", termtext.Value(path), err)
 	}
 	return r, nil
 }
@@ -233,7 +234,7 @@ func ParseNode(path string, data []byte, doc *yaml.Node) (*Record, error) {
 		return ParseFile(path, data)
 	}
 	if err := r.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", termtext.Value(path), err)
 	}
 	return &r, nil
 }

@@ -36,11 +36,11 @@ func readBase(dir string) (map[string]baseStatefulSet, error) {
 // buildBase builds the kustomize base at dir.
 func buildBase(dir string) (resmap.ResMap, error) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("%w: spec.gitops.base: %s is not a directory; expected the kustomize base, relative to the overlay directory", ErrInvalid, dir)
+		return nil, fmt.Errorf("%w: spec.gitops.base: %s is not a directory; expected the kustomize base, relative to the overlay directory", ErrInvalid, shown(dir))
 	}
 	resources, err := build(dir)
 	if err != nil {
-		return nil, fmt.Errorf("%w: spec.gitops.base: %s does not build: %v", ErrInvalid, dir, err)
+		return nil, fmt.Errorf("%w: spec.gitops.base: %s does not build: %s", ErrInvalid, shown(dir), errLine(err))
 	}
 	return resources, nil
 }
@@ -59,7 +59,7 @@ func indexStatefulSets(resources resmap.ResMap) (map[string]baseStatefulSet, err
 		}
 		var sts appsv1.StatefulSet
 		if err := json.Unmarshal(data, &sts); err != nil {
-			return nil, fmt.Errorf("%w: base StatefulSet %s: %v", ErrInvalid, res.GetName(), err)
+			return nil, fmt.Errorf("%w: base StatefulSet %s: %s", ErrInvalid, shown(res.GetName()), errLine(err))
 		}
 		b := baseStatefulSet{name: sts.Name, templates: map[string]claimTemplate{}, replicas: 1}
 		if sts.Spec.Replicas != nil {
@@ -70,7 +70,7 @@ func indexStatefulSets(resources resmap.ResMap) (map[string]baseStatefulSet, err
 		}
 		if w, ok := sts.Annotations[ArgoSyncWaveAnnotation]; ok {
 			if b.wave, err = strconv.Atoi(w); err != nil {
-				return nil, fmt.Errorf("%w: base StatefulSet %s: annotation %s: %q, expected an integer", ErrInvalid, sts.Name, ArgoSyncWaveAnnotation, w)
+				return nil, fmt.Errorf("%w: base StatefulSet %s: annotation %s: %q, expected an integer", ErrInvalid, shown(sts.Name), ArgoSyncWaveAnnotation, w)
 			}
 		}
 		for i, t := range sts.Spec.VolumeClaimTemplates {
@@ -96,7 +96,7 @@ func ensureDir(dir string) (func(), error) {
 		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("render: %w", err)
+		return nil, fmt.Errorf("render: %w", oneLine(err))
 	}
 	return func() {
 		for _, d := range made {
@@ -189,10 +189,10 @@ func recoverDir(m *spec.Migration, dst string, keep []string) error {
 	notOurs := func(old string, dstMissing bool) error {
 		hint := "remove or rename it"
 		if dstMissing {
-			hint = fmt.Sprintf("if an interrupted graft render set the previous content of %s aside there, move it back (mv %s %s); otherwise remove or rename it", dst, old, dst)
+			hint = fmt.Sprintf("if an interrupted graft render set the previous content of %s aside there, move it back (mv %s %s); otherwise remove or rename it", shown(dst), shown(old), shown(dst))
 		}
 		return fmt.Errorf("%w: %s exists beside the %s %s and is not an overlay of migration %q that graft set aside (graft sets the previous overlay aside under that name while it replaces it); graft moves or deletes nothing it did not set aside, --force or not: %s",
-			ErrInvalid, old, outField, dst, m.Metadata.Name, hint)
+			ErrInvalid, shown(old), outField, shown(dst), m.Metadata.Name, hint)
 	}
 	old := atomic.Aside(dst)
 	fi, err := os.Lstat(old)
@@ -200,7 +200,7 @@ func recoverDir(m *spec.Migration, dst string, keep []string) error {
 	case errors.Is(err, os.ErrNotExist):
 		return nil
 	case err != nil:
-		return fmt.Errorf("%w: %s: %v", ErrInvalid, old, err)
+		return fmt.Errorf("%w: %s: %s", ErrInvalid, shown(old), errLine(err))
 	case !fi.IsDir(): // atomic.RecoverDir refuses it too, in its words
 		_, err := os.Lstat(dst)
 		return notOurs(old, errors.Is(err, os.ErrNotExist))
@@ -211,15 +211,15 @@ func recoverDir(m *spec.Migration, dst string, keep []string) error {
 		}
 		baseDir := filepath.Join(old, filepath.FromSlash(m.Spec.GitOps.Base))
 		if err := checkOutDir(m, old, baseDir, false, false); err != nil {
-			return fmt.Errorf("%s, where graft sets the previous overlay aside: %w", old, err)
+			return fmt.Errorf("%s, where graft sets the previous overlay aside: %w", shown(old), err)
 		}
 		if err := checkKeep(old, keep); err != nil {
-			return fmt.Errorf("%s, where graft sets the previous overlay aside: %w", old, err)
+			return fmt.Errorf("%s, where graft sets the previous overlay aside: %w", shown(old), err)
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, ErrInvalid) {
-		return fmt.Errorf("render: %w", err)
+		return fmt.Errorf("render: %w", oneLine(err))
 	}
 	return err
 }

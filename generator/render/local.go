@@ -38,7 +38,7 @@ func checkLocal(dir string) error {
 			return nil
 		}
 		if seen[abs] = true; len(seen) > maxKustomizations {
-			return fmt.Errorf("more than %d kustomizations refer to each other from %s", maxKustomizations, dir)
+			return fmt.Errorf("more than %d kustomizations refer to each other from %s", maxKustomizations, shown(dir))
 		}
 		var file string
 		for _, name := range konfig.RecognizedKustomizationFileNames() {
@@ -74,16 +74,16 @@ func checkLocal(dir string) error {
 				fi, err := os.Stat(p)
 				switch {
 				case err != nil:
-					return fmt.Errorf("%s: %s entry %q is not a file or directory here (%v); graft builds only from local files: a remote resource (a URL, a git repository) can change between the check and the apply",
-						file, list.field, e, err)
+					return fmt.Errorf("%s: %s entry %q is not a file or directory here (%s); graft builds only from local files: a remote resource (a URL, a git repository) can change between the check and the apply",
+						shown(file), list.field, e, errLine(err))
 				case fi.IsDir():
 					if err := visit(p); err != nil {
 						return err
 					}
 				case !fi.Mode().IsRegular():
-					return fmt.Errorf("%s: %s entry %q is not a regular file (%s); kustomize would read it without end or block on it", file, list.field, e, fi.Mode().Type())
+					return fmt.Errorf("%s: %s entry %q is not a regular file (%s); kustomize would read it without end or block on it", shown(file), list.field, e, fi.Mode().Type())
 				case fi.Size() > boundedio.MaxFileBytes:
-					return fmt.Errorf("%s: %s entry %q: %w", file, list.field, e, &boundedio.TooLargeError{Name: p, Size: fi.Size(), Limit: boundedio.MaxFileBytes})
+					return fmt.Errorf("%s: %s entry %q: %w", shown(file), list.field, e, &boundedio.TooLargeError{Name: p, Size: fi.Size(), Limit: boundedio.MaxFileBytes})
 				}
 			}
 		}

@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -134,7 +133,7 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 		err = errors.New("held by another process")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("render: lock the build directory %s: %w", tmp, err)
+		return nil, fmt.Errorf("render: lock the build directory %s: %w", shown(tmp), oneLine(err))
 	}
 	defer held.Release()
 	builds, err := buildIn(ctx, tmp, files)
@@ -163,7 +162,7 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 func dryRunBuild(ctx context.Context, m *spec.Migration, files map[string][]byte, opts Options) (*Result, error) {
 	out, err := realPath(opts.OutDir)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s %s: %v", ErrInvalid, outField, opts.OutDir, err)
+		return nil, fmt.Errorf("%w: %s %s: %s", ErrInvalid, outField, shown(opts.OutDir), errLine(err))
 	}
 	tmp, err := os.MkdirTemp("", "graft-dry-run-*")
 	if err != nil {
@@ -319,7 +318,7 @@ func replaceOutDir(ctx context.Context, m *spec.Migration, tmp string, opts Opti
 		return err
 	}
 	if err := atomic.ReplaceDir(tmp, dst); err != nil {
-		return fmt.Errorf("render: %w", err)
+		return fmt.Errorf("render: %w", oneLine(err))
 	}
 	return nil
 }
@@ -529,12 +528,12 @@ func (r *renderer) join(base map[string]baseStatefulSet) ([]member, error) {
 	for _, set := range r.m.Spec.Target.StatefulSets {
 		sts, ok := base[set.Name]
 		if !ok {
-			add("spec.target.statefulSets", set.Name, fmt.Sprintf("a StatefulSet of the base %s (it has %s)", r.m.Spec.GitOps.Base, baseNames(base)))
+			add("spec.target.statefulSets", set.Name, fmt.Sprintf("a StatefulSet of the base %s (it has %s)", shown(r.m.Spec.GitOps.Base), baseNames(base)))
 			continue
 		}
 		for _, d := range r.m.Spec.Source.Devices {
 			if _, ok := sts.templates[d.ClaimTemplate]; !ok {
-				add("spec.source.devices claimTemplate", d.ClaimTemplate, fmt.Sprintf("a volumeClaimTemplate of StatefulSet %s in the base (it has %s)", set.Name, sts.templateNames()))
+				add("spec.source.devices claimTemplate", d.ClaimTemplate, fmt.Sprintf("a volumeClaimTemplate of StatefulSet %s in the base (it has %s)", shown(set.Name), sts.templateNames()))
 			}
 		}
 	}
@@ -700,7 +699,7 @@ func (s baseStatefulSet) templateNames() string {
 	if len(names) == 0 {
 		return "no volumeClaimTemplates"
 	}
-	return strings.Join(names, ", ")
+	return shownList(names, ", ")
 }
 
 func baseNames(base map[string]baseStatefulSet) string {
@@ -708,5 +707,5 @@ func baseNames(base map[string]baseStatefulSet) string {
 	if len(names) == 0 {
 		return "no StatefulSet"
 	}
-	return strings.Join(names, ", ")
+	return shownList(names, ", ")
 }

@@ -84,18 +84,18 @@ func (r *renderer) findResource(resources resmap.ResMap, apiVersion, kind, name,
 			wave := 0
 			if w, ok := res.GetAnnotations()[ArgoSyncWaveAnnotation]; ok {
 				if wave, err = strconv.Atoi(w); err != nil {
-					return nil, 0, fmt.Errorf("%w: base %s %s: annotation %s: %q, expected an integer", ErrInvalid, kind, name, ArgoSyncWaveAnnotation, w)
+					return nil, 0, fmt.Errorf("%w: base %s %s: annotation %s: %q, expected an integer", ErrInvalid, kind, shown(name), ArgoSyncWaveAnnotation, w)
 				}
 			}
 			return obj, wave, nil
 		}
-		have = append(have, res.GetApiVersion()+" "+res.GetName())
+		have = append(have, shown(res.GetApiVersion())+" "+shown(res.GetName()))
 	}
 	it := "no " + kind
 	if len(have) > 0 {
 		it = strings.Join(have, ", ")
 	}
-	return nil, 0, fmt.Errorf("%w: %s: %q, expected a %s %s named so in the base %s (it has %s)", ErrInvalid, field, name, apiVersion, kind, r.m.Spec.GitOps.Base, it)
+	return nil, 0, fmt.Errorf("%w: %s: %q, expected a %s %s named so in the base %s (it has %s)", ErrInvalid, field, name, apiVersion, kind, shown(r.m.Spec.GitOps.Base), it)
 }
 
 // claimSpec decodes the claim spec at path in obj; ok is false when there
@@ -111,7 +111,7 @@ func claimSpec(obj any, path ...string) (corev1.PersistentVolumeClaimSpec, bool,
 		return cs, false, err
 	}
 	if err := json.Unmarshal(data, &cs); err != nil {
-		return cs, false, fmt.Errorf("%w: %s: %v", ErrInvalid, strings.Join(path, "."), err)
+		return cs, false, fmt.Errorf("%w: %s: %s", ErrInvalid, strings.Join(path, "."), errLine(err))
 	}
 	return cs, true, nil
 }
@@ -213,7 +213,7 @@ func (r *renderer) readCassandraDatacenter(resources resmap.ResMap) (targetBase,
 	}
 	var errs spec.ValidationError
 	add := errs.Add
-	where := fmt.Sprintf("the base's CassandraDatacenter %s", dc.Name)
+	where := fmt.Sprintf("the base's CassandraDatacenter %s", shown(dc.Name))
 	if got := str(cr, "spec", "clusterName"); got != dc.ClusterName {
 		add(f+".clusterName", dc.ClusterName, fmt.Sprintf("%q, spec.clusterName of %s (the operator names the StatefulSets after it)", got, where))
 	}
@@ -233,17 +233,17 @@ func (r *renderer) readCassandraDatacenter(resources resmap.ResMap) (targetBase,
 		want = append(want, rk.Name)
 	}
 	if !slices.Equal(names, want) {
-		add(f+".racks", strings.Join(want, ","), fmt.Sprintf("the racks of %s, in their order (%s): the operator names a StatefulSet per rack and spreads spec.size over them in order", where, strings.Join(names, ",")))
+		add(f+".racks", strings.Join(want, ","), fmt.Sprintf("the racks of %s, in their order (%s): the operator names a StatefulSet per rack and spreads spec.size over them in order", where, shownList(names, ",")))
 	}
 	for i, rk := range dc.Racks {
 		if i >= len(racks) {
 			break
 		}
 		if z := str(racks[i], "zone"); z != "" && z != rk.Zone {
-			add(fmt.Sprintf("%s.racks[%d].zone", f, i), rk.Zone, fmt.Sprintf("%s, the zone rack %s has in %s (its deprecated zone field): graft pins the rack where its volumes are, and the base pins it elsewhere", z, rk.Name, where))
+			add(fmt.Sprintf("%s.racks[%d].zone", f, i), rk.Zone, fmt.Sprintf("%s, the zone rack %s has in %s (its deprecated zone field): graft pins the rack where its volumes are, and the base pins it elsewhere", shown(z), shown(rk.Name), where))
 		}
 		if z := str(racks[i], "nodeAffinityLabels", r.m.Spec.Target.Storage().TopologyKey); z != "" && z != rk.Zone {
-			add(fmt.Sprintf("%s.racks[%d].zone", f, i), rk.Zone, fmt.Sprintf("%s, the zone rack %s's nodeAffinityLabels pin it to in %s: graft pins the rack where its volumes are, and the base pins it elsewhere", z, rk.Name, where))
+			add(fmt.Sprintf("%s.racks[%d].zone", f, i), rk.Zone, fmt.Sprintf("%s, the zone rack %s's nodeAffinityLabels pin it to in %s: graft pins the rack where its volumes are, and the base pins it elsewhere", shown(z), shown(rk.Name), where))
 		}
 	}
 	templates := map[string]claimTemplate{}
@@ -266,7 +266,7 @@ func (r *renderer) readCassandraDatacenter(resources resmap.ResMap) (targetBase,
 	}
 	for i, d := range r.m.Spec.Source.Devices {
 		if _, ok := templates[d.ClaimTemplate]; !ok {
-			add(fmt.Sprintf("spec.source.devices[%d].claimTemplate", i), d.ClaimTemplate, fmt.Sprintf("%s or the name of an entry of spec.storageConfig.additionalVolumes with a pvcSpec in %s (it has %s)", workload.CassandraDataClaim, where, strings.Join(slices.Sorted(maps.Keys(templates)), ", ")))
+			add(fmt.Sprintf("spec.source.devices[%d].claimTemplate", i), d.ClaimTemplate, fmt.Sprintf("%s or the name of an entry of spec.storageConfig.additionalVolumes with a pvcSpec in %s (it has %s)", workload.CassandraDataClaim, where, shownList(slices.Sorted(maps.Keys(templates)), ", ")))
 		}
 	}
 	if len(errs) > 0 {
@@ -292,7 +292,7 @@ func (r *renderer) readElasticsearch(resources resmap.ResMap) (targetBase, error
 	}
 	var errs spec.ValidationError
 	add := errs.Add
-	where := fmt.Sprintf("the base's Elasticsearch %s", es.Name)
+	where := fmt.Sprintf("the base's Elasticsearch %s", shown(es.Name))
 	nodeSets := list(cr, "spec", "nodeSets")
 	sets := map[string]baseStatefulSet{}
 	for i, ns := range es.NodeSets {
@@ -303,7 +303,7 @@ func (r *renderer) readElasticsearch(resources resmap.ResMap) (targetBase, error
 			for _, n := range nodeSets {
 				have = append(have, str(n, "name"))
 			}
-			add(nf+".name", ns.Name, fmt.Sprintf("a nodeSet of %s (it has %s)", where, strings.Join(have, ", ")))
+			add(nf+".name", ns.Name, fmt.Sprintf("a nodeSet of %s (it has %s)", where, shownList(have, ", ")))
 			continue
 		}
 		templates := map[string]claimTemplate{}
@@ -317,12 +317,12 @@ func (r *renderer) readElasticsearch(resources resmap.ResMap) (targetBase, error
 		if _, ok := templates[ns.ClaimTemplate]; !ok {
 			have := "none: declare it, with the size and class the data needs"
 			if len(templates) > 0 {
-				have = strings.Join(slices.Sorted(maps.Keys(templates)), ", ")
+				have = shownList(slices.Sorted(maps.Keys(templates)), ", ")
 			}
-			add(nf+".claimTemplate", ns.ClaimTemplate, fmt.Sprintf("a volumeClaimTemplate of nodeSet %s in %s (it has %s)", ns.Name, where, have))
+			add(nf+".claimTemplate", ns.ClaimTemplate, fmt.Sprintf("a volumeClaimTemplate of nodeSet %s in %s (it has %s)", shown(ns.Name), where, have))
 		}
 		if err := zoneConflict(nodeSets[j], r.m.Spec.Target.Storage().TopologyKey, ns.Zone); err != "" {
-			add(nf+".zone", ns.Zone, fmt.Sprintf("%s in %s's nodeSet %s: graft pins the nodeSet where its volumes are, and the base pins it elsewhere", err, where, ns.Name))
+			add(nf+".zone", ns.Zone, fmt.Sprintf("%s in %s's nodeSet %s: graft pins the nodeSet where its volumes are, and the base pins it elsewhere", err, where, shown(ns.Name)))
 		}
 		name := workload.ElasticsearchStatefulSet(es.Name, ns.Name)
 		sets[name] = baseStatefulSet{name: name, templates: templates, wave: wave, replicas: ns.Count}
@@ -354,7 +354,10 @@ func zoneConflict(nodeSet any, key, zone string) string {
 				values = append(values, s)
 			}
 			if str(e, "operator") != string(corev1.NodeSelectorOpIn) || !slices.Equal(values, []string{zone}) {
-				return fmt.Sprintf("%s %s %v", key, str(e, "operator"), values)
+				for i, v := range values {
+					values[i] = shown(v)
+				}
+				return fmt.Sprintf("%s %s [%s]", shown(key), shown(str(e, "operator")), strings.Join(values, " "))
 			}
 		}
 	}

@@ -16,7 +16,8 @@
 // EscapeTerminal); graft escapes every unsafe rune, newlines included,
 // because its output is read line by line by people and by CI.
 //
-// Three forms, for three places:
+// Three forms, for three places (and Error, Line for an error that is
+// wrapped):
 //   - Value, for a value printed on its own (a column, a key=value): the
 //     value as it is when safe, else quoted as %q quotes it, so that a
 //     reader sees where it starts and ends;
@@ -80,6 +81,22 @@ func Lines(s string) string { return escape(s, true, nil) }
 // it coloured. Any other ESC is escaped; a sequence is kept only whole,
 // so that keep cannot be stretched into a cursor move.
 func LinesKeeping(s string, keep []string) string { return escape(s, true, keep) }
+
+// Error is err as it is when its text is safe, else err with its text
+// escaped in place (Line), for an error graft did not write (the file
+// system's, naming a path; kustomize's) that a message wraps with %w:
+// errors.Is and errors.As still see err.
+func Error(err error) error {
+	if err == nil || !Unsafe(err.Error()) {
+		return err
+	}
+	return lineError{err}
+}
+
+type lineError struct{ err error }
+
+func (e lineError) Error() string { return Line(e.err.Error()) }
+func (e lineError) Unwrap() error { return e.err }
 
 func escape(s string, newlines bool, keep []string) string {
 	if !Unsafe(s) {

@@ -1,6 +1,8 @@
 package termtext_test
 
 import (
+	"errors"
+	"io/fs"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -99,5 +101,23 @@ func TestLinesKeeping(t *testing.T) {
 	}
 	if got := termtext.LinesKeeping(in, nil); got != termtext.Lines(in) {
 		t.Errorf("LinesKeeping with no codes is not Lines: %q", got)
+	}
+}
+
+// TestError: an error's unsafe text is escaped in place, its chain kept;
+// a safe error is returned as it is.
+func TestError(t *testing.T) {
+	cause := &fs.PathError{Op: "open", Path: "a\nb\x1b[2K", Err: fs.ErrNotExist}
+	err := termtext.Error(cause)
+	if got, want := err.Error(), `open a\nb\x1b[2K: file does not exist`; got != want {
+		t.Errorf("Error = %q, want %q", got, want)
+	}
+	var pe *fs.PathError
+	if !errors.Is(err, fs.ErrNotExist) || !errors.As(err, &pe) || pe != cause {
+		t.Errorf("the chain is lost: %#v", err)
+	}
+	safe := errors.New("plain")
+	if termtext.Error(safe) != safe || termtext.Error(nil) != nil {
+		t.Error("a safe error is not returned as it is")
 	}
 }
