@@ -22,35 +22,15 @@ import (
 	"github.com/graftctl/graft/internal/testkit/examples"
 )
 
-// yamlQuoted is s as a YAML double-quoted scalar with every rune but
-// printable ASCII escaped: YAML takes no raw control characters.
-func yamlQuoted(s string) string {
-	var q strings.Builder
-	q.WriteByte('"')
-	for _, r := range s {
-		if r >= 0x20 && r < 0x7f && r != '"' && r != '\\' {
-			q.WriteRune(r)
-		} else {
-			fmt.Fprintf(&q, "\\U%08x", r)
-		}
-	}
-	q.WriteByte('"')
-	return q.String()
-}
-
-// hostileYAML is termtexttest.Hostile without its byte that is not UTF-8
-// (a YAML document holds UTF-8 only).
-var hostileYAML = strings.TrimSuffix(termtexttest.Hostile, "\x9b")
-
 // TestWriteWorkloadHostileNames: a rack's name is a free string of the spec (cass-operator cleans them up for the
 // StatefulSet's name); plan's workload lines print it, and it cannot
 // add a line or reach the terminal raw: a header, a line per rack, a blank.
 func TestWriteWorkloadHostileNames(t *testing.T) {
 	// Hostile's runes but the dot (a StatefulSet name is a DNS-1123
 	// label, and cass-operator keeps the dot of a rack's name).
-	rack := strings.ReplaceAll(hostileYAML, ".", "")
+	rack := strings.ReplaceAll(termtexttest.HostileUTF8, ".", "")
 	doc := examples.Text(t, "cass-operator-6node", "graft.yaml",
-		"{name: r2,", "{name: "+yamlQuoted(rack)+",")
+		"{name: r2,", "{name: "+termtexttest.YAMLQuoted(rack)+",")
 	m, err := spec.Parse([]byte(doc))
 	if err != nil {
 		t.Fatal(err)

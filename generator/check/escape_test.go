@@ -18,20 +18,8 @@ import (
 // annotations) they cannot add a line or reach the terminal raw. Each
 // finding is two lines, the verdict one.
 func TestHostileNamesInTextFindings(t *testing.T) {
-	h := strings.TrimSuffix(termtexttest.Hostile, "\x9b") // YAML holds UTF-8 only
-	// A YAML double-quoted scalar with every rune but printable ASCII
-	// escaped: YAML takes no raw control characters.
-	var q strings.Builder
-	q.WriteByte('"')
-	for _, r := range h {
-		if r >= 0x20 && r < 0x7f && r != '"' && r != '\\' {
-			q.WriteRune(r)
-		} else {
-			fmt.Fprintf(&q, "\\U%08x", r)
-		}
-	}
-	q.WriteByte('"')
-	doc := strings.NewReplacer("HOSTILE", q.String()).Replace(`apiVersion: v1
+	h := termtexttest.HostileUTF8
+	doc := strings.NewReplacer("HOSTILE", termtexttest.YAMLQuoted(h)).Replace(`apiVersion: v1
 kind: PersistentVolumeClaim
 metadata:
   name: HOSTILE

@@ -39,12 +39,7 @@ func TestSimCleanupMultiTemplateNamedAttached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var vols []string
-	for _, it := range cp.Delete {
-		if it.Kind == "volume" {
-			vols = append(vols, it.ID)
-		}
-	}
+	vols := volumesDeleted(cp)
 	slices.Sort(vols)
 	if want := []string{loser, named}; !slices.Equal(vols, sortedCopy(want)) {
 		t.Fatalf("deletes volumes %v, want %v", vols, sortedCopy(want))

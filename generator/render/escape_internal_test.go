@@ -31,7 +31,7 @@ func (h messages) WithGroup(string) slog.Handler      { return h }
 // namespace the base declares on one line, whatever it holds (the spec
 // takes a DNS label, but the message does not rely on it).
 func TestWarnNamespaceOrderHostileNamespace(t *testing.T) {
-	ns := strings.TrimSuffix(termtexttest.Hostile, "\x9b")
+	ns := termtexttest.HostileUTF8
 	var q strings.Builder
 	for _, r := range ns {
 		fmt.Fprintf(&q, "\\U%08x", r)

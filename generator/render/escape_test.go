@@ -1,7 +1,6 @@
 package render_test
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,26 +10,6 @@ import (
 	"github.com/graftctl/graft/generator/render"
 	"github.com/graftctl/graft/generator/termtext/termtexttest"
 )
-
-// hostileYAML is termtexttest.Hostile without its byte that is not UTF-8:
-// a YAML document holds UTF-8 only.
-var hostileYAML = strings.TrimSuffix(termtexttest.Hostile, "\x9b")
-
-// yamlQuoted is s as a YAML double-quoted scalar with every rune but
-// printable ASCII escaped: YAML takes no raw control characters.
-func yamlQuoted(s string) string {
-	var q strings.Builder
-	q.WriteByte('"')
-	for _, r := range s {
-		if r >= 0x20 && r < 0x7f && r != '"' && r != '\\' {
-			q.WriteRune(r)
-		} else {
-			fmt.Fprintf(&q, "\\U%08x", r)
-		}
-	}
-	q.WriteByte('"')
-	return q.String()
-}
 
 // editFile replaces from with to in the file at p, once.
 func editFile(t *testing.T, p, from, to string) {
@@ -69,7 +48,7 @@ func checkRefusal(t *testing.T, err error, out string, lines int, named ...strin
 // cannot add a line: a problem list is its header and one line a problem,
 // a refusal of one problem one line.
 func TestHostileBaseNamesInErrors(t *testing.T) {
-	h := yamlQuoted(hostileYAML)
+	h := termtexttest.YAMLQuoted(termtexttest.HostileUTF8)
 	cases := []struct {
 		name, example, file, from, to string
 		lines                         int
@@ -89,7 +68,7 @@ func TestHostileBaseNamesInErrors(t *testing.T) {
 			editFile(t, filepath.Join(root, "base", c.file), c.from, c.to)
 			out := filepath.Join(root, "overlays", "x")
 			_, err := render.Render(m, rec, render.Options{OutDir: out})
-			checkRefusal(t, err, out, c.lines, hostileYAML)
+			checkRefusal(t, err, out, c.lines, termtexttest.HostileUTF8)
 		})
 	}
 }
@@ -107,7 +86,7 @@ func TestHostileBaseStatefulSetNames(t *testing.T) {
 		must(t, err)
 		if strings.Contains(string(data), "kind: StatefulSet") && !edited {
 			name := m.Spec.Target.StatefulSets[0].Name
-			editFile(t, f, "name: "+name+"\n", "name: "+yamlQuoted(hostileYAML)+"\n")
+			editFile(t, f, "name: "+name+"\n", "name: "+termtexttest.YAMLQuoted(termtexttest.HostileUTF8)+"\n")
 			edited = true
 		}
 	}
@@ -116,7 +95,7 @@ func TestHostileBaseStatefulSetNames(t *testing.T) {
 	}
 	out := filepath.Join(root, "overlays", "x")
 	_, err = render.Render(m, rec, render.Options{OutDir: out})
-	checkRefusal(t, err, out, 2, hostileYAML)
+	checkRefusal(t, err, out, 2, termtexttest.HostileUTF8)
 }
 
 // TestHostileBaseBuildError: kustomize's own error quotes the base's
@@ -127,7 +106,7 @@ func TestHostileBaseBuildError(t *testing.T) {
 	p := filepath.Join(root, "base", "cassandradatacenter.yaml")
 	data, err := os.ReadFile(p)
 	must(t, err)
-	doc := strings.Replace(string(data), "name: dc1", "name: "+yamlQuoted(hostileYAML), 1)
+	doc := strings.Replace(string(data), "name: dc1", "name: "+termtexttest.YAMLQuoted(termtexttest.HostileUTF8), 1)
 	must(t, os.WriteFile(p, []byte(doc+"\n---\n"+doc), 0o644))
 	out := filepath.Join(root, "overlays", "x")
 	_, err = render.Render(m, rec, render.Options{OutDir: out})
@@ -157,10 +136,10 @@ func TestHostileBasePathInErrors(t *testing.T) {
 		// A resources entry naming a directory whose kustomization lists
 		// a file that is not there: the refusal names that kustomization
 		// by its path.
-		sub := filepath.Join(root, "base", hostileYAML)
+		sub := filepath.Join(root, "base", termtexttest.HostileUTF8)
 		must(t, os.MkdirAll(sub, 0o755))
 		must(t, os.WriteFile(filepath.Join(sub, "kustomization.yaml"), []byte("resources:\n  - missing.yaml\n"), 0o644))
-		editFile(t, filepath.Join(root, "base", "kustomization.yaml"), "resources:\n", "resources:\n  - "+yamlQuoted(hostileYAML)+"\n")
+		editFile(t, filepath.Join(root, "base", "kustomization.yaml"), "resources:\n", "resources:\n  - "+termtexttest.YAMLQuoted(termtexttest.HostileUTF8)+"\n")
 		out := filepath.Join(root, "overlays", "x")
 		_, err := render.Render(m, rec, render.Options{OutDir: out})
 		checkRefusal(t, err, out, 1)

@@ -18,6 +18,27 @@ import (
 // (CSI in an 8-bit terminal), which is not UTF-8.
 const Hostile = "x\n✓ check passed\r\x1b[2K\x1b[1A\u009b2J\u202eexe.txt\u2066\u2028\u200b\x9b"
 
+// HostileUTF8 is Hostile without its byte that is not UTF-8: what a
+// YAML document, which holds UTF-8 only, can carry.
+var HostileUTF8 = strings.TrimSuffix(Hostile, "\x9b")
+
+// YAMLQuoted is s as a YAML double-quoted scalar with every rune but
+// printable ASCII escaped: YAML takes no raw control characters, so a
+// hostile value reaches graft through a YAML file only written so.
+func YAMLQuoted(s string) string {
+	var q strings.Builder
+	q.WriteByte('"')
+	for _, r := range s {
+		if r >= 0x20 && r < 0x7f && r != '"' && r != '\\' {
+			q.WriteRune(r)
+		} else {
+			fmt.Fprintf(&q, "\\U%08x", r)
+		}
+	}
+	q.WriteByte('"')
+	return q.String()
+}
+
 // Raw returns the first raw byte or rune of s a terminal acts on
 // (a control but '\n', a C1 control, a format or separator character, a
 // byte that is not UTF-8), or "" if there is none.
