@@ -124,24 +124,31 @@ func TestPublishBadInput(t *testing.T) {
 	}
 }
 
-// TestPublishDenied: an overlay the policies deny is a finding (exit 1)
-// and is not pushed.
-func TestPublishDenied(t *testing.T) {
+// publishPinnedToZone pushes to the GitOps repository a base whose pods
+// are pinned to zone (the policies deny it, GRAFT022: pods pinned to one
+// zone cannot reach the volumes of the others; render does not look), and
+// runs graft publish on it.
+func publishPinnedToZone(t *testing.T, zone string) (bare string, code int, stdout, stderr string) {
+	t.Helper()
 	bare, specPath := publishEnv(t)
-	// Pods pinned to one zone cannot reach the volumes of the other two;
-	// the policies deny it (GRAFT022), render does not look.
 	sts := filepath.Join(filepath.Dir(specPath), "base", "statefulset.yaml")
 	wc := filepath.Join(t.TempDir(), "wc")
 	pubGit(t, "", "clone", "--quiet", bare, wc)
 	data, err := os.ReadFile(sts)
 	must(t, err)
-	pin := "    spec:\n      affinity:\n        nodeAffinity:\n          requiredDuringSchedulingIgnoredDuringExecution:\n            nodeSelectorTerms:\n              - matchExpressions:\n                  - {key: topology.kubernetes.io/zone, operator: In, values: [us-east-1a]}\n"
+	pin := "    spec:\n      affinity:\n        nodeAffinity:\n          requiredDuringSchedulingIgnoredDuringExecution:\n            nodeSelectorTerms:\n              - matchExpressions:\n                  - {key: topology.kubernetes.io/zone, operator: In, values: [" + zone + "]}\n"
 	data = []byte(strings.Replace(string(data), "    spec:\n", pin, 1))
 	must(t, os.WriteFile(filepath.Join(wc, "base", "statefulset.yaml"), data, 0o644))
 	pubGit(t, wc, "commit", "--quiet", "-am", "pin to one zone")
 	pubGit(t, wc, "push", "--quiet", "origin", "main")
+	code, stdout, stderr = graft(t, "--spec", specPath, "publish", "--repo", bare)
+	return bare, code, stdout, stderr
+}
 
-	code, stdout, stderr := graft(t, "--spec", specPath, "publish", "--repo", bare)
+// TestPublishDenied: an overlay the policies deny is a finding (exit 1)
+// and is not pushed.
+func TestPublishDenied(t *testing.T) {
+	bare, code, stdout, stderr := publishPinnedToZone(t, "us-east-1a")
 	if code != exitFinding {
 		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitFinding, stdout, stderr)
 	}
@@ -159,18 +166,7 @@ func TestPublishDenied(t *testing.T) {
 // raw control byte; the list has as many lines as with a plain zone.
 func TestPublishDeniedHostileValues(t *testing.T) {
 	deny := func(zone string) string {
-		bare, specPath := publishEnv(t)
-		sts := filepath.Join(filepath.Dir(specPath), "base", "statefulset.yaml")
-		wc := filepath.Join(t.TempDir(), "wc")
-		pubGit(t, "", "clone", "--quiet", bare, wc)
-		data, err := os.ReadFile(sts)
-		must(t, err)
-		pin := "    spec:\n      affinity:\n        nodeAffinity:\n          requiredDuringSchedulingIgnoredDuringExecution:\n            nodeSelectorTerms:\n              - matchExpressions:\n                  - {key: topology.kubernetes.io/zone, operator: In, values: [" + zone + "]}\n"
-		data = []byte(strings.Replace(string(data), "    spec:\n", pin, 1))
-		must(t, os.WriteFile(filepath.Join(wc, "base", "statefulset.yaml"), data, 0o644))
-		pubGit(t, wc, "commit", "--quiet", "-am", "pin to one zone")
-		pubGit(t, wc, "push", "--quiet", "origin", "main")
-		code, stdout, stderr := graft(t, "--spec", specPath, "publish", "--repo", bare)
+		_, code, stdout, stderr := publishPinnedToZone(t, zone)
 		if code != exitFinding || !strings.Contains(stderr, "GRAFT022") {
 			t.Fatalf("exit %d, want %d and GRAFT022\n%s\n%s", code, exitFinding, stdout, stderr)
 		}
