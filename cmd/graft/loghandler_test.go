@@ -299,9 +299,10 @@ func TestLogFormatFlag(t *testing.T) {
 // TestColorFor: colour only on a terminal, never with --no-color or a
 // non-empty NO_COLOR (no-color.org: an empty NO_COLOR does not count).
 func TestColorFor(t *testing.T) {
-	env := func(v string) func(string) string {
+	// getenv with one variable set.
+	only := func(key, v string) func(string) string {
 		return func(k string) string {
-			if k == "NO_COLOR" {
+			if k == key {
 				return v
 			}
 			return ""
@@ -319,19 +320,11 @@ func TestColorFor(t *testing.T) {
 		{true, false, "0", false}, // any non-empty value
 		{false, true, "1", false},
 	} {
-		if got := colorFor(c.tty, c.flag, env(c.noColor)); got != c.want {
+		if got := colorFor(c.tty, c.flag, only("NO_COLOR", c.noColor)); got != c.want {
 			t.Errorf("colorFor(tty %t, --no-color %t, NO_COLOR=%q) = %t, want %t", c.tty, c.flag, c.noColor, got, c.want)
 		}
 	}
 	// TERM=dumb: neither colour nor progress bars, on a terminal too.
-	term := func(v string) func(string) string {
-		return func(k string) string {
-			if k == "TERM" {
-				return v
-			}
-			return ""
-		}
-	}
 	for _, c := range []struct {
 		term        string
 		color, bars bool
@@ -340,14 +333,14 @@ func TestColorFor(t *testing.T) {
 		{"xterm-256color", true, true},
 		{"", true, true},
 	} {
-		if got := colorFor(true, false, term(c.term)); got != c.color {
+		if got := colorFor(true, false, only("TERM", c.term)); got != c.color {
 			t.Errorf("colorFor on a terminal, TERM=%q: %t, want %t", c.term, got, c.color)
 		}
-		if got := barsFor(true, term(c.term)); got != c.bars {
+		if got := barsFor(true, only("TERM", c.term)); got != c.bars {
 			t.Errorf("barsFor on a terminal, TERM=%q: %t, want %t", c.term, got, c.bars)
 		}
 	}
-	if barsFor(false, term("xterm")) {
+	if barsFor(false, only("TERM", "xterm")) {
 		t.Error("barsFor off a terminal: true")
 	}
 }

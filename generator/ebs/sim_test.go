@@ -1480,10 +1480,7 @@ func TestSimPartitionReachesTheRecord(t *testing.T) {
 		return strings.Replace(y, "claimTemplate: commitlog, fsType: xfs}", "claimTemplate: commitlog, fsType: xfs, partition: 2}", 1)
 	}})
 	ctx := ctxT(t, 30*time.Second)
-	inv, err := e.engine().Discover(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := discover(t, ctx, e.engine())
 	for _, mb := range inv.Members {
 		for _, d := range mb.Devices {
 			want := map[string]int{"data": 0, "commitlog": 2}[d.ClaimTemplate]
@@ -1644,10 +1641,7 @@ func TestSimDeviceNames(t *testing.T) {
 		return strings.Replace(y, "name: /dev/xvdf,", "name: /dev/sdf,", 1)
 	}})
 	ctx := ctxT(t, 30*time.Second)
-	inv, err := e.engine().Discover(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := discover(t, ctx, e.engine())
 	for _, mb := range inv.Members {
 		if len(mb.Devices) != 1 || mb.Devices[0].Device != "/dev/xvdf" || mb.Devices[0].VolumeID == "" {
 			t.Fatalf("member %s: devices %+v, want /dev/xvdf with its volume", mb.Key(), mb.Devices)
@@ -1656,7 +1650,7 @@ func TestSimDeviceNames(t *testing.T) {
 	e = newSim(t, simCase{Nodes: 2, Devices: 1, NoHook: true, ExtraSpec: func(y string) string {
 		return strings.Replace(y, "name: /dev/xvdf,", "name: /dev/sdb,", 1)
 	}})
-	_, err = e.engine().Discover(ctx)
+	_, err := e.engine().Discover(ctx)
 	var derr *ebs.DiscoveryError
 	if !errors.As(err, &derr) {
 		t.Fatalf("discover accepted a device the instances do not have: %v", err)
