@@ -1118,9 +1118,7 @@ const stoppedFilter = `filters: [{name: "tag:app", values: [cassandra]}, {name: 
 // semantics); discover, and so plan and clone, refuse it by name, state
 // and filter.
 func TestSimStoppedInstanceRefused(t *testing.T) {
-	e := newSim(t, simCase{Nodes: 1, Devices: 1, NoHook: true, ExtraSpec: func(y string) string {
-		return strings.Replace(y, `filters: [{name: "tag:app", values: [cassandra]}]`, stoppedFilter, 1)
-	}})
+	e := newSim(t, simCase{Nodes: 1, Devices: 1, NoHook: true, ExtraSpec: specReplace(`filters: [{name: "tag:app", values: [cassandra]}]`, stoppedFilter)})
 	id, err := e.sim.AddInstance(ec2sim.InstanceSpec{Tags: map[string]string{"app": "cassandra", "Name": "cassandra-0"}, State: types.InstanceStateNameStopped})
 	if err != nil {
 		t.Fatal(err)
@@ -1476,9 +1474,7 @@ func deleteSnapshot(t testing.TB, ctx context.Context, sim *ec2sim.Sim, id strin
 // into the inventory discover writes and into the record clone writes, for
 // that device only; a device without one records the whole volume.
 func TestSimPartitionReachesTheRecord(t *testing.T) {
-	e := newSim(t, simCase{Nodes: 2, Devices: 2, NoHook: true, ExtraSpec: func(y string) string {
-		return strings.Replace(y, "claimTemplate: commitlog, fsType: xfs}", "claimTemplate: commitlog, fsType: xfs, partition: 2}", 1)
-	}})
+	e := newSim(t, simCase{Nodes: 2, Devices: 2, NoHook: true, ExtraSpec: specReplace("claimTemplate: commitlog, fsType: xfs}", "claimTemplate: commitlog, fsType: xfs, partition: 2}")})
 	ctx := ctxT(t, 30*time.Second)
 	inv := discover(t, ctx, e.engine())
 	for _, mb := range inv.Members {
@@ -1523,6 +1519,12 @@ func (e *simEnv) discoverAndPlan(t *testing.T, ctx context.Context) *ebs.Plan {
 
 // discoverAndPlan discovers with eng and plans the clone (the simulator's
 // and moto's tests).
+// specReplace is a simCase's ExtraSpec that replaces the first from in the
+// spec with to.
+func specReplace(from, to string) func(string) string {
+	return func(y string) string { return strings.Replace(y, from, to, 1) }
+}
+
 // discover runs eng's discover, which must succeed.
 func discover(t testing.TB, ctx context.Context, eng *ebs.Engine) *ebs.Inventory {
 	t.Helper()
@@ -1637,9 +1639,7 @@ func TestSimPlanSaysWhichPolicyTheTagsSatisfy(t *testing.T) {
 // /dev/xvdf (one slot), and a device the instances do not have is a named
 // problem that lists what they have, before anything is created.
 func TestSimDeviceNames(t *testing.T) {
-	e := newSim(t, simCase{Nodes: 2, Devices: 1, NoHook: true, ExtraSpec: func(y string) string {
-		return strings.Replace(y, "name: /dev/xvdf,", "name: /dev/sdf,", 1)
-	}})
+	e := newSim(t, simCase{Nodes: 2, Devices: 1, NoHook: true, ExtraSpec: specReplace("name: /dev/xvdf,", "name: /dev/sdf,")})
 	ctx := ctxT(t, 30*time.Second)
 	inv := discover(t, ctx, e.engine())
 	for _, mb := range inv.Members {
@@ -1647,9 +1647,7 @@ func TestSimDeviceNames(t *testing.T) {
 			t.Fatalf("member %s: devices %+v, want /dev/xvdf with its volume", mb.Key(), mb.Devices)
 		}
 	}
-	e = newSim(t, simCase{Nodes: 2, Devices: 1, NoHook: true, ExtraSpec: func(y string) string {
-		return strings.Replace(y, "name: /dev/xvdf,", "name: /dev/sdb,", 1)
-	}})
+	e = newSim(t, simCase{Nodes: 2, Devices: 1, NoHook: true, ExtraSpec: specReplace("name: /dev/xvdf,", "name: /dev/sdb,")})
 	_, err := e.engine().Discover(ctx)
 	var derr *ebs.DiscoveryError
 	if !errors.As(err, &derr) {
@@ -1681,9 +1679,7 @@ func TestSimPlanNamesVolumesLeftBehind(t *testing.T) {
 		}
 		return strings.Join(p.Warnings, "\n")
 	}
-	e := newSim(t, simCase{Nodes: 5, Devices: 2, NoHook: true, ExtraSpec: func(y string) string {
-		return strings.Replace(y, "      - {name: /dev/xvdg, claimTemplate: commitlog, fsType: xfs}\n", "", 1)
-	}})
+	e := newSim(t, simCase{Nodes: 5, Devices: 2, NoHook: true, ExtraSpec: specReplace("      - {name: /dev/xvdg, claimTemplate: commitlog, fsType: xfs}\n", "")})
 	got := warnings(e)
 	for _, want := range []string{
 		"not migrated: 5 member(s) have attached EBS volumes that spec.source.devices does not name",
