@@ -21,6 +21,7 @@ import (
 	"github.com/graftctl/graft/generator/atomic"
 	"github.com/graftctl/graft/generator/lock"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // readBase builds the kustomize base and indexes its StatefulSets and their
@@ -36,11 +37,11 @@ func readBase(dir string) (map[string]baseStatefulSet, error) {
 // buildBase builds the kustomize base at dir.
 func buildBase(dir string) (resmap.ResMap, error) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("%w: spec.gitops.base: %s is not a directory; expected the kustomize base, relative to the overlay directory", ErrInvalid, shown(dir))
+		return nil, fmt.Errorf("%w: spec.gitops.base: %s is not a directory; expected the kustomize base, relative to the overlay directory", ErrInvalid, termtext.Value(dir))
 	}
 	resources, err := build(dir)
 	if err != nil {
-		return nil, fmt.Errorf("%w: spec.gitops.base: %s does not build: %s", ErrInvalid, shown(dir), errLine(err))
+		return nil, fmt.Errorf("%w: spec.gitops.base: %s does not build: %s", ErrInvalid, termtext.Value(dir), termtext.Line(err.Error()))
 	}
 	return resources, nil
 }
@@ -59,7 +60,7 @@ func indexStatefulSets(resources resmap.ResMap) (map[string]baseStatefulSet, err
 		}
 		var sts appsv1.StatefulSet
 		if err := json.Unmarshal(data, &sts); err != nil {
-			return nil, fmt.Errorf("%w: base StatefulSet %s: %s", ErrInvalid, shown(res.GetName()), errLine(err))
+			return nil, fmt.Errorf("%w: base StatefulSet %s: %s", ErrInvalid, termtext.Value(res.GetName()), termtext.Line(err.Error()))
 		}
 		b := baseStatefulSet{name: sts.Name, templates: map[string]claimTemplate{}, replicas: 1}
 		if sts.Spec.Replicas != nil {
@@ -70,7 +71,7 @@ func indexStatefulSets(resources resmap.ResMap) (map[string]baseStatefulSet, err
 		}
 		if w, ok := sts.Annotations[ArgoSyncWaveAnnotation]; ok {
 			if b.wave, err = strconv.Atoi(w); err != nil {
-				return nil, fmt.Errorf("%w: base StatefulSet %s: annotation %s: %q, expected an integer", ErrInvalid, shown(sts.Name), ArgoSyncWaveAnnotation, w)
+				return nil, fmt.Errorf("%w: base StatefulSet %s: annotation %s: %q, expected an integer", ErrInvalid, termtext.Value(sts.Name), ArgoSyncWaveAnnotation, w)
 			}
 		}
 		for i, t := range sts.Spec.VolumeClaimTemplates {
@@ -96,7 +97,7 @@ func ensureDir(dir string) (func(), error) {
 		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("render: %w", oneLine(err))
+		return nil, fmt.Errorf("render: %w", termtext.Error(err))
 	}
 	return func() {
 		for _, d := range made {
@@ -189,10 +190,10 @@ func recoverDir(m *spec.Migration, dst string, keep []string) error {
 	notOurs := func(old string, dstMissing bool) error {
 		hint := "remove or rename it"
 		if dstMissing {
-			hint = fmt.Sprintf("if an interrupted graft render set the previous content of %s aside there, move it back (mv %s %s); otherwise remove or rename it", shown(dst), shown(old), shown(dst))
+			hint = fmt.Sprintf("if an interrupted graft render set the previous content of %s aside there, move it back (mv %s %s); otherwise remove or rename it", termtext.Value(dst), termtext.Value(old), termtext.Value(dst))
 		}
 		return fmt.Errorf("%w: %s exists beside the %s %s and is not an overlay of migration %q that graft set aside (graft sets the previous overlay aside under that name while it replaces it); graft moves or deletes nothing it did not set aside, --force or not: %s",
-			ErrInvalid, shown(old), outField, shown(dst), m.Metadata.Name, hint)
+			ErrInvalid, termtext.Value(old), outField, termtext.Value(dst), m.Metadata.Name, hint)
 	}
 	old := atomic.Aside(dst)
 	fi, err := os.Lstat(old)
@@ -200,7 +201,7 @@ func recoverDir(m *spec.Migration, dst string, keep []string) error {
 	case errors.Is(err, os.ErrNotExist):
 		return nil
 	case err != nil:
-		return fmt.Errorf("%w: %s: %s", ErrInvalid, shown(old), errLine(err))
+		return fmt.Errorf("%w: %s: %s", ErrInvalid, termtext.Value(old), termtext.Line(err.Error()))
 	case !fi.IsDir(): // atomic.RecoverDir refuses it too, in its words
 		_, err := os.Lstat(dst)
 		return notOurs(old, errors.Is(err, os.ErrNotExist))
@@ -211,15 +212,15 @@ func recoverDir(m *spec.Migration, dst string, keep []string) error {
 		}
 		baseDir := filepath.Join(old, filepath.FromSlash(m.Spec.GitOps.Base))
 		if err := checkOutDir(m, old, baseDir, false, false); err != nil {
-			return fmt.Errorf("%s, where graft sets the previous overlay aside: %w", shown(old), err)
+			return fmt.Errorf("%s, where graft sets the previous overlay aside: %w", termtext.Value(old), err)
 		}
 		if err := checkKeep(old, keep); err != nil {
-			return fmt.Errorf("%s, where graft sets the previous overlay aside: %w", shown(old), err)
+			return fmt.Errorf("%s, where graft sets the previous overlay aside: %w", termtext.Value(old), err)
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, ErrInvalid) {
-		return fmt.Errorf("render: %w", oneLine(err))
+		return fmt.Errorf("render: %w", termtext.Error(err))
 	}
 	return err
 }

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/graftctl/graft/generator/boundedio"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // maxKustomizations bounds the kustomizations checkLocal visits.
@@ -38,7 +39,7 @@ func checkLocal(dir string) error {
 			return nil
 		}
 		if seen[abs] = true; len(seen) > maxKustomizations {
-			return fmt.Errorf("more than %d kustomizations refer to each other from %s", maxKustomizations, shown(dir))
+			return fmt.Errorf("more than %d kustomizations refer to each other from %s", maxKustomizations, termtext.Value(dir))
 		}
 		var file string
 		for _, name := range konfig.RecognizedKustomizationFileNames() {
@@ -75,15 +76,15 @@ func checkLocal(dir string) error {
 				switch {
 				case err != nil:
 					return fmt.Errorf("%s: %s entry %q is not a file or directory here (%s); graft builds only from local files: a remote resource (a URL, a git repository) can change between the check and the apply",
-						shown(file), list.field, e, errLine(err))
+						termtext.Value(file), list.field, e, termtext.Line(err.Error()))
 				case fi.IsDir():
 					if err := visit(p); err != nil {
 						return err
 					}
 				case !fi.Mode().IsRegular():
-					return fmt.Errorf("%s: %s entry %q is not a regular file (%s); kustomize would read it without end or block on it", shown(file), list.field, e, fi.Mode().Type())
+					return fmt.Errorf("%s: %s entry %q is not a regular file (%s); kustomize would read it without end or block on it", termtext.Value(file), list.field, e, fi.Mode().Type())
 				case fi.Size() > boundedio.MaxFileBytes:
-					return fmt.Errorf("%s: %s entry %q: %w", shown(file), list.field, e, &boundedio.TooLargeError{Name: p, Size: fi.Size(), Limit: boundedio.MaxFileBytes})
+					return fmt.Errorf("%s: %s entry %q: %w", termtext.Value(file), list.field, e, &boundedio.TooLargeError{Name: p, Size: fi.Size(), Limit: boundedio.MaxFileBytes})
 				}
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/graftctl/graft/generator/boundedio"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // maxReplaced bounds the entries of a directory render will replace: an
@@ -32,10 +33,10 @@ const outField = "output directory (--out, or spec.gitops.overlayPath)"
 func checkOutDir(m *spec.Migration, outDir, baseDir string, force, dryRun bool) error {
 	out, err := realPath(outDir)
 	if err != nil {
-		return fmt.Errorf("%w: %s %s: %s", ErrInvalid, outField, shown(outDir), errLine(err))
+		return fmt.Errorf("%w: %s %s: %s", ErrInvalid, outField, termtext.Value(outDir), termtext.Line(err.Error()))
 	}
 	if fi, err := os.Stat(out); err == nil && !fi.IsDir() {
-		return fmt.Errorf("%w: %s %s is %s; expected a directory (or nothing there, for graft to make)", ErrInvalid, outField, shown(outDir), boundedio.FileKind(fi.Mode()))
+		return fmt.Errorf("%w: %s %s is %s; expected a directory (or nothing there, for graft to make)", ErrInvalid, outField, termtext.Value(outDir), boundedio.FileKind(fi.Mode()))
 	}
 	// A claims-only overlay may have no base (spec.gitops.base ""): then
 	// there is none to keep apart from the overlay.
@@ -43,7 +44,7 @@ func checkOutDir(m *spec.Migration, outDir, baseDir string, force, dryRun bool) 
 	base := ""
 	if hasBase {
 		if base, err = filepath.EvalSymlinks(baseDir); err != nil {
-			return fmt.Errorf("%w: spec.gitops.base %s: %s", ErrInvalid, shown(baseDir), errLine(err))
+			return fmt.Errorf("%w: spec.gitops.base %s: %s", ErrInvalid, termtext.Value(baseDir), termtext.Line(err.Error()))
 		}
 		if base, err = filepath.Abs(base); err != nil {
 			return err
@@ -53,18 +54,18 @@ func checkOutDir(m *spec.Migration, outDir, baseDir string, force, dryRun bool) 
 	case !hasBase:
 	case within(out, base):
 		return fmt.Errorf("%w: %s %s is the kustomize base %s or lies inside it (spec.gitops.base %q resolves there from it); graft never writes into the base: choose another --out, apart from the base",
-			ErrInvalid, outField, shown(outDir), shown(base), m.Spec.GitOps.Base)
+			ErrInvalid, outField, termtext.Value(outDir), termtext.Value(base), m.Spec.GitOps.Base)
 	case within(base, out):
 		return fmt.Errorf("%w: %s %s holds the kustomize base %s (spec.gitops.base %q); replacing it would delete the base: choose another --out, apart from the base",
-			ErrInvalid, outField, shown(outDir), shown(base), m.Spec.GitOps.Base)
+			ErrInvalid, outField, termtext.Value(outDir), termtext.Value(base), m.Spec.GitOps.Base)
 	}
 	for d := out; ; d = filepath.Dir(d) {
 		if isGitDir(d) {
-			return fmt.Errorf("%w: %s %s lies in the git directory %s; git commits nothing there: choose a directory of the work tree", ErrInvalid, outField, shown(outDir), shown(d))
+			return fmt.Errorf("%w: %s %s lies in the git directory %s; git commits nothing there: choose a directory of the work tree", ErrInvalid, outField, termtext.Value(outDir), termtext.Value(d))
 		}
 		if d != out {
 			if o, ok := owner(filepath.Join(d, KustomizationFile)); ok {
-				return fmt.Errorf("%w: %s %s lies inside the overlay of migration %q (%s), which graft replaces as a whole: choose a directory apart from every overlay", ErrInvalid, outField, shown(outDir), o, shown(d))
+				return fmt.Errorf("%w: %s %s lies inside the overlay of migration %q (%s), which graft replaces as a whole: choose a directory apart from every overlay", ErrInvalid, outField, termtext.Value(outDir), o, termtext.Value(d))
 			}
 		}
 		if filepath.Dir(d) == d {
@@ -76,17 +77,17 @@ func checkOutDir(m *spec.Migration, outDir, baseDir string, force, dryRun bool) 
 	if abs, err := filepath.Abs(outDir); err == nil {
 		if lexical := workTree(filepath.Dir(abs)); lexical != "" {
 			if real, err := filepath.EvalSymlinks(lexical); err == nil && !within(out, real) {
-				return fmt.Errorf("%w: %s %s resolves to %s, outside the repository %s that its path names (a symlink leads out of it); git would commit nothing: choose a directory of the repository", ErrInvalid, outField, shown(outDir), shown(out), shown(lexical))
+				return fmt.Errorf("%w: %s %s resolves to %s, outside the repository %s that its path names (a symlink leads out of it); git would commit nothing: choose a directory of the repository", ErrInvalid, outField, termtext.Value(outDir), termtext.Value(out), termtext.Value(lexical))
 			}
 		}
 	}
 	if root := workTree(filepath.Dir(out)); root != "" && hasBase {
 		if !within(base, root) {
 			return fmt.Errorf("%w: spec.gitops.base %q resolves to %s, outside the repository %s that holds the overlay %s; expected a base inside the repository (Flux and Argo CD read nothing else)",
-				ErrInvalid, m.Spec.GitOps.Base, shown(base), shown(root), shown(outDir))
+				ErrInvalid, m.Spec.GitOps.Base, termtext.Value(base), termtext.Value(root), termtext.Value(outDir))
 		}
 		if rel, _ := filepath.Rel(root, base); spec.InGitDir(filepath.ToSlash(rel)) {
-			return fmt.Errorf("%w: spec.gitops.base %q resolves to %s, in the git directory of %s; expected a directory of the work tree", ErrInvalid, m.Spec.GitOps.Base, shown(base), shown(root))
+			return fmt.Errorf("%w: spec.gitops.base %q resolves to %s, in the git directory of %s; expected a directory of the work tree", ErrInvalid, m.Spec.GitOps.Base, termtext.Value(base), termtext.Value(root))
 		}
 	}
 	if dryRun {
@@ -102,7 +103,7 @@ func checkReplace(m *spec.Migration, dir string, force bool) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %s %s: %s", ErrInvalid, outField, shown(dir), errLine(err))
+		return fmt.Errorf("%w: %s %s: %s", ErrInvalid, outField, termtext.Value(dir), termtext.Line(err.Error()))
 	}
 	if len(entries) == 0 {
 		return nil
@@ -111,29 +112,29 @@ func checkReplace(m *spec.Migration, dir string, force bool) error {
 	switch {
 	case graftWrote && migration != m.Metadata.Name:
 		return fmt.Errorf("%w: %s %s is the overlay of migration %q, not %q; graft never replaces another migration's overlay, --force or not: choose another --out or spec.gitops.overlayPath",
-			ErrInvalid, outField, shown(dir), migration, m.Metadata.Name)
+			ErrInvalid, outField, termtext.Value(dir), migration, m.Metadata.Name)
 	case !graftWrote && !force:
-		return fmt.Errorf("%w: %s %s exists and was not written by graft (its kustomization.yaml does not start with %q); choose another --out, or pass --force to replace it", ErrInvalid, outField, shown(dir), Marker)
+		return fmt.Errorf("%w: %s %s exists and was not written by graft (its kustomization.yaml does not start with %q); choose another --out, or pass --force to replace it", ErrInvalid, outField, termtext.Value(dir), Marker)
 	}
 	// Replacing dir deletes everything under it: nothing there may be a
 	// repository or another migration's overlay.
 	n := 0
 	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return fmt.Errorf("%w: %s %s: %s", ErrInvalid, outField, shown(dir), errLine(err))
+			return fmt.Errorf("%w: %s %s: %s", ErrInvalid, outField, termtext.Value(dir), termtext.Line(err.Error()))
 		}
 		if n++; n > maxReplaced {
-			return fmt.Errorf("%w: %s %s holds more than %d files; that is not an overlay, graft does not replace it: choose another --out", ErrInvalid, outField, shown(dir), maxReplaced)
+			return fmt.Errorf("%w: %s %s holds more than %d files; that is not an overlay, graft does not replace it: choose another --out", ErrInvalid, outField, termtext.Value(dir), maxReplaced)
 		}
 		if p == dir {
 			return nil
 		}
 		if spec.InGitDir(d.Name()) || (d.IsDir() && isGitDir(p)) {
-			return fmt.Errorf("%w: %s %s holds a git repository (%s); graft never replaces it: choose another --out", ErrInvalid, outField, shown(dir), shown(p))
+			return fmt.Errorf("%w: %s %s holds a git repository (%s); graft never replaces it: choose another --out", ErrInvalid, outField, termtext.Value(dir), termtext.Value(p))
 		}
 		if d.Name() == KustomizationFile {
 			if o, ok := owner(p); ok && o != m.Metadata.Name {
-				return fmt.Errorf("%w: %s %s holds the overlay of migration %q (%s); graft never replaces another migration's overlay: choose another --out", ErrInvalid, outField, shown(dir), o, shown(filepath.Dir(p)))
+				return fmt.Errorf("%w: %s %s holds the overlay of migration %q (%s); graft never replaces another migration's overlay: choose another --out", ErrInvalid, outField, termtext.Value(dir), o, termtext.Value(filepath.Dir(p)))
 			}
 		}
 		if d.Name() == record.DefaultFile && !d.IsDir() {
@@ -142,9 +143,9 @@ func checkReplace(m *spec.Migration, dir string, force bool) error {
 			rec, err := record.Load(p)
 			switch {
 			case err != nil:
-				return fmt.Errorf("%w: %s %s holds %s, which is not a record graft can read (%s); graft does not delete it: choose another --out", ErrInvalid, outField, shown(dir), shown(p), errLine(err))
+				return fmt.Errorf("%w: %s %s holds %s, which is not a record graft can read (%s); graft does not delete it: choose another --out", ErrInvalid, outField, termtext.Value(dir), termtext.Value(p), termtext.Line(err.Error()))
 			case rec.Migration != m.Metadata.Name:
-				return fmt.Errorf("%w: %s %s holds the record of migration %q (%s); graft never deletes another migration's record: choose another --out", ErrInvalid, outField, shown(dir), rec.Migration, shown(p))
+				return fmt.Errorf("%w: %s %s holds the record of migration %q (%s); graft never deletes another migration's record: choose another --out", ErrInvalid, outField, termtext.Value(dir), rec.Migration, termtext.Value(p))
 			}
 		}
 		return nil
@@ -253,7 +254,7 @@ func workTree(dir string) string {
 func checkKeep(outDir string, keep []string) error {
 	out, err := realPath(outDir)
 	if err != nil {
-		return fmt.Errorf("%w: %s %s: %s", ErrInvalid, outField, shown(outDir), errLine(err))
+		return fmt.Errorf("%w: %s %s: %s", ErrInvalid, outField, termtext.Value(outDir), termtext.Line(err.Error()))
 	}
 	for _, k := range keep {
 		if k == "" {
@@ -264,7 +265,7 @@ func checkKeep(outDir string, keep []string) error {
 			return err
 		}
 		if within(p, out) {
-			return fmt.Errorf("%w: %s %s holds %s; replacing the directory would delete it: choose another --out", ErrInvalid, outField, shown(outDir), shown(k))
+			return fmt.Errorf("%w: %s %s holds %s; replacing the directory would delete it: choose another --out", ErrInvalid, outField, termtext.Value(outDir), termtext.Value(k))
 		}
 	}
 	return nil

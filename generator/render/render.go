@@ -36,6 +36,7 @@ import (
 	"github.com/graftctl/graft/generator/lock"
 	"github.com/graftctl/graft/generator/record"
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext"
 	"github.com/graftctl/graft/templates"
 )
 
@@ -133,7 +134,7 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 		err = errors.New("held by another process")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("render: lock the build directory %s: %w", shown(tmp), oneLine(err))
+		return nil, fmt.Errorf("render: lock the build directory %s: %w", termtext.Value(tmp), termtext.Error(err))
 	}
 	defer held.Release()
 	builds, err := buildIn(ctx, tmp, files)
@@ -162,7 +163,7 @@ func RenderContext(ctx context.Context, m *spec.Migration, rec *record.Record, o
 func dryRunBuild(ctx context.Context, m *spec.Migration, files map[string][]byte, opts Options) (*Result, error) {
 	out, err := realPath(opts.OutDir)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s %s: %s", ErrInvalid, outField, shown(opts.OutDir), errLine(err))
+		return nil, fmt.Errorf("%w: %s %s: %s", ErrInvalid, outField, termtext.Value(opts.OutDir), termtext.Line(err.Error()))
 	}
 	tmp, err := os.MkdirTemp("", "graft-dry-run-*")
 	if err != nil {
@@ -318,7 +319,7 @@ func replaceOutDir(ctx context.Context, m *spec.Migration, tmp string, opts Opti
 		return err
 	}
 	if err := atomic.ReplaceDir(tmp, dst); err != nil {
-		return fmt.Errorf("render: %w", oneLine(err))
+		return fmt.Errorf("render: %w", termtext.Error(err))
 	}
 	return nil
 }
@@ -528,12 +529,12 @@ func (r *renderer) join(base map[string]baseStatefulSet) ([]member, error) {
 	for _, set := range r.m.Spec.Target.StatefulSets {
 		sts, ok := base[set.Name]
 		if !ok {
-			add("spec.target.statefulSets", set.Name, fmt.Sprintf("a StatefulSet of the base %s (it has %s)", shown(r.m.Spec.GitOps.Base), baseNames(base)))
+			add("spec.target.statefulSets", set.Name, fmt.Sprintf("a StatefulSet of the base %s (it has %s)", termtext.Value(r.m.Spec.GitOps.Base), baseNames(base)))
 			continue
 		}
 		for _, d := range r.m.Spec.Source.Devices {
 			if _, ok := sts.templates[d.ClaimTemplate]; !ok {
-				add("spec.source.devices claimTemplate", d.ClaimTemplate, fmt.Sprintf("a volumeClaimTemplate of StatefulSet %s in the base (it has %s)", shown(set.Name), sts.templateNames()))
+				add("spec.source.devices claimTemplate", d.ClaimTemplate, fmt.Sprintf("a volumeClaimTemplate of StatefulSet %s in the base (it has %s)", termtext.Value(set.Name), sts.templateNames()))
 			}
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext"
 )
 
 // ShardMembers is the most members (StatefulSet pods, each with one PV and
@@ -76,7 +77,7 @@ func StorageRoots(dir string) ([]string, error) {
 		}
 		o, ok := owner(filepath.Join(dir, e.Name(), KustomizationFile))
 		if !ok || o != migration {
-			return nil, fmt.Errorf("%s is named as a storage root of migration %q's overlay but its %s was not written by graft for that migration", shown(filepath.Join(dir, e.Name())), migration, KustomizationFile)
+			return nil, fmt.Errorf("%s is named as a storage root of migration %q's overlay but its %s was not written by graft for that migration", termtext.Value(filepath.Join(dir, e.Name())), migration, KustomizationFile)
 		}
 		roots = append(roots, e.Name())
 	}
@@ -241,10 +242,10 @@ func writeFiles(ctx context.Context, dir string, files map[string][]byte) error 
 		}
 		p := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return fmt.Errorf("render: %w", oneLine(err))
+			return fmt.Errorf("render: %w", termtext.Error(err))
 		}
 		if err := os.WriteFile(p, files[name], 0o644); err != nil {
-			return fmt.Errorf("render: %w", oneLine(err))
+			return fmt.Errorf("render: %w", termtext.Error(err))
 		}
 	}
 	return nil
@@ -277,7 +278,7 @@ func buildRoots(ctx context.Context, dir string, roots []string) (map[string][]b
 		return nil, fmt.Errorf("render: %w; nothing was written", ctxErr)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: the overlay does not build, nothing was written: %s", ErrInvalid, errLine(err))
+		return nil, fmt.Errorf("%w: the overlay does not build, nothing was written: %s", ErrInvalid, termtext.Line(err.Error()))
 	}
 	builds := make(map[string][]byte, len(roots))
 	for i, root := range roots {
@@ -369,7 +370,7 @@ func warnNamespaceOrder(m *spec.Migration, builds map[string][]byte, log *slog.L
 			Metadata struct{ Name string }
 		}
 		if yaml.Unmarshal(doc, &obj) == nil && obj.Kind == "Namespace" && obj.Metadata.Name == ns {
-			log.Warn("the base declares Namespace "+shown(ns)+", which only the workload root applies; under Flux the storage roots come first, and their claims wait for the namespace: create it before (a Kustomization listed in spec.gitops.dependsOn), or make sure it exists", "namespace", ns)
+			log.Warn("the base declares Namespace "+termtext.Value(ns)+", which only the workload root applies; under Flux the storage roots come first, and their claims wait for the namespace: create it before (a Kustomization listed in spec.gitops.dependsOn), or make sure it exists", "namespace", ns)
 			return
 		}
 	}

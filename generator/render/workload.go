@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/graftctl/graft/generator/spec"
+	"github.com/graftctl/graft/generator/termtext"
 	"github.com/graftctl/graft/generator/workload"
 )
 
@@ -84,18 +85,18 @@ func (r *renderer) findResource(resources resmap.ResMap, apiVersion, kind, name,
 			wave := 0
 			if w, ok := res.GetAnnotations()[ArgoSyncWaveAnnotation]; ok {
 				if wave, err = strconv.Atoi(w); err != nil {
-					return nil, 0, fmt.Errorf("%w: base %s %s: annotation %s: %q, expected an integer", ErrInvalid, kind, shown(name), ArgoSyncWaveAnnotation, w)
+					return nil, 0, fmt.Errorf("%w: base %s %s: annotation %s: %q, expected an integer", ErrInvalid, kind, termtext.Value(name), ArgoSyncWaveAnnotation, w)
 				}
 			}
 			return obj, wave, nil
 		}
-		have = append(have, shown(res.GetApiVersion())+" "+shown(res.GetName()))
+		have = append(have, termtext.Value(res.GetApiVersion())+" "+termtext.Value(res.GetName()))
 	}
 	it := "no " + kind
 	if len(have) > 0 {
 		it = strings.Join(have, ", ")
 	}
-	return nil, 0, fmt.Errorf("%w: %s: %q, expected a %s %s named so in the base %s (it has %s)", ErrInvalid, field, name, apiVersion, kind, shown(r.m.Spec.GitOps.Base), it)
+	return nil, 0, fmt.Errorf("%w: %s: %q, expected a %s %s named so in the base %s (it has %s)", ErrInvalid, field, name, apiVersion, kind, termtext.Value(r.m.Spec.GitOps.Base), it)
 }
 
 // claimSpec decodes the claim spec at path in obj; ok is false when there
@@ -111,7 +112,7 @@ func claimSpec(obj any, path ...string) (corev1.PersistentVolumeClaimSpec, bool,
 		return cs, false, err
 	}
 	if err := json.Unmarshal(data, &cs); err != nil {
-		return cs, false, fmt.Errorf("%w: %s: %s", ErrInvalid, strings.Join(path, "."), errLine(err))
+		return cs, false, fmt.Errorf("%w: %s: %s", ErrInvalid, strings.Join(path, "."), termtext.Line(err.Error()))
 	}
 	return cs, true, nil
 }
@@ -213,7 +214,7 @@ func (r *renderer) readCassandraDatacenter(resources resmap.ResMap) (targetBase,
 	}
 	var errs spec.ValidationError
 	add := errs.Add
-	where := fmt.Sprintf("the base's CassandraDatacenter %s", shown(dc.Name))
+	where := fmt.Sprintf("the base's CassandraDatacenter %s", termtext.Value(dc.Name))
 	if got := str(cr, "spec", "clusterName"); got != dc.ClusterName {
 		add(f+".clusterName", dc.ClusterName, fmt.Sprintf("%q, spec.clusterName of %s (the operator names the StatefulSets after it)", got, where))
 	}
@@ -240,10 +241,10 @@ func (r *renderer) readCassandraDatacenter(resources resmap.ResMap) (targetBase,
 			break
 		}
 		if z := str(racks[i], "zone"); z != "" && z != rk.Zone {
-			add(fmt.Sprintf("%s.racks[%d].zone", f, i), rk.Zone, fmt.Sprintf("%s, the zone rack %s has in %s (its deprecated zone field): graft pins the rack where its volumes are, and the base pins it elsewhere", shown(z), shown(rk.Name), where))
+			add(fmt.Sprintf("%s.racks[%d].zone", f, i), rk.Zone, fmt.Sprintf("%s, the zone rack %s has in %s (its deprecated zone field): graft pins the rack where its volumes are, and the base pins it elsewhere", termtext.Value(z), termtext.Value(rk.Name), where))
 		}
 		if z := str(racks[i], "nodeAffinityLabels", r.m.Spec.Target.Storage().TopologyKey); z != "" && z != rk.Zone {
-			add(fmt.Sprintf("%s.racks[%d].zone", f, i), rk.Zone, fmt.Sprintf("%s, the zone rack %s's nodeAffinityLabels pin it to in %s: graft pins the rack where its volumes are, and the base pins it elsewhere", shown(z), shown(rk.Name), where))
+			add(fmt.Sprintf("%s.racks[%d].zone", f, i), rk.Zone, fmt.Sprintf("%s, the zone rack %s's nodeAffinityLabels pin it to in %s: graft pins the rack where its volumes are, and the base pins it elsewhere", termtext.Value(z), termtext.Value(rk.Name), where))
 		}
 	}
 	templates := map[string]claimTemplate{}
@@ -292,7 +293,7 @@ func (r *renderer) readElasticsearch(resources resmap.ResMap) (targetBase, error
 	}
 	var errs spec.ValidationError
 	add := errs.Add
-	where := fmt.Sprintf("the base's Elasticsearch %s", shown(es.Name))
+	where := fmt.Sprintf("the base's Elasticsearch %s", termtext.Value(es.Name))
 	nodeSets := list(cr, "spec", "nodeSets")
 	sets := map[string]baseStatefulSet{}
 	for i, ns := range es.NodeSets {
@@ -319,10 +320,10 @@ func (r *renderer) readElasticsearch(resources resmap.ResMap) (targetBase, error
 			if len(templates) > 0 {
 				have = shownList(slices.Sorted(maps.Keys(templates)), ", ")
 			}
-			add(nf+".claimTemplate", ns.ClaimTemplate, fmt.Sprintf("a volumeClaimTemplate of nodeSet %s in %s (it has %s)", shown(ns.Name), where, have))
+			add(nf+".claimTemplate", ns.ClaimTemplate, fmt.Sprintf("a volumeClaimTemplate of nodeSet %s in %s (it has %s)", termtext.Value(ns.Name), where, have))
 		}
 		if err := zoneConflict(nodeSets[j], r.m.Spec.Target.Storage().TopologyKey, ns.Zone); err != "" {
-			add(nf+".zone", ns.Zone, fmt.Sprintf("%s in %s's nodeSet %s: graft pins the nodeSet where its volumes are, and the base pins it elsewhere", err, where, shown(ns.Name)))
+			add(nf+".zone", ns.Zone, fmt.Sprintf("%s in %s's nodeSet %s: graft pins the nodeSet where its volumes are, and the base pins it elsewhere", err, where, termtext.Value(ns.Name)))
 		}
 		name := workload.ElasticsearchStatefulSet(es.Name, ns.Name)
 		sets[name] = baseStatefulSet{name: name, templates: templates, wave: wave, replicas: ns.Count}
@@ -355,9 +356,9 @@ func zoneConflict(nodeSet any, key, zone string) string {
 			}
 			if str(e, "operator") != string(corev1.NodeSelectorOpIn) || !slices.Equal(values, []string{zone}) {
 				for i, v := range values {
-					values[i] = shown(v)
+					values[i] = termtext.Value(v)
 				}
-				return fmt.Sprintf("%s %s [%s]", shown(key), shown(str(e, "operator")), strings.Join(values, " "))
+				return fmt.Sprintf("%s %s [%s]", termtext.Value(key), termtext.Value(str(e, "operator")), strings.Join(values, " "))
 			}
 		}
 	}
